@@ -1,0 +1,6 @@
+export * from './chat.js'
+export * from './completions.js'
+export * from './embeddings.js'
+export * from './responses.js'
+export * from './models.js'
+export * from './provider-config.js'

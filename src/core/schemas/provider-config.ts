@@ -1,0 +1,130 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * Provider configuration in Bifrost's config.json / management API format. Secrets may be literal
+ * or `env.VAR_NAME` references; the reference is what is stored and shown, the value is resolved
+ * when the provider is used.
+ */
+
+const Open = { additionalProperties: true } as const
+
+/** Durations in Bifrost's JSON: integer milliseconds or a Go-style string such as "500ms" or "2s". */
+export const DurationSchema = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1 })])
+
+export const NetworkConfigSchema = Type.Object(
+  {
+    base_url: Type.Optional(Type.String()),
+    extra_headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    default_request_timeout_in_seconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    stream_idle_timeout_in_seconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
+    retry_backoff_initial: Type.Optional(DurationSchema),
+    retry_backoff_max: Type.Optional(DurationSchema),
+    max_conns_per_host: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+  },
+  Open,
+)
+export type NetworkConfig = Static<typeof NetworkConfigSchema>
+
+export const ConcurrencySchema = Type.Object(
+  {
+    concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+    buffer_size: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  Open,
+)
+export type ConcurrencyAndBufferSize = Static<typeof ConcurrencySchema>
+
+export const ProviderKeySchema = Type.Object(
+  {
+    id: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String()),
+    value: Type.Optional(Type.String()),
+    models: Type.Optional(Type.Array(Type.String())),
+    blacklisted_models: Type.Optional(Type.Array(Type.String())),
+    weight: Type.Optional(Type.Number({ minimum: 0 })),
+    enabled: Type.Optional(Type.Boolean()),
+    aliases: Type.Optional(Type.Record(Type.String(), Type.String())),
+    use_for_batch_api: Type.Optional(Type.Boolean()),
+    azure_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    vertex_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    bedrock_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    vllm_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    ollama_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    sgl_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    description: Type.Optional(Type.String()),
+  },
+  Open,
+)
+export type ProviderKeyInput = Static<typeof ProviderKeySchema>
+
+export const CustomProviderConfigSchema = Type.Object(
+  {
+    base_provider_type: Type.String(),
+    is_key_less: Type.Optional(Type.Boolean()),
+    allowed_requests: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
+    request_path_overrides: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  Open,
+)
+export type CustomProviderConfig = Static<typeof CustomProviderConfigSchema>
+
+export const ProviderConfigSchema = Type.Object(
+  {
+    keys: Type.Optional(Type.Array(ProviderKeySchema)),
+    network_config: Type.Optional(NetworkConfigSchema),
+    concurrency_and_buffer_size: Type.Optional(ConcurrencySchema),
+    proxy_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    send_back_raw_request: Type.Optional(Type.Boolean()),
+    send_back_raw_response: Type.Optional(Type.Boolean()),
+    store_raw_request_response: Type.Optional(Type.Boolean()),
+    custom_provider_config: Type.Optional(CustomProviderConfigSchema),
+  },
+  Open,
+)
+export type ProviderConfigInput = Static<typeof ProviderConfigSchema>
+
+/** A provider key with defaults applied, as the router uses it. */
+export interface ProviderKey {
+  id: string
+  name: string
+  /** The stored value: a literal secret or an `env.VAR` reference. */
+  value: string
+  models: string[]
+  blacklisted_models: string[]
+  weight: number
+  enabled: boolean
+  aliases?: Record<string, string>
+  use_for_batch_api?: boolean
+  azure_key_config?: Record<string, unknown>
+  vertex_key_config?: Record<string, unknown>
+  bedrock_key_config?: Record<string, unknown>
+  vllm_key_config?: Record<string, unknown>
+  ollama_key_config?: Record<string, unknown>
+  sgl_key_config?: Record<string, unknown>
+  description?: string
+}
+
+/** A provider with defaults applied, as the router uses it. */
+export interface ProviderConfig {
+  name: string
+  keys: ProviderKey[]
+  network_config: NetworkConfig
+  concurrency_and_buffer_size: { concurrency: number; buffer_size: number }
+  proxy_config?: Record<string, unknown>
+  send_back_raw_request?: boolean
+  send_back_raw_response?: boolean
+  store_raw_request_response?: boolean
+  custom_provider_config?: CustomProviderConfig
+  config_hash?: string
+}
+
+export const DEFAULT_NETWORK = {
+  default_request_timeout_in_seconds: 30,
+  stream_idle_timeout_in_seconds: 60,
+  max_retries: 0,
+  retry_backoff_initial_ms: 500,
+  retry_backoff_max_ms: 5000,
+} as const
+
+export const DEFAULT_CONCURRENCY = { concurrency: 1000, buffer_size: 5000 } as const

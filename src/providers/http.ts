@@ -1,0 +1,163 @@
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import { GatewayError } from '../core/errors.js'
+import type { Attempt } from './types.js'
+
+/** One keep-alive pool per upstream origin, shared by every provider. */
+const agent = new Agent({
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 600_000,
+  connections: 1024,
+  pipelining: 1,
+})
+
+export interface UpstreamCall {
+  url: string
+  method?: 'GET' | 'POST' | 'DELETE'
+  headers: Record<string, string>
+  body?: string | Buffer
+}
+
+export type UpstreamResponse = Dispatcher.ResponseData
+
+/** Sends one upstream request with the attempt's signal and timeouts; network failures become GatewayErrors. */
+export async function sendUpstream(a: Attempt, call: UpstreamCall, providerName: string): Promise<UpstreamResponse> {
+  try {
+    return await agent.request({
+      origin: originOf(call.url),
+      path: pathOf(call.url),
+      method: call.method ?? 'POST',
+      headers: call.headers,
+      body: call.body,
+      signal: a.signal,
+      headersTimeout: a.timeoutMs,
+      bodyTimeout: a.idleTimeoutMs,
+    })
+  } catch (err) {
+    throw networkError(err, providerName, a.signal)
+  }
+}
+
+export function networkError(err: unknown, providerName: string, signal?: AbortSignal): GatewayError {
+  if (err instanceof GatewayError) return err
+  if (signal?.aborted) {
+    const reason: unknown = signal.reason
+    if (reason instanceof GatewayError) return reason
+    return new GatewayError('request_cancelled', 'the request was cancelled', { retryable: false, cause: err })
+  }
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new GatewayError('upstream_timeout', `${providerName} did not answer in time`, { cause: err })
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  return new GatewayError('upstream_connection_error', `could not reach ${providerName}: ${message}`, { cause: err })
+}
+
+const originCache = new Map<string, string>()
+function originOf(url: string): string {
+  const schemeEnd = url.indexOf('//') + 2
+  const slash = url.indexOf('/', schemeEnd)
+  const origin = slash === -1 ? url : url.slice(0, slash)
+  let cached = originCache.get(origin)
+  if (cached === undefined) {
+    cached = new URL(origin).origin
+    if (originCache.size < 1000) originCache.set(origin, cached)
+  }
+  return cached
+}
+
+function pathOf(url: string): string {
+  const schemeEnd = url.indexOf('//') + 2
+  const slash = url.indexOf('/', schemeEnd)
+  return slash === -1 ? '/' : url.slice(slash)
+}
+
+/** Reads a whole (small, non-streamed) body as text, mapping a broken body to a retryable error. */
+export async function readText(res: UpstreamResponse, providerName: string, signal?: AbortSignal): Promise<string> {
+  try {
+    return await res.body.text()
+  } catch (err) {
+    throw networkError(err, providerName, signal)
+  }
+}
+
+/** Discards a body we will not read, so the connection returns to the pool. */
+export function discard(res: UpstreamResponse): void {
+  res.body.resume()
+  res.body.on('error', () => {})
+}
+
+export function headerValue(headers: UpstreamResponse['headers'], name: string): string | undefined {
+  const v = headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+/** Retry-After in milliseconds: `retry-after-ms`, then seconds or an HTTP date in `retry-after`. */
+export function retryAfterMs(headers: UpstreamResponse['headers']): number | undefined {
+  const ms = headerValue(headers, 'retry-after-ms')
+  if (ms !== undefined && Number.isFinite(Number(ms))) return Math.max(0, Number(ms))
+  const ra = headerValue(headers, 'retry-after')
+  if (ra === undefined) return undefined
+  const seconds = Number(ra)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(ra)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
+
+export interface ParsedProviderError {
+  message?: string
+  type?: string
+  code?: string | number
+  param?: string
+}
+
+/**
+ * Turns a provider's non-2xx answer into a GatewayError that keeps its status class and message.
+ * An HTML page (a proxy's 502, a captive portal) keeps its status but is never shown raw.
+ */
+export function upstreamError(
+  providerName: string,
+  status: number,
+  text: string,
+  headers: UpstreamResponse['headers'],
+  parse: (json: unknown) => ParsedProviderError,
+): GatewayError {
+  const contentType = headerValue(headers, 'content-type') ?? ''
+  let parsed: ParsedProviderError = {}
+  let html = false
+  if (contentType.includes('html') || /^\s*</.test(text)) {
+    html = true
+  } else {
+    try {
+      parsed = parse(JSON.parse(text))
+    } catch {
+      parsed = { message: text.slice(0, 500) }
+    }
+  }
+  const message =
+    parsed.message || (html ? `${providerName} answered ${status} with an HTML page` : `${providerName} answered ${status}`)
+  // An HTML page with a 2xx or 4xx status is an intermediary's answer, not the provider's: treat it as a bad gateway.
+  const effectiveStatus = html && status < 500 && status !== 429 ? 502 : status
+  return new GatewayError(html ? 'upstream_bad_response' : 'upstream_error', message, {
+    status: effectiveStatus,
+    type: parsed.type,
+    upstreamCode: parsed.code === undefined ? undefined : String(parsed.code),
+    param: parsed.param ?? undefined,
+    isBifrostError: false,
+    retryAfterMs: retryAfterMs(headers),
+    keyDead: status === 401 || status === 402 || status === 403,
+    retryable: html || status === 401 || status === 402 || status === 403 || undefined,
+  })
+}
+
+/** Parses a 2xx JSON body; an HTML page or broken JSON is a retryable bad response. */
+export function parseJsonBody<T>(providerName: string, text: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch (err) {
+    const html = /^\s*</.test(text)
+    throw new GatewayError(
+      'upstream_bad_response',
+      html ? `${providerName} answered with an HTML page instead of JSON` : `${providerName} answered with malformed JSON`,
+      { cause: err, retryable: true },
+    )
+  }
+}

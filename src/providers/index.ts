@@ -1,0 +1,51 @@
+import { GatewayError } from '../core/errors.js'
+import type { ProviderConfig } from '../core/schemas/index.js'
+import { createAnthropicAdapter } from './anthropic/index.js'
+import { createGeminiAdapter } from './gemini/index.js'
+import { createOpenAIAdapter } from './openai/index.js'
+import { OPENAI_COMPATIBLE } from './openai-compatible.js'
+import type { ProviderAdapter } from './types.js'
+
+export type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, ResponsesStreamItem, StreamResult } from './types.js'
+export { OPENAI_COMPATIBLE } from './openai-compatible.js'
+export { parseSse } from './sse.js'
+
+/** Providers with their own wire format, beyond the OpenAI-compatible table. */
+const NATIVE: Record<string, (cfg: ProviderConfig) => ProviderAdapter> = {
+  anthropic: createAnthropicAdapter,
+  gemini: createGeminiAdapter,
+}
+
+/** Built-in provider names a `provider/model` may start with. */
+export const BUILTIN_PROVIDERS: readonly string[] = [...Object.keys(OPENAI_COMPATIBLE), ...Object.keys(NATIVE)].sort()
+
+export function isBuiltinProvider(name: string): boolean {
+  return name in OPENAI_COMPATIBLE || name in NATIVE
+}
+
+/** Whether a provider can run without a key (self-hosted engines, or a custom provider that says so). */
+export function isKeyless(cfg: ProviderConfig): boolean {
+  if (cfg.custom_provider_config?.is_key_less) return true
+  return OPENAI_COMPATIBLE[cfg.name]?.keyless ?? false
+}
+
+/**
+ * Builds the adapter for a configured provider: a built-in by its name, or a custom provider
+ * (`custom_provider_config.base_provider_type`) on the base type's wire format.
+ */
+export function createAdapter(cfg: ProviderConfig): ProviderAdapter {
+  const custom = cfg.custom_provider_config
+  const type = custom ? custom.base_provider_type : cfg.name
+  if (custom && isBuiltinProvider(cfg.name)) {
+    throw new GatewayError('invalid_request', `custom provider name ${cfg.name} collides with a built-in provider`, {
+      param: 'provider',
+    })
+  }
+  const native = NATIVE[type]
+  if (native) return native(cfg)
+  const spec = OPENAI_COMPATIBLE[type]
+  if (spec) {
+    return createOpenAIAdapter(cfg, custom ? { ...spec, baseUrl: cfg.network_config.base_url ?? spec.baseUrl } : spec)
+  }
+  throw new GatewayError('unknown_provider', `unknown provider type ${type}`, { param: 'provider' })
+}

@@ -1,0 +1,51 @@
+/**
+ * The OpenAI-compatible providers as data: one row each. A row names the default base URL (without
+ * the `/v1` part, as Bifrost's `network_config.base_url`), the path prefix its API lives under, and
+ * its quirks. Adding such a provider is one row here.
+ */
+export interface OpenAICompatibleSpec {
+  /** Default base URL; `undefined` means the user must configure one (self-hosted engines). */
+  baseUrl: string | undefined
+  /** Prefix before `/chat/completions`, `/embeddings`, ... */
+  pathPrefix: string
+  /** How the provider reports streamed usage: asked for with stream_options, or sent unasked. */
+  streamUsage: 'stream_options' | 'always'
+  /** Whether the provider serves the Responses API natively (otherwise it is served through chat). */
+  responses: boolean
+  /** Whether the provider serves embeddings. */
+  embeddings: boolean
+  /** Whether the provider serves legacy text completions. */
+  textCompletions: boolean
+  /** Engines that usually run without an API key. */
+  keyless: boolean
+  /** Parameters the provider rejects; they are removed and reported, never silently. */
+  rejects: readonly string[]
+}
+
+const base: Omit<OpenAICompatibleSpec, 'baseUrl'> = {
+  pathPrefix: '/v1',
+  streamUsage: 'stream_options',
+  responses: false,
+  embeddings: false,
+  textCompletions: false,
+  keyless: false,
+  rejects: [],
+}
+
+export const OPENAI_COMPATIBLE: Record<string, OpenAICompatibleSpec> = {
+  openai: { ...base, baseUrl: 'https://api.openai.com', responses: true, embeddings: true, textCompletions: true },
+  groq: { ...base, baseUrl: 'https://api.groq.com/openai', responses: true },
+  mistral: { ...base, baseUrl: 'https://api.mistral.ai', streamUsage: 'always', embeddings: true },
+  xai: { ...base, baseUrl: 'https://api.x.ai', responses: true },
+  cerebras: { ...base, baseUrl: 'https://api.cerebras.ai' },
+  openrouter: { ...base, baseUrl: 'https://openrouter.ai/api', responses: true, embeddings: true },
+  perplexity: { ...base, baseUrl: 'https://api.perplexity.ai', pathPrefix: '', streamUsage: 'always' },
+  deepseek: { ...base, baseUrl: 'https://api.deepseek.com', textCompletions: true },
+  fireworks: { ...base, baseUrl: 'https://api.fireworks.ai/inference', embeddings: true, textCompletions: true },
+  nebius: { ...base, baseUrl: 'https://api.studio.nebius.com', embeddings: true, textCompletions: true },
+  parasail: { ...base, baseUrl: 'https://api.parasail.io' },
+  huggingface: { ...base, baseUrl: 'https://router.huggingface.co', embeddings: false },
+  ollama: { ...base, baseUrl: 'http://localhost:11434', keyless: true, embeddings: true, textCompletions: true },
+  vllm: { ...base, baseUrl: undefined, keyless: true, embeddings: true, textCompletions: true },
+  sgl: { ...base, baseUrl: undefined, keyless: true, embeddings: true, textCompletions: true },
+}

@@ -1,0 +1,204 @@
+import { GatewayError } from '../../core/errors.js'
+import type {
+  ChatRequest,
+  ChatResponse,
+  EmbeddingRequest,
+  EmbeddingResponse,
+  ModelEntry,
+  ProviderConfig,
+  ResponsesRequest,
+  ResponsesResponse,
+  ResponsesStreamEvent,
+  TextCompletionRequest,
+  TextCompletionResponse,
+  Usage,
+} from '../../core/schemas/index.js'
+import { discard, headerValue, parseJsonBody, readText, sendUpstream, upstreamError, type UpstreamResponse } from '../http.js'
+import type { OpenAICompatibleSpec } from '../openai-compatible.js'
+import { malformedEvent, parseSse, streamBroken } from '../sse.js'
+import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, ResponsesStreamItem, StreamResult } from '../types.js'
+import { parseOpenAIError } from './errors.js'
+import { toOpenAIBody } from './request.js'
+import { relayOpenAIStream } from './stream.js'
+
+/** Headers from the provider worth passing back to the caller. */
+const FORWARDED_HEADERS = ['x-request-id', 'openai-processing-ms', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens']
+
+/** The adapter for OpenAI and every OpenAI-compatible provider: the body passes through, model renamed. */
+export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleSpec): ProviderAdapter {
+  const name = cfg.name
+
+  function baseUrlFor(a: Attempt): string {
+    const k = a.key
+    const perKey =
+      (k.vllm_key_config?.url as string | undefined) ??
+      (k.ollama_key_config?.url as string | undefined) ??
+      (k.sgl_key_config?.url as string | undefined)
+    const url = perKey ?? cfg.network_config.base_url ?? spec.baseUrl
+    if (!url) {
+      throw new GatewayError('provider_not_configured', `provider ${name} needs network_config.base_url`, {
+        retryable: false,
+      })
+    }
+    return url.endsWith('/') ? url.slice(0, -1) : url
+  }
+
+  function headers(a: Attempt, json: boolean): Record<string, string> {
+    const h: Record<string, string> = { ...a.extraHeaders }
+    if (json) h['content-type'] = 'application/json'
+    if (a.secret) h.authorization = `Bearer ${a.secret}`
+    return h
+  }
+
+  function pathFor(op: string): string {
+    const override = cfg.custom_provider_config?.request_path_overrides?.[op]
+    if (override) return override
+    return spec.pathPrefix + defaultPaths[op]
+  }
+
+  async function post(a: Attempt, op: string, body: string): Promise<UpstreamResponse> {
+    const res = await sendUpstream(a, { url: baseUrlFor(a) + pathFor(op), headers: headers(a, true), body }, name)
+    if (res.statusCode >= 400) {
+      const text = await readText(res, name, a.signal)
+      throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
+    }
+    return res
+  }
+
+  async function json<T extends { usage?: unknown }>(a: Attempt, op: string, body: string): Promise<JsonResult<T>> {
+    const res = await post(a, op, body)
+    const text = await readText(res, name, a.signal)
+    const parsed = parseJsonBody<T>(name, text)
+    return { body: parsed, raw: text, usage: (parsed.usage as Usage | undefined) ?? undefined, headers: pick(res) }
+  }
+
+  function expectEventStream(res: UpstreamResponse): void {
+    const ct = headerValue(res.headers, 'content-type') ?? ''
+    if (!ct.includes('event-stream')) {
+      discard(res)
+      throw new GatewayError('upstream_bad_response', `${name} answered a stream request with ${ct || 'no content type'}`, {
+        retryable: true,
+      })
+    }
+  }
+
+  const adapter: ProviderAdapter = {
+    format: 'openai',
+
+    chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+      return json<ChatResponse>(a, 'chat_completion', toOpenAIBody(req, a.model, spec, false))
+    },
+
+    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+      const res = await post(a, 'chat_completion_stream', toOpenAIBody(req, a.model, spec, true))
+      expectEventStream(res)
+      return { items: relayOpenAIStream(res.body, name), headers: pick(res) }
+    },
+
+    async listModels(a: Attempt): Promise<ModelEntry[]> {
+      const res = await sendUpstream(
+        a,
+        { url: baseUrlFor(a) + pathFor('list_models'), method: 'GET', headers: headers(a, false) },
+        name,
+      )
+      const text = await readText(res, name, a.signal)
+      if (res.statusCode >= 400) throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
+      const parsed = parseJsonBody<{ data?: ModelEntry[] }>(name, text)
+      return (parsed.data ?? []).map((m) => ({ ...m, id: `${name}/${m.id}` }))
+    },
+  }
+
+  if (spec.embeddings) {
+    adapter.embeddings = (a: Attempt, req: EmbeddingRequest) =>
+      json<EmbeddingResponse>(a, 'embedding', toOpenAIBody(req, a.model, spec, false))
+  }
+
+  if (spec.textCompletions) {
+    adapter.textCompletion = (a: Attempt, req: TextCompletionRequest) =>
+      json<TextCompletionResponse>(a, 'text_completion', toOpenAIBody(req, a.model, spec, false))
+    adapter.textCompletionStream = async (a: Attempt, req: TextCompletionRequest) => {
+      const res = await post(a, 'text_completion_stream', toOpenAIBody(req, a.model, spec, true))
+      expectEventStream(res)
+      return { items: relayOpenAIStream(res.body, name), headers: pick(res) }
+    }
+  }
+
+  if (spec.responses) {
+    adapter.responses = async (a: Attempt, req: ResponsesRequest) => {
+      const result = await json<ResponsesResponse>(a, 'responses', toResponsesBody(req, a.model, false))
+      return { ...result, usage: responsesUsageToUsage(result.body.usage) }
+    }
+    adapter.responsesStream = async (a: Attempt, req: ResponsesRequest) => {
+      const res = await post(a, 'responses_stream', toResponsesBody(req, a.model, true))
+      expectEventStream(res)
+      return { items: relayResponsesStream(res.body, name), headers: pick(res) }
+    }
+  }
+
+  return adapter
+}
+
+const defaultPaths: Record<string, string> = {
+  chat_completion: '/chat/completions',
+  chat_completion_stream: '/chat/completions',
+  text_completion: '/completions',
+  text_completion_stream: '/completions',
+  responses: '/responses',
+  responses_stream: '/responses',
+  embedding: '/embeddings',
+  list_models: '/models',
+}
+
+function pick(res: UpstreamResponse): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const h of FORWARDED_HEADERS) {
+    const v = headerValue(res.headers, h)
+    if (v !== undefined) (out ??= {})[h] = v
+  }
+  return out
+}
+
+function toResponsesBody(req: ResponsesRequest, model: string, stream: boolean): string {
+  const body: Record<string, unknown> = { ...req, model }
+  delete body.fallbacks
+  if (stream) body.stream = true
+  else delete body.stream
+  return JSON.stringify(body)
+}
+
+export function responsesUsageToUsage(u: ResponsesResponse['usage']): Usage | undefined {
+  if (!u) return undefined
+  const usage: Usage = {
+    prompt_tokens: u.input_tokens ?? 0,
+    completion_tokens: u.output_tokens ?? 0,
+    total_tokens: u.total_tokens ?? (u.input_tokens ?? 0) + (u.output_tokens ?? 0),
+  }
+  if (u.input_tokens_details) usage.prompt_tokens_details = { ...u.input_tokens_details }
+  if (u.output_tokens_details) usage.completion_tokens_details = { ...u.output_tokens_details }
+  return usage
+}
+
+async function* relayResponsesStream(body: AsyncIterable<Buffer>, provider: string): AsyncGenerator<ResponsesStreamItem> {
+  let finished = false
+  for await (const ev of parseSse(body, provider)) {
+    if (ev.data === '[DONE]') break
+    let event: ResponsesStreamEvent
+    try {
+      event = JSON.parse(ev.data) as ResponsesStreamEvent
+    } catch {
+      throw malformedEvent(provider, ev.data)
+    }
+    if (event.type === 'error') {
+      throw streamBroken(provider, new Error(String((event as { message?: unknown }).message ?? 'error event')))
+    }
+    const terminal = event.type === 'response.completed' || event.type === 'response.incomplete' || event.type === 'response.failed'
+    if (terminal) {
+      finished = true
+      const response = event.response as ResponsesResponse | undefined
+      yield { event, usage: responsesUsageToUsage(response?.usage) }
+      continue
+    }
+    yield { event }
+  }
+  if (!finished) throw streamBroken(provider, new Error('the stream ended before response.completed'))
+}

@@ -1,0 +1,88 @@
+import type {
+  ChatChunk,
+  ChatRequest,
+  ChatResponse,
+  EmbeddingRequest,
+  EmbeddingResponse,
+  ModelEntry,
+  ProviderConfig,
+  ProviderKey,
+  ResponsesRequest,
+  ResponsesResponse,
+  ResponsesStreamEvent,
+  TextCompletionRequest,
+  TextCompletionResponse,
+  Usage,
+} from '../core/schemas/index.js'
+
+/** Everything one upstream attempt needs: where, with which key, for which model, until when. */
+export interface Attempt {
+  provider: ProviderConfig
+  key: ProviderKey
+  /** The key's secret with `env.VAR` resolved. Never logged. */
+  secret: string
+  /** The model name as the provider knows it (prefix removed, alias applied). */
+  model: string
+  /** Aborted when the client goes away or the gateway gives up. */
+  signal: AbortSignal
+  /** Time allowed until the response headers arrive. */
+  timeoutMs: number
+  /** Longest silence allowed between two chunks of a streamed body. */
+  idleTimeoutMs: number
+  requestId: string
+  /** Headers to add to the upstream request (network_config.extra_headers, x-bf-eh-*). */
+  extraHeaders: Record<string, string>
+}
+
+/** A non-streamed result: the body in unified form, plus the exact JSON text when it needs no rewrite. */
+export interface JsonResult<T> {
+  body: T
+  /** The upstream body, byte for byte, when `body` is exactly what it says. Sent as is. */
+  raw?: string
+  usage?: Usage
+  /** Response headers from the provider worth forwarding (request ids, rate limits). */
+  headers?: Record<string, string>
+}
+
+/**
+ * One streamed chat chunk. Translating providers give `chunk`; OpenAI-format providers give the
+ * upstream `data` text unchanged (parsed lazily, only when someone needs the object).
+ */
+export interface ChatStreamItem {
+  chunk?: ChatChunk
+  data?: string
+  /** Usage carried by this chunk, already read. */
+  usage?: Usage
+  /** True for the trailing `choices: []` chunk that exists only to carry usage. */
+  usageOnly?: boolean
+}
+
+export interface ResponsesStreamItem {
+  event: ResponsesStreamEvent
+  usage?: Usage
+}
+
+export interface StreamResult<T> {
+  items: AsyncIterable<T>
+  headers?: Record<string, string>
+}
+
+/**
+ * A provider's wire format. Optional operations the gateway can derive: a provider without
+ * `responses` is served through chat, one without `textCompletion` through chat too.
+ */
+export interface ProviderAdapter {
+  /** The wire format, for integration routes that can forward a native body unchanged. */
+  readonly format: 'openai' | 'anthropic' | 'gemini' | string
+  chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>>
+  chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>>
+  textCompletion?(a: Attempt, req: TextCompletionRequest): Promise<JsonResult<TextCompletionResponse>>
+  textCompletionStream?(a: Attempt, req: TextCompletionRequest): Promise<StreamResult<ChatStreamItem>>
+  responses?(a: Attempt, req: ResponsesRequest): Promise<JsonResult<ResponsesResponse>>
+  responsesStream?(a: Attempt, req: ResponsesRequest): Promise<StreamResult<ResponsesStreamItem>>
+  embeddings?(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>>
+  listModels?(a: Attempt): Promise<ModelEntry[]>
+}
+
+/** Builds the adapter for one provider entry (built-in, table-driven or custom). */
+export type AdapterFactory = (provider: ProviderConfig) => ProviderAdapter
