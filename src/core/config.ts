@@ -39,11 +39,23 @@ export function parseDurationMs(value: number | string | undefined, fallback: nu
   for (const m of trimmed.matchAll(re)) {
     const n = Number(m[1])
     const unit = m[2]
-    total += unit === 'h' ? n * 3_600_000 : unit === 'm' ? n * 60_000 : unit === 's' ? n * 1000 : unit === 'ms' ? n : n / 1000
+    total +=
+      unit === 'h'
+        ? n * 3_600_000
+        : unit === 'm'
+          ? n * 60_000
+          : unit === 's'
+            ? n * 1000
+            : unit === 'ms'
+              ? n
+              : n / 1000
     consumed += m[0].length
   }
   if (consumed !== trimmed.length || consumed === 0) {
-    throw new GatewayError('invalid_request', `invalid duration "${value}" (use milliseconds or e.g. "500ms", "2s")`)
+    throw new GatewayError(
+      'invalid_request',
+      `invalid duration "${value}" (use milliseconds or e.g. "500ms", "2s")`,
+    )
   }
   return Math.round(total)
 }
@@ -86,9 +98,13 @@ export function normalizeProvider(name: string, input: ProviderConfigInput): Pro
     },
   }
   if (cfg.concurrency_and_buffer_size.concurrency > cfg.concurrency_and_buffer_size.buffer_size) {
-    throw new GatewayError('invalid_request', 'concurrency_and_buffer_size.concurrency must not exceed buffer_size', {
-      param: 'concurrency_and_buffer_size',
-    })
+    throw new GatewayError(
+      'invalid_request',
+      'concurrency_and_buffer_size.concurrency must not exceed buffer_size',
+      {
+        param: 'concurrency_and_buffer_size',
+      },
+    )
   }
   // Validate durations early so a bad value is a 400 at configuration time, not a failure per request.
   parseDurationMs(input.network_config?.retry_backoff_initial, 0)
@@ -117,8 +133,10 @@ export interface EffectiveNetwork {
 export function effectiveNetwork(cfg: ProviderConfig): EffectiveNetwork {
   const n = cfg.network_config
   return {
-    timeoutMs: (n.default_request_timeout_in_seconds ?? DEFAULT_NETWORK.default_request_timeout_in_seconds) * 1000,
-    idleTimeoutMs: (n.stream_idle_timeout_in_seconds ?? DEFAULT_NETWORK.stream_idle_timeout_in_seconds) * 1000,
+    timeoutMs:
+      (n.default_request_timeout_in_seconds ?? DEFAULT_NETWORK.default_request_timeout_in_seconds) * 1000,
+    idleTimeoutMs:
+      (n.stream_idle_timeout_in_seconds ?? DEFAULT_NETWORK.stream_idle_timeout_in_seconds) * 1000,
     maxRetries: n.max_retries ?? DEFAULT_NETWORK.max_retries,
     backoffInitialMs: parseDurationMs(n.retry_backoff_initial, DEFAULT_NETWORK.retry_backoff_initial_ms),
     backoffMaxMs: parseDurationMs(n.retry_backoff_max, DEFAULT_NETWORK.retry_backoff_max_ms),

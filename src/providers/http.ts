@@ -20,7 +20,11 @@ export interface UpstreamCall {
 export type UpstreamResponse = Dispatcher.ResponseData
 
 /** Sends one upstream request with the attempt's signal and timeouts; network failures become GatewayErrors. */
-export async function sendUpstream(a: Attempt, call: UpstreamCall, providerName: string): Promise<UpstreamResponse> {
+export async function sendUpstream(
+  a: Attempt,
+  call: UpstreamCall,
+  providerName: string,
+): Promise<UpstreamResponse> {
   try {
     return await agent.request({
       origin: originOf(call.url),
@@ -42,13 +46,18 @@ export function networkError(err: unknown, providerName: string, signal?: AbortS
   if (signal?.aborted) {
     const reason: unknown = signal.reason
     if (reason instanceof GatewayError) return reason
-    return new GatewayError('request_cancelled', 'the request was cancelled', { retryable: false, cause: err })
+    return new GatewayError('request_cancelled', 'the request was cancelled', {
+      retryable: false,
+      cause: err,
+    })
   }
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return new GatewayError('upstream_timeout', `${providerName} did not answer in time`, { cause: err })
   }
   const message = err instanceof Error ? err.message : String(err)
-  return new GatewayError('upstream_connection_error', `could not reach ${providerName}: ${message}`, { cause: err })
+  return new GatewayError('upstream_connection_error', `could not reach ${providerName}: ${message}`, {
+    cause: err,
+  })
 }
 
 const originCache = new Map<string, string>()
@@ -71,7 +80,11 @@ function pathOf(url: string): string {
 }
 
 /** Reads a whole (small, non-streamed) body as text, mapping a broken body to a retryable error. */
-export async function readText(res: UpstreamResponse, providerName: string, signal?: AbortSignal): Promise<string> {
+export async function readText(
+  res: UpstreamResponse,
+  providerName: string,
+  signal?: AbortSignal,
+): Promise<string> {
   try {
     return await res.body.text()
   } catch (err) {
@@ -133,7 +146,8 @@ export function upstreamError(
     }
   }
   const message =
-    parsed.message || (html ? `${providerName} answered ${status} with an HTML page` : `${providerName} answered ${status}`)
+    parsed.message ||
+    (html ? `${providerName} answered ${status} with an HTML page` : `${providerName} answered ${status}`)
   // An HTML page with a 2xx or 4xx status is an intermediary's answer, not the provider's: treat it as a bad gateway.
   const effectiveStatus = html && status < 500 && status !== 429 ? 502 : status
   return new GatewayError(html ? 'upstream_bad_response' : 'upstream_error', message, {
@@ -156,7 +170,9 @@ export function parseJsonBody<T>(providerName: string, text: string): T {
     const html = /^\s*</.test(text)
     throw new GatewayError(
       'upstream_bad_response',
-      html ? `${providerName} answered with an HTML page instead of JSON` : `${providerName} answered with malformed JSON`,
+      html
+        ? `${providerName} answered with an HTML page instead of JSON`
+        : `${providerName} answered with malformed JSON`,
       { cause: err, retryable: true },
     )
   }

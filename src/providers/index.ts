@@ -6,7 +6,14 @@ import { createOpenAIAdapter } from './openai/index.js'
 import { OPENAI_COMPATIBLE } from './openai-compatible.js'
 import type { ProviderAdapter } from './types.js'
 
-export type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, ResponsesStreamItem, StreamResult } from './types.js'
+export type {
+  Attempt,
+  ChatStreamItem,
+  JsonResult,
+  ProviderAdapter,
+  ResponsesStreamItem,
+  StreamResult,
+} from './types.js'
 export { OPENAI_COMPATIBLE } from './openai-compatible.js'
 export { parseSse } from './sse.js'
 
@@ -17,7 +24,10 @@ const NATIVE: Record<string, (cfg: ProviderConfig) => ProviderAdapter> = {
 }
 
 /** Built-in provider names a `provider/model` may start with. */
-export const BUILTIN_PROVIDERS: readonly string[] = [...Object.keys(OPENAI_COMPATIBLE), ...Object.keys(NATIVE)].sort()
+export const BUILTIN_PROVIDERS: readonly string[] = [
+  ...Object.keys(OPENAI_COMPATIBLE),
+  ...Object.keys(NATIVE),
+].sort()
 
 export function isBuiltinProvider(name: string): boolean {
   return name in OPENAI_COMPATIBLE || name in NATIVE
@@ -37,15 +47,22 @@ export function createAdapter(cfg: ProviderConfig): ProviderAdapter {
   const custom = cfg.custom_provider_config
   const type = custom ? custom.base_provider_type : cfg.name
   if (custom && isBuiltinProvider(cfg.name)) {
-    throw new GatewayError('invalid_request', `custom provider name ${cfg.name} collides with a built-in provider`, {
-      param: 'provider',
-    })
+    throw new GatewayError(
+      'invalid_request',
+      `custom provider name ${cfg.name} collides with a built-in provider`,
+      {
+        param: 'provider',
+      },
+    )
   }
   const native = NATIVE[type]
   if (native) return native(cfg)
   const spec = OPENAI_COMPATIBLE[type]
   if (spec) {
-    return createOpenAIAdapter(cfg, custom ? { ...spec, baseUrl: cfg.network_config.base_url ?? spec.baseUrl } : spec)
+    return createOpenAIAdapter(
+      cfg,
+      custom ? { ...spec, baseUrl: cfg.network_config.base_url ?? spec.baseUrl } : spec,
+    )
   }
   throw new GatewayError('unknown_provider', `unknown provider type ${type}`, { param: 'provider' })
 }

@@ -33,7 +33,13 @@ const base: Omit<OpenAICompatibleSpec, 'baseUrl'> = {
 }
 
 export const OPENAI_COMPATIBLE: Record<string, OpenAICompatibleSpec> = {
-  openai: { ...base, baseUrl: 'https://api.openai.com', responses: true, embeddings: true, textCompletions: true },
+  openai: {
+    ...base,
+    baseUrl: 'https://api.openai.com',
+    responses: true,
+    embeddings: true,
+    textCompletions: true,
+  },
   groq: { ...base, baseUrl: 'https://api.groq.com/openai', responses: true },
   mistral: { ...base, baseUrl: 'https://api.mistral.ai', streamUsage: 'always', embeddings: true },
   xai: { ...base, baseUrl: 'https://api.x.ai', responses: true },
@@ -41,11 +47,22 @@ export const OPENAI_COMPATIBLE: Record<string, OpenAICompatibleSpec> = {
   openrouter: { ...base, baseUrl: 'https://openrouter.ai/api', responses: true, embeddings: true },
   perplexity: { ...base, baseUrl: 'https://api.perplexity.ai', pathPrefix: '', streamUsage: 'always' },
   deepseek: { ...base, baseUrl: 'https://api.deepseek.com', textCompletions: true },
-  fireworks: { ...base, baseUrl: 'https://api.fireworks.ai/inference', embeddings: true, textCompletions: true },
+  fireworks: {
+    ...base,
+    baseUrl: 'https://api.fireworks.ai/inference',
+    embeddings: true,
+    textCompletions: true,
+  },
   nebius: { ...base, baseUrl: 'https://api.studio.nebius.com', embeddings: true, textCompletions: true },
   parasail: { ...base, baseUrl: 'https://api.parasail.io' },
   huggingface: { ...base, baseUrl: 'https://router.huggingface.co', embeddings: false },
-  ollama: { ...base, baseUrl: 'http://localhost:11434', keyless: true, embeddings: true, textCompletions: true },
+  ollama: {
+    ...base,
+    baseUrl: 'http://localhost:11434',
+    keyless: true,
+    embeddings: true,
+    textCompletions: true,
+  },
   vllm: { ...base, baseUrl: undefined, keyless: true, embeddings: true, textCompletions: true },
   sgl: { ...base, baseUrl: undefined, keyless: true, embeddings: true, textCompletions: true },
 }

@@ -10,7 +10,10 @@ export interface SseEvent {
  * body. Handles CRLF, multi-line data and comments. A body that errors mid-way (a dropped
  * connection, an idle timeout) surfaces as `upstream_stream_error`.
  */
-export async function* parseSse(body: AsyncIterable<Buffer | string>, provider: string): AsyncGenerator<SseEvent> {
+export async function* parseSse(
+  body: AsyncIterable<Buffer | string>,
+  provider: string,
+): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder()
   let buffer = ''
   try {

@@ -63,6 +63,11 @@ export class FakeServer {
     return this
   }
 
+  /** Connections currently open to this fake (0 once the gateway has let go). */
+  get openConnections(): number {
+    return this.sockets.size
+  }
+
   reset(): void {
     this.faults = []
     this.requests.length = 0
@@ -97,12 +102,17 @@ export class FakeServer {
       const headers: Record<string, string> = { 'content-type': fault.contentType ?? 'application/json' }
       if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter
       res.writeHead(fault.status, headers)
-      res.end(fault.body ?? JSON.stringify({ error: { message: `injected ${fault.status}`, type: 'server_error' } }))
+      res.end(
+        fault.body ??
+          JSON.stringify({ error: { message: `injected ${fault.status}`, type: 'server_error' } }),
+      )
       return
     }
     if (fault?.kind === 'html') {
       res.writeHead(fault.status, { 'content-type': 'text/html' })
-      res.end(`<html><head><title>${fault.status} Bad Gateway</title></head><body><h1>${fault.status}</h1></body></html>`)
+      res.end(
+        `<html><head><title>${fault.status} Bad Gateway</title></head><body><h1>${fault.status}</h1></body></html>`,
+      )
       return
     }
     const isStream = streamRequested(path, body)
@@ -128,7 +138,11 @@ export class SseWriter {
     private res: ServerResponse,
     private fault: Fault | undefined,
   ) {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    })
   }
 
   /** Returns false once the stream has been cut by a fault; the caller stops writing. */

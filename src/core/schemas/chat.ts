@@ -11,9 +11,7 @@ export const ContentPartSchema = Type.Object(
   {
     type: Type.String(),
     text: Type.Optional(Type.String()),
-    image_url: Type.Optional(
-      Type.Object({ url: Type.String(), detail: Type.Optional(Type.String()) }, Open),
-    ),
+    image_url: Type.Optional(Type.Object({ url: Type.String(), detail: Type.Optional(Type.String()) }, Open)),
     input_audio: Type.Optional(Type.Object({ data: Type.String(), format: Type.String() }, Open)),
     file: Type.Optional(
       Type.Object(
@@ -25,7 +23,9 @@ export const ContentPartSchema = Type.Object(
         Open,
       ),
     ),
-    cache_control: Type.Optional(Type.Object({ type: Type.String(), ttl: Type.Optional(Type.String()) }, Open)),
+    cache_control: Type.Optional(
+      Type.Object({ type: Type.String(), ttl: Type.Optional(Type.String()) }, Open),
+    ),
   },
   Open,
 )

@@ -8,7 +8,10 @@ export const TextCompletionRequestSchema = Type.Object(
     prompt: Type.Union([Type.String(), Type.Array(Type.String()), Type.Array(Type.Number())]),
     stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
     stream_options: Type.Optional(
-      Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, { additionalProperties: true }), Type.Null()]),
+      Type.Union([
+        Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, { additionalProperties: true }),
+        Type.Null(),
+      ]),
     ),
     max_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
     temperature: Type.Optional(Type.Union([Type.Number(), Type.Null()])),

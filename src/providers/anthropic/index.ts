@@ -1,9 +1,141 @@
 import { GatewayError } from '../../core/errors.js'
-import type { ProviderConfig } from '../../core/schemas/index.js'
-import type { ProviderAdapter } from '../types.js'
+import type { ChatRequest, ChatResponse, ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
+import {
+  discard,
+  headerValue,
+  parseJsonBody,
+  readText,
+  sendUpstream,
+  type UpstreamResponse,
+} from '../http.js'
+import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../types.js'
+import { anthropicError } from './errors.js'
+import { toAnthropicRequest } from './request.js'
+import { fromAnthropicMessage, type AnthropicMessage } from './response.js'
+import { translateAnthropicStream } from './stream.js'
 
-// Placeholder until the Anthropic translation lands in this folder.
+export { toAnthropicRequest } from './request.js'
+export { fromAnthropicMessage, toUsage as anthropicUsageToUsage } from './response.js'
+export { translateAnthropicStream } from './stream.js'
+
+const DEFAULT_BASE_URL = 'https://api.anthropic.com'
+const API_VERSION = '2023-06-01'
+
+/** Headers from Anthropic worth passing back to the caller. */
+const FORWARDED_HEADERS = [
+  'request-id',
+  'anthropic-ratelimit-requests-remaining',
+  'anthropic-ratelimit-tokens-remaining',
+]
+
+const DEFAULT_PATHS: Record<string, string> = {
+  chat_completion: '/v1/messages',
+  chat_completion_stream: '/v1/messages',
+  list_models: '/v1/models',
+}
+
+/** Paging through /v1/models stops here, whatever `has_more` says. */
+const MAX_MODEL_PAGES = 20
+
+interface AnthropicModelPage {
+  data?: { id: string; display_name?: string; created_at?: string }[]
+  has_more?: boolean
+  last_id?: string | null
+}
+
+/** The adapter for Anthropic's Messages API: unified chat in, unified chat out. */
 export function createAnthropicAdapter(cfg: ProviderConfig): ProviderAdapter {
-  const fail = () => Promise.reject(new GatewayError('unsupported_operation', `${cfg.name} is not available yet`))
-  return { format: 'anthropic', chat: fail, chatStream: fail }
+  const name = cfg.name
+  const base = (cfg.network_config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '')
+
+  function url(op: string): string {
+    return base + (cfg.custom_provider_config?.request_path_overrides?.[op] ?? DEFAULT_PATHS[op])
+  }
+
+  function headers(a: Attempt, json: boolean): Record<string, string> {
+    // Lower-cased so that a caller's `Anthropic-Beta` cannot go out twice beside ours.
+    const h: Record<string, string> = { 'anthropic-version': API_VERSION }
+    for (const [k, v] of Object.entries(a.extraHeaders)) h[k.toLowerCase()] = v
+    if (json) h['content-type'] = 'application/json'
+    if (a.secret) h['x-api-key'] = a.secret
+    return h
+  }
+
+  async function post(a: Attempt, op: string, body: unknown): Promise<UpstreamResponse> {
+    const res = await sendUpstream(
+      a,
+      { url: url(op), headers: headers(a, true), body: JSON.stringify(body) },
+      name,
+    )
+    if (res.statusCode >= 400) {
+      const text = await readText(res, name, a.signal)
+      throw anthropicError(name, res.statusCode, text, res.headers)
+    }
+    return res
+  }
+
+  return {
+    format: 'anthropic',
+
+    async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+      const res = await post(a, 'chat_completion', toAnthropicRequest(req, a.model, false))
+      const text = await readText(res, name, a.signal)
+      const body = fromAnthropicMessage(parseJsonBody<AnthropicMessage>(name, text), name)
+      return { body, usage: body.usage, headers: pick(res) }
+    },
+
+    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+      const res = await post(a, 'chat_completion_stream', toAnthropicRequest(req, a.model, true))
+      const ct = headerValue(res.headers, 'content-type') ?? ''
+      if (!ct.includes('event-stream')) {
+        discard(res)
+        throw new GatewayError(
+          'upstream_bad_response',
+          `${name} answered a stream request with ${ct || 'no content type'}`,
+          {
+            retryable: true,
+          },
+        )
+      }
+      return { items: translateAnthropicStream(res.body, name), headers: pick(res) }
+    },
+
+    async listModels(a: Attempt): Promise<ModelEntry[]> {
+      const out: ModelEntry[] = []
+      let after: string | undefined
+      for (let page = 0; page < MAX_MODEL_PAGES; page++) {
+        const query = `?limit=1000${after ? `&after_id=${encodeURIComponent(after)}` : ''}`
+        const res = await sendUpstream(
+          a,
+          { url: url('list_models') + query, method: 'GET', headers: headers(a, false) },
+          name,
+        )
+        const text = await readText(res, name, a.signal)
+        if (res.statusCode >= 400) throw anthropicError(name, res.statusCode, text, res.headers)
+        const parsed = parseJsonBody<AnthropicModelPage>(name, text)
+        for (const m of parsed.data ?? []) {
+          const created = m.created_at ? Math.floor(Date.parse(m.created_at) / 1000) : 0
+          out.push({
+            id: `${name}/${m.id}`,
+            object: 'model',
+            created: Number.isFinite(created) ? created : 0,
+            owned_by: 'anthropic',
+            ...(m.display_name !== undefined && { name: m.display_name }),
+          })
+        }
+        if (!parsed.has_more || !parsed.last_id) break
+        after = parsed.last_id
+      }
+      return out
+    },
+  }
+}
+
+function pick(res: UpstreamResponse): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const h of FORWARDED_HEADERS) {
+    const v = headerValue(res.headers, h)
+    if (v !== undefined) (out ??= {})[h] = v
+  }
+  return out
 }

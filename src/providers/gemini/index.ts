@@ -1,9 +1,139 @@
 import { GatewayError } from '../../core/errors.js'
-import type { ProviderConfig } from '../../core/schemas/index.js'
-import type { ProviderAdapter } from '../types.js'
+import type {
+  ChatRequest,
+  ChatResponse,
+  EmbeddingRequest,
+  EmbeddingResponse,
+  ModelEntry,
+  ProviderConfig,
+} from '../../core/schemas/index.js'
+import {
+  discard,
+  headerValue,
+  parseJsonBody,
+  readText,
+  sendUpstream,
+  type UpstreamResponse,
+} from '../http.js'
+import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../types.js'
+import { fromGeminiEmbedResponse, toGeminiEmbedCall } from './embeddings.js'
+import { geminiError } from './errors.js'
+import { toGeminiRequest } from './request.js'
+import { fromGeminiResponse, type GeminiResponse } from './response.js'
+import { translateGeminiStream } from './stream.js'
 
-// Placeholder until the Gemini translation lands in this folder.
+const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com'
+
+/** Model listing follows nextPageToken, but not forever. */
+const MAX_MODEL_PAGES = 20
+
+interface GeminiModel {
+  name?: string
+  displayName?: string
+  description?: string
+  inputTokenLimit?: number
+  outputTokenLimit?: number
+  supportedGenerationMethods?: string[]
+}
+
+/** The adapter for Google AI Studio's Gemini API (generativelanguage v1beta). */
 export function createGeminiAdapter(cfg: ProviderConfig): ProviderAdapter {
-  const fail = () => Promise.reject(new GatewayError('unsupported_operation', `${cfg.name} is not available yet`))
-  return { format: 'gemini', chat: fail, chatStream: fail }
+  const name = cfg.name
+
+  /** `{base}/v1beta`, whether or not the configured base URL already ends with the version. */
+  function apiRoot(): string {
+    let url = cfg.network_config.base_url || DEFAULT_BASE_URL
+    while (url.endsWith('/')) url = url.slice(0, -1)
+    return /\/v1(beta\d*)?$/.test(url) ? url : `${url}/v1beta`
+  }
+
+  /** `models/gemini-2.5-flash`; a tuned model's `tunedModels/...` is kept as written. */
+  function modelPath(model: string): string {
+    return model.includes('/') ? model : `models/${model}`
+  }
+
+  function headers(a: Attempt, json: boolean): Record<string, string> {
+    const h: Record<string, string> = { ...a.extraHeaders }
+    if (json) h['content-type'] = 'application/json'
+    if (a.secret) h['x-goog-api-key'] = a.secret
+    return h
+  }
+
+  async function post(a: Attempt, method: string, body: unknown, query = ''): Promise<UpstreamResponse> {
+    const url = `${apiRoot()}/${modelPath(a.model)}:${method}${query}`
+    const res = await sendUpstream(a, { url, headers: headers(a, true), body: JSON.stringify(body) }, name)
+    if (res.statusCode >= 400) {
+      const text = await readText(res, name, a.signal)
+      throw geminiError(name, res.statusCode, text, res.headers)
+    }
+    return res
+  }
+
+  async function postJson<T>(a: Attempt, method: string, body: unknown): Promise<T> {
+    const res = await post(a, method, body)
+    return parseJsonBody<T>(name, await readText(res, name, a.signal))
+  }
+
+  const adapter: ProviderAdapter = {
+    format: 'gemini',
+
+    async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+      const res = await postJson<GeminiResponse>(a, 'generateContent', toGeminiRequest(req))
+      const body = fromGeminiResponse(res, a.model, name)
+      return { body, usage: body.usage }
+    },
+
+    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+      const res = await post(a, 'streamGenerateContent', toGeminiRequest(req), '?alt=sse')
+      const ct = headerValue(res.headers, 'content-type') ?? ''
+      if (!ct.includes('event-stream')) {
+        discard(res)
+        const message = `${name} answered a stream request with ${ct || 'no content type'}`
+        throw new GatewayError('upstream_bad_response', message, { retryable: true })
+      }
+      return { items: translateGeminiStream(res.body, name, a.model) }
+    },
+
+    async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
+      const call = toGeminiEmbedCall(req, modelPath(a.model))
+      const res = await postJson<unknown>(a, call.method, call.body)
+      const body = fromGeminiEmbedResponse(res, call, req, a.model, name)
+      return { body, usage: { ...body.usage, completion_tokens: 0 } }
+    },
+
+    async listModels(a: Attempt): Promise<ModelEntry[]> {
+      const out: ModelEntry[] = []
+      let pageToken: string | undefined
+      for (let page = 0; page < MAX_MODEL_PAGES; page++) {
+        const query = `?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`
+        const res = await sendUpstream(
+          a,
+          { url: `${apiRoot()}/models${query}`, method: 'GET', headers: headers(a, false) },
+          name,
+        )
+        const text = await readText(res, name, a.signal)
+        if (res.statusCode >= 400) throw geminiError(name, res.statusCode, text, res.headers)
+        const parsed = parseJsonBody<{ models?: GeminiModel[]; nextPageToken?: string }>(name, text)
+        for (const m of parsed.models ?? []) {
+          if (!m.name) continue
+          const entry: ModelEntry = {
+            id: `${name}/${m.name.replace(/^models\//, '')}`,
+            object: 'model',
+            created: 0,
+            owned_by: 'google',
+          }
+          if (m.displayName) entry.name = m.displayName
+          if (m.description) entry.description = m.description
+          if (m.inputTokenLimit) entry.context_length = m.inputTokenLimit
+          if (m.outputTokenLimit) entry.max_output_tokens = m.outputTokenLimit
+          if (m.supportedGenerationMethods) entry.supported_methods = m.supportedGenerationMethods
+          out.push(entry)
+        }
+        pageToken = parsed.nextPageToken
+        if (!pageToken) break
+      }
+      return out
+    },
+  }
+  return adapter
 }

@@ -13,16 +13,36 @@ import type {
   TextCompletionResponse,
   Usage,
 } from '../../core/schemas/index.js'
-import { discard, headerValue, parseJsonBody, readText, sendUpstream, upstreamError, type UpstreamResponse } from '../http.js'
+import {
+  discard,
+  headerValue,
+  parseJsonBody,
+  readText,
+  sendUpstream,
+  upstreamError,
+  type UpstreamResponse,
+} from '../http.js'
 import type { OpenAICompatibleSpec } from '../openai-compatible.js'
 import { malformedEvent, parseSse, streamBroken } from '../sse.js'
-import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, ResponsesStreamItem, StreamResult } from '../types.js'
+import type {
+  Attempt,
+  ChatStreamItem,
+  JsonResult,
+  ProviderAdapter,
+  ResponsesStreamItem,
+  StreamResult,
+} from '../types.js'
 import { parseOpenAIError } from './errors.js'
 import { toOpenAIBody } from './request.js'
 import { relayOpenAIStream } from './stream.js'
 
 /** Headers from the provider worth passing back to the caller. */
-const FORWARDED_HEADERS = ['x-request-id', 'openai-processing-ms', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens']
+const FORWARDED_HEADERS = [
+  'x-request-id',
+  'openai-processing-ms',
+  'x-ratelimit-remaining-requests',
+  'x-ratelimit-remaining-tokens',
+]
 
 /** The adapter for OpenAI and every OpenAI-compatible provider: the body passes through, model renamed. */
 export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleSpec): ProviderAdapter {
@@ -57,7 +77,11 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
   }
 
   async function post(a: Attempt, op: string, body: string): Promise<UpstreamResponse> {
-    const res = await sendUpstream(a, { url: baseUrlFor(a) + pathFor(op), headers: headers(a, true), body }, name)
+    const res = await sendUpstream(
+      a,
+      { url: baseUrlFor(a) + pathFor(op), headers: headers(a, true), body },
+      name,
+    )
     if (res.statusCode >= 400) {
       const text = await readText(res, name, a.signal)
       throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
@@ -65,20 +89,33 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     return res
   }
 
-  async function json<T extends { usage?: unknown }>(a: Attempt, op: string, body: string): Promise<JsonResult<T>> {
+  async function json<T extends { usage?: unknown }>(
+    a: Attempt,
+    op: string,
+    body: string,
+  ): Promise<JsonResult<T>> {
     const res = await post(a, op, body)
     const text = await readText(res, name, a.signal)
     const parsed = parseJsonBody<T>(name, text)
-    return { body: parsed, raw: text, usage: (parsed.usage as Usage | undefined) ?? undefined, headers: pick(res) }
+    return {
+      body: parsed,
+      raw: text,
+      usage: (parsed.usage as Usage | undefined) ?? undefined,
+      headers: pick(res),
+    }
   }
 
   function expectEventStream(res: UpstreamResponse): void {
     const ct = headerValue(res.headers, 'content-type') ?? ''
     if (!ct.includes('event-stream')) {
       discard(res)
-      throw new GatewayError('upstream_bad_response', `${name} answered a stream request with ${ct || 'no content type'}`, {
-        retryable: true,
-      })
+      throw new GatewayError(
+        'upstream_bad_response',
+        `${name} answered a stream request with ${ct || 'no content type'}`,
+        {
+          retryable: true,
+        },
+      )
     }
   }
 
@@ -102,7 +139,8 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
         name,
       )
       const text = await readText(res, name, a.signal)
-      if (res.statusCode >= 400) throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
+      if (res.statusCode >= 400)
+        throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
       const parsed = parseJsonBody<{ data?: ModelEntry[] }>(name, text)
       return (parsed.data ?? []).map((m) => ({ ...m, id: `${name}/${m.id}` }))
     },
@@ -178,7 +216,10 @@ export function responsesUsageToUsage(u: ResponsesResponse['usage']): Usage | un
   return usage
 }
 
-async function* relayResponsesStream(body: AsyncIterable<Buffer>, provider: string): AsyncGenerator<ResponsesStreamItem> {
+async function* relayResponsesStream(
+  body: AsyncIterable<Buffer>,
+  provider: string,
+): AsyncGenerator<ResponsesStreamItem> {
   let finished = false
   for await (const ev of parseSse(body, provider)) {
     if (ev.data === '[DONE]') break
@@ -189,9 +230,15 @@ async function* relayResponsesStream(body: AsyncIterable<Buffer>, provider: stri
       throw malformedEvent(provider, ev.data)
     }
     if (event.type === 'error') {
-      throw streamBroken(provider, new Error(String((event as { message?: unknown }).message ?? 'error event')))
+      throw streamBroken(
+        provider,
+        new Error(String((event as { message?: unknown }).message ?? 'error event')),
+      )
     }
-    const terminal = event.type === 'response.completed' || event.type === 'response.incomplete' || event.type === 'response.failed'
+    const terminal =
+      event.type === 'response.completed' ||
+      event.type === 'response.incomplete' ||
+      event.type === 'response.failed'
     if (terminal) {
       finished = true
       const response = event.response as ResponsesResponse | undefined

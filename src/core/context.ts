@@ -1,0 +1,75 @@
+import type { GatewayError, RequestType } from './errors.js'
+import type { Usage } from './schemas/index.js'
+
+/** What the gateway knows about one request while it runs, and what it leaves behind for hooks and headers. */
+export interface GatewayContext {
+  requestId: string
+  requestType: RequestType
+  /** Aborted when the client goes away; cancels upstream work. */
+  signal: AbortSignal
+  /** The caller's headers, lower-cased. */
+  headers: Record<string, string | string[] | undefined>
+  /** process.hrtime.bigint() at arrival. */
+  startNs: bigint
+  /** The model string as the caller sent it. */
+  modelRequested: string
+  /** The provider and model that served (or last tried) the request. */
+  provider?: string
+  model?: string
+  /** Which target served: 0 the primary, n the n-th fallback. */
+  fallbackIndex: number
+  /** Upstream attempts made, retries and fallbacks included. */
+  attempts: number
+  /** Nanoseconds spent waiting on providers (sending, waiting, reading); the rest is our overhead. */
+  upstreamNs: bigint
+  /** Time from the first upstream byte sent to the response headers of the serving attempt. */
+  upstreamLatencyMs?: number
+  usage?: Usage
+  error?: GatewayError
+  /** Whether the request ended (stream fully relayed, or response sent). */
+  ended: boolean
+  /** Space for hooks (governance reservations, log entries ...). */
+  state: Map<string, unknown>
+}
+
+export function createContext(init: {
+  requestId: string
+  requestType: RequestType
+  signal: AbortSignal
+  headers: GatewayContext['headers']
+  modelRequested: string
+  startNs?: bigint
+}): GatewayContext {
+  return {
+    requestId: init.requestId,
+    requestType: init.requestType,
+    signal: init.signal,
+    headers: init.headers,
+    startNs: init.startNs ?? process.hrtime.bigint(),
+    modelRequested: init.modelRequested,
+    fallbackIndex: 0,
+    attempts: 0,
+    upstreamNs: 0n,
+    ended: false,
+    state: new Map(),
+  }
+}
+
+/** A provider and model to try: the primary, or one of the fallbacks. */
+export interface Target {
+  provider: string
+  model: string
+  index: number
+}
+
+/**
+ * The extension points of the pipeline. Governance, logging and metrics are hooks; the gateway
+ * itself knows nothing of them.
+ */
+export interface GatewayHook {
+  readonly name: string
+  /** Before each target is tried (the primary and each fallback). Throw a GatewayError to refuse it. */
+  beforeTarget?(ctx: GatewayContext, target: Target, request: Record<string, unknown>): void | Promise<void>
+  /** Once, when the request has ended: success, failure or cancellation (streams: when the stream ends). */
+  onEnd?(ctx: GatewayContext): void | Promise<void>
+}

@@ -1,0 +1,54 @@
+import type { ProviderKey } from '../schemas/index.js'
+
+/** Whether a key may serve a model: its allow-list (`*` for all, `[]` for none) minus its deny-list. */
+export function keyAllowsModel(key: ProviderKey, model: string): boolean {
+  if (!key.enabled) return false
+  if (key.blacklisted_models.includes(model)) return false
+  return (
+    key.models.includes('*') ||
+    key.models.includes(model) ||
+    (key.aliases !== undefined && model in key.aliases)
+  )
+}
+
+/**
+ * Weighted random choice among the keys that may serve the model, leaving out `exclude`.
+ * Every positive weight counts, however small; when all weights are zero the choice is uniform.
+ */
+export function selectKey(
+  keys: readonly ProviderKey[],
+  model: string,
+  exclude: ReadonlySet<string>,
+  random: () => number = Math.random,
+): ProviderKey | undefined {
+  let total = 0
+  let eligible = 0
+  for (const k of keys) {
+    if (exclude.has(k.id) || !keyAllowsModel(k, model)) continue
+    eligible++
+    total += k.weight > 0 ? k.weight : 0
+  }
+  if (eligible === 0) return undefined
+  if (total <= 0) {
+    let pick = Math.floor(random() * eligible)
+    for (const k of keys) {
+      if (exclude.has(k.id) || !keyAllowsModel(k, model)) continue
+      if (pick-- === 0) return k
+    }
+    return undefined
+  }
+  let r = random() * total
+  let last: ProviderKey | undefined
+  for (const k of keys) {
+    if (exclude.has(k.id) || !keyAllowsModel(k, model) || k.weight <= 0) continue
+    last = k
+    r -= k.weight
+    if (r < 0) return k
+  }
+  return last
+}
+
+/** The provider's name for a model on this key: its alias if the key maps one. */
+export function modelForKey(key: ProviderKey, model: string): string {
+  return key.aliases?.[model] ?? model
+}

@@ -1,0 +1,27 @@
+/** Exponential backoff with jitter: min(initial * 2^attempt, max) * [0.8, 1.2). */
+export function backoffMs(
+  attempt: number,
+  initialMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(initialMs * 2 ** attempt, maxMs)
+  return Math.round(base * (0.8 + random() * 0.4))
+}
+
+/** Waits, unless the signal aborts first (then rejects with the signal's reason). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

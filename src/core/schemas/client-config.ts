@@ -1,0 +1,58 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** The `client` section of config.json: gateway-wide behaviour. */
+export const ClientConfigSchema = Type.Object(
+  {
+    drop_excess_requests: Type.Optional(Type.Boolean()),
+    enforce_auth_on_inference: Type.Optional(Type.Boolean()),
+    allow_direct_keys: Type.Optional(Type.Boolean()),
+    max_request_body_size_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    allowed_origins: Type.Optional(Type.Array(Type.String())),
+    enable_logging: Type.Optional(Type.Boolean()),
+    disable_content_logging: Type.Optional(Type.Boolean()),
+    log_retention_days: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Heimdall: the most upstream attempts one request may make, retries and fallbacks included. */
+    max_total_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    /** Heimdall: seconds in-flight requests and streams get to finish on shutdown. */
+    shutdown_timeout_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+  },
+  { additionalProperties: true },
+)
+export type ClientConfig = Static<typeof ClientConfigSchema>
+
+export const DEFAULT_CLIENT = {
+  drop_excess_requests: false,
+  enforce_auth_on_inference: false,
+  allow_direct_keys: false,
+  max_request_body_size_mb: 100,
+  max_total_attempts: 10,
+  shutdown_timeout_seconds: 30,
+} as const
+
+export const StoreSpecSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    type: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')]),
+    config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: true },
+)
+export type StoreSpec = Static<typeof StoreSpecSchema>
+
+/** config.json, in Bifrost's format. Sections other issues own are kept open here. */
+export const ConfigFileSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    version: Type.Optional(Type.Integer()),
+    encryption_key: Type.Optional(Type.String()),
+    client: Type.Optional(ClientConfigSchema),
+    providers: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),
+    config_store: Type.Optional(StoreSpecSchema),
+    logs_store: Type.Optional(StoreSpecSchema),
+    auth_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    governance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    mcp: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: true },
+)
+export type ConfigFile = Static<typeof ConfigFileSchema>

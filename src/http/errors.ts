@@ -1,0 +1,68 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { asGatewayError, GatewayError, toErrorBody, type ErrorContext } from '../core/errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the error body's extra_fields say about the request, filled in as the route learns it. */
+    errorContext?: ErrorContext
+  }
+}
+
+/** Fastify's own errors, in our catalogue's terms. */
+function fromFastify(err: FastifyError): GatewayError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new GatewayError(
+        'invalid_json',
+        `the body is not valid JSON: ${err.message.replace(/^.*?: /, '')}`,
+      )
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new GatewayError('invalid_json', 'the body is empty; send a JSON object')
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError(
+        'body_too_large',
+        'the body is larger than the configured limit (client.max_request_body_size_mb)',
+      )
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new GatewayError('unsupported_media_type', `unsupported content type; send application/json`)
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new GatewayError('invalid_request', 'the content-length does not match the body')
+  }
+  if (err.validation) {
+    return new GatewayError('invalid_request', err.message, {
+      param: err.validation[0]?.instancePath?.replace(/^\//, ''),
+    })
+  }
+  if (
+    err instanceof SyntaxError ||
+    (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
+  ) {
+    return new GatewayError('invalid_request', err.message, { status: err.statusCode ?? 400 })
+  }
+  return undefined
+}
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
+  const err =
+    error instanceof GatewayError ? error : (fromFastify(error as FastifyError) ?? asGatewayError(error))
+  if (err.code === 'internal') request.log.error({ err: (error as Error) ?? err }, 'internal error')
+  const management = request.url.startsWith('/api/')
+  const body = toErrorBody(err, request.errorContext)
+  if (management) body.is_bifrost_error = false
+  if (err.headers) reply.headers(err.headers)
+  if (err.status === 429 && err.retryAfterMs !== undefined && !err.headers?.['retry-after']) {
+    reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))
+  }
+  return reply.code(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body))
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => sendError(reply, request, error))
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      request,
+      new GatewayError('route_not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  )
+}

@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { createContext, type GatewayContext } from '../../core/context.js'
+import type { RequestType } from '../../core/errors.js'
+import { toErrorBody, asGatewayError } from '../../core/errors.js'
+import type { Gateway } from '../../core/gateway.js'
+import {
+  ChatRequestSchema,
+  EmbeddingRequestSchema,
+  ResponsesRequestSchema,
+  TextCompletionRequestSchema,
+  type ChatChunk,
+} from '../../core/schemas/index.js'
+import type { ChatStreamItem, JsonResult, ResponsesStreamItem, StreamResult } from '../../providers/types.js'
+import { sendError } from '../errors.js'
+import { SseWriter } from '../sse.js'
+import { compileValidator } from '../validate.js'
+
+const validateChat = compileValidator(ChatRequestSchema)
+const validateCompletion = compileValidator(TextCompletionRequestSchema)
+const validateResponses = compileValidator(ResponsesRequestSchema)
+const validateEmbedding = compileValidator(EmbeddingRequestSchema)
+
+export interface InferenceDeps {
+  gateway: Gateway
+}
+
+/** Starts a request's context: its id, its cancellation when the client goes away, its clock. */
+export function beginRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  requestType: RequestType,
+  model: string,
+): GatewayContext {
+  const controller = new AbortController()
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort()
+  })
+  const incoming = request.headers['x-request-id']
+  const ctx = createContext({
+    requestId: typeof incoming === 'string' && incoming.length <= 128 ? incoming : randomUUID(),
+    requestType,
+    signal: controller.signal,
+    headers: request.headers,
+    modelRequested: model,
+    startNs: request.startNs,
+  })
+  request.errorContext = { model, requestType }
+  return ctx
+}
+
+/** Bifrost's response headers, plus our own overhead. */
+export function responseHeaders(
+  ctx: GatewayContext,
+  upstream: Record<string, string> | undefined,
+): Record<string, string> {
+  const h: Record<string, string> = { ...upstream, 'x-request-id': ctx.requestId }
+  if (ctx.provider) h['x-bifrost-provider'] = ctx.provider
+  h['x-bifrost-original-model'] = ctx.modelRequested
+  if (ctx.model) h['x-bifrost-resolved-model'] = ctx.model
+  if (ctx.fallbackIndex > 0) h['x-bifrost-fallback-index'] = String(ctx.fallbackIndex)
+  if (ctx.upstreamLatencyMs !== undefined)
+    h['x-bifrost-upstream-latency-ms'] = ctx.upstreamLatencyMs.toFixed(0)
+  const overheadNs = process.hrtime.bigint() - ctx.startNs - ctx.upstreamNs
+  h['x-heimdall-overhead-ms'] = (Number(overheadNs) / 1e6).toFixed(3)
+  return h
+}
+
+function failed(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  err: unknown,
+): FastifyReply {
+  request.errorContext = { provider: ctx.provider, model: ctx.modelRequested, requestType: ctx.requestType }
+  return sendError(reply, request, err)
+}
+
+export function sendJson<T>(reply: FastifyReply, ctx: GatewayContext, result: JsonResult<T>): FastifyReply {
+  return reply
+    .headers(responseHeaders(ctx, result.headers))
+    .type('application/json; charset=utf-8')
+    .send(result.raw ?? JSON.stringify(result.body))
+}
+
+/** The data text of a chat (or text-completion) stream item, as the caller should see it. */
+function chatFrame(item: ChatStreamItem, includeUsage: boolean): string | undefined {
+  if (item.usageOnly && !includeUsage) return undefined
+  if (item.usage && !item.usageOnly && !includeUsage) {
+    const chunk: ChatChunk = item.chunk ?? (JSON.parse(item.data!) as ChatChunk)
+    const { usage: _usage, ...rest } = chunk
+    return JSON.stringify(rest)
+  }
+  return item.data ?? JSON.stringify(item.chunk)
+}
+
+/** Relays a chat-shaped stream as OpenAI's SSE; an error after the first byte ends it with an error event and no [DONE]. */
+export async function relayChatStream(
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  result: StreamResult<ChatStreamItem>,
+  includeUsage: boolean,
+): Promise<void> {
+  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
+  try {
+    for await (const item of result.items) {
+      const data = chatFrame(item, includeUsage)
+      if (data !== undefined) await sse.write(`data: ${data}\n\n`)
+      if (sse.isClosed) break
+    }
+    sse.end('data: [DONE]\n\n')
+  } catch (err) {
+    const e = asGatewayError(err)
+    sse.end(
+      `data: ${JSON.stringify(toErrorBody(e, { provider: ctx.provider, model: ctx.modelRequested, requestType: ctx.requestType }))}\n\n`,
+    )
+  }
+}
+
+async function relayResponsesStream(
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  result: StreamResult<ResponsesStreamItem>,
+): Promise<void> {
+  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
+  try {
+    for await (const item of result.items) {
+      await sse.write(`event: ${item.event.type}\ndata: ${JSON.stringify(item.event)}\n\n`)
+      if (sse.isClosed) break
+    }
+    sse.end()
+  } catch (err) {
+    const e = asGatewayError(err)
+    sse.end(
+      `event: error\ndata: ${JSON.stringify({ type: 'error', code: e.upstreamCode ?? e.code, message: e.message, param: e.param ?? null })}\n\n`,
+    )
+  }
+}
+
+function wantsUsage(body: { stream_options?: { include_usage?: boolean } | null }): boolean {
+  return body.stream_options?.include_usage === true
+}
+
+export function registerInferenceRoutes(app: FastifyInstance, { gateway }: InferenceDeps): void {
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const body = validateChat(request.body)
+    const stream = body.stream === true
+    const ctx = beginRequest(
+      request,
+      reply,
+      stream ? 'chat_completion_stream' : 'chat_completion',
+      body.model,
+    )
+    try {
+      if (stream)
+        return await relayChatStream(reply, ctx, await gateway.chatStream(ctx, body), wantsUsage(body))
+      return sendJson(reply, ctx, await gateway.chat(ctx, body))
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  })
+
+  app.post('/v1/completions', async (request, reply) => {
+    const body = validateCompletion(request.body)
+    const stream = body.stream === true
+    const ctx = beginRequest(
+      request,
+      reply,
+      stream ? 'text_completion_stream' : 'text_completion',
+      body.model,
+    )
+    try {
+      if (stream)
+        return await relayChatStream(
+          reply,
+          ctx,
+          await gateway.textCompletionStream(ctx, body),
+          wantsUsage(body),
+        )
+      return sendJson(reply, ctx, await gateway.textCompletion(ctx, body))
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  })
+
+  app.post('/v1/responses', async (request, reply) => {
+    const body = validateResponses(request.body)
+    const stream = body.stream === true
+    const ctx = beginRequest(request, reply, stream ? 'responses_stream' : 'responses', body.model)
+    try {
+      if (stream) return await relayResponsesStream(reply, ctx, await gateway.responsesStream(ctx, body))
+      return sendJson(reply, ctx, await gateway.responses(ctx, body))
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  })
+
+  app.post('/v1/embeddings', async (request, reply) => {
+    const body = validateEmbedding(request.body)
+    const ctx = beginRequest(request, reply, 'embedding', body.model)
+    try {
+      return sendJson(reply, ctx, await gateway.embeddings(ctx, body))
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  })
+
+  app.get('/v1/models', async (request, reply) => {
+    const ctx = beginRequest(request, reply, 'list_models', '')
+    const provider = (request.query as { provider?: string }).provider
+    const data = await gateway.listModels(ctx, provider)
+    return reply.type('application/json; charset=utf-8').send(JSON.stringify({ object: 'list', data }))
+  })
+}

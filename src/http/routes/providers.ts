@@ -1,0 +1,184 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { normalizeKey, normalizeProvider } from '../../core/config.js'
+import { GatewayError } from '../../core/errors.js'
+import type { ProviderRegistry } from '../../core/router/registry.js'
+import {
+  ProviderConfigSchema,
+  ProviderKeySchema,
+  type ProviderConfig,
+  type ProviderConfigInput,
+} from '../../core/schemas/index.js'
+import type { ProviderAdapter } from '../../providers/index.js'
+import { createAdapter } from '../../providers/index.js'
+import {
+  mergeRedacted,
+  mergeRedactedKey,
+  redactKey,
+  redactProvider,
+  type ConfigStore,
+} from '../../store/index.js'
+import { compileValidator } from '../validate.js'
+
+export interface ProviderRouteDeps {
+  registry: ProviderRegistry<ProviderAdapter>
+  store: ConfigStore | undefined
+}
+
+const validateAdd = compileValidator(
+  Type.Intersect([
+    Type.Object({ provider: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }) }),
+    ProviderConfigSchema,
+  ]),
+)
+const validateUpdate = compileValidator(ProviderConfigSchema)
+const validateKey = compileValidator(ProviderKeySchema)
+
+/**
+ * Bifrost's provider management API. Changes reach the in-memory registry at once (no restart)
+ * and are persisted in the config store; secrets never leave in clear.
+ */
+export function registerProviderRoutes(app: FastifyInstance, { registry, store }: ProviderRouteDeps): void {
+  function find(name: string): ProviderConfig {
+    const entry = registry.get(name)
+    if (!entry) throw new GatewayError('not_found', `provider ${name} not found`)
+    return entry.config
+  }
+
+  /** Validates, persists and applies a provider; the registry changes only once the store has it. */
+  async function save(cfg: ProviderConfig): Promise<ProviderConfig> {
+    if (!cfg.custom_provider_config && !registry.isKnown(cfg.name)) {
+      throw new GatewayError(
+        'unknown_provider',
+        `unknown provider ${cfg.name}; a new name needs custom_provider_config`,
+        {
+          param: 'provider',
+        },
+      )
+    }
+    createAdapter(cfg) // throws a 400 for an unusable configuration before anything is stored
+    const ids = new Set<string>()
+    for (const k of cfg.keys) {
+      if (ids.has(k.id))
+        throw new GatewayError('invalid_request', `duplicate key id ${k.id}`, { param: 'keys' })
+      ids.add(k.id)
+    }
+    if (store) {
+      try {
+        await store.putProvider(cfg)
+      } catch (err) {
+        throw new GatewayError('store_unavailable', 'the config store did not accept the change', {
+          cause: err,
+        })
+      }
+    }
+    registry.set(cfg)
+    return cfg
+  }
+
+  /** A full replace; keys left out of the body are kept (they have their own routes), redacted values keep their secret. */
+  function withKeys(
+    body: ProviderConfigInput,
+    name: string,
+    existing: ProviderConfig | undefined,
+  ): ProviderConfig {
+    const cfg = normalizeProvider(name, mergeRedacted(body, existing))
+    if (body.keys === undefined) cfg.keys = existing?.keys ?? []
+    return cfg
+  }
+
+  app.get('/api/providers', async () => {
+    const providers = registry.list().map((p) => redactProvider(p.config))
+    return { providers, total: providers.length }
+  })
+
+  app.post('/api/providers', async (request) => {
+    const { provider, ...body } = validateAdd(request.body)
+    if (registry.has(provider)) throw new GatewayError('conflict', `provider ${provider} already exists`)
+    return redactProvider(await save(withKeys(body, provider, undefined)))
+  })
+
+  app.get<{ Params: { provider: string } }>('/api/providers/:provider', async (request) => {
+    return redactProvider(find(request.params.provider))
+  })
+
+  app.put<{ Params: { provider: string } }>('/api/providers/:provider', async (request) => {
+    const name = request.params.provider
+    const body = validateUpdate(request.body)
+    return redactProvider(await save(withKeys(body, name, registry.get(name)?.config)))
+  })
+
+  app.delete<{ Params: { provider: string } }>('/api/providers/:provider', async (request) => {
+    const cfg = find(request.params.provider)
+    if (store) {
+      try {
+        await store.deleteProvider(cfg.name)
+      } catch (err) {
+        throw new GatewayError('store_unavailable', 'the config store did not accept the change', {
+          cause: err,
+        })
+      }
+    }
+    registry.delete(cfg.name)
+    return redactProvider(cfg)
+  })
+
+  // ---- keys of one provider ----
+
+  app.get<{ Params: { provider: string } }>('/api/providers/:provider/keys', async (request) => {
+    const keys = find(request.params.provider).keys.map(redactKey)
+    return { keys, total: keys.length }
+  })
+
+  app.post<{ Params: { provider: string } }>('/api/providers/:provider/keys', async (request) => {
+    const cfg = find(request.params.provider)
+    const input = validateKey(request.body)
+    if (input.id && cfg.keys.some((k) => k.id === input.id))
+      throw new GatewayError('conflict', `key ${input.id} already exists`)
+    const key = normalizeKey(input, cfg.keys.length)
+    await save({ ...cfg, keys: [...cfg.keys, key] })
+    return redactKey(key)
+  })
+
+  app.get<{ Params: { provider: string; key_id: string } }>(
+    '/api/providers/:provider/keys/:key_id',
+    async (request) => {
+      const key = find(request.params.provider).keys.find((k) => k.id === request.params.key_id)
+      if (!key) throw new GatewayError('not_found', `key ${request.params.key_id} not found`)
+      return redactKey(key)
+    },
+  )
+
+  app.put<{ Params: { provider: string; key_id: string } }>(
+    '/api/providers/:provider/keys/:key_id',
+    async (request) => {
+      const cfg = find(request.params.provider)
+      const index = cfg.keys.findIndex((k) => k.id === request.params.key_id)
+      if (index === -1) throw new GatewayError('not_found', `key ${request.params.key_id} not found`)
+      const input = validateKey(request.body)
+      const key = normalizeKey(mergeRedactedKey({ ...input, id: cfg.keys[index].id }, cfg.keys[index]), index)
+      const keys = [...cfg.keys]
+      keys[index] = key
+      await save({ ...cfg, keys })
+      return redactKey(key)
+    },
+  )
+
+  app.delete<{ Params: { provider: string; key_id: string } }>(
+    '/api/providers/:provider/keys/:key_id',
+    async (request) => {
+      const cfg = find(request.params.provider)
+      const key = cfg.keys.find((k) => k.id === request.params.key_id)
+      if (!key) throw new GatewayError('not_found', `key ${request.params.key_id} not found`)
+      await save({ ...cfg, keys: cfg.keys.filter((k) => k !== key) })
+      return redactKey(key)
+    },
+  )
+
+  app.get('/api/keys', async () => {
+    const keys = registry
+      .list()
+      .flatMap((p) => p.config.keys.map((k) => ({ ...redactKey(k), provider: p.config.name })))
+    return { keys, total: keys.length }
+  })
+}

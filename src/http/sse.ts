@@ -1,0 +1,52 @@
+import type { ServerResponse } from 'node:http'
+import type { FastifyReply } from 'fastify'
+
+/**
+ * Writes a server-sent-event response straight to the socket, event by event, waiting when the
+ * client reads slower than the provider writes (back-pressure) instead of buffering.
+ */
+export class SseWriter {
+  private readonly res: ServerResponse
+  private closed = false
+
+  constructor(reply: FastifyReply, headers: Record<string, string>) {
+    reply.hijack()
+    this.res = reply.raw
+    this.res.on('close', () => {
+      this.closed = true
+    })
+    this.res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      ...headers,
+    })
+  }
+
+  get isClosed(): boolean {
+    return this.closed || this.res.destroyed
+  }
+
+  /** Writes one frame; resolves when the socket can take more. */
+  async write(frame: string): Promise<void> {
+    if (this.isClosed) return
+    if (!this.res.write(frame)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.res.off('drain', done)
+          this.res.off('close', done)
+          resolve()
+        }
+        this.res.on('drain', done)
+        this.res.on('close', done)
+      })
+    }
+  }
+
+  end(frame?: string): void {
+    if (this.isClosed) return
+    if (frame) this.res.end(frame)
+    else this.res.end()
+  }
+}

@@ -1,0 +1,35 @@
+export {
+  openConfigStore,
+  CONFIG_MIGRATION_TABLE,
+  type ConfigStore,
+  type OpenConfigStoreOptions,
+} from './config-store.js'
+export {
+  StoreSpecSchema,
+  DEFAULT_STORE_SPEC,
+  isStoreEnabled,
+  type StoreSpec,
+  type StoreSpecInput,
+  type StoreKind,
+  type SqliteStoreConfig,
+  type PostgresStoreConfig,
+} from './spec.js'
+export {
+  connectDatabase,
+  migrateDatabase,
+  type Connection,
+  type ConnectOptions,
+  type MigrateOptions,
+} from './database.js'
+export { configStoreMigrations } from './migrations/index.js'
+export { isSealed, type SecretCipher } from './crypto.js'
+export { reconcileProviders, providerConfigHash, stableJson, withStableKeyIds } from './reconcile.js'
+export {
+  redactSecret,
+  isRedactedSecret,
+  redactKey,
+  redactProvider,
+  mergeRedacted,
+  mergeRedactedKey,
+} from './redact.js'
+export type { ConfigStoreTables, ProvidersTable, ProviderKeysTable, KvTable } from './tables.js'

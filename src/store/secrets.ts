@@ -1,0 +1,55 @@
+import { isEnvRef } from '../core/config.js'
+import type { ProviderKey } from '../core/schemas/index.js'
+
+/** The `*_key_config` objects a key may carry. */
+export const KEY_CONFIG_FIELDS = [
+  'azure_key_config',
+  'vertex_key_config',
+  'bedrock_key_config',
+  'vllm_key_config',
+  'ollama_key_config',
+  'sgl_key_config',
+] as const
+export type KeyConfigField = (typeof KEY_CONFIG_FIELDS)[number]
+
+/** The fields of the `*_key_config` objects that hold secrets: encrypted at rest, redacted in responses. */
+export const KEY_CONFIG_SECRET_FIELDS: Readonly<Partial<Record<KeyConfigField, readonly string[]>>> = {
+  azure_key_config: ['client_secret'],
+  bedrock_key_config: ['access_key', 'secret_key', 'session_token'],
+  vertex_key_config: ['auth_credentials'],
+}
+
+/** The fields of a provider's `proxy_config` that hold secrets. */
+export const PROXY_SECRET_FIELDS: readonly string[] = ['password']
+
+/** A literal secret: a non-empty string that is not an `env.VAR` reference. */
+export function isLiteralSecret(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && !isEnvRef(value)
+}
+
+/** A copy of `obj` with `f` applied to its literal secrets among `fields`. */
+export function mapSecretFields(
+  obj: Record<string, unknown>,
+  fields: readonly string[],
+  f: (value: string) => string,
+): Record<string, unknown> {
+  const out = { ...obj }
+  for (const field of fields) {
+    const value = out[field]
+    if (isLiteralSecret(value)) out[field] = f(value)
+  }
+  return out
+}
+
+/** A copy of `key` with `f` applied to each literal secret: the value and the key configs' secret fields. */
+export function mapKeySecrets(key: ProviderKey, f: (value: string) => string): ProviderKey {
+  const out: ProviderKey = { ...key }
+  if (isLiteralSecret(out.value)) out.value = f(out.value)
+  for (const field of KEY_CONFIG_FIELDS) {
+    const config = out[field]
+    const secretFields = KEY_CONFIG_SECRET_FIELDS[field]
+    if (config !== undefined && secretFields !== undefined)
+      out[field] = mapSecretFields(config, secretFields, f)
+  }
+  return out
+}
