@@ -30,6 +30,14 @@ export interface GatewayContext {
   ended: boolean
   /** Space for hooks (governance reservations, log entries ...). */
   state: Map<string, unknown>
+  /** Provider key ids this request may use (a virtual key's restriction); undefined: any. */
+  allowedKeyIds?: ReadonlySet<string>
+  /** The caller's own provider key (`x-bf-direct-key: true` with `client.allow_direct_keys`). */
+  directKey?: string
+  /** Headers hooks add to the response (rate-limit state, cost ...). */
+  responseHeaders: Record<string, string>
+  /** Characters of content relayed to the client in a stream, for estimating usage the provider never sent. */
+  streamedChars: number
 }
 
 export function createContext(init: {
@@ -52,6 +60,8 @@ export function createContext(init: {
     upstreamNs: 0n,
     ended: false,
     state: new Map(),
+    responseHeaders: {},
+    streamedChars: 0,
   }
 }
 
@@ -68,8 +78,16 @@ export interface Target {
  */
 export interface GatewayHook {
   readonly name: string
+  /**
+   * Once, before anything else (authentication). Throw a GatewayError to refuse the request. May
+   * return the targets to try when the request left the choice to the gateway (a model without a
+   * provider prefix routed by a virtual key's provider weights).
+   */
+  beforeRequest?(ctx: GatewayContext, request: Record<string, unknown>): void | Target[] | Promise<void | Target[]>
   /** Before each target is tried (the primary and each fallback). Throw a GatewayError to refuse it. */
   beforeTarget?(ctx: GatewayContext, target: Target, request: Record<string, unknown>): void | Promise<void>
+  /** When a target failed (every retry spent) and the next fallback, if any, is about to be tried. */
+  afterTargetFailed?(ctx: GatewayContext, target: Target, error: GatewayError): void | Promise<void>
   /** Once, when the request has ended: success, failure or cancellation (streams: when the stream ends). */
   onEnd?(ctx: GatewayContext): void | Promise<void>
 }

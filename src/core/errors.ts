@@ -25,6 +25,17 @@ export const ERRORS = {
   conflict: { status: 409, type: 'conflict_error' },
   unauthorized: { status: 401, type: 'authentication_error' },
   forbidden: { status: 403, type: 'permission_error' },
+  // governance decisions (Bifrost's decision names; the body's top-level `type` repeats them)
+  virtual_key_required: { status: 401, type: 'virtual_key_required' },
+  virtual_key_not_found: { status: 401, type: 'virtual_key_not_found' },
+  virtual_key_blocked: { status: 403, type: 'virtual_key_blocked' },
+  provider_blocked: { status: 403, type: 'provider_blocked' },
+  model_blocked: { status: 403, type: 'model_blocked' },
+  budget_exceeded: { status: 402, type: 'budget_exceeded' },
+  rate_limited: { status: 429, type: 'rate_limited' },
+  request_limited: { status: 429, type: 'request_limited' },
+  token_limited: { status: 429, type: 'token_limited' },
+  governance_unavailable: { status: 503, type: 'service_unavailable' },
   // the upstream provider's failures
   upstream_error: { status: 502, type: 'api_error' },
   upstream_timeout: { status: 504, type: 'timeout_error' },

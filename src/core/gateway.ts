@@ -315,6 +315,7 @@ export class Gateway {
         while (!step.done) {
           const item = step.value
           if (item.usage) ctx.usage = item.usage
+          else ctx.streamedChars += contentChars(item)
           yield item
           step = await it.next()
         }
@@ -395,7 +396,7 @@ export class Gateway {
       if (ctx.attempts >= this.maxTotalAttempts) {
         throw lastKeyError ?? new GatewayError('attempts_exhausted', `gave up after ${ctx.attempts} attempts`)
       }
-      const key = this.pickKey(config, target.model, dead, avoid)
+      const key = this.pickKey(ctx, config, target.model, dead, avoid)
       if (!key) {
         if (dead.size > 0) {
           throw new GatewayError(
@@ -434,12 +435,13 @@ export class Gateway {
         ctx.upstreamNs += process.hrtime.bigint() - t0
         const e = scrubSecret(asGatewayError(err), attempt.secret)
         if (ctx.signal.aborted) throw cancelled(ctx)
-        if (!e.retryable) throw e
+        // A refused key moves on to the next key whatever the status (Gemini refuses keys with a 400).
         if (e.keyDead) {
           dead.add(key.id)
           lastKeyError = e
           continue
         }
+        if (!e.retryable) throw e
         if (retries >= net.maxRetries) throw e
         if (e.retryAfterMs !== undefined && e.retryAfterMs > this.maxRetryAfterMs) throw e
         // A rate-limited key is avoided on the next try when another key can serve.
@@ -454,18 +456,24 @@ export class Gateway {
   }
 
   private pickKey(
+    ctx: GatewayContext,
     config: ProviderConfig,
     model: string,
     dead: Set<string>,
     avoid: string | undefined,
   ): ProviderKey | undefined {
+    if (ctx.directKey !== undefined) {
+      return dead.has('direct') ? undefined : { ...KEYLESS_KEY, id: 'direct', name: 'direct', value: ctx.directKey }
+    }
     if (config.keys.length === 0 && this.isKeyless(config) && !dead.has(KEYLESS_KEY.id)) return KEYLESS_KEY
+    const allowed = ctx.allowedKeyIds
+    const keys = allowed ? config.keys.filter((k) => allowed.has(k.id)) : config.keys
     if (avoid !== undefined) {
       const exclude = new Set(dead).add(avoid)
-      const other = selectKey(config.keys, model, exclude)
+      const other = selectKey(keys, model, exclude)
       if (other) return other
     }
-    return selectKey(config.keys, model, dead)
+    return selectKey(keys, model, dead)
   }
 
   private attempt(
@@ -478,7 +486,7 @@ export class Gateway {
     return {
       provider: config,
       key,
-      secret: key.value ? resolveSecret(key.value, this.env) : '',
+      secret: key.id === 'direct' ? key.value : key.value ? resolveSecret(key.value, this.env) : '',
       model: modelForKey(key, model),
       signal: ctx.signal,
       timeoutMs: net.timeoutMs,
@@ -550,6 +558,25 @@ function extraHeaders(config: ProviderConfig, headers: GatewayContext['headers']
     }
   }
   return out
+}
+
+/** Characters of generated content in one stream item (chat, text-completion or Responses shape). */
+function contentChars(item: unknown): number {
+  const { chunk, event } = item as { chunk?: { choices?: unknown[] }; event?: { delta?: unknown } }
+  if (event) return typeof event.delta === 'string' ? event.delta.length : 0
+  let n = 0
+  for (const c of chunk?.choices ?? []) {
+    const { delta, text } = c as { delta?: { content?: unknown; reasoning?: unknown; tool_calls?: unknown[] }; text?: unknown }
+    if (typeof text === 'string') n += text.length
+    if (!delta) continue
+    if (typeof delta.content === 'string') n += delta.content.length
+    if (typeof delta.reasoning === 'string') n += delta.reasoning.length
+    for (const t of delta.tool_calls ?? []) {
+      const args = (t as { function?: { arguments?: unknown } }).function?.arguments
+      if (typeof args === 'string') n += args.length
+    }
+  }
+  return n
 }
 
 /** Models named explicitly by a provider's keys, listed even when the provider's catalogue is unreachable. */

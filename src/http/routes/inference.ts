@@ -23,6 +23,22 @@ const validateEmbedding = compileValidator(EmbeddingRequestSchema)
 
 export interface InferenceDeps {
   gateway: Gateway
+  /** `client.allow_direct_keys`: callers may bring their own provider key with `x-bf-direct-key: true`. */
+  allowDirectKeys?: () => boolean
+}
+
+/**
+ * The caller's own provider key, when direct keys are allowed and the request says
+ * `x-bf-direct-key: true`: the first credential header that is not a virtual key.
+ */
+function directKeyOf(headers: FastifyRequest['headers']): string | undefined {
+  if (headers['x-bf-direct-key'] !== 'true') return undefined
+  const auth = headers.authorization
+  const bearer = typeof auth === 'string' ? /^bearer\s+(\S+)$/i.exec(auth.trim())?.[1] : undefined
+  for (const v of [bearer, headers['x-api-key'], headers['x-goog-api-key'], headers['api-key']]) {
+    if (typeof v === 'string' && v && !v.toLowerCase().startsWith('sk-bf-')) return v
+  }
+  return undefined
 }
 
 /** Starts a request's context: its id, its cancellation when the client goes away, its clock. */
@@ -31,6 +47,7 @@ export function beginRequest(
   reply: FastifyReply,
   requestType: RequestType,
   model: string,
+  allowDirectKeys = false,
 ): GatewayContext {
   const controller = new AbortController()
   reply.raw.on('close', () => {
@@ -45,6 +62,7 @@ export function beginRequest(
     modelRequested: model,
     startNs: request.startNs,
   })
+  if (allowDirectKeys) ctx.directKey = directKeyOf(request.headers)
   request.errorContext = { model, requestType }
   return ctx
 }
@@ -54,7 +72,7 @@ export function responseHeaders(
   ctx: GatewayContext,
   upstream: Record<string, string> | undefined,
 ): Record<string, string> {
-  const h: Record<string, string> = { ...upstream, 'x-request-id': ctx.requestId }
+  const h: Record<string, string> = { ...upstream, ...ctx.responseHeaders, 'x-request-id': ctx.requestId }
   if (ctx.provider) h['x-bifrost-provider'] = ctx.provider
   h['x-bifrost-original-model'] = ctx.modelRequested
   if (ctx.model) h['x-bifrost-resolved-model'] = ctx.model
@@ -141,7 +159,10 @@ function wantsUsage(body: { stream_options?: { include_usage?: boolean } | null 
   return body.stream_options?.include_usage === true
 }
 
-export function registerInferenceRoutes(app: FastifyInstance, { gateway }: InferenceDeps): void {
+export function registerInferenceRoutes(app: FastifyInstance, { gateway, allowDirectKeys = () => false }: InferenceDeps): void {
+  const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) =>
+    beginRequest(request, reply, type, model, allowDirectKeys())
+
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = validateChat(request.body)
     const stream = body.stream === true
@@ -186,7 +207,7 @@ export function registerInferenceRoutes(app: FastifyInstance, { gateway }: Infer
   app.post('/v1/responses', async (request, reply) => {
     const body = validateResponses(request.body)
     const stream = body.stream === true
-    const ctx = beginRequest(request, reply, stream ? 'responses_stream' : 'responses', body.model)
+    const ctx = begin(request, reply, stream ? 'responses_stream' : 'responses', body.model)
     try {
       if (stream) return await relayResponsesStream(reply, ctx, await gateway.responsesStream(ctx, body))
       return sendJson(reply, ctx, await gateway.responses(ctx, body))
@@ -197,7 +218,7 @@ export function registerInferenceRoutes(app: FastifyInstance, { gateway }: Infer
 
   app.post('/v1/embeddings', async (request, reply) => {
     const body = validateEmbedding(request.body)
-    const ctx = beginRequest(request, reply, 'embedding', body.model)
+    const ctx = begin(request, reply, 'embedding', body.model)
     try {
       return sendJson(reply, ctx, await gateway.embeddings(ctx, body))
     } catch (err) {
@@ -206,7 +227,7 @@ export function registerInferenceRoutes(app: FastifyInstance, { gateway }: Infer
   })
 
   app.get('/v1/models', async (request, reply) => {
-    const ctx = beginRequest(request, reply, 'list_models', '')
+    const ctx = begin(request, reply, 'list_models', '')
     const provider = (request.query as { provider?: string }).provider
     const data = await gateway.listModels(ctx, provider)
     return reply.type('application/json; charset=utf-8').send(JSON.stringify({ object: 'list', data }))
