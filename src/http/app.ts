@@ -71,6 +71,21 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
   }
 }
 
+/** Checks every provider of config.json before anything is stored, naming the file and the entry at fault. */
+function validateFileProviders(providers: Record<string, ProviderConfigInput>, path: string): void {
+  for (const [name, input] of Object.entries(providers)) {
+    try {
+      const cfg = normalizeProvider(name, input)
+      if (!cfg.custom_provider_config && !isBuiltinProvider(name)) {
+        throw new Error(`unknown provider ${name} (a new name needs custom_provider_config)`)
+      }
+      createAdapter(cfg)
+    } catch (err) {
+      throw new Error(`${path}: providers.${name}: ${(err as Error).message}`)
+    }
+  }
+}
+
 /** The config store: config.json's `config_store`, else HEIMDALL_DATABASE_URL, else SQLite under the app dir. */
 function storeSpec(config: ConfigFile, env: NodeJS.ProcessEnv): StoreSpec {
   if (config.config_store) return config.config_store
@@ -96,6 +111,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     isKnown: isBuiltinProvider,
   })
   const fileProviders = (config.providers ?? {}) as Record<string, ProviderConfigInput>
+  validateFileProviders(fileProviders, opts.configPath ?? resolve(appDir, 'config.json'))
 
   const spec = storeSpec(config, env)
   let store: ConfigStore | undefined
@@ -103,7 +119,14 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     store = await openConfigStore(spec, { appDir, encryptionKey })
     if (!encryptionKey)
       logger.warn('no encryption key set: provider keys are stored unencrypted (set HEIMDALL_ENCRYPTION_KEY)')
-    for (const p of await reconcileProviders(store, fileProviders)) registry.set(p)
+    for (const p of await reconcileProviders(store, fileProviders)) {
+      try {
+        registry.set(p)
+      } catch (err) {
+        // A stored provider this version cannot serve must not keep the gateway from starting.
+        logger.error({ provider: p.name, err: (err as Error).message }, 'stored provider skipped')
+      }
+    }
   } else {
     for (const [name, input] of Object.entries(fileProviders)) registry.set(normalizeProvider(name, input))
   }
@@ -148,10 +171,14 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
           app.server.closeAllConnections()
         }, grace)
         timer.unref()
+        // Keep-alive connections whose last response ends during shutdown are closed as they go idle.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 100)
+        sweep.unref()
         try {
           await app.close()
         } finally {
           clearTimeout(timer)
+          clearInterval(sweep)
           await store?.close()
         }
       })()

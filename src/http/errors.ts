@@ -56,13 +56,18 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, error: u
   return reply.code(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body))
 }
 
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
+
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => sendError(reply, request, error))
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      request,
-      new GatewayError('route_not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  )
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]
+    // A path that exists under another method is a 405 with the methods it has, not a 404.
+    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }) || app.findRoute({ method, url: path }))
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '))
+      return sendError(reply, request, new GatewayError('method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`))
+    }
+    return sendError(reply, request, new GatewayError('route_not_found', `no route for ${request.method} ${path}`))
+  })
 }

@@ -10,7 +10,7 @@ import {
   type ProviderConfigInput,
 } from '../../core/schemas/index.js'
 import type { ProviderAdapter } from '../../providers/index.js'
-import { createAdapter } from '../../providers/index.js'
+import { createAdapter, isKeyless } from '../../providers/index.js'
 import {
   mergeRedacted,
   mergeRedactedKey,
@@ -58,7 +58,12 @@ export function registerProviderRoutes(app: FastifyInstance, { registry, store }
     }
     createAdapter(cfg) // throws a 400 for an unusable configuration before anything is stored
     const ids = new Set<string>()
-    for (const k of cfg.keys) {
+    const keyless = isKeyless(cfg)
+    for (const [i, k] of cfg.keys.entries()) {
+      const configured = k.azure_key_config || k.vertex_key_config || k.bedrock_key_config || k.vllm_key_config || k.ollama_key_config || k.sgl_key_config
+      if (!k.value && !keyless && !configured) {
+        throw new GatewayError('invalid_request', `keys[${i}].value is required and must not be empty`, { param: 'value' })
+      }
       if (ids.has(k.id))
         throw new GatewayError('invalid_request', `duplicate key id ${k.id}`, { param: 'keys' })
       ids.add(k.id)
@@ -175,10 +180,8 @@ export function registerProviderRoutes(app: FastifyInstance, { registry, store }
     },
   )
 
-  app.get('/api/keys', async () => {
-    const keys = registry
-      .list()
-      .flatMap((p) => p.config.keys.map((k) => ({ ...redactKey(k), provider: p.config.name })))
-    return { keys, total: keys.length }
-  })
+  // Bifrost answers the bare list here.
+  app.get('/api/keys', async () =>
+    registry.list().flatMap((p) => p.config.keys.map((k) => ({ ...redactKey(k), provider: p.config.name }))),
+  )
 }

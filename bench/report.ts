@@ -1,0 +1,215 @@
+// Turns the measurements into the markdown printed to stdout and written to bench/RESULTS.md.
+import { readFileSync } from 'node:fs'
+import { availableParallelism, release } from 'node:os'
+import type { FixedRateResult, Mode, SaturationResult } from './load.js'
+
+export interface Settings {
+  seconds: number
+  warmupSeconds: number
+  rate: number
+  connections: number
+  profileHeimdall: boolean
+  targets: string[] | undefined
+}
+
+export interface Measurement {
+  target: string
+  mode: Mode
+  saturation?: SaturationResult
+  fixedRate?: FixedRateResult
+  /** Anything that makes the figures suspect: failed requests, an answer that was not passed through. */
+  problems: string[]
+}
+
+export interface RunSummary {
+  settings: Settings
+  command: string
+  startedAt: Date
+  /** describeMachine() as it was when the run began. */
+  machine: string[]
+  measurements: Measurement[]
+  skipped: { target: string; reason: string }[]
+  profiles: string[]
+}
+
+/** Other work above this (in cores, averaged over a measurement) makes the run worth repeating. */
+const BUSY_MACHINE_CORES = 0.2
+
+function readProcFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+export function describeMachine(): string[] {
+  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readProcFile('/proc/cpuinfo'))?.[1] ?? 'unknown'
+  const memKb = Number(/^MemTotal:\s*(\d+) kB$/m.exec(readProcFile('/proc/meminfo'))?.[1] ?? NaN)
+  return [
+    `CPU: ${cpuModel}, nproc ${availableParallelism()}`,
+    `memory: ${(memKb / 1024 / 1024).toFixed(1)} GiB`,
+    `node ${process.version}, Linux ${release()}`,
+    // Other work on the machine skews every figure; this says how busy it was when the run began.
+    `load average at start: ${readProcFile('/proc/loadavg').split(' ').slice(0, 3).join(' ') || 'unknown'}`,
+  ]
+}
+
+function fixed(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits)
+}
+
+function signed(value: number): string {
+  return `${value >= 0 ? '+' : ''}${value.toFixed(3)}`
+}
+
+function ratio(value: number, base: number): string {
+  return Number.isFinite(value / base) && base > 0 ? `${(value / base).toFixed(2)}×` : '—'
+}
+
+/** Pads every column to its widest cell, the way Prettier lays out a markdown table. */
+function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i].length)))
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}
+
+function summaryRow(m: Measurement, all: Measurement[]): string[] {
+  const peer = (target: string): Measurement | undefined =>
+    all.find((other) => other.target === target && other.mode === m.mode)
+  const direct = peer('direct')?.fixedRate
+  const floor = peer('floor')
+  const sat = m.saturation
+  const lat = m.fixedRate
+
+  let added = '—'
+  let addedVsFloor = '—'
+  if (m.target !== 'direct' && lat && direct) {
+    const addedP50 = lat.p50Ms - direct.p50Ms
+    const addedP99 = lat.p99Ms - direct.p99Ms
+    added = `${signed(addedP50)} / ${signed(addedP99)}`
+    const floorLat = floor?.fixedRate
+    if (floorLat) {
+      addedVsFloor = `${ratio(addedP50, floorLat.p50Ms - direct.p50Ms)} / ${ratio(addedP99, floorLat.p99Ms - direct.p99Ms)}`
+    }
+  }
+  const floorCpu = floor?.saturation?.cpuMicrosPerRequest
+  const cpuVsFloor = m.target !== 'direct' && sat && floorCpu ? ratio(sat.cpuMicrosPerRequest, floorCpu) : '—'
+
+  return [
+    m.problems.length > 0 ? `${m.target} (!)` : m.target,
+    m.mode,
+    fixed(sat?.requestsPerSecond, 0),
+    fixed(sat?.cpuMicrosPerRequest, 0),
+    fixed(lat?.p50Ms, 3),
+    fixed(lat?.p99Ms, 3),
+    added,
+    addedVsFloor,
+    cpuVsFloor,
+  ]
+}
+
+function failureCounts(f: { non2xx: number; errors: number; timeouts: number } | undefined): string {
+  return f ? `${f.non2xx} / ${f.errors} / ${f.timeouts}` : '—'
+}
+
+function detailRow(m: Measurement): string[] {
+  const codes = { ...m.saturation?.statusCodes }
+  for (const [code, count] of Object.entries(m.fixedRate?.statusCodes ?? {}))
+    codes[code] = (codes[code] ?? 0) + count
+  return [
+    m.target,
+    m.mode,
+    fixed(m.saturation?.completed, 0),
+    failureCounts(m.saturation),
+    fixed(m.fixedRate?.sent, 0),
+    failureCounts(m.fixedRate),
+    fixed(m.fixedRate?.cpuMicrosPerRequest, 0),
+    `${fixed(m.saturation?.otherCores, 2)} / ${fixed(m.fixedRate?.otherCores, 2)}`,
+    Object.entries(codes)
+      .map(([code, count]) => `${code}×${count}`)
+      .join(' '),
+  ]
+}
+
+export function renderReport(run: RunSummary): string {
+  const { settings, measurements } = run
+  const summary = markdownTable(
+    [
+      'target',
+      'mode',
+      'req/s (saturation)',
+      'CPU µs/req',
+      'p50 ms',
+      'p99 ms',
+      'added p50 / p99 ms vs direct',
+      'added ÷ floor added',
+      'CPU ÷ floor',
+    ],
+    measurements.map((m) => summaryRow(m, measurements)),
+  )
+  const details = markdownTable(
+    [
+      'target',
+      'mode',
+      'saturation requests',
+      'non-2xx / errors / timeouts',
+      'fixed-rate requests',
+      'non-2xx / errors / timeouts',
+      'CPU µs/req at fixed rate',
+      'other load, cores',
+      'status codes',
+    ],
+    measurements.map(detailRow),
+  )
+  const problems = measurements.flatMap((m) => m.problems.map((p) => `- ${m.target} ${m.mode}: ${p}`))
+  const busiest = measurements
+    .flatMap((m) => [m.saturation, m.fixedRate].map((r) => ({ m, cores: r?.otherCores ?? 0 })))
+    .reduce((a, b) => (b.cores > a.cores ? b : a), { m: undefined as Measurement | undefined, cores: 0 })
+  const busy =
+    busiest.m && busiest.cores > BUSY_MACHINE_CORES
+      ? [
+          `Busy machine: other processes used up to ${busiest.cores.toFixed(2)} cores while ` +
+            `${busiest.m.target} ${busiest.m.mode} was measured (see "other load" below); ` +
+            'saturation and p99 figures are skewed. Rerun on an idle machine before comparing.',
+          '',
+        ]
+      : []
+  const skipped = run.skipped.map((s) => `- ${s.target}: skipped, ${s.reason}`)
+  const profiles = run.profiles.map((p) => `- CPU profile: \`${p}\` (open in Chrome DevTools or speedscope)`)
+
+  return [
+    '# Heimdall benchmark',
+    '',
+    `- date: ${run.startedAt.toISOString()}`,
+    ...run.machine.map((line) => `- ${line}`),
+    `- command: \`${run.command}\``,
+    `- settings: ${settings.seconds} s per measurement after ${settings.warmupSeconds} s of warm-up, ` +
+      `${settings.connections} connections at saturation, ${settings.rate} req/s for latency`,
+    '',
+    summary,
+    '',
+    ...busy,
+    ...(problems.length > 0 ? ['Flagged (!):', '', ...problems, ''] : []),
+    ...(skipped.length > 0 ? [...skipped, ''] : []),
+    ...(profiles.length > 0 ? [...profiles, ''] : []),
+    '## How to read it',
+    '',
+    '- req/s: autocannon, closed loop, pipelining 1. Client, proxy and fake upstream share the same cores,',
+    '  so this is a relative figure.',
+    "- CPU µs/req: utime + stime of the target's process (all threads) over the saturation window, divided",
+    "  by the requests completed in it. For `direct` it is the fake upstream's own cost.",
+    '- p50 / p99: open loop at the fixed rate, one request every 1/rate s, timed from dispatch to the last',
+    "  byte with sub-millisecond precision (autocannon's `overallRate` sends each second's requests in one",
+    '  burst and keeps whole milliseconds, so it is not used for latency).',
+    "- added: target minus `direct` at the same percentile; ÷ floor: that, divided by the floor's added",
+    '  latency. CPU ÷ floor: CPU µs/req divided by the floor proxy’s.',
+    '- other load: cores used by processes other than the client, the target and the fake upstream',
+    '  during the saturation / fixed-rate window (steal time included).',
+    '',
+    '## Details',
+    '',
+    details,
+    '',
+  ].join('\n')
+}

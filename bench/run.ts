@@ -1,0 +1,211 @@
+// `npm run bench`: measures the fake upstream alone, the floor proxy, Heimdall and (if installed) Portkey,
+// prints a markdown table and writes it to bench/RESULTS.md. Settings, all optional:
+//   BENCH_SECONDS (10) per measurement, BENCH_WARMUP_SECONDS (2), BENCH_RATE (500 req/s for latency),
+//   BENCH_CONNECTIONS (50), BENCH_TARGETS (e.g. "floor,heimdall"; direct always runs),
+//   BENCH_HEIMDALL_CLI (dist/cli.js), BENCH_PROFILE=1 or --cpu-prof (profile Heimdall into bench/out).
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  holdFixedRate,
+  MODES,
+  saturate,
+  verifyAnswer,
+  type Failures,
+  type LoadTarget,
+  type Mode,
+} from './load.js'
+import { killAllChildrenNow, stopAllChildren, stopChild } from './processes.js'
+import { describeMachine, renderReport, type Measurement, type RunSummary, type Settings } from './report.js'
+import { startFakeUpstream, TARGETS, type BenchContext, type StartedTarget } from './targets.js'
+
+const benchDir = dirname(fileURLToPath(import.meta.url))
+const repoRoot = dirname(benchDir)
+const outDir = join(benchDir, 'out')
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name} must be a positive number, got "${raw}"`)
+  return value
+}
+
+function readSettings(): Settings {
+  const targets = process.env.BENCH_TARGETS?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+  return {
+    seconds: positiveNumber('BENCH_SECONDS', 10),
+    warmupSeconds: positiveNumber('BENCH_WARMUP_SECONDS', 2),
+    rate: positiveNumber('BENCH_RATE', 500),
+    connections: positiveNumber('BENCH_CONNECTIONS', 50),
+    profileHeimdall: process.argv.includes('--cpu-prof') || process.env.BENCH_PROFILE === '1',
+    targets: targets && targets.length > 0 ? targets : undefined,
+  }
+}
+
+/** The command as typed, BENCH_* variables included, so that RESULTS.md says how to reproduce it. */
+function reproducingCommand(): string {
+  const env = Object.entries(process.env)
+    .filter(([name]) => name.startsWith('BENCH_'))
+    .map(([name, value]) => `${name}=${value}`)
+  const script = relative(process.cwd(), process.argv[1] ?? 'bench/run.ts')
+  return [...env, 'node', ...process.execArgv, script, ...process.argv.slice(2)].join(' ')
+}
+
+function flagFailures(label: string, f: Failures): string[] {
+  const parts = [
+    f.non2xx > 0 ? `${f.non2xx} non-2xx` : '',
+    f.errors > 0 ? `${f.errors} errors` : '',
+    f.timeouts > 0 ? `${f.timeouts} timeouts` : '',
+  ].filter(Boolean)
+  return parts.length > 0 ? [`${label}: ${parts.join(', ')}`] : []
+}
+
+async function measureMode(target: LoadTarget, mode: Mode, settings: Settings): Promise<Measurement> {
+  const measurement: Measurement = { target: target.name, mode, problems: [] }
+  const check = await verifyAnswer(target, mode)
+  if (check.problem) measurement.problems.push(`answer check failed (${check.problem})`)
+  // A target that does not answer 200 would only be measured failing fast.
+  if (check.status !== 200) return measurement
+  await saturate(target, mode, { seconds: settings.warmupSeconds, connections: settings.connections })
+  log(`  ${mode}: saturation ${settings.seconds} s`)
+  measurement.saturation = await saturate(target, mode, {
+    seconds: settings.seconds,
+    connections: settings.connections,
+  })
+  measurement.problems.push(...flagFailures('at saturation', measurement.saturation))
+  await sleep(500) // let the queues drain before timing single requests
+  log(`  ${mode}: ${settings.rate} req/s for ${settings.seconds} s`)
+  const atRate = { rate: settings.rate, connections: settings.connections }
+  // The client's own request path must be warm too, or its JIT shows up in the first target's p99.
+  await holdFixedRate(target, mode, { ...atRate, seconds: settings.warmupSeconds })
+  measurement.fixedRate = await holdFixedRate(target, mode, { ...atRate, seconds: settings.seconds })
+  measurement.problems.push(...flagFailures('at fixed rate', measurement.fixedRate))
+  return measurement
+}
+
+/** The target being measured, so that an interrupted run still stops it and removes its files. */
+let current: StartedTarget | undefined
+
+async function shutdown(): Promise<void> {
+  await current?.stop().catch(() => {})
+  await stopAllChildren()
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+function listProfiles(): string[] {
+  try {
+    return readdirSync(outDir)
+      .filter((file) => file.endsWith('.cpuprofile'))
+      .map((file) => relative(repoRoot, join(outDir, file)))
+  } catch {
+    return []
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings()
+  const startedAt = new Date()
+  const machine = describeMachine()
+  mkdirSync(outDir, { recursive: true })
+  const profilesBefore = new Set(listProfiles())
+
+  const selected = TARGETS.filter(
+    (t) => !settings.targets || t.name === 'direct' || settings.targets.includes(t.name),
+  )
+  // Bounded no matter what hangs: every phase's nominal length, plus generous start-up and stop time.
+  const perMode = 2 * (settings.warmupSeconds + settings.seconds) + 15
+  const budgetMs = (selected.length * (MODES.length * perMode + 30) + 60) * 1000
+  setTimeout(() => {
+    log(`bench: exceeded its ${Math.round(budgetMs / 1000)} s budget, stopping`)
+    void shutdown().finally(() => process.exit(1))
+  }, budgetMs).unref()
+
+  log('bench: starting the fake upstream')
+  const upstream = await startFakeUpstream({ repoRoot, benchDir, outDir })
+  const ctx: BenchContext = {
+    repoRoot,
+    benchDir,
+    outDir,
+    upstream: { origin: upstream.origin, pid: upstream.child.pid },
+    profileHeimdall: settings.profileHeimdall,
+  }
+
+  const measurements: Measurement[] = []
+  const skipped: RunSummary['skipped'] = []
+  for (const definition of selected) {
+    const reason = definition.unavailableBecause(ctx)
+    if (reason) {
+      log(`bench: ${definition.name} skipped, ${reason}`)
+      skipped.push({ target: definition.name, reason })
+      continue
+    }
+    log(`bench: ${definition.name}`)
+    let started: StartedTarget
+    try {
+      started = await definition.start(ctx)
+      current = started
+    } catch (err) {
+      const message = (err as Error).message
+      log(`bench: ${definition.name} did not start: ${message}`)
+      const oneLine = message.replace(/\s*\n\s*/g, ' | ').slice(0, 400)
+      skipped.push({ target: definition.name, reason: `did not start: ${oneLine}` })
+      continue
+    }
+    try {
+      for (const mode of MODES) measurements.push(await measureMode(started.load, mode, settings))
+    } finally {
+      current = undefined
+      await started.stop()
+    }
+  }
+  await stopChild(upstream.child)
+
+  const profiles = listProfiles().filter((p) => !profilesBefore.has(p))
+  if (
+    settings.profileHeimdall &&
+    profiles.length === 0 &&
+    measurements.some((m) => m.target === 'heimdall')
+  ) {
+    log(
+      'bench: no CPU profile was written; Heimdall must exit cleanly on SIGTERM for --cpu-prof to write one',
+    )
+  }
+  const summary: RunSummary = {
+    settings,
+    command: reproducingCommand(),
+    startedAt,
+    machine,
+    measurements,
+    skipped,
+    profiles,
+  }
+  const markdown = renderReport(summary)
+  process.stdout.write(`${markdown}\n`)
+  writeFileSync(join(benchDir, 'RESULTS.md'), markdown)
+  log(`bench: written to ${relative(process.cwd(), join(benchDir, 'RESULTS.md'))}`)
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`bench: ${signal}, stopping child processes`)
+    void shutdown().finally(() => process.exit(130))
+  })
+}
+process.once('exit', killAllChildrenNow)
+
+main().then(
+  () => shutdown(),
+  async (err: Error) => {
+    log(`bench: ${err.stack ?? err.message}`)
+    await shutdown()
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,210 @@
+// What is measured: the fake upstream itself, the floor proxy, Heimdall and (when installed) Portkey.
+// Each proxy runs in its own process, in front of the one shared fake upstream.
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import type { LoadTarget } from './load.js'
+import {
+  freePort,
+  readyOrStopped,
+  startNode,
+  stopChild,
+  waitUntilReady,
+  type RunningChild,
+} from './processes.js'
+
+export interface BenchContext {
+  repoRoot: string
+  benchDir: string
+  outDir: string
+  upstream: { origin: string; pid: number }
+  /** Start Heimdall under `--cpu-prof`, writing its profile to outDir. */
+  profileHeimdall: boolean
+}
+
+type BenchPaths = Pick<BenchContext, 'repoRoot' | 'benchDir' | 'outDir'>
+
+export interface StartedTarget {
+  load: LoadTarget
+  stop(): Promise<void>
+}
+
+export interface TargetDefinition {
+  name: string
+  /** Why this target cannot run here, or undefined when it can. */
+  unavailableBecause(ctx: BenchContext): string | undefined
+  start(ctx: BenchContext): Promise<StartedTarget>
+}
+
+const CLIENT_AUTHORIZATION = 'Bearer sk-anything'
+
+function originOf(port: number): string {
+  return `http://127.0.0.1:${port}`
+}
+
+function ownScript(ctx: BenchPaths, name: string, script: string, args: string[]): RunningChild {
+  return startNode({
+    name,
+    args: ['--import', 'tsx', join(ctx.benchDir, script), ...args],
+    cwd: ctx.repoRoot,
+    logDir: ctx.outDir,
+    ipc: true,
+  })
+}
+
+/** The fake upstream, started once and shared by every target. */
+export async function startFakeUpstream(ctx: BenchPaths): Promise<{ child: RunningChild; origin: string }> {
+  const port = await freePort()
+  const child = ownScript(ctx, 'fake-upstream', 'fake-upstream.ts', ['--port', String(port)])
+  await readyOrStopped(child, `${originOf(port)}/health`)
+  return { child, origin: originOf(port) }
+}
+
+const direct: TargetDefinition = {
+  name: 'direct',
+  unavailableBecause: () => undefined,
+  async start(ctx) {
+    // No proxy: the client talks to the fake itself, whose CPU is then the one reported.
+    return {
+      load: {
+        name: 'direct',
+        origin: ctx.upstream.origin,
+        headers: { authorization: CLIENT_AUTHORIZATION },
+        cpuPid: ctx.upstream.pid,
+        upstreamPid: ctx.upstream.pid,
+      },
+      stop: async () => {},
+    }
+  },
+}
+
+const floor: TargetDefinition = {
+  name: 'floor',
+  unavailableBecause: () => undefined,
+  async start(ctx) {
+    const port = await freePort()
+    const args = ['--port', String(port), '--upstream', ctx.upstream.origin]
+    const child = ownScript(ctx, 'floor-proxy', 'floor-proxy.ts', args)
+    await readyOrStopped(child, `${originOf(port)}/health`)
+    return {
+      load: {
+        name: 'floor',
+        origin: originOf(port),
+        headers: { authorization: CLIENT_AUTHORIZATION },
+        cpuPid: child.pid,
+        upstreamPid: ctx.upstream.pid,
+      },
+      stop: () => stopChild(child),
+    }
+  },
+}
+
+/** BENCH_HEIMDALL_CLI points at another build, e.g. a worktree's, to compare two versions. */
+function heimdallCli(ctx: BenchContext): string {
+  return process.env.BENCH_HEIMDALL_CLI ?? join(ctx.repoRoot, 'dist', 'cli.js')
+}
+
+const heimdall: TargetDefinition = {
+  name: 'heimdall',
+  unavailableBecause: (ctx) =>
+    existsSync(heimdallCli(ctx))
+      ? undefined
+      : `${relative(ctx.repoRoot, heimdallCli(ctx))} not found; run \`npm run build\` first`,
+  async start(ctx) {
+    const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-'))
+    const config = {
+      providers: {
+        openai: {
+          keys: [{ name: 'bench', value: 'sk-bench', models: ['*'], weight: 1 }],
+          network_config: { base_url: ctx.upstream.origin },
+        },
+      },
+    }
+    await writeFile(join(appDir, 'config.json'), JSON.stringify(config, null, 2))
+    const port = await freePort()
+    const profile = ctx.profileHeimdall ? ['--cpu-prof', '--cpu-prof-dir', ctx.outDir] : []
+    const cliArgs = [
+      '--app-dir',
+      appDir,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+    ]
+    const child = startNode({
+      name: 'heimdall',
+      args: [...profile, heimdallCli(ctx), ...cliArgs],
+      cwd: ctx.repoRoot,
+      logDir: ctx.outDir,
+    })
+    const stop = async (): Promise<void> => {
+      await stopChild(child)
+      await rm(appDir, { recursive: true, force: true })
+    }
+    try {
+      await waitUntilReady(child, `${originOf(port)}/health`)
+    } catch (err) {
+      await stop()
+      throw err
+    }
+    return {
+      load: {
+        name: 'heimdall',
+        origin: originOf(port),
+        headers: { authorization: CLIENT_AUTHORIZATION },
+        cpuPid: child.pid,
+        upstreamPid: ctx.upstream.pid,
+      },
+      stop,
+    }
+  },
+}
+
+function portkeyEntry(ctx: BenchContext): string {
+  return join(ctx.benchDir, '.portkey', 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js')
+}
+
+const portkey: TargetDefinition = {
+  name: 'portkey',
+  unavailableBecause: (ctx) =>
+    existsSync(portkeyEntry(ctx)) ? undefined : 'not installed; run bench/install-portkey.sh to include it',
+  async start(ctx) {
+    const port = await freePort()
+    const child = startNode({
+      name: 'portkey',
+      args: [
+        '--import',
+        'tsx',
+        '--import',
+        join(ctx.benchDir, 'listen-on-loopback.ts'),
+        portkeyEntry(ctx),
+        `--port=${port}`,
+        '--headless',
+      ],
+      cwd: ctx.repoRoot,
+      logDir: ctx.outDir,
+      env: { ...process.env, NODE_ENV: 'production' },
+    })
+    await readyOrStopped(child, `${originOf(port)}/`)
+    return {
+      load: {
+        name: 'portkey',
+        origin: originOf(port),
+        headers: {
+          authorization: CLIENT_AUTHORIZATION,
+          'x-portkey-provider': 'openai',
+          'x-portkey-custom-host': `${ctx.upstream.origin}/v1`,
+        },
+        cpuPid: child.pid,
+        upstreamPid: ctx.upstream.pid,
+      },
+      stop: () => stopChild(child),
+    }
+  },
+}
+
+/** In the order they are measured: direct first, since every other target is compared with it. */
+export const TARGETS: readonly TargetDefinition[] = [direct, floor, heimdall, portkey]

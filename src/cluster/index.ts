@@ -1,0 +1,22 @@
+export type {
+  ChangeBus,
+  ChangeHandler,
+  ClusterErrorHandler,
+  CounterStore,
+  CounterUsage,
+  LimitCheck,
+  ReserveOptions,
+  ReserveResult,
+} from './types.js'
+export { createCluster, type Cluster, type ClusterOptions } from './create-cluster.js'
+export { MemoryCounterStore, type MemoryCounterStoreOptions } from './memory-counters.js'
+export { RedisCounterStore, type RedisCounterStoreOptions } from './redis-counters.js'
+export { MemoryChangeBus } from './memory-bus.js'
+export { RedisChangeBus, type RedisChangeBusOptions } from './redis-bus.js'
+export {
+  DEFAULT_PREFIX,
+  REDIS_COMMAND_TIMEOUT_MS,
+  connectRedis,
+  describeRedisUrl,
+} from './redis-connection.js'
+export { MAX_AMOUNT, RECORD_GRACE_MS, fromUnits, toUnits, windowExpiryMs } from './amounts.js'

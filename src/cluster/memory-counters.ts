@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto'
+import {
+  RECORD_GRACE_MS,
+  checkAmount,
+  checkLimitCheck,
+  checkTtl,
+  checkWindow,
+  fromUnits,
+  toUnits,
+  windowExpiryMs,
+} from './amounts.js'
+import type { CounterStore, CounterUsage, LimitCheck, ReserveOptions, ReserveResult } from './types.js'
+
+interface Hold {
+  amount: bigint
+  expiresAt: number
+}
+
+interface CounterWindow {
+  used: bigint
+  /** Always the sum of `holds`' amounts. */
+  reserved: bigint
+  holds: Map<string, Hold>
+  /** Earliest hold expiry, so that pruning costs nothing until a hold can have expired. */
+  nextHoldExpiry: number
+  /** When the window's data vanishes, as PEXPIRE does on Redis. */
+  expiresAt: number
+}
+
+interface ReservationRecord {
+  entries: { key: string; member: string; expiryMs: number }[]
+  expiresAt: number
+}
+
+export interface MemoryCounterStoreOptions {
+  now?: () => number
+  /** How often expired windows and reservation records are swept away. */
+  sweepIntervalMs?: number
+}
+
+/**
+ * Counters of a single node. Everything is synchronous inside each call, so every call is atomic,
+ * and the semantics match the Redis store's exactly.
+ */
+export class MemoryCounterStore implements CounterStore {
+  private readonly windows = new Map<string, CounterWindow>()
+  private readonly records = new Map<string, ReservationRecord>()
+  private readonly now: () => number
+  private readonly sweeper: NodeJS.Timeout
+
+  constructor(opts: MemoryCounterStoreOptions = {}) {
+    this.now = opts.now ?? Date.now
+    this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 60_000)
+    this.sweeper.unref()
+  }
+
+  async reserve(checks: readonly LimitCheck[], opts: ReserveOptions): Promise<ReserveResult> {
+    checks.forEach(checkLimitCheck)
+    checkTtl(opts.ttlMs)
+    const reservationId = opts.reservationId ?? randomUUID()
+    const now = this.now()
+    const existing = this.liveRecord(reservationId, now)
+    if (existing) {
+      const reserved = existing.entries.map(
+        (e) => this.liveWindow(e.key, now)?.holds.get(e.member)?.amount ?? 0n,
+      )
+      return { ok: true, reservationId, reserved: reserved.map(fromUnits) }
+    }
+
+    const grants: bigint[] = []
+    const remaining: number[] = []
+    const pending = new Map<string, bigint>()
+    for (const [i, c] of checks.entries()) {
+      const key = windowKey(c.counter, c.windowStart)
+      const w = this.liveWindow(key, now)
+      const used = w?.used ?? 0n
+      const reserved = (w?.reserved ?? 0n) + (pending.get(key) ?? 0n)
+      let grant = toUnits(c.amount)
+      if (c.limit !== Infinity) {
+        const limit = toUnits(c.limit)
+        if (used + reserved >= limit) {
+          return { ok: false, index: i, used: fromUnits(used), reserved: fromUnits(reserved), limit: c.limit }
+        }
+        if (grant > limit - used - reserved) grant = limit - used - reserved
+        remaining[i] = fromUnits(limit - used - reserved - grant)
+      } else {
+        remaining[i] = Infinity
+      }
+      pending.set(key, (pending.get(key) ?? 0n) + grant)
+      grants.push(grant)
+    }
+
+    const record: ReservationRecord = { entries: [], expiresAt: now + opts.ttlMs + RECORD_GRACE_MS }
+    for (const [i, c] of checks.entries()) {
+      const key = windowKey(c.counter, c.windowStart)
+      const member = `${reservationId}:${i + 1}`
+      const expiryMs = windowExpiryMs(c.windowMs)
+      const w = this.touch(key, expiryMs, now)
+      const expiresAt = now + opts.ttlMs
+      w.holds.set(member, { amount: grants[i], expiresAt })
+      w.reserved += grants[i]
+      w.nextHoldExpiry = Math.min(w.nextHoldExpiry, expiresAt)
+      record.entries.push({ key, member, expiryMs })
+    }
+    if (record.entries.length > 0) this.records.set(reservationId, record)
+    return { ok: true, reservationId, reserved: grants.map(fromUnits), remaining }
+  }
+
+  async settle(reservationId: string, actual: readonly number[]): Promise<void> {
+    actual.forEach((a, i) => checkAmount(`actual[${i}]`, a))
+    this.finish(reservationId, actual)
+  }
+
+  async release(reservationId: string): Promise<void> {
+    this.finish(reservationId, [])
+  }
+
+  async read(counter: string, windowStart: number): Promise<CounterUsage> {
+    checkWindow(counter, windowStart)
+    const w = this.liveWindow(windowKey(counter, windowStart), this.now())
+    return { used: fromUnits(w?.used ?? 0n), reserved: fromUnits(w?.reserved ?? 0n) }
+  }
+
+  async add(counter: string, windowStart: number, windowMs: number, amount: number): Promise<void> {
+    checkWindow(counter, windowStart, windowMs)
+    checkAmount('amount', amount, true)
+    this.touch(windowKey(counter, windowStart), windowExpiryMs(windowMs), this.now()).used += toUnits(amount)
+  }
+
+  async reset(counter: string, windowStart: number, windowMs: number, used = 0): Promise<void> {
+    checkWindow(counter, windowStart, windowMs)
+    checkAmount('used', used, true)
+    this.touch(windowKey(counter, windowStart), windowExpiryMs(windowMs), this.now()).used = toUnits(used)
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper)
+    this.windows.clear()
+    this.records.clear()
+  }
+
+  private finish(reservationId: string, actual: readonly number[]): void {
+    const now = this.now()
+    const record = this.liveRecord(reservationId, now)
+    if (!record) return
+    this.records.delete(reservationId)
+    for (const [i, e] of record.entries.entries()) {
+      const charge = toUnits(actual[i] ?? 0)
+      const w = charge === 0n ? this.liveWindow(e.key, now) : this.touch(e.key, e.expiryMs, now)
+      if (!w) continue
+      const hold = w.holds.get(e.member)
+      if (hold) {
+        w.holds.delete(e.member)
+        w.reserved -= hold.amount
+      }
+      w.used += charge
+    }
+  }
+
+  /** The window with its expired holds pruned, or undefined when it has no data (never written, or expired). */
+  private liveWindow(key: string, now: number): CounterWindow | undefined {
+    const w = this.windows.get(key)
+    if (!w) return undefined
+    if (w.expiresAt <= now) {
+      this.windows.delete(key)
+      return undefined
+    }
+    if (w.nextHoldExpiry <= now) {
+      let next = Infinity
+      for (const [member, hold] of w.holds) {
+        if (hold.expiresAt <= now) {
+          w.holds.delete(member)
+          w.reserved -= hold.amount
+        } else {
+          next = Math.min(next, hold.expiresAt)
+        }
+      }
+      w.nextHoldExpiry = next
+    }
+    return w
+  }
+
+  /** The window, created when missing, with its expiry pushed back as a write does on Redis. */
+  private touch(key: string, expiryMs: number, now: number): CounterWindow {
+    let w = this.liveWindow(key, now)
+    if (!w) {
+      w = { used: 0n, reserved: 0n, holds: new Map(), nextHoldExpiry: Infinity, expiresAt: Infinity }
+      this.windows.set(key, w)
+    }
+    if (expiryMs > 0) w.expiresAt = now + expiryMs
+    return w
+  }
+
+  private liveRecord(reservationId: string, now: number): ReservationRecord | undefined {
+    const record = this.records.get(reservationId)
+    if (record && record.expiresAt <= now) {
+      this.records.delete(reservationId)
+      return undefined
+    }
+    return record
+  }
+
+  private sweep(): void {
+    const now = this.now()
+    for (const key of this.windows.keys()) this.liveWindow(key, now)
+    for (const id of this.records.keys()) this.liveRecord(id, now)
+  }
+}
+
+function windowKey(counter: string, windowStart: number): string {
+  return `${counter}:${windowStart}`
+}
