@@ -75,8 +75,16 @@ export class RedisCounterStore implements CounterStore {
     const reply = (await this.run(reserveScript, keys, args, 'the reservation')) as (string | number)[]
     if (reply[0] === 1) {
       const n = checks.length
-      const remaining = reply.length > n + 1 ? reply.slice(n + 1).map((s) => (s === '' ? Infinity : fromUnits(BigInt(s)))) : undefined
-      return { ok: true, reservationId, reserved: reply.slice(1, n + 1).map((s) => fromUnits(BigInt(s))), remaining }
+      const remaining =
+        reply.length > n + 1
+          ? reply.slice(n + 1).map((s) => (s === '' ? Infinity : fromUnits(BigInt(s))))
+          : undefined
+      return {
+        ok: true,
+        reservationId,
+        reserved: reply.slice(1, n + 1).map((s) => fromUnits(BigInt(s))),
+        remaining,
+      }
     }
     const index = Number(reply[1]) - 1
     return {

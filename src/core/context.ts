@@ -83,7 +83,10 @@ export interface GatewayHook {
    * return the targets to try when the request left the choice to the gateway (a model without a
    * provider prefix routed by a virtual key's provider weights).
    */
-  beforeRequest?(ctx: GatewayContext, request: Record<string, unknown>): void | Target[] | Promise<void | Target[]>
+  beforeRequest?(
+    ctx: GatewayContext,
+    request: Record<string, unknown>,
+  ): void | Target[] | Promise<void | Target[]>
   /** Before each target is tried (the primary and each fallback). Throw a GatewayError to refuse it. */
   beforeTarget?(ctx: GatewayContext, target: Target, request: Record<string, unknown>): void | Promise<void>
   /** When a target failed (every retry spent) and the next fallback, if any, is about to be tried. */

@@ -463,7 +463,9 @@ export class Gateway {
     avoid: string | undefined,
   ): ProviderKey | undefined {
     if (ctx.directKey !== undefined) {
-      return dead.has('direct') ? undefined : { ...KEYLESS_KEY, id: 'direct', name: 'direct', value: ctx.directKey }
+      return dead.has('direct')
+        ? undefined
+        : { ...KEYLESS_KEY, id: 'direct', name: 'direct', value: ctx.directKey }
     }
     if (config.keys.length === 0 && this.isKeyless(config) && !dead.has(KEYLESS_KEY.id)) return KEYLESS_KEY
     const allowed = ctx.allowedKeyIds
@@ -566,7 +568,10 @@ function contentChars(item: unknown): number {
   if (event) return typeof event.delta === 'string' ? event.delta.length : 0
   let n = 0
   for (const c of chunk?.choices ?? []) {
-    const { delta, text } = c as { delta?: { content?: unknown; reasoning?: unknown; tool_calls?: unknown[] }; text?: unknown }
+    const { delta, text } = c as {
+      delta?: { content?: unknown; reasoning?: unknown; tool_calls?: unknown[] }
+      text?: unknown
+    }
     if (typeof text === 'string') n += text.length
     if (!delta) continue
     if (typeof delta.content === 'string') n += delta.content.length

@@ -1,4 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises'
+import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { normalizeProvider, resolveSecret } from '../core/config.js'
@@ -16,7 +17,17 @@ import {
 import { createLogger, type Logger } from '../observability/logger.js'
 import { createAdapter, isBuiltinProvider, isKeyless, type ProviderAdapter } from '../providers/index.js'
 import { openConfigStore, reconcileProviders, type ConfigStore } from '../store/index.js'
-import { registerProviderRoutes } from './routes/providers.js'
+import { createCluster, type Cluster } from '../cluster/index.js'
+import { AccessProfileService, governanceKeyStore } from '../governance/access-profiles.js'
+import { createGovernanceRuntime, type GovernanceRuntime } from '../governance/runtime.js'
+import { UserService } from '../governance/users.js'
+import { installAdminAuth, type AdminAuthDeps } from './auth.js'
+import { registerAccessProfileRoutes } from './routes/access-profiles.js'
+import { registerGovernanceRoutes } from './routes/governance.js'
+import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
+import { registerQuotaRoute } from './routes/quota.js'
+import { registerSessionRoutes } from './routes/session.js'
+import { registerUserRoutes } from './routes/users.js'
 import { buildServer } from './server.js'
 import { compileValidator } from './validate.js'
 
@@ -39,7 +50,9 @@ export interface Heimdall {
   app: FastifyInstance
   gateway: Gateway
   registry: ProviderRegistry<ProviderAdapter>
-  store: ConfigStore | undefined
+  store: ConfigStore
+  cluster: Cluster
+  governance: GovernanceRuntime
   client: Required<Pick<ClientConfig, keyof typeof DEFAULT_CLIENT>> & ClientConfig
   logger: Logger
   /** Starts listening; resolves with the base URL. */
@@ -94,12 +107,13 @@ function storeSpec(config: ConfigFile, env: NodeJS.ProcessEnv): StoreSpec {
   return { enabled: true, type: 'sqlite', config: {} }
 }
 
-/** Assembles Heimdall: config, store, providers, gateway and HTTP server. */
+/** Assembles Heimdall: config, stores, cluster, providers, governance, gateway and HTTP server. */
 export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
   const env = opts.env ?? process.env
   const appDir = resolve(opts.appDir)
   await mkdir(appDir, { recursive: true })
-  const config = opts.config ?? (await readConfigFile(opts.configPath ?? resolve(appDir, 'config.json')))
+  const configPath = opts.configPath ?? resolve(appDir, 'config.json')
+  const config = opts.config ?? (await readConfigFile(configPath))
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info')
   const client = { ...DEFAULT_CLIENT, ...config.client }
 
@@ -111,14 +125,23 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     isKnown: isBuiltinProvider,
   })
   const fileProviders = (config.providers ?? {}) as Record<string, ProviderConfigInput>
-  validateFileProviders(fileProviders, opts.configPath ?? resolve(appDir, 'config.json'))
+  validateFileProviders(fileProviders, configPath)
 
+  // With the config store switched off, an in-memory one holds the file's configuration: API
+  // changes then last until the process stops.
   const spec = storeSpec(config, env)
-  let store: ConfigStore | undefined
-  if (spec.enabled !== false) {
-    store = await openConfigStore(spec, { appDir, encryptionKey })
-    if (!encryptionKey)
+  const store = await openConfigStore(
+    spec.enabled === false ? { type: 'sqlite', config: { path: ':memory:' } } : spec,
+    {
+      appDir,
+      encryptionKey,
+    },
+  )
+  const closers: (() => Promise<void>)[] = [() => store.close()]
+  try {
+    if (!encryptionKey && spec.enabled !== false) {
       logger.warn('no encryption key set: provider keys are stored unencrypted (set HEIMDALL_ENCRYPTION_KEY)')
+    }
     for (const p of await reconcileProviders(store, fileProviders)) {
       try {
         registry.set(p)
@@ -127,63 +150,129 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
         logger.error({ provider: p.name, err: (err as Error).message }, 'stored provider skipped')
       }
     }
-  } else {
-    for (const [name, input] of Object.entries(fileProviders)) registry.set(normalizeProvider(name, input))
-  }
 
-  const gateway = new Gateway({
-    registry,
-    isKeyless,
-    maxTotalAttempts: client.max_total_attempts,
-    dropExcessRequests: () => client.drop_excess_requests === true,
-    env,
-  })
+    const redisUrl = config.cluster?.redis_url ?? env.HEIMDALL_REDIS_URL
+    const cluster = await createCluster({
+      redisUrl: redisUrl ? resolveSecret(redisUrl, env) : undefined,
+      prefix: config.cluster?.prefix,
+      onError: (err, source) => logger.warn({ err: err.message, source }, 'cluster connection trouble'),
+    })
+    closers.unshift(() => cluster.close())
 
-  const app = buildServer({
-    gateway,
-    logger,
-    bodyLimitBytes: Math.round(client.max_request_body_size_mb * 1024 * 1024),
-    pingStores: async () => {
-      await store?.ping()
-    },
-  })
-  registerProviderRoutes(app, { registry, store })
+    const gateway = new Gateway({
+      registry,
+      isKeyless,
+      maxTotalAttempts: client.max_total_attempts,
+      dropExcessRequests: () => client.drop_excess_requests === true,
+      env,
+    })
 
-  let closing: Promise<void> | undefined
-  return {
-    app,
-    gateway,
-    registry,
-    store,
-    client,
-    logger,
-    async listen() {
-      await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
-      const address = app.server.address()
-      const port = typeof address === 'object' && address ? address.port : opts.port
-      return `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`
-    },
-    close() {
-      closing ??= (async () => {
-        const grace = client.shutdown_timeout_seconds * 1000
-        const timer = setTimeout(() => {
-          logger.warn('shutdown grace period over: closing remaining connections')
-          app.server.closeAllConnections()
-        }, grace)
-        timer.unref()
-        // Keep-alive connections whose last response ends during shutdown are closed as they go idle.
-        const sweep = setInterval(() => app.server.closeIdleConnections(), 100)
-        sweep.unref()
-        try {
-          await app.close()
-        } finally {
-          clearTimeout(timer)
-          clearInterval(sweep)
-          await store?.close()
-        }
-      })()
-      return closing
-    },
+    const enforceAuth = () => client.enforce_auth_on_inference === true
+    const governance = await createGovernanceRuntime({
+      store,
+      cluster,
+      logger,
+      lookup: gateway.lookup,
+      enforceAuth,
+      fileGovernance: config.governance,
+      env,
+    })
+    closers.unshift(() => governance.close())
+    gateway.addHook(governance.hook)
+
+    // Provider changes made through one node's API reach the others.
+    const syncProviders = async (name: string) => {
+      const cfg = await store.getProvider(name)
+      if (cfg) registry.set(cfg)
+      else registry.delete(name)
+    }
+    cluster.bus.subscribe(PROVIDERS_TOPIC, (message) => {
+      const name = (message as { name?: unknown } | null)?.name
+      if (typeof name === 'string') {
+        syncProviders(name).catch((err: unknown) =>
+          logger.error({ err: (err as Error).message, provider: name }, 'provider reload failed'),
+        )
+      }
+    })
+
+    const app = buildServer({
+      gateway,
+      logger,
+      bodyLimitBytes: Math.round(client.max_request_body_size_mb * 1024 * 1024),
+      allowDirectKeys: () => client.allow_direct_keys === true,
+      pingStores: () => store.ping(),
+    })
+    const adminAuth = installAdminAuth(app, {
+      auth: config.auth_config as AdminAuthDeps['auth'],
+      db: store.db,
+      whitelist: client.whitelisted_routes ?? [],
+      env,
+    })
+    registerSessionRoutes(app, { adminAuth, enforceAuthOnInference: enforceAuth })
+    registerProviderRoutes(app, {
+      registry,
+      store,
+      onChange: (name) => cluster.bus.publish(PROVIDERS_TOPIC, { name }),
+    })
+    registerQuotaRoute(app, { state: governance.state, usage: governance.usage })
+    registerGovernanceRoutes(app, { service: governance.service, usage: governance.usage })
+    const users = new UserService(store.db)
+    const accessProfiles = new AccessProfileService(store.db, governanceKeyStore(governance.service))
+    registerUserRoutes(app, { store, users, accessProfiles })
+    registerAccessProfileRoutes(app, { users, accessProfiles })
+
+    const sockets = new Set<Socket>()
+    app.server.on('connection', (socket: Socket) => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+    })
+
+    let closing: Promise<void> | undefined
+    return {
+      app,
+      gateway,
+      registry,
+      store,
+      cluster,
+      governance,
+      client,
+      logger,
+      async listen() {
+        await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
+        const address = app.server.address()
+        const port = typeof address === 'object' && address ? address.port : opts.port
+        return `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`
+      },
+      close() {
+        closing ??= (async () => {
+          const grace = client.shutdown_timeout_seconds * 1000
+          const timer = setTimeout(() => {
+            logger.warn('shutdown grace period over: closing remaining connections')
+            app.server.closeAllConnections()
+          }, grace)
+          timer.unref()
+          // Connections with no response under way (idle keep-alive ones, and ones a client opened
+          // without sending a request yet) are closed as they are found; the others finish first.
+          const sweep = setInterval(() => {
+            app.server.closeIdleConnections()
+            for (const socket of sockets)
+              if (!(socket as { _httpMessage?: unknown })._httpMessage) socket.destroy()
+          }, 100)
+          sweep.unref()
+          try {
+            await app.close()
+          } finally {
+            clearTimeout(timer)
+            clearInterval(sweep)
+            for (const close of closers) await close().catch(() => undefined)
+          }
+        })()
+        return closing
+      },
+    }
+  } catch (err) {
+    for (const close of closers) await close().catch(() => undefined)
+    throw err
   }
 }
 

@@ -63,11 +63,24 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]
     // A path that exists under another method is a 405 with the methods it has, not a 404.
-    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }) || app.findRoute({ method, url: path }))
+    const allowed = METHODS.filter(
+      (method) => app.hasRoute({ method, url: path }) || app.findRoute({ method, url: path }),
+    )
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '))
-      return sendError(reply, request, new GatewayError('method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`))
+      return sendError(
+        reply,
+        request,
+        new GatewayError(
+          'method_not_allowed',
+          `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`,
+        ),
+      )
     }
-    return sendError(reply, request, new GatewayError('route_not_found', `no route for ${request.method} ${path}`))
+    return sendError(
+      reply,
+      request,
+      new GatewayError('route_not_found', `no route for ${request.method} ${path}`),
+    )
   })
 }

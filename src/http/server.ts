@@ -14,6 +14,7 @@ declare module 'fastify' {
 
 export interface ServerDeps extends HealthDeps {
   gateway: Gateway
+  allowDirectKeys?: () => boolean
   logger: Logger
   bodyLimitBytes: number
 }

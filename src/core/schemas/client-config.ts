@@ -13,6 +13,8 @@ export const ClientConfigSchema = Type.Object(
     log_retention_days: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Heimdall: the most upstream attempts one request may make, retries and fallbacks included. */
     max_total_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    /** Management routes reachable without admin auth, besides the built-in public ones. */
+    whitelisted_routes: Type.Optional(Type.Array(Type.String())),
     /** Heimdall: seconds in-flight requests and streams get to finish on shutdown. */
     shutdown_timeout_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
   },
@@ -52,6 +54,13 @@ export const ConfigFileSchema = Type.Object(
     auth_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     governance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     mcp: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** Heimdall: shared counters and change events for several nodes (Redis). */
+    cluster: Type.Optional(
+      Type.Object(
+        { redis_url: Type.Optional(Type.String()), prefix: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: true },
 )

@@ -159,7 +159,10 @@ function wantsUsage(body: { stream_options?: { include_usage?: boolean } | null 
   return body.stream_options?.include_usage === true
 }
 
-export function registerInferenceRoutes(app: FastifyInstance, { gateway, allowDirectKeys = () => false }: InferenceDeps): void {
+export function registerInferenceRoutes(
+  app: FastifyInstance,
+  { gateway, allowDirectKeys = () => false }: InferenceDeps,
+): void {
   const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) =>
     beginRequest(request, reply, type, model, allowDirectKeys())
 

@@ -20,9 +20,13 @@ import {
 } from '../../store/index.js'
 import { compileValidator } from '../validate.js'
 
+export const PROVIDERS_TOPIC = 'providers'
+
 export interface ProviderRouteDeps {
   registry: ProviderRegistry<ProviderAdapter>
   store: ConfigStore | undefined
+  /** Tells the other nodes that a provider changed. */
+  onChange?: (name: string) => Promise<void>
 }
 
 const validateAdd = compileValidator(
@@ -38,7 +42,12 @@ const validateKey = compileValidator(ProviderKeySchema)
  * Bifrost's provider management API. Changes reach the in-memory registry at once (no restart)
  * and are persisted in the config store; secrets never leave in clear.
  */
-export function registerProviderRoutes(app: FastifyInstance, { registry, store }: ProviderRouteDeps): void {
+export function registerProviderRoutes(
+  app: FastifyInstance,
+  { registry, store, onChange }: ProviderRouteDeps,
+): void {
+  const announce = (name: string) => onChange?.(name).catch(() => undefined)
+
   function find(name: string): ProviderConfig {
     const entry = registry.get(name)
     if (!entry) throw new GatewayError('not_found', `provider ${name} not found`)
@@ -60,9 +69,17 @@ export function registerProviderRoutes(app: FastifyInstance, { registry, store }
     const ids = new Set<string>()
     const keyless = isKeyless(cfg)
     for (const [i, k] of cfg.keys.entries()) {
-      const configured = k.azure_key_config || k.vertex_key_config || k.bedrock_key_config || k.vllm_key_config || k.ollama_key_config || k.sgl_key_config
+      const configured =
+        k.azure_key_config ||
+        k.vertex_key_config ||
+        k.bedrock_key_config ||
+        k.vllm_key_config ||
+        k.ollama_key_config ||
+        k.sgl_key_config
       if (!k.value && !keyless && !configured) {
-        throw new GatewayError('invalid_request', `keys[${i}].value is required and must not be empty`, { param: 'value' })
+        throw new GatewayError('invalid_request', `keys[${i}].value is required and must not be empty`, {
+          param: 'value',
+        })
       }
       if (ids.has(k.id))
         throw new GatewayError('invalid_request', `duplicate key id ${k.id}`, { param: 'keys' })
@@ -78,6 +95,7 @@ export function registerProviderRoutes(app: FastifyInstance, { registry, store }
       }
     }
     registry.set(cfg)
+    await announce(cfg.name)
     return cfg
   }
 
@@ -125,6 +143,7 @@ export function registerProviderRoutes(app: FastifyInstance, { registry, store }
       }
     }
     registry.delete(cfg.name)
+    await announce(cfg.name)
     return redactProvider(cfg)
   })
 

@@ -1,5 +1,7 @@
 import type { Migration } from 'kysely'
 import { providersMigration } from './001_providers.js'
+import { governanceMigration } from './002_governance.js'
+import { usersProfilesMigration } from './003_users_profiles.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -8,4 +10,6 @@ import { providersMigration } from './001_providers.js'
  */
 export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '001_providers': providersMigration,
+  '002_governance': governanceMigration,
+  '003_users_profiles': usersProfilesMigration,
 }

@@ -1,0 +1,405 @@
+import type { CounterStore } from '../cluster/index.js'
+import type { GatewayContext, GatewayHook, Target } from '../core/context.js'
+import { GatewayError, type ErrorCode } from '../core/errors.js'
+import { parseModel, type TargetLookup } from '../core/router/targets.js'
+import type { Usage } from '../core/schemas/index.js'
+import { planBudget, planRateLimit, type PlannedCheck, type Scope } from './limits.js'
+import type { Budget, VirtualKeyProviderConfig, VirtualKeyRecord } from './model.js'
+import { computeCost, estimateCost, estimateTokens, type PricingOverrides } from './pricing/index.js'
+import type { GovernanceState } from './state.js'
+
+export const VIRTUAL_KEY_PREFIX = 'sk-bf-'
+
+/** ctx.state keys other modules (logs, MCP) read. */
+export const VK_STATE = 'governance.virtual_key'
+export const COST_STATE = 'governance.cost'
+
+/**
+ * The virtual key a request presents, in Bifrost's order of preference: `x-bf-vk` as is, then an
+ * `sk-bf-` value in `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `api-key`.
+ */
+export function virtualKeyFromHeaders(headers: GatewayContext['headers']): string | undefined {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)
+  const direct = first(headers['x-bf-vk'])
+  if (direct) return direct.trim()
+  const auth = first(headers.authorization)
+  if (auth) {
+    const m = /^bearer\s+(\S+)$/i.exec(auth.trim())
+    if (m && isVirtualKeyValue(m[1])) return m[1]
+  }
+  for (const name of ['x-api-key', 'x-goog-api-key', 'api-key']) {
+    const v = first(headers[name])?.trim()
+    if (v && isVirtualKeyValue(v)) return v
+  }
+  return undefined
+}
+
+export function isVirtualKeyValue(value: string): boolean {
+  return value.slice(0, VIRTUAL_KEY_PREFIX.length).toLowerCase() === VIRTUAL_KEY_PREFIX
+}
+
+/** Whether a list admits a name: `*` for all, `regex:` entries, else exact names; `[]` admits none. */
+export function listAdmits(list: readonly string[], name: string): boolean {
+  for (const entry of list) {
+    if (entry === '*' || entry === name) return true
+    if (entry.startsWith('regex:')) {
+      try {
+        if (new RegExp(`^(?:${entry.slice(6)})$`).test(name)) return true
+      } catch {
+        // An invalid pattern admits nothing.
+      }
+    }
+  }
+  return false
+}
+
+export function providerConfigAdmits(pc: VirtualKeyProviderConfig, model: string): boolean {
+  return listAdmits(pc.allowed_models, model) && !listAdmits(pc.blacklisted_models, model)
+}
+
+interface Reservation {
+  id: string
+  target: Target
+  planned: PlannedCheck[]
+  promptTokens: number
+}
+
+const RESERVATION_STATE = 'governance.reservation'
+
+export interface GovernanceHookOptions {
+  state: GovernanceState
+  counters: CounterStore
+  /** `client.enforce_auth_on_inference`, read per request so that a config change applies at once. */
+  enforceAuth: () => boolean
+  lookup: TargetLookup
+  pricing?: PricingOverrides
+  /** How long a reservation holds if its node dies before settling it. */
+  reservationTtlMs?: number
+  /** Called with every limit that was charged, so that usage can be persisted in batches. */
+  onCharged?: (planned: PlannedCheck[]) => void
+  now?: () => number
+}
+
+/**
+ * Governance on every request: who the caller is (virtual key), what it may reach (providers,
+ * models, provider keys) and what it may spend (budgets, request and token limits at every level
+ * that applies: provider config, key, team, customer). Admission reserves an estimate atomically;
+ * the end of the request settles the real figure, so concurrent requests cannot overspend by more
+ * than what was in flight.
+ */
+export class GovernanceHook implements GatewayHook {
+  readonly name = 'governance'
+  private readonly ttlMs: number
+  private readonly now: () => number
+
+  constructor(private opts: GovernanceHookOptions) {
+    this.ttlMs = opts.reservationTtlMs ?? 15 * 60_000
+    this.now = opts.now ?? Date.now
+  }
+
+  beforeRequest(ctx: GatewayContext, req: Record<string, unknown>): Target[] | undefined {
+    const value = virtualKeyFromHeaders(ctx.headers)
+    if (value === undefined) {
+      if (this.opts.enforceAuth()) {
+        throw decision(
+          'virtual_key_required',
+          'a virtual key is required: send it as x-bf-vk or as the API key (sk-bf-…)',
+        )
+      }
+      return undefined
+    }
+    const vk = this.opts.state.virtualKeyByValue(value)
+    if (!vk) throw decision('virtual_key_not_found', 'virtual key not found')
+    if (!vk.is_active) throw decision('virtual_key_blocked', `virtual key "${vk.name}" is not active`)
+    if (vk.expires_at && Date.parse(vk.expires_at) <= this.now()) {
+      throw decision('virtual_key_blocked', `virtual key "${vk.name}" expired at ${vk.expires_at}`)
+    }
+    ctx.state.set(VK_STATE, vk)
+    return this.routeByWeight(vk, req)
+  }
+
+  async beforeTarget(ctx: GatewayContext, target: Target, req: Record<string, unknown>): Promise<void> {
+    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    if (!vk) return
+    const pc = vk.provider_configs.find((p) => p.provider === target.provider)
+    if (!pc) {
+      throw decision('provider_blocked', `virtual key "${vk.name}" may not use provider ${target.provider}`)
+    }
+    if (!providerConfigAdmits(pc, target.model)) {
+      throw decision(
+        'model_blocked',
+        `virtual key "${vk.name}" may not use model ${target.model} of ${target.provider}`,
+      )
+    }
+    if (!pc.allow_all_keys && !pc.key_ids.includes('*')) {
+      if (pc.key_ids.length === 0) {
+        throw decision(
+          'provider_blocked',
+          `virtual key "${vk.name}" may use no key of provider ${target.provider} (its key_ids are empty; ["*"] allows all)`,
+        )
+      }
+      ctx.allowedKeyIds = new Set(pc.key_ids)
+    } else {
+      ctx.allowedKeyIds = undefined
+    }
+
+    const now = this.now()
+    const tokens = estimateTokens(req)
+    const costEstimate = estimateCost(target.provider, target.model, tokens.prompt, tokens.completion)
+    const planned = this.plan(vk, pc, tokens.prompt + tokens.completion, costEstimate, now)
+    if (planned.length === 0) return
+    let result
+    try {
+      result = await this.opts.counters.reserve(
+        planned.map((p) => p.check),
+        { ttlMs: this.ttlMs },
+      )
+    } catch (err) {
+      throw new GatewayError(
+        'governance_unavailable',
+        'budgets and rate limits cannot be checked right now',
+        {
+          cause: err,
+          retryable: false,
+        },
+      )
+    }
+    if (!result.ok) throw refusal(planned[result.index], result.used + result.reserved, now)
+    ctx.state.set(RESERVATION_STATE, {
+      id: result.reservationId,
+      target,
+      planned,
+      promptTokens: tokens.prompt,
+    } satisfies Reservation)
+    rateLimitHeaders(ctx, planned, result.remaining, now)
+  }
+
+  async afterTargetFailed(ctx: GatewayContext, target: Target): Promise<void> {
+    const r = ctx.state.get(RESERVATION_STATE) as Reservation | undefined
+    if (!r || r.target !== target) return
+    ctx.state.delete(RESERVATION_STATE)
+    await this.opts.counters.release(r.id).catch(() => undefined)
+  }
+
+  async onEnd(ctx: GatewayContext): Promise<void> {
+    const r = ctx.state.get(RESERVATION_STATE) as Reservation | undefined
+    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    if (!r) {
+      if (vk && ctx.usage) this.recordCost(ctx, ctx.usage, false)
+      return
+    }
+    ctx.state.delete(RESERVATION_STATE)
+    // A request that failed before anything was generated costs nothing.
+    if (ctx.error && !ctx.usage && ctx.streamedChars === 0) {
+      await this.opts.counters.release(r.id).catch(() => undefined)
+      return
+    }
+    let usage = ctx.usage
+    let estimated = false
+    if (!usage) {
+      // The provider sent no usage (a cancelled or broken stream): estimate what was served.
+      const completion = Math.ceil(ctx.streamedChars / 4)
+      usage = {
+        prompt_tokens: r.promptTokens,
+        completion_tokens: completion,
+        total_tokens: r.promptTokens + completion,
+      }
+      estimated = true
+    }
+    const cost = this.recordCost(ctx, usage, estimated)
+    const actual = r.planned.map((p) =>
+      p.kind === 'budget' ? cost : p.kind === 'requests' ? 1 : usage.total_tokens,
+    )
+    await this.opts.counters.settle(r.id, actual).catch(() => undefined)
+    this.opts.onCharged?.(r.planned)
+  }
+
+  private recordCost(ctx: GatewayContext, usage: Usage, estimated: boolean): number {
+    const provider = ctx.provider ?? ''
+    const model = ctx.model ?? ''
+    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const result = computeCost(
+      provider,
+      model,
+      usage,
+      this.opts.pricing?.context({ provider, model, virtualKeyId: vk?.id }),
+    )
+    const isEstimated = estimated || result.estimated
+    ctx.state.set(COST_STATE, { cost: result.cost, estimated: isEstimated, priced: result.priced })
+    ctx.responseHeaders['x-bifrost-cost-usd'] = result.cost.toFixed(8)
+    return result.cost
+  }
+
+  /** Every budget and rate limit that applies to this key on this provider, each once. */
+  private plan(
+    vk: VirtualKeyRecord,
+    pc: VirtualKeyProviderConfig,
+    tokens: number,
+    cost: number,
+    now: number,
+  ): PlannedCheck[] {
+    const planned: PlannedCheck[] = []
+    const seen = new Set<string>()
+    const budgets = (list: (Budget | null | undefined)[], scope: Scope) => {
+      for (const b of list) {
+        if (!b || seen.has(`b:${b.id}`)) continue
+        seen.add(`b:${b.id}`)
+        planned.push(planBudget(b, scope, cost, now))
+      }
+    }
+    const pcScope: Scope = {
+      kind: 'provider_config',
+      id: String(pc.id),
+      name: `${pc.provider} of virtual key "${vk.name}"`,
+    }
+    const vkScope: Scope = { kind: 'virtual_key', id: vk.id, name: `virtual key "${vk.name}"` }
+    if (pc.rate_limit) planned.push(...planRateLimit(pc.rate_limit, pcScope, tokens, now))
+    if (vk.rate_limit) planned.push(...planRateLimit(vk.rate_limit, vkScope, tokens, now))
+    budgets(pc.budgets, pcScope)
+    budgets(vk.budgets, vkScope)
+    const team = this.opts.state.team(vk.team_id)
+    if (team) {
+      const scope: Scope = { kind: 'team', id: team.id, name: `team "${team.name}"` }
+      if (team.rate_limit) planned.push(...planRateLimit(team.rate_limit, scope, tokens, now))
+      budgets([team.budget, ...(team.budgets ?? [])], scope)
+    }
+    const customer = this.opts.state.customer(vk.customer_id ?? team?.customer_id)
+    if (customer) {
+      const scope: Scope = { kind: 'customer', id: customer.id, name: `customer "${customer.name}"` }
+      if (customer.rate_limit) planned.push(...planRateLimit(customer.rate_limit, scope, tokens, now))
+      budgets([customer.budget, ...(customer.budgets ?? [])], scope)
+    }
+    return planned
+  }
+
+  /**
+   * A model without a provider prefix goes to one of the key's providers that admit it, drawn by
+   * weight; when the request named no fallbacks the others follow, heaviest first (Bifrost 11.1).
+   */
+  private routeByWeight(vk: VirtualKeyRecord, req: Record<string, unknown>): Target[] | undefined {
+    const model = req.model
+    if (typeof model !== 'string' || model.length === 0) return undefined
+    const slash = model.indexOf('/')
+    if (slash > 0 && this.opts.lookup.isProviderName(model.slice(0, slash))) return undefined
+    const eligible = vk.provider_configs.filter(
+      (pc) =>
+        pc.weight !== null &&
+        pc.weight > 0 &&
+        providerConfigAdmits(pc, model) &&
+        this.opts.lookup.isProviderName(pc.provider),
+    )
+    if (eligible.length === 0) return undefined
+    const total = eligible.reduce((n, pc) => n + (pc.weight ?? 0), 0)
+    let r = Math.random() * total
+    let chosen = eligible[eligible.length - 1]
+    for (const pc of eligible) {
+      r -= pc.weight ?? 0
+      if (r < 0) {
+        chosen = pc
+        break
+      }
+    }
+    const targets: Target[] = [{ provider: chosen.provider, model, index: 0 }]
+    const fallbacks = req.fallbacks
+    if (Array.isArray(fallbacks) && fallbacks.length > 0) {
+      fallbacks.forEach((f, i) => {
+        if (typeof f === 'string')
+          targets.push({ ...parseModel(f, this.opts.lookup, undefined, `fallbacks[${i}]`), index: i + 1 })
+      })
+    } else {
+      eligible
+        .filter((pc) => pc !== chosen)
+        .sort((a, b) => (b.weight ?? 0) - (a.weight ?? 0))
+        .forEach((pc, i) => targets.push({ provider: pc.provider, model, index: i + 1 }))
+    }
+    return targets
+  }
+}
+
+function decision(
+  code: ErrorCode,
+  message: string,
+  extra?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): GatewayError {
+  return new GatewayError(code, message, {
+    isBifrostError: false,
+    topLevelType: code,
+    retryable: false,
+    extra,
+    headers,
+  })
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+/** The refusal for the first limit that did not admit the request: which scope, how much, until when. */
+function refusal(p: PlannedCheck, used: number, now: number): GatewayError {
+  const resetAt = iso(p.windowEnd)
+  const retryAfter = Math.max(1, Math.ceil((p.windowEnd - now) / 1000))
+  const extra = {
+    governance: {
+      scope: p.scope.kind,
+      scope_id: p.scope.id,
+      scope_name: p.scope.name,
+      limit_kind: p.kind,
+      limit_id: p.limitId,
+      limit: p.check.limit,
+      used,
+      reset_duration: p.duration,
+      reset_at: resetAt,
+    },
+  }
+  if (p.kind === 'budget') {
+    return decision(
+      'budget_exceeded',
+      `${p.scope.name} budget exceeded: ${used.toFixed(4)} >= ${p.check.limit.toFixed(4)} dollars (resets every ${p.duration}; next reset ${resetAt})`,
+      extra,
+      { 'retry-after': String(retryAfter) },
+    )
+  }
+  const what = p.kind === 'requests' ? 'requests' : 'tokens'
+  const headers: Record<string, string> = {
+    'retry-after': String(retryAfter),
+    [`x-ratelimit-limit-${what}`]: String(p.check.limit),
+    [`x-ratelimit-remaining-${what}`]: '0',
+    [`x-ratelimit-reset-${what}`]: `${retryAfter}s`,
+  }
+  return decision(
+    p.kind === 'requests' ? 'request_limited' : 'token_limited',
+    `${p.scope.name}: ${p.kind === 'requests' ? 'request' : 'token'} limit exceeded (${Math.round(used)}/${p.check.limit}, resets every ${p.duration}; next reset ${resetAt})`,
+    extra,
+    headers,
+  )
+}
+
+/**
+ * x-ratelimit-* headers for the request and token limits that admitted the request: the one with
+ * the least room left (counting this request's own hold) speaks.
+ */
+function rateLimitHeaders(
+  ctx: GatewayContext,
+  planned: PlannedCheck[],
+  remaining: number[] | undefined,
+  now: number,
+): void {
+  for (const what of ['requests', 'tokens'] as const) {
+    let tightest = -1
+    for (let i = 0; i < planned.length; i++) {
+      if (planned[i].kind !== what) continue
+      const room = remaining?.[i] ?? planned[i].check.limit
+      const best = tightest === -1 ? Infinity : (remaining?.[tightest] ?? planned[tightest].check.limit)
+      if (room < best) tightest = i
+    }
+    if (tightest === -1) continue
+    const p = planned[tightest]
+    ctx.responseHeaders[`x-ratelimit-limit-${what}`] = String(p.check.limit)
+    const left = remaining?.[tightest]
+    if (left !== undefined && Number.isFinite(left))
+      ctx.responseHeaders[`x-ratelimit-remaining-${what}`] = String(Math.max(0, Math.floor(left)))
+    ctx.responseHeaders[`x-ratelimit-reset-${what}`] =
+      `${Math.max(1, Math.ceil((p.windowEnd - now) / 1000))}s`
+  }
+}

@@ -1,0 +1,110 @@
+import type { LimitCheck } from '../cluster/index.js'
+import { currentWindow, parseResetDuration } from './durations.js'
+import type { Budget, RateLimit } from './model.js'
+
+/** Who a budget or rate limit belongs to, for messages that say which scope tripped. */
+export interface Scope {
+  kind: 'virtual_key' | 'provider_config' | 'team' | 'customer'
+  id: string
+  name: string
+}
+
+export type LimitKind = 'budget' | 'requests' | 'tokens'
+
+/** One limit to check at admission, with what is needed to explain a refusal. */
+export interface PlannedCheck {
+  check: LimitCheck
+  kind: LimitKind
+  scope: Scope
+  /** The limit's own id (budget id or rate limit id). */
+  limitId: string
+  duration: string
+  windowStart: number
+  windowEnd: number
+}
+
+export function budgetCounter(id: string): string {
+  return `budget:${id}`
+}
+
+export function rateLimitCounter(id: string, kind: 'requests' | 'tokens'): string {
+  return `rl:${id}:${kind === 'requests' ? 'req' : 'tok'}`
+}
+
+const SUB_DAY = new Set(['s', 'm', 'h'])
+
+/** The current window of a reset duration, anchored at the limit's last reset (or creation). */
+export function windowFor(
+  duration: string,
+  calendarAligned: boolean,
+  anchorIso: string | undefined,
+  now: number,
+) {
+  const d = parseResetDuration(duration)
+  const anchor = anchorIso ? Date.parse(anchorIso) : 0
+  // As in Bifrost, calendar alignment does not apply to windows shorter than a day.
+  const aligned = calendarAligned && !SUB_DAY.has(d.unit)
+  const w = currentWindow(d, { calendarAligned: aligned, anchor: Number.isNaN(anchor) ? 0 : anchor, now })
+  return { ...w, ms: d.ms }
+}
+
+export function planBudget(b: Budget, scope: Scope, amount: number, now: number): PlannedCheck {
+  const w = windowFor(b.reset_duration, b.calendar_aligned, b.last_reset ?? b.created_at, now)
+  return {
+    check: {
+      counter: budgetCounter(b.id),
+      windowStart: w.start,
+      windowMs: w.end - w.start,
+      limit: b.max_limit,
+      amount,
+    },
+    kind: 'budget',
+    scope,
+    limitId: b.id,
+    duration: b.reset_duration,
+    windowStart: w.start,
+    windowEnd: w.end,
+  }
+}
+
+/** The request and token halves of a rate limit, each only when it has both a limit and a duration. */
+export function planRateLimit(rl: RateLimit, scope: Scope, tokens: number, now: number): PlannedCheck[] {
+  const out: PlannedCheck[] = []
+  if (rl.request_max_limit != null && rl.request_reset_duration) {
+    const w = windowFor(rl.request_reset_duration, false, rl.request_last_reset ?? rl.created_at, now)
+    out.push({
+      check: {
+        counter: rateLimitCounter(rl.id, 'requests'),
+        windowStart: w.start,
+        windowMs: w.end - w.start,
+        limit: rl.request_max_limit,
+        amount: 1,
+      },
+      kind: 'requests',
+      scope,
+      limitId: rl.id,
+      duration: rl.request_reset_duration,
+      windowStart: w.start,
+      windowEnd: w.end,
+    })
+  }
+  if (rl.token_max_limit != null && rl.token_reset_duration) {
+    const w = windowFor(rl.token_reset_duration, false, rl.token_last_reset ?? rl.created_at, now)
+    out.push({
+      check: {
+        counter: rateLimitCounter(rl.id, 'tokens'),
+        windowStart: w.start,
+        windowMs: w.end - w.start,
+        limit: rl.token_max_limit,
+        amount: tokens,
+      },
+      kind: 'tokens',
+      scope,
+      limitId: rl.id,
+      duration: rl.token_reset_duration,
+      windowStart: w.start,
+      windowEnd: w.end,
+    })
+  }
+  return out
+}

@@ -1,0 +1,158 @@
+/**
+ * Governance entities as the management API shows them (Bifrost's field names) and as the
+ * enforcement reads them from memory. Usage figures (`current_usage`, `*_current_usage`,
+ * `last_reset`) are filled from the live counters when shown.
+ */
+
+export interface Budget {
+  id: string
+  /** Dollars. */
+  max_limit: number
+  /** `30m`, `1h`, `1d`, `1w`, `1M`, `1Q`, `1Y` (see durations.ts). */
+  reset_duration: string
+  calendar_aligned: boolean
+  /** ISO time the current window started. */
+  last_reset: string
+  current_usage: number
+  /** Heimdall: ISO time the current window ends. */
+  reset_at?: string
+  virtual_key_id?: string | null
+  team_id?: string | null
+  customer_id?: string | null
+  provider_config_id?: number | null
+  config_hash?: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface RateLimit {
+  id: string
+  token_max_limit?: number | null
+  token_reset_duration?: string | null
+  token_current_usage: number
+  token_last_reset: string
+  request_max_limit?: number | null
+  request_reset_duration?: string | null
+  request_current_usage: number
+  request_last_reset: string
+  /** Heimdall: ISO times the current windows end. */
+  token_reset_at?: string
+  request_reset_at?: string
+  virtual_key_id?: string | null
+  provider_config_id?: number | null
+  team_id?: string | null
+  customer_id?: string | null
+  config_hash?: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface VirtualKeyProviderConfig {
+  id: number
+  virtual_key_id: string
+  provider: string
+  /** Null: usable by explicit provider/model requests, left out of weighted routing. */
+  weight: number | null
+  allowed_models: string[]
+  blacklisted_models: string[]
+  allow_all_keys: boolean
+  /** Provider key ids this config may use (when allow_all_keys is false). */
+  key_ids: string[]
+  rate_limit_id?: string | null
+  budgets: Budget[]
+  rate_limit?: RateLimit | null
+  /** The provider keys named by key_ids, as management answers show them (never their values). */
+  keys?: VirtualKeyProviderKey[] | null
+}
+
+/** A provider key as a virtual key's provider config shows it. */
+export interface VirtualKeyProviderKey {
+  key_id: string
+  name: string
+  provider: string
+  models: string[]
+  weight: number
+  enabled: boolean
+}
+
+export interface VirtualKeyMcpConfig {
+  id: number
+  virtual_key_id: string
+  mcp_client_id?: number | string | null
+  mcp_client_name: string
+  tools_to_execute: string[]
+}
+
+export interface Customer {
+  id: string
+  name: string
+  budget_id?: string | null
+  budget?: Budget | null
+  budgets: Budget[]
+  rate_limit_id?: string | null
+  rate_limit?: RateLimit | null
+  calendar_aligned?: boolean
+  config_hash?: string | null
+  /** Management answers only. */
+  teams?: Team[]
+  virtual_keys?: VirtualKey[]
+  created_at: string
+  updated_at: string
+}
+
+export interface Team {
+  id: string
+  name: string
+  customer_id?: string | null
+  customer?: Customer | null
+  budget_id?: string | null
+  budget?: Budget | null
+  budgets: Budget[]
+  rate_limit_id?: string | null
+  rate_limit?: RateLimit | null
+  calendar_aligned?: boolean
+  config_hash?: string | null
+  /** Management answers only; never set on a team embedded in a virtual key. */
+  virtual_keys?: VirtualKey[] | null
+  created_at: string
+  updated_at: string
+}
+
+export interface VirtualKey {
+  id: string
+  name: string
+  /** Shown in full only in the create and rotate answers; masked elsewhere. */
+  value: string
+  description?: string
+  is_active: boolean
+  provider_configs: VirtualKeyProviderConfig[]
+  mcp_configs: VirtualKeyMcpConfig[]
+  team_id?: string | null
+  customer_id?: string | null
+  team?: Team | null
+  customer?: Customer | null
+  budgets: Budget[]
+  rate_limit_id?: string | null
+  rate_limit?: RateLimit | null
+  calendar_aligned: boolean
+  expires_at?: string | null
+  user_id?: string | null
+  access_profile_id?: number | null
+  created_by_user_id?: string | null
+  config_hash?: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** A virtual key as the enforcement holds it: looked up by the hash of its value. */
+export interface VirtualKeyRecord extends VirtualKey {
+  /** sha256 hex of the value; the value itself is never stored. */
+  value_hash: string
+}
+
+/** Everything enforcement needs, loaded at start and reloaded on change events. */
+export interface GovernanceSnapshot {
+  virtualKeys: VirtualKeyRecord[]
+  teams: Team[]
+  customers: Customer[]
+}

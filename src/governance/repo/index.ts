@@ -1,0 +1,26 @@
+export {
+  loadSnapshot,
+  listBudgets,
+  listRateLimits,
+  publicVirtualKey,
+  readCustomers,
+  readTeams,
+  readVirtualKeys,
+} from './read.js'
+export { saveUsage, type UsageUpdate } from './usage.js'
+export {
+  governanceDb,
+  ownerColumns,
+  type BudgetRow,
+  type CustomerRow,
+  type GovernanceDb,
+  type GovernanceTables,
+  type LimitOwner,
+  type OwnerColumns,
+  type ProviderConfigRow,
+  type RateLimitRow,
+  type TeamRow,
+  type VirtualKeyRow,
+} from './tables.js'
+export { isSubDayDuration, mcpConfigsFromRow } from './rows.js'
+export * from './write.js'

@@ -1,0 +1,251 @@
+import type { Selectable } from 'kysely'
+import { parseResetDuration } from '../durations.js'
+import type {
+  Budget,
+  Customer,
+  RateLimit,
+  Team,
+  VirtualKeyMcpConfig,
+  VirtualKeyProviderConfig,
+  VirtualKeyProviderKey,
+  VirtualKeyRecord,
+} from '../model.js'
+import type {
+  BudgetRow,
+  CustomerRow,
+  OwnerColumns,
+  ProviderConfigRow,
+  RateLimitRow,
+  TeamRow,
+  VirtualKeyRow,
+} from './tables.js'
+
+/** Rows of the governance tables turned into the entities of ../model.ts. Absent values are left out, not null. */
+
+export function parseJsonList(text: string): string[] {
+  const value: unknown = JSON.parse(text)
+  return Array.isArray(value) ? value.map(String) : []
+}
+
+/** A duration's rolling length, only to order budgets; text that is no duration sorts last. */
+function durationMs(duration: string): number {
+  try {
+    return parseResetDuration(duration).ms
+  } catch {
+    return Number.MAX_SAFE_INTEGER
+  }
+}
+
+/** Durations under a day (`30s`, `5m`, `1h`) are never calendar-aligned, whatever their owner says. */
+export function isSubDayDuration(duration: string): boolean {
+  return /^[0-9]+[smh]$/.test(duration)
+}
+
+function owners(row: OwnerColumns): Partial<OwnerColumns> {
+  const out: Partial<OwnerColumns> = {}
+  if (row.virtual_key_id !== null) out.virtual_key_id = row.virtual_key_id
+  if (row.provider_config_id !== null) out.provider_config_id = row.provider_config_id
+  if (row.team_id !== null) out.team_id = row.team_id
+  if (row.customer_id !== null) out.customer_id = row.customer_id
+  return out
+}
+
+/** `ownerAligned`: the owner (virtual key, team, customer) asks for calendar-aligned resets, which its budgets inherit. */
+export function budgetFromRow(row: BudgetRow, ownerAligned: boolean): Budget {
+  return {
+    id: row.id,
+    max_limit: row.max_limit,
+    reset_duration: row.reset_duration,
+    calendar_aligned: (row.calendar_aligned === 1 || ownerAligned) && !isSubDayDuration(row.reset_duration),
+    last_reset: row.last_reset,
+    current_usage: row.current_usage,
+    ...owners(row),
+    config_hash: row.config_hash,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  }
+}
+
+export function rateLimitFromRow(row: RateLimitRow): RateLimit {
+  return {
+    id: row.id,
+    token_max_limit: row.token_max_limit,
+    token_reset_duration: row.token_reset_duration,
+    token_current_usage: row.token_current_usage,
+    token_last_reset: row.token_last_reset,
+    request_max_limit: row.request_max_limit,
+    request_reset_duration: row.request_reset_duration,
+    request_current_usage: row.request_current_usage,
+    request_last_reset: row.request_last_reset,
+    ...owners(row),
+    config_hash: row.config_hash,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  }
+}
+
+/** Budgets and rate limits, by owner. */
+export class LimitIndex {
+  private budgets = new Map<string, BudgetRow[]>()
+  private rateLimits = new Map<string, RateLimitRow>()
+
+  constructor(budgetRows: readonly BudgetRow[], rateLimitRows: readonly RateLimitRow[]) {
+    for (const row of budgetRows) {
+      const key = ownerKey(row)
+      const list = this.budgets.get(key)
+      if (list) list.push(row)
+      else this.budgets.set(key, [row])
+    }
+    for (const row of rateLimitRows) this.rateLimits.set(ownerKey(row), row)
+  }
+
+  /** Shortest window first (a daily budget before a monthly one), whatever order they were made in. */
+  budgetsOf(kind: keyof OwnerColumns, id: string | number, ownerAligned: boolean): Budget[] {
+    return (this.budgets.get(`${kind}:${id}`) ?? [])
+      .map((row) => budgetFromRow(row, ownerAligned))
+      .sort((a, b) => durationMs(a.reset_duration) - durationMs(b.reset_duration) || (a.id < b.id ? -1 : 1))
+  }
+
+  rateLimitOf(kind: keyof OwnerColumns, id: string | number): RateLimit | undefined {
+    const row = this.rateLimits.get(`${kind}:${id}`)
+    return row ? rateLimitFromRow(row) : undefined
+  }
+}
+
+function ownerKey(row: OwnerColumns): string {
+  if (row.provider_config_id !== null) return `provider_config_id:${row.provider_config_id}`
+  if (row.virtual_key_id !== null) return `virtual_key_id:${row.virtual_key_id}`
+  if (row.team_id !== null) return `team_id:${row.team_id}`
+  return `customer_id:${row.customer_id}`
+}
+
+/** The single-budget fields (`budget_id`, `budget`) that Bifrost's teams and customers show: the first budget. */
+function withLimits<T extends object>(
+  entity: T,
+  budgets: Budget[],
+  rateLimit: RateLimit | undefined,
+): T & Pick<Customer, 'budgets' | 'budget_id' | 'budget' | 'rate_limit_id' | 'rate_limit'> {
+  return {
+    ...entity,
+    ...(budgets.length > 0 && { budget_id: budgets[0].id, budget: budgets[0] }),
+    budgets,
+    ...(rateLimit && { rate_limit_id: rateLimit.id, rate_limit: rateLimit }),
+  }
+}
+
+export function customerFromRow(row: CustomerRow, limits: LimitIndex): Customer {
+  const aligned = row.calendar_aligned === 1
+  return withLimits(
+    {
+      id: row.id,
+      name: row.name,
+      calendar_aligned: aligned,
+      config_hash: row.config_hash,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    },
+    limits.budgetsOf('customer_id', row.id, aligned),
+    limits.rateLimitOf('customer_id', row.id),
+  )
+}
+
+export function teamFromRow(
+  row: TeamRow,
+  limits: LimitIndex,
+  customers: ReadonlyMap<string, Customer>,
+): Team {
+  const aligned = row.calendar_aligned === 1
+  const customer = row.customer_id === null ? undefined : customers.get(row.customer_id)
+  return withLimits(
+    {
+      id: row.id,
+      name: row.name,
+      ...(row.customer_id !== null && { customer_id: row.customer_id }),
+      ...(customer && { customer }),
+      calendar_aligned: aligned,
+      config_hash: row.config_hash,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    },
+    limits.budgetsOf('team_id', row.id, aligned),
+    limits.rateLimitOf('team_id', row.id),
+  )
+}
+
+export function providerConfigFromRow(
+  row: Selectable<ProviderConfigRow>,
+  limits: LimitIndex,
+  vkAligned: boolean,
+  keys?: ReadonlyMap<string, VirtualKeyProviderKey>,
+): VirtualKeyProviderConfig {
+  const keyIds = parseJsonList(row.key_ids)
+  const rateLimit = limits.rateLimitOf('provider_config_id', row.id)
+  return {
+    id: row.id,
+    virtual_key_id: row.virtual_key_id,
+    provider: row.provider,
+    weight: row.weight,
+    allowed_models: parseJsonList(row.allowed_models),
+    blacklisted_models: parseJsonList(row.blacklisted_models),
+    allow_all_keys: row.allow_all_keys === 1,
+    key_ids: keyIds,
+    ...(rateLimit && { rate_limit_id: rateLimit.id, rate_limit: rateLimit }),
+    budgets: limits.budgetsOf('provider_config_id', row.id, vkAligned),
+    ...(keys && {
+      keys: keyIds.flatMap((id) => {
+        const key = keys.get(id)
+        return key ? [key] : []
+      }),
+    }),
+  }
+}
+
+export function mcpConfigsFromRow(row: VirtualKeyRow): VirtualKeyMcpConfig[] {
+  const stored: unknown = JSON.parse(row.mcp_configs)
+  if (!Array.isArray(stored)) return []
+  return stored.map((entry: Omit<VirtualKeyMcpConfig, 'virtual_key_id'>) => ({
+    id: entry.id,
+    virtual_key_id: row.id,
+    ...(entry.mcp_client_id !== undefined &&
+      entry.mcp_client_id !== null && { mcp_client_id: entry.mcp_client_id }),
+    mcp_client_name: entry.mcp_client_name,
+    tools_to_execute: entry.tools_to_execute ?? [],
+  }))
+}
+
+export function virtualKeyFromRow(
+  row: VirtualKeyRow,
+  providerConfigs: VirtualKeyProviderConfig[],
+  limits: LimitIndex,
+  teams: ReadonlyMap<string, Team>,
+  customers: ReadonlyMap<string, Customer>,
+): VirtualKeyRecord {
+  const aligned = row.calendar_aligned === 1
+  const team = row.team_id === null ? undefined : teams.get(row.team_id)
+  const customer = row.customer_id === null ? undefined : customers.get(row.customer_id)
+  const rateLimit = limits.rateLimitOf('virtual_key_id', row.id)
+  return {
+    id: row.id,
+    name: row.name,
+    value: row.value_hint,
+    value_hash: row.value_hash,
+    description: row.description,
+    is_active: row.is_active === 1,
+    provider_configs: providerConfigs,
+    mcp_configs: mcpConfigsFromRow(row),
+    ...(row.team_id !== null && { team_id: row.team_id }),
+    ...(row.customer_id !== null && { customer_id: row.customer_id }),
+    ...(rateLimit && { rate_limit_id: rateLimit.id, rate_limit: rateLimit }),
+    calendar_aligned: aligned,
+    ...(team && { team }),
+    ...(customer && { customer }),
+    budgets: limits.budgetsOf('virtual_key_id', row.id, aligned),
+    ...(row.expires_at !== null && { expires_at: row.expires_at }),
+    ...(row.user_id !== null && { user_id: row.user_id }),
+    ...(row.access_profile_id !== null && { access_profile_id: row.access_profile_id }),
+    ...(row.created_by_user_id !== null && { created_by_user_id: row.created_by_user_id }),
+    config_hash: row.config_hash,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  }
+}

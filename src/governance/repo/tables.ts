@@ -1,0 +1,134 @@
+import type { Generated, Kysely } from 'kysely'
+import type { ConfigStoreTables } from '../../store/index.js'
+
+/**
+ * Row types of the governance tables (migration 002_governance), with the conventions of
+ * src/store/tables.ts: JSON as text, booleans as 0/1, ISO-8601 UTC timestamps, double precision numbers.
+ */
+
+export interface CustomerRow {
+  id: string
+  name: string
+  calendar_aligned: number
+  /** sha256 of the config.json entry it was imported from; null when made through the API. */
+  config_hash: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface TeamRow {
+  id: string
+  name: string
+  customer_id: string | null
+  calendar_aligned: number
+  config_hash: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface VirtualKeyRow {
+  id: string
+  /** Unique. */
+  name: string
+  /** sha256 hex of the value; unique. The value itself is never stored. */
+  value_hash: string
+  /** What responses show instead of the value, e.g. `sk-bf-…abcd`. */
+  value_hint: string
+  description: string
+  is_active: number
+  team_id: string | null
+  customer_id: string | null
+  calendar_aligned: number
+  expires_at: string | null
+  user_id: string | null
+  access_profile_id: number | null
+  created_by_user_id: string | null
+  /** JSON VirtualKeyMcpConfig[] without virtual_key_id */
+  mcp_configs: string
+  config_hash: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface ProviderConfigRow {
+  id: Generated<number>
+  virtual_key_id: string
+  provider: string
+  weight: number | null
+  /** JSON string[] */
+  allowed_models: string
+  /** JSON string[] */
+  blacklisted_models: string
+  allow_all_keys: number
+  /** JSON string[] */
+  key_ids: string
+  /** The id of the rate limit whose provider_config_id is this row's id, if any. */
+  rate_limit_id: string | null
+}
+
+/** The owner of a budget or rate limit: exactly one of these is set. */
+export interface OwnerColumns {
+  virtual_key_id: string | null
+  provider_config_id: number | null
+  team_id: string | null
+  customer_id: string | null
+}
+
+export interface BudgetRow extends OwnerColumns {
+  id: string
+  max_limit: number
+  reset_duration: string
+  /** The budget's own flag; the owner's calendar_aligned applies too (see rows.ts). */
+  calendar_aligned: number
+  last_reset: string
+  current_usage: number
+  config_hash: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface RateLimitRow extends OwnerColumns {
+  id: string
+  token_max_limit: number | null
+  token_reset_duration: string | null
+  token_current_usage: number
+  token_last_reset: string
+  request_max_limit: number | null
+  request_reset_duration: string | null
+  request_current_usage: number
+  request_last_reset: string
+  config_hash: string | null
+  created_at: string
+  updated_at: string
+}
+
+// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
+export type GovernanceTables = {
+  gov_customers: CustomerRow
+  gov_teams: TeamRow
+  gov_virtual_keys: VirtualKeyRow
+  gov_vk_provider_configs: ProviderConfigRow
+  gov_budgets: BudgetRow
+  gov_rate_limits: RateLimitRow
+}
+
+/** The config store's query builder with the governance tables in view. */
+export type GovernanceDb = Kysely<ConfigStoreTables & GovernanceTables>
+
+/** `store.db`, typed for the governance tables. */
+export function governanceDb(db: Kysely<ConfigStoreTables>): GovernanceDb {
+  return db.withTables<GovernanceTables>()
+}
+
+/** Who a budget or rate limit belongs to. */
+export type LimitOwner =
+  { virtual_key_id: string } | { provider_config_id: number } | { team_id: string } | { customer_id: string }
+
+export function ownerColumns(owner: LimitOwner): OwnerColumns {
+  return {
+    virtual_key_id: 'virtual_key_id' in owner ? owner.virtual_key_id : null,
+    provider_config_id: 'provider_config_id' in owner ? owner.provider_config_id : null,
+    team_id: 'team_id' in owner ? owner.team_id : null,
+    customer_id: 'customer_id' in owner ? owner.customer_id : null,
+  }
+}

@@ -1,0 +1,117 @@
+import type { Cluster } from '../cluster/index.js'
+import type { TargetLookup } from '../core/router/targets.js'
+import type { Logger } from '../observability/logger.js'
+import type { ConfigStore } from '../store/index.js'
+import { GovernanceHook } from './enforce.js'
+import { budgetCounter, windowFor } from './limits.js'
+import { seedCounters, UsagePersistence } from './persist.js'
+import { PricingOverrides } from './pricing/index.js'
+import { loadSnapshot, saveUsage } from './repo/index.js'
+import { GovernanceService, importGovernanceFromFile, type GovernanceChange } from './service.js'
+import { GovernanceState } from './state.js'
+import { UsageView } from './usage.js'
+
+export const GOVERNANCE_TOPIC = 'governance'
+
+export interface GovernanceRuntimeOptions {
+  store: ConfigStore
+  cluster: Cluster
+  logger: Logger
+  lookup: TargetLookup
+  enforceAuth: () => boolean
+  fileGovernance?: unknown
+  env?: NodeJS.ProcessEnv
+}
+
+export interface GovernanceRuntime {
+  state: GovernanceState
+  service: GovernanceService
+  hook: GovernanceHook
+  usage: UsageView
+  pricing: PricingOverrides
+  close(): Promise<void>
+}
+
+/**
+ * Governance assembled: the store-backed service the API uses, the in-memory state the hot path
+ * reads, the hook that enforces, and the plumbing that keeps every node's state and the stored
+ * usage current. A change on one node reaches the others over the cluster bus.
+ */
+export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): Promise<GovernanceRuntime> {
+  const { store, cluster, logger } = opts
+  const state = new GovernanceState(() => loadSnapshot(store.db))
+  const usage = new UsageView(cluster.counters)
+  const persistence = new UsagePersistence(cluster.counters, (u) => saveUsage(store.db, u), logger)
+  const pricing = new PricingOverrides()
+
+  const service = new GovernanceService({
+    db: store.db,
+    onChange: async (change?: GovernanceChange) => {
+      await resetBudgets(change?.resetBudgetIds ?? [])
+      await state.reload()
+      await cluster.bus.publish(GOVERNANCE_TOPIC, { change: change ?? null }).catch((err: unknown) => {
+        logger.warn({ err: (err as Error).message }, 'could not broadcast a governance change')
+      })
+    },
+  })
+
+  /** Zeroes the current window of budgets whose usage an admin reset. */
+  async function resetBudgets(ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    const snapshot = await loadSnapshot(store.db)
+    const now = Date.now()
+    const all = snapshot.virtualKeys.flatMap((vk) => [
+      ...vk.budgets,
+      ...vk.provider_configs.flatMap((pc) => pc.budgets),
+    ])
+    for (const b of all) {
+      if (!ids.includes(b.id)) continue
+      const w = windowFor(b.reset_duration, b.calendar_aligned, b.last_reset ?? b.created_at, now)
+      await cluster.counters.reset(budgetCounter(b.id), w.start, w.end - w.start, 0)
+    }
+  }
+
+  await importGovernanceFromFile(
+    service,
+    opts.fileGovernance as Parameters<typeof importGovernanceFromFile>[1],
+    { env: opts.env },
+  )
+  await state.reload()
+  if (cluster.kind === 'memory')
+    await seedCounters(cluster.counters, await loadSnapshot(store.db), Date.now())
+
+  // Another node changed something: reload. After a lost connection, reload whatever was missed.
+  const unsubscribe = cluster.bus.subscribe(GOVERNANCE_TOPIC, () => {
+    state
+      .reload()
+      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'governance reload failed'))
+  })
+  const offReconnect = cluster.bus.onReconnect(() => {
+    state
+      .reload()
+      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'governance reload failed'))
+  })
+  persistence.start()
+
+  const hook = new GovernanceHook({
+    state,
+    counters: cluster.counters,
+    enforceAuth: opts.enforceAuth,
+    lookup: opts.lookup,
+    pricing,
+    onCharged: (planned) => persistence.charged(planned),
+  })
+
+  return {
+    state,
+    service,
+    hook,
+    usage,
+    pricing,
+    async close() {
+      unsubscribe()
+      offReconnect()
+      await persistence.stop()
+    },
+  }
+}

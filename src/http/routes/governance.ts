@@ -1,0 +1,226 @@
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { GatewayError } from '../../core/errors.js'
+import type { Budget, Customer, RateLimit, Team, VirtualKey } from '../../governance/model.js'
+import {
+  CreateCustomerSchema,
+  CreateTeamSchema,
+  CreateVirtualKeySchema,
+  UpdateCustomerSchema,
+  UpdateTeamSchema,
+  UpdateVirtualKeySchema,
+  withoutNullLists,
+} from '../../governance/requests.js'
+import type { GovernanceService } from '../../governance/service.js'
+import { compileValidator } from '../validate.js'
+
+/** Puts live counter figures (current usage, last reset) into an entity's budgets and rate limits, nested ones included, in place. */
+export interface UsageOverlay {
+  overlay(entity: VirtualKey | Team | Customer | Budget | RateLimit): Promise<void>
+}
+
+export interface GovernanceRouteDeps {
+  service: GovernanceService
+  usage?: UsageOverlay
+}
+
+/** Validates a body, reading lists sent as null as absent (see withoutNullLists). */
+function bodyValidator<T extends TSchema>(schema: T): (body: unknown) => Static<T> {
+  const validate = compileValidator(schema)
+  return (body) => validate(withoutNullLists(body))
+}
+
+const validateCreateVirtualKey = bodyValidator(CreateVirtualKeySchema)
+const validateUpdateVirtualKey = bodyValidator(UpdateVirtualKeySchema)
+const validateCreateTeam = bodyValidator(CreateTeamSchema)
+const validateUpdateTeam = bodyValidator(UpdateTeamSchema)
+const validateCreateCustomer = bodyValidator(CreateCustomerSchema)
+const validateUpdateCustomer = bodyValidator(UpdateCustomerSchema)
+
+/** Reads one query parameter: absent or empty is undefined; a repeated one is refused. */
+function queryText(query: unknown, name: string): string | undefined {
+  const value = (query as Record<string, unknown> | undefined)?.[name]
+  if (value === undefined || value === '') return undefined
+  if (typeof value !== 'string') {
+    throw new GatewayError('invalid_request', `Invalid ${name} parameter: give it once`, { param: name })
+  }
+  return value
+}
+
+function queryCount(query: unknown, name: string): number | undefined {
+  const text = queryText(query, name)
+  if (text === undefined) return undefined
+  if (!/^[0-9]{1,9}$/.test(text)) {
+    throw new GatewayError('invalid_request', `Invalid ${name} parameter: must be a non-negative number`, {
+      param: name,
+    })
+  }
+  return Number(text)
+}
+
+function queryFlag(query: unknown, name: string): boolean | undefined {
+  const text = queryText(query, name)
+  if (text === undefined) return undefined
+  if (text !== 'true' && text !== 'false') {
+    throw new GatewayError('invalid_request', `Invalid ${name} parameter: must be true or false`, {
+      param: name,
+    })
+  }
+  return text === 'true'
+}
+
+/**
+ * Bifrost's governance management API: virtual keys, teams, customers, and the budgets and rate
+ * limits they own. A virtual key's full value appears only in the answers to create and rotate;
+ * everywhere else `value` is a masked hint. `from_memory` is accepted and answers the same shape:
+ * the store is the source of both.
+ */
+export function registerGovernanceRoutes(
+  app: FastifyInstance,
+  { service, usage }: GovernanceRouteDeps,
+): void {
+  async function overlay<T extends VirtualKey | Team | Customer | Budget | RateLimit>(
+    entities: T[],
+  ): Promise<T[]> {
+    if (usage) await Promise.all(entities.map((e) => usage.overlay(e)))
+    return entities
+  }
+  async function overlayOne<T extends VirtualKey | Team | Customer>(entity: T): Promise<T> {
+    await overlay([entity])
+    return entity
+  }
+
+  // ---- virtual keys ----
+
+  app.get('/api/governance/virtual-keys', async (request) => {
+    const q = request.query
+    queryFlag(q, 'from_memory')
+    const access = queryCount(q, 'access_profile_id')
+    const list = await service.listVirtualKeys({
+      limit: queryCount(q, 'limit'),
+      offset: queryCount(q, 'offset'),
+      search: queryText(q, 'search'),
+      team_id: queryText(q, 'team_id'),
+      customer_id: queryText(q, 'customer_id'),
+      user_id: queryText(q, 'user_id'),
+      ...(access !== undefined && { access_profile_id: access }),
+      is_active: queryFlag(q, 'is_active'),
+    })
+    await overlay(list.virtual_keys)
+    return list
+  })
+
+  app.post('/api/governance/virtual-keys', async (request) => {
+    const { virtualKey } = await service.createVirtualKey(validateCreateVirtualKey(request.body))
+    return { message: 'Virtual key created successfully', virtual_key: await overlayOne(virtualKey) }
+  })
+
+  app.get<{ Params: { vk_id: string } }>('/api/governance/virtual-keys/:vk_id', async (request) => {
+    queryFlag(request.query, 'from_memory')
+    return { virtual_key: await overlayOne(await service.getVirtualKey(request.params.vk_id)) }
+  })
+
+  app.put<{ Params: { vk_id: string } }>('/api/governance/virtual-keys/:vk_id', async (request) => {
+    const input = validateUpdateVirtualKey(request.body)
+    const virtualKey = await service.updateVirtualKey(request.params.vk_id, input)
+    return { message: 'Virtual key updated successfully', virtual_key: await overlayOne(virtualKey) }
+  })
+
+  app.delete<{ Params: { vk_id: string } }>('/api/governance/virtual-keys/:vk_id', async (request) => {
+    const virtualKey = await service.deleteVirtualKey(request.params.vk_id)
+    return { message: 'Virtual key deleted successfully', virtual_key: virtualKey }
+  })
+
+  app.post<{ Params: { vk_id: string } }>('/api/governance/virtual-keys/:vk_id/rotate', async (request) => {
+    const { virtualKey } = await service.rotateVirtualKey(request.params.vk_id)
+    return { message: 'Virtual key rotated successfully', virtual_key: await overlayOne(virtualKey) }
+  })
+
+  // ---- teams ----
+
+  app.get('/api/governance/teams', async (request) => {
+    const q = request.query
+    queryFlag(q, 'from_memory')
+    const list = await service.listTeams({
+      limit: queryCount(q, 'limit'),
+      offset: queryCount(q, 'offset'),
+      search: queryText(q, 'search'),
+      customer_id: queryText(q, 'customer_id'),
+    })
+    await overlay(list.teams)
+    return list
+  })
+
+  app.post('/api/governance/teams', async (request) => {
+    const team = await service.createTeam(validateCreateTeam(request.body))
+    return { message: 'Team created successfully', team: await overlayOne(team) }
+  })
+
+  app.get<{ Params: { team_id: string } }>('/api/governance/teams/:team_id', async (request) => {
+    queryFlag(request.query, 'from_memory')
+    return { team: await overlayOne(await service.getTeam(request.params.team_id)) }
+  })
+
+  app.put<{ Params: { team_id: string } }>('/api/governance/teams/:team_id', async (request) => {
+    const input = validateUpdateTeam(request.body)
+    const team = await service.updateTeam(request.params.team_id, input)
+    return { message: 'Team updated successfully', team: await overlayOne(team) }
+  })
+
+  app.delete<{ Params: { team_id: string } }>('/api/governance/teams/:team_id', async (request) => {
+    await service.deleteTeam(request.params.team_id)
+    return { message: 'Team deleted successfully' }
+  })
+
+  // ---- customers ----
+
+  app.get('/api/governance/customers', async (request) => {
+    const q = request.query
+    queryFlag(q, 'from_memory')
+    const list = await service.listCustomers({
+      limit: queryCount(q, 'limit'),
+      offset: queryCount(q, 'offset'),
+      search: queryText(q, 'search'),
+    })
+    await overlay(list.customers)
+    return list
+  })
+
+  app.post('/api/governance/customers', async (request) => {
+    const customer = await service.createCustomer(validateCreateCustomer(request.body))
+    return { message: 'Customer created successfully', customer: await overlayOne(customer) }
+  })
+
+  app.get<{ Params: { customer_id: string } }>('/api/governance/customers/:customer_id', async (request) => {
+    queryFlag(request.query, 'from_memory')
+    return { customer: await overlayOne(await service.getCustomer(request.params.customer_id)) }
+  })
+
+  app.put<{ Params: { customer_id: string } }>('/api/governance/customers/:customer_id', async (request) => {
+    const input = validateUpdateCustomer(request.body)
+    const customer = await service.updateCustomer(request.params.customer_id, input)
+    return { message: 'Customer updated successfully', customer: await overlayOne(customer) }
+  })
+
+  app.delete<{ Params: { customer_id: string } }>(
+    '/api/governance/customers/:customer_id',
+    async (request) => {
+      await service.deleteCustomer(request.params.customer_id)
+      return { message: 'Customer deleted successfully' }
+    },
+  )
+
+  // ---- budgets and rate limits ----
+
+  app.get('/api/governance/budgets', async (request) => {
+    queryFlag(request.query, 'from_memory')
+    const budgets = await overlay(await service.listBudgets())
+    return { budgets, count: budgets.length }
+  })
+
+  app.get('/api/governance/rate-limits', async (request) => {
+    queryFlag(request.query, 'from_memory')
+    const rateLimits = await overlay(await service.listRateLimits())
+    return { rate_limits: rateLimits, count: rateLimits.length }
+  })
+}
