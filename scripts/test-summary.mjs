@@ -11,8 +11,10 @@ try {
   process.exit(1)
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
-// A suite that failed to load has no tests counted; count it as a failure.
-const brokenSuites = (report.testResults ?? []).filter((r) => r.status === 'failed' && (r.assertionResults ?? []).length === 0).length
+// A suite that failed to load, or whose setup failed, has no failed test of its own; count it.
+const brokenSuites = (report.testResults ?? []).filter(
+  (r) => r.status === 'failed' && !(r.assertionResults ?? []).some((a) => a.status === 'failed'),
+).length
 const failed = report.numFailedTests + brokenSuites
 console.log(`${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`)
 process.exit(failed > 0 || report.numPassedTests === 0 ? 1 : 0)

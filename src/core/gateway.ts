@@ -347,7 +347,13 @@ export class Gateway {
     defaultProvider: string | undefined,
     op: Op<R>,
   ): Promise<R> {
-    const targets = resolveTargets(req.model, req.fallbacks, this.lookup, defaultProvider)
+    let routed: Target[] | undefined
+    for (const hook of this.hooks) {
+      if (!hook.beforeRequest) continue
+      const r = await hook.beforeRequest(ctx, req as Record<string, unknown>)
+      if (r) routed = r
+    }
+    const targets = routed ?? resolveTargets(req.model, req.fallbacks, this.lookup, defaultProvider)
     let primaryError: GatewayError | undefined
     for (const target of targets) {
       ctx.fallbackIndex = target.index
@@ -359,6 +365,8 @@ export class Gateway {
         return await this.tryTarget(ctx, target, req, op)
       } catch (err) {
         const e = asGatewayError(err)
+        for (const hook of this.hooks)
+          if (hook.afterTargetFailed) await hook.afterTargetFailed(ctx, target, e)
         if (ctx.signal.aborted) throw cancelled(ctx)
         primaryError ??= e
         // The caller's own mistakes, and refusals, do not fall back.

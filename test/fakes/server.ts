@@ -42,6 +42,8 @@ export class FakeServer {
   private server: Server
   private sockets = new Set<import('node:net').Socket>()
   url = ''
+  /** Added to every answer, to keep requests in flight together. */
+  latencyMs = 0
 
   constructor(private handler: FakeHandler) {
     this.server = createServer((req, res) => void this.handle(req, res))
@@ -92,6 +94,7 @@ export class FakeServer {
     }
     const path = req.url ?? '/'
     this.requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body })
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs))
     let fault = this.faults.shift()
     while (fault?.kind === 'latency') {
       await new Promise((r) => setTimeout(r, (fault as { ms: number }).ms))
