@@ -23,8 +23,8 @@ describe('three nodes sharing PostgreSQL and Redis', () => {
   const dbName = `heimdall_3n_${randomUUID().replace(/-/g, '').slice(0, 12)}`
   const prefix = `heimdall-3n-${randomUUID().slice(0, 8)}:`
   let fake: FakeServer
-  let nodes: RunningCli[] = []
-  let urls: string[] = []
+  const nodes: RunningCli[] = []
+  const urls: string[] = []
   const dirs: string[] = []
 
   const admin = (node: number, path: string, init: { method?: string; body?: unknown } = {}) =>
