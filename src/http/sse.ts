@@ -8,6 +8,7 @@ import type { FastifyReply } from 'fastify'
 export class SseWriter {
   private readonly res: ServerResponse
   private closed = false
+  private corked = false
 
   constructor(reply: FastifyReply, headers: Record<string, string>) {
     reply.hijack()
@@ -27,20 +28,38 @@ export class SseWriter {
     return this.closed || this.res.destroyed
   }
 
-  /** Writes one frame; resolves when the socket can take more. */
-  async write(frame: string): Promise<void> {
-    if (this.isClosed) return
-    if (!this.res.write(frame)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.res.off('drain', done)
-          this.res.off('close', done)
-          resolve()
-        }
-        this.res.on('drain', done)
-        this.res.on('close', done)
-      })
+  /**
+   * Writes one frame. Frames written in the same turn of the event loop (the events of one
+   * upstream chunk) leave in one write to the socket. Returns false when the client is behind:
+   * then `drain()` before writing more.
+   */
+  write(frame: string): boolean {
+    if (this.isClosed) return true
+    if (!this.corked) {
+      this.corked = true
+      this.res.cork()
+      process.nextTick(this.uncork)
     }
+    return this.res.write(frame)
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.res.uncork()
+  }
+
+  /** Resolves when the client has read what was written, or has gone. */
+  drain(): Promise<void> {
+    if (this.isClosed) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.res.off('drain', done)
+        this.res.off('close', done)
+        resolve()
+      }
+      this.res.on('drain', done)
+      this.res.on('close', done)
+    })
   }
 
   end(frame?: string): void {

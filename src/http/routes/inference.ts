@@ -123,7 +123,7 @@ export async function relayChatStream(
   try {
     for await (const item of result.items) {
       const data = chatFrame(item, includeUsage)
-      if (data !== undefined) await sse.write(`data: ${data}\n\n`)
+      if (data !== undefined && !sse.write(`data: ${data}\n\n`)) await sse.drain()
       if (sse.isClosed) break
     }
     sse.end('data: [DONE]\n\n')
@@ -143,7 +143,7 @@ async function relayResponsesStream(
   const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
   try {
     for await (const item of result.items) {
-      await sse.write(`event: ${item.event.type}\ndata: ${JSON.stringify(item.event)}\n\n`)
+      if (!sse.write(`event: ${item.event.type}\ndata: ${JSON.stringify(item.event)}\n\n`)) await sse.drain()
       if (sse.isClosed) break
     }
     sse.end()

@@ -222,7 +222,7 @@ async function* relayResponsesStream(
 ): AsyncGenerator<ResponsesStreamItem> {
   let finished = false
   for await (const ev of parseSse(body, provider)) {
-    if (ev.data === '[DONE]') break
+    if (ev.data === '[DONE]') continue
     let event: ResponsesStreamEvent
     try {
       event = JSON.parse(ev.data) as ResponsesStreamEvent

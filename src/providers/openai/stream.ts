@@ -13,9 +13,12 @@ export async function* relayOpenAIStream(
   let done = false
   for await (const ev of parseSse(body, provider)) {
     const data = ev.data
+    // Read on to the end of the body rather than leaving the loop: a body abandoned half-read
+    // is destroyed, and its keep-alive connection to the provider with it.
+    if (done) continue
     if (data === '[DONE]') {
       done = true
-      break
+      continue
     }
     let chunk: ChatChunk & { error?: { message?: string } | string }
     try {
