@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancel.js'
 import type { GatewayError, RequestType } from './errors.js'
 import type { Usage } from './schemas/index.js'
 
@@ -6,7 +7,7 @@ export interface GatewayContext {
   requestId: string
   requestType: RequestType
   /** Aborted when the client goes away; cancels upstream work. */
-  signal: AbortSignal
+  signal: CancelSignal
   /** The caller's headers, lower-cased. */
   headers: Record<string, string | string[] | undefined>
   /** process.hrtime.bigint() at arrival. */
@@ -43,7 +44,7 @@ export interface GatewayContext {
 export function createContext(init: {
   requestId: string
   requestType: RequestType
-  signal: AbortSignal
+  signal: CancelSignal
   headers: GatewayContext['headers']
   modelRequested: string
   startNs?: bigint

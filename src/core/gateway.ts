@@ -310,12 +310,15 @@ export class Gateway {
     const end = () => this.end(ctx)
     async function* relay(): AsyncGenerator<T> {
       let finished = false
+      // For unparsed OpenAI-format chunks: the size of a chunk with no content (the first one,
+      // which only names the role), so that the rest of each chunk counts as content.
+      const envelope = { bytes: -1 }
       try {
         let step = first
         while (!step.done) {
           const item = step.value
           if (item.usage) ctx.usage = item.usage
-          else ctx.streamedChars += contentChars(item)
+          else ctx.streamedChars += contentChars(item, envelope)
           yield item
           step = await it.next()
         }
@@ -570,10 +573,25 @@ function extraHeaders(config: ProviderConfig, headers: GatewayContext['headers']
   return out
 }
 
-/** Characters of generated content in one stream item (chat, text-completion or Responses shape). */
-function contentChars(item: unknown): number {
-  const { chunk, event } = item as { chunk?: { choices?: unknown[] }; event?: { delta?: unknown } }
+/**
+ * Characters of generated content in one stream item (chat, text-completion or Responses shape),
+ * used only to estimate usage when a stream ends without the provider's figures. A chunk relayed
+ * unparsed counts its size beyond the envelope of the first chunk.
+ */
+function contentChars(item: unknown, envelope: { bytes: number }): number {
+  const { chunk, event, data } = item as {
+    chunk?: { choices?: unknown[] }
+    event?: { delta?: unknown }
+    data?: string
+  }
   if (event) return typeof event.delta === 'string' ? event.delta.length : 0
+  if (!chunk && data !== undefined) {
+    if (envelope.bytes < 0) {
+      envelope.bytes = data.length
+      return 0
+    }
+    return Math.max(0, data.length - envelope.bytes)
+  }
   let n = 0
   for (const c of chunk?.choices ?? []) {
     const { delta, text } = c as {

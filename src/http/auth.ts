@@ -79,6 +79,8 @@ const validateAuthConfig = compileValidator(AuthConfigSchema)
 export function installAdminAuth(app: FastifyInstance, deps: AdminAuthDeps): AdminAuth {
   const auth = createAdminAuth(deps)
   const whitelist = (deps.whitelist ?? []).filter((r) => r !== '')
+  // Without admin auth there is nothing to check: no hook on every request.
+  if (!auth.enabled) return auth
   app.addHook('onRequest', async (request, reply) => {
     // A CORS preflight carries no credentials by design; it reaches no handler's logic.
     const preflight =

@@ -1,16 +1,11 @@
+import type { IncomingMessage } from 'node:http'
+import { ARRIVAL } from './arrival.js'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Gateway } from '../core/gateway.js'
 import type { Logger } from '../observability/logger.js'
 import { installErrorHandlers } from './errors.js'
 import { registerHealthRoutes, type HealthDeps } from './routes/health.js'
 import { registerInferenceRoutes } from './routes/inference.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** process.hrtime.bigint() when the request arrived, for the overhead header. */
-    startNs: bigint
-  }
-}
 
 export interface ServerDeps extends HealthDeps {
   gateway: Gateway
@@ -32,10 +27,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // No child logger per request: nothing logs per request on the hot path, and a child costs an allocation.
     childLoggerFactory: (logger) => logger,
   })
-  app.decorateRequest('startNs', 0n)
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.startNs = process.hrtime.bigint()
-    done()
+  // A plain listener ahead of Fastify's, cheaper than an onRequest hook.
+  app.server.prependListener('request', (raw: IncomingMessage) => {
+    ;(raw as IncomingMessage & { [ARRIVAL]?: bigint })[ARRIVAL] = process.hrtime.bigint()
   })
   installErrorHandlers(app)
   registerHealthRoutes(app, deps)

@@ -8,7 +8,8 @@ import type { FastifyReply } from 'fastify'
 export class SseWriter {
   private readonly res: ServerResponse
   private closed = false
-  private corked = false
+  private pending = ''
+  private behind = false
 
   constructor(reply: FastifyReply, headers: Record<string, string>) {
     reply.hijack()
@@ -30,22 +31,20 @@ export class SseWriter {
 
   /**
    * Writes one frame. Frames written in the same turn of the event loop (the events of one
-   * upstream chunk) leave in one write to the socket. Returns false when the client is behind:
-   * then `drain()` before writing more.
+   * upstream chunk) are joined and leave in one write to the socket. Returns false when the client
+   * is behind: then `drain()` before writing more.
    */
   write(frame: string): boolean {
     if (this.isClosed) return true
-    if (!this.corked) {
-      this.corked = true
-      this.res.cork()
-      process.nextTick(this.uncork)
-    }
-    return this.res.write(frame)
+    if (this.pending === '') process.nextTick(this.flush)
+    this.pending += frame
+    return !this.behind
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false
-    this.res.uncork()
+  private readonly flush = (): void => {
+    const text = this.pending
+    this.pending = ''
+    if (text && !this.isClosed) this.behind = !this.res.write(text)
   }
 
   /** Resolves when the client has read what was written, or has gone. */
@@ -55,6 +54,7 @@ export class SseWriter {
       const done = () => {
         this.res.off('drain', done)
         this.res.off('close', done)
+        this.behind = false
         resolve()
       }
       this.res.on('drain', done)
@@ -64,7 +64,9 @@ export class SseWriter {
 
   end(frame?: string): void {
     if (this.isClosed) return
-    if (frame) this.res.end(frame)
+    const text = this.pending + (frame ?? '')
+    this.pending = ''
+    if (text) this.res.end(text)
     else this.res.end()
   }
 }

@@ -1,6 +1,8 @@
+import type { CancelSignal } from '../core/cancel.js'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { GatewayError } from '../core/errors.js'
-import type { Attempt } from './types.js'
+import type { Usage } from '../core/schemas/index.js'
+import type { Attempt, JsonResult } from './types.js'
 
 /** One keep-alive pool per upstream origin, shared by every provider. */
 const agent = new Agent({
@@ -32,7 +34,7 @@ export async function sendUpstream(
       method: call.method ?? 'POST',
       headers: call.headers,
       body: call.body,
-      signal: a.signal,
+      signal: a.signal as AbortSignal,
       headersTimeout: a.timeoutMs,
       bodyTimeout: a.idleTimeoutMs,
     })
@@ -41,7 +43,7 @@ export async function sendUpstream(
   }
 }
 
-export function networkError(err: unknown, providerName: string, signal?: AbortSignal): GatewayError {
+export function networkError(err: unknown, providerName: string, signal?: CancelSignal): GatewayError {
   if (err instanceof GatewayError) return err
   if (signal?.aborted) {
     const reason: unknown = signal.reason
@@ -83,7 +85,7 @@ function pathOf(url: string): string {
 export async function readText(
   res: UpstreamResponse,
   providerName: string,
-  signal?: AbortSignal,
+  signal?: CancelSignal,
 ): Promise<string> {
   try {
     return await res.body.text()
@@ -175,5 +177,68 @@ export function parseJsonBody<T>(providerName: string, text: string): T {
         : `${providerName} answered with malformed JSON`,
       { cause: err, retryable: true },
     )
+  }
+}
+
+/**
+ * The `usage` object of a JSON body, read without parsing the whole body: from the last `"usage"`
+ * key to its matching brace. Undefined when absent, null, or not where it is expected.
+ */
+export function extractUsage<U>(text: string): U | undefined {
+  const key = text.lastIndexOf('"usage"')
+  if (key === -1) return undefined
+  let i = key + 7
+  while (
+    i < text.length &&
+    (text[i] === ' ' || text[i] === ':' || text[i] === '\n' || text[i] === '\t' || text[i] === '\r')
+  )
+    i++
+  if (text[i] !== '{') return undefined
+  let depth = 0
+  let inString = false
+  for (let j = i; j < text.length; j++) {
+    const c = text.charCodeAt(j)
+    if (inString) {
+      if (c === 92 /* \\ */) j++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 /* { */) depth++
+    else if (c === 125 /* } */ && --depth === 0) {
+      try {
+        return JSON.parse(text.slice(i, j + 1)) as U
+      } catch {
+        return undefined
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * A 2xx JSON answer passed on as received: its usage read on the side, the whole body parsed only
+ * if someone asks for it (a translation, a log of the content). A body that is not a JSON object
+ * (an HTML page from a proxy) is a retryable bad response.
+ */
+export function jsonResult<T>(
+  providerName: string,
+  text: string,
+  headers?: Record<string, string>,
+): JsonResult<T> {
+  const first = text.search(/\S/)
+  let last = text.length - 1
+  while (
+    last > 0 &&
+    (text[last] === ' ' || text[last] === '\n' || text[last] === '\r' || text[last] === '\t')
+  )
+    last--
+  if (first === -1 || text[first] !== '{' || text[last] !== '}') parseJsonBody(providerName, text)
+  let parsed: T | undefined
+  return {
+    raw: text,
+    headers,
+    usage: extractUsage<Usage>(text),
+    get body(): T {
+      return (parsed ??= parseJsonBody<T>(providerName, text))
+    },
   }
 }

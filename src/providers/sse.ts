@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder'
 import { GatewayError } from '../core/errors.js'
 
 export interface SseEvent {
@@ -6,38 +7,60 @@ export interface SseEvent {
 }
 
 /**
+ * An incremental SSE parser: text goes in as it arrives, complete events come out. Handles CRLF,
+ * multi-line data and comments.
+ */
+export class SseParser {
+  private buffer = ''
+
+  /** Adds text; returns the events it completed. */
+  push(text: string): SseEvent[] {
+    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n')
+    this.buffer = this.buffer ? this.buffer + text : text
+    const events: SseEvent[] = []
+    let start = 0
+    let end: number
+    while ((end = this.buffer.indexOf('\n\n', start)) !== -1) {
+      const event = parseBlock(this.buffer.slice(start, end))
+      if (event) events.push(event)
+      start = end + 2
+    }
+    this.buffer = start === 0 ? this.buffer : this.buffer.slice(start)
+    return events
+  }
+
+  /** The last event, when the stream ended without a blank line after it. */
+  finish(): SseEvent | undefined {
+    const tail = this.buffer.trim()
+    this.buffer = ''
+    return tail ? parseBlock(tail) : undefined
+  }
+}
+
+/** Reads a body as text, chunk by chunk, decoding UTF-8 across chunk boundaries. */
+export async function* bodyText(body: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8')
+  for await (const piece of body) yield typeof piece === 'string' ? piece : decoder.write(piece)
+}
+
+/**
  * Splits a server-sent-event byte stream into events, chunk by chunk, without buffering the whole
- * body. Handles CRLF, multi-line data and comments. A body that errors mid-way (a dropped
- * connection, an idle timeout) surfaces as `upstream_stream_error`.
+ * body. A body that errors mid-way (a dropped connection, an idle timeout) surfaces as
+ * `upstream_stream_error`.
  */
 export async function* parseSse(
   body: AsyncIterable<Buffer | string>,
   provider: string,
 ): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder()
-  let buffer = ''
+  const parser = new SseParser()
   try {
-    for await (const piece of body) {
-      let text = typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true })
-      if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n')
-      buffer += text
-      let end: number
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const event = parseBlock(block)
-        if (event) yield event
-      }
-    }
+    for await (const text of bodyText(body)) yield* parser.push(text)
   } catch (err) {
     if (err instanceof GatewayError) throw err
     throw streamBroken(provider, err)
   }
-  const tail = buffer.trim()
-  if (tail) {
-    const event = parseBlock(tail)
-    if (event) yield event
-  }
+  const last = parser.finish()
+  if (last) yield last
 }
 
 function parseBlock(block: string): SseEvent | undefined {

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../core/cancel.js'
 import type {
   ChatChunk,
   ChatRequest,
@@ -24,7 +25,7 @@ export interface Attempt {
   /** The model name as the provider knows it (prefix removed, alias applied). */
   model: string
   /** Aborted when the client goes away or the gateway gives up. */
-  signal: AbortSignal
+  signal: CancelSignal
   /** Time allowed until the response headers arrive. */
   timeoutMs: number
   /** Longest silence allowed between two chunks of a streamed body. */

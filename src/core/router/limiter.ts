@@ -1,3 +1,4 @@
+import { onAbort, type CancelSignal } from '../cancel.js'
 import { GatewayError } from '../errors.js'
 
 /**
@@ -7,12 +8,7 @@ import { GatewayError } from '../errors.js'
  */
 export class ConcurrencyLimiter {
   private active = 0
-  private waiting: {
-    resolve: () => void
-    reject: (e: unknown) => void
-    signal: AbortSignal
-    onAbort: () => void
-  }[] = []
+  private waiting: { resolve: () => void; reject: (e: unknown) => void; stop: () => void }[] = []
 
   constructor(
     private concurrency: number,
@@ -35,7 +31,7 @@ export class ConcurrencyLimiter {
   }
 
   /** Resolves with a release function once a slot is free. */
-  acquire(signal: AbortSignal, provider: string): Promise<() => void> | (() => void) {
+  acquire(signal: CancelSignal, provider: string): Promise<() => void> | (() => void) {
     if (this.active < this.concurrency) {
       this.active++
       return this.releaser()
@@ -49,14 +45,13 @@ export class ConcurrencyLimiter {
       const entry = {
         resolve: () => resolve(this.releaser()),
         reject,
-        signal,
-        onAbort: () => {
-          const i = this.waiting.indexOf(entry)
-          if (i !== -1) this.waiting.splice(i, 1)
-          reject(signal.reason)
-        },
+        stop: () => {},
       }
-      signal.addEventListener('abort', entry.onAbort, { once: true })
+      entry.stop = onAbort(signal, () => {
+        const i = this.waiting.indexOf(entry)
+        if (i !== -1) this.waiting.splice(i, 1)
+        reject(signal.reason)
+      })
       this.waiting.push(entry)
     })
   }
@@ -74,7 +69,7 @@ export class ConcurrencyLimiter {
   private drain(): void {
     while (this.active < this.concurrency && this.waiting.length > 0) {
       const next = this.waiting.shift()!
-      next.signal.removeEventListener('abort', next.onAbort)
+      next.stop()
       this.active++
       next.resolve()
     }

@@ -1,3 +1,5 @@
+import { onAbort, type CancelSignal } from '../cancel.js'
+
 /** Exponential backoff with jitter: min(initial * 2^attempt, max) * [0.8, 1.2). */
 export function backoffMs(
   attempt: number,
@@ -10,18 +12,17 @@ export function backoffMs(
 }
 
 /** Waits, unless the signal aborts first (then rejects with the signal's reason). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: CancelSignal): Promise<void> {
   if (ms <= 0) return Promise.resolve()
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
+      stop()
       resolve()
     }, ms)
-    const onAbort = () => {
+    const stop = onAbort(signal, () => {
       clearTimeout(timer)
       reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
+    })
   })
 }

@@ -1,3 +1,4 @@
+import { Cancellation } from '../../core/cancel.js'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createContext, type GatewayContext } from '../../core/context.js'
@@ -13,6 +14,7 @@ import {
 } from '../../core/schemas/index.js'
 import type { ChatStreamItem, JsonResult, ResponsesStreamItem, StreamResult } from '../../providers/types.js'
 import { sendError } from '../errors.js'
+import { arrivalOf } from '../arrival.js'
 import { SseWriter } from '../sse.js'
 import { compileValidator } from '../validate.js'
 
@@ -49,18 +51,18 @@ export function beginRequest(
   model: string,
   allowDirectKeys = false,
 ): GatewayContext {
-  const controller = new AbortController()
+  const cancellation = new Cancellation()
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort()
+    if (!reply.raw.writableFinished) cancellation.abort()
   })
   const incoming = request.headers['x-request-id']
   const ctx = createContext({
     requestId: typeof incoming === 'string' && incoming.length <= 128 ? incoming : randomUUID(),
     requestType,
-    signal: controller.signal,
+    signal: cancellation,
     headers: request.headers,
     modelRequested: model,
-    startNs: request.startNs,
+    startNs: arrivalOf(request.raw),
   })
   if (allowDirectKeys) ctx.directKey = directKeyOf(request.headers)
   request.errorContext = { model, requestType }

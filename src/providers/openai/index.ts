@@ -16,6 +16,7 @@ import type {
 import {
   discard,
   headerValue,
+  jsonResult,
   parseJsonBody,
   readText,
   sendUpstream,
@@ -89,20 +90,9 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     return res
   }
 
-  async function json<T extends { usage?: unknown }>(
-    a: Attempt,
-    op: string,
-    body: string,
-  ): Promise<JsonResult<T>> {
+  async function json<T>(a: Attempt, op: string, body: string): Promise<JsonResult<T>> {
     const res = await post(a, op, body)
-    const text = await readText(res, name, a.signal)
-    const parsed = parseJsonBody<T>(name, text)
-    return {
-      body: parsed,
-      raw: text,
-      usage: (parsed.usage as Usage | undefined) ?? undefined,
-      headers: pick(res),
-    }
+    return jsonResult<T>(name, await readText(res, name, a.signal), pick(res))
   }
 
   function expectEventStream(res: UpstreamResponse): void {
@@ -164,7 +154,16 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
   if (spec.responses) {
     adapter.responses = async (a: Attempt, req: ResponsesRequest) => {
       const result = await json<ResponsesResponse>(a, 'responses', toResponsesBody(req, a.model, false))
-      return { ...result, usage: responsesUsageToUsage(result.body.usage) }
+      // The Responses API names its usage fields its own way.
+      const usage = responsesUsageToUsage(result.usage as ResponsesResponse['usage'])
+      return {
+        raw: result.raw,
+        headers: result.headers,
+        usage,
+        get body() {
+          return result.body
+        },
+      }
     }
     adapter.responsesStream = async (a: Attempt, req: ResponsesRequest) => {
       const res = await post(a, 'responses_stream', toResponsesBody(req, a.model, true))
