@@ -35,6 +35,8 @@ export interface GatewayContext {
   allowedKeyIds?: ReadonlySet<string>
   /** The caller's own provider key (`x-bf-direct-key: true` with `client.allow_direct_keys`). */
   directKey?: string
+  /** The route relays an OpenAI-format stream to an OpenAI-format client (raw frames welcome). */
+  passthrough?: boolean
   /** Headers hooks add to the response (rate-limit state, cost ...). */
   responseHeaders: Record<string, string>
   /** Characters of content relayed to the client in a stream, for estimating usage the provider never sent. */

@@ -163,7 +163,8 @@ export class Gateway {
   ): Promise<StreamResult<ChatStreamItem>> {
     return this.runStream(ctx, req, undefined, async (adapter, a) => {
       if (adapter.textCompletionStream) return adapter.textCompletionStream(a, req)
-      const r = await adapter.chatStream(a, textCompletionToChat(req))
+      // Converted chunk by chunk, so no raw frames.
+      const r = await adapter.chatStream({ ...a, passthrough: false }, textCompletionToChat(req))
       return { items: chatStreamToTextCompletion(r.items), headers: r.headers }
     })
   }
@@ -189,7 +190,7 @@ export class Gateway {
   ): Promise<StreamResult<ResponsesStreamItem>> {
     return this.runStream(ctx, req, defaultProvider, async (adapter, a) => {
       if (adapter.responsesStream) return adapter.responsesStream(a, req)
-      const r = await adapter.chatStream(a, responsesRequestToChat(req))
+      const r = await adapter.chatStream({ ...a, passthrough: false }, responsesRequestToChat(req))
       return { items: chatStreamToResponses(r.items, req), headers: r.headers }
     })
   }
@@ -506,6 +507,7 @@ export class Gateway {
       idleTimeoutMs: net.idleTimeoutMs,
       requestId: ctx.requestId,
       extraHeaders: extraHeaders(config, ctx.headers),
+      passthrough: ctx.passthrough,
     }
   }
 
@@ -579,11 +581,18 @@ function extraHeaders(config: ProviderConfig, headers: GatewayContext['headers']
  * unparsed counts its size beyond the envelope of the first chunk.
  */
 function contentChars(item: unknown, envelope: { bytes: number }): number {
-  const { chunk, event, data } = item as {
+  const {
+    chunk,
+    event,
+    data,
+    contentChars: known,
+  } = item as {
     chunk?: { choices?: unknown[] }
     event?: { delta?: unknown }
     data?: string
+    contentChars?: number
   }
+  if (known !== undefined) return known
   if (event) return typeof event.delta === 'string' ? event.delta.length : 0
   if (!chunk && data !== undefined) {
     if (envelope.bytes < 0) {

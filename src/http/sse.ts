@@ -8,7 +8,7 @@ import type { FastifyReply } from 'fastify'
 export class SseWriter {
   private readonly res: ServerResponse
   private closed = false
-  private pending = ''
+  private pending: (string | Buffer)[] = []
   private behind = false
 
   constructor(reply: FastifyReply, headers: Record<string, string>) {
@@ -30,21 +30,30 @@ export class SseWriter {
   }
 
   /**
-   * Writes one frame. Frames written in the same turn of the event loop (the events of one
-   * upstream chunk) are joined and leave in one write to the socket. Returns false when the client
-   * is behind: then `drain()` before writing more.
+   * Writes one frame (text, or bytes already framed). Frames written in the same turn of the event
+   * loop (the events of one upstream chunk) leave in one write to the socket. Returns false when
+   * the client is behind: then `drain()` before writing more.
    */
-  write(frame: string): boolean {
+  write(frame: string | Buffer): boolean {
     if (this.isClosed) return true
-    if (this.pending === '') process.nextTick(this.flush)
-    this.pending += frame
+    if (this.pending.length === 0) process.nextTick(this.flush)
+    this.pending.push(frame)
     return !this.behind
   }
 
+  private take(): string | Buffer | undefined {
+    const p = this.pending
+    if (p.length === 0) return undefined
+    this.pending = []
+    if (p.length === 1) return p[0]
+    return p.every((f) => typeof f === 'string')
+      ? p.join('')
+      : Buffer.concat(p.map((f) => (typeof f === 'string' ? Buffer.from(f) : f)))
+  }
+
   private readonly flush = (): void => {
-    const text = this.pending
-    this.pending = ''
-    if (text && !this.isClosed) this.behind = !this.res.write(text)
+    const chunk = this.take()
+    if (chunk !== undefined && !this.isClosed) this.behind = !this.res.write(chunk)
   }
 
   /** Resolves when the client has read what was written, or has gone. */
@@ -64,9 +73,9 @@ export class SseWriter {
 
   end(frame?: string): void {
     if (this.isClosed) return
-    const text = this.pending + (frame ?? '')
-    this.pending = ''
-    if (text) this.res.end(text)
+    if (frame) this.pending.push(frame)
+    const chunk = this.take()
+    if (chunk !== undefined) this.res.end(chunk)
     else this.res.end()
   }
 }

@@ -33,6 +33,11 @@ export interface Attempt {
   requestId: string
   /** Headers to add to the upstream request (network_config.extra_headers, x-bf-eh-*). */
   extraHeaders: Record<string, string>
+  /**
+   * The caller relays an OpenAI-format stream to an OpenAI-format client: an OpenAI-format
+   * provider may hand over raw `frames` instead of one item per chunk.
+   */
+  passthrough?: boolean
 }
 
 /** A non-streamed result: the body in unified form, plus the exact JSON text when it needs no rewrite. */
@@ -56,6 +61,13 @@ export interface ChatStreamItem {
   usage?: Usage
   /** True for the trailing `choices: []` chunk that exists only to carry usage. */
   usageOnly?: boolean
+  /**
+   * Complete OpenAI-format SSE frames (`data: {...}\n\n`, possibly several), to be written to an
+   * OpenAI-format client as they are. Only given when the attempt asked for `passthrough`.
+   */
+  frames?: Buffer
+  /** Characters of generated content in `frames`, for estimating usage a provider never sent. */
+  contentChars?: number
 }
 
 export interface ResponsesStreamItem {

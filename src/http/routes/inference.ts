@@ -103,8 +103,9 @@ export function sendJson<T>(reply: FastifyReply, ctx: GatewayContext, result: Js
     .send(result.raw ?? JSON.stringify(result.body))
 }
 
-/** The data text of a chat (or text-completion) stream item, as the caller should see it. */
-function chatFrame(item: ChatStreamItem, includeUsage: boolean): string | undefined {
+/** A chat (or text-completion) stream item as the caller should see it: its frame bytes, or its data text. */
+function chatFrame(item: ChatStreamItem, includeUsage: boolean): string | Buffer | undefined {
+  if (item.frames) return item.frames
   if (item.usageOnly && !includeUsage) return undefined
   if (item.usage && !item.usageOnly && !includeUsage) {
     const chunk: ChatChunk = item.chunk ?? (JSON.parse(item.data!) as ChatChunk)
@@ -125,7 +126,8 @@ export async function relayChatStream(
   try {
     for await (const item of result.items) {
       const data = chatFrame(item, includeUsage)
-      if (data !== undefined && !sse.write(`data: ${data}\n\n`)) await sse.drain()
+      if (data !== undefined && !sse.write(typeof data === 'string' ? `data: ${data}\n\n` : data))
+        await sse.drain()
       if (sse.isClosed) break
     }
     sse.end('data: [DONE]\n\n')
@@ -171,12 +173,8 @@ export function registerInferenceRoutes(
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = validateChat(request.body)
     const stream = body.stream === true
-    const ctx = beginRequest(
-      request,
-      reply,
-      stream ? 'chat_completion_stream' : 'chat_completion',
-      body.model,
-    )
+    const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', body.model)
+    ctx.passthrough = true
     try {
       if (stream)
         return await relayChatStream(reply, ctx, await gateway.chatStream(ctx, body), wantsUsage(body))
@@ -189,12 +187,8 @@ export function registerInferenceRoutes(
   app.post('/v1/completions', async (request, reply) => {
     const body = validateCompletion(request.body)
     const stream = body.stream === true
-    const ctx = beginRequest(
-      request,
-      reply,
-      stream ? 'text_completion_stream' : 'text_completion',
-      body.model,
-    )
+    const ctx = begin(request, reply, stream ? 'text_completion_stream' : 'text_completion', body.model)
+    ctx.passthrough = true
     try {
       if (stream)
         return await relayChatStream(

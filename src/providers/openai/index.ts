@@ -35,7 +35,7 @@ import type {
 } from '../types.js'
 import { parseOpenAIError } from './errors.js'
 import { toOpenAIBody } from './request.js'
-import { relayOpenAIStream } from './stream.js'
+import { relayOpenAIFrames, relayOpenAIStream } from './stream.js'
 
 /** Headers from the provider worth passing back to the caller. */
 const FORWARDED_HEADERS = [
@@ -119,7 +119,10 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
       const res = await post(a, 'chat_completion_stream', toOpenAIBody(req, a.model, spec, true))
       expectEventStream(res)
-      return { items: relayOpenAIStream(res.body, name), headers: pick(res) }
+      return {
+        items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
+        headers: pick(res),
+      }
     },
 
     async listModels(a: Attempt): Promise<ModelEntry[]> {
@@ -147,7 +150,10 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     adapter.textCompletionStream = async (a: Attempt, req: TextCompletionRequest) => {
       const res = await post(a, 'text_completion_stream', toOpenAIBody(req, a.model, spec, true))
       expectEventStream(res)
-      return { items: relayOpenAIStream(res.body, name), headers: pick(res) }
+      return {
+        items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
+        headers: pick(res),
+      }
     }
   }
 

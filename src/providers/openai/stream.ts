@@ -65,3 +65,133 @@ function item(ev: SseEvent, provider: string): ChatStreamItem {
   if (!usage) return { data, chunk }
   return { data, chunk, usage, usageOnly: Array.isArray(chunk.choices) && chunk.choices.length === 0 }
 }
+
+const BLANK_LINE = Buffer.from('\n\n')
+// Searched in a latin1 view of the bytes (one char per byte): string search is far cheaper per
+// call than Buffer.indexOf, and the offsets are byte offsets.
+const SPECIAL = ['"usage":{', '"usage": {', '"error"', '[DONE]', 'event:']
+
+/**
+ * The pass-through relay, for a caller that answers in OpenAI's format: bytes in, bytes out. Each
+ * upstream chunk's complete events leave as one `frames` item, checked (every event a `data:`
+ * JSON object) but neither decoded nor parsed. Only an event that carries usage, an error or
+ * `[DONE]` takes the parsing path of `relayOpenAIStream`.
+ */
+export async function* relayOpenAIFrames(
+  body: AsyncIterable<Buffer>,
+  provider: string,
+): AsyncGenerator<ChatStreamItem> {
+  const state: FrameState = { envelope: -1, done: false }
+  const it = body[Symbol.asyncIterator]()
+  let carry: Buffer | undefined
+  try {
+    for (;;) {
+      const next = await it.next()
+      if (next.done) break
+      const piece = next.value
+      // Read on to the end even after [DONE], so that the upstream connection stays reusable.
+      if (state.done) continue
+      const pieceText = piece.toString('latin1')
+      if (pieceText.indexOf('\r') !== -1) {
+        // A provider that frames with CRLF: the event-by-event relay handles it.
+        const rest: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => it }
+        yield* relayOpenAIStream(prepend(carry ? [carry, piece] : [piece], rest), provider)
+        return
+      }
+      const buf = carry ? Buffer.concat([carry, piece]) : piece
+      const text = carry ? buf.toString('latin1') : pieceText
+      const end = text.lastIndexOf('\n\n')
+      if (end === -1) {
+        carry = buf
+        continue
+      }
+      carry = end + 2 < buf.length ? buf.subarray(end + 2) : undefined
+      for (const item of relayRegion(buf.subarray(0, end + 2), text, provider, state)) {
+        if ('error' in item) throw item.error
+        yield item
+      }
+    }
+  } catch (err) {
+    if (err instanceof GatewayError) throw err
+    throw streamBroken(provider, err)
+  }
+  if (!state.done && carry && carry.toString('utf8').trim()) {
+    const last = Buffer.concat([carry, BLANK_LINE])
+    for (const item of relayRegion(last, last.toString('latin1'), provider, state)) {
+      if ('error' in item) throw item.error
+      yield item
+    }
+  }
+  if (!state.done) throw streamBroken(provider, new Error('the stream ended before [DONE]'))
+}
+
+async function* prepend(first: Buffer[], rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield* first
+  yield* rest
+}
+
+interface FrameState {
+  /** Size of the first event, which carries no content: what every event costs besides its content. */
+  envelope: number
+  done: boolean
+}
+
+/** The items of a region; a last `{ error }` entry means: throw it once the others are out. */
+function relayRegion(
+  region: Buffer,
+  text: string,
+  provider: string,
+  state: FrameState,
+): (ChatStreamItem | { error: GatewayError })[] {
+  // Where the events that need parsing are: usage, errors, [DONE], named events.
+  const marks: number[] = []
+  for (const t of SPECIAL) {
+    for (let at = text.indexOf(t); at !== -1 && at < region.length; at = text.indexOf(t, at + t.length))
+      marks.push(at)
+  }
+  marks.sort((a, b) => a - b)
+  const out: (ChatStreamItem | { error: GatewayError })[] = []
+  let framesFrom = 0
+  let content = 0
+  let mark = 0
+  let start = 0
+  let end: number
+  const flushFrames = (upTo: number) => {
+    if (upTo > framesFrom) out.push({ frames: region.subarray(framesFrom, upTo), contentChars: content })
+    content = 0
+  }
+  while ((end = text.indexOf('\n\n', start)) !== -1 && end < region.length) {
+    while (mark < marks.length && marks[mark] < start) mark++
+    if (mark < marks.length && marks[mark] < end) {
+      // A special event: the plain frames before it go out as they are, it is parsed.
+      flushFrames(start)
+      framesFrom = end + 2
+      const text = region.toString('utf8', start, end + 2)
+      for (const ev of new SseParser().push(text)) {
+        if (ev.data === '[DONE]') {
+          state.done = true
+          return out
+        }
+        try {
+          out.push(item(ev, provider))
+        } catch (err) {
+          out.push({ error: err as GatewayError })
+          return out
+        }
+      }
+    } else if (region[start] !== 58 /* : comment */) {
+      // `data:` and a JSON object: `d` first, `}` last. The events before a broken one still go out.
+      if (region[start] !== 100 || region[end - 1] !== 125) {
+        flushFrames(start)
+        out.push({ error: malformedEvent(provider, region.toString('utf8', start, end)) })
+        return out
+      }
+      const size = end - start
+      if (state.envelope < 0) state.envelope = size
+      else if (size > state.envelope) content += size - state.envelope
+    }
+    start = end + 2
+  }
+  flushFrames(start)
+  return out
+}
