@@ -67,9 +67,21 @@ function item(ev: SseEvent, provider: string): ChatStreamItem {
 }
 
 const BLANK_LINE = Buffer.from('\n\n')
-// Searched in a latin1 view of the bytes (one char per byte): string search is far cheaper per
-// call than Buffer.indexOf, and the offsets are byte offsets.
-const SPECIAL = ['"usage":{', '"usage": {', '"error"', '[DONE]', 'event:']
+/**
+ * Whether an event needs parsing: `[DONE]`, a named event, an error, or one that carries usage.
+ * Checked on a latin1 view of the bytes (one char per byte, so offsets are byte offsets), by
+ * position where the format fixes it and by a search bounded to the event otherwise.
+ */
+function isSpecial(text: string, start: number, end: number): boolean {
+  const c = text.charCodeAt(start)
+  if (c !== 100 /* d */) return c === 101 /* e: event: */
+  // `data: ` or `data:`, then the payload.
+  const p = text.charCodeAt(start + 5) === 32 ? start + 6 : start + 5
+  if (text.charCodeAt(p) === 91 /* [ */) return true
+  if (text.startsWith('{"error"', p)) return true
+  const event = text.slice(p, end)
+  return event.includes('"usage":{') || event.includes('"usage": {')
+}
 
 /**
  * The pass-through relay, for a caller that answers in OpenAI's format: bytes in, bytes out. Each
@@ -143,17 +155,9 @@ function relayRegion(
   provider: string,
   state: FrameState,
 ): (ChatStreamItem | { error: GatewayError })[] {
-  // Where the events that need parsing are: usage, errors, [DONE], named events.
-  const marks: number[] = []
-  for (const t of SPECIAL) {
-    for (let at = text.indexOf(t); at !== -1 && at < region.length; at = text.indexOf(t, at + t.length))
-      marks.push(at)
-  }
-  marks.sort((a, b) => a - b)
   const out: (ChatStreamItem | { error: GatewayError })[] = []
   let framesFrom = 0
   let content = 0
-  let mark = 0
   let start = 0
   let end: number
   const flushFrames = (upTo: number) => {
@@ -161,8 +165,7 @@ function relayRegion(
     content = 0
   }
   while ((end = text.indexOf('\n\n', start)) !== -1 && end < region.length) {
-    while (mark < marks.length && marks[mark] < start) mark++
-    if (mark < marks.length && marks[mark] < end) {
+    if (isSpecial(text, start, end)) {
       // A special event: the plain frames before it go out as they are, it is parsed.
       flushFrames(start)
       framesFrom = end + 2
