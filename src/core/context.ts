@@ -92,6 +92,8 @@ export interface GatewayHook {
   ): void | Target[] | Promise<void | Target[]>
   /** Before each target is tried (the primary and each fallback). Throw a GatewayError to refuse it. */
   beforeTarget?(ctx: GatewayContext, target: Target, request: Record<string, unknown>): void | Promise<void>
+  /** Whether a listed model (`/v1/models`) is one this request's caller may use. */
+  admitsModel?(ctx: GatewayContext, provider: string, model: string): boolean
   /** When a target failed (every retry spent) and the next fallback, if any, is about to be tried. */
   afterTargetFailed?(ctx: GatewayContext, target: Target, error: GatewayError): void | Promise<void>
   /** Once, when the request has ended: success, failure or cancellation (streams: when the stream ends). */

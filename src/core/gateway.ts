@@ -220,6 +220,9 @@ export class Gateway {
 
   /** The models of every configured provider, as `provider/model`; a provider that fails is left out. */
   async listModels(ctx: GatewayContext, only?: string): Promise<ModelEntry[]> {
+    // The same authentication as inference; then only what the caller may use is listed.
+    for (const hook of this.hooks) if (hook.beforeRequest) await hook.beforeRequest(ctx, { model: '' })
+    const filters = this.hooks.filter((h) => h.admitsModel)
     const entries = this.registry.list().filter((p) => only === undefined || p.config.name === only)
     const lists = await Promise.all(
       entries.map(async ({ config, adapter }) => {
@@ -242,7 +245,14 @@ export class Gateway {
         }
       }),
     )
-    return lists.flat()
+    const all = lists.flat()
+    if (filters.length === 0) return all
+    return all.filter((m) => {
+      const slash = m.id.indexOf('/')
+      const provider = m.id.slice(0, slash)
+      const model = m.id.slice(slash + 1)
+      return filters.every((h) => h.admitsModel!(ctx, provider, model))
+    })
   }
 
   // ---- the pipeline ----

@@ -174,6 +174,13 @@ export class GovernanceHook implements GatewayHook {
     rateLimitHeaders(ctx, planned, result.remaining, now)
   }
 
+  admitsModel(ctx: GatewayContext, provider: string, model: string): boolean {
+    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    if (!vk) return true
+    const pc = vk.provider_configs.find((p) => p.provider === provider)
+    return pc !== undefined && providerConfigAdmits(pc, model)
+  }
+
   async afterTargetFailed(ctx: GatewayContext, target: Target): Promise<void> {
     const r = ctx.state.get(RESERVATION_STATE) as Reservation | undefined
     if (!r || r.target !== target) return

@@ -25,6 +25,7 @@ import { installAdminAuth, type AdminAuthDeps } from './auth.js'
 import { registerAccessProfileRoutes } from './routes/access-profiles.js'
 import { registerGovernanceRoutes } from './routes/governance.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
+import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
 import { registerQuotaRoute } from './routes/quota.js'
 import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
@@ -215,6 +216,17 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       onChange: (name) => cluster.bus.publish(PROVIDERS_TOPIC, { name }),
     })
     registerQuotaRoute(app, { state: governance.state, usage: governance.usage })
+    await loadPricingOverrides(store, governance.pricing)
+    cluster.bus.subscribe(PRICING_TOPIC, () => {
+      loadPricingOverrides(store, governance.pricing).catch((err: unknown) =>
+        logger.error({ err: (err as Error).message }, 'pricing overrides reload failed'),
+      )
+    })
+    registerPricingRoutes(app, {
+      store,
+      overrides: governance.pricing,
+      onChange: () => cluster.bus.publish(PRICING_TOPIC, {}),
+    })
     registerGovernanceRoutes(app, { service: governance.service, usage: governance.usage })
     const users = new UserService(store.db)
     const accessProfiles = new AccessProfileService(store.db, governanceKeyStore(governance.service))
