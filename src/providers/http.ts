@@ -242,3 +242,17 @@ export function jsonResult<T>(
     },
   }
 }
+
+/** A stream request must be answered with an event stream; anything else is a retryable bad response. */
+export function expectEventStream(res: UpstreamResponse, providerName: string): void {
+  const ct = headerValue(res.headers, 'content-type') ?? ''
+  if (ct.includes('event-stream')) return
+  discard(res)
+  throw new GatewayError(
+    'upstream_bad_response',
+    `${providerName} answered a stream request with ${ct || 'no content type'}`,
+    {
+      retryable: true,
+    },
+  )
+}

@@ -1,7 +1,6 @@
-import { GatewayError } from '../../core/errors.js'
 import type { ChatRequest, ChatResponse, ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
 import {
-  discard,
+  expectEventStream,
   headerValue,
   parseJsonBody,
   readText,
@@ -86,17 +85,7 @@ export function createAnthropicAdapter(cfg: ProviderConfig): ProviderAdapter {
 
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
       const res = await post(a, 'chat_completion_stream', toAnthropicRequest(req, a.model, true))
-      const ct = headerValue(res.headers, 'content-type') ?? ''
-      if (!ct.includes('event-stream')) {
-        discard(res)
-        throw new GatewayError(
-          'upstream_bad_response',
-          `${name} answered a stream request with ${ct || 'no content type'}`,
-          {
-            retryable: true,
-          },
-        )
-      }
+      expectEventStream(res, name)
       return { items: translateAnthropicStream(res.body, name), headers: pick(res) }
     },
 

@@ -1,4 +1,3 @@
-import { GatewayError } from '../../core/errors.js'
 import type {
   ChatRequest,
   ChatResponse,
@@ -7,14 +6,7 @@ import type {
   ModelEntry,
   ProviderConfig,
 } from '../../core/schemas/index.js'
-import {
-  discard,
-  headerValue,
-  parseJsonBody,
-  readText,
-  sendUpstream,
-  type UpstreamResponse,
-} from '../http.js'
+import { expectEventStream, parseJsonBody, readText, sendUpstream, type UpstreamResponse } from '../http.js'
 import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../types.js'
 import { fromGeminiEmbedResponse, toGeminiEmbedCall } from './embeddings.js'
 import { geminiError } from './errors.js'
@@ -85,12 +77,7 @@ export function createGeminiAdapter(cfg: ProviderConfig): ProviderAdapter {
 
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
       const res = await post(a, 'streamGenerateContent', toGeminiRequest(req), '?alt=sse')
-      const ct = headerValue(res.headers, 'content-type') ?? ''
-      if (!ct.includes('event-stream')) {
-        discard(res)
-        const message = `${name} answered a stream request with ${ct || 'no content type'}`
-        throw new GatewayError('upstream_bad_response', message, { retryable: true })
-      }
+      expectEventStream(res, name)
       return { items: translateGeminiStream(res.body, name, a.model) }
     },
 

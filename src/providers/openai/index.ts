@@ -14,7 +14,7 @@ import type {
   Usage,
 } from '../../core/schemas/index.js'
 import {
-  discard,
+  expectEventStream,
   headerValue,
   jsonResult,
   parseJsonBody,
@@ -95,20 +95,6 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     return jsonResult<T>(name, await readText(res, name, a.signal), pick(res))
   }
 
-  function expectEventStream(res: UpstreamResponse): void {
-    const ct = headerValue(res.headers, 'content-type') ?? ''
-    if (!ct.includes('event-stream')) {
-      discard(res)
-      throw new GatewayError(
-        'upstream_bad_response',
-        `${name} answered a stream request with ${ct || 'no content type'}`,
-        {
-          retryable: true,
-        },
-      )
-    }
-  }
-
   const adapter: ProviderAdapter = {
     format: 'openai',
 
@@ -118,7 +104,7 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
 
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
       const res = await post(a, 'chat_completion_stream', toOpenAIBody(req, a.model, spec, true))
-      expectEventStream(res)
+      expectEventStream(res, name)
       return {
         items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
         headers: pick(res),
@@ -149,7 +135,7 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
       json<TextCompletionResponse>(a, 'text_completion', toOpenAIBody(req, a.model, spec, false))
     adapter.textCompletionStream = async (a: Attempt, req: TextCompletionRequest) => {
       const res = await post(a, 'text_completion_stream', toOpenAIBody(req, a.model, spec, true))
-      expectEventStream(res)
+      expectEventStream(res, name)
       return {
         items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
         headers: pick(res),
@@ -173,7 +159,7 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     }
     adapter.responsesStream = async (a: Attempt, req: ResponsesRequest) => {
       const res = await post(a, 'responses_stream', toResponsesBody(req, a.model, true))
-      expectEventStream(res)
+      expectEventStream(res, name)
       return { items: relayResponsesStream(res.body, name), headers: pick(res) }
     }
   }
