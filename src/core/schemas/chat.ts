@@ -52,6 +52,8 @@ export const ReasoningDetailSchema = Type.Object(
     signature: Type.Optional(Type.String()),
     data: Type.Optional(Type.String()),
     summary: Type.Optional(Type.String()),
+    /** Whose reasoning this is (OpenRouter's tag, e.g. `anthropic-claude-v1`); signatures go back only to their issuer. */
+    format: Type.Optional(Type.String()),
   },
   Open,
 )
