@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
-import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ProviderRegistry } from '../src/core/router/registry.js'
 import { AccessProfileService, governanceKeyStore } from '../src/governance/access-profiles.js'
@@ -19,81 +14,13 @@ import { registerProviderRoutes } from '../src/http/routes/providers.js'
 import { registerSessionRoutes } from '../src/http/routes/session.js'
 import { registerUserRoutes } from '../src/http/routes/users.js'
 import { createAdapter, isBuiltinProvider, type ProviderAdapter } from '../src/providers/index.js'
-import { openConfigStore, type ConfigStore, type StoreSpec } from '../src/store/index.js'
+import { openConfigStore, type ConfigStore } from '../src/store/index.js'
+import { backends, tempDir } from './helpers/databases.js'
 
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const PASSWORD = 'correct horse battery staple'
 const ENV = { ...process.env, HEIMDALL_TEST_ADMIN_PASSWORD: PASSWORD }
 const AUTH = { is_enabled: true, admin_username: 'admin', admin_password: 'env.HEIMDALL_TEST_ADMIN_PASSWORD' }
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`
-
-// ---- stores: SQLite files, and one PostgreSQL database per run with a schema per test ----
-
-interface Backend {
-  kind: 'sqlite' | 'postgres'
-  fresh(): Promise<StoreSpec>
-  teardown(): Promise<void>
-}
-
-const tempDirs: string[] = []
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'heimdall-auth-'))
-  tempDirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-function sqliteBackend(): Backend {
-  const dir = tempDir()
-  let n = 0
-  return {
-    kind: 'sqlite',
-    fresh: async () => ({ type: 'sqlite', config: { path: join(dir, `auth-${++n}.db`) } }),
-    teardown: async () => undefined,
-  }
-}
-
-/** Set up inside the tests (not in a beforeAll hook), so that an unreachable PostgreSQL fails them. */
-function postgresBackend(): Backend {
-  const dbName = `heimdall_auth_${process.pid}_${randomBytes(4).toString('hex')}`
-  const runUrl = new URL(PG_URL)
-  runUrl.pathname = `/${dbName}`
-  let n = 0
-  const admin = async (url: string, query: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      await client.query(query)
-    } finally {
-      await client.end()
-    }
-  }
-  let created: Promise<void> | undefined
-  return {
-    kind: 'postgres',
-    fresh: async () => {
-      await (created ??= admin(PG_URL, `CREATE DATABASE "${dbName}"`))
-      const schema = `t${++n}`
-      await admin(runUrl.toString(), `CREATE SCHEMA "${schema}"`)
-      const url = new URL(runUrl)
-      url.searchParams.set('options', `-c search_path=${schema}`)
-      return { type: 'postgres', config: { connection_string: url.toString() } }
-    },
-    teardown: async () => {
-      if (
-        created === undefined ||
-        (await created.then(
-          () => false,
-          () => true,
-        ))
-      )
-        return
-      await admin(PG_URL, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)
-    },
-  }
-}
 
 // ---- the app under test ----
 
@@ -192,8 +119,8 @@ async function rawGet(base: string, path: string, headers: Record<string, string
   })
 }
 
-describe.each([sqliteBackend(), postgresBackend()])('admin auth on $kind', (backend) => {
-  const appDir = tempDir()
+describe.each(backends('auth'))('admin auth on $kind', (backend) => {
+  const appDir = tempDir('auth')
   const open = async () => openConfigStore(await backend.fresh(), { appDir })
   afterAll(() => backend.teardown())
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
@@ -15,9 +14,9 @@ import {
   type CounterStore,
   type LimitCheck,
 } from '../src/cluster/index.js'
+import { deleteRedisKeys, REDIS_URL, redisPrefix } from './helpers/redis.js'
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const PREFIX = `heimdall-test:${process.pid}-${randomBytes(4).toString('hex')}:`
+const PREFIX = redisPrefix('heimdall-test')
 const MINUTE = 60_000
 const TTL = 60_000
 
@@ -81,26 +80,8 @@ function redisBackend(): Backend {
     },
     teardown: async () => {
       await Promise.all(opened.map((o) => o.close()))
-      await deleteTestKeys()
+      await deleteRedisKeys(PREFIX)
     },
-  }
-}
-
-async function deleteTestKeys(): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  redis.on('error', () => undefined)
-  try {
-    await redis.connect()
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000)
-      if (keys.length > 0) await redis.del(...keys)
-      cursor = next
-    } while (cursor !== '0')
-  } catch {
-    // Redis is down: the Redis tests have failed already, and there is nothing to delete.
-  } finally {
-    redis.disconnect()
   }
 }
 

@@ -1,9 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { normalizeProvider } from '../src/core/config.js'
 import { GatewayError } from '../src/core/errors.js'
@@ -15,80 +11,8 @@ import {
 } from '../src/governance/service.js'
 import { installErrorHandlers } from '../src/http/errors.js'
 import { registerGovernanceRoutes, type UsageOverlay } from '../src/http/routes/governance.js'
-import { openConfigStore, type ConfigStore, type StoreSpec } from '../src/store/index.js'
-
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-
-/**
- * Where each test gets a store of its own. Setting it up happens inside the tests (not in a
- * beforeAll hook, whose failure vitest reports as skipped tests), so that an unreachable
- * PostgreSQL fails every PostgreSQL test.
- */
-interface Backend {
-  kind: 'sqlite' | 'postgres'
-  fresh(): Promise<StoreSpec>
-  teardown(): Promise<void>
-}
-
-const tempDirs: string[] = []
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'heimdall-gov-'))
-  tempDirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-function sqliteBackend(): Backend {
-  const dir = tempDir()
-  let n = 0
-  return {
-    kind: 'sqlite',
-    fresh: async () => ({ type: 'sqlite', config: { path: join(dir, `gov-${++n}.db`) } }),
-    teardown: async () => undefined,
-  }
-}
-
-/** One database per run, dropped at the end; one schema per test inside it. */
-function postgresBackend(): Backend {
-  const dbName = `heimdall_gov_${process.pid}_${randomBytes(4).toString('hex')}`
-  const runUrl = new URL(PG_URL)
-  runUrl.pathname = `/${dbName}`
-  const admin = async (url: string, statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      await client.query(statement)
-    } finally {
-      await client.end()
-    }
-  }
-  let created: Promise<void> | undefined
-  let n = 0
-  return {
-    kind: 'postgres',
-    fresh: async () => {
-      await (created ??= admin(PG_URL, `CREATE DATABASE "${dbName}"`))
-      const schema = `t${++n}`
-      await admin(runUrl.toString(), `CREATE SCHEMA "${schema}"`)
-      const url = new URL(runUrl)
-      url.searchParams.set('options', `-c search_path=${schema}`)
-      return { type: 'postgres', config: { connection_string: url.toString() } }
-    },
-    teardown: async () => {
-      if (
-        !created ||
-        (await created.then(
-          () => false,
-          () => true,
-        ))
-      )
-        return
-      await admin(PG_URL, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)
-    },
-  }
-}
+import { openConfigStore, type ConfigStore } from '../src/store/index.js'
+import { backends, tempDir, type Backend } from './helpers/databases.js'
 
 interface Harness {
   app: FastifyInstance
@@ -106,7 +30,7 @@ interface Reply {
 
 /** A bare Fastify app with the error handlers and the governance routes, on a fresh store with two providers. */
 async function harness(backend: Backend, usage?: UsageOverlay): Promise<Harness> {
-  const store = await openConfigStore(await backend.fresh(), { appDir: tempDir() })
+  const store = await openConfigStore(await backend.fresh(), { appDir: tempDir('gov') })
   await store.putProvider(
     normalizeProvider('openai', {
       keys: [
@@ -207,7 +131,7 @@ const FULL_KEY = {
   mcp_configs: [{ mcp_client_name: 'github', tools_to_execute: ['*'] }],
 }
 
-describe.each([sqliteBackend(), postgresBackend()])('governance API on $kind', (backend) => {
+describe.each(backends('gov'))('governance API on $kind', (backend) => {
   afterAll(() => backend.teardown())
 
   it("creates customer, team and key with budgets, rate limits and provider configs, shown with Bifrost's names", async () => {

@@ -3,15 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
 import OpenAI from 'openai'
-import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ClientConfig, ConfigFile, Usage } from '../src/core/schemas/index.js'
 import { computeCost } from '../src/governance/pricing/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
+import { postgresBackend } from './helpers/databases.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { deleteRedisKeys, REDIS_URL, redisPrefix } from './helpers/redis.js'
 
 /**
  * Governance end to end: a user creates a customer, a team and a virtual key through the management
@@ -19,9 +19,7 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
  * exact usage back. Run on every store and counter backend a deployment can choose.
  */
 
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const RUN = `${process.pid}-${randomBytes(4).toString('hex')}`
+const REDIS_PREFIX = redisPrefix('heimdall-enforce-test')
 const MODEL = 'openai/gpt-4o-mini'
 
 /** Two keys, so that a key restriction has something to exclude. */
@@ -47,65 +45,12 @@ interface Setup {
 }
 
 /**
- * One PostgreSQL database per run, dropped at the end; one schema per server inside it. Created
- * from inside the tests (never a beforeAll hook, whose failure vitest reports as skipped), so that
- * an unreachable PostgreSQL fails the tests.
+ * PostgreSQL: one database per run, dropped at the end, with one schema per server inside it.
+ * Redis: one key prefix per setup, cleared at the end. Both are first reached from inside the tests.
  */
-function postgresDatabase() {
-  const dbName = `heimdall_enforce_${RUN.replace('-', '_')}`
-  const runUrl = new URL(PG_URL)
-  runUrl.pathname = `/${dbName}`
-  const admin = async (url: string, statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      await client.query(statement)
-    } finally {
-      await client.end()
-    }
-  }
-  let created: Promise<void> | undefined
-  let n = 0
-  return {
-    async fresh(): Promise<string> {
-      await (created ??= admin(PG_URL, `CREATE DATABASE "${dbName}"`))
-      const schema = `s${++n}`
-      await admin(runUrl.toString(), `CREATE SCHEMA "${schema}"`)
-      const url = new URL(runUrl)
-      url.searchParams.set('options', `-c search_path=${schema}`)
-      return url.toString()
-    },
-    async drop(): Promise<void> {
-      const ok = await created?.then(
-        () => true,
-        () => false,
-      )
-      if (ok) await admin(PG_URL, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)
-    },
-  }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  redis.on('error', () => undefined)
-  try {
-    await redis.connect()
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      if (keys.length > 0) await redis.del(...keys)
-      cursor = next
-    } while (cursor !== '0')
-  } catch {
-    // Redis is down: its tests have failed already, and there is nothing to delete.
-  } finally {
-    redis.disconnect()
-  }
-}
-
 function setup(store: Setup['store'], counters: Setup['counters']): Setup {
-  const prefix = `heimdall-enforce-test:${RUN}:${store}:`
-  const db = store === 'postgres' ? postgresDatabase() : undefined
+  const prefix = `${REDIS_PREFIX}${store}:`
+  const db = store === 'postgres' ? postgresBackend('enforce') : undefined
   return {
     name: `${store} + ${counters} counters`,
     store,
@@ -113,12 +58,12 @@ function setup(store: Setup['store'], counters: Setup['counters']): Setup {
     sections: async () => ({
       // SQLite in the server's own app dir, whatever HEIMDALL_DATABASE_URL may say.
       config_store: db
-        ? { enabled: true, type: 'postgres', config: { connection_string: await db.fresh() } }
+        ? { enabled: true, type: 'postgres', config: { connection_string: await db.freshUrl() } }
         : { enabled: true, type: 'sqlite', config: {} },
       ...(counters === 'redis' && { cluster: { redis_url: REDIS_URL, prefix } }),
     }),
     teardown: async () => {
-      await db?.drop()
+      await db?.teardown()
       if (counters === 'redis') await deleteRedisKeys(prefix)
     },
   }

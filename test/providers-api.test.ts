@@ -1,21 +1,18 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import pg from 'pg'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile, StoreSpec } from '../src/core/schemas/index.js'
 import { createHeimdall } from '../src/http/app.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
+import { postgresBackend, tempDir, withPgClient } from './helpers/databases.js'
 
 /**
  * The provider management API as a user drives it, against the real server on both config stores:
  * changes apply at once, secrets never come back in clear, and what was saved survives a restart.
  */
-
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 const secret = (label: string) => `sk-${label}-${randomBytes(12).toString('hex')}`
 const API_SECRET = secret('api')
@@ -36,8 +33,8 @@ interface Place {
 }
 
 /**
- * A config store to run the suite against. Set-up happens inside the tests (not in a beforeAll
- * hook, whose failure vitest reports as skipped tests), so an unreachable PostgreSQL fails them.
+ * A config store to run the suite against: the shared SQLite and PostgreSQL backends, seen as the
+ * app dir and config_store section a user would write.
  */
 interface Backend {
   kind: 'sqlite' | 'postgres'
@@ -47,20 +44,11 @@ interface Backend {
   teardown(): Promise<void>
 }
 
-const tempDirs: string[] = []
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'heimdall-providers-api-'))
-  tempDirs.push(dir)
-  return dir
-}
-afterAll(async () => {
-  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true })
-})
-
-function sqliteBackend(): Backend {
+/** The default store: config.db in the app dir. */
+function sqlitePlaces(): Backend {
   return {
     kind: 'sqlite',
-    fresh: async () => ({ appDir: await tempDir() }),
+    fresh: async () => ({ appDir: tempDir('providers-api') }),
     async rawContents(place) {
       // The database and its WAL / journal files, byte for byte.
       const files = (await readdir(place.appDir)).filter((f) => f.startsWith('config.db'))
@@ -72,54 +60,27 @@ function sqliteBackend(): Backend {
   }
 }
 
-/** One database for the run, created with `pg` and dropped at the end; one schema per test inside it. */
-function postgresBackend(): Backend {
-  const dbName = `heimdall_providers_api_${process.pid}_${randomBytes(4).toString('hex')}`
-  const runUrl = new URL(PG_URL)
-  runUrl.pathname = `/${dbName}`
-  let n = 0
-  const withClient = async <T>(url: string, f: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return await f(client)
-    } finally {
-      await client.end()
-    }
-  }
-  let created: Promise<unknown> | undefined
+/** A config_store section naming a schema of its own in the run's database. */
+function postgresPlaces(): Backend {
+  const db = postgresBackend('providers-api')
   const urlOf = (place: Place) => String(place.configStore?.config?.connection_string)
   return {
     kind: 'postgres',
     async fresh() {
-      await (created ??= withClient(PG_URL, (c) => c.query(`CREATE DATABASE "${dbName}"`)))
-      const schema = `t${++n}`
-      await withClient(runUrl.toString(), (c) => c.query(`CREATE SCHEMA "${schema}"`))
-      const url = new URL(runUrl)
-      url.searchParams.set('options', `-c search_path=${schema}`)
+      const connectionString = await db.freshUrl()
       return {
-        appDir: await tempDir(),
-        configStore: { enabled: true, type: 'postgres', config: { connection_string: url.toString() } },
+        appDir: tempDir('providers-api'),
+        configStore: { enabled: true, type: 'postgres', config: { connection_string: connectionString } },
       }
     },
     rawContents: (place) =>
-      withClient(urlOf(place), async (c) => {
+      withPgClient(urlOf(place), async (c) => {
         const rows: unknown[] = []
         for (const table of ['providers', 'provider_keys', 'kv'])
           rows.push((await c.query(`SELECT * FROM ${table}`)).rows)
         return JSON.stringify(rows)
       }),
-    async teardown() {
-      if (
-        created === undefined ||
-        (await created.then(
-          () => false,
-          () => true,
-        ))
-      )
-        return
-      await withClient(PG_URL, (c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`))
-    },
+    teardown: () => db.teardown(),
   }
 }
 
@@ -204,7 +165,7 @@ afterEach(async () => {
   for (const gw of [...running]) await gw.close()
 })
 
-describe.each([sqliteBackend(), postgresBackend()])('provider management API on $kind', (backend) => {
+describe.each([sqlitePlaces(), postgresPlaces()])('provider management API on $kind', (backend) => {
   afterAll(async () => {
     for (const gw of [...running]) await gw.close()
     await backend.teardown()

@@ -1,9 +1,6 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
-import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { normalizeProvider } from '../src/core/config.js'
 import { GatewayError } from '../src/core/errors.js'
@@ -25,91 +22,9 @@ import {
   type ConfigStore,
   type StoreSpec,
 } from '../src/store/index.js'
+import { backends, DATABASE_URL, tempDir } from './helpers/databases.js'
 
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const KEY = 'correct horse battery staple'
-
-/**
- * A place where each test gets a store of its own. Setting it up happens inside the tests (not in
- * a beforeAll hook, whose failure vitest reports as skipped tests), so that an unreachable
- * PostgreSQL fails every PostgreSQL test.
- */
-interface Backend {
-  kind: 'sqlite' | 'postgres'
-  ready(): Promise<void>
-  teardown(): Promise<void>
-  /** A spec for a new, empty store. */
-  fresh(): Promise<StoreSpec>
-  /** PostgreSQL: the database created for this run. */
-  database?: string
-}
-
-const tempDirs: string[] = []
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'heimdall-store-'))
-  tempDirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-function sqliteBackend(): Backend {
-  const dir = tempDir()
-  let n = 0
-  return {
-    kind: 'sqlite',
-    ready: async () => undefined,
-    teardown: async () => undefined,
-    fresh: async () => ({ type: 'sqlite', config: { path: join(dir, `store-${++n}.db`) } }),
-  }
-}
-
-/** One database per run, and one schema per test inside it (selected through the URL's `options`). */
-function postgresBackend(): Backend {
-  const dbName = `heimdall_test_${process.pid}_${randomBytes(4).toString('hex')}`
-  const runUrl = new URL(PG_URL)
-  runUrl.pathname = `/${dbName}`
-  let n = 0
-  const admin = async <T>(url: string, f: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return await f(client)
-    } finally {
-      await client.end()
-    }
-  }
-  let created: Promise<void> | undefined
-  const ready = (): Promise<void> =>
-    (created ??= admin(PG_URL, async (c) => {
-      await c.query(`CREATE DATABASE "${dbName}"`)
-    }))
-  return {
-    kind: 'postgres',
-    database: dbName,
-    ready,
-    teardown: async () => {
-      if (
-        created === undefined ||
-        (await created.then(
-          () => false,
-          () => true,
-        ))
-      )
-        return
-      await admin(PG_URL, (c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`))
-    },
-    fresh: async () => {
-      await ready()
-      const schema = `t${++n}`
-      await admin(runUrl.toString(), (c) => c.query(`CREATE SCHEMA "${schema}"`))
-      const url = new URL(runUrl)
-      url.searchParams.set('options', `-c search_path=${schema}`)
-      return { type: 'postgres', config: { connection_string: url.toString() } }
-    },
-  }
-}
 
 function sampleInput(): ProviderConfigInput {
   return {
@@ -167,8 +82,8 @@ async function rawKeyColumns(store: ConfigStore): Promise<string> {
   return JSON.stringify([rows, providers])
 }
 
-describe.each([sqliteBackend(), postgresBackend()])('config store on $kind', (backend) => {
-  const appDir = tempDir()
+describe.each(backends('store'))('config store on $kind', (backend) => {
+  const appDir = tempDir('store')
   const open = (spec: StoreSpec, encryptionKey?: string): Promise<ConfigStore> =>
     openConfigStore(spec, { appDir, ...(encryptionKey !== undefined && { encryptionKey }) })
 
@@ -481,7 +396,7 @@ describe.each([sqliteBackend(), postgresBackend()])('config store on $kind', (ba
   if (backend.kind === 'postgres') {
     it('opens from separate host/port/user/db_name fields', async () => {
       await backend.ready()
-      const url = new URL(PG_URL)
+      const url = new URL(DATABASE_URL)
       const spec: StoreSpec = {
         type: 'postgres',
         config: {
@@ -517,7 +432,7 @@ describe.each([sqliteBackend(), postgresBackend()])('config store on $kind', (ba
 
   if (backend.kind === 'sqlite') {
     it('defaults to <appDir>/config.db in WAL mode, creating the directory', async () => {
-      const dir = join(tempDir(), 'nested', 'app')
+      const dir = join(tempDir('store'), 'nested', 'app')
       const store = await openConfigStore(undefined, { appDir: dir })
       try {
         expect(existsSync(join(dir, 'config.db'))).toBe(true)

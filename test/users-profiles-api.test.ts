@@ -1,9 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
-import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AccessProfileService, governanceKeyStore } from '../src/governance/access-profiles.js'
 import { GovernanceService } from '../src/governance/service.js'
@@ -12,76 +7,7 @@ import { installErrorHandlers } from '../src/http/errors.js'
 import { registerAccessProfileRoutes } from '../src/http/routes/access-profiles.js'
 import { registerUserRoutes } from '../src/http/routes/users.js'
 import { openConfigStore, type ConfigStore, type StoreSpec } from '../src/store/index.js'
-
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-
-// ---- stores: SQLite files, and one PostgreSQL database per run with a schema per test ----
-
-interface Backend {
-  kind: 'sqlite' | 'postgres'
-  fresh(): Promise<StoreSpec>
-  teardown(): Promise<void>
-}
-
-const tempDirs: string[] = []
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'heimdall-users-'))
-  tempDirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-
-function sqliteBackend(): Backend {
-  const dir = tempDir()
-  let n = 0
-  return {
-    kind: 'sqlite',
-    fresh: async () => ({ type: 'sqlite', config: { path: join(dir, `users-${++n}.db`) } }),
-    teardown: async () => undefined,
-  }
-}
-
-/** Set up inside the tests (not in a beforeAll hook), so that an unreachable PostgreSQL fails them. */
-function postgresBackend(): Backend {
-  const dbName = `heimdall_users_${process.pid}_${randomBytes(4).toString('hex')}`
-  const runUrl = new URL(PG_URL)
-  runUrl.pathname = `/${dbName}`
-  let n = 0
-  const admin = async (url: string, query: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      await client.query(query)
-    } finally {
-      await client.end()
-    }
-  }
-  let created: Promise<void> | undefined
-  return {
-    kind: 'postgres',
-    fresh: async () => {
-      await (created ??= admin(PG_URL, `CREATE DATABASE "${dbName}"`))
-      const schema = `t${++n}`
-      await admin(runUrl.toString(), `CREATE SCHEMA "${schema}"`)
-      const url = new URL(runUrl)
-      url.searchParams.set('options', `-c search_path=${schema}`)
-      return { type: 'postgres', config: { connection_string: url.toString() } }
-    },
-    teardown: async () => {
-      if (
-        created === undefined ||
-        (await created.then(
-          () => false,
-          () => true,
-        ))
-      )
-        return
-      await admin(PG_URL, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)
-    },
-  }
-}
+import { backends, tempDir } from './helpers/databases.js'
 
 // ---- the app under test ----
 
@@ -158,8 +84,8 @@ const PROFILE = {
   mcp_tool_overrides: [{ mcp_client_id: 'jira', tool_name: 'search_issues', action: 'include' }],
 }
 
-describe.each([sqliteBackend(), postgresBackend()])('users and access profiles on $kind', (backend) => {
-  const appDir = tempDir()
+describe.each(backends('users'))('users and access profiles on $kind', (backend) => {
+  const appDir = tempDir('users')
   const build = async () => buildApp(await backend.fresh(), appDir)
   afterAll(() => backend.teardown())
 
