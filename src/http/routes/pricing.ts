@@ -78,12 +78,10 @@ export function registerPricingRoutes(
     const now = new Date().toISOString()
     const created = { ...body, id: randomUUID(), created_at: now, updated_at: now } as PricingOverride
     await persist([...overrides.list(), created])
-    return reply
-      .code(201)
-      .send({
-        message: 'Pricing override created successfully',
-        pricing_override: shape(overrides.get(created.id)!),
-      })
+    return reply.code(201).send({
+      message: 'Pricing override created successfully',
+      pricing_override: shape(overrides.get(created.id)!),
+    })
   })
 
   app.put<{ Params: { id: string } }>('/api/governance/pricing-overrides/:id', async (request) => {
