@@ -72,7 +72,7 @@ const BLANK_LINE = Buffer.from('\n\n')
  * Checked on a latin1 view of the bytes (one char per byte, so offsets are byte offsets), by
  * position where the format fixes it and by a search bounded to the event otherwise.
  */
-function isSpecial(text: string, start: number, end: number): boolean {
+function isSpecial(text: string, start: number, end: number, spaced: boolean): boolean {
   const c = text.charCodeAt(start)
   if (c !== 100 /* d */) return c === 101 /* e: event: */
   // `data: ` or `data:`, then the payload.
@@ -80,7 +80,8 @@ function isSpecial(text: string, start: number, end: number): boolean {
   if (text.charCodeAt(p) === 91 /* [ */) return true
   if (text.startsWith('{"error"', p)) return true
   const event = text.slice(p, end)
-  return event.includes('"usage":{') || event.includes('"usage": {')
+  // Compact JSON (the usual) needs one search; a provider that writes `": ` gets both.
+  return event.includes('"usage":{') || (spaced && event.includes('"usage": {'))
 }
 
 /**
@@ -155,6 +156,7 @@ function relayRegion(
   provider: string,
   state: FrameState,
 ): (ChatStreamItem | { error: GatewayError })[] {
+  const spaced = text.includes('": ')
   const out: (ChatStreamItem | { error: GatewayError })[] = []
   let framesFrom = 0
   let content = 0
@@ -165,7 +167,7 @@ function relayRegion(
     content = 0
   }
   while ((end = text.indexOf('\n\n', start)) !== -1 && end < region.length) {
-    if (isSpecial(text, start, end)) {
+    if (isSpecial(text, start, end, spaced)) {
       // A special event: the plain frames before it go out as they are, it is parsed.
       flushFrames(start)
       framesFrom = end + 2
