@@ -31,6 +31,7 @@ export const ERRORS = {
   virtual_key_blocked: { status: 403, type: 'virtual_key_blocked' },
   provider_blocked: { status: 403, type: 'provider_blocked' },
   model_blocked: { status: 403, type: 'model_blocked' },
+  mcp_tool_blocked: { status: 403, type: 'mcp_tool_blocked' },
   budget_exceeded: { status: 402, type: 'budget_exceeded' },
   rate_limited: { status: 429, type: 'rate_limited' },
   request_limited: { status: 429, type: 'request_limited' },

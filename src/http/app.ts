@@ -24,6 +24,11 @@ import { UserService } from '../governance/users.js'
 import { installAdminAuth, type AdminAuthDeps } from './auth.js'
 import { registerAccessProfileRoutes } from './routes/access-profiles.js'
 import { registerGovernanceRoutes } from './routes/governance.js'
+import { McpClientManager, SqlMcpClientRepo } from '../mcp/index.js'
+import { McpToolInjection } from '../mcp/inject.js'
+import { registerMcpServerRoute } from '../mcp/server.js'
+import { registerMcpRoutes } from './routes/mcp.js'
+import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
 import { registerQuotaRoute } from './routes/quota.js'
@@ -54,6 +59,7 @@ export interface Heimdall {
   store: ConfigStore
   cluster: Cluster
   governance: GovernanceRuntime
+  mcp: McpClientManager
   client: Required<Pick<ClientConfig, keyof typeof DEFAULT_CLIENT>> & ClientConfig
   logger: Logger
   /** Starts listening; resolves with the base URL. */
@@ -152,6 +158,20 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       }
     }
 
+    // MCP clients: connections start in the background; stdio children are killed on shutdown.
+    const mcpSettings = (config.mcp ?? {}) as { client_configs?: unknown[]; allow_stdio?: boolean }
+    const mcp = new McpClientManager({
+      repo: new SqlMcpClientRepo(store),
+      env,
+      log: (level, message) => logger[level](message),
+    })
+    closers.unshift(() => mcp.close())
+    try {
+      await mcp.load(mcpSettings.client_configs ?? [])
+    } catch (err) {
+      throw new Error(`${configPath}: ${(err as Error).message}`)
+    }
+
     const redisUrl = config.cluster?.redis_url ?? env.HEIMDALL_REDIS_URL
     const cluster = await createCluster({
       redisUrl: redisUrl ? resolveSecret(redisUrl, env) : undefined,
@@ -180,6 +200,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
     closers.unshift(() => governance.close())
     gateway.addHook(governance.hook)
+    // After governance, which resolves the virtual key whose MCP tools are added.
+    gateway.addHook(new McpToolInjection({ source: mcp }))
 
     // Provider changes made through one node's API reach the others.
     const syncProviders = async (name: string) => {
@@ -228,6 +250,10 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       onChange: () => cluster.bus.publish(PRICING_TOPIC, {}),
     })
     registerGovernanceRoutes(app, { service: governance.service, usage: governance.usage })
+    registerMcpRoutes(app, { manager: mcp, allowStdio: mcpSettings.allow_stdio !== false })
+    const mcpAccess = { source: mcp, state: governance.state, enforceAuth }
+    registerMcpInferenceRoutes(app, mcpAccess)
+    registerMcpServerRoute(app, mcpAccess)
     const users = new UserService(store.db)
     const accessProfiles = new AccessProfileService(store.db, governanceKeyStore(governance.service))
     registerUserRoutes(app, { store, users, accessProfiles })
@@ -247,6 +273,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       store,
       cluster,
       governance,
+      mcp,
       client,
       logger,
       async listen() {

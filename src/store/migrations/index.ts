@@ -2,6 +2,7 @@ import type { Migration } from 'kysely'
 import { providersMigration } from './001_providers.js'
 import { governanceMigration } from './002_governance.js'
 import { usersProfilesMigration } from './003_users_profiles.js'
+import { mcpClientsMigration } from './004_mcp_clients.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -12,4 +13,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '001_providers': providersMigration,
   '002_governance': governanceMigration,
   '003_users_profiles': usersProfilesMigration,
+  '004_mcp_clients': mcpClientsMigration,
 }

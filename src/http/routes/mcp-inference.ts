@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError } from '../../core/errors.js'
+import type { GovernanceState } from '../../governance/state.js'
+import { assertToolAllowed, callToolWithDeadline, resolveCaller } from '../../mcp/access.js'
+import type { McpToolResult, McpToolSource } from '../../mcp/types.js'
+
+export interface McpInferenceDeps {
+  source: McpToolSource
+  state: GovernanceState
+  /** `client.enforce_auth_on_inference`, read per request. */
+  enforceAuth: () => boolean
+  /** Deadline of one tool call; default 60 s. */
+  toolTimeoutMs?: () => number | undefined
+}
+
+interface ToolCall {
+  name: string
+  /** The arguments' JSON text, as the model wrote it. */
+  arguments: string
+  callId: string | undefined
+}
+
+function invalid(message: string, param?: string): GatewayError {
+  return new GatewayError('invalid_request', message, { param, retryable: false })
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function optionalString(v: unknown, param: string): string | undefined {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'string') throw invalid(`${param} must be a string`, param)
+  return v
+}
+
+/** Chat: an assistant message's tool call `{id, type:'function', function:{name, arguments}}`. */
+function chatToolCall(body: Record<string, unknown>): ToolCall {
+  if (body.type !== undefined && body.type !== 'function') throw invalid('type must be "function"', 'type')
+  const fn = body.function
+  if (!isObject(fn)) throw invalid('function is required: {name, arguments}', 'function')
+  if (typeof fn.name !== 'string' || fn.name === '')
+    throw invalid('function.name is required', 'function.name')
+  return {
+    name: fn.name,
+    arguments: optionalString(fn.arguments, 'function.arguments') ?? '',
+    callId: optionalString(body.id, 'id'),
+  }
+}
+
+/** Responses: a `{type:'function_call', call_id, name, arguments}` item. */
+function responsesToolCall(body: Record<string, unknown>): ToolCall {
+  if (body.type !== undefined && body.type !== 'function_call')
+    throw invalid('type must be "function_call"', 'type')
+  if (typeof body.name !== 'string' || body.name === '') throw invalid('name is required', 'name')
+  return {
+    name: body.name,
+    arguments: optionalString(body.arguments, 'arguments') ?? '',
+    callId: optionalString(body.call_id, 'call_id'),
+  }
+}
+
+function parseArguments(text: string, param: string): Record<string, unknown> {
+  if (text.trim() === '') return {}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    throw invalid(`arguments are not valid JSON: ${(err as Error).message}`, param)
+  }
+  if (!isObject(parsed)) throw invalid('arguments must be a JSON object', param)
+  return parsed
+}
+
+/** A tool result as the text a model reads: text parts joined, anything else as JSON. */
+export function resultText(result: McpToolResult): string {
+  const parts = result.content.map((c) =>
+    c.type === 'text' && typeof c.text === 'string' ? c.text : JSON.stringify(c),
+  )
+  if (parts.length === 0 && result.structuredContent !== undefined)
+    return JSON.stringify(result.structuredContent)
+  return parts.join('\n')
+}
+
+/** Aborted when the client goes away before its answer is written. */
+function requestSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort()
+  })
+  return controller.signal
+}
+
+/**
+ * `POST /v1/mcp/tool/execute?format=chat|responses`: runs one tool call the model made and answers
+ * the message that carries its result back (a chat `tool` message or a `function_call_output`
+ * item). The caller's virtual key is checked as for inference, then its MCP tool allow-list.
+ */
+export function registerMcpInferenceRoutes(app: FastifyInstance, deps: McpInferenceDeps): void {
+  app.post('/v1/mcp/tool/execute', async (request: FastifyRequest, reply: FastifyReply) => {
+    const format = (request.query as Record<string, unknown>).format ?? 'chat'
+    if (format !== 'chat' && format !== 'responses' && format !== '')
+      throw invalid('format must be "chat" or "responses"', 'format')
+    const vk = resolveCaller(deps.state, request.headers, deps.enforceAuth())
+    if (!isObject(request.body)) throw invalid('the body must be a JSON object: one tool call')
+    const call = format === 'responses' ? responsesToolCall(request.body) : chatToolCall(request.body)
+    const args = parseArguments(call.arguments, format === 'responses' ? 'arguments' : 'function.arguments')
+    const tool = assertToolAllowed(deps.source, vk, request.headers, call.name)
+    const result = await callToolWithDeadline(deps.source, tool, args, {
+      timeoutMs: deps.toolTimeoutMs?.(),
+      signal: requestSignal(reply),
+      identity: vk?.id,
+    })
+    const output = resultText(result)
+    if (format === 'responses') {
+      return reply.send({ type: 'function_call_output', call_id: call.callId ?? '', output })
+    }
+    return reply.send({ role: 'tool', tool_call_id: call.callId ?? '', content: output })
+  })
+}

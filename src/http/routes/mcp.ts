@@ -1,0 +1,85 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { GatewayError } from '../../core/errors.js'
+import { McpClientCreateSchema, McpClientUpdateSchema, type McpClientManager } from '../../mcp/index.js'
+import { compileValidator } from '../validate.js'
+
+export interface McpRouteDeps {
+  manager: McpClientManager
+  /**
+   * Whether stdio clients may be registered through the API (config.json `mcp.allow_stdio`, default
+   * true). A stdio client runs a command on the gateway's host: the admin-auth hook already limits
+   * /api to admins when auth is on; this switch refuses them altogether.
+   */
+  allowStdio?: boolean
+}
+
+const validateCreate = compileValidator(McpClientCreateSchema)
+const validateUpdate = compileValidator(McpClientUpdateSchema)
+const validateListQuery = compileValidator(
+  Type.Object({
+    limit: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+    offset: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+    search: Type.Optional(Type.String()),
+    server: Type.Optional(Type.String()),
+    connection_type: Type.Optional(Type.String()),
+    disabled: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+  }),
+)
+
+const success = (message: string) => ({ status: 'success', message })
+
+/** Bifrost's MCP client management API (`/api/mcp/clients`, `/api/mcp/client[/{id}[/reconnect]]`). */
+export function registerMcpRoutes(app: FastifyInstance, { manager, allowStdio = true }: McpRouteDeps): void {
+  app.get('/api/mcp/clients', async (request) => {
+    const q = validateListQuery(request.query ?? {})
+    const limit = q.limit === undefined ? 25 : Number(q.limit)
+    if (limit < 1 || limit > 100)
+      throw new GatewayError('invalid_request', 'limit must be between 1 and 100', { param: 'limit' })
+    const offset = q.offset === undefined ? 0 : Number(q.offset)
+    const types = q.connection_type
+      ?.split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '')
+    const search = q.search?.toLowerCase()
+    const matching = manager
+      .list()
+      .filter((c) => search === undefined || c.config.name.toLowerCase().includes(search))
+      .filter((c) => q.server === undefined || c.config.client_id === q.server)
+      .filter((c) => types === undefined || types.length === 0 || types.includes(c.config.connection_type))
+      .filter((c) => q.disabled === undefined || c.config.disabled === (q.disabled === 'true'))
+      .sort((a, b) => (a.config.name < b.config.name ? -1 : a.config.name > b.config.name ? 1 : 0))
+    const clients = matching.slice(offset, offset + limit)
+    return { clients, count: clients.length, total_count: matching.length, limit, offset }
+  })
+
+  app.post('/api/mcp/client', async (request) => {
+    const body = validateCreate(request.body)
+    if (body.connection_type === 'stdio' && !allowStdio) {
+      throw new GatewayError(
+        'forbidden',
+        'stdio MCP clients are turned off on this gateway (mcp.allow_stdio)',
+        {
+          param: 'connection_type',
+        },
+      )
+    }
+    await manager.add(body)
+    return success('MCP client added successfully')
+  })
+
+  app.put<{ Params: { id: string } }>('/api/mcp/client/:id', async (request) => {
+    await manager.update(request.params.id, validateUpdate(request.body))
+    return success('MCP client updated successfully')
+  })
+
+  app.delete<{ Params: { id: string } }>('/api/mcp/client/:id', async (request) => {
+    await manager.remove(request.params.id)
+    return success('MCP client removed successfully')
+  })
+
+  app.post<{ Params: { id: string } }>('/api/mcp/client/:id/reconnect', async (request) => {
+    await manager.reconnect(request.params.id)
+    return success('MCP client reconnected successfully')
+  })
+}

@@ -1,0 +1,174 @@
+import type { GatewayContext } from '../core/context.js'
+import { GatewayError, type ErrorCode } from '../core/errors.js'
+import { virtualKeyFromHeaders } from '../governance/enforce.js'
+import type { VirtualKey, VirtualKeyRecord } from '../governance/model.js'
+import type { GovernanceState } from '../governance/state.js'
+import type { McpTool, McpToolResult, McpToolSource } from './types.js'
+
+type Headers = GatewayContext['headers']
+
+/** What of a virtual key decides its MCP tools. */
+export type McpCaller = Pick<VirtualKey, 'name' | 'mcp_configs'>
+
+/** Default deadline of one tool call made on a caller's behalf. */
+export const DEFAULT_TOOL_TIMEOUT_MS = 60_000
+
+function refusal(code: ErrorCode, message: string): GatewayError {
+  return new GatewayError(code, message, { isBifrostError: false, topLevelType: code, retryable: false })
+}
+
+/**
+ * The caller's virtual key, resolved as for inference: none is fine only when inference auth is
+ * not enforced; an unknown key is 401, an inactive or expired one 403.
+ */
+export function resolveCaller(
+  state: GovernanceState,
+  headers: Headers,
+  enforceAuth: boolean,
+  now = Date.now(),
+): VirtualKeyRecord | undefined {
+  const value = virtualKeyFromHeaders(headers)
+  if (value === undefined) {
+    if (enforceAuth) {
+      throw refusal(
+        'virtual_key_required',
+        'a virtual key is required: send it as x-bf-vk or as the API key (sk-bf-…)',
+      )
+    }
+    return undefined
+  }
+  const vk = state.virtualKeyByValue(value)
+  if (!vk) throw refusal('virtual_key_not_found', 'virtual key not found')
+  if (!vk.is_active) throw refusal('virtual_key_blocked', `virtual key "${vk.name}" is not active`)
+  if (vk.expires_at && Date.parse(vk.expires_at) <= now) {
+    throw refusal('virtual_key_blocked', `virtual key "${vk.name}" expired at ${vk.expires_at}`)
+  }
+  return vk
+}
+
+/** A comma-separated header as a list; undefined when absent or blank (no filter). */
+function headerList(headers: Headers, name: string): string[] | undefined {
+  const raw = headers[name]
+  const text = Array.isArray(raw) ? raw.join(',') : raw
+  if (text === undefined) return undefined
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+  return items.length > 0 ? items : undefined
+}
+
+/**
+ * Whether a virtual key's `mcp_configs` admit a tool: only listed clients, and within each
+ * `["*"]` all tools, `[]` none, else the tools named (by their name on their own server).
+ */
+export function keyAdmitsTool(vk: McpCaller, tool: McpTool): boolean {
+  const configs = vk.mcp_configs ?? []
+  return configs.some(
+    (c) =>
+      c.mcp_client_name === tool.client &&
+      c.tools_to_execute.some((t) => t === '*' || t === tool.toolName || t === tool.name),
+  )
+}
+
+/**
+ * Whether the request's `x-bf-mcp-include-clients` / `x-bf-mcp-include-tools` keep a tool. They
+ * only narrow: clients by name, tools by their exposed name or `<client>-*`; `*` keeps all.
+ */
+export function headersAdmitTool(headers: Headers, tool: McpTool): boolean {
+  const clients = headerList(headers, 'x-bf-mcp-include-clients')
+  if (clients && !clients.some((c) => c === '*' || c === tool.client)) return false
+  const tools = headerList(headers, 'x-bf-mcp-include-tools')
+  if (tools && !tools.some((t) => t === '*' || t === tool.name || t === `${tool.client}-*`)) return false
+  return true
+}
+
+/**
+ * The tools a caller may list and call: with a virtual key, those its `mcp_configs` admit (none
+ * without any); without one (inference auth not enforced), every tool; then narrowed by the
+ * request's include headers.
+ */
+export function allowedTools(source: McpToolSource, vk: McpCaller | undefined, headers: Headers): McpTool[] {
+  return source
+    .listTools()
+    .filter((tool) => (vk === undefined || keyAdmitsTool(vk, tool)) && headersAdmitTool(headers, tool))
+}
+
+/**
+ * The tool by its exposed name, if the caller may call it: unknown tools are 404, tools the key
+ * or the include headers leave out are 403 `mcp_tool_blocked`.
+ */
+export function assertToolAllowed(
+  source: McpToolSource,
+  vk: McpCaller | undefined,
+  headers: Headers,
+  name: string,
+): McpTool {
+  const tool = source.listTools().find((t) => t.name === name)
+  if (!tool) throw new GatewayError('not_found', `MCP tool ${name} not found`, { retryable: false })
+  if (vk !== undefined && !keyAdmitsTool(vk, tool)) {
+    throw refusal('mcp_tool_blocked', `virtual key "${vk.name}" may not use MCP tool ${name}`)
+  }
+  if (!headersAdmitTool(headers, tool)) {
+    throw refusal('mcp_tool_blocked', `MCP tool ${name} is excluded by the x-bf-mcp-include-* headers`)
+  }
+  return tool
+}
+
+export interface ToolCallOptions {
+  timeoutMs?: number
+  /** The caller's request: aborted when it goes away. */
+  signal?: AbortSignal
+  identity?: string
+}
+
+/**
+ * Calls a tool with a deadline and the caller's cancellation, whatever the source does with
+ * them: past the deadline 504, after cancellation 499, other failures 502.
+ */
+export async function callToolWithDeadline(
+  source: McpToolSource,
+  tool: McpTool,
+  args: Record<string, unknown>,
+  opts: ToolCallOptions = {},
+): Promise<McpToolResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS
+  const controller = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  let stopListening: (() => void) | undefined
+  const stopped = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new GatewayError(
+        'upstream_timeout',
+        `MCP tool ${tool.name} timed out after ${timeoutMs} ms`,
+      )
+      controller.abort(err)
+      reject(err)
+    }, timeoutMs)
+    const cancel = () => {
+      const err = new GatewayError('request_cancelled', 'the client went away', { retryable: false })
+      controller.abort(err)
+      reject(err)
+    }
+    if (opts.signal?.aborted) cancel()
+    else if (opts.signal) {
+      opts.signal.addEventListener('abort', cancel, { once: true })
+      stopListening = () => opts.signal?.removeEventListener('abort', cancel)
+    }
+  })
+  try {
+    return await Promise.race([
+      source.callTool(tool.name, args, { signal: controller.signal, timeoutMs, identity: opts.identity }),
+      stopped,
+    ])
+  } catch (err) {
+    if (err instanceof GatewayError) throw err
+    throw new GatewayError('upstream_error', `MCP tool ${tool.name} failed: ${(err as Error).message}`, {
+      cause: err,
+      retryable: false,
+    })
+  } finally {
+    clearTimeout(timer)
+    stopListening?.()
+  }
+}

@@ -1,0 +1,289 @@
+import type { Tool } from '@modelcontextprotocol/sdk/types.js'
+import { GatewayError } from '../../core/errors.js'
+import { redactSecret } from '../../store/index.js'
+import type { McpCallOptions, McpTool, McpToolResult, McpToolSource } from '../types.js'
+import {
+  applyUpdate,
+  listIncludes,
+  mapClientSecrets,
+  normalizeCreate,
+  type McpClientConfig,
+  type McpClientCreateInput,
+  type McpClientUpdateInput,
+} from './config.js'
+import { McpConnection, type ConnectionTimings, type McpConnectionState } from './connection.js'
+import { MemoryMcpClientRepo, type McpClientRepo } from './repo.js'
+import { exposedToolNames } from './tool-names.js'
+
+export const DEFAULT_TIMINGS: ConnectionTimings = {
+  connectTimeoutMs: 10_000,
+  initialBackoffMs: 500,
+  maxBackoffMs: 30_000,
+  healthIntervalMs: 30_000,
+  callTimeoutMs: 60_000,
+}
+
+export interface McpClientManagerOptions {
+  /** Where configs persist; nothing persists without one. */
+  repo?: McpClientRepo
+  timings?: Partial<ConnectionTimings>
+  /** Resolves `env.VAR` references in headers and stdio envs, and supplies pass-through envs. */
+  env?: NodeJS.ProcessEnv
+  log?: (level: 'warn' | 'info', message: string) => void
+}
+
+/** A tool as Bifrost's client list shows it (ChatToolFunction), under its exposed name. */
+export interface McpToolFunction {
+  name: string
+  description?: string
+  parameters: Record<string, unknown>
+}
+
+/** One client as `GET /api/mcp/clients` shows it; `error` is Heimdall's addition. */
+export interface McpClientView {
+  config: McpClientConfig
+  tools: McpToolFunction[]
+  state: McpConnectionState
+  /** Why the client is not connected, when it is not. */
+  error?: string
+  vk_configs: never[]
+}
+
+interface ExposedTool {
+  tool: McpTool
+  connection: McpConnection
+}
+
+/**
+ * Heimdall's MCP clients: their configs (persisted through the repo), their supervised connections,
+ * and the union of their tools as an McpToolSource. Tools are exposed as `<client>-<tool>` (see
+ * tool-names.ts), only those the client's `tools_to_execute` lets through, and only while the
+ * client is connected.
+ */
+export class McpClientManager implements McpToolSource {
+  private readonly connections = new Map<string, McpConnection>()
+  private readonly listeners = new Set<() => void>()
+  private readonly repo: McpClientRepo
+  private readonly timings: ConnectionTimings
+  private index: Map<string, ExposedTool> | undefined
+  private closed = false
+
+  constructor(private readonly opts: McpClientManagerOptions = {}) {
+    this.repo = opts.repo ?? new MemoryMcpClientRepo()
+    this.timings = { ...DEFAULT_TIMINGS, ...opts.timings }
+  }
+
+  /**
+   * Loads the stored clients, then adds each of `fileClients` (config.json's `mcp.client_configs`)
+   * whose name is not stored yet: the store wins over the file once a client exists, as it does for
+   * providers. Connections are started, not awaited. A file entry that is not a valid config throws,
+   * naming the entry.
+   */
+  async load(fileClients: readonly unknown[] = []): Promise<void> {
+    const stored = await this.repo.list()
+    for (const cfg of stored) this.startConnection(cfg).catch(() => undefined)
+    const names = new Set(stored.map((c) => c.name))
+    for (const [i, entry] of fileClients.entries()) {
+      let cfg: McpClientConfig
+      try {
+        cfg = normalizeCreate(entry as McpClientCreateInput)
+      } catch (err) {
+        throw new Error(`mcp.client_configs[${i}]: ${(err as Error).message}`, { cause: err })
+      }
+      if (names.has(cfg.name)) continue
+      names.add(cfg.name)
+      await this.repo.put(cfg)
+      this.startConnection(cfg).catch(() => undefined)
+    }
+  }
+
+  /** Adds a client and waits for its first connection attempt (bounded by the connect timeout). */
+  async add(input: McpClientCreateInput): Promise<McpClientView> {
+    const cfg = normalizeCreate(input)
+    if (this.connections.has(cfg.client_id))
+      throw new GatewayError('conflict', `an MCP client with id ${cfg.client_id} already exists`)
+    this.assertNameFree(cfg.name, cfg.client_id)
+    await this.repo.put(cfg)
+    await this.startConnection(cfg)
+    return this.view(this.find(cfg.client_id))
+  }
+
+  /** Changes a client (PATCH semantics) and connects it again with its new config. */
+  async update(id: string, input: McpClientUpdateInput): Promise<McpClientView> {
+    const current = this.find(id)
+    const cfg = applyUpdate(current.config, input)
+    this.assertNameFree(cfg.name, id)
+    await this.repo.put(cfg)
+    await current.close()
+    await this.startConnection(cfg)
+    return this.view(this.find(id))
+  }
+
+  /** Removes a client; its connection is closed (a stdio server's process killed) first. */
+  async remove(id: string): Promise<McpClientView> {
+    const connection = this.find(id)
+    const view = this.view(connection)
+    await this.repo.delete(id)
+    this.connections.delete(id)
+    await connection.close()
+    this.changed()
+    return view
+  }
+
+  /** Drops a client's connection and connects again, waiting for the attempt. */
+  async reconnect(id: string): Promise<McpClientView> {
+    const connection = this.find(id)
+    if (connection.config.disabled)
+      throw new GatewayError('invalid_request', `MCP client ${connection.config.name} is disabled`)
+    await connection.reconnect()
+    return this.view(connection)
+  }
+
+  list(): McpClientView[] {
+    return [...this.connections.values()].map((c) => this.view(c))
+  }
+
+  get(id: string): McpClientView {
+    return this.view(this.find(id))
+  }
+
+  /** A client's state, last error and (stdio) server process id. */
+  status(id: string): { state: McpConnectionState; error?: string; pid?: number } {
+    const c = this.find(id)
+    return { state: c.state, error: c.lastError, pid: c.pid }
+  }
+
+  listTools(): McpTool[] {
+    return [...this.exposed().values()].map((e) => e.tool)
+  }
+
+  async callTool(
+    name: string,
+    args: Record<string, unknown>,
+    opts: McpCallOptions = {},
+  ): Promise<McpToolResult> {
+    const entry = this.exposed().get(name)
+    if (!entry) {
+      const down = [...this.connections.values()].find(
+        (c) => name.startsWith(`${c.config.name}-`) && c.state !== 'connected',
+      )
+      if (down) {
+        throw new GatewayError(
+          'upstream_connection_error',
+          `MCP client ${down.config.name} is not connected (${down.state}${down.lastError ? `: ${down.lastError}` : ''})`,
+        )
+      }
+      throw new GatewayError('not_found', `MCP tool ${name} not found`)
+    }
+    return entry.connection.callTool(entry.tool.toolName, args, opts)
+  }
+
+  autoExecutes(name: string): boolean {
+    const entry = this.exposed().get(name)
+    return (
+      entry !== undefined && listIncludes(entry.connection.config.tools_to_auto_execute, entry.tool.toolName)
+    )
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Closes every connection; no stdio server process is left when this resolves. */
+  async close(): Promise<void> {
+    this.closed = true
+    const all = [...this.connections.values()]
+    this.connections.clear()
+    await Promise.all(all.map((c) => c.close()))
+    this.changed()
+  }
+
+  private find(id: string): McpConnection {
+    const c = this.connections.get(id)
+    if (!c) throw new GatewayError('not_found', `MCP client ${id} not found`)
+    return c
+  }
+
+  private assertNameFree(name: string, id: string): void {
+    for (const c of this.connections.values()) {
+      if (c.config.name === name && c.config.client_id !== id)
+        throw new GatewayError('conflict', `an MCP client named ${name} already exists`)
+    }
+  }
+
+  private startConnection(cfg: McpClientConfig): Promise<void> {
+    if (this.closed) throw new GatewayError('shutting_down', 'the MCP client manager is closed')
+    const connection = new McpConnection(
+      cfg,
+      this.timings,
+      { onChange: () => this.changed(), onLog: this.opts.log },
+      this.opts.env,
+    )
+    this.connections.set(cfg.client_id, connection)
+    this.changed()
+    return connection.start()
+  }
+
+  private changed(): void {
+    this.index = undefined
+    for (const listener of this.listeners) {
+      try {
+        listener()
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  private exposed(): Map<string, ExposedTool> {
+    if (this.index) return this.index
+    const index = new Map<string, ExposedTool>()
+    for (const connection of this.connections.values()) {
+      if (connection.state !== 'connected') continue
+      const { name, tools_to_execute } = connection.config
+      const names = exposedToolNames(
+        name,
+        connection.tools.map((t) => t.name),
+      )
+      for (const tool of connection.tools) {
+        if (!listIncludes(tools_to_execute, tool.name)) continue
+        const exposedName = names.get(tool.name) ?? tool.name
+        index.set(exposedName, { tool: toMcpTool(exposedName, name, tool), connection })
+      }
+    }
+    this.index = index
+    return index
+  }
+
+  private view(c: McpConnection): McpClientView {
+    const names = exposedToolNames(
+      c.config.name,
+      c.tools.map((t) => t.name),
+    )
+    const view: McpClientView = {
+      config: mapClientSecrets(c.config, redactSecret),
+      tools: c.tools.map((t) => ({
+        name: names.get(t.name) ?? t.name,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        parameters: t.inputSchema as Record<string, unknown>,
+      })),
+      state: c.state,
+      vk_configs: [],
+    }
+    if (c.state !== 'connected' && c.lastError !== undefined) view.error = c.lastError
+    return view
+  }
+}
+
+function toMcpTool(exposedName: string, client: string, tool: Tool): McpTool {
+  const out: McpTool = {
+    name: exposedName,
+    client,
+    toolName: tool.name,
+    inputSchema: tool.inputSchema as Record<string, unknown>,
+  }
+  if (tool.description !== undefined) out.description = tool.description
+  if (tool.annotations !== undefined) out.annotations = tool.annotations as Record<string, unknown>
+  return out
+}

@@ -1,0 +1,79 @@
+import type { GatewayContext, GatewayHook } from '../core/context.js'
+import type { RequestType } from '../core/errors.js'
+import { VK_STATE } from '../governance/enforce.js'
+import type { VirtualKeyRecord } from '../governance/model.js'
+import { allowedTools } from './access.js'
+import type { McpTool, McpToolSource } from './types.js'
+
+export interface McpToolInjectionOptions {
+  source: McpToolSource
+  /** Whether tools are added at all (off: e.g. a `disable_auto_tool_inject` setting); default on. */
+  enabled?: () => boolean
+}
+
+type ToolFormat = 'chat' | 'responses'
+
+/** Which tool shape a request takes; other requests (embeddings, text completions, models) get none. */
+const FORMAT_OF: Partial<Record<RequestType, ToolFormat>> = {
+  chat_completion: 'chat',
+  chat_completion_stream: 'chat',
+  responses: 'responses',
+  responses_stream: 'responses',
+}
+
+function chatTool(tool: McpTool): Record<string, unknown> {
+  return {
+    type: 'function',
+    function: {
+      name: tool.name,
+      ...(tool.description !== undefined && { description: tool.description }),
+      parameters: tool.inputSchema,
+    },
+  }
+}
+
+function responsesTool(tool: McpTool): Record<string, unknown> {
+  return {
+    type: 'function',
+    name: tool.name,
+    ...(tool.description !== undefined && { description: tool.description }),
+    parameters: tool.inputSchema,
+  }
+}
+
+/** The function names a request's own tools define, in either shape. */
+function definedNames(tools: unknown[]): Set<string> {
+  const names = new Set<string>()
+  for (const t of tools) {
+    if (typeof t !== 'object' || t === null) continue
+    const tool = t as { name?: unknown; function?: { name?: unknown } }
+    if (typeof tool.name === 'string') names.add(tool.name)
+    if (typeof tool.function?.name === 'string') names.add(tool.function.name)
+  }
+  return names
+}
+
+/**
+ * Adds the MCP tools the caller may use to chat and Responses requests, after the caller's own
+ * tools (whose names win). The model's tool calls go back to the caller; nothing runs here. It
+ * reads the virtual key the governance hook resolved, so it must be registered after that hook.
+ */
+export class McpToolInjection implements GatewayHook {
+  readonly name = 'mcp'
+
+  constructor(private opts: McpToolInjectionOptions) {}
+
+  beforeRequest(ctx: GatewayContext, request: Record<string, unknown>): void {
+    const format = FORMAT_OF[ctx.requestType]
+    if (!format || this.opts.enabled?.() === false) return
+    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const tools = allowedTools(this.opts.source, vk, ctx.headers)
+    if (tools.length === 0) return
+    const own = Array.isArray(request.tools) ? (request.tools as unknown[]) : []
+    const taken = definedNames(own)
+    const added = tools
+      .filter((t) => !taken.has(t.name))
+      .map((t) => (format === 'chat' ? chatTool(t) : responsesTool(t)))
+    if (added.length > 0) request.tools = [...own, ...added]
+  }
+}
