@@ -1,0 +1,133 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { killRunningChildren, type NodeRun, ROOT, runNode } from './helpers/node-child.js'
+
+const require = createRequire(import.meta.url)
+const EVERYTHING = join(
+  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
+  'dist',
+  'index.js',
+)
+/** Pinned to 0.1.13: 0.1.14+ import fs.globSync, which Node 20 lacks (see EXTERNAL-TESTS.md §1). */
+const CONFORMANCE = 'node_modules/@modelcontextprotocol/conformance/dist/index.js'
+const BASELINE = join(ROOT, 'test', 'mcp-conformance-baseline.yml')
+
+/** Scenarios Heimdall's /mcp passes today, with every check SUCCESS. */
+const MUST_PASS = ['server-initialize', 'ping', 'tools-list']
+
+interface Check {
+  id: string
+  status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | string
+  errorMessage?: string
+  details?: Record<string, unknown>
+}
+
+/** The `server:` entries of the baseline (one `  - name # reason` per line). */
+async function baselineScenarios(): Promise<string[]> {
+  const text = await readFile(BASELINE, 'utf8')
+  const section = text.split(/^server:\s*$/m)[1] ?? ''
+  return [...section.matchAll(/^\s+-\s+([\w-]+)\s*(?:#.*)?$/gm)].map((m) => m[1])
+}
+
+/**
+ * The official MCP conformance suite (`conformance server`) against Heimdall's own /mcp, with
+ * server-everything over stdio as its upstream and no auth enforcement (the suite's server mode
+ * sends no headers). Known failures live in test/mcp-conformance-baseline.yml, so a new failure,
+ * or a baseline entry that starts passing, fails this test.
+ */
+describe('MCP conformance suite against /mcp', () => {
+  let gw: RunningHeimdall
+  let outDir: string
+  let run: NodeRun
+  let results: Map<string, Check[]>
+
+  beforeAll(async () => {
+    gw = await startHeimdall({
+      mcp: {
+        client_configs: [
+          {
+            name: 'everything',
+            connection_type: 'stdio',
+            stdio_config: { command: process.execPath, args: [EVERYTHING] },
+            tools_to_execute: ['*'],
+          },
+        ],
+      },
+    })
+    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
+      await sleep(50)
+    outDir = await mkdtemp(join(tmpdir(), 'heimdall-conformance-'))
+    run = await runNode(
+      CONFORMANCE,
+      ['server', '--url', `${gw.url}/mcp`, '-o', outDir, '--expected-failures', BASELINE],
+      60_000,
+    )
+    results = new Map()
+    for (const dir of await readdir(outDir)) {
+      const scenario = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(dir)?.[1]
+      if (!scenario) continue
+      results.set(scenario, JSON.parse(await readFile(join(outDir, dir, 'checks.json'), 'utf8')) as Check[])
+    }
+  }, 75_000)
+
+  afterAll(async () => {
+    killRunningChildren()
+    await gw?.close()
+    if (outDir) await rm(outDir, { recursive: true, force: true })
+  })
+
+  const report = () =>
+    `exit ${run.code} signal ${run.signal}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`
+
+  it('runs the whole suite and matches the baseline (no new failure, no stale entry)', async () => {
+    expect(run.timedOut, report()).toBe(false)
+    expect(run.stdout, report()).toContain('=== SUMMARY ===')
+    // With --expected-failures the exit code is 0 only when the failures are exactly the baseline's.
+    expect(run.code, report()).toBe(0)
+    const baseline = await baselineScenarios()
+    expect(baseline.length).toBeGreaterThan(0)
+    // Every scenario of the active suite ran and is either required to pass or baselined.
+    expect([...results.keys()].sort()).toEqual([...MUST_PASS, ...baseline].sort())
+  })
+
+  it.each(MUST_PASS)('passes %s', (scenario) => {
+    const checks = results.get(scenario)
+    expect(checks, report()).toBeDefined()
+    expect(checks!.length).toBeGreaterThan(0)
+    expect(checks!.filter((c) => c.status !== 'SUCCESS' && c.status !== 'INFO')).toEqual([])
+  })
+
+  it('lists the upstream tools under their gateway names', () => {
+    const check = results.get('tools-list')!.find((c) => c.id === 'tools-list')!
+    const tools = check.details?.tools as string[]
+    expect(tools).toContain('everything-echo')
+    expect(tools).toContain('everything-get-sum')
+    expect(tools.every((t) => t.startsWith('everything-'))).toBe(true)
+  })
+
+  it('fails each baselined scenario for the documented reason', () => {
+    const failing = (s: string) =>
+      (results.get(s) ?? []).filter((c) => c.status === 'FAILURE' || c.status === 'WARNING')
+    // Capabilities /mcp does not serve answer Method not found.
+    for (const s of ['logging-set-level', 'completion-complete', 'resources-list', 'prompts-list'])
+      expect(
+        failing(s)
+          .map((c) => c.errorMessage)
+          .join('\n'),
+        s,
+      ).toContain('Method not found')
+    // The suite's own fixture tools are not upstream.
+    expect(failing('tools-call-simple-text')[0]?.errorMessage).toMatch(/test_simple_text not found/)
+    // Stateless /mcp: no session id (a warning, counted as a failure by the suite).
+    expect(failing('server-sse-multiple-streams').map((c) => c.status)).toEqual(['WARNING'])
+    // A real gap: a foreign Host/Origin is accepted; a valid one still is.
+    const dns = results.get('dns-rebinding-protection')!
+    expect(dns.find((c) => c.id === 'localhost-host-valid-accepted')?.status).toBe('SUCCESS')
+    expect(dns.find((c) => c.id === 'localhost-host-rebinding-rejected')?.status).toBe('FAILURE')
+  })
+})
