@@ -25,9 +25,14 @@ import { installAdminAuth, type AdminAuthDeps } from './auth.js'
 import { registerAccessProfileRoutes } from './routes/access-profiles.js'
 import { registerGovernanceRoutes } from './routes/governance.js'
 import { McpClientManager, SqlMcpClientRepo } from '../mcp/index.js'
+import { DEFAULT_MCP_AGENT_DEPTH } from '../mcp/agent.js'
 import { McpToolInjection } from '../mcp/inject.js'
 import { registerMcpServerRoute } from '../mcp/server.js'
+import { AuthorizationServer, type OAuthServerConfig } from '../mcp/oauth-server/index.js'
+import { registerOAuthServerRoutes, requestOrigin } from './routes/oauth-server.js'
 import { registerMcpRoutes } from './routes/mcp.js'
+import { PerUserOAuth } from '../mcp/oauth-client/index.js'
+import { registerMcpSessionRoutes, sessionCaller } from './routes/mcp-sessions.js'
 import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
@@ -90,6 +95,8 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
     throw new Error(`${path}: ${(err as Error).message}`)
   }
 }
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
 
 /** Checks every provider of config.json before anything is stored, naming the file and the entry at fault. */
 function validateFileProviders(providers: Record<string, ProviderConfigInput>, path: string): void {
@@ -159,8 +166,20 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     }
 
     // MCP clients: connections start in the background; stdio children are killed on shutdown.
-    const mcpSettings = (config.mcp ?? {}) as { client_configs?: unknown[]; allow_stdio?: boolean }
+    const mcpSettings = (config.mcp ?? {}) as {
+      client_configs?: unknown[]
+      allow_stdio?: boolean
+      tool_manager_config?: { max_agent_depth?: number }
+    }
+    // Per-user OAuth to upstream MCP servers; its closures run only once requests arrive.
+    const perUserOAuth: PerUserOAuth = new PerUserOAuth({
+      store,
+      clients: { config: (id) => mcp.config(id) },
+      externalUrl: () => (client as { mcp_external_client_url?: string }).mcp_external_client_url,
+      names: { virtualKey: (id) => governance.state.virtualKey(id)?.name },
+    })
     const mcp = new McpClientManager({
+      perUserAuth: perUserOAuth,
       repo: new SqlMcpClientRepo(store),
       env,
       log: (level, message) => logger[level](message),
@@ -223,6 +242,14 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       logger,
       bodyLimitBytes: Math.round(client.max_request_body_size_mb * 1024 * 1024),
       allowDirectKeys: () => client.allow_direct_keys === true,
+      // Bifrost's older `client.mcp_agent_depth`, else its newer `mcp.tool_manager_config.max_agent_depth`.
+      mcpAgent: {
+        source: mcp,
+        maxDepth: () =>
+          client.mcp_agent_depth ??
+          mcpSettings.tool_manager_config?.max_agent_depth ??
+          DEFAULT_MCP_AGENT_DEPTH,
+      },
       pingStores: () => store.ping(),
     })
     const adminAuth = installAdminAuth(app, {
@@ -251,9 +278,24 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
     registerGovernanceRoutes(app, { service: governance.service, usage: governance.usage })
     registerMcpRoutes(app, { manager: mcp, allowStdio: mcpSettings.allow_stdio !== false })
+    registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state) })
     const mcpAccess = { source: mcp, state: governance.state, enforceAuth }
     registerMcpInferenceRoutes(app, mcpAccess)
-    registerMcpServerRoute(app, mcpAccess)
+    // Heimdall as the OAuth authorization server of /mcp; `client.oauth2_server_config.issuer_url` fixes its public URL.
+    const oauthServer = new AuthorizationServer({
+      db: store.db,
+      state: governance.state,
+      enforceAuth,
+      config: (client as { oauth2_server_config?: OAuthServerConfig }).oauth2_server_config,
+    })
+    registerOAuthServerRoutes(app, { server: oauthServer })
+    registerMcpServerRoute(app, {
+      ...mcpAccess,
+      challenge: (request) => oauthServer.challenge(requestOrigin(request)),
+      verifyAccessToken: (token, request) => oauthServer.verifyAccessToken(token, requestOrigin(request)),
+      allowedOrigins: () => client.allowed_origins ?? [],
+      loopbackOnly: () => LOOPBACK.has(opts.host ?? '127.0.0.1'),
+    })
     const users = new UserService(store.db)
     const accessProfiles = new AccessProfileService(store.db, governanceKeyStore(governance.service))
     registerUserRoutes(app, { store, users, accessProfiles })

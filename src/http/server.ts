@@ -5,11 +5,12 @@ import type { Gateway } from '../core/gateway.js'
 import type { Logger } from '../observability/logger.js'
 import { installErrorHandlers } from './errors.js'
 import { registerHealthRoutes, type HealthDeps } from './routes/health.js'
-import { registerInferenceRoutes } from './routes/inference.js'
+import { registerInferenceRoutes, type InferenceDeps } from './routes/inference.js'
 
 export interface ServerDeps extends HealthDeps {
   gateway: Gateway
   allowDirectKeys?: () => boolean
+  mcpAgent?: InferenceDeps['mcpAgent']
   logger: Logger
   bodyLimitBytes: number
 }

@@ -10,7 +10,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../core/context.js'
-import { asGatewayError } from '../core/errors.js'
+import { asGatewayError, GatewayError } from '../core/errors.js'
+import { isVirtualKeyValue } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import type { GovernanceState } from '../governance/state.js'
 import { allowedTools, assertToolAllowed, callToolWithDeadline, resolveCaller } from './access.js'
@@ -28,7 +29,82 @@ export interface McpServerDeps {
    * protected-resource metadata (`Bearer resource_metadata="…/.well-known/oauth-protected-resource"`).
    */
   challenge?: (request: FastifyRequest) => string
+  /** `client.allowed_origins`: browser origins besides the gateway's own that may call /mcp. */
+  allowedOrigins?: () => readonly string[]
+  /** Whether Heimdall listens on loopback only (then only loopback Host names are accepted). */
+  loopbackOnly?: () => boolean
+  /**
+   * Per-user OAuth: whom a Bearer access token issued by Heimdall's authorization server stands
+   * for, or undefined when it is unknown, expired or for another resource.
+   */
+  verifyAccessToken?: (token: string, request: FastifyRequest) => Promise<McpTokenIdentity | undefined>
   version?: string
+}
+
+/** Whom an OAuth access token was issued for: a virtual key, a user id, or neither. */
+/**
+ * DNS-rebinding protection (MCP transport spec): a browser page on another origin must not reach
+ * /mcp. An `Origin` must name the host the request was sent to (or an allowed origin); when
+ * Heimdall listens on loopback only, the `Host` must be a loopback name too.
+ */
+export function foreignOrigin(
+  request: FastifyRequest,
+  allowedOrigins: readonly string[],
+  loopbackOnly: boolean,
+): string | undefined {
+  const host = (request.headers.host ?? '').toLowerCase()
+  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
+  if (loopbackOnly && !['localhost', '127.0.0.1', '[::1]'].includes(hostname))
+    return `host ${host} is not allowed`
+  const origin = request.headers.origin
+  if (origin === undefined || origin === 'null')
+    return origin === 'null' ? 'origin null is not allowed' : undefined
+  if (allowedOrigins.includes('*') || allowedOrigins.includes(origin)) return undefined
+  try {
+    if (new URL(origin).host.toLowerCase() === host) return undefined
+  } catch {
+    // A malformed origin is foreign.
+  }
+  return `origin ${origin} is not allowed`
+}
+
+export interface McpTokenIdentity {
+  virtualKeyId?: string
+  userId?: string
+}
+
+/** An `Authorization: Bearer` value that is not a virtual key, when no `x-bf-vk` names one. */
+function oauthBearer(headers: FastifyRequest['headers']): string | undefined {
+  if (headers['x-bf-vk']) return undefined
+  const m = /^bearer\s+(\S+)$/i.exec(headers.authorization?.trim() ?? '')
+  return m && !isVirtualKeyValue(m[1]) ? m[1] : undefined
+}
+
+/** The caller of an access token: its virtual key, checked as a key sent directly would be. */
+async function callerOfToken(
+  deps: McpServerDeps,
+  verify: NonNullable<McpServerDeps['verifyAccessToken']>,
+  token: string,
+  request: FastifyRequest,
+): Promise<VirtualKeyRecord | undefined> {
+  const refused = { isBifrostError: false, retryable: false }
+  const identity = await verify(token, request)
+  if (!identity) throw new GatewayError('unauthorized', 'the access token is invalid or expired', refused)
+  if (identity.virtualKeyId === undefined) {
+    if (deps.enforceAuth())
+      throw new GatewayError('virtual_key_required', 'this token names no virtual key, which is required', {
+        ...refused,
+        topLevelType: 'virtual_key_required',
+      })
+    return undefined
+  }
+  const vk = deps.state.virtualKey(identity.virtualKeyId)
+  if (!vk || !vk.is_active || (vk.expires_at && Date.parse(vk.expires_at) <= Date.now()))
+    throw new GatewayError('virtual_key_blocked', 'the virtual key of this token is no longer active', {
+      ...refused,
+      topLevelType: 'virtual_key_blocked',
+    })
+  return vk
 }
 
 /** JSON-RPC's "server error" range; MCP servers commonly answer auth failures with it. */
@@ -89,13 +165,25 @@ function serverFor(
 /**
  * Heimdall as an MCP server: `POST /mcp`, Streamable HTTP in stateless mode (a new server and
  * transport per request). The caller is a virtual key (`Authorization: Bearer sk-bf-…` or
- * `x-bf-vk`); `tools/list` and `tools/call` see exactly the tools that key may use.
+ * `x-bf-vk`), or an access token Heimdall issued for one; `tools/list` and `tools/call` see
+ * exactly the tools that key may use.
  */
 export function registerMcpServerRoute(app: FastifyInstance, deps: McpServerDeps): void {
   app.post('/mcp', async (request, reply) => {
+    const foreign = foreignOrigin(request, deps.allowedOrigins?.() ?? [], deps.loopbackOnly?.() ?? false)
+    if (foreign) {
+      return reply
+        .code(403)
+        .send({ jsonrpc: '2.0', error: { code: -32000, message: `Forbidden: ${foreign}` }, id: null })
+    }
     let vk: VirtualKeyRecord | undefined
     try {
-      vk = resolveCaller(deps.state, request.headers, deps.enforceAuth())
+      const verify = deps.verifyAccessToken
+      const token = verify && oauthBearer(request.headers)
+      vk =
+        verify && token
+          ? await callerOfToken(deps, verify, token, request)
+          : resolveCaller(deps.state, request.headers, deps.enforceAuth())
     } catch (err) {
       const e = asGatewayError(err)
       if (e.status === 401) reply.header('www-authenticate', deps.challenge?.(request) ?? 'Bearer')

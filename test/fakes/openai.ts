@@ -7,8 +7,11 @@ import { countTokens, FakeServer, lastText, pieces, SseWriter, type FakeContext 
  * through: the answer to "hi" is "Echo: hi".
  *
  * Triggers: a request with `tools` whose last message is from the user answers with one call per
- * tool (up to two, in parallel). An API key `sk-bad` answers 401. A prompt containing "cached"
- * reports 8 cached prompt tokens.
+ * tool (up to two, in parallel); their arguments are `{city, unit}`, or `{message: "hello"}` for a
+ * tool whose parameters have a `message` property (`"again"` when the user's prompt says "again").
+ * After tool results, the answer is "Tool said: …", or the same tool calls again when tools are
+ * still offered and the last result contains "again" (a model that never stops calling tools).
+ * An API key `sk-bad` answers 401. A prompt containing "cached" reports 8 cached prompt tokens.
  */
 export async function startFakeOpenAI(port = 0): Promise<FakeServer> {
   return new FakeServer(handle).start(port)
@@ -79,11 +82,18 @@ function plan(
 ): { text: string; calls: PlannedCall[]; promptText: string } {
   const promptText = messages.map((m) => lastText(m.content)).join('\n')
   const last = messages[messages.length - 1]
-  if (tools?.length && last?.role === 'user') {
+  const callAgain =
+    last?.role === 'tool' && lastText(messages.findLast((m) => m.role === 'tool')?.content).includes('again')
+  if (tools?.length && (last?.role === 'user' || callAgain)) {
+    const userText = lastText(messages.findLast((m) => m.role === 'user')?.content)
     const calls = tools.slice(0, 2).map((t: any, i: number) => ({
       id: `call_${i}_${seq++}`,
       name: t.function?.name ?? t.name,
-      arguments: JSON.stringify({ city: i === 0 ? 'Paris' : 'Tokyo', unit: 'celsius' }),
+      arguments: JSON.stringify(
+        (t.function?.parameters ?? t.parameters)?.properties?.message
+          ? { message: userText.includes('again') ? 'again' : 'hello' }
+          : { city: i === 0 ? 'Paris' : 'Tokyo', unit: 'celsius' },
+      ),
     }))
     return { text: '', calls, promptText }
   }

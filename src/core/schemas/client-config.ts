@@ -17,6 +17,8 @@ export const ClientConfigSchema = Type.Object(
     whitelisted_routes: Type.Optional(Type.Array(Type.String())),
     /** Heimdall: seconds in-flight requests and streams get to finish on shutdown. */
     shutdown_timeout_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+    /** Most agent rounds (auto-executed MCP tools, then the model again) per chat completion; 0: off. */
+    mcp_agent_depth: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: true },
 )

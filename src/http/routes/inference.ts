@@ -5,6 +5,7 @@ import { createContext, type GatewayContext } from '../../core/context.js'
 import type { RequestType } from '../../core/errors.js'
 import { toErrorBody, asGatewayError } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
+import { chatWithMcpAgent, type McpAgentOptions } from '../../mcp/agent.js'
 import {
   ChatRequestSchema,
   EmbeddingRequestSchema,
@@ -27,6 +28,8 @@ export interface InferenceDeps {
   gateway: Gateway
   /** `client.allow_direct_keys`: callers may bring their own provider key with `x-bf-direct-key: true`. */
   allowDirectKeys?: () => boolean
+  /** MCP agent mode for non-streamed chat completions (streams are relayed without it). */
+  mcpAgent?: McpAgentOptions
 }
 
 /**
@@ -165,7 +168,7 @@ function wantsUsage(body: { stream_options?: { include_usage?: boolean } | null 
 
 export function registerInferenceRoutes(
   app: FastifyInstance,
-  { gateway, allowDirectKeys = () => false }: InferenceDeps,
+  { gateway, allowDirectKeys = () => false, mcpAgent }: InferenceDeps,
 ): void {
   const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) =>
     beginRequest(request, reply, type, model, allowDirectKeys())
@@ -178,6 +181,10 @@ export function registerInferenceRoutes(
     try {
       if (stream)
         return await relayChatStream(reply, ctx, await gateway.chatStream(ctx, body), wantsUsage(body))
+      if (mcpAgent) {
+        const done = await chatWithMcpAgent(gateway, ctx, body, mcpAgent)
+        return sendJson(reply, done.ctx, done.result)
+      }
       return sendJson(reply, ctx, await gateway.chat(ctx, body))
     } catch (err) {
       return failed(request, reply, ctx, err)

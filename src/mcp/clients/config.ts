@@ -6,7 +6,9 @@ import { isRedactedSecret } from '../../store/index.js'
 
 /**
  * An MCP client's configuration, with Bifrost's MCPClientConfig field names. Heimdall connects over
- * `stdio`, `http` (streamable HTTP) and `sse`; auth is `none` or static `headers`.
+ * `stdio`, `http` (streamable HTTP) and `sse`; auth is `none`, static `headers`, or `per_user_oauth`
+ * (each caller logs in to the upstream; see ../oauth-client/), optionally with `oauth_config`
+ * (`client_id`/`client_secret` when the upstream offers no dynamic registration, `scopes`).
  *
  * `stdio_config.envs` entries are either `NAME` (the gateway's own variable NAME is passed through)
  * or `NAME=value` (set for the child; the value is a secret, or an `env.VAR` reference). The child
@@ -33,6 +35,13 @@ export const StdioConfigSchema = Type.Object({
 
 const ToolList = Type.Array(Type.String())
 
+export const OAuthClientSettingsSchema = Type.Object({
+  client_id: Type.Optional(Type.String({ minLength: 1 })),
+  client_secret: Type.Optional(Type.String()),
+  scopes: Type.Optional(Type.Array(Type.String())),
+})
+export type McpOAuthClientSettings = Static<typeof OAuthClientSettingsSchema>
+
 /** Fields that may change after creation (PUT). */
 const mutableFields = {
   name: Type.Optional(Type.String()),
@@ -44,6 +53,7 @@ const mutableFields = {
   disabled: Type.Optional(Type.Boolean()),
   is_code_mode_client: Type.Optional(Type.Boolean()),
   allow_on_all_virtual_keys: Type.Optional(Type.Boolean()),
+  oauth_config: Type.Optional(OAuthClientSettingsSchema),
 }
 
 /** Fixed at creation; an update may repeat them unchanged. */
@@ -77,8 +87,10 @@ export interface McpClientConfig {
   connection_type: McpConnectionType
   connection_string?: string
   stdio_config?: McpStdioConfig
-  auth_type: 'none' | 'headers'
+  auth_type: McpAuthType
   headers?: Record<string, string>
+  /** per_user_oauth only */
+  oauth_config?: McpOAuthClientSettings
   tools_to_execute: string[]
   tools_to_auto_execute: string[]
   is_ping_available: boolean
@@ -88,6 +100,8 @@ export interface McpClientConfig {
   is_code_mode_client: boolean
   allow_on_all_virtual_keys: boolean
 }
+
+export type McpAuthType = 'none' | 'headers' | 'per_user_oauth'
 
 const invalid = (message: string, param?: string) => new GatewayError('invalid_request', message, { param })
 
@@ -125,13 +139,10 @@ function checkEnvs(envs: string[]): string[] {
   return envs
 }
 
-function checkAuthType(
-  value: string | undefined,
-  headers: Record<string, string> | undefined,
-): 'none' | 'headers' {
+function checkAuthType(value: string | undefined, headers: Record<string, string> | undefined): McpAuthType {
   const auth = value ?? (headers && Object.keys(headers).length > 0 ? 'headers' : 'none')
-  if (auth !== 'none' && auth !== 'headers')
-    throw invalid(`auth_type ${auth} is not supported (none or headers)`, 'auth_type')
+  if (auth !== 'none' && auth !== 'headers' && auth !== 'per_user_oauth')
+    throw invalid(`auth_type ${auth} is not supported (none, headers or per_user_oauth)`, 'auth_type')
   return auth
 }
 
@@ -154,6 +165,12 @@ export function normalizeCreate(input: McpClientCreateInput): McpClientConfig {
     disabled: input.disabled ?? false,
     is_code_mode_client: input.is_code_mode_client ?? false,
     allow_on_all_virtual_keys: input.allow_on_all_virtual_keys ?? false,
+  }
+  if (cfg.auth_type === 'per_user_oauth') {
+    if (type === 'stdio') throw invalid('auth_type per_user_oauth needs an http or sse client', 'auth_type')
+    if (input.oauth_config !== undefined) cfg.oauth_config = { ...input.oauth_config }
+  } else if (input.oauth_config !== undefined) {
+    throw invalid('oauth_config applies to auth_type per_user_oauth only', 'oauth_config')
   }
   if (type === 'stdio') {
     const stdio = input.stdio_config
@@ -203,6 +220,19 @@ export function applyUpdate(current: McpClientConfig, input: McpClientUpdateInpu
       }),
     )
   }
+  if (input.oauth_config !== undefined) {
+    if (current.auth_type !== 'per_user_oauth')
+      throw invalid('oauth_config applies to auth_type per_user_oauth only', 'oauth_config')
+    const secret = input.oauth_config.client_secret
+    next.oauth_config = {
+      ...input.oauth_config,
+      ...(secret !== undefined &&
+      isRedactedSecret(secret) &&
+      current.oauth_config?.client_secret !== undefined
+        ? { client_secret: current.oauth_config.client_secret }
+        : {}),
+    }
+  }
   if (input.tools_to_execute !== undefined) next.tools_to_execute = input.tools_to_execute
   if (input.tools_to_auto_execute !== undefined) next.tools_to_auto_execute = input.tools_to_auto_execute
   if (input.is_ping_available !== undefined) next.is_ping_available = input.is_ping_available
@@ -227,6 +257,9 @@ export function mapClientSecrets(cfg: McpClientConfig, f: (value: string) => str
       Object.entries(cfg.headers).map(([k, v]) => [k, isLiteral(v) ? f(v) : v]),
     )
   }
+  const secret = cfg.oauth_config?.client_secret
+  if (cfg.oauth_config && secret !== undefined && isLiteral(secret))
+    out.oauth_config = { ...cfg.oauth_config, client_secret: f(secret) }
   if (cfg.stdio_config) {
     out.stdio_config = {
       ...cfg.stdio_config,

@@ -52,6 +52,8 @@ export class McpConnection {
   state: McpConnectionState = 'disconnected'
   /** Why the last attempt failed, or why the connection went down. */
   lastError: string | undefined
+  /** The HTTP status of the last failed connection attempt, when the server answered one (401: token refused). */
+  lastStatus: number | undefined
   /** The server's tools while connected. */
   tools: Tool[] = []
 
@@ -135,6 +137,7 @@ export class McpConnection {
       this.tools = tools
       this.state = 'connected'
       this.lastError = undefined
+      this.lastStatus = undefined
       this.connectedAt = Date.now()
       this.startHealthChecks(generation)
       this.events.onLog?.('info', `MCP client ${this.config.name} connected (${tools.length} tools)`)
@@ -145,6 +148,7 @@ export class McpConnection {
       this.client = undefined
       this.transport = undefined
       this.state = 'error'
+      this.lastStatus = err instanceof StreamableHTTPError ? err.code : undefined
       this.lastError = `connecting failed: ${errorText(err)}`
       this.events.onLog?.('warn', `MCP client ${this.config.name}: ${this.lastError}`)
       this.events.onChange()
@@ -336,6 +340,12 @@ export class McpConnection {
 function isSessionExpired(err: unknown): boolean {
   if (!(err instanceof StreamableHTTPError)) return false
   return err.code === 404 || (err.code === 400 && /session/i.test(err.message))
+}
+
+/** Whether the server refused the credentials (HTTP 401). */
+export function isUnauthorized(err: unknown): boolean {
+  const cause = err instanceof GatewayError ? err.cause : err
+  return cause instanceof StreamableHTTPError && cause.code === 401
 }
 
 function toGatewayError(err: unknown, client: string, tool: string): GatewayError {

@@ -11,7 +11,13 @@ import {
   type McpClientCreateInput,
   type McpClientUpdateInput,
 } from './config.js'
-import { McpConnection, type ConnectionTimings, type McpConnectionState } from './connection.js'
+import type { PerUserTokenSource } from '../oauth-client/service.js'
+import {
+  isUnauthorized,
+  McpConnection,
+  type ConnectionTimings,
+  type McpConnectionState,
+} from './connection.js'
 import { MemoryMcpClientRepo, type McpClientRepo } from './repo.js'
 import { exposedToolNames } from './tool-names.js'
 
@@ -30,6 +36,13 @@ export interface McpClientManagerOptions {
   /** Resolves `env.VAR` references in headers and stdio envs, and supplies pass-through envs. */
   env?: NodeJS.ProcessEnv
   log?: (level: 'warn' | 'info', message: string) => void
+  /** Tokens of `per_user_oauth` clients; without it such clients answer 401 to every call. */
+  perUserAuth?: PerUserTokenSource
+}
+
+interface PerUserConnection {
+  token: string
+  connection: McpConnection
 }
 
 /** A tool as Bifrost's client list shows it (ChatToolFunction), under its exposed name. */
@@ -63,6 +76,11 @@ interface ExposedTool {
 export class McpClientManager implements McpToolSource {
   private readonly connections = new Map<string, McpConnection>()
   private readonly listeners = new Set<() => void>()
+  /** per_user_oauth: one connection per (client id, identity), opened on that identity's first call. */
+  private readonly perUser = new Map<string, PerUserConnection>()
+  private readonly opening = new Map<string, Promise<McpConnection>>()
+  /** per_user_oauth: the tools the last identity connection found, as no shared connection lists them. */
+  private readonly perUserTools = new Map<string, Tool[]>()
   private readonly repo: McpClientRepo
   private readonly timings: ConnectionTimings
   private index: Map<string, ExposedTool> | undefined
@@ -115,6 +133,7 @@ export class McpClientManager implements McpToolSource {
     this.assertNameFree(cfg.name, id)
     await this.repo.put(cfg)
     await current.close()
+    await this.closePerUser(id)
     await this.startConnection(cfg)
     return this.view(this.find(id))
   }
@@ -126,6 +145,8 @@ export class McpClientManager implements McpToolSource {
     await this.repo.delete(id)
     this.connections.delete(id)
     await connection.close()
+    await this.closePerUser(id)
+    this.perUserTools.delete(id)
     this.changed()
     return view
   }
@@ -135,7 +156,8 @@ export class McpClientManager implements McpToolSource {
     const connection = this.find(id)
     if (connection.config.disabled)
       throw new GatewayError('invalid_request', `MCP client ${connection.config.name} is disabled`)
-    await connection.reconnect()
+    if (connection.config.auth_type === 'per_user_oauth') await this.closePerUser(id)
+    else await connection.reconnect()
     return this.view(connection)
   }
 
@@ -163,6 +185,9 @@ export class McpClientManager implements McpToolSource {
     opts: McpCallOptions = {},
   ): Promise<McpToolResult> {
     const entry = this.exposed().get(name)
+    const perUser = entry ?? this.perUserTarget(name)
+    if (perUser?.connection.config.auth_type === 'per_user_oauth')
+      return this.callPerUser(perUser.connection, perUser.tool.toolName, args, opts)
     if (!entry) {
       const down = [...this.connections.values()].find(
         (c) => name.startsWith(`${c.config.name}-`) && c.state !== 'connected',
@@ -190,11 +215,122 @@ export class McpClientManager implements McpToolSource {
     return () => this.listeners.delete(listener)
   }
 
+  /** The unredacted config of a client (for per-user OAuth), or undefined. */
+  config(id: string): McpClientConfig | undefined {
+    return this.connections.get(id)?.config
+  }
+
+  /**
+   * A tool of a per_user_oauth client no identity has connected to yet (so its tools are not
+   * known): `<client>-<tool>` is taken at its word, so that the call can answer `mcp_auth_required`.
+   */
+  private perUserTarget(name: string): { connection: McpConnection; tool: { toolName: string } } | undefined {
+    for (const connection of this.connections.values()) {
+      const prefix = `${connection.config.name}-`
+      if (
+        connection.config.auth_type === 'per_user_oauth' &&
+        !connection.config.disabled &&
+        name.startsWith(prefix)
+      )
+        return { connection, tool: { toolName: name.slice(prefix.length) } }
+    }
+    return undefined
+  }
+
+  private async callPerUser(
+    base: McpConnection,
+    toolName: string,
+    args: Record<string, unknown>,
+    opts: McpCallOptions,
+  ): Promise<McpToolResult> {
+    const auth = this.opts.perUserAuth
+    const { name } = base.config
+    if (!auth || opts.identity === undefined) {
+      throw new GatewayError(
+        'unauthorized',
+        `MCP client ${name} needs a per-user login: call it with a virtual key, a signed-in user or an x-bf-mcp-session-id`,
+        { type: 'mcp_auth_required', retryable: false },
+      )
+    }
+    const identity = opts.identity
+    const connection = await this.perUserConnection(base, identity)
+    try {
+      return await connection.callTool(toolName, args, opts)
+    } catch (err) {
+      if (!isUnauthorized(err)) throw err
+      await this.dropPerUser(base.config.client_id, identity)
+      throw await auth.rejectToken(base.config, identity)
+    }
+  }
+
+  /** The identity's connection, (re)opened with its current token; one opening at a time per identity. */
+  private perUserConnection(base: McpConnection, identity: string): Promise<McpConnection> {
+    const key = `${base.config.client_id}\n${identity}`
+    let pending = this.opening.get(key)
+    if (!pending) {
+      pending = this.openPerUser(base, identity, key).finally(() => this.opening.delete(key))
+      this.opening.set(key, pending)
+    }
+    return pending
+  }
+
+  private async openPerUser(base: McpConnection, identity: string, key: string): Promise<McpConnection> {
+    const auth = this.opts.perUserAuth
+    if (!auth) throw new GatewayError('internal', 'per-user OAuth is not configured')
+    const token = await auth.accessToken(base.config, identity)
+    const existing = this.perUser.get(key)
+    if (existing?.token === token && existing.connection.state === 'connected') return existing.connection
+    if (existing) await this.dropPerUser(base.config.client_id, identity)
+    const cfg: McpClientConfig = {
+      ...base.config,
+      headers: { ...base.config.headers, Authorization: `Bearer ${token}` },
+    }
+    const connection = new McpConnection(
+      cfg,
+      { ...this.timings, healthIntervalMs: 0 },
+      { onChange: () => undefined, onLog: this.opts.log },
+      this.opts.env,
+    )
+    await connection.start()
+    if (connection.state !== 'connected') {
+      const { lastStatus, lastError } = connection
+      await connection.close()
+      if (lastStatus === 401) throw await auth.rejectToken(base.config, identity)
+      throw new GatewayError(
+        'upstream_connection_error',
+        `MCP client ${base.config.name}: ${lastError ?? 'not connected'}`,
+      )
+    }
+    this.perUser.set(key, { token, connection })
+    const known = this.perUserTools.get(base.config.client_id)
+    this.perUserTools.set(base.config.client_id, connection.tools)
+    if (JSON.stringify(known) !== JSON.stringify(connection.tools)) this.changed()
+    return connection
+  }
+
+  private async dropPerUser(clientId: string, identity: string): Promise<void> {
+    const key = `${clientId}\n${identity}`
+    const existing = this.perUser.get(key)
+    this.perUser.delete(key)
+    await existing?.connection.close()
+  }
+
+  private async closePerUser(clientId: string): Promise<void> {
+    const closing: Promise<void>[] = []
+    for (const [key, entry] of this.perUser) {
+      if (!key.startsWith(`${clientId}\n`)) continue
+      this.perUser.delete(key)
+      closing.push(entry.connection.close())
+    }
+    await Promise.all(closing)
+  }
+
   /** Closes every connection; no stdio server process is left when this resolves. */
   async close(): Promise<void> {
     this.closed = true
-    const all = [...this.connections.values()]
+    const all = [...this.connections.values(), ...[...this.perUser.values()].map((p) => p.connection)]
     this.connections.clear()
+    this.perUser.clear()
     await Promise.all(all.map((c) => c.close()))
     this.changed()
   }
@@ -222,6 +358,8 @@ export class McpClientManager implements McpToolSource {
     )
     this.connections.set(cfg.client_id, connection)
     this.changed()
+    // A per-user client has no shared connection: each identity connects with its own token.
+    if (cfg.auth_type === 'per_user_oauth') return Promise.resolve()
     return connection.start()
   }
 
@@ -240,13 +378,15 @@ export class McpClientManager implements McpToolSource {
     if (this.index) return this.index
     const index = new Map<string, ExposedTool>()
     for (const connection of this.connections.values()) {
-      if (connection.state !== 'connected') continue
+      const perUser = connection.config.auth_type === 'per_user_oauth' && !connection.config.disabled
+      if (connection.state !== 'connected' && !perUser) continue
+      const tools = perUser ? (this.perUserTools.get(connection.config.client_id) ?? []) : connection.tools
       const { name, tools_to_execute } = connection.config
       const names = exposedToolNames(
         name,
-        connection.tools.map((t) => t.name),
+        tools.map((t) => t.name),
       )
-      for (const tool of connection.tools) {
+      for (const tool of tools) {
         if (!listIncludes(tools_to_execute, tool.name)) continue
         const exposedName = names.get(tool.name) ?? tool.name
         index.set(exposedName, { tool: toMcpTool(exposedName, name, tool), connection })

@@ -3,6 +3,8 @@ import { providersMigration } from './001_providers.js'
 import { governanceMigration } from './002_governance.js'
 import { usersProfilesMigration } from './003_users_profiles.js'
 import { mcpClientsMigration } from './004_mcp_clients.js'
+import { oauthServerMigration } from './005_oauth_server.js'
+import { mcpOAuthCredentialsMigration } from './006_mcp_oauth_credentials.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -14,4 +16,6 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '002_governance': governanceMigration,
   '003_users_profiles': usersProfilesMigration,
   '004_mcp_clients': mcpClientsMigration,
+  '005_oauth_server': oauthServerMigration,
+  '006_mcp_oauth_credentials': mcpOAuthCredentialsMigration,
 }

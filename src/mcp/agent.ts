@@ -1,0 +1,205 @@
+import { onAbort } from '../core/cancel.js'
+import { createContext, type GatewayContext } from '../core/context.js'
+import { GatewayError } from '../core/errors.js'
+import type { Gateway } from '../core/gateway.js'
+import type { ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage } from '../core/schemas/index.js'
+import { VK_STATE } from '../governance/enforce.js'
+import type { VirtualKeyRecord } from '../governance/model.js'
+import type { JsonResult } from '../providers/types.js'
+import { assertToolAllowed, callToolWithDeadline } from './access.js'
+import type { McpTool, McpToolResult, McpToolSource } from './types.js'
+
+/** Bifrost's default `mcp_agent_depth`. */
+export const DEFAULT_MCP_AGENT_DEPTH = 10
+
+/** Set on answers the agent loop produced: how many rounds of tool calls it ran (1 or more). */
+export const MCP_AGENT_ROUNDS_HEADER = 'x-bifrost-mcp-agent-rounds'
+
+export interface McpAgentOptions {
+  source: McpToolSource
+  /** Most rounds (tools run, model asked again) per request; 0 turns agent mode off. */
+  maxDepth?: () => number | undefined
+  toolTimeoutMs?: () => number | undefined
+}
+
+export interface McpAgentOutcome {
+  result: JsonResult<ChatResponse>
+  /** The last round's context: its provider, model and hook headers describe the answer sent. */
+  ctx: GatewayContext
+  rounds: number
+}
+
+interface AutoCall {
+  call: ToolCall
+  tool: McpTool
+  args: Record<string, unknown>
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** The function names the caller's own tools define: calls to them are the caller's to run. */
+function ownToolNames(req: ChatRequest): Set<string> {
+  return new Set((req.tools ?? []).flatMap((t) => (t.function?.name ? [t.function.name] : [])))
+}
+
+function parseArguments(text: string): Record<string, unknown> | undefined {
+  if (text.trim() === '') return {}
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return isObject(parsed) ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The answer's tool calls, when every one of them may run here: an MCP tool (not one of the
+ * caller's own), which the caller may use and its client auto-executes, with JSON-object
+ * arguments. Otherwise undefined: the answer goes back to the caller as it is.
+ */
+function autoExecutableCalls(
+  source: McpToolSource,
+  ctx: GatewayContext,
+  response: ChatResponse,
+  own: Set<string>,
+): AutoCall[] | undefined {
+  if (response.choices.length !== 1) return undefined
+  const calls = response.choices[0].message.tool_calls
+  if (!calls?.length) return undefined
+  const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+  const planned: AutoCall[] = []
+  for (const call of calls) {
+    const name = call.function.name
+    if (own.has(name) || !source.autoExecutes(name)) return undefined
+    let tool: McpTool
+    try {
+      tool = assertToolAllowed(source, vk, ctx.headers, name)
+    } catch {
+      return undefined
+    }
+    const args = parseArguments(call.function.arguments)
+    if (!args) return undefined
+    planned.push({ call, tool, args })
+  }
+  return planned
+}
+
+/** A tool result as the text a model reads: text parts joined, anything else as JSON. */
+function toolResultText(result: McpToolResult): string {
+  const parts = result.content.map((c) =>
+    c.type === 'text' && typeof c.text === 'string' ? c.text : JSON.stringify(c),
+  )
+  if (parts.length === 0 && result.structuredContent !== undefined)
+    return JSON.stringify(result.structuredContent)
+  return parts.join('\n')
+}
+
+/**
+ * Runs the calls in parallel; each answers one `tool` message. A failing tool tells the model
+ * so (it may recover); only the caller going away stops the loop.
+ */
+async function runCalls(
+  source: McpToolSource,
+  ctx: GatewayContext,
+  calls: AutoCall[],
+  timeoutMs: number | undefined,
+): Promise<ChatMessage[]> {
+  const controller = new AbortController()
+  const stopListening = onAbort(ctx.signal, () => controller.abort())
+  const identity = (ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined)?.id
+  try {
+    return await Promise.all(
+      calls.map(async ({ call, tool, args }): Promise<ChatMessage> => {
+        let content: string
+        try {
+          const result = await callToolWithDeadline(source, tool, args, {
+            timeoutMs,
+            signal: controller.signal,
+            identity,
+          })
+          content = toolResultText(result)
+        } catch (err) {
+          if (err instanceof GatewayError && err.code === 'request_cancelled') throw err
+          content = `Error: ${(err as Error).message}`
+        }
+        return { role: 'tool', tool_call_id: call.id, content }
+      }),
+    )
+  } finally {
+    stopListening()
+  }
+}
+
+/** Each round is a request of its own to the hooks: authenticated, limited, charged and logged. */
+function roundContext(first: GatewayContext): GatewayContext {
+  const ctx = createContext({
+    requestId: first.requestId,
+    requestType: first.requestType,
+    signal: first.signal,
+    headers: first.headers,
+    modelRequested: first.modelRequested,
+  })
+  ctx.directKey = first.directKey
+  ctx.passthrough = first.passthrough
+  return ctx
+}
+
+/** Adds two usages field by field (nested token details included); other fields keep the first value. */
+function addCounts(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const sum: Record<string, unknown> = { ...a }
+  for (const [k, v] of Object.entries(b)) {
+    const prev = sum[k]
+    if (typeof v === 'number' && typeof prev === 'number') sum[k] = prev + v
+    else if (isObject(v) && isObject(prev)) sum[k] = addCounts(prev, v)
+    else if (prev === undefined || prev === null) sum[k] = v
+  }
+  return sum
+}
+
+function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+  if (!a) return b
+  if (!b) return a
+  return addCounts(a, b) as Usage
+}
+
+/**
+ * A non-streamed chat completion in agent mode (Bifrost's `tools_to_auto_execute` with
+ * `mcp_agent_depth`): while the model's answer only calls MCP tools the caller may use and
+ * their clients auto-execute, runs them, appends the assistant message and the tool results to
+ * the conversation and asks the model again, at most `maxDepth` rounds. Any other answer goes
+ * back as it is. After one round or more, the answer is the last one with the rounds' usage
+ * summed and the rounds counted in {@link MCP_AGENT_ROUNDS_HEADER}.
+ */
+export async function chatWithMcpAgent(
+  gateway: Gateway,
+  ctx: GatewayContext,
+  req: ChatRequest,
+  opts: McpAgentOptions,
+): Promise<McpAgentOutcome> {
+  // Read before the first call: the injection hook adds the MCP tools to req.tools.
+  const own = ownToolNames(req)
+  const maxDepth = Math.max(0, opts.maxDepth?.() ?? DEFAULT_MCP_AGENT_DEPTH)
+  let result = await gateway.chat(ctx, req)
+  let usage = result.usage ?? result.body.usage
+  let current = ctx
+  let conversation = req
+  let rounds = 0
+  while (rounds < maxDepth) {
+    const calls = autoExecutableCalls(opts.source, current, result.body, own)
+    if (!calls) break
+    const results = await runCalls(opts.source, current, calls, opts.toolTimeoutMs?.())
+    const assistant = result.body.choices[0].message as ChatMessage
+    conversation = { ...conversation, messages: [...conversation.messages, assistant, ...results] }
+    current = roundContext(ctx)
+    result = await gateway.chat(current, conversation)
+    usage = addUsage(usage, result.usage ?? result.body.usage)
+    rounds++
+  }
+  if (rounds === 0) return { result, ctx, rounds }
+  current.responseHeaders[MCP_AGENT_ROUNDS_HEADER] = String(rounds)
+  const body: ChatResponse = { ...result.body, ...(usage && { usage }) }
+  // No raw bytes: the body sent is not the provider's last answer byte for byte.
+  return { result: { body, usage, headers: result.headers }, ctx: current, rounds }
+}

@@ -1,0 +1,17 @@
+export {
+  PerUserOAuth,
+  CALLBACK_PATH,
+  loginPath,
+  type PerUserOAuthOptions,
+  type PerUserTokenSource,
+  type McpSessionRow,
+  type CallbackOutcome,
+} from './service.js'
+export {
+  parseIdentity,
+  formatIdentity,
+  callerIdentity,
+  callerBindings,
+  type McpIdentity,
+  type McpSessionCaller,
+} from './identity.js'

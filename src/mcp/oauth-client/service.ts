@@ -1,0 +1,709 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import {
+  discoverOAuthServerInfo,
+  exchangeAuthorization,
+  refreshAuthorization,
+  registerClient,
+  startAuthorization,
+} from '@modelcontextprotocol/sdk/client/auth.js'
+import {
+  OAuthError,
+  ServerError,
+  TemporarilyUnavailableError,
+} from '@modelcontextprotocol/sdk/server/auth/errors.js'
+import type {
+  AuthorizationServerMetadata,
+  OAuthClientInformationMixed,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js'
+import { resourceUrlFromServerUrl } from '@modelcontextprotocol/sdk/shared/auth-utils.js'
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { Kysely } from 'kysely'
+import { GatewayError } from '../../core/errors.js'
+import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
+import type {
+  McpOAuthConfigsTable,
+  McpOAuthCredentialsTables,
+  McpOAuthFlowsTable,
+  McpOAuthTokensTable,
+} from '../../store/migrations/006_mcp_oauth_credentials.js'
+import type { McpClientConfig } from '../clients/config.js'
+import { callerBindings, parseIdentity, type McpIdentity, type McpSessionCaller } from './identity.js'
+
+/** What the MCP client manager needs from per-user OAuth: a token per (client, identity). */
+export interface PerUserTokenSource {
+  /** The identity's access token for the client, refreshed if due; else GatewayError `mcp_auth_required`. */
+  accessToken(cfg: McpClientConfig, identity: string): Promise<string>
+  /** The upstream refused the token (401): it needs a new login. Returns the `mcp_auth_required` error to throw. */
+  rejectToken(cfg: McpClientConfig, identity: string): Promise<GatewayError>
+}
+
+export interface PerUserOAuthOptions {
+  store: Pick<ConfigStore, 'db' | 'secrets'>
+  /** The MCP clients' configs by id, unredacted. */
+  clients: { config(id: string): McpClientConfig | undefined }
+  /** `client.mcp_external_client_url`: the public base URL of Heimdall, for login and callback URLs. */
+  externalUrl?: () => string | undefined
+  /** Names shown with user- and key-bound rows. */
+  names?: { user?(id: string): string | undefined; virtualKey?(id: string): string | undefined }
+  fetchFn?: FetchLike
+  now?: () => number
+  /** Refresh this long before expiry; default 60 s. */
+  refreshSkewMs?: number
+  /** How long a login flow stays open; default 15 minutes (Bifrost's). */
+  flowTtlMs?: number
+}
+
+/** Bifrost's MCPSessionRow. */
+export interface McpSessionRow {
+  id: string
+  kind: 'token' | 'flow'
+  auth_kind: 'oauth'
+  auth_mode: McpIdentity['mode']
+  status: 'active' | 'orphaned' | 'needs_reauth' | 'pending'
+  created_at: string
+  can_reauth: boolean
+  user_id?: string
+  user?: { id: string; name: string }
+  virtual_key?: { id: string; name: string }
+  mcp_client?: { client_id: string; name: string }
+  session_id?: string
+  expires_at?: string
+  last_refreshed_at?: string
+  updated_at?: string
+  oauth_config_id?: string
+}
+
+/** The outcome of the upstream's redirect back to Heimdall, for the page the browser sees. */
+export interface CallbackOutcome {
+  status: 200 | 400 | 502
+  message: string
+}
+
+/** The path of the login link a `mcp_auth_required` answer carries; it redirects to the upstream. */
+export const loginPath = (flowId: string) => `/api/oauth/upstream/${encodeURIComponent(flowId)}/start`
+/** Where upstream authorization servers send the browser back (Bifrost's path). */
+export const CALLBACK_PATH = '/api/oauth/callback'
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+const iso = (ms: number) => new Date(ms).toISOString()
+const MAX_SHOWN_ERROR = 200
+
+interface Registration {
+  row: McpOAuthConfigsTable
+  metadata: AuthorizationServerMetadata | undefined
+  client: OAuthClientInformationMixed
+}
+
+/**
+ * Heimdall as the per-user OAuth client of upstream MCP servers (`auth_type: per_user_oauth`):
+ * discovery (RFC 9728 protected-resource metadata, then RFC 8414 / OIDC metadata, path issuers
+ * included), dynamic client registration when no client id is configured, PKCE S256, RFC 8707
+ * resource indicators. Tokens are kept sealed per (identity, MCP client).
+ */
+export class PerUserOAuth implements PerUserTokenSource {
+  private readonly db: Kysely<ConfigStoreTables & McpOAuthCredentialsTables>
+  private readonly now: () => number
+  private readonly refreshing = new Map<string, Promise<string>>()
+
+  constructor(private readonly opts: PerUserOAuthOptions) {
+    this.db = opts.store.db.withTables<McpOAuthCredentialsTables>()
+    this.now = opts.now ?? Date.now
+  }
+
+  private get secrets() {
+    return this.opts.store.secrets
+  }
+
+  async accessToken(cfg: McpClientConfig, identity: string): Promise<string> {
+    const who = parseIdentity(identity)
+    const row = await this.tokenOf(cfg.client_id, who)
+    if (row?.status === 'active') {
+      const expiresAt = row.expires_at === null ? Infinity : Date.parse(row.expires_at)
+      const skew = this.opts.refreshSkewMs ?? 60_000
+      if (expiresAt - skew > this.now()) return this.secrets.open(row.access_token)
+      if (row.refresh_token !== null) return this.refreshOnce(cfg, row)
+      if (expiresAt > this.now()) return this.secrets.open(row.access_token)
+      await this.setStatus(row.id, 'needs_reauth')
+    }
+    throw await this.authRequired(cfg, who)
+  }
+
+  async rejectToken(cfg: McpClientConfig, identity: string): Promise<GatewayError> {
+    const who = parseIdentity(identity)
+    const row = await this.tokenOf(cfg.client_id, who)
+    if (row?.status === 'active') await this.setStatus(row.id, 'needs_reauth')
+    return this.authRequired(cfg, who)
+  }
+
+  /** The upstream authorization URL a login link leads to; registers Heimdall with the upstream first if needed. */
+  async start(flowId: string, requestOrigin: string): Promise<URL> {
+    const flow = await this.db
+      .selectFrom('mcp_oauth_flows')
+      .selectAll()
+      .where('id', '=', flowId)
+      .executeTakeFirst()
+    if (!flow || flow.status !== 'pending' || Date.parse(flow.expires_at) <= this.now())
+      throw new GatewayError(
+        'not_found',
+        'this login link is unknown or has expired: call the tool again for a new one',
+      )
+    const cfg = this.clientConfig(flow.mcp_client_id)
+    const redirectUri = `${this.baseUrl(requestOrigin)}${CALLBACK_PATH}`
+    const reg = await this.registration(cfg, redirectUri)
+    const state = randomBytes(32).toString('base64url')
+    const { authorizationUrl, codeVerifier } = await startAuthorization(reg.row.authorization_server, {
+      metadata: reg.metadata,
+      clientInformation: reg.client,
+      redirectUrl: redirectUri,
+      scope: reg.row.scope ?? undefined,
+      state,
+      resource: reg.row.resource ?? undefined,
+    })
+    await this.db
+      .updateTable('mcp_oauth_flows')
+      .set({
+        state_hash: sha256(state),
+        code_verifier: this.secrets.seal(codeVerifier),
+        oauth_config_id: reg.row.id,
+      })
+      .where('id', '=', flowId)
+      .execute()
+    return authorizationUrl
+  }
+
+  /** Completes a login from the upstream's redirect: exchanges the code and stores the token. */
+  async callback(query: {
+    code?: string
+    state?: string
+    error?: string
+    error_description?: string
+  }): Promise<CallbackOutcome> {
+    const unknown: CallbackOutcome = { status: 400, message: 'This login is unknown or has expired.' }
+    if (!query.state) return unknown
+    const flow = await this.db
+      .selectFrom('mcp_oauth_flows')
+      .selectAll()
+      .where('state_hash', '=', sha256(query.state))
+      .executeTakeFirst()
+    if (!flow || flow.status !== 'pending' || Date.parse(flow.expires_at) <= this.now()) return unknown
+    if (query.error !== undefined) {
+      const shown = [query.error, query.error_description]
+        .filter(Boolean)
+        .join(': ')
+        .slice(0, MAX_SHOWN_ERROR)
+      await this.failFlow(flow.id, shown)
+      return { status: 400, message: `The authorization server refused the login: ${shown}` }
+    }
+    if (!query.code || flow.code_verifier === null || flow.oauth_config_id === null) return unknown
+    const reg = await this.registrationById(flow.oauth_config_id)
+    const cfg = this.opts.clients.config(flow.mcp_client_id)
+    if (!reg || !cfg) return unknown
+    let tokens: OAuthTokens
+    try {
+      tokens = await exchangeAuthorization(reg.row.authorization_server, {
+        metadata: reg.metadata,
+        clientInformation: reg.client,
+        authorizationCode: query.code,
+        codeVerifier: this.secrets.open(flow.code_verifier),
+        redirectUri: reg.row.redirect_uri,
+        resource: reg.row.resource ?? undefined,
+        fetchFn: this.opts.fetchFn,
+      })
+    } catch (err) {
+      const shown = err instanceof OAuthError ? err.errorCode : 'no usable answer'
+      await this.failFlow(flow.id, `code exchange failed: ${shown}`)
+      return { status: 502, message: `The authorization server did not issue a token (${shown}).` }
+    }
+    await this.saveToken(flow, reg.row.id, tokens)
+    return { status: 200, message: `You are logged in to ${cfg.name}. You can close this window.` }
+  }
+
+  /** Every per-user credential and pending flow the caller may see (Bifrost's `GET /api/mcp/sessions`). */
+  async listSessions(caller: McpSessionCaller): Promise<McpSessionRow[]> {
+    const bindings = callerBindings(caller)
+    if (bindings.length === 0) return []
+    const tokens = await this.db
+      .selectFrom('mcp_oauth_tokens')
+      .selectAll()
+      .where((eb) =>
+        eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
+      )
+      .orderBy('created_at')
+      .execute()
+    const flows = await this.db
+      .selectFrom('mcp_oauth_flows')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', iso(this.now()))
+      .where((eb) =>
+        eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
+      )
+      .orderBy('created_at')
+      .execute()
+    const bound = new Set(tokens.map((t) => bindingKey(t)))
+    return [
+      ...tokens.map((t) => this.tokenRow(t, caller)),
+      ...flows.filter((f) => !bound.has(bindingKey(f))).map((f) => this.flowRow(f, caller)),
+    ]
+  }
+
+  /** Deletes a credential the caller may see, with any pending flow of the same binding (local only). */
+  async revoke(id: string, caller: McpSessionCaller): Promise<void> {
+    const token = await this.visibleToken(id, caller)
+    if (!token) {
+      const flow = await this.visibleFlow(id, caller)
+      if (flow)
+        throw new GatewayError(
+          'invalid_request',
+          'a pending OAuth flow cannot be revoked: it expires by itself',
+        )
+      throw new GatewayError('not_found', `MCP session ${id} not found`)
+    }
+    await this.db.deleteFrom('mcp_oauth_tokens').where('id', '=', token.id).execute()
+    await this.deleteFlows(token)
+  }
+
+  /** Opens a new login flow for a credential; the caller gets the login link. */
+  async reauth(id: string, caller: McpSessionCaller): Promise<{ authorize_url: string; session_id: string }> {
+    const token = await this.visibleToken(id, caller)
+    if (!token) throw new GatewayError('not_found', `MCP session ${id} not found`)
+    if (token.status === 'orphaned')
+      throw new GatewayError(
+        'forbidden',
+        'this credential is orphaned: its identity no longer has access to the MCP client',
+      )
+    if (token.auth_mode === 'user' && caller.userId !== token.identity_id)
+      throw new GatewayError('forbidden', 'only the user this credential belongs to may log in again')
+    await this.deleteFlows(token)
+    const flow = await this.createFlow(token.mcp_client_id, { mode: token.auth_mode, id: token.identity_id })
+    return { authorize_url: this.loginUrl(flow.id), session_id: flow.id }
+  }
+
+  /** Marks `orphaned` the key-bound tokens whose virtual key no longer has access to their MCP client. */
+  async orphanUnreachable(
+    hasAccess: (virtualKeyId: string, mcpClientId: string) => boolean,
+  ): Promise<number> {
+    const rows = await this.db
+      .selectFrom('mcp_oauth_tokens')
+      .select(['id', 'identity_id', 'mcp_client_id'])
+      .where('auth_mode', '=', 'vk')
+      .where('status', '!=', 'orphaned')
+      .execute()
+    const lost = rows.filter((r) => !hasAccess(r.identity_id, r.mcp_client_id)).map((r) => r.id)
+    if (lost.length > 0) {
+      await this.db
+        .updateTable('mcp_oauth_tokens')
+        .set({ status: 'orphaned', updated_at: iso(this.now()) })
+        .where('id', 'in', lost)
+        .execute()
+    }
+    return lost.length
+  }
+
+  /** Marks every token of an MCP client `orphaned` (the client was removed or its server changed). */
+  async orphanClient(mcpClientId: string): Promise<void> {
+    await this.db
+      .updateTable('mcp_oauth_tokens')
+      .set({ status: 'orphaned', updated_at: iso(this.now()) })
+      .where('mcp_client_id', '=', mcpClientId)
+      .execute()
+    await this.db.deleteFrom('mcp_oauth_flows').where('mcp_client_id', '=', mcpClientId).execute()
+  }
+
+  // --- tokens -------------------------------------------------------------------------------
+
+  private tokenOf(mcpClientId: string, who: McpIdentity): Promise<McpOAuthTokensTable | undefined> {
+    return this.db
+      .selectFrom('mcp_oauth_tokens')
+      .selectAll()
+      .where('mcp_client_id', '=', mcpClientId)
+      .where('auth_mode', '=', who.mode)
+      .where('identity_id', '=', who.id)
+      .executeTakeFirst()
+  }
+
+  private async setStatus(id: string, status: McpOAuthTokensTable['status']): Promise<void> {
+    await this.db
+      .updateTable('mcp_oauth_tokens')
+      .set({ status, updated_at: iso(this.now()) })
+      .where('id', '=', id)
+      .execute()
+  }
+
+  /** One refresh at a time per token; concurrent callers share it. */
+  private refreshOnce(cfg: McpClientConfig, row: McpOAuthTokensTable): Promise<string> {
+    let pending = this.refreshing.get(row.id)
+    if (!pending) {
+      pending = this.refresh(cfg, row).finally(() => this.refreshing.delete(row.id))
+      this.refreshing.set(row.id, pending)
+    }
+    return pending
+  }
+
+  /**
+   * A refresh the authorization server refuses (invalid_grant and the like) needs a new login; a
+   * network failure or a 5xx does not: the token stays as it is and the call fails as retryable.
+   */
+  private async refresh(cfg: McpClientConfig, row: McpOAuthTokensTable): Promise<string> {
+    const reg = row.oauth_config_id === null ? undefined : await this.registrationById(row.oauth_config_id)
+    if (!reg || row.refresh_token === null) {
+      await this.setStatus(row.id, 'needs_reauth')
+      throw await this.authRequired(cfg, { mode: row.auth_mode, id: row.identity_id })
+    }
+    let tokens: OAuthTokens
+    try {
+      tokens = await refreshAuthorization(reg.row.authorization_server, {
+        metadata: reg.metadata,
+        clientInformation: reg.client,
+        refreshToken: this.secrets.open(row.refresh_token),
+        resource: reg.row.resource ?? undefined,
+        fetchFn: this.opts.fetchFn,
+      })
+    } catch (err) {
+      const refused =
+        err instanceof OAuthError &&
+        !(err instanceof ServerError) &&
+        !(err instanceof TemporarilyUnavailableError)
+      if (refused) {
+        await this.setStatus(row.id, 'needs_reauth')
+        throw await this.authRequired(cfg, { mode: row.auth_mode, id: row.identity_id })
+      }
+      // Transient: an access token that has not expired yet is still good.
+      if (row.expires_at !== null && Date.parse(row.expires_at) > this.now())
+        return this.secrets.open(row.access_token)
+      throw new GatewayError(
+        'upstream_connection_error',
+        `refreshing the OAuth token of MCP client ${cfg.name} failed for now; try again`,
+        { cause: err },
+      )
+    }
+    const now = iso(this.now())
+    await this.db
+      .updateTable('mcp_oauth_tokens')
+      .set({
+        access_token: this.secrets.seal(tokens.access_token),
+        refresh_token: tokens.refresh_token ? this.secrets.seal(tokens.refresh_token) : row.refresh_token,
+        token_type: tokens.token_type,
+        scope: tokens.scope ?? row.scope,
+        expires_at: this.expiry(tokens),
+        status: 'active',
+        last_refreshed_at: now,
+        updated_at: now,
+      })
+      .where('id', '=', row.id)
+      .execute()
+    return tokens.access_token
+  }
+
+  private expiry(tokens: OAuthTokens): string | null {
+    return tokens.expires_in === undefined ? null : iso(this.now() + tokens.expires_in * 1000)
+  }
+
+  private async saveToken(
+    flow: McpOAuthFlowsTable,
+    oauthConfigId: string,
+    tokens: OAuthTokens,
+  ): Promise<void> {
+    const now = iso(this.now())
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .deleteFrom('mcp_oauth_tokens')
+        .where('mcp_client_id', '=', flow.mcp_client_id)
+        .where('auth_mode', '=', flow.auth_mode)
+        .where('identity_id', '=', flow.identity_id)
+        .execute()
+      await trx
+        .insertInto('mcp_oauth_tokens')
+        .values({
+          id: randomUUID(),
+          mcp_client_id: flow.mcp_client_id,
+          auth_mode: flow.auth_mode,
+          identity_id: flow.identity_id,
+          access_token: this.secrets.seal(tokens.access_token),
+          refresh_token: tokens.refresh_token ? this.secrets.seal(tokens.refresh_token) : null,
+          token_type: tokens.token_type,
+          scope: tokens.scope ?? null,
+          status: 'active',
+          oauth_config_id: oauthConfigId,
+          expires_at: this.expiry(tokens),
+          last_refreshed_at: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute()
+      await trx
+        .deleteFrom('mcp_oauth_flows')
+        .where('mcp_client_id', '=', flow.mcp_client_id)
+        .where('auth_mode', '=', flow.auth_mode)
+        .where('identity_id', '=', flow.identity_id)
+        .execute()
+    })
+  }
+
+  // --- flows --------------------------------------------------------------------------------
+
+  /** The `mcp_auth_required` error, with a login link; an open flow of the same binding is reused. */
+  private async authRequired(cfg: McpClientConfig, who: McpIdentity): Promise<GatewayError> {
+    const open = await this.db
+      .selectFrom('mcp_oauth_flows')
+      .selectAll()
+      .where('mcp_client_id', '=', cfg.client_id)
+      .where('auth_mode', '=', who.mode)
+      .where('identity_id', '=', who.id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', iso(this.now() + 60_000))
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst()
+    const flow = open ?? (await this.createFlow(cfg.client_id, who))
+    const loginUrl = this.loginUrl(flow.id)
+    return new GatewayError(
+      'unauthorized',
+      `MCP client ${cfg.name} needs you to log in: open ${loginUrl}, then call the tool again`,
+      {
+        type: 'mcp_auth_required',
+        retryable: false,
+        extra: {
+          mcp_auth_required: {
+            mcp_client: { client_id: cfg.client_id, name: cfg.name },
+            flow_id: flow.id,
+            login_url: loginUrl,
+            authorize_url: loginUrl,
+            expires_at: flow.expires_at,
+          },
+        },
+      },
+    )
+  }
+
+  private async createFlow(mcpClientId: string, who: McpIdentity): Promise<McpOAuthFlowsTable> {
+    const row: McpOAuthFlowsTable = {
+      id: randomUUID(),
+      mcp_client_id: mcpClientId,
+      auth_mode: who.mode,
+      identity_id: who.id,
+      state_hash: null,
+      code_verifier: null,
+      oauth_config_id: null,
+      status: 'pending',
+      error: null,
+      expires_at: iso(this.now() + (this.opts.flowTtlMs ?? 15 * 60_000)),
+      created_at: iso(this.now()),
+    }
+    await this.db.insertInto('mcp_oauth_flows').values(row).execute()
+    return row
+  }
+
+  private async failFlow(id: string, error: string): Promise<void> {
+    await this.db
+      .updateTable('mcp_oauth_flows')
+      .set({ status: 'failed', error, code_verifier: null })
+      .where('id', '=', id)
+      .execute()
+  }
+
+  private async deleteFlows(
+    binding: Pick<McpOAuthTokensTable, 'mcp_client_id' | 'auth_mode' | 'identity_id'>,
+  ) {
+    await this.db
+      .deleteFrom('mcp_oauth_flows')
+      .where('mcp_client_id', '=', binding.mcp_client_id)
+      .where('auth_mode', '=', binding.auth_mode)
+      .where('identity_id', '=', binding.identity_id)
+      .execute()
+  }
+
+  /** Absolute when `mcp_external_client_url` is set; else a path on whichever host the caller uses. */
+  private loginUrl(flowId: string): string {
+    return `${this.opts.externalUrl?.()?.replace(/\/+$/, '') ?? ''}${loginPath(flowId)}`
+  }
+
+  private baseUrl(requestOrigin: string): string {
+    return (this.opts.externalUrl?.() || requestOrigin).replace(/\/+$/, '')
+  }
+
+  // --- registration with the upstream authorization server ----------------------------------
+
+  private clientConfig(id: string): McpClientConfig {
+    const cfg = this.opts.clients.config(id)
+    if (!cfg || cfg.auth_type !== 'per_user_oauth' || cfg.connection_string === undefined)
+      throw new GatewayError('not_found', `MCP client ${id} is not a per-user OAuth client`)
+    return cfg
+  }
+
+  /** Heimdall's registration for this client and callback URL: discovered and registered once, then reused. */
+  private async registration(cfg: McpClientConfig, redirectUri: string): Promise<Registration> {
+    const stored = await this.db
+      .selectFrom('mcp_oauth_configs')
+      .selectAll()
+      .where('mcp_client_id', '=', cfg.client_id)
+      .where('redirect_uri', '=', redirectUri)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst()
+    const configuredId = cfg.oauth_config?.client_id
+    if (stored) {
+      const reg = this.parseRegistration(stored)
+      if (configuredId === undefined || reg.client.client_id === configuredId) return reg
+    }
+    const serverUrl = cfg.connection_string ?? ''
+    let info: Awaited<ReturnType<typeof discoverOAuthServerInfo>>
+    try {
+      info = await discoverOAuthServerInfo(serverUrl, { fetchFn: this.opts.fetchFn })
+    } catch (err) {
+      throw new GatewayError(
+        'upstream_error',
+        `OAuth discovery for MCP client ${cfg.name} failed: ${(err as Error).message}`,
+        { cause: err },
+      )
+    }
+    const metadata = info.authorizationServerMetadata
+    const resource = info.resourceMetadata?.resource ?? resourceUrlFromServerUrl(serverUrl).href
+    const scopes = cfg.oauth_config?.scopes ?? info.resourceMetadata?.scopes_supported
+    const scope = scopes && scopes.length > 0 ? scopes.join(' ') : undefined
+    let client: OAuthClientInformationMixed
+    if (configuredId !== undefined) {
+      client = { client_id: configuredId }
+      if (cfg.oauth_config?.client_secret) client.client_secret = cfg.oauth_config.client_secret
+    } else {
+      if (!metadata?.registration_endpoint)
+        throw new GatewayError(
+          'invalid_request',
+          `MCP client ${cfg.name}: the authorization server offers no dynamic registration; set oauth_config.client_id`,
+        )
+      try {
+        client = await registerClient(info.authorizationServerUrl, {
+          metadata,
+          clientMetadata: {
+            client_name: 'Heimdall',
+            redirect_uris: [redirectUri],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            ...(scope ? { scope } : {}),
+          },
+          fetchFn: this.opts.fetchFn,
+        })
+      } catch (err) {
+        throw new GatewayError(
+          'upstream_error',
+          `registering with the authorization server of MCP client ${cfg.name} failed: ${(err as Error).message}`,
+          { cause: err },
+        )
+      }
+    }
+    const row: McpOAuthConfigsTable = {
+      id: randomUUID(),
+      mcp_client_id: cfg.client_id,
+      redirect_uri: redirectUri,
+      authorization_server: info.authorizationServerUrl,
+      metadata: metadata ? JSON.stringify(metadata) : null,
+      resource,
+      scope: scope ?? null,
+      client_information: this.secrets.seal(JSON.stringify(client)),
+      created_at: iso(this.now()),
+    }
+    await this.db.insertInto('mcp_oauth_configs').values(row).execute()
+    return { row, metadata, client }
+  }
+
+  private async registrationById(id: string): Promise<Registration | undefined> {
+    const row = await this.db
+      .selectFrom('mcp_oauth_configs')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row ? this.parseRegistration(row) : undefined
+  }
+
+  private parseRegistration(row: McpOAuthConfigsTable): Registration {
+    return {
+      row,
+      metadata: row.metadata === null ? undefined : (JSON.parse(row.metadata) as AuthorizationServerMetadata),
+      client: JSON.parse(this.secrets.open(row.client_information)) as OAuthClientInformationMixed,
+    }
+  }
+
+  // --- listing ------------------------------------------------------------------------------
+
+  private async visibleToken(id: string, caller: McpSessionCaller): Promise<McpOAuthTokensTable | undefined> {
+    const row = await this.db
+      .selectFrom('mcp_oauth_tokens')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row && visibleTo(row, caller) ? row : undefined
+  }
+
+  private async visibleFlow(id: string, caller: McpSessionCaller): Promise<McpOAuthFlowsTable | undefined> {
+    const row = await this.db
+      .selectFrom('mcp_oauth_flows')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row && visibleTo(row, caller) ? row : undefined
+  }
+
+  private bindingFields(
+    row: Pick<McpOAuthTokensTable, 'auth_mode' | 'identity_id' | 'mcp_client_id'>,
+    caller: McpSessionCaller,
+  ) {
+    const out: Partial<McpSessionRow> = {
+      can_reauth: row.auth_mode !== 'user' || caller.userId === row.identity_id,
+    }
+    if (row.auth_mode === 'user') {
+      out.user_id = row.identity_id
+      const name = this.opts.names?.user?.(row.identity_id)
+      if (name !== undefined) out.user = { id: row.identity_id, name }
+    } else if (row.auth_mode === 'vk') {
+      out.virtual_key = { id: row.identity_id, name: this.opts.names?.virtualKey?.(row.identity_id) ?? '' }
+    } else {
+      out.session_id = row.identity_id
+    }
+    const cfg = this.opts.clients.config(row.mcp_client_id)
+    out.mcp_client = { client_id: row.mcp_client_id, name: cfg?.name ?? '' }
+    return out
+  }
+
+  private tokenRow(t: McpOAuthTokensTable, caller: McpSessionCaller): McpSessionRow {
+    const row: McpSessionRow = {
+      id: t.id,
+      kind: 'token',
+      auth_kind: 'oauth',
+      auth_mode: t.auth_mode,
+      status: t.status,
+      created_at: t.created_at,
+      can_reauth: false,
+      ...this.bindingFields(t, caller),
+      updated_at: t.updated_at,
+    }
+    if (t.expires_at !== null) row.expires_at = t.expires_at
+    if (t.last_refreshed_at !== null) row.last_refreshed_at = t.last_refreshed_at
+    if (t.oauth_config_id !== null) row.oauth_config_id = t.oauth_config_id
+    return row
+  }
+
+  private flowRow(f: McpOAuthFlowsTable, caller: McpSessionCaller): McpSessionRow {
+    const row: McpSessionRow = {
+      id: f.id,
+      kind: 'flow',
+      auth_kind: 'oauth',
+      auth_mode: f.auth_mode,
+      status: 'pending',
+      created_at: f.created_at,
+      can_reauth: false,
+      ...this.bindingFields(f, caller),
+      expires_at: f.expires_at,
+    }
+    if (f.oauth_config_id !== null) row.oauth_config_id = f.oauth_config_id
+    return row
+  }
+}
+
+const bindingKey = (r: Pick<McpOAuthTokensTable, 'auth_mode' | 'identity_id' | 'mcp_client_id'>) =>
+  `${r.auth_mode}\n${r.identity_id}\n${r.mcp_client_id}`
+
+function visibleTo(
+  row: Pick<McpOAuthTokensTable, 'auth_mode' | 'identity_id'>,
+  caller: McpSessionCaller,
+): boolean {
+  return callerBindings(caller).some((b) => b.mode === row.auth_mode && b.id === row.identity_id)
+}

@@ -1,0 +1,11 @@
+export {
+  AuthorizationServer,
+  SCOPES,
+  type AuthorizationServerDeps,
+  type ConsentIdentity,
+  type OAuthServerConfig,
+  type PendingUpstream,
+  type TokenResponse,
+} from './authorization-server.js'
+export { ConsentError, OAuthError, CONSENT_FAILURES, isConsentFailureCode } from './errors.js'
+export { errorPage, identityPage, mcpsPage } from './consent-pages.js'

@@ -1,0 +1,157 @@
+import type { Kysely, Migration } from 'kysely'
+
+/**
+ * Heimdall as the OAuth 2.1 authorization server of its own /mcp endpoint (see src/mcp/oauth-server/):
+ * registered clients, pending consent flows, authorization codes and issued tokens. Codes and
+ * tokens are stored as sha256 hashes only.
+ */
+export const oauthServerMigration: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('oauth_server_clients')
+      .addColumn('client_id', 'text', (c) => c.primaryKey())
+      .addColumn('client_name', 'text')
+      .addColumn('redirect_uris', 'text', (c) => c.notNull())
+      .addColumn('grant_types', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createTable('oauth_server_flows')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('secret_hash', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('redirect_uri', 'text', (c) => c.notNull())
+      .addColumn('code_challenge', 'text', (c) => c.notNull())
+      .addColumn('state', 'text')
+      .addColumn('resource', 'text')
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('identity_kind', 'text')
+      .addColumn('virtual_key_id', 'text')
+      .addColumn('user_id', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createTable('oauth_server_codes')
+      .addColumn('code_hash', 'text', (c) => c.primaryKey())
+      .addColumn('grant_id', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('redirect_uri', 'text', (c) => c.notNull())
+      .addColumn('code_challenge', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text')
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('identity_kind', 'text', (c) => c.notNull())
+      .addColumn('virtual_key_id', 'text')
+      .addColumn('user_id', 'text')
+      .addColumn('used_at', 'text')
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createTable('oauth_server_tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('grant_id', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text')
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('identity_kind', 'text', (c) => c.notNull())
+      .addColumn('virtual_key_id', 'text')
+      .addColumn('user_id', 'text')
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createIndex('oauth_server_tokens_grant')
+      .on('oauth_server_tokens')
+      .column('grant_id')
+      .execute()
+  },
+
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const table of [
+      'oauth_server_tokens',
+      'oauth_server_codes',
+      'oauth_server_flows',
+      'oauth_server_clients',
+    ])
+      await db.schema.dropTable(table).execute()
+  },
+}
+
+/** Who the user said they are on the consent page: a virtual key, a self-declared user id, or nobody. */
+export type OAuthIdentityKind = 'vk' | 'user' | 'session'
+
+/** Row types of the tables above (conventions in ../tables.ts). */
+export interface OAuthServerClientsTable {
+  client_id: string
+  client_name: string | null
+  /** JSON string[] */
+  redirect_uris: string
+  /** JSON string[] */
+  grant_types: string
+  created_at: string
+}
+
+export interface OAuthServerFlowsTable {
+  id: string
+  /** sha256 of the browser-binding cookie's value */
+  secret_hash: string
+  client_id: string
+  redirect_uri: string
+  code_challenge: string
+  /** The client's `state`, echoed back unchanged */
+  state: string | null
+  /** RFC 8707 resource indicator */
+  resource: string | null
+  scope: string
+  identity_kind: OAuthIdentityKind | null
+  virtual_key_id: string | null
+  user_id: string | null
+  /** `pending`, then `submitted` (kept until expiry so that a second submit is told 409) */
+  status: 'pending' | 'submitted'
+  expires_at: string
+  created_at: string
+}
+
+export interface OAuthServerCodesTable {
+  /** sha256 of the code */
+  code_hash: string
+  /** Shared by the code and every token descending from it, to revoke them together. */
+  grant_id: string
+  client_id: string
+  redirect_uri: string
+  code_challenge: string
+  resource: string | null
+  scope: string
+  identity_kind: OAuthIdentityKind
+  virtual_key_id: string | null
+  user_id: string | null
+  used_at: string | null
+  expires_at: string
+  created_at: string
+}
+
+export interface OAuthServerTokensTable {
+  /** sha256 of the token */
+  token_hash: string
+  kind: 'access' | 'refresh'
+  grant_id: string
+  client_id: string
+  resource: string | null
+  scope: string
+  identity_kind: OAuthIdentityKind
+  virtual_key_id: string | null
+  user_id: string | null
+  expires_at: string
+  created_at: string
+}
+
+// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
+export type OAuthServerTables = {
+  oauth_server_clients: OAuthServerClientsTable
+  oauth_server_flows: OAuthServerFlowsTable
+  oauth_server_codes: OAuthServerCodesTable
+  oauth_server_tokens: OAuthServerTokensTable
+}
