@@ -37,6 +37,7 @@ import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
 import { registerQuotaRoute } from './routes/quota.js'
+import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/config.js'
 import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
 import { buildServer } from './server.js'
@@ -95,6 +96,8 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
     throw new Error(`${path}: ${(err as Error).message}`)
   }
 }
+
+const VERSION = '0.1.0'
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
 
@@ -156,6 +159,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     if (!encryptionKey && spec.enabled !== false) {
       logger.warn('no encryption key set: provider keys are stored unencrypted (set HEIMDALL_ENCRYPTION_KEY)')
     }
+    await loadClientConfig(store, client, config.client)
     for (const p of await reconcileProviders(store, fileProviders)) {
       try {
         registry.set(p)
@@ -174,7 +178,12 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     // Per-user OAuth to upstream MCP servers; its closures run only once requests arrive.
     const perUserOAuth: PerUserOAuth = new PerUserOAuth({
       store,
-      clients: { config: (id) => mcp.config(id) },
+      clients: {
+        config: (id) => mcp.config(id),
+        verified: async (id) => {
+          await mcp.verify(id)
+        },
+      },
       externalUrl: () => (client as { mcp_external_client_url?: string }).mcp_external_client_url,
       names: { virtualKey: (id) => governance.state.virtualKey(id)?.name },
     })
@@ -265,6 +274,20 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       onChange: (name) => cluster.bus.publish(PROVIDERS_TOPIC, { name }),
     })
     registerQuotaRoute(app, { state: governance.state, usage: governance.usage })
+    registerConfigRoutes(app, {
+      store,
+      client,
+      fileClient: config.client,
+      auth: config.auth_config as { is_enabled?: boolean; admin_username?: string } | undefined,
+      isCacheConnected: () => cluster.kind === 'redis',
+      onChange: () => cluster.bus.publish(CONFIG_TOPIC, {}),
+      version: VERSION,
+    })
+    cluster.bus.subscribe(CONFIG_TOPIC, () => {
+      loadClientConfig(store, client, config.client).catch((err: unknown) =>
+        logger.error({ err: (err as Error).message }, 'client config reload failed'),
+      )
+    })
     await loadPricingOverrides(store, governance.pricing)
     cluster.bus.subscribe(PRICING_TOPIC, () => {
       loadPricingOverrides(store, governance.pricing).catch((err: unknown) =>
@@ -277,7 +300,11 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       onChange: () => cluster.bus.publish(PRICING_TOPIC, {}),
     })
     registerGovernanceRoutes(app, { service: governance.service, usage: governance.usage })
-    registerMcpRoutes(app, { manager: mcp, allowStdio: mcpSettings.allow_stdio !== false })
+    registerMcpRoutes(app, {
+      manager: mcp,
+      allowStdio: mcpSettings.allow_stdio !== false,
+      oauth: perUserOAuth,
+    })
     registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state) })
     const mcpAccess = { source: mcp, state: governance.state, enforceAuth }
     registerMcpInferenceRoutes(app, mcpAccess)

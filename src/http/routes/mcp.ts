@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { McpClientCreateSchema, McpClientUpdateSchema, type McpClientManager } from '../../mcp/index.js'
+import type { PerUserOAuth } from '../../mcp/oauth-client/index.js'
 import { compileValidator } from '../validate.js'
 
 export interface McpRouteDeps {
@@ -12,6 +13,13 @@ export interface McpRouteDeps {
    * /api to admins when auth is on; this switch refuses them altogether.
    */
   allowStdio?: boolean
+  /** Per-user OAuth, for the admin verification of per_user_oauth clients; without it that route refuses. */
+  oauth?: Pick<PerUserOAuth, 'initiateVerification'>
+}
+
+/** The origin the admin used, for the callback URL when `mcp_external_client_url` is not set. */
+function origin(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`
 }
 
 const validateCreate = compileValidator(McpClientCreateSchema)
@@ -30,7 +38,10 @@ const validateListQuery = compileValidator(
 const success = (message: string) => ({ status: 'success', message })
 
 /** Bifrost's MCP client management API (`/api/mcp/clients`, `/api/mcp/client[/{id}[/reconnect]]`). */
-export function registerMcpRoutes(app: FastifyInstance, { manager, allowStdio = true }: McpRouteDeps): void {
+export function registerMcpRoutes(
+  app: FastifyInstance,
+  { manager, allowStdio = true, oauth }: McpRouteDeps,
+): void {
   app.get('/api/mcp/clients', async (request) => {
     const q = validateListQuery(request.query ?? {})
     const limit = q.limit === undefined ? 25 : Number(q.limit)
@@ -81,5 +92,39 @@ export function registerMcpRoutes(app: FastifyInstance, { manager, allowStdio = 
   app.post<{ Params: { id: string } }>('/api/mcp/client/:id/reconnect', async (request) => {
     await manager.reconnect(request.params.id)
     return success('MCP client reconnected successfully')
+  })
+
+  /**
+   * Bifrost's initiate-verification, for per_user_oauth clients: the upstream authorization URL of
+   * a login as the client's admin identity. When the upstream redirects back to
+   * /api/oauth/callback, the client's tools are listed with that credential (for discovery only)
+   * and the client becomes `connected`; no complete step is needed.
+   */
+  app.post<{ Params: { id: string } }>('/api/mcp/client/:id/initiate-verification', async (request) => {
+    const view = manager.get(request.params.id)
+    const { client_id, name, auth_type } = view.config
+    if (auth_type !== 'per_user_oauth')
+      throw new GatewayError('invalid_request', `MCP client ${name} is not a per_user_oauth client`)
+    if (view.state !== 'pending_verification')
+      throw new GatewayError(
+        'invalid_request',
+        `MCP client ${name} is not in pending_verification state (it is ${view.state})`,
+      )
+    if (!oauth)
+      throw new GatewayError('unsupported_operation', 'per-user OAuth is not configured on this gateway')
+    const flow = await oauth.initiateVerification(client_id, origin(request))
+    return {
+      status: 'pending_oauth',
+      message: `Open authorize_url to verify MCP client ${name}`,
+      oauth_config_id: flow.oauth_config_id,
+      authorize_url: flow.authorize_url,
+      expires_at: flow.expires_at,
+      mcp_client_id: client_id,
+      next_steps: [
+        'Open authorize_url in a browser and approve the access',
+        `The authorization server redirects back to Heimdall, which lists the client's tools`,
+        `GET /api/mcp/clients shows the client connected`,
+      ],
+    }
   })
 }

@@ -3,6 +3,7 @@ export {
   DEFAULT_TIMINGS,
   type McpClientManagerOptions,
   type McpClientView,
+  type McpClientState,
   type McpToolFunction,
 } from './manager.js'
 export type { McpConnectionState, ConnectionTimings } from './connection.js'

@@ -52,11 +52,17 @@ export interface McpToolFunction {
   parameters: Record<string, unknown>
 }
 
+/**
+ * A client's state as the API shows it: a per_user_oauth client is `pending_verification` until an
+ * admin verification (POST /api/mcp/client/{id}/initiate-verification) let its tools be listed.
+ */
+export type McpClientState = McpConnectionState | 'pending_verification'
+
 /** One client as `GET /api/mcp/clients` shows it; `error` is Heimdall's addition. */
 export interface McpClientView {
   config: McpClientConfig
   tools: McpToolFunction[]
-  state: McpConnectionState
+  state: McpClientState
   /** Why the client is not connected, when it is not. */
   error?: string
   vk_configs: never[]
@@ -81,6 +87,9 @@ export class McpClientManager implements McpToolSource {
   private readonly opening = new Map<string, Promise<McpConnection>>()
   /** per_user_oauth: the tools the last identity connection found, as no shared connection lists them. */
   private readonly perUserTools = new Map<string, Tool[]>()
+  /** per_user_oauth: the clients whose tools the admin verification credential listed, and why not. */
+  private readonly verified = new Set<string>()
+  private readonly verifyErrors = new Map<string, string>()
   private readonly repo: McpClientRepo
   private readonly timings: ConnectionTimings
   private index: Map<string, ExposedTool> | undefined
@@ -134,6 +143,7 @@ export class McpClientManager implements McpToolSource {
     await this.repo.put(cfg)
     await current.close()
     await this.closePerUser(id)
+    this.forgetVerification(id)
     await this.startConnection(cfg)
     return this.view(this.find(id))
   }
@@ -147,6 +157,7 @@ export class McpClientManager implements McpToolSource {
     await connection.close()
     await this.closePerUser(id)
     this.perUserTools.delete(id)
+    this.forgetVerification(id)
     this.changed()
     return view
   }
@@ -213,6 +224,58 @@ export class McpClientManager implements McpToolSource {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)
+  }
+
+  /**
+   * Lists a per_user_oauth client's tools with its admin verification credential (discovery only:
+   * every call still uses the caller's own credential), so that they are known to access checks
+   * and tool injection before anyone has logged in. The client is `connected` once this worked.
+   */
+  async verify(id: string): Promise<McpClientView> {
+    const base = this.find(id)
+    const cfg = base.config
+    if (cfg.auth_type !== 'per_user_oauth')
+      throw new GatewayError('invalid_request', `MCP client ${cfg.name} is not a per_user_oauth client`)
+    const token = await this.opts.perUserAuth?.discoveryToken?.(cfg)
+    if (token === undefined) {
+      this.verified.delete(id)
+      this.verifyErrors.delete(id)
+      this.changed()
+      throw new GatewayError('invalid_request', `MCP client ${cfg.name} has no admin verification credential`)
+    }
+    const connection = new McpConnection(
+      { ...cfg, headers: { ...cfg.headers, Authorization: `Bearer ${token}` } },
+      { ...this.timings, healthIntervalMs: 0 },
+      { onChange: () => undefined, onLog: this.opts.log },
+      this.opts.env,
+    )
+    try {
+      await connection.start()
+      if (connection.state !== 'connected') {
+        const message = connection.lastError ?? 'not connected'
+        if (connection.lastStatus === 401) {
+          await this.opts.perUserAuth?.rejectDiscoveryToken?.(cfg)
+        }
+        this.verified.delete(id)
+        this.verifyErrors.set(id, message)
+        this.changed()
+        throw new GatewayError('upstream_connection_error', `MCP client ${cfg.name}: ${message}`)
+      }
+      // The client may have been changed or removed meanwhile.
+      if (this.connections.get(id) !== base) return this.get(id)
+      this.perUserTools.set(id, connection.tools)
+      this.verified.add(id)
+      this.verifyErrors.delete(id)
+      this.changed()
+      return this.view(base)
+    } finally {
+      await connection.close()
+    }
+  }
+
+  private forgetVerification(id: string): void {
+    this.verified.delete(id)
+    this.verifyErrors.delete(id)
   }
 
   /** The unredacted config of a client (for per-user OAuth), or undefined. */
@@ -358,8 +421,13 @@ export class McpClientManager implements McpToolSource {
     )
     this.connections.set(cfg.client_id, connection)
     this.changed()
-    // A per-user client has no shared connection: each identity connects with its own token.
-    if (cfg.auth_type === 'per_user_oauth') return Promise.resolve()
+    // A per-user client has no shared connection: each identity connects with its own token. Its
+    // tools are listed with a stored admin verification credential, if there is one.
+    if (cfg.auth_type === 'per_user_oauth') {
+      if (!cfg.disabled && this.opts.perUserAuth?.discoveryToken)
+        this.verify(cfg.client_id).catch(() => undefined)
+      return Promise.resolve()
+    }
     return connection.start()
   }
 
@@ -397,21 +465,30 @@ export class McpClientManager implements McpToolSource {
   }
 
   private view(c: McpConnection): McpClientView {
+    const id = c.config.client_id
+    const perUser = c.config.auth_type === 'per_user_oauth'
+    const tools = perUser ? (this.perUserTools.get(id) ?? []) : c.tools
     const names = exposedToolNames(
       c.config.name,
-      c.tools.map((t) => t.name),
+      tools.map((t) => t.name),
     )
+    let state: McpClientState = c.state
+    let error = c.lastError
+    if (perUser && !c.config.disabled) {
+      state = this.verified.has(id) ? 'connected' : 'pending_verification'
+      error = this.verifyErrors.get(id)
+    }
     const view: McpClientView = {
       config: mapClientSecrets(c.config, redactSecret),
-      tools: c.tools.map((t) => ({
+      tools: tools.map((t) => ({
         name: names.get(t.name) ?? t.name,
         ...(t.description !== undefined ? { description: t.description } : {}),
         parameters: t.inputSchema as Record<string, unknown>,
       })),
-      state: c.state,
+      state,
       vk_configs: [],
     }
-    if (c.state !== 'connected' && c.lastError !== undefined) view.error = c.lastError
+    if (state !== 'connected' && error !== undefined) view.error = error
     return view
   }
 }

@@ -2,6 +2,8 @@ export {
   PerUserOAuth,
   CALLBACK_PATH,
   loginPath,
+  ADMIN_AUTH_MODE,
+  type VerificationFlow,
   type PerUserOAuthOptions,
   type PerUserTokenSource,
   type McpSessionRow,

@@ -22,6 +22,7 @@ import type { Kysely } from 'kysely'
 import { GatewayError } from '../../core/errors.js'
 import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
 import type {
+  McpOAuthAuthMode,
   McpOAuthConfigsTable,
   McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
@@ -36,12 +37,41 @@ export interface PerUserTokenSource {
   accessToken(cfg: McpClientConfig, identity: string): Promise<string>
   /** The upstream refused the token (401): it needs a new login. Returns the `mcp_auth_required` error to throw. */
   rejectToken(cfg: McpClientConfig, identity: string): Promise<GatewayError>
+  /**
+   * The admin verification credential of the client (discovery only: never used for anyone's
+   * calls), refreshed if due; undefined when the client has none that works.
+   */
+  discoveryToken?(cfg: McpClientConfig): Promise<string | undefined>
+  /** The upstream refused the admin verification credential (401). */
+  rejectDiscoveryToken?(cfg: McpClientConfig): Promise<void>
+}
+
+/**
+ * The `auth_mode` of the admin verification credential of a per_user_oauth client (identity id:
+ * the MCP client id). No caller identity parses to it (parseIdentity knows only user, vk and
+ * session), so callers can never reach it, and no caller binding lists it.
+ */
+export const ADMIN_AUTH_MODE = 'admin' as McpOAuthAuthMode
+const adminIdentity = (mcpClientId: string): McpIdentity => ({ mode: ADMIN_AUTH_MODE, id: mcpClientId })
+
+/** What `initiateVerification` answers: the upstream authorization URL of the admin's login. */
+export interface VerificationFlow {
+  flow_id: string
+  authorize_url: string
+  expires_at: string
+  oauth_config_id: string
 }
 
 export interface PerUserOAuthOptions {
   store: Pick<ConfigStore, 'db' | 'secrets'>
-  /** The MCP clients' configs by id, unredacted. */
-  clients: { config(id: string): McpClientConfig | undefined }
+  /**
+   * The MCP clients' configs by id, unredacted; `verified` is told (and awaited) when an admin
+   * verification login of a client completed, to discover its tools.
+   */
+  clients: {
+    config(id: string): McpClientConfig | undefined
+    verified?(id: string): Promise<void>
+  }
   /** `client.mcp_external_client_url`: the public base URL of Heimdall, for login and callback URLs. */
   externalUrl?: () => string | undefined
   /** Names shown with user- and key-bound rows. */
@@ -116,7 +146,51 @@ export class PerUserOAuth implements PerUserTokenSource {
   }
 
   async accessToken(cfg: McpClientConfig, identity: string): Promise<string> {
-    const who = parseIdentity(identity)
+    return this.tokenFor(cfg, parseIdentity(identity))
+  }
+
+  async discoveryToken(cfg: McpClientConfig): Promise<string | undefined> {
+    const row = await this.tokenOf(cfg.client_id, adminIdentity(cfg.client_id))
+    if (row?.status !== 'active') return undefined
+    try {
+      return await this.tokenFor(cfg, adminIdentity(cfg.client_id))
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The upstream refused the admin verification credential: it needs a new verification. */
+  async rejectDiscoveryToken(cfg: McpClientConfig): Promise<void> {
+    const row = await this.tokenOf(cfg.client_id, adminIdentity(cfg.client_id))
+    if (row?.status === 'active') await this.setStatus(row.id, 'needs_reauth')
+  }
+
+  /**
+   * Starts the admin verification of a per_user_oauth client (Bifrost's initiate-verification): a
+   * fresh login flow for the client's admin identity, and the upstream authorization URL to open.
+   * When the upstream redirects back to the callback, the token is kept as the client's discovery
+   * credential and `clients.verified` is told.
+   */
+  async initiateVerification(mcpClientId: string, requestOrigin: string): Promise<VerificationFlow> {
+    const cfg = this.clientConfig(mcpClientId)
+    const who = adminIdentity(cfg.client_id)
+    await this.deleteFlows({ mcp_client_id: cfg.client_id, auth_mode: who.mode, identity_id: who.id })
+    const flow = await this.createFlow(cfg.client_id, who)
+    const url = await this.start(flow.id, requestOrigin)
+    const started = await this.db
+      .selectFrom('mcp_oauth_flows')
+      .select('oauth_config_id')
+      .where('id', '=', flow.id)
+      .executeTakeFirst()
+    return {
+      flow_id: flow.id,
+      authorize_url: url.href,
+      expires_at: flow.expires_at,
+      oauth_config_id: started?.oauth_config_id ?? '',
+    }
+  }
+
+  private async tokenFor(cfg: McpClientConfig, who: McpIdentity): Promise<string> {
     const row = await this.tokenOf(cfg.client_id, who)
     if (row?.status === 'active') {
       const expiresAt = row.expires_at === null ? Infinity : Date.parse(row.expires_at)
@@ -216,6 +290,21 @@ export class PerUserOAuth implements PerUserTokenSource {
       return { status: 502, message: `The authorization server did not issue a token (${shown}).` }
     }
     await this.saveToken(flow, reg.row.id, tokens)
+    if (flow.auth_mode === ADMIN_AUTH_MODE) {
+      try {
+        await this.opts.clients.verified?.(flow.mcp_client_id)
+      } catch (err) {
+        return {
+          status: 502,
+          message:
+            `You are logged in to ${cfg.name}, but its tools could not be listed: ${(err as Error).message}`.slice(
+              0,
+              MAX_SHOWN_ERROR * 2,
+            ),
+        }
+      }
+      return { status: 200, message: `${cfg.name} is verified. You can close this window.` }
+    }
     return { status: 200, message: `You are logged in to ${cfg.name}. You can close this window.` }
   }
 

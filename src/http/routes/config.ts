@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { GatewayError } from '../../core/errors.js'
+import { ClientConfigSchema, type ClientConfig } from '../../core/schemas/index.js'
+import type { ConfigStore } from '../../store/index.js'
+import { stableJson } from '../../store/index.js'
+import { compileValidator } from '../validate.js'
+
+export const CONFIG_TOPIC = 'config'
+const STORE_KEY = 'client_config'
+
+/** Settings read once at start: a change is stored and applies at the next start. */
+const RESTART_FIELDS = ['max_request_body_size_mb', 'allowed_origins', 'shutdown_timeout_seconds'] as const
+
+interface StoredClientConfig {
+  /** Hash of config.json's `client` section when this was stored. */
+  file_hash: string
+  config: ClientConfig
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha256')
+    .update(stableJson(value ?? {}))
+    .digest('hex')
+}
+
+/**
+ * Applies the stored client settings over config.json's, by the same rule as providers: edits
+ * made through the API survive restarts while the file's `client` section is unchanged; an edited
+ * section wins at the next start.
+ */
+export async function loadClientConfig(
+  store: ConfigStore,
+  client: ClientConfig,
+  fileClient: unknown,
+): Promise<void> {
+  const stored = await store.getValue<StoredClientConfig>(STORE_KEY)
+  if (stored && stored.file_hash === hashOf(fileClient)) Object.assign(client, stored.config)
+}
+
+const validateClient = compileValidator(ClientConfigSchema)
+
+export interface ConfigRouteDeps {
+  store: ConfigStore
+  /** The live client settings: changed in place, so that every reader sees the change at once. */
+  client: ClientConfig
+  fileClient: unknown
+  auth: { is_enabled?: boolean; admin_username?: string } | undefined
+  isCacheConnected: () => boolean
+  onChange?: () => Promise<void>
+  version: string
+}
+
+/** Bifrost's `GET/PUT /api/config` for the client settings, and `GET /api/version`. */
+export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRouteDeps): void {
+  let restart: { required: boolean; reason?: string } = { required: false }
+
+  app.get('/api/config', async () => ({
+    client_config: deps.client,
+    framework_config: {},
+    ...(deps.auth && {
+      auth_config: {
+        is_enabled: deps.auth.is_enabled === true,
+        admin_username: deps.auth.admin_username ?? '',
+        admin_password: '<redacted>',
+      },
+    }),
+    is_db_connected: await deps.store.ping().then(
+      () => true,
+      () => false,
+    ),
+    is_cache_connected: deps.isCacheConnected(),
+    is_logs_connected: false,
+    restart_required: restart,
+  }))
+
+  app.put('/api/config', async (request) => {
+    const body = request.body as { client_config?: unknown; auth_config?: unknown } | null
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
+      throw new GatewayError('invalid_request', 'the body must be a JSON object')
+    }
+    if (body.auth_config !== undefined) {
+      throw new GatewayError('invalid_request', 'auth_config is set in config.json in this version', {
+        param: 'auth_config',
+      })
+    }
+    if (body.client_config === undefined)
+      return { status: 'success', message: 'nothing to change', restart_required: restart }
+    const patch = validateClient(body.client_config)
+    const next = { ...deps.client, ...patch }
+    const changedRestartFields = RESTART_FIELDS.filter(
+      (f) => JSON.stringify(next[f]) !== JSON.stringify(deps.client[f]),
+    )
+    await deps.store.setValue(STORE_KEY, {
+      file_hash: hashOf(deps.fileClient),
+      config: next,
+    } satisfies StoredClientConfig)
+    Object.assign(deps.client, next)
+    if (changedRestartFields.length > 0) {
+      restart = { required: true, reason: `${changedRestartFields.join(', ')} apply at the next start` }
+    }
+    await deps.onChange?.().catch(() => undefined)
+    return { status: 'success', message: 'configuration updated', restart_required: restart }
+  })
+
+  app.get('/api/version', async () => deps.version)
+}

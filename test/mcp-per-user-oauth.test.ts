@@ -1,0 +1,257 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import OpenAI from 'openai'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+
+/**
+ * The whole gateway with a per_user_oauth MCP client (the MCP SDK's example server in
+ * `--oauth-strict` mode, auto-approving its /authorize) next to server-everything over stdio:
+ * an admin verifies the OAuth client, after which its tools are known to every key's access checks
+ * and injection, while each key still calls them with its own upstream login.
+ */
+
+const require = createRequire(import.meta.url)
+const EVERYTHING = join(
+  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
+  'dist',
+  'index.js',
+)
+// The package's `exports` maps package.json to dist/cjs/package.json.
+const OAUTH_EXAMPLE = join(
+  require.resolve('@modelcontextprotocol/sdk/package.json'),
+  '..',
+  '..',
+  'esm',
+  'examples',
+  'server',
+  'simpleStreamableHttp.js',
+)
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function startUpstream(): Promise<{ url: string; child: ChildProcess }> {
+  const [port, authPort] = [await freePort(), await freePort()]
+  const child = spawn(process.execPath, [OAUTH_EXAMPLE, '--oauth', '--oauth-strict'], {
+    env: { ...process.env, MCP_PORT: String(port), MCP_AUTH_PORT: String(authPort) },
+    stdio: 'ignore',
+  })
+  const url = `http://localhost:${port}/mcp`
+  for (let i = 0; i < 100; i++) {
+    const answer = await fetch(url, { method: 'POST' }).catch(() => undefined)
+    if (answer) return { url, child }
+    await sleep(100)
+  }
+  child.kill('SIGKILL')
+  throw new Error('the example OAuth MCP server did not start')
+}
+
+/** Approves at the (auto-approving) upstream authorization URL and follows its redirect back to Heimdall. */
+async function approve(authorizeUrl: string, heimdallUrl: string): Promise<Response> {
+  const approved = await fetch(authorizeUrl, { redirect: 'manual' })
+  expect(approved.status).toBe(302)
+  const back = new URL(approved.headers.get('location') ?? '')
+  expect(`${back.origin}${back.pathname}`).toBe(`${heimdallUrl}/api/oauth/callback`)
+  return fetch(back)
+}
+
+describe('per_user_oauth MCP client through the gateway', () => {
+  let fake: FakeServer
+  let gw: RunningHeimdall
+  let upstream: ChildProcess | undefined
+  let keyA: { id: string; value: string }
+  let keyB: { id: string; value: string }
+  let appDir: string
+  let config: Parameters<typeof startHeimdall>[0]
+
+  const api = async (method: string, path: string, body?: unknown, bearer?: string) => {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
+    const res = await fetch(`${gw.url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any }
+  }
+  const client = async (name: string) =>
+    (await api('GET', '/api/mcp/clients')).body.clients.find((c: any) => c.config.name === name)
+  const execute = (vk: string, name: string, args: unknown) =>
+    api(
+      'POST',
+      '/v1/mcp/tool/execute?format=chat',
+      { id: 'call_1', type: 'function', function: { name, arguments: JSON.stringify(args) } },
+      vk,
+    )
+
+  beforeAll(async () => {
+    const started = await startUpstream()
+    upstream = started.child
+    fake = await startFakeOpenAI()
+    appDir = await mkdtemp(join(tmpdir(), 'heimdall-per-user-oauth-'))
+    config = {
+      providers: { openai: fakeProvider(fake.url) },
+      mcp: {
+        client_configs: [
+          {
+            name: 'everything',
+            connection_type: 'stdio',
+            stdio_config: { command: process.execPath, args: [EVERYTHING] },
+            tools_to_execute: ['*'],
+          },
+          {
+            name: 'secure',
+            connection_type: 'http',
+            connection_string: started.url,
+            auth_type: 'per_user_oauth',
+            tools_to_execute: ['*'],
+          },
+        ],
+      },
+    }
+    gw = await startHeimdall(config, { appDir })
+    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
+      await sleep(50)
+    const provider_configs = [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }]
+    const a = await api('POST', '/api/governance/virtual-keys', {
+      name: 'key-a',
+      provider_configs,
+      mcp_configs: [
+        { mcp_client_name: 'everything', tools_to_execute: ['echo'] },
+        { mcp_client_name: 'secure', tools_to_execute: ['greet'] },
+      ],
+    })
+    keyA = a.body.virtual_key
+    const b = await api('POST', '/api/governance/virtual-keys', {
+      name: 'key-b',
+      provider_configs,
+      mcp_configs: [{ mcp_client_name: 'everything', tools_to_execute: ['echo'] }],
+    })
+    keyB = b.body.virtual_key
+  }, 60_000)
+
+  afterAll(async () => {
+    await gw?.close()
+    await fake?.close()
+    upstream?.kill('SIGKILL')
+    if (appDir) await rm(appDir, { recursive: true, force: true })
+  })
+
+  it('verifies the client as admin, then lets each key call it with its own login', async () => {
+    const before = await client('secure')
+    expect(before.state).toBe('pending_verification')
+    expect(before.tools).toEqual([])
+    const clientId: string = before.config.client_id
+    // Not a per-user client, and not found.
+    const everythingId: string = (await client('everything')).config.client_id
+    expect((await api('POST', `/api/mcp/client/${everythingId}/initiate-verification`)).status).toBe(400)
+    expect((await api('POST', '/api/mcp/client/nope/initiate-verification')).status).toBe(404)
+
+    // --- admin verification ---
+    const init = await api('POST', `/api/mcp/client/${clientId}/initiate-verification`)
+    expect(init.status).toBe(200)
+    expect(init.body).toMatchObject({ status: 'pending_oauth', mcp_client_id: clientId })
+    expect(typeof init.body.oauth_config_id).toBe('string')
+    expect(typeof init.body.expires_at).toBe('string')
+    const authorize = new URL(init.body.authorize_url)
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256')
+    expect(authorize.searchParams.get('redirect_uri')).toBe(`${gw.url}/api/oauth/callback`)
+    const done = await approve(init.body.authorize_url, gw.url)
+    expect(done.status).toBe(200)
+    expect(await done.text()).toContain('verified')
+
+    const after = await client('secure')
+    expect(after.state).toBe('connected')
+    expect(after.tools.map((t: any) => t.name)).toContain('secure-greet')
+    // Once verified, verification is not started again.
+    expect((await api('POST', `/api/mcp/client/${clientId}/initiate-verification`)).status).toBe(400)
+
+    // --- injection: key A's chat completion carries exactly its two tools ---
+    fake.reset()
+    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: keyA.value, maxRetries: 0 })
+    await openai.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'tools?' }],
+    })
+    const sent = fake.requests[0].body.tools.map((t: any) => t.function.name).sort()
+    expect(sent).toEqual(['everything-echo', 'secure-greet'])
+
+    // --- key A calls the protected tool: its own login is required, not the admin's credential ---
+    const first = await execute(keyA.value, 'secure-greet', { name: 'Ada' })
+    expect(first.status).toBe(401)
+    expect(JSON.stringify(first.body)).toContain('mcp_auth_required')
+    expect(first.body.error.type).toBe('mcp_auth_required')
+    const required = first.body.extra_fields.mcp_auth_required
+    expect(required.mcp_client).toEqual({ client_id: clientId, name: 'secure' })
+    const loginUrl: string = required.login_url
+    expect(loginUrl).toMatch(/^\/api\/oauth\/upstream\/[^/]+\/start$/)
+
+    const start = await fetch(`${gw.url}${loginUrl}`, { redirect: 'manual' })
+    expect(start.status).toBe(302)
+    const loggedIn = await approve(start.headers.get('location') ?? '', gw.url)
+    expect(loggedIn.status).toBe(200)
+    expect(await loggedIn.text()).toContain('You can close this window')
+
+    const retried = await execute(keyA.value, 'secure-greet', { name: 'Ada' })
+    expect(retried.status).toBe(200)
+    expect(retried.body).toMatchObject({ role: 'tool', tool_call_id: 'call_1' })
+    expect(retried.body.content).toContain('Ada')
+
+    // --- sessions: A sees its own credential only; the admin's is nobody's to list ---
+    const sessionsA = (await api('GET', '/api/mcp/sessions', undefined, keyA.value)).body.sessions
+    expect(sessionsA).toHaveLength(1)
+    expect(sessionsA[0]).toMatchObject({
+      kind: 'token',
+      auth_kind: 'oauth',
+      auth_mode: 'vk',
+      status: 'active',
+      virtual_key: { id: keyA.id, name: 'key-a' },
+      mcp_client: { client_id: clientId, name: 'secure' },
+    })
+    const sessionsB = (await api('GET', '/api/mcp/sessions', undefined, keyB.value)).body.sessions
+    expect(sessionsB).toEqual([])
+    expect((await api('GET', '/api/mcp/sessions')).body.sessions).toEqual([])
+
+    // --- key B may not call the protected tool at all ---
+    const blocked = await execute(keyB.value, 'secure-greet', { name: 'Bo' })
+    expect(blocked.status).toBe(403)
+    expect(blocked.body.type).toBe('mcp_tool_blocked')
+    // ...but may call its own.
+    const echo = await execute(keyB.value, 'everything-echo', { message: 'hi' })
+    expect(echo.status).toBe(200)
+    expect(echo.body.content).toContain('Echo: hi')
+  }, 60_000)
+
+  it('verifies the client again on restart with the stored admin credential', async () => {
+    await gw.close()
+    gw = await startHeimdall(config, { appDir })
+    for (let i = 0; i < 200 && (await client('secure')).state !== 'connected'; i++) await sleep(50)
+    const secure = await client('secure')
+    expect(secure.state).toBe('connected')
+    expect(secure.tools.map((t: any) => t.name)).toContain('secure-greet')
+    // Key A's own credential survived too; key B still has none to list.
+    const again = await execute(keyA.value, 'secure-greet', { name: 'Cy' })
+    expect(again.status).toBe(200)
+    expect(again.body.content).toContain('Cy')
+    expect((await api('GET', '/api/mcp/sessions', undefined, keyB.value)).body.sessions).toEqual([])
+  }, 60_000)
+})
