@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -194,6 +195,43 @@ describe('per_user_oauth MCP client through the gateway', () => {
     })
     const sent = fake.requests[0].body.tools.map((t: any) => t.function.name).sort()
     expect(sent).toEqual(['everything-echo', 'secure-greet'])
+
+    // --- Heimdall's own consent pages send key A (not key B) through the upstream login ---
+    const consentMcps = async (vk: string) => {
+      const reg = await api('POST', '/api/oauth/per-user/register', {
+        client_name: 'consent-test',
+        redirect_uris: ['http://127.0.0.1:9/callback'],
+      })
+      expect(reg.status).toBe(201)
+      const verifier = randomBytes(32).toString('base64url')
+      const authorized = await fetch(
+        `${gw.url}/api/oauth/per-user/authorize?${new URLSearchParams({
+          response_type: 'code',
+          client_id: reg.body.client_id,
+          redirect_uri: 'http://127.0.0.1:9/callback',
+          code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+          code_challenge_method: 'S256',
+          state: 's',
+        })}`,
+        { redirect: 'manual' },
+      )
+      const flowId = new URL(authorized.headers.get('location')!, gw.url).searchParams.get('flow_id')!
+      const cookie = authorized.headers.get('set-cookie')!.split(';')[0]
+      const chosen = await fetch(`${gw.url}/api/oauth/per-user/consent/vk`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ flow_id: flowId, vk }).toString(),
+      })
+      expect(chosen.status).toBe(302)
+      const page = await fetch(`${gw.url}/oauth/consent/mcps?flow_id=${flowId}`, { headers: { cookie } })
+      expect(page.status).toBe(200)
+      return page.text()
+    }
+    const pageA = await consentMcps(keyA.value)
+    expect(pageA).toContain('secure')
+    expect(pageA).toMatch(/\/api\/oauth\/upstream\/[^"]+\/start/)
+    expect(await consentMcps(keyB.value)).not.toMatch(/\/api\/oauth\/upstream\//)
 
     // --- key A calls the protected tool: its own login is required, not the admin's credential ---
     const first = await execute(keyA.value, 'secure-greet', { name: 'Ada' })

@@ -314,6 +314,21 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       state: governance.state,
       enforceAuth,
       config: (client as { oauth2_server_config?: OAuthServerConfig }).oauth2_server_config,
+      // The consent pages send the user through the upstream servers that need their own login.
+      listPendingUpstreams: async (identity) => {
+        const vk = identity.virtualKeyId ? governance.state.virtualKey(identity.virtualKeyId) : undefined
+        const configs = mcp
+          .list()
+          .map((c) => mcp.config(c.config.client_id))
+          .filter((c): c is NonNullable<typeof c> => c !== undefined)
+          .filter((c) => !vk || vk.mcp_configs.some((m) => m.mcp_client_name === c.name))
+        const who = identity.userId
+          ? `user:${identity.userId}`
+          : identity.virtualKeyId
+            ? `vk:${identity.virtualKeyId}`
+            : undefined
+        return who ? perUserOAuth.pendingLogins(configs, who) : []
+      },
     })
     registerOAuthServerRoutes(app, { server: oauthServer })
     registerMcpServerRoute(app, {

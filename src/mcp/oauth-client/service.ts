@@ -203,6 +203,26 @@ export class PerUserOAuth implements PerUserTokenSource {
     throw await this.authRequired(cfg, who)
   }
 
+  /**
+   * Login links for the per-user clients an identity has no working credential for, as the
+   * consent pages of Heimdall's own authorization server list them. Open flows are reused.
+   */
+  async pendingLogins(
+    configs: readonly McpClientConfig[],
+    identity: string,
+  ): Promise<{ client_name: string; login_url: string }[]> {
+    const who = parseIdentity(identity)
+    const out: { client_name: string; login_url: string }[] = []
+    for (const cfg of configs) {
+      if (cfg.auth_type !== 'per_user_oauth') continue
+      if ((await this.tokenOf(cfg.client_id, who))?.status === 'active') continue
+      const required = (await this.authRequired(cfg, who)).extra?.mcp_auth_required as
+        { login_url?: string } | undefined
+      if (required?.login_url) out.push({ client_name: cfg.name, login_url: required.login_url })
+    }
+    return out
+  }
+
   async rejectToken(cfg: McpClientConfig, identity: string): Promise<GatewayError> {
     const who = parseIdentity(identity)
     const row = await this.tokenOf(cfg.client_id, who)
