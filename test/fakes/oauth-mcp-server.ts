@@ -1,0 +1,252 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { createRemoteJWKSet, jwtVerify } from 'jose'
+// @ts-expect-error -- oidc-provider ships no type declarations
+import Provider, { errors as oidcErrors } from 'oidc-provider'
+
+/**
+ * A test MCP server of our own, protected by a real OAuth authorization server (oidc-provider):
+ * dynamic client registration, PKCE, resource indicators issuing JWT access tokens whose `aud` is
+ * the MCP URL (scope `mcp:tools`), refresh tokens, and oidc-provider's development login and
+ * consent pages (any user name logs in), which `completeLogin` scripts with fetch and a cookie jar.
+ * The MCP server (stateless Streamable HTTP) answers only requests bearing a valid JWT for its
+ * audience, and its one tool `whoami` returns the token's `sub`.
+ */
+
+export const MCP_SCOPE = 'mcp:tools'
+
+export interface OAuthMcpServer {
+  /** The MCP endpoint, also the resource indicator and the tokens' audience. */
+  mcpUrl: string
+  /** The oidc-provider issuer. */
+  issuer: string
+  /** Successful token-endpoint grants, in order (`authorization_code`, `refresh_token`). */
+  grants: { grantType: string; sub?: string }[]
+  /** Subjects of the MCP requests that carried a valid token, in order. */
+  calls: string[]
+  close(): Promise<void>
+}
+
+export interface OAuthMcpServerOptions {
+  /** Lifetime of the JWT access tokens, in seconds (default 300). */
+  accessTokenTtl?: number
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      resolve(`http://127.0.0.1:${port}`)
+    })
+  })
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  })
+}
+
+export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Promise<OAuthMcpServer> {
+  const accessTokenTtl = opts.accessTokenTtl ?? 300
+  const grants: OAuthMcpServer['grants'] = []
+  const calls: string[] = []
+
+  // Both servers listen first (the provider needs its issuer, the provider its resource URL).
+  const handlers: {
+    oidc?: (req: IncomingMessage, res: ServerResponse) => void
+    mcp?: (req: IncomingMessage, res: ServerResponse) => Promise<void>
+  } = {}
+  const oidcServer = createServer((req, res) => handlers.oidc!(req, res))
+  const mcpServer = createServer((req, res) => {
+    handlers.mcp!(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
+      res.end(String(err))
+    })
+  })
+  const issuer = await listen(oidcServer)
+  const mcpOrigin = await listen(mcpServer)
+  const mcpUrl = `${mcpOrigin}/mcp`
+
+  const provider = new Provider(issuer, {
+    clients: [],
+    scopes: ['openid', 'offline_access', MCP_SCOPE],
+    pkce: { required: () => true },
+    ttl: {
+      AccessToken: accessTokenTtl,
+      AuthorizationCode: 60,
+      Grant: 3600,
+      Interaction: 600,
+      RefreshToken: 3600,
+      Session: 3600,
+    },
+    features: {
+      devInteractions: { enabled: true },
+      registration: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => mcpUrl,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx: unknown, resourceIndicator: string) => {
+          if (resourceIndicator !== mcpUrl) throw new oidcErrors.InvalidTarget()
+          return {
+            audience: mcpUrl,
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: accessTokenTtl,
+            scope: MCP_SCOPE,
+          }
+        },
+      },
+    },
+    issueRefreshToken: (_ctx: unknown, client: any) => client.grantTypeAllowed('refresh_token'),
+    findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
+  })
+  provider.on('grant.success', (ctx: any) => {
+    grants.push({
+      grantType: String(ctx.oidc.params?.grant_type),
+      sub: ctx.oidc.entities?.AccessToken?.accountId,
+    })
+  })
+  handlers.oidc = provider.callback()
+
+  const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))
+  const resourceMetadata = {
+    resource: mcpUrl,
+    authorization_servers: [issuer],
+    scopes_supported: [MCP_SCOPE],
+    bearer_methods_supported: ['header'],
+  }
+  const resourceMetadataUrl = `${mcpOrigin}/.well-known/oauth-protected-resource`
+
+  handlers.mcp = async (req, res) => {
+    const path = new URL(req.url ?? '/', mcpOrigin).pathname
+    if (req.method === 'GET' && path.startsWith('/.well-known/oauth-protected-resource')) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(resourceMetadata))
+      return
+    }
+    if (path !== '/mcp') {
+      res.writeHead(404).end()
+      return
+    }
+    const unauthorized = (error?: string) => {
+      const params = [`resource_metadata="${resourceMetadataUrl}"`]
+      if (error) params.unshift(`error="${error}"`)
+      res.writeHead(401, {
+        'www-authenticate': `Bearer ${params.join(', ')}`,
+        'content-type': 'application/json',
+      })
+      res.end(JSON.stringify({ error: error ?? 'unauthorized' }))
+    }
+    const header = req.headers.authorization ?? ''
+    if (!header.toLowerCase().startsWith('bearer ')) return unauthorized()
+    let sub: string
+    try {
+      const { payload } = await jwtVerify(header.slice(7).trim(), jwks, { issuer, audience: mcpUrl })
+      const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : []
+      if (!scopes.includes(MCP_SCOPE) || typeof payload.sub !== 'string')
+        return unauthorized('insufficient_scope')
+      sub = payload.sub
+    } catch {
+      return unauthorized('invalid_token')
+    }
+    calls.push(sub)
+    const server = new McpServer({ name: 'oidc-protected', version: '1.0.0' })
+    server.registerTool('whoami', { description: 'The subject of the caller’s access token' }, () => ({
+      content: [{ type: 'text', text: sub }],
+    }))
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined })
+    res.on('close', () => {
+      void transport.close()
+      void server.close()
+    })
+    await server.connect(transport)
+    await transport.handleRequest(req, res)
+  }
+
+  return {
+    mcpUrl,
+    issuer,
+    grants,
+    calls,
+    async close() {
+      await Promise.all([close(mcpServer), close(oidcServer)])
+    },
+  }
+}
+
+type CookieJar = Map<string, Map<string, string>>
+
+function cookieHeader(jar: CookieJar, url: URL): string | undefined {
+  const cookies = jar.get(url.origin)
+  if (!cookies || cookies.size === 0) return undefined
+  return [...cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+}
+
+function storeCookies(jar: CookieJar, url: URL, res: Response): void {
+  for (const line of res.headers.getSetCookie()) {
+    const [pair] = line.split(';')
+    const eq = pair.indexOf('=')
+    if (eq < 0) continue
+    const cookies = jar.get(url.origin) ?? new Map<string, string>()
+    const name = pair.slice(0, eq).trim()
+    const value = pair.slice(eq + 1).trim()
+    if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(line)) cookies.delete(name)
+    else cookies.set(name, value)
+    jar.set(url.origin, cookies)
+  }
+}
+
+/**
+ * Completes a login as `user` from a URL that leads to the authorization server (Heimdall's upstream
+ * login URL, or an authorize URL it returned): follows every redirect by hand with a fresh cookie
+ * jar, signs in on the login page, approves the consent page, and returns Heimdall's answer at
+ * `callbackUrl` (the redirect back to it is followed too).
+ */
+export async function completeLogin(startUrl: string, user: string, callbackUrl: string): Promise<Response> {
+  const jar: CookieJar = new Map()
+  const send = async (url: URL, init: RequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers)
+    const cookie = cookieHeader(jar, url)
+    if (cookie) headers.set('cookie', cookie)
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' })
+    storeCookies(jar, url, res)
+    return res
+  }
+  let url = new URL(startUrl)
+  let res = await send(url)
+  for (let step = 0; step < 20; step++) {
+    if (`${url.origin}${url.pathname}` === callbackUrl) return res
+    if (res.status >= 300 && res.status < 400) {
+      const location = res.headers.get('location')
+      if (!location) throw new Error(`redirect without a location from ${url.href}`)
+      await res.body?.cancel()
+      url = new URL(location, url)
+      res = await send(url)
+      continue
+    }
+    const html = await res.text()
+    if (res.status !== 200)
+      throw new Error(`login at ${url.href} failed with ${res.status}: ${html.slice(0, 500)}`)
+    const prompt = /name="prompt" value="([a-z]+)"/.exec(html)?.[1]
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1]
+    if (!prompt || !action) throw new Error(`no login or consent form at ${url.href}: ${html.slice(0, 500)}`)
+    const form = new URLSearchParams({ prompt })
+    if (prompt === 'login') {
+      form.set('login', user)
+      form.set('password', 'secret')
+    }
+    url = new URL(action.replace(/&amp;/g, '&'), url)
+    res = await send(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    })
+  }
+  throw new Error(`login as ${user} did not get back to ${callbackUrl}`)
+}
