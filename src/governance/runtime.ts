@@ -21,6 +21,8 @@ export interface GovernanceRuntimeOptions {
   enforceAuth: () => boolean
   fileGovernance?: unknown
   env?: NodeJS.ProcessEnv
+  /** Runs after a change made through this node's service, once the state has reloaded. */
+  afterChange?: () => Promise<void> | void
 }
 
 export interface GovernanceRuntime {
@@ -52,6 +54,11 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
       await cluster.bus.publish(GOVERNANCE_TOPIC, { change: change ?? null }).catch((err: unknown) => {
         logger.warn({ err: (err as Error).message }, 'could not broadcast a governance change')
       })
+      try {
+        await opts.afterChange?.()
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'governance after-change work failed')
+      }
     },
   })
 

@@ -30,7 +30,7 @@ import { McpToolInjection } from '../mcp/inject.js'
 import { registerMcpServerRoute } from '../mcp/server.js'
 import { AuthorizationServer, type OAuthServerConfig } from '../mcp/oauth-server/index.js'
 import { registerOAuthServerRoutes, requestOrigin } from './routes/oauth-server.js'
-import { registerMcpRoutes } from './routes/mcp.js'
+import { MCP_TOPIC, registerMcpRoutes } from './routes/mcp.js'
 import { PerUserOAuth } from '../mcp/oauth-client/index.js'
 import { registerMcpSessionRoutes, sessionCaller } from './routes/mcp-sessions.js'
 import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
@@ -216,8 +216,20 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       env,
     })
 
+    // Key-bound per-user MCP credentials whose virtual key lost access to their client are orphaned,
+    // by the node that made the governance change.
+    const orphanUnreachable = async () => {
+      const hasAccess = (vkId: string, clientId: string) => {
+        const cfg = mcp.config(clientId)
+        if (!cfg) return false
+        if (cfg.allow_on_all_virtual_keys) return true
+        const vk = governance.state.virtualKey(vkId)
+        return vk?.mcp_configs.some((m) => m.mcp_client_name === cfg.name) ?? false
+      }
+      await perUserOAuth.orphanUnreachable(hasAccess)
+    }
     const enforceAuth = () => client.enforce_auth_on_inference === true
-    const governance = await createGovernanceRuntime({
+    const governance: GovernanceRuntime = await createGovernanceRuntime({
       store,
       cluster,
       logger,
@@ -225,6 +237,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       enforceAuth,
       fileGovernance: config.governance,
       env,
+      afterChange: orphanUnreachable,
     })
     closers.unshift(() => governance.close())
     gateway.addHook(governance.hook)
@@ -304,7 +317,39 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       manager: mcp,
       allowStdio: mcpSettings.allow_stdio !== false,
       oauth: perUserOAuth,
+      onChange: async (change) => {
+        // A removed client's per-user credentials are of no use any more.
+        if (change.action === 'delete') {
+          await perUserOAuth
+            .orphanClient(change.client_id)
+            .catch((err: unknown) =>
+              logger.warn(
+                { err: (err as Error).message, mcp_client: change.client_id },
+                'could not orphan MCP credentials',
+              ),
+            )
+        }
+        await cluster.bus
+          .publish(MCP_TOPIC, change)
+          .catch((err: unknown) =>
+            logger.warn({ err: (err as Error).message }, 'could not broadcast an MCP client change'),
+          )
+      },
     })
+    // MCP client changes made through one node's API reach the others (and, after a lost
+    // connection to the bus, whatever was missed); the publishing node's own sync finds nothing to do.
+    const syncMcp = () => {
+      mcp
+        .sync()
+        .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'MCP clients reload failed'))
+    }
+    const offMcp = cluster.bus.subscribe(MCP_TOPIC, syncMcp)
+    const offMcpReconnect = cluster.bus.onReconnect(syncMcp)
+    closers.unshift(async () => {
+      offMcp()
+      offMcpReconnect()
+    })
+
     registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state) })
     const mcpAccess = { source: mcp, state: governance.state, enforceAuth }
     registerMcpInferenceRoutes(app, mcpAccess)

@@ -125,3 +125,22 @@ describe('callToolWithDeadline', () => {
     await expect(callToolWithDeadline(gone, TOOLS[0], {})).rejects.toMatchObject({ code: 'not_found' })
   })
 })
+
+describe('allow_on_all_virtual_keys', () => {
+  const open: McpTool = { ...tool('docs', 'search'), allowOnAllVirtualKeys: true }
+  const withOpen: McpToolSource = { ...source(), listTools: () => [...TOOLS, open] }
+
+  it('gives the client’s tools to every key, even one without mcp_configs', () => {
+    expect(names(allowedTools(withOpen, key([]), {}))).toEqual(['docs-search'])
+    const vk = key([{ mcp_client_name: 'git', tools_to_execute: ['log'] }])
+    expect(names(allowedTools(withOpen, vk, {}))).toEqual(['git-log', 'docs-search'])
+    expect(assertToolAllowed(withOpen, key([]), {}, 'docs-search')).toBe(open)
+  })
+
+  it('is still narrowed by the include headers', () => {
+    expect(allowedTools(withOpen, key([]), { 'x-bf-mcp-include-clients': 'git' })).toEqual([])
+    expect(() =>
+      assertToolAllowed(withOpen, key([]), { 'x-bf-mcp-include-tools': 'git-*' }, 'docs-search'),
+    ).toThrow(/x-bf-mcp-include/)
+  })
+})

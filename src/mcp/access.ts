@@ -60,9 +60,11 @@ function headerList(headers: Headers, name: string): string[] | undefined {
 
 /**
  * Whether a virtual key's `mcp_configs` admit a tool: only listed clients, and within each
- * `["*"]` all tools, `[]` none, else the tools named (by their name on their own server).
+ * `["*"]` all tools, `[]` none, else the tools named (by their name on their own server). The tools
+ * of a client with `allow_on_all_virtual_keys` are admitted for every key.
  */
 export function keyAdmitsTool(vk: McpCaller, tool: McpTool): boolean {
+  if (tool.allowOnAllVirtualKeys === true) return true
   const configs = vk.mcp_configs ?? []
   return configs.some(
     (c) =>

@@ -16,6 +16,8 @@ export interface McpTool {
   /** JSON Schema of the arguments, as the server declared it. */
   inputSchema: Record<string, unknown>
   annotations?: Record<string, unknown>
+  /** The client's `allow_on_all_virtual_keys`: every virtual key may use the tool. */
+  allowOnAllVirtualKeys?: boolean
 }
 
 /** A tool call's result, as MCP's CallToolResult. */

@@ -15,7 +15,18 @@ export interface McpRouteDeps {
   allowStdio?: boolean
   /** Per-user OAuth, for the admin verification of per_user_oauth clients; without it that route refuses. */
   oauth?: Pick<PerUserOAuth, 'initiateVerification'>
+  /** Called after a client was added, changed, removed or reconnected (to tell the other nodes). */
+  onChange?: (change: McpClientChange) => void | Promise<void>
 }
+
+/** A change made through the MCP client routes, as the cluster bus carries it. */
+export interface McpClientChange {
+  action: 'add' | 'update' | 'delete' | 'reconnect'
+  client_id: string
+}
+
+/** The cluster bus topic of MCP client changes: every node then syncs its clients from the store. */
+export const MCP_TOPIC = 'mcp'
 
 /** The origin the admin used, for the callback URL when `mcp_external_client_url` is not set. */
 function origin(request: FastifyRequest): string {
@@ -40,8 +51,13 @@ const success = (message: string) => ({ status: 'success', message })
 /** Bifrost's MCP client management API (`/api/mcp/clients`, `/api/mcp/client[/{id}[/reconnect]]`). */
 export function registerMcpRoutes(
   app: FastifyInstance,
-  { manager, allowStdio = true, oauth }: McpRouteDeps,
+  { manager, allowStdio = true, oauth, onChange }: McpRouteDeps,
 ): void {
+  const changed = async (action: McpClientChange['action'], client_id: string) => {
+    // The change is made and stored: a failure to announce it is the callback's to report.
+    await Promise.resolve(onChange?.({ action, client_id })).catch(() => undefined)
+  }
+
   app.get('/api/mcp/clients', async (request) => {
     const q = validateListQuery(request.query ?? {})
     const limit = q.limit === undefined ? 25 : Number(q.limit)
@@ -75,22 +91,26 @@ export function registerMcpRoutes(
         },
       )
     }
-    await manager.add(body)
+    const view = await manager.add(body)
+    await changed('add', view.config.client_id)
     return success('MCP client added successfully')
   })
 
   app.put<{ Params: { id: string } }>('/api/mcp/client/:id', async (request) => {
     await manager.update(request.params.id, validateUpdate(request.body))
+    await changed('update', request.params.id)
     return success('MCP client updated successfully')
   })
 
   app.delete<{ Params: { id: string } }>('/api/mcp/client/:id', async (request) => {
     await manager.remove(request.params.id)
+    await changed('delete', request.params.id)
     return success('MCP client removed successfully')
   })
 
   app.post<{ Params: { id: string } }>('/api/mcp/client/:id/reconnect', async (request) => {
     await manager.reconnect(request.params.id)
+    await changed('reconnect', request.params.id)
     return success('MCP client reconnected successfully')
   })
 

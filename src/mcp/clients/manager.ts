@@ -94,6 +94,8 @@ export class McpClientManager implements McpToolSource {
   private readonly timings: ConnectionTimings
   private index: Map<string, ExposedTool> | undefined
   private closed = false
+  /** Changes to the set of connections (add, update, remove, sync) run one at a time. */
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly opts: McpClientManagerOptions = {}) {
     this.repo = opts.repo ?? new MemoryMcpClientRepo()
@@ -127,39 +129,90 @@ export class McpClientManager implements McpToolSource {
   /** Adds a client and waits for its first connection attempt (bounded by the connect timeout). */
   async add(input: McpClientCreateInput): Promise<McpClientView> {
     const cfg = normalizeCreate(input)
-    if (this.connections.has(cfg.client_id))
-      throw new GatewayError('conflict', `an MCP client with id ${cfg.client_id} already exists`)
-    this.assertNameFree(cfg.name, cfg.client_id)
-    await this.repo.put(cfg)
-    await this.startConnection(cfg)
+    const started = await this.exclusive(async () => {
+      if (this.connections.has(cfg.client_id))
+        throw new GatewayError('conflict', `an MCP client with id ${cfg.client_id} already exists`)
+      this.assertNameFree(cfg.name, cfg.client_id)
+      await this.repo.put(cfg)
+      return { done: this.startConnection(cfg) }
+    })
+    await started.done
     return this.view(this.find(cfg.client_id))
   }
 
   /** Changes a client (PATCH semantics) and connects it again with its new config. */
   async update(id: string, input: McpClientUpdateInput): Promise<McpClientView> {
-    const current = this.find(id)
-    const cfg = applyUpdate(current.config, input)
-    this.assertNameFree(cfg.name, id)
-    await this.repo.put(cfg)
-    await current.close()
-    await this.closePerUser(id)
-    this.forgetVerification(id)
-    await this.startConnection(cfg)
+    const started = await this.exclusive(async () => {
+      const current = this.find(id)
+      const cfg = applyUpdate(current.config, input)
+      this.assertNameFree(cfg.name, id)
+      await this.repo.put(cfg)
+      return this.restart(current, cfg)
+    })
+    await started.done
     return this.view(this.find(id))
   }
 
   /** Removes a client; its connection is closed (a stdio server's process killed) first. */
   async remove(id: string): Promise<McpClientView> {
-    const connection = this.find(id)
-    const view = this.view(connection)
-    await this.repo.delete(id)
+    return this.exclusive(async () => {
+      const connection = this.find(id)
+      const view = this.view(connection)
+      await this.repo.delete(id)
+      await this.drop(id, connection)
+      return view
+    })
+  }
+
+  /**
+   * Makes the connections match the stored clients (another node changed them): clients no longer
+   * stored are closed, new ones connected, changed ones connected again with their new config;
+   * unchanged ones are left alone. Connections are started, not awaited.
+   */
+  async sync(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.closed) return
+      const stored = await this.repo.list()
+      const wanted = new Set(stored.map((c) => c.client_id))
+      for (const [id, connection] of [...this.connections]) {
+        if (!wanted.has(id)) await this.drop(id, connection)
+      }
+      for (const cfg of stored) {
+        const current = this.connections.get(cfg.client_id)
+        if (!current) this.startConnection(cfg).catch(() => undefined)
+        else if (!sameConfig(current.config, cfg))
+          (await this.restart(current, cfg)).done.catch(() => undefined)
+      }
+    })
+  }
+
+  /** Runs `f` after every change under way; a failure of one does not stop the next. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /** Closes a client's connections and forgets it (its stored config is the caller's business). */
+  private async drop(id: string, connection: McpConnection): Promise<void> {
     this.connections.delete(id)
-    await connection.close()
-    await this.closePerUser(id)
     this.perUserTools.delete(id)
     this.forgetVerification(id)
     this.changed()
-    return view
+    await connection.close()
+    await this.closePerUser(id)
+  }
+
+  /**
+   * Replaces a client's connection with one on its new config. Resolves once the new connection is
+   * in place, with `done`: its first connection attempt.
+   */
+  private async restart(current: McpConnection, cfg: McpClientConfig): Promise<{ done: Promise<void> }> {
+    const id = cfg.client_id
+    await current.close()
+    await this.closePerUser(id)
+    this.forgetVerification(id)
+    return { done: this.startConnection(cfg) }
   }
 
   /** Drops a client's connection and connects again, waiting for the attempt. */
@@ -457,7 +510,7 @@ export class McpClientManager implements McpToolSource {
       for (const tool of tools) {
         if (!listIncludes(tools_to_execute, tool.name)) continue
         const exposedName = names.get(tool.name) ?? tool.name
-        index.set(exposedName, { tool: toMcpTool(exposedName, name, tool), connection })
+        index.set(exposedName, { tool: toMcpTool(exposedName, connection.config, tool), connection })
       }
     }
     this.index = index
@@ -493,13 +546,29 @@ export class McpClientManager implements McpToolSource {
   }
 }
 
-function toMcpTool(exposedName: string, client: string, tool: Tool): McpTool {
+/** Whether two configs are the same (the stored JSON keeps key order, so this compares values). */
+function sameConfig(a: McpClientConfig, b: McpClientConfig): boolean {
+  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b))
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys)
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+  )
+}
+
+function toMcpTool(exposedName: string, cfg: McpClientConfig, tool: Tool): McpTool {
   const out: McpTool = {
     name: exposedName,
-    client,
+    client: cfg.name,
     toolName: tool.name,
     inputSchema: tool.inputSchema as Record<string, unknown>,
   }
+  if (cfg.allow_on_all_virtual_keys) out.allowOnAllVirtualKeys = true
   if (tool.description !== undefined) out.description = tool.description
   if (tool.annotations !== undefined) out.annotations = tool.annotations as Record<string, unknown>
   return out
