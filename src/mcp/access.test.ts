@@ -144,3 +144,12 @@ describe('allow_on_all_virtual_keys', () => {
     ).toThrow(/x-bf-mcp-include/)
   })
 })
+
+describe('callIdentity', () => {
+  it('names the virtual key, else the asserted MCP session, else nobody', async () => {
+    const { callIdentity } = await import('./access.js')
+    expect(callIdentity({ id: 'vk-1' }, { 'x-bf-mcp-session-id': 's-1' })).toBe('vk-1')
+    expect(callIdentity(undefined, { 'x-bf-mcp-session-id': 's-1' })).toBe('session:s-1')
+    expect(callIdentity(undefined, {})).toBeUndefined()
+  })
+})

@@ -63,6 +63,18 @@ function headerList(headers: Headers, name: string): string[] | undefined {
  * `["*"]` all tools, `[]` none, else the tools named (by their name on their own server). The tools
  * of a client with `allow_on_all_virtual_keys` are admitted for every key.
  */
+/**
+ * Whose per-user credentials a tool call uses: the virtual key, else the MCP session the caller
+ * asserts with `x-bf-mcp-session-id` (a caller without a key, where inference auth is not enforced).
+ */
+export function callIdentity(vk: { id: string } | undefined, headers: Headers): string | undefined {
+  // A bare id is a virtual key's (see src/mcp/oauth-client/identity.ts).
+  if (vk) return vk.id
+  const session = headers['x-bf-mcp-session-id']
+  const id = Array.isArray(session) ? session[0] : session
+  return id ? `session:${id}` : undefined
+}
+
 export function keyAdmitsTool(vk: McpCaller, tool: McpTool): boolean {
   if (tool.allowOnAllVirtualKeys === true) return true
   const configs = vk.mcp_configs ?? []

@@ -6,7 +6,7 @@ import type { ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage } from '..
 import { VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import type { JsonResult } from '../providers/types.js'
-import { assertToolAllowed, callToolWithDeadline } from './access.js'
+import { assertToolAllowed, callIdentity, callToolWithDeadline } from './access.js'
 import type { McpTool, McpToolResult, McpToolSource } from './types.js'
 
 /** Bifrost's default `mcp_agent_depth`. */
@@ -108,7 +108,7 @@ async function runCalls(
 ): Promise<ChatMessage[]> {
   const controller = new AbortController()
   const stopListening = onAbort(ctx.signal, () => controller.abort())
-  const identity = (ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined)?.id
+  const identity = callIdentity(ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined, ctx.headers)
   try {
     return await Promise.all(
       calls.map(async ({ call, tool, args }): Promise<ChatMessage> => {

@@ -14,7 +14,13 @@ import { asGatewayError, GatewayError } from '../core/errors.js'
 import { isVirtualKeyValue } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import type { GovernanceState } from '../governance/state.js'
-import { allowedTools, assertToolAllowed, callToolWithDeadline, resolveCaller } from './access.js'
+import {
+  allowedTools,
+  assertToolAllowed,
+  callIdentity,
+  callToolWithDeadline,
+  resolveCaller,
+} from './access.js'
 import type { McpTool, McpToolSource } from './types.js'
 
 export interface McpServerDeps {
@@ -151,7 +157,7 @@ function serverFor(
       const result = await callToolWithDeadline(deps.source, tool, req.params.arguments ?? {}, {
         timeoutMs: deps.toolTimeoutMs?.(),
         signal: extra.signal,
-        identity: vk?.id,
+        identity: callIdentity(vk, headers),
       })
       return result as CallToolResult
     } catch (err) {

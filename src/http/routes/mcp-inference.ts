@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import type { GovernanceState } from '../../governance/state.js'
-import { assertToolAllowed, callToolWithDeadline, resolveCaller } from '../../mcp/access.js'
+import { assertToolAllowed, callIdentity, callToolWithDeadline, resolveCaller } from '../../mcp/access.js'
 import type { McpToolResult, McpToolSource } from '../../mcp/types.js'
 
 export interface McpInferenceDeps {
@@ -109,7 +109,7 @@ export function registerMcpInferenceRoutes(app: FastifyInstance, deps: McpInfere
     const result = await callToolWithDeadline(deps.source, tool, args, {
       timeoutMs: deps.toolTimeoutMs?.(),
       signal: requestSignal(reply),
-      identity: vk?.id,
+      identity: callIdentity(vk, request.headers),
     })
     const output = resultText(result)
     if (format === 'responses') {
