@@ -186,3 +186,13 @@ export async function callToolWithDeadline(
     stopListening?.()
   }
 }
+
+/** A tool result as the text a model reads: text parts joined, other parts (or structured content alone) as JSON. */
+export function toolResultText(result: McpToolResult): string {
+  const parts = result.content.map((c) =>
+    c.type === 'text' && typeof c.text === 'string' ? c.text : JSON.stringify(c),
+  )
+  if (parts.length === 0 && result.structuredContent !== undefined)
+    return JSON.stringify(result.structuredContent)
+  return parts.join('\n')
+}

@@ -6,8 +6,8 @@ import type { ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage } from '..
 import { VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import type { JsonResult } from '../providers/types.js'
-import { assertToolAllowed, callIdentity, callToolWithDeadline } from './access.js'
-import type { McpTool, McpToolResult, McpToolSource } from './types.js'
+import { assertToolAllowed, callIdentity, callToolWithDeadline, toolResultText } from './access.js'
+import type { McpTool, McpToolSource } from './types.js'
 
 /** Bifrost's default `mcp_agent_depth`. */
 export const DEFAULT_MCP_AGENT_DEPTH = 10
@@ -84,16 +84,6 @@ function autoExecutableCalls(
     planned.push({ call, tool, args })
   }
   return planned
-}
-
-/** A tool result as the text a model reads: text parts joined, anything else as JSON. */
-function toolResultText(result: McpToolResult): string {
-  const parts = result.content.map((c) =>
-    c.type === 'text' && typeof c.text === 'string' ? c.text : JSON.stringify(c),
-  )
-  if (parts.length === 0 && result.structuredContent !== undefined)
-    return JSON.stringify(result.structuredContent)
-  return parts.join('\n')
 }
 
 /**

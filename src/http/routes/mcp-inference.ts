@@ -1,8 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import type { GovernanceState } from '../../governance/state.js'
-import { assertToolAllowed, callIdentity, callToolWithDeadline, resolveCaller } from '../../mcp/access.js'
-import type { McpToolResult, McpToolSource } from '../../mcp/types.js'
+import {
+  assertToolAllowed,
+  callIdentity,
+  callToolWithDeadline,
+  resolveCaller,
+  toolResultText,
+} from '../../mcp/access.js'
+import type { McpToolSource } from '../../mcp/types.js'
 
 export interface McpInferenceDeps {
   source: McpToolSource
@@ -72,16 +78,6 @@ function parseArguments(text: string, param: string): Record<string, unknown> {
   return parsed
 }
 
-/** A tool result as the text a model reads: text parts joined, anything else as JSON. */
-export function resultText(result: McpToolResult): string {
-  const parts = result.content.map((c) =>
-    c.type === 'text' && typeof c.text === 'string' ? c.text : JSON.stringify(c),
-  )
-  if (parts.length === 0 && result.structuredContent !== undefined)
-    return JSON.stringify(result.structuredContent)
-  return parts.join('\n')
-}
-
 /** Aborted when the client goes away before its answer is written. */
 function requestSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController()
@@ -111,7 +107,7 @@ export function registerMcpInferenceRoutes(app: FastifyInstance, deps: McpInfere
       signal: requestSignal(reply),
       identity: callIdentity(vk, request.headers),
     })
-    const output = resultText(result)
+    const output = toolResultText(result)
     if (format === 'responses') {
       return reply.send({ type: 'function_call_output', call_id: call.callId ?? '', output })
     }
