@@ -1,18 +1,10 @@
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import OpenAI from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-
-const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
-  'dist',
-  'index.js',
-)
+import { EVERYTHING } from './helpers/mcp.js'
 
 /**
  * Agent mode end to end, with server-everything over stdio whose `echo` is auto-executed: the

@@ -1,7 +1,6 @@
+import { EVERYTHING } from './helpers/mcp.js'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { createServer, type Server, type Socket } from 'node:net'
-import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { installErrorHandlers } from '../src/http/errors.js'
@@ -22,13 +21,6 @@ import { sqliteBackend, tempDir } from './helpers/databases.js'
  * servers (restart after a crash, no process left behind) and persistence with sealed secrets.
  */
 
-const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  require.resolve('@modelcontextprotocol/server-everything/package.json'),
-  '..',
-  'dist',
-  'index.js',
-)
 const TIMINGS: Partial<ConnectionTimings> = {
   connectTimeoutMs: 8000,
   initialBackoffMs: 200,

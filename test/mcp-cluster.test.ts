@@ -1,18 +1,10 @@
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { postgresBackend } from './helpers/databases.js'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { EVERYTHING } from './helpers/mcp.js'
 import { deleteRedisKeys, REDIS_URL, redisPrefix } from './helpers/redis.js'
-
-const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
-  'dist',
-  'index.js',
-)
 
 /** Polls `f` until it is true, for up to `ms`. */
 async function until(f: () => boolean, ms = 10_000): Promise<boolean> {

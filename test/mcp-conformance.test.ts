@@ -1,18 +1,12 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { EVERYTHING } from './helpers/mcp.js'
 import { killRunningChildren, type NodeRun, ROOT, runNode } from './helpers/node-child.js'
 
-const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
-  'dist',
-  'index.js',
-)
 /** Pinned to 0.1.13: 0.1.14+ import fs.globSync, which Node 20 lacks (see EXTERNAL-TESTS.md §1). */
 const CONFORMANCE = 'node_modules/@modelcontextprotocol/conformance/dist/index.js'
 const BASELINE = join(ROOT, 'test', 'mcp-conformance-baseline.yml')

@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -8,13 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-
-const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
-  'dist',
-  'index.js',
-)
+import { EVERYTHING } from './helpers/mcp.js'
 
 /**
  * The whole gateway with a real MCP server (server-everything over stdio) configured in

@@ -1,16 +1,9 @@
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { EVERYTHING } from './helpers/mcp.js'
 import { killRunningChildren, type NodeRun, runNode } from './helpers/node-child.js'
 
-const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
-  'dist',
-  'index.js',
-)
 /** Pinned to 1.0.3: the last line with `--header` that runs on Node 20 (see EXTERNAL-TESTS.md §2). */
 const INSPECTOR = 'node_modules/@modelcontextprotocol/inspector/cli/build/cli.js'
 

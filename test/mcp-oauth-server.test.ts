@@ -1,19 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OAuthServerTables } from '../src/store/migrations/005_oauth_server.js'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { EVERYTHING } from './helpers/mcp.js'
 
-const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
-  'dist',
-  'index.js',
-)
 const REDIRECT = 'http://127.0.0.1:54321/callback'
 
 function pkce() {

@@ -4,13 +4,14 @@ import { createRequire } from 'node:module'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { EVERYTHING } from './helpers/mcp.js'
 
 /**
  * The whole gateway with a per_user_oauth MCP client (the MCP SDK's example server in
@@ -20,11 +21,6 @@ import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/hei
  */
 
 const require = createRequire(import.meta.url)
-const EVERYTHING = join(
-  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
-  'dist',
-  'index.js',
-)
 // The package's `exports` maps package.json to dist/cjs/package.json.
 const OAUTH_EXAMPLE = join(
   require.resolve('@modelcontextprotocol/sdk/package.json'),
