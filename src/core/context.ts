@@ -41,6 +41,31 @@ export interface GatewayContext {
   responseHeaders: Record<string, string>
   /** Characters of content relayed to the client in a stream, for estimating usage the provider never sent. */
   streamedChars: number
+  /** Whether the caller asked for a stream. */
+  stream: boolean
+  /** The HTTP route that took the request (`/v1/chat/completions`, `/anthropic/v1/messages` ...). */
+  route?: string
+  /** The request body as the caller sent it (for logs; hooks must not change it). */
+  input?: unknown
+  /** The result of a non-streamed request once it succeeded (its body is parsed on first read). */
+  result?: { readonly body: unknown; usage?: Usage }
+  /** process.hrtime.bigint() when a stream's first event arrived from the provider. */
+  firstChunkNs?: bigint
+  /** Every upstream attempt, in order: retries, other keys and fallbacks included. */
+  attemptLog: AttemptRecord[]
+}
+
+/** One call to a provider. */
+export interface AttemptRecord {
+  provider: string
+  model: string
+  keyId: string
+  /** Which target: 0 the primary, n the n-th fallback. */
+  fallbackIndex: number
+  startNs: bigint
+  endNs?: bigint
+  /** Why the attempt failed; undefined when it served the request. */
+  error?: GatewayError
 }
 
 export function createContext(init: {
@@ -65,6 +90,8 @@ export function createContext(init: {
     state: new Map(),
     responseHeaders: {},
     streamedChars: 0,
+    stream: init.requestType.endsWith('_stream'),
+    attemptLog: [],
   }
 }
 
@@ -96,6 +123,12 @@ export interface GatewayHook {
   admitsModel?(ctx: GatewayContext, provider: string, model: string): boolean
   /** When a target failed (every retry spent) and the next fallback, if any, is about to be tried. */
   afterTargetFailed?(ctx: GatewayContext, target: Target, error: GatewayError): void | Promise<void>
+  /**
+   * When a stream has opened: a function to see each item on its way to the client (chat chunks,
+   * Responses events), or undefined to see none. Called once per stream, so a hook that needs
+   * nothing costs nothing per chunk.
+   */
+  observeStream?(ctx: GatewayContext): ((item: unknown) => void) | undefined
   /** Once, when the request has ended: success, failure or cancellation (streams: when the stream ends). */
   onEnd?(ctx: GatewayContext): void | Promise<void>
 }

@@ -63,7 +63,12 @@ export type RequestType =
   | 'responses'
   | 'responses_stream'
   | 'embedding'
+  | 'rerank'
+  | 'image_generation'
+  | 'speech'
+  | 'transcription'
   | 'list_models'
+  | 'count_tokens'
   | 'management'
 
 export interface ErrorOptions {

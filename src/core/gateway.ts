@@ -1,5 +1,5 @@
 import { effectiveNetwork, resolveSecret, type EffectiveNetwork } from './config.js'
-import type { GatewayContext, GatewayHook, Target } from './context.js'
+import type { AttemptRecord, GatewayContext, GatewayHook, Target } from './context.js'
 import {
   chatResponseToResponses,
   chatResponseToTextCompletion,
@@ -77,7 +77,7 @@ const KEYLESS_KEY: ProviderKey = {
   enabled: true,
 }
 
-type Op<R> = (adapter: ProviderAdapter, attempt: Attempt, target: Target) => Promise<R>
+export type Op<R> = (adapter: ProviderAdapter, attempt: Attempt, target: Target) => Promise<R>
 
 /**
  * The request pipeline: resolve the targets (primary, then fallbacks), run the hooks, pick a key,
@@ -216,6 +216,28 @@ export class Gateway {
     })
   }
 
+  // ---- any other operation: the same pipeline (hooks, keys, retries, fallbacks) around an adapter call ----
+
+  /** A non-streamed operation of the adapter (images, speech, rerank, count tokens ...). */
+  operation<R extends JsonResult<unknown>>(
+    ctx: GatewayContext,
+    req: { model: string; fallbacks?: unknown },
+    defaultProvider: string | undefined,
+    op: Op<R>,
+  ): Promise<R> {
+    return this.runJson(ctx, req, defaultProvider, op)
+  }
+
+  /** A streamed operation of the adapter; resolved once its first item arrived, like chat streams. */
+  streamOperation<T extends { usage?: Usage }>(
+    ctx: GatewayContext,
+    req: { model: string; fallbacks?: unknown },
+    defaultProvider: string | undefined,
+    op: Op<StreamResult<T>>,
+  ): Promise<StreamResult<T>> {
+    return this.runStream(ctx, req, defaultProvider, op)
+  }
+
   // ---- models ----
 
   /** The models of every configured provider, as `provider/model`; a provider that fails is left out. */
@@ -273,6 +295,7 @@ export class Gateway {
         }
       })
       ctx.usage = result.usage
+      ctx.result = result
       return result
     } catch (err) {
       ctx.error = asGatewayError(err)
@@ -303,6 +326,7 @@ export class Gateway {
           const result = await op(adapter, a, target)
           const it = result.items[Symbol.asyncIterator]()
           const first = await it.next()
+          ctx.firstChunkNs = process.hrtime.bigint()
           release = rel
           return { result, first, it }
         } catch (err) {
@@ -319,6 +343,11 @@ export class Gateway {
     const { result, first, it } = opened
     const streamStart = process.hrtime.bigint()
     const end = () => this.end(ctx)
+    const observers: ((item: unknown) => void)[] = []
+    for (const hook of this.hooks) {
+      const observe = hook.observeStream?.(ctx)
+      if (observe) observers.push(observe)
+    }
     async function* relay(): AsyncGenerator<T> {
       let finished = false
       // For unparsed OpenAI-format chunks: the size of a chunk with no content (the first one,
@@ -330,6 +359,7 @@ export class Gateway {
           const item = step.value
           if (item.usage) ctx.usage = item.usage
           else ctx.streamedChars += contentChars(item, envelope)
+          for (const observe of observers) observe(item)
           yield item
           step = await it.next()
         }
@@ -447,15 +477,26 @@ export class Gateway {
       }
       ctx.attempts++
       const t0 = process.hrtime.bigint()
+      const record: AttemptRecord = {
+        provider: target.provider,
+        model: attempt.model,
+        keyId: key.id,
+        fallbackIndex: target.index,
+        startNs: t0,
+      }
+      ctx.attemptLog.push(record)
       try {
         const result = await op(adapter, attempt, target)
         const t1 = process.hrtime.bigint()
+        record.endNs = t1
         ctx.upstreamNs += t1 - t0
         ctx.upstreamLatencyMs = Number(t1 - t0) / 1e6
         return result
       } catch (err) {
-        ctx.upstreamNs += process.hrtime.bigint() - t0
+        record.endNs = process.hrtime.bigint()
+        ctx.upstreamNs += record.endNs - t0
         const e = scrubSecret(asGatewayError(err), attempt.secret)
+        record.error = e
         if (ctx.signal.aborted) throw cancelled(ctx)
         // A refused key moves on to the next key whatever the status (Gemini refuses keys with a 400).
         if (e.keyDead) {

@@ -9,7 +9,7 @@ declare module 'fastify' {
 }
 
 /** Fastify's own errors, in our catalogue's terms. */
-function fromFastify(err: FastifyError): GatewayError | undefined {
+export function fromFastify(err: FastifyError): GatewayError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new GatewayError(

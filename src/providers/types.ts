@@ -5,13 +5,19 @@ import type {
   ChatResponse,
   EmbeddingRequest,
   EmbeddingResponse,
+  ImageGenerationRequest,
+  ImageGenerationResponse,
   ModelEntry,
   ProviderConfig,
   ProviderKey,
   ResponsesRequest,
   ResponsesResponse,
   ResponsesStreamEvent,
+  RerankRequest,
+  RerankResponse,
+  SpeechRequest,
   TextCompletionRequest,
+  TranscriptionRequest,
   TextCompletionResponse,
   Usage,
 } from '../core/schemas/index.js'
@@ -70,6 +76,12 @@ export interface ChatStreamItem {
   contentChars?: number
 }
 
+/** A non-JSON answer (speech audio, a plain-text transcript): its bytes and their content type. */
+export interface PayloadResult extends JsonResult<{ content_type: string; bytes: number }> {
+  payload: Buffer
+  contentType: string
+}
+
 export interface ResponsesStreamItem {
   event: ResponsesStreamEvent
   usage?: Usage
@@ -95,6 +107,14 @@ export interface ProviderAdapter {
   responsesStream?(a: Attempt, req: ResponsesRequest): Promise<StreamResult<ResponsesStreamItem>>
   embeddings?(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>>
   listModels?(a: Attempt): Promise<ModelEntry[]>
+  /** The request's input tokens as the provider counts them (Anthropic count_tokens, Gemini countTokens). */
+  countTokens?(a: Attempt, req: ChatRequest): Promise<JsonResult<{ input_tokens: number }>>
+  /** Orders documents by relevance to a query (Cohere's rerank, and engines that copy it). */
+  rerank?(a: Attempt, req: RerankRequest): Promise<JsonResult<RerankResponse>>
+  imageGeneration?(a: Attempt, req: ImageGenerationRequest): Promise<JsonResult<ImageGenerationResponse>>
+  speech?(a: Attempt, req: SpeechRequest): Promise<PayloadResult>
+  /** A JSON transcript (`json`, `verbose_json`), or a `PayloadResult` for `text`, `srt`, `vtt`. */
+  transcription?(a: Attempt, req: TranscriptionRequest): Promise<JsonResult<unknown> | PayloadResult>
 }
 
 /** Builds the adapter for one provider entry (built-in, table-driven or custom). */

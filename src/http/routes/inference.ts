@@ -67,6 +67,8 @@ export function beginRequest(
     modelRequested: model,
     startNs: arrivalOf(request.raw),
   })
+  ctx.route = request.routeOptions.url
+  ctx.input = request.body
   if (allowDirectKeys) ctx.directKey = directKeyOf(request.headers)
   request.errorContext = { model, requestType }
   return ctx
@@ -84,18 +86,25 @@ export function responseHeaders(
   if (ctx.fallbackIndex > 0) h['x-bifrost-fallback-index'] = String(ctx.fallbackIndex)
   if (ctx.upstreamLatencyMs !== undefined)
     h['x-bifrost-upstream-latency-ms'] = ctx.upstreamLatencyMs.toFixed(0)
-  const overheadNs = process.hrtime.bigint() - ctx.startNs - ctx.upstreamNs
-  h['x-heimdall-overhead-ms'] = (Number(overheadNs) / 1e6).toFixed(3)
+  h['x-heimdall-overhead-ms'] = overheadMs(ctx)
   return h
 }
 
-function failed(
+/** The gateway's own time so far (arrival to now, less the time spent waiting on providers), in ms. */
+export function overheadMs(ctx: GatewayContext): string {
+  const overheadNs = process.hrtime.bigint() - ctx.startNs - ctx.upstreamNs
+  return (Number(overheadNs) / 1e6).toFixed(3)
+}
+
+/** Sends a request's error with what the gateway learnt of it (provider, model, request type). */
+export function failed(
   request: FastifyRequest,
   reply: FastifyReply,
   ctx: GatewayContext,
   err: unknown,
 ): FastifyReply {
   request.errorContext = { provider: ctx.provider, model: ctx.modelRequested, requestType: ctx.requestType }
+  reply.header('x-heimdall-overhead-ms', overheadMs(ctx))
   return sendError(reply, request, err)
 }
 
@@ -162,80 +171,114 @@ async function relayResponsesStream(
   }
 }
 
+export type InferenceHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
+
+/** The handlers of the OpenAI-format routes, for routes that reach them another way (Azure deployment paths). */
+export interface InferenceHandlers {
+  chat: InferenceHandler
+  completions: InferenceHandler
+  responses: InferenceHandler
+  embeddings: InferenceHandler
+  models: InferenceHandler
+}
+
 function wantsUsage(body: { stream_options?: { include_usage?: boolean } | null }): boolean {
   return body.stream_options?.include_usage === true
 }
 
+/**
+ * The OpenAI-format inference routes under `prefix`: `/v1` here, and the drop-in aliases
+ * (`/openai/v1`, `/openai`, `/litellm/v1` ...) registered by the integrations with the same handlers.
+ */
 export function registerInferenceRoutes(
   app: FastifyInstance,
   { gateway, allowDirectKeys = () => false, mcpAgent }: InferenceDeps,
-): void {
+  prefix = '/v1',
+): InferenceHandlers {
+  const handlers = {} as InferenceHandlers
   const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) =>
     beginRequest(request, reply, type, model, allowDirectKeys())
 
-  app.post('/v1/chat/completions', async (request, reply) => {
-    const body = validateChat(request.body)
-    const stream = body.stream === true
-    const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', body.model)
-    ctx.passthrough = true
-    try {
-      if (stream)
-        return await relayChatStream(reply, ctx, await gateway.chatStream(ctx, body), wantsUsage(body))
-      if (mcpAgent) {
-        const done = await chatWithMcpAgent(gateway, ctx, body, mcpAgent)
-        return sendJson(reply, done.ctx, done.result)
+  app.post(
+    `${prefix}/chat/completions`,
+    (handlers.chat = async (request, reply) => {
+      const body = validateChat(request.body)
+      const stream = body.stream === true
+      const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', body.model)
+      ctx.passthrough = true
+      try {
+        if (stream)
+          return await relayChatStream(reply, ctx, await gateway.chatStream(ctx, body), wantsUsage(body))
+        if (mcpAgent) {
+          const done = await chatWithMcpAgent(gateway, ctx, body, mcpAgent)
+          return sendJson(reply, done.ctx, done.result)
+        }
+        return sendJson(reply, ctx, await gateway.chat(ctx, body))
+      } catch (err) {
+        return failed(request, reply, ctx, err)
       }
-      return sendJson(reply, ctx, await gateway.chat(ctx, body))
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
-  })
+    }),
+  )
 
-  app.post('/v1/completions', async (request, reply) => {
-    const body = validateCompletion(request.body)
-    const stream = body.stream === true
-    const ctx = begin(request, reply, stream ? 'text_completion_stream' : 'text_completion', body.model)
-    ctx.passthrough = true
-    try {
-      if (stream)
-        return await relayChatStream(
-          reply,
-          ctx,
-          await gateway.textCompletionStream(ctx, body),
-          wantsUsage(body),
-        )
-      return sendJson(reply, ctx, await gateway.textCompletion(ctx, body))
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
-  })
+  app.post(
+    `${prefix}/completions`,
+    (handlers.completions = async (request, reply) => {
+      const body = validateCompletion(request.body)
+      const stream = body.stream === true
+      const ctx = begin(request, reply, stream ? 'text_completion_stream' : 'text_completion', body.model)
+      ctx.passthrough = true
+      try {
+        if (stream)
+          return await relayChatStream(
+            reply,
+            ctx,
+            await gateway.textCompletionStream(ctx, body),
+            wantsUsage(body),
+          )
+        return sendJson(reply, ctx, await gateway.textCompletion(ctx, body))
+      } catch (err) {
+        return failed(request, reply, ctx, err)
+      }
+    }),
+  )
 
-  app.post('/v1/responses', async (request, reply) => {
-    const body = validateResponses(request.body)
-    const stream = body.stream === true
-    const ctx = begin(request, reply, stream ? 'responses_stream' : 'responses', body.model)
-    try {
-      if (stream) return await relayResponsesStream(reply, ctx, await gateway.responsesStream(ctx, body))
-      return sendJson(reply, ctx, await gateway.responses(ctx, body))
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
-  })
+  app.post(
+    `${prefix}/responses`,
+    (handlers.responses = async (request, reply) => {
+      const body = validateResponses(request.body)
+      const stream = body.stream === true
+      const ctx = begin(request, reply, stream ? 'responses_stream' : 'responses', body.model)
+      try {
+        if (stream) return await relayResponsesStream(reply, ctx, await gateway.responsesStream(ctx, body))
+        return sendJson(reply, ctx, await gateway.responses(ctx, body))
+      } catch (err) {
+        return failed(request, reply, ctx, err)
+      }
+    }),
+  )
 
-  app.post('/v1/embeddings', async (request, reply) => {
-    const body = validateEmbedding(request.body)
-    const ctx = begin(request, reply, 'embedding', body.model)
-    try {
-      return sendJson(reply, ctx, await gateway.embeddings(ctx, body))
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
-  })
+  app.post(
+    `${prefix}/embeddings`,
+    (handlers.embeddings = async (request, reply) => {
+      const body = validateEmbedding(request.body)
+      const ctx = begin(request, reply, 'embedding', body.model)
+      try {
+        return sendJson(reply, ctx, await gateway.embeddings(ctx, body))
+      } catch (err) {
+        return failed(request, reply, ctx, err)
+      }
+    }),
+  )
 
-  app.get('/v1/models', async (request, reply) => {
-    const ctx = begin(request, reply, 'list_models', '')
-    const provider = (request.query as { provider?: string }).provider
-    const data = await gateway.listModels(ctx, provider)
-    return reply.type('application/json; charset=utf-8').send(JSON.stringify({ object: 'list', data }))
-  })
+  app.get(
+    `${prefix}/models`,
+    (handlers.models = async (request, reply) => {
+      const ctx = begin(request, reply, 'list_models', '')
+      const provider = (request.query as { provider?: string }).provider
+      const data = await gateway.listModels(ctx, provider)
+      reply.header('x-heimdall-overhead-ms', overheadMs(ctx))
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify({ object: 'list', data }))
+    }),
+  )
+  return handlers
 }
