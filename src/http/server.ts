@@ -6,6 +6,8 @@ import type { Logger } from '../observability/logger.js'
 import { installErrorHandlers } from './errors.js'
 import { registerHealthRoutes, type HealthDeps } from './routes/health.js'
 import { registerInferenceRoutes, type InferenceDeps } from './routes/inference.js'
+import { registerIntegrationRoutes } from './routes/integrations/index.js'
+import { registerRerankRoute } from './routes/rerank.js'
 
 export interface ServerDeps extends HealthDeps {
   gateway: Gateway
@@ -35,5 +37,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   installErrorHandlers(app)
   registerHealthRoutes(app, deps)
   registerInferenceRoutes(app, deps)
+  const integrationDeps = { gateway: deps.gateway, allowDirectKeys: deps.allowDirectKeys ?? (() => false) }
+  registerRerankRoute(app, integrationDeps)
+  registerIntegrationRoutes(app, integrationDeps)
   return app
 }

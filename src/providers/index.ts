@@ -1,9 +1,13 @@
 import { GatewayError } from '../core/errors.js'
 import type { ProviderConfig } from '../core/schemas/index.js'
 import { createAnthropicAdapter } from './anthropic/index.js'
+import { createAzureAdapter } from './azure/index.js'
+import { createBedrockAdapter } from './bedrock/index.js'
+import { createCohereAdapter } from './cohere/index.js'
 import { createGeminiAdapter } from './gemini/index.js'
 import { createOpenAIAdapter } from './openai/index.js'
 import { OPENAI_COMPATIBLE } from './openai-compatible.js'
+import { createVertexAdapter } from './vertex/index.js'
 import type { ProviderAdapter } from './types.js'
 
 export type {
@@ -20,7 +24,11 @@ export { parseSse } from './sse.js'
 /** Providers with their own wire format, beyond the OpenAI-compatible table. */
 const NATIVE: Record<string, (cfg: ProviderConfig) => ProviderAdapter> = {
   anthropic: createAnthropicAdapter,
+  azure: createAzureAdapter,
+  bedrock: createBedrockAdapter,
+  cohere: createCohereAdapter,
   gemini: createGeminiAdapter,
+  vertex: createVertexAdapter,
 }
 
 /** Built-in provider names a `provider/model` may start with. */

@@ -20,7 +20,11 @@ export interface OpenAICompatibleSpec {
   keyless: boolean
   /** Parameters the provider rejects; they are removed and reported, never silently. */
   rejects: readonly string[]
+  /** Image and audio operations the provider serves (none when absent). */
+  media?: readonly MediaOperation[]
 }
+
+export type MediaOperation = 'image_generation' | 'speech' | 'transcription'
 
 const base: Omit<OpenAICompatibleSpec, 'baseUrl'> = {
   pathPrefix: '/v1',
@@ -39,8 +43,14 @@ export const OPENAI_COMPATIBLE: Record<string, OpenAICompatibleSpec> = {
     responses: true,
     embeddings: true,
     textCompletions: true,
+    media: ['image_generation', 'speech', 'transcription'],
   },
-  groq: { ...base, baseUrl: 'https://api.groq.com/openai', responses: true },
+  groq: {
+    ...base,
+    baseUrl: 'https://api.groq.com/openai',
+    responses: true,
+    media: ['speech', 'transcription'],
+  },
   mistral: { ...base, baseUrl: 'https://api.mistral.ai', streamUsage: 'always', embeddings: true },
   xai: { ...base, baseUrl: 'https://api.x.ai', responses: true },
   cerebras: { ...base, baseUrl: 'https://api.cerebras.ai' },

@@ -10,8 +10,8 @@ import {
 
 /**
  * A fake Anthropic API that speaks the published Messages wire format: `POST /v1/messages` (JSON
- * and SSE with message_start, content_block_start/delta/stop, message_delta, message_stop, ping)
- * and `GET /v1/models`. Like the real API it answers 400 to unknown top-level fields, to roles other
+ * and SSE with message_start, content_block_start/delta/stop, message_delta, message_stop, ping),
+ * `POST /v1/messages/count_tokens` and `GET /v1/models`. Like the real API it answers 400 to unknown top-level fields, to roles other
  * than user/assistant, to a thinking block whose signature it did not issue, and to tool_use left
  * without a tool_result. Replies are derived from the request: the answer to "hi" is "Echo: hi".
  *
@@ -102,7 +102,30 @@ function handle(ctx: FakeContext): void {
     return json(res, 200, { data, has_more: false, first_id: data[0].id, last_id: data[data.length - 1].id })
   }
   if (req.method === 'POST' && route === '/v1/messages') return messages(ctx)
+  if (req.method === 'POST' && route === '/v1/messages/count_tokens') return countMessageTokens(ctx)
   error(res, 404, 'not_found_error', `Not found: ${req.method} ${route}`)
+}
+
+/** Fields count_tokens accepts: the prompt's, not the generation settings (max_tokens is refused). */
+const COUNT_FIELDS = new Set([
+  'model',
+  'messages',
+  'system',
+  'tools',
+  'tool_choice',
+  'thinking',
+  'mcp_servers',
+])
+
+function countMessageTokens({ res, body }: FakeContext): void {
+  for (const k of Object.keys(body ?? {}))
+    if (!COUNT_FIELDS.has(k))
+      return error(res, 400, 'invalid_request_error', `${k}: Extra inputs are not permitted`)
+  if (!Array.isArray(body?.messages))
+    return error(res, 400, 'invalid_request_error', 'messages: Field required')
+  const system = typeof body.system === 'string' ? body.system : textOf(body.system)
+  const prompt = [system, ...body.messages.map((m: any) => textOf(m.content))].filter(Boolean).join('\n')
+  json(res, 200, { input_tokens: countTokens(prompt) + (body.tools?.length ?? 0) * 10 })
 }
 
 function json(res: FakeContext['res'], status: number, value: unknown): void {

@@ -4,7 +4,7 @@ import { countTokens, FakeServer, pieces, SseWriter, type FakeContext } from './
 /**
  * A fake Gemini API (Google AI Studio, generativelanguage v1beta) that speaks the published wire
  * format: generateContent, streamGenerateContent?alt=sse (`data:` frames, no [DONE], finishReason
- * and final usageMetadata on the last frame), embedContent, batchEmbedContents and models (paged).
+ * and final usageMetadata on the last frame), embedContent, batchEmbedContents, countTokens and models (paged).
  * Like the real API it rejects unknown fields, empty parts and wrong roles with 400 INVALID_ARGUMENT,
  * so a translation that leaks an OpenAI field fails here.
  *
@@ -152,6 +152,15 @@ function route(ctx: FakeContext): void {
       return generate(ctx, model, true)
     case 'embedContent':
       return json(res, 200, { embedding: embed(ctx.body, model) })
+    case 'countTokens': {
+      const request = ctx.body.generateContentRequest ?? ctx.body
+      if (!Array.isArray(request.contents)) throw invalid('contents is not specified')
+      const text = [
+        textOfParts(request.systemInstruction?.parts),
+        ...request.contents.map((c: any) => textOfParts(c.parts)),
+      ].join('\n')
+      return json(res, 200, { totalTokens: countTokens(text) })
+    }
     case 'batchEmbedContents': {
       const requests = ctx.body.requests
       if (!Array.isArray(requests) || !requests.length)

@@ -9,11 +9,11 @@ import {
 } from '../http.js'
 import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../types.js'
 import { anthropicError } from './errors.js'
-import { toAnthropicRequest } from './request.js'
+import { toAnthropicRequest, type AnthropicRequest } from './request.js'
 import { fromAnthropicMessage, type AnthropicMessage } from './response.js'
 import { translateAnthropicStream } from './stream.js'
 
-export { toAnthropicRequest } from './request.js'
+export { toAnthropicRequest, type AnthropicRequest } from './request.js'
 export { fromAnthropicMessage, toUsage as anthropicUsageToUsage } from './response.js'
 export { translateAnthropicStream } from './stream.js'
 
@@ -31,7 +31,11 @@ const DEFAULT_PATHS: Record<string, string> = {
   chat_completion: '/v1/messages',
   chat_completion_stream: '/v1/messages',
   list_models: '/v1/models',
+  count_tokens: '/v1/messages/count_tokens',
 }
+
+/** The fields of a Messages body that count_tokens accepts. */
+const COUNT_TOKENS_FIELDS = ['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers']
 
 /** Paging through /v1/models stops here, whatever `has_more` says. */
 const MAX_MODEL_PAGES = 20
@@ -42,12 +46,24 @@ interface AnthropicModelPage {
   last_id?: string | null
 }
 
-/** The adapter for Anthropic's Messages API: unified chat in, unified chat out. */
-export function createAnthropicAdapter(cfg: ProviderConfig): ProviderAdapter {
+/**
+ * Where a cloud other than Anthropic's serves the Messages API (Vertex AI). Auth is the caller's: it
+ * sends the attempt with an empty secret and its own header in `extraHeaders`.
+ */
+export interface AnthropicEndpoint {
+  /** The URL of an operation: `chat_completion`, `chat_completion_stream`. */
+  url(a: Attempt, op: string): string
+  /** The body as this endpoint takes it (e.g. without `model`, with `anthropic_version`). */
+  body(a: Attempt, req: AnthropicRequest): unknown
+}
+
+/** The adapter for Anthropic's Messages API (or another endpoint of it): unified chat in, unified chat out. */
+export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: AnthropicEndpoint): ProviderAdapter {
   const name = cfg.name
   const base = (cfg.network_config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '')
 
-  function url(op: string): string {
+  function url(a: Attempt, op: string): string {
+    if (endpoint) return endpoint.url(a, op)
     return base + (cfg.custom_provider_config?.request_path_overrides?.[op] ?? DEFAULT_PATHS[op])
   }
 
@@ -60,10 +76,11 @@ export function createAnthropicAdapter(cfg: ProviderConfig): ProviderAdapter {
     return h
   }
 
-  async function post(a: Attempt, op: string, body: unknown): Promise<UpstreamResponse> {
+  async function post(a: Attempt, op: string, req: AnthropicRequest): Promise<UpstreamResponse> {
+    const body = endpoint ? endpoint.body(a, req) : req
     const res = await sendUpstream(
       a,
-      { url: url(op), headers: headers(a, true), body: JSON.stringify(body) },
+      { url: url(a, op), headers: headers(a, true), body: JSON.stringify(body) },
       name,
     )
     if (res.statusCode >= 400) {
@@ -89,6 +106,19 @@ export function createAnthropicAdapter(cfg: ProviderConfig): ProviderAdapter {
       return { items: translateAnthropicStream(res.body, name), headers: pick(res) }
     },
 
+    // Only Anthropic's own API is known to serve count_tokens at this path.
+    ...(!endpoint && {
+      async countTokens(a: Attempt, req: ChatRequest): Promise<JsonResult<{ input_tokens: number }>> {
+        // count_tokens takes the prompt's fields only; generation settings would be rejected.
+        const full = toAnthropicRequest(req, a.model, false) as Record<string, unknown>
+        const body: Record<string, unknown> = {}
+        for (const k of COUNT_TOKENS_FIELDS) if (full[k] !== undefined) body[k] = full[k]
+        const res = await post(a, 'count_tokens', body as AnthropicRequest)
+        const parsed = parseJsonBody<{ input_tokens?: number }>(name, await readText(res, name, a.signal))
+        return { body: { input_tokens: parsed.input_tokens ?? 0 }, headers: pick(res) }
+      },
+    }),
+
     async listModels(a: Attempt): Promise<ModelEntry[]> {
       const out: ModelEntry[] = []
       let after: string | undefined
@@ -96,7 +126,7 @@ export function createAnthropicAdapter(cfg: ProviderConfig): ProviderAdapter {
         const query = `?limit=1000${after ? `&after_id=${encodeURIComponent(after)}` : ''}`
         const res = await sendUpstream(
           a,
-          { url: url('list_models') + query, method: 'GET', headers: headers(a, false) },
+          { url: url(a, 'list_models') + query, method: 'GET', headers: headers(a, false) },
           name,
         )
         const text = await readText(res, name, a.signal)

@@ -14,6 +14,8 @@ import { toGeminiRequest } from './request.js'
 import { fromGeminiResponse, type GeminiResponse } from './response.js'
 import { translateGeminiStream } from './stream.js'
 
+export { geminiError } from './errors.js'
+
 const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com'
 
 /** Model listing follows nextPageToken, but not forever. */
@@ -28,8 +30,17 @@ interface GeminiModel {
   supportedGenerationMethods?: string[]
 }
 
-/** The adapter for Google AI Studio's Gemini API (generativelanguage v1beta). */
-export function createGeminiAdapter(cfg: ProviderConfig): ProviderAdapter {
+/**
+ * Where a host other than Google AI Studio serves the generateContent API (Vertex AI). Auth is the
+ * caller's: it sends the attempt with an empty secret and its own header in `extraHeaders`.
+ */
+export interface GeminiEndpoint {
+  /** The URL of a model method (`generateContent`, `streamGenerateContent`), `query` appended. */
+  url(a: Attempt, method: string, query: string): string
+}
+
+/** The adapter for Google AI Studio's Gemini API (generativelanguage v1beta), or another endpoint of it. */
+export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoint): ProviderAdapter {
   const name = cfg.name
 
   /** `{base}/v1beta`, whether or not the configured base URL already ends with the version. */
@@ -52,7 +63,9 @@ export function createGeminiAdapter(cfg: ProviderConfig): ProviderAdapter {
   }
 
   async function post(a: Attempt, method: string, body: unknown, query = ''): Promise<UpstreamResponse> {
-    const url = `${apiRoot()}/${modelPath(a.model)}:${method}${query}`
+    const url = endpoint
+      ? endpoint.url(a, method, query)
+      : `${apiRoot()}/${modelPath(a.model)}:${method}${query}`
     const res = await sendUpstream(a, { url, headers: headers(a, true), body: JSON.stringify(body) }, name)
     if (res.statusCode >= 400) {
       const text = await readText(res, name, a.signal)
@@ -87,6 +100,14 @@ export function createGeminiAdapter(cfg: ProviderConfig): ProviderAdapter {
       const body = fromGeminiEmbedResponse(res, call, req, a.model, name)
       return { body, usage: { ...body.usage, completion_tokens: 0 } }
     },
+
+    ...(!endpoint && {
+      async countTokens(a: Attempt, req: ChatRequest): Promise<JsonResult<{ input_tokens: number }>> {
+        const generateContentRequest = { model: modelPath(a.model), ...toGeminiRequest(req) }
+        const res = await postJson<{ totalTokens?: number }>(a, 'countTokens', { generateContentRequest })
+        return { body: { input_tokens: res.totalTokens ?? 0 } }
+      },
+    }),
 
     async listModels(a: Attempt): Promise<ModelEntry[]> {
       const out: ModelEntry[] = []

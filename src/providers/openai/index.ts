@@ -34,6 +34,7 @@ import type {
   StreamResult,
 } from '../types.js'
 import { parseOpenAIError } from './errors.js'
+import { openAIMediaOperations } from './media.js'
 import { toOpenAIBody } from './request.js'
 import { relayOpenAIFrames, relayOpenAIStream } from './stream.js'
 
@@ -46,7 +47,16 @@ const FORWARDED_HEADERS = [
 ]
 
 /** The adapter for OpenAI and every OpenAI-compatible provider: the body passes through, model renamed. */
-export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleSpec): ProviderAdapter {
+/** Where an OpenAI-format provider's operations live, when not at `{base_url}{prefix}{path}` (Azure). */
+export interface OpenAIWire {
+  url(a: Attempt, path: string, op: string): string
+}
+
+export function createOpenAIAdapter(
+  cfg: ProviderConfig,
+  spec: OpenAICompatibleSpec,
+  wire?: OpenAIWire,
+): ProviderAdapter {
   const name = cfg.name
 
   function baseUrlFor(a: Attempt): string {
@@ -77,12 +87,12 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     return spec.pathPrefix + defaultPaths[op]
   }
 
+  function urlFor(a: Attempt, op: string): string {
+    return wire ? wire.url(a, pathFor(op), op) : baseUrlFor(a) + pathFor(op)
+  }
+
   async function post(a: Attempt, op: string, body: string): Promise<UpstreamResponse> {
-    const res = await sendUpstream(
-      a,
-      { url: baseUrlFor(a) + pathFor(op), headers: headers(a, true), body },
-      name,
-    )
+    const res = await sendUpstream(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
     if (res.statusCode >= 400) {
       const text = await readText(res, name, a.signal)
       throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
@@ -114,7 +124,7 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     async listModels(a: Attempt): Promise<ModelEntry[]> {
       const res = await sendUpstream(
         a,
-        { url: baseUrlFor(a) + pathFor('list_models'), method: 'GET', headers: headers(a, false) },
+        { url: urlFor(a, 'list_models'), method: 'GET', headers: headers(a, false) },
         name,
       )
       const text = await readText(res, name, a.signal)
@@ -164,6 +174,7 @@ export function createOpenAIAdapter(cfg: ProviderConfig, spec: OpenAICompatibleS
     }
   }
 
+  Object.assign(adapter, openAIMediaOperations({ name, media: spec.media ?? [], url: urlFor, headers, pick }))
   return adapter
 }
 
@@ -176,6 +187,9 @@ const defaultPaths: Record<string, string> = {
   responses_stream: '/responses',
   embedding: '/embeddings',
   list_models: '/models',
+  image_generation: '/images/generations',
+  speech: '/audio/speech',
+  transcription: '/audio/transcriptions',
 }
 
 function pick(res: UpstreamResponse): Record<string, string> | undefined {

@@ -1,0 +1,166 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { GatewayContext } from '../../../core/context.js'
+import { asGatewayError, GatewayError } from '../../../core/errors.js'
+import type { ChatRequest } from '../../../core/schemas/index.js'
+import {
+  anthropicToChat,
+  chatToAnthropicMessage,
+  estimatePromptTokens,
+  thinkingToEffort,
+  toAnthropicError,
+  translateChatToAnthropicStream,
+  validateMessagesBody,
+} from '../../../integrations/anthropic/index.js'
+import type { JsonResult, ProviderAdapter } from '../../../providers/types.js'
+import { SseWriter } from '../../sse.js'
+import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
+import type { IntegrationDeps } from './index.js'
+
+/** Fields only Anthropic reads; another target gets reasoning_effort instead of `thinking`. */
+const ANTHROPIC_FIELDS = [
+  'thinking',
+  'container',
+  'mcp_servers',
+  'context_management',
+  'output_config',
+  'output_format',
+  'service_tier',
+]
+
+/** The request as one target should see it: Anthropic-only fields leave for other wire formats. */
+function forTarget(req: ChatRequest, adapter: ProviderAdapter, effort: string | undefined): ChatRequest {
+  if (adapter.format === 'anthropic') return req
+  const copy: Record<string, unknown> = { ...req }
+  for (const k of ANTHROPIC_FIELDS) delete copy[k]
+  if (adapter.format !== 'gemini') delete copy.top_k
+  if (effort && copy.reasoning_effort === undefined) copy.reasoning_effort = effort
+  return copy as ChatRequest
+}
+
+/** A request's target when the model names no provider: the provider whose keys list it, else Anthropic. */
+export function defaultProviderFor(deps: IntegrationDeps, model: string, fallback: string): string {
+  if (model.includes('/')) return fallback
+  return deps.gateway.lookup.providersListing(model)[0] ?? fallback
+}
+
+/** Any error as the gateway's: Fastify's own (bad JSON, body too large) keep their 4xx status. */
+export function nativeError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err
+  const f = err as FastifyError
+  if (f && typeof f.statusCode === 'number' && f.statusCode >= 400 && f.statusCode < 500)
+    return new GatewayError(f.statusCode === 413 ? 'body_too_large' : 'invalid_request', f.message, {
+      status: f.statusCode,
+    })
+  return asGatewayError(err)
+}
+
+function sendAnthropicError(reply: FastifyReply, err: unknown, ctx?: GatewayContext): FastifyReply {
+  const e = nativeError(err)
+  if (e.headers) reply.headers(e.headers)
+  if (e.status === 429 && e.retryAfterMs !== undefined && !e.headers?.['retry-after'])
+    reply.header('retry-after', String(Math.ceil(e.retryAfterMs / 1000)))
+  if (ctx) reply.header('x-request-id', ctx.requestId).header('x-heimdall-overhead-ms', overheadMs(ctx))
+  return reply
+    .code(e.status)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(toAnthropicError(e)))
+}
+
+/**
+ * Anthropic's Messages API under `/anthropic`: the Anthropic SDK works unchanged, while the model
+ * may be any provider's (`openai/gpt-4o`, or a bare `claude-...` for Anthropic itself).
+ */
+export function registerAnthropicIntegration(app: FastifyInstance, deps: IntegrationDeps): void {
+  void app.register(async (scope) => {
+    scope.setErrorHandler((err, _request, reply) => sendAnthropicError(reply, err))
+    scope.post('/anthropic/v1/messages', (request, reply) => messages(deps, request, reply))
+    scope.post('/anthropic/v1/messages/count_tokens', (request, reply) => countTokens(deps, request, reply))
+  })
+}
+
+/**
+ * The prompt's tokens as the target provider counts them (Anthropic's count_tokens, Gemini's
+ * countTokens); for a provider without such an endpoint, an estimate, said so in a header.
+ */
+async function countTokens(
+  deps: IntegrationDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const given = request.body as Record<string, unknown> | null
+  // count_tokens takes no max_tokens; the translation wants one.
+  const body = validateMessagesBody(given && typeof given === 'object' ? { max_tokens: 1, ...given } : given)
+  const ctx = beginRequest(request, reply, 'count_tokens', body.model, deps.allowDirectKeys())
+  const req = anthropicToChat(body, true)
+  const effort = thinkingToEffort(body.thinking)
+  let how = 'provider'
+  try {
+    const result = await deps.gateway.operation(
+      ctx,
+      req,
+      defaultProviderFor(deps, body.model, 'anthropic'),
+      (adapter, a) => {
+        if (adapter.countTokens) return adapter.countTokens(a, forTarget(req, adapter, effort))
+        how = 'estimated'
+        return Promise.resolve<JsonResult<{ input_tokens: number }>>({
+          body: { input_tokens: estimatePromptTokens(given ?? {}) },
+        })
+      },
+    )
+    return reply
+      .headers(responseHeaders(ctx, result.headers))
+      .header('x-heimdall-token-count', how)
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify({ input_tokens: result.body.input_tokens }))
+  } catch (err) {
+    return sendAnthropicError(reply, err, ctx)
+  }
+}
+
+async function messages(
+  deps: IntegrationDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const body = validateMessagesBody(request.body)
+  const stream = body.stream === true
+  const ctx = beginRequest(
+    request,
+    reply,
+    stream ? 'chat_completion_stream' : 'chat_completion',
+    body.model,
+    deps.allowDirectKeys(),
+  )
+  ctx.passthrough = false
+  const req = anthropicToChat(body, true)
+  const effort = thinkingToEffort(body.thinking)
+  const provider = defaultProviderFor(deps, body.model, 'anthropic')
+  try {
+    if (!stream) {
+      const result = await deps.gateway.operation(ctx, req, provider, (adapter, a) =>
+        adapter.chat(a, forTarget(req, adapter, effort)),
+      )
+      return reply
+        .headers(responseHeaders(ctx, result.headers))
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify(chatToAnthropicMessage(result.body, body.model)))
+    }
+    const result = await deps.gateway.streamOperation(ctx, req, provider, (adapter, a) =>
+      adapter.chatStream({ ...a, passthrough: false }, forTarget(req, adapter, effort)),
+    )
+    const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
+    try {
+      for await (const event of translateChatToAnthropicStream(result.items, body.model)) {
+        if (!sse.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)) await sse.drain()
+        if (sse.isClosed) break
+      }
+      sse.end()
+    } catch (err) {
+      // After the first byte the status is sent: the failure travels as Anthropic's `error` event.
+      sse.end(`event: error\ndata: ${JSON.stringify(toAnthropicError(asGatewayError(err)))}\n\n`)
+    }
+    return reply
+  } catch (err) {
+    return sendAnthropicError(reply, err, ctx)
+  }
+}

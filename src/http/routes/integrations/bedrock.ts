@@ -1,0 +1,237 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { GatewayContext } from '../../../core/context.js'
+import { asGatewayError, GatewayError, type RequestType } from '../../../core/errors.js'
+import type { ChatRequest, EmbeddingRequest } from '../../../core/schemas/index.js'
+import {
+  anthropicToChat,
+  chatToAnthropicMessage,
+  translateChatToAnthropicStream,
+  validateMessagesBody,
+} from '../../../integrations/anthropic/index.js'
+import {
+  chatToConverse,
+  converseToChat,
+  modelFromPath,
+  streamExceptionName,
+  toBedrockError,
+  translateChatToConverseStream,
+  validateConverseBody,
+} from '../../../integrations/bedrock/index.js'
+import { encodeEvent, encodeException } from '../../../providers/bedrock/index.js'
+import type { ChatStreamItem, StreamResult } from '../../../providers/types.js'
+import { SseWriter } from '../../sse.js'
+import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
+import type { IntegrationDeps } from './index.js'
+
+const EVENT_STREAM = 'application/vnd.amazon.eventstream'
+
+type Params = { modelId: string }
+
+/** An error as AWS answers it: status, `x-amzn-errortype`, `{message}`; the Bedrock SDK raises the named class. */
+function sendBedrockError(reply: FastifyReply, err: unknown, ctx?: GatewayContext): FastifyReply {
+  const e = toBedrockError(asGatewayError(err))
+  if (ctx) reply.header('x-heimdall-overhead-ms', overheadMs(ctx))
+  const g = asGatewayError(err)
+  if (g.headers) reply.headers(g.headers)
+  if (e.status === 429 && g.retryAfterMs !== undefined)
+    reply.header('retry-after', String(Math.ceil(g.retryAfterMs / 1000)))
+  return reply
+    .code(e.status)
+    .header('x-amzn-errortype', e.name)
+    .type('application/json')
+    .send(JSON.stringify({ message: e.message }))
+}
+
+/** Writes event-stream messages as they come; a failure after the first byte ends with an exception message. */
+async function relayEventStream(
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  result: StreamResult<ChatStreamItem>,
+  events: AsyncIterable<Uint8Array>,
+): Promise<void> {
+  const out = new SseWriter(reply, { ...responseHeaders(ctx, result.headers), 'content-type': EVENT_STREAM })
+  try {
+    for await (const message of events) {
+      if (!out.write(Buffer.from(message))) await out.drain()
+      if (out.isClosed) break
+    }
+    out.end()
+  } catch (err) {
+    const e = toBedrockError(asGatewayError(err))
+    out.write(Buffer.from(encodeException(streamExceptionName(e.name), e.message)))
+    out.end()
+  }
+}
+
+async function* converseFrames(
+  items: AsyncIterable<ChatStreamItem>,
+  startedAt: number,
+): AsyncGenerator<Uint8Array> {
+  for await (const e of translateChatToConverseStream(items, startedAt)) yield encodeEvent(e.type, e.payload)
+}
+
+/** InvokeModelWithResponseStream's framing: each native event is a `chunk` with its JSON as base64 `bytes`. */
+async function* invokeFrames(events: AsyncIterable<unknown>): AsyncGenerator<Uint8Array> {
+  for await (const e of events)
+    yield encodeEvent('chunk', { bytes: Buffer.from(JSON.stringify(e)).toString('base64') })
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * `/bedrock/model/{modelId}/converse`, `/converse-stream`, `/invoke` and `/invoke-with-response-stream`
+ * as Bedrock Runtime serves them, for `@aws-sdk/client-bedrock-runtime` with `endpoint:
+ * '{gateway}/bedrock'`. The model id (URL-decoded) names a Bedrock model or ARN, sent to the
+ * `bedrock` provider, or `provider/model` for any other provider. Governed like `/v1`: the SDK's
+ * SigV4 signature is not checked against AWS credentials; a virtual key comes as `x-bf-vk` (a
+ * header the caller adds with an SDK middleware) or as a Bedrock API key (`token` /
+ * AWS_BEARER_TOKEN_BEDROCK = `sk-bf-...`, sent as `Authorization: Bearer`). The client speaks
+ * HTTP/2 by default; give it `requestHandler: new NodeHttpHandler()` for this HTTP/1.1 server.
+ * Invoke bodies covered: Anthropic Messages (`anthropic_version`), Titan (`inputText`) and Cohere
+ * (`texts`) embeddings; others are a ValidationException.
+ */
+export function registerBedrockIntegration(app: FastifyInstance, deps: IntegrationDeps): void {
+  const { gateway } = deps
+  const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) =>
+    beginRequest(request, reply, type, model, deps.allowDirectKeys())
+
+  async function converse(request: FastifyRequest, reply: FastifyReply, stream: boolean): Promise<unknown> {
+    const body = validateConverseBody(request.body)
+    const model = modelFromPath((request.params as Params).modelId)
+    const req = converseToChat(body, model)
+    const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', model)
+    ctx.passthrough = false
+    const startedAt = Date.now()
+    try {
+      if (stream) {
+        const result = await gateway.chatStream(ctx, { ...req, stream: true })
+        return await relayEventStream(reply, ctx, result, converseFrames(result.items, startedAt))
+      }
+      const result = await gateway.chat(ctx, req)
+      return reply
+        .headers(responseHeaders(ctx, result.headers))
+        .type('application/json')
+        .send(JSON.stringify(chatToConverse(result.body, Date.now() - startedAt)))
+    } catch (err) {
+      return sendBedrockError(reply, err, ctx)
+    }
+  }
+
+  async function invoke(request: FastifyRequest, reply: FastifyReply, stream: boolean): Promise<unknown> {
+    const modelId = (request.params as Params).modelId
+    const model = modelFromPath(modelId)
+    const body = request.body
+    if (!isObject(body)) throw new GatewayError('invalid_request', 'The request body must be a JSON object.')
+    if (Array.isArray(body.messages)) return invokeMessages(request, reply, body, model, stream)
+    if (stream) {
+      throw new GatewayError(
+        'invalid_request',
+        'invoke-with-response-stream takes Anthropic Messages bodies here (messages, anthropic_version)',
+      )
+    }
+    if (typeof body.inputText === 'string' || Array.isArray(body.texts))
+      return invokeEmbeddings(request, reply, body, model)
+    throw new GatewayError(
+      'invalid_request',
+      'unsupported InvokeModel body: this gateway takes Anthropic Messages (messages + anthropic_version), Titan embeddings (inputText) and Cohere embeddings (texts)',
+    )
+  }
+
+  async function invokeMessages(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    body: Record<string, unknown>,
+    model: string,
+    stream: boolean,
+  ): Promise<unknown> {
+    const { anthropic_version: _version, ...rest } = body
+    const messages = validateMessagesBody({ ...rest, model })
+    const anthropicTarget = /^bedrock\/.*anthropic\./.test(model) || model.startsWith('anthropic/')
+    const req: ChatRequest = anthropicToChat(messages, anthropicTarget)
+    req.model = model
+    const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', model)
+    ctx.passthrough = false
+    try {
+      if (stream) {
+        const result = await gateway.chatStream(ctx, { ...req, stream: true })
+        return await relayEventStream(
+          reply,
+          ctx,
+          result,
+          invokeFrames(translateChatToAnthropicStream(result.items, model)),
+        )
+      }
+      const result = await gateway.chat(ctx, { ...req, stream: false })
+      return reply
+        .headers(responseHeaders(ctx, result.headers))
+        .type('application/json')
+        .send(JSON.stringify(chatToAnthropicMessage(result.body, model)))
+    } catch (err) {
+      return sendBedrockError(reply, err, ctx)
+    }
+  }
+
+  async function invokeEmbeddings(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    body: Record<string, unknown>,
+    model: string,
+  ): Promise<unknown> {
+    const titan = typeof body.inputText === 'string'
+    const texts = titan ? [body.inputText as string] : (body.texts as unknown[])
+    if (!texts.length || texts.some((t) => typeof t !== 'string'))
+      throw new GatewayError('invalid_request', 'texts must be a non-empty list of strings', {
+        param: 'texts',
+      })
+    const req: EmbeddingRequest = { model, input: titan ? (texts[0] as string) : (texts as string[]) }
+    if (titan && typeof body.dimensions === 'number') req.dimensions = body.dimensions
+    if (!titan && typeof body.input_type === 'string')
+      (req as Record<string, unknown>).input_type = body.input_type
+    const ctx = begin(request, reply, 'embedding', model)
+    try {
+      const result = await gateway.embeddings(ctx, req)
+      const data = result.body.data.map((d) => d.embedding)
+      const out = titan
+        ? { embedding: data[0], inputTextTokenCount: result.body.usage?.prompt_tokens ?? 0 }
+        : { id: ctx.requestId, texts, embeddings: data, response_type: 'embeddings_floats' }
+      return reply
+        .headers(responseHeaders(ctx, result.headers))
+        .type('application/json')
+        .send(JSON.stringify(out))
+    } catch (err) {
+      return sendBedrockError(reply, err, ctx)
+    }
+  }
+
+  void app.register(async (scope) => {
+    // Errors before a request reaches the gateway (bad JSON, bad body) also leave in AWS's shape.
+    scope.setErrorHandler((err, _request, reply) => {
+      const e = err as { statusCode?: number; code?: string; message: string }
+      if (err instanceof GatewayError) return sendBedrockError(reply, err)
+      const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500
+      return sendBedrockError(
+        reply,
+        new GatewayError(status === 500 ? 'internal' : 'invalid_request', e.message, { status }),
+      )
+    })
+    // One wildcard route: model ids and ARNs (with '/' once decoded) exceed the router's param length.
+    scope.post('/bedrock/model/*', (request, reply) => {
+      const rest = (request.params as { '*': string })['*']
+      const at = rest.lastIndexOf('/')
+      const operation = rest.slice(at + 1)
+      ;(request.params as Params).modelId = rest.slice(0, Math.max(at, 0))
+      switch (operation) {
+        case 'converse':
+          return converse(request, reply, false)
+        case 'converse-stream':
+          return converse(request, reply, true)
+        case 'invoke':
+          return invoke(request, reply, false)
+        case 'invoke-with-response-stream':
+          return invoke(request, reply, true)
+      }
+      throw new GatewayError('route_not_found', `no Bedrock Runtime operation ${operation} on /bedrock/model`)
+    })
+  })
+}

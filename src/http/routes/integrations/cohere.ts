@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { GatewayContext } from '../../../core/context.js'
+import { asGatewayError, GatewayError } from '../../../core/errors.js'
+import {
+  CohereStreamWriter,
+  parseCohereChat,
+  parseCohereEmbed,
+  parseCohereRerank,
+  sseFrame,
+  toCohereChatResponse,
+  toCohereEmbedResponse,
+  toCohereError,
+  toCohereRerankResponse,
+} from '../../../integrations/cohere/index.js'
+import type { StreamResult, ChatStreamItem } from '../../../providers/types.js'
+import { SseWriter } from '../../sse.js'
+import { beginRequest, responseHeaders } from '../inference.js'
+import { checkRerank, runRerank } from '../rerank.js'
+import { fromFastify } from '../../errors.js'
+import type { IntegrationDeps } from './index.js'
+
+/** A model without a provider prefix is Cohere's, as the SDK sends it. */
+const DEFAULT_PROVIDER = 'cohere'
+
+/**
+ * `/cohere/v2/chat` (streamed too), `/cohere/v2/embed` and `/cohere/v2/rerank`: Cohere's v2 API
+ * for the Cohere SDKs, routed to any configured provider and governed like `/v1`. Errors leave in
+ * Cohere's shape (`{id, message}`) with the status the SDK maps to its error classes.
+ */
+export function registerCohereIntegration(app: FastifyInstance, deps: IntegrationDeps): void {
+  const { gateway } = deps
+  app.register(async (scope) => {
+    scope.setErrorHandler((error, request, reply) => sendCohereError(reply, request, undefined, error))
+
+    scope.post('/cohere/v2/chat', async (request, reply) => {
+      const body = parseCohereChat(request.body)
+      const stream = body.stream === true
+      const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', body.model)
+      try {
+        if (stream) return await relay(reply, ctx, await gateway.chatStream(ctx, body, DEFAULT_PROVIDER))
+        const result = await gateway.chat(ctx, body, DEFAULT_PROVIDER)
+        return send(reply, ctx, toCohereChatResponse(result.body), result.headers)
+      } catch (err) {
+        return sendCohereError(reply, request, ctx, err)
+      }
+    })
+
+    scope.post('/cohere/v2/embed', async (request, reply) => {
+      const { request: body, types } = parseCohereEmbed(request.body)
+      const ctx = begin(request, reply, 'embedding', body.model)
+      try {
+        const result = await gateway.embeddings(ctx, body, DEFAULT_PROVIDER)
+        return send(
+          reply,
+          ctx,
+          toCohereEmbedResponse(result.body, body.input as string[], types),
+          result.headers,
+        )
+      } catch (err) {
+        return sendCohereError(reply, request, ctx, err)
+      }
+    })
+
+    scope.post('/cohere/v2/rerank', async (request, reply) => {
+      const body = checkRerank(parseCohereRerank(request.body))
+      const ctx = begin(request, reply, 'rerank', body.model)
+      try {
+        const result = await runRerank(gateway, ctx, body, DEFAULT_PROVIDER)
+        return send(reply, ctx, toCohereRerankResponse(result.body), result.headers)
+      } catch (err) {
+        return sendCohereError(reply, request, ctx, err)
+      }
+    })
+  })
+
+  function begin(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    type: Parameters<typeof beginRequest>[2],
+    model: string,
+  ) {
+    const ctx = beginRequest(request, reply, type, model, deps.allowDirectKeys())
+    // Translated chunk by chunk into Cohere's events: no raw OpenAI frames.
+    ctx.passthrough = false
+    return ctx
+  }
+}
+
+function send(
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  body: unknown,
+  upstream: Record<string, string> | undefined,
+): FastifyReply {
+  return reply
+    .headers(responseHeaders(ctx, upstream))
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(body))
+}
+
+async function relay(
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  result: StreamResult<ChatStreamItem>,
+): Promise<void> {
+  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
+  const writer = new CohereStreamWriter(ctx.requestId)
+  try {
+    for await (const item of result.items) {
+      for (const event of writer.push(item)) if (!sse.write(sseFrame(event))) await sse.drain()
+      if (sse.isClosed) break
+    }
+    sse.end(writer.end().map(sseFrame).join(''))
+  } catch (err) {
+    sse.end(sseFrame(writer.fail(asGatewayError(err).message)))
+  }
+}
+
+/** Any failure as Cohere's error body, with the gateway's status (the SDK picks its error class by it). */
+function sendCohereError(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  ctx: GatewayContext | undefined,
+  error: unknown,
+): FastifyReply {
+  const err =
+    error instanceof GatewayError ? error : (fromFastify(error as FastifyError) ?? asGatewayError(error))
+  if (err.code === 'internal') request.log.error({ err: error }, 'internal error')
+  if (err.headers) reply.headers(err.headers)
+  if (err.status === 429 && err.retryAfterMs !== undefined && !err.headers?.['retry-after']) {
+    reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))
+  }
+  const incoming = request.headers['x-request-id']
+  const id = ctx?.requestId ?? (typeof incoming === 'string' && incoming ? incoming : randomUUID())
+  return reply
+    .code(err.status)
+    .header('x-request-id', id)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(toCohereError(err, id)))
+}

@@ -1,0 +1,171 @@
+import { GatewayError } from '../../core/errors.js'
+import type {
+  ChatMessage,
+  ChatRequest,
+  ContentPart,
+  ReasoningDetail,
+  Tool,
+  ToolCall,
+} from '../../core/schemas/index.js'
+import {
+  BEDROCK_REASONING_FORMAT,
+  type ConverseContentBlock,
+  type ConverseRequest,
+} from '../../providers/bedrock/index.js'
+
+function invalid(message: string, param?: string): GatewayError {
+  return new GatewayError('invalid_request', message, { param, retryable: false })
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Checks the parts of a Converse body the translation relies on, with AWS-like messages. */
+export function validateConverseBody(body: unknown): ConverseRequest {
+  if (!isObject(body)) throw invalid('The request body must be a JSON object.')
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    throw invalid(
+      "1 validation error detected: Value at 'messages' failed to satisfy constraint: Member must not be null",
+      'messages',
+    )
+  body.messages.forEach((m: unknown, i) => {
+    if (!isObject(m) || (m.role !== 'user' && m.role !== 'assistant'))
+      throw invalid(
+        `Value at 'messages.${i + 1}.member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]`,
+        `messages.${i}.role`,
+      )
+    if (!Array.isArray(m.content) || m.content.some((b) => !isObject(b)))
+      throw invalid(
+        `Value at 'messages.${i + 1}.member.content' failed to satisfy constraint: Member must not be null`,
+        `messages.${i}.content`,
+      )
+  })
+  if (body.system !== undefined && !Array.isArray(body.system))
+    throw invalid('system must be a list of blocks', 'system')
+  return body as ConverseRequest
+}
+
+/** The model a Bedrock path names: a Bedrock model id or ARN goes to `bedrock/`, `provider/model` to that provider. */
+export function modelFromPath(modelId: string): string {
+  if (!modelId) throw invalid('modelId is required', 'modelId')
+  if (modelId.startsWith('arn:') || !modelId.includes('/')) return `bedrock/${modelId}`
+  return modelId
+}
+
+function dataUrl(format: string, bytes: string): string {
+  return `data:image/${format === 'jpg' ? 'jpeg' : format};base64,${bytes}`
+}
+
+/** Marks the last part with cache_control: a Converse cachePoint closes the prefix before it. */
+function markCache(parts: ContentPart[]): void {
+  const last = parts[parts.length - 1]
+  if (last) last.cache_control = { type: 'ephemeral' }
+}
+
+function userMessages(content: ConverseContentBlock[]): ChatMessage[] {
+  const out: ChatMessage[] = []
+  const parts: ContentPart[] = []
+  for (const b of content) {
+    if (b.text !== undefined) parts.push({ type: 'text', text: b.text })
+    else if (b.image?.source?.bytes)
+      parts.push({ type: 'image_url', image_url: { url: dataUrl(b.image.format, b.image.source.bytes) } })
+    else if (b.cachePoint) markCache(parts)
+    else if (b.toolResult) {
+      const text = (b.toolResult.content ?? [])
+        .map((c) => (c.text !== undefined ? c.text : c.json !== undefined ? JSON.stringify(c.json) : ''))
+        .join('')
+      out.push({ role: 'tool', tool_call_id: b.toolResult.toolUseId, content: text })
+    }
+  }
+  if (parts.length) out.push({ role: 'user', content: parts })
+  return out
+}
+
+function assistantMessage(content: ConverseContentBlock[]): ChatMessage {
+  let text = ''
+  const calls: ToolCall[] = []
+  const details: ReasoningDetail[] = []
+  for (const b of content) {
+    if (b.text !== undefined) text += b.text
+    else if (b.toolUse)
+      calls.push({
+        id: b.toolUse.toolUseId,
+        type: 'function',
+        function: { name: b.toolUse.name, arguments: JSON.stringify(b.toolUse.input ?? {}) },
+      })
+    else if (b.reasoningContent?.reasoningText) {
+      const r = b.reasoningContent.reasoningText
+      details.push({
+        type: 'reasoning.text',
+        index: details.length,
+        text: r.text,
+        ...(r.signature && { signature: r.signature }),
+        format: BEDROCK_REASONING_FORMAT,
+      })
+    } else if (b.reasoningContent?.redactedContent)
+      details.push({
+        type: 'reasoning.encrypted',
+        index: details.length,
+        data: b.reasoningContent.redactedContent,
+        format: BEDROCK_REASONING_FORMAT,
+      })
+  }
+  const m: ChatMessage = { role: 'assistant', content: text || null }
+  if (calls.length) m.tool_calls = calls
+  if (details.length) m.reasoning_details = details
+  return m
+}
+
+/**
+ * A Converse request as the unified chat request. Signed reasoning and cache points are kept, so a
+ * Bedrock target gets them back; `additionalModelRequestFields` goes along for Bedrock targets.
+ */
+export function converseToChat(body: ConverseRequest, model: string): ChatRequest {
+  const messages: ChatMessage[] = []
+  const system: ContentPart[] = []
+  for (const s of body.system ?? []) {
+    if (s.text !== undefined) system.push({ type: 'text', text: s.text })
+    else if (s.cachePoint) markCache(system)
+  }
+  if (system.length) messages.push({ role: 'system', content: system })
+  for (const m of body.messages) {
+    if (m.role === 'assistant') messages.push(assistantMessage(m.content))
+    else messages.push(...userMessages(m.content))
+  }
+  const req: ChatRequest = { model, messages }
+  const inf = body.inferenceConfig
+  if (inf?.maxTokens != null) req.max_tokens = inf.maxTokens
+  if (inf?.temperature != null) req.temperature = inf.temperature
+  if (inf?.topP != null) req.top_p = inf.topP
+  if (inf?.stopSequences?.length) req.stop = inf.stopSequences
+  const tools: Tool[] = []
+  for (const t of body.toolConfig?.tools ?? []) {
+    if (!t.toolSpec) continue
+    tools.push({
+      type: 'function',
+      function: {
+        name: t.toolSpec.name,
+        ...(t.toolSpec.description && { description: t.toolSpec.description }),
+        parameters: (t.toolSpec.inputSchema?.json ?? { type: 'object', properties: {} }) as Record<
+          string,
+          unknown
+        >,
+      },
+    })
+  }
+  if (tools.length) {
+    req.tools = tools
+    const choice = body.toolConfig?.toolChoice
+    if (choice?.any) req.tool_choice = 'required'
+    else if (choice?.tool) req.tool_choice = { type: 'function', function: { name: choice.tool.name } }
+    else if (choice?.auto) req.tool_choice = 'auto'
+  }
+  const extra = body.additionalModelRequestFields
+  if (isObject(extra)) {
+    ;(req as Record<string, unknown>).additionalModelRequestFields = extra
+    const budget = isObject(extra.thinking) ? Number(extra.thinking.budget_tokens) : NaN
+    if (Number.isFinite(budget) && !model.startsWith('bedrock/'))
+      req.reasoning_effort = budget <= 2048 ? 'low' : budget <= 8192 ? 'medium' : 'high'
+  }
+  return req
+}

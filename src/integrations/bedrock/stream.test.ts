@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import type { ChatChunk, ChatDelta } from '../../core/schemas/index.js'
+import type { ChatStreamItem } from '../../providers/types.js'
+import { translateChatToConverseStream, type ConverseEvent } from './stream.js'
+
+function chunk(delta: ChatDelta, finish: string | null = null): ChatStreamItem {
+  const c: ChatChunk = {
+    id: 'c1',
+    object: 'chat.completion.chunk',
+    created: 0,
+    model: 'm',
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  }
+  return { chunk: c }
+}
+
+async function events(items: ChatStreamItem[]): Promise<ConverseEvent[]> {
+  async function* gen() {
+    yield* items
+  }
+  const out: ConverseEvent[] = []
+  for await (const e of translateChatToConverseStream(gen(), Date.now())) out.push(e)
+  return out
+}
+
+describe('translateChatToConverseStream', () => {
+  it('keeps arguments that arrive before the tool name, and gives parallel calls their own blocks', async () => {
+    const out = await events([
+      chunk({ role: 'assistant', content: 'Checking. ' }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
+      chunk({
+        tool_calls: [{ index: 0, id: 'call_a', function: { name: 'weather', arguments: '"Oslo"}' } }],
+      }),
+      chunk({ tool_calls: [{ index: 1, id: 'call_b', function: { name: 'time', arguments: '{}' } }] }),
+      chunk({}, 'tool_calls'),
+      {
+        ...chunk({}),
+        usage: {
+          prompt_tokens: 10,
+          completion_tokens: 4,
+          total_tokens: 14,
+          prompt_tokens_details: { cached_tokens: 3 },
+        },
+      },
+    ])
+    expect(out.map((e) => e.type)).toEqual([
+      'messageStart',
+      'contentBlockDelta',
+      'contentBlockStop',
+      'contentBlockStart',
+      'contentBlockDelta',
+      'contentBlockStop',
+      'contentBlockStart',
+      'contentBlockDelta',
+      'contentBlockStop',
+      'messageStop',
+      'metadata',
+    ])
+    expect(out[3].payload).toEqual({
+      contentBlockIndex: 1,
+      start: { toolUse: { toolUseId: 'call_a', name: 'weather' } },
+    })
+    expect(out[4].payload).toEqual({ contentBlockIndex: 1, delta: { toolUse: { input: '{"city":"Oslo"}' } } })
+    expect(out[6].payload).toMatchObject({
+      contentBlockIndex: 2,
+      start: { toolUse: { toolUseId: 'call_b' } },
+    })
+    expect(out[9].payload).toEqual({ stopReason: 'tool_use' })
+    expect(out[10].payload).toMatchObject({
+      usage: { inputTokens: 7, outputTokens: 4, totalTokens: 14, cacheReadInputTokens: 3 },
+    })
+  })
+
+  it('streams signed reasoning in its own block before the text', async () => {
+    const out = await events([
+      chunk({ reasoning: 'hmm', reasoning_details: [{ type: 'reasoning.text', text: 'hmm' }] }),
+      chunk({ reasoning_details: [{ type: 'reasoning.text', signature: 'sig1' }] }),
+      chunk({ content: 'Answer' }, 'stop'),
+    ])
+    expect(out.slice(1, 5).map((e) => e.payload)).toEqual([
+      { contentBlockIndex: 0, delta: { reasoningContent: { text: 'hmm' } } },
+      { contentBlockIndex: 0, delta: { reasoningContent: { signature: 'sig1' } } },
+      { contentBlockIndex: 0 },
+      { contentBlockIndex: 1, delta: { text: 'Answer' } },
+    ])
+    expect(out.find((e) => e.type === 'messageStop')?.payload).toEqual({ stopReason: 'end_turn' })
+  })
+})

@@ -1,0 +1,8 @@
+export { parseCohereChat, parseCohereEmbed, parseCohereRerank } from './parse.js'
+export {
+  toCohereChatResponse,
+  toCohereEmbedResponse,
+  toCohereError,
+  toCohereRerankResponse,
+} from './serialize.js'
+export { CohereStreamWriter, sseFrame } from './stream.js'

@@ -1,0 +1,38 @@
+import { Sha256 } from '@aws-crypto/sha256-js'
+import { SignatureV4 } from '@smithy/signature-v4'
+import type { BedrockKeySettings } from './settings.js'
+
+/** The Bedrock Runtime service name in SigV4's credential scope. */
+export const BEDROCK_SIGNING_SERVICE = 'bedrock'
+
+/**
+ * Headers for one Bedrock request: SigV4 over method, path, host and body with the key's
+ * credentials, or a bearer token for a Bedrock API key.
+ */
+export async function signedHeaders(
+  s: BedrockKeySettings,
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+): Promise<Record<string, string>> {
+  if (!s.credentials) {
+    return s.bearer ? { ...headers, authorization: `Bearer ${s.bearer}` } : headers
+  }
+  const signer = new SignatureV4({
+    credentials: s.credentials,
+    region: s.region,
+    service: BEDROCK_SIGNING_SERVICE,
+    sha256: Sha256,
+  })
+  const signed = await signer.sign({
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    query: {},
+    headers: { ...headers, host: url.host },
+    body,
+  })
+  return signed.headers
+}

@@ -1,0 +1,225 @@
+import { GatewayError } from '../../core/errors.js'
+import type {
+  ChatRequest,
+  ChatResponse,
+  EmbeddingRequest,
+  EmbeddingResponse,
+  ModelEntry,
+  ProviderConfig,
+  RerankRequest,
+  RerankResponse,
+  RerankResult,
+} from '../../core/schemas/index.js'
+import { rerankDocument } from '../../core/schemas/index.js'
+import {
+  expectEventStream,
+  headerValue,
+  parseJsonBody,
+  readText,
+  sendUpstream,
+  type UpstreamResponse,
+} from '../http.js'
+import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../types.js'
+import { cohereError } from './errors.js'
+import { toCohereRequest } from './request.js'
+import { fromCohereResponse } from './response.js'
+import { translateCohereStream } from './stream.js'
+import type {
+  CohereChatResponse,
+  CohereEmbedRequest,
+  CohereEmbedResponse,
+  CohereRerankRequest,
+  CohereRerankResponse,
+} from './types.js'
+
+export type * from './types.js'
+export { toFinishReason as cohereFinishToFinishReason } from './response.js'
+
+const DEFAULT_BASE_URL = 'https://api.cohere.com'
+
+const DEFAULT_PATHS: Record<string, string> = {
+  chat_completion: '/v2/chat',
+  chat_completion_stream: '/v2/chat',
+  embedding: '/v2/embed',
+  rerank: '/v2/rerank',
+  list_models: '/v1/models',
+}
+
+const FORWARDED_HEADERS = ['x-request-id', 'x-ratelimit-remaining']
+
+/** The adapter for Cohere's v2 API: chat (and its stream), embed and rerank. */
+export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
+  const name = cfg.name
+  const base = (cfg.network_config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '')
+
+  const url = (op: string) =>
+    base + (cfg.custom_provider_config?.request_path_overrides?.[op] ?? DEFAULT_PATHS[op])
+
+  function headers(a: Attempt, json: boolean): Record<string, string> {
+    const h: Record<string, string> = {}
+    for (const [k, v] of Object.entries(a.extraHeaders)) h[k.toLowerCase()] = v
+    if (json) h['content-type'] = 'application/json'
+    h.accept = 'application/json'
+    if (a.secret) h.authorization = `Bearer ${a.secret}`
+    return h
+  }
+
+  async function post(a: Attempt, op: string, body: unknown): Promise<UpstreamResponse> {
+    const res = await sendUpstream(
+      a,
+      { url: url(op), headers: headers(a, true), body: JSON.stringify(body) },
+      name,
+    )
+    if (res.statusCode >= 400) {
+      throw cohereError(name, res.statusCode, await readText(res, name, a.signal), res.headers)
+    }
+    return res
+  }
+
+  async function postJson<T>(
+    a: Attempt,
+    op: string,
+    body: unknown,
+  ): Promise<{ body: T; res: UpstreamResponse }> {
+    const res = await post(a, op, body)
+    return { body: parseJsonBody<T>(name, await readText(res, name, a.signal)), res }
+  }
+
+  return {
+    format: 'cohere',
+
+    async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+      const { body, res } = await postJson<CohereChatResponse>(
+        a,
+        'chat_completion',
+        toCohereRequest(req, a.model, false),
+      )
+      const unified = fromCohereResponse(body, a.model, name)
+      return { body: unified, usage: unified.usage, headers: pick(res) }
+    },
+
+    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+      const res = await post(a, 'chat_completion_stream', toCohereRequest(req, a.model, true))
+      expectEventStream(res, name)
+      return { items: translateCohereStream(res.body, a.model, name), headers: pick(res) }
+    },
+
+    async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
+      const { body, res } = await postJson<CohereEmbedResponse>(a, 'embedding', toCohereEmbed(req, a.model))
+      const vectors = floatsOf(body)
+      if (!vectors) {
+        throw new GatewayError('upstream_bad_response', `${name} answered without float embeddings`, {
+          retryable: true,
+        })
+      }
+      const tokens = body.meta?.billed_units?.input_tokens ?? body.meta?.tokens?.input_tokens ?? 0
+      const usage = { prompt_tokens: tokens, completion_tokens: 0, total_tokens: tokens }
+      const base64 = req.encoding_format === 'base64'
+      return {
+        body: {
+          object: 'list',
+          data: vectors.map((v, index) => ({
+            object: 'embedding' as const,
+            index,
+            embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
+          })),
+          model: a.model,
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+        },
+        usage,
+        headers: pick(res),
+      }
+    },
+
+    async rerank(a: Attempt, req: RerankRequest): Promise<JsonResult<RerankResponse>> {
+      const documents = req.documents.map(rerankDocument)
+      const upstream: CohereRerankRequest = {
+        model: a.model,
+        query: req.query,
+        documents: documents.map((d) => d.text),
+      }
+      if (req.top_n !== undefined) upstream.top_n = req.top_n
+      if (req.max_tokens_per_doc !== undefined) upstream.max_tokens_per_doc = req.max_tokens_per_doc
+      if (req.priority !== undefined) upstream.priority = req.priority
+      const { body, res } = await postJson<CohereRerankResponse>(a, 'rerank', upstream)
+      if (!Array.isArray(body?.results)) {
+        throw new GatewayError('upstream_bad_response', `${name} answered without rerank results`, {
+          retryable: true,
+        })
+      }
+      const results: RerankResult[] = body.results
+        .map((r) => ({
+          index: r.index,
+          relevance_score: r.relevance_score,
+          ...(req.return_documents && documents[r.index] && { document: documents[r.index] }),
+        }))
+        .sort((x, y) => y.relevance_score - x.relevance_score || x.index - y.index)
+      const billed = body.meta?.billed_units
+      const prompt = body.meta?.tokens?.input_tokens ?? billed?.input_tokens ?? 0
+      const usage = {
+        prompt_tokens: prompt,
+        completion_tokens: 0,
+        total_tokens: prompt,
+        ...(billed?.search_units !== undefined && { search_units: billed.search_units }),
+      }
+      return {
+        body: { ...(body.id && { id: body.id }), results, model: a.model, usage },
+        usage,
+        headers: pick(res),
+      }
+    },
+
+    async listModels(a: Attempt): Promise<ModelEntry[]> {
+      const res = await sendUpstream(
+        a,
+        { url: url('list_models') + '?page_size=1000', method: 'GET', headers: headers(a, false) },
+        name,
+      )
+      const text = await readText(res, name, a.signal)
+      if (res.statusCode >= 400) throw cohereError(name, res.statusCode, text, res.headers)
+      const parsed = parseJsonBody<{ models?: { name: string }[] }>(name, text)
+      return (parsed.models ?? []).map((m) => ({
+        id: `${name}/${m.name}`,
+        object: 'model',
+        created: 0,
+        owned_by: 'cohere',
+      }))
+    },
+  }
+}
+
+function toCohereEmbed(req: EmbeddingRequest, model: string): CohereEmbedRequest {
+  const input = typeof req.input === 'string' ? [req.input] : req.input
+  if (!input.every((x): x is string => typeof x === 'string')) {
+    throw new GatewayError('invalid_request', 'cohere embeds text; token arrays are not accepted', {
+      param: 'input',
+    })
+  }
+  const extra = req as Record<string, unknown>
+  const out: CohereEmbedRequest = {
+    model,
+    texts: input,
+    input_type: typeof extra.input_type === 'string' ? extra.input_type : 'search_document',
+    embedding_types: ['float'],
+  }
+  if (req.dimensions !== undefined) out.output_dimension = req.dimensions
+  if (typeof extra.truncate === 'string') out.truncate = extra.truncate as CohereEmbedRequest['truncate']
+  return out
+}
+
+/** Float vectors from a v2 answer (`embeddings.float`) or a v1-style one (an array of vectors). */
+function floatsOf(body: CohereEmbedResponse): number[][] | undefined {
+  const e = body?.embeddings
+  if (Array.isArray(e)) return e
+  const floats = e?.float
+  return Array.isArray(floats) ? (floats as number[][]) : undefined
+}
+
+function pick(res: UpstreamResponse): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const h of FORWARDED_HEADERS) {
+    const v = headerValue(res.headers, h)
+    if (v !== undefined) (out ??= {})[h] = v
+  }
+  return out
+}

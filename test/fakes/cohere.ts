@@ -1,0 +1,179 @@
+import { countTokens, FakeServer, lastText, pieces, SseWriter, type FakeContext } from './server.js'
+import { fakeVector } from './openai.js'
+
+/**
+ * A fake Cohere v2 API (`/v2/chat` plain and SSE, `/v2/embed`, `/v2/rerank`, `/v1/models`) in
+ * Cohere's wire format: `Authorization: Bearer` is checked (only `co-good` passes, else 401
+ * `{id, message}`), the stream is `event: <type>` + `data: {...}` frames from `message-start` to
+ * `message-end`. The answer to "hi" is "Echo: hi"; with tools offered and a user turn last, it
+ * plans and calls the first tool with `{"city":"Paris"}`, its arguments streamed in pieces; after a
+ * tool result it answers "Tool said: …". Rerank scores a document by the words it shares with
+ * the query.
+ */
+export async function startFakeCohere(port = 0): Promise<FakeServer> {
+  return new FakeServer(handle).start(port)
+}
+
+let seq = 0
+const uid = () => `${Date.now().toString(16)}-${(++seq).toString(16).padStart(4, '0')}-fake`
+
+function json(res: FakeContext['res'], status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': uid() })
+  res.end(JSON.stringify(value))
+}
+
+function handle(ctx: FakeContext): void {
+  const { req, res, path, body } = ctx
+  if (req.headers.authorization !== 'Bearer co-good') {
+    return json(res, 401, { id: uid(), message: 'invalid api token' })
+  }
+  const route = path.split('?')[0]
+  if (req.method === 'GET' && route === '/v1/models') {
+    return json(res, 200, {
+      models: ['command-a-03-2025', 'embed-v4.0', 'rerank-v3.5'].map((name) => ({
+        name,
+        endpoints: ['chat'],
+      })),
+    })
+  }
+  if (!body || typeof body !== 'object' || typeof body.model !== 'string') {
+    return json(res, 400, { id: uid(), message: 'invalid request: model must be provided' })
+  }
+  if (route === '/v2/chat') return chat(ctx)
+  if (route === '/v2/embed') return embed(ctx)
+  if (route === '/v2/rerank') return rerank(ctx)
+  json(res, 404, { id: uid(), message: `unknown route ${route}` })
+}
+
+function chat({ res, body, streamFault }: FakeContext): void {
+  const messages: any[] = body.messages ?? []
+  const last = messages[messages.length - 1]
+  const promptText = messages.map((m) => lastText(m.content)).join('\n')
+  let text = ''
+  let plan = ''
+  let call: { id: string; name: string; arguments: string } | undefined
+  if (body.tools?.length && last?.role === 'user') {
+    const name = body.tools[0].function.name
+    plan = `I will call ${name}.`
+    call = { id: `${name}_${uid()}`, name, arguments: JSON.stringify({ city: 'Paris' }) }
+  } else if (last?.role === 'tool') {
+    text = `Tool said: ${messages
+      .filter((m) => m.role === 'tool')
+      .map((m) => lastText(m.content))
+      .join(' | ')}`
+  } else text = `Echo: ${lastText(last?.content)}`
+  const out = countTokens(text + plan + (call?.arguments ?? ''))
+  const input = countTokens(promptText)
+  const usage = {
+    billed_units: { input_tokens: input, output_tokens: out },
+    tokens: { input_tokens: input + 10, output_tokens: out },
+  }
+  const finish = call ? 'TOOL_CALL' : 'COMPLETE'
+  const id = uid()
+  if (!body.stream) {
+    return json(res, 200, {
+      id,
+      message: call
+        ? {
+            role: 'assistant',
+            tool_plan: plan,
+            tool_calls: [
+              { id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } },
+            ],
+          }
+        : { role: 'assistant', content: [{ type: 'text', text }] },
+      finish_reason: finish,
+      usage,
+    })
+  }
+  const sse = new SseWriter(res, streamFault)
+  const send = (ev: Record<string, unknown>) => sse.send(JSON.stringify(ev), ev.type as string)
+  const events: Record<string, unknown>[] = [
+    {
+      type: 'message-start',
+      id,
+      delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } },
+    },
+  ]
+  if (call) {
+    for (const p of pieces(plan))
+      events.push({ type: 'tool-plan-delta', delta: { message: { tool_plan: p } } })
+    events.push({
+      type: 'tool-call-start',
+      index: 0,
+      delta: {
+        message: {
+          tool_calls: { id: call.id, type: 'function', function: { name: call.name, arguments: '' } },
+        },
+      },
+    })
+    for (let k = 0; k < call.arguments.length; k += 4) {
+      events.push({
+        type: 'tool-call-delta',
+        index: 0,
+        delta: { message: { tool_calls: { function: { arguments: call.arguments.slice(k, k + 4) } } } },
+      })
+    }
+    events.push({ type: 'tool-call-end', index: 0 })
+  } else {
+    events.push({
+      type: 'content-start',
+      index: 0,
+      delta: { message: { content: { type: 'text', text: '' } } },
+    })
+    for (const p of pieces(text)) {
+      events.push({ type: 'content-delta', index: 0, delta: { message: { content: { text: p } } } })
+    }
+    events.push({ type: 'content-end', index: 0 })
+  }
+  events.push({ type: 'message-end', delta: { finish_reason: finish, usage } })
+  for (const ev of events) if (!send(ev)) return
+  sse.end()
+}
+
+function embed({ res, body }: FakeContext): void {
+  if (!body.input_type) {
+    return json(res, 400, {
+      id: uid(),
+      message: 'invalid request: input_type is required for embed v3+ models',
+    })
+  }
+  const texts: string[] = body.texts ?? []
+  const dims = body.output_dimension ?? 8
+  const types: string[] = body.embedding_types ?? ['float']
+  const vectors = texts.map((t) => fakeVector(t, dims))
+  const embeddings: Record<string, unknown> = {}
+  for (const t of types) {
+    embeddings[t] =
+      t === 'base64'
+        ? vectors.map((v) => Buffer.from(new Float32Array(v).buffer).toString('base64'))
+        : vectors
+  }
+  json(res, 200, {
+    id: uid(),
+    embeddings,
+    texts,
+    meta: {
+      api_version: { version: '2' },
+      billed_units: { input_tokens: texts.reduce((n, t) => n + countTokens(t), 0) },
+    },
+    response_type: 'embeddings_by_type',
+  })
+}
+
+function rerank({ res, body }: FakeContext): void {
+  const words = new Set(String(body.query).toLowerCase().split(/\W+/).filter(Boolean))
+  const docs: string[] = body.documents
+  const scored = docs
+    .map((d, index) => {
+      const w = d.toLowerCase().split(/\W+/).filter(Boolean)
+      const hits = w.filter((x) => words.has(x)).length
+      return { index, relevance_score: Math.round((hits / Math.max(1, w.length)) * 1e6) / 1e6 }
+    })
+    .sort((a, b) => b.relevance_score - a.relevance_score)
+  json(res, 200, {
+    id: uid(),
+    results: scored.slice(0, body.top_n ?? scored.length),
+    meta: { api_version: { version: '2' }, billed_units: { search_units: 1 } },
+  })
+}
