@@ -7,6 +7,7 @@ import { VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import type { JsonResult } from '../providers/types.js'
 import { assertToolAllowed, callIdentity, callToolWithDeadline, toolResultText } from './access.js'
+import { MCP_AGENT_FIRST, recordToolCall } from './tool-calls.js'
 import type { McpTool, McpToolSource } from './types.js'
 
 /** Bifrost's default `mcp_agent_depth`. */
@@ -88,11 +89,13 @@ function autoExecutableCalls(
 
 /**
  * Runs the calls in parallel; each answers one `tool` message. A failing tool tells the model
- * so (it may recover); only the caller going away stops the loop.
+ * so (it may recover); only the caller going away stops the loop. Each call is recorded in
+ * `next`, the round that carries the results to the model, for traces.
  */
 async function runCalls(
   source: McpToolSource,
   ctx: GatewayContext,
+  next: GatewayContext,
   calls: AutoCall[],
   timeoutMs: number | undefined,
 ): Promise<ChatMessage[]> {
@@ -103,6 +106,8 @@ async function runCalls(
     return await Promise.all(
       calls.map(async ({ call, tool, args }): Promise<ChatMessage> => {
         let content: string
+        const startNs = process.hrtime.bigint()
+        let error: string | undefined
         try {
           const result = await callToolWithDeadline(source, tool, args, {
             timeoutMs,
@@ -111,8 +116,19 @@ async function runCalls(
           })
           content = toolResultText(result)
         } catch (err) {
+          error = (err as Error).message
           if (err instanceof GatewayError && err.code === 'request_cancelled') throw err
-          content = `Error: ${(err as Error).message}`
+          content = `Error: ${error}`
+        } finally {
+          const endNs = process.hrtime.bigint()
+          recordToolCall(next, {
+            name: tool.toolName,
+            client: tool.client,
+            callId: call.id,
+            startNs,
+            endNs,
+            error,
+          })
         }
         return { role: 'tool', tool_call_id: call.id, content }
       }),
@@ -133,6 +149,8 @@ function roundContext(first: GatewayContext): GatewayContext {
   })
   ctx.directKey = first.directKey
   ctx.passthrough = first.passthrough
+  ctx.route = first.route
+  ctx.state.set(MCP_AGENT_FIRST, first)
   return ctx
 }
 
@@ -179,10 +197,11 @@ export async function chatWithMcpAgent(
   while (rounds < maxDepth) {
     const calls = autoExecutableCalls(opts.source, current, result.body, own)
     if (!calls) break
-    const results = await runCalls(opts.source, current, calls, opts.toolTimeoutMs?.())
+    const next = roundContext(ctx)
+    const results = await runCalls(opts.source, current, next, calls, opts.toolTimeoutMs?.())
     const assistant = result.body.choices[0].message as ChatMessage
     conversation = { ...conversation, messages: [...conversation.messages, assistant, ...results] }
-    current = roundContext(ctx)
+    current = next
     result = await gateway.chat(current, conversation)
     usage = addUsage(usage, result.usage ?? result.body.usage)
     rounds++

@@ -56,6 +56,19 @@ export const ConfigFileSchema = Type.Object(
     auth_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     governance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     mcp: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** Bifrost's plugins: `{name, enabled, config}` (`telemetry` for /metrics, `otel` for traces ...). */
+    plugins: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String(),
+            enabled: Type.Optional(Type.Boolean()),
+            config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          },
+          { additionalProperties: true },
+        ),
+      ),
+    ),
     /** Heimdall: shared counters and change events for several nodes (Redis). */
     cluster: Type.Optional(
       Type.Object(

@@ -47,6 +47,8 @@ export interface ConfigRouteDeps {
   fileClient: unknown
   auth: { is_enabled?: boolean; admin_username?: string } | undefined
   isCacheConnected: () => boolean
+  /** Whether request logs are being stored. */
+  isLogsConnected: () => boolean
   onChange?: () => Promise<void>
   version: string
 }
@@ -70,7 +72,7 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRouteDeps
       () => false,
     ),
     is_cache_connected: deps.isCacheConnected(),
-    is_logs_connected: false,
+    is_logs_connected: deps.isLogsConnected(),
     restart_required: restart,
   }))
 

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify'
+import type { Cluster } from '../cluster/index.js'
+import type { GatewayHook } from '../core/context.js'
+import type { ClientConfig, ConfigFile } from '../core/schemas/index.js'
+import type { GovernanceRuntime } from '../governance/runtime.js'
+import type { ConfigStore } from '../store/index.js'
+import type { Logger } from './logger.js'
+import { createLogging } from './logs/index.js'
+import { createMetrics } from './metrics.js'
+import { createTracing } from './tracing.js'
+
+/** What request logs, metrics and traces are built from. */
+export interface ObservabilityDeps {
+  app: FastifyInstance
+  /** The config file as read (its `logs_store`, plugins ...). */
+  config: ConfigFile
+  /** The live client settings (changed at run time through /api/config). */
+  client: ClientConfig
+  configStore: ConfigStore
+  appDir: string
+  env: NodeJS.ProcessEnv
+  logger: Logger
+  cluster: Cluster
+  governance: GovernanceRuntime
+}
+
+/** One part of observability: the gateway hook it adds, and how it stops. */
+export interface ObservabilityPart {
+  hook?: GatewayHook
+  close(): Promise<void>
+}
+
+export interface Observability {
+  /** In the order they must run, after governance (which leaves the key and the cost in the context). */
+  hooks: GatewayHook[]
+  /** Whether request logs are being stored (`is_logs_connected` of GET /api/config). */
+  logsConnected(): boolean
+  close(): Promise<void>
+}
+
+/** Request logs (store, search, live stream), Prometheus metrics and OpenTelemetry traces. */
+export async function createObservability(deps: ObservabilityDeps): Promise<Observability> {
+  const logging = await createLogging(deps)
+  const metrics = createMetrics(deps, { logQueue: () => logging.queueStats() })
+  const tracing = createTracing(deps)
+  const parts: ObservabilityPart[] = [metrics, logging, tracing]
+  return {
+    hooks: parts.flatMap((p) => (p.hook ? [p.hook] : [])),
+    logsConnected: () => logging.connected(),
+    async close() {
+      for (const p of parts) await p.close().catch(() => undefined)
+    },
+  }
+}

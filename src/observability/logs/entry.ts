@@ -1,0 +1,271 @@
+import type { GatewayContext } from '../../core/context.js'
+import { toErrorBody } from '../../core/errors.js'
+import type { Usage } from '../../core/schemas/index.js'
+import { COST_STATE, VK_STATE } from '../../governance/enforce.js'
+import type { VirtualKeyRecord } from '../../governance/model.js'
+import { computeCost } from '../../governance/pricing/index.js'
+import type { GovernanceState } from '../../governance/state.js'
+import type { LogRow } from './record.js'
+
+/** A finished request waiting in the queue; its content is serialized (and redacted) by the writer, off the request path. */
+export interface PendingLog {
+  row: LogRow
+  input?: unknown
+  output?: unknown
+}
+
+/** What a stream carried, accumulated chunk by chunk while content logging is on. */
+export interface StreamContent {
+  content: string
+  reasoning: string
+  toolCalls: { id?: string; type?: string; function: { name: string; arguments: string } }[]
+}
+
+export const STREAM_STATE = 'logs.stream'
+
+const NS_PER_MS = 1_000_000n
+
+function ms(ns: bigint): number {
+  return Number(ns / 1000n) / 1000
+}
+
+/** Builds the log entry of a request that has ended, from what the gateway and governance left in its context. */
+export function buildPendingLog(
+  ctx: GatewayContext,
+  governance: GovernanceState | undefined,
+  withContent: boolean,
+  now = Date.now(),
+): PendingLog {
+  const endNs = process.hrtime.bigint()
+  const latency = ms(endNs - ctx.startNs)
+  const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+  const team = vk?.team_id ? governance?.team(vk.team_id) : undefined
+  const customerId = vk?.customer_id ?? team?.customer_id ?? undefined
+  const customer = customerId ? governance?.customer(customerId) : undefined
+  const usage: Usage | undefined = ctx.usage ?? ctx.result?.usage
+  const served = ctx.attemptLog.at(-1)
+  const provider = ctx.provider ?? served?.provider ?? ''
+  const model = ctx.model ?? served?.model ?? ctx.modelRequested
+  let cost: number | null = null
+  let estimated = false
+  const recorded = ctx.state.get(COST_STATE) as
+    { cost: number; estimated: boolean; priced: boolean } | undefined
+  if (recorded) {
+    cost = recorded.priced ? recorded.cost : null
+    estimated = recorded.estimated
+  } else if (usage) {
+    const result = computeCost(provider, model, usage)
+    cost = result.priced ? result.cost : null
+    estimated = result.estimated
+  }
+  const status = ctx.error ? 'error' : 'success'
+  const row: LogRow = {
+    id: ctx.requestId,
+    ts: now - Math.round(latency),
+    object: ctx.requestType,
+    route: ctx.route ?? null,
+    provider,
+    model,
+    status,
+    stream: ctx.stream ? 1 : 0,
+    fallback_index: ctx.fallbackIndex,
+    number_of_retries: Math.max(0, ctx.attempts - 1),
+    selected_key_id: served?.keyId ?? null,
+    virtual_key_id: vk?.id ?? null,
+    virtual_key_name: vk?.name ?? null,
+    team_id: vk?.team_id ?? null,
+    team_name: team?.name ?? null,
+    customer_id: customerId ?? null,
+    customer_name: customer?.name ?? null,
+    latency,
+    ttft: ctx.stream && ctx.firstChunkNs !== undefined ? ms(ctx.firstChunkNs - ctx.startNs) : null,
+    prompt_tokens: usage?.prompt_tokens ?? 0,
+    completion_tokens: usage?.completion_tokens ?? 0,
+    total_tokens: usage?.total_tokens ?? 0,
+    cached_tokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+    reasoning_tokens: usage?.completion_tokens_details?.reasoning_tokens ?? 0,
+    cost,
+    cost_estimated: estimated ? 1 : 0,
+    error: ctx.error
+      ? JSON.stringify(
+          toErrorBody(ctx.error, { provider, model: ctx.modelRequested, requestType: ctx.requestType }),
+        )
+      : null,
+    attempts:
+      ctx.attemptLog.length > 0
+        ? JSON.stringify(
+            ctx.attemptLog.map((a) => ({
+              provider: a.provider,
+              model: a.model,
+              key_id: a.keyId,
+              fallback_index: a.fallbackIndex,
+              latency: a.endNs === undefined ? null : Number((a.endNs - a.startNs) / NS_PER_MS),
+              ...(a.error && {
+                error: { code: a.error.code, status: a.error.status, message: a.error.message },
+              }),
+            })),
+          )
+        : null,
+    input: null,
+    output: null,
+    content_summary: null,
+  }
+  const pending: PendingLog = { row }
+  if (withContent) {
+    pending.input = ctx.input
+    const streamed = ctx.state.get(STREAM_STATE) as StreamContent | undefined
+    if (streamed) pending.output = streamedMessage(streamed)
+    else if (!ctx.error && ctx.result) pending.output = ctx.result.body
+  }
+  if (ctx.error && !withContent) row.content_summary = ctx.error.message
+  return pending
+}
+
+function streamedMessage(s: StreamContent): Record<string, unknown> {
+  const message: Record<string, unknown> = { role: 'assistant', content: s.content }
+  if (s.reasoning !== '') message.reasoning = s.reasoning
+  if (s.toolCalls.length > 0) message.tool_calls = s.toolCalls
+  return message
+}
+
+/** An observer that accumulates a stream's content (chat chunks and Responses events) into the context. */
+export function streamAccumulator(ctx: GatewayContext): (item: unknown) => void {
+  const acc: StreamContent = { content: '', reasoning: '', toolCalls: [] }
+  ctx.state.set(STREAM_STATE, acc)
+  const onChunk = (chunk: ObservedChunk) => {
+    if (typeof chunk?.type === 'string') {
+      if (typeof chunk.delta !== 'string') return
+      if (chunk.type === 'response.output_text.delta') acc.content += chunk.delta
+      else if (chunk.type.startsWith('response.reasoning')) acc.reasoning += chunk.delta
+      return
+    }
+    const delta = chunk?.choices?.[0]?.delta
+    if (!delta) return
+    if (typeof delta.content === 'string') acc.content += delta.content
+    const reasoning = delta.reasoning ?? delta.reasoning_content
+    if (typeof reasoning === 'string') acc.reasoning += reasoning
+    for (const tc of delta.tool_calls ?? []) {
+      const i = tc.index ?? acc.toolCalls.length
+      const call = (acc.toolCalls[i] ??= { function: { name: '', arguments: '' } })
+      if (tc.id) call.id = tc.id
+      if (tc.type) call.type = tc.type
+      if (tc.function?.name) call.function.name += tc.function.name
+      if (tc.function?.arguments) call.function.arguments += tc.function.arguments
+    }
+  }
+  // Items come as a parsed chunk, an upstream `data` text, raw SSE frames, or a Responses event.
+  return (item) => {
+    const it = item as { chunk?: ObservedChunk; data?: string; frames?: Buffer; event?: ObservedChunk }
+    if (it.chunk) return onChunk(it.chunk)
+    if (it.event) return onChunk(it.event)
+    if (typeof it.data === 'string') return onData(it.data)
+    if (it.frames) {
+      for (const line of it.frames.toString('utf8').split('\n')) {
+        if (line.startsWith('data:')) onData(line.slice(5).trim())
+      }
+    }
+  }
+  function onData(data: string) {
+    if (data === '' || data === '[DONE]') return
+    try {
+      onChunk(JSON.parse(data) as ObservedChunk)
+    } catch {
+      /* not JSON: no content to keep */
+    }
+  }
+}
+
+interface ObservedChunk {
+  type?: string
+  delta?: unknown
+  choices?: {
+    delta?: {
+      content?: string | null
+      reasoning?: string | null
+      reasoning_content?: string | null
+      tool_calls?: {
+        index?: number
+        id?: string
+        type?: string
+        function?: { name?: string; arguments?: string }
+      }[]
+    }
+  }[]
+}
+
+const SECRET_KEYS =
+  /^(authorization|proxy-authorization|x-api-key|api[-_]?key|x-goog-api-key|password|secret|client[-_]secret|access[-_]token|refresh[-_]token|id[-_]token|aws[-_]secret[-_]access[-_]key|aws[-_]session[-_]token|private[-_]key)$/i
+const SECRET_VALUES =
+  /\b(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g
+
+/** JSON of a request or response body, with credentials replaced by `[REDACTED]`. */
+export function redactedJson(value: unknown): string | null {
+  if (value === undefined) return null
+  try {
+    return JSON.stringify(value, (key, v: unknown) => {
+      if (key !== '' && SECRET_KEYS.test(key)) return '[REDACTED]'
+      if (typeof v === 'string' && v.length >= 8) return v.replace(SECRET_VALUES, '[REDACTED]')
+      return v
+    })
+  } catch {
+    return null
+  }
+}
+
+/** The text `content_search` looks in: the last user message, the answer, the error. */
+export function contentSummary(input: unknown, output: unknown, error: string | null): string {
+  const parts: string[] = []
+  const messages = (input as { messages?: { role?: string; content?: unknown }[] } | undefined)?.messages
+  if (Array.isArray(messages)) {
+    for (const m of messages) parts.push(textOf(m?.content))
+  } else {
+    const i = input as { input?: unknown; prompt?: unknown } | undefined
+    parts.push(textOf(i?.input), textOf(i?.prompt))
+  }
+  const o = output as
+    | {
+        content?: unknown
+        choices?: { message?: { content?: unknown }; text?: unknown }[]
+        output_text?: unknown
+      }
+    | undefined
+  if (o) {
+    parts.push(textOf(o.content), textOf(o.output_text))
+    for (const c of o.choices ?? []) parts.push(textOf(c.message?.content), textOf(c.text))
+  }
+  if (error !== null) {
+    try {
+      parts.push(String((JSON.parse(error) as { error?: { message?: string } }).error?.message ?? ''))
+    } catch {
+      /* not JSON: nothing to add */
+    }
+  }
+  return parts
+    .filter((p) => p !== '')
+    .join(' ')
+    .slice(0, 10_000)
+}
+
+function textOf(v: unknown): string {
+  if (typeof v === 'string') return v
+  if (Array.isArray(v)) {
+    return v
+      .map((p) => (typeof p === 'string' ? p : typeof p?.text === 'string' ? (p.text as string) : ''))
+      .join(' ')
+  }
+  return ''
+}
+
+/** Serializes (with redaction) the content of a pending entry into its row. */
+export function finalise(p: PendingLog): LogRow {
+  const row = p.row
+  if (p.input !== undefined || p.output !== undefined) {
+    row.input = redactedJson(p.input)
+    row.output = redactedJson(p.output)
+    const summary = contentSummary(p.input, p.output, row.error)
+    row.content_summary = summary.replace(SECRET_VALUES, '[REDACTED]')
+    p.input = undefined
+    p.output = undefined
+  }
+  return row
+}

@@ -1,0 +1,152 @@
+/** One request as the log store keeps it: a row of the `logs` table. */
+export interface LogRow {
+  id: string
+  /** Milliseconds since the epoch, when the request arrived. */
+  ts: number
+  object: string
+  route: string | null
+  provider: string
+  model: string
+  status: 'success' | 'error'
+  stream: number
+  fallback_index: number
+  number_of_retries: number
+  selected_key_id: string | null
+  virtual_key_id: string | null
+  virtual_key_name: string | null
+  team_id: string | null
+  team_name: string | null
+  customer_id: string | null
+  customer_name: string | null
+  /** Milliseconds. */
+  latency: number
+  /** Milliseconds from arrival to the first streamed event. */
+  ttft: number | null
+  prompt_tokens: number
+  completion_tokens: number
+  total_tokens: number
+  cached_tokens: number
+  reasoning_tokens: number
+  /** US dollars; null when the request has no usage (failed) or the model has no price. */
+  cost: number | null
+  cost_estimated: number
+  /** JSON: Bifrost's error body. */
+  error: string | null
+  /** JSON: every upstream attempt. */
+  attempts: string | null
+  /** JSON, secrets redacted; null when content logging is off or the content expired. */
+  input: string | null
+  output: string | null
+  /** Text searched by `content_search`. */
+  content_summary: string | null
+}
+
+/** A log entry in Bifrost's JSON shape (`LogEntry` of the management API). */
+export interface LogEntry {
+  id: string
+  timestamp: string
+  created_at: string
+  object: string
+  route?: string
+  provider: string
+  model: string
+  status: 'success' | 'error'
+  stream: boolean
+  fallback_index: number
+  number_of_retries: number
+  selected_key_id: string
+  virtual_key_id: string | null
+  virtual_key_name: string | null
+  team_id: string | null
+  team_name: string | null
+  customer_id: string | null
+  customer_name: string | null
+  latency: number
+  time_to_first_token?: number
+  input_tokens: number
+  output_tokens: number
+  total_tokens: number
+  token_usage: {
+    prompt_tokens: number
+    completion_tokens: number
+    total_tokens: number
+    prompt_tokens_details?: { cached_tokens: number }
+    completion_tokens_details?: { reasoning_tokens: number }
+  }
+  cost: number | null
+  cost_estimated: boolean
+  error_details?: unknown
+  attempt_trail?: unknown
+  request?: unknown
+  response?: unknown
+  input_history?: unknown
+  output_message?: unknown
+  content_summary?: string
+}
+
+function parse(text: string | null): unknown {
+  if (text === null || text === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** A stored row in the API's shape. */
+export function rowToEntry(row: LogRow): LogEntry {
+  const ts = new Date(Number(row.ts)).toISOString()
+  const num = (v: unknown) => Number(v ?? 0)
+  const entry: LogEntry = {
+    id: row.id,
+    timestamp: ts,
+    created_at: ts,
+    object: row.object,
+    provider: row.provider,
+    model: row.model,
+    status: row.status,
+    stream: Boolean(Number(row.stream)),
+    fallback_index: num(row.fallback_index),
+    number_of_retries: num(row.number_of_retries),
+    selected_key_id: row.selected_key_id ?? '',
+    virtual_key_id: row.virtual_key_id,
+    virtual_key_name: row.virtual_key_name,
+    team_id: row.team_id,
+    team_name: row.team_name,
+    customer_id: row.customer_id,
+    customer_name: row.customer_name,
+    latency: num(row.latency),
+    input_tokens: num(row.prompt_tokens),
+    output_tokens: num(row.completion_tokens),
+    total_tokens: num(row.total_tokens),
+    token_usage: {
+      prompt_tokens: num(row.prompt_tokens),
+      completion_tokens: num(row.completion_tokens),
+      total_tokens: num(row.total_tokens),
+      prompt_tokens_details: { cached_tokens: num(row.cached_tokens) },
+      completion_tokens_details: { reasoning_tokens: num(row.reasoning_tokens) },
+    },
+    cost: row.cost === null ? null : Number(row.cost),
+    cost_estimated: Boolean(Number(row.cost_estimated)),
+  }
+  if (row.route !== null) entry.route = row.route
+  if (row.ttft !== null) entry.time_to_first_token = Number(row.ttft)
+  const error = parse(row.error)
+  if (error !== undefined) entry.error_details = error
+  const attempts = parse(row.attempts)
+  if (attempts !== undefined) entry.attempt_trail = attempts
+  const input = parse(row.input)
+  if (input !== undefined) {
+    entry.request = input
+    const messages = (input as { messages?: unknown }).messages
+    if (Array.isArray(messages)) entry.input_history = messages
+  }
+  const output = parse(row.output) as { choices?: { message?: unknown }[]; role?: unknown } | undefined
+  if (output !== undefined) {
+    entry.response = output
+    const message = output.role !== undefined ? output : output.choices?.[0]?.message
+    if (message !== undefined) entry.output_message = message
+  }
+  if (row.content_summary !== null && row.content_summary !== '') entry.content_summary = row.content_summary
+  return entry
+}

@@ -1,0 +1,312 @@
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
+import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
+import { LIST_FILTERS, type LogFilters, type Page } from './filters.js'
+import type { LogRow } from './record.js'
+
+interface LogsDb {
+  logs: LogRow
+}
+
+const DAY_MS = 86_400_000
+
+const COLUMNS = `
+  id varchar(255) not null,
+  ts bigint not null,
+  object varchar(64) not null,
+  route varchar(255),
+  provider varchar(255) not null,
+  model varchar(255) not null,
+  status varchar(16) not null,
+  stream integer not null default 0,
+  fallback_index integer not null default 0,
+  number_of_retries integer not null default 0,
+  selected_key_id varchar(255),
+  virtual_key_id varchar(255),
+  virtual_key_name varchar(255),
+  team_id varchar(255),
+  team_name varchar(255),
+  customer_id varchar(255),
+  customer_name varchar(255),
+  latency double precision not null default 0,
+  ttft double precision,
+  prompt_tokens integer not null default 0,
+  completion_tokens integer not null default 0,
+  total_tokens integer not null default 0,
+  cached_tokens integer not null default 0,
+  reasoning_tokens integer not null default 0,
+  cost double precision,
+  cost_estimated integer not null default 0,
+  error text,
+  attempts text,
+  input text,
+  output text,
+  content_summary text`
+
+const INDEXES = ['ts', 'provider', 'model', 'status', 'virtual_key_id', 'team_id', 'customer_id']
+
+/** Columns the aggregates read: everything but the content. */
+export const AGGREGATE_COLUMNS = [
+  'ts',
+  'status',
+  'provider',
+  'model',
+  'selected_key_id',
+  'virtual_key_id',
+  'team_id',
+  'customer_id',
+  'latency',
+  'prompt_tokens',
+  'completion_tokens',
+  'total_tokens',
+  'cost',
+] as const
+export type AggregateRow = Pick<LogRow, (typeof AGGREGATE_COLUMNS)[number]>
+
+/** Most rows an aggregate reads; beyond, the time range must be narrowed. */
+const AGGREGATE_ROW_CAP = 500_000
+
+function dayName(dayStart: number): string {
+  return `logs_p${new Date(dayStart).toISOString().slice(0, 10).replace(/-/g, '')}`
+}
+
+/**
+ * The request-log database: SQLite (`<appDir>/logs.db`) or PostgreSQL, where the table is
+ * partitioned by day so that retention drops whole partitions instead of deleting rows.
+ */
+export class LogStore {
+  private partitions = new Set<number>()
+
+  private constructor(
+    readonly db: Kysely<LogsDb>,
+    readonly kind: StoreKind,
+    readonly location: string,
+  ) {}
+
+  static async open(spec: StoreSpec | undefined, appDir: string, onPoolError?: (err: Error) => void) {
+    const conn = await connectDatabase<LogsDb>(spec ?? DEFAULT_STORE_SPEC, {
+      appDir,
+      defaultFile: 'logs.db',
+      onPoolError,
+    })
+    const store = new LogStore(conn.db, conn.kind, conn.location)
+    await store.createSchema()
+    return store
+  }
+
+  private async createSchema(): Promise<void> {
+    if (this.kind === 'postgres') {
+      await sql
+        .raw(`create table if not exists logs (${COLUMNS}, primary key (id, ts)) partition by range (ts)`)
+        .execute(this.db)
+      const now = Date.now()
+      for (let d = -1; d <= 2; d++) await this.ensurePartition(now + d * DAY_MS)
+    } else {
+      await sql.raw(`create table if not exists logs (${COLUMNS}, primary key (id))`).execute(this.db)
+    }
+    for (const col of INDEXES) {
+      await sql.raw(`create index if not exists logs_${col}_idx on logs (${col})`).execute(this.db)
+    }
+  }
+
+  /** PostgreSQL: the day partition holding `ts`, created when missing. */
+  private async ensurePartition(ts: number): Promise<void> {
+    const start = Math.floor(ts / DAY_MS) * DAY_MS
+    if (this.partitions.has(start)) return
+    await sql
+      .raw(
+        `create table if not exists ${dayName(start)} partition of logs for values from (${start}) to (${start + DAY_MS})`,
+      )
+      .execute(this.db)
+    this.partitions.add(start)
+  }
+
+  async insert(rows: LogRow[]): Promise<void> {
+    if (rows.length === 0) return
+    if (this.kind === 'postgres') for (const r of rows) await this.ensurePartition(r.ts)
+    await this.db
+      .insertInto('logs')
+      .values(rows)
+      .onConflict((oc) => (this.kind === 'postgres' ? oc.columns(['id', 'ts']) : oc.column('id')).doNothing())
+      .execute()
+  }
+
+  private where(f: LogFilters) {
+    return (eb: ExpressionBuilder<LogsDb, 'logs'>) => {
+      const parts = []
+      for (const [name, column] of Object.entries(LIST_FILTERS)) {
+        const list = f[name as keyof typeof LIST_FILTERS]
+        if (list && list.length > 0) parts.push(eb(column, 'in', list))
+      }
+      if (f.request_id !== undefined) parts.push(eb('id', '=', f.request_id))
+      if (f.start_time !== undefined) parts.push(eb('ts', '>=', f.start_time))
+      if (f.end_time !== undefined) parts.push(eb('ts', '<=', f.end_time))
+      if (f.min_latency !== undefined) parts.push(eb('latency', '>=', f.min_latency))
+      if (f.max_latency !== undefined) parts.push(eb('latency', '<=', f.max_latency))
+      if (f.min_tokens !== undefined) parts.push(eb('total_tokens', '>=', f.min_tokens))
+      if (f.max_tokens !== undefined) parts.push(eb('total_tokens', '<=', f.max_tokens))
+      if (f.min_cost !== undefined) parts.push(eb(eb.fn.coalesce('cost', sql.lit(0)), '>=', f.min_cost))
+      if (f.max_cost !== undefined) parts.push(eb(eb.fn.coalesce('cost', sql.lit(0)), '<=', f.max_cost))
+      if (f.missing_cost_only) parts.push(eb.or([eb('cost', 'is', null), eb('cost', '=', 0)]))
+      if (f.content_search !== undefined) {
+        const pattern = `%${f.content_search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+        parts.push(sql<boolean>`lower(content_summary) like ${pattern} escape '\\'`)
+      }
+      return eb.and(parts)
+    }
+  }
+
+  async search(f: LogFilters, page: Page): Promise<{ rows: LogRow[]; total: number }> {
+    const column = { timestamp: 'ts', latency: 'latency', tokens: 'total_tokens', cost: 'cost' } as const
+    const [rows, count] = await Promise.all([
+      this.db
+        .selectFrom('logs')
+        .selectAll()
+        .where(this.where(f))
+        .orderBy(column[page.sort_by], page.order)
+        .orderBy('id', page.order)
+        .limit(page.limit)
+        .offset(page.offset)
+        .execute(),
+      this.db
+        .selectFrom('logs')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where(this.where(f))
+        .executeTakeFirst(),
+    ])
+    return { rows: rows.map(normalise), total: Number(count?.n ?? 0) }
+  }
+
+  /** Totals over the matching entries, computed by the database (Bifrost's `SearchStats`). */
+  async totals(f: LogFilters): Promise<{
+    total_requests: number
+    success_rate: number
+    average_latency: number
+    total_tokens: number
+    total_cost: number
+  }> {
+    const row = await this.db
+      .selectFrom('logs')
+      .select((eb) => [
+        eb.fn.countAll<string | number>().as('n'),
+        eb.fn.sum<string | number | null>(sql`case when status = 'success' then 1 else 0 end`).as('ok'),
+        eb.fn.avg<string | number | null>('latency').as('latency'),
+        eb.fn.sum<string | number | null>('total_tokens').as('tokens'),
+        eb.fn.sum<string | number | null>('cost').as('cost'),
+      ])
+      .where(this.where(f))
+      .executeTakeFirst()
+    const n = Number(row?.n ?? 0)
+    return {
+      total_requests: n,
+      success_rate: n === 0 ? 0 : (Number(row?.ok ?? 0) / n) * 100,
+      average_latency: Number(row?.latency ?? 0),
+      total_tokens: Number(row?.tokens ?? 0),
+      total_cost: Number(row?.cost ?? 0),
+    }
+  }
+
+  /** Number of matching entries per value of a column. */
+  async countBy(f: LogFilters, column: 'provider' | 'model'): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('logs')
+      .select((eb) => [column, eb.fn.countAll<string | number>().as('n')])
+      .where(this.where(f))
+      .groupBy(column)
+      .execute()
+    return Object.fromEntries(rows.map((r) => [r[column], Number(r.n)]))
+  }
+
+  async get(id: string): Promise<LogRow | undefined> {
+    const row = await this.db.selectFrom('logs').selectAll().where('id', '=', id).executeTakeFirst()
+    return row && normalise(row)
+  }
+
+  async hasAny(): Promise<boolean> {
+    return (await this.db.selectFrom('logs').select('id').limit(1).executeTakeFirst()) !== undefined
+  }
+
+  async delete(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    const res = await this.db.deleteFrom('logs').where('id', 'in', ids).executeTakeFirst()
+    return Number(res.numDeletedRows)
+  }
+
+  /** The rows an aggregate is computed from, without their content. */
+  async aggregateRows(f: LogFilters): Promise<AggregateRow[]> {
+    const rows = await this.db
+      .selectFrom('logs')
+      .select([...AGGREGATE_COLUMNS])
+      .where(this.where(f))
+      .orderBy('ts', 'asc')
+      .limit(AGGREGATE_ROW_CAP)
+      .execute()
+    return rows.map((r) => normalise(r as LogRow))
+  }
+
+  async distinct(column: 'model' | 'provider' | 'selected_key_id' | 'object'): Promise<string[]> {
+    const rows = await this.db.selectFrom('logs').select(column).distinct().orderBy(column).execute()
+    return rows.map((r) => r[column]).filter((v): v is string => v !== null && v !== '')
+  }
+
+  async distinctPairs(
+    id: 'virtual_key_id' | 'team_id' | 'customer_id',
+    name: 'virtual_key_name' | 'team_name' | 'customer_name',
+  ): Promise<{ id: string; name: string }[]> {
+    const rows = await this.db
+      .selectFrom('logs')
+      .select([id, name])
+      .distinct()
+      .where(id, 'is not', null)
+      .orderBy(id)
+      .execute()
+    const seen = new Map<string, string>()
+    for (const r of rows) if (!seen.has(r[id] as string)) seen.set(r[id] as string, r[name] ?? '')
+    return [...seen].map(([i, n]) => ({ id: i, name: n }))
+  }
+
+  /**
+   * Removes entries older than `retentionDays`, and the content of entries older than
+   * `contentDays`. On PostgreSQL whole day partitions are dropped (no row deletes, no bloat).
+   */
+  async enforceRetention(now: number, retentionDays: number, contentDays: number | undefined): Promise<void> {
+    const cutoff = now - retentionDays * DAY_MS
+    if (this.kind === 'postgres') {
+      const { rows } = await sql<{ name: string }>`
+        select c.relname as name from pg_inherits i
+        join pg_class c on c.oid = i.inhrelid
+        join pg_class p on p.oid = i.inhparent
+        join pg_namespace n on n.oid = p.relnamespace
+        where p.relname = 'logs' and n.nspname = current_schema()`.execute(this.db)
+      for (const { name } of rows) {
+        const m = /^logs_p(\d{4})(\d{2})(\d{2})$/.exec(name)
+        if (!m) continue
+        const start = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))
+        if (start + DAY_MS <= cutoff) {
+          await sql.raw(`drop table if exists ${name}`).execute(this.db)
+          this.partitions.delete(start)
+        }
+      }
+      for (let d = 0; d <= 2; d++) await this.ensurePartition(now + d * DAY_MS)
+    } else {
+      await this.db.deleteFrom('logs').where('ts', '<', cutoff).execute()
+    }
+    if (contentDays !== undefined && contentDays < retentionDays) {
+      await this.db
+        .updateTable('logs')
+        .set({ input: null, output: null, content_summary: null })
+        .where('ts', '<', now - contentDays * DAY_MS)
+        .where('input', 'is not', null)
+        .execute()
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy()
+  }
+}
+
+/** PostgreSQL returns bigint columns as strings. */
+function normalise<T extends Partial<LogRow>>(row: T): T {
+  if (row.ts !== undefined) row.ts = Number(row.ts)
+  return row
+}

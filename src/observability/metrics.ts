@@ -1,0 +1,300 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { GatewayContext, GatewayHook } from '../core/context.js'
+import { ERRORS, GatewayError, toErrorBody, type ErrorCode } from '../core/errors.js'
+import { COST_STATE, VK_STATE } from '../governance/enforce.js'
+import type { VirtualKeyRecord } from '../governance/model.js'
+import { findPrice, PRICES } from '../governance/pricing/index.js'
+import { createAdminAuth, type AdminAuthDeps } from '../http/auth.js'
+import { isBuiltinProvider } from '../providers/index.js'
+import type { ObservabilityDeps, ObservabilityPart } from './index.js'
+import type { LogQueueStats } from './logs/index.js'
+
+/**
+ * config.json's `plugins` entry named `telemetry` (Bifrost's Prometheus plugin). Labels stay
+ * bounded unless asked: per-key and per-team series multiply with every key a deployment creates.
+ */
+export interface TelemetryConfig {
+  /** Serve /metrics; default true. */
+  metrics_enabled?: boolean
+  /** Adds a `virtual_key` label (the key's id) to the request and token series. */
+  virtual_key_labels?: boolean
+  /** Adds a `team` label (the key's team id) to the request and token series. */
+  team_labels?: boolean
+}
+
+/** The `config` of the enabled `plugins` entry with this name, if any. */
+export function pluginConfig(
+  config: ObservabilityDeps['config'],
+  name: string,
+): Record<string, unknown> | undefined {
+  const entry = (config.plugins ?? []).find((p) => p.name === name)
+  if (!entry || entry.enabled === false) return undefined
+  return entry.config ?? {}
+}
+
+/** Governance decisions counted as rejections (rate limits, budgets, blocked keys ...). */
+const GOVERNANCE_CODES = new Set<ErrorCode>([
+  'virtual_key_required',
+  'virtual_key_not_found',
+  'virtual_key_blocked',
+  'provider_blocked',
+  'model_blocked',
+  'budget_exceeded',
+  'rate_limited',
+  'request_limited',
+  'token_limited',
+])
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600]
+const TTFT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300]
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+
+const OTHER = 'other'
+
+/** Folds provider and model names into a bounded set: what is priced or configured, else `other`. */
+class LabelFolding {
+  private readonly providers = new Set<string>(Object.keys(PRICES))
+  private readonly models = new Set<string>()
+
+  constructor(config: ObservabilityDeps['config']) {
+    for (const [name, provider] of Object.entries(config.providers ?? {})) {
+      this.providers.add(name)
+      const keys = (provider as { keys?: unknown }).keys
+      if (!Array.isArray(keys)) continue
+      for (const key of keys as { models?: unknown }[]) {
+        if (!Array.isArray(key?.models)) continue
+        for (const m of key.models) if (typeof m === 'string' && !m.includes('*')) this.models.add(m)
+      }
+    }
+  }
+
+  provider(ctx: GatewayContext, name: string | undefined): string {
+    if (!name) return 'none'
+    // A provider an attempt went to is configured (the registry had it).
+    if (
+      this.providers.has(name) ||
+      isBuiltinProvider(name) ||
+      ctx.attemptLog.some((a) => a.provider === name)
+    )
+      return name
+    return OTHER
+  }
+
+  model(provider: string | undefined, name: string | undefined): string {
+    if (!name) return 'none'
+    if (this.models.has(name)) return name
+    // The pricing table's name, snapshots and aliases folded into their model.
+    const match = provider ? findPrice(provider, name) : undefined
+    return match ? match.model : OTHER
+  }
+}
+
+function statusClass(ctx: GatewayContext): string {
+  if (!ctx.error) return '2xx'
+  return `${Math.floor(ctx.error.status / 100)}xx`
+}
+
+const seconds = (ns: bigint) => Number(ns) / 1e9
+
+/**
+ * Prometheus metrics on `GET /metrics`, in a registry of this instance's own. Everything is
+ * measured once per request, at its end, from what the gateway context holds.
+ */
+export function createMetrics(
+  deps: ObservabilityDeps,
+  sources: { logQueue: () => LogQueueStats },
+): ObservabilityPart {
+  const settings = (pluginConfig(deps.config, 'telemetry') ?? {}) as TelemetryConfig
+  if (settings.metrics_enabled === false) return { close: async () => undefined }
+
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const folding = new LabelFolding(deps.config)
+  const extra = [
+    ...(settings.virtual_key_labels === true ? ['virtual_key'] : []),
+    ...(settings.team_labels === true ? ['team'] : []),
+  ]
+  const registers = [registry]
+
+  const requests = new Counter({
+    name: 'heimdall_requests_total',
+    help: 'Requests that reached the gateway pipeline, by provider, model, route and status class.',
+    labelNames: ['provider', 'model', 'route', 'status_class', ...extra],
+    registers,
+  })
+  const errors = new Counter({
+    name: 'heimdall_errors_total',
+    help: 'Requests that ended in an error, by error code (src/core/errors.ts) and provider.',
+    labelNames: ['code', 'provider'],
+    registers,
+  })
+  const duration = new Histogram({
+    name: 'heimdall_request_duration_seconds',
+    help: 'Time from arrival to the end of the response (the last byte of a stream).',
+    labelNames: ['provider', 'model', 'route', 'status_class'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  })
+  const ttft = new Histogram({
+    name: 'heimdall_time_to_first_token_seconds',
+    help: 'Streams: time from arrival to the first event from the provider.',
+    labelNames: ['provider', 'model'],
+    buckets: TTFT_BUCKETS,
+    registers,
+  })
+  const overhead = new Histogram({
+    name: 'heimdall_overhead_seconds',
+    help: "The gateway's own time per request: its duration minus the time spent waiting on providers.",
+    labelNames: ['route'],
+    buckets: OVERHEAD_BUCKETS,
+    registers,
+  })
+  const upstreamLatency = new Histogram({
+    name: 'heimdall_upstream_latency_seconds',
+    help: 'Duration of each upstream attempt (to the response headers; streams to their first event).',
+    labelNames: ['provider', 'model', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  })
+  const attempts = new Counter({
+    name: 'heimdall_upstream_attempts_total',
+    help: 'Calls made to providers, retries and fallbacks included.',
+    labelNames: ['provider', 'outcome'],
+    registers,
+  })
+  const retries = new Counter({
+    name: 'heimdall_retries_total',
+    help: 'Attempts after the first on the same target (another try, or another key).',
+    labelNames: ['provider'],
+    registers,
+  })
+  const fallbacks = new Counter({
+    name: 'heimdall_fallbacks_total',
+    help: 'Fallback targets tried, by the fallback provider.',
+    labelNames: ['provider'],
+    registers,
+  })
+  const inputTokens = new Counter({
+    name: 'heimdall_input_tokens_total',
+    help: 'Prompt tokens, as the provider reported them (or as estimated).',
+    labelNames: ['provider', 'model', ...extra],
+    registers,
+  })
+  const outputTokens = new Counter({
+    name: 'heimdall_output_tokens_total',
+    help: 'Completion tokens, as the provider reported them (or as estimated).',
+    labelNames: ['provider', 'model', ...extra],
+    registers,
+  })
+  const cost = new Counter({
+    name: 'heimdall_cost_usd_total',
+    help: 'Cost in US dollars, as governance priced it.',
+    labelNames: ['provider', 'model', ...extra],
+    registers,
+  })
+  const rejections = new Counter({
+    name: 'heimdall_governance_rejections_total',
+    help: 'Requests refused by governance, by decision (rate_limited, request_limited, token_limited, budget_exceeded ...).',
+    labelNames: ['reason'],
+    registers,
+  })
+  new Gauge({
+    name: 'heimdall_log_queue_depth',
+    help: 'Request log entries waiting to be written.',
+    registers,
+    collect() {
+      this.set(sources.logQueue().depth)
+    },
+  })
+  new Counter({
+    name: 'heimdall_log_queue_dropped_total',
+    help: 'Request log entries dropped because the queue was full.',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(sources.logQueue().dropped)
+    },
+  })
+
+  function governanceLabels(ctx: GatewayContext): Record<string, string> {
+    if (extra.length === 0) return {}
+    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const labels: Record<string, string> = {}
+    if (settings.virtual_key_labels === true) labels.virtual_key = vk?.id ?? 'none'
+    if (settings.team_labels === true) labels.team = vk?.team_id ?? 'none'
+    return labels
+  }
+
+  const hook: GatewayHook = {
+    name: 'metrics',
+    onEnd(ctx) {
+      const end = process.hrtime.bigint()
+      const provider = folding.provider(ctx, ctx.provider)
+      const model = folding.model(ctx.provider, ctx.model ?? ctx.modelRequested)
+      const route = ctx.route ?? OTHER
+      const status = statusClass(ctx)
+      const who = governanceLabels(ctx)
+      requests.inc({ provider, model, route, status_class: status, ...who })
+      duration.observe({ provider, model, route, status_class: status }, seconds(end - ctx.startNs))
+      overhead.observe({ route }, Math.max(0, seconds(end - ctx.startNs - ctx.upstreamNs)))
+      if (ctx.error) {
+        const code = ctx.error.code in ERRORS ? ctx.error.code : 'internal'
+        errors.inc({ code, provider })
+        if (GOVERNANCE_CODES.has(code)) rejections.inc({ reason: code })
+      }
+      if (ctx.firstChunkNs !== undefined)
+        ttft.observe({ provider, model }, seconds(ctx.firstChunkNs - ctx.startNs))
+
+      let previous: { provider: string; fallbackIndex: number } | undefined
+      for (const a of ctx.attemptLog) {
+        const p = folding.provider(ctx, a.provider)
+        const outcome = a.error ? 'error' : 'success'
+        attempts.inc({ provider: p, outcome })
+        if (a.endNs !== undefined)
+          upstreamLatency.observe(
+            { provider: p, model: folding.model(a.provider, a.model), outcome },
+            seconds(a.endNs - a.startNs),
+          )
+        if (previous && previous.fallbackIndex === a.fallbackIndex) retries.inc({ provider: p })
+        else if (a.fallbackIndex > 0) fallbacks.inc({ provider: p })
+        previous = a
+      }
+
+      const usage = ctx.usage ?? ctx.result?.usage
+      if (usage) {
+        if (usage.prompt_tokens > 0) inputTokens.inc({ provider, model, ...who }, usage.prompt_tokens)
+        if (usage.completion_tokens > 0)
+          outputTokens.inc({ provider, model, ...who }, usage.completion_tokens)
+      }
+      const priced = ctx.state.get(COST_STATE) as { cost?: number } | undefined
+      if (priced?.cost !== undefined && priced.cost > 0) cost.inc({ provider, model, ...who }, priced.cost)
+    },
+  }
+
+  // As Bifrost: with admin auth on, /metrics takes the admin's credentials (Basic, or a session
+  // token) unless `client.whitelisted_routes` lists it, for scrapers that cannot send any.
+  const adminAuth = createAdminAuth({
+    auth: deps.config.auth_config as AdminAuthDeps['auth'],
+    db: deps.configStore.db,
+    env: deps.env,
+  })
+  const isPublic = () =>
+    (deps.client.whitelisted_routes ?? []).some((r) => r === '/metrics' || r === '/metrics*')
+  deps.app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (adminAuth.enabled && !isPublic() && (await adminAuth.authenticate(request)) === undefined) {
+      const body = toErrorBody(
+        new GatewayError('unauthorized', 'authentication required: send the admin credentials as HTTP Basic'),
+      )
+      body.is_bifrost_error = false
+      return reply.code(401).header('www-authenticate', 'Basic realm="Heimdall"').send(body)
+    }
+    const text = await registry.metrics()
+    return reply.type(registry.contentType).send(text)
+  })
+
+  return {
+    hook,
+    close: async () => registry.clear(),
+  }
+}

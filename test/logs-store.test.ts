@@ -1,0 +1,123 @@
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { LogQueue, LogStore, type LogRow } from '../src/observability/logs/index.js'
+import { backends } from './helpers/databases.js'
+
+const DAY = 86_400_000
+
+function row(id: string, ts: number, extra: Partial<LogRow> = {}): LogRow {
+  return {
+    id,
+    ts,
+    object: 'chat_completion',
+    route: '/v1/chat/completions',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    status: 'success',
+    stream: 0,
+    fallback_index: 0,
+    number_of_retries: 0,
+    selected_key_id: 'k1',
+    virtual_key_id: null,
+    virtual_key_name: null,
+    team_id: null,
+    team_name: null,
+    customer_id: null,
+    customer_name: null,
+    latency: 100,
+    ttft: null,
+    prompt_tokens: 10,
+    completion_tokens: 5,
+    total_tokens: 15,
+    cached_tokens: 0,
+    reasoning_tokens: 0,
+    cost: 0.001,
+    cost_estimated: 0,
+    error: null,
+    attempts: null,
+    input: '{"messages":[{"role":"user","content":"hi"}]}',
+    output: '{"role":"assistant","content":"hello"}',
+    content_summary: 'hi hello',
+    ...extra,
+  }
+}
+
+const page = { limit: 100, offset: 0, sort_by: 'timestamp', order: 'asc' } as const
+
+describe.each(backends('logs-store'))('log store on $kind', (backend) => {
+  it('retention removes entries past log_retention_days and bodies past content_retention_days', async () => {
+    const store = await LogStore.open(await backend.fresh(), await mkdtemp(join(tmpdir(), 'logs-')))
+    try {
+      const now = Date.now()
+      await store.insert([row('old', now - 40 * DAY), row('mid', now - 10 * DAY), row('new', now - 60_000)])
+      expect((await store.search({}, page)).total).toBe(3)
+      await store.enforceRetention(now, 30, 7)
+      const { rows } = await store.search({}, page)
+      expect(rows.map((r) => r.id)).toEqual(['mid', 'new'])
+      expect(rows[0]).toMatchObject({ input: null, output: null, content_summary: null, total_tokens: 15 })
+      expect(rows[1].input).toContain('hi')
+      if (backend.kind === 'postgres') {
+        // The old day's partition is gone, not emptied row by row.
+        const { sql } = await import('kysely')
+        const day = new Date(now - 40 * DAY).toISOString().slice(0, 10).replace(/-/g, '')
+        const found = await sql<{
+          n: number
+        }>`select count(*)::int as n from pg_class where relname = ${`logs_p${day}`}`.execute(store.db)
+        expect(found.rows[0].n).toBe(0)
+      }
+    } finally {
+      await store.close()
+    }
+  })
+})
+
+describe('log queue', () => {
+  it('a full queue drops and counts new entries instead of waiting for a stuck database', async () => {
+    let release: () => void = () => undefined
+    const writes: number[] = []
+    const queue = new LogQueue({
+      maxSize: 5,
+      batchSize: 2,
+      flushIntervalMs: 1,
+      write: (rows) => {
+        writes.push(rows.length)
+        return new Promise<void>((resolve) => (release = resolve))
+      },
+      onWriteError: () => undefined,
+    })
+    const started = performance.now()
+    const accepted = Array.from({ length: 12 }, (_, i) => queue.push({ row: row(`r${i}`, Date.now()) }))
+    // Pushing never waits on the writer.
+    expect(performance.now() - started).toBeLessThan(50)
+    expect(accepted.filter(Boolean)).toHaveLength(5)
+    expect(queue.dropped).toBe(7)
+    expect(queue.depth).toBe(5)
+    // The database comes back: everything accepted is written, in batches.
+    const flushed = queue.flush()
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5))
+      release()
+    }
+    await flushed
+    expect(queue.written).toBe(5)
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(5)
+    expect(queue.depth).toBe(0)
+  })
+
+  it('a failing database loses the batch, counts it, and never throws to the caller', async () => {
+    const errors: number[] = []
+    const queue = new LogQueue({
+      maxSize: 10,
+      batchSize: 10,
+      flushIntervalMs: 1,
+      write: () => Promise.reject(new Error('connection refused')),
+      onWriteError: (_err, n) => errors.push(n),
+    })
+    expect(queue.push({ row: row('a', Date.now()) })).toBe(true)
+    await queue.flush()
+    expect(queue.failed).toBe(1)
+    expect(errors).toEqual([1])
+  })
+})
