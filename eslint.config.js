@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'ui/dist/', 'data/', 'bench/out/'] },
+  { ignores: ['dist/', 'node_modules/', 'ui/', 'ui/dist/', 'data/', 'bench/out/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -41,6 +41,8 @@ import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/c
 import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
 import { buildServer } from './server.js'
+import { registerUi } from './ui.js'
+import { createObservability } from '../observability/index.js'
 import { compileValidator } from './validate.js'
 
 export interface HeimdallOptions {
@@ -281,6 +283,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       env,
     })
     registerSessionRoutes(app, { adminAuth, enforceAuthOnInference: enforceAuth })
+    // Request logs start further down, once every route that feeds them is in place.
+    let logsConnected = (): boolean => false
     registerProviderRoutes(app, {
       registry,
       store,
@@ -293,6 +297,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       fileClient: config.client,
       auth: config.auth_config as { is_enabled?: boolean; admin_username?: string } | undefined,
       isCacheConnected: () => cluster.kind === 'redis',
+      isLogsConnected: () => logsConnected(),
       onChange: () => cluster.bus.publish(CONFIG_TOPIC, {}),
       version: VERSION,
     })
@@ -383,6 +388,22 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       allowedOrigins: () => client.allowed_origins ?? [],
       loopbackOnly: () => LOOPBACK.has(opts.host ?? '127.0.0.1'),
     })
+    const observability = await createObservability({
+      app,
+      config,
+      client,
+      configStore: store,
+      appDir,
+      env,
+      logger,
+      cluster,
+      governance,
+    })
+    closers.unshift(() => observability.close())
+    logsConnected = () => observability.logsConnected()
+    for (const hook of observability.hooks) gateway.addHook(hook)
+    registerUi(app)
+
     const users = new UserService(store.db)
     const accessProfiles = new AccessProfileService(store.db, governanceKeyStore(governance.service))
     registerUserRoutes(app, { store, users, accessProfiles })

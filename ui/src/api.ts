@@ -1,0 +1,81 @@
+/** The public HTTP API, as the browser calls it: same origin, session cookie plus bearer token. */
+
+const TOKEN = 'heimdall.token'
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message)
+  }
+}
+
+export const session = {
+  get token(): string | null {
+    return localStorage.getItem(TOKEN)
+  },
+  set(token: string | null) {
+    if (token) localStorage.setItem(TOKEN, token)
+    else localStorage.removeItem(TOKEN)
+  },
+}
+
+/** Turns an API error body (Bifrost's `{error: {message}}` or `{message}`) into plain words. */
+function messageOf(body: unknown, status: number): string {
+  if (body && typeof body === 'object') {
+    const b = body as { error?: { message?: string } | string; message?: string }
+    if (typeof b.error === 'object' && b.error?.message) return b.error.message
+    if (typeof b.error === 'string') return b.error
+    if (b.message) return b.message
+  }
+  if (status === 401) return 'You are not signed in.'
+  if (status === 404) return 'Not found.'
+  return `The server answered ${status}.`
+}
+
+export async function api<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<T> {
+  const h: Record<string, string> = { ...headers }
+  if (body !== undefined) h['content-type'] = 'application/json'
+  const token = session.token
+  if (token && !h.authorization) h.authorization = `Bearer ${token}`
+  const res = await fetch(path, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  })
+  const text = await res.text()
+  let parsed: unknown = undefined
+  try {
+    parsed = text ? JSON.parse(text) : undefined
+  } catch {
+    parsed = text
+  }
+  if (!res.ok) {
+    if (res.status === 401 && !path.startsWith('/api/session') && !headers.authorization) {
+      window.dispatchEvent(new Event('heimdall:unauthorized'))
+    }
+    throw new ApiError(messageOf(parsed, res.status), res.status)
+  }
+  return parsed as T
+}
+
+export const get = <T = unknown>(path: string) => api<T>('GET', path)
+export const post = <T = unknown>(path: string, body?: unknown) => api<T>('POST', path, body ?? {})
+export const put = <T = unknown>(path: string, body?: unknown) => api<T>('PUT', path, body ?? {})
+export const del = <T = unknown>(path: string) => api<T>('DELETE', path)
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+export function money(n: number | undefined | null): string {
+  if (n === undefined || n === null || Number.isNaN(n)) return '—'
+  return n < 0.01 && n > 0 ? `$${n.toPrecision(2)}` : `$${n.toFixed(2)}`
+}

@@ -1,0 +1,3 @@
+import { OwnerPage } from './Entities'
+
+export const CustomersPage = () => <OwnerPage kind="customers" />
