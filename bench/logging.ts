@@ -1,7 +1,8 @@
-// `node --import tsx bench/logging.ts`: what request logging costs. Heimdall (from source, through tsx)
-// runs in front of the fake upstream twice, with `client.enable_logging: false` and with logging on
-// and bodies stored (SQLite); each run reports CPU µs per request at saturation, then RSS before
-// and after BENCH_LOG_REQUESTS (100,000) requests. Prints a markdown table to paste into RESULTS.md.
+// `node --import tsx bench/logging.ts`: what request logging costs. Heimdall (from dist/, so run
+// `npm run build` first) runs in front of the fake upstream with `client.enable_logging: false`, with
+// logging on without bodies, and with bodies stored (SQLite); each run reports CPU µs per request at
+// saturation, then RSS after every quarter of BENCH_LOG_REQUESTS (100,000) requests. Prints a markdown
+// table to paste into RESULTS.md. BENCH_PROFILE=1 writes a CPU profile of each run to bench/out.
 import { mkdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -34,8 +35,10 @@ interface Variant {
 
 const VARIANTS: Variant[] = [
   { name: 'logging off', client: { enable_logging: false } },
+  { name: 'logging on, no bodies', client: { enable_logging: true, disable_content_logging: true } },
   { name: 'logging on, bodies stored', client: { enable_logging: true, disable_content_logging: false } },
 ]
+const PROFILE = process.env.BENCH_PROFILE === '1'
 
 async function run(origin: string, mode: Mode, opts: { seconds?: number; amount?: number }) {
   const result = await autocannon({
@@ -68,9 +71,8 @@ async function measure(variant: Variant, upstream: { origin: string; pid: number
   const child = startNode({
     name: `heimdall-${variant.name.replace(/\W+/g, '-')}`,
     args: [
-      '--import',
-      'tsx',
-      join(repoRoot, 'src', 'cli.ts'),
+      ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', outDir] : []),
+      join(repoRoot, 'dist', 'cli.js'),
       '--app-dir',
       appDir,
       '--port',
@@ -80,8 +82,7 @@ async function measure(variant: Variant, upstream: { origin: string; pid: number
     logDir: outDir,
   })
   try {
-    // From source through tsx, start-up takes a while on a busy machine.
-    await waitUntilReady(child, `${origin}/health`, 120_000)
+    await waitUntilReady(child, `${origin}/health`, 60_000)
     const cpu: Record<Mode, number> = { 'non-streaming': NaN, streaming: NaN }
     for (const mode of ['non-streaming', 'streaming'] as Mode[]) {
       await run(origin, mode, { seconds: 2 })
@@ -89,13 +90,20 @@ async function measure(variant: Variant, upstream: { origin: string; pid: number
       const r = await run(origin, mode, { seconds: CPU_SECONDS })
       cpu[mode] = close().spentBy(child.pid) / r.completed
     }
-    const before = rssMiB(child.pid)
-    const r = await run(origin, 'non-streaming', { amount: REQUESTS })
-    await new Promise((resolve) => setTimeout(resolve, 1000))
-    const after = rssMiB(child.pid)
+    // RSS after each quarter: flat memory is a plateau, not a slope.
+    const rss = [rssMiB(child.pid)]
+    let completed = 0
+    let failures = 0
+    for (let q = 0; q < 4; q++) {
+      const r = await run(origin, 'non-streaming', { amount: Math.round(REQUESTS / 4) })
+      completed += r.completed
+      failures += r.non2xx + r.errors
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      rss.push(rssMiB(child.pid))
+    }
     const db = await stat(join(appDir, 'logs.db')).catch(() => undefined)
     const logs = variant.client.enable_logging === false ? undefined : await countLogs(origin)
-    return { cpu, before, after, completed: r.completed, failures: r.non2xx + r.errors, db: db?.size, logs }
+    return { cpu, rss, completed, failures, db: db?.size, logs }
   } finally {
     await stopChild(child)
     await rm(appDir, { recursive: true, force: true })
@@ -120,7 +128,7 @@ async function main() {
       const m = await measure(v, { origin: upstream.origin, pid: upstream.child.pid })
       rows.push(
         `| ${v.name} | ${m.cpu['non-streaming'].toFixed(0)} | ${m.cpu.streaming.toFixed(0)} | ` +
-          `${m.before.toFixed(0)} → ${m.after.toFixed(0)} | ${m.completed}${m.failures ? ` (${m.failures} failed)` : ''} | ` +
+          `${m.rss.map((x) => x.toFixed(0)).join(' → ')} | ${m.completed}${m.failures ? ` (${m.failures} failed)` : ''} | ` +
           `${m.logs ? `${m.logs.total} stored, ${m.logs.dropped} dropped` : '—'} | ` +
           `${m.db ? `${(m.db / 1024 / 1024).toFixed(1)} MiB` : '—'} |`,
       )
@@ -130,7 +138,7 @@ async function main() {
   }
   console.log(
     [
-      '| variant | CPU µs/request, non-streaming | CPU µs/request, streaming | RSS MiB before → after | requests | log entries | logs.db |',
+      '| variant | CPU µs/request, non-streaming | CPU µs/request, streaming | RSS MiB at 0, ¼, ½, ¾, all requests | requests | log entries | logs.db |',
       '|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n'),
