@@ -69,6 +69,16 @@ export type RequestType =
   | 'transcription'
   | 'list_models'
   | 'count_tokens'
+  | 'file_upload'
+  | 'file_list'
+  | 'file_retrieve'
+  | 'file_delete'
+  | 'file_content'
+  | 'batch_create'
+  | 'batch_list'
+  | 'batch_retrieve'
+  | 'batch_cancel'
+  | 'batch_results'
   | 'management'
 
 export interface ErrorOptions {

@@ -4,6 +4,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Gateway } from '../core/gateway.js'
 import type { Logger } from '../observability/logger.js'
 import { installErrorHandlers } from './errors.js'
+import { registerCountTokensRoutes } from './routes/count-tokens.js'
+import { registerFileRoutes } from './routes/files.js'
 import { registerHealthRoutes, type HealthDeps } from './routes/health.js'
 import { registerInferenceRoutes, type InferenceDeps } from './routes/inference.js'
 import { registerIntegrationRoutes } from './routes/integrations/index.js'
@@ -40,5 +42,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const integrationDeps = { gateway: deps.gateway, allowDirectKeys: deps.allowDirectKeys ?? (() => false) }
   registerRerankRoute(app, integrationDeps)
   registerIntegrationRoutes(app, integrationDeps)
+  // Files, batches and token counting, on `/v1` and where the OpenAI SDK sends them.
+  for (const prefix of ['/v1', '/openai/v1', '/openai']) {
+    registerFileRoutes(app, { ...integrationDeps, bodyLimitBytes: deps.bodyLimitBytes }, prefix)
+    registerCountTokensRoutes(app, integrationDeps, prefix)
+  }
   return app
 }

@@ -1,0 +1,411 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
+import type { Gateway } from '../../core/gateway.js'
+import { BatchCreateRequestSchema, type BatchResultsResponse } from '../../core/schemas/files.js'
+import {
+  callFilesApi,
+  downloadFileContent,
+  readBatchResults,
+  type FilesCall,
+} from '../../providers/openai/files.js'
+import { compileValidator } from '../validate.js'
+import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
+
+const validateBatch = compileValidator(BatchCreateRequestSchema)
+
+/** The provider OpenAI's SDK reaches when the request names none. */
+const DEFAULT_PROVIDER = 'openai'
+
+/** Fields before the file part are a few short strings; more than this is not a sensible form. */
+const MAX_FORM_PREFIX_BYTES = 1024 * 1024
+
+/** List filters and cursors passed upstream; anything else (e.g. our `provider`) stays here. */
+const LIST_PARAMS = ['purpose', 'limit', 'after', 'before', 'order']
+
+export interface FilesDeps {
+  gateway: Gateway
+  allowDirectKeys: () => boolean
+  /** `client.max_request_body_size_mb`, enforced on uploads as they stream through. */
+  bodyLimitBytes: number
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+/**
+ * The provider a files or batches request is for, as Bifrost reads it: the `provider` query
+ * parameter, the `x-model-provider` header, then the body's own hint; OpenAI when none is given.
+ */
+function providerOf(gateway: Gateway, request: FastifyRequest, fromBody?: string): string {
+  const query = request.query as Record<string, unknown>
+  const header = request.headers['x-model-provider']
+  const name =
+    text(query.provider) ??
+    text(query['x-model-provider']) ??
+    text(Array.isArray(header) ? header[0] : header) ??
+    fromBody ??
+    DEFAULT_PROVIDER
+  if (!gateway.lookup.isProviderName(name)) {
+    throw new GatewayError('unknown_provider', `unknown provider "${name}"`, { param: 'provider' })
+  }
+  return name
+}
+
+function listQuery(request: FastifyRequest): Record<string, string> {
+  const query = request.query as Record<string, unknown>
+  const out: Record<string, string> = {}
+  for (const k of LIST_PARAMS) {
+    const v = text(query[k])
+    if (v !== undefined) out[k] = v
+  }
+  return out
+}
+
+function idParam(request: FastifyRequest, name: 'file_id' | 'batch_id'): string {
+  const id = text((request.params as Record<string, unknown>)[name])
+  if (!id) throw new GatewayError('invalid_request', `${name} is required`, { param: name })
+  return id
+}
+
+/** An upstream failure after the upload body was sent: it cannot be sent again, so no retry or other key. */
+function final(err: unknown): GatewayError {
+  const e = asGatewayError(err)
+  if (!e.retryable && !e.keyDead) return e
+  return new GatewayError(e.code, e.message, {
+    status: e.status,
+    type: e.type,
+    param: e.param,
+    isBifrostError: e.isBifrostError,
+    upstreamCode: e.upstreamCode,
+    retryAfterMs: e.retryAfterMs,
+    headers: e.headers,
+    extra: e.extra,
+    retryable: false,
+    keyDead: false,
+    cause: e,
+  })
+}
+
+/** What an upload's form held before its file part, and the whole body to forward from there. */
+interface UploadHead {
+  fields: Record<string, string>
+  filename: string
+  /** The caller's bytes, unchanged: the part read so far, then the rest as it arrives. */
+  body: () => AsyncIterable<Buffer>
+}
+
+/**
+ * Reads a multipart upload only up to the headers of its `file` part, to check it has one and learn
+ * the fields sent before it; the file itself is not read here but forwarded as it arrives, counted
+ * against the body limit.
+ */
+async function readUploadHead(
+  it: AsyncIterator<Buffer>,
+  boundary: string,
+  limit: number,
+): Promise<UploadHead> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for (;;) {
+    const step = await it.next()
+    if (!step.done) {
+      chunks.push(step.value)
+      size += step.value.length
+      if (size > limit) throw tooLarge()
+    }
+    const head = Buffer.concat(chunks)
+    const scan = scanParts(head, boundary)
+    if (scan.filename !== undefined) {
+      const filename = scan.filename
+      let sent = size
+      return {
+        fields: scan.fields,
+        filename,
+        async *body() {
+          yield head
+          for (;;) {
+            const next = await it.next()
+            if (next.done) return
+            sent += next.value.length
+            if (sent > limit) throw tooLarge()
+            yield next.value
+          }
+        },
+      }
+    }
+    if (step.done || scan.ended) {
+      throw new GatewayError('invalid_request', 'file is required: the file to upload, as a file field', {
+        param: 'file',
+      })
+    }
+    if (size > MAX_FORM_PREFIX_BYTES) {
+      throw new GatewayError('invalid_request', 'the form holds more than 1 MiB of fields before its file', {
+        param: 'file',
+      })
+    }
+  }
+}
+
+/**
+ * An upload answered before its body was read to the end (refused, or failed upstream): the rest is
+ * drained and the connection closed after the answer, so the client reads the error rather than
+ * stalling on a half-read body.
+ */
+function abandonBody(request: FastifyRequest, reply: FastifyReply, incoming: AsyncIterator<Buffer>): void {
+  if (request.raw.readableEnded) return
+  if (!reply.sent) reply.header('connection', 'close')
+  void incoming.return?.()
+  request.raw.resume()
+}
+
+function tooLarge(): GatewayError {
+  return new GatewayError(
+    'body_too_large',
+    'the body is larger than the configured limit (client.max_request_body_size_mb)',
+  )
+}
+
+/**
+ * The parts of a multipart body seen so far: the text fields that are complete, whether the closing
+ * delimiter came, and the filename once the `file` part's headers are in.
+ */
+function scanParts(
+  buf: Buffer,
+  boundary: string,
+): { fields: Record<string, string>; filename?: string; ended: boolean } {
+  const delimiter = Buffer.from(`--${boundary}`)
+  const between = Buffer.from(`\r\n--${boundary}`)
+  const fields: Record<string, string> = {}
+  let pos = buf.indexOf(delimiter)
+  while (pos !== -1) {
+    const after = pos + delimiter.length
+    if (buf.length < after + 2) break
+    if (buf[after] === 0x2d && buf[after + 1] === 0x2d) return { fields, ended: true }
+    const headersEnd = buf.indexOf('\r\n\r\n', after)
+    if (headersEnd === -1) break
+    const headers = buf.subarray(after + 2, headersEnd).toString('utf8')
+    const name = /;\s*name="([^"]*)"/i.exec(headers)?.[1]
+    if (name === 'file') {
+      return { fields, filename: /;\s*filename="([^"]*)"/i.exec(headers)?.[1] ?? '', ended: false }
+    }
+    const next = buf.indexOf(between, headersEnd + 4)
+    if (next === -1) break
+    if (name) fields[name] = buf.subarray(headersEnd + 4, next).toString('utf8')
+    pos = next + 2
+  }
+  return { fields, ended: false }
+}
+
+/**
+ * OpenAI's Files and Batches APIs under `prefix` (`/v1`, `/openai/v1`, `/openai`), for OpenAI and
+ * the OpenAI-compatible providers (and Azure with an API key). Each call is governed and logged like
+ * inference, goes upstream with one of the provider's keys, and answers in OpenAI's shape. Uploads
+ * and downloads stream through without being held in memory.
+ */
+export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix: string): void {
+  const { gateway } = deps
+
+  /** Runs one JSON call through the pipeline (auth, governance, key choice, retries, logs). */
+  async function run(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    type: RequestType,
+    provider: string,
+    call: FilesCall,
+    input?: unknown,
+  ): Promise<FastifyReply> {
+    const ctx = begin(request, reply, type, provider)
+    if (input !== undefined) ctx.input = input
+    try {
+      const result = await gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
+        callFilesApi<unknown>(a, call),
+      )
+      return sendJson(reply, ctx, result)
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  }
+
+  // No model is involved: the context names the provider, and any of its keys may serve.
+  const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, provider: string) =>
+    beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
+
+  const forwardUpload = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    incoming: AsyncIterator<Buffer>,
+  ): Promise<FastifyReply> => {
+    const contentType = request.headers['content-type'] ?? ''
+    const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType)
+    if (!boundary) {
+      throw new GatewayError('invalid_request', 'the multipart/form-data content type names no boundary')
+    }
+    const declared = Number(request.headers['content-length'])
+    if (declared > deps.bodyLimitBytes) throw tooLarge()
+    const head = await readUploadHead(incoming, boundary[1] ?? boundary[2], deps.bodyLimitBytes)
+    if ('purpose' in head.fields && !head.fields.purpose.trim()) {
+      throw new GatewayError('invalid_request', 'purpose is required', { param: 'purpose' })
+    }
+    const provider = providerOf(gateway, request, text(head.fields.provider))
+    const ctx = begin(request, reply, 'file_upload', provider)
+    ctx.input = { ...head.fields, file: { name: head.filename } }
+    try {
+      const result = await gateway.operation(
+        ctx,
+        { model: `${provider}/*` },
+        undefined,
+        async (_adapter, a) => {
+          try {
+            return await callFilesApi<unknown>(a, {
+              method: 'POST',
+              path: '/files',
+              body: head.body(),
+              contentType,
+              contentLength: Number.isFinite(declared) && declared > 0 ? declared : undefined,
+            })
+          } catch (err) {
+            throw final(err)
+          }
+        },
+      )
+      return sendJson(reply, ctx, result)
+    } catch (err) {
+      abandonBody(request, reply, incoming)
+      return failed(request, reply, ctx, err)
+    }
+  }
+
+  const upload = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (!(request.body instanceof Readable)) {
+      throw new GatewayError(
+        'unsupported_media_type',
+        'send the file as multipart/form-data, with the fields file and purpose',
+      )
+    }
+    // Not destroyed when we stop reading: the rest is drained so the error can still be answered.
+    const incoming = request.body.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>
+    try {
+      return await forwardUpload(request, reply, incoming)
+    } catch (err) {
+      abandonBody(request, reply, incoming)
+      throw err
+    }
+  }
+  // The upload's body reaches the handler as the raw stream, in this scope only.
+  app.register(async (scope) => {
+    scope.addContentTypeParser('multipart/form-data', (_request, payload, done) => done(null, payload))
+    scope.post(`${prefix}/files`, upload)
+  })
+
+  app.get(`${prefix}/files`, (request, reply) =>
+    run(request, reply, 'file_list', providerOf(gateway, request), {
+      method: 'GET',
+      path: '/files',
+      query: listQuery(request),
+    }),
+  )
+
+  app.get(`${prefix}/files/:file_id`, (request, reply) => {
+    const id = idParam(request, 'file_id')
+    return run(request, reply, 'file_retrieve', providerOf(gateway, request), {
+      method: 'GET',
+      path: `/files/${encodeURIComponent(id)}`,
+    })
+  })
+
+  app.delete(`${prefix}/files/:file_id`, (request, reply) => {
+    const id = idParam(request, 'file_id')
+    return run(request, reply, 'file_delete', providerOf(gateway, request), {
+      method: 'DELETE',
+      path: `/files/${encodeURIComponent(id)}`,
+    })
+  })
+
+  app.get(`${prefix}/files/:file_id/content`, async (request, reply) => {
+    const id = idParam(request, 'file_id')
+    const provider = providerOf(gateway, request)
+    const ctx = begin(request, reply, 'file_content', provider)
+    try {
+      const result = await gateway.streamOperation(
+        ctx,
+        { model: `${provider}/*` },
+        undefined,
+        (_adapter, a) => downloadFileContent(a, id),
+      )
+      return reply.headers(responseHeaders(ctx, result.headers)).send(relayBytes(result.items))
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  })
+
+  app.post(`${prefix}/batches`, (request, reply) => {
+    const body = validateBatch(request.body)
+    const { provider: named, model, fallbacks: _fallbacks, ...openai } = body as Record<string, unknown>
+    const slash = typeof model === 'string' ? model.indexOf('/') : -1
+    const fromModel = slash > 0 ? (model as string).slice(0, slash) : undefined
+    const provider = providerOf(gateway, request, text(named) ?? fromModel)
+    return run(
+      request,
+      reply,
+      'batch_create',
+      provider,
+      { method: 'POST', path: '/batches', body: JSON.stringify(openai), contentType: 'application/json' },
+      body,
+    )
+  })
+
+  app.get(`${prefix}/batches`, (request, reply) =>
+    run(request, reply, 'batch_list', providerOf(gateway, request), {
+      method: 'GET',
+      path: '/batches',
+      query: listQuery(request),
+    }),
+  )
+
+  app.get(`${prefix}/batches/:batch_id`, (request, reply) => {
+    const id = idParam(request, 'batch_id')
+    return run(request, reply, 'batch_retrieve', providerOf(gateway, request), {
+      method: 'GET',
+      path: `/batches/${encodeURIComponent(id)}`,
+    })
+  })
+
+  app.post(`${prefix}/batches/:batch_id/cancel`, (request, reply) => {
+    const id = idParam(request, 'batch_id')
+    return run(request, reply, 'batch_cancel', providerOf(gateway, request), {
+      method: 'POST',
+      path: `/batches/${encodeURIComponent(id)}/cancel`,
+    })
+  })
+
+  // Bifrost's results of a finished batch, read from its output and error files.
+  app.get(`${prefix}/batches/:batch_id/results`, async (request, reply) => {
+    const id = idParam(request, 'batch_id')
+    const provider = providerOf(gateway, request)
+    const ctx = begin(request, reply, 'batch_results', provider)
+    try {
+      const result = await gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
+        readBatchResults(a, id, deps.bodyLimitBytes),
+      )
+      const answer: BatchResultsResponse = {
+        ...result.body,
+        extra_fields: { request_type: 'batch_results', provider: ctx.provider },
+      }
+      return sendJson(reply, ctx, { body: answer, headers: result.headers })
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  })
+}
+
+/** The downloaded chunks as a byte stream, so the reply honours back-pressure. */
+function relayBytes(items: AsyncIterable<{ bytes: Buffer }>): Readable {
+  return Readable.from(
+    (async function* () {
+      for await (const item of items) yield item.bytes
+    })(),
+    { objectMode: false },
+  )
+}
