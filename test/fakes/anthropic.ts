@@ -12,8 +12,9 @@ import {
  * A fake Anthropic API that speaks the published Messages wire format: `POST /v1/messages` (JSON
  * and SSE with message_start, content_block_start/delta/stop, message_delta, message_stop, ping),
  * `POST /v1/messages/count_tokens` and `GET /v1/models`. Like the real API it answers 400 to unknown top-level fields, to roles other
- * than user/assistant, to a thinking block whose signature it did not issue, and to tool_use left
- * without a tool_result. Replies are derived from the request: the answer to "hi" is "Echo: hi".
+ * than user/assistant, to a thinking block whose signature it did not issue, to tool_use left
+ * without a tool_result, and, with thinking enabled, to a last assistant turn whose tool_use is not
+ * preceded by its thinking block. Replies are derived from the request: the answer to "hi" is "Echo: hi".
  *
  * Triggers:
  * - `tools` and a last user turn without tool results: two parallel tool_use blocks (one when
@@ -152,6 +153,19 @@ function validate(body: any): string | undefined {
     if (body.max_tokens <= body.thinking.budget_tokens)
       return '`max_tokens` must be greater than `thinking.budget_tokens`'
   }
+  const thinkingOn = body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive'
+  const lastAssistant = body.messages.findLastIndex((m: any) => m.role === 'assistant')
+  const toolTurn = lastAssistant === -1 ? [] : body.messages[lastAssistant].content
+  if (
+    thinkingOn &&
+    Array.isArray(toolTurn) &&
+    toolTurn.some((b: any) => b.type === 'tool_use') &&
+    toolTurn[0]?.type !== 'thinking' &&
+    toolTurn[0]?.type !== 'redacted_thinking'
+  ) {
+    // Within a tool-use loop the model's thinking must come back before its tool calls.
+    return `messages.${lastAssistant}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${toolTurn[0]?.type}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`
+  }
   for (let i = 0; i < body.messages.length; i++) {
     const m = body.messages[i]
     if (m.role !== 'user' && m.role !== 'assistant')
@@ -275,11 +289,22 @@ function contentBlock(b: PlannedBlock): any {
   return { type: 'text', text: b.text }
 }
 
-function messages({ res, body, streamFault }: FakeContext): void {
+function messages({ res, body, streamFault, report }: FakeContext): void {
   const problem = validate(body)
   if (problem) return error(res, 400, 'invalid_request_error', problem)
   const p = plan(body)
   const usage = usageFor(body, p)
+  const ofType = (t: PlannedBlock['type']) => p.blocks.filter((b) => b.type === t)
+  report({
+    text: ofType('text')
+      .map((b) => b.text)
+      .join(''),
+    thinking: ofType('thinking')
+      .map((b) => b.text)
+      .join(''),
+    toolCalls: ofType('tool_use').map((b) => ({ name: b.name ?? '', args: b.input ?? {} })),
+    usage: { input: usage.input_tokens, output: usage.output_tokens },
+  })
   const mid = id('msg')
   if (!body.stream) {
     if (streamFault?.kind === 'malformed') {

@@ -118,7 +118,7 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
     }
     const operation = m[2]
     if (await openAIMedia(ctx, operation, model)) return
-    await relay(ctx, `${openai.url}/v1/${operation}`, model)
+    await relay(ctx, `${openai.url}/v1/${operation}`, model, openai)
   }).start()
 
   return {
@@ -144,7 +144,13 @@ function json(res: FakeContext['res'], status: number, value: unknown): void {
 }
 
 /** Passes an OpenAI-format JSON request on to another fake, with the model set, and its answer back as it streams. */
-export async function relay(ctx: FakeContext, url: string, model?: string): Promise<void> {
+export async function relay(
+  ctx: FakeContext,
+  url: string,
+  model?: string,
+  backend?: FakeServer,
+): Promise<void> {
+  const seen = backend?.answers.length ?? 0
   const body = ctx.body && typeof ctx.body === 'object' ? { ...ctx.body, ...(model && { model }) } : ctx.body
   const upstream = await fetch(url, {
     method: ctx.req.method,
@@ -156,6 +162,8 @@ export async function relay(ctx: FakeContext, url: string, model?: string): Prom
   })
   if (upstream.body) for await (const chunk of upstream.body) ctx.res.write(chunk)
   ctx.res.end()
+  // The answer is the backend's; the resource reports it as its own, as Azure serves it.
+  for (const a of backend?.answers.slice(seen) ?? []) ctx.report(a)
 }
 
 const AUDIO_TYPES: Record<string, string> = {
@@ -293,7 +301,7 @@ export async function startFakeOpenAIWithMedia(): Promise<{ server: FakeServer; 
     const route = ctx.path.split('?')[0]
     const operation = route.replace(/^\/v1\//, '')
     if (await openAIMedia(ctx, operation, mediaModel(ctx))) return
-    await relay(ctx, `${openai.url}${ctx.path}`)
+    await relay(ctx, `${openai.url}${ctx.path}`, undefined, openai)
   }).start()
   return {
     server,

@@ -2,7 +2,14 @@ import { Sha256 } from '@aws-crypto/sha256-js'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { ServerResponse } from 'node:http'
 import { encodeEvent, encodeException } from '../../src/providers/bedrock/index.js'
-import { countTokens, FakeServer, pieces, type FakeContext, type Fault } from './server.js'
+import {
+  countTokens,
+  FakeServer,
+  pieces,
+  type FakeContext,
+  type Fault,
+  type ReportedAnswer,
+} from './server.js'
 
 /**
  * A fake AWS Bedrock Runtime that speaks its published wire formats: `POST /model/{modelId}/converse`
@@ -13,8 +20,10 @@ import { countTokens, FakeServer, pieces, type FakeContext, type Fault } from '.
  * `bedrock`, any region); the fake recomputes it with @smithy/signature-v4 and answers 403
  * InvalidSignatureException (or UnrecognizedClientException for an unknown key) as AWS does.
  *
- * Triggers: `toolConfig` and a last user turn without toolResult: a toolUse block (input streamed
- * in small pieces); `additionalModelRequestFields.thinking`: a signed reasoning block first;
+ * Triggers: `toolConfig` and a last user turn without toolResult: some text, then a toolUse block
+ * per tool offered, up to two in parallel (input streamed in small pieces);
+ * `additionalModelRequestFields.thinking` (Claude) or `.reasoningConfig`: a signed reasoning block
+ * first, and for a Claude model a tool turn sent back must start with it (ValidationException);
  * a system `cachePoint`: 6 cacheReadInputTokens; a model id containing `throttled`: 429
  * ThrottlingException; `[stream-error]` in the prompt: a modelStreamErrorException mid-stream.
  */
@@ -107,25 +116,35 @@ function answerConverse(body: any): { blocks: Block[]; stopReason: string; usage
   const messages: any[] = body.messages ?? []
   const last = messages[messages.length - 1]
   const blocks: Block[] = []
-  const thinking = body.additionalModelRequestFields?.thinking
-  if (thinking) {
+  // Claude takes `thinking`, Nova and the others `reasoningConfig`; both answer a reasoningContent block.
+  const extra = body.additionalModelRequestFields ?? {}
+  if (extra.thinking || extra.reasoningConfig) {
     const text = 'Let me think about it.'
     blocks.push({ reasoningContent: { reasoningText: { text, signature: fakeBedrockSignature(text) } } })
   }
-  const answeredTool = (last?.content ?? []).some((b: any) => b.toolResult)
+  const results = (last?.content ?? []).filter((b: any) => b.toolResult).map((b: any) => b.toolResult)
   const tools = body.toolConfig?.tools ?? []
   let stopReason = 'end_turn'
   const prompt = lastUserText(messages)
-  if (tools.length && !answeredTool) {
-    const name = body.toolConfig.toolChoice?.tool?.name ?? tools[0].toolSpec.name
+  if (tools.length && !results.length) {
+    const forced = body.toolConfig.toolChoice?.tool?.name
+    const names: string[] = forced ? [forced] : tools.slice(0, 2).map((t: any) => t.toolSpec.name)
     blocks.push({ text: 'Let me look that up.' })
-    blocks.push({ toolUse: { toolUseId: 'tooluse_fake01', name, input: { city: 'Paris', unit: 'celsius' } } })
+    names.forEach((name, i) =>
+      blocks.push({
+        toolUse: {
+          toolUseId: `tooluse_fake0${i + 1}`,
+          name,
+          input: { city: i === 0 ? 'Paris' : 'Tokyo', unit: 'celsius' },
+        },
+      }),
+    )
     stopReason = 'tool_use'
-  } else if (answeredTool) {
-    const result = last.content.find((b: any) => b.toolResult).toolResult
-    blocks.push({
-      text: `The tool said: ${(result.content ?? []).map((c: any) => c.text ?? JSON.stringify(c.json)).join('')}`,
-    })
+  } else if (results.length) {
+    const said = results.map((r: any) =>
+      (r.content ?? []).map((c: any) => c.text ?? JSON.stringify(c.json)).join(''),
+    )
+    blocks.push({ text: `The tool said: ${said.join(' | ')}` })
   } else {
     blocks.push({ text: `Bedrock echo: ${prompt}` })
   }
@@ -143,8 +162,30 @@ function answerConverse(body: any): { blocks: Block[]; stopReason: string; usage
   return { blocks, stopReason, usage }
 }
 
-function validateConverse(body: any): string | undefined {
+/** The answer in neutral terms, for `FakeServer.answers`. */
+function reported(answer: ReturnType<typeof answerConverse>): ReportedAnswer {
+  return {
+    text: answer.blocks.map((b) => b.text ?? '').join(''),
+    thinking: answer.blocks.map((b) => b.reasoningContent?.reasoningText.text ?? '').join(''),
+    toolCalls: answer.blocks.flatMap((b) =>
+      b.toolUse ? [{ name: b.toolUse.name, args: b.toolUse.input }] : [],
+    ),
+    usage: { input: answer.usage.inputTokens, output: answer.usage.outputTokens },
+  }
+}
+
+function validateConverse(body: any, modelId: string): string | undefined {
   if (!Array.isArray(body?.messages) || body.messages.length === 0) return 'messages must not be empty'
+  // Claude's own rule, which Bedrock passes on: with thinking, a tool turn starts with its reasoning.
+  const lastAssistant = body.messages.findLastIndex((m: any) => m.role === 'assistant')
+  const turn: any[] = lastAssistant === -1 ? [] : (body.messages[lastAssistant].content ?? [])
+  if (
+    modelId.includes('anthropic.') &&
+    body.additionalModelRequestFields?.thinking?.type === 'enabled' &&
+    turn.some((b) => b.toolUse) &&
+    !turn[0]?.reasoningContent
+  )
+    return `messages.${lastAssistant}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${turn[0]?.toolUse ? 'tool_use' : 'text'}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`.`
   for (let i = 0; i < body.messages.length; i++) {
     const m = body.messages[i]
     if (m.role !== 'user' && m.role !== 'assistant') return `messages.${i}.role must be user or assistant`
@@ -168,8 +209,10 @@ function writeEvents(res: ServerResponse): (type: string, payload: unknown) => v
   return (type, payload) => res.write(encodeEvent(type, { ...(payload as object), p: 'abcd' }))
 }
 
-function streamConverse(res: ServerResponse, body: any): void {
-  const { blocks, stopReason, usage } = answerConverse(body)
+function streamConverse({ res, report }: FakeContext, body: any): void {
+  const answer = answerConverse(body)
+  report(reported(answer))
+  const { blocks, stopReason, usage } = answer
   const send = writeEvents(res)
   send('messageStart', { role: 'assistant' })
   blocks.forEach((b, i) => {
@@ -277,10 +320,12 @@ async function handle(ctx: FakeContext, credentials: FakeBedrockCredentials[]): 
   if (modelId.includes('throttled'))
     return awsError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.')
   if (op === 'converse' || op === 'converse-stream') {
-    const invalid = validateConverse(body)
+    const invalid = validateConverse(body, modelId)
     if (invalid) return awsError(res, 400, 'ValidationException', invalid)
-    if (op === 'converse-stream') return streamConverse(res, body)
-    const { blocks, stopReason, usage } = answerConverse(body)
+    if (op === 'converse-stream') return streamConverse(ctx, body)
+    const answer = answerConverse(body)
+    ctx.report(reported(answer))
+    const { blocks, stopReason, usage } = answer
     res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'fake-request-id' })
     res.end(
       JSON.stringify({

@@ -6,8 +6,9 @@ import { fakeVector } from './openai.js'
  * Cohere's wire format: `Authorization: Bearer` is checked (only `co-good` passes, else 401
  * `{id, message}`), the stream is `event: <type>` + `data: {...}` frames from `message-start` to
  * `message-end`. The answer to "hi" is "Echo: hi"; with tools offered and a user turn last, it
- * plans and calls the first tool with `{"city":"Paris"}`, its arguments streamed in pieces; after a
- * tool result it answers "Tool said: …". Rerank scores a document by the words it shares with
+ * plans and calls up to two tools in parallel (`{"city":"Paris"}`, `{"city":"Tokyo"}`), their
+ * arguments streamed in pieces; after tool results it answers "Tool said: …". With
+ * `thinking: {type: 'enabled'}` a `thinking` content block comes first. Rerank scores a document by the words it shares with
  * the query.
  */
 export async function startFakeCohere(port = 0): Promise<FakeServer> {
@@ -45,43 +46,65 @@ function handle(ctx: FakeContext): void {
   json(res, 404, { id: uid(), message: `unknown route ${route}` })
 }
 
-function chat({ res, body, streamFault }: FakeContext): void {
+function chat({ res, body, streamFault, report }: FakeContext): void {
   const messages: any[] = body.messages ?? []
   const last = messages[messages.length - 1]
   const promptText = messages.map((m) => lastText(m.content)).join('\n')
   let text = ''
   let plan = ''
-  let call: { id: string; name: string; arguments: string } | undefined
+  let calls: { id: string; name: string; arguments: string }[] = []
+  // Reasoning models think in a `thinking` content block before the answer or the tool calls.
+  const thinking =
+    body.thinking?.type === 'enabled'
+      ? `The user asked: ${lastText(last?.content) || 'for the results'}.`
+      : ''
   if (body.tools?.length && last?.role === 'user') {
-    const name = body.tools[0].function.name
-    plan = `I will call ${name}.`
-    call = { id: `${name}_${uid()}`, name, arguments: JSON.stringify({ city: 'Paris' }) }
+    const tools: any[] = body.tools.slice(0, 2)
+    plan = `I will call ${tools.map((t) => t.function.name).join(' and ')}.`
+    calls = tools.map((t, i) => ({
+      id: `${t.function.name}_${uid()}`,
+      name: t.function.name,
+      arguments: JSON.stringify(i === 0 ? { city: 'Paris' } : { city: 'Tokyo' }),
+    }))
   } else if (last?.role === 'tool') {
     text = `Tool said: ${messages
       .filter((m) => m.role === 'tool')
       .map((m) => lastText(m.content))
       .join(' | ')}`
   } else text = `Echo: ${lastText(last?.content)}`
-  const out = countTokens(text + plan + (call?.arguments ?? ''))
+  const out = countTokens(thinking + text + plan + calls.map((c) => c.arguments).join(''))
   const input = countTokens(promptText)
   const usage = {
     billed_units: { input_tokens: input, output_tokens: out },
     tokens: { input_tokens: input + 10, output_tokens: out },
   }
-  const finish = call ? 'TOOL_CALL' : 'COMPLETE'
+  report({
+    text: text || plan,
+    thinking,
+    toolCalls: calls.map((c) => ({ name: c.name, args: JSON.parse(c.arguments) })),
+    usage: { input: usage.tokens.input_tokens, output: usage.tokens.output_tokens },
+  })
+  const finish = calls.length ? 'TOOL_CALL' : 'COMPLETE'
   const id = uid()
+  const content = [
+    ...(thinking ? [{ type: 'thinking', thinking }] : []),
+    ...(text ? [{ type: 'text', text }] : []),
+  ]
   if (!body.stream) {
     return json(res, 200, {
       id,
-      message: call
+      message: calls.length
         ? {
             role: 'assistant',
+            ...(content.length && { content }),
             tool_plan: plan,
-            tool_calls: [
-              { id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } },
-            ],
+            tool_calls: calls.map((c) => ({
+              id: c.id,
+              type: 'function',
+              function: { name: c.name, arguments: c.arguments },
+            })),
           }
-        : { role: 'assistant', content: [{ type: 'text', text }] },
+        : { role: 'assistant', content },
       finish_reason: finish,
       usage,
     })
@@ -95,12 +118,20 @@ function chat({ res, body, streamFault }: FakeContext): void {
       delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } },
     },
   ]
-  if (call) {
-    for (const p of pieces(plan))
-      events.push({ type: 'tool-plan-delta', delta: { message: { tool_plan: p } } })
+  content.forEach((block, index) => {
+    const kind = block.type as 'text' | 'thinking'
+    events.push({ type: 'content-start', index, delta: { message: { content: { type: kind, [kind]: '' } } } })
+    for (const p of pieces(block.type === 'text' ? (block.text ?? '') : (block.thinking ?? ''))) {
+      events.push({ type: 'content-delta', index, delta: { message: { content: { [kind]: p } } } })
+    }
+    events.push({ type: 'content-end', index })
+  })
+  for (const p of plan ? pieces(plan) : [])
+    events.push({ type: 'tool-plan-delta', delta: { message: { tool_plan: p } } })
+  calls.forEach((call, index) => {
     events.push({
       type: 'tool-call-start',
-      index: 0,
+      index,
       delta: {
         message: {
           tool_calls: { id: call.id, type: 'function', function: { name: call.name, arguments: '' } },
@@ -110,22 +141,12 @@ function chat({ res, body, streamFault }: FakeContext): void {
     for (let k = 0; k < call.arguments.length; k += 4) {
       events.push({
         type: 'tool-call-delta',
-        index: 0,
+        index,
         delta: { message: { tool_calls: { function: { arguments: call.arguments.slice(k, k + 4) } } } },
       })
     }
-    events.push({ type: 'tool-call-end', index: 0 })
-  } else {
-    events.push({
-      type: 'content-start',
-      index: 0,
-      delta: { message: { content: { type: 'text', text: '' } } },
-    })
-    for (const p of pieces(text)) {
-      events.push({ type: 'content-delta', index: 0, delta: { message: { content: { text: p } } } })
-    }
-    events.push({ type: 'content-end', index: 0 })
-  }
+    events.push({ type: 'tool-call-end', index })
+  })
   events.push({ type: 'message-end', delta: { finish_reason: finish, usage } })
   for (const ev of events) if (!send(ev)) return
   sse.end()

@@ -13,8 +13,9 @@ import { countTokens, FakeServer, pieces, SseWriter, type FakeContext } from './
  * the first signed with a thoughtSignature; thinkingConfig.includeThoughts → a signed thought part
  * first; a prompt containing "cached" reports cachedContentTokenCount; maxOutputTokens smaller than
  * the answer cuts it with MAX_TOKENS. The key `bad-key` answers 400 API_KEY_INVALID. Signatures the
- * fake did not issue are "corrupted" (400), and gemini-3 models require the signature back on the
- * first functionCall of the current turn, as the real ones do.
+ * fake did not issue are "corrupted" (400) except Google's stand-in `skip_thought_signature_validator`,
+ * and gemini-3 models require a signature on the first functionCall of the current turn, as the
+ * real ones do.
  */
 export async function startFakeGemini(port = 0): Promise<FakeServer> {
   return new FakeServer(handle).start(port)
@@ -233,7 +234,12 @@ function validate(body: any, model: string): void {
         throw invalid(
           `* GenerateContentRequest.contents[${i}].parts: a part must hold exactly one kind of data`,
         )
-      if (p.thoughtSignature !== undefined && !signedByUs(p.thoughtSignature))
+      // Google's documented stand-in for a lost signature passes the check, as on the real API.
+      if (
+        p.thoughtSignature !== undefined &&
+        p.thoughtSignature !== 'skip_thought_signature_validator' &&
+        !signedByUs(p.thoughtSignature)
+      )
         throw invalid('Corrupted thought signature.')
       if (
         p.functionCall &&
@@ -323,8 +329,17 @@ function plan(body: any, model: string): Plan {
   return { thought, text, calls, finishReason, usage }
 }
 
-function generate({ res, body, streamFault }: FakeContext, model: string, stream: boolean): void {
+function generate({ res, body, streamFault, report }: FakeContext, model: string, stream: boolean): void {
   const p = plan(body, model)
+  report({
+    text: p.text,
+    thinking: p.thought?.text ?? '',
+    toolCalls: p.calls.map((c) => ({ name: c.name, args: c.args })),
+    usage: {
+      input: p.usage.promptTokenCount,
+      output: p.usage.candidatesTokenCount + (p.usage.thoughtsTokenCount ?? 0),
+    },
+  })
   const id = responseId()
   const thoughtPart = p.thought && {
     text: p.thought.text,

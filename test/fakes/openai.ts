@@ -125,10 +125,16 @@ function usageFor(model: string, promptText: string, completion: string) {
   }
 }
 
-function chat({ res, body, streamFault }: FakeContext): void {
+function chat({ res, body, streamFault, report }: FakeContext): void {
   const p = plan(body.messages ?? [], body.tools)
   const completionText = p.text + p.calls.map((c) => c.name + c.arguments).join('')
   const usage = usageFor(body.model, p.promptText, completionText)
+  report({
+    text: p.text,
+    thinking: '',
+    toolCalls: p.calls.map((c) => ({ name: c.name, args: JSON.parse(c.arguments) })),
+    usage: { input: usage.prompt_tokens, output: usage.completion_tokens },
+  })
   const finish = p.calls.length ? 'tool_calls' : 'stop'
   const created = Math.floor(Date.now() / 1000)
   const cid = id('chatcmpl')
@@ -319,7 +325,7 @@ function embeddings({ res, body }: FakeContext): void {
   })
 }
 
-function responses({ res, body, streamFault }: FakeContext): void {
+function responses({ res, body, streamFault, report }: FakeContext): void {
   const input = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : (body.input ?? [])
   const messages = input
     .filter((i: any) => i.type === undefined || i.type === 'message' || i.type === 'function_call_output')
@@ -347,6 +353,12 @@ function responses({ res, body, streamFault }: FakeContext): void {
     output_tokens_details: { reasoning_tokens: usage0.completion_tokens_details.reasoning_tokens },
     total_tokens: usage0.total_tokens,
   }
+  report({
+    text: p.text,
+    thinking: '',
+    toolCalls: p.calls.map((c) => ({ name: c.name, args: JSON.parse(c.arguments) })),
+    usage: { input: usage.input_tokens, output: usage.output_tokens },
+  })
   const rid = id('resp')
   const created_at = Math.floor(Date.now() / 1000)
   const msgId = id('msg')

@@ -25,6 +25,16 @@ export interface RecordedRequest {
   body: any
 }
 
+/** What a fake answered to one generation request, in neutral terms, for tests to compare with what the client saw. */
+export interface ReportedAnswer {
+  text: string
+  /** The reasoning text the fake sent, '' when it sent none. */
+  thinking: string
+  toolCalls: { name: string; args: Record<string, unknown> }[]
+  /** Input and output tokens as the provider's usage counts them (output includes reasoning). */
+  usage: { input: number; output: number }
+}
+
 export interface FakeContext {
   req: IncomingMessage
   res: ServerResponse
@@ -32,12 +42,16 @@ export interface FakeContext {
   body: any
   /** A fault to apply to the stream about to be written, if one was queued. */
   streamFault: Fault | undefined
+  /** Records the answer the fake is about to send (see `FakeServer.answers`). */
+  report(answer: ReportedAnswer): void
 }
 
 export type FakeHandler = (ctx: FakeContext) => Promise<void> | void
 
 export class FakeServer {
   readonly requests: RecordedRequest[] = []
+  /** The generation answers sent, in order, as the fakes report them. */
+  readonly answers: ReportedAnswer[] = []
   private faults: Fault[] = []
   private server: Server
   private sockets = new Set<import('node:net').Socket>()
@@ -46,7 +60,8 @@ export class FakeServer {
   latencyMs = 0
 
   constructor(private handler: FakeHandler) {
-    this.server = createServer((req, res) => void this.handle(req, res))
+    // A request the gateway aborts mid-body rejects the handler; the fake drops that socket, it does not crash.
+    this.server = createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()))
     this.server.on('connection', (s) => {
       this.sockets.add(s)
       s.on('close', () => this.sockets.delete(s))
@@ -73,6 +88,7 @@ export class FakeServer {
   reset(): void {
     this.faults = []
     this.requests.length = 0
+    this.answers.length = 0
   }
 
   async close(): Promise<void> {
@@ -123,7 +139,8 @@ export class FakeServer {
       req.socket.destroy()
       return
     }
-    await this.handler({ req, res, path, body, streamFault: fault })
+    const report = (answer: ReportedAnswer) => void this.answers.push(answer)
+    await this.handler({ req, res, path, body, streamFault: fault, report })
   }
 }
 

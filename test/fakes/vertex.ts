@@ -147,7 +147,8 @@ export async function startFakeGoogleCloud(opts: {
       if (method !== 'generateContent' && method !== 'streamGenerateContent')
         return googleError(res, 400, 'INVALID_ARGUMENT', `Unsupported method ${method}`)
       return relay(
-        res,
+        ctx,
+        gemini,
         `${gemini.url}/v1beta/models/${model}:${method}${url.search}`,
         { 'x-goog-api-key': 'vertex' },
         body,
@@ -163,7 +164,8 @@ export async function startFakeGoogleCloud(opts: {
       return anthropicError(res, `stream must be ${method === 'streamRawPredict'} for ${method}`)
     const { anthropic_version: _v, anthropic_beta: _b, ...rest } = body
     return relay(
-      res,
+      ctx,
+      anthropic,
       `${anthropic.url}/v1/messages`,
       { 'x-api-key': 'sk-vertex', 'anthropic-version': '2023-06-01' },
       { model, ...rest },
@@ -195,11 +197,13 @@ function predict({ res, body }: FakeContext): void {
 
 /** Passes a request to the fake that speaks the model's wire format, and its answer back as it streams. */
 async function relay(
-  res: FakeContext['res'],
+  { res, report }: FakeContext,
+  backend: FakeServer,
   url: string,
   headers: Record<string, string>,
   body: unknown,
 ): Promise<void> {
+  const seen = backend.answers.length
   const upstream = await fetch(url, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json' },
@@ -210,6 +214,8 @@ async function relay(
   })
   if (upstream.body) for await (const chunk of upstream.body) res.write(chunk)
   res.end()
+  // Vertex reports the answer of the model's own API as its own.
+  for (const a of backend.answers.slice(seen)) report(a)
 }
 
 function json(res: FakeContext['res'], status: number, value: unknown): void {

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../core/errors.js'
+import { signatureFromRoute } from '../signature-origin.js'
 import type {
   ChatMessage,
   ChatRequest,
@@ -211,15 +212,19 @@ function assistantMessage(content: string | AnthropicInBlock[], i: number): Chat
   const calls: ToolCall[] = []
   content.forEach((b, j) => {
     if (b.type === 'text') parts.push(textPart(b))
-    else if (b.type === 'thinking')
+    else if (b.type === 'thinking') {
+      const signed =
+        typeof b.signature === 'string' && b.signature
+          ? signatureFromRoute(b.signature, ANTHROPIC_REASONING_FORMAT)
+          : undefined
       details.push({
         type: 'reasoning.text',
         index: details.length,
         text: String(b.thinking ?? ''),
-        ...(typeof b.signature === 'string' && b.signature && { signature: b.signature }),
-        format: ANTHROPIC_REASONING_FORMAT,
+        ...(signed && { signature: signed.signature }),
+        format: signed?.format ?? ANTHROPIC_REASONING_FORMAT,
       })
-    else if (b.type === 'redacted_thinking')
+    } else if (b.type === 'redacted_thinking')
       details.push({
         type: 'reasoning.encrypted',
         index: details.length,

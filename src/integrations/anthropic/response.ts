@@ -1,4 +1,6 @@
 import type { ChatResponse, ReasoningDetail, Usage } from '../../core/schemas/index.js'
+import { signatureForRoute } from '../signature-origin.js'
+import { ANTHROPIC_REASONING_FORMAT } from './parse.js'
 
 /** One content block of an Anthropic Messages response. */
 export interface AnthropicOutBlock {
@@ -84,13 +86,14 @@ export function thinkingBlocks(
     }
     if (d.type !== 'reasoning.text' && d.type !== 'reasoning.summary') continue
     const text = d.text ?? d.summary ?? ''
+    const signature = d.signature && signatureForRoute(d.signature, d.format, ANTHROPIC_REASONING_FORMAT)
     const prev = d.index !== undefined ? byIndex.get(d.index) : undefined
     if (prev) {
       prev.thinking = String(prev.thinking) + text
-      if (d.signature) prev.signature = d.signature
+      if (signature) prev.signature = signature
       continue
     }
-    const block: AnthropicOutBlock = { type: 'thinking', thinking: text, signature: d.signature ?? '' }
+    const block: AnthropicOutBlock = { type: 'thinking', thinking: text, signature: signature ?? '' }
     if (d.index !== undefined) byIndex.set(d.index, block)
     out.push(block)
   }

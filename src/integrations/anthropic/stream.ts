@@ -1,5 +1,7 @@
 import type { ChatChunk, ReasoningDetail, Usage } from '../../core/schemas/index.js'
 import type { ChatStreamItem } from '../../providers/types.js'
+import { signatureForRoute } from '../signature-origin.js'
+import { ANTHROPIC_REASONING_FORMAT } from './parse.js'
 import { messageId, toAnthropicUsage, toStopReason } from './response.js'
 
 /** One Anthropic SSE event: its name and its JSON data. */
@@ -125,7 +127,10 @@ export async function* translateChatToAnthropicStream(
         yield {
           type: 'content_block_delta',
           index: current.index,
-          delta: { type: 'signature_delta', signature: d.signature },
+          delta: {
+            type: 'signature_delta',
+            signature: signatureForRoute(d.signature, d.format, ANTHROPIC_REASONING_FORMAT),
+          },
         }
     }
 

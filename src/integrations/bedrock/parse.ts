@@ -12,6 +12,7 @@ import {
   type ConverseContentBlock,
   type ConverseRequest,
 } from '../../providers/bedrock/index.js'
+import { signatureFromRoute } from '../signature-origin.js'
 
 function invalid(message: string, param?: string): GatewayError {
   return new GatewayError('invalid_request', message, { param, retryable: false })
@@ -95,12 +96,13 @@ function assistantMessage(content: ConverseContentBlock[]): ChatMessage {
       })
     else if (b.reasoningContent?.reasoningText) {
       const r = b.reasoningContent.reasoningText
+      const signed = r.signature ? signatureFromRoute(r.signature, BEDROCK_REASONING_FORMAT) : undefined
       details.push({
         type: 'reasoning.text',
         index: details.length,
         text: r.text,
-        ...(r.signature && { signature: r.signature }),
-        format: BEDROCK_REASONING_FORMAT,
+        ...(signed && { signature: signed.signature }),
+        format: signed?.format ?? BEDROCK_REASONING_FORMAT,
       })
     } else if (b.reasoningContent?.redactedContent)
       details.push({
@@ -163,9 +165,18 @@ export function converseToChat(body: ConverseRequest, model: string): ChatReques
   const extra = body.additionalModelRequestFields
   if (isObject(extra)) {
     ;(req as Record<string, unknown>).additionalModelRequestFields = extra
-    const budget = isObject(extra.thinking) ? Number(extra.thinking.budget_tokens) : NaN
-    if (Number.isFinite(budget) && !model.startsWith('bedrock/'))
-      req.reasoning_effort = budget <= 2048 ? 'low' : budget <= 8192 ? 'medium' : 'high'
+    const effort = reasoningEffortOf(extra)
+    // Bedrock itself reads additionalModelRequestFields.
+    if (effort && !model.startsWith('bedrock/')) req.reasoning_effort = effort
   }
   return req
+}
+
+/** Claude's thinking budget, or the reasoningConfig of Nova and others, as OpenAI's reasoning effort. */
+function reasoningEffortOf(extra: Record<string, unknown>): string | undefined {
+  const budget = isObject(extra.thinking) ? Number(extra.thinking.budget_tokens) : NaN
+  if (Number.isFinite(budget)) return budget <= 2048 ? 'low' : budget <= 8192 ? 'medium' : 'high'
+  const config = isObject(extra.reasoningConfig) ? extra.reasoningConfig : undefined
+  if (config?.type !== 'enabled') return undefined
+  return typeof config.maxReasoningEffort === 'string' ? config.maxReasoningEffort : 'medium'
 }

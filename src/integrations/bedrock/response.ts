@@ -1,5 +1,11 @@
 import type { ChatResponse, Usage } from '../../core/schemas/index.js'
-import type { ConverseContentBlock, ConverseResponse, ConverseUsage } from '../../providers/bedrock/index.js'
+import {
+  BEDROCK_REASONING_FORMAT,
+  type ConverseContentBlock,
+  type ConverseResponse,
+  type ConverseUsage,
+} from '../../providers/bedrock/index.js'
+import { signatureForRoute } from '../signature-origin.js'
 
 const STOP_REASONS: Record<string, string> = {
   stop: 'end_turn',
@@ -46,7 +52,12 @@ export function chatToConverse(res: ChatResponse, latencyMs: number): ConverseRe
     if (d.type === 'reasoning.text')
       content.push({
         reasoningContent: {
-          reasoningText: { text: d.text ?? '', ...(d.signature && { signature: d.signature }) },
+          reasoningText: {
+            text: d.text ?? '',
+            ...(d.signature && {
+              signature: signatureForRoute(d.signature, d.format, BEDROCK_REASONING_FORMAT),
+            }),
+          },
         },
       })
     else if (d.type === 'reasoning.encrypted' && d.data)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ChatChunk, ChatDelta } from '../../core/schemas/index.js'
 import type { ChatStreamItem } from '../../providers/types.js'
+import { signatureFromRoute } from '../signature-origin.js'
 import { translateChatToConverseStream, type ConverseEvent } from './stream.js'
 
 function chunk(delta: ChatDelta, finish: string | null = null): ChatStreamItem {
@@ -74,7 +75,9 @@ describe('translateChatToConverseStream', () => {
   it('streams signed reasoning in its own block before the text', async () => {
     const out = await events([
       chunk({ reasoning: 'hmm', reasoning_details: [{ type: 'reasoning.text', text: 'hmm' }] }),
-      chunk({ reasoning_details: [{ type: 'reasoning.text', signature: 'sig1' }] }),
+      chunk({
+        reasoning_details: [{ type: 'reasoning.text', signature: 'sig1', format: 'bedrock-converse' }],
+      }),
       chunk({ content: 'Answer' }, 'stop'),
     ])
     expect(out.slice(1, 5).map((e) => e.payload)).toEqual([
@@ -84,5 +87,25 @@ describe('translateChatToConverseStream', () => {
       { contentBlockIndex: 1, delta: { text: 'Answer' } },
     ])
     expect(out.find((e) => e.type === 'messageStop')?.payload).toEqual({ stopReason: 'end_turn' })
+  })
+
+  it('marks the origin of a signature another family made, so that it goes back there', async () => {
+    const out = await events([
+      chunk({
+        reasoning_details: [{ type: 'reasoning.text', index: 0, text: 'hmm', signature: 'claude-sig' }],
+      }),
+      chunk({ content: 'Answer' }, 'stop'),
+    ])
+    const sent = out.flatMap((e) =>
+      e.type === 'contentBlockDelta' && e.payload.delta?.reasoningContent?.signature
+        ? [e.payload.delta.reasoningContent.signature]
+        : [],
+    )
+    expect(sent).toHaveLength(1)
+    expect(sent[0]).not.toBe('claude-sig')
+    expect(signatureFromRoute(sent[0], 'bedrock-converse')).toEqual({
+      signature: 'claude-sig',
+      format: 'anthropic-claude-v1',
+    })
   })
 })

@@ -1,6 +1,7 @@
 import type { ChatChunk, Usage } from '../../core/schemas/index.js'
-import type { ConverseStreamEvents } from '../../providers/bedrock/index.js'
+import { BEDROCK_REASONING_FORMAT, type ConverseStreamEvents } from '../../providers/bedrock/index.js'
 import type { ChatStreamItem } from '../../providers/types.js'
+import { signatureForRoute } from '../signature-origin.js'
 import { toConverseUsage, toStopReason } from './response.js'
 
 /** One ConverseStream event: its name (the event-stream `:event-type`) and payload. */
@@ -66,7 +67,14 @@ export async function* translateChatToConverseStream(
       if (r.signature)
         yield {
           type: 'contentBlockDelta',
-          payload: { contentBlockIndex: index, delta: { reasoningContent: { signature: r.signature } } },
+          payload: {
+            contentBlockIndex: index,
+            delta: {
+              reasoningContent: {
+                signature: signatureForRoute(r.signature, r.format, BEDROCK_REASONING_FORMAT),
+              },
+            },
+          },
         }
       if (r.data)
         yield {

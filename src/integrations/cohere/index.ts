@@ -1,4 +1,4 @@
-export { parseCohereChat, parseCohereEmbed, parseCohereRerank } from './parse.js'
+export { cohereThinkingToEffort, parseCohereChat, parseCohereEmbed, parseCohereRerank } from './parse.js'
 export {
   toCohereChatResponse,
   toCohereEmbedResponse,
@@ -6,3 +6,4 @@ export {
   toCohereRerankResponse,
 } from './serialize.js'
 export { CohereStreamWriter, sseFrame } from './stream.js'
+export { standInCallSignatures } from '../signature-origin.js'

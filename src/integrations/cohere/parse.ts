@@ -80,6 +80,18 @@ export function parseCohereChat(body: unknown): ChatRequest {
   return req
 }
 
+/**
+ * Cohere's `thinking` as OpenAI's reasoning effort, for targets that do not speak Cohere (its
+ * `thinking` object would mean something else to Anthropic). Disabled thinking asks for nothing.
+ */
+export function cohereThinkingToEffort(thinking: unknown): string | undefined {
+  if (thinking === null || typeof thinking !== 'object') return undefined
+  const t = thinking as { type?: unknown; token_budget?: unknown }
+  if (t.type !== 'enabled') return undefined
+  if (typeof t.token_budget !== 'number') return 'medium'
+  return t.token_budget <= 2048 ? 'low' : t.token_budget <= 8192 ? 'medium' : 'high'
+}
+
 function toUnifiedMessage(msg: CohereMessage, i: number): ChatMessage {
   if (!msg || typeof msg !== 'object') throw invalid(`messages[${i}] must be an object`, `messages[${i}]`)
   switch (msg.role) {

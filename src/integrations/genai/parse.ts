@@ -1,4 +1,5 @@
 import { GatewayError } from '../../core/errors.js'
+import { signatureFromRoute } from '../signature-origin.js'
 import type {
   ChatMessage,
   ChatRequest,
@@ -208,8 +209,13 @@ function modelMessage(parts: GenAIPart[], i: number, calls: CallBook): ChatMessa
       toolCalls.push(call)
     } else if (p.thought) {
       const d: ReasoningDetail = { type: 'reasoning.text', index: details.length, text: p.text ?? '' }
-      if (p.thoughtSignature) d.signature = p.thoughtSignature
-      details.push({ ...d, format: GEMINI_REASONING_FORMAT })
+      let format = GEMINI_REASONING_FORMAT
+      if (p.thoughtSignature) {
+        const signed = signatureFromRoute(p.thoughtSignature, GEMINI_REASONING_FORMAT)
+        d.signature = signed.signature
+        format = signed.format
+      }
+      details.push({ ...d, format })
     } else if (typeof p.text === 'string') {
       texts.push(p.text)
       // Gemini signs the last text part of an answer without calls; the adapter puts it back there.

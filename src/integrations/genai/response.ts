@@ -1,5 +1,6 @@
 import type { ChatResponse, ReasoningDetail, ToolCall, Usage } from '../../core/schemas/index.js'
-import type { GenAIPart } from './parse.js'
+import { signatureForRoute } from '../signature-origin.js'
+import { GEMINI_REASONING_FORMAT, type GenAIPart } from './parse.js'
 
 export interface GenAIUsageMetadata {
   promptTokenCount: number
@@ -61,13 +62,14 @@ export function thoughtParts(
     }
     const text = d.text ?? d.summary ?? ''
     const prev = d.index !== undefined ? byIndex.get(d.index) : undefined
+    const signature = d.signature && signatureForRoute(d.signature, d.format, GEMINI_REASONING_FORMAT)
     if (prev) {
       prev.text = (prev.text ?? '') + text
-      if (d.signature) prev.thoughtSignature = d.signature
+      if (signature) prev.thoughtSignature = signature
       continue
     }
     const part: GenAIPart = { text, thought: true }
-    if (d.signature) part.thoughtSignature = d.signature
+    if (signature) part.thoughtSignature = signature
     if (d.index !== undefined) byIndex.set(d.index, part)
     parts.push(part)
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../../core/errors.js'
-import type { ChatRequest } from '../../core/schemas/index.js'
+import type { ChatRequest, ReasoningDetail } from '../../core/schemas/index.js'
 import { toAnthropicRequest } from './request.js'
 
 const build = (req: Partial<ChatRequest> & Record<string, unknown>, stream = false) =>
@@ -376,5 +376,25 @@ describe('toAnthropicRequest', () => {
       user_id: 'bob',
     })
     expect(build({ metadata: { trace: 'x' } }).metadata).toBeUndefined()
+  })
+
+  it('asks no thinking for a tool turn that came back without its signed thinking, as Anthropic would refuse it', () => {
+    const toolTurn = (reasoning_details?: ReasoningDetail[]): Partial<ChatRequest> => ({
+      reasoning_effort: 'low',
+      messages: [
+        { role: 'user', content: 'weather?' },
+        {
+          role: 'assistant',
+          content: null,
+          ...(reasoning_details && { reasoning_details }),
+          tool_calls: [{ id: 't1', type: 'function', function: { name: 'w', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: 't1', content: '21C' },
+      ],
+    })
+    expect(build(toolTurn()).thinking).toBeUndefined()
+    const signed: ReasoningDetail[] = [{ type: 'reasoning.text', index: 0, text: 'hmm', signature: 'sig' }]
+    expect(build(toolTurn(signed)).thinking).toEqual({ type: 'enabled', budget_tokens: 1024 })
+    expect(build({ reasoning_effort: 'low' }).thinking).toEqual({ type: 'enabled', budget_tokens: 1024 })
   })
 })

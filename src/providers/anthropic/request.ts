@@ -94,6 +94,12 @@ export function toAnthropicRequest(req: ChatRequest, model: string, stream: bool
     if (body.max_tokens <= budget) body.max_tokens = budget + (requestedMax ?? DEFAULT_MAX_TOKENS)
   }
 
+  if (body.thinking != null && toolTurnWithoutThinking(messages)) {
+    // Anthropic refuses thinking when the tool turn sent back lost its signed thinking (a client
+    // on a route without signatures, such as Cohere's); this turn is then answered without thinking.
+    delete body.thinking
+  }
+
   for (const p of NATIVE_PARAMS) if (native[p] != null) body[p] = native[p]
   // OpenAI's service_tier values ('default', 'flex', 'priority') would be rejected.
   if (native.service_tier === 'auto' || native.service_tier === 'standard_only')
@@ -103,6 +109,13 @@ export function toAnthropicRequest(req: ChatRequest, model: string, stream: bool
   if (metadata) body.metadata = metadata
   if (stream) body.stream = true
   return body
+}
+
+/** Whether the last assistant turn calls tools without starting with a thinking block. */
+export function toolTurnWithoutThinking(messages: AnthropicMessageParam[]): boolean {
+  const turn = messages.findLast((m) => m.role === 'assistant')?.content
+  if (!Array.isArray(turn) || !turn.some((b) => b.type === 'tool_use')) return false
+  return turn[0].type !== 'thinking' && turn[0].type !== 'redacted_thinking'
 }
 
 function budgetOf(thinking: unknown): number | undefined {

@@ -167,6 +167,12 @@ export function toConverseRequest(req: ChatRequest, model: string): ConverseRequ
       out.inferenceConfig = { ...out.inferenceConfig, maxTokens: budget + (inference.maxTokens ?? 4096) }
     }
   }
+  const turn = messages.findLast((m) => m.role === 'assistant')?.content ?? []
+  if (anthropicModel && extra.thinking && turn.some((b) => b.toolUse) && !turn[0]?.reasoningContent) {
+    // Claude refuses thinking when the tool turn sent back lost its signed reasoning (a client on
+    // a route without signatures); this turn is then answered without thinking.
+    delete extra.thinking
+  }
   if (Object.keys(extra).length) out.additionalModelRequestFields = extra
   return out
 }

@@ -3,6 +3,7 @@ import type { GatewayContext } from '../../../core/context.js'
 import { asGatewayError, GatewayError } from '../../../core/errors.js'
 import type { ChatRequest } from '../../../core/schemas/index.js'
 import {
+  standInCallSignatures,
   anthropicToChat,
   chatToAnthropicMessage,
   estimatePromptTokens,
@@ -28,13 +29,20 @@ const ANTHROPIC_FIELDS = [
 ]
 
 /** The request as one target should see it: Anthropic-only fields leave for other wire formats. */
-function forTarget(req: ChatRequest, adapter: ProviderAdapter, effort: string | undefined): ChatRequest {
+function forTarget(
+  req: ChatRequest,
+  adapter: ProviderAdapter,
+  effort: string | undefined,
+  model: string,
+): ChatRequest {
   if (adapter.format === 'anthropic') return req
   const copy: Record<string, unknown> = { ...req }
   for (const k of ANTHROPIC_FIELDS) delete copy[k]
   if (adapter.format !== 'gemini') delete copy.top_k
   if (effort && copy.reasoning_effort === undefined) copy.reasoning_effort = effort
-  return copy as ChatRequest
+  // tool_use has no place for Gemini's signature on a call: Gemini gets Google's stand-in.
+  const geminiTarget = adapter.format === 'gemini' || adapter.format === 'vertex'
+  return geminiTarget ? standInCallSignatures(copy as ChatRequest, model) : (copy as ChatRequest)
 }
 
 /** A request's target when the model names no provider: the provider whose keys list it, else Anthropic. */
@@ -100,7 +108,7 @@ async function countTokens(
       req,
       defaultProviderFor(deps, body.model, 'anthropic'),
       (adapter, a) => {
-        if (adapter.countTokens) return adapter.countTokens(a, forTarget(req, adapter, effort))
+        if (adapter.countTokens) return adapter.countTokens(a, forTarget(req, adapter, effort, a.model))
         how = 'estimated'
         return Promise.resolve<JsonResult<{ input_tokens: number }>>({
           body: { input_tokens: estimatePromptTokens(given ?? {}) },
@@ -138,7 +146,7 @@ async function messages(
   try {
     if (!stream) {
       const result = await deps.gateway.operation(ctx, req, provider, (adapter, a) =>
-        adapter.chat(a, forTarget(req, adapter, effort)),
+        adapter.chat(a, forTarget(req, adapter, effort, a.model)),
       )
       return reply
         .headers(responseHeaders(ctx, result.headers))
@@ -146,7 +154,7 @@ async function messages(
         .send(JSON.stringify(chatToAnthropicMessage(result.body, body.model)))
     }
     const result = await deps.gateway.streamOperation(ctx, req, provider, (adapter, a) =>
-      adapter.chatStream({ ...a, passthrough: false }, forTarget(req, adapter, effort)),
+      adapter.chatStream({ ...a, passthrough: false }, forTarget(req, adapter, effort, a.model)),
     )
     const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
     try {

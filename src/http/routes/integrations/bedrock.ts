@@ -12,13 +12,14 @@ import {
   chatToConverse,
   converseToChat,
   modelFromPath,
+  standInCallSignatures,
   streamExceptionName,
   toBedrockError,
   translateChatToConverseStream,
   validateConverseBody,
 } from '../../../integrations/bedrock/index.js'
 import { encodeEvent, encodeException } from '../../../providers/bedrock/index.js'
-import type { ChatStreamItem, StreamResult } from '../../../providers/types.js'
+import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../providers/types.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import type { IntegrationDeps } from './index.js'
@@ -76,6 +77,12 @@ async function* invokeFrames(events: AsyncIterable<unknown>): AsyncGenerator<Uin
     yield encodeEvent('chunk', { bytes: Buffer.from(JSON.stringify(e)).toString('base64') })
 }
 
+/** Converse's toolUse has no place for Gemini's signature on a call: Gemini gets Google's stand-in. */
+function forTarget(req: ChatRequest, adapter: ProviderAdapter, model: string): ChatRequest {
+  const geminiTarget = adapter.format === 'gemini' || adapter.format === 'vertex'
+  return geminiTarget ? standInCallSignatures(req, model) : req
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -105,10 +112,15 @@ export function registerBedrockIntegration(app: FastifyInstance, deps: Integrati
     const startedAt = Date.now()
     try {
       if (stream) {
-        const result = await gateway.chatStream(ctx, { ...req, stream: true })
+        const streamed = { ...req, stream: true }
+        const result = await gateway.streamOperation(ctx, streamed, undefined, (adapter, a) =>
+          adapter.chatStream(a, forTarget(streamed, adapter, a.model)),
+        )
         return await relayEventStream(reply, ctx, result, converseFrames(result.items, startedAt))
       }
-      const result = await gateway.chat(ctx, req)
+      const result = await gateway.operation(ctx, req, undefined, (adapter, a) =>
+        adapter.chat(a, forTarget(req, adapter, a.model)),
+      )
       return reply
         .headers(responseHeaders(ctx, result.headers))
         .type('application/json')

@@ -3,17 +3,20 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { GatewayContext } from '../../../core/context.js'
 import { asGatewayError, GatewayError } from '../../../core/errors.js'
 import {
+  cohereThinkingToEffort,
   CohereStreamWriter,
   parseCohereChat,
   parseCohereEmbed,
   parseCohereRerank,
   sseFrame,
+  standInCallSignatures,
   toCohereChatResponse,
   toCohereEmbedResponse,
   toCohereError,
   toCohereRerankResponse,
 } from '../../../integrations/cohere/index.js'
-import type { StreamResult, ChatStreamItem } from '../../../providers/types.js'
+import type { ChatRequest } from '../../../core/schemas/index.js'
+import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../providers/types.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import { checkRerank, runRerank } from '../rerank.js'
@@ -22,6 +25,21 @@ import type { IntegrationDeps } from './index.js'
 
 /** A model without a provider prefix is Cohere's, as the SDK sends it. */
 const DEFAULT_PROVIDER = 'cohere'
+
+/**
+ * The request as one target should see it: Cohere's `thinking` goes only to Cohere (Anthropic
+ * would read it as its own and refuse it); another target gets it as reasoning_effort.
+ */
+function forTarget(req: ChatRequest, adapter: ProviderAdapter, model: string): ChatRequest {
+  if (adapter.format === 'cohere') return req
+  const { thinking, ...rest } = req as ChatRequest & { thinking?: unknown }
+  const effort = cohereThinkingToEffort(thinking)
+  const out: ChatRequest =
+    effort && rest.reasoning_effort == null ? { ...rest, reasoning_effort: effort } : rest
+  // Cohere's tool calls have no place for Gemini's signature: Gemini gets Google's stand-in.
+  const geminiTarget = adapter.format === 'gemini' || adapter.format === 'vertex'
+  return geminiTarget ? standInCallSignatures(out, model) : out
+}
 
 /**
  * `/cohere/v2/chat` (streamed too), `/cohere/v2/embed` and `/cohere/v2/rerank`: Cohere's v2 API
@@ -38,8 +56,15 @@ export function registerCohereIntegration(app: FastifyInstance, deps: Integratio
       const stream = body.stream === true
       const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', body.model)
       try {
-        if (stream) return await relay(reply, ctx, await gateway.chatStream(ctx, body, DEFAULT_PROVIDER))
-        const result = await gateway.chat(ctx, body, DEFAULT_PROVIDER)
+        if (stream) {
+          const result = await gateway.streamOperation(ctx, body, DEFAULT_PROVIDER, (adapter, a) =>
+            adapter.chatStream(a, forTarget(body, adapter, a.model)),
+          )
+          return await relay(reply, ctx, result)
+        }
+        const result = await gateway.operation(ctx, body, DEFAULT_PROVIDER, (adapter, a) =>
+          adapter.chat(a, forTarget(body, adapter, a.model)),
+        )
         return send(reply, ctx, toCohereChatResponse(result.body), result.headers)
       } catch (err) {
         return sendCohereError(reply, request, ctx, err)
