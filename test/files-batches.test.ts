@@ -44,7 +44,10 @@ describe('Files and Batches APIs through the gateway, with the official OpenAI S
       client: { max_request_body_size_mb: 2 },
       providers: {
         openai: fakeProvider(openai.url, { network_config: { max_retries: 2 } }),
-        groq: fakeProvider(groq.url, {}, [{ name: 'g', value: 'sk-groq', models: ['*'], weight: 1 }]),
+        // A key that lists its models still serves files and batches, which name none.
+        groq: fakeProvider(groq.url, {}, [
+          { name: 'g', value: 'sk-groq', models: ['llama-3.3-70b'], weight: 1 },
+        ]),
         azure: {
           keys: [
             {

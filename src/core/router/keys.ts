@@ -1,8 +1,12 @@
 import type { ProviderKey } from '../schemas/index.js'
 
-/** Whether a key may serve a model: its allow-list (`*` for all, `[]` for none) minus its deny-list. */
+/**
+ * Whether a key may serve a model: its allow-list (`*` for all, `[]` for none) minus its deny-list.
+ * The model `*` (files, batches: calls that name no model) is served by any key that serves some model.
+ */
 export function keyAllowsModel(key: ProviderKey, model: string): boolean {
   if (!key.enabled) return false
+  if (model === '*') return key.models.length > 0
   if (key.blacklisted_models.includes(model)) return false
   return (
     key.models.includes('*') ||
