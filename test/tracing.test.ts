@@ -341,6 +341,51 @@ describe('OpenTelemetry traces', () => {
     expect(BigInt(tool!.startTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(first.endTimeUnixNano))
     expect(BigInt(tool!.endTimeUnixNano)).toBeLessThanOrEqual(BigInt(secondAttempt.startTimeUnixNano))
   })
+
+  it('traces a tool call of POST /v1/mcp/tool/execute as a span of its own, in the caller’s trace', async () => {
+    const created = await fetch(`${gw.url}/api/governance/virtual-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'executor',
+        mcp_configs: [{ mcp_client_name: 'everything', tools_to_execute: ['echo'] }],
+      }),
+    })
+    const vk = ((await created.json()) as { virtual_key: { id: string; value: string } }).virtual_key
+    const traceId = '0af7651916cd43dd8448eb211c80319d'
+    const parentId = 'c7ad6b7169203331'
+    const execute = (args: string, callId: string) =>
+      fetch(`${gw.url}/v1/mcp/tool/execute`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-bf-vk': vk.value,
+          traceparent: `00-${traceId}-${parentId}-01`,
+        },
+        body: JSON.stringify({
+          id: callId,
+          type: 'function',
+          function: { name: 'everything-echo', arguments: args },
+        }),
+      })
+    expect((await execute('{"message":"traced"}', 'call_traced')).status).toBe(200)
+    // A call the MCP server refuses (missing argument): the span says so.
+    expect((await execute('{}', 'call_refused')).status).toBe(200)
+
+    const find = (id: string) => collector.spans.find((s) => s.attributes['gen_ai.tool.call.id'] === id)
+    for (let i = 0; i < 200 && !(find('call_traced') && find('call_refused')); i++) await sleep(20)
+    const ok = find('call_traced')
+    expect(ok).toMatchObject({ name: 'execute_tool echo', kind: SERVER, traceId, parentSpanId: parentId })
+    expect(ok?.attributes).toMatchObject({
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'echo',
+      'heimdall.mcp.client': 'everything',
+      'heimdall.virtual_key.id': vk.id,
+    })
+    expect(ok?.status?.code ?? 0).not.toBe(ERROR)
+    expect(BigInt(ok!.endTimeUnixNano)).toBeGreaterThan(BigInt(ok!.startTimeUnixNano))
+    expect(find('call_refused')?.status?.code).toBe(ERROR)
+  })
 })
 
 describe('OpenTelemetry traces configured by the standard environment variables', () => {

@@ -139,6 +139,8 @@ export interface VirtualKey {
   user_id?: string | null
   access_profile_id?: number | null
   created_by_user_id?: string | null
+  /** Heimdall: request logs of this key keep no input or output content. */
+  disable_content_logging?: boolean
   config_hash?: string | null
   created_at: string
   updated_at: string

@@ -67,6 +67,8 @@ const virtualKeyFields = {
   calendar_aligned: Type.Optional(Type.Boolean()),
   /** RFC 3339; in the future. */
   expires_at: Type.Optional(Nullable(Type.String())),
+  /** Heimdall: request logs of this key keep no input or output content (metadata only). */
+  disable_content_logging: Type.Optional(Type.Boolean()),
 }
 
 export const CreateVirtualKeySchema = Type.Object({

@@ -273,6 +273,7 @@ export class GovernanceService {
       access_profile_id: opts.access_profile_id ?? null,
       created_by_user_id: opts.created_by_user_id ?? null,
       mcp_configs: JSON.stringify(mcpConfigs),
+      disable_content_logging: input.disable_content_logging ? 1 : 0,
       config_hash: opts.config_hash ?? null,
       created_at: now,
       updated_at: now,
@@ -346,6 +347,8 @@ export class GovernanceService {
         if (input.is_active !== undefined) patch.is_active = input.is_active ? 1 : 0
         if (input.calendar_aligned !== undefined) patch.calendar_aligned = input.calendar_aligned ? 1 : 0
         if (expires !== undefined) patch.expires_at = expires
+        if (input.disable_content_logging !== undefined)
+          patch.disable_content_logging = input.disable_content_logging ? 1 : 0
         if (input.team_id !== undefined) {
           patch.team_id = teamId
           if (teamId !== null) patch.customer_id = null

@@ -108,13 +108,15 @@ async function runCalls(
         let content: string
         const startNs = process.hrtime.bigint()
         let error: string | undefined
+        let answer: string | undefined
         try {
           const result = await callToolWithDeadline(source, tool, args, {
             timeoutMs,
             signal: controller.signal,
             identity,
           })
-          content = toolResultText(result)
+          content = answer = toolResultText(result)
+          if (result.isError) error = content
         } catch (err) {
           error = (err as Error).message
           if (err instanceof GatewayError && err.code === 'request_cancelled') throw err
@@ -128,6 +130,8 @@ async function runCalls(
             startNs,
             endNs,
             error,
+            arguments: args,
+            result: answer,
           })
         }
         return { role: 'tool', tool_call_id: call.id, content }

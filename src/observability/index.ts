@@ -3,6 +3,7 @@ import type { Cluster } from '../cluster/index.js'
 import type { GatewayHook } from '../core/context.js'
 import type { ClientConfig, ConfigFile } from '../core/schemas/index.js'
 import type { GovernanceRuntime } from '../governance/runtime.js'
+import type { StandaloneToolCall } from '../mcp/tool-calls.js'
 import type { ConfigStore } from '../store/index.js'
 import type { Logger } from './logger.js'
 import { createLogging } from './logs/index.js'
@@ -27,6 +28,8 @@ export interface ObservabilityDeps {
 /** One part of observability: the gateway hook it adds, and how it stops. */
 export interface ObservabilityPart {
   hook?: GatewayHook
+  /** Tool calls of POST /v1/mcp/tool/execute, which no gateway hook sees. */
+  onStandaloneToolCall?(call: StandaloneToolCall): void
   close(): Promise<void>
 }
 
@@ -44,6 +47,16 @@ export async function createObservability(deps: ObservabilityDeps): Promise<Obse
   const metrics = createMetrics(deps, { logQueue: () => logging.queueStats() })
   const tracing = createTracing(deps)
   const parts: ObservabilityPart[] = [metrics, logging, tracing]
+  // The execute route reads this decoration per request (see src/http/routes/mcp-inference.ts).
+  deps.app.decorate('mcpToolCallObserver', (call: StandaloneToolCall) => {
+    for (const p of parts) {
+      try {
+        p.onStandaloneToolCall?.(call)
+      } catch (err) {
+        deps.logger.warn({ err: (err as Error).message }, 'could not observe an MCP tool call')
+      }
+    }
+  })
   return {
     hooks: parts.flatMap((p) => (p.hook ? [p.hook] : [])),
     logsConnected: () => logging.connected(),

@@ -20,7 +20,12 @@ import type { AttemptRecord, GatewayContext, GatewayHook } from '../core/context
 import type { RequestType } from '../core/errors.js'
 import { COST_STATE, VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
-import { MCP_AGENT_FIRST, MCP_TOOL_CALLS, type ToolCallRecord } from '../mcp/tool-calls.js'
+import {
+  MCP_AGENT_FIRST,
+  MCP_TOOL_CALLS,
+  type StandaloneToolCall,
+  type ToolCallRecord,
+} from '../mcp/tool-calls.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
 import { pluginConfig } from './metrics.js'
 
@@ -193,8 +198,23 @@ export function createTracing(deps: ObservabilityDeps): ObservabilityPart {
     },
   }
 
+  /** POST /v1/mcp/tool/execute: the tool call is the request, a span of its own (in the caller's trace, if any). */
+  const onStandaloneToolCall = (call: StandaloneToolCall) => {
+    const parent =
+      call.headers.traceparent === undefined
+        ? ROOT_CONTEXT
+        : propagator.extract(ROOT_CONTEXT, call.headers, defaultTextMapGetter)
+    const attributes: Attributes = {}
+    if (call.virtualKey) {
+      attributes['heimdall.virtual_key.id'] = call.virtualKey.id
+      attributes['heimdall.virtual_key.name'] = call.virtualKey.name
+    }
+    toolSpan(tracer, wallClock(), parent, call.record, SpanKind.SERVER, attributes)
+  }
+
   return {
     hook,
+    onStandaloneToolCall,
     async close() {
       await provider.forceFlush().catch(() => undefined)
       await provider.shutdown()
@@ -293,13 +313,21 @@ function attemptSpan(
   span.end(clock(attempt.endNs ?? fallbackEnd))
 }
 
-function toolSpan(tracer: Tracer, clock: Clock, parent: Context, call: ToolCallRecord): void {
+function toolSpan(
+  tracer: Tracer,
+  clock: Clock,
+  parent: Context,
+  call: ToolCallRecord,
+  kind = SpanKind.INTERNAL,
+  extra: Attributes = {},
+): void {
   const span = tracer.startSpan(
     `execute_tool ${call.name}`,
     {
-      kind: SpanKind.INTERNAL,
+      kind,
       startTime: clock(call.startNs),
       attributes: {
+        ...extra,
         'gen_ai.operation.name': 'execute_tool',
         'gen_ai.tool.name': call.name,
         'gen_ai.tool.type': 'extension',

@@ -244,6 +244,7 @@ export function virtualKeyFromRow(
     ...(row.user_id !== null && { user_id: row.user_id }),
     ...(row.access_profile_id !== null && { access_profile_id: row.access_profile_id }),
     ...(row.created_by_user_id !== null && { created_by_user_id: row.created_by_user_id }),
+    disable_content_logging: Number(row.disable_content_logging) === 1,
     config_hash: row.config_hash,
     created_at: row.created_at,
     updated_at: row.updated_at,

@@ -45,6 +45,8 @@ export interface VirtualKeyRow {
   created_by_user_id: string | null
   /** JSON VirtualKeyMcpConfig[] without virtual_key_id */
   mcp_configs: string
+  /** Added by migration 007_vk_content_logging. */
+  disable_content_logging: number
   config_hash: string | null
   created_at: string
   updated_at: string

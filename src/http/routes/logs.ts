@@ -16,7 +16,8 @@ import {
   type Dimension,
 } from '../../observability/logs/aggregates.js'
 import { parseFilters, parsePage, type LogFilters } from '../../observability/logs/filters.js'
-import type { LogSubscriber } from '../../observability/logs/index.js'
+import type { LogSubscriber, McpToolLogRow } from '../../observability/logs/index.js'
+import { mcpRowToEntry, parseMcpFilters } from '../../observability/logs/mcp-record.js'
 import type { LogQueue } from '../../observability/logs/queue.js'
 import { rowToEntry } from '../../observability/logs/record.js'
 import type { LogStore } from '../../observability/logs/store.js'
@@ -27,6 +28,7 @@ import { sendError } from '../errors.js'
 export interface LogRouteDeps {
   store(): LogStore | undefined
   queue: LogQueue
+  toolQueue: LogQueue<McpToolLogRow, McpToolLogRow>
   subscribers: Set<LogSubscriber>
   config: ConfigFile
   configStore: ConfigStore
@@ -93,7 +95,8 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRouteDeps): voi
         logs: found.map(rowToEntry),
         pagination: { ...page, total_count: total },
         stats,
-        has_logs: hasLogs,
+        // The queries run side by side: an entry written between them must not read as "no logs".
+        has_logs: hasLogs || total > 0,
         total,
         offset: page.offset,
         limit: page.limit,
@@ -291,7 +294,75 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRouteDeps): voi
     }),
   )
 
+  registerMcpLogRoutes(app, deps, handle)
   registerLiveLogs(app, deps)
+}
+
+type Handle = <T>(
+  f: (request: FastifyRequest) => Promise<T>,
+) => (request: FastifyRequest, reply: import('fastify').FastifyReply) => Promise<unknown>
+
+/** Bifrost's MCP tool logs: /api/mcp-logs (search, one entry, delete, stats, filter data). */
+function registerMcpLogRoutes(app: FastifyInstance, deps: LogRouteDeps, handle: Handle): void {
+  app.get(
+    '/api/mcp-logs',
+    handle(async (request) => {
+      const q = request.query as Query
+      const filters = parseMcpFilters(q)
+      const page = parsePage(q, ['timestamp', 'latency', 'cost'])
+      const store = needStore(deps).mcp
+      const [{ rows: found, total }, stats, hasLogs] = await Promise.all([
+        store.search(filters, page),
+        store.stats(filters),
+        store.hasAny(),
+      ])
+      return {
+        logs: found.map(mcpRowToEntry),
+        pagination: { ...page, total_count: total },
+        stats,
+        has_logs: hasLogs || total > 0,
+      }
+    }),
+  )
+
+  app.delete(
+    '/api/mcp-logs',
+    handle(async (request) => {
+      const ids = (request.body as { ids?: unknown } | undefined)?.ids
+      if (!Array.isArray(ids) || ids.some((i) => typeof i !== 'string')) {
+        throw new GatewayError('invalid_request', 'ids must be an array of log ids', { param: 'ids' })
+      }
+      const deleted = await needStore(deps).mcp.delete(ids as string[])
+      return { message: `${deleted} MCP log(s) deleted` }
+    }),
+  )
+
+  app.get(
+    '/api/mcp-logs/stats',
+    handle(async (request) => needStore(deps).mcp.stats(parseMcpFilters(request.query as Query))),
+  )
+
+  app.get(
+    '/api/mcp-logs/filterdata',
+    handle(async () => {
+      const store = needStore(deps).mcp
+      const [toolNames, serverLabels] = await Promise.all([
+        store.distinct('tool_name'),
+        store.distinct('server_label'),
+      ])
+      return { tool_names: toolNames, server_labels: serverLabels }
+    }),
+  )
+
+  app.get(
+    '/api/mcp-logs/:id',
+    handle(async (request) => {
+      const { id } = request.params as { id: string }
+      const row = await needStore(deps).mcp.get(id)
+      if (!row) throw new GatewayError('not_found', `MCP log ${id} not found`)
+      return mcpRowToEntry(row)
+    }),
+  )
 }
 
 /** /ws/logs: every new entry passing the query string's filters, as `{type: "log", operation, payload}`. */

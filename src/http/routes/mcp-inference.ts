@@ -8,7 +8,15 @@ import {
   resolveCaller,
   toolResultText,
 } from '../../mcp/access.js'
+import type { StandaloneToolCallObserver, ToolCallRecord } from '../../mcp/tool-calls.js'
 import type { McpToolSource } from '../../mcp/types.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Decorated by observability: logs and traces each tool call that POST /v1/mcp/tool/execute runs. */
+    mcpToolCallObserver?: StandaloneToolCallObserver
+  }
+}
 
 export interface McpInferenceDeps {
   source: McpToolSource
@@ -102,12 +110,30 @@ export function registerMcpInferenceRoutes(app: FastifyInstance, deps: McpInfere
     const call = format === 'responses' ? responsesToolCall(request.body) : chatToolCall(request.body)
     const args = parseArguments(call.arguments, format === 'responses' ? 'arguments' : 'function.arguments')
     const tool = assertToolAllowed(deps.source, vk, request.headers, call.name)
-    const result = await callToolWithDeadline(deps.source, tool, args, {
-      timeoutMs: deps.toolTimeoutMs?.(),
-      signal: requestSignal(reply),
-      identity: callIdentity(vk, request.headers),
-    })
-    const output = toolResultText(result)
+    const record: ToolCallRecord = {
+      name: tool.toolName,
+      client: tool.client,
+      callId: call.callId,
+      arguments: args,
+      startNs: process.hrtime.bigint(),
+      endNs: 0n,
+    }
+    let output: string
+    try {
+      const result = await callToolWithDeadline(deps.source, tool, args, {
+        timeoutMs: deps.toolTimeoutMs?.(),
+        signal: requestSignal(reply),
+        identity: callIdentity(vk, request.headers),
+      })
+      output = record.result = toolResultText(result)
+      if (result.isError) record.error = output
+    } catch (err) {
+      record.error = (err as Error).message
+      throw err
+    } finally {
+      record.endNs = process.hrtime.bigint()
+      app.mcpToolCallObserver?.({ record, headers: request.headers, virtualKey: vk })
+    }
     if (format === 'responses') {
       return reply.send({ type: 'function_call_output', call_id: call.callId ?? '', output })
     }

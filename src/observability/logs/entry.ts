@@ -3,7 +3,8 @@ import { toErrorBody } from '../../core/errors.js'
 import type { Usage } from '../../core/schemas/index.js'
 import { COST_STATE, VK_STATE } from '../../governance/enforce.js'
 import type { VirtualKeyRecord } from '../../governance/model.js'
-import { computeCost } from '../../governance/pricing/index.js'
+import { MCP_AGENT_FIRST } from '../../mcp/tool-calls.js'
+import { computeCost, estimateTokens, type TokenEstimateRequest } from '../../governance/pricing/index.js'
 import type { GovernanceState } from '../../governance/state.js'
 import type { LogRow } from './record.js'
 
@@ -12,6 +13,8 @@ export interface PendingLog {
   row: LogRow
   input?: unknown
   output?: unknown
+  /** The caller's credentials (header values), scrubbed from everything the entry stores. */
+  secrets?: string[]
 }
 
 /** What a stream carried, accumulated chunk by chunk while content logging is on. */
@@ -42,7 +45,14 @@ export function buildPendingLog(
   const team = vk?.team_id ? governance?.team(vk.team_id) : undefined
   const customerId = vk?.customer_id ?? team?.customer_id ?? undefined
   const customer = customerId ? governance?.customer(customerId) : undefined
-  const usage: Usage | undefined = ctx.usage ?? ctx.result?.usage
+  let usage: Usage | undefined = ctx.usage ?? ctx.result?.usage
+  let tokensEstimated = false
+  if (!usage && ctx.streamedChars > 0) {
+    // A stream that ended without usage (cut, or a provider that sends none): estimate what was
+    // served, as governance does for budgets, and say so.
+    usage = estimatedUsage(ctx)
+    tokensEstimated = true
+  }
   const served = ctx.attemptLog.at(-1)
   const provider = ctx.provider ?? served?.provider ?? ''
   const model = ctx.model ?? served?.model ?? ctx.modelRequested
@@ -54,13 +64,14 @@ export function buildPendingLog(
     cost = recorded.priced ? recorded.cost : null
     estimated = recorded.estimated
   } else if (usage) {
-    const result = computeCost(provider, model, usage)
+    const result = computeCost(provider, model, usage, { estimated: tokensEstimated })
     cost = result.priced ? result.cost : null
     estimated = result.estimated
   }
+  if (tokensEstimated && cost !== null) estimated = true
   const status = ctx.error ? 'error' : 'success'
   const row: LogRow = {
-    id: ctx.requestId,
+    id: logIdOf(ctx),
     ts: now - Math.round(latency),
     object: ctx.requestType,
     route: ctx.route ?? null,
@@ -110,7 +121,7 @@ export function buildPendingLog(
     output: null,
     content_summary: null,
   }
-  const pending: PendingLog = { row }
+  const pending: PendingLog = { row, secrets: credentialsOf(ctx.headers) }
   if (withContent) {
     pending.input = ctx.input
     const streamed = ctx.state.get(STREAM_STATE) as StreamContent | undefined
@@ -119,6 +130,53 @@ export function buildPendingLog(
   }
   if (ctx.error && !withContent) row.content_summary = ctx.error.message
   return pending
+}
+
+const AGENT_ROUNDS = 'logs.agent_rounds'
+
+/**
+ * The entry's id: the request id, and for agent mode's later rounds (which share it) the id with
+ * `-round-N`, so that each round keeps an entry of its own.
+ */
+function logIdOf(ctx: GatewayContext): string {
+  const first = ctx.state.get(MCP_AGENT_FIRST) as GatewayContext | undefined
+  if (!first) return ctx.requestId
+  const round = ((first.state.get(AGENT_ROUNDS) as number | undefined) ?? 1) + 1
+  first.state.set(AGENT_ROUNDS, round)
+  return `${ctx.requestId}-round-${round}`
+}
+
+function estimatedUsage(ctx: GatewayContext): Usage {
+  const input = ctx.input && typeof ctx.input === 'object' ? (ctx.input as TokenEstimateRequest) : {}
+  const prompt = estimateTokens(input).prompt
+  const completion = Math.ceil(ctx.streamedChars / 4)
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
+}
+
+/** Request headers that carry the caller's credentials (provider keys, virtual keys, admin tokens). */
+const CREDENTIAL_HEADERS = [
+  'authorization',
+  'proxy-authorization',
+  'x-api-key',
+  'api-key',
+  'x-goog-api-key',
+  'x-bf-vk',
+]
+
+/** The credential values of a request, with and without their auth scheme; short ones are left out (they would scrub ordinary words). */
+export function credentialsOf(headers: GatewayContext['headers']): string[] {
+  const out = new Set<string>()
+  for (const name of CREDENTIAL_HEADERS) {
+    const raw = headers[name]
+    for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
+      const v = value.trim()
+      if (v.length >= 6) out.add(v)
+      const token = /^[A-Za-z]+\s+(\S+)$/.exec(v)?.[1]
+      if (token && token.length >= 6) out.add(token)
+    }
+  }
+  // Longest first, so that a value containing another is removed whole.
+  return [...out].sort((a, b) => b.length - a.length)
 }
 
 function streamedMessage(s: StreamContent): Record<string, unknown> {
@@ -198,13 +256,20 @@ const SECRET_KEYS =
 const SECRET_VALUES =
   /\b(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g
 
+/** A text with known key shapes and the given exact values replaced by `[REDACTED]`. */
+export function redactText(text: string, secrets: readonly string[] = []): string {
+  let out = text.length >= 8 ? text.replace(SECRET_VALUES, '[REDACTED]') : text
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[REDACTED]')
+  return out
+}
+
 /** JSON of a request or response body, with credentials replaced by `[REDACTED]`. */
-export function redactedJson(value: unknown): string | null {
+export function redactedJson(value: unknown, secrets: readonly string[] = []): string | null {
   if (value === undefined) return null
   try {
     return JSON.stringify(value, (key, v: unknown) => {
       if (key !== '' && SECRET_KEYS.test(key)) return '[REDACTED]'
-      if (typeof v === 'string' && v.length >= 8) return v.replace(SECRET_VALUES, '[REDACTED]')
+      if (typeof v === 'string') return redactText(v, secrets)
       return v
     })
   } catch {
@@ -256,16 +321,22 @@ function textOf(v: unknown): string {
   return ''
 }
 
-/** Serializes (with redaction) the content of a pending entry into its row. */
+/**
+ * Serializes (with redaction) the content of a pending entry into its row. Error texts are
+ * redacted too: an upstream error may quote the key it was sent.
+ */
 export function finalise(p: PendingLog): LogRow {
   const row = p.row
+  if (row.error !== null) row.error = redactText(row.error, p.secrets)
+  if (row.attempts !== null) row.attempts = redactText(row.attempts, p.secrets)
   if (p.input !== undefined || p.output !== undefined) {
-    row.input = redactedJson(p.input)
-    row.output = redactedJson(p.output)
-    const summary = contentSummary(p.input, p.output, row.error)
-    row.content_summary = summary.replace(SECRET_VALUES, '[REDACTED]')
+    row.input = redactedJson(p.input, p.secrets)
+    row.output = redactedJson(p.output, p.secrets)
+    row.content_summary = contentSummary(p.input, p.output, row.error)
     p.input = undefined
     p.output = undefined
   }
+  if (row.content_summary !== null) row.content_summary = redactText(row.content_summary, p.secrets)
+  p.secrets = undefined
   return row
 }

@@ -21,8 +21,12 @@ export interface LogFilters {
   min_cost?: number
   max_cost?: number
   missing_cost_only?: boolean
+  /** Heimdall: only entries whose cost was (true) or was not (false) estimated. */
+  cost_estimated?: boolean
   content_search?: string
   request_id?: string
+  /** A Bifrost filter on something Heimdall's entries never have (a routing rule, a project ...): nothing matches. */
+  match_none?: boolean
 }
 
 export type SortBy = 'timestamp' | 'latency' | 'tokens' | 'cost'
@@ -46,16 +50,16 @@ export const LIST_FILTERS = {
   customer_ids: 'customer_id',
 } as const satisfies Record<string, keyof LogRow>
 
-type Query = Record<string, unknown>
+export type Query = Record<string, unknown>
 
-function text(q: Query, name: string): string | undefined {
+export function textParam(q: Query, name: string): string | undefined {
   const v = q[name]
   const s = Array.isArray(v) ? v.join(',') : v
   return typeof s === 'string' && s.trim() !== '' ? s.trim() : undefined
 }
 
-function number(q: Query, name: string): number | undefined {
-  const s = text(q, name)
+export function numberParam(q: Query, name: string): number | undefined {
+  const s = textParam(q, name)
   if (s === undefined) return undefined
   const n = Number(s)
   if (!Number.isFinite(n))
@@ -63,8 +67,8 @@ function number(q: Query, name: string): number | undefined {
   return n
 }
 
-function time(q: Query, name: string): number | undefined {
-  const s = text(q, name)
+export function timeParam(q: Query, name: string): number | undefined {
+  const s = textParam(q, name)
   if (s === undefined) return undefined
   const ms = /^\d+$/.test(s) ? Number(s) * (s.length <= 10 ? 1000 : 1) : Date.parse(s)
   if (!Number.isFinite(ms)) {
@@ -73,40 +77,79 @@ function time(q: Query, name: string): number | undefined {
   return ms
 }
 
+export function booleanParam(q: Query, name: string): boolean | undefined {
+  const s = textParam(q, name)
+  if (s === undefined) return undefined
+  if (s !== 'true' && s !== 'false')
+    throw new GatewayError('invalid_request', `${name} must be true or false`, { param: name })
+  return s === 'true'
+}
+
 const PERIODS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 }
+
+/** `start_time` and `end_time` (RFC 3339 or epoch), or `period` (30m, 24h, 7d, 1w) back from now. */
+export function parseTimeRange(q: Query, now = Date.now()): { start_time?: number; end_time?: number } {
+  let start = timeParam(q, 'start_time')
+  const end = timeParam(q, 'end_time')
+  const period = textParam(q, 'period')
+  if (period !== undefined && start === undefined) {
+    const m = /^(\d+)([mhdw])$/.exec(period)
+    if (!m)
+      throw new GatewayError('invalid_request', 'period must look like 30m, 24h, 7d or 1w', {
+        param: 'period',
+      })
+    start = now - Number(m[1]) * PERIODS[m[2]]
+  }
+  return { start_time: start, end_time: end }
+}
+
+/** Bifrost's filters on attributes no Heimdall entry has: given a value, they match nothing. */
+const ABSENT_DIMENSIONS = [
+  'aliases',
+  'business_unit_ids',
+  'project_ids',
+  'routing_rule_ids',
+  'routing_engine_used',
+  'cache_hit_types',
+  'parent_request_id',
+]
+/** Bifrost's filters on attributes entries have but the store does not keep: refused rather than ignored. */
+const UNSUPPORTED_FILTERS = ['user_ids', 'stop_reasons']
 
 /** Reads the filters of /api/logs and its siblings; throws a 400 on a malformed value. */
 export function parseFilters(q: Query, now = Date.now()): LogFilters {
   const f: LogFilters = {}
   for (const name of Object.keys(LIST_FILTERS) as (keyof typeof LIST_FILTERS)[]) {
-    const s = text(q, name)
+    const s = textParam(q, name)
     if (s !== undefined)
       f[name] = s
         .split(',')
         .map((v) => v.trim())
         .filter((v) => v !== '')
   }
-  f.start_time = time(q, 'start_time')
-  f.end_time = time(q, 'end_time')
-  const period = text(q, 'period')
-  if (period !== undefined && f.start_time === undefined) {
-    const m = /^(\d+)([mhdw])$/.exec(period)
-    if (!m)
-      throw new GatewayError('invalid_request', 'period must look like 30m, 24h, 7d or 1w', {
-        param: 'period',
-      })
-    f.start_time = now - Number(m[1]) * PERIODS[m[2]]
-  }
-  f.min_latency = number(q, 'min_latency')
-  f.max_latency = number(q, 'max_latency')
-  f.min_tokens = number(q, 'min_tokens')
-  f.max_tokens = number(q, 'max_tokens')
-  f.min_cost = number(q, 'min_cost')
-  f.max_cost = number(q, 'max_cost')
-  const missing = text(q, 'missing_cost_only')
+  Object.assign(f, parseTimeRange(q, now))
+  f.min_latency = numberParam(q, 'min_latency')
+  f.max_latency = numberParam(q, 'max_latency')
+  f.min_tokens = numberParam(q, 'min_tokens')
+  f.max_tokens = numberParam(q, 'max_tokens')
+  f.min_cost = numberParam(q, 'min_cost')
+  f.max_cost = numberParam(q, 'max_cost')
+  const missing = textParam(q, 'missing_cost_only')
   if (missing !== undefined) f.missing_cost_only = missing === 'true'
-  f.content_search = text(q, 'content_search')
-  f.request_id = text(q, 'request_id')
+  f.cost_estimated = booleanParam(q, 'cost_estimated')
+  f.content_search = textParam(q, 'content_search')
+  f.request_id = textParam(q, 'request_id')
+  for (const name of UNSUPPORTED_FILTERS) {
+    if (textParam(q, name) !== undefined)
+      throw new GatewayError('invalid_request', `${name} is not a filter of Heimdall's request logs`, {
+        param: name,
+      })
+  }
+  if (
+    ABSENT_DIMENSIONS.some((name) => textParam(q, name) !== undefined) ||
+    Object.keys(q).some((k) => k.startsWith('metadata_') && textParam(q, k) !== undefined)
+  )
+    f.match_none = true
   if (f.request_id !== undefined) {
     // An exact lookup ignores the time range, as Bifrost's does.
     delete f.start_time
@@ -116,22 +159,26 @@ export function parseFilters(q: Query, now = Date.now()): LogFilters {
   return f
 }
 
-export function parsePage(q: Query): Page {
-  const limit = number(q, 'limit') ?? 50
-  const offset = number(q, 'offset') ?? 0
+/** Reads limit, offset, sort_by and order; `sorts` are the sort_by values the list accepts. */
+export function parsePage(
+  q: Query,
+  sorts: readonly SortBy[] = ['timestamp', 'latency', 'tokens', 'cost'],
+): Page {
+  const limit = numberParam(q, 'limit') ?? 50
+  const offset = numberParam(q, 'offset') ?? 0
   if (limit < 1 || limit > 1000 || !Number.isInteger(limit)) {
     throw new GatewayError('invalid_request', 'limit must be an integer from 1 to 1000', { param: 'limit' })
   }
   if (offset < 0 || !Number.isInteger(offset)) {
     throw new GatewayError('invalid_request', 'offset must be a non-negative integer', { param: 'offset' })
   }
-  const sortBy = text(q, 'sort_by') ?? 'timestamp'
-  if (!['timestamp', 'latency', 'tokens', 'cost'].includes(sortBy)) {
-    throw new GatewayError('invalid_request', 'sort_by must be timestamp, latency, tokens or cost', {
+  const sortBy = textParam(q, 'sort_by') ?? 'timestamp'
+  if (!(sorts as readonly string[]).includes(sortBy)) {
+    throw new GatewayError('invalid_request', `sort_by must be one of ${sorts.join(', ')}`, {
       param: 'sort_by',
     })
   }
-  const order = text(q, 'order') ?? 'desc'
+  const order = textParam(q, 'order') ?? 'desc'
   if (order !== 'asc' && order !== 'desc') {
     throw new GatewayError('invalid_request', 'order must be asc or desc', { param: 'order' })
   }
@@ -140,6 +187,7 @@ export function parsePage(q: Query): Page {
 
 /** Whether a row passes the filters: the live stream's check, the same as the store's query. */
 export function matchesFilters(row: LogRow, f: LogFilters): boolean {
+  if (f.match_none) return false
   for (const [name, column] of Object.entries(LIST_FILTERS)) {
     const list = f[name as keyof typeof LIST_FILTERS]
     if (list && !list.includes(String(row[column] ?? ''))) return false
@@ -154,6 +202,7 @@ export function matchesFilters(row: LogRow, f: LogFilters): boolean {
   if (f.min_cost !== undefined && (row.cost ?? 0) < f.min_cost) return false
   if (f.max_cost !== undefined && (row.cost ?? 0) > f.max_cost) return false
   if (f.missing_cost_only && row.cost !== null && row.cost !== 0) return false
+  if (f.cost_estimated !== undefined && Boolean(Number(row.cost_estimated)) !== f.cost_estimated) return false
   if (f.content_search !== undefined) {
     const hay = (row.content_summary ?? '').toLowerCase()
     if (!hay.includes(f.content_search.toLowerCase())) return false

@@ -1,9 +1,13 @@
 import type { GatewayContext, GatewayHook } from '../../core/context.js'
+import { VK_STATE } from '../../governance/enforce.js'
+import type { VirtualKeyRecord } from '../../governance/model.js'
 import { registerLogRoutes } from '../../http/routes/logs.js'
 import { isStoreEnabled, type StoreSpec } from '../../store/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from '../index.js'
-import { buildPendingLog, finalise, streamAccumulator } from './entry.js'
+import { MCP_TOOL_CALLS, type StandaloneToolCall, type ToolCallRecord } from '../../mcp/tool-calls.js'
+import { buildPendingLog, credentialsOf, finalise, streamAccumulator } from './entry.js'
 import { matchesFilters, type LogFilters } from './filters.js'
+import { toolCallRow, type McpToolLogRow } from './mcp-record.js'
 import { LogQueue } from './queue.js'
 import { rowToEntry, type LogEntry, type LogRow } from './record.js'
 import { LogStore } from './store.js'
@@ -11,6 +15,7 @@ import { LogStore } from './store.js'
 export { LogStore } from './store.js'
 export { LogQueue } from './queue.js'
 export type { LogEntry, LogRow } from './record.js'
+export type { McpToolLogEntry, McpToolLogRow } from './mcp-record.js'
 
 export interface LogQueueStats {
   /** Entries waiting to be written. */
@@ -56,7 +61,10 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
   const settings: LogsStoreSettings = spec ?? {}
   const client = deps.client
   const enabled = () => client.enable_logging !== false
-  const withContent = () => client.disable_content_logging !== true
+  // Content is kept unless the deployment or the caller's virtual key switched it off.
+  const withContent = (ctx: GatewayContext) =>
+    client.disable_content_logging !== true &&
+    (ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined)?.disable_content_logging !== true
   const subscribers = new Set<LogSubscriber>()
 
   let store: LogStore | undefined
@@ -87,6 +95,26 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     },
   })
 
+  // MCP tool executions: rows are built when the call ends (they are small), written in batches.
+  const toolQueue = new LogQueue<McpToolLogRow, McpToolLogRow>({
+    maxSize: settings.max_queue_size ?? 10_000,
+    batchSize: settings.batch_size ?? 500,
+    flushIntervalMs: settings.flush_interval_ms ?? 200,
+    serialize: (row) => row,
+    write: async (rows) => {
+      if (!store) return
+      await store.mcp.insert(rows)
+    },
+    onWriteError: (err, n) => {
+      if (Date.now() - lastWarn < 10_000) return
+      lastWarn = Date.now()
+      deps.logger.warn({ err: (err as Error).message, entries: n }, 'could not write MCP tool logs')
+    },
+  })
+  const logToolCalls = (calls: readonly ToolCallRecord[], origin: Parameters<typeof toolCallRow>[1]) => {
+    for (const call of calls) toolQueue.push(toolCallRow(call, origin))
+  }
+
   const publish = (row: LogRow) => {
     let entry: LogEntry | undefined
     for (const s of subscribers) {
@@ -99,13 +127,22 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
   const hook: GatewayHook = {
     name: 'logging',
     observeStream(ctx: GatewayContext) {
-      if (!enabled() || !withContent() || !store) return undefined
+      if (!enabled() || !withContent(ctx) || !store) return undefined
       return streamAccumulator(ctx)
     },
     onEnd(ctx: GatewayContext) {
       if (!enabled() || !store) return
+      const tools = ctx.state.get(MCP_TOOL_CALLS) as ToolCallRecord[] | undefined
+      if (tools?.length) {
+        logToolCalls(tools, {
+          llmRequestId: ctx.requestId,
+          virtualKey: ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined,
+          withContent: withContent(ctx),
+          secrets: credentialsOf(ctx.headers),
+        })
+      }
       try {
-        const pending = buildPendingLog(ctx, deps.governance.state, withContent())
+        const pending = buildPendingLog(ctx, deps.governance.state, withContent(ctx))
         if (!queue.push(pending)) return
         // Live viewers see the entry now, in the order requests ended; bodies are serialized once.
         if (subscribers.size > 0) publish(finalise(pending))
@@ -133,9 +170,22 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     setTimeout(tick, 5_000).unref()
   }
 
+  /** A tool call of POST /v1/mcp/tool/execute, outside any inference request. */
+  const onStandaloneToolCall = (call: StandaloneToolCall) => {
+    if (!enabled() || !store) return
+    const contentOff =
+      client.disable_content_logging === true || call.virtualKey?.disable_content_logging === true
+    logToolCalls([call.record], {
+      virtualKey: call.virtualKey,
+      withContent: !contentOff,
+      secrets: credentialsOf(call.headers),
+    })
+  }
+
   registerLogRoutes(deps.app, {
     store: () => store,
     queue,
+    toolQueue,
     subscribers,
     config: deps.config,
     configStore: deps.configStore,
@@ -145,12 +195,15 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
 
   return {
     hook,
+    onStandaloneToolCall,
     queueStats: () => ({ depth: queue.depth, dropped: queue.dropped, written: queue.written }),
     connected: () => store !== undefined,
     async close() {
       if (retentionTimer) clearInterval(retentionTimer)
       queue.stop()
+      toolQueue.stop()
       await queue.flush().catch(() => undefined)
+      await toolQueue.flush().catch(() => undefined)
       await store?.close().catch(() => undefined)
       store = undefined
     },

@@ -1,36 +1,42 @@
 import { finalise, type PendingLog } from './entry.js'
 import type { LogRow } from './record.js'
 
-export interface LogQueueOptions {
+export interface LogQueueOptions<P = PendingLog, R = LogRow> {
   /** Most entries waiting; beyond, new entries are dropped and counted. */
   maxSize: number
   /** Most entries written in one statement. */
   batchSize: number
   /** How long an entry may wait for a batch to fill. */
   flushIntervalMs: number
-  write(rows: LogRow[]): Promise<void>
+  write(rows: R[]): Promise<void>
   onWriteError(err: unknown, rows: number): void
+  /** Turns a queued item into the row written, off the request path; request logs by default. */
+  serialize?: (item: P) => R
 }
 
 /**
  * A bounded queue of finished requests, written in batches by one writer at a time. Adding never
  * waits and never throws: a full queue (a slow or broken database) drops the entry and counts it.
  */
-export class LogQueue {
-  private items: PendingLog[] = []
+export class LogQueue<P = PendingLog, R = LogRow> {
+  private items: P[] = []
   private timer: NodeJS.Timeout | undefined
   private writing: Promise<void> | undefined
   dropped = 0
   written = 0
   failed = 0
 
-  constructor(private opts: LogQueueOptions) {}
+  private serialize: (item: P) => R
+
+  constructor(private opts: LogQueueOptions<P, R>) {
+    this.serialize = opts.serialize ?? (finalise as unknown as (item: P) => R)
+  }
 
   get depth(): number {
     return this.items.length
   }
 
-  push(entry: PendingLog): boolean {
+  push(entry: P): boolean {
     if (this.items.length >= this.opts.maxSize) {
       this.dropped++
       return false
@@ -56,7 +62,7 @@ export class LogQueue {
     while (this.items.length > 0) {
       // Entries stay counted in the queue's depth while they are written.
       const batch = this.items.slice(0, this.opts.batchSize)
-      const rows = batch.map(finalise)
+      const rows = batch.map(this.serialize)
       try {
         await this.opts.write(rows)
         this.written += rows.length

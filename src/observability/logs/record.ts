@@ -76,6 +76,8 @@ export interface LogEntry {
   cost: number | null
   cost_estimated: boolean
   error_details?: unknown
+  /** The same as `error_details`: Bifrost's OpenAPI names it `error`, its server `error_details`. */
+  error?: unknown
   attempt_trail?: unknown
   request?: unknown
   response?: unknown
@@ -132,7 +134,10 @@ export function rowToEntry(row: LogRow): LogEntry {
   if (row.route !== null) entry.route = row.route
   if (row.ttft !== null) entry.time_to_first_token = Number(row.ttft)
   const error = parse(row.error)
-  if (error !== undefined) entry.error_details = error
+  if (error !== undefined) {
+    entry.error_details = error
+    entry.error = error
+  }
   const attempts = parse(row.attempts)
   if (attempts !== undefined) entry.attempt_trail = attempts
   const input = parse(row.input)

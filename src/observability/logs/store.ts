@@ -1,10 +1,13 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
 import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
 import { LIST_FILTERS, type LogFilters, type Page } from './filters.js'
+import type { McpToolLogRow } from './mcp-record.js'
+import { McpToolLogStore } from './mcp-store.js'
 import type { LogRow } from './record.js'
 
-interface LogsDb {
+export interface LogsDb {
   logs: LogRow
+  mcp_tool_logs: McpToolLogRow
 }
 
 const DAY_MS = 86_400_000
@@ -75,12 +78,16 @@ function dayName(dayStart: number): string {
  */
 export class LogStore {
   private partitions = new Set<number>()
+  /** MCP tool executions, in the same database. */
+  readonly mcp: McpToolLogStore
 
   private constructor(
     readonly db: Kysely<LogsDb>,
     readonly kind: StoreKind,
     readonly location: string,
-  ) {}
+  ) {
+    this.mcp = new McpToolLogStore(db, kind)
+  }
 
   static async open(spec: StoreSpec | undefined, appDir: string, onPoolError?: (err: Error) => void) {
     const conn = await connectDatabase<LogsDb>(spec ?? DEFAULT_STORE_SPEC, {
@@ -106,6 +113,7 @@ export class LogStore {
     for (const col of INDEXES) {
       await sql.raw(`create index if not exists logs_${col}_idx on logs (${col})`).execute(this.db)
     }
+    await this.mcp.createSchema()
   }
 
   /** PostgreSQL: the day partition holding `ts`, created when missing. */
@@ -133,6 +141,7 @@ export class LogStore {
   private where(f: LogFilters) {
     return (eb: ExpressionBuilder<LogsDb, 'logs'>) => {
       const parts = []
+      if (f.match_none) parts.push(sql<boolean>`1 = 0`)
       for (const [name, column] of Object.entries(LIST_FILTERS)) {
         const list = f[name as keyof typeof LIST_FILTERS]
         if (list && list.length > 0) parts.push(eb(column, 'in', list))
@@ -147,6 +156,7 @@ export class LogStore {
       if (f.min_cost !== undefined) parts.push(eb(eb.fn.coalesce('cost', sql.lit(0)), '>=', f.min_cost))
       if (f.max_cost !== undefined) parts.push(eb(eb.fn.coalesce('cost', sql.lit(0)), '<=', f.max_cost))
       if (f.missing_cost_only) parts.push(eb.or([eb('cost', 'is', null), eb('cost', '=', 0)]))
+      if (f.cost_estimated !== undefined) parts.push(eb('cost_estimated', '=', f.cost_estimated ? 1 : 0))
       if (f.content_search !== undefined) {
         const pattern = `%${f.content_search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
         parts.push(sql<boolean>`lower(content_summary) like ${pattern} escape '\\'`)
@@ -290,14 +300,17 @@ export class LogStore {
     } else {
       await this.db.deleteFrom('logs').where('ts', '<', cutoff).execute()
     }
-    if (contentDays !== undefined && contentDays < retentionDays) {
+    const contentCutoff =
+      contentDays !== undefined && contentDays < retentionDays ? now - contentDays * DAY_MS : undefined
+    if (contentCutoff !== undefined) {
       await this.db
         .updateTable('logs')
         .set({ input: null, output: null, content_summary: null })
-        .where('ts', '<', now - contentDays * DAY_MS)
+        .where('ts', '<', contentCutoff)
         .where('input', 'is not', null)
         .execute()
     }
+    await this.mcp.enforceRetention(cutoff, contentCutoff)
   }
 
   async close(): Promise<void> {

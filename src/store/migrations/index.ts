@@ -5,6 +5,7 @@ import { usersProfilesMigration } from './003_users_profiles.js'
 import { mcpClientsMigration } from './004_mcp_clients.js'
 import { oauthServerMigration } from './005_oauth_server.js'
 import { mcpOAuthCredentialsMigration } from './006_mcp_oauth_credentials.js'
+import { vkContentLoggingMigration } from './007_vk_content_logging.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -18,4 +19,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '004_mcp_clients': mcpClientsMigration,
   '005_oauth_server': oauthServerMigration,
   '006_mcp_oauth_credentials': mcpOAuthCredentialsMigration,
+  '007_vk_content_logging': vkContentLoggingMigration,
 }
