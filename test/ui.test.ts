@@ -77,10 +77,21 @@ afterAll(async () => {
   await fake?.close()
 })
 
-const shots = new Set<string>()
+/** Pages test/ui-manage.test.ts shows with data in them; its screenshots of them are the ones kept. */
+const shots = new Set<string>([
+  'providers',
+  'customers',
+  'users',
+  'access-profiles',
+  'mcp-servers',
+  'settings',
+])
 const shot = (name: string) => {
   shots.add(name)
-  return page.screenshot({ path: join(SHOTS, `${name}.png`) })
+  return page.screenshot({
+    path: join(SHOTS, `${name}.png`),
+    style: '.mantine-Notifications-root { display: none !important }',
+  })
 }
 const go = async (name: string) => {
   await page
@@ -138,12 +149,13 @@ describe('web UI', () => {
     const card = page.getByTestId('provider-openai')
     await card.waitFor()
     await card.getByRole('button', { name: 'Test' }).click()
-    await card.getByText('healthy').waitFor()
+    await expect.poll(() => card.getByTestId('provider-health').textContent()).toBe('healthy')
 
     // A team with a budget.
     await go('Teams')
     await page.getByRole('button', { name: 'Create team' }).click()
     await page.getByLabel('Name').fill('Research')
+    await page.getByRole('button', { name: 'Add budget' }).click()
     await page.getByLabel('Budget (USD)').fill('10')
     await page.getByRole('button', { name: 'Create', exact: true }).click()
     await page.getByRole('cell', { name: 'Research' }).waitFor()
@@ -154,6 +166,7 @@ describe('web UI', () => {
     await page.getByLabel('Name').fill('playground-key')
     await page.getByRole('textbox', { name: 'Team' }).click()
     await page.getByRole('option', { name: 'Research' }).click()
+    await page.getByRole('button', { name: 'Add budget' }).click()
     await page.getByLabel('Budget (USD)').fill('0.000001')
     await page.getByRole('button', { name: 'Create', exact: true }).click()
     const value = (await page.getByTestId('vk-value').textContent())!.trim()

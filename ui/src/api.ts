@@ -6,6 +6,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** The request member the server blamed (Bifrost's `error.param`), for a note beside that field. */
+    readonly param?: string,
   ) {
     super(message)
   }
@@ -21,11 +23,33 @@ export const session = {
   },
 }
 
+/** The blamed member of an API error body, when it names one. */
+function paramOf(body: unknown): string | undefined {
+  const error = (body as { error?: { param?: unknown } } | undefined)?.error
+  return typeof error === 'object' && typeof error?.param === 'string' && error.param
+    ? error.param
+    : undefined
+}
+
+/** Schema wording (`expected integer to be greater or equal to 1`) in plain words. */
+export function plainWords(message: string): string {
+  return message
+    .replace(/expected string length greater or equal to 1\b/i, 'must not be empty')
+    .replace(/expected string length greater or equal to (\d+)/i, 'needs at least $1 characters')
+    .replace(/expected integer\b/i, 'must be a whole number')
+    .replace(/expected number\b/i, 'must be a number')
+    .replace(/expected string$/i, 'must be text')
+    .replace(/expected boolean\b/i, 'must be on or off')
+    .replace(/ to be greater or equal to (\S+)/i, ' of at least $1')
+    .replace(/ to be less or equal to (\S+)/i, ' of at most $1')
+    .replace(/ to be greater than (\S+)/i, ' above $1')
+}
+
 /** Turns an API error body (Bifrost's `{error: {message}}` or `{message}`) into plain words. */
 function messageOf(body: unknown, status: number): string {
   if (body && typeof body === 'object') {
     const b = body as { error?: { message?: string } | string; message?: string }
-    if (typeof b.error === 'object' && b.error?.message) return b.error.message
+    if (typeof b.error === 'object' && b.error?.message) return plainWords(b.error.message)
     if (typeof b.error === 'string') return b.error
     if (b.message) return b.message
   }
@@ -61,7 +85,7 @@ export async function api<T = unknown>(
     if (res.status === 401 && !path.startsWith('/api/session') && !headers.authorization) {
       window.dispatchEvent(new Event('heimdall:unauthorized'))
     }
-    throw new ApiError(messageOf(parsed, res.status), res.status)
+    throw new ApiError(messageOf(parsed, res.status), res.status, paramOf(parsed))
   }
   return parsed as T
 }

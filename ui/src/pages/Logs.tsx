@@ -61,6 +61,9 @@ interface FilterData {
 
 const PAGE = 50
 
+/** A request refused before routing has no provider: its model is all there is. */
+const providerModel = (l: LogEntry) => (l.provider ? `${l.provider}/${l.model}` : l.model)
+
 export function LogsPage() {
   const [search, setSearch] = useState('')
   const [debounced] = useDebouncedValue(search, 300)
@@ -70,6 +73,7 @@ export function LogsPage() {
   const [page, setPage] = useState(1)
   const [live, setLive] = useState(false)
   const [liveRows, setLiveRows] = useState<LogEntry[]>([])
+  const [liveState, setLiveState] = useState<'connecting' | 'open' | 'closed'>('closed')
   const [selected, setSelected] = useState<string>()
   const filters = useMemo(() => {
     const q = new URLSearchParams()
@@ -87,12 +91,20 @@ export function LogsPage() {
     if (!live) return
     setLiveRows([])
     const proto = location.protocol === 'https:' ? 'wss' : 'ws'
+    // The session cookie authenticates the socket: a browser cannot set headers on it.
     const ws = new WebSocket(`${proto}://${location.host}/ws/logs?${filters}`)
+    setLiveState('connecting')
+    ws.onopen = () => setLiveState('open')
+    ws.onclose = () => setLiveState('closed')
     ws.onmessage = (m) => {
       const msg = JSON.parse(String(m.data)) as { type: string; payload: LogEntry }
       if (msg.type === 'log') setLiveRows((rows) => [msg.payload, ...rows].slice(0, 500))
     }
-    return () => ws.close()
+    return () => {
+      ws.onclose = null
+      ws.close()
+      setLiveState('closed')
+    }
   }, [live, filters])
 
   const rows = live
@@ -105,7 +117,22 @@ export function LogsPage() {
         title="Logs"
         description="Every request through the gateway, newest first."
         actions={
-          <Switch label="Live tail" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} />
+          <Group gap="xs">
+            {live && (
+              <Badge
+                variant="dot"
+                color={liveState === 'open' ? 'green' : liveState === 'connecting' ? 'yellow' : 'red'}
+                data-testid="live-state"
+              >
+                {liveState === 'open'
+                  ? 'live'
+                  : liveState === 'connecting'
+                    ? 'connecting'
+                    : 'disconnected: turn live off and on'}
+              </Badge>
+            )}
+            <Switch label="Live tail" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} />
+          </Group>
         }
       />
       <Group mb="md" align="flex-end" wrap="wrap">
@@ -185,9 +212,7 @@ export function LogsPage() {
                     </Badge>
                   </Table.Td>
                   <Table.Td>
-                    <Text size="sm">
-                      {l.provider}/{l.model}
-                    </Text>
+                    <Text size="sm">{providerModel(l)}</Text>
                   </Table.Td>
                   <Table.Td>
                     <Text size="sm">{l.virtual_key_name ?? '—'}</Text>
@@ -232,7 +257,7 @@ function LogDrawer({ id, onClose }: { id?: string; onClose: () => void }) {
             <Field label="Status" value={l.status} />
             <Field label="Latency" value={`${Math.round(l.latency)} ms`} />
             <Field label="Cost" value={money(l.cost)} />
-            <Field label="Provider / model" value={`${l.provider}/${l.model}`} />
+            <Field label="Provider / model" value={providerModel(l)} />
             <Field label="Tokens in / out" value={`${l.input_tokens ?? 0} / ${l.output_tokens ?? 0}`} />
             <Field
               label="Fallback / retries"

@@ -6,17 +6,20 @@ import {
   Modal,
   SegmentedControl,
   SimpleGrid,
+  Spoiler,
   Stack,
-  Table,
+  Switch,
+  TagsInput,
   Text,
+  Textarea,
   TextInput,
-  Title,
 } from '@mantine/core'
-import { notifications } from '@mantine/notifications'
-import { useState } from 'react'
-import { del, errorText, post } from '../api'
-import { Empty, ErrorNote, PageHeader } from '../components'
+import { useEffect, useState } from 'react'
+import { del, post } from '../api'
+import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
+import { useSubmit } from '../form'
 import { useApi } from '../hooks'
+import { McpSessions } from './McpSessions'
 
 interface McpClient {
   config: {
@@ -25,40 +28,38 @@ interface McpClient {
     connection_type: string
     connection_string?: string
     stdio_config?: { command: string; args: string[] }
+    tools_to_execute: string[]
+    auth_type: string
   }
   tools: { name?: string; function?: { name: string; description?: string } }[]
   state: string
   error?: string
 }
-interface McpSession {
-  id: string
-  mcp_client_id?: string
-  client_name?: string
-  status?: string
-  expires_at?: string
-}
 
 const STATE_COLOR: Record<string, string> = {
   connected: 'green',
   connecting: 'yellow',
+  pending_verification: 'yellow',
   disconnected: 'red',
   error: 'red',
 }
 
 export function McpPage() {
   const { data, error, reload } = useApi<{ clients: McpClient[] }>('/api/mcp/clients?limit=100')
-  const sessions = useApi<{ sessions: McpSession[] }>('/api/mcp/sessions')
   const [adding, setAdding] = useState(false)
   const clients = data?.clients ?? []
-  const act = (p: Promise<unknown>, done: string, then: () => unknown) =>
-    p
-      .then(() => {
-        notifications.show({ color: 'green', message: done })
-        void then()
-      })
-      .catch((err) =>
-        notifications.show({ color: 'red', title: 'That did not work', message: errorText(err) }),
-      )
+  // While an admin verifies a per-user OAuth server in another tab, its state is watched here.
+  const [verifying, setVerifying] = useState(false)
+  const pending = clients.some((c) => c.state === 'pending_verification')
+  useEffect(() => {
+    if (!verifying || !pending) return
+    const timer = setInterval(() => void reload(), 1500)
+    const stop = setTimeout(() => setVerifying(false), 5 * 60_000)
+    return () => {
+      clearInterval(timer)
+      clearTimeout(stop)
+    }
+  }, [verifying, pending, reload])
   return (
     <>
       <PageHeader
@@ -70,164 +71,188 @@ export function McpPage() {
       {data && clients.length === 0 && (
         <Empty
           title="No MCP server yet"
-          hint="Add a stdio, HTTP or SSE server; its tools become available to virtual keys you allow."
+          hint="Add a stdio, HTTP or SSE server; its tools become available to the virtual keys you allow."
         />
       )}
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         {clients.map((c) => (
-          <Card withBorder key={c.config.client_id} padding="lg">
-            <Group justify="space-between">
-              <Text fw={600}>{c.config.name}</Text>
-              <Group gap={6}>
-                <Badge variant="light">{c.config.connection_type}</Badge>
-                <Badge color={STATE_COLOR[c.state] ?? 'gray'}>{c.state}</Badge>
-              </Group>
-            </Group>
-            <Text size="xs" c="dimmed" ff="monospace" mt={4}>
-              {c.config.connection_string ??
-                [c.config.stdio_config?.command, ...(c.config.stdio_config?.args ?? [])].join(' ')}
-            </Text>
-            {c.error && (
-              <Text size="sm" c="red" mt="xs">
-                {c.error}
-              </Text>
-            )}
-            <Group gap={4} mt="sm">
-              {c.tools.map((t) => (
-                <Badge
-                  key={t.function?.name ?? t.name}
-                  variant="outline"
-                  color="gray"
-                  title={t.function?.description}
-                >
-                  {t.function?.name ?? t.name}
-                </Badge>
-              ))}
-            </Group>
-            <Group mt="md" gap="xs">
-              <Button
-                size="xs"
-                variant="light"
-                onClick={() =>
-                  act(post(`/api/mcp/client/${c.config.client_id}/reconnect`), 'Reconnected', reload)
-                }
-              >
-                Reconnect
-              </Button>
-              <Button
-                size="xs"
-                variant="subtle"
-                color="red"
-                onClick={() => act(del(`/api/mcp/client/${c.config.client_id}`), 'Removed', reload)}
-              >
-                Remove
-              </Button>
-            </Group>
-          </Card>
+          <ClientCard
+            key={c.config.client_id}
+            client={c}
+            onChange={reload}
+            onVerifying={() => setVerifying(true)}
+          />
         ))}
       </SimpleGrid>
-      <Title order={4} mt="xl" mb="sm">
-        Per-user sessions
-      </Title>
-      <ErrorNote error={sessions.error} />
-      {sessions.data && sessions.data.sessions.length === 0 && (
-        <Text c="dimmed" size="sm">
-          No per-user OAuth session. Users sign in to an OAuth MCP server the first time they use one of its
-          tools.
-        </Text>
-      )}
-      {(sessions.data?.sessions.length ?? 0) > 0 && (
-        <Table>
-          <Table.Tbody>
-            {sessions.data!.sessions.map((s) => (
-              <Table.Tr key={s.id}>
-                <Table.Td>{s.client_name ?? s.mcp_client_id}</Table.Td>
-                <Table.Td>{s.status}</Table.Td>
-                <Table.Td>{s.expires_at && new Date(s.expires_at).toLocaleString()}</Table.Td>
-                <Table.Td>
-                  <Group gap={4}>
-                    <Button
-                      size="compact-xs"
-                      variant="light"
-                      onClick={() =>
-                        act(
-                          post<{ authorize_url?: string }>(`/api/mcp/sessions/${s.id}/reauth`).then(
-                            (r) => r.authorize_url && window.open(r.authorize_url, '_blank'),
-                          ),
-                          'Re-authorization started',
-                          sessions.reload,
-                        )
-                      }
-                    >
-                      Re-auth
-                    </Button>
-                    <Button
-                      size="compact-xs"
-                      variant="subtle"
-                      color="red"
-                      onClick={() =>
-                        act(del(`/api/mcp/sessions/${s.id}`), 'Session revoked', sessions.reload)
-                      }
-                    >
-                      Revoke
-                    </Button>
-                  </Group>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      )}
-      <AddServer opened={adding} onClose={() => setAdding(false)} onDone={reload} />
+      <McpSessions />
+      {adding && <AddServer onClose={() => setAdding(false)} onDone={reload} />}
     </>
   )
 }
 
-function AddServer({
-  opened,
-  onClose,
-  onDone,
+function ClientCard({
+  client: c,
+  onChange,
+  onVerifying,
 }: {
-  opened: boolean
-  onClose: () => void
-  onDone: () => void
+  client: McpClient
+  onChange: () => void
+  onVerifying: () => void
 }) {
+  const verify = () =>
+    act(async () => {
+      const res = await post<{ authorize_url: string }>(
+        `/api/mcp/client/${c.config.client_id}/initiate-verification`,
+      )
+      window.open(res.authorize_url, '_blank', 'noopener')
+      onVerifying()
+    }, 'Log in on the page that opened; this card turns connected once you are back')
+  // The gateway prefixes each tool with its server's name; within the server's card that is noise.
+  const toolName = (t: McpClient['tools'][number]) =>
+    (t.function?.name ?? t.name ?? '').replace(`${c.config.name}-`, '')
+  return (
+    <Card withBorder padding="lg" data-testid={`mcp-${c.config.name}`}>
+      <Group justify="space-between">
+        <Text fw={600}>{c.config.name}</Text>
+        <Group gap={6}>
+          <Badge variant="light">{c.config.connection_type}</Badge>
+          <Badge color={STATE_COLOR[c.state] ?? 'gray'} data-testid="mcp-state">
+            {c.state.replace('_', ' ')}
+          </Badge>
+        </Group>
+      </Group>
+      <Text size="xs" c="dimmed" ff="monospace" mt={4} truncate>
+        {c.config.connection_string ??
+          [c.config.stdio_config?.command, ...(c.config.stdio_config?.args ?? [])].join(' ')}
+      </Text>
+      {c.error && (
+        <Text size="sm" c="red" mt="xs">
+          {c.error}
+        </Text>
+      )}
+      <Text size="sm" mt="sm" fw={500}>
+        {c.tools.length} {c.tools.length === 1 ? 'tool' : 'tools'}
+        <Text span size="xs" c="dimmed" fw={400}>
+          {' '}
+          · callable: {c.config.tools_to_execute.length ? c.config.tools_to_execute.join(', ') : 'none'}
+        </Text>
+      </Text>
+      <Spoiler maxHeight={64} showLabel="Show all tools" hideLabel="Show fewer">
+        <Group gap={4} mt={4}>
+          {c.tools.map((t) => (
+            <Badge key={toolName(t)} variant="outline" color="gray" title={t.function?.description} tt="none">
+              {toolName(t)}
+            </Badge>
+          ))}
+        </Group>
+      </Spoiler>
+      {c.state === 'pending_verification' && (
+        <Text size="sm" mt="xs">
+          Each user logs in to this server for themselves. Log in once as an admin to verify it and list its
+          tools.
+        </Text>
+      )}
+      {c.tools.length === 0 && c.state === 'connected' && (
+        <Text size="xs" c="dimmed">
+          The server lists no tool.
+        </Text>
+      )}
+      {c.state === 'pending_verification' && (
+        <Text size="sm" mt="xs">
+          Each user logs in to this server for themselves. Log in once as an admin to verify it and list its
+          tools.
+        </Text>
+      )}
+      <Group mt="md" gap="xs">
+        {c.state === 'pending_verification' && c.config.auth_type === 'per_user_oauth' && (
+          <Button size="xs" onClick={verify}>
+            Verify
+          </Button>
+        )}
+        <Button
+          size="xs"
+          variant="light"
+          onClick={() =>
+            act(() => post(`/api/mcp/client/${c.config.client_id}/reconnect`), 'Reconnected', onChange)
+          }
+        >
+          Reconnect
+        </Button>
+        <ConfirmButton
+          size="xs"
+          label="Delete"
+          question={`Delete ${c.config.name}? Keys lose its tools, and its per-user logins are orphaned.`}
+          onConfirm={() =>
+            act(() => del(`/api/mcp/client/${c.config.client_id}`), `${c.config.name} deleted`, onChange)
+          }
+        />
+      </Group>
+    </Card>
+  )
+}
+
+/** Splits a command line on spaces, keeping quoted parts whole. */
+function splitCommand(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3])
+}
+
+function AddServer({ onClose, onDone }: { onClose: () => void; onDone: () => void }) {
   const [type, setType] = useState('http')
   const [name, setName] = useState('')
   const [target, setTarget] = useState('')
-  const [error, setError] = useState<string>()
-  const [busy, setBusy] = useState(false)
-  const submit = async () => {
-    setBusy(true)
-    setError(undefined)
-    try {
-      const [command, ...args] = target.split(/\s+/).filter(Boolean)
+  const [envs, setEnvs] = useState<string[]>([])
+  const [headers, setHeaders] = useState('')
+  const [perUser, setPerUser] = useState(false)
+  const [tools, setTools] = useState<string[]>(['*'])
+  const form = useSubmit(['name', 'connection_string', 'stdio_config', 'headers', 'tools_to_execute'])
+  const submit = () =>
+    form.run(async () => {
+      const [command, ...args] = splitCommand(target)
+      const headerMap = Object.fromEntries(
+        headers
+          .split('\n')
+          .map((l) => l.split(/:(.*)/s).map((p) => p.trim()))
+          .filter(([k, v]) => k && v),
+      )
       await post('/api/mcp/client', {
         name,
         connection_type: type,
-        ...(type === 'stdio' ? { stdio_config: { command, args } } : { connection_string: target }),
-        tools_to_execute: ['*'],
+        ...(type === 'stdio'
+          ? { stdio_config: { command: command ?? '', args, envs } }
+          : {
+              connection_string: target,
+              ...(perUser
+                ? { auth_type: 'per_user_oauth' }
+                : Object.keys(headerMap).length && { auth_type: 'headers', headers: headerMap }),
+            }),
+        tools_to_execute: tools,
       })
       onDone()
       onClose()
-    } catch (err) {
-      setError(errorText(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+    })
   return (
-    <Modal opened={opened} onClose={onClose} title="Add MCP server">
+    <Modal opened onClose={onClose} title="Add MCP server" size="lg">
       <Stack>
-        <SegmentedControl data={['http', 'sse', 'stdio']} value={type} onChange={setType} />
+        <SegmentedControl
+          data={[
+            { value: 'http', label: 'HTTP' },
+            { value: 'sse', label: 'SSE' },
+            { value: 'stdio', label: 'stdio' },
+          ]}
+          value={type}
+          onChange={setType}
+        />
         <TextInput
           label="Name"
           description="Letters, digits and _"
           value={name}
           onChange={(e) => setName(e.currentTarget.value)}
+          error={form.errorFor('name')}
+          name="mcp-name"
         />
         <TextInput
           label={type === 'stdio' ? 'Command' : 'URL'}
+          description={type === 'stdio' ? 'Run on the gateway host; quote arguments with spaces' : undefined}
           placeholder={
             type === 'stdio'
               ? 'npx -y @modelcontextprotocol/server-everything'
@@ -235,10 +260,45 @@ function AddServer({
           }
           value={target}
           onChange={(e) => setTarget(e.currentTarget.value)}
+          error={form.errorFor(type === 'stdio' ? 'stdio_config' : 'connection_string')}
+          name="mcp-target"
         />
-        <ErrorNote error={error} />
-        <Button onClick={submit} loading={busy}>
-          {busy ? 'Connecting…' : 'Add'}
+        {type === 'stdio' ? (
+          <TagsInput
+            label="Environment"
+            description="NAME passes the gateway's variable through; NAME=value sets one (or NAME=env.VAR)"
+            value={envs}
+            onChange={setEnvs}
+          />
+        ) : (
+          <Switch
+            label="Each user logs in to this server (OAuth)"
+            checked={perUser}
+            onChange={(e) => setPerUser(e.currentTarget.checked)}
+          />
+        )}
+        {type !== 'stdio' && !perUser && (
+          <Textarea
+            label="Headers (optional)"
+            description="One per line, Name: value"
+            placeholder="Authorization: Bearer …"
+            value={headers}
+            onChange={(e) => setHeaders(e.currentTarget.value)}
+            autosize
+            minRows={2}
+            error={form.errorFor('headers')}
+          />
+        )}
+        <TagsInput
+          label="Tools keys may call"
+          description="* for all; empty allows none"
+          value={tools}
+          onChange={setTools}
+          error={form.errorFor('tools_to_execute')}
+        />
+        <ErrorNote error={form.general} />
+        <Button onClick={submit} loading={form.busy}>
+          {form.busy ? 'Connecting…' : 'Add'}
         </Button>
       </Stack>
     </Modal>

@@ -1,53 +1,43 @@
-import {
-  Badge,
-  Button,
-  Card,
-  Group,
-  Modal,
-  NumberInput,
-  Select,
-  SimpleGrid,
-  Stack,
-  Text,
-  TextInput,
-} from '@mantine/core'
-import { notifications } from '@mantine/notifications'
+import { Badge, Button, Card, Group, SimpleGrid, Stack, Text, Tooltip } from '@mantine/core'
 import { useState } from 'react'
-import { api, del, errorText, post, put } from '../api'
-import { Empty, ErrorNote, PageHeader } from '../components'
+import { api, del, errorText } from '../api'
+import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
 import { useApi } from '../hooks'
+import { AddProvider, KeyEditor, NetworkEditor, type Provider, type ProviderKey } from './ProviderForms'
 
-interface ProviderKey {
-  id: string
-  name?: string
-  value?: string
-  models?: string[]
-}
-interface Provider {
-  name: string
-  keys: ProviderKey[]
-  network_config?: { base_url?: string; default_request_timeout_in_seconds?: number; max_retries?: number }
+interface RecentLog {
+  status: 'success' | 'error'
+  attempt_trail?: unknown[] | null
 }
 
-const KNOWN = [
-  'openai',
-  'anthropic',
-  'gemini',
-  'vertex',
-  'bedrock',
-  'azure',
-  'cohere',
-  'mistral',
-  'groq',
-  'ollama',
-  'openrouter',
-]
+const RECENT = 20
+
+/**
+ * What the provider's last requests of the hour say about it. Requests the gateway refused before
+ * calling the provider (budget, model not allowed ...) have no attempt and say nothing about it.
+ */
+function healthOf(logs: RecentLog[] | undefined): { color: string; label: string; detail: string } {
+  const reached = (logs ?? []).filter((l) => l.status === 'success' || (l.attempt_trail?.length ?? 0) > 0)
+  if (reached.length === 0)
+    return {
+      color: 'gray',
+      label: 'no traffic',
+      detail: 'No request reached it in the last hour: press Test to check it.',
+    }
+  const failed = reached.filter((l) => l.status !== 'success').length
+  const detail = `Last ${reached.length} requests in the last hour: ${failed} failed`
+  if (failed === 0) return { color: 'green', label: 'healthy', detail }
+  if (failed < reached.length / 2) return { color: 'orange', label: 'degraded', detail }
+  return { color: 'red', label: 'failing', detail }
+}
 
 export function ProvidersPage() {
   const { data, error, reload } = useApi<{ providers: Provider[] }>('/api/providers')
   const [adding, setAdding] = useState(false)
   const [editing, setEditing] = useState<Provider>()
+  const [keyEdit, setKeyEdit] = useState<{ provider: string; key?: ProviderKey }>()
   const providers = data?.providers ?? []
+  const refresh = () => void reload()
   return (
     <>
       <PageHeader
@@ -61,26 +51,45 @@ export function ProvidersPage() {
       )}
       <SimpleGrid cols={{ base: 1, md: 2, xl: 3 }}>
         {providers.map((p) => (
-          <ProviderCard key={p.name} provider={p} onEdit={() => setEditing(p)} onChange={reload} />
+          <ProviderCard
+            key={p.name}
+            provider={p}
+            onNetwork={() => setEditing(p)}
+            onKey={(key) => setKeyEdit({ provider: p.name, key })}
+            onChange={refresh}
+          />
         ))}
       </SimpleGrid>
-      <AddProvider opened={adding} onClose={() => setAdding(false)} onDone={reload} />
-      {editing && <NetworkEditor provider={editing} onClose={() => setEditing(undefined)} onDone={reload} />}
+      {adding && <AddProvider onClose={() => setAdding(false)} onDone={refresh} />}
+      {editing && <NetworkEditor provider={editing} onClose={() => setEditing(undefined)} onDone={refresh} />}
+      {keyEdit && (
+        <KeyEditor
+          provider={keyEdit.provider}
+          current={keyEdit.key}
+          onClose={() => setKeyEdit(undefined)}
+          onDone={refresh}
+        />
+      )}
     </>
   )
 }
 
 function ProviderCard({
   provider,
-  onEdit,
+  onNetwork,
+  onKey,
   onChange,
 }: {
   provider: Provider
-  onEdit: () => void
+  onNetwork: () => void
+  onKey: (key?: ProviderKey) => void
   onChange: () => void
 }) {
   const [testing, setTesting] = useState(false)
-  const [health, setHealth] = useState<{ ok: boolean; text: string }>()
+  const [tested, setTested] = useState<{ ok: boolean; text: string }>()
+  const recent = useApi<{ logs: RecentLog[] }>(
+    `/api/logs?providers=${encodeURIComponent(provider.name)}&period=1h&limit=${RECENT}`,
+  )
   const test = async () => {
     setTesting(true)
     try {
@@ -93,172 +102,112 @@ function ProviderCard({
           max_tokens: 5,
         },
       )
-      setHealth({ ok: true, text: `Answered: ${res.choices?.[0]?.message?.content ?? 'ok'}` })
+      setTested({ ok: true, text: `Answered: ${res.choices?.[0]?.message?.content ?? 'ok'}` })
     } catch (err) {
-      setHealth({ ok: false, text: errorText(err) })
+      setTested({ ok: false, text: errorText(err) })
     } finally {
       setTesting(false)
+      void recent.reload()
     }
   }
-  const remove = async () => {
-    try {
-      await del(`/api/providers/${provider.name}`)
-      onChange()
-    } catch (err) {
-      notifications.show({ color: 'red', title: 'Could not delete', message: errorText(err) })
-    }
-  }
+  // A test just made says more than the last hour's traffic.
+  const health = tested
+    ? { color: tested.ok ? 'green' : 'red', label: tested.ok ? 'healthy' : 'failing', detail: tested.text }
+    : !recent.error
+      ? healthOf(recent.data?.logs)
+      : { color: 'gray', label: 'untested', detail: 'The logs are not available: press Test to check it.' }
+  const n = provider.network_config ?? {}
   return (
     <Card withBorder radius="md" padding="lg" data-testid={`provider-${provider.name}`}>
       <Group justify="space-between">
         <Text fw={600} size="lg">
           {provider.name}
         </Text>
-        {health ? (
-          <Badge color={health.ok ? 'green' : 'red'}>{health.ok ? 'healthy' : 'failing'}</Badge>
-        ) : (
-          <Badge variant="light" color="gray">
-            untested
+        <Tooltip label={health.detail} multiline w={260}>
+          <Badge color={health.color} data-testid="provider-health">
+            {health.label}
           </Badge>
-        )}
+        </Tooltip>
       </Group>
       <Text size="sm" c="dimmed" mt={4}>
-        {provider.network_config?.base_url || 'default endpoint'}
+        {n.base_url || 'default endpoint'}
+        {n.default_request_timeout_in_seconds ? ` · ${n.default_request_timeout_in_seconds}s timeout` : ''}
+        {n.max_retries ? ` · ${n.max_retries} retries` : ''}
+        {n.extra_headers && Object.keys(n.extra_headers).length
+          ? ` · headers: ${Object.keys(n.extra_headers).join(', ')}`
+          : ''}
       </Text>
-      <Stack gap={4} mt="sm">
+      <Stack gap={6} mt="sm">
         {provider.keys.map((k) => (
-          <Group key={k.id} gap="xs">
-            <Badge variant="outline">{k.name || k.id}</Badge>
-            <Text size="xs" ff="monospace" c="dimmed">
-              {k.value}
-            </Text>
+          <Group
+            key={k.id}
+            gap="xs"
+            justify="space-between"
+            wrap="nowrap"
+            data-testid={`key-${k.name || k.id}`}
+          >
+            <div style={{ minWidth: 0 }}>
+              <Text size="sm" fw={500} c={k.enabled === false ? 'dimmed' : undefined} truncate>
+                {k.name || k.id}
+                {k.enabled === false && ' (disabled)'}
+                {k.weight !== undefined && k.weight !== 1 && (
+                  <Text span size="xs" c="dimmed">
+                    {' '}
+                    · weight {k.weight}
+                  </Text>
+                )}
+              </Text>
+              <Text size="xs" ff="monospace" c="dimmed" truncate>
+                {k.value}
+              </Text>
+            </div>
+            <Group gap={2} wrap="nowrap">
+              <Button size="compact-xs" variant="subtle" onClick={() => onKey(k)}>
+                Edit
+              </Button>
+              <ConfirmButton
+                label="Remove"
+                question={`Remove key ${k.name || k.id}? Requests stop using it at once.`}
+                onConfirm={() =>
+                  act(() => del(`/api/providers/${provider.name}/keys/${k.id}`), 'Key removed', onChange)
+                }
+              />
+            </Group>
           </Group>
         ))}
         {provider.keys.length === 0 && (
           <Text size="sm" c="dimmed">
-            No key yet.
+            No key yet: add one so that requests can reach {provider.name}.
           </Text>
         )}
       </Stack>
-      {health && (
-        <Text size="sm" c={health.ok ? 'green' : 'red'} mt="sm">
-          {health.text}
-        </Text>
-      )}
+      <Text
+        size="sm"
+        c={health.color === 'gray' ? 'dimmed' : health.color}
+        mt="sm"
+        data-testid="provider-health-detail"
+      >
+        {health.detail}
+      </Text>
       <Group mt="md" gap="xs">
         <Button size="xs" variant="light" onClick={test} loading={testing}>
           Test
         </Button>
-        <Button size="xs" variant="default" onClick={onEdit}>
+        <Button size="xs" variant="default" onClick={() => onKey()}>
+          Add key
+        </Button>
+        <Button size="xs" variant="default" onClick={onNetwork}>
           Network
         </Button>
-        <Button size="xs" variant="subtle" color="red" onClick={remove}>
-          Delete
-        </Button>
+        <ConfirmButton
+          size="xs"
+          label="Delete"
+          question={`Delete ${provider.name} with its keys? Requests to it fail at once.`}
+          onConfirm={() =>
+            act(() => del(`/api/providers/${provider.name}`), `${provider.name} deleted`, onChange)
+          }
+        />
       </Group>
     </Card>
-  )
-}
-
-function AddProvider({
-  opened,
-  onClose,
-  onDone,
-}: {
-  opened: boolean
-  onClose: () => void
-  onDone: () => void
-}) {
-  const [name, setName] = useState<string | null>('openai')
-  const [key, setKey] = useState('')
-  const [baseUrl, setBaseUrl] = useState('')
-  const [error, setError] = useState<string>()
-  const [busy, setBusy] = useState(false)
-  const submit = async () => {
-    setBusy(true)
-    setError(undefined)
-    try {
-      await post('/api/providers', {
-        provider: name,
-        keys: [{ name: 'default', value: key, models: ['*'], weight: 1 }],
-        ...(baseUrl && { network_config: { base_url: baseUrl } }),
-      })
-      notifications.show({ color: 'green', message: `Provider ${name} added` })
-      onDone()
-      onClose()
-    } catch (err) {
-      setError(errorText(err))
-    } finally {
-      setBusy(false)
-    }
-  }
-  return (
-    <Modal opened={opened} onClose={onClose} title="Add provider">
-      <Stack>
-        <Select label="Provider" data={KNOWN} value={name} onChange={setName} searchable />
-        <TextInput
-          label="API key"
-          description="The key itself, or env.VAR to read it from the environment"
-          value={key}
-          onChange={(e) => setKey(e.currentTarget.value)}
-          name="key"
-        />
-        <TextInput
-          label="Base URL (optional)"
-          placeholder="https://api.openai.com"
-          value={baseUrl}
-          onChange={(e) => setBaseUrl(e.currentTarget.value)}
-          name="base_url"
-        />
-        <ErrorNote error={error} />
-        <Button onClick={submit} loading={busy}>
-          Add
-        </Button>
-      </Stack>
-    </Modal>
-  )
-}
-
-function NetworkEditor({
-  provider,
-  onClose,
-  onDone,
-}: {
-  provider: Provider
-  onClose: () => void
-  onDone: () => void
-}) {
-  const [baseUrl, setBaseUrl] = useState(provider.network_config?.base_url ?? '')
-  const [timeout, setTimeoutS] = useState<number | string>(
-    provider.network_config?.default_request_timeout_in_seconds ?? 30,
-  )
-  const [retries, setRetries] = useState<number | string>(provider.network_config?.max_retries ?? 0)
-  const [error, setError] = useState<string>()
-  const save = async () => {
-    try {
-      await put(`/api/providers/${provider.name}`, {
-        network_config: {
-          ...provider.network_config,
-          base_url: baseUrl || undefined,
-          default_request_timeout_in_seconds: Number(timeout),
-          max_retries: Number(retries),
-        },
-      })
-      onDone()
-      onClose()
-    } catch (err) {
-      setError(errorText(err))
-    }
-  }
-  return (
-    <Modal opened onClose={onClose} title={`Network settings: ${provider.name}`}>
-      <Stack>
-        <TextInput label="Base URL" value={baseUrl} onChange={(e) => setBaseUrl(e.currentTarget.value)} />
-        <NumberInput label="Timeout (seconds)" value={timeout} onChange={setTimeoutS} min={1} />
-        <NumberInput label="Max retries" value={retries} onChange={setRetries} min={0} />
-        <ErrorNote error={error} />
-        <Button onClick={save}>Save</Button>
-      </Stack>
-    </Modal>
   )
 }

@@ -14,8 +14,9 @@ import {
 } from '@mantine/core'
 import { notifications } from '@mantine/notifications'
 import { useEffect, useState } from 'react'
-import { errorText, put } from '../api'
+import { put } from '../api'
 import { ErrorNote, PageHeader } from '../components'
+import { useSubmit } from '../form'
 import { useApi } from '../hooks'
 
 interface Config {
@@ -27,29 +28,59 @@ interface Config {
   restart_required?: { required: boolean; reason?: string }
 }
 
+const NUMBERS = {
+  log_retention_days: {
+    label: 'Log retention (days)',
+    hint: 'Older request logs are deleted; empty keeps them',
+  },
+  max_total_attempts: {
+    label: 'Most attempts per request',
+    hint: 'Retries and fallbacks included (1 to 50)',
+  },
+  max_request_body_size_mb: { label: 'Largest request body (MB)', hint: 'Applies at the next start' },
+  shutdown_timeout_seconds: { label: 'Shutdown grace (seconds)', hint: 'Applies at the next start' },
+  mcp_agent_depth: {
+    label: 'MCP agent rounds',
+    hint: 'Auto-executed tool rounds per request; 0 turns it off',
+  },
+} as const
+
 export function SettingsPage() {
   const { data, error, reload } = useApi<Config>('/api/config')
   const version = useApi<unknown>('/api/version')
   const [client, setClient] = useState<Record<string, unknown>>({})
-  const [saving, setSaving] = useState(false)
+  const form = useSubmit(Object.keys(NUMBERS).concat(['allowed_origins']))
   useEffect(() => {
     if (data) setClient(data.client_config)
   }, [data])
   const set = (k: string, v: unknown) => setClient((c) => ({ ...c, [k]: v }))
-  const save = async () => {
-    setSaving(true)
-    try {
-      await put('/api/config', { client_config: client })
-      notifications.show({ color: 'green', message: 'Settings saved' })
+  const save = () =>
+    form.run(async () => {
+      const res = await put<{ restart_required?: { required: boolean; reason?: string } }>('/api/config', {
+        client_config: client,
+      })
+      notifications.show({
+        color: 'green',
+        message: res.restart_required?.required
+          ? `Settings saved; ${res.restart_required.reason ?? 'some apply at the next start'}`
+          : 'Settings saved',
+      })
       void reload()
-    } catch (err) {
-      notifications.show({ color: 'red', title: 'Not saved', message: errorText(err) })
-    } finally {
-      setSaving(false)
-    }
-  }
+    })
   const flag = (k: string, label: string) => (
     <Switch label={label} checked={client[k] === true} onChange={(e) => set(k, e.currentTarget.checked)} />
+  )
+  // Empty stays absent (the server's default); anything typed goes to the server, which judges it.
+  const number = (k: keyof typeof NUMBERS) => (
+    <NumberInput
+      key={k}
+      label={NUMBERS[k].label}
+      description={NUMBERS[k].hint}
+      value={client[k] === undefined ? '' : Number(client[k])}
+      onChange={(v) => set(k, v === '' ? undefined : Number(v))}
+      error={form.errorFor(k)}
+      name={k}
+    />
   )
   return (
     <>
@@ -57,12 +88,16 @@ export function SettingsPage() {
         title="Settings"
         description="The gateway's client configuration, admin login and stores."
         actions={
-          <Button onClick={save} loading={saving}>
+          <Button onClick={save} loading={form.busy}>
             Save
           </Button>
         }
       />
       <ErrorNote error={error} />
+      {form.general && <ErrorNote error={`Not saved: ${form.general}`} />}
+      {[...Object.keys(NUMBERS), 'allowed_origins'].some((k) => form.errorFor(k)) && (
+        <ErrorNote error="Not saved: correct the field marked below." />
+      )}
       {data?.restart_required?.required && (
         <ErrorNote error={`A restart is needed: ${data.restart_required.reason ?? ''}`} />
       )}
@@ -76,22 +111,14 @@ export function SettingsPage() {
             {flag('enable_logging', 'Log requests')}
             {flag('disable_content_logging', 'Leave message contents out of the logs')}
             {flag('enforce_auth_on_inference', 'Require a virtual key on every inference request')}
-            <NumberInput
-              label="Initial pool size"
-              value={Number(client.initial_pool_size ?? 300)}
-              onChange={(v) => set('initial_pool_size', Number(v))}
-              min={1}
-            />
-            <NumberInput
-              label="Log retention (days)"
-              value={Number(client.log_retention_days ?? 365)}
-              onChange={(v) => set('log_retention_days', Number(v))}
-              min={1}
-            />
+            {flag('allow_direct_keys', 'Let callers send their own provider keys')}
+            {(Object.keys(NUMBERS) as (keyof typeof NUMBERS)[]).map(number)}
             <TagsInput
               label="Allowed origins (CORS)"
+              description="Applies at the next start"
               value={(client.allowed_origins as string[]) ?? []}
               onChange={(v) => set('allowed_origins', v)}
+              error={form.errorFor('allowed_origins')}
             />
           </Stack>
         </Paper>
@@ -123,11 +150,19 @@ export function SettingsPage() {
                   ['Logs store', data?.is_logs_connected],
                 ] as const
               ).map(([label, ok]) => (
-                <Group key={label} justify="space-between">
+                <Group key={label} justify="space-between" data-testid={`store-${label}`}>
                   <Text size="sm">{label}</Text>
                   <Badge color={ok ? 'green' : 'gray'}>{ok ? 'connected' : 'not connected'}</Badge>
                 </Group>
               ))}
+              <Group justify="space-between" data-testid="retention">
+                <Text size="sm">Log retention</Text>
+                <Text size="sm" fw={500}>
+                  {data?.client_config.log_retention_days
+                    ? `${String(data.client_config.log_retention_days)} days`
+                    : 'kept until deleted'}
+                </Text>
+              </Group>
             </Stack>
           </Paper>
           <Paper withBorder p="lg">

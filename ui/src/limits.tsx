@@ -1,0 +1,280 @@
+import { ActionIcon, Button, Group, NumberInput, Progress, Select, Stack, Text } from '@mantine/core'
+import { IconTrash } from '@tabler/icons-react'
+import { money } from './api'
+
+/** A budget as the governance API shows it, with its live usage. */
+export interface Budget {
+  id?: string
+  max_limit: number
+  current_usage?: number
+  reset_duration: string
+  last_reset?: string
+  /** Heimdall: when the current window ends. */
+  reset_at?: string
+}
+
+export interface RateLimit {
+  request_max_limit?: number | null
+  request_reset_duration?: string | null
+  request_current_usage?: number
+  request_reset_at?: string
+  token_max_limit?: number | null
+  token_reset_duration?: string | null
+  token_current_usage?: number
+  token_reset_at?: string
+}
+
+/** A budget row of a form: empty strings until the user types. */
+export interface BudgetDraft {
+  max_limit: number | string
+  reset_duration: string
+}
+
+export interface RateLimitDraft {
+  request_max_limit: number | string
+  request_reset_duration: string
+  token_max_limit: number | string
+  token_reset_duration: string
+}
+
+export const BUDGET_DURATIONS = ['1h', '1d', '1w', '1M', '1Q', '1Y']
+export const RATE_DURATIONS = ['1m', '1h', '1d', '1w', '1M']
+
+const UNIT_MS: Record<string, number> = {
+  m: 60e3,
+  h: 3600e3,
+  d: 86400e3,
+  w: 7 * 86400e3,
+  M: 30 * 86400e3,
+  Q: 91 * 86400e3,
+  Y: 365 * 86400e3,
+}
+
+/** When a window ends: the server's `reset_at`, else last reset plus the duration. */
+export function resetTime(
+  resetAt: string | undefined,
+  lastReset: string | undefined,
+  duration?: string | null,
+) {
+  if (resetAt) return new Date(resetAt)
+  const m = duration ? /^(\d+)([mhdwMQY])$/.exec(duration) : null
+  if (!lastReset || !m) return undefined
+  return new Date(Date.parse(lastReset) + Number(m[1]) * UNIT_MS[m[2]])
+}
+
+function when(d: Date | undefined): string {
+  return d ? `resets ${d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}` : ''
+}
+
+export function UsageBar({
+  used,
+  max,
+  label,
+  reset,
+}: {
+  used: number
+  max: number
+  label: string
+  reset?: string
+}) {
+  const pct = max > 0 ? Math.min(100, (used / max) * 100) : 0
+  return (
+    <div data-testid="usage-bar">
+      <Group justify="space-between" gap={4} wrap="nowrap">
+        <Text size="xs">{label}</Text>
+        <Text size="xs" c="dimmed">
+          {Math.round(pct)}%
+        </Text>
+      </Group>
+      <Progress value={pct} color={pct >= 100 ? 'red' : pct > 80 ? 'orange' : 'indigo'} size="sm" />
+      {reset && (
+        <Text size="xs" c="dimmed">
+          {reset}
+        </Text>
+      )}
+    </div>
+  )
+}
+
+/** Every budget and rate limit of an owner as usage bars, each with its next reset. */
+export function LimitBars({ budgets, rateLimit }: { budgets: Budget[]; rateLimit?: RateLimit | null }) {
+  const r = rateLimit
+  return (
+    <Stack gap={6}>
+      {budgets.map((b, i) => (
+        <UsageBar
+          key={b.id ?? i}
+          used={b.current_usage ?? 0}
+          max={b.max_limit}
+          label={`${money(b.current_usage ?? 0)} of ${money(b.max_limit)} / ${b.reset_duration}`}
+          reset={when(resetTime(b.reset_at, b.last_reset, b.reset_duration))}
+        />
+      ))}
+      {r?.request_max_limit ? (
+        <UsageBar
+          used={r.request_current_usage ?? 0}
+          max={r.request_max_limit}
+          label={`${r.request_current_usage ?? 0} of ${r.request_max_limit} requests / ${r.request_reset_duration}`}
+          reset={when(resetTime(r.request_reset_at, undefined))}
+        />
+      ) : null}
+      {r?.token_max_limit ? (
+        <UsageBar
+          used={r.token_current_usage ?? 0}
+          max={r.token_max_limit}
+          label={`${r.token_current_usage ?? 0} of ${r.token_max_limit} tokens / ${r.token_reset_duration}`}
+          reset={when(resetTime(r.token_reset_at, undefined))}
+        />
+      ) : null}
+      {budgets.length === 0 && !r?.request_max_limit && !r?.token_max_limit && (
+        <Text size="xs" c="dimmed">
+          no limit
+        </Text>
+      )}
+    </Stack>
+  )
+}
+
+export function budgetDrafts(budgets: Budget[] | undefined): BudgetDraft[] {
+  return (budgets ?? []).map((b) => ({ max_limit: b.max_limit, reset_duration: b.reset_duration }))
+}
+
+export function budgetBodies(drafts: BudgetDraft[]) {
+  return drafts
+    .filter((b) => b.max_limit !== '')
+    .map((b) => ({ max_limit: Number(b.max_limit), reset_duration: b.reset_duration }))
+}
+
+export function rateLimitDraft(r: RateLimit | null | undefined): RateLimitDraft {
+  return {
+    request_max_limit: r?.request_max_limit ?? '',
+    request_reset_duration: r?.request_reset_duration ?? '1h',
+    token_max_limit: r?.token_max_limit ?? '',
+    token_reset_duration: r?.token_reset_duration ?? '1h',
+  }
+}
+
+/** The body of a rate limit: null when both limits are empty (which removes a stored one). */
+export function rateLimitBody(d: RateLimitDraft) {
+  if (d.request_max_limit === '' && d.token_max_limit === '') return null
+  return {
+    request_max_limit: d.request_max_limit === '' ? null : Number(d.request_max_limit),
+    request_reset_duration: d.request_max_limit === '' ? null : d.request_reset_duration,
+    token_max_limit: d.token_max_limit === '' ? null : Number(d.token_max_limit),
+    token_reset_duration: d.token_max_limit === '' ? null : d.token_reset_duration,
+  }
+}
+
+/** Budgets as editable rows: each has its own limit and reset period. */
+export function BudgetRows({
+  value,
+  onChange,
+  error,
+}: {
+  value: BudgetDraft[]
+  onChange: (v: BudgetDraft[]) => void
+  error?: string
+}) {
+  const set = (i: number, patch: Partial<BudgetDraft>) =>
+    onChange(value.map((b, j) => (j === i ? { ...b, ...patch } : b)))
+  return (
+    <Stack gap="xs">
+      {value.map((b, i) => (
+        <Group key={i} align="flex-end" wrap="nowrap">
+          <NumberInput
+            label="Budget (USD)"
+            value={b.max_limit}
+            onChange={(v) => set(i, { max_limit: v })}
+            min={0}
+            decimalScale={6}
+            style={{ flex: 1 }}
+            error={i === 0 ? error : undefined}
+          />
+          <Select
+            label="Resets every"
+            data={BUDGET_DURATIONS}
+            value={b.reset_duration}
+            onChange={(v) => set(i, { reset_duration: v ?? '1d' })}
+            w={110}
+            allowDeselect={false}
+          />
+          <ActionIcon
+            variant="subtle"
+            color="red"
+            size="lg"
+            mb={2}
+            aria-label="Remove budget"
+            onClick={() => onChange(value.filter((_, j) => j !== i))}
+          >
+            <IconTrash size={16} />
+          </ActionIcon>
+        </Group>
+      ))}
+      <Group>
+        <Button
+          size="compact-sm"
+          variant="light"
+          onClick={() => onChange([...value, { max_limit: '', reset_duration: value.length ? '1M' : '1d' }])}
+        >
+          Add budget
+        </Button>
+        {value.length === 0 && (
+          <Text size="xs" c="dimmed">
+            No budget: spending is not capped.
+          </Text>
+        )}
+      </Group>
+    </Stack>
+  )
+}
+
+export function RateLimitFields({
+  value,
+  onChange,
+  error,
+}: {
+  value: RateLimitDraft
+  onChange: (v: RateLimitDraft) => void
+  error?: string
+}) {
+  const set = (patch: Partial<RateLimitDraft>) => onChange({ ...value, ...patch })
+  return (
+    <Stack gap="xs">
+      <Group align="flex-end" grow>
+        <NumberInput
+          label="Max requests"
+          placeholder="no limit"
+          value={value.request_max_limit}
+          onChange={(v) => set({ request_max_limit: v })}
+          min={1}
+          allowDecimal={false}
+          error={error}
+        />
+        <Select
+          label="Request window"
+          data={RATE_DURATIONS}
+          value={value.request_reset_duration}
+          onChange={(v) => set({ request_reset_duration: v ?? '1h' })}
+          allowDeselect={false}
+        />
+      </Group>
+      <Group align="flex-end" grow>
+        <NumberInput
+          label="Max tokens"
+          placeholder="no limit"
+          value={value.token_max_limit}
+          onChange={(v) => set({ token_max_limit: v })}
+          min={1}
+          allowDecimal={false}
+        />
+        <Select
+          label="Token window"
+          data={RATE_DURATIONS}
+          value={value.token_reset_duration}
+          onChange={(v) => set({ token_reset_duration: v ?? '1h' })}
+          allowDeselect={false}
+        />
+      </Group>
+    </Stack>
+  )
+}

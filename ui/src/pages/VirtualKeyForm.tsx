@@ -1,0 +1,390 @@
+import {
+  ActionIcon,
+  Button,
+  Checkbox,
+  Divider,
+  Group,
+  Loader,
+  Modal,
+  MultiSelect,
+  NumberInput,
+  Select,
+  Stack,
+  Switch,
+  TagsInput,
+  Text,
+  TextInput,
+} from '@mantine/core'
+import { IconTrash } from '@tabler/icons-react'
+import { useEffect, useState } from 'react'
+import { get, post, put } from '../api'
+import { ErrorNote } from '../components'
+import { useSubmit } from '../form'
+import { useApi } from '../hooks'
+import {
+  budgetBodies,
+  budgetDrafts,
+  BudgetRows,
+  rateLimitBody,
+  rateLimitDraft,
+  RateLimitFields,
+  type Budget,
+  type BudgetDraft,
+  type RateLimit,
+  type RateLimitDraft,
+} from '../limits'
+
+export interface VirtualKey {
+  id: string
+  name: string
+  value: string
+  description?: string
+  is_active: boolean
+  team_id?: string | null
+  customer_id?: string | null
+  team?: { name: string } | null
+  customer?: { name: string } | null
+  budgets?: Budget[]
+  rate_limit?: RateLimit | null
+  provider_configs?: { id: number; provider: string; allowed_models?: string[]; weight?: number | null }[]
+  mcp_configs?: { mcp_client_name: string; tools_to_execute?: string[] }[]
+}
+
+interface ProviderRow {
+  id?: number
+  provider: string
+  allowed_models: string[]
+  weight: number | string
+}
+interface McpRow {
+  client: string
+  tools: string[]
+}
+interface McpClientSummary {
+  config: { name: string }
+  tools: { name?: string; function?: { name: string } }[]
+}
+
+const FIELDS = [
+  'name',
+  'description',
+  'team_id',
+  'customer_id',
+  'provider_configs',
+  'budgets',
+  'rate_limit',
+  'mcp_configs',
+]
+
+/** Create (no `id`) or edit a virtual key: providers and models, budgets, rate limits, MCP tools. */
+export function VirtualKeyForm({
+  id,
+  onClose,
+  onSaved,
+}: {
+  id?: string
+  onClose: () => void
+  onSaved: (vk: VirtualKey, created: boolean) => void
+}) {
+  const teams = useApi<{ teams: { id: string; name: string }[] }>('/api/governance/teams')
+  const customers = useApi<{ customers: { id: string; name: string }[] }>('/api/governance/customers')
+  const providerList = useApi<{ providers: { name: string }[] }>('/api/providers')
+  const mcp = useApi<{ clients: McpClientSummary[] }>('/api/mcp/clients?limit=100')
+  const providerNames = (providerList.data?.providers ?? []).map((p) => p.name)
+  const [loaded, setLoaded] = useState(!id)
+  const [name, setName] = useState('')
+  const [description, setDescription] = useState('')
+  const [team, setTeam] = useState<string | null>(null)
+  const [customer, setCustomer] = useState<string | null>(null)
+  const [active, setActive] = useState(true)
+  const [providers, setProviders] = useState<ProviderRow[]>()
+  const [budgets, setBudgets] = useState<BudgetDraft[]>([])
+  const [rate, setRate] = useState<RateLimitDraft>(rateLimitDraft(null))
+  const [hadRate, setHadRate] = useState(false)
+  const [mcpRows, setMcpRows] = useState<McpRow[]>([])
+  const [resetUsage, setResetUsage] = useState(false)
+  const form = useSubmit(FIELDS)
+  const [loadError, setLoadError] = useState<string>()
+
+  useEffect(() => {
+    if (!id) return
+    get<{ virtual_key: VirtualKey }>(`/api/governance/virtual-keys/${id}`)
+      .then(({ virtual_key: vk }) => {
+        setName(vk.name)
+        setDescription(vk.description ?? '')
+        setTeam(vk.team_id ?? null)
+        setCustomer(vk.customer_id ?? null)
+        setActive(vk.is_active)
+        setProviders(
+          (vk.provider_configs ?? []).map((p) => ({
+            id: p.id,
+            provider: p.provider,
+            allowed_models: p.allowed_models ?? ['*'],
+            weight: p.weight ?? '',
+          })),
+        )
+        setBudgets(budgetDrafts(vk.budgets))
+        setRate(rateLimitDraft(vk.rate_limit))
+        setHadRate(!!vk.rate_limit)
+        setMcpRows(
+          (vk.mcp_configs ?? []).map((m) => ({ client: m.mcp_client_name, tools: m.tools_to_execute ?? [] })),
+        )
+        setLoaded(true)
+      })
+      .catch((err: Error) => setLoadError(err.message))
+  }, [id])
+
+  // A new key reaches every configured provider until the user narrows it.
+  const rows: ProviderRow[] =
+    providers ?? providerNames.map((provider) => ({ provider, allowed_models: ['*'], weight: '' }))
+  const setRow = (i: number, patch: Partial<ProviderRow>) =>
+    setProviders(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)))
+
+  const submit = () =>
+    form.run(async () => {
+      const rateLimit = rateLimitBody(rate)
+      const body: Record<string, unknown> = {
+        name,
+        description,
+        team_id: team,
+        customer_id: team ? null : customer,
+        provider_configs: rows.map((r) => ({
+          ...(r.id !== undefined && { id: r.id }),
+          provider: r.provider,
+          allowed_models: r.allowed_models.length ? r.allowed_models : ['*'],
+          weight: r.weight === '' ? null : Number(r.weight),
+          key_ids: ['*'],
+        })),
+        budgets: budgetBodies(budgets),
+        mcp_configs: mcpRows
+          .filter((m) => m.client)
+          .map((m) => ({ mcp_client_name: m.client, tools_to_execute: m.tools.length ? m.tools : ['*'] })),
+      }
+      if (rateLimit || hadRate) body.rate_limit = rateLimit
+      if (id) {
+        body.is_active = active
+        if (resetUsage) body.reset_budget_usage = true
+      }
+      const res = id
+        ? await put<{ virtual_key: VirtualKey }>(`/api/governance/virtual-keys/${id}`, body)
+        : await post<{ virtual_key: VirtualKey }>('/api/governance/virtual-keys', body)
+      onSaved(res.virtual_key, !id)
+      onClose()
+    })
+
+  // Permissions name tools without the `<server>-` prefix the gateway shows them with.
+  const toolsOf = (client: string) => [
+    '*',
+    ...(mcp.data?.clients.find((c) => c.config.name === client)?.tools ?? []).map((t) =>
+      (t.function?.name ?? t.name ?? '').replace(`${client}-`, ''),
+    ),
+  ]
+
+  return (
+    <Modal opened onClose={onClose} title={id ? `Edit virtual key ${name}` : 'Create virtual key'} size="xl">
+      {loadError && <ErrorNote error={loadError} />}
+      {!loaded && !loadError && <Loader />}
+      {loaded && (
+        <Stack>
+          <Group grow align="flex-start">
+            <TextInput
+              label="Name"
+              name="vk-name"
+              value={name}
+              onChange={(e) => setName(e.currentTarget.value)}
+              error={form.errorFor('name')}
+              required
+            />
+            <TextInput
+              label="Description"
+              value={description}
+              onChange={(e) => setDescription(e.currentTarget.value)}
+            />
+          </Group>
+          <Group grow align="flex-start">
+            <Select
+              label="Team"
+              placeholder="none"
+              data={(teams.data?.teams ?? []).map((t) => ({ value: t.id, label: t.name }))}
+              value={team}
+              onChange={(v) => {
+                setTeam(v)
+                if (v) setCustomer(null)
+              }}
+              clearable
+              name="vk-team"
+              error={form.errorFor('team_id')}
+            />
+            <Select
+              label="Customer"
+              placeholder="none"
+              description={team ? 'A key belongs to a team or a customer' : undefined}
+              data={(customers.data?.customers ?? []).map((c) => ({ value: c.id, label: c.name }))}
+              value={customer}
+              onChange={(v) => {
+                setCustomer(v)
+                if (v) setTeam(null)
+              }}
+              clearable
+              error={form.errorFor('customer_id')}
+            />
+          </Group>
+          {id && (
+            <Switch
+              label="Active: requests with this key are accepted"
+              checked={active}
+              onChange={(e) => setActive(e.currentTarget.checked)}
+            />
+          )}
+
+          <Divider label="Providers and models" labelPosition="left" />
+          {rows.length === 0 && (
+            <Text size="sm" c="dimmed">
+              {providerNames.length
+                ? 'No provider: this key reaches none. Add one below.'
+                : 'No provider is configured yet: add one on the Providers page first.'}
+            </Text>
+          )}
+          {rows.map((r, i) => (
+            <Group key={i} align="flex-end" wrap="nowrap" data-testid="vk-provider-row">
+              <Select
+                label="Provider"
+                data={[...new Set([...providerNames, r.provider])]}
+                value={r.provider}
+                onChange={(v) => setRow(i, { provider: v ?? r.provider })}
+                w={150}
+                allowDeselect={false}
+              />
+              <TagsInput
+                label="Allowed models"
+                placeholder="* for all"
+                value={r.allowed_models}
+                onChange={(v) => setRow(i, { allowed_models: v })}
+                style={{ flex: 1 }}
+              />
+              <NumberInput
+                label="Weight"
+                placeholder="none"
+                value={r.weight}
+                onChange={(v) => setRow(i, { weight: v })}
+                min={0}
+                w={90}
+              />
+              <ActionIcon
+                variant="subtle"
+                color="red"
+                size="lg"
+                mb={2}
+                aria-label={`Remove ${r.provider}`}
+                onClick={() => setProviders(rows.filter((_, j) => j !== i))}
+              >
+                <IconTrash size={16} />
+              </ActionIcon>
+            </Group>
+          ))}
+          {form.errorFor('provider_configs') && (
+            <Text size="sm" c="red">
+              {form.errorFor('provider_configs')}
+            </Text>
+          )}
+          <Group>
+            <Button
+              size="compact-sm"
+              variant="light"
+              disabled={providerNames.length === 0}
+              onClick={() =>
+                setProviders([
+                  ...rows,
+                  {
+                    provider:
+                      providerNames.find((n) => !rows.some((r) => r.provider === n)) ?? providerNames[0],
+                    allowed_models: ['*'],
+                    weight: '',
+                  },
+                ])
+              }
+            >
+              Add provider
+            </Button>
+            <Text size="xs" c="dimmed">
+              Weight spreads requests without a provider prefix; empty keeps the provider for explicit
+              provider/model requests only.
+            </Text>
+          </Group>
+
+          <Divider label="Budgets and rate limit" labelPosition="left" />
+          <BudgetRows value={budgets} onChange={setBudgets} error={form.errorFor('budgets')} />
+          <RateLimitFields value={rate} onChange={setRate} error={form.errorFor('rate_limit')} />
+          {id && (
+            <Checkbox
+              label="Reset the usage of this key's budgets now"
+              checked={resetUsage}
+              onChange={(e) => setResetUsage(e.currentTarget.checked)}
+            />
+          )}
+
+          <Divider label="MCP tools" labelPosition="left" />
+          {mcpRows.map((m, i) => (
+            <Group key={i} align="flex-end" wrap="nowrap">
+              <Select
+                label="MCP server"
+                data={(mcp.data?.clients ?? []).map((c) => c.config.name)}
+                value={m.client || null}
+                onChange={(v) =>
+                  setMcpRows(mcpRows.map((x, j) => (j === i ? { client: v ?? '', tools: [] } : x)))
+                }
+                w={180}
+              />
+              <MultiSelect
+                label="Tools it may call"
+                placeholder="* for all"
+                data={toolsOf(m.client)}
+                value={m.tools}
+                onChange={(v) => setMcpRows(mcpRows.map((x, j) => (j === i ? { ...x, tools: v } : x)))}
+                style={{ flex: 1 }}
+                searchable
+              />
+              <ActionIcon
+                variant="subtle"
+                color="red"
+                size="lg"
+                mb={2}
+                aria-label="Remove MCP server"
+                onClick={() => setMcpRows(mcpRows.filter((_, j) => j !== i))}
+              >
+                <IconTrash size={16} />
+              </ActionIcon>
+            </Group>
+          ))}
+          {form.errorFor('mcp_configs') && (
+            <Text size="sm" c="red">
+              {form.errorFor('mcp_configs')}
+            </Text>
+          )}
+          <Group>
+            <Button
+              size="compact-sm"
+              variant="light"
+              disabled={(mcp.data?.clients.length ?? 0) === 0}
+              onClick={() =>
+                setMcpRows([...mcpRows, { client: mcp.data?.clients[0]?.config.name ?? '', tools: ['*'] }])
+              }
+            >
+              Allow an MCP server
+            </Button>
+            {(mcp.data?.clients.length ?? 0) === 0 && (
+              <Text size="xs" c="dimmed">
+                No MCP server yet: add one on the MCP page to allow its tools.
+              </Text>
+            )}
+          </Group>
+
+          <ErrorNote error={form.general} />
+          <Button onClick={submit} loading={form.busy}>
+            {id ? 'Save' : 'Create'}
+          </Button>
+        </Stack>
+      )}
+    </Modal>
+  )
+}
