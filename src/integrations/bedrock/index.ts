@@ -1,5 +1,8 @@
 export { converseToChat, modelFromPath, validateConverseBody } from './parse.js'
 export { chatToConverse, toConverseUsage, toStopReason } from './response.js'
 export { translateChatToConverseStream, type ConverseEvent } from './stream.js'
+export { detectInvokeFamily, INVOKE_EXCHANGES, type InvokeFamily } from './invoke-family.js'
+export type { InvokeExchange } from './invoke-body.js'
+export { StreamMeter, INVOCATION_METRICS, type InvocationMetrics } from './invocation-metrics.js'
 export { toBedrockError, streamExceptionName, type BedrockErrorOut } from './errors.js'
 export { standInCallSignatures } from '../signature-origin.js'

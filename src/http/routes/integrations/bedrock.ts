@@ -11,12 +11,16 @@ import {
 import {
   chatToConverse,
   converseToChat,
+  detectInvokeFamily,
+  INVOKE_EXCHANGES,
   modelFromPath,
+  StreamMeter,
   standInCallSignatures,
   streamExceptionName,
   toBedrockError,
   translateChatToConverseStream,
   validateConverseBody,
+  type InvokeExchange,
 } from '../../../integrations/bedrock/index.js'
 import { encodeEvent, encodeException } from '../../../providers/bedrock/index.js'
 import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../providers/types.js'
@@ -83,8 +87,41 @@ function forTarget(req: ChatRequest, adapter: ProviderAdapter, model: string): C
   return geminiTarget ? standInCallSignatures(req, model) : req
 }
 
+/**
+ * Runs a body translation. The translations are pure functions of the body, so anything but a
+ * GatewayError they throw comes from a malformed body (a string where a list belongs): a 400.
+ */
+function readBody<T>(translate: () => T): T {
+  try {
+    return translate()
+  } catch (err) {
+    if (err instanceof GatewayError) throw err
+    throw new GatewayError(
+      'invalid_request',
+      'Malformed input request: the body does not follow the schema of its model family',
+      { retryable: false },
+    )
+  }
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Claude's Messages body through the Anthropic integration; Bedrock adds its metrics to `message_stop`. */
+function anthropicExchange(body: Record<string, unknown>, model: string): InvokeExchange {
+  const { anthropic_version: _version, ...rest } = body
+  const messages = validateMessagesBody({ ...rest, model })
+  const anthropicTarget = /^bedrock\/.*anthropic\./.test(model) || model.startsWith('anthropic/')
+  const request: ChatRequest = { ...anthropicToChat(messages, anthropicTarget), model }
+  return {
+    request,
+    respond: (res) => chatToAnthropicMessage(res, model),
+    async *stream(items, meter) {
+      for await (const e of translateChatToAnthropicStream(items, model))
+        yield e.type === 'message_stop' ? meter.closing(e) : e
+    },
+  }
+}
 
 /**
  * `/bedrock/model/{modelId}/converse`, `/converse-stream`, `/invoke` and `/invoke-with-response-stream`
@@ -95,8 +132,9 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
  * header the caller adds with an SDK middleware) or as a Bedrock API key (`token` /
  * AWS_BEARER_TOKEN_BEDROCK = `sk-bf-...`, sent as `Authorization: Bearer`). The client speaks
  * HTTP/2 by default; give it `requestHandler: new NodeHttpHandler()` for this HTTP/1.1 server.
- * Invoke bodies covered: Anthropic Messages (`anthropic_version`), Titan (`inputText`) and Cohere
- * (`texts`) embeddings; others are a ValidationException.
+ * InvokeModel takes each family's native body (Claude, Llama, Mistral, Titan Text, Nova, Command R,
+ * Titan and Cohere embeddings; see detectInvokeFamily) for any target, and answers in that
+ * family's shape; others are a ValidationException.
  */
 export function registerBedrockIntegration(app: FastifyInstance, deps: IntegrationDeps): void {
   const { gateway } = deps
@@ -104,9 +142,8 @@ export function registerBedrockIntegration(app: FastifyInstance, deps: Integrati
     beginRequest(request, reply, type, model, deps.allowDirectKeys())
 
   async function converse(request: FastifyRequest, reply: FastifyReply, stream: boolean): Promise<unknown> {
-    const body = validateConverseBody(request.body)
     const model = modelFromPath((request.params as Params).modelId)
-    const req = converseToChat(body, model)
+    const req = readBody(() => converseToChat(validateConverseBody(request.body), model))
     const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', model)
     ctx.passthrough = false
     const startedAt = Date.now()
@@ -135,50 +172,55 @@ export function registerBedrockIntegration(app: FastifyInstance, deps: Integrati
     const model = modelFromPath(modelId)
     const body = request.body
     if (!isObject(body)) throw new GatewayError('invalid_request', 'The request body must be a JSON object.')
-    if (Array.isArray(body.messages)) return invokeMessages(request, reply, body, model, stream)
-    if (stream) {
+    const family = detectInvokeFamily(body, modelId)
+    if (family === 'titan-embedding' || family === 'cohere-embedding') {
+      if (stream)
+        throw new GatewayError('invalid_request', 'embedding models do not take invoke-with-response-stream')
+      return invokeEmbeddings(request, reply, body, model, family === 'titan-embedding')
+    }
+    if (!family)
       throw new GatewayError(
         'invalid_request',
-        'invoke-with-response-stream takes Anthropic Messages bodies here (messages, anthropic_version)',
+        'unsupported InvokeModel body: this gateway takes the native bodies of Anthropic Claude (anthropic_version), Meta Llama and Mistral (prompt), Mistral Large 2 and Amazon Nova (messages), Amazon Titan Text (inputText + textGenerationConfig), Cohere Command R (message) and Titan / Cohere embeddings (inputText, texts)',
       )
-    }
-    if (typeof body.inputText === 'string' || Array.isArray(body.texts))
-      return invokeEmbeddings(request, reply, body, model)
-    throw new GatewayError(
-      'invalid_request',
-      'unsupported InvokeModel body: this gateway takes Anthropic Messages (messages + anthropic_version), Titan embeddings (inputText) and Cohere embeddings (texts)',
+    const exchange = readBody(() =>
+      family === 'anthropic' ? anthropicExchange(body, model) : INVOKE_EXCHANGES[family](body, model),
     )
+    return invokeChat(request, reply, exchange, model, stream)
   }
 
-  async function invokeMessages(
+  async function invokeChat(
     request: FastifyRequest,
     reply: FastifyReply,
-    body: Record<string, unknown>,
+    exchange: InvokeExchange,
     model: string,
     stream: boolean,
   ): Promise<unknown> {
-    const { anthropic_version: _version, ...rest } = body
-    const messages = validateMessagesBody({ ...rest, model })
-    const anthropicTarget = /^bedrock\/.*anthropic\./.test(model) || model.startsWith('anthropic/')
-    const req: ChatRequest = anthropicToChat(messages, anthropicTarget)
-    req.model = model
     const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', model)
     ctx.passthrough = false
+    const startedAt = Date.now()
     try {
       if (stream) {
-        const result = await gateway.chatStream(ctx, { ...req, stream: true })
+        const result = await gateway.chatStream(ctx, { ...exchange.request, stream: true })
+        const meter = new StreamMeter(startedAt)
         return await relayEventStream(
           reply,
           ctx,
           result,
-          invokeFrames(translateChatToAnthropicStream(result.items, model)),
+          invokeFrames(exchange.stream(meter.observe(result.items), meter)),
         )
       }
-      const result = await gateway.chat(ctx, { ...req, stream: false })
+      const result = await gateway.chat(ctx, { ...exchange.request, stream: false })
+      const usage = result.body.usage
       return reply
         .headers(responseHeaders(ctx, result.headers))
+        .headers({
+          'x-amzn-bedrock-input-token-count': String(usage?.prompt_tokens ?? 0),
+          'x-amzn-bedrock-output-token-count': String(usage?.completion_tokens ?? 0),
+          'x-amzn-bedrock-invocation-latency': String(Date.now() - startedAt),
+        })
         .type('application/json')
-        .send(JSON.stringify(chatToAnthropicMessage(result.body, model)))
+        .send(JSON.stringify(exchange.respond(result.body)))
     } catch (err) {
       return sendBedrockError(reply, err, ctx)
     }
@@ -189,8 +231,12 @@ export function registerBedrockIntegration(app: FastifyInstance, deps: Integrati
     reply: FastifyReply,
     body: Record<string, unknown>,
     model: string,
+    titan: boolean,
   ): Promise<unknown> {
-    const titan = typeof body.inputText === 'string'
+    if (titan && (typeof body.inputText !== 'string' || !body.inputText))
+      throw new GatewayError('invalid_request', 'inputText must be a non-empty string', {
+        param: 'inputText',
+      })
     const texts = titan ? [body.inputText as string] : (body.texts as unknown[])
     if (!texts.length || texts.some((t) => typeof t !== 'string'))
       throw new GatewayError('invalid_request', 'texts must be a non-empty list of strings', {

@@ -1,0 +1,133 @@
+import { GatewayError } from '../../core/errors.js'
+import type { ChatRequest, ChatResponse, ToolCall, Usage } from '../../core/schemas/index.js'
+import type { ChatStreamItem } from '../../providers/types.js'
+import type { StreamMeter } from './invocation-metrics.js'
+
+/**
+ * One InvokeModel body read as a unified chat request, with the way back: the model family's own
+ * answer, and its own stream chunks (each the JSON that goes base64-encoded in a `chunk` event).
+ */
+export interface InvokeExchange {
+  request: ChatRequest
+  respond(res: ChatResponse): unknown
+  stream(items: AsyncIterable<ChatStreamItem>, meter: StreamMeter): AsyncGenerator<unknown>
+}
+
+export type InvokeBody = Record<string, unknown>
+
+export function invalid(message: string, param?: string): GatewayError {
+  return new GatewayError('invalid_request', message, { param, retryable: false })
+}
+
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** A required non-empty string field, refused with AWS's validation wording. */
+export function requiredText(body: InvokeBody, key: string): string {
+  const v = body[key]
+  if (typeof v !== 'string' || !v)
+    throw invalid(
+      `Malformed input request: #: required key [${key}] not found or not a non-empty string`,
+      key,
+    )
+  return v
+}
+
+/** An optional number field; present but not a number is a ValidationException, not a silent drop. */
+export function optionalNumber(body: InvokeBody, key: string, integer = false): number | undefined {
+  const v = body[key]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && (!Number.isInteger(v) || v < 0)))
+    throw invalid(
+      `Malformed input request: #/${key}: expected ${integer ? 'a non-negative integer' : 'a number'}`,
+      key,
+    )
+  return v
+}
+
+/** An optional list of strings (stop sequences). */
+export function optionalStrings(body: InvokeBody, key: string): string[] | undefined {
+  const v = body[key]
+  if (v === undefined || v === null) return undefined
+  if (typeof v === 'string') return [v]
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string'))
+    throw invalid(`Malformed input request: #/${key}: expected a list of strings`, key)
+  return v.length ? (v as string[]) : undefined
+}
+
+/** Copies sampling settings that are present onto the unified request. */
+export function applySampling(
+  req: ChatRequest,
+  s: { maxTokens?: number; temperature?: number; topP?: number; stop?: string[] },
+): ChatRequest {
+  if (s.maxTokens !== undefined) req.max_tokens = s.maxTokens
+  if (s.temperature !== undefined) req.temperature = s.temperature
+  if (s.topP !== undefined) req.top_p = s.topP
+  if (s.stop) req.stop = s.stop
+  return req
+}
+
+/** The parts of a unified answer that every model family reports in its own words. */
+export interface ChatAnswer {
+  id: string
+  text: string
+  toolCalls: ToolCall[]
+  finish: string | null
+  usage?: Usage
+}
+
+export function answerOf(res: ChatResponse): ChatAnswer {
+  const choice = res.choices[0]
+  const content = choice?.message?.content
+  return {
+    id: res.id,
+    text: typeof content === 'string' ? content : '',
+    toolCalls: choice?.message?.tool_calls ?? [],
+    finish: choice?.finish_reason ?? null,
+    usage: res.usage,
+  }
+}
+
+export type ChatStreamStep = { kind: 'text'; id: string; text: string } | ({ kind: 'end' } & ChatAnswer)
+
+/**
+ * A unified chat stream as text pieces, then one end step with the finish reason, the usage and
+ * the tool calls assembled: what the text-only families' chunks need, read chunk by chunk.
+ */
+export async function* chatStreamSteps(items: AsyncIterable<ChatStreamItem>): AsyncGenerator<ChatStreamStep> {
+  let id = ''
+  let finish: string | null = null
+  let usage: Usage | undefined
+  const calls = new Map<number, ToolCall>()
+  for await (const item of items) {
+    const chunk = item.chunk ?? (item.data ? (JSON.parse(item.data) as ChatStreamItem['chunk']) : undefined)
+    if (!chunk) continue
+    id ||= chunk.id
+    usage = item.usage ?? chunk.usage ?? usage
+    const choice = chunk.choices?.[0]
+    if (!choice) continue
+    const d = choice.delta ?? {}
+    if (d.content) yield { kind: 'text', id, text: d.content }
+    for (const c of d.tool_calls ?? []) {
+      let call = calls.get(c.index)
+      if (!call)
+        calls.set(c.index, (call = { id: '', type: 'function', function: { name: '', arguments: '' } }))
+      if (c.id) call.id = c.id
+      if (c.function?.name) call.function.name = c.function.name
+      call.function.arguments += c.function?.arguments ?? ''
+    }
+    if (choice.finish_reason) finish = choice.finish_reason
+  }
+  const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c)
+  yield { kind: 'end', id, text: '', toolCalls, finish, usage }
+}
+
+/** Tool arguments as the object the native formats carry; arguments that are not JSON become `{}`. */
+export function parsedArguments(args: string | undefined): Record<string, unknown> {
+  try {
+    const v: unknown = args ? JSON.parse(args) : {}
+    return isObject(v) ? v : {}
+  } catch {
+    return {}
+  }
+}

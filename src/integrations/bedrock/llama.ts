@@ -1,0 +1,61 @@
+import {
+  answerOf,
+  applySampling,
+  chatStreamSteps,
+  optionalNumber,
+  requiredText,
+  type InvokeBody,
+  type InvokeExchange,
+} from './invoke-body.js'
+import { promptToMessages } from './prompt-template.js'
+
+/** Meta Llama's native answer: `stop` or `length`. */
+function stopReason(finish: string | null): string {
+  return finish === 'length' ? 'length' : 'stop'
+}
+
+/**
+ * Meta Llama's InvokeModel body (`prompt`, `max_gen_len`, `temperature`, `top_p`), answered with
+ * `generation`, `prompt_token_count`, `generation_token_count` and `stop_reason`.
+ */
+export function llamaExchange(body: InvokeBody, model: string): InvokeExchange {
+  const prompt = requiredText(body, 'prompt')
+  const request = applySampling(
+    { model, messages: promptToMessages(prompt) },
+    {
+      maxTokens: optionalNumber(body, 'max_gen_len', true),
+      temperature: optionalNumber(body, 'temperature'),
+      topP: optionalNumber(body, 'top_p'),
+    },
+  )
+  return {
+    request,
+    respond(res) {
+      const a = answerOf(res)
+      return {
+        generation: a.text,
+        prompt_token_count: a.usage?.prompt_tokens ?? 0,
+        generation_token_count: a.usage?.completion_tokens ?? 0,
+        stop_reason: stopReason(a.finish),
+      }
+    },
+    async *stream(items, meter) {
+      for await (const step of chatStreamSteps(items)) {
+        if (step.kind === 'text')
+          yield {
+            generation: step.text,
+            prompt_token_count: null,
+            generation_token_count: null,
+            stop_reason: null,
+          }
+        else
+          yield meter.closing({
+            generation: '',
+            prompt_token_count: step.usage?.prompt_tokens ?? 0,
+            generation_token_count: step.usage?.completion_tokens ?? 0,
+            stop_reason: stopReason(step.finish),
+          })
+      }
+    },
+  }
+}

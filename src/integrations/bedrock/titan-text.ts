@@ -1,0 +1,87 @@
+import type { ChatMessage } from '../../core/schemas/index.js'
+import {
+  answerOf,
+  applySampling,
+  chatStreamSteps,
+  invalid,
+  isObject,
+  optionalNumber,
+  optionalStrings,
+  requiredText,
+  type InvokeBody,
+  type InvokeExchange,
+} from './invoke-body.js'
+
+/** Titan's completion reasons: FINISH, LENGTH, CONTENT_FILTERED (and STOP_CRITERIA_MET, not told apart here). */
+function completionReason(finish: string | null): string {
+  if (finish === 'length') return 'LENGTH'
+  if (finish === 'content_filter') return 'CONTENT_FILTERED'
+  return 'FINISH'
+}
+
+/** Titan's conversational form `User: ...\nBot:` is one user turn; anything else is sent as written. */
+function titanMessages(inputText: string): ChatMessage[] {
+  const m = /^\s*User:\s*([\s\S]*?)\s*\n\s*Bot:\s*$/.exec(inputText)
+  return [{ role: 'user', content: m ? m[1] : inputText }]
+}
+
+/**
+ * Amazon Titan Text's body (`inputText`, `textGenerationConfig{maxTokenCount, temperature, topP,
+ * stopSequences}`), answered with `inputTextTokenCount` and `results[{tokenCount, outputText,
+ * completionReason}]`; its stream chunks are `{outputText, index, totalOutputTextTokenCount,
+ * completionReason, inputTextTokenCount}` with the counts in the last one.
+ */
+export function titanTextExchange(body: InvokeBody, model: string): InvokeExchange {
+  const inputText = requiredText(body, 'inputText')
+  const config = body.textGenerationConfig ?? {}
+  if (!isObject(config))
+    throw invalid(
+      'Malformed input request: #/textGenerationConfig: expected an object',
+      'textGenerationConfig',
+    )
+  const request = applySampling(
+    { model, messages: titanMessages(inputText) },
+    {
+      maxTokens: optionalNumber(config, 'maxTokenCount', true),
+      temperature: optionalNumber(config, 'temperature'),
+      topP: optionalNumber(config, 'topP'),
+      stop: optionalStrings(config, 'stopSequences'),
+    },
+  )
+  return {
+    request,
+    respond(res) {
+      const a = answerOf(res)
+      return {
+        inputTextTokenCount: a.usage?.prompt_tokens ?? 0,
+        results: [
+          {
+            tokenCount: a.usage?.completion_tokens ?? 0,
+            outputText: a.text,
+            completionReason: completionReason(a.finish),
+          },
+        ],
+      }
+    },
+    async *stream(items, meter) {
+      for await (const step of chatStreamSteps(items)) {
+        if (step.kind === 'text')
+          yield {
+            outputText: step.text,
+            index: 0,
+            totalOutputTextTokenCount: null,
+            completionReason: null,
+            inputTextTokenCount: null,
+          }
+        else
+          yield meter.closing({
+            outputText: '',
+            index: 0,
+            totalOutputTextTokenCount: step.usage?.completion_tokens ?? 0,
+            completionReason: completionReason(step.finish),
+            inputTextTokenCount: step.usage?.prompt_tokens ?? 0,
+          })
+      }
+    },
+  }
+}
