@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { startFakeOpenAI } from './openai.js'
-import { countTokens, FakeServer, type FakeContext } from './server.js'
+import { countTokens, FakeServer, SseWriter, type FakeContext } from './server.js'
 
 /**
  * A fake Azure OpenAI resource and a fake Microsoft Entra ID token endpoint, checking requests the
@@ -12,7 +12,8 @@ import { countTokens, FakeServer, type FakeContext } from './server.js'
  *   issued (client-credentials grant, scope https://cognitiveservices.azure.com/.default);
  *   anything else answers 401 in Azure's shape;
  * - bodies are OpenAI's wire format: chat, completions and embeddings are served by a fake
- *   OpenAI behind it (the deployment's model in the body), images and audio by `openAIMedia`.
+ *   OpenAI behind it (the deployment's model in the body), images and audio by `openAIMedia`;
+ *   image edits need api-version 2025-04-01-preview or later, and there are no image variations.
  */
 
 export const AZURE_API_VERSIONS = ['2024-10-21', '2024-06-01', '2025-01-01-preview', '2025-04-01-preview']
@@ -117,6 +118,10 @@ export async function startFakeAzure(opts: FakeAzureOptions): Promise<FakeAzure>
       })
     }
     const operation = m[2]
+    // Image edits came with the 2025-04-01-preview API; variations (DALL-E 2) never came to Azure.
+    if ((operation === 'images/edits' && version < '2025-04-01') || operation === 'images/variations') {
+      return json(res, 404, { error: { code: '404', message: 'Resource not found' } })
+    }
     if (await openAIMedia(ctx, operation, model)) return
     await relay(ctx, `${openai.url}/v1/${operation}`, model, openai)
   }).start()
@@ -184,18 +189,108 @@ function badRequest(res: FakeContext['res'], message: string, param: string | nu
   json(res, 400, { error: { message, type: 'invalid_request_error', param, code: null } })
 }
 
+/** The image types OpenAI's image endpoints take, judged by each part's declared content type. */
+const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp']
+
+function unsupportedMimetype(res: FakeContext['res'], field: string, type: string, allowed: string[]): void {
+  const supported = allowed.map((t) => `'${t}'`).join(', ')
+  json(res, 400, {
+    error: {
+      message: `Invalid file '${field}': unsupported mimetype ('${type}'). Supported file formats are ${supported}.`,
+      type: 'invalid_request_error',
+      param: field,
+      code: 'unsupported_file_mimetype',
+    },
+  })
+}
+
+const STREAM_UNSUPPORTED = (model: string) => `Streaming is not supported for model '${model}'.`
+
+/** gpt-image usage: text tokens of the prompt in, image tokens (and input images) counted. */
+function imageUsage(prompt: string, n: number, inputImages = 0) {
+  const text = countTokens(prompt)
+  const imageIn = 194 * inputImages
+  return {
+    input_tokens: text + imageIn,
+    output_tokens: 272 * n,
+    total_tokens: text + imageIn + 272 * n,
+    input_tokens_details: { text_tokens: text, image_tokens: imageIn },
+  }
+}
+
 /**
- * OpenAI's image generation, speech and transcription endpoints (`operation` is the path after
- * `/v1/`), in the published wire format. Answers and returns true when the operation is one of
- * them. Transcription reads the multipart form: it answers with the file's name and size, so
- * tests can check the audio came through (send ASCII bytes: the harness reads bodies as UTF-8).
+ * A streamed gpt-image answer, as OpenAI sends it: `partials` partial images
+ * (`{kind}.partial_image`), then `{kind}.completed` with the image and the usage.
+ */
+function streamImage(
+  ctx: FakeContext,
+  kind: 'image_generation' | 'image_edit',
+  picture: string,
+  partials: number,
+  params: { size?: string; quality?: string; background?: string; output_format?: string },
+): void {
+  const shape = {
+    created_at: Math.floor(Date.now() / 1000),
+    size: params.size ?? '1024x1024',
+    quality: params.quality ?? 'medium',
+    background: params.background ?? 'opaque',
+    output_format: params.output_format ?? 'png',
+  }
+  const sse = new SseWriter(ctx.res, ctx.streamFault)
+  for (let i = 0; i < partials; i++) {
+    const event = {
+      type: `${kind}.partial_image`,
+      b64_json: Buffer.from(`${picture}:partial:${i}`).toString('base64'),
+      partial_image_index: i,
+      ...shape,
+    }
+    if (!sse.send(JSON.stringify(event), event.type)) return
+  }
+  const done = {
+    type: `${kind}.completed`,
+    b64_json: Buffer.from(picture).toString('base64'),
+    ...shape,
+    usage: imageUsage(picture, 1),
+  }
+  if (sse.send(JSON.stringify(done), done.type)) sse.end()
+}
+
+/**
+ * The request's multipart form, or undefined once the fake has answered 400 (not multipart,
+ * or broken). Non-ASCII bytes do not survive: the harness reads bodies as UTF-8.
+ */
+async function multipartForm(ctx: FakeContext): Promise<FormData | undefined> {
+  const contentType = ctx.req.headers['content-type'] ?? ''
+  if (!contentType.startsWith('multipart/form-data')) {
+    badRequest(ctx.res, 'Invalid Content-Type header, expected multipart/form-data', null)
+    return undefined
+  }
+  try {
+    return await new Response(Buffer.from(String(ctx.body), 'utf8'), {
+      headers: { 'content-type': contentType },
+    }).formData()
+  } catch {
+    badRequest(ctx.res, 'Could not parse multipart form', null)
+    return undefined
+  }
+}
+
+/**
+ * OpenAI's image (generations, edits, variations) and audio (speech, transcriptions) endpoints
+ * (`operation` is the path after `/v1/`), in the published wire format, streamed ones included
+ * (gpt-image partial images, gpt-4o-mini-tts `stream_format: sse`). Answers and returns true when
+ * the operation is one of them. Multipart endpoints read the form: answers name what arrived (file
+ * names, sizes, text), so tests can check the uploads came through (send UTF-8 text as file bytes).
  */
 export async function openAIMedia(ctx: FakeContext, operation: string, model: string): Promise<boolean> {
-  const { req, res, body } = ctx
+  const { res, body } = ctx
   if (operation === 'images/generations') {
     if (typeof body?.prompt !== 'string' || !body.prompt)
       badRequest(res, "Missing required parameter: 'prompt'.", 'prompt')
-    else {
+    else if (body.stream === true) {
+      if (!model.startsWith('gpt-image')) badRequest(res, STREAM_UNSUPPORTED(model), 'stream')
+      else streamImage(ctx, 'image_generation', body.prompt, Number(body.partial_images ?? 0), body)
+    } else {
       const n = body.n ?? 1
       const b64 = body.response_format === 'b64_json' || model.startsWith('gpt-image')
       const data = Array.from({ length: n }, (_, i) =>
@@ -206,23 +301,104 @@ export async function openAIMedia(ctx: FakeContext, operation: string, model: st
               revised_prompt: body.prompt,
             },
       )
-      const usage = model.startsWith('gpt-image')
-        ? {
-            input_tokens: countTokens(body.prompt),
-            output_tokens: 272 * n,
-            total_tokens: countTokens(body.prompt) + 272 * n,
-            input_tokens_details: { text_tokens: countTokens(body.prompt), image_tokens: 0 },
-          }
-        : undefined
+      const usage = model.startsWith('gpt-image') ? imageUsage(body.prompt, n) : undefined
       json(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(usage && { usage }) })
     }
+    return true
+  }
+  if (operation === 'images/edits') {
+    const form = await multipartForm(ctx)
+    if (!form) return true
+    const images = [...form.getAll('image'), ...form.getAll('image[]')]
+    const prompt = form.get('prompt')
+    const mask = form.get('mask')
+    if (images.length === 0) return (badRequest(res, "Missing required parameter: 'image'.", 'image'), true)
+    if (typeof prompt !== 'string' || !prompt)
+      return (badRequest(res, "Missing required parameter: 'prompt'.", 'prompt'), true)
+    for (const [field, file] of [...images.map((f) => ['image', f] as const), ['mask', mask] as const]) {
+      if (file === null) continue
+      if (typeof file === 'string' || !IMAGE_TYPES.includes(file.type)) {
+        unsupportedMimetype(res, field, typeof file === 'string' ? 'text/plain' : file.type, IMAGE_TYPES)
+        return true
+      }
+    }
+    if (model === 'dall-e-2' && images.length > 1) {
+      badRequest(res, "Invalid 'image': dall-e-2 edits one image at a time.", 'image')
+      return true
+    }
+    // What the fake "painted": the prompt and each file as it arrived (name, size, text), for tests.
+    const files = [...(images as File[]), ...(mask ? [mask as File] : [])]
+    const seen = (await Promise.all(files.map(async (f) => `${f.name}(${f.size}):${await f.text()}`))).join(
+      '+',
+    )
+    const picture = `png:edit:${prompt}:${seen}`
+    if (form.get('stream') === 'true') {
+      if (!model.startsWith('gpt-image')) badRequest(res, STREAM_UNSUPPORTED(model), 'stream')
+      else streamImage(ctx, 'image_edit', picture, Number(form.get('partial_images') ?? 0), {})
+      return true
+    }
+    const n = Number(form.get('n') ?? 1)
+    const b64 = form.get('response_format') === 'b64_json' || model.startsWith('gpt-image')
+    const data = Array.from({ length: n }, (_, i) =>
+      b64
+        ? { b64_json: Buffer.from(`${picture}:${i}`).toString('base64') }
+        : { url: `https://images.fake/edits/${encodeURIComponent(prompt)}/${i}.png` },
+    )
+    const usage = model.startsWith('gpt-image') ? imageUsage(prompt, n, images.length) : undefined
+    json(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(usage && { usage }) })
+    return true
+  }
+  if (operation === 'images/variations') {
+    const form = await multipartForm(ctx)
+    if (!form) return true
+    const image = form.get('image')
+    if (!image) return (badRequest(res, "Missing required parameter: 'image'.", 'image'), true)
+    if (typeof image === 'string' || image.type !== 'image/png') {
+      unsupportedMimetype(res, 'image', typeof image === 'string' ? 'text/plain' : image.type, ['image/png'])
+      return true
+    }
+    const requested = form.get('model')
+    if (requested !== null && requested !== 'dall-e-2') {
+      badRequest(
+        res,
+        `Invalid value for 'model': '${String(requested)}'. Only 'dall-e-2' is supported.`,
+        'model',
+      )
+      return true
+    }
+    const n = Number(form.get('n') ?? 1)
+    const label = encodeURIComponent(`${image.name}(${image.size}):${await image.text()}`)
+    const data = Array.from({ length: n }, (_, i) =>
+      form.get('response_format') === 'b64_json'
+        ? { b64_json: Buffer.from(`png:variation:${i}`).toString('base64') }
+        : { url: `https://images.fake/variations/${label}/${i}.png` },
+    )
+    json(res, 200, { created: Math.floor(Date.now() / 1000), data })
     return true
   }
   if (operation === 'audio/speech') {
     if (typeof body?.input !== 'string' || !body.input)
       badRequest(res, "Missing required parameter: 'input'.", 'input')
     else if (!body.voice) badRequest(res, "Missing required parameter: 'voice'.", 'voice')
-    else {
+    else if (body.stream_format === 'sse') {
+      if (!model.startsWith('gpt-4o')) {
+        badRequest(res, `stream_format 'sse' is not supported for model '${model}'.`, 'stream_format')
+        return true
+      }
+      // The audio in base64 deltas, then the usage: OpenAI's speech events.
+      const audio = fakeSpeech(body.input, typeof body.voice === 'string' ? body.voice : body.voice.id)
+      const sse = new SseWriter(res, ctx.streamFault)
+      for (let at = 0; at < audio.length; at += 8) {
+        const delta = { type: 'speech.audio.delta', audio: audio.subarray(at, at + 8).toString('base64') }
+        if (!sse.send(JSON.stringify(delta), delta.type)) return true
+      }
+      const input = countTokens(body.input)
+      const done = {
+        type: 'speech.audio.done',
+        usage: { input_tokens: input, output_tokens: audio.length, total_tokens: input + audio.length },
+      }
+      if (sse.send(JSON.stringify(done), done.type)) sse.end()
+    } else {
       const format = body.response_format ?? 'mp3'
       res.writeHead(200, {
         'content-type': AUDIO_TYPES[format] ?? 'audio/mpeg',
@@ -233,20 +409,8 @@ export async function openAIMedia(ctx: FakeContext, operation: string, model: st
     return true
   }
   if (operation === 'audio/transcriptions') {
-    const contentType = req.headers['content-type'] ?? ''
-    if (!contentType.startsWith('multipart/form-data')) {
-      badRequest(res, 'Invalid Content-Type header, expected multipart/form-data', null)
-      return true
-    }
-    let form: FormData
-    try {
-      form = await new Response(Buffer.from(String(body), 'utf8'), {
-        headers: { 'content-type': contentType },
-      }).formData()
-    } catch {
-      badRequest(res, 'Could not parse multipart form', null)
-      return true
-    }
+    const form = await multipartForm(ctx)
+    if (!form) return true
     const file = form.get('file')
     if (!file || typeof file === 'string') {
       badRequest(res, "Missing required parameter: 'file'.", 'file')

@@ -12,6 +12,9 @@ export const ImageGenerationRequestSchema = Type.Object(
     style: Type.Optional(Type.String()),
     response_format: Type.Optional(Type.Union([Type.Literal('url'), Type.Literal('b64_json')])),
     user: Type.Optional(Type.String()),
+    /** Partial images as server-sent events (gpt-image models), with `partial_images` of them. */
+    stream: Type.Optional(Type.Boolean()),
+    partial_images: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),
     fallbacks: Type.Optional(FallbacksSchema),
   },
   { additionalProperties: true },
@@ -35,6 +38,9 @@ export const SpeechRequestSchema = Type.Object(
     ),
     speed: Type.Optional(Type.Number({ minimum: 0.25, maximum: 4 })),
     instructions: Type.Optional(Type.String()),
+    /** `sse` streams the audio as base64 deltas in server-sent events; Bifrost's `stream: true` does too. */
+    stream_format: Type.Optional(Type.Union([Type.Literal('sse'), Type.Literal('audio')])),
+    stream: Type.Optional(Type.Boolean()),
     fallbacks: Type.Optional(FallbacksSchema),
   },
   { additionalProperties: true },
@@ -51,4 +57,21 @@ export interface TranscriptionRequest {
   /** The `response_format` field: `json` (default), `verbose_json`, `text`, `srt` or `vtt`. */
   response_format: string
   fallbacks?: string[]
+}
+
+/**
+ * `POST /v1/images/edits` and `POST /v1/images/variations`, sent as multipart form data: the form as
+ * received (images and mask included), and its model. The provider gets the form with the model renamed.
+ */
+export interface ImageFormRequest {
+  model: string
+  form: FormData
+  fallbacks?: string[]
+}
+
+/** One server-sent event of a streamed image or speech answer, in OpenAI's format. */
+export interface MediaStreamEvent {
+  /** `image_generation.partial_image`, `image_edit.completed`, `speech.audio.delta` ... */
+  type: string
+  [k: string]: unknown
 }

@@ -1,13 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError } from '../../core/errors.js'
+import { asGatewayError, GatewayError } from '../../core/errors.js'
 import type { GatewayContext } from '../../core/context.js'
 import type { Gateway } from '../../core/gateway.js'
 import {
   ImageGenerationRequestSchema,
   SpeechRequestSchema,
+  type ImageFormRequest,
+  type MediaStreamEvent,
   type TranscriptionRequest,
+  type Usage,
 } from '../../core/schemas/index.js'
-import type { JsonResult, PayloadResult, ProviderAdapter } from '../../providers/types.js'
+import type {
+  Attempt,
+  JsonResult,
+  PayloadResult,
+  ProviderAdapter,
+  StreamResult,
+} from '../../providers/types.js'
+import { SseWriter } from '../sse.js'
 import { compileValidator } from '../validate.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
 
@@ -23,6 +33,8 @@ export type ModalityHandler = (request: FastifyRequest, reply: FastifyReply) => 
 
 export interface ModalityHandlers {
   images: ModalityHandler
+  imageEdit: ModalityHandler
+  imageVariation: ModalityHandler
   speech: ModalityHandler
   transcription: ModalityHandler
 }
@@ -36,7 +48,7 @@ declare module 'fastify' {
   }
 }
 
-/** Lets a scope take multipart bodies (audio uploads), kept as bytes until a route parses them. */
+/** Lets a scope take multipart bodies (audio and image uploads), kept as bytes until a route parses them. */
 export function acceptMultipart(scope: FastifyInstance): void {
   scope.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) =>
     done(null, body),
@@ -44,11 +56,24 @@ export function acceptMultipart(scope: FastifyInstance): void {
 }
 
 /** The optional adapter operations these routes call, once the gateway picked provider, key and model. */
-type MediaOp = 'imageGeneration' | 'speech' | 'transcription'
+type MediaOp =
+  | 'imageGeneration'
+  | 'imageGenerationStream'
+  | 'imageEdit'
+  | 'imageEditStream'
+  | 'imageVariation'
+  | 'speech'
+  | 'speechStream'
+  | 'transcription'
 
 const OPERATION_NAMES: Record<MediaOp, string> = {
   imageGeneration: 'image generation',
+  imageGenerationStream: 'streamed image generation',
+  imageEdit: 'image edits',
+  imageEditStream: 'streamed image edits',
+  imageVariation: 'image variations',
   speech: 'speech',
+  speechStream: 'streamed speech',
   transcription: 'transcriptions',
 }
 
@@ -81,28 +106,82 @@ function sendResult(
   return sendJson(reply, ctx, result)
 }
 
-/** A multipart form as the web platform parses it; a broken form is the caller's mistake. */
-async function parseForm(body: Buffer, contentType: string): Promise<FormData> {
+/** A streamed image or speech answer: OpenAI's events, each with its JSON text as the provider sent it. */
+type MediaEvents = StreamResult<{ event: MediaStreamEvent; data: string; usage?: Usage }>
+
+/**
+ * Relays a streamed image or speech answer as OpenAI's server-sent events, event by event; an
+ * error after the first byte ends it with an `error` event, which the SDKs raise.
+ */
+async function relayMediaStream(
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  result: MediaEvents,
+): Promise<void> {
+  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
   try {
-    return await new Response(body, { headers: { 'content-type': contentType } }).formData()
+    for await (const item of result.items) {
+      if (!sse.write(`event: ${item.event.type}\ndata: ${item.data}\n\n`)) await sse.drain()
+      if (sse.isClosed) break
+    }
+    sse.end()
+  } catch (err) {
+    const e = asGatewayError(err)
+    const error = { type: e.type, code: e.upstreamCode ?? e.code, message: e.message, param: e.param ?? null }
+    sse.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`)
+  }
+}
+
+/** The request's multipart form (model set from an Azure deployment path); a broken form is the caller's mistake. */
+async function readForm(request: FastifyRequest, what: string): Promise<FormData> {
+  const contentType = request.headers['content-type'] ?? ''
+  if (!contentType.startsWith('multipart/form-data') || !Buffer.isBuffer(request.body)) {
+    throw new GatewayError('unsupported_media_type', `send the ${what} as multipart/form-data`)
+  }
+  let form: FormData
+  try {
+    form = await new Response(request.body, { headers: { 'content-type': contentType } }).formData()
   } catch {
     throw new GatewayError('invalid_request', 'the body is not valid multipart/form-data')
+  }
+  const override = request[MODEL_OVERRIDE]
+  if (override) form.set('model', override)
+  return form
+}
+
+function formModel(form: FormData, example: string): string {
+  const model = form.get('model')
+  if (typeof model !== 'string' || !model) {
+    throw new GatewayError('model_required', `model is required, as "provider/model" (e.g. ${example})`, {
+      param: 'model',
+    })
+  }
+  return model
+}
+
+function formFallbacks(form: FormData): { fallbacks?: string[] } {
+  const fallbacks = form.getAll('fallbacks').filter((f): f is string => typeof f === 'string' && f !== '')
+  return fallbacks.length > 0 ? { fallbacks } : {}
+}
+
+function isFile(value: ReturnType<FormData['get']>): value is File {
+  return value !== null && typeof value !== 'string'
+}
+
+/** `n`, when given, is a whole number of images from 1 to 10, as OpenAI takes it. */
+function checkImageCount(form: FormData): void {
+  const n = form.get('n')
+  if (n === null || n === '') return
+  const count = typeof n === 'string' && /^\d+$/.test(n) ? Number(n) : NaN
+  if (!(count >= 1 && count <= 10)) {
+    throw new GatewayError('invalid_request', 'n must be a whole number from 1 to 10', { param: 'n' })
   }
 }
 
 function transcriptionRequest(form: FormData): TranscriptionRequest {
-  const model = form.get('model')
-  if (typeof model !== 'string' || !model) {
-    throw new GatewayError(
-      'model_required',
-      'model is required, as "provider/model" (e.g. openai/whisper-1)',
-      {
-        param: 'model',
-      },
-    )
-  }
+  const model = formModel(form, 'openai/whisper-1')
   const file = form.get('file')
-  if (!file || typeof file === 'string') {
+  if (!isFile(file)) {
     throw new GatewayError('invalid_request', 'file is required: the audio to transcribe, as a file field', {
       param: 'file',
     })
@@ -113,28 +192,78 @@ function transcriptionRequest(form: FormData): TranscriptionRequest {
     })
   }
   const format = form.get('response_format')
-  const fallbacks = form.getAll('fallbacks').filter((f): f is string => typeof f === 'string' && f !== '')
   return {
     model,
     form,
     response_format: typeof format === 'string' && format ? format : 'json',
-    ...(fallbacks.length > 0 && { fallbacks }),
+    ...formFallbacks(form),
   }
 }
 
-/** What the logs keep of a transcription request: its fields, and of the audio only its name and size. */
+/** An edit takes one image (`image`) or several (`image[]`), a prompt, and optionally a mask. */
+function imageEditRequest(form: FormData): ImageFormRequest {
+  const model = formModel(form, 'openai/gpt-image-1')
+  const images = [...form.getAll('image'), ...form.getAll('image[]')]
+  if (images.length === 0 || !images.every(isFile)) {
+    throw new GatewayError(
+      'invalid_request',
+      'image is required: the image to edit, as a file field (image, or image[] for several)',
+      { param: 'image' },
+    )
+  }
+  const prompt = form.get('prompt')
+  if (typeof prompt !== 'string' || !prompt.trim()) {
+    throw new GatewayError('invalid_request', 'prompt is required: a text description of the edit', {
+      param: 'prompt',
+    })
+  }
+  const mask = form.get('mask')
+  if (mask !== null && !isFile(mask)) {
+    throw new GatewayError(
+      'invalid_request',
+      'mask must be a file: a PNG whose transparent areas are edited',
+      {
+        param: 'mask',
+      },
+    )
+  }
+  checkImageCount(form)
+  return { model, form, ...formFallbacks(form) }
+}
+
+function imageVariationRequest(form: FormData): ImageFormRequest {
+  const model = formModel(form, 'openai/dall-e-2')
+  if (!isFile(form.get('image'))) {
+    throw new GatewayError('invalid_request', 'image is required: the image to vary, as a file field', {
+      param: 'image',
+    })
+  }
+  if (form.get('stream') === 'true') {
+    throw new GatewayError('invalid_request', 'image variations are not streamed; omit stream', {
+      param: 'stream',
+    })
+  }
+  checkImageCount(form)
+  return { model, form, ...formFallbacks(form) }
+}
+
+/** What the logs keep of a multipart request: its fields, and of each file only its name, type and size. */
 function describeForm(form: FormData): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const [field, value] of form) {
-    out[field] = typeof value === 'string' ? value : { name: value.name, type: value.type, bytes: value.size }
+  for (const field of new Set(form.keys())) {
+    const values = form
+      .getAll(field)
+      .map((v) => (typeof v === 'string' ? v : { name: v.name, type: v.type, bytes: v.size }))
+    out[field] = values.length === 1 ? values[0] : values
   }
   return out
 }
 
 /**
- * Image generation, speech and transcription in OpenAI's format under `prefix` (`/v1`, `/openai`,
- * `/openai/v1` ...), run through the gateway like every other request (governance, keys,
- * retries, fallbacks, logs) and passed to providers that serve them.
+ * Image generation, edits and variations, speech and transcription in OpenAI's format under
+ * `prefix` (`/v1`, `/openai`, `/openai/v1` ...), run through the gateway like every other request
+ * (governance, keys, retries, fallbacks, logs) and passed to providers that serve them. Image
+ * generation and edits, and speech, stream as server-sent events when asked to.
  */
 export function registerModalityRoutes(
   app: FastifyInstance,
@@ -150,24 +279,58 @@ export function registerModalityRoutes(
     model: string,
   ) => beginRequest(request, reply, type, model, deps.allowDirectKeys())
 
+  type GatewayRequest = { model: string; fallbacks?: unknown }
+  type Call<T> = (adapter: ProviderAdapter, a: Attempt, provider: string) => Promise<T>
+
+  /** One request through the gateway to an adapter operation, answered as JSON or as bytes. */
+  async function answer(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ctx: GatewayContext,
+    req: GatewayRequest,
+    call: Call<JsonResult<unknown> | PayloadResult>,
+  ): Promise<unknown> {
+    try {
+      const result = await gateway.operation(ctx, req, undefined, (adapter, a, t) =>
+        call(adapter, a, t.provider),
+      )
+      return sendResult(reply, ctx, result)
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  }
+
+  /** One request through the gateway to a streamed adapter operation, relayed as server-sent events. */
+  async function answerStream(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ctx: GatewayContext,
+    req: GatewayRequest,
+    call: Call<MediaEvents>,
+  ): Promise<unknown> {
+    try {
+      const result = await gateway.streamOperation(ctx, req, undefined, (adapter, a, t) =>
+        call(adapter, a, t.provider),
+      )
+      return await relayMediaStream(reply, ctx, result)
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  }
+
   app.post(
     `${prefix}/images/generations`,
     (handlers.images = async (request, reply) => {
       const body = validateImage(request.body)
-      if ((body as { stream?: unknown }).stream === true) {
-        throw new GatewayError('invalid_request', 'streamed image generation is not supported; omit stream', {
-          param: 'stream',
-        })
-      }
-      const ctx = begin(request, reply, 'image_generation', body.model)
-      try {
-        const result = await gateway.operation(ctx, body, undefined, (adapter, a, target) =>
-          adapterOperation(adapter, 'imageGeneration', target.provider)(a, body),
+      const stream = body.stream === true
+      const ctx = begin(request, reply, stream ? 'image_generation_stream' : 'image_generation', body.model)
+      if (stream)
+        return answerStream(request, reply, ctx, body, (adapter, a, p) =>
+          adapterOperation(adapter, 'imageGenerationStream', p)(a, body),
         )
-        return sendResult(reply, ctx, result)
-      } catch (err) {
-        return failed(request, reply, ctx, err)
-      }
+      return answer(request, reply, ctx, body, (adapter, a, p) =>
+        adapterOperation(adapter, 'imageGeneration', p)(a, body),
+      )
     }),
   )
 
@@ -175,47 +338,53 @@ export function registerModalityRoutes(
     `${prefix}/audio/speech`,
     (handlers.speech = async (request, reply) => {
       const body = validateSpeech(request.body)
-      if ((body as { stream_format?: unknown }).stream_format === 'sse') {
-        throw new GatewayError('invalid_request', 'streamed speech (stream_format: sse) is not supported', {
-          param: 'stream_format',
-        })
-      }
-      const ctx = begin(request, reply, 'speech', body.model)
-      try {
-        const result = await gateway.operation(ctx, body, undefined, (adapter, a, target) =>
-          adapterOperation(adapter, 'speech', target.provider)(a, body),
+      const stream = body.stream === true || body.stream_format === 'sse'
+      const ctx = begin(request, reply, stream ? 'speech_stream' : 'speech', body.model)
+      if (stream)
+        return answerStream(request, reply, ctx, body, (adapter, a, p) =>
+          adapterOperation(adapter, 'speechStream', p)(a, body),
         )
-        return sendResult(reply, ctx, result)
-      } catch (err) {
-        return failed(request, reply, ctx, err)
-      }
+      return answer(request, reply, ctx, body, (adapter, a, p) =>
+        adapterOperation(adapter, 'speech', p)(a, body),
+      )
     }),
   )
 
-  // The audio arrives as multipart form data: parsed only on this route, in its own scope.
+  // Audio and images arrive as multipart form data: parsed only on these routes, in their own scope.
   handlers.transcription = async (request, reply) => {
-    const contentType = request.headers['content-type'] ?? ''
-    if (!contentType.startsWith('multipart/form-data') || !Buffer.isBuffer(request.body)) {
-      throw new GatewayError('unsupported_media_type', 'send the audio as multipart/form-data')
-    }
-    const form = await parseForm(request.body, contentType)
-    const override = request[MODEL_OVERRIDE]
-    if (override) form.set('model', override)
-    const req = transcriptionRequest(form)
+    const req = transcriptionRequest(await readForm(request, 'audio'))
     const ctx = begin(request, reply, 'transcription', req.model)
     ctx.input = describeForm(req.form)
-    try {
-      const result = await gateway.operation(ctx, req, undefined, (adapter, a, target) =>
-        adapterOperation(adapter, 'transcription', target.provider)(a, req),
+    return answer(request, reply, ctx, req, (adapter, a, p) =>
+      adapterOperation(adapter, 'transcription', p)(a, req),
+    )
+  }
+  handlers.imageEdit = async (request, reply) => {
+    const req = imageEditRequest(await readForm(request, 'image'))
+    const stream = req.form.get('stream') === 'true'
+    const ctx = begin(request, reply, stream ? 'image_edit_stream' : 'image_edit', req.model)
+    ctx.input = describeForm(req.form)
+    if (stream)
+      return answerStream(request, reply, ctx, req, (adapter, a, p) =>
+        adapterOperation(adapter, 'imageEditStream', p)(a, req),
       )
-      return sendResult(reply, ctx, result)
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
+    return answer(request, reply, ctx, req, (adapter, a, p) =>
+      adapterOperation(adapter, 'imageEdit', p)(a, req),
+    )
+  }
+  handlers.imageVariation = async (request, reply) => {
+    const req = imageVariationRequest(await readForm(request, 'image'))
+    const ctx = begin(request, reply, 'image_variation', req.model)
+    ctx.input = describeForm(req.form)
+    return answer(request, reply, ctx, req, (adapter, a, p) =>
+      adapterOperation(adapter, 'imageVariation', p)(a, req),
+    )
   }
   app.register(async (scope) => {
     acceptMultipart(scope)
     scope.post(`${prefix}/audio/transcriptions`, handlers.transcription)
+    scope.post(`${prefix}/images/edits`, handlers.imageEdit)
+    scope.post(`${prefix}/images/variations`, handlers.imageVariation)
   })
   return handlers
 }

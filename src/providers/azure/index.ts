@@ -8,6 +8,8 @@ import { DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE, EntraTokenCache, type ClientCred
 
 /** Bifrost's default `api-version` when a key does not set one. */
 export const AZURE_API_VERSION_DEFAULT = '2024-10-21'
+/** Image edits (gpt-image-1) need a newer `api-version`; Bifrost's default for them. */
+export const AZURE_IMAGE_EDIT_API_VERSION_DEFAULT = '2025-04-01-preview'
 
 /** Azure OpenAI speaks OpenAI's wire format under per-deployment paths. */
 const AZURE_SPEC: OpenAICompatibleSpec = {
@@ -39,7 +41,11 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v ? resolveSecret(v) : undefined
 }
 
-function settingsOf(a: Attempt, cfg: ProviderConfig): AzureKeySettings {
+function settingsOf(
+  a: Attempt,
+  cfg: ProviderConfig,
+  apiVersionDefault = AZURE_API_VERSION_DEFAULT,
+): AzureKeySettings {
   const c = a.key.azure_key_config ?? {}
   const endpoint = str(c.endpoint) ?? cfg.network_config.base_url
   if (!endpoint) {
@@ -63,7 +69,7 @@ function settingsOf(a: Attempt, cfg: ProviderConfig): AzureKeySettings {
   return {
     endpoint: endpoint.replace(/\/+$/, ''),
     deployments,
-    apiVersion: str(c.api_version) ?? AZURE_API_VERSION_DEFAULT,
+    apiVersion: str(c.api_version) ?? apiVersionDefault,
     credentials:
       tenantId && clientId && clientSecret
         ? {
@@ -104,8 +110,8 @@ export function createAzureAdapter(cfg: ProviderConfig): ProviderAdapter {
   })
 
   /** The attempt as the OpenAI adapter should send it: Azure's auth header instead of a bearer key. */
-  async function authorized(a: Attempt): Promise<Attempt> {
-    const s = settingsOf(a, cfg)
+  async function authorized(a: Attempt, apiVersionDefault?: string): Promise<Attempt> {
+    const s = settingsOf(a, cfg, apiVersionDefault)
     let auth: Record<string, string>
     if (s.credentials) {
       auth = { authorization: `Bearer ${await tokens.token(a, s.credentials, name)}` }
@@ -135,19 +141,26 @@ export function createAzureAdapter(cfg: ProviderConfig): ProviderAdapter {
       )
     },
   }
+  // Azure serves no image variations (DALL-E 2 is not deployed there), as Bifrost has it.
   const passthrough = [
     'textCompletion',
     'textCompletionStream',
     'embeddings',
     'imageGeneration',
+    'imageGenerationStream',
+    'imageEdit',
+    'imageEditStream',
     'speech',
+    'speechStream',
     'transcription',
   ] as const
   for (const op of passthrough) {
     const call = inner[op] as ((a: Attempt, req: never) => Promise<never>) | undefined
+    const version =
+      op === 'imageEdit' || op === 'imageEditStream' ? AZURE_IMAGE_EDIT_API_VERSION_DEFAULT : undefined
     if (call)
       (adapter as unknown as Record<string, unknown>)[op] = async (a: Attempt, req: never) =>
-        call(await authorized(a), req)
+        call(await authorized(a, version), req)
   }
   return adapter
 }

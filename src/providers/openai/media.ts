@@ -1,11 +1,15 @@
+import { GatewayError } from '../../core/errors.js'
 import type {
+  ImageFormRequest,
   ImageGenerationRequest,
   ImageGenerationResponse,
+  MediaStreamEvent,
   SpeechRequest,
   TranscriptionRequest,
   Usage,
 } from '../../core/schemas/index.js'
 import {
+  expectEventStream,
   headerValue,
   jsonResult,
   readText,
@@ -15,8 +19,44 @@ import {
   type UpstreamResponse,
 } from '../http.js'
 import type { MediaOperation } from '../openai-compatible.js'
-import type { Attempt, JsonResult, PayloadResult, ProviderAdapter } from '../types.js'
+import { malformedEvent, parseSse, streamBroken } from '../sse.js'
+import type { Attempt, JsonResult, PayloadResult, ProviderAdapter, StreamResult } from '../types.js'
 import { parseOpenAIError } from './errors.js'
+
+/** One event of a streamed image or speech answer: the provider's own frame, relayed as it came. */
+export interface MediaStreamItem {
+  event: MediaStreamEvent
+  /** The event's JSON text, unchanged. */
+  data: string
+  usage?: Usage
+  /** Base64 image and audio chunks are not text: nothing to estimate tokens from. */
+  contentChars: 0
+}
+
+type ImageResult = JsonResult<ImageGenerationResponse>
+
+// The image-edit, image-variation and streamed media operations, next to the ones in ../types.ts.
+declare module '../types.js' {
+  interface ProviderAdapter {
+    imageGenerationStream?(a: Attempt, req: ImageGenerationRequest): Promise<StreamResult<MediaStreamItem>>
+    imageEdit?(a: Attempt, req: ImageFormRequest): Promise<ImageResult>
+    imageEditStream?(a: Attempt, req: ImageFormRequest): Promise<StreamResult<MediaStreamItem>>
+    imageVariation?(a: Attempt, req: ImageFormRequest): Promise<ImageResult>
+    speechStream?(a: Attempt, req: SpeechRequest): Promise<StreamResult<MediaStreamItem>>
+  }
+}
+
+type MediaOps = Pick<
+  ProviderAdapter,
+  | 'imageGeneration'
+  | 'imageGenerationStream'
+  | 'imageEdit'
+  | 'imageEditStream'
+  | 'imageVariation'
+  | 'speech'
+  | 'speechStream'
+  | 'transcription'
+>
 
 /** How the OpenAI adapter reaches its provider, shared with the image and audio operations. */
 export interface OpenAIMediaTransport {
@@ -31,26 +71,43 @@ export interface OpenAIMediaTransport {
 const PLAIN_TRANSCRIPTS = new Set(['text', 'srt', 'vtt'])
 
 /**
- * Image generation, speech and transcription in OpenAI's wire format: the caller's body (or form)
- * with the model renamed, the provider's answer passed back as received.
+ * Image generation, edits and variations, speech and transcription in OpenAI's wire format: the
+ * caller's body (or form) with the model renamed, the provider's answer passed back as received.
+ * A provider that generates images in OpenAI's format edits and varies them too.
  */
-export function openAIMediaOperations(
-  t: OpenAIMediaTransport,
-): Pick<ProviderAdapter, 'imageGeneration' | 'speech' | 'transcription'> {
+export function openAIMediaOperations(t: OpenAIMediaTransport): MediaOps {
   async function send(
     a: Attempt,
-    op: MediaOperation,
+    url: string,
     body: string | Buffer,
     contentType?: string,
   ): Promise<UpstreamResponse> {
     const headers = t.headers(a, contentType === undefined)
     if (contentType) headers['content-type'] = contentType
-    const res = await sendUpstream(a, { url: t.url(a, op), headers, body }, t.name)
+    const res = await sendUpstream(a, { url, headers, body }, t.name)
     if (res.statusCode >= 400) {
       const text = await readText(res, t.name, a.signal)
       throw upstreamError(t.name, res.statusCode, text, res.headers, parseOpenAIError)
     }
     return res
+  }
+
+  /** Edits and variations live beside generations (`…/images/generations` -> `…/images/edits`). */
+  function imagesUrl(a: Attempt, leaf: 'edits' | 'variations'): string {
+    const url = t.url(a, 'image_generation')
+    const q = url.indexOf('?')
+    const path = q < 0 ? url : url.slice(0, q)
+    if (!path.endsWith('/images/generations')) {
+      throw new GatewayError('unsupported_operation', `provider ${t.name} does not serve image ${leaf}`, {
+        retryable: false,
+      })
+    }
+    return path.slice(0, -'generations'.length) + leaf + (q < 0 ? '' : url.slice(q))
+  }
+
+  function stream(res: UpstreamResponse): StreamResult<MediaStreamItem> {
+    expectEventStream(res, t.name)
+    return { items: relayMediaEvents(res.body, t.name), headers: t.pick(res) }
   }
 
   async function payload(a: Attempt, res: UpstreamResponse, fallbackType: string): Promise<PayloadResult> {
@@ -69,40 +126,101 @@ export function openAIMediaOperations(
     }
   }
 
-  const ops: Pick<ProviderAdapter, 'imageGeneration' | 'speech' | 'transcription'> = {}
+  async function images(a: Attempt, res: UpstreamResponse): Promise<ImageResult> {
+    return withTokenUsage(
+      jsonResult<ImageGenerationResponse>(t.name, await readText(res, t.name, a.signal), t.pick(res)),
+    )
+  }
+
+  const ops: MediaOps = {}
   if (t.media.includes('image_generation')) {
-    ops.imageGeneration = async (a, req: ImageGenerationRequest) => {
-      const res = await send(a, 'image_generation', JSON.stringify(renamed(req, a.model)))
-      const result = jsonResult<ImageGenerationResponse>(
-        t.name,
-        await readText(res, t.name, a.signal),
-        t.pick(res),
-      )
-      return withTokenUsage(result)
+    ops.imageGeneration = async (a, req) => {
+      const res = await send(a, t.url(a, 'image_generation'), JSON.stringify(renamed(req, a.model)))
+      return images(a, res)
+    }
+    ops.imageGenerationStream = async (a, req) => {
+      const body = { ...renamed(req, a.model), stream: true }
+      return stream(await send(a, t.url(a, 'image_generation'), JSON.stringify(body)))
+    }
+    ops.imageEdit = async (a, req) => {
+      const form = await encodeForm(req.form, a.model)
+      return images(a, await send(a, imagesUrl(a, 'edits'), form.body, form.contentType))
+    }
+    ops.imageEditStream = async (a, req) => {
+      const form = await encodeForm(req.form, a.model)
+      return stream(await send(a, imagesUrl(a, 'edits'), form.body, form.contentType))
+    }
+    ops.imageVariation = async (a, req) => {
+      const form = await encodeForm(req.form, a.model)
+      return images(a, await send(a, imagesUrl(a, 'variations'), form.body, form.contentType))
     }
   }
   if (t.media.includes('speech')) {
-    ops.speech = async (a, req: SpeechRequest) => {
-      const res = await send(a, 'speech', JSON.stringify(renamed(req, a.model)))
+    ops.speech = async (a, req) => {
+      const res = await send(a, t.url(a, 'speech'), JSON.stringify(renamed(req, a.model)))
       return payload(a, res, 'audio/mpeg')
+    }
+    ops.speechStream = async (a, req) => {
+      const body: Record<string, unknown> = { ...renamed(req, a.model), stream_format: 'sse' }
+      // Bifrost's `stream: true` is ours to read; OpenAI knows only `stream_format`.
+      delete body.stream
+      return stream(await send(a, t.url(a, 'speech'), JSON.stringify(body)))
     }
   }
   if (t.media.includes('transcription')) {
     ops.transcription = async (a, req: TranscriptionRequest) => {
-      const form = new FormData()
-      for (const [field, value] of req.form) {
-        if (field === 'fallbacks') continue
-        form.append(field, field === 'model' ? a.model : value)
-      }
-      // Web-standard serialization gives the multipart bytes and their boundary.
-      const encoded = new Response(form)
-      const body = Buffer.from(await encoded.arrayBuffer())
-      const res = await send(a, 'transcription', body, encoded.headers.get('content-type')!)
+      const form = await encodeForm(req.form, a.model)
+      const res = await send(a, t.url(a, 'transcription'), form.body, form.contentType)
       if (PLAIN_TRANSCRIPTS.has(req.response_format)) return payload(a, res, 'text/plain; charset=utf-8')
       return withTokenUsage(jsonResult<unknown>(t.name, await readText(res, t.name, a.signal), t.pick(res)))
     }
   }
   return ops
+}
+
+/**
+ * The caller's form as the provider gets it: its own model name, and no `fallbacks` (ours).
+ * Web-standard serialization gives the multipart bytes and their boundary.
+ */
+async function encodeForm(source: FormData, model: string): Promise<{ body: Buffer; contentType: string }> {
+  const form = new FormData()
+  for (const [field, value] of source) {
+    if (field !== 'fallbacks') form.append(field, field === 'model' ? model : value)
+  }
+  const encoded = new Response(form)
+  return {
+    body: Buffer.from(await encoded.arrayBuffer()),
+    contentType: encoded.headers.get('content-type')!,
+  }
+}
+
+/**
+ * A streamed image or speech answer, event by event. It must reach its final event
+ * (`*.completed`, `speech.audio.done`): a stream cut before it is an error, not a short answer.
+ */
+async function* relayMediaEvents(
+  body: AsyncIterable<Buffer>,
+  provider: string,
+): AsyncGenerator<MediaStreamItem> {
+  let finished = false
+  for await (const ev of parseSse(body, provider)) {
+    if (ev.data === '[DONE]') continue
+    let event: MediaStreamEvent
+    try {
+      event = JSON.parse(ev.data) as MediaStreamEvent
+    } catch {
+      throw malformedEvent(provider, ev.data)
+    }
+    if (typeof event?.type !== 'string') throw malformedEvent(provider, ev.data)
+    if (event.type === 'error') {
+      const message = (event as { error?: { message?: unknown } }).error?.message ?? event.message
+      throw streamBroken(provider, new Error(String(message ?? 'error event')))
+    }
+    const last = event.type.endsWith('.completed') || event.type === 'speech.audio.done'
+    if (last) finished = true
+    yield { event, data: ev.data, usage: last ? tokenUsage(event.usage) : undefined, contentChars: 0 }
+  }
+  if (!finished) throw streamBroken(provider, new Error('the stream ended before its final event'))
 }
 
 function renamed(req: Record<string, unknown>, model: string): Record<string, unknown> {
@@ -116,19 +234,22 @@ function renamed(req: Record<string, unknown>, model: string): Record<string, un
  * audio, which is not token usage): translated to the unified names so budgets see it.
  */
 function withTokenUsage<R extends JsonResult<unknown>>(result: R): R {
-  const u = result.usage as
+  result.usage = tokenUsage(result.usage)
+  return result
+}
+
+function tokenUsage(value: unknown): Usage | undefined {
+  const u = value as
     (Partial<Usage> & { input_tokens?: number; output_tokens?: number; total_tokens?: number }) | undefined
-  if (!u) return result
+  if (!u || typeof u !== 'object') return undefined
   if (typeof u.input_tokens === 'number' || typeof u.output_tokens === 'number') {
     const prompt = u.input_tokens ?? 0
     const completion = u.output_tokens ?? 0
-    result.usage = {
+    return {
       prompt_tokens: prompt,
       completion_tokens: completion,
       total_tokens: u.total_tokens ?? prompt + completion,
     }
-  } else if (typeof u.prompt_tokens !== 'number') {
-    result.usage = undefined
   }
-  return result
+  return typeof u.prompt_tokens === 'number' ? (u as Usage) : undefined
 }

@@ -44,8 +44,9 @@ function registerAzureDeploymentRoutes(
       throw new GatewayError('route_not_found', `no route for POST ${request.url.split('?')[0]}`)
     }
     const body = request.body
-    if (operation === 'audio/transcriptions') request[MODEL_OVERRIDE] = model
-    else if (body !== null && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body)) {
+    // A multipart body (audio, images) is parsed by its route, which takes the model from here.
+    if (Buffer.isBuffer(body)) request[MODEL_OVERRIDE] = model
+    else if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
       ;(body as Record<string, unknown>).model = model
     }
     return handler(request, reply)
@@ -78,6 +79,8 @@ export function registerOpenAIRoutesUnder(
       embeddings: h.embeddings,
       responses: h.responses,
       'images/generations': m.images,
+      'images/edits': m.imageEdit,
+      'images/variations': m.imageVariation,
       'audio/speech': m.speech,
       'audio/transcriptions': m.transcription,
     }
