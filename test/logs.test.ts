@@ -233,3 +233,17 @@ describe('request logs switched off', () => {
     expect(((await res.json()) as any).error.message).toMatch(/log store/)
   })
 })
+
+describe('a request refused before routing', () => {
+  it('is logged under the provider and model the caller named', async () => {
+    const gw = await start({ enabled: true, type: 'sqlite', config: { path: 'logs.db' } } as StoreSpec)
+    const refused = await chat(
+      gw,
+      { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+      { 'x-bf-vk': 'sk-bf-not-a-key' },
+    )
+    expect(refused.status).toBe(401)
+    const body = await waitForLogs(gw, 1)
+    expect(body.logs[0]).toMatchObject({ provider: 'openai', model: 'gpt-4o-mini', status: 'error' })
+  })
+})

@@ -19,6 +19,8 @@ export interface Connection<DB> {
   kind: StoreKind
   /** Where the database is, for messages: a file path or host:port/db, never a password. */
   location: string
+  /** SQLite's own handle, for hot paths where a prepared statement beats building a query. */
+  sqlite?: SqliteDatabase.Database
 }
 
 /** Opens a Kysely database for a store spec and checks that it answers. */
@@ -51,7 +53,12 @@ function connectSqlite<DB>(path: string): Connection<DB> {
       { cause: err },
     )
   }
-  return { db: new Kysely<DB>({ dialect: new SqliteDialect({ database }) }), kind: 'sqlite', location: path }
+  return {
+    db: new Kysely<DB>({ dialect: new SqliteDialect({ database }) }),
+    kind: 'sqlite',
+    location: path,
+    sqlite: database,
+  }
 }
 
 async function connectPostgres<DB>(

@@ -22,6 +22,8 @@ export interface StreamContent {
   content: string
   reasoning: string
   toolCalls: { id?: string; type?: string; function: { name: string; arguments: string } }[]
+  /** Upstream `data` texts not parsed yet: parsed together, once, by the log writer. */
+  unparsed: string[]
 }
 
 export const STREAM_STATE = 'logs.stream'
@@ -54,8 +56,14 @@ export function buildPendingLog(
     tokensEstimated = true
   }
   const served = ctx.attemptLog.at(-1)
-  const provider = ctx.provider ?? served?.provider ?? ''
-  const model = ctx.model ?? served?.model ?? ctx.modelRequested
+  let provider = ctx.provider ?? served?.provider ?? ''
+  let model = ctx.model ?? served?.model ?? ctx.modelRequested
+  // Refused before routing (a bad key, a budget): the provider is still the one the caller named.
+  const slash = provider === '' ? model.indexOf('/') : -1
+  if (slash > 0) {
+    provider = model.slice(0, slash)
+    model = model.slice(slash + 1)
+  }
   let cost: number | null = null
   let estimated = false
   const recorded = ctx.state.get(COST_STATE) as
@@ -125,7 +133,7 @@ export function buildPendingLog(
   if (withContent) {
     pending.input = ctx.input
     const streamed = ctx.state.get(STREAM_STATE) as StreamContent | undefined
-    if (streamed) pending.output = streamedMessage(streamed)
+    if (streamed) pending.output = streamed
     else if (!ctx.error && ctx.result) pending.output = ctx.result.body
   }
   if (ctx.error && !withContent) row.content_summary = ctx.error.message
@@ -180,6 +188,7 @@ export function credentialsOf(headers: GatewayContext['headers']): string[] {
 }
 
 function streamedMessage(s: StreamContent): Record<string, unknown> {
+  parseUnparsed(s)
   const message: Record<string, unknown> = { role: 'assistant', content: s.content }
   if (s.reasoning !== '') message.reasoning = s.reasoning
   if (s.toolCalls.length > 0) message.tool_calls = s.toolCalls
@@ -188,48 +197,70 @@ function streamedMessage(s: StreamContent): Record<string, unknown> {
 
 /** An observer that accumulates a stream's content (chat chunks and Responses events) into the context. */
 export function streamAccumulator(ctx: GatewayContext): (item: unknown) => void {
-  const acc: StreamContent = { content: '', reasoning: '', toolCalls: [] }
+  const acc: StreamContent = { content: '', reasoning: '', toolCalls: [], unparsed: [] }
   ctx.state.set(STREAM_STATE, acc)
-  const onChunk = (chunk: ObservedChunk) => {
-    if (typeof chunk?.type === 'string') {
-      if (typeof chunk.delta !== 'string') return
-      if (chunk.type === 'response.output_text.delta') acc.content += chunk.delta
-      else if (chunk.type.startsWith('response.reasoning')) acc.reasoning += chunk.delta
-      return
-    }
-    const delta = chunk?.choices?.[0]?.delta
-    if (!delta) return
-    if (typeof delta.content === 'string') acc.content += delta.content
-    const reasoning = delta.reasoning ?? delta.reasoning_content
-    if (typeof reasoning === 'string') acc.reasoning += reasoning
-    for (const tc of delta.tool_calls ?? []) {
-      const i = tc.index ?? acc.toolCalls.length
-      const call = (acc.toolCalls[i] ??= { function: { name: '', arguments: '' } })
-      if (tc.id) call.id = tc.id
-      if (tc.type) call.type = tc.type
-      if (tc.function?.name) call.function.name += tc.function.name
-      if (tc.function?.arguments) call.function.arguments += tc.function.arguments
-    }
-  }
   // Items come as a parsed chunk, an upstream `data` text, raw SSE frames, or a Responses event.
+  // Texts are kept as they are: one parse of them all in the writer costs less than one per chunk.
   return (item) => {
     const it = item as { chunk?: ObservedChunk; data?: string; frames?: Buffer; event?: ObservedChunk }
-    if (it.chunk) return onChunk(it.chunk)
-    if (it.event) return onChunk(it.event)
-    if (typeof it.data === 'string') return onData(it.data)
+    const chunk = it.chunk ?? it.event
+    if (chunk) {
+      parseUnparsed(acc)
+      return applyChunk(acc, chunk)
+    }
+    if (typeof it.data === 'string') return keepData(acc, it.data)
     if (it.frames) {
       for (const line of it.frames.toString('utf8').split('\n')) {
-        if (line.startsWith('data:')) onData(line.slice(5).trim())
+        if (line.startsWith('data:')) keepData(acc, line.slice(5).trim())
       }
     }
   }
-  function onData(data: string) {
-    if (data === '' || data === '[DONE]') return
-    try {
-      onChunk(JSON.parse(data) as ObservedChunk)
-    } catch {
-      /* not JSON: no content to keep */
+}
+
+function keepData(acc: StreamContent, data: string): void {
+  if (data !== '' && data !== '[DONE]') acc.unparsed.push(data)
+}
+
+function parseUnparsed(acc: StreamContent): void {
+  if (acc.unparsed.length === 0) return
+  const texts = acc.unparsed
+  acc.unparsed = []
+  let chunks: ObservedChunk[] | undefined
+  try {
+    chunks = JSON.parse(`[${texts.join(',')}]`) as ObservedChunk[]
+  } catch {
+    // One text is not JSON: parse them one by one and skip it.
+    chunks = []
+    for (const t of texts) {
+      try {
+        chunks.push(JSON.parse(t) as ObservedChunk)
+      } catch {
+        /* not JSON: no content to keep */
+      }
     }
+  }
+  for (const c of chunks) applyChunk(acc, c)
+}
+
+function applyChunk(acc: StreamContent, chunk: ObservedChunk): void {
+  if (typeof chunk?.type === 'string') {
+    if (typeof chunk.delta !== 'string') return
+    if (chunk.type === 'response.output_text.delta') acc.content += chunk.delta
+    else if (chunk.type.startsWith('response.reasoning')) acc.reasoning += chunk.delta
+    return
+  }
+  const delta = chunk?.choices?.[0]?.delta
+  if (!delta) return
+  if (typeof delta.content === 'string') acc.content += delta.content
+  const reasoning = delta.reasoning ?? delta.reasoning_content
+  if (typeof reasoning === 'string') acc.reasoning += reasoning
+  for (const tc of delta.tool_calls ?? []) {
+    const i = tc.index ?? acc.toolCalls.length
+    const call = (acc.toolCalls[i] ??= { function: { name: '', arguments: '' } })
+    if (tc.id) call.id = tc.id
+    if (tc.type) call.type = tc.type
+    if (tc.function?.name) call.function.name += tc.function.name
+    if (tc.function?.arguments) call.function.arguments += tc.function.arguments
   }
 }
 
@@ -263,9 +294,32 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   return out
 }
 
+/** A field named like a credential, as it appears in JSON text. */
+const SECRET_KEY_IN_JSON = new RegExp(`"${SECRET_KEYS.source.slice(1, -1)}":`, 'i')
+
 /** JSON of a request or response body, with credentials replaced by `[REDACTED]`. */
 export function redactedJson(value: unknown, secrets: readonly string[] = []): string | null {
   if (value === undefined) return null
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value)
+  } catch {
+    return null
+  }
+  if (json === undefined) return null
+  // A credential-named field is replaced whole, whatever its type: that takes a walk of the value.
+  if (SECRET_KEY_IN_JSON.test(json)) return redactedJsonByWalk(value, secrets)
+  // Otherwise the text is enough: the key shapes cannot cross a JSON string's quotes, and the
+  // exact values are looked for as JSON writes them.
+  json = json.replace(SECRET_VALUES, '[REDACTED]')
+  for (const s of secrets) {
+    const escaped = JSON.stringify(s).slice(1, -1)
+    if (json.includes(escaped)) json = json.split(escaped).join('[REDACTED]')
+  }
+  return json
+}
+
+function redactedJsonByWalk(value: unknown, secrets: readonly string[]): string | null {
   try {
     return JSON.stringify(value, (key, v: unknown) => {
       if (key !== '' && SECRET_KEYS.test(key)) return '[REDACTED]'
@@ -321,6 +375,10 @@ function textOf(v: unknown): string {
   return ''
 }
 
+function isStreamContent(v: unknown): v is StreamContent {
+  return typeof v === 'object' && v !== null && Array.isArray((v as StreamContent).unparsed)
+}
+
 /**
  * Serializes (with redaction) the content of a pending entry into its row. Error texts are
  * redacted too: an upstream error may quote the key it was sent.
@@ -330,6 +388,7 @@ export function finalise(p: PendingLog): LogRow {
   if (row.error !== null) row.error = redactText(row.error, p.secrets)
   if (row.attempts !== null) row.attempts = redactText(row.attempts, p.secrets)
   if (p.input !== undefined || p.output !== undefined) {
+    if (isStreamContent(p.output)) p.output = streamedMessage(p.output)
     row.input = redactedJson(p.input, p.secrets)
     row.output = redactedJson(p.output, p.secrets)
     row.content_summary = contentSummary(p.input, p.output, row.error)

@@ -1,3 +1,4 @@
+import type SqliteDatabase from 'better-sqlite3'
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
 import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
 import { LIST_FILTERS, type LogFilters, type Page } from './filters.js'
@@ -45,6 +46,9 @@ const COLUMNS = `
   output text,
   content_summary text`
 
+/** The column names, in table order: what a prepared insert binds. */
+const COLUMN_NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]) as (keyof LogRow)[]
+
 const INDEXES = ['ts', 'provider', 'model', 'status', 'virtual_key_id', 'team_id', 'customer_id']
 
 /** Columns the aggregates read: everything but the content. */
@@ -81,10 +85,14 @@ export class LogStore {
   /** MCP tool executions, in the same database. */
   readonly mcp: McpToolLogStore
 
+  /** SQLite: one prepared row insert, run in a transaction per batch (no query built per batch). */
+  private insertBatch: ((rows: LogRow[]) => void) | undefined
+
   private constructor(
     readonly db: Kysely<LogsDb>,
     readonly kind: StoreKind,
     readonly location: string,
+    private readonly sqlite?: SqliteDatabase.Database,
   ) {
     this.mcp = new McpToolLogStore(db, kind)
   }
@@ -95,8 +103,9 @@ export class LogStore {
       defaultFile: 'logs.db',
       onPoolError,
     })
-    const store = new LogStore(conn.db, conn.kind, conn.location)
+    const store = new LogStore(conn.db, conn.kind, conn.location, conn.sqlite)
     await store.createSchema()
+    store.prepareInsert()
     return store
   }
 
@@ -128,8 +137,25 @@ export class LogStore {
     this.partitions.add(start)
   }
 
+  private prepareInsert(): void {
+    const sqlite = this.sqlite
+    if (!sqlite) return
+    const statement = sqlite.prepare(
+      `insert into logs (${COLUMN_NAMES.join(', ')}) values (${COLUMN_NAMES.map(() => '?').join(', ')}) on conflict (id) do nothing`,
+    )
+    const values = new Array<unknown>(COLUMN_NAMES.length)
+    this.insertBatch = sqlite.transaction((rows: LogRow[]) => {
+      for (const row of rows) {
+        for (let i = 0; i < COLUMN_NAMES.length; i++) values[i] = row[COLUMN_NAMES[i]] ?? null
+        statement.run(values)
+      }
+    })
+  }
+
   async insert(rows: LogRow[]): Promise<void> {
     if (rows.length === 0) return
+    // Kysely would build and SQLite parse a statement of rows x columns parameters for every batch.
+    if (this.insertBatch) return this.insertBatch(rows)
     if (this.kind === 'postgres') for (const r of rows) await this.ensurePartition(r.ts)
     await this.db
       .insertInto('logs')
