@@ -187,7 +187,7 @@ export function credentialsOf(headers: GatewayContext['headers']): string[] {
   return [...out].sort((a, b) => b.length - a.length)
 }
 
-function streamedMessage(s: StreamContent): Record<string, unknown> {
+export function streamedMessage(s: StreamContent): Record<string, unknown> {
   parseUnparsed(s)
   const message: Record<string, unknown> = { role: 'assistant', content: s.content }
   if (s.reasoning !== '') message.reasoning = s.reasoning
@@ -225,7 +225,11 @@ function parseUnparsed(acc: StreamContent): void {
   if (acc.unparsed.length === 0) return
   const texts = acc.unparsed
   acc.unparsed = []
-  let chunks: ObservedChunk[] | undefined
+  parseTogether(acc, texts)
+}
+
+function parseTogether(acc: StreamContent, texts: string[]): void {
+  let chunks: ObservedChunk[]
   try {
     chunks = JSON.parse(`[${texts.join(',')}]`) as ObservedChunk[]
   } catch {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { Cancellation } from '../../core/cancel.js'
+import { createContext } from '../../core/context.js'
+import { STREAM_STATE, streamAccumulator, streamedMessage, type StreamContent } from './entry.js'
+
+function accumulate(items: unknown[]): Record<string, unknown> {
+  const ctx = createContext({
+    requestId: 'r',
+    requestType: 'chat_completion_stream',
+    signal: new Cancellation(),
+    headers: {},
+    modelRequested: 'openai/gpt-4o',
+    startNs: process.hrtime.bigint(),
+  })
+  const observe = streamAccumulator(ctx)
+  for (const item of items) observe(item)
+  return streamedMessage(ctx.state.get(STREAM_STATE) as StreamContent)
+}
+
+const chunk = (delta: Record<string, unknown>, extra = '') =>
+  `{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":${JSON.stringify(delta)}${extra}}]}`
+const frames = (...data: string[]) => ({ frames: Buffer.from(data.map((d) => `data: ${d}\n\n`).join('')) })
+
+describe('streamed content kept for the request log', () => {
+  it('joins text, escapes included, from raw frames and data texts, in order', () => {
+    const message = accumulate([
+      frames(chunk({ role: 'assistant', content: '' }), chunk({ content: 'Hel' })),
+      { data: chunk({ content: 'lo "quoted"\n' }) },
+      frames(chunk({ content: 'wörld \\ end' }), '{"choices":[],"usage":{"prompt_tokens":1}}', '[DONE]'),
+    ])
+    expect(message).toEqual({ role: 'assistant', content: 'Hello "quoted"\nwörld \\ end' })
+  })
+
+  it('keeps tool calls and reasoning between text chunks, and skips what is not JSON', () => {
+    const message = accumulate([
+      frames(chunk({ reasoning_content: 'think' }), chunk({ content: 'a' })),
+      frames(
+        'not json',
+        chunk({
+          tool_calls: [{ index: 0, id: 't1', type: 'function', function: { name: 'f', arguments: '{"x"' } }],
+        }),
+      ),
+      frames(chunk({ tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }), chunk({ content: 'b' })),
+      { chunk: { choices: [{ delta: { content: 'c' } }] } },
+      frames(chunk({ content: 'd' })),
+    ])
+    expect(message).toEqual({
+      role: 'assistant',
+      content: 'abcd',
+      reasoning: 'think',
+      tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }],
+    })
+  })
+})
