@@ -13,6 +13,8 @@ export interface PendingLog {
   row: LogRow
   input?: unknown
   output?: unknown
+  /** The provider's answer as it came, JSON text: stored as is (redacted) instead of parsed and rewritten. */
+  outputText?: string
   /** The caller's credentials (header values), scrubbed from everything the entry stores. */
   secrets?: string[]
 }
@@ -134,7 +136,11 @@ export function buildPendingLog(
     pending.input = ctx.input
     const streamed = ctx.state.get(STREAM_STATE) as StreamContent | undefined
     if (streamed) pending.output = streamed
-    else if (!ctx.error && ctx.result) pending.output = ctx.result.body
+    else if (!ctx.error && ctx.result) {
+      const raw = (ctx.result as { raw?: unknown }).raw
+      if (typeof raw === 'string') pending.outputText = raw
+      else pending.output = ctx.result.body
+    }
   }
   if (ctx.error && !withContent) row.content_summary = ctx.error.message
   return pending
@@ -313,7 +319,21 @@ export function redactedJson(value: unknown, secrets: readonly string[] = []): s
   if (json === undefined) return null
   // A credential-named field is replaced whole, whatever its type: that takes a walk of the value.
   if (SECRET_KEY_IN_JSON.test(json)) return redactedJsonByWalk(value, secrets)
-  // Otherwise the text is enough: the key shapes cannot cross a JSON string's quotes, and the
+  return redactedJsonWithoutSecretFields(json, secrets)
+}
+
+/** JSON text (a provider's answer) with credentials replaced by `[REDACTED]`; null if it is not JSON. */
+export function redactedJsonText(text: string, secrets: readonly string[] = []): string | null {
+  if (!SECRET_KEY_IN_JSON.test(text)) return redactedJsonWithoutSecretFields(text, secrets)
+  try {
+    return redactedJsonByWalk(JSON.parse(text), secrets)
+  } catch {
+    return null
+  }
+}
+
+function redactedJsonWithoutSecretFields(json: string, secrets: readonly string[]): string {
+  // The key shapes cannot cross a JSON string's quotes, and the
   // exact values are looked for as JSON writes them.
   json = json.replace(SECRET_VALUES, '[REDACTED]')
   for (const s of secrets) {
@@ -391,13 +411,18 @@ export function finalise(p: PendingLog): LogRow {
   const row = p.row
   if (row.error !== null) row.error = redactText(row.error, p.secrets)
   if (row.attempts !== null) row.attempts = redactText(row.attempts, p.secrets)
-  if (p.input !== undefined || p.output !== undefined) {
+  if (p.input !== undefined || p.output !== undefined || p.outputText !== undefined) {
     if (isStreamContent(p.output)) p.output = streamedMessage(p.output)
     row.input = redactedJson(p.input, p.secrets)
-    row.output = redactedJson(p.output, p.secrets)
+    // The answer's text is searched in the output column itself, so the summary leaves it out.
+    row.output =
+      p.outputText !== undefined
+        ? redactedJsonText(p.outputText, p.secrets)
+        : redactedJson(p.output, p.secrets)
     row.content_summary = contentSummary(p.input, p.output, row.error)
     p.input = undefined
     p.output = undefined
+    p.outputText = undefined
   }
   if (row.content_summary !== null) row.content_summary = redactText(row.content_summary, p.secrets)
   p.secrets = undefined

@@ -185,7 +185,10 @@ export class LogStore {
       if (f.cost_estimated !== undefined) parts.push(eb('cost_estimated', '=', f.cost_estimated ? 1 : 0))
       if (f.content_search !== undefined) {
         const pattern = `%${f.content_search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-        parts.push(sql<boolean>`lower(content_summary) like ${pattern} escape '\\'`)
+        // The summary holds the prompts (and errors); a provider's answer is stored as it came, in output.
+        parts.push(
+          sql<boolean>`(lower(content_summary) like ${pattern} escape '\\' or lower(output) like ${pattern} escape '\\')`,
+        )
       }
       return eb.and(parts)
     }
