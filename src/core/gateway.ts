@@ -1,3 +1,4 @@
+import { contentFieldLength } from './sse-content.js'
 import { effectiveNetwork, resolveSecret, type EffectiveNetwork } from './config.js'
 import type { AttemptRecord, GatewayContext, GatewayHook, Target } from './context.js'
 import {
@@ -629,7 +630,7 @@ function extraHeaders(config: ProviderConfig, headers: GatewayContext['headers']
 /**
  * Characters of generated content in one stream item (chat, text-completion or Responses shape),
  * used only to estimate usage when a stream ends without the provider's figures. A chunk relayed
- * unparsed counts its size beyond the envelope of the first chunk.
+ * unparsed counts its size beyond the envelope of the first chunk that had text.
  */
 function contentChars(item: unknown, envelope: { bytes: number }): number {
   const {
@@ -646,11 +647,11 @@ function contentChars(item: unknown, envelope: { bytes: number }): number {
   if (known !== undefined) return known
   if (event) return typeof event.delta === 'string' ? event.delta.length : 0
   if (!chunk && data !== undefined) {
-    if (envelope.bytes < 0) {
-      envelope.bytes = data.length
-      return 0
-    }
-    return Math.max(0, data.length - envelope.bytes)
+    if (envelope.bytes >= 0) return Math.max(0, data.length - envelope.bytes)
+    // The first chunk with text shows what a chunk costs besides its text (the role chunk is longer).
+    const n = contentFieldLength(data)
+    if (n > 0) envelope.bytes = data.length - n
+    return Math.max(0, n)
   }
   let n = 0
   for (const c of chunk?.choices ?? []) {

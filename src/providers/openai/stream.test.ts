@@ -96,3 +96,16 @@ describe('relayOpenAIStream', () => {
     expect(items[1].usage?.prompt_tokens).toBe(3)
   })
 })
+
+describe('content counted in relayed frames (for usage estimates when a stream has none)', () => {
+  it('counts short deltas after a longer role event, and counts escapes as written', async () => {
+    const role =
+      'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}],"usage":null}\n\n'
+    const items = await collect(
+      relayOpenAIFrames(pieces(role, chunk('a'), chunk('bc') + chunk('d"e'), 'data: [DONE]\n\n'), 'openai'),
+    )
+    const counted = items.reduce((n, i) => n + (i.contentChars ?? 0), 0)
+    // a, bc, d\"e (four characters as written)
+    expect(counted).toBe(1 + 2 + 4)
+  })
+})

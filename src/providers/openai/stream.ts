@@ -1,3 +1,4 @@
+import { contentFieldLength } from '../../core/sse-content.js'
 import type { ChatChunk } from '../../core/schemas/index.js'
 import { GatewayError } from '../../core/errors.js'
 import { bodyText, malformedEvent, SseParser, streamBroken, type SseEvent } from '../sse.js'
@@ -144,7 +145,10 @@ async function* prepend(first: Buffer[], rest: AsyncIterable<Buffer>): AsyncGene
 }
 
 interface FrameState {
-  /** Size of the first event, which carries no content: what every event costs besides its content. */
+  /**
+   * What an event costs besides its text: measured on the first event with text (the first event
+   * of a stream names the role and is longer than the rest). -1 until then.
+   */
   envelope: number
   done: boolean
 }
@@ -192,8 +196,15 @@ function relayRegion(
         return out
       }
       const size = end - start
-      if (state.envelope < 0) state.envelope = size
-      else if (size > state.envelope) content += size - state.envelope
+      if (state.envelope >= 0) {
+        if (size > state.envelope) content += size - state.envelope
+      } else {
+        const n = contentFieldLength(text, start, end)
+        if (n > 0) {
+          state.envelope = size - n
+          content += n
+        }
+      }
     }
     start = end + 2
   }
