@@ -148,6 +148,7 @@ describe('spend questions from the API alone', () => {
       fallback_index: 0,
       number_of_retries: 0,
       selected_key_id: 'k',
+      selected_key_name: 'main',
       virtual_key_id: 'vk-1',
       virtual_key_name: 'bot',
       team_name: null,

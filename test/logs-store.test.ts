@@ -20,6 +20,7 @@ function row(id: string, ts: number, extra: Partial<LogRow> = {}): LogRow {
     fallback_index: 0,
     number_of_retries: 0,
     selected_key_id: 'k1',
+    selected_key_name: 'primary',
     virtual_key_id: null,
     virtual_key_name: null,
     team_id: null,
@@ -119,5 +120,33 @@ describe('log queue', () => {
     await queue.flush()
     expect(queue.failed).toBe(1)
     expect(errors).toEqual([1])
+  })
+})
+
+describe('a log database made by an older version', () => {
+  it('gains the columns added since, and keeps its entries', async () => {
+    const appDir = await mkdtemp(join(tmpdir(), 'logs-old-'))
+    const { default: Database } = await import('better-sqlite3')
+    const old = new Database(join(appDir, 'logs.db'))
+    old.exec(
+      `create table logs (id varchar(255) not null primary key, ts bigint not null, object varchar(64) not null, route varchar(255), provider varchar(255) not null, model varchar(255) not null, status varchar(16) not null, stream integer not null default 0, fallback_index integer not null default 0, number_of_retries integer not null default 0, selected_key_id varchar(255), virtual_key_id varchar(255), virtual_key_name varchar(255), team_id varchar(255), team_name varchar(255), customer_id varchar(255), customer_name varchar(255), latency double precision not null default 0, ttft double precision, prompt_tokens integer not null default 0, completion_tokens integer not null default 0, total_tokens integer not null default 0, cached_tokens integer not null default 0, reasoning_tokens integer not null default 0, cost double precision, cost_estimated integer not null default 0, error text, attempts text, input text, output text, content_summary text)`,
+    )
+    old
+      .prepare(
+        `insert into logs (id, ts, object, provider, model, status) values ('old', 1, 'chat_completion', 'openai', 'gpt-4o', 'success')`,
+      )
+      .run()
+    old.close()
+    const store = await LogStore.open({ type: 'sqlite' }, appDir)
+    try {
+      await store.insert([row('new', 2, { selected_key_name: 'primary' })])
+      const { rows } = await store.search({}, { limit: 10, offset: 0, sort_by: 'timestamp', order: 'asc' })
+      expect(rows.map((r) => [r.id, r.selected_key_name])).toEqual([
+        ['old', null],
+        ['new', 'primary'],
+      ])
+    } finally {
+      await store.close()
+    }
   })
 })

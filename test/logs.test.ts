@@ -155,6 +155,7 @@ describe.each(backends('logs'))('request logs on $kind', (backend) => {
     const plainEntry = (await find('content_search=hello%20plain'))[0]
     expect(plainEntry.output_message.content).toBe('Echo: hello plain')
     expect(plainEntry.input_history).toEqual([{ role: 'user', content: 'hello plain' }])
+    expect(plainEntry).toMatchObject({ selected_key_name: 'main', selected_key_id: expect.any(String) })
     expect(await api(gw, `/api/logs/${plainEntry.id}`)).toMatchObject({ id: plainEntry.id, stream: false })
     const missing = await fetch(`${gw.url}/api/logs/nope`)
     expect(missing.status).toBe(404)

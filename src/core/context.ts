@@ -60,6 +60,7 @@ export interface AttemptRecord {
   provider: string
   model: string
   keyId: string
+  keyName: string
   /** Which target: 0 the primary, n the n-th fallback. */
   fallbackIndex: number
   startNs: bigint

@@ -482,6 +482,7 @@ export class Gateway {
         provider: target.provider,
         model: attempt.model,
         keyId: key.id,
+        keyName: key.name,
         fallbackIndex: target.index,
         startNs: t0,
       }

@@ -92,6 +92,7 @@ export function buildPendingLog(
     fallback_index: ctx.fallbackIndex,
     number_of_retries: Math.max(0, ctx.attempts - 1),
     selected_key_id: served?.keyId ?? null,
+    selected_key_name: served?.keyName ?? null,
     virtual_key_id: vk?.id ?? null,
     virtual_key_name: vk?.name ?? null,
     team_id: vk?.team_id ?? null,

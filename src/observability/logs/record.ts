@@ -12,6 +12,7 @@ export interface LogRow {
   fallback_index: number
   number_of_retries: number
   selected_key_id: string | null
+  selected_key_name: string | null
   virtual_key_id: string | null
   virtual_key_name: string | null
   team_id: string | null
@@ -55,6 +56,7 @@ export interface LogEntry {
   fallback_index: number
   number_of_retries: number
   selected_key_id: string
+  selected_key_name: string
   virtual_key_id: string | null
   virtual_key_name: string | null
   team_id: string | null
@@ -111,6 +113,7 @@ export function rowToEntry(row: LogRow): LogEntry {
     fallback_index: num(row.fallback_index),
     number_of_retries: num(row.number_of_retries),
     selected_key_id: row.selected_key_id ?? '',
+    selected_key_name: row.selected_key_name ?? '',
     virtual_key_id: row.virtual_key_id,
     virtual_key_name: row.virtual_key_name,
     team_id: row.team_id,

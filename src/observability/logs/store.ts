@@ -25,6 +25,7 @@ const COLUMNS = `
   fallback_index integer not null default 0,
   number_of_retries integer not null default 0,
   selected_key_id varchar(255),
+  selected_key_name varchar(255),
   virtual_key_id varchar(255),
   virtual_key_name varchar(255),
   team_id varchar(255),
@@ -119,10 +120,25 @@ export class LogStore {
     } else {
       await sql.raw(`create table if not exists logs (${COLUMNS}, primary key (id))`).execute(this.db)
     }
+    await this.addColumnsOfLaterVersions()
     for (const col of INDEXES) {
       await sql.raw(`create index if not exists logs_${col}_idx on logs (${col})`).execute(this.db)
     }
     await this.mcp.createSchema()
+  }
+
+  /** Columns added after the table was first created, added to a table an older version made. */
+  private async addColumnsOfLaterVersions(): Promise<void> {
+    const added = [['selected_key_name', 'varchar(255)']]
+    if (this.kind === 'postgres') {
+      for (const [name, type] of added)
+        await sql.raw(`alter table logs add column if not exists ${name} ${type}`).execute(this.db)
+      return
+    }
+    const { rows } = await sql<{ name: string }>`select name from pragma_table_info('logs')`.execute(this.db)
+    const have = new Set(rows.map((r) => r.name))
+    for (const [name, type] of added)
+      if (!have.has(name)) await sql.raw(`alter table logs add column ${name} ${type}`).execute(this.db)
   }
 
   /** PostgreSQL: the day partition holding `ts`, created when missing. */
