@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { Cancellation } from '../../core/cancel.js'
 import { createContext } from '../../core/context.js'
-import { STREAM_STATE, streamAccumulator, streamedMessage, type StreamContent } from './entry.js'
+import {
+  onlyContentDelta,
+  STREAM_STATE,
+  streamAccumulator,
+  streamedMessage,
+  type StreamContent,
+} from './entry.js'
 
 function accumulate(items: unknown[]): Record<string, unknown> {
   const ctx = createContext({
@@ -50,5 +56,25 @@ describe('streamed content kept for the request log', () => {
       reasoning: 'think',
       tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }],
     })
+  })
+})
+
+describe('onlyContentDelta', () => {
+  it('reads a chunk whose delta is only content, escapes included', () => {
+    expect(onlyContentDelta(chunk({ content: 'a "b"\\n ✓' }))).toBe('a "b"\\n ✓')
+    expect(onlyContentDelta(chunk({ content: '' }))).toBe('')
+  })
+
+  it('leaves every other chunk to the parser', () => {
+    expect(onlyContentDelta(chunk({ role: 'assistant', content: '' }))).toBeUndefined()
+    expect(onlyContentDelta(chunk({ content: 'a', reasoning_content: 'r' }))).toBeUndefined()
+    expect(onlyContentDelta(chunk({ tool_calls: [] }))).toBeUndefined()
+    expect(
+      onlyContentDelta(
+        '{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}',
+      ),
+    ).toBeUndefined()
+    expect(onlyContentDelta('{"choices":[{"delta":{"content":"cut')).toBeUndefined()
+    expect(onlyContentDelta('{"type":"response.output_text.delta","delta":"x"}')).toBeUndefined()
   })
 })

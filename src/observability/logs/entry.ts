@@ -24,7 +24,7 @@ export interface StreamContent {
   content: string
   reasoning: string
   toolCalls: { id?: string; type?: string; function: { name: string; arguments: string } }[]
-  /** Upstream `data` texts not parsed yet: parsed together, once, by the log writer. */
+  /** Upstream `data` texts other than plain text deltas, parsed together later (by the log writer). */
   unparsed: string[]
 }
 
@@ -207,7 +207,6 @@ export function streamAccumulator(ctx: GatewayContext): (item: unknown) => void 
   const acc: StreamContent = { content: '', reasoning: '', toolCalls: [], unparsed: [] }
   ctx.state.set(STREAM_STATE, acc)
   // Items come as a parsed chunk, an upstream `data` text, raw SSE frames, or a Responses event.
-  // Texts are kept as they are: one parse of them all in the writer costs less than one per chunk.
   return (item) => {
     const it = item as { chunk?: ObservedChunk; data?: string; frames?: Buffer; event?: ObservedChunk }
     const chunk = it.chunk ?? it.event
@@ -225,7 +224,16 @@ export function streamAccumulator(ctx: GatewayContext): (item: unknown) => void 
 }
 
 function keepData(acc: StreamContent, data: string): void {
-  if (data !== '' && data !== '[DONE]') acc.unparsed.push(data)
+  if (data === '' || data === '[DONE]') return
+  // Most chunks only add text: taken now, while the chunk is young garbage; the others wait for
+  // the writer, which parses them together.
+  const text = onlyContentDelta(data)
+  if (text === undefined) {
+    acc.unparsed.push(data)
+    return
+  }
+  parseUnparsed(acc)
+  acc.content += text
 }
 
 function parseUnparsed(acc: StreamContent): void {
@@ -233,6 +241,38 @@ function parseUnparsed(acc: StreamContent): void {
   const texts = acc.unparsed
   acc.unparsed = []
   parseTogether(acc, texts)
+}
+
+const CONTENT_DELTA = '"delta":{"content":"'
+
+/**
+ * The text of a chat chunk whose one delta holds nothing but `content` (most chunks of a
+ * stream), read without parsing the chunk; undefined for any other chunk.
+ */
+export function onlyContentDelta(chunk: string): string | undefined {
+  const at = chunk.indexOf(CONTENT_DELTA)
+  if (at === -1) return undefined
+  const start = at + CONTENT_DELTA.length
+  let i = start
+  let escaped = false
+  for (;;) {
+    const c = chunk.charCodeAt(i)
+    if (c === 34) break
+    if (Number.isNaN(c)) return undefined
+    if (c === 92) {
+      escaped = true
+      i += 2
+    } else i++
+  }
+  // The delta ends right after its content, and no other choice has one.
+  if (chunk.charCodeAt(i + 1) !== 125 || chunk.indexOf('"delta"', i) !== -1) return undefined
+  const raw = chunk.slice(start, i)
+  if (!escaped) return raw
+  try {
+    return JSON.parse(`"${raw}"`) as string
+  } catch {
+    return undefined
+  }
 }
 
 function parseTogether(acc: StreamContent, texts: string[]): void {
