@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { timeOrderedId } from '../core/time-ordered-id.js'
 import type { Kysely, Transaction, Updateable } from 'kysely'
 import { GatewayError } from '../core/errors.js'
 import type { ConfigStoreTables } from '../store/index.js'
@@ -257,7 +258,7 @@ export class GovernanceService {
     if (opts.value !== undefined && opts.value.trim() === '')
       invalid('a virtual key value must not be empty', 'value')
     const value = opts.value ?? newVirtualKeyValue()
-    const id = opts.id ?? randomUUID()
+    const id = opts.id ?? timeOrderedId()
     const row: VirtualKeyRow = {
       id,
       name,
@@ -482,7 +483,7 @@ export class GovernanceService {
     const budgets = ownerBudgets(input) ?? []
     checkBudgets(budgets)
     if (input.rate_limit) checkRateLimitInput(input.rate_limit, 'rate_limit')
-    const id = opts.id ?? randomUUID()
+    const id = opts.id ?? timeOrderedId()
     const row: TeamRow = {
       id,
       name,
@@ -592,7 +593,7 @@ export class GovernanceService {
     const budgets = ownerBudgets(input) ?? []
     checkBudgets(budgets)
     if (input.rate_limit) checkRateLimitInput(input.rate_limit, 'rate_limit')
-    const id = opts.id ?? randomUUID()
+    const id = opts.id ?? timeOrderedId()
     const row: CustomerRow = {
       id,
       name,

@@ -1,5 +1,5 @@
 import { Cancellation } from '../../core/cancel.js'
-import { newRequestId } from '../../core/request-id.js'
+import { timeOrderedId } from '../../core/time-ordered-id.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createContext, type GatewayContext } from '../../core/context.js'
 import type { RequestType } from '../../core/errors.js'
@@ -60,7 +60,7 @@ export function beginRequest(
   })
   const incoming = request.headers['x-request-id']
   const ctx = createContext({
-    requestId: typeof incoming === 'string' && incoming.length <= 128 ? incoming : newRequestId(),
+    requestId: typeof incoming === 'string' && incoming.length <= 128 ? incoming : timeOrderedId(),
     requestType,
     signal: cancellation,
     headers: request.headers,
