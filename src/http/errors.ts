@@ -42,17 +42,25 @@ export function fromFastify(err: FastifyError): GatewayError | undefined {
   return undefined
 }
 
+/** Any error as the gateway's; Fastify's own refusals (bad JSON, body too large) keep their 4xx. */
+export function toGatewayError(error: unknown): GatewayError {
+  return error instanceof GatewayError ? error : (fromFastify(error as FastifyError) ?? asGatewayError(error))
+}
+
+/** An error's own headers (a provider's rate-limit headers …), and `retry-after` when a 429 knows its wait. */
+export function setErrorHeaders(reply: FastifyReply, err: GatewayError): void {
+  if (err.headers) reply.headers(err.headers)
+  if (err.status === 429 && err.retryAfterMs !== undefined && !err.headers?.['retry-after'])
+    reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
-  const err =
-    error instanceof GatewayError ? error : (fromFastify(error as FastifyError) ?? asGatewayError(error))
+  const err = toGatewayError(error)
   if (err.code === 'internal') request.log.error({ err: (error as Error) ?? err }, 'internal error')
   const management = request.url.startsWith('/api/')
   const body = toErrorBody(err, request.errorContext)
   if (management) body.is_bifrost_error = false
-  if (err.headers) reply.headers(err.headers)
-  if (err.status === 429 && err.retryAfterMs !== undefined && !err.headers?.['retry-after']) {
-    reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))
-  }
+  setErrorHeaders(reply, err)
   return reply.code(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body))
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
 import { asGatewayError, GatewayError } from '../../../core/errors.js'
+import { setErrorHeaders } from '../../errors.js'
 import type { ChatRequest } from '../../../core/schemas/index.js'
 import {
   standInCallSignatures,
@@ -64,9 +65,7 @@ export function nativeError(err: unknown): GatewayError {
 
 function sendAnthropicError(reply: FastifyReply, err: unknown, ctx?: GatewayContext): FastifyReply {
   const e = nativeError(err)
-  if (e.headers) reply.headers(e.headers)
-  if (e.status === 429 && e.retryAfterMs !== undefined && !e.headers?.['retry-after'])
-    reply.header('retry-after', String(Math.ceil(e.retryAfterMs / 1000)))
+  setErrorHeaders(reply, e)
   if (ctx) reply.header('x-request-id', ctx.requestId).header('x-heimdall-overhead-ms', overheadMs(ctx))
   return reply
     .code(e.status)

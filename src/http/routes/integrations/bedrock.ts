@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
 import { asGatewayError, GatewayError, type RequestType } from '../../../core/errors.js'
+import { setErrorHeaders } from '../../errors.js'
 import type { ChatRequest, EmbeddingRequest } from '../../../core/schemas/index.js'
 import {
   anthropicToChat,
@@ -34,12 +35,10 @@ type Params = { modelId: string }
 
 /** An error as AWS answers it: status, `x-amzn-errortype`, `{message}`; the Bedrock SDK raises the named class. */
 function sendBedrockError(reply: FastifyReply, err: unknown, ctx?: GatewayContext): FastifyReply {
-  const e = toBedrockError(asGatewayError(err))
-  if (ctx) reply.header('x-heimdall-overhead-ms', overheadMs(ctx))
   const g = asGatewayError(err)
-  if (g.headers) reply.headers(g.headers)
-  if (e.status === 429 && g.retryAfterMs !== undefined)
-    reply.header('retry-after', String(Math.ceil(g.retryAfterMs / 1000)))
+  const e = toBedrockError(g)
+  if (ctx) reply.header('x-heimdall-overhead-ms', overheadMs(ctx))
+  setErrorHeaders(reply, g)
   return reply
     .code(e.status)
     .header('x-amzn-errortype', e.name)

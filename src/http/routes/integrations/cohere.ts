@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
-import { asGatewayError, GatewayError } from '../../../core/errors.js'
+import { asGatewayError } from '../../../core/errors.js'
 import {
   cohereThinkingToEffort,
   CohereStreamWriter,
@@ -20,7 +20,7 @@ import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../pro
 import { SseWriter } from '../../sse.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import { checkRerank, runRerank } from '../rerank.js'
-import { fromFastify } from '../../errors.js'
+import { setErrorHeaders, toGatewayError } from '../../errors.js'
 import type { IntegrationDeps } from './index.js'
 
 /** A model without a provider prefix is Cohere's, as the SDK sends it. */
@@ -149,13 +149,9 @@ function sendCohereError(
   ctx: GatewayContext | undefined,
   error: unknown,
 ): FastifyReply {
-  const err =
-    error instanceof GatewayError ? error : (fromFastify(error as FastifyError) ?? asGatewayError(error))
+  const err = toGatewayError(error)
   if (err.code === 'internal') request.log.error({ err: error }, 'internal error')
-  if (err.headers) reply.headers(err.headers)
-  if (err.status === 429 && err.retryAfterMs !== undefined && !err.headers?.['retry-after']) {
-    reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))
-  }
+  setErrorHeaders(reply, err)
   const incoming = request.headers['x-request-id']
   const id = ctx?.requestId ?? (typeof incoming === 'string' && incoming ? incoming : randomUUID())
   return reply
