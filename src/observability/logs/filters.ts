@@ -58,6 +58,14 @@ export function textParam(q: Query, name: string): string | undefined {
   return typeof s === 'string' && s.trim() !== '' ? s.trim() : undefined
 }
 
+/** A comma-separated (or repeated) parameter as its non-empty values. */
+export function listParam(q: Query, name: string): string[] | undefined {
+  return textParam(q, name)
+    ?.split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '')
+}
+
 export function numberParam(q: Query, name: string): number | undefined {
   const s = textParam(q, name)
   if (s === undefined) return undefined
@@ -120,12 +128,8 @@ const UNSUPPORTED_FILTERS = ['user_ids', 'stop_reasons']
 export function parseFilters(q: Query, now = Date.now()): LogFilters {
   const f: LogFilters = {}
   for (const name of Object.keys(LIST_FILTERS) as (keyof typeof LIST_FILTERS)[]) {
-    const s = textParam(q, name)
-    if (s !== undefined)
-      f[name] = s
-        .split(',')
-        .map((v) => v.trim())
-        .filter((v) => v !== '')
+    const values = listParam(q, name)
+    if (values !== undefined) f[name] = values
   }
   Object.assign(f, parseTimeRange(q, now))
   f.min_latency = numberParam(q, 'min_latency')

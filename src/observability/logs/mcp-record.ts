@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { VirtualKeyRecord } from '../../governance/model.js'
 import type { ToolCallRecord } from '../../mcp/tool-calls.js'
 import { redactedJson, redactText } from './entry.js'
-import { numberParam, parseTimeRange, textParam, type Query } from './filters.js'
+import { listParam, numberParam, parseTimeRange, textParam, type Query } from './filters.js'
 
 /** One MCP tool execution as the log store keeps it: a row of the `mcp_tool_logs` table. */
 export interface McpToolLogRow {
@@ -132,12 +132,8 @@ export const MCP_LIST_FILTERS = {
 export function parseMcpFilters(q: Query, now = Date.now()): McpLogFilters {
   const f: McpLogFilters = {}
   for (const name of Object.keys(MCP_LIST_FILTERS) as (keyof typeof MCP_LIST_FILTERS)[]) {
-    const s = textParam(q, name)
-    if (s !== undefined)
-      f[name] = s
-        .split(',')
-        .map((v) => v.trim())
-        .filter((v) => v !== '')
+    const values = listParam(q, name)
+    if (values !== undefined) f[name] = values
   }
   Object.assign(f, parseTimeRange(q, now))
   f.min_latency = numberParam(q, 'min_latency')
