@@ -1,11 +1,9 @@
 import {
-  ActionIcon,
   Badge,
   Button,
   Divider,
   Group,
   Modal,
-  Select,
   Stack,
   Switch,
   Table,
@@ -13,11 +11,11 @@ import {
   Text,
   TextInput,
 } from '@mantine/core'
-import { IconTrash } from '@tabler/icons-react'
 import { useState } from 'react'
 import { del, post, put } from '../api'
 import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
 import { useSubmit } from '../form'
+import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
 import {
   budgetBodies,
@@ -146,11 +144,6 @@ export function AccessProfilesPage() {
   )
 }
 
-interface ProviderRow {
-  provider: string
-  models: string[]
-}
-
 function ProfileForm({
   profile,
   onClose,
@@ -169,7 +162,7 @@ function ProfileForm({
   const [rows, setRows] = useState<ProviderRow[]>(
     (profile?.provider_configs ?? []).map((c) => ({
       provider: c.provider_name,
-      models: c.all_models_allowed ? ['*'] : c.allowed_models,
+      allowed_models: c.all_models_allowed ? ['*'] : c.allowed_models,
     })),
   )
   const [budgets, setBudgets] = useState(budgetDrafts(profile?.budgets))
@@ -183,9 +176,9 @@ function ProfileForm({
         is_active: active,
         tags,
         provider_configs: rows.map((r) =>
-          r.models.length === 0 || r.models.includes('*')
+          r.allowed_models.length === 0 || r.allowed_models.includes('*')
             ? { provider_name: r.provider, all_models_allowed: true }
-            : { provider_name: r.provider, all_models_allowed: false, allowed_models: r.models },
+            : { provider_name: r.provider, all_models_allowed: false, allowed_models: r.allowed_models },
         ),
         budgets: budgetBodies(budgets),
         rate_limit: rateLimitBody(rate),
@@ -226,65 +219,19 @@ function ProfileForm({
           />
         </Group>
         <Divider label="Providers and models" labelPosition="left" />
-        {rows.map((r, i) => (
-          <Group key={i} align="flex-end" wrap="nowrap">
-            <Select
-              label="Provider"
-              data={[...new Set([...names, r.provider])]}
-              value={r.provider}
-              onChange={(v) =>
-                setRows(rows.map((x, j) => (j === i ? { ...x, provider: v ?? x.provider } : x)))
-              }
-              w={160}
-              allowDeselect={false}
-            />
-            <TagsInput
-              label="Allowed models"
-              placeholder="* for all"
-              value={r.models}
-              onChange={(v) => setRows(rows.map((x, j) => (j === i ? { ...x, models: v } : x)))}
-              style={{ flex: 1 }}
-            />
-            <ActionIcon
-              variant="subtle"
-              color="red"
-              size="lg"
-              mb={2}
-              aria-label={`Remove ${r.provider}`}
-              onClick={() => setRows(rows.filter((_, j) => j !== i))}
-            >
-              <IconTrash size={16} />
-            </ActionIcon>
-          </Group>
-        ))}
-        {form.errorFor('provider_configs') && (
-          <Text size="sm" c="red">
-            {form.errorFor('provider_configs')}
-          </Text>
-        )}
-        <Group>
-          <Button
-            size="compact-sm"
-            variant="light"
-            disabled={names.length === 0}
-            onClick={() =>
-              setRows([
-                ...rows,
-                {
-                  provider: names.find((n) => !rows.some((r) => r.provider === n)) ?? names[0],
-                  models: ['*'],
-                },
-              ])
-            }
-          >
-            Add provider
-          </Button>
-          {names.length === 0 && (
-            <Text size="xs" c="dimmed">
-              Add a provider on the Providers page first.
-            </Text>
-          )}
-        </Group>
+        <ProviderRows
+          rows={rows}
+          onChange={setRows}
+          providerNames={names}
+          error={form.errorFor('provider_configs')}
+          hint={
+            names.length === 0 && (
+              <Text size="xs" c="dimmed">
+                Add a provider on the Providers page first.
+              </Text>
+            )
+          }
+        />
         <Divider label="Budgets and rate limit of each issued key" labelPosition="left" />
         <BudgetRows value={budgets} onChange={setBudgets} error={form.errorFor('budgets')} />
         <RateLimitFields value={rate} onChange={setRate} error={form.errorFor('rate_limit')} />

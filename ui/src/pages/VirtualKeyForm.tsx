@@ -7,11 +7,9 @@ import {
   Loader,
   Modal,
   MultiSelect,
-  NumberInput,
   Select,
   Stack,
   Switch,
-  TagsInput,
   Text,
   TextInput,
 } from '@mantine/core'
@@ -20,6 +18,7 @@ import { useEffect, useState } from 'react'
 import { get, post, put } from '../api'
 import { ErrorNote } from '../components'
 import { useSubmit } from '../form'
+import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
 import {
   budgetBodies,
@@ -50,12 +49,6 @@ export interface VirtualKey {
   mcp_configs?: { mcp_client_name: string; tools_to_execute?: string[] }[]
 }
 
-interface ProviderRow {
-  id?: number
-  provider: string
-  allowed_models: string[]
-  weight: number | string
-}
 interface McpRow {
   client: string
   tools: string[]
@@ -137,8 +130,6 @@ export function VirtualKeyForm({
   // A new key reaches every configured provider until the user narrows it.
   const rows: ProviderRow[] =
     providers ?? providerNames.map((provider) => ({ provider, allowed_models: ['*'], weight: '' }))
-  const setRow = (i: number, patch: Partial<ProviderRow>) =>
-    setProviders(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)))
 
   const submit = () =>
     form.run(async () => {
@@ -245,72 +236,20 @@ export function VirtualKeyForm({
                 : 'No provider is configured yet: add one on the Providers page first.'}
             </Text>
           )}
-          {rows.map((r, i) => (
-            <Group key={i} align="flex-end" wrap="nowrap" data-testid="vk-provider-row">
-              <Select
-                label="Provider"
-                data={[...new Set([...providerNames, r.provider])]}
-                value={r.provider}
-                onChange={(v) => setRow(i, { provider: v ?? r.provider })}
-                w={150}
-                allowDeselect={false}
-              />
-              <TagsInput
-                label="Allowed models"
-                placeholder="* for all"
-                value={r.allowed_models}
-                onChange={(v) => setRow(i, { allowed_models: v })}
-                style={{ flex: 1 }}
-              />
-              <NumberInput
-                label="Weight"
-                placeholder="none"
-                value={r.weight}
-                onChange={(v) => setRow(i, { weight: v })}
-                min={0}
-                w={90}
-              />
-              <ActionIcon
-                variant="subtle"
-                color="red"
-                size="lg"
-                mb={2}
-                aria-label={`Remove ${r.provider}`}
-                onClick={() => setProviders(rows.filter((_, j) => j !== i))}
-              >
-                <IconTrash size={16} />
-              </ActionIcon>
-            </Group>
-          ))}
-          {form.errorFor('provider_configs') && (
-            <Text size="sm" c="red">
-              {form.errorFor('provider_configs')}
-            </Text>
-          )}
-          <Group>
-            <Button
-              size="compact-sm"
-              variant="light"
-              disabled={providerNames.length === 0}
-              onClick={() =>
-                setProviders([
-                  ...rows,
-                  {
-                    provider:
-                      providerNames.find((n) => !rows.some((r) => r.provider === n)) ?? providerNames[0],
-                    allowed_models: ['*'],
-                    weight: '',
-                  },
-                ])
-              }
-            >
-              Add provider
-            </Button>
-            <Text size="xs" c="dimmed">
-              Weight spreads requests without a provider prefix; empty keeps the provider for explicit
-              provider/model requests only.
-            </Text>
-          </Group>
+          <ProviderRows
+            rows={rows}
+            onChange={setProviders}
+            providerNames={providerNames}
+            withWeight
+            error={form.errorFor('provider_configs')}
+            rowTestId="vk-provider-row"
+            hint={
+              <Text size="xs" c="dimmed">
+                Weight spreads requests without a provider prefix; empty keeps the provider for explicit
+                provider/model requests only.
+              </Text>
+            }
+          />
 
           <Divider label="Budgets and rate limit" labelPosition="left" />
           <BudgetRows value={budgets} onChange={setBudgets} error={form.errorFor('budgets')} />

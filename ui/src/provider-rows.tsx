@@ -1,0 +1,106 @@
+import { ActionIcon, Button, Group, NumberInput, Select, TagsInput, Text } from '@mantine/core'
+import { IconTrash } from '@tabler/icons-react'
+import type { ReactNode } from 'react'
+
+/** One provider a key or profile may reach, with the models it may use there. */
+export interface ProviderRow {
+  id?: number
+  provider: string
+  allowed_models: string[]
+  /** Only where rows carry a weight (virtual keys); empty means none. */
+  weight?: number | string
+}
+
+/**
+ * The editor of a list of providers and their allowed models (virtual keys, access profiles): a
+ * row per provider, removable, and a button that adds the next provider not listed yet.
+ */
+export function ProviderRows({
+  rows,
+  onChange,
+  providerNames,
+  withWeight = false,
+  error,
+  rowTestId,
+  hint,
+}: {
+  rows: ProviderRow[]
+  onChange: (rows: ProviderRow[]) => void
+  providerNames: string[]
+  withWeight?: boolean
+  error?: string
+  rowTestId?: string
+  /** Said beside the add button (what the fields mean). */
+  hint?: ReactNode
+}) {
+  const setRow = (i: number, patch: Partial<ProviderRow>) =>
+    onChange(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)))
+  return (
+    <>
+      {rows.map((r, i) => (
+        <Group key={i} align="flex-end" wrap="nowrap" data-testid={rowTestId}>
+          <Select
+            label="Provider"
+            data={[...new Set([...providerNames, r.provider])]}
+            value={r.provider}
+            onChange={(v) => setRow(i, { provider: v ?? r.provider })}
+            w={150}
+            allowDeselect={false}
+          />
+          <TagsInput
+            label="Allowed models"
+            placeholder="* for all"
+            value={r.allowed_models}
+            onChange={(v) => setRow(i, { allowed_models: v })}
+            style={{ flex: 1 }}
+          />
+          {withWeight && (
+            <NumberInput
+              label="Weight"
+              placeholder="none"
+              value={r.weight}
+              onChange={(v) => setRow(i, { weight: v })}
+              min={0}
+              w={90}
+            />
+          )}
+          <ActionIcon
+            variant="subtle"
+            color="red"
+            size="lg"
+            mb={2}
+            aria-label={`Remove ${r.provider}`}
+            onClick={() => onChange(rows.filter((_, j) => j !== i))}
+          >
+            <IconTrash size={16} />
+          </ActionIcon>
+        </Group>
+      ))}
+      {error && (
+        <Text size="sm" c="red">
+          {error}
+        </Text>
+      )}
+      <Group>
+        <Button
+          size="compact-sm"
+          variant="light"
+          disabled={providerNames.length === 0}
+          onClick={() =>
+            onChange([
+              ...rows,
+              {
+                provider: providerNames.find((n) => !rows.some((r) => r.provider === n)) ?? providerNames[0],
+                allowed_models: ['*'],
+                ...(withWeight && { weight: '' }),
+              },
+            ])
+          }
+        >
+          Add provider
+        </Button>
+        {hint}
+      </Group>
+    </>
+  )
+}
