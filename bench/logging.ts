@@ -1,25 +1,41 @@
-// `node --import tsx bench/logging.ts`: what request logging costs. Heimdall (from dist/, so run
-// `npm run build` first) runs in front of the fake upstream with `client.enable_logging: false`, with
-// logging on without bodies, and with bodies stored (SQLite); each run reports CPU µs per request at
-// saturation, then RSS after every quarter of BENCH_LOG_REQUESTS (100,000) requests. Prints a markdown
-// table to paste into RESULTS.md. BENCH_PROFILE=1 writes a CPU profile of each run to bench/out.
+// `node --import tsx bench/logging.ts`: what request logging costs. Three Heimdall processes (from
+// dist/, so run `npm run build` first) run side by side in front of the fake upstream: logging off,
+// on without bodies, and on with bodies stored (SQLite). Only one is loaded at a time; the windows
+// are interleaved (BENCH_ROUNDS rounds of BENCH_SECONDS s per variant and mode, the order rotating
+// each round), so that a machine whose speed drifts (a shared VM) charges every variant alike. Each
+// variant's figure is the median of its rounds; "vs off" is the median of the per-round ratios.
+// Then each gets BENCH_LOG_REQUESTS (100,000) more requests with RSS read after every quarter.
+// Prints markdown tables to paste into RESULTS.md. BENCH_PROFILE=1 writes a CPU profile of each
+// process to bench/out; BENCH_VARIANTS=off,bodies and BENCH_MODES=streaming narrow the run.
 import { mkdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { openCpuWindow } from './cpu.js'
-import { CHAT_PATH, requestBody, type Mode } from './load.js'
-import { freePort, startNode, stopAllChildren, stopChild, waitUntilReady } from './processes.js'
+import { cpuMicroseconds } from './cpu.js'
+import { CHAT_PATH, MODES, requestBody, type Mode } from './load.js'
+import {
+  freePort,
+  startNode,
+  stopAllChildren,
+  stopChild,
+  waitUntilReady,
+  type RunningChild,
+} from './processes.js'
 import { startFakeUpstream } from './targets.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const repoRoot = dirname(benchDir)
 const outDir = join(benchDir, 'out')
 const REQUESTS = Number(process.env.BENCH_LOG_REQUESTS ?? 100_000)
-const CPU_SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const WINDOW_SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const PROFILE = process.env.BENCH_PROFILE === '1'
+/** After a window, the writer's last batch (flushed every 200 ms) is still charged to its variant. */
+const SETTLE_MS = 600
 
 function rssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -29,16 +45,39 @@ function rssMiB(pid: number): number {
 }
 
 interface Variant {
+  id: string
   name: string
   client: Record<string, unknown>
 }
 
-const VARIANTS: Variant[] = [
-  { name: 'logging off', client: { enable_logging: false } },
-  { name: 'logging on, no bodies', client: { enable_logging: true, disable_content_logging: true } },
-  { name: 'logging on, bodies stored', client: { enable_logging: true, disable_content_logging: false } },
+const ALL_VARIANTS: Variant[] = [
+  { id: 'off', name: 'logging off (`client.enable_logging: false`)', client: { enable_logging: false } },
+  {
+    id: 'no-bodies',
+    name: 'logging on, no bodies (`client.disable_content_logging: true`)',
+    client: { enable_logging: true, disable_content_logging: true },
+  },
+  {
+    id: 'bodies',
+    name: 'logging on, bodies stored (the default)',
+    client: { enable_logging: true, disable_content_logging: false },
+  },
 ]
-const PROFILE = process.env.BENCH_PROFILE === '1'
+
+function pick<T>(all: readonly T[], env: string | undefined, key: (t: T) => string): T[] {
+  if (!env) return [...all]
+  const wanted = env.split(',')
+  return all.filter((t) => wanted.includes(key(t)))
+}
+const VARIANTS = pick(ALL_VARIANTS, process.env.BENCH_VARIANTS, (v) => v.id)
+const BENCH_MODES = pick(MODES, process.env.BENCH_MODES, (m) => m)
+
+interface Server {
+  variant: Variant
+  origin: string
+  child: RunningChild
+  appDir: string
+}
 
 async function run(origin: string, mode: Mode, opts: { seconds?: number; amount?: number }) {
   const result = await autocannon({
@@ -51,17 +90,17 @@ async function run(origin: string, mode: Mode, opts: { seconds?: number; amount?
     ...(opts.seconds !== undefined ? { duration: opts.seconds } : { amount: opts.amount }),
     timeout: 10,
   })
-  return { completed: result.requests.total, non2xx: result.non2xx, errors: result.errors }
+  return { completed: result.requests.total, failed: result.non2xx + result.errors }
 }
 
-async function measure(variant: Variant, upstream: { origin: string; pid: number }) {
+async function startServer(variant: Variant, upstreamOrigin: string): Promise<Server> {
   const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-logs-'))
   const config = {
     client: variant.client,
     providers: {
       openai: {
         keys: [{ name: 'bench', value: 'sk-bench', models: ['*'], weight: 1 }],
-        network_config: { base_url: upstream.origin },
+        network_config: { base_url: upstreamOrigin },
       },
     },
   }
@@ -69,7 +108,7 @@ async function measure(variant: Variant, upstream: { origin: string; pid: number
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
   const child = startNode({
-    name: `heimdall-${variant.name.replace(/\W+/g, '-')}`,
+    name: `heimdall-logging-${variant.id}`,
     args: [
       ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', outDir] : []),
       join(repoRoot, 'dist', 'cli.js'),
@@ -77,37 +116,46 @@ async function measure(variant: Variant, upstream: { origin: string; pid: number
       appDir,
       '--port',
       String(port),
-    ].concat(['--host', '127.0.0.1', '--log-level', 'warn']),
+      '--host',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+    ],
     cwd: repoRoot,
     logDir: outDir,
   })
-  try {
-    await waitUntilReady(child, `${origin}/health`, 60_000)
-    const cpu: Record<Mode, number> = { 'non-streaming': NaN, streaming: NaN }
-    for (const mode of ['non-streaming', 'streaming'] as Mode[]) {
-      await run(origin, mode, { seconds: 2 })
-      const close = openCpuWindow([process.pid, child.pid, upstream.pid])
-      const r = await run(origin, mode, { seconds: CPU_SECONDS })
-      cpu[mode] = close().spentBy(child.pid) / r.completed
-    }
-    // RSS after each quarter: flat memory is a plateau, not a slope.
-    const rss = [rssMiB(child.pid)]
-    let completed = 0
-    let failures = 0
-    for (let q = 0; q < 4; q++) {
-      const r = await run(origin, 'non-streaming', { amount: Math.round(REQUESTS / 4) })
-      completed += r.completed
-      failures += r.non2xx + r.errors
-      await new Promise((resolve) => setTimeout(resolve, 500))
-      rss.push(rssMiB(child.pid))
-    }
-    const db = await stat(join(appDir, 'logs.db')).catch(() => undefined)
-    const logs = variant.client.enable_logging === false ? undefined : await countLogs(origin)
-    return { cpu, rss, completed, failures, db: db?.size, logs }
-  } finally {
-    await stopChild(child)
-    await rm(appDir, { recursive: true, force: true })
+  await waitUntilReady(child, `${origin}/health`, 60_000)
+  return { variant, origin, child, appDir }
+}
+
+/** CPU µs per request of one window at saturation. */
+async function window(server: Server, mode: Mode): Promise<{ cpu: number; failed: number }> {
+  const before = cpuMicroseconds(server.child.pid)
+  const r = await run(server.origin, mode, { seconds: WINDOW_SECONDS })
+  await sleep(SETTLE_MS)
+  return { cpu: (cpuMicroseconds(server.child.pid) - before) / r.completed, failed: r.failed }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+async function memory(server: Server) {
+  const rss = [rssMiB(server.child.pid)]
+  let completed = 0
+  let failures = 0
+  for (let q = 0; q < 4; q++) {
+    const r = await run(server.origin, 'non-streaming', { amount: Math.round(REQUESTS / 4) })
+    completed += r.completed
+    failures += r.failed
+    await sleep(500)
+    rss.push(rssMiB(server.child.pid))
   }
+  const db = await stat(join(server.appDir, 'logs.db')).catch(() => undefined)
+  const logs = server.variant.client.enable_logging === false ? undefined : await countLogs(server.origin)
+  return { rss, completed, failures, db: db?.size, logs }
 }
 
 async function countLogs(origin: string): Promise<{ total: number; dropped: number }> {
@@ -118,31 +166,73 @@ async function countLogs(origin: string): Promise<{ total: number; dropped: numb
   return { total: logs.pagination.total_count, dropped: dropped.dropped_requests }
 }
 
+const pct = (r: number) => `${r >= 1 ? '+' : '−'}${Math.abs((r - 1) * 100).toFixed(0)} %`
+
 async function main() {
   mkdirSync(outDir, { recursive: true })
   const upstream = await startFakeUpstream({ repoRoot, benchDir, outDir })
-  const rows: string[] = []
+  const servers: Server[] = []
+  const cpu = new Map<string, number[]>()
+  const failed = new Map<string, number>()
+  const lines: string[] = []
   try {
-    for (const v of VARIANTS) {
-      process.stderr.write(`${v.name} ...\n`)
-      const m = await measure(v, { origin: upstream.origin, pid: upstream.child.pid })
-      rows.push(
-        `| ${v.name} | ${m.cpu['non-streaming'].toFixed(0)} | ${m.cpu.streaming.toFixed(0)} | ` +
-          `${m.rss.map((x) => x.toFixed(0)).join(' → ')} | ${m.completed}${m.failures ? ` (${m.failures} failed)` : ''} | ` +
-          `${m.logs ? `${m.logs.total} stored, ${m.logs.dropped} dropped` : '—'} | ` +
-          `${m.db ? `${(m.db / 1024 / 1024).toFixed(1)} MiB` : '—'} |`,
-      )
+    for (const v of VARIANTS) servers.push(await startServer(v, upstream.origin))
+    for (const mode of BENCH_MODES) {
+      for (const s of servers) await run(s.origin, mode, { seconds: 2 })
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < servers.length; i++) {
+          const s = servers[(i + round) % servers.length]
+          const w = await window(s, mode)
+          const key = `${s.variant.id}/${mode}`
+          cpu.set(key, [...(cpu.get(key) ?? []), w.cpu])
+          failed.set(key, (failed.get(key) ?? 0) + w.failed)
+          process.stderr.write(`${mode} round ${round + 1} ${s.variant.id}: ${w.cpu.toFixed(0)} µs/req\n`)
+        }
+      }
+    }
+    const cell = (v: Variant, mode: Mode) => {
+      const xs = cpu.get(`${v.id}/${mode}`)
+      if (!xs) return ['—', '—']
+      const off = cpu.get(`off/${mode}`)
+      const ratio = v.id !== 'off' && off ? pct(median(xs.map((x, i) => x / off[i]))) : '—'
+      return [median(xs).toFixed(0), ratio]
+    }
+    lines.push(
+      '| variant | CPU µs/request, non-streaming | vs off | CPU µs/request, streaming | vs off |',
+      '|---|---|---|---|---|',
+      ...VARIANTS.map(
+        (v) =>
+          `| ${v.name} | ${cell(v, 'non-streaming').join(' | ')} | ${cell(v, 'streaming').join(' | ')} |`,
+      ),
+      '',
+      'Rounds (µs/request, in order):',
+      ...[...cpu].map(
+        ([k, xs]) =>
+          `- ${k}: ${xs.map((x) => x.toFixed(0)).join(', ')}${failed.get(k) ? ` (${failed.get(k)} failed)` : ''}`,
+      ),
+      '',
+      '| variant | RSS MiB at 0, ¼, ½, ¾, all requests | requests | log entries | logs.db |',
+      '|---|---|---|---|---|',
+    )
+    if (REQUESTS > 0) {
+      for (const s of servers) {
+        process.stderr.write(`memory ${s.variant.id} ...\n`)
+        const m = await memory(s)
+        lines.push(
+          `| ${s.variant.name} | ${m.rss.map((x) => x.toFixed(0)).join(' → ')} | ${m.completed}${m.failures ? ` (${m.failures} failed)` : ''} | ` +
+            `${m.logs ? `${m.logs.total} stored, ${m.logs.dropped} dropped` : '—'} | ` +
+            `${m.db ? `${(m.db / 1024 / 1024).toFixed(1)} MiB` : '—'} |`,
+        )
+      }
     }
   } finally {
+    for (const s of servers) {
+      await stopChild(s.child)
+      await rm(s.appDir, { recursive: true, force: true })
+    }
     await stopAllChildren()
   }
-  console.log(
-    [
-      '| variant | CPU µs/request, non-streaming | CPU µs/request, streaming | RSS MiB at 0, ¼, ½, ¾, all requests | requests | log entries | logs.db |',
-      '|---|---|---|---|---|---|---|',
-      ...rows,
-    ].join('\n'),
-  )
+  console.log(lines.join('\n'))
 }
 
 await main()

@@ -72,6 +72,8 @@ export interface ChatStreamItem {
    * OpenAI-format client as they are. Only given when the attempt asked for `passthrough`.
    */
   frames?: Buffer
+  /** `frames` as latin1 text (one char per byte), which the relay has anyway: for observers. */
+  latin1?: string
   /** Characters of generated content in `frames`, for estimating usage a provider never sent. */
   contentChars?: number
 }

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Cancellation } from '../../core/cancel.js'
 import { createContext } from '../../core/context.js'
-import {
-  onlyContentDelta,
-  STREAM_STATE,
-  streamAccumulator,
-  streamedMessage,
-  type StreamContent,
-} from './entry.js'
+import { plainDelta, STREAM_STATE, streamAccumulator, streamedMessage, type StreamContent } from './entry.js'
 
 function accumulate(items: unknown[]): Record<string, unknown> {
   const ctx = createContext({
@@ -59,22 +53,46 @@ describe('streamed content kept for the request log', () => {
   })
 })
 
-describe('onlyContentDelta', () => {
-  it('reads a chunk whose delta is only content, escapes included', () => {
-    expect(onlyContentDelta(chunk({ content: 'a "b"\\n ✓' }))).toBe('a "b"\\n ✓')
-    expect(onlyContentDelta(chunk({ content: '' }))).toBe('')
+describe('plainDelta', () => {
+  it('reads a chunk whose delta is only role, content and nulls, escapes included', () => {
+    expect(plainDelta(chunk({ content: 'a "b"\\n ✓' }))).toBe('a "b"\\n ✓')
+    expect(plainDelta(chunk({ content: '' }))).toBe('')
+    expect(plainDelta(chunk({ role: 'assistant', content: '' }))).toBe('')
+    expect(plainDelta(chunk({ role: 'assistant', content: 'hi', refusal: null }))).toBe('hi')
+    expect(plainDelta(chunk({}))).toBe('')
+    expect(plainDelta(chunk({ content: null, tool_calls: null }))).toBe('')
+  })
+
+  it('decodes text beyond ASCII from the bytes when reading their latin1 view', () => {
+    const bytes = Buffer.from(chunk({ content: 'wörld ✓ 🎉' }))
+    expect(plainDelta(bytes.toString('latin1'), 0, bytes.length, bytes)).toBe('wörld ✓ 🎉')
   })
 
   it('leaves every other chunk to the parser', () => {
-    expect(onlyContentDelta(chunk({ role: 'assistant', content: '' }))).toBeUndefined()
-    expect(onlyContentDelta(chunk({ content: 'a', reasoning_content: 'r' }))).toBeUndefined()
-    expect(onlyContentDelta(chunk({ tool_calls: [] }))).toBeUndefined()
+    expect(plainDelta(chunk({ content: 'a', reasoning_content: 'r' }))).toBeUndefined()
+    expect(plainDelta(chunk({ refusal: 'no' }))).toBeUndefined()
+    expect(plainDelta(chunk({ tool_calls: [] }))).toBeUndefined()
+    expect(plainDelta(chunk({ role: 1 }))).toBeUndefined()
     expect(
-      onlyContentDelta(
-        '{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}',
-      ),
+      plainDelta('{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}'),
     ).toBeUndefined()
-    expect(onlyContentDelta('{"choices":[{"delta":{"content":"cut')).toBeUndefined()
-    expect(onlyContentDelta('{"type":"response.output_text.delta","delta":"x"}')).toBeUndefined()
+    expect(plainDelta('{"choices":[{"delta":{"content":"cut')).toBeUndefined()
+    expect(plainDelta('{"choices":[{"delta":{"content":"a"')).toBeUndefined()
+    expect(plainDelta('{"choices":[{"delta":{"content":"\\x"}}]}')).toBeUndefined()
+    expect(plainDelta('{"type":"response.output_text.delta","delta":"x"}')).toBeUndefined()
+    expect(plainDelta(chunk({ content: 'a' }, ',"logprobs":{"content":[]}'))).toBeUndefined()
+  })
+
+  it('reads past flat fields of the choice, strings with braces included', () => {
+    expect(plainDelta(chunk({ content: 'a' }, ',"logprobs":null,"finish_reason":"st}op"'))).toBe('a')
+    expect(plainDelta(chunk({ content: 'a' }, ',"x":"\\"}],"'))).toBe('a')
+  })
+
+  it('reads only its own chunk of a longer text', () => {
+    const a = chunk({ content: 'a' })
+    const b = chunk({ content: 'b', reasoning: 'r' })
+    expect(plainDelta(a + '\n' + b, a.length + 1)).toBeUndefined()
+    expect(plainDelta(b + '\n' + a, 0, b.length)).toBeUndefined()
+    expect(plainDelta(a + '\n' + b, 0, a.length)).toBe('a')
   })
 })

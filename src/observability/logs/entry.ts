@@ -208,32 +208,53 @@ export function streamAccumulator(ctx: GatewayContext): (item: unknown) => void 
   ctx.state.set(STREAM_STATE, acc)
   // Items come as a parsed chunk, an upstream `data` text, raw SSE frames, or a Responses event.
   return (item) => {
-    const it = item as { chunk?: ObservedChunk; data?: string; frames?: Buffer; event?: ObservedChunk }
+    const it = item as {
+      chunk?: ObservedChunk
+      data?: string
+      frames?: Buffer
+      latin1?: string
+      event?: ObservedChunk
+    }
     const chunk = it.chunk ?? it.event
     if (chunk) {
       parseUnparsed(acc)
       return applyChunk(acc, chunk)
     }
-    if (typeof it.data === 'string') return keepData(acc, it.data)
-    if (it.frames) {
-      for (const line of it.frames.toString('utf8').split('\n')) {
-        if (line.startsWith('data:')) keepData(acc, line.slice(5).trim())
-      }
-    }
+    if (typeof it.data === 'string') return keepData(acc, it.data, 0, it.data.length)
+    if (it.frames) keepFrames(acc, it.frames, it.latin1 ?? it.frames.toString('latin1'))
   }
 }
 
-function keepData(acc: StreamContent, data: string): void {
-  if (data === '' || data === '[DONE]') return
-  // Most chunks only add text: taken now, while the chunk is young garbage; the others wait for
-  // the writer, which parses them together.
-  const text = onlyContentDelta(data)
-  if (text === undefined) {
-    acc.unparsed.push(data)
+/**
+ * The `data:` lines of raw SSE frames, read on their latin1 view (one char per byte, so offsets
+ * are byte offsets): no decoding, no splitting, and only text beyond ASCII decoded from the bytes.
+ */
+function keepFrames(acc: StreamContent, bytes: Buffer, text: string): void {
+  const n = text.length
+  let start = 0
+  while (start < n) {
+    let end = text.indexOf('\n', start)
+    if (end === -1) end = n
+    if (text.startsWith('data:', start)) {
+      keepData(acc, text, text.charCodeAt(start + 5) === 32 ? start + 6 : start + 5, end, bytes)
+    }
+    start = end + 1
+  }
+}
+
+/** One chunk, `text[from, to)`; `bytes` when `text` is their latin1 view. */
+function keepData(acc: StreamContent, text: string, from: number, to: number, bytes?: Buffer): void {
+  if (from >= to || text.charCodeAt(from) === 91 /* [DONE] */) return
+  // Most chunks only add text (or name the role): taken now, while the chunk is young garbage;
+  // the others wait for the writer, which parses them together.
+  const added = plainDelta(text, from, to, bytes)
+  if (added === undefined) {
+    acc.unparsed.push(bytes ? bytes.toString('utf8', from, to) : text.slice(from, to))
     return
   }
+  if (added === '') return
   parseUnparsed(acc)
-  acc.content += text
+  acc.content += added
 }
 
 function parseUnparsed(acc: StreamContent): void {
@@ -243,36 +264,81 @@ function parseUnparsed(acc: StreamContent): void {
   parseTogether(acc, texts)
 }
 
-const CONTENT_DELTA = '"delta":{"content":"'
+/** Searched for from its `d`: a pattern that starts with a quote is slow to find in JSON. */
+const DELTA = 'delta":{'
 
 /**
- * The text of a chat chunk whose one delta holds nothing but `content` (most chunks of a
- * stream), read without parsing the chunk; undefined for any other chunk.
+ * What a chat chunk adds to the answer when its one delta holds nothing but `role`, `content` and
+ * null fields (nearly every chunk of a stream), read without parsing the chunk: the text, or ''
+ * when none; undefined for any other chunk (tool calls, reasoning, several choices, a cut chunk).
+ * The chunk is `text[from, to)`; with `bytes`, `text` is their latin1 view and text beyond ASCII
+ * is decoded from the bytes.
  */
-export function onlyContentDelta(chunk: string): string | undefined {
-  const at = chunk.indexOf(CONTENT_DELTA)
-  if (at === -1) return undefined
-  const start = at + CONTENT_DELTA.length
-  let i = start
-  let escaped = false
-  for (;;) {
-    const c = chunk.charCodeAt(i)
-    if (c === 34) break
-    if (Number.isNaN(c)) return undefined
-    if (c === 92) {
-      escaped = true
-      i += 2
-    } else i++
+export function plainDelta(text: string, from = 0, to = text.length, bytes?: Buffer): string | undefined {
+  const at = text.indexOf(DELTA, from)
+  if (at === -1 || at >= to || text.charCodeAt(at - 1) !== 34) return undefined
+  let i = at + DELTA.length
+  let added = ''
+  while (text.charCodeAt(i) !== 125 /* } */) {
+    if (text.charCodeAt(i) !== 34 /* " */) return undefined
+    const keyEnd = text.indexOf('"', i + 1)
+    if (keyEnd === -1 || keyEnd >= to || text.charCodeAt(keyEnd + 1) !== 58 /* : */) return undefined
+    const keyLength = keyEnd - i - 1
+    const isContent = keyLength === 7 && text.startsWith('content', i + 1)
+    i = keyEnd + 2
+    const v = text.charCodeAt(i)
+    if (v === 110 /* n */ && text.startsWith('null', i)) {
+      i += 4
+    } else if (v === 34 && (isContent || (keyLength === 4 && text.startsWith('role', keyEnd - 4)))) {
+      const s = ++i
+      let escaped = false
+      let wide = false
+      for (;;) {
+        if (i >= to) return undefined
+        const c = text.charCodeAt(i)
+        if (c === 34) break
+        if (c === 92) {
+          escaped = true
+          i += 2
+        } else {
+          if (c > 127) wide = true
+          i++
+        }
+      }
+      if (isContent) {
+        const raw = bytes && wide ? bytes.toString('utf8', s, i) : text.slice(s, i)
+        if (!escaped) added = raw
+        else {
+          try {
+            added = JSON.parse(`"${raw}"`) as string
+          } catch {
+            return undefined
+          }
+        }
+      }
+      i++
+    } else return undefined
+    const c = text.charCodeAt(i)
+    if (c === 44 /* , */) i++
+    else if (c !== 125) return undefined
   }
-  // The delta ends right after its content, and no other choice has one.
-  if (chunk.charCodeAt(i + 1) !== 125 || chunk.indexOf('"delta"', i) !== -1) return undefined
-  const raw = chunk.slice(start, i)
-  if (!escaped) return raw
-  try {
-    return JSON.parse(`"${raw}"`) as string
-  } catch {
-    return undefined
+  return isLastChoice(text, i + 1, to) ? added : undefined
+}
+
+/**
+ * Whether the choice goes on from `i` with flat fields only (`"finish_reason":"stop"` …) and
+ * closes the `choices` array: no other choice follows.
+ */
+function isLastChoice(text: string, i: number, to: number): boolean {
+  for (; i < to; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 125 /* } */) return text.charCodeAt(i + 1) === 93 /* ] */
+    if (c === 123 /* { */ || c === 91 /* [ */) return false
+    if (c === 34) {
+      for (i++; i < to && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++
+    }
   }
+  return false
 }
 
 function parseTogether(acc: StreamContent, texts: string[]): void {

@@ -167,7 +167,13 @@ function relayRegion(
   let start = 0
   let end: number
   const flushFrames = (upTo: number) => {
-    if (upTo > framesFrom) out.push({ frames: region.subarray(framesFrom, upTo), contentChars: content })
+    if (upTo > framesFrom) {
+      out.push({
+        frames: region.subarray(framesFrom, upTo),
+        latin1: text.slice(framesFrom, upTo),
+        contentChars: content,
+      })
+    }
     content = 0
   }
   while ((end = text.indexOf('\n\n', start)) !== -1 && end < region.length) {
