@@ -34,6 +34,8 @@ const WINDOW_SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const PROFILE = process.env.BENCH_PROFILE === '1'
+/** Load every variant at once (BENCH_TOGETHER=0: one after the other). */
+const TOGETHER = process.env.BENCH_TOGETHER !== '0'
 /** After a window, the writer's last batch (flushed every 200 ms) is still charged to its variant. */
 const SETTLE_MS = 600
 
@@ -79,13 +81,17 @@ interface Server {
   appDir: string
 }
 
-async function run(origin: string, mode: Mode, opts: { seconds?: number; amount?: number }) {
+async function run(
+  origin: string,
+  mode: Mode,
+  opts: { seconds?: number; amount?: number; connections?: number },
+) {
   const result = await autocannon({
     url: origin + CHAT_PATH,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-anything' },
     body: requestBody(mode),
-    connections: CONNECTIONS,
+    connections: opts.connections ?? CONNECTIONS,
     pipelining: 1,
     ...(opts.seconds !== undefined ? { duration: opts.seconds } : { amount: opts.amount }),
     timeout: 10,
@@ -136,6 +142,30 @@ async function window(server: Server, mode: Mode): Promise<{ cpu: number; failed
   return { cpu: (cpuMicroseconds(server.child.pid) - before) / r.completed, failed: r.failed }
 }
 
+/** One window per server, one after the other, the order rotating with the round. */
+async function windowsInTurn(servers: Server[], mode: Mode, round: number) {
+  const out: { cpu: number; failed: number }[] = []
+  for (let i = 0; i < servers.length; i++) {
+    const at = (i + round) % servers.length
+    out[at] = await window(servers[at], mode)
+  }
+  return out
+}
+
+/** One window for all servers at once, the connections shared out: the same machine for each. */
+async function windowTogether(servers: Server[], mode: Mode) {
+  const before = servers.map((s) => cpuMicroseconds(s.child.pid))
+  const connections = Math.max(1, Math.round(CONNECTIONS / servers.length))
+  const runs = await Promise.all(
+    servers.map((s) => run(s.origin, mode, { seconds: WINDOW_SECONDS, connections })),
+  )
+  await sleep(SETTLE_MS)
+  return servers.map((s, i) => ({
+    cpu: (cpuMicroseconds(s.child.pid) - before[i]) / runs[i].completed,
+    failed: runs[i].failed,
+  }))
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
@@ -180,9 +210,11 @@ async function main() {
     for (const mode of BENCH_MODES) {
       for (const s of servers) await run(s.origin, mode, { seconds: 2 })
       for (let round = 0; round < ROUNDS; round++) {
-        for (let i = 0; i < servers.length; i++) {
-          const s = servers[(i + round) % servers.length]
-          const w = await window(s, mode)
+        const windows = TOGETHER
+          ? await windowTogether(servers, mode)
+          : await windowsInTurn(servers, mode, round)
+        for (const [i, w] of windows.entries()) {
+          const s = servers[i]
           const key = `${s.variant.id}/${mode}`
           cpu.set(key, [...(cpu.get(key) ?? []), w.cpu])
           failed.set(key, (failed.get(key) ?? 0) + w.failed)

@@ -124,13 +124,15 @@ describe('log queue', () => {
 })
 
 describe('a log database made by an older version', () => {
-  it('gains the columns added since, and keeps its entries', async () => {
+  it('gains the columns added since, keeps its entries, and sheds the indexes every insert paid for', async () => {
     const appDir = await mkdtemp(join(tmpdir(), 'logs-old-'))
     const { default: Database } = await import('better-sqlite3')
     const old = new Database(join(appDir, 'logs.db'))
     old.exec(
       `create table logs (id varchar(255) not null primary key, ts bigint not null, object varchar(64) not null, route varchar(255), provider varchar(255) not null, model varchar(255) not null, status varchar(16) not null, stream integer not null default 0, fallback_index integer not null default 0, number_of_retries integer not null default 0, selected_key_id varchar(255), virtual_key_id varchar(255), virtual_key_name varchar(255), team_id varchar(255), team_name varchar(255), customer_id varchar(255), customer_name varchar(255), latency double precision not null default 0, ttft double precision, prompt_tokens integer not null default 0, completion_tokens integer not null default 0, total_tokens integer not null default 0, cached_tokens integer not null default 0, reasoning_tokens integer not null default 0, cost double precision, cost_estimated integer not null default 0, error text, attempts text, input text, output text, content_summary text)`,
     )
+    for (const col of ['ts', 'provider', 'model', 'status', 'virtual_key_id', 'team_id', 'customer_id'])
+      old.exec(`create index logs_${col}_idx on logs (${col})`)
     old
       .prepare(
         `insert into logs (id, ts, object, provider, model, status) values ('old', 1, 'chat_completion', 'openai', 'gpt-4o', 'success')`,
@@ -145,8 +147,30 @@ describe('a log database made by an older version', () => {
         ['old', null],
         ['new', 'primary'],
       ])
+      const errors = await store.search(
+        { status: ['error'] },
+        { limit: 10, offset: 0, sort_by: 'timestamp', order: 'asc' },
+      )
+      expect(errors.rows).toEqual([])
     } finally {
       await store.close()
     }
+    const reopened = new Database(join(appDir, 'logs.db'))
+    const indexes = reopened
+      .prepare(
+        `select name from sqlite_master where type = 'index' and tbl_name = 'logs' and sql is not null`,
+      )
+      .all()
+      .map((r) => (r as { name: string }).name)
+      .sort()
+    reopened.close()
+    expect(indexes).toEqual([
+      'logs_customer_id_set_idx',
+      'logs_errors_idx',
+      'logs_model_idx',
+      'logs_team_id_set_idx',
+      'logs_ts_idx',
+      'logs_virtual_key_id_set_idx',
+    ])
   })
 })

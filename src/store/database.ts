@@ -12,6 +12,8 @@ export interface ConnectOptions {
   defaultFile: string
   /** Errors of idle PostgreSQL connections, which would otherwise crash the process. */
   onPoolError?: (err: Error) => void
+  /** SQLite: the page size of a database file made now (an existing file keeps its own). */
+  pageSize?: number
 }
 
 export interface Connection<DB> {
@@ -26,7 +28,7 @@ export interface Connection<DB> {
 /** Opens a Kysely database for a store spec and checks that it answers. */
 export async function connectDatabase<DB>(spec: StoreSpec, opts: ConnectOptions): Promise<Connection<DB>> {
   if (spec.type === 'sqlite')
-    return connectSqlite<DB>(sqliteFilePath(spec.config, opts.appDir, opts.defaultFile))
+    return connectSqlite<DB>(sqliteFilePath(spec.config, opts.appDir, opts.defaultFile), opts.pageSize)
   if (spec.type === 'postgres') return connectPostgres<DB>(spec, opts)
   throw new GatewayError(
     'invalid_request',
@@ -36,11 +38,13 @@ export async function connectDatabase<DB>(spec: StoreSpec, opts: ConnectOptions)
 
 const SQLITE_BUSY_TIMEOUT_MS = 5000
 
-function connectSqlite<DB>(path: string): Connection<DB> {
+function connectSqlite<DB>(path: string, pageSize?: number): Connection<DB> {
   let database: SqliteDatabase.Database
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     database = new SqliteDatabase(path)
+    // Only takes effect on a new file, before WAL mode and the first table.
+    if (pageSize !== undefined) database.pragma(`page_size = ${pageSize}`)
     // WAL lets readers run beside the one writer; busy_timeout waits for a lock instead of failing.
     database.pragma('journal_mode = WAL')
     database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)

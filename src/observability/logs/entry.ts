@@ -11,9 +11,13 @@ import type { LogRow } from './record.js'
 /** A finished request waiting in the queue; its content is serialized (and redacted) by the writer, off the request path. */
 export interface PendingLog {
   row: LogRow
-  input?: unknown
-  output?: unknown
-  /** The provider's answer as it came, JSON text: stored as is (redacted) instead of parsed and rewritten. */
+  /**
+   * The request as JSON text, and the answer: a provider's JSON answer as it came (stored as is
+   * instead of parsed and rewritten), else the answer written as JSON. Text from the start, so
+   * that the entry holds a few flat strings and no object graph while it waits for the writer;
+   * the writer redacts them.
+   */
+  inputText?: string
   outputText?: string
   /** The caller's credentials (header values), scrubbed from everything the entry stores. */
   secrets?: string[]
@@ -30,10 +34,9 @@ export interface StreamContent {
 
 export const STREAM_STATE = 'logs.stream'
 
-const NS_PER_MS = 1_000_000n
-
+/** Milliseconds, to the microsecond (one BigInt subtraction: BigInt division allocates more). */
 function ms(ns: bigint): number {
-  return Number(ns / 1000n) / 1000
+  return Math.round(Number(ns) / 1000) / 1000
 }
 
 /** Builds the log entry of a request that has ended, from what the gateway and governance left in its context. */
@@ -121,7 +124,7 @@ export function buildPendingLog(
               model: a.model,
               key_id: a.keyId,
               fallback_index: a.fallbackIndex,
-              latency: a.endNs === undefined ? null : Number((a.endNs - a.startNs) / NS_PER_MS),
+              latency: a.endNs === undefined ? null : Math.floor(Number(a.endNs - a.startNs) / 1e6),
               ...(a.error && {
                 error: { code: a.error.code, status: a.error.status, message: a.error.message },
               }),
@@ -134,16 +137,16 @@ export function buildPendingLog(
   }
   const pending: PendingLog = { row, secrets: credentialsOf(ctx.headers) }
   if (withContent) {
-    pending.input = ctx.input
+    pending.inputText = jsonText(ctx.input)
     const streamed = ctx.state.get(STREAM_STATE) as StreamContent | undefined
-    if (streamed) pending.output = streamed
+    if (streamed) pending.outputText = jsonText(streamedMessage(streamed))
     else if (!ctx.error && ctx.result) {
       const raw = (ctx.result as { raw?: unknown }).raw
-      if (typeof raw === 'string') pending.outputText = raw
-      else pending.output = ctx.result.body
+      pending.outputText = typeof raw === 'string' ? raw : jsonText(ctx.result.body)
     }
-  }
-  if (ctx.error && !withContent) row.content_summary = ctx.error.message
+    // The answer is searched in the output column itself: the summary holds the prompts and the error.
+    row.content_summary = contentSummary(ctx.input, ctx.error?.message)
+  } else if (ctx.error) row.content_summary = ctx.error.message
   return pending
 }
 
@@ -180,18 +183,31 @@ const CREDENTIAL_HEADERS = [
 
 /** The credential values of a request, with and without their auth scheme; short ones are left out (they would scrub ordinary words). */
 export function credentialsOf(headers: GatewayContext['headers']): string[] {
-  const out = new Set<string>()
+  const out: string[] = []
   for (const name of CREDENTIAL_HEADERS) {
     const raw = headers[name]
-    for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
+    if (raw === undefined) continue
+    for (const value of Array.isArray(raw) ? raw : [raw]) {
       const v = value.trim()
-      if (v.length >= 6) out.add(v)
-      const token = /^[A-Za-z]+\s+(\S+)$/.exec(v)?.[1]
-      if (token && token.length >= 6) out.add(token)
+      if (v.length >= 6 && !out.includes(v)) out.push(v)
+      // `Bearer <token>`: the token alone too.
+      const space = v.indexOf(' ')
+      if (space > 0 && isLetters(v, space)) {
+        const token = v.slice(space + 1).trim()
+        if (token.length >= 6 && !/\s/.test(token) && !out.includes(token)) out.push(token)
+      }
     }
   }
   // Longest first, so that a value containing another is removed whole.
-  return [...out].sort((a, b) => b.length - a.length)
+  return out.length > 1 ? out.sort((a, b) => b.length - a.length) : out
+}
+
+function isLetters(s: string, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i) | 32
+    if (c < 97 || c > 122) return false
+  }
+  return true
 }
 
 export function streamedMessage(s: StreamContent): Record<string, unknown> {
@@ -462,8 +478,8 @@ function redactedJsonByWalk(value: unknown, secrets: readonly string[]): string 
   }
 }
 
-/** The text `content_search` looks in: the last user message, the answer, the error. */
-export function contentSummary(input: unknown, output: unknown, error: string | null): string {
+/** The text `content_search` looks in besides the answer: the messages of the request, and the error. */
+export function contentSummary(input: unknown, error?: string): string {
   const parts: string[] = []
   const messages = (input as { messages?: { role?: string; content?: unknown }[] } | undefined)?.messages
   if (Array.isArray(messages)) {
@@ -472,24 +488,7 @@ export function contentSummary(input: unknown, output: unknown, error: string | 
     const i = input as { input?: unknown; prompt?: unknown } | undefined
     parts.push(textOf(i?.input), textOf(i?.prompt))
   }
-  const o = output as
-    | {
-        content?: unknown
-        choices?: { message?: { content?: unknown }; text?: unknown }[]
-        output_text?: unknown
-      }
-    | undefined
-  if (o) {
-    parts.push(textOf(o.content), textOf(o.output_text))
-    for (const c of o.choices ?? []) parts.push(textOf(c.message?.content), textOf(c.text))
-  }
-  if (error !== null) {
-    try {
-      parts.push(String((JSON.parse(error) as { error?: { message?: string } }).error?.message ?? ''))
-    } catch {
-      /* not JSON: nothing to add */
-    }
-  }
+  if (error !== undefined) parts.push(error)
   return parts
     .filter((p) => p !== '')
     .join(' ')
@@ -506,8 +505,12 @@ function textOf(v: unknown): string {
   return ''
 }
 
-function isStreamContent(v: unknown): v is StreamContent {
-  return typeof v === 'object' && v !== null && Array.isArray((v as StreamContent).unparsed)
+function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -518,19 +521,10 @@ export function finalise(p: PendingLog): LogRow {
   const row = p.row
   if (row.error !== null) row.error = redactText(row.error, p.secrets)
   if (row.attempts !== null) row.attempts = redactText(row.attempts, p.secrets)
-  if (p.input !== undefined || p.output !== undefined || p.outputText !== undefined) {
-    if (isStreamContent(p.output)) p.output = streamedMessage(p.output)
-    row.input = redactedJson(p.input, p.secrets)
-    // The answer's text is searched in the output column itself, so the summary leaves it out.
-    row.output =
-      p.outputText !== undefined
-        ? redactedJsonText(p.outputText, p.secrets)
-        : redactedJson(p.output, p.secrets)
-    row.content_summary = contentSummary(p.input, p.output, row.error)
-    p.input = undefined
-    p.output = undefined
-    p.outputText = undefined
-  }
+  if (p.inputText !== undefined) row.input = redactedJsonText(p.inputText, p.secrets)
+  if (p.outputText !== undefined) row.output = redactedJsonText(p.outputText, p.secrets)
+  p.inputText = undefined
+  p.outputText = undefined
   if (row.content_summary !== null) row.content_summary = redactText(row.content_summary, p.secrets)
   p.secrets = undefined
   return row
