@@ -168,8 +168,10 @@ describe('Prometheus metrics', () => {
     expect(delta('heimdall_input_tokens_total', { provider: 'openai' })).toBeGreaterThanOrEqual(inputTokens)
     expect(delta('heimdall_output_tokens_total', { provider: 'openai' })).toBeGreaterThanOrEqual(outputTokens)
     expect(delta('heimdall_input_tokens_total', { provider: 'groq' })).toBeGreaterThan(0)
-    // gpt-4o-mini is priced: governance charged it.
+    // gpt-4o-mini is priced: governance charged it; the fallback's request had no virtual key and
+    // is priced all the same.
     expect(delta('heimdall_cost_usd_total', { provider: 'openai', model: 'gpt-4o-mini' })).toBeGreaterThan(0)
+    expect(delta('heimdall_cost_usd_total', { provider: 'groq' })).toBeGreaterThan(0)
 
     // The log queue and the process are there too.
     expect(after.get('heimdall_log_queue_depth')?.type).toBe('GAUGE')

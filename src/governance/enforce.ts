@@ -192,7 +192,10 @@ export class GovernanceHook implements GatewayHook {
     const r = ctx.state.get(RESERVATION_STATE) as Reservation | undefined
     const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
     if (!r) {
-      if (vk && ctx.usage) this.recordCost(ctx, ctx.usage, false)
+      // No budget to settle, but the cost is still the request's: for the cost header, metrics
+      // and logs, priced once, with the pricing overrides.
+      const usage = ctx.usage ?? ctx.result?.usage
+      if (usage) this.recordCost(ctx, usage, false)
       return
     }
     ctx.state.delete(RESERVATION_STATE)
