@@ -190,7 +190,6 @@ export class GovernanceHook implements GatewayHook {
 
   async onEnd(ctx: GatewayContext): Promise<void> {
     const r = ctx.state.get(RESERVATION_STATE) as Reservation | undefined
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
     if (!r) {
       // No budget to settle, but the cost is still the request's: for the cost header, metrics
       // and logs, priced once, with the pricing overrides.
