@@ -51,6 +51,28 @@ describe('streamed content kept for the request log', () => {
       tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }],
     })
   })
+
+  it('follows chunks whose envelope changes length, and short events between them', () => {
+    const withId = (id: string, delta: Record<string, unknown>) =>
+      `{"id":"${id}","object":"chat.completion.chunk","choices":[{"index":0,"delta":${JSON.stringify(delta)},"finish_reason":null}]}`
+    const message = accumulate([
+      frames(withId('c1', { role: 'assistant', content: '' }), withId('c1', { content: 'a' })),
+      frames(withId('c1', { content: 'b' }), '{}', withId('c1', { content: 'c' })),
+      frames(withId('c1-longer', { content: 'd' }), withId('c', { content: 'e' })),
+      frames(
+        withId('c1', { content: 'f' }),
+        '{"choices":[{"index":0,"delta":{"content":"g"}},{"index":1,"delta":{"content":"x"}}]}',
+        withId('c1', {
+          tool_calls: [{ index: 0, id: 't', type: 'function', function: { name: 'n', arguments: '{}' } }],
+        }),
+      ),
+    ])
+    expect(message).toEqual({
+      role: 'assistant',
+      content: 'abcdefg',
+      tool_calls: [{ id: 't', type: 'function', function: { name: 'n', arguments: '{}' } }],
+    })
+  })
 })
 
 describe('plainDelta', () => {

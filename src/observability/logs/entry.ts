@@ -30,6 +30,11 @@ export interface StreamContent {
   toolCalls: { id?: string; type?: string; function: { name: string; arguments: string } }[]
   /** Upstream `data` texts other than plain text deltas, parsed together later (by the log writer). */
   unparsed: string[]
+  /**
+   * Where the first choice's delta was in the last chunk, from the chunk's start: a stream's
+   * chunks share their envelope, so the next one is looked for there first. -1: not known.
+   */
+  deltaAt: number
 }
 
 export const STREAM_STATE = 'logs.stream'
@@ -220,7 +225,7 @@ export function streamedMessage(s: StreamContent): Record<string, unknown> {
 
 /** An observer that accumulates a stream's content (chat chunks and Responses events) into the context. */
 export function streamAccumulator(ctx: GatewayContext): (item: unknown) => void {
-  const acc: StreamContent = { content: '', reasoning: '', toolCalls: [], unparsed: [] }
+  const acc: StreamContent = { content: '', reasoning: '', toolCalls: [], unparsed: [], deltaAt: -1 }
   ctx.state.set(STREAM_STATE, acc)
   // Items come as a parsed chunk, an upstream `data` text, raw SSE frames, or a Responses event.
   return (item) => {
@@ -263,7 +268,15 @@ function keepData(acc: StreamContent, text: string, from: number, to: number, by
   if (from >= to || text.charCodeAt(from) === 91 /* [DONE] */) return
   // Most chunks only add text (or name the role): taken now, while the chunk is young garbage;
   // the others wait for the writer, which parses them together.
-  const added = plainDelta(text, from, to, bytes)
+  let added: string | undefined
+  const guess = from + acc.deltaAt
+  if (acc.deltaAt > 0 && guess + DELTA.length < to && isFirstChoiceDelta(text, guess))
+    added = plainDeltaAt(text, guess, to, bytes)
+  else {
+    const at = text.indexOf(DELTA, from)
+    added = at === -1 || at >= to ? undefined : plainDeltaAt(text, at, to, bytes)
+    if (added !== undefined) acc.deltaAt = isFirstChoiceDelta(text, at) ? at - from : -1
+  }
   if (added === undefined) {
     acc.unparsed.push(bytes ? bytes.toString('utf8', from, to) : text.slice(from, to))
     return
@@ -292,7 +305,19 @@ const DELTA = 'delta":{'
  */
 export function plainDelta(text: string, from = 0, to = text.length, bytes?: Buffer): string | undefined {
   const at = text.indexOf(DELTA, from)
-  if (at === -1 || at >= to || text.charCodeAt(at - 1) !== 34) return undefined
+  return at === -1 || at >= to ? undefined : plainDeltaAt(text, at, to, bytes)
+}
+
+const FIRST_CHOICE = '"choices":[{"index":0,"'
+
+/** Whether `text` has the delta of the first choice at `at` (`"choices":[{"index":0,"delta":{`). */
+function isFirstChoiceDelta(text: string, at: number): boolean {
+  return text.startsWith(DELTA, at) && text.startsWith(FIRST_CHOICE, at - FIRST_CHOICE.length)
+}
+
+/** plainDelta, with the delta found at `at`. */
+function plainDeltaAt(text: string, at: number, to: number, bytes: Buffer | undefined): string | undefined {
+  if (text.charCodeAt(at - 1) !== 34) return undefined
   let i = at + DELTA.length
   let added = ''
   while (text.charCodeAt(i) !== 125 /* } */) {
