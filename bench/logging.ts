@@ -1,12 +1,13 @@
 // `node --import tsx bench/logging.ts`: what request logging costs. Three Heimdall processes (from
 // dist/, so run `npm run build` first) run side by side in front of the fake upstream: logging off,
-// on without bodies, and on with bodies stored (SQLite). Only one is loaded at a time; the windows
-// are interleaved (BENCH_ROUNDS rounds of BENCH_SECONDS s per variant and mode, the order rotating
-// each round), so that a machine whose speed drifts (a shared VM) charges every variant alike. Each
-// variant's figure is the median of its rounds; "vs off" is the median of the per-round ratios.
-// Then each gets BENCH_LOG_REQUESTS (100,000) more requests with RSS read after every quarter.
-// Prints markdown tables to paste into RESULTS.md. BENCH_PROFILE=1 writes a CPU profile of each
-// process to bench/out; BENCH_VARIANTS=off,bodies and BENCH_MODES=streaming narrow the run.
+// on without bodies, and on with bodies stored (SQLite). In each of BENCH_ROUNDS rounds all three
+// are loaded at once for BENCH_SECONDS s (the connections shared out), so that a machine whose speed
+// drifts (a shared VM) charges every variant alike; BENCH_TOGETHER=0 loads them one after the other
+// instead, the order rotating each round. Each variant's figure is the median of its rounds; "vs
+// off" is the median of the per-round ratios. Then each gets BENCH_LOG_REQUESTS (100,000) more
+// requests with RSS read after every quarter. Prints markdown tables to paste into RESULTS.md.
+// BENCH_PROFILE=1 writes a CPU profile of each process to bench/out; BENCH_VARIANTS=off,bodies and
+// BENCH_MODES=streaming narrow the run.
 import { mkdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
