@@ -8,7 +8,7 @@ import { computeCost, estimateTokens, type TokenEstimateRequest } from '../../go
 import type { GovernanceState } from '../../governance/state.js'
 import type { LogRow } from './record.js'
 
-/** A finished request waiting in the queue; its content is serialized (and redacted) by the writer, off the request path. */
+/** A finished request waiting in the queue; its content is JSON text already, redacted by the writer. */
 export interface PendingLog {
   row: LogRow
   /**
@@ -28,7 +28,7 @@ export interface StreamContent {
   content: string
   reasoning: string
   toolCalls: { id?: string; type?: string; function: { name: string; arguments: string } }[]
-  /** Upstream `data` texts other than plain text deltas, parsed together later (by the log writer). */
+  /** Upstream `data` texts other than plain text deltas, parsed together later (when the stream ends). */
   unparsed: string[]
   /**
    * Where the first choice's delta was in the last chunk, from the chunk's start: a stream's
@@ -267,7 +267,7 @@ function keepFrames(acc: StreamContent, bytes: Buffer, text: string): void {
 function keepData(acc: StreamContent, text: string, from: number, to: number, bytes?: Buffer): void {
   if (from >= to || text.charCodeAt(from) === 91 /* [DONE] */) return
   // Most chunks only add text (or name the role): taken now, while the chunk is young garbage;
-  // the others wait for the writer, which parses them together.
+  // the others wait, to be parsed together before the next text or when the stream ends.
   let added: string | undefined
   const guess = from + acc.deltaAt
   if (acc.deltaAt > 0 && guess + DELTA.length < to && isFirstChoiceDelta(text, guess))
