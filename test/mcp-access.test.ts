@@ -118,6 +118,7 @@ const names = (tools: { name: string }[]) => tools.map((t) => t.name).sort()
 describe('MCP tool access over HTTP', () => {
   const source = fakeSource()
   let enforce = true
+  let anonymous: string[] = []
   let app: FastifyInstance
   let url: string
 
@@ -128,6 +129,7 @@ describe('MCP tool access over HTTP', () => {
       source,
       state: governanceState(),
       enforceAuth: () => enforce,
+      anonymousTools: () => anonymous,
       toolTimeoutMs: () => 300,
     }
     registerMcpInferenceRoutes(app, deps)
@@ -220,12 +222,19 @@ describe('MCP tool access over HTTP', () => {
       expect(blocked.body.type).toBe('virtual_key_blocked')
     })
 
-    it('lets any caller run any tool when inference auth is not enforced', async () => {
+    it('lets a keyless caller run only the tools granted to it when inference auth is not enforced', async () => {
       enforce = false
       try {
+        const closed = await execute(chatCall('files-read'))
+        expect(closed.status).toBe(401)
+        expect(closed.body).toMatchObject({ type: 'virtual_key_required', is_bifrost_error: false })
+        anonymous = ['files/*', 'weather/alerts']
         expect((await execute(chatCall('files-read'))).status).toBe(200)
+        expect((await execute(chatCall('weather-alerts'))).status).toBe(200)
+        expect((await execute(chatCall('weather-forecast'))).status).toBe(401)
       } finally {
         enforce = true
+        anonymous = []
       }
     })
 
@@ -331,14 +340,24 @@ describe('MCP tool access over HTTP', () => {
       await expect(connect({ 'x-bf-vk': KEYS.inactive.value })).rejects.toThrow()
     })
 
-    it('serves every tool without a key when inference auth is not enforced', async () => {
+    it('serves a keyless caller only the granted tools when inference auth is not enforced', async () => {
       enforce = false
       try {
+        await expect(connect({})).rejects.toThrow()
+        anonymous = ['*']
         const client = await connect({})
         expect(names((await client.listTools()).tools)).toEqual(names(TOOLS))
         await client.close()
+        anonymous = ['weather/forecast']
+        const narrow = await connect({})
+        expect(names((await narrow.listTools()).tools)).toEqual(['weather-forecast'])
+        await expect(narrow.callTool({ name: 'files-read', arguments: {} })).rejects.toThrow(
+          /not open to callers without a virtual key/,
+        )
+        await narrow.close()
       } finally {
         enforce = true
+        anonymous = []
       }
     })
 
@@ -402,10 +421,17 @@ describe('McpToolInjection', () => {
     expect(embedding.tools).toBeUndefined()
   })
 
-  it('adds every tool when no virtual key was presented (auth not enforced)', () => {
+  it('adds no tool when no virtual key was presented, unless tools are granted to keyless callers', () => {
     const req: Record<string, unknown> = { model: 'gpt-4o', tools: [] }
     hook.beforeRequest(context('chat_completion'), req)
-    expect((req.tools as unknown[]).length).toBe(TOOLS.length)
+    expect(req.tools).toEqual([])
+    const open = new McpToolInjection({ source: fakeSource(), anonymousTools: () => ['weather/*'] })
+    open.beforeRequest(context('chat_completion'), req)
+    expect((req.tools as { function: { name: string } }[]).map((t) => t.function.name)).toEqual([
+      'weather-forecast',
+      'weather-alerts',
+      'weather-slow',
+    ])
   })
 
   it('can be switched off', () => {

@@ -27,6 +27,7 @@ import { registerGovernanceRoutes } from './routes/governance.js'
 import { McpClientManager, SqlMcpClientRepo } from '../mcp/index.js'
 import { DEFAULT_MCP_AGENT_DEPTH } from '../mcp/agent.js'
 import { McpToolInjection } from '../mcp/inject.js'
+import { parseAnonymousTools, type AnonymousToolGrants } from '../mcp/access.js'
 import { registerMcpServerRoute } from '../mcp/server.js'
 import { AuthorizationServer, type OAuthServerConfig } from '../mcp/oauth-server/index.js'
 import { registerOAuthServerRoutes, requestOrigin } from './routes/oauth-server.js'
@@ -41,6 +42,7 @@ import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/c
 import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
 import { buildServer } from './server.js'
+import { destroyUpgradedSockets } from './upgrade.js'
 import { registerUi } from './ui.js'
 import { createObservability } from '../observability/index.js'
 import { compileValidator } from './validate.js'
@@ -176,6 +178,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       client_configs?: unknown[]
       allow_stdio?: boolean
       tool_manager_config?: { max_agent_depth?: number }
+      anonymous_tools?: unknown
     }
     // Per-user OAuth to upstream MCP servers; its closures run only once requests arrive.
     const perUserOAuth: PerUserOAuth = new PerUserOAuth({
@@ -196,7 +199,9 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       log: (level, message) => logger[level](message),
     })
     closers.unshift(() => mcp.close())
+    let anonymousGrants: AnonymousToolGrants
     try {
+      anonymousGrants = parseAnonymousTools(mcpSettings.anonymous_tools)
       await mcp.load(mcpSettings.client_configs ?? [])
     } catch (err) {
       throw new Error(`${configPath}: ${(err as Error).message}`)
@@ -231,6 +236,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       await perUserOAuth.orphanUnreachable(hasAccess)
     }
     const enforceAuth = () => client.enforce_auth_on_inference === true
+    // `mcp.anonymous_tools`: the MCP tools callers without a virtual key may use; none by default.
+    const anonymousTools = () => anonymousGrants
     const governance: GovernanceRuntime = await createGovernanceRuntime({
       store,
       cluster,
@@ -244,7 +251,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     closers.unshift(() => governance.close())
     gateway.addHook(governance.hook)
     // After governance, which resolves the virtual key whose MCP tools are added.
-    gateway.addHook(new McpToolInjection({ source: mcp }))
+    gateway.addHook(new McpToolInjection({ source: mcp, anonymousTools }))
 
     // Provider changes made through one node's API reach the others.
     const syncProviders = async (name: string) => {
@@ -269,6 +276,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       // Bifrost's older `client.mcp_agent_depth`, else its newer `mcp.tool_manager_config.max_agent_depth`.
       mcpAgent: {
         source: mcp,
+        anonymousTools,
         maxDepth: () =>
           client.mcp_agent_depth ??
           mcpSettings.tool_manager_config?.max_agent_depth ??
@@ -356,7 +364,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
 
     registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state) })
-    const mcpAccess = { source: mcp, state: governance.state, enforceAuth }
+    const mcpAccess = { source: mcp, state: governance.state, enforceAuth, anonymousTools }
     registerMcpInferenceRoutes(app, mcpAccess)
     // Heimdall as the OAuth authorization server of /mcp; `client.oauth2_server_config.issuer_url` fixes its public URL.
     const oauthServer = new AuthorizationServer({
@@ -444,6 +452,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
           // without sending a request yet) are closed as they are found; the others finish first.
           const sweep = setInterval(() => {
             app.server.closeIdleConnections()
+            // Websockets were sent their close frame by the plugin; Node's closing never ends upgraded sockets.
+            destroyUpgradedSockets(app.server)
             for (const socket of sockets)
               if (!(socket as { _httpMessage?: unknown })._httpMessage) socket.destroy()
           }, 100)

@@ -41,8 +41,24 @@ describe('allowedTools', () => {
     expect(allowedTools(source(), key([]), {})).toEqual([])
   })
 
-  it('gives every tool to a caller without a virtual key', () => {
-    expect(names(allowedTools(source(), undefined, {}))).toEqual(names(TOOLS))
+  it('gives a caller without a virtual key only the tools granted to keyless callers', () => {
+    expect(allowedTools(source(), undefined, {})).toEqual([])
+    expect(names(allowedTools(source(), undefined, {}, ['*']))).toEqual(names(TOOLS))
+    expect(names(allowedTools(source(), undefined, {}, ['git/*', 'db/nope']))).toEqual([
+      'git-log',
+      'git-diff',
+    ])
+    const open: McpTool = { ...tool('docs', 'search'), allowAnonymous: true }
+    const withOpen: McpToolSource = { ...source(), listTools: () => [...TOOLS, open] }
+    expect(names(allowedTools(withOpen, undefined, {}))).toEqual(['docs-search'])
+  })
+
+  it('refuses a keyless call of a tool not granted with 401, known or not', () => {
+    expect(() => assertToolAllowed(source(), undefined, {}, 'git-log')).toThrow(
+      expect.objectContaining({ code: 'virtual_key_required', status: 401 }),
+    )
+    expect(() => assertToolAllowed(source(), undefined, {}, 'nope-x', ['*'])).toThrow(/mcp\.anonymous_tools/)
+    expect(assertToolAllowed(source(), undefined, {}, 'db-query', ['db/query']).toolName).toBe('query')
   })
 
   it('narrows by the include headers, never widens', () => {

@@ -98,27 +98,77 @@ export function headersAdmitTool(headers: Headers, tool: McpTool): boolean {
 }
 
 /**
- * The tools a caller may list and call: with a virtual key, those its `mcp_configs` admit (none
- * without any); without one (inference auth not enforced), every tool; then narrowed by the
- * request's include headers.
+ * Which MCP tools a caller without a virtual key may use (config.json `mcp.anonymous_tools`):
+ * `*` every tool, `<client>/*` a client's tools, `<client>/<tool>` one tool by its name on its own
+ * server. Empty by default: a keyless caller gets only what an operator grants explicitly.
  */
-export function allowedTools(source: McpToolSource, vk: McpCaller | undefined, headers: Headers): McpTool[] {
-  return source
-    .listTools()
-    .filter((tool) => (vk === undefined || keyAdmitsTool(vk, tool)) && headersAdmitTool(headers, tool))
+export type AnonymousToolGrants = readonly string[]
+
+/** How an operator opens tools to keyless callers; said in every refusal of one. */
+export const ANONYMOUS_TOOLS_HINT =
+  'send a virtual key as x-bf-vk or as the API key (sk-bf-…); an operator can open tools to callers without one with mcp.anonymous_tools in config.json or allow_anonymous on the MCP client'
+
+/** `mcp.anonymous_tools` as config.json gives it; throws on anything but a list of grants. */
+export function parseAnonymousTools(value: unknown): AnonymousToolGrants {
+  if (value === undefined) return []
+  const ok =
+    Array.isArray(value) &&
+    value.every((g) => typeof g === 'string' && (g === '*' || /^[^/\s]+\/[^/\s]+$/.test(g)))
+  if (!ok) throw new Error('mcp.anonymous_tools must be a list of "*", "<client>/*" or "<client>/<tool>"')
+  return value as string[]
+}
+
+/** Whether a caller without a virtual key may use a tool: its client's `allow_anonymous`, or a grant. */
+export function anonymousAdmitsTool(grants: AnonymousToolGrants, tool: McpTool): boolean {
+  if (tool.allowAnonymous === true) return true
+  return grants.some((g) => g === '*' || g === `${tool.client}/*` || g === `${tool.client}/${tool.toolName}`)
+}
+
+/** Whether any tool available now is open to callers without a virtual key. */
+export function anonymousAccessOpen(source: McpToolSource, grants: AnonymousToolGrants): boolean {
+  return source.listTools().some((tool) => anonymousAdmitsTool(grants, tool))
 }
 
 /**
- * The tool by its exposed name, if the caller may call it: unknown tools are 404, tools the key
- * or the include headers leave out are 403 `mcp_tool_blocked`.
+ * The tools a caller may list and call: with a virtual key, those its `mcp_configs` admit (none
+ * without any); without one, those `anonymous` grants (none by default); then narrowed by the
+ * request's include headers.
+ */
+export function allowedTools(
+  source: McpToolSource,
+  vk: McpCaller | undefined,
+  headers: Headers,
+  anonymous: AnonymousToolGrants = [],
+): McpTool[] {
+  return source
+    .listTools()
+    .filter(
+      (tool) =>
+        (vk === undefined ? anonymousAdmitsTool(anonymous, tool) : keyAdmitsTool(vk, tool)) &&
+        headersAdmitTool(headers, tool),
+    )
+}
+
+/**
+ * The tool by its exposed name, if the caller may call it: a caller without a virtual key is 401
+ * `virtual_key_required` for any tool not granted to it (known or not, so names do not leak);
+ * otherwise unknown tools are 404, tools the key or the include headers leave out 403
+ * `mcp_tool_blocked`.
  */
 export function assertToolAllowed(
   source: McpToolSource,
   vk: McpCaller | undefined,
   headers: Headers,
   name: string,
+  anonymous: AnonymousToolGrants = [],
 ): McpTool {
   const tool = source.listTools().find((t) => t.name === name)
+  if (vk === undefined && !(tool && anonymousAdmitsTool(anonymous, tool))) {
+    throw refusal(
+      'virtual_key_required',
+      `MCP tool ${name} is not open to callers without a virtual key: ${ANONYMOUS_TOOLS_HINT}`,
+    )
+  }
   if (!tool) throw new GatewayError('not_found', `MCP tool ${name} not found`, { retryable: false })
   if (vk !== undefined && !keyAdmitsTool(vk, tool)) {
     throw refusal('mcp_tool_blocked', `virtual key "${vk.name}" may not use MCP tool ${name}`)

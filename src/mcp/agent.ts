@@ -6,7 +6,13 @@ import type { ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage } from '..
 import { VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import type { JsonResult } from '../providers/types.js'
-import { assertToolAllowed, callIdentity, callToolWithDeadline, toolResultText } from './access.js'
+import {
+  assertToolAllowed,
+  callIdentity,
+  type AnonymousToolGrants,
+  callToolWithDeadline,
+  toolResultText,
+} from './access.js'
 import { MCP_AGENT_FIRST, recordToolCall } from './tool-calls.js'
 import type { McpTool, McpToolSource } from './types.js'
 
@@ -18,6 +24,8 @@ export const MCP_AGENT_ROUNDS_HEADER = 'x-bifrost-mcp-agent-rounds'
 
 export interface McpAgentOptions {
   source: McpToolSource
+  /** `mcp.anonymous_tools`: what a caller without a virtual key may run; default nothing. */
+  anonymousTools?: () => AnonymousToolGrants
   /** Most rounds (tools run, model asked again) per request; 0 turns agent mode off. */
   maxDepth?: () => number | undefined
   toolTimeoutMs?: () => number | undefined
@@ -62,6 +70,7 @@ function parseArguments(text: string): Record<string, unknown> | undefined {
  */
 function autoExecutableCalls(
   source: McpToolSource,
+  anonymous: AnonymousToolGrants,
   ctx: GatewayContext,
   response: ChatResponse,
   own: Set<string>,
@@ -76,7 +85,7 @@ function autoExecutableCalls(
     if (own.has(name) || !source.autoExecutes(name)) return undefined
     let tool: McpTool
     try {
-      tool = assertToolAllowed(source, vk, ctx.headers, name)
+      tool = assertToolAllowed(source, vk, ctx.headers, name, anonymous)
     } catch {
       return undefined
     }
@@ -199,7 +208,7 @@ export async function chatWithMcpAgent(
   let conversation = req
   let rounds = 0
   while (rounds < maxDepth) {
-    const calls = autoExecutableCalls(opts.source, current, result.body, own)
+    const calls = autoExecutableCalls(opts.source, opts.anonymousTools?.() ?? [], current, result.body, own)
     if (!calls) break
     const next = roundContext(ctx)
     const results = await runCalls(opts.source, current, next, calls, opts.toolTimeoutMs?.())

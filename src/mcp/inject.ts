@@ -2,11 +2,13 @@ import type { GatewayContext, GatewayHook } from '../core/context.js'
 import type { RequestType } from '../core/errors.js'
 import { VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
-import { allowedTools } from './access.js'
+import { allowedTools, type AnonymousToolGrants } from './access.js'
 import type { McpTool, McpToolSource } from './types.js'
 
 export interface McpToolInjectionOptions {
   source: McpToolSource
+  /** `mcp.anonymous_tools`: what a caller without a virtual key gets; default nothing. */
+  anonymousTools?: () => AnonymousToolGrants
   /** Whether tools are added at all (off: e.g. a `disable_auto_tool_inject` setting); default on. */
   enabled?: () => boolean
 }
@@ -67,7 +69,7 @@ export class McpToolInjection implements GatewayHook {
     const format = FORMAT_OF[ctx.requestType]
     if (!format || this.opts.enabled?.() === false) return
     const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
-    const tools = allowedTools(this.opts.source, vk, ctx.headers)
+    const tools = allowedTools(this.opts.source, vk, ctx.headers, this.opts.anonymousTools?.())
     if (tools.length === 0) return
     const own = Array.isArray(request.tools) ? (request.tools as unknown[]) : []
     const taken = definedNames(own)

@@ -15,8 +15,11 @@ import { isVirtualKeyValue } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import type { GovernanceState } from '../governance/state.js'
 import {
+  ANONYMOUS_TOOLS_HINT,
   allowedTools,
+  anonymousAccessOpen,
   assertToolAllowed,
+  type AnonymousToolGrants,
   callIdentity,
   callToolWithDeadline,
   resolveCaller,
@@ -26,8 +29,10 @@ import type { McpTool, McpToolSource } from './types.js'
 export interface McpServerDeps {
   source: McpToolSource
   state: GovernanceState
-  /** `client.enforce_auth_on_inference`: without it, a caller with no virtual key sees every tool. */
+  /** `client.enforce_auth_on_inference`: with it, a caller with no virtual key is refused outright. */
   enforceAuth: () => boolean
+  /** `mcp.anonymous_tools`: the tools a caller without a virtual key sees; default none. */
+  anonymousTools?: () => AnonymousToolGrants
   /** Deadline of one tool call; default 60 s. */
   toolTimeoutMs?: () => number | undefined
   /**
@@ -138,18 +143,19 @@ function serverFor(
   deps: McpServerDeps,
   vk: VirtualKeyRecord | undefined,
   headers: GatewayContext['headers'],
+  anonymous: AnonymousToolGrants,
 ): Server {
   const server = new Server(
     { name: 'heimdall', version: deps.version ?? '0.1.0' },
     { capabilities: { tools: { listChanged: false } } },
   )
   server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: allowedTools(deps.source, vk, headers).map(listedTool),
+    tools: allowedTools(deps.source, vk, headers, anonymous).map(listedTool),
   }))
   server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
     let tool: McpTool
     try {
-      tool = assertToolAllowed(deps.source, vk, headers, req.params.name)
+      tool = assertToolAllowed(deps.source, vk, headers, req.params.name, anonymous)
     } catch (err) {
       throw new McpError(RpcErrorCode.InvalidParams, asGatewayError(err).message)
     }
@@ -183,6 +189,7 @@ export function registerMcpServerRoute(app: FastifyInstance, deps: McpServerDeps
         .send({ jsonrpc: '2.0', error: { code: -32000, message: `Forbidden: ${foreign}` }, id: null })
     }
     let vk: VirtualKeyRecord | undefined
+    const anonymous = deps.anonymousTools?.() ?? []
     try {
       const verify = deps.verifyAccessToken
       const token = verify && oauthBearer(request.headers)
@@ -190,12 +197,26 @@ export function registerMcpServerRoute(app: FastifyInstance, deps: McpServerDeps
         verify && token
           ? await callerOfToken(deps, verify, token, request)
           : resolveCaller(deps.state, request.headers, deps.enforceAuth())
+      // Nothing is open without a key: say so (and, to a caller with no token, how to log in).
+      if (!vk && !anonymousAccessOpen(deps.source, anonymous)) {
+        throw token
+          ? new GatewayError(
+              'forbidden',
+              `this token names no virtual key, and no MCP tool is open to callers without one: ${ANONYMOUS_TOOLS_HINT}`,
+              { isBifrostError: false, retryable: false },
+            )
+          : new GatewayError(
+              'virtual_key_required',
+              `no MCP tool is open to callers without a virtual key: ${ANONYMOUS_TOOLS_HINT}`,
+              { isBifrostError: false, retryable: false, topLevelType: 'virtual_key_required' },
+            )
+      }
     } catch (err) {
       const e = asGatewayError(err)
       if (e.status === 401) reply.header('www-authenticate', deps.challenge?.(request) ?? 'Bearer')
       return rpcError(reply, e.status, RPC_UNAUTHORIZED, e.message, { type: e.topLevelType ?? e.type })
     }
-    const server = serverFor(deps, vk, request.headers)
+    const server = serverFor(deps, vk, request.headers, anonymous)
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,

@@ -18,6 +18,8 @@ export interface McpTool {
   annotations?: Record<string, unknown>
   /** The client's `allow_on_all_virtual_keys`: every virtual key may use the tool. */
   allowOnAllVirtualKeys?: boolean
+  /** The client's `allow_anonymous`: callers without a virtual key may use the tool. */
+  allowAnonymous?: boolean
 }
 
 /** A tool call's result, as MCP's CallToolResult. */

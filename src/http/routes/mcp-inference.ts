@@ -7,6 +7,7 @@ import {
   callToolWithDeadline,
   resolveCaller,
   toolResultText,
+  type AnonymousToolGrants,
 } from '../../mcp/access.js'
 import type { StandaloneToolCallObserver, ToolCallRecord } from '../../mcp/tool-calls.js'
 import type { McpToolSource } from '../../mcp/types.js'
@@ -23,6 +24,8 @@ export interface McpInferenceDeps {
   state: GovernanceState
   /** `client.enforce_auth_on_inference`, read per request. */
   enforceAuth: () => boolean
+  /** `mcp.anonymous_tools`: what a caller without a virtual key may run; default nothing. */
+  anonymousTools?: () => AnonymousToolGrants
   /** Deadline of one tool call; default 60 s. */
   toolTimeoutMs?: () => number | undefined
 }
@@ -109,7 +112,7 @@ export function registerMcpInferenceRoutes(app: FastifyInstance, deps: McpInfere
     if (!isObject(request.body)) throw invalid('the body must be a JSON object: one tool call')
     const call = format === 'responses' ? responsesToolCall(request.body) : chatToolCall(request.body)
     const args = parseArguments(call.arguments, format === 'responses' ? 'arguments' : 'function.arguments')
-    const tool = assertToolAllowed(deps.source, vk, request.headers, call.name)
+    const tool = assertToolAllowed(deps.source, vk, request.headers, call.name, deps.anonymousTools?.())
     const record: ToolCallRecord = {
       name: tool.toolName,
       client: tool.client,

@@ -53,6 +53,8 @@ const mutableFields = {
   disabled: Type.Optional(Type.Boolean()),
   is_code_mode_client: Type.Optional(Type.Boolean()),
   allow_on_all_virtual_keys: Type.Optional(Type.Boolean()),
+  /** Callers without a virtual key may use this client's tools (off by default). */
+  allow_anonymous: Type.Optional(Type.Boolean()),
   oauth_config: Type.Optional(OAuthClientSettingsSchema),
 }
 
@@ -99,6 +101,7 @@ export interface McpClientConfig {
   disabled: boolean
   is_code_mode_client: boolean
   allow_on_all_virtual_keys: boolean
+  allow_anonymous?: boolean
 }
 
 export type McpAuthType = 'none' | 'headers' | 'per_user_oauth'
@@ -165,6 +168,7 @@ export function normalizeCreate(input: McpClientCreateInput): McpClientConfig {
     disabled: input.disabled ?? false,
     is_code_mode_client: input.is_code_mode_client ?? false,
     allow_on_all_virtual_keys: input.allow_on_all_virtual_keys ?? false,
+    allow_anonymous: input.allow_anonymous ?? false,
   }
   if (cfg.auth_type === 'per_user_oauth') {
     if (type === 'stdio') throw invalid('auth_type per_user_oauth needs an http or sse client', 'auth_type')
@@ -241,6 +245,7 @@ export function applyUpdate(current: McpClientConfig, input: McpClientUpdateInpu
   if (input.is_code_mode_client !== undefined) next.is_code_mode_client = input.is_code_mode_client
   if (input.allow_on_all_virtual_keys !== undefined)
     next.allow_on_all_virtual_keys = input.allow_on_all_virtual_keys
+  if (input.allow_anonymous !== undefined) next.allow_anonymous = input.allow_anonymous
   return next
 }
 

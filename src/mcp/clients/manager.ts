@@ -569,6 +569,7 @@ function toMcpTool(exposedName: string, cfg: McpClientConfig, tool: Tool): McpTo
     inputSchema: tool.inputSchema as Record<string, unknown>,
   }
   if (cfg.allow_on_all_virtual_keys) out.allowOnAllVirtualKeys = true
+  if (cfg.allow_anonymous) out.allowAnonymous = true
   if (tool.description !== undefined) out.description = tool.description
   if (tool.annotations !== undefined) out.annotations = tool.annotations as Record<string, unknown>
   return out
