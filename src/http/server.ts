@@ -10,6 +10,7 @@ import { registerHealthRoutes, type HealthDeps } from './routes/health.js'
 import { registerInferenceRoutes, type InferenceDeps } from './routes/inference.js'
 import { registerIntegrationRoutes } from './routes/integrations/index.js'
 import { registerRerankRoute } from './routes/rerank.js'
+import { routeUpgrades } from './upgrade.js'
 
 export interface ServerDeps extends HealthDeps {
   gateway: Gateway
@@ -36,6 +37,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.server.prependListener('request', (raw: IncomingMessage) => {
     ;(raw as IncomingMessage & { [ARRIVAL]?: bigint })[ARRIVAL] = process.hrtime.bigint()
   })
+  // Every upgrade is answered: a websocket route's path goes to its plugin, any other is refused.
+  routeUpgrades(app.server)
   installErrorHandlers(app)
   registerHealthRoutes(app, deps)
   registerInferenceRoutes(app, deps)

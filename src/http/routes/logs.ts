@@ -1,3 +1,4 @@
+import type { Server } from 'node:http'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError, toErrorBody } from '../../core/errors.js'
@@ -24,6 +25,7 @@ import type { LogStore } from '../../observability/logs/store.js'
 import type { ConfigStore } from '../../store/index.js'
 import { createAdminAuth, type AdminAuthDeps } from '../auth.js'
 import { sendError } from '../errors.js'
+import { upgradesOf } from '../upgrade.js'
 
 export interface LogRouteDeps {
   store(): LogStore | undefined
@@ -373,7 +375,9 @@ function registerLiveLogs(app: FastifyInstance, deps: LogRouteDeps): void {
     env: deps.env,
   })
   void app.register(async (scope) => {
-    await scope.register(websocket, { options: { maxPayload: 64 * 1024 } })
+    // Upgrades reach the plugin for /ws/logs only (its hooks, which end a refused socket, live in this scope).
+    const server = upgradesOf(app.server, '/ws/logs') as unknown as Server
+    await scope.register(websocket, { options: { maxPayload: 64 * 1024, server } })
     scope.get(
       '/ws/logs',
       {
