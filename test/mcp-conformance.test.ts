@@ -30,8 +30,8 @@ async function baselineScenarios(): Promise<string[]> {
 
 /**
  * The official MCP conformance suite (`conformance server`) against Heimdall's own /mcp, with
- * server-everything over stdio as its upstream and no auth enforcement (the suite's server mode
- * sends no headers). Known failures live in test/mcp-conformance-baseline.yml, so a new failure,
+ * server-everything over stdio as its upstream and its tools opened to callers without a virtual
+ * key (`mcp.anonymous_tools`: the suite's server mode sends no headers). Known failures live in test/mcp-conformance-baseline.yml, so a new failure,
  * or a baseline entry that starts passing, fails this test.
  */
 describe('MCP conformance suite against /mcp', () => {
@@ -51,6 +51,7 @@ describe('MCP conformance suite against /mcp', () => {
             tools_to_execute: ['*'],
           },
         ],
+        anonymous_tools: ['*'],
       },
     })
     for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)

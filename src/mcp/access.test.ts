@@ -57,7 +57,10 @@ describe('allowedTools', () => {
     expect(() => assertToolAllowed(source(), undefined, {}, 'git-log')).toThrow(
       expect.objectContaining({ code: 'virtual_key_required', status: 401 }),
     )
-    expect(() => assertToolAllowed(source(), undefined, {}, 'nope-x', ['*'])).toThrow(/mcp\.anonymous_tools/)
+    expect(() => assertToolAllowed(source(), undefined, {}, 'nope-x', ['git/*'])).toThrow(
+      /mcp\.anonymous_tools/,
+    )
+    expect(() => assertToolAllowed(source(), undefined, {}, 'nope-x', ['*'])).toThrow(/not found/)
     expect(assertToolAllowed(source(), undefined, {}, 'db-query', ['db/query']).toolName).toBe('query')
   })
 

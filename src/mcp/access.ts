@@ -151,8 +151,8 @@ export function allowedTools(
 
 /**
  * The tool by its exposed name, if the caller may call it: a caller without a virtual key is 401
- * `virtual_key_required` for any tool not granted to it (known or not, so names do not leak);
- * otherwise unknown tools are 404, tools the key or the include headers leave out 403
+ * `virtual_key_required` for any tool not granted to it, known or not (so that names do not leak,
+ * unless every tool is open to it); otherwise unknown tools are 404, tools the key or the include headers leave out 403
  * `mcp_tool_blocked`.
  */
 export function assertToolAllowed(
@@ -163,7 +163,8 @@ export function assertToolAllowed(
   anonymous: AnonymousToolGrants = [],
 ): McpTool {
   const tool = source.listTools().find((t) => t.name === name)
-  if (vk === undefined && !(tool && anonymousAdmitsTool(anonymous, tool))) {
+  const everyToolOpen = anonymous.includes('*')
+  if (vk === undefined && !(tool ? anonymousAdmitsTool(anonymous, tool) : everyToolOpen)) {
     throw refusal(
       'virtual_key_required',
       `MCP tool ${name} is not open to callers without a virtual key: ${ANONYMOUS_TOOLS_HINT}`,
