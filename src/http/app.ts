@@ -16,12 +16,15 @@ import {
 } from '../core/schemas/index.js'
 import { createLogger, type Logger } from '../observability/logger.js'
 import { createAdapter, isBuiltinProvider, isKeyless, type ProviderAdapter } from '../providers/index.js'
-import { openConfigStore, reconcileProviders, type ConfigStore } from '../store/index.js'
+import { openConfigStore, ProviderObjects, reconcileProviders, type ConfigStore } from '../store/index.js'
 import { createCluster, type Cluster } from '../cluster/index.js'
 import { AccessProfileService, governanceKeyStore } from '../governance/access-profiles.js'
 import { createGovernanceRuntime, type GovernanceRuntime } from '../governance/runtime.js'
 import { UserService } from '../governance/users.js'
-import { installAdminAuth, type AdminAuthDeps } from './auth.js'
+import { installAdminAuth } from './auth.js'
+import { assertStdioAllowed, withoutStdioClients } from './mcp-stdio-policy.js'
+import { installOriginGuard, refusedOrigin, type OriginPolicy } from './origin-guard.js'
+import { announceSetupToken, setupToken } from './setup-token.js'
 import { registerAccessProfileRoutes } from './routes/access-profiles.js'
 import { registerGovernanceRoutes } from './routes/governance.js'
 import { McpClientManager, SqlMcpClientRepo } from '../mcp/index.js'
@@ -42,6 +45,7 @@ import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/c
 import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
 import { buildServer } from './server.js'
+import { adminOnInference } from './routes/file-ownership.js'
 import { destroyUpgradedSockets } from './upgrade.js'
 import { registerUi } from './ui.js'
 import { createObservability } from '../observability/index.js'
@@ -120,6 +124,15 @@ function validateFileProviders(providers: Record<string, ProviderConfigInput>, p
   }
 }
 
+/** Runs `read`, naming the config file in its error. */
+function inFile<T>(path: string, read: () => T): T {
+  try {
+    return read()
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`)
+  }
+}
+
 /** The config store: config.json's `config_store`, else HEIMDALL_DATABASE_URL, else SQLite under the app dir. */
 function storeSpec(config: ConfigFile, env: NodeJS.ProcessEnv): StoreSpec {
   if (config.config_store) return config.config_store
@@ -194,7 +207,12 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
     const mcp = new McpClientManager({
       perUserAuth: perUserOAuth,
-      repo: new SqlMcpClientRepo(store),
+      repo:
+        mcpSettings.allow_stdio === false
+          ? withoutStdioClients(new SqlMcpClientRepo(store), (c) =>
+              logger.warn({ mcp_client: c.name }, 'stdio MCP client not started: mcp.allow_stdio is false'),
+            )
+          : new SqlMcpClientRepo(store),
       env,
       log: (level, message) => logger[level](message),
     })
@@ -202,6 +220,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     let anonymousGrants: AnonymousToolGrants
     try {
       anonymousGrants = parseAnonymousTools(mcpSettings.anonymous_tools)
+      assertStdioAllowed(mcpSettings)
       await mcp.load(mcpSettings.client_configs ?? [])
     } catch (err) {
       throw new Error(`${configPath}: ${(err as Error).message}`)
@@ -272,6 +291,12 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       gateway,
       logger,
       bodyLimitBytes: Math.round(client.max_request_body_size_mb * 1024 * 1024),
+      connectionLimits: {
+        requestHeadersTimeoutMs: client.request_headers_timeout_seconds * 1000,
+        requestTimeoutMs: client.request_timeout_seconds * 1000,
+        keepAliveTimeoutMs: client.keep_alive_timeout_seconds * 1000,
+        maxConnectionsPerClient: () => client.max_connections_per_client,
+      },
       allowDirectKeys: () => client.allow_direct_keys === true,
       // Bifrost's older `client.mcp_agent_depth`, else its newer `mcp.tool_manager_config.max_agent_depth`.
       mcpAgent: {
@@ -283,13 +308,37 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
           DEFAULT_MCP_AGENT_DEPTH,
       },
       pingStores: () => store.ping(),
+      fileOwnership: {
+        objects: new ProviderObjects(store.db),
+        // Admin auth is installed on the server just below; requests come later.
+        isAdmin: adminOnInference(() => adminAuth),
+      },
     })
-    const adminAuth = installAdminAuth(app, {
-      auth: config.auth_config as AdminAuthDeps['auth'],
-      db: store.db,
-      whitelist: client.whitelisted_routes ?? [],
-      env,
-    })
+    const loopbackOnly = LOOPBACK.has(opts.host ?? '127.0.0.1')
+    const originPolicy: OriginPolicy = {
+      allowedOrigins: () => client.allowed_origins ?? [],
+      loopbackOnly: () => loopbackOnly,
+    }
+    installOriginGuard(app, originPolicy)
+    // Bifrost reads the admin login at the top level or under `governance`.
+    const authField = config.auth_config !== undefined ? 'auth_config' : 'governance.auth_config'
+    const authBlock =
+      config.auth_config ?? (config.governance as { auth_config?: Record<string, unknown> } | undefined)?.auth_config
+    const setup = setupToken(env, loopbackOnly)
+    const adminAuth = inFile(configPath, () =>
+      installAdminAuth(app, {
+        auth: authBlock,
+        authField,
+        db: store.db,
+        values: store,
+        // Beyond loopback, the management API stays locked until an admin login exists.
+        setup: { token: setup.token, lockUntilDone: !loopbackOnly },
+        whitelist: client.whitelisted_routes ?? [],
+        env,
+      }),
+    )
+    await adminAuth.load()
+    if (adminAuth.setupRequired) announceSetupToken(logger, setup)
     registerSessionRoutes(app, { adminAuth, enforceAuthOnInference: enforceAuth })
     // Request logs start further down, once every route that feeds them is in place.
     let logsConnected = (): boolean => false
@@ -303,7 +352,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       store,
       client,
       fileClient: config.client,
-      auth: config.auth_config as { is_enabled?: boolean; admin_username?: string } | undefined,
+      auth: authBlock as { is_enabled?: boolean; admin_username?: string } | undefined,
       isCacheConnected: () => cluster.kind === 'redis',
       isLogsConnected: () => logsConnected(),
       onChange: () => cluster.bus.publish(CONFIG_TOPIC, {}),
@@ -388,15 +437,16 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
         return who ? perUserOAuth.pendingLogins(configs, who) : []
       },
     })
+    closers.unshift(async () => oauthServer.close())
     registerOAuthServerRoutes(app, { server: oauthServer })
     registerMcpServerRoute(app, {
       ...mcpAccess,
       challenge: (request) => oauthServer.challenge(requestOrigin(request)),
       verifyAccessToken: (token, request) => oauthServer.verifyAccessToken(token, requestOrigin(request)),
-      allowedOrigins: () => client.allowed_origins ?? [],
-      loopbackOnly: () => LOOPBACK.has(opts.host ?? '127.0.0.1'),
+      refusedOrigin: (request) => refusedOrigin(request, originPolicy),
     })
     const observability = await createObservability({
+      adminAuth,
       app,
       config,
       client,
