@@ -24,6 +24,8 @@ export const ERRORS = {
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   conflict: { status: 409, type: 'conflict_error' },
   unauthorized: { status: 401, type: 'authentication_error' },
+  request_timeout: { status: 408, type: 'invalid_request_error' },
+  too_many_connections: { status: 429, type: 'rate_limited' },
   forbidden: { status: 403, type: 'permission_error' },
   // governance decisions (Bifrost's decision names; the body's top-level `type` repeats them)
   virtual_key_required: { status: 401, type: 'virtual_key_required' },

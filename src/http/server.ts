@@ -5,12 +5,14 @@ import type { Gateway } from '../core/gateway.js'
 import type { Logger } from '../observability/logger.js'
 import { installErrorHandlers } from './errors.js'
 import { registerCountTokensRoutes } from './routes/count-tokens.js'
+import type { FileOwnershipDeps } from './routes/file-ownership.js'
 import { registerFileRoutes } from './routes/files.js'
 import { registerHealthRoutes, type HealthDeps } from './routes/health.js'
 import { registerInferenceRoutes, type InferenceDeps } from './routes/inference.js'
 import { registerIntegrationRoutes } from './routes/integrations/index.js'
 import { registerRerankRoute } from './routes/rerank.js'
 import { routeUpgrades } from './upgrade.js'
+import { capConnectionsPerClient, timeoutOptions, type ConnectionLimits } from './connection-limits.js'
 
 export interface ServerDeps extends HealthDeps {
   gateway: Gateway
@@ -18,6 +20,10 @@ export interface ServerDeps extends HealthDeps {
   mcpAgent?: InferenceDeps['mcpAgent']
   logger: Logger
   bodyLimitBytes: number
+  /** Who created each file and batch, and whether a request is the admin's. */
+  fileOwnership: FileOwnershipDeps
+  /** Timeouts and the per-client connection cap; Node's defaults (no request timeout) without. */
+  connectionLimits?: ConnectionLimits
 }
 
 /** The Fastify application: routes, error shapes, no listening yet. */
@@ -32,7 +38,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     genReqId: () => '',
     // No child logger per request: nothing logs per request on the hot path, and a child costs an allocation.
     childLoggerFactory: (logger) => logger,
+    ...(deps.connectionLimits && timeoutOptions(deps.connectionLimits)),
   })
+  if (deps.connectionLimits)
+    capConnectionsPerClient(app.server, deps.connectionLimits.maxConnectionsPerClient)
   // A plain listener ahead of Fastify's, cheaper than an onRequest hook.
   app.server.prependListener('request', (raw: IncomingMessage) => {
     ;(raw as IncomingMessage & { [ARRIVAL]?: bigint })[ARRIVAL] = process.hrtime.bigint()
@@ -47,7 +56,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   registerIntegrationRoutes(app, integrationDeps)
   // Files, batches and token counting, on `/v1` and where the OpenAI SDK sends them.
   for (const prefix of ['/v1', '/openai/v1', '/openai']) {
-    registerFileRoutes(app, { ...integrationDeps, bodyLimitBytes: deps.bodyLimitBytes }, prefix)
+    registerFileRoutes(
+      app,
+      { ...integrationDeps, bodyLimitBytes: deps.bodyLimitBytes, ownership: deps.fileOwnership },
+      prefix,
+    )
     registerCountTokensRoutes(app, integrationDeps, prefix)
   }
   return app

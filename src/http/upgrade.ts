@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
-import { GatewayError, toErrorBody, type ErrorCode } from '../core/errors.js'
+import { endWithError } from './raw-response.js'
 
 /**
  * Upgrade requests, kept apart from the websocket plugin: a path with a websocket route is
@@ -27,31 +27,18 @@ function routingOf(server: Server): UpgradeRouting {
     socket.on('error', () => socket.destroy())
     const path = (request.url ?? '/').split('?')[0]
     const target = r.targets.get(path)
-    if (!server.listening) return refuse(socket, 'shutting_down', 'the gateway is shutting down')
+    if (!server.listening) return endWithError(socket, 'shutting_down', 'the gateway is shutting down')
     if (request.headers.upgrade?.toLowerCase() !== 'websocket')
-      return refuse(socket, 'invalid_request', 'only websocket upgrades are served')
+      return endWithError(socket, 'invalid_request', 'only websocket upgrades are served')
     if (!target || target.listenerCount('upgrade') === 0)
-      return refuse(socket, 'route_not_found', `no websocket route at ${path}`)
+      return endWithError(socket, 'route_not_found', `no websocket route at ${path}`)
     if (request.method !== 'GET')
-      return refuse(socket, 'invalid_request', `${path} takes a websocket upgrade with GET`)
+      return endWithError(socket, 'invalid_request', `${path} takes a websocket upgrade with GET`)
     r.upgraded.add(socket)
     socket.once('close', () => r.upgraded.delete(socket))
     target.emit('upgrade', request, socket, head)
   })
   return routing
-}
-
-/** An HTTP answer in Bifrost's error shape, then the socket closed. */
-function refuse(socket: Socket, code: ErrorCode, message: string): void {
-  const err = new GatewayError(code, message)
-  const body = JSON.stringify(toErrorBody(err))
-  const head =
-    `HTTP/1.1 ${err.status} ${err.status === 404 ? 'Not Found' : err.status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\n` +
-    `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`
-  if (socket.destroyed) return
-  socket.end(head + body, () => socket.destroy())
-  // A peer that does not read must not hold the socket either.
-  setTimeout(() => socket.destroy(), 1000).unref()
 }
 
 /** Installs the routing of upgrades on a server (once); only the registered paths are upgraded. */

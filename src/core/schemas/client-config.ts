@@ -17,6 +17,14 @@ export const ClientConfigSchema = Type.Object(
     whitelisted_routes: Type.Optional(Type.Array(Type.String())),
     /** Heimdall: seconds in-flight requests and streams get to finish on shutdown. */
     shutdown_timeout_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+    /** Heimdall: seconds a client has to send a request's headers. */
+    request_headers_timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+    /** Heimdall: seconds a client has to send a whole request, headers and body; the answer (a stream) is not limited. */
+    request_timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+    /** Heimdall: seconds an idle keep-alive connection stays open. */
+    keep_alive_timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+    /** Heimdall: most connections open at once from one client address; 0: no cap. */
+    max_connections_per_client: Type.Optional(Type.Integer({ minimum: 0 })),
     /** Most agent rounds (auto-executed MCP tools, then the model again) per chat completion; 0: off. */
     mcp_agent_depth: Type.Optional(Type.Integer({ minimum: 0 })),
   },
@@ -31,6 +39,10 @@ export const DEFAULT_CLIENT = {
   max_request_body_size_mb: 100,
   max_total_attempts: 10,
   shutdown_timeout_seconds: 30,
+  request_headers_timeout_seconds: 30,
+  request_timeout_seconds: 60,
+  keep_alive_timeout_seconds: 72,
+  max_connections_per_client: 256,
 } as const
 
 export const StoreSpecSchema = Type.Object(
