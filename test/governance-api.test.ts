@@ -186,7 +186,7 @@ describe.each(backends('gov'))('governance API on $kind', (backend) => {
         is_active: true,
         team_id: teamId,
         calendar_aligned: false,
-        config_hash: null,
+        config_hash: '',
         team: {
           id: teamId,
           name: 'Platform',

@@ -66,15 +66,16 @@ export function budgetFromRow(row: BudgetRow, ownerAligned: boolean): Budget {
   }
 }
 
+/** A limit on one side only (tokens or requests) leaves the other side's limit out, as Bifrost does. */
 export function rateLimitFromRow(row: RateLimitRow): RateLimit {
   return {
     id: row.id,
-    token_max_limit: row.token_max_limit,
-    token_reset_duration: row.token_reset_duration,
+    ...(row.token_max_limit !== null && { token_max_limit: row.token_max_limit }),
+    ...(row.token_reset_duration !== null && { token_reset_duration: row.token_reset_duration }),
     token_current_usage: row.token_current_usage,
     token_last_reset: row.token_last_reset,
-    request_max_limit: row.request_max_limit,
-    request_reset_duration: row.request_reset_duration,
+    ...(row.request_max_limit !== null && { request_max_limit: row.request_max_limit }),
+    ...(row.request_reset_duration !== null && { request_reset_duration: row.request_reset_duration }),
     request_current_usage: row.request_current_usage,
     request_last_reset: row.request_last_reset,
     ...owners(row),
@@ -140,7 +141,7 @@ export function customerFromRow(row: CustomerRow, limits: LimitIndex): Customer 
       id: row.id,
       name: row.name,
       calendar_aligned: aligned,
-      config_hash: row.config_hash,
+      config_hash: row.config_hash ?? '',
       created_at: row.created_at,
       updated_at: row.updated_at,
     },
@@ -163,7 +164,7 @@ export function teamFromRow(
       ...(row.customer_id !== null && { customer_id: row.customer_id }),
       ...(customer && { customer }),
       calendar_aligned: aligned,
-      config_hash: row.config_hash,
+      config_hash: row.config_hash ?? '',
       created_at: row.created_at,
       updated_at: row.updated_at,
     },
@@ -245,7 +246,7 @@ export function virtualKeyFromRow(
     ...(row.access_profile_id !== null && { access_profile_id: row.access_profile_id }),
     ...(row.created_by_user_id !== null && { created_by_user_id: row.created_by_user_id }),
     disable_content_logging: Number(row.disable_content_logging) === 1,
-    config_hash: row.config_hash,
+    config_hash: row.config_hash ?? '',
     created_at: row.created_at,
     updated_at: row.updated_at,
   }

@@ -5,8 +5,11 @@ import {
   CloneAccessProfileSchema,
   CreateAccessProfileSchema,
   UpdateAccessProfileSchema,
+  type AccessProfile,
   type AccessProfileService,
+  type AccessProfileVersion,
 } from '../../governance/access-profiles.js'
+import { accessProfileJson } from '../../governance/access-profile-json.js'
 import type { UserService } from '../../governance/users.js'
 import { compileValidator } from '../validate.js'
 import { booleanParam, integerParam, stringParam, USER_PREFIXES } from './users.js'
@@ -37,6 +40,14 @@ function profileId(value: string): number {
   return integerParam(value, 'profile_id', { min: 1, max: MAX_ID }) ?? 0
 }
 
+/** A version's snapshot in the same shape as the profile answers. */
+function snapshotJson(version: AccessProfileVersion): AccessProfileVersion {
+  return {
+    ...version,
+    snapshot: JSON.stringify(accessProfileJson(JSON.parse(version.snapshot) as AccessProfile)),
+  }
+}
+
 /** `tags=a,b` and `tags=a&tags=b` alike. */
 function tagsParam(value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined
@@ -53,29 +64,32 @@ export function registerAccessProfileRoutes(
   for (const prefix of ACCESS_PROFILE_PREFIXES) {
     app.get<ListQuery>(prefix, async (request) => {
       const q = request.query
-      return accessProfiles.list({
+      const list = await accessProfiles.list({
         limit: integerParam(q.limit, 'limit', { min: 1 }),
         offset: integerParam(q.offset, 'offset', { min: 0 }),
         tags: tagsParam(q.tags),
         is_active: booleanParam(q.is_active, 'is_active'),
         search: stringParam(q.search),
       })
+      return { ...list, access_profiles: list.access_profiles.map(accessProfileJson) }
     })
 
     app.post(prefix, async (request, reply) => {
       const access_profile = await accessProfiles.create(validateCreate(request.body))
-      return reply.code(201).send({ access_profile })
+      return reply.code(201).send({ access_profile: accessProfileJson(access_profile) })
     })
 
     app.get<ProfileParams>(`${prefix}/:profile_id`, async (request) => {
       const id = profileId(request.params.profile_id)
-      const access_profile = await accessProfiles.require(id)
+      const access_profile = accessProfileJson(await accessProfiles.require(id))
       return { access_profile, roles: [], user_count: await accessProfiles.userCount(id) }
     })
 
     app.put<ProfileParams>(`${prefix}/:profile_id`, async (request) => {
       const id = profileId(request.params.profile_id)
-      return { access_profile: await accessProfiles.update(id, validateUpdate(request.body)) }
+      return {
+        access_profile: accessProfileJson(await accessProfiles.update(id, validateUpdate(request.body))),
+      }
     })
 
     app.delete<ProfileParams>(`${prefix}/:profile_id`, async (request) => {
@@ -84,26 +98,33 @@ export function registerAccessProfileRoutes(
     })
 
     app.put<ProfileParams>(`${prefix}/:profile_id/activate`, async (request) => ({
-      access_profile: await accessProfiles.setActive(profileId(request.params.profile_id), true),
+      access_profile: accessProfileJson(
+        await accessProfiles.setActive(profileId(request.params.profile_id), true),
+      ),
     }))
 
     app.put<ProfileParams>(`${prefix}/:profile_id/deactivate`, async (request) => ({
-      access_profile: await accessProfiles.setActive(profileId(request.params.profile_id), false),
+      access_profile: accessProfileJson(
+        await accessProfiles.setActive(profileId(request.params.profile_id), false),
+      ),
     }))
 
     app.post<ProfileParams>(`${prefix}/:profile_id/clone`, async (request, reply) => {
       const id = profileId(request.params.profile_id)
       const { name, description } = validateClone(request.body)
-      return reply.code(201).send({ access_profile: await accessProfiles.clone(id, name, description) })
+      const access_profile = accessProfileJson(await accessProfiles.clone(id, name, description))
+      return reply.code(201).send({ access_profile })
     })
 
     app.get<ProfileParams>(`${prefix}/:profile_id/versions`, async (request) => ({
-      versions: await accessProfiles.versions(profileId(request.params.profile_id)),
+      versions: (await accessProfiles.versions(profileId(request.params.profile_id))).map(snapshotJson),
     }))
 
     app.get<VersionParams>(`${prefix}/:profile_id/versions/:version`, async (request) => {
       const version = integerParam(request.params.version, 'version', { min: 1, max: MAX_ID }) ?? 0
-      return { version: await accessProfiles.version(profileId(request.params.profile_id), version) }
+      return {
+        version: snapshotJson(await accessProfiles.version(profileId(request.params.profile_id), version)),
+      }
     })
   }
 

@@ -105,5 +105,8 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRouteDeps
     return { status: 'success', message: 'configuration updated', restart_required: restart }
   })
 
-  app.get('/api/version', async () => deps.version)
+  // A JSON string, as Bifrost's schema has it; a bare string would go out as text/plain.
+  app.get('/api/version', async (_request, reply) =>
+    reply.type('application/json').send(JSON.stringify(deps.version)),
+  )
 }
