@@ -6,7 +6,7 @@ import { createBedrockAdapter } from './bedrock/index.js'
 import { createCohereAdapter } from './cohere/index.js'
 import { createGeminiAdapter } from './gemini/index.js'
 import { createOpenAIAdapter } from './openai/index.js'
-import { OPENAI_COMPATIBLE } from './openai-compatible.js'
+import { OPENAI_COMPATIBLE, openAICompatibleSpec } from './openai-compatible.js'
 import { createVertexAdapter } from './vertex/index.js'
 import type { ProviderAdapter } from './types.js'
 
@@ -37,14 +37,15 @@ export const BUILTIN_PROVIDERS: readonly string[] = [
   ...Object.keys(NATIVE),
 ].sort()
 
+/** Names come from callers: only the tables' own entries count, never `constructor` or `__proto__`. */
 export function isBuiltinProvider(name: string): boolean {
-  return name in OPENAI_COMPATIBLE || name in NATIVE
+  return Object.hasOwn(OPENAI_COMPATIBLE, name) || Object.hasOwn(NATIVE, name)
 }
 
 /** Whether a provider can run without a key (self-hosted engines, or a custom provider that says so). */
 export function isKeyless(cfg: ProviderConfig): boolean {
   if (cfg.custom_provider_config?.is_key_less) return true
-  return OPENAI_COMPATIBLE[cfg.name]?.keyless ?? false
+  return openAICompatibleSpec(cfg.name)?.keyless ?? false
 }
 
 /**
@@ -63,9 +64,9 @@ export function createAdapter(cfg: ProviderConfig): ProviderAdapter {
       },
     )
   }
-  const native = NATIVE[type]
+  const native = Object.hasOwn(NATIVE, type) ? NATIVE[type] : undefined
   if (native) return native(cfg)
-  const spec = OPENAI_COMPATIBLE[type]
+  const spec = openAICompatibleSpec(type)
   if (spec) {
     return createOpenAIAdapter(
       cfg,

@@ -76,3 +76,8 @@ export const OPENAI_COMPATIBLE: Record<string, OpenAICompatibleSpec> = {
   vllm: { ...base, baseUrl: undefined, keyless: true, embeddings: true, textCompletions: true },
   sgl: { ...base, baseUrl: undefined, keyless: true, embeddings: true, textCompletions: true },
 }
+
+/** The row of a provider type; a name such as `constructor` or `__proto__` has none. */
+export function openAICompatibleSpec(type: string): OpenAICompatibleSpec | undefined {
+  return Object.hasOwn(OPENAI_COMPATIBLE, type) ? OPENAI_COMPATIBLE[type] : undefined
+}

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
+import { pathSegment } from '../../core/path-segment.js'
 import { BatchCreateRequestSchema, type BatchResultsResponse } from '../../core/schemas/files.js'
 import {
   callFilesApi,
@@ -311,7 +312,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     const id = idParam(request, 'file_id')
     return run(request, reply, 'file_retrieve', providerOf(gateway, request), {
       method: 'GET',
-      path: `/files/${encodeURIComponent(id)}`,
+      path: `/files/${pathSegment(id, 'file_id')}`,
     })
   })
 
@@ -319,7 +320,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     const id = idParam(request, 'file_id')
     return run(request, reply, 'file_delete', providerOf(gateway, request), {
       method: 'DELETE',
-      path: `/files/${encodeURIComponent(id)}`,
+      path: `/files/${pathSegment(id, 'file_id')}`,
     })
   })
 
@@ -368,7 +369,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     const id = idParam(request, 'batch_id')
     return run(request, reply, 'batch_retrieve', providerOf(gateway, request), {
       method: 'GET',
-      path: `/batches/${encodeURIComponent(id)}`,
+      path: `/batches/${pathSegment(id, 'batch_id')}`,
     })
   })
 
@@ -376,7 +377,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     const id = idParam(request, 'batch_id')
     return run(request, reply, 'batch_cancel', providerOf(gateway, request), {
       method: 'POST',
-      path: `/batches/${encodeURIComponent(id)}/cancel`,
+      path: `/batches/${pathSegment(id, 'batch_id')}/cancel`,
     })
   })
 

@@ -1,5 +1,6 @@
 import { resolveSecret } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
+import { pathSegment } from '../../core/path-segment.js'
 import type { ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
 import { createOpenAIAdapter } from '../openai/index.js'
 import type { OpenAICompatibleSpec } from '../openai-compatible.js'
@@ -55,7 +56,8 @@ function settingsOf(
       { retryable: false },
     )
   }
-  const deployments: Record<string, string> = {}
+  // Keyed by model names callers choose: no prototype, so `constructor` maps to nothing.
+  const deployments: Record<string, string> = Object.create(null) as Record<string, string>
   if (c.deployments && typeof c.deployments === 'object') {
     for (const [model, dep] of Object.entries(c.deployments as Record<string, unknown>)) {
       const d = str(dep)
@@ -105,7 +107,7 @@ export function createAzureAdapter(cfg: ProviderConfig): ProviderAdapter {
       const version = `api-version=${encodeURIComponent(s.apiVersion)}`
       if (op === 'list_models') return `${s.endpoint}/openai/models?${version}`
       const deployment = s.deployments[a.model] ?? a.model
-      return `${s.endpoint}/openai/deployments/${encodeURIComponent(deployment)}${path}?${version}`
+      return `${s.endpoint}/openai/deployments/${pathSegment(deployment)}${path}?${version}`
     },
   })
 

@@ -1,5 +1,6 @@
 import { resolveSecret } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
+import { pathSegment } from '../../core/path-segment.js'
 import type { ProviderConfig } from '../../core/schemas/index.js'
 import type { Attempt } from '../types.js'
 
@@ -34,7 +35,8 @@ export function bedrockSettings(a: Attempt, cfg: ProviderConfig): BedrockKeySett
       { retryable: false },
     )
   }
-  const deployments: Record<string, string> = {}
+  // Keyed by model names callers choose: no prototype, so `constructor` maps to nothing.
+  const deployments: Record<string, string> = Object.create(null) as Record<string, string>
   if (c.deployments && typeof c.deployments === 'object') {
     for (const [model, id] of Object.entries(c.deployments as Record<string, unknown>)) {
       const d = str(id)
@@ -55,10 +57,10 @@ export function bedrockSettings(a: Attempt, cfg: ProviderConfig): BedrockKeySett
 
 /**
  * The model id as it goes in the path: the deployment the key maps the model to, behind the key's
- * ARN prefix when it has one, URL-encoded (ids and ARNs hold ':' and '/').
+ * ARN prefix when it has one, encoded as one segment (ids and ARNs hold ':' and '/').
  */
 export function modelPathSegment(model: string, s: BedrockKeySettings): string {
   const id = s.deployments[model] ?? model
   const full = s.arn && !id.startsWith('arn:') ? `${s.arn.replace(/\/+$/, '')}/${id}` : id
-  return encodeURIComponent(full)
+  return pathSegment(full)
 }

@@ -1,3 +1,4 @@
+import { pathSegment } from '../../core/path-segment.js'
 import type {
   ChatRequest,
   ChatResponse,
@@ -50,9 +51,16 @@ export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoi
     return /\/v1(beta\d*)?$/.test(url) ? url : `${url}/v1beta`
   }
 
-  /** `models/gemini-2.5-flash`; a tuned model's `tunedModels/...` is kept as written. */
+  /** `models/gemini-2.5-flash`, or a tuned model's `tunedModels/{id}`: the resource name in a body. */
+  function modelName(model: string): string {
+    return /^(models|tunedModels)\/[^/]+$/.test(model) ? model : `models/${model}`
+  }
+
+  /** The resource name as it goes in the URL: the caller's name is one encoded segment. */
   function modelPath(model: string): string {
-    return model.includes('/') ? model : `models/${model}`
+    const name = modelName(model)
+    const slash = name.indexOf('/')
+    return `${name.slice(0, slash)}/${pathSegment(name.slice(slash + 1))}`
   }
 
   function headers(a: Attempt, json: boolean): Record<string, string> {
@@ -95,7 +103,7 @@ export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoi
     },
 
     async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
-      const call = toGeminiEmbedCall(req, modelPath(a.model))
+      const call = toGeminiEmbedCall(req, modelName(a.model))
       const res = await postJson<unknown>(a, call.method, call.body)
       const body = fromGeminiEmbedResponse(res, call, req, a.model, name)
       return { body, usage: { ...body.usage, completion_tokens: 0 } }
@@ -103,7 +111,7 @@ export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoi
 
     ...(!endpoint && {
       async countTokens(a: Attempt, req: ChatRequest): Promise<JsonResult<{ input_tokens: number }>> {
-        const generateContentRequest = { model: modelPath(a.model), ...toGeminiRequest(req) }
+        const generateContentRequest = { model: modelName(a.model), ...toGeminiRequest(req) }
         const res = await postJson<{ totalTokens?: number }>(a, 'countTokens', { generateContentRequest })
         return { body: { input_tokens: res.totalTokens ?? 0 } }
       },

@@ -1,5 +1,6 @@
 import { resolveSecret } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
+import { pathSegment } from '../../core/path-segment.js'
 import type { BatchResultItem } from '../../core/schemas/files.js'
 import type { ProviderConfig } from '../../core/schemas/index.js'
 import {
@@ -12,7 +13,7 @@ import {
   upstreamError,
 } from '../http.js'
 import type { UpstreamResponse } from '../http.js'
-import { OPENAI_COMPATIBLE } from '../openai-compatible.js'
+import { openAICompatibleSpec, type OpenAICompatibleSpec } from '../openai-compatible.js'
 import type { Attempt, JsonResult, StreamResult } from '../types.js'
 import { parseOpenAIError } from './errors.js'
 
@@ -59,8 +60,7 @@ function trimSlash(url: string): string {
 }
 
 /** OpenAI and the OpenAI-compatible table: `{base_url}{prefix}/files`, bearer auth. */
-function openAICompatibleWire(cfg: ProviderConfig, type: string): FilesWire {
-  const spec = OPENAI_COMPATIBLE[type]
+function openAICompatibleWire(cfg: ProviderConfig, spec: OpenAICompatibleSpec): FilesWire {
   return {
     url(a, path, query) {
       const k = a.key
@@ -118,7 +118,8 @@ function azureWire(cfg: ProviderConfig): FilesWire {
 function wireFor(cfg: ProviderConfig): FilesWire {
   const type = cfg.custom_provider_config?.base_provider_type ?? cfg.name
   if (type === 'azure') return azureWire(cfg)
-  if (type in OPENAI_COMPATIBLE) return openAICompatibleWire(cfg, type)
+  const spec = openAICompatibleSpec(type)
+  if (spec) return openAICompatibleWire(cfg, spec)
   throw new GatewayError(
     'unsupported_operation',
     `provider ${cfg.name} does not serve the files and batches APIs here (OpenAI-compatible providers and Azure do)`,
@@ -166,7 +167,7 @@ export async function downloadFileContent(
   a: Attempt,
   fileId: string,
 ): Promise<StreamResult<FileContentChunk>> {
-  const res = await send(a, { method: 'GET', path: `/files/${encodeURIComponent(fileId)}/content` })
+  const res = await send(a, { method: 'GET', path: `/files/${pathSegment(fileId, 'file_id')}/content` })
   const name = a.provider.name
   async function* chunks(): AsyncGenerator<FileContentChunk> {
     try {
@@ -233,7 +234,7 @@ export async function readBatchResults(
       a,
       {
         method: 'GET',
-        path: `/batches/${encodeURIComponent(batchId)}`,
+        path: `/batches/${pathSegment(batchId, 'batch_id')}`,
       },
     )
   ).body

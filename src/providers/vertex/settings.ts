@@ -45,7 +45,8 @@ export function vertexSettings(cfg: ProviderConfig, key: ProviderKey): VertexKey
     )
   }
   if (!credentials) throw missing(cfg, key, 'auth_credentials')
-  const deployments: Record<string, string> = {}
+  // Keyed by model names callers choose: no prototype, so `constructor` maps to nothing.
+  const deployments: Record<string, string> = Object.create(null) as Record<string, string>
   if (c.deployments && typeof c.deployments === 'object') {
     for (const [model, dep] of Object.entries(c.deployments as Record<string, unknown>)) {
       const d = str(dep)

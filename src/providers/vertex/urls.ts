@@ -1,4 +1,5 @@
 import { GatewayError } from '../../core/errors.js'
+import { pathSegment } from '../../core/path-segment.js'
 
 /** What a model's URL depends on. */
 export interface VertexModelRef {
@@ -29,7 +30,7 @@ export function vertexRoot(region: string, version: 'v1' | 'v1beta1', baseUrl?: 
 /** The model's resource URL, up to and excluding `:method`. */
 export function vertexModelUrl(ref: VertexModelRef, baseUrl?: string): string {
   const { region, projectId, projectNumber, deployment, publisher } = ref
-  const dep = encodeURIComponent(deployment)
+  const dep = pathSegment(deployment)
   if (/^\d+$/.test(deployment)) {
     // A tuned model is an endpoint of the project, addressed by project number.
     if (!projectNumber) {

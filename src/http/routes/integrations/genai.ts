@@ -45,13 +45,27 @@ function sendGenAIError(reply: FastifyReply, err: unknown, ctx?: GatewayContext)
     .send(JSON.stringify(toGenAIError(e)))
 }
 
-/** `models/{model}:{method}`: the model may itself hold slashes (`openai/gpt-4o`). */
+/**
+ * `models/{model}:{method}`: the model may itself hold slashes (`openai/gpt-4o`). The router has
+ * decoded the path once; a `%` left over (a second encoding), a backslash or a control character
+ * names no model and is refused rather than sent upstream.
+ */
 function modelAndMethod(request: FastifyRequest): { model: string; method: string } {
-  const rest = decodeURIComponent((request.params as { '*': string })['*'] ?? '')
+  const rest = (request.params as { '*': string })['*'] ?? ''
   const colon = rest.lastIndexOf(':')
   if (colon <= 0)
     throw new GatewayError('route_not_found', `no method in models/${rest}; expected {model}:{method}`)
-  return { model: rest.slice(0, colon), method: rest.slice(colon + 1) }
+  const model = rest.slice(0, colon)
+  if (/[%\\\u0000-\u001f\u007f]/.test(model))
+    throw new GatewayError(
+      'invalid_request',
+      'the model name in the path holds %, \\ or control characters',
+      {
+        param: 'model',
+        retryable: false,
+      },
+    )
+  return { model, method: rest.slice(colon + 1) }
 }
 
 /**
