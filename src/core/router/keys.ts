@@ -11,7 +11,7 @@ export function keyAllowsModel(key: ProviderKey, model: string): boolean {
   return (
     key.models.includes('*') ||
     key.models.includes(model) ||
-    (key.aliases !== undefined && model in key.aliases)
+    (key.aliases !== undefined && Object.hasOwn(key.aliases, model))
   )
 }
 
@@ -54,5 +54,5 @@ export function selectKey(
 
 /** The provider's name for a model on this key: its alias if the key maps one. */
 export function modelForKey(key: ProviderKey, model: string): string {
-  return key.aliases?.[model] ?? model
+  return key.aliases !== undefined && Object.hasOwn(key.aliases, model) ? key.aliases[model] : model
 }

@@ -1,6 +1,11 @@
 import { GatewayError } from '../errors.js'
 import type { ProviderConfig } from '../schemas/index.js'
 
+/** Provider names key plain objects elsewhere (config files, budgets): none may be one of Object's own. */
+export function isReservedProviderName(name: string): boolean {
+  return name in Object.prototype
+}
+
 /** What the registry needs from the providers module: an adapter per configured provider. */
 export interface AdapterSource<A> {
   create(cfg: ProviderConfig): A
@@ -22,8 +27,13 @@ export class ProviderRegistry<A> {
 
   constructor(private source: AdapterSource<A>) {}
 
-  /** Adds or replaces a provider; throws a 400 if its type is unknown. */
+  /** Adds or replaces a provider; throws a 400 if its type is unknown or its name is reserved. */
   set(cfg: ProviderConfig): void {
+    if (isReservedProviderName(cfg.name)) {
+      throw new GatewayError('unknown_provider', `unknown provider ${cfg.name}: the name is reserved`, {
+        param: 'provider',
+      })
+    }
     if (!cfg.custom_provider_config && !this.source.isKnown(cfg.name)) {
       throw new GatewayError('unknown_provider', `unknown provider ${cfg.name}`, { param: 'provider' })
     }

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { normalizeKey, normalizeProvider } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
-import type { ProviderRegistry } from '../../core/router/registry.js'
+import { isReservedProviderName, type ProviderRegistry } from '../../core/router/registry.js'
 import {
   ProviderConfigSchema,
   ProviderKeySchema,
@@ -56,6 +56,11 @@ export function registerProviderRoutes(
 
   /** Validates, persists and applies a provider; the registry changes only once the store has it. */
   async function save(cfg: ProviderConfig): Promise<ProviderConfig> {
+    if (isReservedProviderName(cfg.name)) {
+      throw new GatewayError('unknown_provider', `unknown provider ${cfg.name}: the name is reserved`, {
+        param: 'provider',
+      })
+    }
     if (!cfg.custom_provider_config && !registry.isKnown(cfg.name)) {
       throw new GatewayError(
         'unknown_provider',

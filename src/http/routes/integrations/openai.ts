@@ -39,7 +39,7 @@ function registerAzureDeploymentRoutes(
 ): void {
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const { model, operation } = parseDeploymentPath((request.params as { '*': string })['*'])
-    const handler = handlers[operation]
+    const handler = Object.hasOwn(handlers, operation) ? handlers[operation] : undefined
     if (!handler) {
       throw new GatewayError('route_not_found', `no route for POST ${request.url.split('?')[0]}`)
     }
