@@ -33,3 +33,9 @@ export {
   mergeRedactedKey,
 } from './redact.js'
 export type { ConfigStoreTables, ProvidersTable, ProviderKeysTable, KvTable } from './tables.js'
+export { ProviderObjects, providerObjectId } from './provider-objects.js'
+export type {
+  ProviderObjectKind,
+  ProviderObjectsTable,
+  ProviderObjectsTables,
+} from './migrations/008_provider_objects.js'

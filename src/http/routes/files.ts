@@ -1,16 +1,15 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
+import type { GatewayContext } from '../../core/context.js'
 import type { Gateway } from '../../core/gateway.js'
 import { pathSegment } from '../../core/path-segment.js'
 import { BatchCreateRequestSchema, type BatchResultsResponse } from '../../core/schemas/files.js'
-import {
-  callFilesApi,
-  downloadFileContent,
-  readBatchResults,
-  type FilesCall,
-} from '../../providers/openai/files.js'
+import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/openai/files.js'
+import type { Attempt, JsonResult } from '../../providers/types.js'
 import { compileValidator } from '../validate.js'
+import { listLimit, scopedList, type ListPage } from './file-lists.js'
+import { ObjectScope, viewerOf, type FileOwnershipDeps } from './file-ownership.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
 
 const validateBatch = compileValidator(BatchCreateRequestSchema)
@@ -29,7 +28,12 @@ export interface FilesDeps {
   allowDirectKeys: () => boolean
   /** `client.max_request_body_size_mb`, enforced on uploads as they stream through. */
   bodyLimitBytes: number
+  /** Who created each file and batch, and who may see them (file-ownership.ts). */
+  ownership: FileOwnershipDeps
 }
+
+/** One call's work once the pipeline chose a key: the provider calls, within the caller's scope. */
+type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
 
 function text(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined
@@ -203,7 +207,8 @@ function scanParts(
  * OpenAI's Files and Batches APIs under `prefix` (`/v1`, `/openai/v1`, `/openai`), for OpenAI and
  * the OpenAI-compatible providers (and Azure with an API key). Each call is governed and logged like
  * inference, goes upstream with one of the provider's keys, and answers in OpenAI's shape. Uploads
- * and downloads stream through without being held in memory.
+ * and downloads stream through without being held in memory. Each file and batch belongs to the
+ * virtual key that created it (file-ownership.ts).
  */
 export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix: string): void {
   const { gateway } = deps
@@ -214,14 +219,15 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     reply: FastifyReply,
     type: RequestType,
     provider: string,
-    call: FilesCall,
+    serve: Serve,
     input?: unknown,
   ): Promise<FastifyReply> {
+    const admin = await deps.ownership.isAdmin(request)
     const ctx = begin(request, reply, type, provider)
     if (input !== undefined) ctx.input = input
     try {
       const result = await gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
-        callFilesApi<unknown>(a, call),
+        serve(a, scopeOf(ctx, provider, admin)),
       )
       return sendJson(reply, ctx, result)
     } catch (err) {
@@ -232,6 +238,9 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
   // No model is involved: the context names the provider, and any of its keys may serve.
   const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, provider: string) =>
     beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
+  // Read once governance has run, which knows the request's virtual key.
+  const scopeOf = (ctx: GatewayContext, provider: string, admin: boolean) =>
+    new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin))
 
   const forwardUpload = async (
     request: FastifyRequest,
@@ -250,6 +259,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
       throw new GatewayError('invalid_request', 'purpose is required', { param: 'purpose' })
     }
     const provider = providerOf(gateway, request, text(head.fields.provider))
+    const admin = await deps.ownership.isAdmin(request)
     const ctx = begin(request, reply, 'file_upload', provider)
     ctx.input = { ...head.fields, file: { name: head.filename } }
     try {
@@ -259,13 +269,15 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
         undefined,
         async (_adapter, a) => {
           try {
-            return await callFilesApi<unknown>(a, {
+            const created = await callFilesApi<{ id?: unknown }>(a, {
               method: 'POST',
               path: '/files',
               body: head.body(),
               contentType,
               contentLength: Number.isFinite(declared) && declared > 0 ? declared : undefined,
             })
+            await scopeOf(ctx, provider, admin).created('file', created.body?.id)
+            return created
           } catch (err) {
             throw final(err)
           }
@@ -300,40 +312,55 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     scope.post(`${prefix}/files`, upload)
   })
 
-  app.get(`${prefix}/files`, (request, reply) =>
-    run(request, reply, 'file_list', providerOf(gateway, request), {
-      method: 'GET',
-      path: '/files',
-      query: listQuery(request),
-    }),
-  )
+  app.get(`${prefix}/files`, (request, reply) => {
+    const query = listQuery(request)
+    const want = listLimit('file', query.limit)
+    return run(request, reply, 'file_list', providerOf(gateway, request), (a, scope) =>
+      scopedList(scope, 'file', query, want, (q) =>
+        callFilesApi<ListPage>(a, { method: 'GET', path: '/files', query: q }),
+      ),
+    )
+  })
 
   app.get(`${prefix}/files/:file_id`, (request, reply) => {
     const id = idParam(request, 'file_id')
-    return run(request, reply, 'file_retrieve', providerOf(gateway, request), {
-      method: 'GET',
-      path: `/files/${pathSegment(id, 'file_id')}`,
+    const path = `/files/${pathSegment(id, 'file_id')}`
+    return run(request, reply, 'file_retrieve', providerOf(gateway, request), async (a, scope) => {
+      let described: JsonResult<unknown> | undefined
+      const retrieve = () => callFilesApi<unknown>(a, { method: 'GET', path })
+      await scope.assertSees('file', id, async () => (described = await retrieve()))
+      return described ?? (await retrieve())
     })
   })
 
   app.delete(`${prefix}/files/:file_id`, (request, reply) => {
     const id = idParam(request, 'file_id')
-    return run(request, reply, 'file_delete', providerOf(gateway, request), {
-      method: 'DELETE',
-      path: `/files/${pathSegment(id, 'file_id')}`,
+    const path = `/files/${pathSegment(id, 'file_id')}`
+    return run(request, reply, 'file_delete', providerOf(gateway, request), async (a, scope) => {
+      await scope.assertSees('file', id, () => callFilesApi<unknown>(a, { method: 'GET', path }))
+      const result = await callFilesApi<{ deleted?: unknown }>(a, { method: 'DELETE', path })
+      if (result.body?.deleted === true) await scope.deleted('file', id)
+      return result
     })
   })
 
   app.get(`${prefix}/files/:file_id/content`, async (request, reply) => {
     const id = idParam(request, 'file_id')
+    const path = `/files/${pathSegment(id, 'file_id')}`
     const provider = providerOf(gateway, request)
+    const admin = await deps.ownership.isAdmin(request)
     const ctx = begin(request, reply, 'file_content', provider)
     try {
       const result = await gateway.streamOperation(
         ctx,
         { model: `${provider}/*` },
         undefined,
-        (_adapter, a) => downloadFileContent(a, id),
+        async (_adapter, a) => {
+          await scopeOf(ctx, provider, admin).assertSees('file', id, () =>
+            callFilesApi<unknown>(a, { method: 'GET', path }),
+          )
+          return downloadFileContent(a, id)
+        },
       )
       return reply.headers(responseHeaders(ctx, result.headers)).send(relayBytes(result.items))
     } catch (err) {
@@ -347,48 +374,68 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     const slash = typeof model === 'string' ? model.indexOf('/') : -1
     const fromModel = slash > 0 ? (model as string).slice(0, slash) : undefined
     const provider = providerOf(gateway, request, text(named) ?? fromModel)
-    return run(
-      request,
-      reply,
-      'batch_create',
-      provider,
-      { method: 'POST', path: '/batches', body: JSON.stringify(openai), contentType: 'application/json' },
-      body,
+    const serve: Serve = async (a, scope) => {
+      // A batch reads its input file: another key's file is as closed to it as to a download.
+      await scope.assertSees('file', body.input_file_id, undefined, 'input_file_id')
+      const created = await callFilesApi<{ id?: unknown }>(a, {
+        method: 'POST',
+        path: '/batches',
+        body: JSON.stringify(openai),
+        contentType: 'application/json',
+      })
+      await scope.created('batch', created.body?.id)
+      return created
+    }
+    return run(request, reply, 'batch_create', provider, serve, body)
+  })
+
+  app.get(`${prefix}/batches`, (request, reply) => {
+    const query = listQuery(request)
+    const want = listLimit('batch', query.limit)
+    return run(request, reply, 'batch_list', providerOf(gateway, request), (a, scope) =>
+      scopedList(scope, 'batch', query, want, (q) =>
+        callFilesApi<ListPage>(a, { method: 'GET', path: '/batches', query: q }),
+      ),
     )
   })
 
-  app.get(`${prefix}/batches`, (request, reply) =>
-    run(request, reply, 'batch_list', providerOf(gateway, request), {
-      method: 'GET',
-      path: '/batches',
-      query: listQuery(request),
-    }),
-  )
+  /** A call on one batch the caller may see; the batch's output files become its creator's. */
+  const onBatch =
+    (id: string, method: 'GET' | 'POST', path: string): Serve =>
+    async (a, scope) => {
+      await scope.assertSees('batch', id)
+      const result = await callFilesApi<unknown>(a, { method, path })
+      await scope.claimBatchFiles([result.body])
+      return result
+    }
 
   app.get(`${prefix}/batches/:batch_id`, (request, reply) => {
     const id = idParam(request, 'batch_id')
-    return run(request, reply, 'batch_retrieve', providerOf(gateway, request), {
-      method: 'GET',
-      path: `/batches/${pathSegment(id, 'batch_id')}`,
-    })
+    const path = `/batches/${pathSegment(id, 'batch_id')}`
+    return run(request, reply, 'batch_retrieve', providerOf(gateway, request), onBatch(id, 'GET', path))
   })
 
   app.post(`${prefix}/batches/:batch_id/cancel`, (request, reply) => {
     const id = idParam(request, 'batch_id')
-    return run(request, reply, 'batch_cancel', providerOf(gateway, request), {
-      method: 'POST',
-      path: `/batches/${pathSegment(id, 'batch_id')}/cancel`,
-    })
+    const path = `/batches/${pathSegment(id, 'batch_id')}/cancel`
+    return run(request, reply, 'batch_cancel', providerOf(gateway, request), onBatch(id, 'POST', path))
   })
 
   // Bifrost's results of a finished batch, read from its output and error files.
   app.get(`${prefix}/batches/:batch_id/results`, async (request, reply) => {
     const id = idParam(request, 'batch_id')
     const provider = providerOf(gateway, request)
+    const admin = await deps.ownership.isAdmin(request)
     const ctx = begin(request, reply, 'batch_results', provider)
     try {
-      const result = await gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
-        readBatchResults(a, id, deps.bodyLimitBytes),
+      const result = await gateway.operation(
+        ctx,
+        { model: `${provider}/*` },
+        undefined,
+        async (_adapter, a) => {
+          await scopeOf(ctx, provider, admin).assertSees('batch', id)
+          return readBatchResults(a, id, deps.bodyLimitBytes)
+        },
       )
       const answer: BatchResultsResponse = {
         ...result.body,

@@ -6,6 +6,7 @@ import { mcpClientsMigration } from './004_mcp_clients.js'
 import { oauthServerMigration } from './005_oauth_server.js'
 import { mcpOAuthCredentialsMigration } from './006_mcp_oauth_credentials.js'
 import { vkContentLoggingMigration } from './007_vk_content_logging.js'
+import { providerObjectsMigration } from './008_provider_objects.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -20,4 +21,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '005_oauth_server': oauthServerMigration,
   '006_mcp_oauth_credentials': mcpOAuthCredentialsMigration,
   '007_vk_content_logging': vkContentLoggingMigration,
+  '008_provider_objects': providerObjectsMigration,
 }
