@@ -73,13 +73,34 @@ export function registerOAuthServerRoutes(app: FastifyInstance, { server }: OAut
       (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
     )
 
-    scope.post('/api/oauth/per-user/register', async (request, reply) => {
-      try {
-        return reply.code(201).send(await server.register(request.body))
-      } catch (err) {
-        return sendOAuthError(reply, err)
-      }
-    })
+    // Open to anyone (RFC 7591): rate-limited per client IP before the body is read, and bounded in size.
+    scope.post(
+      '/api/oauth/per-user/register',
+      {
+        bodyLimit: server.registrationLimits.maxBodyBytes,
+        onRequest: async (request, reply) => {
+          const retryAfter = server.registrationRetryAfter(request.ip)
+          if (retryAfter > 0) {
+            reply.header('retry-after', String(retryAfter))
+            const message = `too many client registrations from this address; retry in ${retryAfter} s`
+            return sendOAuthError(reply, new OAuthError('temporarily_unavailable', message, 429))
+          }
+        },
+        errorHandler: (err, _request, reply) => {
+          if ((err as { code?: string }).code !== 'FST_ERR_CTP_BODY_TOO_LARGE') throw err
+          const max = server.registrationLimits.maxBodyBytes
+          const message = `the registration request is larger than ${max} bytes`
+          return sendOAuthError(reply, new OAuthError('invalid_client_metadata', message))
+        },
+      },
+      async (request, reply) => {
+        try {
+          return reply.code(201).send(await server.register(request.body))
+        } catch (err) {
+          return sendOAuthError(reply, err)
+        }
+      },
+    )
 
     scope.get('/api/oauth/per-user/authorize', async (request, reply) => {
       let flow: Awaited<ReturnType<AuthorizationServer['authorize']>>

@@ -8,6 +8,13 @@ import type {
   OAuthServerTables,
 } from '../../store/migrations/005_oauth_server.js'
 import { ConsentError, OAuthError } from './errors.js'
+import {
+  checkRegistrationSize,
+  registrationLimits,
+  RegistrationRateLimiter,
+  type RegistrationLimits,
+  type RegistrationLimitsConfig,
+} from './registration-limits.js'
 import { isS256Challenge, randomSecret, sha256Hex, verifierMatches } from './secrets.js'
 
 export const SCOPES = ['mcp:read', 'mcp:write'] as const
@@ -18,6 +25,8 @@ const DEFAULT_CODE_TTL_S = 300
 const MAX_CODE_TTL_S = 900
 const DEFAULT_ACCESS_TOKEN_TTL_S = 3600
 const MAX_USER_ID_LENGTH = 255
+/** How often registrations never used are looked for. */
+const PURGE_INTERVAL_MS = 60 * 60 * 1000
 
 /**
  * `client.oauth2_server_config` of config.json (Bifrost's names): `issuer_url` fixes the public
@@ -27,6 +36,8 @@ export interface OAuthServerConfig {
   issuer_url?: string
   auth_code_ttl?: number
   access_token_ttl?: number
+  /** Heimdall: bounds of dynamic client registration (rate per IP, sizes, purge of unused clients). */
+  registration?: RegistrationLimitsConfig
 }
 
 /** Who a flow, code or token stands for. */
@@ -110,12 +121,32 @@ export class AuthorizationServer {
   private readonly now: () => number
   private readonly codeTtlS: number
   private readonly accessTtlS: number
+  readonly registrationLimits: RegistrationLimits
+  private readonly registrations: RegistrationRateLimiter
+  private readonly purgeTimer: NodeJS.Timeout
 
   constructor(private readonly deps: AuthorizationServerDeps) {
     this.db = deps.db.withTables<OAuthServerTables>()
     this.now = deps.now ?? Date.now
     this.codeTtlS = Math.min(deps.config?.auth_code_ttl ?? DEFAULT_CODE_TTL_S, MAX_CODE_TTL_S)
     this.accessTtlS = deps.config?.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL_S
+    this.registrationLimits = registrationLimits(deps.config?.registration)
+    this.registrations = new RegistrationRateLimiter(() => this.registrationLimits, this.now)
+    // Registration is open to anyone: clients that never went on to authorize do not stay.
+    this.purgeTimer = setInterval(() => void this.sweep().catch(() => undefined), PURGE_INTERVAL_MS)
+    this.purgeTimer.unref()
+  }
+
+  close(): void {
+    clearInterval(this.purgeTimer)
+  }
+
+  /**
+   * Counts a registration attempt from a client IP: 0 when it may go on, else the seconds to wait
+   * (`client.oauth2_server_config.registration.max_per_ip` per `window_seconds`).
+   */
+  registrationRetryAfter(ip: string): number {
+    return this.registrations.take(ip)
   }
 
   /** The issuer: the configured `issuer_url`, else the origin the request came to. */
@@ -157,6 +188,7 @@ export class AuthorizationServer {
   /** RFC 7591 dynamic registration of a public client (no secret; PKCE protects the code). */
   async register(body: unknown) {
     const input = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>
+    checkRegistrationSize(input, this.registrationLimits)
     if (!Array.isArray(input.redirect_uris) || input.redirect_uris.length === 0)
       throw new OAuthError('invalid_redirect_uri', 'redirect_uris must be a non-empty array')
     const redirectUris = input.redirect_uris.map(checkRedirectUri)
@@ -172,7 +204,8 @@ export class AuthorizationServer {
         'invalid_client_metadata',
         'grant_types may be authorization_code and refresh_token',
       )
-    const clientName = typeof input.client_name === 'string' ? input.client_name.slice(0, 255) : null
+    const clientName = typeof input.client_name === 'string' ? input.client_name : null
+    await this.sweep()
     const clientId = randomUUID()
     const createdAt = new Date(this.now())
     await this.db
@@ -538,6 +571,23 @@ export class AuthorizationServer {
     await this.db.deleteFrom('oauth_server_flows').where('expires_at', '<=', flowsBefore).execute()
     await this.db.deleteFrom('oauth_server_codes').where('expires_at', '<=', now).execute()
     await this.db.deleteFrom('oauth_server_tokens').where('expires_at', '<=', now).execute()
+    await this.purgeUnusedClients()
+  }
+
+  /**
+   * Deletes clients registered longer ago than `unused_client_ttl_seconds` (24 h) that no flow, code
+   * or token refers to: never authorized, or whose every grant has expired.
+   */
+  async purgeUnusedClients(): Promise<number> {
+    const before = new Date(this.now() - this.registrationLimits.unusedClientTtlMs).toISOString()
+    const result = await this.db
+      .deleteFrom('oauth_server_clients')
+      .where('created_at', '<=', before)
+      .where('client_id', 'not in', (q) => q.selectFrom('oauth_server_flows').select('client_id'))
+      .where('client_id', 'not in', (q) => q.selectFrom('oauth_server_codes').select('client_id'))
+      .where('client_id', 'not in', (q) => q.selectFrom('oauth_server_tokens').select('client_id'))
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
   }
 }
 

@@ -14,6 +14,7 @@ export class OAuthError extends Error {
       | 'invalid_target'
       | 'invalid_redirect_uri'
       | 'invalid_client_metadata'
+      | 'temporarily_unavailable'
       | 'server_error',
     description: string,
     readonly status = 400,
