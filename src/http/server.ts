@@ -12,6 +12,7 @@ import { registerInferenceRoutes, type InferenceDeps } from './routes/inference.
 import { registerIntegrationRoutes } from './routes/integrations/index.js'
 import { registerRerankRoute } from './routes/rerank.js'
 import { routeUpgrades } from './upgrade.js'
+import { installJsonParser } from './json-body.js'
 import { capConnectionsPerClient, timeoutOptions, type ConnectionLimits } from './connection-limits.js'
 
 export interface ServerDeps extends HealthDeps {
@@ -49,6 +50,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // Every upgrade is answered: a websocket route's path goes to its plugin, any other is refused.
   routeUpgrades(app.server)
   installErrorHandlers(app)
+  installJsonParser(app)
   registerHealthRoutes(app, deps)
   registerInferenceRoutes(app, deps)
   const integrationDeps = { gateway: deps.gateway, allowDirectKeys: deps.allowDirectKeys ?? (() => false) }
