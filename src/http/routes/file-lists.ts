@@ -58,22 +58,23 @@ export async function scopedList(
         data.filter((_, i) => visible[i]),
         owners,
       )
-    const fresh = data.filter((item) => {
+    // Items already seen (a provider that ignores `after` hands back the same page) are not kept twice.
+    const fresh = data.map((item) => {
       const id = idOf(item)
       if (id === undefined || seen.has(id)) return false
       seen.add(id)
       return true
     })
+    const keep = visible.map((v, i) => v && fresh[i])
     let i = 0
-    for (; i < data.length && kept.length < want; i++) if (visible[i]) kept.push(data[i])
+    for (; i < data.length && kept.length < want; i++) if (keep[i]) kept.push(data[i])
     const upstreamMore = result.body?.has_more === true
     if (kept.length >= want) {
-      hasMore = visible.slice(i).some(Boolean) || upstreamMore
+      hasMore = keep.slice(i).some(Boolean) || upstreamMore
       break
     }
-    // A provider that ignores `after` would hand back the same page forever.
     const last = idOf(data.at(-1))
-    if (!upstreamMore || fresh.length === 0 || last === undefined) break
+    if (!upstreamMore || !fresh.some(Boolean) || last === undefined) break
     if (page + 1 >= MAX_UPSTREAM_PAGES) {
       hasMore = true
       break

@@ -45,10 +45,13 @@ export function adminOnInference(auth: () => AdminAuth): (request: FastifyReques
   }
 }
 
-/** The caller once governance has run (it resolves the virtual key). */
+/**
+ * The caller once governance has run (it resolves the virtual key). A caller with its own provider
+ * key (`x-bf-direct-key`) reaches its own provider account, where the provider decides.
+ */
 export function viewerOf(ctx: GatewayContext, admin: boolean): Viewer {
   const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
-  return { admin, virtualKeyId: vk?.id ?? null }
+  return { admin: admin || ctx.directKey !== undefined, virtualKeyId: vk?.id ?? null }
 }
 
 /** OpenAI's purpose for a batch's output and error files. */
