@@ -392,6 +392,17 @@ export class Gateway {
     defaultProvider: string | undefined,
     op: Op<R>,
   ): Promise<R> {
+    // `x-bf-eh-<name>` forwards a header: one without a name is the caller's mistake, not the provider's.
+    if (ctx.headers['x-bf-eh-'] !== undefined) {
+      throw new GatewayError(
+        'invalid_request',
+        'header x-bf-eh- names no header to forward (x-bf-eh-<name>)',
+        {
+          param: 'x-bf-eh-',
+          retryable: false,
+        },
+      )
+    }
     let routed: Target[] | undefined
     for (const hook of this.hooks) {
       if (!hook.beforeRequest) continue
@@ -622,7 +633,8 @@ function extraHeaders(config: ProviderConfig, headers: GatewayContext['headers']
       out[name] = Array.isArray(value) ? value.join(',') : value
     } else if (name.startsWith('x-bf-eh-')) {
       const upstream = name.slice(8)
-      if (!DENIED_EXTRA_HEADERS.has(upstream)) out[upstream] = Array.isArray(value) ? value.join(',') : value
+      if (upstream && !DENIED_EXTRA_HEADERS.has(upstream))
+        out[upstream] = Array.isArray(value) ? value.join(',') : value
     }
   }
   return out

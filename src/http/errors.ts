@@ -47,8 +47,14 @@ export function toGatewayError(error: unknown): GatewayError {
   return error instanceof GatewayError ? error : (fromFastify(error as FastifyError) ?? asGatewayError(error))
 }
 
-/** An error's own headers (a provider's rate-limit headers …), and `retry-after` when a 429 knows its wait. */
+/**
+ * An error's own headers (a provider's rate-limit headers …), and `retry-after` when a 429 knows its
+ * wait. Every route's error passes here, so a connection failure's cause (the upstream's address,
+ * which the caller's message leaves out) is logged here too.
+ */
 export function setErrorHeaders(reply: FastifyReply, err: GatewayError): void {
+  if (err.code === 'upstream_connection_error' && err.cause !== undefined)
+    reply.log.warn({ err: err.cause }, err.message)
   if (err.headers) reply.headers(err.headers)
   if (err.status === 429 && err.retryAfterMs !== undefined && !err.headers?.['retry-after'])
     reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)))

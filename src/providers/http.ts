@@ -56,10 +56,39 @@ export function networkError(err: unknown, providerName: string, signal?: Cancel
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return new GatewayError('upstream_timeout', `${providerName} did not answer in time`, { cause: err })
   }
-  const message = err instanceof Error ? err.message : String(err)
-  return new GatewayError('upstream_connection_error', `could not reach ${providerName}: ${message}`, {
-    cause: err,
-  })
+  return new GatewayError(
+    'upstream_connection_error',
+    `could not connect to provider ${providerName} (${networkFailureReason(err)})`,
+    { cause: err },
+  )
+}
+
+/** Why a connection failed, in words that name no host, address or port (those stay in the cause). */
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_SOCKET: 'connection closed',
+  UND_ERR_CLOSED: 'connection closed',
+}
+
+export function networkFailureReason(err: unknown): string {
+  const seen = new Set<unknown>()
+  for (let e = err; e && typeof e === 'object' && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e)
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && Object.hasOwn(REASONS, code)) return REASONS[code]
+    if (typeof code === 'string' && /CERT|TLS|SSL/.test(code)) return 'TLS error'
+    const inner = (e as { errors?: unknown }).errors
+    if (Array.isArray(inner) && inner.length > 0) return networkFailureReason(inner[0])
+  }
+  return 'network error'
 }
 
 const originCache = new Map<string, string>()
