@@ -111,7 +111,8 @@ describe.each(backends('mcp-logs'))('MCP tool logs on $kind', (backend) => {
     expect(list.has_logs).toBe(true)
     const byCall = (id: string) => list.logs.find((l: any) => l.tool_call_id === id)
 
-    const fromAgent = list.logs.find((l: any) => l.llm_request_id === 'agent-req')
+    // The tool call names the request log entry of its round: the gateway's id, not the caller's x-request-id.
+    const fromAgent = list.logs.find((l: any) => l.llm_request_id !== undefined)
     expect(fromAgent).toMatchObject({
       tool_name: 'echo',
       server_label: 'everything',
@@ -149,9 +150,10 @@ describe.each(backends('mcp-logs'))('MCP tool logs on $kind', (backend) => {
       if (requests.length < 2) await sleep(25)
     }
     expect(requests.map((l: any) => l.id).sort(), JSON.stringify(requests)).toEqual([
-      'agent-req',
-      'agent-req-round-2',
+      fromAgent.llm_request_id,
+      `${fromAgent.llm_request_id}-round-2`,
     ])
+    expect(requests.map((l: any) => l.client_request_id)).toEqual(['agent-req', 'agent-req'])
 
     const ids = async (q: string) => {
       const res = await api('GET', `/api/mcp-logs?${q}`)
@@ -162,7 +164,7 @@ describe.each(backends('mcp-logs'))('MCP tool logs on $kind', (backend) => {
     expect(await ids('status=error')).toEqual(['call_bad'])
     expect(await ids('server_labels=everything')).toHaveLength(4)
     expect(await ids(`virtual_key_ids=${quiet.id}`)).toEqual(['call_quiet'])
-    expect(await ids('llm_request_ids=agent-req')).toHaveLength(1)
+    expect(await ids(`llm_request_ids=${fromAgent.llm_request_id}`)).toHaveLength(1)
     expect(await ids('content_search=DIRECT%20CALL')).toEqual(['call_direct'])
     expect(await ids('content_search=hush')).toEqual([])
     expect(await ids(`start_time=${new Date(Date.now() + 60_000).toISOString()}`)).toEqual([])

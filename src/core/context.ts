@@ -4,7 +4,10 @@ import type { Usage } from './schemas/index.js'
 
 /** What the gateway knows about one request while it runs, and what it leaves behind for hooks and headers. */
 export interface GatewayContext {
+  /** The gateway's own time-ordered id: the log entry's id. */
   requestId: string
+  /** The caller's `x-request-id`, when it sent one: kept beside the gateway's, echoed in the response. */
+  clientRequestId?: string
   requestType: RequestType
   /** Aborted when the client goes away; cancels upstream work. */
   signal: CancelSignal

@@ -222,12 +222,21 @@ export function createTracing(deps: ObservabilityDeps): ObservabilityPart {
   }
 }
 
+/** The caller's `x-request-id`; an agent round has it from the request that started it. */
+function clientRequestIdOf(ctx: GatewayContext): string | undefined {
+  return (
+    ctx.clientRequestId ?? (ctx.state.get(MCP_AGENT_FIRST) as GatewayContext | undefined)?.clientRequestId
+  )
+}
+
 function requestAttributes(ctx: GatewayContext, op: string): Attributes {
   const providerName = ctx.provider ? (GENAI_PROVIDER[ctx.provider] ?? ctx.provider) : undefined
   const a: Attributes = {
     'gen_ai.operation.name': op,
     'gen_ai.request.model': ctx.model ?? ctx.modelRequested,
-    'heimdall.request_id': ctx.requestId,
+    // What the caller knows the request by; the log entry's id is heimdall.log_id.
+    'heimdall.request_id': clientRequestIdOf(ctx) ?? ctx.requestId,
+    'heimdall.log_id': ctx.requestId,
     'heimdall.model_requested': ctx.modelRequested,
     'heimdall.stream': ctx.stream,
     'heimdall.attempts': ctx.attempts,

@@ -60,13 +60,16 @@ export function beginRequest(
   })
   const incoming = request.headers['x-request-id']
   const ctx = createContext({
-    requestId: typeof incoming === 'string' && incoming.length <= 128 ? incoming : timeOrderedId(),
+    // The caller's id is not unique: it is kept beside ours, never as the log entry's id.
+    requestId: timeOrderedId(),
     requestType,
     signal: cancellation,
     headers: request.headers,
     modelRequested: model,
     startNs: arrivalOf(request.raw),
   })
+  if (typeof incoming === 'string' && incoming !== '' && incoming.length <= 128)
+    ctx.clientRequestId = incoming
   ctx.route = request.routeOptions.url
   ctx.input = request.body
   if (allowDirectKeys) ctx.directKey = directKeyOf(request.headers)
@@ -79,7 +82,11 @@ export function responseHeaders(
   ctx: GatewayContext,
   upstream: Record<string, string> | undefined,
 ): Record<string, string> {
-  const h: Record<string, string> = { ...upstream, ...ctx.responseHeaders, 'x-request-id': ctx.requestId }
+  const h: Record<string, string> = {
+    ...upstream,
+    ...ctx.responseHeaders,
+    'x-request-id': ctx.clientRequestId ?? ctx.requestId,
+  }
   if (ctx.provider) h['x-bifrost-provider'] = ctx.provider
   h['x-bifrost-original-model'] = ctx.modelRequested
   if (ctx.model) h['x-bifrost-resolved-model'] = ctx.model

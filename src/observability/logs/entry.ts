@@ -90,6 +90,10 @@ export function buildPendingLog(
   const status = ctx.error ? 'error' : 'success'
   const row: LogRow = {
     id: logIdOf(ctx),
+    client_request_id:
+      ctx.clientRequestId ??
+      (ctx.state.get(MCP_AGENT_FIRST) as GatewayContext | undefined)?.clientRequestId ??
+      null,
     ts: now - Math.round(latency),
     object: ctx.requestType,
     route: ctx.route ?? null,

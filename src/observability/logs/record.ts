@@ -1,6 +1,9 @@
 /** One request as the log store keeps it: a row of the `logs` table. */
 export interface LogRow {
+  /** The gateway's own time-ordered id. */
   id: string
+  /** The caller's `x-request-id`, which need not be unique. */
+  client_request_id: string | null
   /** Milliseconds since the epoch, when the request arrived. */
   ts: number
   object: string
@@ -45,6 +48,8 @@ export interface LogRow {
 /** A log entry in Bifrost's JSON shape (`LogEntry` of the management API). */
 export interface LogEntry {
   id: string
+  /** Heimdall: the caller's `x-request-id`, when it sent one. */
+  client_request_id?: string
   timestamp: string
   created_at: string
   object: string
@@ -135,6 +140,7 @@ export function rowToEntry(row: LogRow): LogEntry {
     cost_estimated: Boolean(Number(row.cost_estimated)),
   }
   if (row.route !== null) entry.route = row.route
+  if (row.client_request_id) entry.client_request_id = row.client_request_id
   if (row.ttft !== null) entry.time_to_first_token = Number(row.ttft)
   const error = parse(row.error)
   if (error !== undefined) {

@@ -45,7 +45,8 @@ const COLUMNS = `
   attempts text,
   input text,
   output text,
-  content_summary text`
+  content_summary text,
+  client_request_id varchar(255)`
 
 /** The column names, in table order: what a prepared insert binds. */
 const COLUMN_NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]) as (keyof LogRow)[]
@@ -148,7 +149,10 @@ export class LogStore {
 
   /** Columns added after the table was first created, added to a table an older version made. */
   private async addColumnsOfLaterVersions(): Promise<void> {
-    const added = [['selected_key_name', 'varchar(255)']]
+    const added = [
+      ['selected_key_name', 'varchar(255)'],
+      ['client_request_id', 'varchar(255)'],
+    ]
     if (this.kind === 'postgres') {
       for (const [name, type] of added)
         await sql.raw(`alter table logs add column if not exists ${name} ${type}`).execute(this.db)

@@ -66,7 +66,10 @@ export function nativeError(err: unknown): GatewayError {
 function sendAnthropicError(reply: FastifyReply, err: unknown, ctx?: GatewayContext): FastifyReply {
   const e = nativeError(err)
   setErrorHeaders(reply, e)
-  if (ctx) reply.header('x-request-id', ctx.requestId).header('x-heimdall-overhead-ms', overheadMs(ctx))
+  if (ctx)
+    reply
+      .header('x-request-id', ctx.clientRequestId ?? ctx.requestId)
+      .header('x-heimdall-overhead-ms', overheadMs(ctx))
   return reply
     .code(e.status)
     .type('application/json; charset=utf-8')
