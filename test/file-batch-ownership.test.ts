@@ -192,10 +192,12 @@ describe.each(STORES)(
         expect((await refusal(client.files.content(outputId))).status).toBe(404)
         expect((await refusal(client.files.retrieve(outputId))).status).toBe(404)
       }
-      const results = (key: string) =>
-        fetch(`${gw.url}/v1/batches/${batch.id}/results`, { headers: { authorization: `Bearer ${key}` } })
-      expect((await results(keyB.apiKey)).status).toBe(404)
-      const mine = await results(keyA.apiKey)
+      const results = (client: OpenAI) =>
+        fetch(`${gw.url}/v1/batches/${batch.id}/results`, {
+          headers: { authorization: `Bearer ${client.apiKey}` },
+        })
+      expect((await results(keyB)).status).toBe(404)
+      const mine = await results(keyA)
       expect(mine.status).toBe(200)
       expect(((await mine.json()) as { results: unknown[] }).results).toHaveLength(3)
     })

@@ -312,15 +312,21 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     scope.post(`${prefix}/files`, upload)
   })
 
-  app.get(`${prefix}/files`, (request, reply) => {
-    const query = listQuery(request)
-    const want = listLimit('file', query.limit)
-    return run(request, reply, 'file_list', providerOf(gateway, request), (a, scope) =>
-      scopedList(scope, 'file', query, want, (q) =>
-        callFilesApi<ListPage>(a, { method: 'GET', path: '/files', query: q }),
-      ),
-    )
-  })
+  /** `GET /files` or `GET /batches`, narrowed to what the caller may see (file-lists.ts). */
+  const list =
+    (kind: 'file' | 'batch') =>
+    (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const query = listQuery(request)
+      const want = listLimit(kind, query.limit)
+      const path = kind === 'file' ? '/files' : '/batches'
+      return run(request, reply, `${kind}_list`, providerOf(gateway, request), (a, scope) =>
+        scopedList(scope, kind, query, want, (q) =>
+          callFilesApi<ListPage>(a, { method: 'GET', path, query: q }),
+        ),
+      )
+    }
+
+  app.get(`${prefix}/files`, list('file'))
 
   app.get(`${prefix}/files/:file_id`, (request, reply) => {
     const id = idParam(request, 'file_id')
@@ -389,15 +395,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     return run(request, reply, 'batch_create', provider, serve, body)
   })
 
-  app.get(`${prefix}/batches`, (request, reply) => {
-    const query = listQuery(request)
-    const want = listLimit('batch', query.limit)
-    return run(request, reply, 'batch_list', providerOf(gateway, request), (a, scope) =>
-      scopedList(scope, 'batch', query, want, (q) =>
-        callFilesApi<ListPage>(a, { method: 'GET', path: '/batches', query: q }),
-      ),
-    )
-  })
+  app.get(`${prefix}/batches`, list('batch'))
 
   /** A call on one batch the caller may see; the batch's output files become its creator's. */
   const onBatch =
