@@ -116,12 +116,16 @@ describe('web UI', () => {
     const index = await fetch(`${gw.url}/`)
     expect(index.status).toBe(200)
     expect(index.headers.get('cache-control')).toBe('no-cache')
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self';.*frame-ancestors 'none'/)
+    expect(index.headers.get('x-frame-options')).toBe('DENY')
+    expect(index.headers.get('x-content-type-options')).toBe('nosniff')
     const html = await index.text()
     const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1]
     expect(asset).toBeDefined()
     const js = await fetch(`${gw.url}${asset}`)
     expect(js.status).toBe(200)
     expect(js.headers.get('cache-control')).toContain('immutable')
+    expect(js.headers.get('x-content-type-options')).toBe('nosniff')
     // A client route gets the page; an API path never does.
     expect((await fetch(`${gw.url}/virtual-keys`)).headers.get('content-type')).toContain('text/html')
     expect((await fetch(`${gw.url}/api/providers`)).status).toBe(401)
@@ -138,6 +142,13 @@ describe('web UI', () => {
     await page.getByLabel('Password').fill(ADMIN.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.waitForURL('**/dashboard')
+    // The session lives in the HttpOnly cookie only: nothing a script could read.
+    expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([])
+    const cookies = await page.context().cookies()
+    expect(cookies.find((c) => c.name === 'heimdall_session')).toMatchObject({
+      httpOnly: true,
+      sameSite: 'Lax',
+    })
 
     // A provider pointing at the fake, tested with a one-shot request.
     await go('Providers & keys')

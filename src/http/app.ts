@@ -23,6 +23,7 @@ import { createGovernanceRuntime, type GovernanceRuntime } from '../governance/r
 import { UserService } from '../governance/users.js'
 import { installAdminAuth } from './auth.js'
 import { assertStdioAllowed, withoutStdioClients } from './mcp-stdio-policy.js'
+import { installPageHeaders } from './page-headers.js'
 import { installOriginGuard, refusedOrigin, type OriginPolicy } from './origin-guard.js'
 import { announceSetupToken, setupToken } from './setup-token.js'
 import { registerAccessProfileRoutes } from './routes/access-profiles.js'
@@ -320,10 +321,12 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       loopbackOnly: () => loopbackOnly,
     }
     installOriginGuard(app, originPolicy)
+    installPageHeaders(app)
     // Bifrost reads the admin login at the top level or under `governance`.
     const authField = config.auth_config !== undefined ? 'auth_config' : 'governance.auth_config'
     const authBlock =
-      config.auth_config ?? (config.governance as { auth_config?: Record<string, unknown> } | undefined)?.auth_config
+      config.auth_config ??
+      (config.governance as { auth_config?: Record<string, unknown> } | undefined)?.auth_config
     const setup = setupToken(env, loopbackOnly)
     const adminAuth = inFile(configPath, () =>
       installAdminAuth(app, {

@@ -40,10 +40,12 @@ export interface McpServerDeps {
    * protected-resource metadata (`Bearer resource_metadata="…/.well-known/oauth-protected-resource"`).
    */
   challenge?: (request: FastifyRequest) => string
-  /** `client.allowed_origins`: browser origins besides the gateway's own that may call /mcp. */
-  allowedOrigins?: () => readonly string[]
-  /** Whether Heimdall listens on loopback only (then only loopback Host names are accepted). */
-  loopbackOnly?: () => boolean
+  /**
+   * DNS-rebinding protection (MCP transport spec): why a request's `Host` or `Origin` must be
+   * refused, or undefined. The HTTP layer's origin guard, so that /mcp and the rest of the gateway
+   * decide alike.
+   */
+  refusedOrigin?: (request: FastifyRequest) => string | undefined
   /**
    * Per-user OAuth: whom a Bearer access token issued by Heimdall's authorization server stands
    * for, or undefined when it is unknown, expired or for another resource.
@@ -53,32 +55,6 @@ export interface McpServerDeps {
 }
 
 /** Whom an OAuth access token was issued for: a virtual key, a user id, or neither. */
-/**
- * DNS-rebinding protection (MCP transport spec): a browser page on another origin must not reach
- * /mcp. An `Origin` must name the host the request was sent to (or an allowed origin); when
- * Heimdall listens on loopback only, the `Host` must be a loopback name too.
- */
-export function foreignOrigin(
-  request: FastifyRequest,
-  allowedOrigins: readonly string[],
-  loopbackOnly: boolean,
-): string | undefined {
-  const host = (request.headers.host ?? '').toLowerCase()
-  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]
-  if (loopbackOnly && !['localhost', '127.0.0.1', '[::1]'].includes(hostname))
-    return `host ${host} is not allowed`
-  const origin = request.headers.origin
-  if (origin === undefined || origin === 'null')
-    return origin === 'null' ? 'origin null is not allowed' : undefined
-  if (allowedOrigins.includes('*') || allowedOrigins.includes(origin)) return undefined
-  try {
-    if (new URL(origin).host.toLowerCase() === host) return undefined
-  } catch {
-    // A malformed origin is foreign.
-  }
-  return `origin ${origin} is not allowed`
-}
-
 export interface McpTokenIdentity {
   virtualKeyId?: string
   userId?: string
@@ -182,7 +158,7 @@ function serverFor(
  */
 export function registerMcpServerRoute(app: FastifyInstance, deps: McpServerDeps): void {
   app.post('/mcp', async (request, reply) => {
-    const foreign = foreignOrigin(request, deps.allowedOrigins?.() ?? [], deps.loopbackOnly?.() ?? false)
+    const foreign = deps.refusedOrigin?.(request)
     if (foreign) {
       return reply
         .code(403)

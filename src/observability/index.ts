@@ -4,6 +4,7 @@ import type { GatewayHook } from '../core/context.js'
 import type { ClientConfig, ConfigFile } from '../core/schemas/index.js'
 import type { GovernanceRuntime } from '../governance/runtime.js'
 import type { StandaloneToolCall } from '../mcp/tool-calls.js'
+import type { AdminAuth } from '../http/auth.js'
 import type { ConfigStore } from '../store/index.js'
 import type { Logger } from './logger.js'
 import { createLogging } from './logs/index.js'
@@ -23,6 +24,8 @@ export interface ObservabilityDeps {
   logger: Logger
   cluster: Cluster
   governance: GovernanceRuntime
+  /** The gateway's one admin login, which /metrics and /ws/logs check as /api does. */
+  adminAuth: AdminAuth
 }
 
 /** One part of observability: the gateway hook it adds, and how it stops. */

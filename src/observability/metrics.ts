@@ -1,11 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext, GatewayHook } from '../core/context.js'
-import { ERRORS, GatewayError, toErrorBody, type ErrorCode } from '../core/errors.js'
+import { ERRORS, type ErrorCode } from '../core/errors.js'
 import { COST_STATE, VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import { findPrice, PRICES } from '../governance/pricing/index.js'
-import { createAdminAuth, type AdminAuthDeps } from '../http/auth.js'
+import { refuseAdmin } from '../http/auth.js'
 import { isBuiltinProvider } from '../providers/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
 import type { LogQueueStats } from './logs/index.js'
@@ -274,21 +274,12 @@ export function createMetrics(
 
   // As Bifrost: with admin auth on, /metrics takes the admin's credentials (Basic, or a session
   // token) unless `client.whitelisted_routes` lists it, for scrapers that cannot send any.
-  const adminAuth = createAdminAuth({
-    auth: deps.config.auth_config as AdminAuthDeps['auth'],
-    db: deps.configStore.db,
-    env: deps.env,
-  })
+  const adminAuth = deps.adminAuth
   const isPublic = () =>
     (deps.client.whitelisted_routes ?? []).some((r) => r === '/metrics' || r === '/metrics*')
   deps.app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (adminAuth.enabled && !isPublic() && (await adminAuth.authenticate(request)) === undefined) {
-      const body = toErrorBody(
-        new GatewayError('unauthorized', 'authentication required: send the admin credentials as HTTP Basic'),
-      )
-      body.is_bifrost_error = false
-      return reply.code(401).header('www-authenticate', 'Basic realm="Heimdall"').send(body)
-    }
+    if (!isPublic() && (await adminAuth.authenticate(request)) === undefined)
+      return refuseAdmin(request, reply, adminAuth)
     const text = await registry.metrics()
     return reply.type(registry.contentType).send(text)
   })

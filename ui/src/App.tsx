@@ -33,7 +33,7 @@ import {
 } from '@tabler/icons-react'
 import { useCallback, useEffect, useState } from 'react'
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
-import { get, post, session } from './api'
+import { get, post } from './api'
 import { AccessProfilesPage } from './pages/AccessProfiles'
 import { CustomersPage } from './pages/Customers'
 import { DashboardPage } from './pages/Dashboard'
@@ -115,7 +115,6 @@ function Shell({ authEnabled, onLogout }: { authEnabled: boolean; onLogout: () =
   const dark = useComputedColorScheme('light') === 'dark'
   const logout = async () => {
     await post('/api/session/logout').catch(() => undefined)
-    session.set(null)
     onLogout()
   }
   return (

@@ -1,6 +1,14 @@
-/** The public HTTP API, as the browser calls it: same origin, session cookie plus bearer token. */
+/**
+ * The public HTTP API, as the browser calls it: same origin, authenticated by the HttpOnly session
+ * cookie alone (no token script can read).
+ */
 
-const TOKEN = 'heimdall.token'
+// Older versions kept the session token in localStorage, where any script could read it.
+try {
+  localStorage.removeItem('heimdall.token')
+} catch {
+  // Storage unavailable: nothing was kept there either.
+}
 
 export class ApiError extends Error {
   constructor(
@@ -11,16 +19,6 @@ export class ApiError extends Error {
   ) {
     super(message)
   }
-}
-
-export const session = {
-  get token(): string | null {
-    return localStorage.getItem(TOKEN)
-  },
-  set(token: string | null) {
-    if (token) localStorage.setItem(TOKEN, token)
-    else localStorage.removeItem(TOKEN)
-  },
 }
 
 /** The blamed member of an API error body, when it names one. */
@@ -66,8 +64,6 @@ export async function api<T = unknown>(
 ): Promise<T> {
   const h: Record<string, string> = { ...headers }
   if (body !== undefined) h['content-type'] = 'application/json'
-  const token = session.token
-  if (token && !h.authorization) h.authorization = `Bearer ${token}`
   const res = await fetch(path, {
     method,
     headers: h,

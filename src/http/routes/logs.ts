@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { GatewayError, toErrorBody } from '../../core/errors.js'
+import { GatewayError } from '../../core/errors.js'
 import type { ConfigFile } from '../../core/schemas/index.js'
 import {
   breakdown,
@@ -23,7 +23,7 @@ import type { LogQueue } from '../../observability/logs/queue.js'
 import { rowToEntry } from '../../observability/logs/record.js'
 import type { LogStore } from '../../observability/logs/store.js'
 import type { ConfigStore } from '../../store/index.js'
-import { createAdminAuth, type AdminAuthDeps } from '../auth.js'
+import { refuseAdmin, type AdminAuth } from '../auth.js'
 import { sendError } from '../errors.js'
 import { upgradesOf } from '../upgrade.js'
 
@@ -35,6 +35,8 @@ export interface LogRouteDeps {
   config: ConfigFile
   configStore: ConfigStore
   env: NodeJS.ProcessEnv
+  /** The one admin login of the gateway (and its throttle of failed attempts), shared with /api and /metrics. */
+  adminAuth: AdminAuth
   runRetention(now?: number): Promise<void>
 }
 
@@ -369,11 +371,7 @@ function registerMcpLogRoutes(app: FastifyInstance, deps: LogRouteDeps, handle: 
 
 /** /ws/logs: every new entry passing the query string's filters, as `{type: "log", operation, payload}`. */
 function registerLiveLogs(app: FastifyInstance, deps: LogRouteDeps): void {
-  const auth = createAdminAuth({
-    auth: deps.config.auth_config as AdminAuthDeps['auth'],
-    db: deps.configStore.db,
-    env: deps.env,
-  })
+  const auth = deps.adminAuth
   void app.register(async (scope) => {
     // Upgrades reach the plugin for /ws/logs only (its hooks, which end a refused socket, live in this scope).
     const server = upgradesOf(app.server, '/ws/logs') as unknown as Server
@@ -382,17 +380,15 @@ function registerLiveLogs(app: FastifyInstance, deps: LogRouteDeps): void {
       '/ws/logs',
       {
         websocket: true,
-        // The admin auth hook guards /api only; this socket carries the same data, so it checks the same way.
+        // The admin auth hook guards /api only; this socket carries the same data, so it checks the same
+        // way (Host and Origin were checked by the origin guard before any route).
         onRequest: async (request, reply) => {
-          if (!auth.enabled) return
           try {
             if ((await auth.authenticate(request)) !== undefined) return
           } catch (err) {
             return sendError(reply, request, err)
           }
-          const body = toErrorBody(new GatewayError('unauthorized', 'authentication required'))
-          body.is_bifrost_error = false
-          return reply.code(401).type('application/json; charset=utf-8').send(JSON.stringify(body))
+          return refuseAdmin(request, reply, auth)
         },
       },
       (socket, request) => {

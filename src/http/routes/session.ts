@@ -13,8 +13,14 @@ export interface SessionRouteDeps {
 const validateLogin = compileValidator(
   Type.Object({ username: Type.String(), password: Type.String() }, { additionalProperties: true }),
 )
+const validateSetup = compileValidator(
+  Type.Object(
+    { setup_token: Type.String(), admin_username: Type.String(), admin_password: Type.String() },
+    { additionalProperties: true },
+  ),
+)
 
-/** Bifrost's session API: login, logout and whether auth is on (session.yaml). */
+/** Bifrost's session API: login, logout and whether auth is on (session.yaml); and Heimdall's first-run setup. */
 export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDeps): void {
   const { adminAuth } = deps
   const inferenceAuthEnforced = () =>
@@ -30,6 +36,14 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
     return { message: 'Login successful', token }
   })
 
+  // The first admin login of a gateway that has none, with the one-time token printed at start.
+  app.post('/api/session/setup', async (request, reply) => {
+    const body = validateSetup(request.body)
+    const token = await adminAuth.setup(request, body.setup_token, body.admin_username, body.admin_password)
+    reply.header('set-cookie', adminAuth.sessionCookie(request, token))
+    return { message: 'Admin login set', token }
+  })
+
   app.post('/api/session/logout', async (request, reply) => {
     if (!adminAuth.enabled) throw new GatewayError('forbidden', 'Authentication is not enabled')
     await adminAuth.logout(request)
@@ -42,5 +56,6 @@ export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDe
     has_valid_token: adminAuth.enabled && (await adminAuth.hasValidSession(request)),
     auth_type: adminAuth.enabled ? 'password' : 'none',
     inference_auth_enforced: inferenceAuthEnforced(),
+    setup_required: adminAuth.setupRequired,
   }))
 }

@@ -190,6 +190,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     config: deps.config,
     configStore: deps.configStore,
     env: deps.env,
+    adminAuth: deps.adminAuth,
     runRetention,
   })
 

@@ -11,7 +11,7 @@ import {
   Title,
 } from '@mantine/core'
 import { useState } from 'react'
-import { api, errorText, session } from '../api'
+import { api, errorText } from '../api'
 import { ErrorNote } from '../components'
 
 export function LoginPage({ onLogin }: { onLogin: () => Promise<void> }) {
@@ -23,8 +23,8 @@ export function LoginPage({ onLogin }: { onLogin: () => Promise<void> }) {
     e.preventDefault()
     setBusy(true)
     try {
-      const res = await api<{ token: string }>('POST', '/api/session/login', { username, password })
-      session.set(res.token)
+      // The answer sets the HttpOnly session cookie; its token is for API clients, not kept here.
+      await api('POST', '/api/session/login', { username, password })
       await onLogin()
     } catch (err) {
       setError(errorText(err))
