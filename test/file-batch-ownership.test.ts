@@ -256,6 +256,15 @@ describe.each(STORES)(
       const all = await listedFiles(admin)
       expect(all).toEqual(expect.arrayContaining([fromKey.id, anonymous.id, old.id]))
       expect((await admin.files.retrieve(fromKey.id)).id).toBe(fromKey.id)
+      // A dashboard session token, given as the SDK's API key, is the admin too.
+      const login = await fetch(`${gw.url}/api/session/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: 'owner-test-password' }),
+      })
+      const { token } = (await login.json()) as { token: string }
+      const session = new OpenAI({ baseURL: `${gw.url}/openai/v1`, apiKey: token, maxRetries: 0 })
+      expect(await listedFiles(session)).toEqual(expect.arrayContaining([fromKey.id, anonymous.id, old.id]))
       // Wrong admin credentials are no admin: the caller is one without a virtual key.
       const wrong = await fetch(`${gw.url}/v1/files/${fromKey.id}`, {
         headers: { authorization: `Basic ${Buffer.from('admin:wrong').toString('base64')}` },
