@@ -18,6 +18,9 @@ const REDACT = [
   '*.encryption_key',
   '*.admin_password',
   'keys[*].value',
+  // A provider's network settings: header values and a base URL may carry credentials.
+  '*.extra_headers',
+  '*.base_url',
 ]
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {

@@ -78,7 +78,7 @@ const REASONS: Record<string, string> = {
   UND_ERR_CLOSED: 'connection closed',
 }
 
-export function networkFailureReason(err: unknown): string {
+function networkFailureReason(err: unknown): string {
   const seen = new Set<unknown>()
   for (let e = err; e && typeof e === 'object' && !seen.has(e); e = (e as { cause?: unknown }).cause) {
     seen.add(e)

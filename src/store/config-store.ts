@@ -287,17 +287,13 @@ class SqlConfigStore implements ConfigStore {
           .where('id', '=', row.id)
           .execute()
       }
-      const providerRows = await trx
-        .selectFrom('providers')
-        .selectAll()
-        .where('proxy_config', 'is not', null)
-        .execute()
+      const providerRows = await trx.selectFrom('providers').selectAll().execute()
       for (const row of providerRows) {
         if (!holdsPlaintextSecret((probe) => providerFromRows(row, [], probe))) continue
         const sealed = providerToRow(providerFromRows(row, [], this.secrets), this.secrets, now)
         await trx
           .updateTable('providers')
-          .set({ proxy_config: sealed.proxy_config, updated_at: now })
+          .set({ proxy_config: sealed.proxy_config, network_config: sealed.network_config, updated_at: now })
           .where('name', '=', row.name)
           .execute()
       }

@@ -1,7 +1,13 @@
 import type { Insertable, Selectable } from 'kysely'
 import type { ProviderConfig, ProviderKey } from '../core/schemas/index.js'
 import { isSealed, type SecretCipher } from './crypto.js'
-import { KEY_CONFIG_FIELDS, PROXY_SECRET_FIELDS, mapKeySecrets, mapSecretFields } from './secrets.js'
+import {
+  KEY_CONFIG_FIELDS,
+  PROXY_SECRET_FIELDS,
+  mapKeySecrets,
+  mapNetworkSecrets,
+  mapSecretFields,
+} from './secrets.js'
 import type { ProviderKeysTable, ProvidersTable } from './tables.js'
 
 /** Translation between ProviderConfig and its rows; secrets are sealed on the way in and opened on the way out. */
@@ -16,7 +22,7 @@ export function providerToRow(
 ): Insertable<ProvidersTable> {
   return {
     name: cfg.name,
-    network_config: JSON.stringify(cfg.network_config),
+    network_config: JSON.stringify(mapNetworkSecrets(cfg.network_config, cipher.seal)),
     concurrency_and_buffer_size: JSON.stringify(cfg.concurrency_and_buffer_size),
     proxy_config:
       cfg.proxy_config === undefined
@@ -71,7 +77,7 @@ export function providerFromRows(
   const cfg: ProviderConfig = {
     name: row.name,
     keys: keyRows.map((k) => keyFromRow(k, cipher)),
-    network_config: parseJson(row.network_config),
+    network_config: mapNetworkSecrets(parseJson(row.network_config), cipher.open),
     concurrency_and_buffer_size: parseJson(row.concurrency_and_buffer_size),
   }
   if (row.proxy_config !== null) {

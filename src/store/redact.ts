@@ -1,4 +1,5 @@
 import type {
+  NetworkConfig,
   ProviderConfig,
   ProviderConfigInput,
   ProviderKey,
@@ -10,6 +11,7 @@ import {
   PROXY_SECRET_FIELDS,
   isLiteralSecret,
   mapKeySecrets,
+  mapNetworkSecrets,
   mapSecretFields,
 } from './secrets.js'
 
@@ -40,8 +42,29 @@ export function redactKey(key: ProviderKey): ProviderKey {
   return mapKeySecrets(key, redactSecret)
 }
 
+/** A URL with the user and password it may carry (`https://user:pass@host`) masked; anything else as is. */
+export function redactUrlCredentials(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#@]*)@/i.exec(url)
+  if (!m) return url
+  const colon = m[2].indexOf(':')
+  return `${m[1]}${colon === -1 ? '***' : '***:***'}@${url.slice(m[0].length)}`
+}
+
+function redactNetwork(network: NetworkConfig): NetworkConfig {
+  const out = mapNetworkSecrets(network, redactSecret)
+  if (out.base_url !== undefined) {
+    const base_url = redactUrlCredentials(out.base_url)
+    if (base_url !== out.base_url) return { ...out, base_url }
+  }
+  return out
+}
+
 export function redactProvider(cfg: ProviderConfig): ProviderConfig {
-  const out: ProviderConfig = { ...cfg, keys: cfg.keys.map(redactKey) }
+  const out: ProviderConfig = {
+    ...cfg,
+    keys: cfg.keys.map(redactKey),
+    network_config: redactNetwork(cfg.network_config),
+  }
   if (cfg.proxy_config !== undefined)
     out.proxy_config = mapSecretFields(cfg.proxy_config, PROXY_SECRET_FIELDS, redactSecret)
   return out
@@ -81,6 +104,30 @@ export function mergeRedacted(
   }
   if (incoming.proxy_config !== undefined) {
     out.proxy_config = mergeFields(incoming.proxy_config, stored.proxy_config, PROXY_SECRET_FIELDS)
+  }
+  if (incoming.network_config !== undefined) {
+    out.network_config = mergeNetwork(incoming.network_config, stored.network_config)
+  }
+  return out
+}
+
+/** Header values sent back redacted keep the stored ones; a base URL sent back as shown keeps its credentials. */
+function mergeNetwork(incoming: NetworkConfig, stored: NetworkConfig): NetworkConfig {
+  const out = { ...incoming }
+  if (incoming.extra_headers !== undefined && stored.extra_headers !== undefined) {
+    const headers = stored.extra_headers
+    out.extra_headers = { ...incoming.extra_headers }
+    for (const [name, value] of Object.entries(out.extra_headers)) {
+      if (Object.hasOwn(headers, name)) out.extra_headers[name] = keepStored(value, headers[name]) ?? value
+    }
+  }
+  if (
+    incoming.base_url !== undefined &&
+    stored.base_url !== undefined &&
+    incoming.base_url !== stored.base_url &&
+    incoming.base_url === redactUrlCredentials(stored.base_url)
+  ) {
+    out.base_url = stored.base_url
   }
   return out
 }

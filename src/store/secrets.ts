@@ -1,5 +1,5 @@
 import { isEnvRef } from '../core/config.js'
-import type { ProviderKey } from '../core/schemas/index.js'
+import type { NetworkConfig, ProviderKey } from '../core/schemas/index.js'
 
 /** The `*_key_config` objects a key may carry. */
 export const KEY_CONFIG_FIELDS = [
@@ -39,6 +39,18 @@ export function mapSecretFields(
     if (isLiteralSecret(value)) out[field] = f(value)
   }
   return out
+}
+
+/**
+ * A copy of `network` with `f` applied to the literal values of `extra_headers`: they carry
+ * credentials as often as not (an `authorization`, a tenant token) and are secrets like keys.
+ */
+export function mapNetworkSecrets(network: NetworkConfig, f: (value: string) => string): NetworkConfig {
+  const headers = network.extra_headers
+  if (headers === undefined) return network
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) out[name] = isLiteralSecret(value) ? f(value) : value
+  return { ...network, extra_headers: out }
 }
 
 /** A copy of `key` with `f` applied to each literal secret: the value and the key configs' secret fields. */
