@@ -29,6 +29,8 @@ import type {
   McpOAuthTokensTable,
 } from '../../store/migrations/006_mcp_oauth_credentials.js'
 import type { McpClientConfig } from '../clients/config.js'
+import { callbackBase } from './callback-url.js'
+import { DiscoveryAddressRefused, guardedFetch, type HostResolver } from './discovery-guard.js'
 import { callerBindings, parseIdentity, type McpIdentity, type McpSessionCaller } from './identity.js'
 
 /** What the MCP client manager needs from per-user OAuth: a token per (client, identity). */
@@ -74,6 +76,10 @@ export interface PerUserOAuthOptions {
   }
   /** `client.mcp_external_client_url`: the public base URL of Heimdall, for login and callback URLs. */
   externalUrl?: () => string | undefined
+  /** The address Heimdall listens on: without an external URL, the only Host besides loopback names a callback may use. */
+  listenHost?: () => string | undefined
+  /** Resolves the hosts of upstream OAuth URLs before they are fetched; default `dns.lookup`. */
+  resolveHost?: HostResolver
   /** Names shown with user- and key-bound rows. */
   names?: { user?(id: string): string | undefined; virtualKey?(id: string): string | undefined }
   fetchFn?: FetchLike
@@ -302,10 +308,15 @@ export class PerUserOAuth implements PerUserTokenSource {
         codeVerifier: this.secrets.open(flow.code_verifier),
         redirectUri: reg.row.redirect_uri,
         resource: reg.row.resource ?? undefined,
-        fetchFn: this.opts.fetchFn,
+        fetchFn: this.upstreamFetch(cfg),
       })
     } catch (err) {
-      const shown = err instanceof OAuthError ? err.errorCode : 'no usable answer'
+      const shown =
+        err instanceof OAuthError
+          ? err.errorCode
+          : err instanceof DiscoveryAddressRefused
+            ? `refused to fetch ${err.message}`
+            : 'no usable answer'
       await this.failFlow(flow.id, `code exchange failed: ${shown}`)
       return { status: 502, message: `The authorization server did not issue a token (${shown}).` }
     }
@@ -467,7 +478,7 @@ export class PerUserOAuth implements PerUserTokenSource {
         clientInformation: reg.client,
         refreshToken: this.secrets.open(row.refresh_token),
         resource: reg.row.resource ?? undefined,
-        fetchFn: this.opts.fetchFn,
+        fetchFn: this.upstreamFetch(cfg),
       })
     } catch (err) {
       const refused =
@@ -628,7 +639,12 @@ export class PerUserOAuth implements PerUserTokenSource {
   }
 
   private baseUrl(requestOrigin: string): string {
-    return (this.opts.externalUrl?.() || requestOrigin).replace(/\/+$/, '')
+    return callbackBase(requestOrigin, this.opts.externalUrl?.() || undefined, this.opts.listenHost?.())
+  }
+
+  /** Fetch for the OAuth URLs an upstream MCP server names: their addresses checked, redirects too. */
+  private upstreamFetch(cfg: McpClientConfig) {
+    return guardedFetch(this.opts.fetchFn ?? fetch, cfg.connection_string ?? '', this.opts.resolveHost)
   }
 
   // --- registration with the upstream authorization server ----------------------------------
@@ -657,8 +673,14 @@ export class PerUserOAuth implements PerUserTokenSource {
     const serverUrl = cfg.connection_string ?? ''
     let info: Awaited<ReturnType<typeof discoverOAuthServerInfo>>
     try {
-      info = await discoverOAuthServerInfo(serverUrl, { fetchFn: this.opts.fetchFn })
+      info = await discoverOAuthServerInfo(serverUrl, { fetchFn: this.upstreamFetch(cfg) })
     } catch (err) {
+      if (err instanceof DiscoveryAddressRefused)
+        throw new GatewayError(
+          'forbidden',
+          `OAuth discovery for MCP client ${cfg.name} refused to fetch ${err.message}`,
+          { cause: err, retryable: false },
+        )
       throw new GatewayError(
         'upstream_error',
         `OAuth discovery for MCP client ${cfg.name} failed: ${(err as Error).message}`,
@@ -689,9 +711,18 @@ export class PerUserOAuth implements PerUserTokenSource {
             response_types: ['code'],
             ...(scope ? { scope } : {}),
           },
-          fetchFn: this.opts.fetchFn,
+          fetchFn: this.upstreamFetch(cfg),
         })
       } catch (err) {
+        if (err instanceof DiscoveryAddressRefused)
+          throw new GatewayError(
+            'forbidden',
+            `MCP client ${cfg.name}: registration refused to fetch ${err.message}`,
+            {
+              cause: err,
+              retryable: false,
+            },
+          )
         throw new GatewayError(
           'upstream_error',
           `registering with the authorization server of MCP client ${cfg.name} failed: ${(err as Error).message}`,
