@@ -204,6 +204,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
         },
       },
       externalUrl: () => (client as { mcp_external_client_url?: string }).mcp_external_client_url,
+      listenHost: () => opts.host ?? '127.0.0.1',
       names: { virtualKey: (id) => governance.state.virtualKey(id)?.name },
     })
     const mcp = new McpClientManager({
