@@ -155,7 +155,13 @@ function looksLikeApi(path: string): boolean {
  * Basic challenge, or 403 with how to set the gateway up while it has no admin login. For every
  * route that takes them (/api, /metrics, /ws/logs).
  */
-export function refuseAdmin(request: FastifyRequest, reply: FastifyReply, auth: AdminAuth): FastifyReply {
+export function refuseAdmin(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  auth: AdminAuth,
+  /** Challenge browsers too (/metrics: scrapers and fetch-based clients send sec-fetch-mode). */
+  alwaysChallenge = false,
+): FastifyReply {
   const err = auth.setupRequired
     ? new GatewayError(
         'forbidden',
@@ -170,7 +176,8 @@ export function refuseAdmin(request: FastifyRequest, reply: FastifyReply, auth: 
   // Browsers would show their own login dialog on a Basic challenge; the dashboard has its own.
   const browser =
     request.headers['sec-fetch-mode'] !== undefined || request.headers['x-requested-with'] !== undefined
-  if (!browser && !auth.setupRequired) reply.header('www-authenticate', 'Basic realm="Heimdall"')
+  if ((alwaysChallenge || !browser) && !auth.setupRequired)
+    reply.header('www-authenticate', 'Basic realm="Heimdall"')
   return reply.code(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body))
 }
 

@@ -279,7 +279,7 @@ export function createMetrics(
     (deps.client.whitelisted_routes ?? []).some((r) => r === '/metrics' || r === '/metrics*')
   deps.app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!isPublic() && (await adminAuth.authenticate(request)) === undefined)
-      return refuseAdmin(request, reply, adminAuth)
+      return refuseAdmin(request, reply, adminAuth, true)
     const text = await registry.metrics()
     return reply.type(registry.contentType).send(text)
   })
