@@ -216,6 +216,63 @@ describe('MCP OAuth authorization server', () => {
     expect(again).toMatchObject({ status: 400, body: { error: 'invalid_grant' } })
   }, 30_000)
 
+  it('gives a token naming a user, not a key, only the tools open to callers without a key', async () => {
+    const { verifier, challenge } = pkce()
+    const { flowId, cookie } = await startFlow('st', challenge)
+    const chosen = await form(
+      '/api/oauth/per-user/consent/user-id',
+      { flow_id: flowId, user_id: 'ada' },
+      cookie,
+    )
+    expect(chosen.status).toBe(302)
+    const submit = await form('/api/oauth/per-user/consent/submit', { flow_id: flowId }, cookie)
+    const code = new URL(submit.headers.get('location')!).searchParams.get('code')!
+    const issued = await token({
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+    })
+    expect(issued.status).toBe(200)
+    const mcp = () =>
+      fetch(url('/mcp'), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${issued.body.access_token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      })
+    // Nothing is open by default: refused (403, not a 401 that would send the client to log in again).
+    const closed = await mcp()
+    expect(closed.status).toBe(403)
+    expect(((await closed.json()) as any).error.message).toMatch(/names no virtual key.*mcp\.anonymous_tools/)
+
+    const everything = gw.heimdall.mcp.list().find((c) => c.config.name === 'everything')!.config.client_id
+    const setOpen = (allow: boolean) =>
+      fetch(url(`/api/mcp/client/${everything}`), {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ allow_anonymous: allow }),
+      })
+    expect((await setOpen(true)).status).toBe(200)
+    try {
+      for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
+        await sleep(50)
+      const open = await mcp()
+      expect(open.status).toBe(200)
+      const names = ((await open.json()) as any).result.tools.map((t: { name: string }) => t.name)
+      expect(names).toContain('everything-echo')
+      expect(names).toContain('everything-get-sum')
+    } finally {
+      expect((await setOpen(false)).status).toBe(200)
+      for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
+        await sleep(50)
+    }
+  }, 30_000)
+
   it('refuses plain PKCE, a missing challenge and an unregistered redirect_uri', async () => {
     const authorize = (params: Record<string, string>) =>
       fetch(
