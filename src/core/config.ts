@@ -17,7 +17,8 @@ export function isEnvRef(value: string): boolean {
 export function resolveSecret(value: string, env: NodeJS.ProcessEnv = process.env): string {
   if (!isEnvRef(value)) return value
   const name = value.slice(4)
-  const resolved = env[name]
+  // Only the environment's own variables: `env.constructor` names no variable.
+  const resolved = Object.hasOwn(env, name) ? env[name] : undefined
   if (resolved === undefined) {
     throw new GatewayError('provider_not_configured', `environment variable ${name} is not set`)
   }

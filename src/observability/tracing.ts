@@ -61,6 +61,11 @@ const GENAI_PROVIDER: Record<string, string> = {
   perplexity: 'perplexity',
 }
 
+/** The OpenTelemetry name of a provider; a caller's name such as `constructor` is only itself. */
+function genaiProvider(name: string): string {
+  return Object.hasOwn(GENAI_PROVIDER, name) ? GENAI_PROVIDER[name] : name
+}
+
 function operationName(type: RequestType): string {
   switch (type) {
     case 'chat_completion':
@@ -230,7 +235,7 @@ function clientRequestIdOf(ctx: GatewayContext): string | undefined {
 }
 
 function requestAttributes(ctx: GatewayContext, op: string): Attributes {
-  const providerName = ctx.provider ? (GENAI_PROVIDER[ctx.provider] ?? ctx.provider) : undefined
+  const providerName = ctx.provider ? genaiProvider(ctx.provider) : undefined
   const a: Attributes = {
     'gen_ai.operation.name': op,
     'gen_ai.request.model': ctx.model ?? ctx.modelRequested,
@@ -296,7 +301,7 @@ function attemptSpan(
   attempt: AttemptRecord,
   fallbackEnd: bigint,
 ): void {
-  const providerName = GENAI_PROVIDER[attempt.provider] ?? attempt.provider
+  const providerName = genaiProvider(attempt.provider)
   const span = tracer.startSpan(
     `${op} ${attempt.model}`,
     {
