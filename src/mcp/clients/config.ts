@@ -168,8 +168,9 @@ export function normalizeCreate(input: McpClientCreateInput): McpClientConfig {
     disabled: input.disabled ?? false,
     is_code_mode_client: input.is_code_mode_client ?? false,
     allow_on_all_virtual_keys: input.allow_on_all_virtual_keys ?? false,
-    allow_anonymous: input.allow_anonymous ?? false,
   }
+  // Heimdall's own field: present only when set, so that configs read as Bifrost's otherwise.
+  if (input.allow_anonymous !== undefined) cfg.allow_anonymous = input.allow_anonymous
   if (cfg.auth_type === 'per_user_oauth') {
     if (type === 'stdio') throw invalid('auth_type per_user_oauth needs an http or sse client', 'auth_type')
     if (input.oauth_config !== undefined) cfg.oauth_config = { ...input.oauth_config }
