@@ -51,6 +51,7 @@ import { destroyUpgradedSockets } from './upgrade.js'
 import { registerUi } from './ui.js'
 import { createObservability } from '../observability/index.js'
 import { compileValidator } from './validate.js'
+import { acceptBifrostShapes } from './bifrost-shapes.js'
 
 export interface HeimdallOptions {
   /** Where config.json and the SQLite files live. */
@@ -85,7 +86,7 @@ export interface Heimdall {
 
 const validateConfigFile = compileValidator(ConfigFileSchema)
 
-async function readConfigFile(path: string): Promise<ConfigFile> {
+async function readConfigFile(path: string, logger: Logger): Promise<ConfigFile> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -100,7 +101,7 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
     throw new Error(`${path} is not valid JSON: ${(err as Error).message}`)
   }
   try {
-    return validateConfigFile(parsed)
+    return validateConfigFile(acceptBifrostShapes(parsed, logger))
   } catch (err) {
     throw new Error(`${path}: ${(err as Error).message}`)
   }
@@ -148,8 +149,10 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
   const appDir = resolve(opts.appDir)
   await mkdir(appDir, { recursive: true })
   const configPath = opts.configPath ?? resolve(appDir, 'config.json')
-  const config = opts.config ?? (await readConfigFile(configPath))
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info')
+  const config = opts.config
+    ? (acceptBifrostShapes(opts.config, logger) as ConfigFile)
+    : await readConfigFile(configPath, logger)
   const client = { ...DEFAULT_CLIENT, ...config.client }
 
   const encryptionKeyRef = config.encryption_key ?? env.HEIMDALL_ENCRYPTION_KEY ?? env.BIFROST_ENCRYPTION_KEY

@@ -54,5 +54,7 @@ export function selectKey(
 
 /** The provider's name for a model on this key: its alias if the key maps one. */
 export function modelForKey(key: ProviderKey, model: string): string {
-  return key.aliases !== undefined && Object.hasOwn(key.aliases, model) ? key.aliases[model] : model
+  if (key.aliases === undefined || !Object.hasOwn(key.aliases, model)) return model
+  const alias = key.aliases[model]
+  return typeof alias === 'string' ? alias : alias.model_id
 }

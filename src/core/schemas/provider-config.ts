@@ -35,6 +35,16 @@ export const ConcurrencySchema = Type.Object(
 )
 export type ConcurrencyAndBufferSize = Static<typeof ConcurrencySchema>
 
+/**
+ * A key's alias: the provider's model id, or Bifrost's object form naming it (`model_id`) with
+ * overrides (region, endpoint ...) that Heimdall keeps but does not apply.
+ */
+export const KeyAliasSchema = Type.Union([
+  Type.String(),
+  Type.Object({ model_id: Type.String({ minLength: 1 }) }, Open),
+])
+export type KeyAlias = Static<typeof KeyAliasSchema>
+
 export const ProviderKeySchema = Type.Object(
   {
     id: Type.Optional(Type.String()),
@@ -44,7 +54,7 @@ export const ProviderKeySchema = Type.Object(
     blacklisted_models: Type.Optional(Type.Array(Type.String())),
     weight: Type.Optional(Type.Number({ minimum: 0 })),
     enabled: Type.Optional(Type.Boolean()),
-    aliases: Type.Optional(Type.Record(Type.String(), Type.String())),
+    aliases: Type.Optional(Type.Record(Type.String(), KeyAliasSchema)),
     use_for_batch_api: Type.Optional(Type.Boolean()),
     azure_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     vertex_key_config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -94,7 +104,7 @@ export interface ProviderKey {
   blacklisted_models: string[]
   weight: number
   enabled: boolean
-  aliases?: Record<string, string>
+  aliases?: Record<string, KeyAlias>
   use_for_batch_api?: boolean
   azure_key_config?: Record<string, unknown>
   vertex_key_config?: Record<string, unknown>

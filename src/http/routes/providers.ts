@@ -36,6 +36,14 @@ const validateAdd = compileValidator(
   ]),
 )
 const validateUpdate = compileValidator(ProviderConfigSchema)
+
+/** Bifrost writes a provider without a proxy as `"proxy_config": null`: read as no proxy. */
+function withoutNullProxy(body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || (body as { proxy_config?: unknown }).proxy_config !== null)
+    return body
+  const { proxy_config: _none, ...rest } = body as Record<string, unknown>
+  return rest
+}
 const validateKey = compileValidator(ProviderKeySchema)
 
 /**
@@ -121,7 +129,7 @@ export function registerProviderRoutes(
   })
 
   app.post('/api/providers', async (request) => {
-    const { provider, ...body } = validateAdd(request.body)
+    const { provider, ...body } = validateAdd(withoutNullProxy(request.body))
     if (registry.has(provider)) throw new GatewayError('conflict', `provider ${provider} already exists`)
     return redactProvider(await save(withKeys(body, provider, undefined)))
   })
@@ -132,7 +140,7 @@ export function registerProviderRoutes(
 
   app.put<{ Params: { provider: string } }>('/api/providers/:provider', async (request) => {
     const name = request.params.provider
-    const body = validateUpdate(request.body)
+    const body = validateUpdate(withoutNullProxy(request.body))
     return redactProvider(await save(withKeys(body, name, registry.get(name)?.config)))
   })
 

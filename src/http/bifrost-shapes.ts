@@ -1,0 +1,271 @@
+import { parseDurationMs } from '../core/config.js'
+import type { Logger } from '../observability/logger.js'
+import { isBuiltinProvider } from '../providers/index.js'
+
+/**
+ * config.json as Bifrost's `transports/config.schema.json` allows it, brought to what Heimdall
+ * reads: defaults Bifrost fills in are filled in, deprecated spellings mapped, and what Heimdall
+ * does not implement is dropped or left unread with a warning, rather than refusing to start.
+ * Runs before the file is validated; the input is not changed.
+ */
+export function acceptBifrostShapes(raw: unknown, logger: Pick<Logger, 'warn'>): unknown {
+  if (!isObject(raw)) return raw
+  const config: Obj = { ...raw }
+  const warn = (section: string, message: string) =>
+    logger.warn({ section }, `config.json ${section}: ${message}`)
+
+  for (const [section, what] of Object.entries(UNREAD_SECTIONS)) {
+    if (config[section] !== undefined) warn(section, `not implemented by Heimdall (${what}); ignored`)
+  }
+  if (config.version === 1) {
+    warn(
+      'version',
+      'version 1 list semantics (an empty list allows all) are not supported; lists are read as version 2',
+    )
+  }
+  if (config.source_of_truth === 'config.json') {
+    warn('source_of_truth', '"config.json" is not supported; entries already stored keep their stored form')
+  }
+  if (isObject(config.client)) config.client = acceptClient(config.client, warn)
+  if (isObject(config.providers)) config.providers = acceptProviders(config.providers, warn)
+  if (isObject(config.config_store))
+    config.config_store = acceptStore(config.config_store, 'config_store', warn)
+  if (isObject(config.logs_store)) config.logs_store = acceptLogsStore(config.logs_store, warn)
+  if (isObject(config.governance)) warnUnreadGovernance(config.governance, warn)
+  if (isObject(config.mcp)) warnUnreadMcp(config.mcp, warn)
+  if (Array.isArray(config.plugins)) config.client = acceptPlugins(config.plugins, config.client, warn)
+  return config
+}
+
+type Obj = Record<string, unknown>
+type Warn = (section: string, message: string) => void
+
+function isObject(value: unknown): value is Obj {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** Top-level sections of Bifrost's config.json that Heimdall has no counterpart for. */
+const UNREAD_SECTIONS: Record<string, string> = {
+  server: 'the HTTP server tuning (read_buffer_size)',
+  env_label: 'the UI environment label',
+  framework: 'the pricing and MCP catalogue sync (Heimdall ships its own price table)',
+  vector_store: 'the vector store (semantic cache)',
+  alerting: 'alerting',
+  webhooks: 'webhook delivery',
+  skills_registry: 'the skills registry',
+  websocket: 'the WebSocket gateway',
+  guardrails_config: 'guardrails',
+  audit_logs: 'audit logs',
+  cluster_config: "Bifrost's clustering (Heimdall's is `cluster.redis_url`)",
+  load_balancer_config: 'adaptive load balancing',
+  large_payload_optimization: 'large payload streaming',
+  scim_config: 'SCIM / identity provider login',
+  access_profiles: 'access profiles from config.json (create them through /api/access-profiles)',
+  feature_flags: 'feature flags',
+  circuit_breaker_config: 'circuit breakers',
+}
+
+/** `client` fields Bifrost documents that Heimdall accepts, shows in /api/config, and does not act on. */
+const UNREAD_CLIENT_FIELDS = [
+  'initial_pool_size',
+  'prometheus_labels',
+  'compat',
+  'header_filter_config',
+  'required_headers',
+  'logging_headers',
+  'allowed_headers',
+  'disable_db_pings_in_health',
+  'dump_errors_in_console_logs',
+  'webhook_config',
+  'dual_credential_conflict_behavior',
+  'hide_deleted_virtual_keys_in_filters',
+  'async_job_result_ttl',
+  'routing_chain_max_depth',
+  'allow_per_request_raw_override',
+  'allow_per_request_content_storage_override',
+  'vk_rotation_cooldown',
+]
+
+function acceptClient(input: Obj, warn: Warn): Obj {
+  const client = { ...input }
+  // Bifrost's deprecated spellings of enforce_auth_on_inference.
+  for (const old of ['enforce_governance_header', 'enforce_scim_auth']) {
+    if (typeof client[old] === 'boolean' && client.enforce_auth_on_inference === undefined) {
+      client.enforce_auth_on_inference = client[old]
+    }
+  }
+  const unread = UNREAD_CLIENT_FIELDS.filter((f) => client[f] !== undefined)
+  if (unread.length > 0)
+    warn('client', `${unread.join(', ')} not implemented by Heimdall; kept but not applied`)
+  return client
+}
+
+/** Bifrost's providers that Heimdall cannot serve. */
+const BIFROST_PROVIDERS = [
+  'openai',
+  'anthropic',
+  'bedrock',
+  'bedrock_mantle',
+  'cohere',
+  'azure',
+  'vertex',
+  'mistral',
+  'ollama',
+  'groq',
+  'gemini',
+  'opencode-go',
+  'opencode-zen',
+  'openrouter',
+  'sgl',
+  'parasail',
+  'perplexity',
+  'replicate',
+  'elevenlabs',
+  'deepgram',
+  'cerebras',
+  'deepseek',
+  'vllm',
+  'huggingface',
+  'fireworks',
+  'nebius',
+  'xai',
+  'runway',
+  'runware',
+  'sarvam',
+]
+
+/** Network settings Heimdall keeps and shows but does not apply to its connections. */
+const UNREAD_NETWORK_FIELDS = [
+  'enforce_http2',
+  'insecure_skip_verify',
+  'ca_cert_pem',
+  'keep_alive_timeout_in_seconds',
+  'beta_header_overrides',
+  'allow_private_network',
+]
+
+function acceptProviders(input: Obj, warn: Warn): Obj {
+  const providers: Obj = {}
+  for (const [name, value] of Object.entries(input)) {
+    const at = `providers.${name}`
+    if (!isObject(value)) {
+      providers[name] = value
+      continue
+    }
+    const custom = isObject(value.custom_provider_config) ? value.custom_provider_config : undefined
+    const type = typeof custom?.base_provider_type === 'string' ? custom.base_provider_type : name
+    if (BIFROST_PROVIDERS.includes(type) && !isBuiltinProvider(type)) {
+      warn(at, `provider type ${type} is not supported by Heimdall; this provider is left out`)
+      continue
+    }
+    const provider = { ...value }
+    // Bifrost writes a provider without a proxy as `"proxy_config": null`.
+    if (provider.proxy_config === null) delete provider.proxy_config
+    if (isObject(provider.proxy_config) && provider.proxy_config.type !== 'none') {
+      warn(
+        `${at}.proxy_config`,
+        'Heimdall does not route provider traffic through a proxy; kept but not applied',
+      )
+    }
+    if (isObject(provider.network_config)) {
+      const network = provider.network_config
+      const unread = UNREAD_NETWORK_FIELDS.filter((f) => network[f] !== undefined)
+      if (unread.length > 0) warn(`${at}.network_config`, `${unread.join(', ')} kept but not applied`)
+    }
+    providers[name] = provider
+  }
+  return providers
+}
+
+/** A store with no `type` is Bifrost's default, SQLite. */
+function acceptStore(input: Obj, section: string, warn: Warn): Obj {
+  const store = { ...input }
+  if (store.type === undefined) store.type = 'sqlite'
+  if (store.vault_store !== undefined) {
+    warn(`${section}.vault_store`, 'external secret stores are not implemented by Heimdall; ignored')
+    delete store.vault_store
+  }
+  return store
+}
+
+function acceptLogsStore(input: Obj, warn: Warn): Obj {
+  const store = acceptStore(input, 'logs_store', warn)
+  if (store.type === 'clickhouse') {
+    warn('logs_store', 'ClickHouse is not supported by Heimdall; request logs are off')
+    return { enabled: false, type: 'sqlite' }
+  }
+  // Bifrost's writer tuning, under Heimdall's names; what is already set in Heimdall's names wins.
+  if (isObject(store.writer)) {
+    const w = store.writer
+    if (typeof w.max_batch_size === 'number') store.batch_size ??= w.max_batch_size
+    if (typeof w.write_queue_capacity === 'number') store.max_queue_size ??= w.write_queue_capacity
+    if (typeof w.batch_interval === 'string') store.flush_interval_ms ??= parseDurationMs(w.batch_interval, 0)
+    const unread = ['max_batch_bytes', 'deferred_usage_concurrency'].filter((f) => w[f] !== undefined)
+    if (unread.length > 0) warn('logs_store.writer', `${unread.join(', ')} not implemented; ignored`)
+  }
+  for (const field of ['object_storage', 'object_storage_exclude_fields', 'retention_days']) {
+    if (store[field] !== undefined) {
+      const instead = field === 'retention_days' ? ' (use client.log_retention_days)' : ''
+      warn(`logs_store.${field}`, `not implemented by Heimdall; ignored${instead}`)
+    }
+  }
+  return store
+}
+
+/** Governance sections the file import does not read (see governance/file-import.ts). */
+const UNREAD_GOVERNANCE = [
+  'business_units',
+  'roles',
+  'routing_rules',
+  'pricing_overrides',
+  'complexity_analyzer_config',
+  'model_configs',
+  'providers',
+]
+
+function warnUnreadGovernance(governance: Obj, warn: Warn): void {
+  for (const section of UNREAD_GOVERNANCE) {
+    const value = governance[section]
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue
+    warn(`governance.${section}`, 'not imported from config.json by Heimdall; ignored')
+  }
+}
+
+function warnUnreadMcp(mcp: Obj, warn: Warn): void {
+  if (Array.isArray(mcp.tool_groups) && mcp.tool_groups.length > 0) {
+    warn('mcp.tool_groups', 'MCP tool groups are not implemented by Heimdall; ignored')
+  }
+  if (mcp.tool_sync_interval !== undefined) {
+    warn('mcp.tool_sync_interval', 'periodic tool re-sync is not implemented by Heimdall; ignored')
+  }
+}
+
+/** Plugins Heimdall implements (`telemetry`, `otel`) or has built in (`logging`, `governance`). */
+const KNOWN_PLUGINS = new Set(['telemetry', 'otel', 'logging', 'governance'])
+
+/**
+ * The built-in `logging` and `governance` plugins' settings are client settings in Heimdall; they
+ * apply where the `client` section does not set them.
+ */
+function acceptPlugins(plugins: unknown[], clientInput: unknown, warn: Warn): unknown {
+  const client: Obj = isObject(clientInput) ? { ...clientInput } : {}
+  let changed = false
+  for (const plugin of plugins) {
+    if (!isObject(plugin) || typeof plugin.name !== 'string' || plugin.enabled === false) continue
+    const cfg = isObject(plugin.config) ? plugin.config : {}
+    if (!KNOWN_PLUGINS.has(plugin.name)) {
+      warn(`plugins.${plugin.name}`, 'plugin not implemented by Heimdall; ignored')
+    } else if (plugin.name === 'governance' && typeof cfg.is_vk_mandatory === 'boolean') {
+      if (client.enforce_auth_on_inference === undefined) {
+        client.enforce_auth_on_inference = cfg.is_vk_mandatory
+        changed = true
+      }
+    } else if (plugin.name === 'logging' && typeof cfg.disable_content_logging === 'boolean') {
+      if (client.disable_content_logging === undefined) {
+        client.disable_content_logging = cfg.disable_content_logging
+        changed = true
+      }
+    }
+  }
+  return changed ? client : clientInput
+}
