@@ -91,6 +91,15 @@ describe("management answers match Bifrost's OpenAPI response schemas", () => {
     expect(vk.rate_limit).not.toHaveProperty('token_reset_duration')
   })
 
+  it('the quota a virtual key reads for itself', async () => {
+    const rotated = await api('POST', `/api/governance/virtual-keys/${vkId}/rotate`)
+    const res = await fetch(`${h.url}/api/governance/virtual-keys/quota`, {
+      headers: { 'x-bf-vk': rotated.body.virtual_key.value },
+    })
+    expect(res.status).toBe(200)
+    expectValid(GOV, 'virtual-keys-quota', await res.json())
+  })
+
   it('teams: list and one', async () => {
     expectValid(GOV, 'teams', (await api('GET', '/api/governance/teams')).body)
     const one = await api('GET', `/api/governance/teams/${teamId}`)
