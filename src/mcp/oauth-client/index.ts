@@ -6,7 +6,6 @@ export {
   type VerificationFlow,
   type PerUserOAuthOptions,
   type PerUserTokenSource,
-  type McpSessionRow,
   type CallbackOutcome,
 } from './service.js'
 export {
@@ -17,3 +16,4 @@ export {
   type McpIdentity,
   type McpSessionCaller,
 } from './identity.js'
+export type { McpSessionRow } from './session-rows.js'

@@ -1,9 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import {
-  discoverOAuthServerInfo,
   exchangeAuthorization,
   refreshAuthorization,
-  registerClient,
   startAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js'
 import {
@@ -11,27 +9,30 @@ import {
   ServerError,
   TemporarilyUnavailableError,
 } from '@modelcontextprotocol/sdk/server/auth/errors.js'
-import type {
-  AuthorizationServerMetadata,
-  OAuthClientInformationMixed,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js'
-import { resourceUrlFromServerUrl } from '@modelcontextprotocol/sdk/shared/auth-utils.js'
+import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { Kysely } from 'kysely'
 import { GatewayError } from '../../core/errors.js'
 import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
 import type {
   McpOAuthAuthMode,
-  McpOAuthConfigsTable,
   McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
   McpOAuthTokensTable,
 } from '../../store/migrations/006_mcp_oauth_credentials.js'
 import type { McpClientConfig } from '../clients/config.js'
 import { callbackBase } from './callback-url.js'
-import { DiscoveryAddressRefused, guardedFetch, type HostResolver } from './discovery-guard.js'
+import { DiscoveryAddressRefused, type HostResolver } from './discovery-guard.js'
+import { UpstreamRegistrations } from './upstream-registration.js'
 import { callerBindings, parseIdentity, type McpIdentity, type McpSessionCaller } from './identity.js'
+import {
+  bindingKey,
+  flowRow,
+  tokenRow,
+  visibleTo,
+  type McpSessionRow,
+  type SessionLabels,
+} from './session-rows.js'
 
 /** What the MCP client manager needs from per-user OAuth: a token per (client, identity). */
 export interface PerUserTokenSource {
@@ -90,26 +91,6 @@ export interface PerUserOAuthOptions {
   flowTtlMs?: number
 }
 
-/** Bifrost's MCPSessionRow. */
-export interface McpSessionRow {
-  id: string
-  kind: 'token' | 'flow'
-  auth_kind: 'oauth'
-  auth_mode: McpIdentity['mode']
-  status: 'active' | 'orphaned' | 'needs_reauth' | 'pending'
-  created_at: string
-  can_reauth: boolean
-  user_id?: string
-  user?: { id: string; name: string }
-  virtual_key?: { id: string; name: string }
-  mcp_client?: { client_id: string; name: string }
-  session_id?: string
-  expires_at?: string
-  last_refreshed_at?: string
-  updated_at?: string
-  oauth_config_id?: string
-}
-
 /** The outcome of the upstream's redirect back to Heimdall, for the page the browser sees. */
 export interface CallbackOutcome {
   status: 200 | 400 | 502
@@ -125,12 +106,6 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const iso = (ms: number) => new Date(ms).toISOString()
 const MAX_SHOWN_ERROR = 200
 
-interface Registration {
-  row: McpOAuthConfigsTable
-  metadata: AuthorizationServerMetadata | undefined
-  client: OAuthClientInformationMixed
-}
-
 /**
  * Heimdall as the per-user OAuth client of upstream MCP servers (`auth_type: per_user_oauth`):
  * discovery (RFC 9728 protected-resource metadata, then RFC 8414 / OIDC metadata, path issuers
@@ -141,10 +116,27 @@ export class PerUserOAuth implements PerUserTokenSource {
   private readonly db: Kysely<ConfigStoreTables & McpOAuthCredentialsTables>
   private readonly now: () => number
   private readonly refreshing = new Map<string, Promise<string>>()
+  private readonly registrations: UpstreamRegistrations
 
   constructor(private readonly opts: PerUserOAuthOptions) {
     this.db = opts.store.db.withTables<McpOAuthCredentialsTables>()
     this.now = opts.now ?? Date.now
+    this.registrations = new UpstreamRegistrations({
+      db: this.db,
+      secrets: opts.store.secrets,
+      now: this.now,
+      fetchFn: opts.fetchFn,
+      resolveHost: opts.resolveHost,
+    })
+  }
+
+  /** Names shown with session rows. */
+  private get labels(): SessionLabels {
+    return {
+      user: (id) => this.opts.names?.user?.(id),
+      virtualKey: (id) => this.opts.names?.virtualKey?.(id),
+      client: (id) => this.opts.clients.config(id)?.name,
+    }
   }
 
   private get secrets() {
@@ -250,7 +242,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       )
     const cfg = this.clientConfig(flow.mcp_client_id)
     const redirectUri = `${this.baseUrl(requestOrigin)}${CALLBACK_PATH}`
-    const reg = await this.registration(cfg, redirectUri)
+    const reg = await this.registrations.forCallback(cfg, redirectUri)
     const state = randomBytes(32).toString('base64url')
     const { authorizationUrl, codeVerifier } = await startAuthorization(reg.row.authorization_server, {
       metadata: reg.metadata,
@@ -296,7 +288,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       return { status: 400, message: `The authorization server refused the login: ${shown}` }
     }
     if (!query.code || flow.code_verifier === null || flow.oauth_config_id === null) return unknown
-    const reg = await this.registrationById(flow.oauth_config_id)
+    const reg = await this.registrations.byId(flow.oauth_config_id)
     const cfg = this.opts.clients.config(flow.mcp_client_id)
     if (!reg || !cfg) return unknown
     let tokens: OAuthTokens
@@ -308,7 +300,7 @@ export class PerUserOAuth implements PerUserTokenSource {
         codeVerifier: this.secrets.open(flow.code_verifier),
         redirectUri: reg.row.redirect_uri,
         resource: reg.row.resource ?? undefined,
-        fetchFn: this.upstreamFetch(cfg),
+        fetchFn: this.registrations.fetchFor(cfg),
       })
     } catch (err) {
       const shown =
@@ -363,8 +355,8 @@ export class PerUserOAuth implements PerUserTokenSource {
       .execute()
     const bound = new Set(tokens.map((t) => bindingKey(t)))
     return [
-      ...tokens.map((t) => this.tokenRow(t, caller)),
-      ...flows.filter((f) => !bound.has(bindingKey(f))).map((f) => this.flowRow(f, caller)),
+      ...tokens.map((t) => tokenRow(t, caller, this.labels)),
+      ...flows.filter((f) => !bound.has(bindingKey(f))).map((f) => flowRow(f, caller, this.labels)),
     ]
   }
 
@@ -466,7 +458,7 @@ export class PerUserOAuth implements PerUserTokenSource {
    * network failure or a 5xx does not: the token stays as it is and the call fails as retryable.
    */
   private async refresh(cfg: McpClientConfig, row: McpOAuthTokensTable): Promise<string> {
-    const reg = row.oauth_config_id === null ? undefined : await this.registrationById(row.oauth_config_id)
+    const reg = row.oauth_config_id === null ? undefined : await this.registrations.byId(row.oauth_config_id)
     if (!reg || row.refresh_token === null) {
       await this.setStatus(row.id, 'needs_reauth')
       throw await this.authRequired(cfg, { mode: row.auth_mode, id: row.identity_id })
@@ -478,7 +470,7 @@ export class PerUserOAuth implements PerUserTokenSource {
         clientInformation: reg.client,
         refreshToken: this.secrets.open(row.refresh_token),
         resource: reg.row.resource ?? undefined,
-        fetchFn: this.upstreamFetch(cfg),
+        fetchFn: this.registrations.fetchFor(cfg),
       })
     } catch (err) {
       const refused =
@@ -642,11 +634,6 @@ export class PerUserOAuth implements PerUserTokenSource {
     return callbackBase(requestOrigin, this.opts.externalUrl?.() || undefined, this.opts.listenHost?.())
   }
 
-  /** Fetch for the OAuth URLs an upstream MCP server names: their addresses checked, redirects too. */
-  private upstreamFetch(cfg: McpClientConfig) {
-    return guardedFetch(this.opts.fetchFn ?? fetch, cfg.connection_string ?? '', this.opts.resolveHost)
-  }
-
   // --- registration with the upstream authorization server ----------------------------------
 
   private clientConfig(id: string): McpClientConfig {
@@ -654,112 +641,6 @@ export class PerUserOAuth implements PerUserTokenSource {
     if (!cfg || cfg.auth_type !== 'per_user_oauth' || cfg.connection_string === undefined)
       throw new GatewayError('not_found', `MCP client ${id} is not a per-user OAuth client`)
     return cfg
-  }
-
-  /** Heimdall's registration for this client and callback URL: discovered and registered once, then reused. */
-  private async registration(cfg: McpClientConfig, redirectUri: string): Promise<Registration> {
-    const stored = await this.db
-      .selectFrom('mcp_oauth_configs')
-      .selectAll()
-      .where('mcp_client_id', '=', cfg.client_id)
-      .where('redirect_uri', '=', redirectUri)
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst()
-    const configuredId = cfg.oauth_config?.client_id
-    if (stored) {
-      const reg = this.parseRegistration(stored)
-      if (configuredId === undefined || reg.client.client_id === configuredId) return reg
-    }
-    const serverUrl = cfg.connection_string ?? ''
-    let info: Awaited<ReturnType<typeof discoverOAuthServerInfo>>
-    try {
-      info = await discoverOAuthServerInfo(serverUrl, { fetchFn: this.upstreamFetch(cfg) })
-    } catch (err) {
-      if (err instanceof DiscoveryAddressRefused)
-        throw new GatewayError(
-          'forbidden',
-          `OAuth discovery for MCP client ${cfg.name} refused to fetch ${err.message}`,
-          { cause: err, retryable: false },
-        )
-      throw new GatewayError(
-        'upstream_error',
-        `OAuth discovery for MCP client ${cfg.name} failed: ${(err as Error).message}`,
-        { cause: err },
-      )
-    }
-    const metadata = info.authorizationServerMetadata
-    const resource = info.resourceMetadata?.resource ?? resourceUrlFromServerUrl(serverUrl).href
-    const scopes = cfg.oauth_config?.scopes ?? info.resourceMetadata?.scopes_supported
-    const scope = scopes && scopes.length > 0 ? scopes.join(' ') : undefined
-    let client: OAuthClientInformationMixed
-    if (configuredId !== undefined) {
-      client = { client_id: configuredId }
-      if (cfg.oauth_config?.client_secret) client.client_secret = cfg.oauth_config.client_secret
-    } else {
-      if (!metadata?.registration_endpoint)
-        throw new GatewayError(
-          'invalid_request',
-          `MCP client ${cfg.name}: the authorization server offers no dynamic registration; set oauth_config.client_id`,
-        )
-      try {
-        client = await registerClient(info.authorizationServerUrl, {
-          metadata,
-          clientMetadata: {
-            client_name: 'Heimdall',
-            redirect_uris: [redirectUri],
-            grant_types: ['authorization_code', 'refresh_token'],
-            response_types: ['code'],
-            ...(scope ? { scope } : {}),
-          },
-          fetchFn: this.upstreamFetch(cfg),
-        })
-      } catch (err) {
-        if (err instanceof DiscoveryAddressRefused)
-          throw new GatewayError(
-            'forbidden',
-            `MCP client ${cfg.name}: registration refused to fetch ${err.message}`,
-            {
-              cause: err,
-              retryable: false,
-            },
-          )
-        throw new GatewayError(
-          'upstream_error',
-          `registering with the authorization server of MCP client ${cfg.name} failed: ${(err as Error).message}`,
-          { cause: err },
-        )
-      }
-    }
-    const row: McpOAuthConfigsTable = {
-      id: randomUUID(),
-      mcp_client_id: cfg.client_id,
-      redirect_uri: redirectUri,
-      authorization_server: info.authorizationServerUrl,
-      metadata: metadata ? JSON.stringify(metadata) : null,
-      resource,
-      scope: scope ?? null,
-      client_information: this.secrets.seal(JSON.stringify(client)),
-      created_at: iso(this.now()),
-    }
-    await this.db.insertInto('mcp_oauth_configs').values(row).execute()
-    return { row, metadata, client }
-  }
-
-  private async registrationById(id: string): Promise<Registration | undefined> {
-    const row = await this.db
-      .selectFrom('mcp_oauth_configs')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()
-    return row ? this.parseRegistration(row) : undefined
-  }
-
-  private parseRegistration(row: McpOAuthConfigsTable): Registration {
-    return {
-      row,
-      metadata: row.metadata === null ? undefined : (JSON.parse(row.metadata) as AuthorizationServerMetadata),
-      client: JSON.parse(this.secrets.open(row.client_information)) as OAuthClientInformationMixed,
-    }
   }
 
   // --- listing ------------------------------------------------------------------------------
@@ -781,69 +662,4 @@ export class PerUserOAuth implements PerUserTokenSource {
       .executeTakeFirst()
     return row && visibleTo(row, caller) ? row : undefined
   }
-
-  private bindingFields(
-    row: Pick<McpOAuthTokensTable, 'auth_mode' | 'identity_id' | 'mcp_client_id'>,
-    caller: McpSessionCaller,
-  ) {
-    const out: Partial<McpSessionRow> = {
-      can_reauth: row.auth_mode !== 'user' || caller.userId === row.identity_id,
-    }
-    if (row.auth_mode === 'user') {
-      out.user_id = row.identity_id
-      const name = this.opts.names?.user?.(row.identity_id)
-      if (name !== undefined) out.user = { id: row.identity_id, name }
-    } else if (row.auth_mode === 'vk') {
-      out.virtual_key = { id: row.identity_id, name: this.opts.names?.virtualKey?.(row.identity_id) ?? '' }
-    } else {
-      out.session_id = row.identity_id
-    }
-    const cfg = this.opts.clients.config(row.mcp_client_id)
-    out.mcp_client = { client_id: row.mcp_client_id, name: cfg?.name ?? '' }
-    return out
-  }
-
-  private tokenRow(t: McpOAuthTokensTable, caller: McpSessionCaller): McpSessionRow {
-    const row: McpSessionRow = {
-      id: t.id,
-      kind: 'token',
-      auth_kind: 'oauth',
-      auth_mode: t.auth_mode,
-      status: t.status,
-      created_at: t.created_at,
-      can_reauth: false,
-      ...this.bindingFields(t, caller),
-      updated_at: t.updated_at,
-    }
-    if (t.expires_at !== null) row.expires_at = t.expires_at
-    if (t.last_refreshed_at !== null) row.last_refreshed_at = t.last_refreshed_at
-    if (t.oauth_config_id !== null) row.oauth_config_id = t.oauth_config_id
-    return row
-  }
-
-  private flowRow(f: McpOAuthFlowsTable, caller: McpSessionCaller): McpSessionRow {
-    const row: McpSessionRow = {
-      id: f.id,
-      kind: 'flow',
-      auth_kind: 'oauth',
-      auth_mode: f.auth_mode,
-      status: 'pending',
-      created_at: f.created_at,
-      can_reauth: false,
-      ...this.bindingFields(f, caller),
-      expires_at: f.expires_at,
-    }
-    if (f.oauth_config_id !== null) row.oauth_config_id = f.oauth_config_id
-    return row
-  }
-}
-
-const bindingKey = (r: Pick<McpOAuthTokensTable, 'auth_mode' | 'identity_id' | 'mcp_client_id'>) =>
-  `${r.auth_mode}\n${r.identity_id}\n${r.mcp_client_id}`
-
-function visibleTo(
-  row: Pick<McpOAuthTokensTable, 'auth_mode' | 'identity_id'>,
-  caller: McpSessionCaller,
-): boolean {
-  return callerBindings(caller).some((b) => b.mode === row.auth_mode && b.id === row.identity_id)
 }

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto'
+import { discoverOAuthServerInfo, registerClient } from '@modelcontextprotocol/sdk/client/auth.js'
+import type {
+  AuthorizationServerMetadata,
+  OAuthClientInformationMixed,
+} from '@modelcontextprotocol/sdk/shared/auth.js'
+import { resourceUrlFromServerUrl } from '@modelcontextprotocol/sdk/shared/auth-utils.js'
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { Kysely } from 'kysely'
+import { GatewayError } from '../../core/errors.js'
+import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
+import type {
+  McpOAuthConfigsTable,
+  McpOAuthCredentialsTables,
+} from '../../store/migrations/006_mcp_oauth_credentials.js'
+import type { McpClientConfig } from '../clients/config.js'
+import { DiscoveryAddressRefused, guardedFetch, type HostResolver } from './discovery-guard.js'
+
+/** Heimdall's client registration with an upstream authorization server, for one callback URL. */
+export interface Registration {
+  row: McpOAuthConfigsTable
+  metadata: AuthorizationServerMetadata | undefined
+  client: OAuthClientInformationMixed
+}
+
+export interface UpstreamRegistrationsDeps {
+  db: Kysely<ConfigStoreTables & McpOAuthCredentialsTables>
+  secrets: ConfigStore['secrets']
+  now: () => number
+  fetchFn?: FetchLike
+  resolveHost?: HostResolver
+}
+
+/**
+ * Discovery of an upstream MCP server's authorization server and Heimdall's registration with it
+ * (dynamic, or the configured `oauth_config.client_id`), stored sealed in `mcp_oauth_configs`.
+ */
+export class UpstreamRegistrations {
+  constructor(private readonly deps: UpstreamRegistrationsDeps) {}
+
+  /** Fetch for the OAuth URLs an upstream MCP server names: their addresses checked, redirects too. */
+  fetchFor(cfg: McpClientConfig): FetchLike {
+    return guardedFetch(this.deps.fetchFn ?? fetch, cfg.connection_string ?? '', this.deps.resolveHost)
+  }
+
+  /** Heimdall's registration for this client and callback URL: discovered and registered once, then reused. */
+  async forCallback(cfg: McpClientConfig, redirectUri: string): Promise<Registration> {
+    const stored = await this.deps.db
+      .selectFrom('mcp_oauth_configs')
+      .selectAll()
+      .where('mcp_client_id', '=', cfg.client_id)
+      .where('redirect_uri', '=', redirectUri)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst()
+    const configuredId = cfg.oauth_config?.client_id
+    if (stored) {
+      const reg = this.parse(stored)
+      if (configuredId === undefined || reg.client.client_id === configuredId) return reg
+    }
+    const serverUrl = cfg.connection_string ?? ''
+    let info: Awaited<ReturnType<typeof discoverOAuthServerInfo>>
+    try {
+      info = await discoverOAuthServerInfo(serverUrl, { fetchFn: this.fetchFor(cfg) })
+    } catch (err) {
+      if (err instanceof DiscoveryAddressRefused)
+        throw new GatewayError(
+          'forbidden',
+          `OAuth discovery for MCP client ${cfg.name} refused to fetch ${err.message}`,
+          { cause: err, retryable: false },
+        )
+      throw new GatewayError(
+        'upstream_error',
+        `OAuth discovery for MCP client ${cfg.name} failed: ${(err as Error).message}`,
+        { cause: err },
+      )
+    }
+    const metadata = info.authorizationServerMetadata
+    const resource = info.resourceMetadata?.resource ?? resourceUrlFromServerUrl(serverUrl).href
+    const scopes = cfg.oauth_config?.scopes ?? info.resourceMetadata?.scopes_supported
+    const scope = scopes && scopes.length > 0 ? scopes.join(' ') : undefined
+    let client: OAuthClientInformationMixed
+    if (configuredId !== undefined) {
+      client = { client_id: configuredId }
+      if (cfg.oauth_config?.client_secret) client.client_secret = cfg.oauth_config.client_secret
+    } else {
+      if (!metadata?.registration_endpoint)
+        throw new GatewayError(
+          'invalid_request',
+          `MCP client ${cfg.name}: the authorization server offers no dynamic registration; set oauth_config.client_id`,
+        )
+      try {
+        client = await registerClient(info.authorizationServerUrl, {
+          metadata,
+          clientMetadata: {
+            client_name: 'Heimdall',
+            redirect_uris: [redirectUri],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            ...(scope ? { scope } : {}),
+          },
+          fetchFn: this.fetchFor(cfg),
+        })
+      } catch (err) {
+        if (err instanceof DiscoveryAddressRefused)
+          throw new GatewayError(
+            'forbidden',
+            `MCP client ${cfg.name}: registration refused to fetch ${err.message}`,
+            {
+              cause: err,
+              retryable: false,
+            },
+          )
+        throw new GatewayError(
+          'upstream_error',
+          `registering with the authorization server of MCP client ${cfg.name} failed: ${(err as Error).message}`,
+          { cause: err },
+        )
+      }
+    }
+    const row: McpOAuthConfigsTable = {
+      id: randomUUID(),
+      mcp_client_id: cfg.client_id,
+      redirect_uri: redirectUri,
+      authorization_server: info.authorizationServerUrl,
+      metadata: metadata ? JSON.stringify(metadata) : null,
+      resource,
+      scope: scope ?? null,
+      client_information: this.deps.secrets.seal(JSON.stringify(client)),
+      created_at: new Date(this.deps.now()).toISOString(),
+    }
+    await this.deps.db.insertInto('mcp_oauth_configs').values(row).execute()
+    return { row, metadata, client }
+  }
+
+  async byId(id: string): Promise<Registration | undefined> {
+    const row = await this.deps.db
+      .selectFrom('mcp_oauth_configs')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row ? this.parse(row) : undefined
+  }
+
+  private parse(row: McpOAuthConfigsTable): Registration {
+    return {
+      row,
+      metadata: row.metadata === null ? undefined : (JSON.parse(row.metadata) as AuthorizationServerMetadata),
+      client: JSON.parse(this.deps.secrets.open(row.client_information)) as OAuthClientInformationMixed,
+    }
+  }
+}
