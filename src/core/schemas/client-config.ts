@@ -23,6 +23,8 @@ export const ClientConfigSchema = Type.Object(
     request_timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
     /** Heimdall: seconds an idle keep-alive connection stays open. */
     keep_alive_timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+    /** Heimdall: most characters of a request's or an answer's body a log entry keeps; longer ones are cut and marked. */
+    log_max_content_chars: Type.Optional(Type.Integer({ minimum: 1024 })),
     /** Heimdall: most connections open at once from one client address; 0: no cap. */
     max_connections_per_client: Type.Optional(Type.Integer({ minimum: 0 })),
     /** Most agent rounds (auto-executed MCP tools, then the model again) per chat completion; 0: off. */
@@ -43,6 +45,7 @@ export const DEFAULT_CLIENT = {
   request_timeout_seconds: 60,
   keep_alive_timeout_seconds: 72,
   max_connections_per_client: 256,
+  log_max_content_chars: 1_048_576,
 } as const
 
 export const StoreSpecSchema = Type.Object(

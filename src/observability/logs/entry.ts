@@ -7,6 +7,7 @@ import { MCP_AGENT_FIRST } from '../../mcp/tool-calls.js'
 import { computeCost, estimateTokens, type TokenEstimateRequest } from '../../governance/pricing/index.js'
 import type { GovernanceState } from '../../governance/state.js'
 import type { LogRow } from './record.js'
+import { redactedJsonText, redactText } from './redact.js'
 
 /** A finished request waiting in the queue; its content is JSON text already, redacted by the writer. */
 export interface PendingLog {
@@ -35,6 +36,28 @@ export interface StreamContent {
    * chunks share their envelope, so the next one is looked for there first. -1: not known.
    */
   deltaAt: number
+  /** Characters kept (text, reasoning, tool arguments) and waiting in `unparsed`; past `max` nothing more is kept. */
+  kept: number
+  pending: number
+  max: number
+  truncated: boolean
+}
+
+/** Most characters of a request's or an answer's content a log entry keeps, by default (1 Mi). */
+export const DEFAULT_LOG_CONTENT_MAX_CHARS = 1_048_576
+
+/** Ends the text a log entry keeps of a content cut at the cap. */
+export function truncationMarker(max: number): string {
+  return `\n[truncated by Heimdall: the log keeps the first ${max} characters]`
+}
+
+/** JSON text longer than the cap, kept as a JSON string of its first `max` characters and the marker. */
+function capJsonText(
+  text: string | undefined,
+  max: number,
+): { text: string | undefined; truncated: boolean } {
+  if (text === undefined || text.length <= max) return { text, truncated: false }
+  return { text: JSON.stringify(text.slice(0, max) + truncationMarker(max)), truncated: true }
 }
 
 export const STREAM_STATE = 'logs.stream'
@@ -48,7 +71,8 @@ function ms(ns: bigint): number {
 export function buildPendingLog(
   ctx: GatewayContext,
   governance: GovernanceState | undefined,
-  withContent: boolean,
+  /** Whether bodies are kept, and at most how many characters of each. */
+  withContent: boolean | { maxChars: number },
   now = Date.now(),
 ): PendingLog {
   const endNs = process.hrtime.bigint()
@@ -143,16 +167,22 @@ export function buildPendingLog(
     input: null,
     output: null,
     content_summary: null,
+    content_truncated: 0,
   }
   const pending: PendingLog = { row, secrets: credentialsOf(ctx.headers) }
   if (withContent) {
-    pending.inputText = jsonText(ctx.input)
+    const max = withContent === true ? DEFAULT_LOG_CONTENT_MAX_CHARS : withContent.maxChars
+    const input = capJsonText(jsonText(ctx.input), max)
+    pending.inputText = input.text
+    let output: { text: string | undefined; truncated: boolean } = { text: undefined, truncated: false }
     const streamed = ctx.state.get(STREAM_STATE) as StreamContent | undefined
-    if (streamed) pending.outputText = jsonText(streamedMessage(streamed))
+    if (streamed) output = { text: jsonText(streamedMessage(streamed)), truncated: streamed.truncated }
     else if (!ctx.error && ctx.result) {
       const raw = (ctx.result as { raw?: unknown }).raw
-      pending.outputText = typeof raw === 'string' ? raw : jsonText(ctx.result.body)
+      output = capJsonText(typeof raw === 'string' ? raw : jsonText(ctx.result.body), max)
     }
+    pending.outputText = output.text
+    if (input.truncated || output.truncated) row.content_truncated = 1
     // The answer is searched in the output column itself: the summary holds the prompts and the error.
     row.content_summary = contentSummary(ctx.input, ctx.error?.message)
   } else if (ctx.error) row.content_summary = ctx.error.message
@@ -221,33 +251,61 @@ function isLetters(s: string, end: number): boolean {
 
 export function streamedMessage(s: StreamContent): Record<string, unknown> {
   parseUnparsed(s)
-  const message: Record<string, unknown> = { role: 'assistant', content: s.content }
+  const content = s.truncated ? s.content + truncationMarker(s.max) : s.content
+  const message: Record<string, unknown> = { role: 'assistant', content }
   if (s.reasoning !== '') message.reasoning = s.reasoning
   if (s.toolCalls.length > 0) message.tool_calls = s.toolCalls
   return message
 }
 
 /** An observer that accumulates a stream's content (chat chunks and Responses events) into the context. */
-export function streamAccumulator(ctx: GatewayContext): (item: unknown) => void {
-  const acc: StreamContent = { content: '', reasoning: '', toolCalls: [], unparsed: [], deltaAt: -1 }
+export function streamAccumulator(
+  ctx: GatewayContext,
+  maxChars = DEFAULT_LOG_CONTENT_MAX_CHARS,
+): (item: unknown) => void {
+  const acc: StreamContent = {
+    content: '',
+    reasoning: '',
+    toolCalls: [],
+    unparsed: [],
+    deltaAt: -1,
+    kept: 0,
+    pending: 0,
+    max: maxChars,
+    truncated: false,
+  }
   ctx.state.set(STREAM_STATE, acc)
   // Items come as a parsed chunk, an upstream `data` text, raw SSE frames, or a Responses event.
   return (item) => {
-    const it = item as {
-      chunk?: ObservedChunk
-      data?: string
-      frames?: Buffer
-      latin1?: string
-      event?: ObservedChunk
-    }
-    const chunk = it.chunk ?? it.event
-    if (chunk) {
-      parseUnparsed(acc)
-      return applyChunk(acc, chunk)
-    }
-    if (typeof it.data === 'string') return keepData(acc, it.data, 0, it.data.length)
-    if (it.frames) keepFrames(acc, it.frames, it.latin1 ?? it.frames.toString('latin1'))
+    if (acc.truncated) return
+    keepItem(acc, item)
+    if (acc.kept + acc.pending > acc.max) truncate(acc)
   }
+}
+
+/** Stops keeping a stream's content: what was kept is cut to the cap, the rest of the stream is only relayed. */
+function truncate(acc: StreamContent): void {
+  parseUnparsed(acc)
+  acc.truncated = true
+  acc.content = acc.content.slice(0, acc.max)
+  acc.reasoning = acc.reasoning.slice(0, Math.max(0, acc.max - acc.content.length))
+}
+
+function keepItem(acc: StreamContent, item: unknown): void {
+  const it = item as {
+    chunk?: ObservedChunk
+    data?: string
+    frames?: Buffer
+    latin1?: string
+    event?: ObservedChunk
+  }
+  const chunk = it.chunk ?? it.event
+  if (chunk) {
+    parseUnparsed(acc)
+    return applyChunk(acc, chunk)
+  }
+  if (typeof it.data === 'string') return keepData(acc, it.data, 0, it.data.length)
+  if (it.frames) keepFrames(acc, it.frames, it.latin1 ?? it.frames.toString('latin1'))
 }
 
 /**
@@ -283,17 +341,20 @@ function keepData(acc: StreamContent, text: string, from: number, to: number, by
   }
   if (added === undefined) {
     acc.unparsed.push(bytes ? bytes.toString('utf8', from, to) : text.slice(from, to))
+    acc.pending += to - from
     return
   }
   if (added === '') return
   parseUnparsed(acc)
   acc.content += added
+  acc.kept += added.length
 }
 
 function parseUnparsed(acc: StreamContent): void {
   if (acc.unparsed.length === 0) return
   const texts = acc.unparsed
   acc.unparsed = []
+  acc.pending = 0
   parseTogether(acc, texts)
 }
 
@@ -409,20 +470,31 @@ function applyChunk(acc: StreamContent, chunk: ObservedChunk): void {
     if (typeof chunk.delta !== 'string') return
     if (chunk.type === 'response.output_text.delta') acc.content += chunk.delta
     else if (chunk.type.startsWith('response.reasoning')) acc.reasoning += chunk.delta
+    else return
+    acc.kept += chunk.delta.length
     return
   }
   const delta = chunk?.choices?.[0]?.delta
   if (!delta) return
-  if (typeof delta.content === 'string') acc.content += delta.content
+  if (typeof delta.content === 'string') {
+    acc.content += delta.content
+    acc.kept += delta.content.length
+  }
   const reasoning = delta.reasoning ?? delta.reasoning_content
-  if (typeof reasoning === 'string') acc.reasoning += reasoning
+  if (typeof reasoning === 'string') {
+    acc.reasoning += reasoning
+    acc.kept += reasoning.length
+  }
   for (const tc of delta.tool_calls ?? []) {
     const i = tc.index ?? acc.toolCalls.length
     const call = (acc.toolCalls[i] ??= { function: { name: '', arguments: '' } })
     if (tc.id) call.id = tc.id
     if (tc.type) call.type = tc.type
     if (tc.function?.name) call.function.name += tc.function.name
-    if (tc.function?.arguments) call.function.arguments += tc.function.arguments
+    if (tc.function?.arguments) {
+      call.function.arguments += tc.function.arguments
+      acc.kept += tc.function.arguments.length
+    }
   }
 }
 
@@ -442,69 +514,6 @@ interface ObservedChunk {
       }[]
     }
   }[]
-}
-
-const SECRET_KEYS =
-  /^(authorization|proxy-authorization|x-api-key|api[-_]?key|x-goog-api-key|password|secret|client[-_]secret|access[-_]token|refresh[-_]token|id[-_]token|aws[-_]secret[-_]access[-_]key|aws[-_]session[-_]token|private[-_]key)$/i
-const SECRET_VALUES =
-  /\b(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,})\b|\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g
-
-/** A text with known key shapes and the given exact values replaced by `[REDACTED]`. */
-export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text.length >= 8 ? text.replace(SECRET_VALUES, '[REDACTED]') : text
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[REDACTED]')
-  return out
-}
-
-/** A field named like a credential, as it appears in JSON text. */
-const SECRET_KEY_IN_JSON = new RegExp(`"${SECRET_KEYS.source.slice(1, -1)}":`, 'i')
-
-/** JSON of a request or response body, with credentials replaced by `[REDACTED]`. */
-export function redactedJson(value: unknown, secrets: readonly string[] = []): string | null {
-  if (value === undefined) return null
-  let json: string | undefined
-  try {
-    json = JSON.stringify(value)
-  } catch {
-    return null
-  }
-  if (json === undefined) return null
-  // A credential-named field is replaced whole, whatever its type: that takes a walk of the value.
-  if (SECRET_KEY_IN_JSON.test(json)) return redactedJsonByWalk(value, secrets)
-  return redactedJsonWithoutSecretFields(json, secrets)
-}
-
-/** JSON text (a provider's answer) with credentials replaced by `[REDACTED]`; null if it is not JSON. */
-export function redactedJsonText(text: string, secrets: readonly string[] = []): string | null {
-  if (!SECRET_KEY_IN_JSON.test(text)) return redactedJsonWithoutSecretFields(text, secrets)
-  try {
-    return redactedJsonByWalk(JSON.parse(text), secrets)
-  } catch {
-    return null
-  }
-}
-
-function redactedJsonWithoutSecretFields(json: string, secrets: readonly string[]): string {
-  // The key shapes cannot cross a JSON string's quotes, and the
-  // exact values are looked for as JSON writes them.
-  json = json.replace(SECRET_VALUES, '[REDACTED]')
-  for (const s of secrets) {
-    const escaped = JSON.stringify(s).slice(1, -1)
-    if (json.includes(escaped)) json = json.split(escaped).join('[REDACTED]')
-  }
-  return json
-}
-
-function redactedJsonByWalk(value: unknown, secrets: readonly string[]): string | null {
-  try {
-    return JSON.stringify(value, (key, v: unknown) => {
-      if (key !== '' && SECRET_KEYS.test(key)) return '[REDACTED]'
-      if (typeof v === 'string') return redactText(v, secrets)
-      return v
-    })
-  } catch {
-    return null
-  }
 }
 
 /** The text `content_search` looks in besides the answer: the messages of the request, and the error. */

@@ -5,7 +5,13 @@ import { registerLogRoutes } from '../../http/routes/logs.js'
 import { isStoreEnabled, type StoreSpec } from '../../store/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from '../index.js'
 import { MCP_TOOL_CALLS, type StandaloneToolCall, type ToolCallRecord } from '../../mcp/tool-calls.js'
-import { buildPendingLog, credentialsOf, finalise, streamAccumulator } from './entry.js'
+import {
+  buildPendingLog,
+  credentialsOf,
+  DEFAULT_LOG_CONTENT_MAX_CHARS,
+  finalise,
+  streamAccumulator,
+} from './entry.js'
 import { matchesFilters, type LogFilters } from './filters.js'
 import { toolCallRow, type McpToolLogRow } from './mcp-record.js'
 import { LogQueue } from './queue.js'
@@ -66,6 +72,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     client.disable_content_logging !== true &&
     (ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined)?.disable_content_logging !== true
   const subscribers = new Set<LogSubscriber>()
+  const maxContentChars = () => client.log_max_content_chars ?? DEFAULT_LOG_CONTENT_MAX_CHARS
 
   let store: LogStore | undefined
   if (isStoreEnabled(spec)) {
@@ -128,7 +135,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     name: 'logging',
     observeStream(ctx: GatewayContext) {
       if (!enabled() || !withContent(ctx) || !store) return undefined
-      return streamAccumulator(ctx)
+      return streamAccumulator(ctx, maxContentChars())
     },
     onEnd(ctx: GatewayContext) {
       if (!enabled() || !store) return
@@ -142,7 +149,11 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
         })
       }
       try {
-        const pending = buildPendingLog(ctx, deps.governance.state, withContent(ctx))
+        const pending = buildPendingLog(
+          ctx,
+          deps.governance.state,
+          withContent(ctx) && { maxChars: maxContentChars() },
+        )
         if (!queue.push(pending)) return
         // Live viewers see the entry now, in the order requests ended; bodies are serialized once.
         if (subscribers.size > 0) publish(finalise(pending))

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { VirtualKeyRecord } from '../../governance/model.js'
 import type { ToolCallRecord } from '../../mcp/tool-calls.js'
-import { redactedJson, redactText } from './entry.js'
+import { redactedJson, redactText } from './redact.js'
 import { listParam, numberParam, parseTimeRange, textParam, type Query } from './filters.js'
 
 /** One MCP tool execution as the log store keeps it: a row of the `mcp_tool_logs` table. */

@@ -43,6 +43,8 @@ export interface LogRow {
   output: string | null
   /** Text searched by `content_search`. */
   content_summary: string | null
+  /** 1 when a body was longer than the log keeps (`client.log_max_content_chars`) and was cut. */
+  content_truncated?: number | null
 }
 
 /** A log entry in Bifrost's JSON shape (`LogEntry` of the management API). */
@@ -91,6 +93,8 @@ export interface LogEntry {
   input_history?: unknown
   output_message?: unknown
   content_summary?: string
+  /** Heimdall: a body was cut at `client.log_max_content_chars`; the stored text ends with a marker. */
+  content_truncated?: boolean
 }
 
 function parse(text: string | null): unknown {
@@ -141,6 +145,7 @@ export function rowToEntry(row: LogRow): LogEntry {
   }
   if (row.route !== null) entry.route = row.route
   if (row.client_request_id) entry.client_request_id = row.client_request_id
+  if (Number(row.content_truncated) === 1) entry.content_truncated = true
   if (row.ttft !== null) entry.time_to_first_token = Number(row.ttft)
   const error = parse(row.error)
   if (error !== undefined) {

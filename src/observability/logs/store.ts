@@ -46,7 +46,8 @@ const COLUMNS = `
   input text,
   output text,
   content_summary text,
-  client_request_id varchar(255)`
+  client_request_id varchar(255),
+  content_truncated integer`
 
 /** The column names, in table order: what a prepared insert binds. */
 const COLUMN_NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]) as (keyof LogRow)[]
@@ -152,6 +153,7 @@ export class LogStore {
     const added = [
       ['selected_key_name', 'varchar(255)'],
       ['client_request_id', 'varchar(255)'],
+      ['content_truncated', 'integer'],
     ]
     if (this.kind === 'postgres') {
       for (const [name, type] of added)
