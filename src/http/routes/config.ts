@@ -10,7 +10,15 @@ export const CONFIG_TOPIC = 'config'
 const STORE_KEY = 'client_config'
 
 /** Settings read once at start: a change is stored and applies at the next start. */
-const RESTART_FIELDS = ['max_request_body_size_mb', 'allowed_origins', 'shutdown_timeout_seconds'] as const
+const RESTART_FIELDS = [
+  'max_request_body_size_mb',
+  'allowed_origins',
+  'shutdown_timeout_seconds',
+  // The HTTP server takes its timeouts when it is created.
+  'request_headers_timeout_seconds',
+  'request_timeout_seconds',
+  'keep_alive_timeout_seconds',
+] as const
 
 interface StoredClientConfig {
   /** Hash of config.json's `client` section when this was stored. */
