@@ -12,10 +12,17 @@ export interface OriginPolicy {
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 /**
- * Routes made for browser clients of other origins (MCP clients' OAuth discovery, registration and
- * token exchange): their `Origin` is not checked, their `Host` is.
+ * Routes whose `Origin` is not checked (their `Host` is): those made for browser clients of other
+ * origins (MCP clients' OAuth discovery, registration and token exchange), and the consent pages'
+ * form posts, which send `Origin: null` (the pages set no-referrer) and are bound to the browser by
+ * their SameSite flow cookie instead.
  */
-const CROSS_ORIGIN_PATHS = ['/.well-known/', '/api/oauth/per-user/register', '/api/oauth/per-user/token']
+const CROSS_ORIGIN_PATHS = [
+  '/.well-known/',
+  '/api/oauth/per-user/register',
+  '/api/oauth/per-user/token',
+  '/api/oauth/per-user/consent/',
+]
 
 /** The hostname of a `Host` value, IPv6 literals with their brackets, lower case. */
 function hostnameOf(host: string): string {
