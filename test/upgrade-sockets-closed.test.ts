@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { EVERYTHING } from './helpers/mcp.js'
 
 const running: RunningHeimdall[] = []
 afterAll(async () => {
@@ -122,5 +123,53 @@ describe('shutdown with upgraded sockets open', () => {
     expect(Date.now() - started).toBeLessThan(5000)
     await peerClosed
     peer.destroy()
+  })
+
+  it('with a stdio MCP client and a refused upgrade socket, close() completes and the stdio child is gone', async () => {
+    const gw = await startHeimdall({
+      logs_store: { type: 'sqlite' },
+      mcp: {
+        client_configs: [
+          {
+            name: 'everything',
+            connection_type: 'stdio',
+            stdio_config: { command: process.execPath, args: [EVERYTHING] },
+            tools_to_execute: ['*'],
+          },
+        ],
+      },
+    })
+    const id = gw.heimdall.mcp.list()[0].config.client_id
+    let pid: number | undefined
+    for (let i = 0; i < 200 && pid === undefined; i++) {
+      pid = gw.heimdall.mcp.status(id).pid
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(pid).toEqual(expect.any(Number))
+    // The socket the audit saw leak: an upgrade to a path with no websocket route, never closed by the client.
+    const stray = connect(portOf(gw), '127.0.0.1')
+    stray.on('error', () => undefined)
+    stray.write(
+      'GET /nonexistent HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n',
+    )
+    await new Promise((r) => setTimeout(r, 100))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      gw.close(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('close() did not complete within 5 s')), 5000)
+      }),
+    ]).finally(() => clearTimeout(timer))
+    stray.destroy()
+    const alive = () => {
+      try {
+        process.kill(pid!, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 30))
+    expect(alive()).toBe(false)
   })
 })
