@@ -47,6 +47,17 @@ function upgrade(port: number, method: string, path: string, withinMs: number): 
   })
 }
 
+/** gw.close(), failing if it takes longer than `ms`. */
+async function closeWithin(gw: RunningHeimdall, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    gw.close(),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`close() did not complete within ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
+
 async function settle(gw: RunningHeimdall, baseline: number): Promise<number> {
   let n = await connections(gw)
   for (let i = 0; i < 100 && n > baseline; i++) {
@@ -113,13 +124,7 @@ describe('shutdown with upgraded sockets open', () => {
     )
     expect(await handshake).toMatch(/^HTTP\/1\.1 101 /)
     const started = Date.now()
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      gw.close(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('close() did not complete within 5 s')), 5000)
-      }),
-    ]).finally(() => clearTimeout(timer))
+    await closeWithin(gw, 5000)
     expect(Date.now() - started).toBeLessThan(5000)
     await peerClosed
     peer.destroy()
@@ -153,13 +158,7 @@ describe('shutdown with upgraded sockets open', () => {
       'GET /nonexistent HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n',
     )
     await new Promise((r) => setTimeout(r, 100))
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      gw.close(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('close() did not complete within 5 s')), 5000)
-      }),
-    ]).finally(() => clearTimeout(timer))
+    await closeWithin(gw, 5000)
     stray.destroy()
     const alive = () => {
       try {
