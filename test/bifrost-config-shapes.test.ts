@@ -1,4 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -7,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHeimdall, type Heimdall } from '../src/http/app.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
+import { fakeProvider } from './helpers/heimdall.js'
 
 /**
  * config.json files written for Bifrost (transports/config.schema.json) start Heimdall: what
@@ -108,6 +111,12 @@ function bifrostConfig(openaiUrl: string) {
       mcp_tool_sync_interval: 10,
       routing_chain_max_depth: 10,
       mcp_server_auth_mode: 'headers',
+      mcp_external_client_url: { value: 'https://gw.example.com', env_var: '', from_env: false },
+      oauth2_server_config: {
+        issuer_url: { value: '', env_var: 'HS_ISSUER_URL', from_env: true },
+        auth_code_ttl: 300,
+        access_token_ttl: 600,
+      },
     },
     framework: {
       pricing: { pricing_url: 'https://example.com/pricing.json', pricing_sync_interval: 86400 },
@@ -380,17 +389,25 @@ function bifrostConfig(openaiUrl: string) {
   }
 }
 
+let fake: FakeServer
+beforeAll(async () => {
+  fake = await startFakeOpenAI()
+})
+afterAll(async () => {
+  await fake?.close()
+})
+
 describe("config.json in Bifrost's shapes", () => {
-  let fake: FakeServer
   let h: Started
 
   beforeAll(async () => {
-    fake = await startFakeOpenAI()
-    h = await startFromFile(bifrostConfig(fake.url), { HS_ANTHROPIC_KEY: 'sk-ant-test' })
+    h = await startFromFile(bifrostConfig(fake.url), {
+      HS_ANTHROPIC_KEY: 'sk-ant-test',
+      HS_ISSUER_URL: 'https://issuer.example.com',
+    })
   })
   afterAll(async () => {
     await h?.close()
-    await fake?.close()
   })
 
   it('starts, and reads the client settings back through GET /api/config', async () => {
@@ -406,6 +423,9 @@ describe("config.json in Bifrost's shapes", () => {
       prometheus_labels: ['team'],
       compat: { convert_text_to_chat: true, should_drop_params: true, should_convert_params: false },
       header_filter_config: { allowlist: ['x-custom'], denylist: ['x-secret'] },
+      // Bifrost's {value, env_var, from_env} form, read as the text it stands for.
+      mcp_external_client_url: 'https://gw.example.com',
+      oauth2_server_config: { issuer_url: 'https://issuer.example.com', auth_code_ttl: 300 },
     })
     expect(body.is_logs_connected).toBe(true)
   })
@@ -603,5 +623,45 @@ describe('stores and deprecated settings as Bifrost writes them', () => {
     } finally {
       await h.close()
     }
+  })
+
+  it("reads otel's multi-profile form as its first enabled profile", async () => {
+    const paths: string[] = []
+    const collector = createServer((req, res) => {
+      paths.push(req.url ?? '')
+      req.resume()
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
+    })
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
+    const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`
+    const profile = { trace_type: 'genai_extension', protocol: 'http' }
+    const h = await startFromFile({
+      providers: { openai: fakeProvider(fake.url) },
+      plugins: [
+        {
+          name: 'otel',
+          enabled: true,
+          config: {
+            profiles: [
+              { ...profile, enabled: false, collector_url: 'http://127.0.0.1:9' },
+              { ...profile, collector_url: collectorUrl, service_name: 'from-profile' },
+            ],
+          },
+        },
+      ],
+    })
+    try {
+      const res = await fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      })
+      expect(res.status).toBe(200)
+    } finally {
+      // Closing flushes the spans still queued.
+      await h.close()
+      collector.close()
+    }
+    expect(paths).toContain('/v1/traces')
   })
 })

@@ -86,7 +86,7 @@ export interface Heimdall {
 
 const validateConfigFile = compileValidator(ConfigFileSchema)
 
-async function readConfigFile(path: string, logger: Logger): Promise<ConfigFile> {
+async function readConfigFile(path: string, logger: Logger, env: NodeJS.ProcessEnv): Promise<ConfigFile> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -101,7 +101,7 @@ async function readConfigFile(path: string, logger: Logger): Promise<ConfigFile>
     throw new Error(`${path} is not valid JSON: ${(err as Error).message}`)
   }
   try {
-    return validateConfigFile(acceptBifrostShapes(parsed, logger))
+    return validateConfigFile(acceptBifrostShapes(parsed, logger, env))
   } catch (err) {
     throw new Error(`${path}: ${(err as Error).message}`)
   }
@@ -151,8 +151,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
   const configPath = opts.configPath ?? resolve(appDir, 'config.json')
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info')
   const config = opts.config
-    ? (acceptBifrostShapes(opts.config, logger) as ConfigFile)
-    : await readConfigFile(configPath, logger)
+    ? (acceptBifrostShapes(opts.config, logger, env) as ConfigFile)
+    : await readConfigFile(configPath, logger, env)
   const client = { ...DEFAULT_CLIENT, ...config.client }
 
   const encryptionKeyRef = config.encryption_key ?? env.HEIMDALL_ENCRYPTION_KEY ?? env.BIFROST_ENCRYPTION_KEY

@@ -8,7 +8,11 @@ import { isBuiltinProvider } from '../providers/index.js'
  * does not implement is dropped or left unread with a warning, rather than refusing to start.
  * Runs before the file is validated; the input is not changed.
  */
-export function acceptBifrostShapes(raw: unknown, logger: Pick<Logger, 'warn'>): unknown {
+export function acceptBifrostShapes(
+  raw: unknown,
+  logger: Pick<Logger, 'warn'>,
+  env: NodeJS.ProcessEnv = process.env,
+): unknown {
   if (!isObject(raw)) return raw
   const config: Obj = { ...raw }
   const warn = (section: string, message: string) =>
@@ -26,14 +30,18 @@ export function acceptBifrostShapes(raw: unknown, logger: Pick<Logger, 'warn'>):
   if (config.source_of_truth === 'config.json') {
     warn('source_of_truth', '"config.json" is not supported; entries already stored keep their stored form')
   }
-  if (isObject(config.client)) config.client = acceptClient(config.client, warn)
+  if (isObject(config.client)) config.client = acceptClient(config.client, warn, env)
   if (isObject(config.providers)) config.providers = acceptProviders(config.providers, warn)
   if (isObject(config.config_store))
     config.config_store = acceptStore(config.config_store, 'config_store', warn)
   if (isObject(config.logs_store)) config.logs_store = acceptLogsStore(config.logs_store, warn)
   if (isObject(config.governance)) warnUnreadGovernance(config.governance, warn)
   if (isObject(config.mcp)) warnUnreadMcp(config.mcp, warn)
-  if (Array.isArray(config.plugins)) config.client = acceptPlugins(config.plugins, config.client, warn)
+  if (Array.isArray(config.plugins)) {
+    const accepted = acceptPlugins(config.plugins, config.client, warn)
+    config.plugins = accepted.plugins
+    config.client = accepted.client
+  }
   return config
 }
 
@@ -86,7 +94,7 @@ const UNREAD_CLIENT_FIELDS = [
   'vk_rotation_cooldown',
 ]
 
-function acceptClient(input: Obj, warn: Warn): Obj {
+function acceptClient(input: Obj, warn: Warn, env: NodeJS.ProcessEnv): Obj {
   const client = { ...input }
   // Bifrost's deprecated spellings of enforce_auth_on_inference.
   for (const old of ['enforce_governance_header', 'enforce_scim_auth']) {
@@ -97,7 +105,23 @@ function acceptClient(input: Obj, warn: Warn): Obj {
   const unread = UNREAD_CLIENT_FIELDS.filter((f) => client[f] !== undefined)
   if (unread.length > 0)
     warn('client', `${unread.join(', ')} not implemented by Heimdall; kept but not applied`)
+  if (client.mcp_external_client_url !== undefined) {
+    client.mcp_external_client_url = envVarText(client.mcp_external_client_url, env)
+  }
+  if (isObject(client.oauth2_server_config) && client.oauth2_server_config.issuer_url !== undefined) {
+    const issuer = envVarText(client.oauth2_server_config.issuer_url, env)
+    client.oauth2_server_config = { ...client.oauth2_server_config, issuer_url: issuer }
+  }
   return client
+}
+
+/** Bifrost's object form of a value that may come from the environment (`{value, env_var, from_env}`), as its text. */
+function envVarText(value: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!isObject(value)) return value
+  if (value.from_env === true && typeof value.env_var === 'string' && value.env_var !== '') {
+    return env[value.env_var]
+  }
+  return typeof value.value === 'string' ? value.value : value
 }
 
 /** Bifrost's providers that Heimdall cannot serve. */
@@ -181,6 +205,9 @@ function acceptProviders(input: Obj, warn: Warn): Obj {
 function acceptStore(input: Obj, section: string, warn: Warn): Obj {
   const store = { ...input }
   if (store.type === undefined) store.type = 'sqlite'
+  if (isObject(store.config) && store.config.password_command !== undefined) {
+    warn(`${section}.config.password_command`, 'not implemented by Heimdall; set password instead')
+  }
   if (store.vault_store !== undefined) {
     warn(`${section}.vault_store`, 'external secret stores are not implemented by Heimdall; ignored')
     delete store.vault_store
@@ -245,27 +272,41 @@ const KNOWN_PLUGINS = new Set(['telemetry', 'otel', 'logging', 'governance'])
 
 /**
  * The built-in `logging` and `governance` plugins' settings are client settings in Heimdall; they
- * apply where the `client` section does not set them.
+ * apply where the `client` section does not set them. `otel`'s multi-profile form is read as its
+ * first enabled profile.
  */
-function acceptPlugins(plugins: unknown[], clientInput: unknown, warn: Warn): unknown {
+function acceptPlugins(
+  plugins: unknown[],
+  clientInput: unknown,
+  warn: Warn,
+): { plugins: unknown[]; client: unknown } {
   const client: Obj = isObject(clientInput) ? { ...clientInput } : {}
   let changed = false
-  for (const plugin of plugins) {
-    if (!isObject(plugin) || typeof plugin.name !== 'string' || plugin.enabled === false) continue
+  const setClient = (field: string, value: unknown) => {
+    if (client[field] !== undefined) return
+    client[field] = value
+    changed = true
+  }
+  const out = plugins.map((plugin) => {
+    if (!isObject(plugin) || typeof plugin.name !== 'string' || plugin.enabled === false) return plugin
+    const at = `plugins.${plugin.name}`
     const cfg = isObject(plugin.config) ? plugin.config : {}
     if (!KNOWN_PLUGINS.has(plugin.name)) {
-      warn(`plugins.${plugin.name}`, 'plugin not implemented by Heimdall; ignored')
+      warn(at, 'plugin not implemented by Heimdall; ignored')
     } else if (plugin.name === 'governance' && typeof cfg.is_vk_mandatory === 'boolean') {
-      if (client.enforce_auth_on_inference === undefined) {
-        client.enforce_auth_on_inference = cfg.is_vk_mandatory
-        changed = true
-      }
+      setClient('enforce_auth_on_inference', cfg.is_vk_mandatory)
     } else if (plugin.name === 'logging' && typeof cfg.disable_content_logging === 'boolean') {
-      if (client.disable_content_logging === undefined) {
-        client.disable_content_logging = cfg.disable_content_logging
-        changed = true
-      }
+      setClient('disable_content_logging', cfg.disable_content_logging)
+    } else if (plugin.name === 'telemetry') {
+      const unread = ['custom_labels', 'push_gateway'].filter((f) => cfg[f] !== undefined)
+      if (unread.length > 0) warn(`${at}.config`, `${unread.join(', ')} not implemented by Heimdall; ignored`)
+    } else if (plugin.name === 'otel' && Array.isArray(cfg.profiles)) {
+      const enabled = cfg.profiles.filter((p) => isObject(p) && p.enabled !== false)
+      if (enabled.length > 1)
+        warn(`${at}.config.profiles`, 'Heimdall exports to one collector: the first profile')
+      return { ...plugin, ...(enabled.length === 0 ? { enabled: false } : { config: enabled[0] }) }
     }
-  }
-  return changed ? client : clientInput
+    return plugin
+  })
+  return { plugins: out, client: changed ? client : clientInput }
 }
