@@ -142,6 +142,15 @@ describe('a gateway beyond loopback without admin login', () => {
     expect(done.statusCode, done.body).toBe(200)
     const session = done.json().token as string
     expect(done.headers['set-cookie']).toMatch(/^heimdall_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax/)
+    expect(done.headers['set-cookie']).not.toMatch(/Secure/)
+    // Behind a TLS proxy the cookie is Secure.
+    const viaTls = await app.inject({
+      method: 'POST',
+      url: '/api/session/login',
+      headers: { 'x-forwarded-proto': 'https' },
+      payload: { username: 'admin', password: PASSWORD },
+    })
+    expect(viaTls.headers['set-cookie']).toMatch(/; HttpOnly; SameSite=Lax; .*; Secure$/)
 
     const open = await app.inject({ url: '/api/providers' })
     expect(open.statusCode).toBe(401)

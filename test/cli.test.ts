@@ -241,6 +241,22 @@ describe('heimdall command', () => {
       'a provider with retry_backoff_initial "fast"',
       { providers: { openai: { keys: [], network_config: { retry_backoff_initial: 'fast' } } } },
     ],
+    [
+      'an admin login under governance.auth_config whose password variable is not set',
+      {
+        governance: {
+          auth_config: {
+            is_enabled: true,
+            admin_username: 'admin',
+            admin_password: 'env.HEIMDALL_UNSET_PASSWORD',
+          },
+        },
+      },
+    ],
+    [
+      'an admin login turned on without a password',
+      { auth_config: { is_enabled: true, admin_username: 'admin' } },
+    ],
   ])('exits non-zero, naming config.json, when it holds %s', async (_what, config) => {
     const dir = await appDirWith(config)
     const child = runCli(['--app-dir', dir, '--port', '0'])

@@ -66,6 +66,8 @@ const NAV = [
 interface AuthState {
   is_auth_enabled: boolean
   has_valid_token: boolean
+  /** Listening beyond loopback without an admin login: locked until set up. */
+  setup_required?: boolean
 }
 
 export function App() {
@@ -86,12 +88,18 @@ export function App() {
         <Loader />
       </Center>
     )
-  const signedIn = !auth.is_auth_enabled || auth.has_valid_token
+  const signedIn = (!auth.is_auth_enabled && !auth.setup_required) || auth.has_valid_token
   return (
     <Routes>
       <Route
         path="/login"
-        element={signedIn ? <Navigate to="/dashboard" replace /> : <LoginPage onLogin={check} />}
+        element={
+          signedIn ? (
+            <Navigate to="/dashboard" replace />
+          ) : (
+            <LoginPage onLogin={check} setup={auth.setup_required} />
+          )
+        }
       />
       <Route
         path="*"

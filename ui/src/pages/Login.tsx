@@ -14,7 +14,12 @@ import { useState } from 'react'
 import { api, errorText } from '../api'
 import { ErrorNote } from '../components'
 
-export function LoginPage({ onLogin }: { onLogin: () => Promise<void> }) {
+/**
+ * Sign-in; or, on a gateway listening beyond loopback without an admin login yet (`setup`), the
+ * first-run setup: the admin login, with the one-time token the gateway printed at start.
+ */
+export function LoginPage({ onLogin, setup = false }: { onLogin: () => Promise<void>; setup?: boolean }) {
+  const [setupToken, setSetupToken] = useState('')
   const [username, setUsername] = useState('')
   const [password, setPassword] = useState('')
   const [error, setError] = useState<string>()
@@ -24,7 +29,13 @@ export function LoginPage({ onLogin }: { onLogin: () => Promise<void> }) {
     setBusy(true)
     try {
       // The answer sets the HttpOnly session cookie; its token is for API clients, not kept here.
-      await api('POST', '/api/session/login', { username, password })
+      if (setup)
+        await api('POST', '/api/session/setup', {
+          setup_token: setupToken,
+          admin_username: username,
+          admin_password: password,
+        })
+      else await api('POST', '/api/session/login', { username, password })
       await onLogin()
     } catch (err) {
       setError(errorText(err))
@@ -43,17 +54,29 @@ export function LoginPage({ onLogin }: { onLogin: () => Promise<void> }) {
                 <Title order={2}>Heimdall</Title>
               </Group>
               <Text c="dimmed" size="sm">
-                Sign in with the admin credentials from auth_config.
+                {setup
+                  ? 'Set the admin login. The setup token is in the gateway’s log, printed at start.'
+                  : 'Sign in with the admin credentials from auth_config.'}
               </Text>
             </div>
             <ErrorNote error={error} />
+            {setup && (
+              <PasswordInput
+                label="Setup token"
+                name="setup_token"
+                value={setupToken}
+                onChange={(e) => setSetupToken(e.currentTarget.value)}
+                required
+                autoFocus
+              />
+            )}
             <TextInput
               label="Username"
               name="username"
               value={username}
               onChange={(e) => setUsername(e.currentTarget.value)}
               required
-              autoFocus
+              autoFocus={!setup}
             />
             <PasswordInput
               label="Password"
@@ -63,7 +86,7 @@ export function LoginPage({ onLogin }: { onLogin: () => Promise<void> }) {
               required
             />
             <Button type="submit" loading={busy} fullWidth>
-              Sign in
+              {setup ? 'Set up' : 'Sign in'}
             </Button>
           </Stack>
         </form>
