@@ -4,10 +4,10 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import { afterAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { createAdminAuth } from '../src/http/auth.js'
 import { installErrorHandlers } from '../src/http/errors.js'
 import { registerSessionRoutes } from '../src/http/routes/session.js'
+import { upgradeStatus } from './helpers/upgrade.js'
 import { startHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -26,18 +26,6 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 })
 
-function wsStatus(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers })
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
-    ws.on('open', () => {
-      ws.close()
-      resolve(101)
-    })
-    ws.on('error', () => undefined)
-  })
-}
-
 describe('one throttle of failed admin logins', () => {
   it('ten wrong guesses spread over /api, /metrics and /ws/logs make the address wait; the right password works after the wait', async () => {
     const gw = await startHeimdall({ auth_config: AUTH }, { env: { HEIMDALL_TEST_PASSWORD: PASSWORD } })
@@ -55,7 +43,7 @@ describe('one throttle of failed admin logins', () => {
       }
       const ws = gw.url.replace(/^http/, 'ws') + '/ws/logs'
       for (let i = 0; i < 3; i++)
-        expect(await wsStatus(ws, { authorization: basic('admin', `w-${i}`) })).toBe(401)
+        expect(await upgradeStatus(ws, { authorization: basic('admin', `w-${i}`) })).toBe(401)
 
       // The tenth failure started a back-off on every route: even the right password waits.
       const waiting = await login(PASSWORD)

@@ -3,9 +3,9 @@ import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
+import { upgradeStatus } from './helpers/upgrade.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -63,19 +63,6 @@ function expectForbidden(answer: Answer, what: string, mentions: RegExp): void {
     error: { type: 'permission_error', code: 'forbidden' },
   })
   expect(body.error.message, what).toMatch(mentions)
-}
-
-/** The HTTP status a /ws/logs upgrade got (101 when the socket opened). */
-function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers })
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
-    ws.on('open', () => {
-      ws.close()
-      resolve(101)
-    })
-    ws.on('error', () => undefined)
-  })
 }
 
 let fake: FakeServer
