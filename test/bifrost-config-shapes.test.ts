@@ -564,6 +564,31 @@ describe("config.json in Bifrost's shapes", () => {
     expect(put.status, JSON.stringify(put.body)).toBe(200)
   })
 
+  it('reads members Bifrost writes as null as not set, in the provider and config APIs', async () => {
+    const provider = await call(h, 'POST', '/api/providers', {
+      provider: 'deepseek',
+      keys: [
+        { name: 'd', value: 'sk-deepseek', models: ['*'], weight: 1, aliases: null, azure_key_config: null },
+      ],
+      network_config: null,
+      concurrency_and_buffer_size: null,
+      custom_provider_config: null,
+      send_back_raw_response: null,
+    })
+    expect(provider.status, JSON.stringify(provider.body)).toBe(200)
+    expect(provider.body.keys[0]).not.toHaveProperty('aliases')
+    expect(provider.body.concurrency_and_buffer_size).toEqual({ concurrency: 1000, buffer_size: 5000 })
+    const put = await call(h, 'PUT', '/api/config', {
+      client_config: { allowed_origins: null, max_request_body_size_mb: null, header_filter_config: null },
+    })
+    expect(put.status, JSON.stringify(put.body)).toBe(200)
+    const { body } = await call(h, 'GET', '/api/config')
+    expect(body.client_config).toMatchObject({
+      max_request_body_size_mb: 50,
+      allowed_origins: ['*', 'https://app.example.com'],
+    })
+  })
+
   it("accepts a key alias in Bifrost's object form through the provider API", async () => {
     const res = await call(h, 'POST', '/api/providers', {
       provider: 'mistral',
@@ -590,6 +615,33 @@ describe('stores and deprecated settings as Bifrost writes them', () => {
     try {
       const { body } = await call(h, 'GET', '/api/config')
       expect(body.is_logs_connected).toBe(false)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('starts with null members in client and providers, read as not set', async () => {
+    const h = await startFromFile({
+      client: { allowed_origins: null, log_retention_days: null, enforce_auth_on_inference: null },
+      providers: {
+        openai: {
+          keys: [
+            { name: 'k', value: 'sk-1', models: ['*'], weight: 1, aliases: null, vertex_key_config: null },
+          ],
+          network_config: { base_url: fake.url },
+          concurrency_and_buffer_size: null,
+          proxy_config: null,
+          custom_provider_config: null,
+        },
+      },
+    })
+    try {
+      const config = (await call(h, 'GET', '/api/config')).body
+      expect(config.client_config).not.toHaveProperty('allowed_origins')
+      expect(config.client_config.enforce_auth_on_inference).toBe(false)
+      const openai = (await call(h, 'GET', '/api/providers/openai')).body
+      expect(openai).not.toHaveProperty('proxy_config')
+      expect(openai.keys[0]).not.toHaveProperty('aliases')
     } finally {
       await h.close()
     }

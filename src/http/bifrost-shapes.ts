@@ -52,6 +52,37 @@ function isObject(value: unknown): value is Obj {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
+/** The object without its members set to null (Bifrost's Go structs read a JSON null as "not set"). */
+export function withoutNulls(value: unknown): unknown {
+  if (!isObject(value)) return value
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null))
+}
+
+/** Key members whose null means "none"; a null `models` is left to be refused, as its meaning differs by version. */
+const NULLABLE_KEY_FIELDS = [
+  'aliases',
+  'description',
+  'azure_key_config',
+  'vertex_key_config',
+  'bedrock_key_config',
+  'vllm_key_config',
+  'ollama_key_config',
+  'sgl_key_config',
+]
+
+/** A provider as Bifrost may write it, with the members it writes as null (no proxy, no key config ...) left out. */
+export function providerWithoutNulls(value: unknown): unknown {
+  const provider = withoutNulls(value)
+  if (!isObject(provider) || !Array.isArray(provider.keys)) return provider
+  const keys = provider.keys.map((key) => {
+    if (!isObject(key)) return key
+    return Object.fromEntries(
+      Object.entries(key).filter(([k, v]) => v !== null || !NULLABLE_KEY_FIELDS.includes(k)),
+    )
+  })
+  return { ...provider, keys }
+}
+
 /** Top-level sections of Bifrost's config.json that Heimdall has no counterpart for. */
 const UNREAD_SECTIONS: Record<string, string> = {
   server: 'the HTTP server tuning (read_buffer_size)',
@@ -95,7 +126,7 @@ const UNREAD_CLIENT_FIELDS = [
 ]
 
 function acceptClient(input: Obj, warn: Warn, env: NodeJS.ProcessEnv): Obj {
-  const client = { ...input }
+  const client = withoutNulls(input) as Obj
   // Bifrost's deprecated spellings of enforce_auth_on_inference.
   for (const old of ['enforce_governance_header', 'enforce_scim_auth']) {
     if (typeof client[old] === 'boolean' && client.enforce_auth_on_inference === undefined) {
@@ -182,9 +213,8 @@ function acceptProviders(input: Obj, warn: Warn): Obj {
       warn(at, `provider type ${type} is not supported by Heimdall; this provider is left out`)
       continue
     }
-    const provider = { ...value }
-    // Bifrost writes a provider without a proxy as `"proxy_config": null`.
-    if (provider.proxy_config === null) delete provider.proxy_config
+    // Bifrost writes a provider without a proxy as `"proxy_config": null`, and so on.
+    const provider = providerWithoutNulls(value) as Obj
     if (isObject(provider.proxy_config) && provider.proxy_config.type !== 'none') {
       warn(
         `${at}.proxy_config`,

@@ -4,6 +4,7 @@ import { GatewayError } from '../../core/errors.js'
 import { ClientConfigSchema, type ClientConfig } from '../../core/schemas/index.js'
 import type { ConfigStore } from '../../store/index.js'
 import { stableJson } from '../../store/index.js'
+import { withoutNulls } from '../bifrost-shapes.js'
 import { compileValidator } from '../validate.js'
 
 export const CONFIG_TOPIC = 'config'
@@ -96,7 +97,8 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRouteDeps
     }
     if (body.client_config === undefined)
       return { status: 'success', message: 'nothing to change', restart_required: restart }
-    const patch = validateClient(body.client_config)
+    // A null member is "not set", as in Bifrost: the current value stays.
+    const patch = validateClient(withoutNulls(body.client_config))
     const next = { ...deps.client, ...patch }
     const changedRestartFields = RESTART_FIELDS.filter(
       (f) => JSON.stringify(next[f]) !== JSON.stringify(deps.client[f]),

@@ -18,6 +18,7 @@ import {
   redactProvider,
   type ConfigStore,
 } from '../../store/index.js'
+import { providerWithoutNulls } from '../bifrost-shapes.js'
 import { compileValidator } from '../validate.js'
 
 export const PROVIDERS_TOPIC = 'providers'
@@ -37,13 +38,6 @@ const validateAdd = compileValidator(
 )
 const validateUpdate = compileValidator(ProviderConfigSchema)
 
-/** Bifrost writes a provider without a proxy as `"proxy_config": null`: read as no proxy. */
-function withoutNullProxy(body: unknown): unknown {
-  if (body === null || typeof body !== 'object' || (body as { proxy_config?: unknown }).proxy_config !== null)
-    return body
-  const { proxy_config: _none, ...rest } = body as Record<string, unknown>
-  return rest
-}
 const validateKey = compileValidator(ProviderKeySchema)
 
 /**
@@ -129,7 +123,7 @@ export function registerProviderRoutes(
   })
 
   app.post('/api/providers', async (request) => {
-    const { provider, ...body } = validateAdd(withoutNullProxy(request.body))
+    const { provider, ...body } = validateAdd(providerWithoutNulls(request.body))
     if (registry.has(provider)) throw new GatewayError('conflict', `provider ${provider} already exists`)
     return redactProvider(await save(withKeys(body, provider, undefined)))
   })
@@ -140,7 +134,7 @@ export function registerProviderRoutes(
 
   app.put<{ Params: { provider: string } }>('/api/providers/:provider', async (request) => {
     const name = request.params.provider
-    const body = validateUpdate(withoutNullProxy(request.body))
+    const body = validateUpdate(providerWithoutNulls(request.body))
     return redactProvider(await save(withKeys(body, name, registry.get(name)?.config)))
   })
 
