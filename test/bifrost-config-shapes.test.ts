@@ -332,7 +332,8 @@ function bifrostConfig(openaiUrl: string) {
             { provider: 'openai', weight: 1, allowed_models: ['*'], blacklisted_models: [], key_ids: ['*'] },
             { provider: 'anthropic', weight: null, allowed_models: ['claude-sonnet-4'] },
           ],
-          mcp_configs: [],
+          // Bifrost's database form: the MCP client by its numeric id only.
+          mcp_configs: [{ mcp_client_id: 3, tools_to_execute: ['*'] }],
         },
       ],
       routing_rules: [
@@ -524,6 +525,7 @@ describe("config.json in Bifrost's shapes", () => {
       'governance.business_units',
       'governance.routing_rules',
       'governance.model_configs',
+      'governance.virtual_keys.0.mcp_configs',
       'mcp.tool_sync_interval',
       'plugins.maxim',
       'plugins.my-plugin',

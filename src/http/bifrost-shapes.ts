@@ -35,7 +35,7 @@ export function acceptBifrostShapes(
   if (isObject(config.config_store))
     config.config_store = acceptStore(config.config_store, 'config_store', warn)
   if (isObject(config.logs_store)) config.logs_store = acceptLogsStore(config.logs_store, warn)
-  if (isObject(config.governance)) warnUnreadGovernance(config.governance, warn)
+  if (isObject(config.governance)) config.governance = acceptGovernance(config.governance, warn)
   if (isObject(config.mcp)) warnUnreadMcp(config.mcp, warn)
   if (Array.isArray(config.plugins)) {
     const accepted = acceptPlugins(config.plugins, config.client, warn)
@@ -280,12 +280,25 @@ const UNREAD_GOVERNANCE = [
   'providers',
 ]
 
-function warnUnreadGovernance(governance: Obj, warn: Warn): void {
+function acceptGovernance(governance: Obj, warn: Warn): Obj {
   for (const section of UNREAD_GOVERNANCE) {
     const value = governance[section]
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue
     warn(`governance.${section}`, 'not imported from config.json by Heimdall; ignored')
   }
+  if (!Array.isArray(governance.virtual_keys)) return governance
+  // An MCP config naming its client only by Bifrost's database id cannot be matched to a Heimdall client.
+  const virtual_keys = governance.virtual_keys.map((vk, i) => {
+    if (!isObject(vk) || !Array.isArray(vk.mcp_configs)) return vk
+    const named = vk.mcp_configs.filter((m) => !isObject(m) || typeof m.mcp_client_name === 'string')
+    if (named.length === vk.mcp_configs.length) return vk
+    warn(
+      `governance.virtual_keys.${i}.mcp_configs`,
+      'entries without mcp_client_name (database ids) cannot be matched to an MCP client; left out',
+    )
+    return { ...vk, mcp_configs: named }
+  })
+  return { ...governance, virtual_keys }
 }
 
 function warnUnreadMcp(mcp: Obj, warn: Warn): void {
