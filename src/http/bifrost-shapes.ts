@@ -155,7 +155,7 @@ function envVarText(value: unknown, env: NodeJS.ProcessEnv): unknown {
   return typeof value.value === 'string' ? value.value : value
 }
 
-/** Bifrost's providers that Heimdall cannot serve. */
+/** The providers Bifrost knows; one Heimdall has no adapter for is left out with a warning rather than refused. */
 const BIFROST_PROVIDERS = [
   'openai',
   'anthropic',
@@ -248,7 +248,8 @@ function acceptStore(input: Obj, section: string, warn: Warn): Obj {
 function acceptLogsStore(input: Obj, warn: Warn): Obj {
   const store = acceptStore(input, 'logs_store', warn)
   if (store.type === 'clickhouse') {
-    warn('logs_store', 'ClickHouse is not supported by Heimdall; request logs are off')
+    if (store.enabled !== false)
+      warn('logs_store', 'ClickHouse is not supported by Heimdall; request logs are off')
     return { enabled: false, type: 'sqlite' }
   }
   // Bifrost's writer tuning, under Heimdall's names; what is already set in Heimdall's names wins.
