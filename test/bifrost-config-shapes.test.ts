@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHeimdall, type Heimdall } from '../src/http/app.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider } from './helpers/heimdall.js'
+import { callJson, fakeProvider } from './helpers/heimdall.js'
 
 /**
  * config.json files written for Bifrost (transports/config.schema.json) start Heimdall: what
@@ -61,15 +61,7 @@ async function startFromFile(config: unknown, env: NodeJS.ProcessEnv = {}): Prom
   }
 }
 
-async function call(h: Started, method: string, path: string, body?: unknown) {
-  const res = await fetch(h.url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text ? JSON.parse(text) : undefined }
-}
+const call = (h: Started, method: string, path: string, body?: unknown) => callJson(h.url, method, path, body)
 
 /** Adapted from the shapes of Bifrost's config.schema.json, with most optional fields set. */
 function bifrostConfig(openaiUrl: string) {

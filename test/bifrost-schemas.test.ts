@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bifrostResponse, schemaErrors } from './helpers/bifrost-openapi.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { callJson, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * Management answers, for data created through the API, checked against the response schemas of
@@ -10,15 +10,7 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
 
 let h: RunningHeimdall
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(h.url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text ? JSON.parse(text) : undefined }
-}
+const api = (method: string, path: string, body?: unknown) => callJson(h.url, method, path, body)
 
 function expectValid(file: string, entry: string, body: unknown): void {
   const validate = bifrostResponse(file, entry, 'get')

@@ -1,6 +1,7 @@
 import { parseDurationMs } from '../core/config.js'
 import type { Logger } from '../observability/logger.js'
 import { isBuiltinProvider } from '../providers/index.js'
+import { KEY_CONFIG_FIELDS } from '../store/index.js'
 
 /**
  * config.json as Bifrost's `transports/config.schema.json` allows it, brought to what Heimdall
@@ -59,16 +60,7 @@ export function withoutNulls(value: unknown): unknown {
 }
 
 /** Key members whose null means "none"; a null `models` is left to be refused, as its meaning differs by version. */
-const NULLABLE_KEY_FIELDS = [
-  'aliases',
-  'description',
-  'azure_key_config',
-  'vertex_key_config',
-  'bedrock_key_config',
-  'vllm_key_config',
-  'ollama_key_config',
-  'sgl_key_config',
-]
+const NULLABLE_KEY_FIELDS: readonly string[] = ['aliases', 'description', ...KEY_CONFIG_FIELDS]
 
 /** A provider as Bifrost may write it, with the members it writes as null (no proxy, no key config ...) left out. */
 export function providerWithoutNulls(value: unknown): unknown {

@@ -23,6 +23,7 @@ export {
 } from './database.js'
 export { configStoreMigrations } from './migrations/index.js'
 export { isSealed, type SecretCipher } from './crypto.js'
+export { KEY_CONFIG_FIELDS } from './secrets.js'
 export { reconcileProviders, providerConfigHash, stableJson, withStableKeyIds } from './reconcile.js'
 export {
   redactSecret,

@@ -38,6 +38,22 @@ export async function startHeimdall(
   }
 }
 
+/** A management call with a JSON body (if any), answered with its status and parsed JSON body. */
+export async function callJson(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : undefined }
+}
+
 /** A provider entry pointing at a fake. */
 export function fakeProvider(
   baseUrl: string,
