@@ -572,6 +572,14 @@ describe("config.json in Bifrost's shapes", () => {
     expect(provider.status, JSON.stringify(provider.body)).toBe(200)
     expect(provider.body.keys[0]).not.toHaveProperty('aliases')
     expect(provider.body.concurrency_and_buffer_size).toEqual({ concurrency: 1000, buffer_size: 5000 })
+    const key = await call(h, 'POST', '/api/providers/deepseek/keys', {
+      name: 'd2',
+      value: 'sk-deepseek-2',
+      models: ['*'],
+      weight: 1,
+      aliases: null,
+    })
+    expect(key.status, JSON.stringify(key.body)).toBe(200)
     const put = await call(h, 'PUT', '/api/config', {
       client_config: { allowed_origins: null, max_request_body_size_mb: null, header_filter_config: null },
     })

@@ -62,17 +62,19 @@ export function withoutNulls(value: unknown): unknown {
 /** Key members whose null means "none"; a null `models` is left to be refused, as its meaning differs by version. */
 const NULLABLE_KEY_FIELDS: readonly string[] = ['aliases', 'description', ...KEY_CONFIG_FIELDS]
 
+/** A provider key as Bifrost may write it, with the configs it writes as null left out. */
+export function keyWithoutNulls(key: unknown): unknown {
+  if (!isObject(key)) return key
+  return Object.fromEntries(
+    Object.entries(key).filter(([k, v]) => v !== null || !NULLABLE_KEY_FIELDS.includes(k)),
+  )
+}
+
 /** A provider as Bifrost may write it, with the members it writes as null (no proxy, no key config ...) left out. */
 export function providerWithoutNulls(value: unknown): unknown {
   const provider = withoutNulls(value)
   if (!isObject(provider) || !Array.isArray(provider.keys)) return provider
-  const keys = provider.keys.map((key) => {
-    if (!isObject(key)) return key
-    return Object.fromEntries(
-      Object.entries(key).filter(([k, v]) => v !== null || !NULLABLE_KEY_FIELDS.includes(k)),
-    )
-  })
-  return { ...provider, keys }
+  return { ...provider, keys: provider.keys.map(keyWithoutNulls) }
 }
 
 /** Top-level sections of Bifrost's config.json that Heimdall has no counterpart for. */

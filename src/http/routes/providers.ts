@@ -18,7 +18,7 @@ import {
   redactProvider,
   type ConfigStore,
 } from '../../store/index.js'
-import { providerWithoutNulls } from '../bifrost-shapes.js'
+import { keyWithoutNulls, providerWithoutNulls } from '../bifrost-shapes.js'
 import { compileValidator } from '../validate.js'
 
 export const PROVIDERS_TOPIC = 'providers'
@@ -163,7 +163,7 @@ export function registerProviderRoutes(
 
   app.post<{ Params: { provider: string } }>('/api/providers/:provider/keys', async (request) => {
     const cfg = find(request.params.provider)
-    const input = validateKey(request.body)
+    const input = validateKey(keyWithoutNulls(request.body))
     if (input.id && cfg.keys.some((k) => k.id === input.id))
       throw new GatewayError('conflict', `key ${input.id} already exists`)
     const key = normalizeKey(input, cfg.keys.length)
@@ -186,7 +186,7 @@ export function registerProviderRoutes(
       const cfg = find(request.params.provider)
       const index = cfg.keys.findIndex((k) => k.id === request.params.key_id)
       if (index === -1) throw new GatewayError('not_found', `key ${request.params.key_id} not found`)
-      const input = validateKey(request.body)
+      const input = validateKey(keyWithoutNulls(request.body))
       const key = normalizeKey(mergeRedactedKey({ ...input, id: cfg.keys[index].id }, cfg.keys[index]), index)
       const keys = [...cfg.keys]
       keys[index] = key
