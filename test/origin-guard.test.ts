@@ -190,7 +190,11 @@ describe('a gateway on loopback without admin login', () => {
 
   it('/mcp decides with the same guard, answering in JSON-RPC', async () => {
     const rpc = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }
-    for (const headers of [{ host: `evil.example:${port}` }, { origin: 'http://evil.example' }]) {
+    const foreign: Record<string, string>[] = [
+      { host: `evil.example:${port}` },
+      { origin: 'http://evil.example' },
+    ]
+    for (const headers of foreign) {
       const res = await send(gw.url, '/mcp', {
         method: 'POST',
         headers: { accept: 'application/json, text/event-stream', ...headers },

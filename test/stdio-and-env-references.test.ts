@@ -82,7 +82,7 @@ describe('mcp.allow_stdio: false', () => {
 
     const forbidden = await startHeimdall({ mcp: { allow_stdio: false } }, { appDir })
     try {
-      const list = await (await fetch(`${forbidden.url}/api/mcp/clients`)).json()
+      const list = (await (await fetch(`${forbidden.url}/api/mcp/clients`)).json()) as { clients: unknown[] }
       expect(list.clients).toEqual([])
       const put = await fetch(`${forbidden.url}/api/mcp/client/marker`, {
         method: 'PUT',
@@ -115,7 +115,11 @@ describe('env. references on the inference path', () => {
     })
     try {
       fake.reset()
-      for (const headers of [{ authorization: 'Bearer env.HOME' }, { 'x-api-key': 'env.HOME' }]) {
+      const direct: Record<string, string>[] = [
+        { authorization: 'Bearer env.HOME' },
+        { 'x-api-key': 'env.HOME' },
+      ]
+      for (const headers of direct) {
         const res = await fetch(`${gw.url}/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-bf-direct-key': 'true', ...headers },

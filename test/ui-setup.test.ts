@@ -68,7 +68,7 @@ describe('web UI of a gateway that is not set up', () => {
     await page.getByLabel('Setup token').fill(TOKEN)
     await page.getByRole('button', { name: 'Set up' }).click()
     await page.waitForURL('**/dashboard')
-    expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([])
+    expect(await page.evaluate('Object.keys(localStorage)')).toEqual([])
     const status = await page.evaluate(async () => (await fetch('/api/providers')).status)
     expect(status).toBe(200)
     // The wrong token's 401 is the only failed resource the browser reports.

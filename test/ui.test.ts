@@ -143,7 +143,7 @@ describe('web UI', () => {
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.waitForURL('**/dashboard')
     // The session lives in the HttpOnly cookie only: nothing a script could read.
-    expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([])
+    expect(await page.evaluate('Object.keys(localStorage)')).toEqual([])
     const cookies = await page.context().cookies()
     expect(cookies.find((c) => c.name === 'heimdall_session')).toMatchObject({
       httpOnly: true,
