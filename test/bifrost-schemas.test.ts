@@ -125,6 +125,14 @@ describe("management answers match Bifrost's OpenAPI response schemas", () => {
     expect(one.body.access_profile.rate_limit).not.toHaveProperty('request_reset_duration')
   })
 
+  it('the client settings and the providers', async () => {
+    const config = 'paths/management/config.yaml'
+    expectValid(config, 'config', (await api('GET', '/api/config')).body)
+    const providers = 'paths/management/providers.yaml'
+    expectValid(providers, 'providers', (await api('GET', '/api/providers')).body)
+    expectValid(providers, 'providers-by-name', (await api('GET', '/api/providers/openai')).body)
+  })
+
   it('GET /api/version answers a JSON string', async () => {
     const res = await fetch(`${h.url}/api/version`)
     expect(res.headers.get('content-type')).toMatch(/^application\/json/)
