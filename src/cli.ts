@@ -13,6 +13,11 @@ Options (each also an environment variable):
   --host ADDR        address to listen on                         HEIMDALL_HOST      (default 127.0.0.1)
   --log-level LEVEL  fatal|error|warn|info|debug|trace            HEIMDALL_LOG_LEVEL (default info)
   -h, --help         this text
+
+Admin login (environment only; config.json's auth_config takes precedence):
+  HEIMDALL_ADMIN_USERNAME, HEIMDALL_ADMIN_PASSWORD   the management API's admin login
+  HEIMDALL_SETUP_TOKEN   the token of POST /api/session/setup (default: a random one, printed at
+                         start when listening beyond loopback without an admin login)
 `
 
 /** Accepts Bifrost's single-dash flags (-port 8080) as well as --port 8080. */
