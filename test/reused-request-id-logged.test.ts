@@ -29,7 +29,10 @@ describe.each(backends('reused-request-id'))('a reused x-request-id on $kind', (
     fake ??= await startFakeOpenAI()
     const gw = await startHeimdall({
       providers: { openai: fakeProvider(fake.url) },
-      logs_store: { ...(await backend.fresh()), flush_interval_ms: 10 } as ConfigFile['logs_store'],
+      logs_store: {
+        ...(await backend.fresh()),
+        flush_interval_ms: 10,
+      } as unknown as ConfigFile['logs_store'],
     })
     running.push(gw)
     const sent = ['first', 'second', 'third']
@@ -41,7 +44,7 @@ describe.each(backends('reused-request-id'))('a reused x-request-id on $kind', (
     }
     let logs: any[] = []
     for (let i = 0; i < 200 && logs.length < 3; i++) {
-      logs = (await (await fetch(`${gw.url}/api/logs?limit=100`)).json()).logs
+      logs = ((await (await fetch(`${gw.url}/api/logs?limit=100`)).json()) as { logs: any[] }).logs
       if (logs.length < 3) await new Promise((r) => setTimeout(r, 25))
     }
     expect(logs.map((l) => l.request.messages[0].content).sort()).toEqual(sent.sort())

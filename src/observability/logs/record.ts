@@ -3,7 +3,7 @@ export interface LogRow {
   /** The gateway's own time-ordered id. */
   id: string
   /** The caller's `x-request-id`, which need not be unique. */
-  client_request_id: string | null
+  client_request_id?: string | null
   /** Milliseconds since the epoch, when the request arrived. */
   ts: number
   object: string
