@@ -68,6 +68,11 @@ export interface ChatStreamItem {
   /** True for the trailing `choices: []` chunk that exists only to carry usage. */
   usageOnly?: boolean
   /**
+   * The prompt's tokens as the upstream reported them before any output (Anthropic's message_start),
+   * for clients that read input tokens only at the start. Not the final usage: `usage` is.
+   */
+  promptUsage?: Usage
+  /**
    * Complete OpenAI-format SSE frames (`data: {...}\n\n`, possibly several), to be written to an
    * OpenAI-format client as they are. Only given when the attempt asked for `passthrough`.
    */

@@ -23,6 +23,23 @@ type OpenBlock =
   | { kind: 'thinking'; index: number; reasoningIndex: number | undefined }
   | { kind: 'tool'; index: number }
 
+/**
+ * message_start's usage: the prompt's tokens when the upstream reported them before any output
+ * (LangChain's ChatAnthropic reads input tokens only here), else zeros.
+ */
+function startUsage(item: ChatStreamItem): Record<string, number> {
+  const u = toAnthropicUsage(item.promptUsage)
+  const known = item.promptUsage !== undefined
+  return {
+    input_tokens: u.input_tokens,
+    output_tokens: 0,
+    ...(known && {
+      cache_creation_input_tokens: u.cache_creation_input_tokens,
+      cache_read_input_tokens: u.cache_read_input_tokens,
+    }),
+  }
+}
+
 function chunkOf(item: ChatStreamItem): ChatChunk | undefined {
   if (item.chunk) return item.chunk
   if (item.data) return JSON.parse(item.data) as ChatChunk
@@ -32,7 +49,8 @@ function chunkOf(item: ChatStreamItem): ChatChunk | undefined {
 /**
  * Translates a unified chat stream into Anthropic's Messages events, chunk by chunk: text,
  * thinking (with its signature) and tool calls each become content blocks; parallel tool calls
- * keep their own block, whose arguments stream as input_json_delta. Usage goes in message_delta.
+ * keep their own block, whose arguments stream as input_json_delta. Usage goes in message_delta,
+ * and the prompt's tokens in message_start too when the upstream knew them at the start.
  */
 export async function* translateChatToAnthropicStream(
   items: AsyncIterable<ChatStreamItem>,
@@ -91,7 +109,7 @@ export async function* translateChatToAnthropicStream(
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: 0, output_tokens: 0 },
+          usage: startUsage(item),
         },
       }
       yield { type: 'ping' }

@@ -80,7 +80,9 @@ export async function* translateAnthropicStream(
         model = m.model ?? model
         created = Math.floor(Date.now() / 1000)
         mergeUsage(usage, m.usage)
-        yield chunk({ role: 'assistant', content: '' })
+        const start = chunk({ role: 'assistant', content: '' })
+        if (usage.input_tokens !== undefined) start.promptUsage = toUsage({ ...usage, output_tokens: 0 })
+        yield start
         break
       }
       case 'content_block_start': {

@@ -83,7 +83,19 @@ export async function* translateGeminiStream(
       }
       if (!state.started) {
         state.started = true
-        yield opening(index)
+        // Gemini may report the prompt's tokens on its first frame already.
+        const prompt = frame.usageMetadata?.promptTokenCount !== undefined ? usage : undefined
+        yield prompt
+          ? {
+              ...opening(index),
+              promptUsage: {
+                prompt_tokens: prompt.prompt_tokens,
+                completion_tokens: 0,
+                total_tokens: prompt.prompt_tokens,
+                prompt_tokens_details: prompt.prompt_tokens_details,
+              },
+            }
+          : opening(index)
       }
       const read = readParts(c.content?.parts, state)
       const delta: ChatDelta = {}
