@@ -1,4 +1,4 @@
-import { Cohere, CohereClientV2, CohereError } from 'cohere-ai'
+import { Cohere, CohereClient, CohereClientV2, CohereError } from 'cohere-ai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeCohere } from './fakes/cohere.js'
 import { startFakeOpenAI } from './fakes/openai.js'
@@ -178,6 +178,20 @@ describe('cohere-ai SDK through /cohere', () => {
     expect((err as CohereError).body).toMatchObject({
       message: expect.stringMatching(/does not serve rerank/),
     })
+  })
+
+  it('tokenizes with Cohere’s tokenizer through /cohere/v1/tokenize, and refuses empty text with a BadRequestError', async () => {
+    const v1 = new CohereClient({ token: 'unused', environment: `${gw.url}/cohere`, maxRetries: 0 })
+    const res = await v1.tokenize({ text: 'hello world!', model: 'command-a-03-2025' })
+    expect(res.tokenStrings).toEqual(['hello', ' world', '!'])
+    expect(res.tokens).toHaveLength(3)
+    expect(cohereFake.requests.at(-1)).toMatchObject({
+      path: '/v1/tokenize',
+      body: { text: 'hello world!', model: 'command-a-03-2025' },
+    })
+    const err = await v1.tokenize({ text: '', model: 'command-a-03-2025' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CohereError)
+    expect((err as CohereError).statusCode).toBe(400)
   })
 
   it('answers bad input with a 400 in Cohere’s shape, and upstream failures with their status', async () => {

@@ -2,7 +2,7 @@ import { countTokens, FakeServer, lastText, pieces, SseWriter, type FakeContext 
 import { fakeVector } from './openai.js'
 
 /**
- * A fake Cohere v2 API (`/v2/chat` plain and SSE, `/v2/embed`, `/v2/rerank`, `/v1/models`) in
+ * A fake Cohere v2 API (`/v2/chat` plain and SSE, `/v2/embed`, `/v2/rerank`, `/v1/tokenize`, `/v1/models`) in
  * Cohere's wire format: `Authorization: Bearer` is checked (only `co-good` passes, else 401
  * `{id, message}`), the stream is `event: <type>` + `data: {...}` frames from `message-start` to
  * `message-end`. The answer to "hi" is "Echo: hi"; with tools offered and a user turn last, it
@@ -43,6 +43,7 @@ function handle(ctx: FakeContext): void {
   if (route === '/v2/chat') return chat(ctx)
   if (route === '/v2/embed') return embed(ctx)
   if (route === '/v2/rerank') return rerank(ctx)
+  if (route === '/v1/tokenize') return tokenize(ctx)
   json(res, 404, { id: uid(), message: `unknown route ${route}` })
 }
 
@@ -197,4 +198,14 @@ function rerank({ res, body }: FakeContext): void {
     results: scored.slice(0, body.top_n ?? scored.length),
     meta: { api_version: { version: '2' }, billed_units: { search_units: 1 } },
   })
+}
+
+/** `/v1/tokenize`: one token per word or run of punctuation, its id the sum of its char codes. */
+function tokenize({ res, body }: FakeContext): void {
+  if (typeof body.text !== 'string' || body.text === '') {
+    return json(res, 400, { id: uid(), message: 'invalid request: text must be a non-empty string' })
+  }
+  const strings: string[] = body.text.match(/\s*[\w]+|\s*[^\w\s]+/g) ?? []
+  const tokens = strings.map((t) => [...t].reduce((n, c) => n + c.charCodeAt(0), 0))
+  json(res, 200, { tokens, token_strings: strings, meta: { api_version: { version: '1' } } })
 }

@@ -1,4 +1,10 @@
-export { cohereThinkingToEffort, parseCohereChat, parseCohereEmbed, parseCohereRerank } from './parse.js'
+export {
+  cohereThinkingToEffort,
+  parseCohereChat,
+  parseCohereEmbed,
+  parseCohereRerank,
+  parseCohereTokenize,
+} from './parse.js'
 export {
   toCohereChatResponse,
   toCohereEmbedResponse,

@@ -206,3 +206,13 @@ export function parseCohereRerank(body: unknown): RerankRequest {
   if (Array.isArray(b.fallbacks)) req.fallbacks = b.fallbacks as string[]
   return req
 }
+
+/** Cohere's `/v1/tokenize` body (`{text, model}`); Cohere allows 1 to 65536 characters of text. */
+export function parseCohereTokenize(body: unknown): { model: string; text: string } {
+  const b = object(body)
+  const m = model(b)
+  if (typeof b.text !== 'string' || b.text.length === 0 || b.text.length > 65536) {
+    throw invalid('text: must be a string of 1 to 65536 characters', 'text')
+  }
+  return { model: m, text: b.text }
+}

@@ -34,6 +34,7 @@ import type {
 
 export type * from './types.js'
 export { toFinishReason as cohereFinishToFinishReason } from './response.js'
+export { cohereTokenize, type CohereTokenizeResponse } from './tokenize.js'
 
 const DEFAULT_BASE_URL = 'https://api.cohere.com'
 

@@ -8,6 +8,7 @@ import {
   parseCohereChat,
   parseCohereEmbed,
   parseCohereRerank,
+  parseCohereTokenize,
   sseFrame,
   standInCallSignatures,
   toCohereChatResponse,
@@ -16,7 +17,9 @@ import {
   toCohereRerankResponse,
 } from '../../../integrations/cohere/index.js'
 import type { ChatRequest } from '../../../core/schemas/index.js'
-import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../providers/types.js'
+import { estimateTokens } from '../../../governance/pricing/index.js'
+import { cohereTokenize } from '../../../providers/cohere/index.js'
+import type { ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../../../providers/types.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import { checkRerank, runRerank } from '../rerank.js'
@@ -42,7 +45,7 @@ function forTarget(req: ChatRequest, adapter: ProviderAdapter, model: string): C
 }
 
 /**
- * `/cohere/v2/chat` (streamed too), `/cohere/v2/embed` and `/cohere/v2/rerank`: Cohere's v2 API
+ * `/cohere/v2/chat` (streamed too), `/cohere/v2/embed`, `/cohere/v2/rerank` and `/cohere/v1/tokenize`: Cohere's v2 API
  * for the Cohere SDKs, routed to any configured provider and governed like `/v1`. Errors leave in
  * Cohere's shape (`{id, message}`) with the status the SDK maps to its error classes.
  */
@@ -93,6 +96,40 @@ export function registerCohereIntegration(app: FastifyInstance, deps: Integratio
       try {
         const result = await runRerank(gateway, ctx, body, DEFAULT_PROVIDER)
         return send(reply, ctx, toCohereRerankResponse(result.body), result.headers)
+      } catch (err) {
+        return sendCohereError(reply, request, ctx, err)
+      }
+    })
+
+    // Cohere's own tokenizer for a Cohere model; for another provider's, its count (Bifrost's shape).
+    scope.post('/cohere/v1/tokenize', async (request, reply) => {
+      const body = parseCohereTokenize(request.body)
+      const ctx = begin(request, reply, 'count_tokens', body.model)
+      const prompt: ChatRequest = { model: body.model, messages: [{ role: 'user', content: body.text }] }
+      try {
+        const result = await gateway.operation<JsonResult<unknown>>(
+          ctx,
+          body,
+          DEFAULT_PROVIDER,
+          (adapter, a) => {
+            if (adapter.format === 'cohere') return cohereTokenize(a, body.text)
+            const counted = adapter.countTokens
+              ? adapter.countTokens(a, prompt)
+              : Promise.resolve({ body: { input_tokens: estimateTokens(prompt).prompt } })
+            return counted.then((r) => ({
+              ...r,
+              raw: undefined,
+              body: {
+                object: 'response.input_tokens',
+                model: a.model,
+                input_tokens: r.body.input_tokens,
+                total_tokens: r.body.input_tokens,
+                tokens: [],
+              },
+            }))
+          },
+        )
+        return send(reply, ctx, result.body, result.headers)
       } catch (err) {
         return sendCohereError(reply, request, ctx, err)
       }
