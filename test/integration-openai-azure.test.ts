@@ -101,6 +101,38 @@ describe('AzureOpenAI client through /openai', () => {
     expect(azure.resource.requests).toHaveLength(0)
   })
 
+  it('lists the Azure provider’s models on a deployment path (/openai/openai/deployments/{id}/models)', async () => {
+    // A key naming its deployments, which are the models Azure lists.
+    const listing = await startHeimdall({
+      client: { enforce_auth_on_inference: false },
+      providers: {
+        azure: {
+          keys: [
+            {
+              name: 'k',
+              value: 'azure-secret',
+              models: ['*'],
+              azure_key_config: { endpoint: azure.url, deployments: { 'gpt-4o': 'gpt-4o', embed: 'embed' } },
+            },
+          ],
+        },
+        openai: fakeProvider(openai.server.url),
+      },
+    })
+    try {
+      const sdk = new OpenAI({
+        baseURL: `${listing.url}/openai/openai/deployments/gpt-4o`,
+        apiKey: 'caller-key',
+        maxRetries: 0,
+      })
+      const ids: string[] = []
+      for await (const m of sdk.models.list()) ids.push(m.id)
+      expect(ids.sort()).toEqual(['azure/embed', 'azure/gpt-4o'])
+    } finally {
+      await listing.close()
+    }
+  })
+
   it('answers a path without an operation, and a bad body, with OpenAI-shaped 4xx', async () => {
     const res = await fetch(`${gw.url}/openai/deployments/gpt-4o/unknown?api-version=2024-10-21`, {
       method: 'POST',

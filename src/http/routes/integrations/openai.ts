@@ -34,6 +34,7 @@ export function parseDeploymentPath(rest: string): { model: string; operation: s
  */
 function registerAzureDeploymentRoutes(
   app: FastifyInstance,
+  deps: IntegrationDeps,
   bases: string[],
   handlers: Record<string, InferenceHandler>,
 ): void {
@@ -51,9 +52,21 @@ function registerAzureDeploymentRoutes(
     }
     return handler(request, reply)
   }
+  // The models list, for the Azure provider when one is configured (Bifrost's default for Azure
+  // callers); `?provider=` still names another.
+  const models = async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = request.query as Record<string, unknown>
+    if (query.provider === undefined && deps.gateway.lookup.configuredProviders().includes('azure')) {
+      request.query = { ...query, provider: 'azure' }
+    }
+    return handlers.models(request, reply)
+  }
   app.register(async (scope) => {
     acceptMultipart(scope)
-    for (const base of bases) scope.post(`${base}/deployments/*`, handle)
+    for (const base of bases) {
+      scope.get(`${base}/deployments/:deployment/models`, models)
+      scope.post(`${base}/deployments/*`, handle)
+    }
   })
 }
 
@@ -83,9 +96,10 @@ export function registerOpenAIRoutesUnder(
       'images/variations': m.imageVariation,
       'audio/speech': m.speech,
       'audio/transcriptions': m.transcription,
+      models: h.models,
     }
   }
-  registerAzureDeploymentRoutes(app, deploymentBases, handlers)
+  registerAzureDeploymentRoutes(app, deps, deploymentBases, handlers)
 }
 
 /**
