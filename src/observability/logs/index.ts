@@ -1,9 +1,11 @@
 import type { GatewayContext, GatewayHook } from '../../core/context.js'
 import { VK_STATE } from '../../governance/enforce.js'
 import type { VirtualKeyRecord } from '../../governance/model.js'
+import { registerCostRecalculationRoutes } from '../../http/routes/logs-recalculate.js'
 import { registerLogRoutes } from '../../http/routes/logs.js'
 import { isStoreEnabled, type StoreSpec } from '../../store/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from '../index.js'
+import { CostRecalculation } from './cost-recalculation.js'
 import { MCP_TOOL_CALLS, type StandaloneToolCall, type ToolCallRecord } from '../../mcp/tool-calls.js'
 import {
   buildPendingLog,
@@ -203,6 +205,10 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     env: deps.env,
     adminAuth: deps.adminAuth,
     runRetention,
+  })
+  registerCostRecalculationRoutes(deps.app, {
+    recalculation: new CostRecalculation({ store: () => store, pricing: deps.governance.pricing }),
+    connected: () => store !== undefined,
   })
 
   return {

@@ -89,6 +89,25 @@ export const AGGREGATE_COLUMNS = [
 ] as const
 export type AggregateRow = Pick<LogRow, (typeof AGGREGATE_COLUMNS)[number]>
 
+/** What a log entry's cost is recomputed from (POST /api/logs/recalculate-cost). */
+export const COST_COLUMNS = [
+  'id',
+  'ts',
+  'object',
+  'provider',
+  'model',
+  'virtual_key_id',
+  'selected_key_id',
+  'prompt_tokens',
+  'completion_tokens',
+  'total_tokens',
+  'cached_tokens',
+  'reasoning_tokens',
+  'cost',
+] as const satisfies readonly (keyof LogRow)[]
+export type CostRow = Pick<LogRow, (typeof COST_COLUMNS)[number]>
+export type CostCursor = Pick<LogRow, 'ts' | 'id'>
+
 /** Most rows an aggregate reads; beyond, the time range must be narrowed. */
 const AGGREGATE_ROW_CAP = 500_000
 
@@ -346,6 +365,43 @@ export class LogStore {
     const seen = new Map<string, string>()
     for (const r of rows) if (!seen.has(r[id] as string)) seen.set(r[id] as string, r[name] ?? '')
     return [...seen].map(([i, n]) => ({ id: i, name: n }))
+  }
+
+  /** Matching entries after `after` in (ts, id) order, with what their cost is computed from. */
+  async costPage(f: LogFilters, after: CostCursor | undefined, limit: number): Promise<CostRow[]> {
+    let q = this.db
+      .selectFrom('logs')
+      .select([...COST_COLUMNS])
+      .where(this.where(f))
+    if (after)
+      q = q.where((eb) =>
+        eb.or([eb('ts', '>', after.ts), eb.and([eb('ts', '=', after.ts), eb('id', '>', after.id)])]),
+      )
+    const rows = await q.orderBy('ts', 'asc').orderBy('id', 'asc').limit(limit).execute()
+    return rows.map((r) => normalise(r as CostRow))
+  }
+
+  async count(f: LogFilters): Promise<number> {
+    const row = await this.db
+      .selectFrom('logs')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where(this.where(f))
+      .executeTakeFirst()
+    return Number(row?.n ?? 0)
+  }
+
+  /** Writes new costs, in one transaction. */
+  async setCosts(updates: { id: string; ts: number; cost: number }[]): Promise<void> {
+    if (updates.length === 0) return
+    await this.db.transaction().execute(async (tx) => {
+      for (const u of updates)
+        await tx
+          .updateTable('logs')
+          .set({ cost: u.cost })
+          .where('id', '=', u.id)
+          .where('ts', '=', u.ts)
+          .execute()
+    })
   }
 
   /**
