@@ -7,6 +7,7 @@ import {
   type FakeContext,
   type Fault,
 } from './server.js'
+import { sampleOf } from './json-schema-sample.js'
 
 /**
  * A fake Anthropic API that speaks the published Messages wire format: `POST /v1/messages` (JSON
@@ -20,6 +21,10 @@ import {
  * - `tools` and a last user turn without tool results: two parallel tool_use blocks (one when
  *   tool_choice disables parallel use), their input streamed in many small input_json_delta pieces.
  * - `thinking: {type:'enabled'}`: a signed thinking block before the answer.
+ * - `output_config.format` (or the beta `output_format`) `{type:'json_schema', schema}`: the answer
+ *   is JSON text that fits the schema, its strings "Echo: <prompt>" (structured outputs).
+ * - a forced tool (`tool_choice: {type:'tool'}`) whose input_schema does not describe a city: its
+ *   input fits that schema instead of being the weather call.
  * - a prompt containing "cached": 8 cache_read_input_tokens; else any cache_control: 4 cache_creation_input_tokens.
  * - a prompt containing "[stream-error]": an `error` event (overloaded_error) after message_start.
  * - a prompt containing "[no-stop]": the stream ends cleanly without message_stop.
@@ -147,6 +152,12 @@ function validate(body: any): string | undefined {
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: Field required'
   if (body.metadata && Object.keys(body.metadata).some((k) => k !== 'user_id'))
     return 'metadata: Extra inputs are not permitted'
+  const format = body.output_config?.format ?? body.output_format
+  if (format != null) {
+    if (format.type !== 'json_schema') return "output_config.format.type: Input should be 'json_schema'"
+    if (!format.schema || typeof format.schema !== 'object')
+      return 'output_config.format.schema: Field required'
+  }
   if (body.thinking?.type === 'enabled') {
     if (!(body.thinking.budget_tokens >= 1024))
       return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024'
@@ -242,14 +253,20 @@ function plan(body: any): Plan {
         text: '',
         id: id('toolu'),
         name: t.name,
-        input: { city: i === 0 ? 'Paris' : 'Tokyo', unit: 'celsius' },
+        input:
+          choice.type === 'tool' && t.input_schema?.properties && !('city' in t.input_schema.properties)
+            ? (sampleOf(t.input_schema, `Echo: ${userText}`) as Record<string, unknown>)
+            : { city: i === 0 ? 'Paris' : 'Tokyo', unit: 'celsius' },
       })
     })
     return { blocks, stopReason: 'tool_use', stopSequence: null, promptText }
   }
+  const format = body.output_config?.format ?? body.output_format
   let text = results.length
     ? `Tool said: ${results.map((r) => (typeof r.content === 'string' ? r.content : textOf(r.content))).join(' | ')}`
-    : `Echo: ${userText}`
+    : format
+      ? JSON.stringify(sampleOf(format.schema, `Echo: ${userText}`))
+      : `Echo: ${userText}`
   let stopReason = 'end_turn'
   let stopSequence: string | null = null
   for (const s of body.stop_sequences ?? []) {

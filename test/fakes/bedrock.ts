@@ -10,6 +10,7 @@ import {
   type Fault,
   type ReportedAnswer,
 } from './server.js'
+import { sampleOf } from './json-schema-sample.js'
 
 /**
  * A fake AWS Bedrock Runtime that speaks its published wire formats: `POST /model/{modelId}/converse`
@@ -25,7 +26,8 @@ import {
  * `additionalModelRequestFields.thinking` (Claude) or `.reasoningConfig`: a signed reasoning block
  * first, and for a Claude model a tool turn sent back must start with it (ValidationException);
  * a system `cachePoint`: 6 cacheReadInputTokens; a model id containing `throttled`: 429
- * ThrottlingException; `[stream-error]` in the prompt: a modelStreamErrorException mid-stream.
+ * ThrottlingException; `[stream-error]` in the prompt: a modelStreamErrorException mid-stream;
+ * `outputConfig.textFormat` (structured output, the schema a JSON string): JSON text fitting it.
  */
 export interface FakeBedrockCredentials {
   accessKeyId: string
@@ -145,6 +147,9 @@ function answerConverse(body: any): { blocks: Block[]; stopReason: string; usage
       (r.content ?? []).map((c: any) => c.text ?? JSON.stringify(c.json)).join(''),
     )
     blocks.push({ text: `The tool said: ${said.join(' | ')}` })
+  } else if (body.outputConfig?.textFormat) {
+    const schema = JSON.parse(body.outputConfig.textFormat.structure.jsonSchema.schema)
+    blocks.push({ text: JSON.stringify(sampleOf(schema, `Bedrock echo: ${prompt}`)) })
   } else {
     blocks.push({ text: `Bedrock echo: ${prompt}` })
   }
@@ -198,6 +203,18 @@ function validateConverse(body: any, modelId: string): string | undefined {
     }
   }
   if (body.messages[0].role !== 'user') return 'A conversation must start with a user message.'
+  const format = body.outputConfig?.textFormat
+  if (format) {
+    if (format.type !== 'json_schema') return 'outputConfig.textFormat.type must be json_schema'
+    const schema = format.structure?.jsonSchema?.schema
+    if (typeof schema !== 'string')
+      return 'outputConfig.textFormat.structure.jsonSchema.schema must be a string'
+    try {
+      JSON.parse(schema)
+    } catch {
+      return 'outputConfig.textFormat.structure.jsonSchema.schema is not valid JSON'
+    }
+  }
   return undefined
 }
 

@@ -1,4 +1,5 @@
 import { fakeVector } from './openai.js'
+import { sampleOf } from './json-schema-sample.js'
 import { countTokens, FakeServer, pieces, SseWriter, type FakeContext } from './server.js'
 
 /**
@@ -12,7 +13,9 @@ import { countTokens, FakeServer, pieces, SseWriter, type FakeContext } from './
  * Triggers: function declarations with a last turn from the user → two parallel functionCall parts,
  * the first signed with a thoughtSignature; thinkingConfig.includeThoughts → a signed thought part
  * first; a prompt containing "cached" reports cachedContentTokenCount; maxOutputTokens smaller than
- * the answer cuts it with MAX_TOKENS. The key `bad-key` answers 400 API_KEY_INVALID. Signatures the
+ * the answer cuts it with MAX_TOKENS; responseMimeType application/json answers JSON text, fitting
+ * responseJsonSchema or responseSchema when given (either needs that MIME type). The key `bad-key`
+ * answers 400 API_KEY_INVALID. Signatures the
  * fake did not issue are "corrupted" (400) except Google's stand-in `skip_thought_signature_validator`,
  * and gemini-3 models require a signature on the first functionCall of the current turn, as the
  * real ones do.
@@ -308,6 +311,13 @@ function plan(body: any, model: string): Plan {
     text = `Echo: ${lastText}`
   }
   const gc = body.generationConfig ?? {}
+  const schema = gc.responseJsonSchema ?? gc.responseSchema
+  if (gc.responseJsonSchema && gc.responseSchema)
+    throw invalid('responseSchema and responseJsonSchema cannot both be set')
+  if (schema && gc.responseMimeType !== 'application/json')
+    throw invalid('responseSchema needs responseMimeType "application/json"')
+  if (gc.responseMimeType === 'application/json' && !calls.length)
+    text = JSON.stringify(schema ? sampleOf(schema, text) : { answer: text })
   const thought = gc.thinkingConfig?.includeThoughts
     ? { text: `**Thinking**\nThe user wrote: ${lastText}`, signature: sign() }
     : undefined

@@ -106,7 +106,20 @@ export function anthropicToChat(body: AnthropicMessagesBody, anthropicNative: bo
     if (effort) req.reasoning_effort = effort
     if (typeof body.top_k === 'number') native.top_k = body.top_k
   }
+  // Kept beside the native field: a target that does not speak Anthropic reads this one.
+  const format = outputFormatToResponseFormat(body)
+  if (format) req.response_format = format
   return req
+}
+
+/** Anthropic's structured output (GA `output_config.format` or beta `output_format`) as `response_format`. */
+function outputFormatToResponseFormat(body: AnthropicMessagesBody): ChatRequest['response_format'] {
+  const config = isObject(body.output_config) ? body.output_config : undefined
+  const format = config?.format ?? body.output_format
+  if (format == null) return undefined
+  if (!isObject(format) || format.type !== 'json_schema' || !isObject(format.schema))
+    throw invalid("output_config.format must be {type: 'json_schema', schema: {...}}", 'output_config.format')
+  return { type: 'json_schema', json_schema: { name: 'response', schema: format.schema } }
 }
 
 /** A thinking budget as OpenAI's reasoning effort, for targets that do not speak Anthropic. */

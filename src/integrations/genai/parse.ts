@@ -1,5 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import { signatureFromRoute } from '../signature-origin.js'
+import { openApiSchemaToJsonSchema } from './response-schema.js'
 import type {
   ChatMessage,
   ChatRequest,
@@ -100,9 +101,12 @@ export function genaiToChat(body: GenerateContentBody, model: string, geminiNati
   if (num('presencePenalty') !== undefined) req.presence_penalty = num('presencePenalty')
   if (num('frequencyPenalty') !== undefined) req.frequency_penalty = num('frequencyPenalty')
   if (Array.isArray(gc.stopSequences) && gc.stopSequences.length) req.stop = gc.stopSequences as string[]
-  const schema = gc.responseJsonSchema ?? gc.responseSchema
-  if (isObject(schema))
-    req.response_format = { type: 'json_schema', json_schema: { name: 'response', schema } }
+  const schema = isObject(gc.responseJsonSchema)
+    ? gc.responseJsonSchema
+    : isObject(gc.responseSchema)
+      ? openApiSchemaToJsonSchema(gc.responseSchema)
+      : undefined
+  if (schema) req.response_format = { type: 'json_schema', json_schema: { name: 'response', schema } }
   else if (gc.responseMimeType === 'application/json') req.response_format = { type: 'json_object' }
 
   const tools = (body.tools ?? []).flatMap(toTools)

@@ -361,7 +361,6 @@ describe('toAnthropicRequest', () => {
       logit_bias: { '1': 2 },
       logprobs: true,
       top_logprobs: 2,
-      response_format: { type: 'json_object' },
       stream_options: { include_usage: true },
       fallbacks: ['openai/gpt-4o'],
       store: true,

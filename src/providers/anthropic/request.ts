@@ -1,4 +1,5 @@
 import { GatewayError } from '../../core/errors.js'
+import { JSON_OBJECT_INSTRUCTION, structuredFormatOf } from '../structured-output.js'
 import type {
   ChatMessage,
   ChatRequest,
@@ -101,6 +102,7 @@ export function toAnthropicRequest(req: ChatRequest, model: string, stream: bool
   }
 
   for (const p of NATIVE_PARAMS) if (native[p] != null) body[p] = native[p]
+  applyResponseFormat(body, req.response_format)
   // OpenAI's service_tier values ('default', 'flex', 'priority') would be rejected.
   if (native.service_tier === 'auto' || native.service_tier === 'standard_only')
     body.service_tier = native.service_tier
@@ -109,6 +111,27 @@ export function toAnthropicRequest(req: ChatRequest, model: string, stream: bool
   if (metadata) body.metadata = metadata
   if (stream) body.stream = true
   return body
+}
+
+/**
+ * `response_format` as Anthropic's structured outputs (`output_config.format`, as Bifrost sends it),
+ * unless the caller gave Anthropic's own format. JSON mode has no native form: it becomes an
+ * instruction in the system prompt.
+ */
+function applyResponseFormat(body: AnthropicRequest, responseFormat: unknown): void {
+  const config = body.output_config as Record<string, unknown> | undefined
+  if (body.output_format != null || config?.format != null) return
+  const format = structuredFormatOf(responseFormat)
+  if (format?.type === 'json_schema') {
+    body.output_config = { ...config, format: { type: 'json_schema', schema: format.schema } }
+  } else if (format?.type === 'json_object') {
+    body.system =
+      body.system === undefined
+        ? JSON_OBJECT_INSTRUCTION
+        : typeof body.system === 'string'
+          ? `${body.system}\n\n${JSON_OBJECT_INSTRUCTION}`
+          : [...body.system, { type: 'text', text: JSON_OBJECT_INSTRUCTION }]
+  }
 }
 
 /** Whether the last assistant turn calls tools without starting with a thinking block. */

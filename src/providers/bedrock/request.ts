@@ -1,5 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import type { ChatMessage, ChatRequest, ContentPart } from '../../core/schemas/index.js'
+import { JSON_OBJECT_INSTRUCTION, structuredFormatOf } from '../structured-output.js'
 import type { ConverseContentBlock, ConverseMessage, ConverseRequest } from './types.js'
 
 /** Thinking budgets for `reasoning_effort` on models that take Anthropic's `thinking`. */
@@ -130,6 +131,15 @@ export function toConverseRequest(req: ChatRequest, model: string): ConverseRequ
     }
   }
   const out: ConverseRequest = { messages }
+  const format = structuredFormatOf(req.response_format)
+  if (format?.type === 'json_schema') {
+    const jsonSchema = { schema: JSON.stringify(format.schema), name: format.name }
+    if (format.description) Object.assign(jsonSchema, { description: format.description })
+    out.outputConfig = { textFormat: { type: 'json_schema', structure: { jsonSchema } } }
+  } else if (format?.type === 'json_object') {
+    // Converse's structured output needs a schema; JSON mode becomes an instruction.
+    system.push({ text: JSON_OBJECT_INSTRUCTION })
+  }
   if (system.length) out.system = system
   const inference: NonNullable<ConverseRequest['inferenceConfig']> = {}
   const maxTokens = req.max_completion_tokens ?? req.max_tokens

@@ -34,6 +34,13 @@ export interface ConverseRequest {
     toolChoice?: { auto?: object; any?: object; tool?: { name: string } }
   }
   additionalModelRequestFields?: Record<string, unknown>
+  /** Structured output: the schema travels as a JSON string. */
+  outputConfig?: {
+    textFormat: {
+      type: 'json_schema'
+      structure: { jsonSchema: { schema: string; name?: string; description?: string } }
+    }
+  }
   [k: string]: unknown
 }
 

@@ -121,7 +121,11 @@ function toGenerationConfig(req: ChatRequest, extra: Record<string, unknown>): R
   else if (req.reasoning_effort === 'none') gc.thinkingConfig = { thinkingBudget: 0 }
 
   // Native settings win over translated ones: they are the caller's most specific word.
-  if (isRecord(extra.generationConfig)) Object.assign(gc, extra.generationConfig)
+  if (isRecord(extra.generationConfig)) {
+    // Gemini refuses both schema fields at once; the caller's own one stands.
+    if (extra.generationConfig.responseSchema != null) delete gc.responseJsonSchema
+    Object.assign(gc, extra.generationConfig)
+  }
   if (isRecord(extra.thinkingConfig)) gc.thinkingConfig = extra.thinkingConfig
   return gc
 }
