@@ -10,3 +10,10 @@ export { translateChatToAnthropicStream, type AnthropicEvent } from './stream.js
 export { toAnthropicError } from './errors.js'
 export { estimatePromptTokens } from './count-tokens.js'
 export { standInCallSignatures } from '../signature-origin.js'
+export {
+  chatToCompletion,
+  completeToMessages,
+  translateChatToCompletionStream,
+  validateCompleteBody,
+} from './complete.js'
+export { readModelPaging, toAnthropicModelPage } from './models.js'

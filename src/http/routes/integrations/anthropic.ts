@@ -16,6 +16,7 @@ import {
 import type { JsonResult, ProviderAdapter } from '../../../providers/types.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
+import { complete, listAnthropicModels } from './anthropic-complete.js'
 import type { IntegrationDeps } from './index.js'
 
 /** Fields only Anthropic reads; another target gets reasoning_effort instead of `thinking`. */
@@ -30,7 +31,7 @@ const ANTHROPIC_FIELDS = [
 ]
 
 /** The request as one target should see it: Anthropic-only fields leave for other wire formats. */
-function forTarget(
+export function forTarget(
   req: ChatRequest,
   adapter: ProviderAdapter,
   effort: string | undefined,
@@ -63,7 +64,7 @@ export function nativeError(err: unknown): GatewayError {
   return asGatewayError(err)
 }
 
-function sendAnthropicError(reply: FastifyReply, err: unknown, ctx?: GatewayContext): FastifyReply {
+export function sendAnthropicError(reply: FastifyReply, err: unknown, ctx?: GatewayContext): FastifyReply {
   const e = nativeError(err)
   setErrorHeaders(reply, e)
   if (ctx)
@@ -85,6 +86,8 @@ export function registerAnthropicIntegration(app: FastifyInstance, deps: Integra
     scope.setErrorHandler((err, _request, reply) => sendAnthropicError(reply, err))
     scope.post('/anthropic/v1/messages', (request, reply) => messages(deps, request, reply))
     scope.post('/anthropic/v1/messages/count_tokens', (request, reply) => countTokens(deps, request, reply))
+    scope.get('/anthropic/v1/models', (request, reply) => listAnthropicModels(deps, request, reply))
+    scope.post('/anthropic/v1/complete', (request, reply) => complete(deps, request, reply))
   })
 }
 
