@@ -41,6 +41,7 @@ import { registerMcpSessionRoutes, sessionCaller } from './routes/mcp-sessions.j
 import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
+import { registerProxyConfigRoutes } from './routes/proxy-config.js'
 import { registerQuotaRoute } from './routes/quota.js'
 import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/config.js'
 import { registerSessionRoutes } from './routes/session.js'
@@ -370,6 +371,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
         logger.error({ err: (err as Error).message }, 'client config reload failed'),
       )
     })
+    await registerProxyConfigRoutes(app, { store, bus: cluster.bus, adminAuth })
     await loadPricingOverrides(store, governance.pricing)
     cluster.bus.subscribe(PRICING_TOPIC, () => {
       loadPricingOverrides(store, governance.pricing).catch((err: unknown) =>

@@ -209,11 +209,9 @@ function acceptProviders(input: Obj, warn: Warn): Obj {
     }
     // Bifrost writes a provider without a proxy as `"proxy_config": null`, and so on.
     const provider = providerWithoutNulls(value) as Obj
-    if (isObject(provider.proxy_config) && provider.proxy_config.type !== 'none') {
-      warn(
-        `${at}.proxy_config`,
-        'Heimdall does not route provider traffic through a proxy; kept but not applied',
-      )
+    const proxyType = isObject(provider.proxy_config) ? provider.proxy_config.type : undefined
+    if (proxyType !== undefined && !['none', 'http', 'socks5', 'environment'].includes(String(proxyType))) {
+      warn(`${at}.proxy_config`, `proxy type ${String(proxyType)} is not supported; kept but not applied`)
     }
     if (isObject(provider.network_config)) {
       const network = provider.network_config

@@ -2,6 +2,7 @@ import type { CancelSignal } from '../core/cancel.js'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { GatewayError } from '../core/errors.js'
 import type { Usage } from '../core/schemas/index.js'
+import { proxyDispatcher } from './proxy.js'
 import type { Attempt, JsonResult } from './types.js'
 
 /** One keep-alive pool per upstream origin, shared by every provider. */
@@ -28,7 +29,7 @@ export async function sendUpstream(
   providerName: string,
 ): Promise<UpstreamResponse> {
   try {
-    return await agent.request({
+    return await (proxyDispatcher(a.provider.proxy_config, call.url) ?? agent).request({
       origin: originOf(call.url),
       path: pathOf(call.url),
       method: call.method ?? 'POST',

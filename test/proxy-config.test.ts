@@ -1,0 +1,195 @@
+import { createServer, type Server } from 'node:http'
+import { connect, type AddressInfo, type Socket } from 'node:net'
+import { afterAll, describe, expect, it } from 'vitest'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { bifrostResponse, schemaErrors } from './helpers/bifrost-openapi.js'
+import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+
+/**
+ * Bifrost's global proxy (GET/PUT /api/proxy-config): stored, answered with the password
+ * redacted, and used for provider calls — a chat request goes through the proxy while it is
+ * configured, and straight to the provider once it is disabled.
+ */
+
+const AUTH = {
+  is_enabled: true,
+  admin_username: 'admin',
+  admin_password: 'pw-for-tests',
+  disable_auth_on_inference: true,
+}
+const BASIC = `Basic ${Buffer.from('admin:pw-for-tests').toString('base64')}`
+
+interface CountingProxy {
+  url: string
+  /** CONNECT tunnels opened, with the Proxy-Authorization each carried. */
+  tunnels: { target: string; auth?: string }[]
+  close(): Promise<void>
+}
+
+/** An HTTP proxy that tunnels CONNECT requests and counts them. */
+async function startCountingProxy(): Promise<CountingProxy> {
+  const tunnels: CountingProxy['tunnels'] = []
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((_req, res) => res.writeHead(405).end())
+  server.on('connect', (req, client: Socket, head: Buffer) => {
+    tunnels.push({ target: req.url ?? '', auth: req.headers['proxy-authorization'] })
+    const [host, port] = (req.url ?? '').split(':')
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      upstream.write(head)
+      upstream.pipe(client)
+      client.pipe(upstream)
+    })
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => s.destroy())
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tunnels,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+let fake: FakeServer | undefined
+let proxy: CountingProxy | undefined
+const gateways: RunningHeimdall[] = []
+afterAll(async () => {
+  for (const g of gateways) await g.close()
+  await proxy?.close()
+  await fake?.close()
+})
+
+async function call(gw: RunningHeimdall, method: string, path: string, body?: unknown, auth = BASIC) {
+  const res = await fetch(gw.url + path, {
+    method,
+    headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : undefined }
+}
+
+function expectBifrostShape(method: string, body: unknown): void {
+  const validate = bifrostResponse('paths/management/config.yaml', 'proxy-config', method)
+  const ok = validate(body)
+  expect(schemaErrors(validate.errors), JSON.stringify(body)).toEqual([])
+  expect(ok).toBe(true)
+}
+
+async function chat(gw: RunningHeimdall): Promise<number> {
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  })
+  await res.text()
+  return res.status
+}
+
+describe('global proxy config', () => {
+  it('is stored with its password redacted, and routes provider calls through the proxy until disabled', async () => {
+    fake = await startFakeOpenAI()
+    proxy = await startCountingProxy()
+    const gw = await startHeimdall({
+      auth_config: AUTH,
+      providers: { openai: fakeProvider(fake.url) },
+    } as never)
+    gateways.push(gw)
+
+    const initial = await call(gw, 'GET', '/api/proxy-config')
+    expect(initial.status).toBe(200)
+    expect(initial.body).toMatchObject({ enabled: false, type: 'http' })
+    expectBifrostShape('get', initial.body)
+    expect(await chat(gw)).toBe(200)
+    expect(proxy.tunnels).toHaveLength(0)
+
+    const saved = await call(gw, 'PUT', '/api/proxy-config', {
+      enabled: true,
+      type: 'http',
+      url: proxy.url,
+      username: 'svc',
+      password: 'proxy-secret',
+      no_proxy: 'internal.example',
+      timeout: 5,
+      enable_for_inference: true,
+    })
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200)
+    expect(saved.body).toEqual({ status: 'success', message: 'proxy configuration updated successfully' })
+
+    const read = await call(gw, 'GET', '/api/proxy-config')
+    expect(read.body).toMatchObject({
+      enabled: true,
+      type: 'http',
+      url: proxy.url,
+      username: 'svc',
+      password: '<redacted>',
+    })
+    expectBifrostShape('get', read.body)
+    expect(JSON.stringify(read.body)).not.toContain('proxy-secret')
+
+    expect(await chat(gw)).toBe(200)
+    const port = new URL(fake.url).port
+    expect(proxy.tunnels.length).toBeGreaterThanOrEqual(1)
+    expect(proxy.tunnels[0].target).toBe(`127.0.0.1:${port}`)
+    expect(proxy.tunnels[0].auth).toBe(`Basic ${Buffer.from('svc:proxy-secret').toString('base64')}`)
+
+    // Sent back as shown (password redacted): the stored password stays in use.
+    const resent = await call(gw, 'PUT', '/api/proxy-config', { ...read.body, timeout: 10 })
+    expect(resent.status).toBe(200)
+    proxy.tunnels.length = 0
+    // A new connection through the proxy (the old pool was closed when the config changed).
+    expect(await chat(gw)).toBe(200)
+    expect(proxy.tunnels.at(-1)?.auth).toBe(`Basic ${Buffer.from('svc:proxy-secret').toString('base64')}`)
+
+    // Disabled: requests go straight to the provider again.
+    expect((await call(gw, 'PUT', '/api/proxy-config', { ...read.body, enabled: false })).status).toBe(200)
+    const before = proxy.tunnels.length
+    expect(await chat(gw)).toBe(200)
+    expect(await chat(gw)).toBe(200)
+    expect(proxy.tunnels.length).toBe(before)
+    expect((await call(gw, 'GET', '/api/proxy-config')).body.enabled).toBe(false)
+  })
+
+  it('refuses bad configs with a 400 and a new url without an admin login with a 403; a provider’s own proxy is used', async () => {
+    const gw = gateways[0]
+    const put = (body: unknown) => call(gw, 'PUT', '/api/proxy-config', body)
+    const tcp = await put({ enabled: true, type: 'tcp', url: 'http://127.0.0.1:3128' })
+    expect(tcp.status).toBe(400)
+    expect(tcp.body.error.message).toMatch(/tcp is not supported/)
+    expect((await put({ enabled: true, type: 'gopher', url: 'http://127.0.0.1:3128' })).status).toBe(400)
+    expect((await put({ enabled: true, type: 'http' })).body.error.param).toBe('url')
+    expect((await put({ enabled: true, type: 'http', url: 'http://169.254.169.254' })).status).toBe(400)
+    expect((await put({ enabled: true, type: 'http', url: 'http://127.0.0.1:1', timeout: -1 })).status).toBe(
+      400,
+    )
+    expect((await put({ enabled: 'yes' })).status).toBe(400)
+
+    // This gateway's provider has a proxy of its own: its calls go through it with no global proxy.
+    const open = await startHeimdall({
+      providers: { openai: fakeProvider(fake!.url, { proxy_config: { type: 'http', url: proxy!.url } }) },
+    })
+    gateways.push(open)
+    const tunnels = proxy!.tunnels.length
+    expect(await chat(open)).toBe(200)
+    expect(proxy!.tunnels.length).toBe(tunnels + 1)
+    const refused = await call(
+      open,
+      'PUT',
+      '/api/proxy-config',
+      { enabled: true, type: 'http', url: proxy!.url },
+      '',
+    )
+    expect(refused.status).toBe(403)
+    expect(refused.body.error.type).toBe('permission_error')
+  })
+})
