@@ -75,7 +75,7 @@ function idParam(request: FastifyRequest, name: 'file_id' | 'batch_id'): string 
 }
 
 /** An upstream failure after the upload body was sent: it cannot be sent again, so no retry or other key. */
-function final(err: unknown): GatewayError {
+export function final(err: unknown): GatewayError {
   const e = asGatewayError(err)
   if (!e.retryable && !e.keyDead) return e
   return new GatewayError(e.code, e.message, {
@@ -94,7 +94,7 @@ function final(err: unknown): GatewayError {
 }
 
 /** What an upload's form held before its file part, and the whole body to forward from there. */
-interface UploadHead {
+export interface UploadHead {
   fields: Record<string, string>
   filename: string
   /** The caller's bytes, unchanged: the part read so far, then the rest as it arrives. */
@@ -106,7 +106,7 @@ interface UploadHead {
  * the fields sent before it; the file itself is not read here but forwarded as it arrives, counted
  * against the body limit.
  */
-async function readUploadHead(
+export async function readUploadHead(
   it: AsyncIterator<Buffer>,
   boundary: string,
   limit: number,
@@ -158,14 +158,18 @@ async function readUploadHead(
  * drained and the connection closed after the answer, so the client reads the error rather than
  * stalling on a half-read body.
  */
-function abandonBody(request: FastifyRequest, reply: FastifyReply, incoming: AsyncIterator<Buffer>): void {
+export function abandonBody(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  incoming: AsyncIterator<Buffer>,
+): void {
   if (request.raw.readableEnded) return
   if (!reply.sent) reply.header('connection', 'close')
   void incoming.return?.()
   request.raw.resume()
 }
 
-function tooLarge(): GatewayError {
+export function tooLarge(): GatewayError {
   return new GatewayError(
     'body_too_large',
     'the body is larger than the configured limit (client.max_request_body_size_mb)',
