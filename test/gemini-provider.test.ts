@@ -360,6 +360,9 @@ describe('Gemini adapter against the fake Gemini API', () => {
       'gemini/gemini-3-pro-preview',
       'gemini/gemini-2.0-flash-lite',
       'gemini/gemini-embedding-001',
+      'gemini/gemini-2.5-flash-preview-tts',
+      'gemini/gemini-2.5-flash-image',
+      'gemini/imagen-4.0-generate-001',
     ])
     expect(fake.requests.length).toBeGreaterThan(1)
     expect(models[0]).toMatchObject({ object: 'model', owned_by: 'google', context_length: 1048576 })

@@ -1,17 +1,17 @@
 import { fakeVector } from './openai.js'
 import { sampleOf } from './json-schema-sample.js'
 import { countTokens, FakeServer, pieces, SseWriter, type FakeContext } from './server.js'
-import { serveGeminiFiles } from './gemini-files.js'
 
 /**
  * A fake Gemini API (Google AI Studio, generativelanguage v1beta) that speaks the published wire
  * format: generateContent, streamGenerateContent?alt=sse (`data:` frames, no [DONE], finishReason
- * and final usageMetadata on the last frame), embedContent, batchEmbedContents, countTokens, models
- * (paged) and the Files API (gemini-files.ts).
+ * and final usageMetadata on the last frame), embedContent, batchEmbedContents, countTokens and models (paged).
  * Like the real API it rejects unknown fields, empty parts and wrong roles with 400 INVALID_ARGUMENT,
  * so a translation that leaks an OpenAI field fails here.
  *
  * Replies are derived from the request: the answer to "hi" is "Echo: hi", streamed word by word.
+ * Speech and images: TTS models answer PCM (24 kHz) to `responseModalities: ["AUDIO"]`, image
+ * models PNGs to `["IMAGE"]`, Imagen `:predict` PNG predictions (see generateMedia, predictImages).
  * Triggers: function declarations with a last turn from the user → two parallel functionCall parts,
  * the first signed with a thoughtSignature; thinkingConfig.includeThoughts → a signed thought part
  * first; a prompt containing "cached" reports cachedContentTokenCount; maxOutputTokens smaller than
@@ -32,6 +32,9 @@ const MODELS = [
   { name: 'gemini-3-pro-preview', methods: ['generateContent', 'countTokens'] },
   { name: 'gemini-2.0-flash-lite', methods: ['generateContent', 'countTokens'] },
   { name: 'gemini-embedding-001', methods: ['embedContent', 'countTextTokens'] },
+  { name: 'gemini-2.5-flash-preview-tts', methods: ['generateContent', 'countTokens'] },
+  { name: 'gemini-2.5-flash-image', methods: ['generateContent', 'countTokens'] },
+  { name: 'imagen-4.0-generate-001', methods: ['predict'] },
 ]
 /** The real API pages by up to 1000; the fake by 3 so that paging is exercised. */
 const MAX_PAGE = 3
@@ -143,7 +146,6 @@ function route(ctx: FakeContext): void {
     throw new GeminiApiError(404, 'NOT_FOUND', `Method not found: ${req.method} ${url.pathname}`)
   const [, model, method] = m
   if (!MODELS.some((x) => x.name === model)) {
-  if (serveGeminiFiles(ctx, url)) return
     throw new GeminiApiError(
       404,
       'NOT_FOUND',
@@ -151,7 +153,16 @@ function route(ctx: FakeContext): void {
     )
   }
   if (!ctx.body || typeof ctx.body !== 'object') throw invalid('Invalid JSON payload received.')
+  const modalities: string[] = ctx.body.generationConfig?.responseModalities ?? []
+  if (method === 'generateContent' && (model.includes('-tts') || model.includes('-image')))
+    return generateMedia(ctx, model, modalities)
+  if (modalities.some((m) => m !== 'TEXT'))
+    throw invalid(
+      `The requested combination of response modalities (${modalities.join(', ')}) is not supported by the model.`,
+    )
   switch (method) {
+    case 'predict':
+      return predictImages(ctx, model)
     case 'generateContent':
       return generate(ctx, model, false)
     case 'streamGenerateContent':
@@ -386,4 +397,94 @@ function generate({ res, body, streamFault, report }: FakeContext, model: string
     if (!sse.send(JSON.stringify(frame(frames[i], i === frames.length - 1)))) return
   }
   sse.end()
+}
+
+/** Prebuilt voices of the TTS models. */
+const VOICES = new Set(['Zephyr', 'Puck', 'Charon', 'Kore', 'Fenrir', 'Leda', 'Orus', 'Aoede'])
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+
+/** A fake PNG: the real signature, then the text it depicts. */
+export function fakePng(text: string): Buffer {
+  return Buffer.concat([PNG_SIGNATURE, Buffer.from(text, 'utf8')])
+}
+
+/** The fake's speech: 16-bit PCM, one sample per character of the text (its char code). */
+export function fakePcm(text: string): Buffer {
+  const pcm = Buffer.alloc(text.length * 2)
+  for (let i = 0; i < text.length; i++) pcm.writeInt16LE(text.charCodeAt(i), i * 2)
+  return pcm
+}
+
+/**
+ * TTS models (`responseModalities: ["AUDIO"]` and a prebuilt voice) answer one inlineData part of
+ * PCM at 24 kHz; image models (`["IMAGE"]`, or with TEXT) a PNG per candidate, depicting the prompt
+ * and the size of each image sent.
+ */
+function generateMedia({ res, body }: FakeContext, model: string, modalities: string[]): void {
+  validate(body, model)
+  const gc = body.generationConfig ?? {}
+  const parts: any[] = body.contents.flatMap((c: any) => c.parts)
+  const prompt = textOfParts(parts)
+  const usage = { promptTokenCount: countTokens(prompt), candidatesTokenCount: 0, totalTokenCount: 0 }
+  let answer: any[]
+  if (model.includes('-tts')) {
+    if (modalities.length !== 1 || modalities[0] !== 'AUDIO')
+      throw invalid('The requested combination of response modalities is not supported by the model.')
+    const voice = gc.speechConfig?.voiceConfig?.prebuiltVoiceConfig?.voiceName
+    if (voice !== undefined && !VOICES.has(voice)) throw invalid(`Voice name ${voice} is not supported.`)
+    answer = [
+      {
+        content: {
+          role: 'model',
+          parts: [
+            {
+              inlineData: {
+                mimeType: 'audio/L16;codec=pcm;rate=24000',
+                data: fakePcm(prompt).toString('base64'),
+              },
+            },
+          ],
+        },
+        finishReason: 'STOP',
+        index: 0,
+      },
+    ]
+  } else {
+    if (!modalities.includes('IMAGE'))
+      throw invalid('The requested combination of response modalities is not supported by the model.')
+    const sent = parts.filter((p) => p.inlineData).map((p) => Buffer.from(p.inlineData.data, 'base64').length)
+    const depicts = sent.length ? `${prompt} [edited ${sent.join('+')} bytes]` : prompt
+    const count = gc.candidateCount ?? 1
+    answer = Array.from({ length: count }, (_, index) => ({
+      content: {
+        role: 'model',
+        parts: [
+          ...(modalities.includes('TEXT') ? [{ text: 'Here you are.' }] : []),
+          { inlineData: { mimeType: 'image/png', data: fakePng(`${depicts} #${index}`).toString('base64') } },
+        ],
+      },
+      finishReason: 'STOP',
+      index,
+    }))
+  }
+  usage.candidatesTokenCount = 1290 * answer.length
+  usage.totalTokenCount = usage.promptTokenCount + usage.candidatesTokenCount
+  json(res, 200, { candidates: answer, usageMetadata: usage, modelVersion: model, responseId: responseId() })
+}
+
+/** Imagen's `predict`: one PNG per sample, depicting the prompt. */
+function predictImages({ res, body }: FakeContext, model: string): void {
+  const prompt = body.instances?.[0]?.prompt
+  if (typeof prompt !== 'string' || !prompt) throw invalid('instances[0].prompt is required')
+  const count = body.parameters?.sampleCount ?? 4
+  if (!Number.isInteger(count) || count < 1 || count > 4) throw invalid('sampleCount must be between 1 and 4')
+  const ratio = body.parameters?.aspectRatio ?? '1:1'
+  if (!['1:1', '3:4', '4:3', '9:16', '16:9'].includes(ratio))
+    throw invalid(`aspectRatio ${ratio} is not supported`)
+  json(res, 200, {
+    predictions: Array.from({ length: count }, (_, i) => ({
+      bytesBase64Encoded: fakePng(`${prompt} ${ratio} #${i} by ${model}`).toString('base64'),
+      mimeType: 'image/png',
+    })),
+  })
 }

@@ -11,6 +11,7 @@ import { expectEventStream, parseJsonBody, readText, sendUpstream, type Upstream
 import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../types.js'
 import { fromGeminiEmbedResponse, toGeminiEmbedCall } from './embeddings.js'
 import { geminiError } from './errors.js'
+import { geminiMediaOperations } from './media.js'
 import { toGeminiRequest } from './request.js'
 import { fromGeminiResponse, type GeminiResponse } from './response.js'
 import { translateGeminiStream } from './stream.js'
@@ -108,6 +109,8 @@ export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoi
       const body = fromGeminiEmbedResponse(res, call, req, a.model, name)
       return { body, usage: { ...body.usage, completion_tokens: 0 } }
     },
+
+    ...geminiMediaOperations(name, postJson),
 
     ...(!endpoint && {
       async countTokens(a: Attempt, req: ChatRequest): Promise<JsonResult<{ input_tokens: number }>> {
