@@ -1,52 +1,174 @@
-import Fastify from 'fastify'
-import { describe, expect, it, vi } from 'vitest'
+import Anthropic from '@anthropic-ai/sdk'
+import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime'
+import { GoogleGenAI } from '@google/genai'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { CohereClientV2 } from 'cohere-ai'
+import Fastify, { type RouteOptions } from 'fastify'
+import OpenAI from 'openai'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Gateway } from '../src/core/gateway.js'
-import { registerFrameworkIntegrations } from '../src/http/routes/integrations/frameworks.js'
+import type { ProviderObjects } from '../src/store/index.js'
+import { FRAMEWORK_PREFIXES } from '../src/http/routes/integrations/frameworks.js'
+import { DROP_INS, registerIntegrationRoutes } from '../src/http/routes/integrations/index.js'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
-// Stand-ins for the other drop-in integrations, registering absolute paths as theirs do.
-vi.mock('../src/http/routes/integrations/anthropic.js', () => ({
-  registerAnthropicIntegration: (app: import('fastify').FastifyInstance) => {
-    app.post('/anthropic/v1/messages', async () => ({ served: 'anthropic messages' }))
-    app.get('/anthropic/v1/models', async () => ({ served: 'anthropic models' }))
-  },
-}))
-vi.mock('../src/http/routes/integrations/genai.js', () => ({
-  registerGenAIIntegration: (app: import('fastify').FastifyInstance) => {
-    app.register(async (nested) => {
-      nested.post('/genai/v1beta/models/*', async (req) => ({ served: (req.params as { '*': string })['*'] }))
-    })
-  },
-}))
-vi.mock('../src/http/routes/integrations/cohere.js', () => ({
-  registerCohereIntegration: (app: import('fastify').FastifyInstance) => {
-    app.post('/cohere/v2/chat', async () => ({ served: 'cohere chat' }))
-  },
-}))
+/**
+ * `/litellm`, `/langchain` and `/pydanticai` serve every drop-in integration both ways Bifrost
+ * does: at `{framework}/{integration}/...` (its OpenAPI) and at `{framework}/...` (its route code).
+ */
 
-/** Where each framework puts the other integrations' routes: Bifrost's paths, the framework prefix first. */
-describe('framework route paths', () => {
-  it('puts each integration at {framework}{native path}, and keeps its prefix where an OpenAI route holds the path', async () => {
-    const app = Fastify()
-    registerFrameworkIntegrations(app, { gateway: {} as Gateway, allowDirectKeys: () => false })
-    await app.ready()
-    const call = async (method: 'GET' | 'POST', url: string) => {
-      const res = await app.inject({ method, url, payload: method === 'POST' ? {} : undefined })
-      return res.statusCode === 200 ? (res.json() as { served: string }).served : res.statusCode
+/** Every route the drop-ins declare at the root, as registered (no request is made). */
+async function declaredRoutes(): Promise<{ app: ReturnType<typeof Fastify>; routes: RouteOptions[] }> {
+  const app = Fastify()
+  const routes: RouteOptions[] = []
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'HEAD') routes.push(route)
+  })
+  registerIntegrationRoutes(app, {
+    gateway: {} as Gateway,
+    allowDirectKeys: () => false,
+    bodyLimitBytes: 1024,
+    ownership: { objects: {} as ProviderObjects, isAdmin: async () => false },
+  })
+  await app.ready()
+  return { app, routes }
+}
+
+const methodsOf = (route: RouteOptions) => (Array.isArray(route.method) ? route.method : [route.method])
+
+describe('framework prefixes mount every drop-in route', () => {
+  it('serves each integration route at {framework}{route} and at {framework} in place of the integration prefix', async () => {
+    const { app, routes } = await declaredRoutes()
+    const own = routes.filter((r) => DROP_INS.some((d) => r.url.startsWith(`${d.prefix}/`)))
+    // The integrations the issue names, their newer routes included as they land.
+    for (const url of [
+      '/anthropic/v1/messages',
+      '/genai/v1beta/models/*',
+      '/bedrock/model/*',
+      '/cohere/v2/chat',
+    ])
+      expect(own.some((r) => r.url === url)).toBe(true)
+    const missing: string[] = []
+    for (const route of own) {
+      const dropIn = DROP_INS.find((d) => route.url.startsWith(`${d.prefix}/`))!
+      for (const framework of FRAMEWORK_PREFIXES) {
+        for (const method of methodsOf(route)) {
+          const full = `${framework}${route.url}`
+          const short = `${framework}${route.url.slice(dropIn.prefix.length)}`
+          for (const url of [full, short])
+            if (!app.hasRoute({ method, url })) missing.push(`${method} ${url}`)
+        }
+      }
     }
-    for (const prefix of ['/litellm', '/langchain', '/pydanticai']) {
-      expect(await call('POST', `${prefix}/v1/messages`)).toBe('anthropic messages')
-      expect(await call('POST', `${prefix}/v1beta/models/gemini-2.0-flash:generateContent`)).toBe(
-        'gemini-2.0-flash:generateContent',
-      )
-      // GET /v1/models is OpenAI's under the framework prefix; Anthropic's keeps its own prefix.
-      expect(await call('GET', `${prefix}/anthropic/v1/models`)).toBe('anthropic models')
-      expect(app.hasRoute({ method: 'GET', url: `${prefix}/v1/models` })).toBe(true)
-      expect(app.hasRoute({ method: 'POST', url: `${prefix}/openai/deployments/*` })).toBe(true)
-      expect(app.hasRoute({ method: 'POST', url: `${prefix}/anthropic/v1/messages` })).toBe(false)
-    }
-    // Cohere's API only on Pydantic AI's routes, as in Bifrost.
-    expect(await call('POST', '/pydanticai/v2/chat')).toBe('cohere chat')
-    expect(app.hasRoute({ method: 'POST', url: '/litellm/v2/chat' })).toBe(false)
+    expect(missing).toEqual([])
     await app.close()
   })
+})
+
+describe('framework prefixes with the official SDKs', () => {
+  let openai: FakeServer
+  let gw: RunningHeimdall
+  const MODEL = 'openai/gpt-4o-mini'
+
+  beforeAll(async () => {
+    openai = await startFakeOpenAI()
+    gw = await startHeimdall({ providers: { openai: fakeProvider(openai.url) } })
+  })
+  afterAll(async () => {
+    await gw?.close()
+    await openai?.close()
+  })
+  beforeEach(() => openai.reset())
+
+  /** The fake provider saw one more chat request. */
+  async function reachesProvider(call: () => Promise<string | undefined>, said: string): Promise<void> {
+    const before = openai.requests.length
+    expect(await call()).toContain(said)
+    expect(openai.requests.slice(before).some((r) => r.path.endsWith('/chat/completions'))).toBe(true)
+  }
+
+  for (const framework of FRAMEWORK_PREFIXES) {
+    for (const [form, at] of [
+      ['short', ''],
+      ['full', 'integration'],
+    ] as const) {
+      const base = (integration: string) => `${gw.url}${framework}${at ? `/${integration}` : ''}`
+
+      it(`${framework}, ${form} form: OpenAI chat and responses input tokens`, async () => {
+        const c = new OpenAI({ baseURL: `${base('openai')}/v1`, apiKey: 'x', maxRetries: 0 })
+        await reachesProvider(
+          async () =>
+            (await c.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'oa' }] }))
+              .choices[0].message.content ?? undefined,
+          'Echo: oa',
+        )
+        const counted = await c.responses.inputTokens.count({ model: MODEL, input: 'count these tokens' })
+        expect(counted.object).toBe('response.input_tokens')
+        expect(counted.input_tokens).toBeGreaterThan(0)
+      })
+
+      it(`${framework}, ${form} form: OpenAI's models list (the path Anthropic's list also has)`, async () => {
+        const c = new OpenAI({ baseURL: `${base('openai')}/v1`, apiKey: 'x', maxRetries: 0 })
+        const models = await c.models.list()
+        expect(models.data.some((m) => m.id.startsWith('openai/'))).toBe(true)
+      })
+
+      it(`${framework}, ${form} form: Anthropic messages`, async () => {
+        const c = new Anthropic({ baseURL: base('anthropic'), apiKey: 'x', maxRetries: 0 })
+        await reachesProvider(async () => {
+          const msg = await c.messages.create({
+            model: MODEL,
+            max_tokens: 20,
+            messages: [{ role: 'user', content: 'an' }],
+          })
+          return msg.content[0].type === 'text' ? msg.content[0].text : undefined
+        }, 'Echo: an')
+      })
+
+      it(`${framework}, ${form} form: GenAI generateContent`, async () => {
+        const ai = new GoogleGenAI({
+          apiKey: 'AIza-unused',
+          httpOptions: { baseUrl: base('genai'), retryOptions: { attempts: 1 } },
+        })
+        await reachesProvider(
+          async () => (await ai.models.generateContent({ model: MODEL, contents: 'ge' })).text,
+          'Echo: ge',
+        )
+      })
+
+      it(`${framework}, ${form} form: Bedrock Converse`, async () => {
+        const client = new BedrockRuntimeClient({
+          region: 'us-east-1',
+          endpoint: base('bedrock'),
+          credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
+          maxAttempts: 1,
+          requestHandler: new NodeHttpHandler(),
+        })
+        try {
+          await reachesProvider(async () => {
+            const out = await client.send(
+              new ConverseCommand({
+                modelId: MODEL,
+                messages: [{ role: 'user', content: [{ text: 'br' }] }],
+              }),
+            )
+            return out.output?.message?.content?.[0]?.text
+          }, 'Echo: br')
+        } finally {
+          client.destroy()
+        }
+      })
+
+      it(`${framework}, ${form} form: Cohere chat`, async () => {
+        const co = new CohereClientV2({ token: 'unused', environment: base('cohere'), maxRetries: 0 })
+        await reachesProvider(async () => {
+          const res = await co.chat({ model: MODEL, messages: [{ role: 'user', content: 'co' }] })
+          const part = res.message.content?.[0]
+          return part?.type === 'text' ? part.text : undefined
+        }, 'Echo: co')
+      })
+    }
+  }
 })

@@ -55,15 +55,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   registerInferenceRoutes(app, deps)
   const integrationDeps = { gateway: deps.gateway, allowDirectKeys: deps.allowDirectKeys ?? (() => false) }
   registerRerankRoute(app, integrationDeps)
-  registerIntegrationRoutes(app, integrationDeps)
-  // Files, batches and token counting, on `/v1` and where the OpenAI SDK sends them.
-  for (const prefix of ['/v1', '/openai/v1', '/openai']) {
-    registerFileRoutes(
-      app,
-      { ...integrationDeps, bodyLimitBytes: deps.bodyLimitBytes, ownership: deps.fileOwnership },
-      prefix,
-    )
-    registerCountTokensRoutes(app, integrationDeps, prefix)
-  }
+  const fileDeps = { ...integrationDeps, bodyLimitBytes: deps.bodyLimitBytes, ownership: deps.fileOwnership }
+  // The drop-ins serve files, batches and token counting on their own paths too (`/openai/v1` ...).
+  registerIntegrationRoutes(app, fileDeps)
+  registerFileRoutes(app, fileDeps, '/v1')
+  registerCountTokensRoutes(app, integrationDeps, '/v1')
   return app
 }

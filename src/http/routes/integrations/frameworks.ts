@@ -1,74 +1,81 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { registerAnthropicIntegration } from './anthropic.js'
-import { registerCohereIntegration } from './cohere.js'
-import { registerGenAIIntegration } from './genai.js'
-import type { IntegrationDeps } from './index.js'
-import { registerOpenAIRoutesUnder } from './openai.js'
+import type { DropIn, DropInDeps } from './index.js'
 
-type Register = (app: FastifyInstance, deps: IntegrationDeps) => void
+/** The frameworks Bifrost serves (its litellm.go, langchain.go, pydanticai.go). */
+export const FRAMEWORK_PREFIXES = ['/litellm', '/langchain', '/pydanticai'] as const
 
 /**
- * The frameworks Bifrost serves, and the SDK formats each accepts under its prefix (Bifrost's
- * litellm.go, langchain.go, pydanticai.go): OpenAI's API, Anthropic's and Google GenAI's, and for
- * Pydantic AI Cohere's too.
+ * Under each framework prefix, every drop-in integration twice, as Bifrost has it: at
+ * `{framework}{integration}/...` (its OpenAPI: `/litellm/anthropic/v1/messages`) and at
+ * `{framework}/...` (its route code, which puts the framework where the integration's prefix was:
+ * `/litellm/v1/messages`, `/litellm/v2/chat`, `/litellm/model/{id}/converse`). The integrations'
+ * own register functions run here, so whatever they add is mounted too.
+ *
+ * The second form of a path that an integration mounted earlier already serves keeps that first
+ * owner: OpenAI's, mounted first, keeps `GET /litellm/v1/models` and `/litellm/v1/files`, while
+ * Anthropic's models list stays at `/litellm/anthropic/v1/models`.
  */
-const FRAMEWORKS: Record<string, { integration: string; register: Register }[]> = {
-  '/litellm': [
-    { integration: '/anthropic', register: registerAnthropicIntegration },
-    { integration: '/genai', register: registerGenAIIntegration },
-  ],
-  '/langchain': [
-    { integration: '/anthropic', register: registerAnthropicIntegration },
-    { integration: '/genai', register: registerGenAIIntegration },
-  ],
-  '/pydanticai': [
-    { integration: '/anthropic', register: registerAnthropicIntegration },
-    { integration: '/genai', register: registerGenAIIntegration },
-    { integration: '/cohere', register: registerCohereIntegration },
-  ],
-}
-
-/**
- * `/litellm/...`, `/langchain/...`, `/pydanticai/...`: the same handlers as the drop-in routes,
- * at Bifrost's paths, which put the framework's prefix where the integration's own prefix was
- * (`/anthropic/v1/messages` is `/litellm/v1/messages`, `/genai/v1beta/models/...` is
- * `/litellm/v1beta/models/...`). A path that would collide with one already taken (an OpenAI
- * route such as `/v1/models`) keeps the integration's prefix (`/litellm/anthropic/v1/models`).
- */
-export function registerFrameworkIntegrations(app: FastifyInstance, deps: IntegrationDeps): void {
-  for (const [prefix, integrations] of Object.entries(FRAMEWORKS)) {
+export function registerFrameworkIntegrations(
+  app: FastifyInstance,
+  deps: DropInDeps,
+  dropIns: readonly DropIn[],
+): void {
+  for (const framework of FRAMEWORK_PREFIXES) {
     app.register(
       async (scope) => {
-        // Scopes load one after the other, so the OpenAI routes are all known before the others.
-        const taken = new Set<string>()
-        const record = (route: RouteOptions) => {
-          for (const m of methodsOf(route)) taken.add(`${m} ${route.url}`)
-        }
-        scope.register(async (openai) => {
-          openai.addHook('onRoute', record)
-          registerOpenAIRoutesUnder(openai, deps, '', ['/openai'])
-        })
-        for (const { integration, register } of integrations) {
+        const served = new Set<string>()
+        const shortForms: (() => void)[] = []
+        // Child scopes load one after the other, in this order, each with its nested scopes.
+        for (const dropIn of dropIns) {
           scope.register(async (inner) => {
-            inner.addHook('onRoute', (route: RouteOptions) => {
-              const own = `${prefix}${integration}/`
-              if (route.url.startsWith(own)) {
-                const shortened = prefix + route.url.slice(own.length - 1)
-                if (!methodsOf(route).some((m) => taken.has(`${m} ${shortened}`))) {
-                  route.url = shortened
-                }
-              }
-              record(route)
+            const own = `${framework}${dropIn.prefix}/`
+            inner.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions) {
+              const methods = methodsOf(route)
+              for (const m of methods) served.add(routeKey(m, route.url))
+              // Fastify makes the HEAD twin of a GET again for the GET's short form.
+              if (!route.url.startsWith(own) || methods.every((m) => m === 'HEAD')) return
+              const short = framework + route.url.slice(own.length - 1)
+              shortForms.push(() => mountAt(this, route, methods, short, served))
             })
-            register(inner, deps)
+            dropIn.register(inner, deps)
           })
         }
+        // Once every integration's own paths are known, so that none loses a path to a short form.
+        scope.register(async () => {
+          for (const mount of shortForms) mount()
+        })
       },
-      { prefix },
+      { prefix: framework },
     )
   }
 }
 
+/** The route again at `url`, in the scope that declared it (its error handler, its body parsers), unless taken. */
+function mountAt(
+  scope: FastifyInstance,
+  route: RouteOptions,
+  methods: string[],
+  url: string,
+  served: Set<string>,
+): void {
+  if (methods.some((m) => served.has(routeKey(m, url)))) return
+  if (!url.startsWith(scope.prefix)) {
+    throw new Error(
+      `${route.url} was declared in a scope with the prefix ${scope.prefix}, so it cannot be mounted at ${url}; declare the full path instead`,
+    )
+  }
+  for (const m of methods) served.add(routeKey(m, url))
+  const options: RouteOptions = { ...route, method: [...methods], url: url.slice(scope.prefix.length) }
+  // Fastify filled in `path` (the full path) too; the copy's is computed again from `url`.
+  delete (options as { path?: string }).path
+  scope.route(options)
+}
+
 function methodsOf(route: RouteOptions): string[] {
   return Array.isArray(route.method) ? route.method : [route.method]
+}
+
+/** A route's method and path with its parameters unnamed: `/files/:id` and `/files/:file_id` are one path. */
+function routeKey(method: string, url: string): string {
+  return `${method} ${url.replace(/:[^/]+/g, ':')}`
 }
