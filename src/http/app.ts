@@ -41,6 +41,7 @@ import { registerMcpSessionRoutes, sessionCaller } from './routes/mcp-sessions.j
 import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
+import { registerModelRoutes } from './routes/models.js'
 import { registerProxyConfigRoutes } from './routes/proxy-config.js'
 import { registerQuotaRoute } from './routes/quota.js'
 import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/config.js'
@@ -355,6 +356,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       store,
       onChange: (name) => cluster.bus.publish(PROVIDERS_TOPIC, { name }),
     })
+    registerModelRoutes(app, { registry })
     registerQuotaRoute(app, { state: governance.state, usage: governance.usage })
     registerConfigRoutes(app, {
       store,
