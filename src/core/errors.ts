@@ -86,6 +86,15 @@ export type RequestType =
   | 'batch_retrieve'
   | 'batch_cancel'
   | 'batch_results'
+  | 'container_create'
+  | 'container_list'
+  | 'container_retrieve'
+  | 'container_delete'
+  | 'container_file_create'
+  | 'container_file_list'
+  | 'container_file_retrieve'
+  | 'container_file_delete'
+  | 'container_file_content'
   | 'management'
 
 export interface ErrorOptions {

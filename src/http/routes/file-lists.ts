@@ -17,6 +17,7 @@ export interface ListPage {
 const LIMITS: Record<ProviderObjectKind, { fallback: number; max: number }> = {
   file: { fallback: 10_000, max: 10_000 },
   batch: { fallback: 20, max: 100 },
+  container: { fallback: 20, max: 100 },
 }
 
 /** Upstream pages read for one narrowed page at most, so a key with few objects among many costs a bound. */

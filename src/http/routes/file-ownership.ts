@@ -70,7 +70,12 @@ export function sees(viewer: Viewer, owner: string | null | undefined, purpose?:
 
 /** The answer for an object the caller may not see: the provider's own for an absent one. */
 export function notFound(kind: ProviderObjectKind, id: string, param?: string): GatewayError {
-  const message = kind === 'file' ? `No such File object: ${id}` : `No batch found with id '${id}'.`
+  const message =
+    kind === 'file'
+      ? `No such File object: ${id}`
+      : kind === 'container'
+        ? `Container with id '${id}' not found.`
+        : `No batch found with id '${id}'.`
   return new GatewayError('not_found', message, {
     type: 'invalid_request_error',
     param: param ?? (kind === 'file' ? 'id' : undefined),

@@ -8,6 +8,7 @@ import { BatchCreateRequestSchema, type BatchResultsResponse } from '../../core/
 import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/openai/files.js'
 import type { Attempt, JsonResult } from '../../providers/types.js'
 import { compileValidator } from '../validate.js'
+import { registerContainerRoutes } from './containers.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf, type FileOwnershipDeps } from './file-ownership.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
@@ -448,6 +449,9 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
       return failed(request, reply, ctx, err)
     }
   })
+
+  // OpenAI's Containers API goes wherever its Files API is served.
+  registerContainerRoutes(app, deps, prefix)
 }
 
 /** The downloaded chunks as a byte stream, so the reply honours back-pressure. */

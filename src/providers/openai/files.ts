@@ -163,11 +163,13 @@ export async function callFilesApi<T>(a: Attempt, call: FilesCall): Promise<Json
 }
 
 /** `GET /files/{id}/content`: the file's bytes, relayed chunk by chunk with their content type. */
-export async function downloadFileContent(
-  a: Attempt,
-  fileId: string,
-): Promise<StreamResult<FileContentChunk>> {
-  const res = await send(a, { method: 'GET', path: `/files/${pathSegment(fileId, 'file_id')}/content` })
+export function downloadFileContent(a: Attempt, fileId: string): Promise<StreamResult<FileContentChunk>> {
+  return downloadContent(a, `/files/${pathSegment(fileId, 'file_id')}/content`)
+}
+
+/** `GET {path}` of bytes (a file's, a container file's), relayed chunk by chunk with their content type. */
+export async function downloadContent(a: Attempt, path: string): Promise<StreamResult<FileContentChunk>> {
+  const res = await send(a, { method: 'GET', path })
   const name = a.provider.name
   async function* chunks(): AsyncGenerator<FileContentChunk> {
     try {

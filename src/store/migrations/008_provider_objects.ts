@@ -28,8 +28,8 @@ export const providerObjectsMigration: Migration = {
   },
 }
 
-/** The kinds of provider object whose creator is recorded. */
-export type ProviderObjectKind = 'file' | 'batch'
+/** The kinds of provider object whose creator is recorded (a container's files go with their container). */
+export type ProviderObjectKind = 'file' | 'batch' | 'container'
 
 /** Row type of the table above (conventions in ../tables.ts). */
 export interface ProviderObjectsTable {

@@ -1,0 +1,329 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
+import { pathSegment } from '../../core/path-segment.js'
+import { callFilesApi, downloadContent } from '../../providers/openai/files.js'
+import type { Attempt, JsonResult } from '../../providers/types.js'
+import { listLimit, scopedList, type ListPage } from './file-lists.js'
+import { ObjectScope, viewerOf } from './file-ownership.js'
+import type { FilesDeps } from './files.js'
+import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
+
+/** The provider OpenAI's SDK reaches when the request names none. */
+const DEFAULT_PROVIDER = 'openai'
+
+/** List filters and cursors passed upstream. */
+const LIST_PARAMS = ['limit', 'after', 'order']
+
+type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+/** The `provider` query parameter, then `x-model-provider`, then the body's; OpenAI when none is given. */
+function providerOf(deps: FilesDeps, request: FastifyRequest, fromBody?: unknown): string {
+  const query = request.query as Record<string, unknown>
+  const header = request.headers['x-model-provider']
+  const name =
+    text(query.provider) ??
+    text(Array.isArray(header) ? header[0] : header) ??
+    text(fromBody) ??
+    DEFAULT_PROVIDER
+  if (!deps.gateway.lookup.isProviderName(name)) {
+    throw new GatewayError('unknown_provider', `unknown provider "${name}"`, { param: 'provider' })
+  }
+  return name
+}
+
+function param(request: FastifyRequest, name: 'container_id' | 'file_id'): string {
+  const id = text((request.params as Record<string, unknown>)[name])
+  if (!id) throw new GatewayError('invalid_request', `${name} is required`, { param: name })
+  return id
+}
+
+function object(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', 'the body must be a JSON object')
+  }
+  return body as Record<string, unknown>
+}
+
+/** An upload that reached the provider is not sent again: its body is spent. */
+function final(err: unknown): GatewayError {
+  const e = asGatewayError(err)
+  if (!e.retryable && !e.keyDead) return e
+  return new GatewayError(e.code, e.message, {
+    status: e.status,
+    type: e.type,
+    param: e.param,
+    isBifrostError: e.isBifrostError,
+    upstreamCode: e.upstreamCode,
+    headers: e.headers,
+    retryable: false,
+    keyDead: false,
+    cause: e,
+  })
+}
+
+/** The caller's bytes as they arrive, refused past `limit`. */
+async function* bounded(body: Readable, limit: number): AsyncGenerator<Buffer> {
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      throw new GatewayError(
+        'body_too_large',
+        'the body is larger than the configured limit (client.max_request_body_size_mb)',
+      )
+    }
+    yield chunk as Buffer
+  }
+}
+
+/**
+ * OpenAI's Containers API under `prefix` (Bifrost's `/v1/containers`, `/openai/v1/containers`), for
+ * OpenAI and the OpenAI-compatible providers: containers (create, list, retrieve, delete) and their
+ * files (create from an upload or a `file_id`, list, retrieve, delete, content). Each call is
+ * governed and logged like inference and goes upstream with one of the provider's keys. A container
+ * belongs to the virtual key that created it, and its files with it (file-ownership.ts).
+ */
+export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, prefix: string): void {
+  const { gateway } = deps
+
+  async function run(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    type: RequestType,
+    provider: string,
+    serve: Serve,
+    input?: unknown,
+  ): Promise<FastifyReply> {
+    const admin = await deps.ownership.isAdmin(request)
+    const ctx = beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
+    if (input !== undefined) ctx.input = input
+    try {
+      const result = await gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
+        serve(a, new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin))),
+      )
+      return sendJson(reply, ctx, result)
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  }
+
+  const base = `${prefix}/containers`
+  const containerPath = (id: string) => `/containers/${pathSegment(id, 'container_id')}`
+  const filePath = (id: string, fileId: string) =>
+    `${containerPath(id)}/files/${pathSegment(fileId, 'file_id')}`
+
+  /** A call on one container the caller may see, or on one of its files. */
+  const onContainer =
+    (id: string, call: (a: Attempt) => Promise<JsonResult<unknown>>): Serve =>
+    async (a, scope) => {
+      await scope.assertSees('container', id)
+      return call(a)
+    }
+
+  app.post(base, (request, reply) => {
+    const { provider: named, ...body } = object(request.body)
+    if (typeof body.name !== 'string' || !body.name) {
+      throw new GatewayError('invalid_request', 'name is required', { param: 'name' })
+    }
+    const provider = providerOf(deps, request, named)
+    return run(
+      request,
+      reply,
+      'container_create',
+      provider,
+      async (a, scope) => {
+        const created = await callFilesApi<{ id?: unknown }>(a, {
+          method: 'POST',
+          path: '/containers',
+          body: JSON.stringify(body),
+          contentType: 'application/json',
+        })
+        await scope.created('container', created.body?.id)
+        return created
+      },
+      body,
+    )
+  })
+
+  app.get(base, (request, reply) => {
+    const q = request.query as Record<string, unknown>
+    const query: Record<string, string> = {}
+    for (const k of LIST_PARAMS) {
+      const v = text(q[k])
+      if (v !== undefined) query[k] = v
+    }
+    const want = listLimit('container', query.limit)
+    return run(request, reply, 'container_list', providerOf(deps, request), (a, scope) =>
+      scopedList(scope, 'container', query, want, (page) =>
+        callFilesApi<ListPage>(a, { method: 'GET', path: '/containers', query: page }),
+      ),
+    )
+  })
+
+  app.get(`${base}/:container_id`, (request, reply) => {
+    const id = param(request, 'container_id')
+    return run(
+      request,
+      reply,
+      'container_retrieve',
+      providerOf(deps, request),
+      onContainer(id, (a) => callFilesApi(a, { method: 'GET', path: containerPath(id) })),
+    )
+  })
+
+  app.delete(`${base}/:container_id`, (request, reply) => {
+    const id = param(request, 'container_id')
+    return run(request, reply, 'container_delete', providerOf(deps, request), async (a, scope) => {
+      await scope.assertSees('container', id)
+      const result = await callFilesApi<{ deleted?: unknown }>(a, {
+        method: 'DELETE',
+        path: containerPath(id),
+      })
+      await scope.deleted('container', id)
+      return result
+    })
+  })
+
+  // A container file comes as a multipart upload (`file`) or as JSON naming an uploaded file (`file_id`).
+  app.register(async (scope) => {
+    scope.addContentTypeParser('multipart/form-data', (_request, payload, done) => done(null, payload))
+    scope.post(`${base}/:container_id/files`, async (request, reply) => {
+      const id = param(request, 'container_id')
+      const provider = providerOf(deps, request)
+      const path = `${containerPath(id)}/files`
+      if (request.body instanceof Readable) {
+        const body = request.body
+        const declared = Number(request.headers['content-length'])
+        if (declared > deps.bodyLimitBytes) {
+          body.resume()
+          reply.header('connection', 'close')
+          throw new GatewayError('body_too_large', 'the body is larger than the configured limit')
+        }
+        const contentType = request.headers['content-type'] ?? ''
+        // Refused before its bytes were read (an unknown container): the rest is drained, not left hanging.
+        reply.raw.once('finish', () => {
+          if (!request.raw.readableEnded) request.raw.resume()
+        })
+        return run(
+          request,
+          reply,
+          'container_file_create',
+          provider,
+          onContainer(id, (a) =>
+            callFilesApi(a, {
+              method: 'POST',
+              path,
+              body: bounded(body, deps.bodyLimitBytes),
+              contentType,
+              contentLength: Number.isFinite(declared) && declared > 0 ? declared : undefined,
+            }).catch((err: unknown) => {
+              throw final(err)
+            }),
+          ),
+        )
+      }
+      const { provider: _named, ...json } = object(request.body)
+      if (typeof json.file_id !== 'string' || !json.file_id) {
+        throw new GatewayError('invalid_request', 'file or file_id is required', { param: 'file_id' })
+      }
+      return run(
+        request,
+        reply,
+        'container_file_create',
+        provider,
+        onContainer(id, (a) =>
+          callFilesApi(a, {
+            method: 'POST',
+            path,
+            body: JSON.stringify(json),
+            contentType: 'application/json',
+          }),
+        ),
+        json,
+      )
+    })
+  })
+
+  app.get(`${base}/:container_id/files`, (request, reply) => {
+    const id = param(request, 'container_id')
+    const q = request.query as Record<string, unknown>
+    const query: Record<string, string> = {}
+    for (const k of LIST_PARAMS) {
+      const v = text(q[k])
+      if (v !== undefined) query[k] = v
+    }
+    return run(
+      request,
+      reply,
+      'container_file_list',
+      providerOf(deps, request),
+      onContainer(id, (a) => callFilesApi(a, { method: 'GET', path: `${containerPath(id)}/files`, query })),
+    )
+  })
+
+  app.get(`${base}/:container_id/files/:file_id`, (request, reply) => {
+    const id = param(request, 'container_id')
+    const path = filePath(id, param(request, 'file_id'))
+    return run(
+      request,
+      reply,
+      'container_file_retrieve',
+      providerOf(deps, request),
+      onContainer(id, (a) => callFilesApi(a, { method: 'GET', path })),
+    )
+  })
+
+  app.delete(`${base}/:container_id/files/:file_id`, (request, reply) => {
+    const id = param(request, 'container_id')
+    const path = filePath(id, param(request, 'file_id'))
+    return run(
+      request,
+      reply,
+      'container_file_delete',
+      providerOf(deps, request),
+      onContainer(id, (a) => callFilesApi(a, { method: 'DELETE', path })),
+    )
+  })
+
+  app.get(`${base}/:container_id/files/:file_id/content`, async (request, reply) => {
+    const id = param(request, 'container_id')
+    const path = `${filePath(id, param(request, 'file_id'))}/content`
+    const provider = providerOf(deps, request)
+    const admin = await deps.ownership.isAdmin(request)
+    const ctx = beginRequest(
+      request,
+      reply,
+      'container_file_content',
+      `${provider}/*`,
+      deps.allowDirectKeys(),
+    )
+    try {
+      const result = await gateway.streamOperation(
+        ctx,
+        { model: `${provider}/*` },
+        undefined,
+        async (_adapter, a) => {
+          await new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin)).assertSees(
+            'container',
+            id,
+          )
+          return downloadContent(a, path)
+        },
+      )
+      const bytes = Readable.from(
+        (async function* () {
+          for await (const item of result.items) yield item.bytes
+        })(),
+        { objectMode: false },
+      )
+      return reply.headers(responseHeaders(ctx, result.headers)).send(bytes)
+    } catch (err) {
+      return failed(request, reply, ctx, err)
+    }
+  })
+}
