@@ -7,12 +7,14 @@ import {
   type FakeContext,
   type Fault,
 } from './server.js'
+import { filesAndBatches } from './anthropic-objects.js'
 import { sampleOf } from './json-schema-sample.js'
 
 /**
  * A fake Anthropic API that speaks the published Messages wire format: `POST /v1/messages` (JSON
  * and SSE with message_start, content_block_start/delta/stop, message_delta, message_stop, ping),
- * `POST /v1/messages/count_tokens` and `GET /v1/models`. Like the real API it answers 400 to unknown top-level fields, to roles other
+ * `POST /v1/messages/count_tokens`, `GET /v1/models`, and the Files and Message Batches APIs
+ * (anthropic-objects.ts). Like the real API it answers 400 to unknown top-level fields, to roles other
  * than user/assistant, to a thinking block whose signature it did not issue, to tool_use left
  * without a tool_result, and, with thinking enabled, to a last assistant turn whose tool_use is not
  * preceded by its thinking block. Replies are derived from the request: the answer to "hi" is "Echo: hi".
@@ -88,7 +90,7 @@ const KNOWN_FIELDS = new Set([
 let seq = 0
 const id = (prefix: string) => `${prefix}_01${Date.now().toString(36)}${(++seq).toString(36)}`
 
-function handle(ctx: FakeContext): void {
+function handle(ctx: FakeContext): void | Promise<void> {
   const { req, res, path } = ctx
   const key = req.headers['x-api-key']
   if (key === undefined || key === '' || key === 'sk-bad') {
@@ -107,6 +109,7 @@ function handle(ctx: FakeContext): void {
     }))
     return json(res, 200, { data, has_more: false, first_id: data[0].id, last_id: data[data.length - 1].id })
   }
+  if (route.startsWith('/v1/files') || route.startsWith('/v1/messages/batches')) return filesAndBatches(ctx)
   if (req.method === 'POST' && route === '/v1/messages') return messages(ctx)
   if (req.method === 'POST' && route === '/v1/messages/count_tokens') return countMessageTokens(ctx)
   error(res, 404, 'not_found_error', `Not found: ${req.method} ${route}`)
@@ -304,6 +307,25 @@ function contentBlock(b: PlannedBlock): any {
   if (b.type === 'thinking') return { type: 'thinking', thinking: b.text, signature: fakeSignature(b.text) }
   if (b.type === 'tool_use') return { type: 'tool_use', id: b.id, name: b.name, input: b.input }
   return { type: 'text', text: b.text }
+}
+
+/** A Messages body's answer as the API gives it, or the 400 message it would send: for batches. */
+export function messageFor(body: any): { message: Record<string, unknown> } | { problem: string } {
+  const problem = validate(body)
+  if (problem) return { problem }
+  const p = plan(body)
+  return {
+    message: {
+      id: id('msg'),
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: p.blocks.map(contentBlock),
+      stop_reason: p.stopReason,
+      stop_sequence: p.stopSequence,
+      usage: usageFor(body, p),
+    },
+  }
 }
 
 function messages({ res, body, streamFault, report }: FakeContext): void {

@@ -17,7 +17,8 @@ import type { JsonResult, ProviderAdapter } from '../../../providers/types.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { complete, listAnthropicModels } from './anthropic-complete.js'
-import type { IntegrationDeps } from './index.js'
+import { registerAnthropicObjectRoutes } from './anthropic-objects.js'
+import type { DropInDeps, IntegrationDeps } from './index.js'
 
 /** Fields only Anthropic reads; another target gets reasoning_effort instead of `thinking`. */
 const ANTHROPIC_FIELDS = [
@@ -81,13 +82,14 @@ export function sendAnthropicError(reply: FastifyReply, err: unknown, ctx?: Gate
  * Anthropic's Messages API under `/anthropic`: the Anthropic SDK works unchanged, while the model
  * may be any provider's (`openai/gpt-4o`, or a bare `claude-...` for Anthropic itself).
  */
-export function registerAnthropicIntegration(app: FastifyInstance, deps: IntegrationDeps): void {
+export function registerAnthropicIntegration(app: FastifyInstance, deps: DropInDeps): void {
   void app.register(async (scope) => {
     scope.setErrorHandler((err, _request, reply) => sendAnthropicError(reply, err))
     scope.post('/anthropic/v1/messages', (request, reply) => messages(deps, request, reply))
     scope.post('/anthropic/v1/messages/count_tokens', (request, reply) => countTokens(deps, request, reply))
     scope.get('/anthropic/v1/models', (request, reply) => listAnthropicModels(deps, request, reply))
     scope.post('/anthropic/v1/complete', (request, reply) => complete(deps, request, reply))
+    registerAnthropicObjectRoutes(scope, deps, '/anthropic')
   })
 }
 

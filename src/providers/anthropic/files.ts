@@ -1,0 +1,152 @@
+import { GatewayError } from '../../core/errors.js'
+import { pathSegment } from '../../core/path-segment.js'
+import {
+  headerValue,
+  jsonResult,
+  networkError,
+  readText,
+  sendUpstream,
+  type UpstreamResponse,
+} from '../http.js'
+import type { Attempt, JsonResult, StreamResult } from '../types.js'
+import { anthropicError } from './errors.js'
+
+const DEFAULT_BASE_URL = 'https://api.anthropic.com'
+const API_VERSION = '2023-06-01'
+/** The Files API is a beta: every call to it names the beta. */
+export const FILES_API_BETA = 'files-api-2025-04-14'
+
+/** Headers from Anthropic worth passing back to the caller. */
+const FORWARDED_HEADERS = ['request-id']
+
+/** One call to Anthropic's Files or Message Batches API. */
+export interface AnthropicObjectsCall {
+  method: 'GET' | 'POST' | 'DELETE'
+  /** `/v1/files`, `/v1/messages/batches/{id}` ... */
+  path: string
+  query?: Record<string, string>
+  /** A JSON body (batch creation), or the caller's multipart bytes as they arrive (file upload). */
+  body?: string | AsyncIterable<Buffer>
+  contentType?: string
+  contentLength?: number
+}
+
+/** One piece of a downloaded file or a batch's results, relayed as it arrives. */
+export interface ByteChunk {
+  bytes: Buffer
+  usage?: undefined
+}
+
+/** Anthropic's file metadata (`GET /v1/files/{id}`). */
+export interface AnthropicFile {
+  id: string
+  type: 'file'
+  filename: string
+  mime_type: string
+  size_bytes: number
+  created_at: string
+  downloadable?: boolean
+}
+
+/** Anthropic's cursor page of files or batches. */
+export interface AnthropicPage<T> {
+  data: T[]
+  has_more: boolean
+  first_id: string | null
+  last_id: string | null
+}
+
+/** Only Anthropic's own API has these: another endpoint of the Messages API (Vertex) does not. */
+function assertAnthropic(a: Attempt): void {
+  const type = a.provider.custom_provider_config?.base_provider_type ?? a.provider.name
+  if (type !== 'anthropic') {
+    throw new GatewayError(
+      'unsupported_operation',
+      `provider ${a.provider.name} does not serve Anthropic's files and message batches APIs`,
+      { param: 'provider', retryable: false },
+    )
+  }
+}
+
+function urlOf(a: Attempt, call: AnthropicObjectsCall): string {
+  const base = (a.provider.network_config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '')
+  const q = new URLSearchParams(call.query ?? {}).toString()
+  return base + call.path + (q ? `?${q}` : '')
+}
+
+function pick(res: UpstreamResponse): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const h of FORWARDED_HEADERS) {
+    const v = headerValue(res.headers, h)
+    if (v !== undefined) (out ??= {})[h] = v
+  }
+  return out
+}
+
+async function send(a: Attempt, call: AnthropicObjectsCall): Promise<UpstreamResponse> {
+  assertAnthropic(a)
+  const name = a.provider.name
+  const headers: Record<string, string> = { 'anthropic-version': API_VERSION }
+  for (const [k, v] of Object.entries(a.extraHeaders)) headers[k.toLowerCase()] = v
+  if (call.path.startsWith('/v1/files')) {
+    // The caller's own betas go along; the Files API's is always among them.
+    const given = headers['anthropic-beta']
+    const betas = new Set([FILES_API_BETA, ...(given ? given.split(',').map((b) => b.trim()) : [])])
+    headers['anthropic-beta'] = [...betas].filter(Boolean).join(',')
+  }
+  if (a.secret) headers['x-api-key'] = a.secret
+  if (call.contentType) headers['content-type'] = call.contentType
+  if (call.contentLength !== undefined) headers['content-length'] = String(call.contentLength)
+  // UpstreamCall.body says string | Buffer; undici also takes the async iterable a streamed upload is.
+  const res = await sendUpstream(
+    a,
+    { url: urlOf(a, call), method: call.method, headers, body: call.body as string | Buffer | undefined },
+    name,
+  )
+  if (res.statusCode >= 400) {
+    const text = await readText(res, name, a.signal)
+    throw anthropicError(name, res.statusCode, text, res.headers)
+  }
+  return res
+}
+
+/** A call whose answer is one JSON object (a file, a batch, a page, a deletion), kept byte for byte. */
+export async function callAnthropicObjects<T>(
+  a: Attempt,
+  call: AnthropicObjectsCall,
+): Promise<JsonResult<T>> {
+  const res = await send(a, call)
+  return jsonResult<T>(a.provider.name, await readText(res, a.provider.name, a.signal), pick(res))
+}
+
+/** A call whose answer is bytes (a file's content, a batch's JSONL results), relayed chunk by chunk. */
+export async function streamAnthropicObjects(
+  a: Attempt,
+  call: AnthropicObjectsCall,
+  fallbackType: string,
+): Promise<StreamResult<ByteChunk>> {
+  const res = await send(a, call)
+  const name = a.provider.name
+  async function* chunks(): AsyncGenerator<ByteChunk> {
+    try {
+      for await (const c of res.body) yield { bytes: c as Buffer }
+    } catch (err) {
+      throw networkError(err, name, a.signal)
+    }
+  }
+  const headers: Record<string, string> = {
+    ...pick(res),
+    'content-type': headerValue(res.headers, 'content-type') ?? fallbackType,
+  }
+  const length = headerValue(res.headers, 'content-length')
+  if (length !== undefined) headers['content-length'] = length
+  return { items: chunks(), headers }
+}
+
+export const filePath = (id: string): string => `/v1/files/${pathSegment(id, 'file_id')}`
+export const batchPath = (id: string): string => `/v1/messages/batches/${pathSegment(id, 'batch_id')}`
+
+/** A file's metadata, for the ownership check of a caller without a virtual key. */
+export function describeAnthropicFile(a: Attempt, id: string): Promise<JsonResult<AnthropicFile>> {
+  return callAnthropicObjects<AnthropicFile>(a, { method: 'GET', path: filePath(id) })
+}
