@@ -118,6 +118,7 @@ async function harness(): Promise<Harness> {
   installErrorHandlers(app)
   registerMcpSessionRoutes(app, {
     oauth,
+    store,
     caller: (request) => {
       const header = (name: string) => {
         const v = request.headers[name]

@@ -423,7 +423,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       offMcpReconnect()
     })
 
-    registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state) })
+    registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state), store })
     const mcpAccess = { source: mcp, state: governance.state, enforceAuth, anonymousTools }
     registerMcpInferenceRoutes(app, mcpAccess)
     // Heimdall as the OAuth authorization server of /mcp; `client.oauth2_server_config.issuer_url` fixes its public URL.

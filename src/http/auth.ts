@@ -28,6 +28,8 @@ const PUBLIC_ROUTES = new Set([
   '/api/session/setup',
   // The virtual key sent with the request is the credential.
   '/api/governance/virtual-keys/quota',
+  // Bifrost's name of the MCP OAuth callback: the OAuth state authorizes it, as under /api/oauth/.
+  '/api/mcp/oauth/callback',
   '/health',
 ])
 /** MCP OAuth: the browser and MCP clients reach these without a dashboard session. */

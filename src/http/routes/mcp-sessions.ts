@@ -2,13 +2,25 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../governance/enforce.js'
 import type { GovernanceState } from '../../governance/state.js'
-import { CALLBACK_PATH, type McpSessionCaller, type PerUserOAuth } from '../../mcp/oauth-client/index.js'
+import {
+  CALLBACK_PATH,
+  oauthConfigStatus,
+  revokeOAuthConfig,
+  type McpSessionCaller,
+  type PerUserOAuth,
+} from '../../mcp/oauth-client/index.js'
+import type { ConfigStore } from '../../store/index.js'
 
 export interface McpSessionRouteDeps {
   oauth: PerUserOAuth
   /** Who is asking: signed-in user, virtual key, asserted `x-bf-mcp-session-id`. */
   caller(request: FastifyRequest): McpSessionCaller
+  /** Where the OAuth configs live, for Bifrost's `/api/mcp/oauth/{id}`. */
+  store: Pick<ConfigStore, 'db'>
 }
+
+/** Bifrost's name of the callback; Heimdall registers CALLBACK_PATH with authorization servers. */
+export const BIFROST_CALLBACK_PATH = '/api/mcp/oauth/callback'
 
 /**
  * The caller as the sessions routes see it: the virtual key of the request (when it is known and
@@ -58,7 +70,10 @@ function origin(request: FastifyRequest): string {
  * Both browser legs sit under /api/oauth/, which the admin-auth hook leaves public: the flow id and
  * the OAuth state are what authorize them.
  */
-export function registerMcpSessionRoutes(app: FastifyInstance, { oauth, caller }: McpSessionRouteDeps): void {
+export function registerMcpSessionRoutes(
+  app: FastifyInstance,
+  { oauth, caller, store }: McpSessionRouteDeps,
+): void {
   app.get('/api/mcp/sessions', async (request) => ({ sessions: await oauth.listSessions(caller(request)) }))
 
   app.delete<{ Params: { id: string } }>('/api/mcp/sessions/:id', async (request, reply) => {
@@ -81,8 +96,8 @@ export function registerMcpSessionRoutes(app: FastifyInstance, { oauth, caller }
     }
   })
 
-  app.get<{ Querystring: Record<string, string | undefined> }>(CALLBACK_PATH, async (request, reply) => {
-    const q = request.query
+  const callback = async (request: FastifyRequest, reply: FastifyReply) => {
+    const q = request.query as Record<string, unknown>
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined)
     const outcome = await oauth.callback({
       code: str(q.code),
@@ -91,5 +106,19 @@ export function registerMcpSessionRoutes(app: FastifyInstance, { oauth, caller }
       error_description: str(q.error_description),
     })
     return page(reply, outcome.status, outcome.message)
+  }
+  app.get(CALLBACK_PATH, callback)
+  app.get(BIFROST_CALLBACK_PATH, callback)
+
+  // Bifrost's OAuth config of an MCP client: its status, and revoking its token.
+  app.get<{ Params: { id: string } }>('/api/mcp/oauth/:id', async (request) => {
+    const status = await oauthConfigStatus(store, request.params.id)
+    if (!status) throw new GatewayError('not_found', 'OAuth config not found', { param: 'id' })
+    return status
+  })
+  app.delete<{ Params: { id: string } }>('/api/mcp/oauth/:id', async (request) => {
+    if (!(await revokeOAuthConfig(store, request.params.id)))
+      throw new GatewayError('not_found', 'OAuth config not found', { param: 'id' })
+    return { status: 'success', message: 'OAuth token revoked successfully' }
   })
 }

@@ -17,3 +17,4 @@ export {
   type McpSessionCaller,
 } from './identity.js'
 export type { McpSessionRow } from './session-rows.js'
+export { oauthConfigStatus, revokeOAuthConfig, type OAuthConfigStatus } from './config-status.js'
