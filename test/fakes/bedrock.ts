@@ -59,7 +59,7 @@ function awsError(res: ServerResponse, status: number, type: string, message: st
 }
 
 /** Recomputes the request's SigV4 signature; returns an AWS error name when it does not hold. */
-async function verifySignature(
+export async function verifySignature(
   ctx: FakeContext,
   credentials: FakeBedrockCredentials[],
   raw: string,

@@ -27,6 +27,7 @@ import { encodeEvent, encodeException } from '../../../providers/bedrock/index.j
 import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../providers/types.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
+import { registerBedrockJobRoutes } from './bedrock-jobs.js'
 import type { IntegrationDeps } from './index.js'
 
 const EVENT_STREAM = 'application/vnd.amazon.eventstream'
@@ -290,5 +291,6 @@ export function registerBedrockIntegration(app: FastifyInstance, deps: Integrati
       }
       throw new GatewayError('route_not_found', `no Bedrock Runtime operation ${operation} on /bedrock/model`)
     })
+    registerBedrockJobRoutes(scope, deps, '/bedrock', sendBedrockError)
   })
 }

@@ -1,0 +1,91 @@
+import { Sha256 } from '@aws-crypto/sha256-js'
+import { SignatureV4 } from '@smithy/signature-v4'
+import { pathSegment } from '../../core/path-segment.js'
+import { headerValue, jsonResult, readText, sendUpstream } from '../http.js'
+import type { Attempt, JsonResult } from '../types.js'
+import { bedrockError } from './errors.js'
+import { bedrockSettings, type BedrockKeySettings } from './settings.js'
+import { BEDROCK_SIGNING_SERVICE } from './sign.js'
+
+/** One call to Bedrock's control plane (batch inference's model invocation jobs). */
+export interface BedrockControlCall {
+  method: 'GET' | 'POST'
+  /** `/model-invocation-job`, `/model-invocation-jobs`, `/model-invocation-job/{id}/stop` ... */
+  path: string
+  query?: Record<string, string>
+  body?: string
+}
+
+/**
+ * The control plane's base URL: `bedrock.{region}.amazonaws.com`, or the configured base URL with
+ * `bedrock-runtime` turned into `bedrock` (a runtime endpoint names its control plane that way).
+ */
+function controlPlaneBase(a: Attempt, s: BedrockKeySettings): string {
+  const configured = a.provider.network_config.base_url
+  const base = configured
+    ? configured.replace('bedrock-runtime', 'bedrock')
+    : `https://bedrock.${s.region}.amazonaws.com`
+  return base.replace(/\/+$/, '')
+}
+
+/** SigV4 (service `bedrock`) over method, path, query, host and body; a bearer token for a Bedrock API key. */
+async function authorize(
+  s: BedrockKeySettings,
+  url: URL,
+  call: BedrockControlCall,
+  headers: Record<string, string>,
+): Promise<Record<string, string>> {
+  if (!s.credentials) return s.bearer ? { ...headers, authorization: `Bearer ${s.bearer}` } : headers
+  const signer = new SignatureV4({
+    credentials: s.credentials,
+    region: s.region,
+    service: BEDROCK_SIGNING_SERVICE,
+    sha256: Sha256,
+  })
+  const signed = await signer.sign({
+    method: call.method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    query: call.query ?? {},
+    headers: { ...headers, host: url.host },
+    body: call.body ?? '',
+  })
+  return signed.headers
+}
+
+/** A control-plane call with one of the provider's keys; AWS's JSON answer (`{}` for an empty one). */
+export async function callBedrockControlPlane<T>(
+  a: Attempt,
+  call: BedrockControlCall,
+): Promise<JsonResult<T>> {
+  const name = a.provider.name
+  const s = bedrockSettings(a, a.provider)
+  const url = new URL(controlPlaneBase(a, s) + call.path)
+  for (const [k, v] of Object.entries(call.query ?? {})) url.searchParams.set(k, v)
+  const base: Record<string, string> = { accept: 'application/json' }
+  if (call.body !== undefined) base['content-type'] = 'application/json'
+  // Extra headers may not touch what SigV4 signs and sets (x-amz-date, x-amz-security-token ...).
+  for (const [k, v] of Object.entries(a.extraHeaders))
+    if (!k.toLowerCase().startsWith('x-amz-')) base[k.toLowerCase()] = v
+  const headers = await authorize(s, url, call, base)
+  const res = await sendUpstream(
+    a,
+    { url: url.toString(), method: call.method, headers, body: call.body },
+    name,
+  )
+  const text = await readText(res, name, a.signal)
+  if (res.statusCode >= 400) throw bedrockError(name, res.statusCode, text, res.headers)
+  const requestId = headerValue(res.headers, 'x-amzn-requestid')
+  return jsonResult<T>(
+    name,
+    text.trim() ? text : '{}',
+    requestId ? { 'x-amzn-requestid': requestId } : undefined,
+  )
+}
+
+/** A job's ARN or id as one path segment. */
+export function jobPath(jobIdentifier: string, action = ''): string {
+  return `/model-invocation-job/${pathSegment(jobIdentifier, 'jobIdentifier')}${action}`
+}
