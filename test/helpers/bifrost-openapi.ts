@@ -1,11 +1,17 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { parse } from 'yaml'
 
-/** Bifrost's OpenAPI excerpts (docs/openapi/ of maximhq/bifrost), YAML files that $ref each other. */
-export const BIFROST_OPENAPI_DIR = '/work/shared/reference/bifrost-openapi'
+/**
+ * Bifrost's OpenAPI excerpts (docs/openapi/ of maximhq/bifrost), YAML files that $ref each other:
+ * `shared/` lies beside the repository's folder, here and in CI.
+ */
+export const BIFROST_OPENAPI_DIR = fileURLToPath(
+  new URL('../../../shared/reference/bifrost-openapi', import.meta.url),
+)
 const BASE = 'https://bifrost.openapi/'
 
 function yamlFiles(dir: string): string[] {
