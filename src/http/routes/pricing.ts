@@ -109,4 +109,12 @@ export function registerPricingRoutes(
     await persist(overrides.list().filter((o) => o.id !== request.params.id))
     return { message: 'Pricing override deleted successfully' }
   })
+
+  // Bifrost downloads its price sheet again; Heimdall's list is bundled, so what a sync can bring
+  // is the overrides as stored (written by a node that could not tell this one), on every node.
+  app.post('/api/pricing/force-sync', async () => {
+    await loadPricingOverrides(store, overrides)
+    await onChange?.().catch(() => undefined)
+    return { status: 'success', message: 'pricing synced successfully' }
+  })
 }
