@@ -11,9 +11,9 @@ export const FRAMEWORK_PREFIXES = ['/litellm', '/langchain', '/pydanticai'] as c
  * `/litellm/v1/messages`, `/litellm/v2/chat`, `/litellm/model/{id}/converse`). The integrations'
  * own register functions run here, so whatever they add is mounted too.
  *
- * The second form of a path that an integration mounted earlier already serves keeps that first
- * owner: OpenAI's, mounted first, keeps `GET /litellm/v1/models` and `/litellm/v1/files`, while
- * Anthropic's models list stays at `/litellm/anthropic/v1/models`.
+ * A short form is mounted only where no route is declared yet, in the integrations' order: OpenAI's,
+ * first, keeps `GET /litellm/v1/models` and `/litellm/v1/files`, while Anthropic's models list and
+ * files stay at `/litellm/anthropic/v1/...`.
  */
 export function registerFrameworkIntegrations(
   app: FastifyInstance,
