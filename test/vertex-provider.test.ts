@@ -212,6 +212,41 @@ describe('Claude on Vertex', () => {
     expect(sent.path).toMatch(/publishers\/anthropic\/models\/claude-sonnet-4-5-20250929:streamRawPredict$/)
     expect(sent.body.stream).toBe(true)
   })
+
+  it('answers response_format json_schema as JSON text through a forced tool, streamed and not', async () => {
+    const schema = {
+      type: 'object',
+      properties: { name: { type: 'string' }, population: { type: 'integer' } },
+      required: ['name', 'population'],
+    }
+    const ask = {
+      model: `vertex/${CLAUDE}`,
+      messages: [{ role: 'user' as const, content: 'Facts about Lyon' }],
+      response_format: { type: 'json_schema' as const, json_schema: { name: 'city_facts', schema } },
+    }
+    const expected = { name: 'Echo: Facts about Lyon', population: 42 }
+    const r = await client.chat.completions.create(ask)
+    expect(JSON.parse(r.choices[0].message.content ?? '')).toEqual(expected)
+    expect(r.choices[0].message.tool_calls).toBeUndefined()
+    expect(r.choices[0].finish_reason).toBe('stop')
+    const sent = cloud.vertex.requests[0].body
+    expect(sent.output_config).toBeUndefined()
+    expect(sent.tool_choice).toEqual({ type: 'tool', name: 'city_facts' })
+    expect(sent.tools).toEqual([
+      { name: 'city_facts', description: expect.any(String), input_schema: schema },
+    ])
+
+    const stream = await client.chat.completions.create({ ...ask, stream: true })
+    let text = ''
+    let finish: string | null | undefined
+    for await (const c of stream) {
+      expect(c.choices[0]?.delta.tool_calls).toBeUndefined()
+      text += c.choices[0]?.delta.content ?? ''
+      finish = c.choices[0]?.finish_reason ?? finish
+    }
+    expect(JSON.parse(text)).toEqual(expected)
+    expect(finish).toBe('stop')
+  })
 })
 
 describe('access tokens', () => {

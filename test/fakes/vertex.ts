@@ -160,6 +160,10 @@ export async function startFakeGoogleCloud(opts: {
     if (body.anthropic_version !== 'vertex-2023-10-16')
       return anthropicError(res, 'anthropic_version: Input should be vertex-2023-10-16')
     if ('model' in body) return anthropicError(res, 'model: Extra inputs are not permitted')
+    // Claude on Vertex has no structured outputs (Bifrost, too, sends a forced tool there).
+    if ('output_format' in body) return anthropicError(res, 'output_format: Extra inputs are not permitted')
+    if (body.output_config?.format !== undefined)
+      return anthropicError(res, 'output_config.format: Extra inputs are not permitted')
     if (Boolean(body.stream) !== (method === 'streamRawPredict'))
       return anthropicError(res, `stream must be ${method === 'streamRawPredict'} for ${method}`)
     const { anthropic_version: _v, anthropic_beta: _b, ...rest } = body

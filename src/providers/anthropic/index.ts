@@ -12,6 +12,7 @@ import { anthropicError } from './errors.js'
 import { toAnthropicRequest, type AnthropicRequest } from './request.js'
 import { fromAnthropicMessage, type AnthropicMessage } from './response.js'
 import { translateAnthropicStream } from './stream.js'
+import { structuredFormatOf, structuredToolStreamToText, structuredToolToText } from '../structured-output.js'
 
 export { toAnthropicRequest, type AnthropicRequest } from './request.js'
 export { fromAnthropicMessage, toUsage as anthropicUsageToUsage } from './response.js'
@@ -55,12 +56,23 @@ export interface AnthropicEndpoint {
   url(a: Attempt, op: string): string
   /** The body as this endpoint takes it (e.g. without `model`, with `anthropic_version`). */
   body(a: Attempt, req: AnthropicRequest): unknown
+  /** The endpoint has no structured outputs: `response_format` goes as a forced tool. */
+  structuredOutputAsTool?: boolean
 }
 
 /** The adapter for Anthropic's Messages API (or another endpoint of it): unified chat in, unified chat out. */
 export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: AnthropicEndpoint): ProviderAdapter {
   const name = cfg.name
   const base = (cfg.network_config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '')
+  const opts = { structuredOutputAsTool: endpoint?.structuredOutputAsTool === true }
+
+  /** The structured-output tool of a request built for a tool-only endpoint, if it has one. */
+  function structuredTool(req: ChatRequest, out: AnthropicRequest): string | undefined {
+    const native = out.output_format ?? (out.output_config as { format?: unknown } | undefined)?.format
+    if (!opts.structuredOutputAsTool || native != null) return undefined
+    const format = structuredFormatOf(req.response_format)
+    return format?.type === 'json_schema' ? format.name : undefined
+  }
 
   function url(a: Attempt, op: string): string {
     if (endpoint) return endpoint.url(a, op)
@@ -94,16 +106,22 @@ export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: Anthropic
     format: 'anthropic',
 
     async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
-      const res = await post(a, 'chat_completion', toAnthropicRequest(req, a.model, false))
+      const out = toAnthropicRequest(req, a.model, false, opts)
+      const res = await post(a, 'chat_completion', out)
       const text = await readText(res, name, a.signal)
-      const body = fromAnthropicMessage(parseJsonBody<AnthropicMessage>(name, text), name)
+      let body = fromAnthropicMessage(parseJsonBody<AnthropicMessage>(name, text), name)
+      const tool = structuredTool(req, out)
+      if (tool) body = structuredToolToText(body, tool)
       return { body, usage: body.usage, headers: pick(res) }
     },
 
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
-      const res = await post(a, 'chat_completion_stream', toAnthropicRequest(req, a.model, true))
+      const out = toAnthropicRequest(req, a.model, true, opts)
+      const res = await post(a, 'chat_completion_stream', out)
       expectEventStream(res, name)
-      return { items: translateAnthropicStream(res.body, name), headers: pick(res) }
+      const items = translateAnthropicStream(res.body, name)
+      const tool = structuredTool(req, out)
+      return { items: tool ? structuredToolStreamToText(items, tool) : items, headers: pick(res) }
     },
 
     // Only Anthropic's own API is known to serve count_tokens at this path.

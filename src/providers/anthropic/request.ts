@@ -1,5 +1,5 @@
 import { GatewayError } from '../../core/errors.js'
-import { JSON_OBJECT_INSTRUCTION, structuredFormatOf } from '../structured-output.js'
+import { JSON_OBJECT_INSTRUCTION, structuredFormatOf, structuredOutputTool } from '../structured-output.js'
 import type {
   ChatMessage,
   ChatRequest,
@@ -62,7 +62,12 @@ const NATIVE_PARAMS = [
  * Turns a unified (OpenAI-shaped) chat request into Anthropic's Messages body. Parameters Anthropic
  * does not know are not sent: it answers 400 to any unknown field.
  */
-export function toAnthropicRequest(req: ChatRequest, model: string, stream: boolean): AnthropicRequest {
+export function toAnthropicRequest(
+  req: ChatRequest,
+  model: string,
+  stream: boolean,
+  opts: { structuredOutputAsTool?: boolean } = {},
+): AnthropicRequest {
   const { system, messages } = toAnthropicMessages(req.messages)
   const requestedMax = req.max_completion_tokens ?? req.max_tokens ?? undefined
   const body: AnthropicRequest = { model, messages, max_tokens: requestedMax ?? DEFAULT_MAX_TOKENS }
@@ -102,7 +107,7 @@ export function toAnthropicRequest(req: ChatRequest, model: string, stream: bool
   }
 
   for (const p of NATIVE_PARAMS) if (native[p] != null) body[p] = native[p]
-  applyResponseFormat(body, req.response_format)
+  applyResponseFormat(body, req.response_format, opts.structuredOutputAsTool === true)
   // OpenAI's service_tier values ('default', 'flex', 'priority') would be rejected.
   if (native.service_tier === 'auto' || native.service_tier === 'standard_only')
     body.service_tier = native.service_tier
@@ -115,14 +120,19 @@ export function toAnthropicRequest(req: ChatRequest, model: string, stream: bool
 
 /**
  * `response_format` as Anthropic's structured outputs (`output_config.format`, as Bifrost sends it),
- * unless the caller gave Anthropic's own format. JSON mode has no native form: it becomes an
- * instruction in the system prompt.
+ * or as a forced tool where the endpoint lacks them (Vertex), unless the caller gave Anthropic's own
+ * format. JSON mode has no native form: it becomes an instruction in the system prompt.
  */
-function applyResponseFormat(body: AnthropicRequest, responseFormat: unknown): void {
+function applyResponseFormat(body: AnthropicRequest, responseFormat: unknown, asTool: boolean): void {
   const config = body.output_config as Record<string, unknown> | undefined
   if (body.output_format != null || config?.format != null) return
   const format = structuredFormatOf(responseFormat)
-  if (format?.type === 'json_schema') {
+  if (format?.type === 'json_schema' && asTool) {
+    const tool = structuredOutputTool(format)
+    body.tools = [...(body.tools ?? []), tool]
+    // Anthropic refuses a forced tool while thinking; the model is then only offered it.
+    if (body.thinking == null) body.tool_choice = { type: 'tool', name: tool.name }
+  } else if (format?.type === 'json_schema') {
     body.output_config = { ...config, format: { type: 'json_schema', schema: format.schema } }
   } else if (format?.type === 'json_object') {
     body.system =

@@ -67,6 +67,8 @@ export function createVertexAdapter(cfg: ProviderConfig): ProviderAdapter {
     url: (a, method, query) => `${modelUrl(targetOf(a))}:${method}${query}`,
   })
   const anthropic = createAnthropicAdapter(cfg, {
+    // Claude on Vertex has no structured outputs (Bifrost makes them a forced tool too).
+    structuredOutputAsTool: true,
     url: (a, op) =>
       `${modelUrl(targetOf(a))}:${op === 'chat_completion_stream' ? 'streamRawPredict' : 'rawPredict'}`,
     body(a, req) {
