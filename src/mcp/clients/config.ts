@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { randomUUID } from 'node:crypto'
-import { isEnvRef } from '../../core/config.js'
+import { isEnvRef, resolveSecret } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
 import { isRedactedSecret } from '../../store/index.js'
 
@@ -58,10 +58,21 @@ const mutableFields = {
   oauth_config: Type.Optional(OAuthClientSettingsSchema),
 }
 
+/**
+ * Bifrost's `EnvVar` object form of a value: `{value, env_var, from_env}`. With `from_env` the value
+ * is read from the variable `env_var` (named with or without its `env.` prefix).
+ */
+export const EnvVarObjectSchema = Type.Object({
+  value: Type.Optional(Type.String()),
+  env_var: Type.Optional(Type.String()),
+  from_env: Type.Optional(Type.Boolean()),
+})
+type EnvVarObject = Static<typeof EnvVarObjectSchema>
+
 /** Fixed at creation; an update may repeat them unchanged. */
 const immutableFields = {
   connection_type: Type.Optional(Type.String()),
-  connection_string: Type.Optional(Type.String()),
+  connection_string: Type.Optional(Type.Union([Type.String(), EnvVarObjectSchema])),
   stdio_config: Type.Optional(StdioConfigSchema),
   auth_type: Type.Optional(Type.String()),
 }
@@ -119,12 +130,34 @@ export function checkClientName(name: string | undefined): string {
   return name
 }
 
+/** A connection_string as Heimdall keeps it: the URL, or an `env.VAR` reference to it. */
+export function connectionStringOf(value: string | EnvVarObject | undefined): string | undefined {
+  if (value === undefined || typeof value === 'string') return value
+  const name = value.env_var?.trim().replace(/^env\./, '')
+  if (value.from_env === true || (value.from_env === undefined && name && !value.value)) {
+    if (!name)
+      throw invalid('connection_string.env_var is required with from_env', 'connection_string.env_var')
+    return `env.${name}`
+  }
+  return value.value
+}
+
+/** The URL a client connects to, its `env.VAR` reference resolved. */
+export function connectionUrl(cfg: Pick<McpClientConfig, 'connection_string'>, env = process.env): string {
+  return resolveSecret(cfg.connection_string ?? '', env)
+}
+
 function checkUrl(value: string | undefined, type: string): string {
   if (value === undefined || value === '')
     throw invalid(`connection_string is required for connection_type ${type}`, 'connection_string')
   let url: URL
+  if (isEnvRef(value) && process.env[value.slice(4)] === undefined)
+    throw invalid(
+      `connection_string: the environment variable ${value.slice(4)} is not set`,
+      'connection_string',
+    )
   try {
-    url = new URL(value)
+    url = new URL(resolveSecret(value))
   } catch {
     throw invalid('connection_string is not a valid URL', 'connection_string')
   }
@@ -183,7 +216,7 @@ export function normalizeCreate(input: McpClientCreateInput): McpClientConfig {
       throw invalid('stdio_config.command is required for connection_type stdio', 'stdio_config.command')
     cfg.stdio_config = { command: stdio.command, args: stdio.args ?? [], envs: checkEnvs(stdio.envs ?? []) }
   } else {
-    cfg.connection_string = checkUrl(input.connection_string, type)
+    cfg.connection_string = checkUrl(connectionStringOf(input.connection_string), type)
     if (input.headers !== undefined) cfg.headers = { ...input.headers }
   }
   return cfg
@@ -196,7 +229,7 @@ export function normalizeCreate(input: McpClientCreateInput): McpClientConfig {
 export function applyUpdate(current: McpClientConfig, input: McpClientUpdateInput): McpClientConfig {
   const fixed: [keyof typeof immutableFields, unknown, unknown][] = [
     ['connection_type', input.connection_type, current.connection_type],
-    ['connection_string', input.connection_string, current.connection_string],
+    ['connection_string', connectionStringOf(input.connection_string), current.connection_string],
     ['auth_type', input.auth_type, current.auth_type],
   ]
   for (const [field, given, stored] of fixed) {

@@ -15,7 +15,7 @@ import {
 import { resolveSecret } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
 import type { McpToolResult } from '../types.js'
-import type { McpClientConfig } from './config.js'
+import { connectionUrl, type McpClientConfig } from './config.js'
 
 /** Bifrost's connection states, as far as Heimdall's client kinds reach them. */
 export type McpConnectionState = 'connected' | 'disconnected' | 'error' | 'disabled'
@@ -176,7 +176,7 @@ export class McpConnection {
       // stderr is drained but not shown: a chatty server must not fill the gateway's log.
       return new StdioClientTransport({ command: stdio.command, args: stdio.args, env, stderr: 'ignore' })
     }
-    const url = new URL(cfg.connection_string ?? '')
+    const url = new URL(connectionUrl(cfg, this.env))
     const headers = Object.fromEntries(
       Object.entries(cfg.headers ?? {}).map(([k, v]) => [k, resolveSecret(v, this.env)]),
     )

@@ -13,7 +13,7 @@ import type {
   McpOAuthConfigsTable,
   McpOAuthCredentialsTables,
 } from '../../store/migrations/006_mcp_oauth_credentials.js'
-import type { McpClientConfig } from '../clients/config.js'
+import { connectionUrl, type McpClientConfig } from '../clients/config.js'
 import { DiscoveryAddressRefused, guardedFetch, type HostResolver } from './discovery-guard.js'
 
 /** Heimdall's client registration with an upstream authorization server, for one callback URL. */
@@ -40,7 +40,7 @@ export class UpstreamRegistrations {
 
   /** Fetch for the OAuth URLs an upstream MCP server names: their addresses checked, redirects too. */
   fetchFor(cfg: McpClientConfig): FetchLike {
-    return guardedFetch(this.deps.fetchFn ?? fetch, cfg.connection_string ?? '', this.deps.resolveHost)
+    return guardedFetch(this.deps.fetchFn ?? fetch, connectionUrl(cfg), this.deps.resolveHost)
   }
 
   /** Heimdall's registration for this client and callback URL: discovered and registered once, then reused. */
@@ -57,7 +57,7 @@ export class UpstreamRegistrations {
       const reg = this.parse(stored)
       if (configuredId === undefined || reg.client.client_id === configuredId) return reg
     }
-    const serverUrl = cfg.connection_string ?? ''
+    const serverUrl = connectionUrl(cfg)
     let info: Awaited<ReturnType<typeof discoverOAuthServerInfo>>
     try {
       info = await discoverOAuthServerInfo(serverUrl, { fetchFn: this.fetchFor(cfg) })
