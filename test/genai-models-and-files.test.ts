@@ -39,7 +39,7 @@ beforeEach(() => {
   openai.reset()
 })
 
-describe('GET /genai/v1beta/models', () => {
+describe('GET /genai/v1beta/models and /genai/v1beta/models/{model}', () => {
   it('lists every configured provider’s models in Google’s format, page by page', async () => {
     const seen: Model[] = []
     const pager = await ai.models.list({ config: { pageSize: 2 } })
@@ -52,6 +52,19 @@ describe('GET /genai/v1beta/models', () => {
     const flash = seen.find((m) => m.name === 'models/gemini-2.5-flash')
     expect(flash?.supportedActions).toContain('generateContent')
     expect(flash?.inputTokenLimit).toBeGreaterThan(0)
+  })
+
+  it('gives one model’s metadata (models.get), the name alone for a model not listed, and lists under /litellm too', async () => {
+    const flash = await ai.models.get({ model: 'gemini-2.5-flash' })
+    expect(flash).toMatchObject({ name: 'models/gemini-2.5-flash', displayName: 'gemini 2.5 flash' })
+    expect(flash.outputTokenLimit).toBeGreaterThan(0)
+    const unknown = await ai.models.get({ model: 'models/not-listed' })
+    expect(unknown.name).toBe('models/not-listed')
+    const framework = await fetch(`${gw.url}/litellm/v1beta/models?pageSize=1`)
+    expect(framework.status).toBe(200)
+    const page = (await framework.json()) as { models: unknown[]; nextPageToken?: string }
+    expect(page.models).toHaveLength(1)
+    expect(page.nextPageToken).toBeTruthy()
   })
 
   it('refuses a pageToken it did not give with a 400 in Google’s shape', async () => {

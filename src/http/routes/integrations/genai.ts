@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
 import { asGatewayError, GatewayError } from '../../../core/errors.js'
 import { setErrorHeaders } from '../../errors.js'
-import type { ChatRequest, EmbeddingResponse, ModelEntry } from '../../../core/schemas/index.js'
+import type { ChatRequest, EmbeddingResponse } from '../../../core/schemas/index.js'
 import { estimatePromptTokens } from '../../../integrations/anthropic/index.js'
 import {
   chatToGenerateContent,
@@ -19,6 +19,7 @@ import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { defaultProviderFor, nativeError } from './anthropic.js'
 import { registerGenAIFileRoutes } from './genai-files.js'
+import { registerGenAIModelRoutes } from './genai-models.js'
 import type { IntegrationDeps } from './index.js'
 
 /** The request as one target should see it: Gemini's own settings leave for other wire formats. */
@@ -92,65 +93,9 @@ export function registerGenAIIntegration(app: FastifyInstance, deps: Integration
         }
         throw new GatewayError('route_not_found', `models/${model}:${method} is not served`)
       })
-    scope.get('/genai/v1beta/models', (request, reply) => listModels(deps, request, reply))
+    registerGenAIModelRoutes(scope, deps, '/genai')
     registerGenAIFileRoutes(scope, deps, '/genai', sendGenAIError)
   })
-}
-
-/** Gemini's default and largest page of models. */
-const MODELS_PAGE = { default: 50, max: 1000 }
-
-/**
- * `GET /v1beta/models`: the configured providers' models (as `/v1/models` lists them) in Google's
- * list format, `models/{name}` without the provider, as Bifrost has it; paged by `pageSize` and an
- * opaque `pageToken`.
- */
-async function listModels(
-  deps: IntegrationDeps,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): Promise<unknown> {
-  const query = request.query as Record<string, unknown>
-  const size = query.pageSize === undefined ? MODELS_PAGE.default : Number(query.pageSize)
-  if (!Number.isInteger(size) || size < 1)
-    throw new GatewayError('invalid_request', 'pageSize must be a positive integer', { param: 'pageSize' })
-  let start = 0
-  if (typeof query.pageToken === 'string' && query.pageToken) {
-    start = Number(Buffer.from(query.pageToken, 'base64url').toString('utf8'))
-    if (!Number.isSafeInteger(start) || start < 0)
-      throw new GatewayError('invalid_request', 'pageToken is not one this gateway gave', {
-        param: 'pageToken',
-      })
-  }
-  const ctx = beginRequest(request, reply, 'list_models', '', deps.allowDirectKeys())
-  const all = await deps.gateway.listModels(ctx)
-  const end = start + Math.min(size, MODELS_PAGE.max)
-  const models = all.slice(start, end).map(toGeminiModel)
-  const body = {
-    models,
-    ...(end < all.length && { nextPageToken: Buffer.from(String(end)).toString('base64url') }),
-  }
-  return reply
-    .header('x-heimdall-overhead-ms', overheadMs(ctx))
-    .type('application/json; charset=utf-8')
-    .send(JSON.stringify(body))
-}
-
-function toGeminiModel(m: ModelEntry): Record<string, unknown> {
-  const slash = m.id.indexOf('/')
-  const out: Record<string, unknown> = { name: `models/${slash >= 0 ? m.id.slice(slash + 1) : m.id}` }
-  const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined)
-  const count = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined)
-  const displayName = text(m.name)
-  const description = text(m.description)
-  const input = count(m.max_input_tokens) ?? count(m.context_length)
-  const output = count(m.max_output_tokens)
-  if (displayName) out.displayName = displayName
-  if (description) out.description = description
-  if (input) out.inputTokenLimit = input
-  if (output) out.outputTokenLimit = output
-  if (Array.isArray(m.supported_methods)) out.supportedGenerationMethods = m.supported_methods
-  return out
 }
 
 async function generate(
