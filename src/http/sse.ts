@@ -58,7 +58,9 @@ export class SseWriter {
 
   /** Resolves when the client has read what was written, or has gone. */
   drain(): Promise<void> {
-    if (this.isClosed) return Promise.resolve()
+    // The socket may have drained already, between the write that filled it and this call.
+    if (!this.res.writableNeedDrain) this.behind = false
+    if (this.isClosed || !this.behind) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const done = () => {
         this.res.off('drain', done)

@@ -16,6 +16,7 @@ import {
 import type { ChatStreamItem, JsonResult, ResponsesStreamItem, StreamResult } from '../../providers/types.js'
 import { sendError } from '../errors.js'
 import { arrivalOf } from '../arrival.js'
+import { carriesExtraFields, StreamExtraFields, withExtraFields } from '../extra-fields.js'
 import { SseWriter } from '../sse.js'
 import { compileValidator } from '../validate.js'
 
@@ -116,10 +117,18 @@ export function failed(
 }
 
 export function sendJson<T>(reply: FastifyReply, ctx: GatewayContext, result: JsonResult<T>): FastifyReply {
+  const text = result.raw ?? JSON.stringify(result.body)
+  // A raw body is the provider's, byte for byte: its lazily parsed `body` is not read for this.
+  const extra = carriesExtraFields(ctx) && (result.raw !== undefined || !hasOwnExtraFields(result.body))
   return reply
     .headers(responseHeaders(ctx, result.headers))
     .type('application/json; charset=utf-8')
-    .send(result.raw ?? JSON.stringify(result.body))
+    .send(extra ? withExtraFields(text, ctx) : text)
+}
+
+/** Answers that already say their own `extra_fields` (count tokens, batch results). */
+function hasOwnExtraFields(body: unknown): boolean {
+  return body !== null && typeof body === 'object' && 'extra_fields' in body
 }
 
 /** A chat (or text-completion) stream item as the caller should see it: its frame bytes, or its data text. */
@@ -142,11 +151,19 @@ export async function relayChatStream(
   includeUsage: boolean,
 ): Promise<void> {
   const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
+  const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
   try {
     for await (const item of result.items) {
       const data = chatFrame(item, includeUsage)
-      if (data !== undefined && !sse.write(typeof data === 'string' ? `data: ${data}\n\n` : data))
-        await sse.drain()
+      let ready = true
+      if (data === undefined) continue
+      if (typeof data === 'string')
+        ready = sse.write(`data: ${extra ? extra.chunk(data, item.usage !== undefined) : data}\n\n`)
+      else if (!extra) ready = sse.write(data)
+      else
+        for (const piece of extra.frames(data, item.latin1 ?? data.toString('latin1')))
+          ready = sse.write(piece)
+      if (!ready) await sse.drain()
       if (sse.isClosed) break
     }
     sse.end('data: [DONE]\n\n')
@@ -164,16 +181,24 @@ async function relayResponsesStream(
   result: StreamResult<ResponsesStreamItem>,
 ): Promise<void> {
   const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
+  const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
+  // The error event needs the next sequence number: the SDKs' schemas require one.
+  let sequence = 0
   try {
     for await (const item of result.items) {
-      if (!sse.write(`event: ${item.event.type}\ndata: ${JSON.stringify(item.event)}\n\n`)) await sse.drain()
+      const n = item.event.sequence_number
+      sequence = (typeof n === 'number' ? n : sequence) + 1
+      const json = JSON.stringify(item.event)
+      const last = item.event.type === 'response.completed'
+      if (!sse.write(`event: ${item.event.type}\ndata: ${extra ? extra.chunk(json, last) : json}\n\n`))
+        await sse.drain()
       if (sse.isClosed) break
     }
     sse.end()
   } catch (err) {
     const e = asGatewayError(err)
     sse.end(
-      `event: error\ndata: ${JSON.stringify({ type: 'error', code: e.upstreamCode ?? e.code, message: e.message, param: e.param ?? null })}\n\n`,
+      `event: error\ndata: ${JSON.stringify({ type: 'error', code: e.upstreamCode ?? e.code, message: e.message, param: e.param ?? null, sequence_number: sequence })}\n\n`,
     )
   }
 }
@@ -284,7 +309,10 @@ export function registerInferenceRoutes(
       const provider = (request.query as { provider?: string }).provider
       const data = await gateway.listModels(ctx, provider)
       reply.header('x-heimdall-overhead-ms', overheadMs(ctx))
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify({ object: 'list', data }))
+      const text = JSON.stringify({ object: 'list', data })
+      return reply
+        .type('application/json; charset=utf-8')
+        .send(carriesExtraFields(ctx) ? withExtraFields(text, ctx) : text)
     }),
   )
   return handlers

@@ -17,6 +17,7 @@ import type {
   ProviderAdapter,
   StreamResult,
 } from '../../providers/types.js'
+import { carriesExtraFields, StreamExtraFields } from '../extra-fields.js'
 import { SseWriter } from '../sse.js'
 import { compileValidator } from '../validate.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
@@ -119,9 +120,11 @@ async function relayMediaStream(
   result: MediaEvents,
 ): Promise<void> {
   const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
+  const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
   try {
     for await (const item of result.items) {
-      if (!sse.write(`event: ${item.event.type}\ndata: ${item.data}\n\n`)) await sse.drain()
+      const data = extra ? extra.chunk(item.data, item.usage !== undefined) : item.data
+      if (!sse.write(`event: ${item.event.type}\ndata: ${data}\n\n`)) await sse.drain()
       if (sse.isClosed) break
     }
     sse.end()

@@ -234,6 +234,13 @@ async function* relayResponsesStream(
     } catch {
       throw malformedEvent(provider, ev.data)
     }
+    if (event === null || typeof event !== 'object' || Array.isArray(event))
+      throw malformedEvent(provider, ev.data)
+    // An event whose data names no type is named by its SSE `event:` line; one with neither is not relayable.
+    if (typeof event.type !== 'string' || !event.type) {
+      if (!ev.event) continue
+      event = { ...event, type: ev.event }
+    }
     if (event.type === 'error') {
       throw streamBroken(
         provider,
