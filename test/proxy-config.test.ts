@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
@@ -60,12 +60,81 @@ async function startCountingProxy(): Promise<CountingProxy> {
   }
 }
 
+interface CountingSocks {
+  url: string
+  /** CONNECT requests, with the user name each authenticated as. */
+  connects: { target: string; user: string }[]
+  close(): Promise<void>
+}
+
+/** A SOCKS5 proxy (username/password auth, CONNECT only) that counts the tunnels it opens. */
+async function startCountingSocks(): Promise<CountingSocks> {
+  const connects: CountingSocks['connects'] = []
+  const sockets = new Set<Socket>()
+  const server = createNetServer((client) => {
+    sockets.add(client)
+    client.on('close', () => sockets.delete(client))
+    client.on('error', () => client.destroy())
+    let buffer = Buffer.alloc(0)
+    let stage: 'greeting' | 'auth' | 'request' = 'greeting'
+    let user = ''
+    const onData = (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk])
+      if (stage === 'greeting' && buffer.length >= 2 && buffer.length >= 2 + buffer[1]) {
+        buffer = buffer.subarray(2 + buffer[1])
+        client.write(Buffer.from([5, 2]))
+        stage = 'auth'
+      }
+      if (stage === 'auth' && buffer.length >= 2) {
+        const ulen = buffer[1]
+        if (buffer.length < 3 + ulen) return
+        const plen = buffer[2 + ulen]
+        if (buffer.length < 3 + ulen + plen) return
+        user = buffer.subarray(2, 2 + ulen).toString()
+        buffer = buffer.subarray(3 + ulen + plen)
+        client.write(Buffer.from([1, 0]))
+        stage = 'request'
+      }
+      if (stage === 'request' && buffer.length >= 10 && buffer[3] === 1) {
+        const host = [...buffer.subarray(4, 8)].join('.')
+        const port = buffer.readUInt16BE(8)
+        const rest = buffer.subarray(10)
+        client.off('data', onData)
+        connects.push({ target: `${host}:${port}`, user })
+        const upstream = connect(port, host, () => {
+          client.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]))
+          if (rest.length > 0) upstream.write(rest)
+          upstream.pipe(client)
+          client.pipe(upstream)
+        })
+        sockets.add(upstream)
+        upstream.on('close', () => sockets.delete(upstream))
+        upstream.on('error', () => client.destroy())
+      }
+    }
+    client.on('data', onData)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `socks5://127.0.0.1:${port}`,
+    connects,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+let socks: CountingSocks | undefined
 let fake: FakeServer | undefined
 let proxy: CountingProxy | undefined
 const gateways: RunningHeimdall[] = []
 afterAll(async () => {
   for (const g of gateways) await g.close()
   await proxy?.close()
+  await socks?.close()
   await fake?.close()
 })
 
@@ -151,12 +220,27 @@ describe('global proxy config', () => {
     expect(await chat(gw)).toBe(200)
     expect(proxy.tunnels.at(-1)?.auth).toBe(`Basic ${Buffer.from('svc:proxy-secret').toString('base64')}`)
 
+    // A SOCKS5 proxy, with its credentials.
+    socks = await startCountingSocks()
+    const viaSocks = await call(gw, 'PUT', '/api/proxy-config', {
+      enabled: true,
+      type: 'socks5',
+      url: socks.url,
+      username: 'socks-user',
+      password: 'socks-secret',
+      enable_for_inference: true,
+    })
+    expect(viaSocks.status, JSON.stringify(viaSocks.body)).toBe(200)
+    expect(await chat(gw)).toBe(200)
+    expect(socks.connects).toEqual([{ target: `127.0.0.1:${port}`, user: 'socks-user' }])
+
     // Disabled: requests go straight to the provider again.
     expect((await call(gw, 'PUT', '/api/proxy-config', { ...read.body, enabled: false })).status).toBe(200)
     const before = proxy.tunnels.length
     expect(await chat(gw)).toBe(200)
     expect(await chat(gw)).toBe(200)
     expect(proxy.tunnels.length).toBe(before)
+    expect(socks.connects).toHaveLength(1)
     expect((await call(gw, 'GET', '/api/proxy-config')).body.enabled).toBe(false)
   })
 

@@ -21,7 +21,7 @@ UNROUTABLE.addAddress('::', 'ipv6')
 UNROUTABLE.addSubnet('fe80::', 10, 'ipv6')
 UNROUTABLE.addAddress('fd00:ec2::254', 'ipv6')
 
-const SCHEMES: Record<string, string[]> = { http: ['http:', 'https:'], socks5: ['socks5:', 'socks5h:'] }
+const SCHEMES: Record<string, string[]> = { http: ['http:', 'https:'], socks5: ['socks5:', 'socks:'] }
 
 async function readStored(store: ConfigStore): Promise<GlobalProxyConfig | undefined> {
   const stored = await store.getValue<GlobalProxyConfig>(STORE_KEY)
@@ -110,7 +110,10 @@ export async function registerProxyConfigRoutes(
   deps: { store: ConfigStore; bus: ChangeBus; adminAuth: { readonly enabled: boolean } },
 ): Promise<void> {
   const reload = () => loadProxyConfig(deps.store)
-  await reload()
+  // A stored proxy that cannot be used must not keep the gateway from starting.
+  await reload().catch((err: unknown) =>
+    app.log.error({ err: (err as Error).message }, 'the stored proxy config could not be applied'),
+  )
   deps.bus.subscribe(PROXY_TOPIC, () => {
     reload().catch((err: unknown) =>
       app.log.error({ err: (err as Error).message }, 'proxy config reload failed'),
