@@ -1,4 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk'
+import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { GoogleGenAI, Type } from '@google/genai'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -227,6 +229,35 @@ describe('Drop-in structured output in, another provider out', () => {
     })
     expect(anthropic.requests[0].body.output_config.format.schema).toEqual(SCHEMA)
     expect(JSON.parse(res.text ?? '')).toEqual({ city: 'Echo: Facts about Riga', population: 42 })
+  })
+
+  it('Bedrock Converse outputConfig.textFormat reaches Anthropic as output_config.format', async () => {
+    const sdk = new BedrockRuntimeClient({
+      region: 'us-east-1',
+      endpoint: `${gw.url}/bedrock`,
+      credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler(),
+    })
+    const res = await sdk.send(
+      new ConverseCommand({
+        modelId: CLAUDE,
+        messages: [{ role: 'user', content: [{ text: 'Facts about Baku' }] }],
+        outputConfig: {
+          textFormat: {
+            type: 'json_schema',
+            structure: { jsonSchema: { name: 'city_facts', schema: JSON.stringify(SCHEMA) } },
+          },
+        },
+      }),
+    )
+    expect(anthropic.requests[0].body.output_config).toEqual({
+      format: { type: 'json_schema', schema: SCHEMA },
+    })
+    expect(JSON.parse(res.output?.message?.content?.[0].text ?? '')).toEqual({
+      city: 'Echo: Facts about Baku',
+      population: 42,
+    })
   })
 
   it('Anthropic output_config.format reaches Gemini as responseJsonSchema', async () => {

@@ -162,6 +162,8 @@ export function converseToChat(body: ConverseRequest, model: string): ChatReques
     else if (choice?.tool) req.tool_choice = { type: 'function', function: { name: choice.tool.name } }
     else if (choice?.auto) req.tool_choice = 'auto'
   }
+  const format = outputConfigToResponseFormat(body.outputConfig)
+  if (format) req.response_format = format
   const extra = body.additionalModelRequestFields
   if (isObject(extra)) {
     ;(req as Record<string, unknown>).additionalModelRequestFields = extra
@@ -170,6 +172,27 @@ export function converseToChat(body: ConverseRequest, model: string): ChatReques
     if (effort && !model.startsWith('bedrock/')) req.reasoning_effort = effort
   }
   return req
+}
+
+/** Converse's structured output (`outputConfig.textFormat`, the schema a JSON string) as `response_format`. */
+function outputConfigToResponseFormat(config: unknown): ChatRequest['response_format'] {
+  if (!isObject(config) || config.textFormat == null) return undefined
+  const f = config.textFormat as { type?: unknown; structure?: { jsonSchema?: Record<string, unknown> } }
+  const spec = f.structure?.jsonSchema
+  let schema: unknown
+  try {
+    schema = typeof spec?.schema === 'string' ? JSON.parse(spec.schema) : undefined
+  } catch {
+    schema = undefined
+  }
+  if (f.type !== 'json_schema' || !isObject(schema))
+    throw invalid(
+      'outputConfig.textFormat needs type json_schema and structure.jsonSchema.schema, a JSON Schema as a string',
+      'outputConfig.textFormat',
+    )
+  const name = typeof spec?.name === 'string' && spec.name ? spec.name : 'response'
+  const description = typeof spec?.description === 'string' ? { description: spec.description } : {}
+  return { type: 'json_schema', json_schema: { name, schema, ...description } }
 }
 
 /** Claude's thinking budget, or the reasoningConfig of Nova and others, as OpenAI's reasoning effort. */
