@@ -1,4 +1,5 @@
 import Anthropic, { toFile } from '@anthropic-ai/sdk'
+import OpenAI, { toFile as toOpenAIFile } from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeAnthropic } from './fakes/anthropic.js'
@@ -180,5 +181,96 @@ describe('ownership on /anthropic', () => {
       anthropic.requests.slice(from).filter((r) => r.path.includes(file.id) || r.path.includes(batch.id)),
     ).toEqual([])
     expect((await keyA.beta.files.retrieveMetadata(file.id)).id).toBe(file.id)
+  })
+})
+
+describe('/v1/files and /v1/batches with provider anthropic, through the OpenAI SDK', () => {
+  it('serves files and inline batches from Anthropic’s own APIs, in Bifrost’s shapes', async () => {
+    const openai = new OpenAI({
+      baseURL: `${gw.url}/v1`,
+      apiKey: await virtualKey('anthropic-v1'),
+      maxRetries: 0,
+    })
+    const asAnthropic = { query: { provider: 'anthropic' } }
+    const file = await openai.files.create(
+      {
+        file: await toOpenAIFile(Buffer.from('v1 upload'), 'v1.txt', { type: 'text/plain' }),
+        purpose: 'user_data',
+      },
+      asAnthropic,
+    )
+    expect(file).toMatchObject({ object: 'file', bytes: 9, filename: 'v1.txt', status: 'processed' })
+    expect(file.id).toMatch(/^file_/)
+    // Only the file part reaches Anthropic, which refuses form fields it does not know (purpose).
+    expect(anthropic.requests[0].path).toBe('/v1/files')
+    expect((await openai.files.retrieve(file.id, asAnthropic)).filename).toBe('v1.txt')
+    const listed = await openai.files.list({}, asAnthropic)
+    expect(listed.data.map((f) => f.id)).toContain(file.id)
+    expect(await (await openai.files.content(file.id, asAnthropic)).text()).toBe('v1 upload')
+
+    const batch = (await openai.batches.create(
+      {
+        requests: [
+          {
+            custom_id: 'v1-a',
+            params: { model: CLAUDE, max_tokens: 30, messages: [{ role: 'user', content: 'alpha' }] },
+          },
+        ],
+      } as never,
+      asAnthropic,
+    )) as unknown as Record<string, unknown>
+    expect(batch).toMatchObject({ object: 'batch', status: 'in_progress', processing_status: 'in_progress' })
+    const sentBatch = anthropic.requests.find((r) => r.path === '/v1/messages/batches')
+    expect(sentBatch?.body).toEqual({
+      requests: [
+        {
+          custom_id: 'v1-a',
+          params: { model: CLAUDE, max_tokens: 30, messages: [{ role: 'user', content: 'alpha' }] },
+        },
+      ],
+    })
+    const id = batch.id as string
+    const ended = (await openai.batches.retrieve(id, asAnthropic)) as unknown as Record<string, unknown>
+    expect(ended).toMatchObject({ status: 'ended', request_counts: { total: 1, completed: 1, failed: 0 } })
+    const results = await fetch(`${gw.url}/v1/batches/${id}/results?provider=anthropic`, {
+      headers: { authorization: `Bearer ${openai.apiKey}` },
+    })
+    expect(results.status).toBe(200)
+    const body = (await results.json()) as { results: { custom_id: string; response?: { body?: any } }[] }
+    expect(body.results).toHaveLength(1)
+    expect(body.results[0].custom_id).toBe('v1-a')
+    expect(body.results[0].response?.body?.content?.[0]?.text).toBe('Echo: alpha')
+
+    // Another key sees neither.
+    const other = new OpenAI({
+      baseURL: `${gw.url}/v1`,
+      apiKey: await virtualKey('anthropic-v1-b'),
+      maxRetries: 0,
+    })
+    await expect(other.files.retrieve(file.id, asAnthropic)).rejects.toMatchObject({ status: 404 })
+    await expect(other.batches.retrieve(id, asAnthropic)).rejects.toMatchObject({ status: 404 })
+
+    expect(await openai.files.delete(file.id, asAnthropic)).toMatchObject({ id: file.id, deleted: true })
+  })
+
+  it('refuses a batch from an input file for Anthropic with a 400, as Bifrost does', async () => {
+    const openai = new OpenAI({
+      baseURL: `${gw.url}/v1`,
+      apiKey: await virtualKey('anthropic-v1-c'),
+      maxRetries: 0,
+    })
+    const asAnthropic = { query: { provider: 'anthropic' } }
+    const input = await openai.files.create(
+      { file: await toOpenAIFile(Buffer.from('{}\n'), 'in.jsonl'), purpose: 'batch' },
+      asAnthropic,
+    )
+    const err = await openai.batches
+      .create(
+        { input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' },
+        asAnthropic,
+      )
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError)
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('inline')
   })
 })

@@ -60,6 +60,7 @@ describe('Files and Batches APIs through the gateway, with the official OpenAI S
           ],
         },
         anthropic: fakeProvider('http://127.0.0.1:9'),
+        cohere: fakeProvider('http://127.0.0.1:9'),
       },
     })
     client = new OpenAI({ baseURL: `${gw.url}/openai/v1`, apiKey: 'sk-caller', maxRetries: 0 })
@@ -334,7 +335,8 @@ describe('Files and Batches APIs through the gateway, with the official OpenAI S
     expect(notConfigured.status).toBe(400)
     expect((await errorBody(notConfigured)).error.code).toBe('provider_not_configured')
 
-    const noFilesApi = await fetch(`${gw.url}/v1/files?provider=anthropic`)
+    // Anthropic's files are its own API's (anthropic-batches-files.test.ts); Cohere has none.
+    const noFilesApi = await fetch(`${gw.url}/v1/files?provider=cohere`)
     expect(noFilesApi.status).toBe(400)
     expect((await errorBody(noFilesApi)).error.code).toBe('unsupported_operation')
 

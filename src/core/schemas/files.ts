@@ -4,12 +4,15 @@ import { FallbacksSchema } from './chat.js'
 /**
  * `POST /v1/batches`: OpenAI's batch body, plus Bifrost's optional `model` ("provider/model", which
  * names the provider) and `provider`. The rest (e.g. `output_expires_after`) passes through.
+ * Bifrost's inline `requests` serve providers whose batch API takes no input file (Anthropic's);
+ * without them, OpenAI's three fields are required (checked by the route).
  */
 export const BatchCreateRequestSchema = Type.Object(
   {
-    input_file_id: Type.String({ minLength: 1 }),
-    endpoint: Type.String({ minLength: 1 }),
-    completion_window: Type.String({ minLength: 1 }),
+    input_file_id: Type.Optional(Type.String({ minLength: 1 })),
+    endpoint: Type.Optional(Type.String({ minLength: 1 })),
+    completion_window: Type.Optional(Type.String({ minLength: 1 })),
+    requests: Type.Optional(Type.Array(Type.Unknown(), { minItems: 1 })),
     metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()])),
     model: Type.Optional(Type.String()),
     provider: Type.Optional(Type.String()),

@@ -4,8 +4,12 @@ import { asGatewayError, GatewayError, type RequestType } from '../../core/error
 import type { GatewayContext } from '../../core/context.js'
 import type { Gateway } from '../../core/gateway.js'
 import { pathSegment } from '../../core/path-segment.js'
-import { BatchCreateRequestSchema, type BatchResultsResponse } from '../../core/schemas/files.js'
-import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/openai/files.js'
+import {
+  BatchCreateRequestSchema,
+  type BatchCreateRequest,
+  type BatchResultsResponse,
+} from '../../core/schemas/files.js'
+import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/files-api.js'
 import type { Attempt, JsonResult } from '../../providers/types.js'
 import { compileValidator } from '../validate.js'
 import { registerContainerRoutes } from './containers.js'
@@ -381,13 +385,14 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
 
   app.post(`${prefix}/batches`, (request, reply) => {
     const body = validateBatch(request.body)
+    if (body.requests === undefined) requireFileBatchFields(body)
     const { provider: named, model, fallbacks: _fallbacks, ...openai } = body as Record<string, unknown>
     const slash = typeof model === 'string' ? model.indexOf('/') : -1
     const fromModel = slash > 0 ? (model as string).slice(0, slash) : undefined
     const provider = providerOf(gateway, request, text(named) ?? fromModel)
     const serve: Serve = async (a, scope) => {
       // A batch reads its input file: another key's file is as closed to it as to a download.
-      await scope.assertSees('file', body.input_file_id, undefined, 'input_file_id')
+      if (body.input_file_id) await scope.assertSees('file', body.input_file_id, undefined, 'input_file_id')
       const created = await callFilesApi<{ id?: unknown }>(a, {
         method: 'POST',
         path: '/batches',
@@ -452,6 +457,13 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
 
   // OpenAI's Containers API goes wherever its Files API is served.
   registerContainerRoutes(app, deps, prefix)
+}
+
+/** A batch from an input file (OpenAI's kind) names the file, its endpoint and its window. */
+function requireFileBatchFields(body: BatchCreateRequest): void {
+  for (const field of ['input_file_id', 'endpoint', 'completion_window'] as const) {
+    if (!body[field]) throw new GatewayError('invalid_request', `${field} is required`, { param: field })
+  }
 }
 
 /** The downloaded chunks as a byte stream, so the reply honours back-pressure. */

@@ -56,10 +56,14 @@ export interface AnthropicPage<T> {
   last_id: string | null
 }
 
+/** Whether a provider entry is Anthropic's own API (or a custom provider on it). */
+export function isAnthropicProvider(cfg: Attempt['provider']): boolean {
+  return (cfg.custom_provider_config?.base_provider_type ?? cfg.name) === 'anthropic'
+}
+
 /** Only Anthropic's own API has these: another endpoint of the Messages API (Vertex) does not. */
 function assertAnthropic(a: Attempt): void {
-  const type = a.provider.custom_provider_config?.base_provider_type ?? a.provider.name
-  if (type !== 'anthropic') {
+  if (!isAnthropicProvider(a.provider)) {
     throw new GatewayError(
       'unsupported_operation',
       `provider ${a.provider.name} does not serve Anthropic's files and message batches APIs`,
@@ -149,4 +153,46 @@ export const batchPath = (id: string): string => `/v1/messages/batches/${pathSeg
 /** A file's metadata, for the ownership check of a caller without a virtual key. */
 export function describeAnthropicFile(a: Attempt, id: string): Promise<JsonResult<AnthropicFile>> {
   return callAnthropicObjects<AnthropicFile>(a, { method: 'GET', path: filePath(id) })
+}
+
+/**
+ * A caller's multipart upload cut down to its `file` part: the other fields (Bifrost's `provider`,
+ * OpenAI's `purpose`) are not Anthropic's, which refuses them. Streamed: only a delimiter's length is
+ * held back between chunks; whatever follows the file part is read and dropped.
+ */
+export async function* fromFilePart(body: AsyncIterable<Buffer>, boundary: string): AsyncGenerator<Buffer> {
+  const delimiter = Buffer.from(`\r\n--${boundary}`)
+  let pending: Buffer = Buffer.alloc(0)
+  let inFile = false
+  let done = false
+  for await (const chunk of body) {
+    if (done) continue
+    let buf: Buffer = pending.length ? Buffer.concat([pending, chunk]) : chunk
+    pending = Buffer.alloc(0)
+    if (!inFile) {
+      // latin1 keeps one character per byte, so the offsets found are the buffer's.
+      const named = buf.toString('latin1').search(/;\s*name="file"/i)
+      const headersEnd = named === -1 ? -1 : buf.indexOf('\r\n\r\n', named)
+      if (headersEnd === -1) {
+        pending = buf
+        continue
+      }
+      yield buf.subarray(Math.max(0, buf.lastIndexOf(`--${boundary}`, named)), headersEnd + 4)
+      buf = buf.subarray(headersEnd + 4)
+      inFile = true
+    }
+    const at = buf.indexOf(delimiter)
+    if (at !== -1) {
+      // The file part ends here: the form is closed after it, whatever came next.
+      yield buf.subarray(0, at)
+      yield Buffer.from(`\r\n--${boundary}--\r\n`)
+      done = true
+      continue
+    }
+    // A delimiter may be split across chunks: its length is kept back until the next one.
+    const keep = Math.min(buf.length, delimiter.length - 1)
+    if (buf.length > keep) yield buf.subarray(0, buf.length - keep)
+    pending = buf.subarray(buf.length - keep)
+  }
+  if (!done && pending.length) yield pending
 }

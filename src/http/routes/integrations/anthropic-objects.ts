@@ -6,6 +6,7 @@ import {
   batchPath,
   callAnthropicObjects,
   filePath,
+  fromFilePart,
   streamAnthropicObjects,
   type AnthropicPage,
   type ByteChunk,
@@ -13,7 +14,7 @@ import {
 import type { Attempt, JsonResult, StreamResult } from '../../../providers/types.js'
 import { scopedList, type ListPage } from '../file-lists.js'
 import { ObjectScope, viewerOf } from '../file-ownership.js'
-import { abandonBody, final, readUploadHead, tooLarge, type UploadHead } from '../files.js'
+import { abandonBody, final, readUploadHead, tooLarge } from '../files.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import { sendAnthropicError } from './anthropic.js'
 import type { DropInDeps } from './index.js'
@@ -78,25 +79,6 @@ function withGatewayResultsUrl(request: FastifyRequest, batch: unknown): unknown
   return {
     ...b,
     results_url: `${request.protocol}://${host}${base}/v1/messages/batches/${encodeURIComponent(b.id)}/results`,
-  }
-}
-
-/**
- * The caller's multipart body from its `file` part on: the fields sent before it (Bifrost's
- * `provider`, OpenAI's `purpose`) are not Anthropic's, which refuses them.
- */
-async function* fromFilePart(head: UploadHead, boundary: string): AsyncGenerator<Buffer> {
-  let first = true
-  for await (const chunk of head.body()) {
-    if (!first) {
-      yield chunk
-      continue
-    }
-    first = false
-    // latin1 keeps one character per byte, so the offsets found are the buffer's.
-    const named = chunk.toString('latin1').search(/;\s*name="file"/i)
-    const start = named === -1 ? 0 : chunk.lastIndexOf(`--${boundary}`, named)
-    yield start > 0 ? chunk.subarray(start) : chunk
   }
 }
 
@@ -328,7 +310,7 @@ export function registerAnthropicObjectRoutes(app: FastifyInstance, deps: DropIn
           const created = await callAnthropicObjects<{ id?: unknown }>(a, {
             method: 'POST',
             path: '/v1/files',
-            body: fromFilePart(head, b),
+            body: fromFilePart(head.body(), b),
             contentType,
           })
           await scope.created('file', created.body?.id)

@@ -1,0 +1,33 @@
+import type { BatchResultItem } from '../core/schemas/files.js'
+import { isAnthropicProvider } from './anthropic/files.js'
+import {
+  callAnthropicAsOpenAI,
+  downloadAnthropicFile,
+  readAnthropicBatchResults,
+} from './anthropic/openai-files.js'
+import * as openai from './openai/files.js'
+import type { FileContentChunk, FilesCall } from './openai/files.js'
+import type { Attempt, JsonResult, StreamResult } from './types.js'
+
+/**
+ * The OpenAI-shaped files and batches calls of the `/v1` routes, by provider: Anthropic's own Files
+ * and Message Batches APIs for Anthropic, OpenAI's (and its compatibles', Azure's) for the others.
+ */
+export function callFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
+  if (isAnthropicProvider(a.provider)) return callAnthropicAsOpenAI<T>(a, call)
+  return openai.callFilesApi<T>(a, call)
+}
+
+export function downloadFileContent(a: Attempt, fileId: string): Promise<StreamResult<FileContentChunk>> {
+  if (isAnthropicProvider(a.provider)) return downloadAnthropicFile(a, fileId)
+  return openai.downloadFileContent(a, fileId)
+}
+
+export function readBatchResults(
+  a: Attempt,
+  batchId: string,
+  maxBytes: number,
+): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
+  if (isAnthropicProvider(a.provider)) return readAnthropicBatchResults(a, batchId, maxBytes)
+  return openai.readBatchResults(a, batchId, maxBytes)
+}
