@@ -205,6 +205,9 @@ describe('global proxy config', () => {
     })
     expectBifrostShape('get', read.body)
     expect(JSON.stringify(read.body)).not.toContain('proxy-secret')
+    // GET /api/config carries it too, as Bifrost's does.
+    const config = await call(gw, 'GET', '/api/config')
+    expect(config.body.proxy_config).toEqual(read.body)
 
     expect(await chat(gw)).toBe(200)
     const port = new URL(fake.url).port

@@ -42,7 +42,7 @@ import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
 import { registerModelRoutes } from './routes/models.js'
-import { registerProxyConfigRoutes } from './routes/proxy-config.js'
+import { proxyConfigView, registerProxyConfigRoutes } from './routes/proxy-config.js'
 import { registerQuotaRoute } from './routes/quota.js'
 import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/config.js'
 import { registerSessionRoutes } from './routes/session.js'
@@ -367,6 +367,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       isLogsConnected: () => logsConnected(),
       onChange: () => cluster.bus.publish(CONFIG_TOPIC, {}),
       version: VERSION,
+      proxyConfig: () => proxyConfigView(store),
     })
     cluster.bus.subscribe(CONFIG_TOPIC, () => {
       loadClientConfig(store, client, config.client).catch((err: unknown) =>

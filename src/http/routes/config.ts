@@ -60,6 +60,8 @@ export interface ConfigRouteDeps {
   isLogsConnected: () => boolean
   onChange?: () => Promise<void>
   version: string
+  /** The global proxy, password redacted (Bifrost's `proxy_config` of GET /api/config). */
+  proxyConfig?: () => Promise<unknown>
 }
 
 /** Bifrost's `GET/PUT /api/config` for the client settings, and `GET /api/version`. */
@@ -82,6 +84,7 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRouteDeps
     ),
     is_cache_connected: deps.isCacheConnected(),
     is_logs_connected: deps.isLogsConnected(),
+    ...(deps.proxyConfig && { proxy_config: await deps.proxyConfig() }),
     restart_required: restart,
   }))
 

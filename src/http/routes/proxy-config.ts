@@ -29,6 +29,12 @@ async function readStored(store: ConfigStore): Promise<GlobalProxyConfig | undef
   return stored.password ? { ...stored, password: store.secrets.open(stored.password) } : stored
 }
 
+/** The global proxy as the API shows it (GET /api/proxy-config, GET /api/config): the password redacted. */
+export async function proxyConfigView(store: ConfigStore): Promise<GlobalProxyConfig> {
+  const cfg = (await readStored(store)) ?? DEFAULT_PROXY
+  return { ...cfg, ...(cfg.password ? { password: REDACTED } : {}) }
+}
+
 /** Reads the stored global proxy and routes provider calls through it. */
 export async function loadProxyConfig(store: ConfigStore): Promise<void> {
   useGlobalProxy(await readStored(store))
@@ -121,10 +127,7 @@ export async function registerProxyConfigRoutes(
   })
   deps.bus.onReconnect(() => void reload().catch(() => undefined))
 
-  app.get('/api/proxy-config', async () => {
-    const cfg = (await readStored(deps.store)) ?? DEFAULT_PROXY
-    return { ...cfg, ...(cfg.password ? { password: REDACTED } : {}) }
-  })
+  app.get('/api/proxy-config', () => proxyConfigView(deps.store))
 
   app.put('/api/proxy-config', async (request) => {
     const next = await parseProxy(request.body)
