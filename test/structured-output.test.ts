@@ -6,6 +6,7 @@ import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeAnthropic } from './fakes/anthropic.js'
 import { startFakeBedrock } from './fakes/bedrock.js'
+import { startFakeCohere } from './fakes/cohere.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
@@ -32,19 +33,22 @@ const RESPONSE_FORMAT = {
 let anthropic: FakeServer
 let gemini: FakeServer
 let bedrock: FakeServer
+let cohere: FakeServer
 let gw: RunningHeimdall
 let client: OpenAI
 
 beforeAll(async () => {
-  ;[anthropic, gemini, bedrock] = await Promise.all([
+  ;[anthropic, gemini, bedrock, cohere] = await Promise.all([
     startFakeAnthropic(),
     startFakeGemini(),
     startFakeBedrock([CREDS]),
+    startFakeCohere(),
   ])
   gw = await startHeimdall({
     providers: {
       anthropic: fakeProvider(anthropic.url),
       gemini: fakeProvider(gemini.url),
+      cohere: fakeProvider(cohere.url, {}, [{ name: 'main', value: 'co-good', models: ['*'], weight: 1 }]),
       bedrock: fakeProvider(bedrock.url, {}, [
         {
           name: 'aws',
@@ -64,10 +68,10 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await gw?.close()
-  await Promise.all([anthropic?.close(), gemini?.close(), bedrock?.close()])
+  await Promise.all([anthropic?.close(), gemini?.close(), bedrock?.close(), cohere?.close()])
 })
 beforeEach(() => {
-  for (const f of [anthropic, gemini, bedrock]) f.reset()
+  for (const f of [anthropic, gemini, bedrock, cohere]) f.reset()
 })
 
 async function streamedContent(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Promise<string> {
@@ -141,6 +145,19 @@ describe('OpenAI response_format json_schema reaches every provider', () => {
     expect(gc).toMatchObject({ responseMimeType: 'application/json', responseJsonSchema: SCHEMA })
     expect(JSON.parse(res.choices[0].message.content ?? '')).toEqual({
       city: 'Echo: Facts about Lima',
+      population: 42,
+    })
+  })
+
+  it('Cohere gets response_format json_object with the json_schema', async () => {
+    const res = await client.chat.completions.create({
+      model: 'cohere/command-a-03-2025',
+      messages: [{ role: 'user', content: 'Facts about Pune' }],
+      response_format: RESPONSE_FORMAT,
+    })
+    expect(cohere.requests[0].body.response_format).toEqual({ type: 'json_object', json_schema: SCHEMA })
+    expect(JSON.parse(res.choices[0].message.content ?? '')).toEqual({
+      city: 'Echo: Facts about Pune',
       population: 42,
     })
   })

@@ -1,5 +1,6 @@
 import { countTokens, FakeServer, lastText, pieces, SseWriter, type FakeContext } from './server.js'
 import { fakeVector } from './openai.js'
+import { sampleOf } from './json-schema-sample.js'
 
 /**
  * A fake Cohere v2 API (`/v2/chat` plain and SSE, `/v2/embed`, `/v2/rerank`, `/v1/tokenize`, `/v1/models`) in
@@ -8,7 +9,8 @@ import { fakeVector } from './openai.js'
  * `message-end`. The answer to "hi" is "Echo: hi"; with tools offered and a user turn last, it
  * plans and calls up to two tools in parallel (`{"city":"Paris"}`, `{"city":"Tokyo"}`), their
  * arguments streamed in pieces; after tool results it answers "Tool said: …". With
- * `thinking: {type: 'enabled'}` a `thinking` content block comes first. Rerank scores a document by the words it shares with
+ * `thinking: {type: 'enabled'}` a `thinking` content block comes first. `response_format`
+ * `{type: 'json_object'}` answers JSON text, fitting its `json_schema` when given. Rerank scores a document by the words it shares with
  * the query.
  */
 export async function startFakeCohere(port = 0): Promise<FakeServer> {
@@ -73,6 +75,11 @@ function chat({ res, body, streamFault, report }: FakeContext): void {
       .map((m) => lastText(m.content))
       .join(' | ')}`
   } else text = `Echo: ${lastText(last?.content)}`
+  const format = body.response_format
+  if (format != null && format.type !== 'json_object' && format.type !== 'text')
+    return json(res, 400, { id: uid(), message: `invalid response_format type: ${format.type}` })
+  if (format?.type === 'json_object' && !calls.length)
+    text = JSON.stringify(format.json_schema ? sampleOf(format.json_schema, text) : { answer: text })
   const out = countTokens(thinking + text + plan + calls.map((c) => c.arguments).join(''))
   const input = countTokens(promptText)
   const usage = {
