@@ -180,7 +180,7 @@ describe('cohere-ai SDK through /cohere', () => {
     })
   })
 
-  it('tokenizes with Cohere’s tokenizer through /cohere/v1/tokenize, and refuses empty text with a BadRequestError', async () => {
+  it('tokenizes with Cohere’s tokenizer through /cohere/v1/tokenize, counts another provider’s model, and refuses empty text with a BadRequestError', async () => {
     const v1 = new CohereClient({ token: 'unused', environment: `${gw.url}/cohere`, maxRetries: 0 })
     const res = await v1.tokenize({ text: 'hello world!', model: 'command-a-03-2025' })
     expect(res.tokenStrings).toEqual(['hello', ' world', '!'])
@@ -189,6 +189,13 @@ describe('cohere-ai SDK through /cohere', () => {
       path: '/v1/tokenize',
       body: { text: 'hello world!', model: 'command-a-03-2025' },
     })
+    // Another provider's model: its token count, in Bifrost's count-tokens shape.
+    const counted = (await v1.tokenize({ text: 'hello world!', model: 'openai/gpt-4o-mini' })) as unknown as {
+      input_tokens: number
+      tokens: number[]
+    }
+    expect(counted.input_tokens).toBeGreaterThan(0)
+    expect(counted.tokens).toEqual([])
     const err = await v1.tokenize({ text: '', model: 'command-a-03-2025' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(CohereError)
     expect((err as CohereError).statusCode).toBe(400)

@@ -101,7 +101,8 @@ export function registerCohereIntegration(app: FastifyInstance, deps: Integratio
       }
     })
 
-    // Cohere's own tokenizer for a Cohere model; for another provider's, its count (Bifrost's shape).
+    // Cohere's own tokenizer for a Cohere model; for another provider's, its count (Bifrost's shape),
+    // counted by the provider where it can (Anthropic, Gemini), else estimated.
     scope.post('/cohere/v1/tokenize', async (request, reply) => {
       const body = parseCohereTokenize(request.body)
       const ctx = begin(request, reply, 'count_tokens', body.model)
@@ -124,7 +125,9 @@ export function registerCohereIntegration(app: FastifyInstance, deps: Integratio
                 model: a.model,
                 input_tokens: r.body.input_tokens,
                 total_tokens: r.body.input_tokens,
+                // Empty, so that Cohere's SDK still reads the answer: only Cohere's tokenizer names tokens.
                 tokens: [],
+                token_strings: [],
               },
             }))
           },

@@ -16,7 +16,12 @@ import type { IntegrationDeps } from './index.js'
 /** How long a resumable upload may stay open between its start and its last chunk. */
 const UPLOAD_SESSION_TTL_MS = 10 * 60_000
 /** Open resumable uploads at once; one more is refused until some finish or expire. */
-const MAX_UPLOAD_SESSIONS = 256
+const MAX_UPLOAD_SESSIONS = 64
+/**
+ * Bytes held for all open uploads, in body limits: chunks arrive before the caller is known (the
+ * key is checked when the upload is sent on), so what they may hold is bounded here.
+ */
+const MAX_BUFFERED_BODIES = 4
 /** Google's largest page of files. */
 const MAX_FILES_PAGE = 100
 
@@ -131,6 +136,14 @@ export function registerGenAIFileRoutes(
 ): void {
   const sessions = new Map<string, UploadSession>()
   const totalLimit = scope.initialConfig.bodyLimit ?? 1024 * 1024
+  let buffered = 0
+
+  function drop(id: string): void {
+    const session = sessions.get(id)
+    if (!session) return
+    buffered -= session.received
+    sessions.delete(id)
+  }
 
   async function run(
     request: FastifyRequest,
@@ -165,7 +178,7 @@ export function registerGenAIFileRoutes(
   }
 
   function sweep(now: number): void {
-    for (const [id, s] of sessions) if (s.expiresAt <= now) sessions.delete(id)
+    for (const [id, s] of sessions) if (s.expiresAt <= now) drop(id)
   }
 
   /** `start`: remembers the upload and answers where its bytes go, on this gateway. */
@@ -208,13 +221,13 @@ export function registerGenAIFileRoutes(
   async function chunk(request: FastifyRequest, reply: FastifyReply, id: string, command: string) {
     const session = sessions.get(id)
     if (!session || session.expiresAt <= Date.now()) {
-      sessions.delete(id)
+      drop(id)
       throw new GatewayError('not_found', 'the upload session is unknown or has expired', {
         retryable: false,
       })
     }
     if (command.includes('cancel')) {
-      sessions.delete(id)
+      drop(id)
       return reply
         .header('x-goog-upload-status', 'cancelled')
         .type('application/json; charset=utf-8')
@@ -226,15 +239,18 @@ export function registerGenAIFileRoutes(
       throw invalid(`X-Goog-Upload-Offset ${offsetText} is not the ${session.received} bytes received so far`)
     const bytes = bytesOf(request)
     if (session.received + bytes.length > (session.declaredSize ?? totalLimit)) {
-      sessions.delete(id)
+      drop(id)
       throw new GatewayError('body_too_large', 'the upload is larger than announced or allowed')
     }
+    if (buffered + bytes.length > MAX_BUFFERED_BODIES * totalLimit)
+      throw new GatewayError('queue_full', 'too many upload bytes are held; try again shortly')
+    buffered += bytes.length
     session.chunks.push(bytes)
     session.received += bytes.length
     if (!command.includes('finalize')) {
       return reply.header('x-goog-upload-status', 'active').type('application/json; charset=utf-8').send('{}')
     }
-    sessions.delete(id)
+    drop(id)
     return upload(request, reply, session.provider, {
       bytes: Buffer.concat(session.chunks),
       mimeType: session.mimeType,
