@@ -12,6 +12,7 @@ import {
 import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/files-api.js'
 import type { Attempt, JsonResult } from '../../providers/types.js'
 import { compileValidator } from '../validate.js'
+import { batchBodyFor } from './batch-inline.js'
 import { registerContainerRoutes } from './containers.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf, type FileOwnershipDeps } from './file-ownership.js'
@@ -396,7 +397,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
       const created = await callFilesApi<{ id?: unknown }>(a, {
         method: 'POST',
         path: '/batches',
-        body: JSON.stringify(openai),
+        body: JSON.stringify(await batchBodyFor(a, scope, openai)),
         contentType: 'application/json',
       })
       await scope.created('batch', created.body?.id)
