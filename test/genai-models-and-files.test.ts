@@ -1,5 +1,6 @@
 import { ApiError, GoogleGenAI, type File as GeminiFile, type Model } from '@google/genai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { ConfigFile } from '../src/core/schemas/index.js'
 import { geminiFilesOf } from './fakes/gemini-files.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import { startFakeOpenAI } from './fakes/openai.js'
@@ -137,5 +138,56 @@ describe('Gemini Files API through /genai', () => {
     expect(noProtocol.status).toBe(400)
     expect(await noProtocol.json()).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } })
     expect(gemini.requests).toHaveLength(0)
+  })
+})
+
+describe('Gemini files belong to the virtual key that uploaded them', () => {
+  const ADMIN = `Basic ${Buffer.from('admin:genai-files-password').toString('base64')}`
+  let guarded: RunningHeimdall
+
+  async function virtualKey(name: string): Promise<string> {
+    const res = await fetch(`${guarded.url}/api/governance/virtual-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: ADMIN },
+      body: JSON.stringify({
+        name,
+        provider_configs: [{ provider: 'gemini', allowed_models: ['*'], key_ids: ['*'] }],
+      }),
+    })
+    expect(res.status).toBe(200)
+    return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
+  }
+  const client = (apiKey: string) =>
+    new GoogleGenAI({
+      apiKey,
+      httpOptions: { baseUrl: `${guarded.url}/genai`, retryOptions: { attempts: 1 } },
+    })
+
+  beforeAll(async () => {
+    guarded = await startHeimdall({
+      auth_config: { is_enabled: true, admin_username: 'admin', admin_password: 'genai-files-password' },
+      providers: {
+        gemini: fakeProvider(gemini.url, {}, [{ name: 'g', value: 'gemini-key', models: ['*'], weight: 1 }]),
+      },
+    } as ConfigFile)
+  })
+  afterAll(() => guarded?.close())
+
+  it('another key neither lists, reads nor deletes it', async () => {
+    const [a, b] = [client(await virtualKey('genai-a')), client(await virtualKey('genai-b'))]
+    const file = await a.files.upload({ file: new Blob(['secret'], { type: 'text/plain' }) })
+    const own = await b.files.upload({ file: new Blob(['mine'], { type: 'text/plain' }) })
+
+    const seenByB: string[] = []
+    for await (const f of await b.files.list()) seenByB.push(f.name!)
+    expect(seenByB).toContain(own.name)
+    expect(seenByB).not.toContain(file.name)
+    for (const call of [b.files.get({ name: file.name! }), b.files.delete({ name: file.name! })]) {
+      const refused = await call.catch((e: unknown) => e)
+      expect(refused).toBeInstanceOf(ApiError)
+      expect((refused as ApiError).status).toBe(404)
+    }
+    expect(geminiFilesOf(gemini.url).has(file.name!)).toBe(true)
+    expect(await a.files.get({ name: file.name! })).toMatchObject({ name: file.name })
   })
 })

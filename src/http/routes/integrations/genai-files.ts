@@ -10,8 +10,9 @@ import {
   type GeminiUpload,
 } from '../../../providers/gemini/files.js'
 import type { Attempt, JsonResult, ProviderAdapter } from '../../../providers/types.js'
+import { ObjectScope, viewerOf } from '../file-ownership.js'
 import { beginRequest, responseHeaders } from '../inference.js'
-import type { IntegrationDeps } from './index.js'
+import type { DropInDeps } from './index.js'
 
 /** How long a resumable upload may stay open between its start and its last chunk. */
 const UPLOAD_SESSION_TTL_MS = 10 * 60_000
@@ -49,7 +50,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 }
 
 /** The provider whose Files API serves the call: `x-model-provider`, Gemini when none is named. */
-function providerOf(deps: IntegrationDeps, request: FastifyRequest): string {
+function providerOf(deps: DropInDeps, request: FastifyRequest): string {
   const name = header(request, 'x-model-provider') ?? 'gemini'
   if (!deps.gateway.lookup.isProviderName(name)) {
     throw new GatewayError('unknown_provider', `unknown provider "${name}"`, { param: 'provider' })
@@ -126,11 +127,12 @@ function splitMultipart(
  * `POST /upload/v1beta/files` speaks Google's resumable protocol (`X-Goog-Upload-Command: start`
  * answered with an `X-Goog-Upload-URL` back to this route, then `upload` ... `upload, finalize`)
  * and its multipart one; `GET /v1beta/files`, `GET` and `DELETE /v1beta/files/{id}`. The provider is
- * Gemini unless `x-model-provider` names another Gemini-format one. Answers are Google's own.
+ * Gemini unless `x-model-provider` names another Gemini-format one. Answers are Google's own. A file
+ * belongs to the virtual key that uploaded it, as on `/v1` (file-ownership.ts).
  */
 export function registerGenAIFileRoutes(
   scope: FastifyInstance,
-  deps: IntegrationDeps,
+  deps: DropInDeps,
   prefix: string,
   sendError: SendError,
 ): void {
@@ -145,13 +147,15 @@ export function registerGenAIFileRoutes(
     sessions.delete(id)
   }
 
+  /** One call in the pipeline, within what the caller may see of the provider's files (file-ownership.ts). */
   async function run(
     request: FastifyRequest,
     reply: FastifyReply,
     type: RequestType,
-    serve: (a: Attempt) => Promise<JsonResult<unknown>>,
+    serve: (a: Attempt, owned: ObjectScope) => Promise<JsonResult<unknown>>,
     provider = providerOf(deps, request),
   ): Promise<FastifyReply> {
+    const admin = await deps.ownership.isAdmin(request)
     const ctx = beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
     try {
       const result = await deps.gateway.operation(
@@ -160,7 +164,7 @@ export function registerGenAIFileRoutes(
         undefined,
         (adapter, a) => {
           requireGemini(adapter, a)
-          return serve(a)
+          return serve(a, new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin)))
         },
       )
       return reply
@@ -174,7 +178,17 @@ export function registerGenAIFileRoutes(
 
   const upload = (request: FastifyRequest, reply: FastifyReply, provider: string, file: GeminiUpload) => {
     reply.header('x-goog-upload-status', 'final')
-    return run(request, reply, 'file_upload', (a) => uploadGeminiFile(a, file), provider)
+    return run(
+      request,
+      reply,
+      'file_upload',
+      async (a, owned) => {
+        const result = await uploadGeminiFile(a, file)
+        await owned.created('file', result.body.file?.name)
+        return result
+      },
+      provider,
+    )
   }
 
   function sweep(now: number): void {
@@ -296,16 +310,42 @@ export function registerGenAIFileRoutes(
       pageSize = Math.min(pageSize, MAX_FILES_PAGE)
     }
     const pageToken = typeof query.pageToken === 'string' ? query.pageToken : undefined
-    return run(request, reply, 'file_list', (a) => listGeminiFiles(a, { pageSize, pageToken }))
+    return run(request, reply, 'file_list', async (a, owned) => {
+      const result = await listGeminiFiles(a, { pageSize, pageToken })
+      if (owned.viewer.admin || !result.body.files?.length) return result
+      // The page narrowed to the caller's files; Google's cursor still leads on.
+      const files = result.body.files
+      const { kept } = await owned.visible(
+        'file',
+        files.map((f) => ({ id: f.name })),
+      )
+      const mine = files.filter((_, i) => kept[i])
+      const body = {
+        ...(mine.length > 0 && { files: mine }),
+        ...(result.body.nextPageToken && { nextPageToken: result.body.nextPageToken }),
+      }
+      return { body, headers: result.headers }
+    })
   })
 
+  // Files are recorded by Google's resource name, `files/{id}`.
+  const nameOf = (request: FastifyRequest) => `files/${(request.params as { file_id: string }).file_id}`
+
   scope.get(`${prefix}/v1beta/files/:file_id`, (request, reply) => {
-    const id = (request.params as { file_id: string }).file_id
-    return run(request, reply, 'file_retrieve', (a) => getGeminiFile(a, id))
+    const name = nameOf(request)
+    return run(request, reply, 'file_retrieve', async (a, owned) => {
+      await owned.assertSees('file', name)
+      return getGeminiFile(a, name)
+    })
   })
 
   scope.delete(`${prefix}/v1beta/files/:file_id`, (request, reply) => {
-    const id = (request.params as { file_id: string }).file_id
-    return run(request, reply, 'file_delete', (a) => deleteGeminiFile(a, id))
+    const name = nameOf(request)
+    return run(request, reply, 'file_delete', async (a, owned) => {
+      await owned.assertSees('file', name)
+      const result = await deleteGeminiFile(a, name)
+      await owned.deleted('file', name)
+      return result
+    })
   })
 }

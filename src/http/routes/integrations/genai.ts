@@ -20,7 +20,7 @@ import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { defaultProviderFor, nativeError } from './anthropic.js'
 import { registerGenAIFileRoutes } from './genai-files.js'
 import { registerGenAIModelRoutes } from './genai-models.js'
-import type { IntegrationDeps } from './index.js'
+import type { DropInDeps, IntegrationDeps } from './index.js'
 
 /** The request as one target should see it: Gemini's own settings leave for other wire formats. */
 function forTarget(
@@ -74,7 +74,7 @@ function modelAndMethod(request: FastifyRequest): { model: string; method: strin
  * Google's GenAI (Gemini API) under `/genai`: the `@google/genai` SDK works unchanged, while the
  * model may be any provider's (`anthropic/claude-...`, or a bare `gemini-...` for Gemini itself).
  */
-export function registerGenAIIntegration(app: FastifyInstance, deps: IntegrationDeps): void {
+export function registerGenAIIntegration(app: FastifyInstance, deps: DropInDeps): void {
   void app.register(async (scope) => {
     scope.setErrorHandler((err, _request, reply) => sendGenAIError(reply, err))
     for (const version of ['v1beta', 'v1'])
