@@ -13,6 +13,7 @@ import { callFilesApi, downloadFileContent, readBatchResults } from '../../provi
 import type { Attempt, JsonResult } from '../../providers/types.js'
 import { compileValidator } from '../validate.js'
 import { batchBodyFor } from './batch-inline.js'
+import { spoolUpload, trailingField } from './upload-spool.js'
 import { registerContainerRoutes } from './containers.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf, type FileOwnershipDeps } from './file-ownership.js'
@@ -50,18 +51,22 @@ function text(v: unknown): string | undefined {
  * parameter, the `x-model-provider` header, then the body's own hint; OpenAI when none is given.
  */
 function providerOf(gateway: Gateway, request: FastifyRequest, fromBody?: string): string {
-  const query = request.query as Record<string, unknown>
-  const header = request.headers['x-model-provider']
-  const name =
-    text(query.provider) ??
-    text(query['x-model-provider']) ??
-    text(Array.isArray(header) ? header[0] : header) ??
-    fromBody ??
-    DEFAULT_PROVIDER
+  const name = requestedProvider(request) ?? fromBody ?? DEFAULT_PROVIDER
   if (!gateway.lookup.isProviderName(name)) {
     throw new GatewayError('unknown_provider', `unknown provider "${name}"`, { param: 'provider' })
   }
   return name
+}
+
+/** The provider the query or the `x-model-provider` header names, if either does. */
+function requestedProvider(request: FastifyRequest): string | undefined {
+  const query = request.query as Record<string, unknown>
+  const header = request.headers['x-model-provider']
+  return (
+    text(query.provider) ??
+    text(query['x-model-provider']) ??
+    text(Array.isArray(header) ? header[0] : header)
+  )
 }
 
 function listQuery(request: FastifyRequest): Record<string, string> {
@@ -268,7 +273,29 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     if ('purpose' in head.fields && !head.fields.purpose.trim()) {
       throw new GatewayError('invalid_request', 'purpose is required', { param: 'purpose' })
     }
-    const provider = providerOf(gateway, request, text(head.fields.provider))
+    // Named nowhere before the file part: a `provider` field may follow it, so the upload is read
+    // to its end first (upload-spool.ts: memory, or a temporary file past 4 MiB).
+    const early = requestedProvider(request) ?? text(head.fields.provider)
+    const spool = early === undefined ? await spoolUpload(head.body()) : undefined
+    try {
+      const late = spool && text(trailingField(spool.tail, boundary[1] ?? boundary[2], 'provider'))
+      return await sendUpload(request, reply, incoming, head, spool?.body ?? head.body, late)
+    } finally {
+      await spool?.dispose()
+    }
+  }
+
+  const sendUpload = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    incoming: AsyncIterator<Buffer>,
+    head: UploadHead,
+    body: () => AsyncIterable<Buffer>,
+    late: string | undefined,
+  ): Promise<FastifyReply> => {
+    const contentType = request.headers['content-type'] ?? ''
+    const declared = Number(request.headers['content-length'])
+    const provider = providerOf(gateway, request, text(head.fields.provider) ?? late)
     const admin = await deps.ownership.isAdmin(request)
     const ctx = begin(request, reply, 'file_upload', provider)
     ctx.input = { ...head.fields, file: { name: head.filename } }
@@ -282,7 +309,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
             const created = await callFilesApi<{ id?: unknown }>(a, {
               method: 'POST',
               path: '/files',
-              body: head.body(),
+              body: body(),
               contentType,
               contentLength: Number.isFinite(declared) && declared > 0 ? declared : undefined,
             })
