@@ -2,6 +2,7 @@ import { Sha256 } from '@aws-crypto/sha256-js'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeBedrockJobs, type FakeBedrockJobs } from './fakes/bedrock-jobs.js'
+import type { ConfigFile } from '../src/core/schemas/index.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -30,8 +31,9 @@ async function aws(
   path: string,
   body?: unknown,
   query: Record<string, string> = {},
+  extra: { base?: string; headers?: Record<string, string> } = {},
 ): Promise<Response> {
-  const url = new URL(`${gw.url}${path}`)
+  const url = new URL(`${extra.base ?? gw.url}${path}`)
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v)
   const text = body === undefined ? undefined : JSON.stringify(body)
   const signer = new SignatureV4({
@@ -51,7 +53,7 @@ async function aws(
     body: text,
   })
   const { host: _host, ...headers } = signed.headers
-  return fetch(url, { method, headers, body: text })
+  return fetch(url, { method, headers: { ...headers, ...extra.headers }, body: text })
 }
 
 beforeAll(async () => {
@@ -142,5 +144,73 @@ describe('/bedrock model invocation jobs', () => {
     expect(missing.status).toBe(404)
     expect(missing.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException')
     expect(((await missing.json()) as { message: string }).message).toContain('was not found')
+  })
+})
+
+describe('model invocation jobs belong to the virtual key that created them', () => {
+  const ADMIN = `Basic ${Buffer.from('admin:bedrock-jobs-password').toString('base64')}`
+  let governed: RunningHeimdall
+
+  async function virtualKey(name: string): Promise<string> {
+    const res = await fetch(`${governed.url}/api/governance/virtual-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: ADMIN },
+      body: JSON.stringify({
+        name,
+        provider_configs: [{ provider: 'bedrock', allowed_models: ['*'], key_ids: ['*'] }],
+      }),
+    })
+    expect(res.status).toBe(200)
+    return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
+  }
+
+  beforeAll(async () => {
+    governed = await startHeimdall({
+      auth_config: { is_enabled: true, admin_username: 'admin', admin_password: 'bedrock-jobs-password' },
+      providers: {
+        bedrock: fakeProvider(fake.url, {}, [
+          {
+            name: 'aws',
+            value: '',
+            models: ['*'],
+            weight: 1,
+            bedrock_key_config: {
+              access_key: UPSTREAM.accessKeyId,
+              secret_key: UPSTREAM.secretAccessKey,
+              session_token: UPSTREAM.sessionToken,
+              region: 'us-west-2',
+            },
+          },
+        ]),
+      },
+    } as ConfigFile)
+  })
+  afterAll(() => governed?.close())
+
+  it('another key neither lists, reads nor stops the job, by ARN or by job id', async () => {
+    const as = (vk: string) => ({ base: governed.url, headers: { 'x-bf-vk': vk } })
+    const [a, b] = [as(await virtualKey('jobs-a')), as(await virtualKey('jobs-b'))]
+    const created = await aws('POST', '/bedrock/model-invocation-job', { ...JOB, jobName: 'owned' }, {}, a)
+    const { jobArn } = (await created.json()) as { jobArn: string }
+    const own = await aws('POST', '/bedrock/model-invocation-job', { ...JOB, jobName: 'other' }, {}, b)
+    const { jobArn: ownArn } = (await own.json()) as { jobArn: string }
+
+    const listed = await aws('GET', '/bedrock/model-invocation-jobs', undefined, {}, b)
+    const arns = (
+      (await listed.json()) as { invocationJobSummaries: { jobArn: string }[] }
+    ).invocationJobSummaries.map((j) => j.jobArn)
+    expect(arns).toContain(ownArn)
+    expect(arns).not.toContain(jobArn)
+    const jobId = jobArn.split('/').pop()!
+    for (const identifier of [encodeURIComponent(jobArn), jobId]) {
+      const got = await aws('GET', `/bedrock/model-invocation-job/${identifier}`, undefined, {}, b)
+      expect(got.status).toBe(404)
+      expect(got.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException')
+      const stop = await aws('POST', `/bedrock/model-invocation-job/${identifier}/stop`, undefined, {}, b)
+      expect(stop.status).toBe(404)
+    }
+    expect(fake.jobs.get(jobId)?.status).toBe('Submitted')
+    const mine = await aws('GET', `/bedrock/model-invocation-job/${jobId}`, undefined, {}, a)
+    expect(await mine.json()).toMatchObject({ jobArn, jobName: 'owned' })
   })
 })

@@ -3,8 +3,9 @@ import type { GatewayContext } from '../../../core/context.js'
 import { GatewayError, type RequestType } from '../../../core/errors.js'
 import { callBedrockControlPlane, jobPath } from '../../../providers/bedrock/jobs.js'
 import type { Attempt, JsonResult } from '../../../providers/types.js'
+import { ObjectScope, viewerOf } from '../file-ownership.js'
 import { beginRequest, responseHeaders } from '../inference.js'
-import type { IntegrationDeps } from './index.js'
+import type { DropInDeps } from './index.js'
 
 type SendError = (reply: FastifyReply, err: unknown, ctx?: GatewayContext) => FastifyReply
 
@@ -27,7 +28,7 @@ const REQUIRED = ['jobName', 'roleArn', 'modelId', 'inputDataConfig', 'outputDat
 const validation = (message: string) =>
   new GatewayError('invalid_request', message, { type: 'ValidationException', retryable: false })
 
-function providerOf(deps: IntegrationDeps, request: FastifyRequest): string {
+function providerOf(deps: DropInDeps, request: FastifyRequest): string {
   const v = request.headers['x-model-provider']
   const name = (Array.isArray(v) ? v[0] : v) || 'bedrock'
   if (!deps.gateway.lookup.isProviderName(name)) throw validation(`unknown provider "${name}"`)
@@ -53,11 +54,12 @@ function createBody(body: unknown): string {
  * create (`POST /model-invocation-job`), list (`GET /model-invocation-jobs`), get
  * (`GET /model-invocation-job/{jobIdentifier}`) and stop (`POST .../{jobIdentifier}/stop`). Each is
  * also served at Bifrost's documented plural paths (`POST /model-invocation-jobs`,
- * `/model-invocation-jobs/{jobIdentifier}`...). The answers are AWS's own; errors AWS's shape.
+ * `/model-invocation-jobs/{jobIdentifier}`...). The answers are AWS's own; errors AWS's shape. A
+ * job belongs to the virtual key that created it, as batches do on `/v1` (file-ownership.ts).
  */
 export function registerBedrockJobRoutes(
   scope: FastifyInstance,
-  deps: IntegrationDeps,
+  deps: DropInDeps,
   prefix: string,
   sendError: SendError,
 ): void {
@@ -65,9 +67,10 @@ export function registerBedrockJobRoutes(
     request: FastifyRequest,
     reply: FastifyReply,
     type: RequestType,
-    serve: (a: Attempt) => Promise<JsonResult<unknown>>,
+    serve: (a: Attempt, owned: ObjectScope) => Promise<JsonResult<unknown>>,
   ): Promise<FastifyReply> {
     const provider = providerOf(deps, request)
+    const admin = await deps.ownership.isAdmin(request)
     const ctx = beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
     try {
       const result = await deps.gateway.operation(
@@ -77,7 +80,7 @@ export function registerBedrockJobRoutes(
         (adapter, a) => {
           if (adapter.format !== 'bedrock')
             throw validation(`provider ${a.provider.name} does not serve Bedrock's model invocation jobs`)
-          return serve(a)
+          return serve(a, new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin)))
         },
       )
       return reply
@@ -91,9 +94,15 @@ export function registerBedrockJobRoutes(
 
   const create = (request: FastifyRequest, reply: FastifyReply) => {
     const body = createBody(request.body)
-    return run(request, reply, 'batch_create', (a) =>
-      callBedrockControlPlane(a, { method: 'POST', path: '/model-invocation-job', body }),
-    )
+    return run(request, reply, 'batch_create', async (a, owned) => {
+      const result = await callBedrockControlPlane<{ jobArn?: unknown }>(a, {
+        method: 'POST',
+        path: '/model-invocation-job',
+        body,
+      })
+      await owned.created('batch', result.body.jobArn)
+      return result
+    })
   }
 
   const list = (request: FastifyRequest, reply: FastifyReply) => {
@@ -104,25 +113,59 @@ export function registerBedrockJobRoutes(
       throw validation(
         "Value at 'maxResults' failed to satisfy constraint: Member must be between 1 and 1000",
       )
-    return run(request, reply, 'batch_list', (a) =>
-      callBedrockControlPlane(a, { method: 'GET', path: '/model-invocation-jobs', query }),
-    )
+    return run(request, reply, 'batch_list', async (a, owned) => {
+      const result = await callBedrockControlPlane<{ invocationJobSummaries?: { jobArn?: string }[] }>(a, {
+        method: 'GET',
+        path: '/model-invocation-jobs',
+        query,
+      })
+      const jobs = result.body.invocationJobSummaries
+      if (owned.viewer.admin || !Array.isArray(jobs) || jobs.length === 0) return result
+      // The page narrowed to the caller's jobs; AWS's nextToken still leads on.
+      const { kept } = await owned.visible(
+        'batch',
+        jobs.map((j) => ({ id: j?.jobArn })),
+      )
+      return {
+        body: { ...result.body, invocationJobSummaries: jobs.filter((_, i) => kept[i]) },
+        headers: result.headers,
+      }
+    })
   }
 
   // Wildcards: a job ARN (with its '/' once decoded) may exceed the router's parameter length.
   const rest = (request: FastifyRequest) => (request.params as { '*': string })['*'] ?? ''
 
+  /**
+   * The job, once the caller is known to own it: by its ARN before any call, or, named by its bare
+   * id, by the ARN AWS answers with (jobs are recorded by ARN).
+   */
+  async function ownedJob(a: Attempt, owned: ObjectScope, identifier: string): Promise<JsonResult<unknown>> {
+    if (identifier.startsWith('arn:')) await owned.assertSees('batch', identifier)
+    const job = await callBedrockControlPlane<{ jobArn?: unknown }>(a, {
+      method: 'GET',
+      path: jobPath(identifier),
+    })
+    const arn = job.body.jobArn
+    if (!identifier.startsWith('arn:'))
+      await owned.assertSees('batch', typeof arn === 'string' ? arn : identifier)
+    return job
+  }
+
   const get = (request: FastifyRequest, reply: FastifyReply) => {
-    const path = jobPath(rest(request))
-    return run(request, reply, 'batch_retrieve', (a) => callBedrockControlPlane(a, { method: 'GET', path }))
+    const identifier = rest(request)
+    return run(request, reply, 'batch_retrieve', (a, owned) => ownedJob(a, owned, identifier))
   }
 
   const stop = (request: FastifyRequest, reply: FastifyReply) => {
     const tail = rest(request)
     if (!tail.endsWith('/stop'))
       throw new GatewayError('route_not_found', `no route for POST ${request.url.split('?')[0]}`)
-    const path = jobPath(tail.slice(0, -'/stop'.length), '/stop')
-    return run(request, reply, 'batch_cancel', (a) => callBedrockControlPlane(a, { method: 'POST', path }))
+    const identifier = tail.slice(0, -'/stop'.length)
+    return run(request, reply, 'batch_cancel', async (a, owned) => {
+      await ownedJob(a, owned, identifier)
+      return callBedrockControlPlane(a, { method: 'POST', path: jobPath(identifier, '/stop') })
+    })
   }
 
   // AWS's own paths, where the AWS SDK sends them, and Bifrost's documented plural ones.

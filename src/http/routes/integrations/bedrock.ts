@@ -28,7 +28,7 @@ import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../pro
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { registerBedrockJobRoutes } from './bedrock-jobs.js'
-import type { IntegrationDeps } from './index.js'
+import type { DropInDeps } from './index.js'
 
 const EVENT_STREAM = 'application/vnd.amazon.eventstream'
 
@@ -136,7 +136,7 @@ function anthropicExchange(body: Record<string, unknown>, model: string): Invoke
  * Titan and Cohere embeddings; see detectInvokeFamily) for any target, and answers in that
  * family's shape; others are a ValidationException.
  */
-export function registerBedrockIntegration(app: FastifyInstance, deps: IntegrationDeps): void {
+export function registerBedrockIntegration(app: FastifyInstance, deps: DropInDeps): void {
   const { gateway } = deps
   const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) =>
     beginRequest(request, reply, type, model, deps.allowDirectKeys())
