@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { computeCost } from '../src/governance/pricing/index.js'
 import { LogStore, type LogRow } from '../src/observability/logs/index.js'
-import type { StoreSpec } from '../src/store/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { bifrostResponse, schemaErrors } from './helpers/bifrost-openapi.js'
-import { sqliteBackend } from './helpers/databases.js'
+import { backends } from './helpers/databases.js'
 import { callJson, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -18,11 +17,14 @@ import { callJson, fakeProvider, startHeimdall, type RunningHeimdall } from './h
 let fake: FakeServer | undefined
 let gw: RunningHeimdall | undefined
 let extra: LogStore | undefined
-afterAll(async () => {
+afterEach(async () => {
   await gw?.close()
   await extra?.close()
   await fake?.close()
+  gw = extra = fake = undefined
 })
+const stores = backends('recalc')
+afterAll(() => Promise.all(stores.map((b) => b.teardown())))
 
 const api = (method: string, path: string, body?: unknown) => callJson(gw!.url, method, path, body)
 
@@ -81,10 +83,10 @@ function row(i: number, ts: number): LogRow {
   }
 }
 
-describe('recalculating stored log costs', () => {
+describe.each(stores)('recalculating stored log costs on $kind', (backend) => {
   it('recomputes costs with a new pricing override, reports progress, and can be cancelled', async () => {
     fake = await startFakeOpenAI()
-    const spec: StoreSpec = await sqliteBackend('recalc').fresh()
+    const spec = await backend.fresh()
     gw = await startHeimdall({
       providers: { openai: fakeProvider(fake.url) },
       logs_store: { ...spec, flush_interval_ms: 10 } as unknown as ConfigFile['logs_store'],
