@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, request as httpRequest, type Server } from 'node:http'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
@@ -22,16 +22,28 @@ const BASIC = `Basic ${Buffer.from('admin:pw-for-tests').toString('base64')}`
 
 interface CountingProxy {
   url: string
-  /** CONNECT tunnels opened, with the Proxy-Authorization each carried. */
+  /** Requests forwarded and tunnels opened, with the Proxy-Authorization each carried. */
   tunnels: { target: string; auth?: string }[]
   close(): Promise<void>
 }
 
-/** An HTTP proxy that tunnels CONNECT requests and counts them. */
+/** An HTTP proxy that forwards requests and tunnels CONNECT requests, and counts both. */
 async function startCountingProxy(): Promise<CountingProxy> {
   const tunnels: CountingProxy['tunnels'] = []
   const sockets = new Set<Socket>()
-  const server: Server = createServer((_req, res) => res.writeHead(405).end())
+  // http:// upstreams are forwarded (absolute-form requests), others tunnelled with CONNECT.
+  const server: Server = createServer((req, res) => {
+    const target = new URL(req.url ?? '')
+    tunnels.push({ target: target.host, auth: req.headers['proxy-authorization'] })
+    const headers = { ...req.headers }
+    delete headers['proxy-authorization']
+    const forwarded = httpRequest(target, { method: req.method, headers }, (upstream) => {
+      res.writeHead(upstream.statusCode ?? 502, upstream.headers)
+      upstream.pipe(res)
+    })
+    forwarded.on('error', () => res.destroy())
+    req.pipe(forwarded)
+  })
   server.on('connect', (req, client: Socket, head: Buffer) => {
     tunnels.push({ target: req.url ?? '', auth: req.headers['proxy-authorization'] })
     const [host, port] = (req.url ?? '').split(':')

@@ -70,6 +70,9 @@ function httpProxy(
   return new ProxyAgent({
     ...AGENT_OPTIONS,
     uri: url,
+    // As Go's transport does: http:// upstreams are forwarded by the proxy, https:// ones tunnelled
+    // (many proxies allow CONNECT to port 443 only).
+    proxyTunnel: false,
     token: basicToken(opts.username, opts.password),
     proxyTls: tls,
     requestTls: { rejectUnauthorized: opts.skipTls !== true },
