@@ -15,20 +15,32 @@ export function carriesExtraFields(ctx: GatewayContext): boolean {
   return route !== undefined && route.startsWith('/v1/')
 }
 
-/** `"extra_fields":{"request_type":...,"provider":...,"model_requested":...` without its closing brace. */
+/**
+ * `"extra_fields":{"request_type":...,"provider":...,"model_requested":...` without its closing
+ * brace, in ASCII (other characters escaped) so that it can join bytes relayed as latin1 text.
+ */
 function openFields(ctx: GatewayContext): string {
-  let s = `"extra_fields":{"request_type":${JSON.stringify(ctx.requestType)}`
-  if (ctx.provider) s += `,"provider":${JSON.stringify(ctx.provider)}`
+  let s = `"extra_fields":{"request_type":${ascii(ctx.requestType)}`
+  if (ctx.provider) s += `,"provider":${ascii(ctx.provider)}`
   const model = ctx.model ?? ctx.modelRequested
-  if (model) s += `,"model_requested":${JSON.stringify(model)}`
+  if (model) s += `,"model_requested":${ascii(model)}`
   return s
+}
+
+function ascii(value: string): string {
+  return JSON.stringify(value).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 /** `text` (a JSON object) with `fields` added as its last member; anything else comes back unchanged. */
 function spliceMember(text: string, fields: string): string {
   let end = text.length - 1
   while (end > 0 && isSpace(text.charCodeAt(end))) end--
-  if (text.charCodeAt(end) !== 125 /* } */ || text.charCodeAt(0) !== 123 /* { */) return text
+  let start = 0
+  while (start < end && isSpace(text.charCodeAt(start))) start++
+  if (text.charCodeAt(end) !== 125 /* } */ || text.charCodeAt(start) !== 123 /* { */) return text
   let before = end - 1
   while (before > 0 && isSpace(text.charCodeAt(before))) before--
   const comma = text.charCodeAt(before) === 123 /* { : an empty object */ ? '' : ','
@@ -65,8 +77,7 @@ export class StreamExtraFields {
   }
 
   /** The text that replaces a chunk's closing brace: `,"extra_fields":{...}}`. */
-  private closing(final: boolean): string {
-    const now = process.hrtime.bigint()
+  private closing(final: boolean, now = process.hrtime.bigint()): string {
     const latency = Math.round(Number(now - (final ? this.ctx.startNs : this.last)) / 1e6)
     this.last = now
     return `,${this.open},"latency":${latency},"chunk_index":${this.index++}}}`
@@ -79,23 +90,25 @@ export class StreamExtraFields {
   }
 
   /**
-   * Frames relayed as bytes (`data: {...}\n\n`, several per upstream read): the pieces to write,
-   * each JSON event's closing brace replaced. `latin1` is the same bytes one char per byte, so its
-   * offsets are byte offsets; comments and anything not ending in `}` pass as they are.
+   * Frames relayed as bytes (`data: {...}\n\n`, several per upstream read), given as their latin1
+   * text (one char per byte, which the relay has anyway): the bytes to write, each JSON event's
+   * closing brace replaced. The added text is ASCII, so the other bytes come back unchanged;
+   * comments and anything not ending in `}` pass as they are.
    */
-  frames(bytes: Buffer, latin1: string): (Buffer | string)[] {
-    const out: (Buffer | string)[] = []
+  frames(latin1: string): Buffer {
+    // The events of one read arrived together: one clock reading for all of them.
+    const now = process.hrtime.bigint()
+    let out = ''
     let from = 0
     let start = 0
     let end: number
     while ((end = latin1.indexOf('\n\n', start)) !== -1) {
       if (latin1.charCodeAt(start) === 100 /* d */ && latin1.charCodeAt(end - 1) === 125 /* } */) {
-        out.push(bytes.subarray(from, end - 1), this.closing(false))
+        out += latin1.slice(from, end - 1) + this.closing(false, now)
         from = end
       }
       start = end + 2
     }
-    if (from < bytes.length) out.push(from === 0 ? bytes : bytes.subarray(from))
-    return out
+    return Buffer.from(from === 0 ? latin1 : out + latin1.slice(from), 'latin1')
   }
 }

@@ -159,10 +159,7 @@ export async function relayChatStream(
       if (data === undefined) continue
       if (typeof data === 'string')
         ready = sse.write(`data: ${extra ? extra.chunk(data, item.usage !== undefined) : data}\n\n`)
-      else if (!extra) ready = sse.write(data)
-      else
-        for (const piece of extra.frames(data, item.latin1 ?? data.toString('latin1')))
-          ready = sse.write(piece)
+      else ready = sse.write(extra ? extra.frames(item.latin1 ?? data.toString('latin1')) : data)
       if (!ready) await sse.drain()
       if (sse.isClosed) break
     }
