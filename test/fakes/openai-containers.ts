@@ -146,7 +146,8 @@ export async function startFakeContainers(): Promise<FakeContainers> {
     if (!file) return error(res, 404, `Container file with id '${fileId}' not found.`)
     if (tail === 'content' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' })
-      return res.end(file.content)
+      res.end(file.content)
+      return
     }
     if (tail !== undefined) return error(res, 404, `Invalid URL (${req.method} ${url.pathname})`)
     if (req.method === 'GET') return json(res, 200, file.object)
