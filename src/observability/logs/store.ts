@@ -93,11 +93,9 @@ export type AggregateRow = Pick<LogRow, (typeof AGGREGATE_COLUMNS)[number]>
 export const COST_COLUMNS = [
   'id',
   'ts',
-  'object',
   'provider',
   'model',
   'virtual_key_id',
-  'selected_key_id',
   'prompt_tokens',
   'completion_tokens',
   'total_tokens',
