@@ -34,6 +34,7 @@ const AGENT_OPTIONS = {
 let globalRoute: ProxyRoute | undefined
 /** Providers' own `proxy_config`s, one dispatcher each, by their JSON. */
 const ownRoutes = new Map<string, ProxyRoute | null>()
+const MAX_OWN_ROUTES = 64
 
 function basicToken(username: string | undefined, password: string | undefined): string | undefined {
   if (!username) return undefined
@@ -119,6 +120,12 @@ function ownRoute(cfg: Record<string, unknown>): ProxyRoute | null {
   else if (cfg.type === 'socks5' && url)
     route = { dispatcher: socksProxy(url, opts), noProxy: noProxyList(cfg.no_proxy) }
   ownRoutes.set(key, route)
+  // Providers' proxies change rarely; the oldest of many is closed (calls under way finish).
+  if (ownRoutes.size > MAX_OWN_ROUTES) {
+    const [oldest, old] = ownRoutes.entries().next().value as [string, ProxyRoute | null]
+    ownRoutes.delete(oldest)
+    void old?.dispatcher.close().catch(() => undefined)
+  }
   return route
 }
 
