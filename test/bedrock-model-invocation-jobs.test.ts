@@ -22,6 +22,23 @@ const JOB = {
   outputDataConfig: { s3OutputDataConfig: { s3Uri: 's3://out-bucket/' } },
 }
 
+/** The Bedrock provider on the fake control plane, with the gateway's own AWS key in us-west-2. */
+const bedrockProvider = () =>
+  fakeProvider(fake.url, {}, [
+    {
+      name: 'aws',
+      value: '',
+      models: ['*'],
+      weight: 1,
+      bedrock_key_config: {
+        access_key: UPSTREAM.accessKeyId,
+        secret_key: UPSTREAM.secretAccessKey,
+        session_token: UPSTREAM.sessionToken,
+        region: 'us-west-2',
+      },
+    },
+  ])
+
 let fake: FakeBedrockJobs
 let gw: RunningHeimdall
 
@@ -60,20 +77,7 @@ beforeAll(async () => {
   fake = await startFakeBedrockJobs([UPSTREAM])
   gw = await startHeimdall({
     providers: {
-      bedrock: fakeProvider(fake.url, {}, [
-        {
-          name: 'aws',
-          value: '',
-          models: ['*'],
-          weight: 1,
-          bedrock_key_config: {
-            access_key: UPSTREAM.accessKeyId,
-            secret_key: UPSTREAM.secretAccessKey,
-            session_token: UPSTREAM.sessionToken,
-            region: 'us-west-2',
-          },
-        },
-      ]),
+      bedrock: bedrockProvider(),
     },
   })
 })
@@ -168,20 +172,7 @@ describe('model invocation jobs belong to the virtual key that created them', ()
     governed = await startHeimdall({
       auth_config: { is_enabled: true, admin_username: 'admin', admin_password: 'bedrock-jobs-password' },
       providers: {
-        bedrock: fakeProvider(fake.url, {}, [
-          {
-            name: 'aws',
-            value: '',
-            models: ['*'],
-            weight: 1,
-            bedrock_key_config: {
-              access_key: UPSTREAM.accessKeyId,
-              secret_key: UPSTREAM.secretAccessKey,
-              session_token: UPSTREAM.sessionToken,
-              region: 'us-west-2',
-            },
-          },
-        ]),
+        bedrock: bedrockProvider(),
       },
     } as ConfigFile)
   })

@@ -36,6 +36,17 @@ function providerOf(deps: FilesDeps, request: FastifyRequest, fromBody?: unknown
   return name
 }
 
+/** The list filters and cursors of the request's query. */
+function listQuery(request: FastifyRequest): Record<string, string> {
+  const q = request.query as Record<string, unknown>
+  const query: Record<string, string> = {}
+  for (const k of LIST_PARAMS) {
+    const v = text(q[k])
+    if (v !== undefined) query[k] = v
+  }
+  return query
+}
+
 function param(request: FastifyRequest, name: 'container_id' | 'file_id'): string {
   const id = text((request.params as Record<string, unknown>)[name])
   if (!id) throw new GatewayError('invalid_request', `${name} is required`, { param: name })
@@ -151,12 +162,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
   })
 
   app.get(base, (request, reply) => {
-    const q = request.query as Record<string, unknown>
-    const query: Record<string, string> = {}
-    for (const k of LIST_PARAMS) {
-      const v = text(q[k])
-      if (v !== undefined) query[k] = v
-    }
+    const query = listQuery(request)
     const want = listLimit('container', query.limit)
     return run(request, reply, 'container_list', providerOf(deps, request), (a, scope) =>
       scopedList(scope, 'container', query, want, (page) =>
@@ -251,12 +257,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
 
   app.get(`${base}/:container_id/files`, (request, reply) => {
     const id = param(request, 'container_id')
-    const q = request.query as Record<string, unknown>
-    const query: Record<string, string> = {}
-    for (const k of LIST_PARAMS) {
-      const v = text(q[k])
-      if (v !== undefined) query[k] = v
-    }
+    const query = listQuery(request)
     return run(
       request,
       reply,

@@ -1,11 +1,9 @@
-import { Sha256 } from '@aws-crypto/sha256-js'
-import { SignatureV4 } from '@smithy/signature-v4'
 import { pathSegment } from '../../core/path-segment.js'
 import { headerValue, jsonResult, readText, sendUpstream } from '../http.js'
 import type { Attempt, JsonResult } from '../types.js'
 import { bedrockError } from './errors.js'
 import { bedrockSettings, type BedrockKeySettings } from './settings.js'
-import { BEDROCK_SIGNING_SERVICE } from './sign.js'
+import { signedHeaders } from './sign.js'
 
 /** One call to Bedrock's control plane (batch inference's model invocation jobs). */
 export interface BedrockControlCall {
@@ -28,33 +26,6 @@ function controlPlaneBase(a: Attempt, s: BedrockKeySettings): string {
   return base.replace(/\/+$/, '')
 }
 
-/** SigV4 (service `bedrock`) over method, path, query, host and body; a bearer token for a Bedrock API key. */
-async function authorize(
-  s: BedrockKeySettings,
-  url: URL,
-  call: BedrockControlCall,
-  headers: Record<string, string>,
-): Promise<Record<string, string>> {
-  if (!s.credentials) return s.bearer ? { ...headers, authorization: `Bearer ${s.bearer}` } : headers
-  const signer = new SignatureV4({
-    credentials: s.credentials,
-    region: s.region,
-    service: BEDROCK_SIGNING_SERVICE,
-    sha256: Sha256,
-  })
-  const signed = await signer.sign({
-    method: call.method,
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: url.port ? Number(url.port) : undefined,
-    path: url.pathname,
-    query: call.query ?? {},
-    headers: { ...headers, host: url.host },
-    body: call.body ?? '',
-  })
-  return signed.headers
-}
-
 /** A control-plane call with one of the provider's keys; AWS's JSON answer (`{}` for an empty one). */
 export async function callBedrockControlPlane<T>(
   a: Attempt,
@@ -69,7 +40,10 @@ export async function callBedrockControlPlane<T>(
   // Extra headers may not touch what SigV4 signs and sets (x-amz-date, x-amz-security-token ...).
   for (const [k, v] of Object.entries(a.extraHeaders))
     if (!k.toLowerCase().startsWith('x-amz-')) base[k.toLowerCase()] = v
-  const headers = await authorize(s, url, call, base)
+  const headers = await signedHeaders(s, url, call.body ?? '', base, {
+    method: call.method,
+    query: call.query ?? {},
+  })
   const res = await sendUpstream(
     a,
     { url: url.toString(), method: call.method, headers, body: call.body },
