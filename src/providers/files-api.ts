@@ -1,6 +1,12 @@
 import type { BatchResultItem } from '../core/schemas/files.js'
 import { isAnthropicProvider } from './anthropic/files.js'
 import {
+  callBedrockAsOpenAI,
+  isBedrockProvider,
+  refuseBedrockFiles,
+  refuseBedrockResults,
+} from './bedrock/batches.js'
+import {
   callAnthropicAsOpenAI,
   downloadAnthropicFile,
   readAnthropicBatchResults,
@@ -11,15 +17,18 @@ import type { Attempt, JsonResult, StreamResult } from './types.js'
 
 /**
  * The OpenAI-shaped files and batches calls of the `/v1` routes, by provider: Anthropic's own Files
- * and Message Batches APIs for Anthropic, OpenAI's (and its compatibles', Azure's) for the others.
+ * and Message Batches APIs for Anthropic, Bedrock's model invocation jobs for Bedrock (batches only:
+ * its files are S3 objects), OpenAI's (and its compatibles', Azure's) for the others.
  */
 export function callFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
   if (isAnthropicProvider(a.provider)) return callAnthropicAsOpenAI<T>(a, call)
+  if (isBedrockProvider(a.provider)) return callBedrockAsOpenAI<T>(a, call)
   return openai.callFilesApi<T>(a, call)
 }
 
 export function downloadFileContent(a: Attempt, fileId: string): Promise<StreamResult<FileContentChunk>> {
   if (isAnthropicProvider(a.provider)) return downloadAnthropicFile(a, fileId)
+  if (isBedrockProvider(a.provider)) return refuseBedrockFiles()
   return openai.downloadFileContent(a, fileId)
 }
 
@@ -29,5 +38,6 @@ export function readBatchResults(
   maxBytes: number,
 ): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
   if (isAnthropicProvider(a.provider)) return readAnthropicBatchResults(a, batchId, maxBytes)
+  if (isBedrockProvider(a.provider)) return refuseBedrockResults()
   return openai.readBatchResults(a, batchId, maxBytes)
 }

@@ -7,10 +7,10 @@ import type { ObjectScope } from './file-ownership.js'
 /** OpenAI's batch window, the only one it offers; Bifrost's callers often leave it out with inline requests. */
 const DEFAULT_COMPLETION_WINDOW = '24h'
 
-/** Providers whose batch API takes inline requests itself (Anthropic's Message Batches). */
-function takesInlineRequests(a: Attempt): boolean {
+/** The provider's kind: Anthropic takes inline requests itself, Bedrock's batches need S3 and a model. */
+function kindOf(a: Attempt): string {
   const cfg = a.provider
-  return (cfg.custom_provider_config?.base_provider_type ?? cfg.name) === 'anthropic'
+  return cfg.custom_provider_config?.base_provider_type ?? cfg.name
 }
 
 function invalid(message: string, param: string): GatewayError {
@@ -53,15 +53,20 @@ function jsonlUpload(jsonl: string): { body: string; contentType: string } {
  * The batch body to send upstream. With inline `requests` (and no `input_file_id`), as Bifrost
  * does for OpenAI-format providers: the requests become a JSONL file uploaded with purpose
  * `batch` (recorded for the caller's key), and the batch is created from it. Providers that take
- * inline requests themselves get the body unchanged.
+ * inline requests themselves get the body unchanged; Bedrock's gets the model it runs.
  */
 export async function batchBodyFor(
   a: Attempt,
   scope: ObjectScope,
   body: Record<string, unknown>,
+  model?: unknown,
 ): Promise<Record<string, unknown>> {
+  const kind = kindOf(a)
+  // Bedrock's job runs one model: the one named by `model` ("bedrock/<model id>").
+  if (kind === 'bedrock')
+    return typeof model === 'string' ? { ...body, model: model.slice(model.indexOf('/') + 1) } : body
   const { requests, ...rest } = body
-  if (requests === undefined || takesInlineRequests(a)) return body
+  if (requests === undefined || kind === 'anthropic') return body
   if (!Array.isArray(requests) || requests.length === 0)
     throw invalid('requests must be a non-empty array', 'requests')
   if (rest.input_file_id !== undefined)

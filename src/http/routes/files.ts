@@ -424,7 +424,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
       const created = await callFilesApi<{ id?: unknown }>(a, {
         method: 'POST',
         path: '/batches',
-        body: JSON.stringify(await batchBodyFor(a, scope, openai)),
+        body: JSON.stringify(await batchBodyFor(a, scope, openai, model)),
         contentType: 'application/json',
       })
       await scope.created('batch', created.body?.id)
