@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { geminiFilesOf } from './fakes/gemini-files.js'
 import { startFakeGemini } from './fakes/gemini.js'
+import { startFakeOpenAIFiles, type FakeOpenAIFiles } from './fakes/openai-files.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
@@ -15,15 +16,21 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
  */
 let gemini: FakeServer
 let openai: FakeServer
+let groqFiles: FakeOpenAIFiles
 let gw: RunningHeimdall
 let ai: GoogleGenAI
 
 beforeAll(async () => {
-  ;[gemini, openai] = await Promise.all([startFakeGemini(), startFakeOpenAI()])
+  ;[gemini, openai, groqFiles] = await Promise.all([
+    startFakeGemini(),
+    startFakeOpenAI(),
+    startFakeOpenAIFiles('sk-groq'),
+  ])
   gw = await startHeimdall({
     providers: {
       gemini: fakeProvider(gemini.url, {}, [{ name: 'g', value: 'gemini-key', models: ['*'], weight: 1 }]),
       openai: fakeProvider(openai.url),
+      groq: fakeProvider(groqFiles.url, {}, [{ name: 'q', value: 'sk-groq', models: ['*'], weight: 1 }]),
     },
   })
   ai = new GoogleGenAI({
@@ -33,7 +40,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await gw?.close()
-  await Promise.all([gemini?.close(), openai?.close()])
+  await Promise.all([gemini?.close(), openai?.close(), groqFiles?.close()])
 })
 beforeEach(() => {
   gemini.reset()
@@ -100,6 +107,33 @@ describe('Gemini Files API through /genai', () => {
     const gone = await ai.files.get({ name: uploaded.name! }).catch((e: unknown) => e)
     expect(gone).toBeInstanceOf(ApiError)
     expect((gone as ApiError).status).toBe(403)
+  })
+
+  it('serves an OpenAI-compatible provider’s files in Gemini’s shape when x-model-provider names it', async () => {
+    const viaGroq = new GoogleGenAI({
+      apiKey: 'AIza-unused',
+      httpOptions: {
+        baseUrl: `${gw.url}/genai`,
+        headers: { 'x-model-provider': 'groq' },
+        retryOptions: { attempts: 1 },
+      },
+    })
+    const up = await viaGroq.files.upload({
+      file: new Blob(['{"a":1}\n'], { type: 'application/jsonl' }),
+      config: { displayName: 'batch.jsonl' },
+    })
+    expect(up).toMatchObject({ displayName: 'batch.jsonl', sizeBytes: '8', state: 'ACTIVE' })
+    // Upstream: an OpenAI upload for batches, with the provider's key.
+    const stored = groqFiles.files.get(up.name!)
+    expect(stored?.object).toMatchObject({ filename: 'batch.jsonl', purpose: 'batch' })
+    expect(stored?.content).toBe('{"a":1}\n')
+    expect(await viaGroq.files.get({ name: up.name! })).toMatchObject({ name: up.name, sizeBytes: '8' })
+    const listed: string[] = []
+    for await (const f of await viaGroq.files.list()) listed.push(f.name!)
+    expect(listed).toContain(up.name)
+    await viaGroq.files.delete({ name: up.name! })
+    expect(groqFiles.files.has(up.name!)).toBe(false)
+    expect(gemini.requests).toHaveLength(0)
   })
 
   it('answers the upload start with an upload URL on the gateway, and refuses unknown sessions and protocols', async () => {

@@ -9,3 +9,4 @@ export {
 export { chatToGenerateContent, type GenerateContentResponse } from './response.js'
 export { translateChatToGenAIStream } from './stream.js'
 export { toGenAIError } from './errors.js'
+export { genaiFilesBackend, type GenAIFilesBackend } from './files.js'

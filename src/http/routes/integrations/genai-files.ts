@@ -2,14 +2,9 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
 import { GatewayError, type RequestType } from '../../../core/errors.js'
-import {
-  deleteGeminiFile,
-  getGeminiFile,
-  listGeminiFiles,
-  uploadGeminiFile,
-  type GeminiUpload,
-} from '../../../providers/gemini/files.js'
-import type { Attempt, JsonResult, ProviderAdapter } from '../../../providers/types.js'
+import { genaiFilesBackend, type GenAIFilesBackend } from '../../../integrations/genai/index.js'
+import type { GeminiUpload } from '../../../providers/gemini/files.js'
+import type { Attempt, JsonResult } from '../../../providers/types.js'
 import { ObjectScope, viewerOf } from '../file-ownership.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import type { DropInDeps } from './index.js'
@@ -56,16 +51,6 @@ function providerOf(deps: DropInDeps, request: FastifyRequest): string {
     throw new GatewayError('unknown_provider', `unknown provider "${name}"`, { param: 'provider' })
   }
   return name
-}
-
-function requireGemini(adapter: ProviderAdapter, a: Attempt): void {
-  if (adapter.format !== 'gemini') {
-    throw new GatewayError(
-      'unsupported_operation',
-      `provider ${a.provider.name} does not serve Gemini's Files API (the gemini provider does)`,
-      { param: 'provider', retryable: false },
-    )
-  }
 }
 
 /** The body of a route whose parser keeps the bytes as they came. */
@@ -127,7 +112,8 @@ function splitMultipart(
  * `POST /upload/v1beta/files` speaks Google's resumable protocol (`X-Goog-Upload-Command: start`
  * answered with an `X-Goog-Upload-URL` back to this route, then `upload` ... `upload, finalize`)
  * and its multipart one; `GET /v1beta/files`, `GET` and `DELETE /v1beta/files/{id}`. The provider is
- * Gemini unless `x-model-provider` names another Gemini-format one. Answers are Google's own. A file
+ * Gemini unless `x-model-provider` names another: a Gemini-format one answers as Google does, an
+ * OpenAI-compatible one through its own Files API, its files in Gemini's shape (as Bifrost). A file
  * belongs to the virtual key that uploaded it, as on `/v1` (file-ownership.ts).
  */
 export function registerGenAIFileRoutes(
@@ -152,20 +138,18 @@ export function registerGenAIFileRoutes(
     request: FastifyRequest,
     reply: FastifyReply,
     type: RequestType,
-    serve: (a: Attempt, owned: ObjectScope) => Promise<JsonResult<unknown>>,
+    serve: (a: Attempt, owned: ObjectScope, files: GenAIFilesBackend) => Promise<JsonResult<unknown>>,
     provider = providerOf(deps, request),
   ): Promise<FastifyReply> {
     const admin = await deps.ownership.isAdmin(request)
     const ctx = beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
     try {
-      const result = await deps.gateway.operation(
-        ctx,
-        { model: `${provider}/*` },
-        undefined,
-        (adapter, a) => {
-          requireGemini(adapter, a)
-          return serve(a, new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin)))
-        },
+      const result = await deps.gateway.operation(ctx, { model: `${provider}/*` }, undefined, (adapter, a) =>
+        serve(
+          a,
+          new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin)),
+          genaiFilesBackend(adapter.format),
+        ),
       )
       return reply
         .headers(responseHeaders(ctx, result.headers))
@@ -182,8 +166,8 @@ export function registerGenAIFileRoutes(
       request,
       reply,
       'file_upload',
-      async (a, owned) => {
-        const result = await uploadGeminiFile(a, file)
+      async (a, owned, files) => {
+        const result = await files.upload(a, file)
         await owned.created('file', result.body.file?.name)
         return result
       },
@@ -310,8 +294,8 @@ export function registerGenAIFileRoutes(
       pageSize = Math.min(pageSize, MAX_FILES_PAGE)
     }
     const pageToken = typeof query.pageToken === 'string' ? query.pageToken : undefined
-    return run(request, reply, 'file_list', async (a, owned) => {
-      const result = await listGeminiFiles(a, { pageSize, pageToken })
+    return run(request, reply, 'file_list', async (a, owned, backend) => {
+      const result = await backend.list(a, { pageSize, pageToken })
       if (owned.viewer.admin || !result.body.files?.length) return result
       // The page narrowed to the caller's files; Google's cursor still leads on.
       const files = result.body.files
@@ -328,23 +312,22 @@ export function registerGenAIFileRoutes(
     })
   })
 
-  // Files are recorded by Google's resource name, `files/{id}`.
-  const nameOf = (request: FastifyRequest) => `files/${(request.params as { file_id: string }).file_id}`
+  const idOf = (request: FastifyRequest) => (request.params as { file_id: string }).file_id
 
   scope.get(`${prefix}/v1beta/files/:file_id`, (request, reply) => {
-    const name = nameOf(request)
-    return run(request, reply, 'file_retrieve', async (a, owned) => {
-      await owned.assertSees('file', name)
-      return getGeminiFile(a, name)
+    const id = idOf(request)
+    return run(request, reply, 'file_retrieve', async (a, owned, files) => {
+      await owned.assertSees('file', files.recordedId(id))
+      return files.get(a, id)
     })
   })
 
   scope.delete(`${prefix}/v1beta/files/:file_id`, (request, reply) => {
-    const name = nameOf(request)
-    return run(request, reply, 'file_delete', async (a, owned) => {
-      await owned.assertSees('file', name)
-      const result = await deleteGeminiFile(a, name)
-      await owned.deleted('file', name)
+    const id = idOf(request)
+    return run(request, reply, 'file_delete', async (a, owned, files) => {
+      await owned.assertSees('file', files.recordedId(id))
+      const result = await files.remove(a, id)
+      await owned.deleted('file', files.recordedId(id))
       return result
     })
   })
