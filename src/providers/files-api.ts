@@ -7,6 +7,12 @@ import {
   refuseBedrockResults,
 } from './bedrock/batches.js'
 import {
+  callGeminiAsOpenAI,
+  isGeminiProvider,
+  readGeminiBatchResults,
+  refuseGeminiFiles,
+} from './gemini/batches.js'
+import {
   callAnthropicAsOpenAI,
   downloadAnthropicFile,
   readAnthropicBatchResults,
@@ -23,12 +29,14 @@ import type { Attempt, JsonResult, StreamResult } from './types.js'
 export function callFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
   if (isAnthropicProvider(a.provider)) return callAnthropicAsOpenAI<T>(a, call)
   if (isBedrockProvider(a.provider)) return callBedrockAsOpenAI<T>(a, call)
+  if (isGeminiProvider(a.provider)) return callGeminiAsOpenAI<T>(a, call)
   return openai.callFilesApi<T>(a, call)
 }
 
 export function downloadFileContent(a: Attempt, fileId: string): Promise<StreamResult<FileContentChunk>> {
   if (isAnthropicProvider(a.provider)) return downloadAnthropicFile(a, fileId)
   if (isBedrockProvider(a.provider)) return refuseBedrockFiles()
+  if (isGeminiProvider(a.provider)) return refuseGeminiFiles(a)
   return openai.downloadFileContent(a, fileId)
 }
 
@@ -39,5 +47,6 @@ export function readBatchResults(
 ): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
   if (isAnthropicProvider(a.provider)) return readAnthropicBatchResults(a, batchId, maxBytes)
   if (isBedrockProvider(a.provider)) return refuseBedrockResults()
+  if (isGeminiProvider(a.provider)) return readGeminiBatchResults(a, batchId)
   return openai.readBatchResults(a, batchId, maxBytes)
 }

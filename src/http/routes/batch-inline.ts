@@ -7,7 +7,7 @@ import type { ObjectScope } from './file-ownership.js'
 /** OpenAI's batch window, the only one it offers; Bifrost's callers often leave it out with inline requests. */
 const DEFAULT_COMPLETION_WINDOW = '24h'
 
-/** The provider's kind: Anthropic takes inline requests itself, Bedrock's batches need S3 and a model. */
+/** The provider's kind: Anthropic and Gemini take inline requests themselves, Bedrock and Gemini need a model. */
 function kindOf(a: Attempt): string {
   const cfg = a.provider
   return cfg.custom_provider_config?.base_provider_type ?? cfg.name
@@ -62,8 +62,8 @@ export async function batchBodyFor(
   model?: unknown,
 ): Promise<Record<string, unknown>> {
   const kind = kindOf(a)
-  // Bedrock's job runs one model: the one named by `model` ("bedrock/<model id>").
-  if (kind === 'bedrock')
+  // Bedrock's and Gemini's batches run one model: the one named by `model` ("bedrock/<model id>").
+  if (kind === 'bedrock' || kind === 'gemini')
     return typeof model === 'string' ? { ...body, model: model.slice(model.indexOf('/') + 1) } : body
   const { requests, ...rest } = body
   if (requests === undefined || kind === 'anthropic') return body
