@@ -92,14 +92,35 @@ describe('/v1/batches with provider gemini: Gemini Batch API', () => {
     expect(cancelled.status).toBe('cancelled')
   })
 
-  it('refuses /v1 file uploads for Gemini, and a request without messages, with a 400', async () => {
-    const upload = client.files.create({
-      file: await toFile(Buffer.from('{}\n'), 'in.jsonl'),
+  it('uploads, reads, lists and deletes Gemini files; a batch from one; a request without messages is a 400', async () => {
+    const jsonl = '{"key":"a","request":{"contents":[{"parts":[{"text":"hi"}]}]}}\n'
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(jsonl), 'requests.jsonl', { type: 'application/jsonl' }),
       purpose: 'batch',
-      // @ts-expect-error: Bifrost's provider field
+      // @ts-expect-error: Bifrost's provider field, after the file part as the SDK sends it
       provider: 'gemini',
     })
-    await expect(upload).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/genai/) })
+    expect(file).toMatchObject({
+      object: 'file',
+      bytes: jsonl.length,
+      filename: 'requests.jsonl',
+      status: 'processed',
+    })
+    expect(file.id).toMatch(/^files\//)
+    expect((await client.files.retrieve(file.id, GEMINI)).bytes).toBe(jsonl.length)
+    const listed = await client.files.list({ provider: 'gemini' } as OpenAI.FileListParams)
+    expect(listed.data.map((f) => f.id)).toContain(file.id)
+    const content = await fetch(`${gw.url}/v1/files/${encodeURIComponent(file.id)}/content?provider=gemini`)
+    expect(content.status).toBe(400)
+
+    const batch = await client.batches.create({
+      ...BATCH,
+      requests: undefined,
+      input_file_id: file.id,
+    } as unknown as OpenAI.BatchCreateParams)
+    expect(batch.input_file_id).toBe(file.id)
+
+    expect(await client.files.delete(file.id, GEMINI)).toMatchObject({ id: file.id, deleted: true })
     const bad = client.batches.create({
       ...BATCH,
       requests: [{ custom_id: 'x', body: { model: 'gemini-2.5-flash' } }],

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
+import { serveGeminiFiles } from './gemini-files.js'
 import { FakeServer, type FakeContext } from './server.js'
 
 /**
@@ -7,7 +8,8 @@ import { FakeServer, type FakeContext } from './server.js'
  * (inlined requests or a file, answered with the batch operation), `GET /v1beta/batches/{id}`,
  * `GET /v1beta/batches` (`operations`, `pageSize`/`pageToken`) and `POST /v1beta/batches/{id}:cancel`.
  * `complete(name)` finishes a batch: each inlined request is answered "Echo: <its last text>", keyed by
- * its metadata key. Requests must carry the key in `x-goog-api-key`.
+ * its metadata key. The Files API is served too (gemini-files.ts). Requests must carry the key in
+ * `x-goog-api-key`.
  */
 export interface FakeGeminiBatches {
   server: FakeServer
@@ -33,10 +35,12 @@ function googleError(res: ServerResponse, status: number, code: string, message:
 export async function startFakeGeminiBatches(key: string): Promise<FakeGeminiBatches> {
   const batches = new Map<string, Stored>()
 
-  const handle = ({ req, res, path, body }: FakeContext): void => {
+  const handle = (ctx: FakeContext): void => {
+    const { req, res, path, body } = ctx
     if (req.headers['x-goog-api-key'] !== key)
       return googleError(res, 400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.')
     const url = new URL(path, 'http://fake')
+    if (serveGeminiFiles(ctx, url)) return
     const create = /^\/v1beta\/models\/([^/:]+):batchGenerateContent$/.exec(url.pathname)
     if (req.method === 'POST' && create) {
       const input = body?.batch?.inputConfig

@@ -6,11 +6,13 @@ import { headerValue, jsonResult, parseJsonBody, readText, sendUpstream } from '
 import type { FilesCall } from '../openai/files.js'
 import type { Attempt, JsonResult } from '../types.js'
 import { geminiError } from './errors.js'
+import { callGeminiFiles } from './openai-files.js'
 import { toGeminiRequest } from './request.js'
 import { fromGeminiResponse, type GeminiResponse } from './response.js'
 
 /**
- * OpenAI's batches calls on `/v1` (`provider: gemini`) served by Gemini's Batch API
+ * OpenAI's files and batches calls on `/v1` (`provider: gemini`): files by Gemini's Files API
+ * (openai-files.ts), batches by its Batch API
  * (`models/{model}:batchGenerateContent`, `batches/{id}`), in Bifrost's shapes: a batch is created
  * from Bifrost's inline `requests` (each an OpenAI chat body, translated) or from a Gemini file
  * (`input_file_id` `files/{id}`); its id is Google's operation name (`batches/{id}`); its results
@@ -223,24 +225,22 @@ function batchIdOf(path: string): string {
   return decodeURIComponent(path.split('/')[2] ?? '')
 }
 
-function filesRefused(a: Attempt): GatewayError {
-  return refused(
-    `the /v1 files API does not serve provider ${a.provider.name}: upload through /genai/upload/v1beta/files and give the file's name (files/...) as input_file_id, or send the requests inline`,
-    'provider',
+/** Google gives no download of the files a caller uploaded. */
+export function refuseGeminiFiles(a: Attempt): Promise<never> {
+  return Promise.reject(
+    refused(
+      `provider ${a.provider.name} gives no download of uploaded files (Gemini's Files API has none)`,
+      'file_id',
+    ),
   )
 }
 
-/** Gemini's files are served by the /genai drop-in routes. */
-export function refuseGeminiFiles(a: Attempt): Promise<never> {
-  return Promise.reject(filesRefused(a))
-}
-
-/** The OpenAI-shaped batches calls of the `/v1` routes, for a Gemini provider. */
+/** The OpenAI-shaped files and batches calls of the `/v1` routes, for a Gemini provider. */
 export async function callGeminiAsOpenAI<T>(a: Attempt, c: FilesCall): Promise<JsonResult<T>> {
   const { method, path } = c
   let result: JsonResult<unknown>
   if (path.startsWith('/files')) {
-    throw filesRefused(a)
+    result = await callGeminiFiles(a, c)
   } else if (method === 'POST' && path === '/batches') {
     result = await createBatch(a, typeof c.body === 'string' ? c.body : '{}')
   } else if (method === 'GET' && path === '/batches') {
