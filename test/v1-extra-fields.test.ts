@@ -1,6 +1,7 @@
-import OpenAI from 'openai'
+import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeAnthropic } from './fakes/anthropic.js'
+import { startFakeOpenAIWithMedia } from './fakes/azure.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
@@ -117,6 +118,46 @@ describe('extra_fields on /v1 answers', () => {
 
     const models = (await (await client.models.list().asResponse()).json()) as unknown
     expect(extraOf(models)).toMatchObject({ request_type: 'list_models' })
+  })
+
+  it('image generation (JSON and streamed), streamed speech and a JSON transcript carry them', async () => {
+    const media = await startFakeOpenAIWithMedia()
+    const mgw = await startHeimdall({ providers: { openai: fakeProvider(media.server.url) } })
+    try {
+      const m = new OpenAI({ baseURL: `${mgw.url}/v1`, apiKey: 'sk-unused', maxRetries: 0 })
+      const image = await m.images.generate({ model: 'openai/gpt-image-1', prompt: 'a cat' })
+      expect(extraOf(image)).toMatchObject({ request_type: 'image_generation', provider: 'openai' })
+      const partials = await m.images.generate({
+        model: 'openai/gpt-image-1',
+        prompt: 'a cat',
+        stream: true,
+        partial_images: 1,
+      })
+      const kinds: number[] = []
+      for await (const ev of partials) kinds.push(extraOf(ev)!.chunk_index)
+      expect(kinds).toEqual(kinds.map((_, i) => i))
+      expect(kinds.length).toBeGreaterThan(1)
+      const speech = await m.audio.speech.create({
+        model: 'openai/gpt-4o-mini-tts',
+        voice: 'alloy',
+        input: 'hello',
+        stream_format: 'sse',
+      })
+      const events = (await speech.text()).split('\n\n').filter((e) => e.includes('data: '))
+      expect(events.length).toBeGreaterThan(0)
+      for (const e of events) {
+        const data = JSON.parse(e.slice(e.indexOf('data: ') + 6)) as unknown
+        expect(extraOf(data)).toMatchObject({ request_type: 'speech_stream', provider: 'openai' })
+      }
+      const transcript = await m.audio.transcriptions.create({
+        model: 'openai/whisper-1',
+        file: await toFile(Buffer.from('RIFFfake'), 'a.wav', { type: 'audio/wav' }),
+      })
+      expect(extraOf(transcript)).toMatchObject({ request_type: 'transcription', provider: 'openai' })
+    } finally {
+      await mgw.close()
+      await media.close()
+    }
   })
 
   it('the drop-in /openai routes answer in OpenAI format, without them', async () => {
