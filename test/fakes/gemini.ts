@@ -1,11 +1,13 @@
 import { fakeVector } from './openai.js'
 import { sampleOf } from './json-schema-sample.js'
 import { countTokens, FakeServer, pieces, SseWriter, type FakeContext } from './server.js'
+import { serveGeminiFiles } from './gemini-files.js'
 
 /**
  * A fake Gemini API (Google AI Studio, generativelanguage v1beta) that speaks the published wire
  * format: generateContent, streamGenerateContent?alt=sse (`data:` frames, no [DONE], finishReason
- * and final usageMetadata on the last frame), embedContent, batchEmbedContents, countTokens and models (paged).
+ * and final usageMetadata on the last frame), embedContent, batchEmbedContents, countTokens, models
+ * (paged) and the Files API (gemini-files.ts).
  * Like the real API it rejects unknown fields, empty parts and wrong roles with 400 INVALID_ARGUMENT,
  * so a translation that leaks an OpenAI field fails here.
  *
@@ -141,6 +143,7 @@ function route(ctx: FakeContext): void {
   }
   const url = new URL(path, 'http://fake')
   if (req.method === 'GET' && url.pathname === '/v1beta/models') return listModels(ctx, url)
+  if (serveGeminiFiles(ctx, url)) return
   const m = /^\/v1beta\/models\/([^/:]+):(\w+)$/.exec(url.pathname)
   if (req.method !== 'POST' || !m)
     throw new GeminiApiError(404, 'NOT_FOUND', `Method not found: ${req.method} ${url.pathname}`)
