@@ -49,7 +49,9 @@ async function buildApp(store: ConfigStore, deps: Partial<AdminAuthDeps> = {}): 
     ...deps,
   })
   registerSessionRoutes(app, { adminAuth, enforceAuthOnInference: () => true })
-  registerHealthRoutes(app, { pingStores: () => store.ping() })
+  registerHealthRoutes(app, {
+    storeProbes: () => [{ name: 'config_store', required: true, ping: () => store.ping() }],
+  })
   const registry = new ProviderRegistry<ProviderAdapter>({
     create: createAdapter,
     isKnown: isBuiltinProvider,

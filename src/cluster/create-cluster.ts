@@ -17,6 +17,8 @@ export interface Cluster {
   counters: CounterStore
   bus: ChangeBus
   kind: 'memory' | 'redis'
+  /** Readiness of Redis (the counters' connection); undefined without Redis. */
+  ping(): Promise<void> | undefined
   close(): Promise<void>
 }
 
@@ -25,7 +27,7 @@ export async function createCluster(opts: ClusterOptions = {}): Promise<Cluster>
   if (!opts.redisUrl) {
     const counters = new MemoryCounterStore()
     const bus = new MemoryChangeBus(opts.onError)
-    return { counters, bus, kind: 'memory', close: () => closeBoth(counters, bus) }
+    return { counters, bus, kind: 'memory', ping: () => undefined, close: () => closeBoth(counters, bus) }
   }
   const [counters, bus] = await Promise.allSettled([
     RedisCounterStore.connect(opts.redisUrl, opts),
@@ -40,6 +42,7 @@ export async function createCluster(opts: ClusterOptions = {}): Promise<Cluster>
     counters: counters.value,
     bus: bus.value,
     kind: 'redis',
+    ping: () => counters.value.ping(),
     close: () => closeBoth(counters.value, bus.value),
   }
 }

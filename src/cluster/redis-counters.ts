@@ -128,6 +128,16 @@ export class RedisCounterStore implements CounterStore {
     await this.run(chargeScript, [this.hashKey(counter, windowStart)], args, 'the reset')
   }
 
+  /** Readiness: rejects at once while the connection is down, else when PING fails (bounded by the command timeout). */
+  async ping(): Promise<void> {
+    try {
+      if (this.redis.status !== 'ready') throw new Error(`connection ${this.redis.status}`)
+      await this.redis.ping()
+    } catch (err) {
+      throw redisCommandError(err, 'PING')
+    }
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect())
   }

@@ -294,6 +294,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       }
     })
 
+    // The log store opens further down; until then its probe reads as switched off.
+    let pingLogs = (): Promise<void> | undefined => undefined
     const app = buildServer({
       gateway,
       logger,
@@ -314,7 +316,11 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
           mcpSettings.tool_manager_config?.max_agent_depth ??
           DEFAULT_MCP_AGENT_DEPTH,
       },
-      pingStores: () => store.ping(),
+      storeProbes: () => [
+        { name: 'config_store', required: true, ping: () => store.ping() },
+        { name: 'redis', required: true, ping: () => cluster.ping() },
+        { name: 'log_store', required: false, ping: () => pingLogs() },
+      ],
       fileOwnership: {
         objects: new ProviderObjects(store.db),
         // Admin auth is installed on the server just below; requests come later.
@@ -471,6 +477,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
     closers.unshift(() => observability.close())
     logsConnected = () => observability.logsConnected()
+    pingLogs = () => observability.pingLogs()
     for (const hook of observability.hooks) gateway.addHook(hook)
     registerUi(app)
 

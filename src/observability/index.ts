@@ -41,6 +41,8 @@ export interface Observability {
   hooks: GatewayHook[]
   /** Whether request logs are being stored (`is_logs_connected` of GET /api/config). */
   logsConnected(): boolean
+  /** Readiness of the log store: undefined when none is configured. */
+  pingLogs(): Promise<void> | undefined
   close(): Promise<void>
 }
 
@@ -63,6 +65,7 @@ export async function createObservability(deps: ObservabilityDeps): Promise<Obse
   return {
     hooks: parts.flatMap((p) => (p.hook ? [p.hook] : [])),
     logsConnected: () => logging.connected(),
+    pingLogs: () => logging.ping(),
     async close() {
       for (const p of parts) await p.close().catch(() => undefined)
     },

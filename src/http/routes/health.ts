@@ -1,30 +1,73 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { GatewayError, toErrorBody } from '../../core/errors.js'
 
-export interface HealthDeps {
-  /** Pings the stores; rejects when one is unreachable. */
-  pingStores: () => Promise<void>
+/** One store the node depends on, as a readiness probe sees it. */
+export interface StoreProbe {
+  /** Named in answers: `config_store`, `redis`, `log_store`. */
+  name: string
+  /** Required: down means not ready (503). Otherwise down only degrades the answer (still 200). */
+  required: boolean
+  /** Rejects when the store is unreachable; `undefined` when the store is switched off. */
+  ping: () => Promise<void> | undefined
 }
 
-export function registerHealthRoutes(app: FastifyInstance, { pingStores }: HealthDeps): void {
-  app.get('/health', async (_request, reply) => {
-    try {
-      await Promise.race([
-        pingStores(),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error('store ping timed out')), 10_000).unref(),
-        ),
-      ])
-      return reply.send({ status: 'ok', components: { db_pings: 'ok' } })
-    } catch (err) {
-      return reply.code(503).send({
-        is_bifrost_error: true,
-        status_code: 503,
-        error: {
-          type: 'service_unavailable',
-          code: 'store_unavailable',
-          message: `store unreachable: ${(err as Error).message}`,
-        },
-      })
+export interface HealthDeps {
+  /** Read per request: a probe may be added after the routes (the log store opens later). */
+  storeProbes: () => readonly StoreProbe[]
+  /** Longest a probe may take before its store counts as down (default 750 ms). */
+  probeTimeoutMs?: number
+}
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 750
+
+type ProbeResult = { name: string; required: boolean; state: 'ok' | 'disabled' } | Failed
+type Failed = { name: string; required: boolean; state: 'unavailable'; reason: string }
+
+/**
+ * `/health` and `/health/ready`: readiness, Bifrost's answer (200 `{status, components.db_pings}`,
+ * else 503 with a BifrostError) with each store named. `/health/live`: 200 while the process serves.
+ */
+export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
+  const timeoutMs = deps.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
+  const ready = async (_request: unknown, reply: FastifyReply) => {
+    const results = await Promise.all(deps.storeProbes().map((p) => runProbe(p, timeoutMs)))
+    const components: Record<string, string> = {}
+    for (const r of results) components[r.name] = r.state
+    const failed = results.filter((r): r is Failed => r.state === 'unavailable')
+    const down = failed.filter((r) => r.required)
+    if (down.length > 0) {
+      const message = down.map((r) => `${r.name} unavailable: ${r.reason}`).join('; ')
+      const body = toErrorBody(new GatewayError('store_unavailable', message))
+      return reply.code(503).send({ ...body, components: { db_pings: 'failed', ...components } })
     }
-  })
+    if (failed.length > 0) {
+      const degraded = Object.fromEntries(failed.map((r) => [r.name, r.reason]))
+      return reply.send({ status: 'ok', degraded, components: { db_pings: 'degraded', ...components } })
+    }
+    return reply.send({ status: 'ok', components: { db_pings: 'ok', ...components } })
+  }
+  app.get('/health', ready)
+  app.get('/health/ready', ready)
+  // No store is touched: a node whose stores are down is alive, and restarting it would not help.
+  app.get('/health/live', async (_request, reply) => reply.send({ status: 'ok' }))
+}
+
+async function runProbe(probe: StoreProbe, timeoutMs: number): Promise<ProbeResult> {
+  const { name, required } = probe
+  let timer: NodeJS.Timeout | undefined
+  try {
+    const pinging = probe.ping()
+    if (pinging === undefined) return { name, required, state: 'disabled' }
+    await Promise.race([
+      pinging,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      }),
+    ])
+    return { name, required, state: 'ok' }
+  } catch (err) {
+    return { name, required, state: 'unavailable', reason: err instanceof Error ? err.message : String(err) }
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -38,6 +38,8 @@ export interface Logging extends ObservabilityPart {
   queueStats(): LogQueueStats
   /** Whether request logs have a store to go to. */
   connected(): boolean
+  /** Readiness of the log store: undefined when none is configured. */
+  ping(): Promise<void> | undefined
 }
 
 /** Heimdall's settings of the log store, beside Bifrost's `logs_store` fields. */
@@ -216,6 +218,11 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     onStandaloneToolCall,
     queueStats: () => ({ depth: queue.depth, dropped: queue.dropped, written: queue.written }),
     connected: () => store !== undefined,
+    ping: () => {
+      if (!isStoreEnabled(spec)) return undefined
+      if (!store) return Promise.reject(new Error('could not be opened at start; request logs are off'))
+      return store.ping()
+    },
     async close() {
       if (retentionTimer) clearInterval(retentionTimer)
       queue.stop()

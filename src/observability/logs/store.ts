@@ -441,6 +441,11 @@ export class LogStore {
     await this.mcp.enforceRetention(cutoff, contentCutoff)
   }
 
+  /** Rejects when the database does not answer. */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db)
+  }
+
   async close(): Promise<void> {
     await this.db.destroy()
   }
