@@ -46,18 +46,21 @@ end
 `
 
 /**
- * KEYS: record, then (hash, sorted set) per check.
+ * KEYS: record, released marker, epoch, then (hash, sorted set) per check.
  * ARGV: reservation id, ttl ms, record ttl ms, then (limit or '' for none, amount, expiry ms or '0') per check.
- * Returns {1, hold..., room left after the hold ('' when unlimited)...} or {0, failing index (1-based), used, reserved, limit}.
+ * Returns {1, hold..., room left after the hold ('' when unlimited)...} or {0, failing index (1-based), used, reserved, limit},
+ * {-1} when the epoch is missing (Redis lost its data: seed, then reserve again), {-2} when the id was already released.
  */
 export const RESERVE_LUA = `${COMMON}
 local rid = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local n = (#KEYS - 1) / 2
+local n = (#KEYS - 3) / 2
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {-2} end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local out = {1}
   for i = 1, n do
-    out[i + 1] = redis.call('HGET', KEYS[2 * i], 'a:' .. rid .. ':' .. i) or '0'
+    out[i + 1] = redis.call('HGET', KEYS[2 * i + 2], 'a:' .. rid .. ':' .. i) or '0'
   end
   return out
 end
@@ -66,7 +69,7 @@ local grants = {}
 local left = {}
 local pending = {}
 for i = 1, n do
-  local h, z = KEYS[2 * i], KEYS[2 * i + 1]
+  local h, z = KEYS[2 * i + 2], KEYS[2 * i + 3]
   local lim, amt = ARGV[3 * i + 1], ARGV[3 * i + 2]
   prune(h, z, now)
   local grant = amt
@@ -86,7 +89,7 @@ for i = 1, n do
   grants[i] = grant
 end
 for i = 1, n do
-  local h, z = KEYS[2 * i], KEYS[2 * i + 1]
+  local h, z = KEYS[2 * i + 2], KEYS[2 * i + 3]
   local m = rid .. ':' .. i
   local expiry = ARGV[3 * i + 3]
   redis.call('HSET', h, 'a:' .. m, grants[i])
@@ -106,19 +109,23 @@ return out
 `
 
 /**
- * Settle and release. KEYS: record. ARGV: reservation id, then the actual amount per check
- * (none for a release). Returns 1, or 0 when the reservation was already settled, released or forgotten.
+ * Settle and release. KEYS: record, released marker. ARGV: reservation id, marker ttl ms, then the
+ * actual amount per check (none for a release). Returns 1, or 0 when the reservation was already
+ * settled, released or forgotten; then the marker refuses a reserve of that id arriving later.
  */
 export const SETTLE_LUA = `${COMMON}
 local rec = redis.call('LRANGE', KEYS[1], 0, -1)
-if #rec == 0 then return 0 end
+if #rec == 0 then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  return 0
+end
 redis.call('DEL', KEYS[1])
 local rid = ARGV[1]
 for i = 1, #rec / 3 do
   local h, z, expiry = rec[3 * i - 2], rec[3 * i - 1], rec[3 * i]
   drop_hold(h, z, rid .. ':' .. i)
   if redis.call('ZCARD', z) == 0 then redis.call('HDEL', h, 'r') end
-  local actual = ARGV[i + 1]
+  local actual = ARGV[i + 2]
   if actual and actual ~= '0' then
     redis.call('HINCRBY', h, 'u', actual)
     if expiry ~= '0' then redis.call('PEXPIRE', h, expiry) end
@@ -141,5 +148,24 @@ elseif ARGV[2] ~= '0' then
   redis.call('HINCRBY', KEYS[1], 'u', ARGV[2])
 end
 if ARGV[3] ~= '0' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+`
+
+/**
+ * Seeds counters from the durable store once after Redis lost its data. KEYS: epoch, then one hash
+ * per counter window. ARGV: epoch value, then (used, expiry ms or '0') per hash. Never lowers a
+ * figure already there, so a seed that races a charge, or a needless one, costs nothing.
+ * Returns 1, or 0 when another node seeded first.
+ */
+export const SEED_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #KEYS do
+  local used = ARGV[2 * i - 2]
+  local cur = redis.call('HGET', KEYS[i], 'u')
+  if not cur or tonumber(cur) < tonumber(used) then redis.call('HSET', KEYS[i], 'u', used) end
+  local expiry = ARGV[2 * i - 1]
+  if expiry ~= '0' then redis.call('PEXPIRE', KEYS[i], expiry) end
+end
+redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `

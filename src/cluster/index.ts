@@ -2,6 +2,7 @@ export type {
   ChangeBus,
   ChangeHandler,
   ClusterErrorHandler,
+  CounterSeed,
   CounterStore,
   CounterUsage,
   LimitCheck,

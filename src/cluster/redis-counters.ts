@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { GatewayError } from '../core/errors.js'
 import {
   RECORD_GRACE_MS,
   checkAmount,
@@ -10,10 +11,11 @@ import {
   toUnits,
   windowExpiryMs,
 } from './amounts.js'
-import { CHARGE_LUA, READ_LUA, RESERVE_LUA, SETTLE_LUA } from './counter-scripts.js'
+import { CHARGE_LUA, READ_LUA, RESERVE_LUA, SEED_LUA, SETTLE_LUA } from './counter-scripts.js'
 import { DEFAULT_PREFIX, LuaScript, connectRedis, redisCommandError } from './redis-connection.js'
 import type {
   ClusterErrorHandler,
+  CounterSeed,
   CounterStore,
   CounterUsage,
   LimitCheck,
@@ -25,6 +27,18 @@ const reserveScript = new LuaScript(RESERVE_LUA)
 const settleScript = new LuaScript(SETTLE_LUA)
 const readScript = new LuaScript(READ_LUA)
 const chargeScript = new LuaScript(CHARGE_LUA)
+const seedScript = new LuaScript(SEED_LUA)
+
+/** A settle or release that failed (Redis stalled or away) is sent again this often, until it lands. */
+const FINISH_RETRY_MS = 1_000
+/** Unfinished settles and releases kept for retry at most; beyond, their holds simply expire. */
+const MAX_FINISH_RETRIES = 100_000
+
+interface PendingFinish {
+  args: string[]
+  /** Past this, the holds have expired anyway: stop trying. */
+  until: number
+}
 
 export interface RedisCounterStoreOptions {
   /** Namespaces every key; defaults to `heimdall:`. */
@@ -39,6 +53,10 @@ export interface RedisCounterStoreOptions {
  */
 export class RedisCounterStore implements CounterStore {
   private readonly prefix: string
+  private seeds: () => Promise<CounterSeed[]> = async () => []
+  private reseeding: Promise<void> | undefined
+  private readonly unfinished = new Map<string, PendingFinish>()
+  private retryTimer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly redis: Redis,
@@ -58,7 +76,7 @@ export class RedisCounterStore implements CounterStore {
     checkTtl(opts.ttlMs)
     const reservationId = opts.reservationId ?? randomUUID()
     if (checks.length === 0) return { ok: true, reservationId, reserved: [] }
-    const keys = [this.recordKey(reservationId)]
+    const keys = [this.recordKey(reservationId), this.releasedKey(reservationId), this.epochKey()]
     const args = [
       reservationId,
       String(Math.ceil(opts.ttlMs)),
@@ -72,7 +90,19 @@ export class RedisCounterStore implements CounterStore {
         String(windowExpiryMs(c.windowMs)),
       )
     }
-    const reply = (await this.run(reserveScript, keys, args, 'the reservation')) as (string | number)[]
+    let reply = (await this.run(reserveScript, keys, args, 'the reservation')) as (string | number)[]
+    if (reply[0] === -1) {
+      // Redis lost its data since the counters were seeded: seed them again before admitting.
+      await this.reseed()
+      reply = (await this.run(reserveScript, keys, args, 'the reservation')) as (string | number)[]
+    }
+    if (reply[0] === -1 || reply[0] === -2) {
+      const why =
+        reply[0] === -1
+          ? 'lost its counters again while they were seeded'
+          : 'saw this reservation released already'
+      throw new GatewayError('store_unavailable', `Redis ${why}`)
+    }
     if (reply[0] === 1) {
       const n = checks.length
       const remaining =
@@ -98,12 +128,19 @@ export class RedisCounterStore implements CounterStore {
 
   async settle(reservationId: string, actual: readonly number[]): Promise<void> {
     actual.forEach((a, i) => checkAmount(`actual[${i}]`, a))
-    const args = [reservationId, ...actual.map((a) => toUnits(a).toString())]
-    await this.run(settleScript, [this.recordKey(reservationId)], args, 'the settlement')
+    await this.finish(
+      reservationId,
+      actual.map((a) => toUnits(a).toString()),
+      'the settlement',
+    )
   }
 
   async release(reservationId: string): Promise<void> {
-    await this.run(settleScript, [this.recordKey(reservationId)], [reservationId], 'the release')
+    await this.finish(reservationId, [], 'the release')
+  }
+
+  onReset(seeds: () => Promise<CounterSeed[]>): void {
+    this.seeds = seeds
   }
 
   async read(counter: string, windowStart: number): Promise<CounterUsage> {
@@ -139,7 +176,73 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async close(): Promise<void> {
+    if (this.retryTimer) clearInterval(this.retryTimer)
+    this.unfinished.clear()
     await this.redis.quit().catch(() => this.redis.disconnect())
+  }
+
+  /**
+   * Settles or releases; when Redis does not answer, tries again in the background until it does,
+   * so that a stall leaves no hold behind once Redis is back (both are idempotent by id).
+   */
+  private async finish(reservationId: string, amounts: string[], what: string): Promise<void> {
+    const args = [reservationId, String(RECORD_GRACE_MS), ...amounts]
+    try {
+      await this.run(settleScript, this.finishKeys(reservationId), args, what)
+      this.unfinished.delete(reservationId)
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === 'store_unavailable')
+        this.retryLater(reservationId, args)
+      throw err
+    }
+  }
+
+  private retryLater(reservationId: string, args: string[]): void {
+    if (this.unfinished.size >= MAX_FINISH_RETRIES && !this.unfinished.has(reservationId)) return
+    this.unfinished.set(reservationId, { args, until: Date.now() + RECORD_GRACE_MS })
+    if (this.retryTimer) return
+    this.retryTimer = setInterval(() => void this.retryUnfinished(), FINISH_RETRY_MS)
+    this.retryTimer.unref()
+  }
+
+  private async retryUnfinished(): Promise<void> {
+    const now = Date.now()
+    for (const [id, p] of [...this.unfinished]) {
+      if (p.until <= now) {
+        this.unfinished.delete(id)
+        continue
+      }
+      try {
+        await settleScript.run(this.redis, this.finishKeys(id), p.args)
+        this.unfinished.delete(id)
+      } catch {
+        // Still away: the next tick tries again.
+        return
+      }
+    }
+    if (this.unfinished.size === 0 && this.retryTimer) {
+      clearInterval(this.retryTimer)
+      this.retryTimer = undefined
+    }
+  }
+
+  /** One seeding at a time per node; the script lets only the first node's seed through. */
+  private reseed(): Promise<void> {
+    this.reseeding ??= (async () => {
+      try {
+        const seeds = await this.seeds()
+        const keys = [this.epochKey()]
+        const args: string[] = [randomUUID()]
+        for (const s of seeds) {
+          keys.push(this.hashKey(s.counter, s.windowStart))
+          args.push(toUnits(s.used).toString(), String(windowExpiryMs(s.windowMs)))
+        }
+        await this.run(seedScript, keys, args, 'the seeding of the counters')
+      } finally {
+        this.reseeding = undefined
+      }
+    })()
+    return this.reseeding
   }
 
   private async run(script: LuaScript, keys: string[], args: string[], what: string): Promise<unknown> {
@@ -160,5 +263,17 @@ export class RedisCounterStore implements CounterStore {
 
   private recordKey(reservationId: string): string {
     return `${this.prefix}rsv:${reservationId}`
+  }
+
+  private releasedKey(reservationId: string): string {
+    return `${this.prefix}rel:${reservationId}`
+  }
+
+  private finishKeys(reservationId: string): string[] {
+    return [this.recordKey(reservationId), this.releasedKey(reservationId)]
+  }
+
+  private epochKey(): string {
+    return `${this.prefix}epoch`
   }
 }

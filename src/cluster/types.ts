@@ -43,18 +43,35 @@ export interface CounterUsage {
   reserved: number
 }
 
+/** A counter window's usage as the durable store knows it, to load into counters that lost theirs. */
+export interface CounterSeed {
+  counter: string
+  windowStart: number
+  windowMs: number
+  used: number
+}
+
 export interface CounterStore {
   /** All or nothing: holds every check's amount, or none when any check refuses. */
   reserve(checks: readonly LimitCheck[], opts: ReserveOptions): Promise<ReserveResult>
   /** Replaces the holds with the real amounts (same order as the checks). Idempotent. */
   settle(reservationId: string, actual: readonly number[]): Promise<void>
-  /** Drops the holds without charging. Idempotent; a later settle of the same id does nothing. */
+  /**
+   * Drops the holds without charging. Idempotent; a later settle of the same id does nothing, and
+   * so does a reserve of that id that reaches Redis after its caller gave up on it.
+   */
   release(reservationId: string): Promise<void>
   read(counter: string, windowStart: number): Promise<CounterUsage>
   /** Charges directly, without a reservation. A negative amount refunds. */
   add(counter: string, windowStart: number, windowMs: number, amount: number): Promise<void>
   /** Sets the window's usage (admin zeroing, seeding from the database); holds stay. */
   reset(counter: string, windowStart: number, windowMs: number, used?: number): Promise<void>
+  /**
+   * Where the counters come from when shared counters were lost (Redis restarted empty): called
+   * once per loss, before any reservation is admitted again; its failure refuses reservations.
+   * In-process counters are seeded at start-up instead and never call it.
+   */
+  onReset?(seeds: () => Promise<CounterSeed[]>): void
   close(): Promise<void>
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { CounterStore } from '../cluster/index.js'
 import type { GatewayContext, GatewayHook, Target } from '../core/context.js'
 import { GatewayError, type ErrorCode } from '../core/errors.js'
@@ -66,6 +67,9 @@ interface Reservation {
 
 const RESERVATION_STATE = 'governance.reservation'
 
+/** A hold's default lifetime: the default request timeout (60 s) plus a margin for slow settles. */
+export const DEFAULT_RESERVATION_TTL_MS = 120_000
+
 export interface GovernanceHookOptions {
   state: GovernanceState
   counters: CounterStore
@@ -73,10 +77,13 @@ export interface GovernanceHookOptions {
   enforceAuth: () => boolean
   lookup: TargetLookup
   pricing?: PricingOverrides
-  /** How long a reservation holds if its node dies before settling it. */
+  /**
+   * How long a hold counts when nobody settles or releases it (its node died, Redis stalled):
+   * no longer than a request can run. Defaults to DEFAULT_RESERVATION_TTL_MS.
+   */
   reservationTtlMs?: number
-  /** Called with every limit that was charged, so that usage can be persisted in batches. */
-  onCharged?: (planned: PlannedCheck[]) => void
+  /** Called with every limit that was charged and what it was charged, so that usage can be persisted in batches. */
+  onCharged?: (planned: PlannedCheck[], actual: number[]) => void
   now?: () => number
 }
 
@@ -93,7 +100,7 @@ export class GovernanceHook implements GatewayHook {
   private readonly now: () => number
 
   constructor(private opts: GovernanceHookOptions) {
-    this.ttlMs = opts.reservationTtlMs ?? 15 * 60_000
+    this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS
     this.now = opts.now ?? Date.now
   }
 
@@ -148,16 +155,20 @@ export class GovernanceHook implements GatewayHook {
     const costEstimate = estimateCost(target.provider, target.model, tokens.prompt, tokens.completion)
     const planned = this.plan(vk, pc, tokens.prompt + tokens.completion, costEstimate, now)
     if (planned.length === 0) return
+    // The id is ours before Redis answers: a reserve that timed out is released all the same, and
+    // one that lands late finds itself released.
+    const reservationId = randomUUID()
     let result
     try {
       result = await this.opts.counters.reserve(
         planned.map((p) => p.check),
-        { ttlMs: this.ttlMs },
+        { ttlMs: this.ttlMs, reservationId },
       )
     } catch (err) {
+      void this.opts.counters.release(reservationId).catch(() => undefined)
       throw new GatewayError(
         'governance_unavailable',
-        'budgets and rate limits cannot be checked right now',
+        `budgets and rate limits cannot be checked right now: ${(err as Error).message}`,
         {
           cause: err,
           retryable: false,
@@ -220,7 +231,7 @@ export class GovernanceHook implements GatewayHook {
       p.kind === 'budget' ? cost : p.kind === 'requests' ? 1 : usage.total_tokens,
     )
     await this.opts.counters.settle(r.id, actual).catch(() => undefined)
-    this.opts.onCharged?.(r.planned)
+    this.opts.onCharged?.(r.planned, actual)
   }
 
   private recordCost(ctx: GatewayContext, usage: Usage, estimated: boolean): number {

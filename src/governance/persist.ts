@@ -1,21 +1,21 @@
-import type { CounterStore } from '../cluster/index.js'
+import type { CounterSeed, CounterStore } from '../cluster/index.js'
 import type { Logger } from '../observability/logger.js'
 import { budgetCounter, rateLimitCounter, windowFor, type PlannedCheck } from './limits.js'
 import type { Budget, GovernanceSnapshot, RateLimit } from './model.js'
-import type { UsageUpdate } from './repo/index.js'
+import type { UsageDelta } from './repo/index.js'
 
 /**
- * Keeps the stored usage figures close to the live counters: every limit charged is written back
- * in batches, off the request path, and once more on shutdown.
+ * Writes what every limit was charged back to the store, in batches, off the request path, and
+ * once more on shutdown. It writes amounts to add, never totals: several nodes each add their own,
+ * and counters that lost their data (Redis restarted empty) can never lower the stored figure.
  */
 export class UsagePersistence {
-  private dirty = new Map<string, PlannedCheck>()
+  private pending = new Map<string, { p: PlannedCheck; amount: number }>()
   private timer: NodeJS.Timeout | undefined
-  private flushing: Promise<void> | undefined
+  private flushing: Promise<boolean> | undefined
 
   constructor(
-    private counters: CounterStore,
-    private save: (updates: UsageUpdate[]) => Promise<void>,
+    private save: (deltas: UsageDelta[]) => Promise<void>,
     private logger: Logger,
     private intervalMs = 5000,
   ) {}
@@ -25,42 +25,57 @@ export class UsagePersistence {
     this.timer.unref()
   }
 
-  charged(planned: readonly PlannedCheck[]): void {
-    for (const p of planned) this.dirty.set(`${p.check.counter}@${p.windowStart}`, p)
+  /** `actual[i]` is what `planned[i]` was charged. */
+  charged(planned: readonly PlannedCheck[], actual: readonly number[]): void {
+    planned.forEach((p, i) => this.add(p, actual[i] ?? 0))
   }
 
-  flush(): Promise<void> {
+  /** Resolves false when the store could not take the batch (kept for the next try). */
+  flush(): Promise<boolean> {
     if (this.flushing) return this.flushing
-    this.flushing = (async () => {
-      const batch = [...this.dirty.values()]
-      this.dirty.clear()
-      if (batch.length === 0) return
-      try {
-        const updates: UsageUpdate[] = []
-        for (const p of batch) {
-          const { used } = await this.counters.read(p.check.counter, p.windowStart)
-          const at = new Date(p.windowStart).toISOString()
-          if (p.kind === 'budget') updates.push({ budgetId: p.limitId, current_usage: used, last_reset: at })
-          else if (p.kind === 'requests')
-            updates.push({ rateLimitId: p.limitId, request_current_usage: used, request_last_reset: at })
-          else updates.push({ rateLimitId: p.limitId, token_current_usage: used, token_last_reset: at })
-        }
-        await this.save(updates)
-      } catch (err) {
-        // Put them back; the next flush tries again.
-        for (const p of batch) this.dirty.set(`${p.check.counter}@${p.windowStart}`, p)
-        this.logger.warn({ err: (err as Error).message }, 'could not persist usage; will retry')
-      } finally {
-        this.flushing = undefined
-      }
-    })()
-    return this.flushing
+    const batch = [...this.pending.values()]
+    this.pending.clear()
+    if (batch.length === 0) return Promise.resolve(true)
+    const flushing: Promise<boolean> = this.save(batch.map(({ p, amount }) => usageDelta(p, amount)))
+      .then(
+        () => true,
+        (err: unknown) => {
+          for (const { p, amount } of batch) this.add(p, amount)
+          this.logger.warn({ err: (err as Error).message }, 'could not persist usage; will retry')
+          return false
+        },
+      )
+      .finally(() => {
+        if (this.flushing === flushing) this.flushing = undefined
+      })
+    this.flushing = flushing
+    return flushing
+  }
+
+  /** Everything charged so far is in the store when this resolves; rejects when the store refuses. */
+  async flushAll(): Promise<void> {
+    await this.flushing
+    if (!(await this.flush())) throw new Error('the usage not yet written back could not be written')
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     await this.flush()
   }
+
+  private add(p: PlannedCheck, amount: number): void {
+    if (!amount) return
+    const key = `${p.check.counter}@${p.windowStart}`
+    const entry = this.pending.get(key)
+    if (entry) entry.amount += amount
+    else this.pending.set(key, { p, amount })
+  }
+}
+
+function usageDelta(p: PlannedCheck, amount: number): UsageDelta {
+  const windowStart = new Date(p.windowStart).toISOString()
+  if (p.kind === 'budget') return { budgetId: p.limitId, windowStart, amount }
+  return { rateLimitId: p.limitId, kind: p.kind, windowStart, amount }
 }
 
 /**
@@ -72,6 +87,13 @@ export async function seedCounters(
   snapshot: GovernanceSnapshot,
   now: number,
 ): Promise<void> {
+  for (const s of counterSeeds(snapshot, now))
+    await counters.reset(s.counter, s.windowStart, s.windowMs, s.used)
+}
+
+/** The stored usage of every limit's current window. */
+export function counterSeeds(snapshot: GovernanceSnapshot, now: number): CounterSeed[] {
+  const seeds: CounterSeed[] = []
   const budgets = new Map<string, Budget>()
   const limits = new Map<string, RateLimit>()
   const addBudgets = (list: (Budget | null | undefined)[] | undefined) => {
@@ -93,7 +115,7 @@ export async function seedCounters(
     addBudgets([c.budget, ...(c.budgets ?? [])])
     if (c.rate_limit) limits.set(c.rate_limit.id, c.rate_limit)
   }
-  const seed = async (
+  const seed = (
     counter: string,
     duration: string,
     aligned: boolean,
@@ -104,14 +126,14 @@ export async function seedCounters(
     const w = windowFor(duration, aligned, lastReset, now)
     // Usage recorded for an earlier window has been reset since.
     if (Date.parse(lastReset) < w.start) return
-    await counters.reset(counter, w.start, w.end - w.start, used)
+    seeds.push({ counter, windowStart: w.start, windowMs: w.end - w.start, used })
   }
   for (const b of budgets.values()) {
-    await seed(budgetCounter(b.id), b.reset_duration, b.calendar_aligned, b.last_reset, b.current_usage)
+    seed(budgetCounter(b.id), b.reset_duration, b.calendar_aligned, b.last_reset, b.current_usage)
   }
   for (const rl of limits.values()) {
     if (rl.request_reset_duration) {
-      await seed(
+      seed(
         rateLimitCounter(rl.id, 'requests'),
         rl.request_reset_duration,
         false,
@@ -120,7 +142,7 @@ export async function seedCounters(
       )
     }
     if (rl.token_reset_duration) {
-      await seed(
+      seed(
         rateLimitCounter(rl.id, 'tokens'),
         rl.token_reset_duration,
         false,
@@ -129,4 +151,5 @@ export async function seedCounters(
       )
     }
   }
+  return seeds
 }

@@ -4,9 +4,9 @@ import type { Logger } from '../observability/logger.js'
 import type { ConfigStore } from '../store/index.js'
 import { GovernanceHook } from './enforce.js'
 import { budgetCounter, windowFor } from './limits.js'
-import { seedCounters, UsagePersistence } from './persist.js'
+import { counterSeeds, seedCounters, UsagePersistence } from './persist.js'
 import { PricingOverrides } from './pricing/index.js'
-import { loadSnapshot, saveUsage } from './repo/index.js'
+import { addUsage, loadSnapshot } from './repo/index.js'
 import { GovernanceService, importGovernanceFromFile, type GovernanceChange } from './service.js'
 import { GovernanceState } from './state.js'
 import { UsageView } from './usage.js'
@@ -21,6 +21,8 @@ export interface GovernanceRuntimeOptions {
   enforceAuth: () => boolean
   fileGovernance?: unknown
   env?: NodeJS.ProcessEnv
+  /** How long a hold counts when its request never settles it (see GovernanceHookOptions). */
+  reservationTtlMs?: number
   /** Runs after a change made through this node's service, once the state has reloaded. */
   afterChange?: () => Promise<void> | void
 }
@@ -43,7 +45,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
   const { store, cluster, logger } = opts
   const state = new GovernanceState(() => loadSnapshot(store.db))
   const usage = new UsageView(cluster.counters)
-  const persistence = new UsagePersistence(cluster.counters, (u) => saveUsage(store.db, u), logger)
+  const persistence = new UsagePersistence((d) => addUsage(store.db, d), logger)
   const pricing = new PricingOverrides()
 
   const service = new GovernanceService({
@@ -86,6 +88,12 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
   await state.reload()
   if (cluster.kind === 'memory')
     await seedCounters(cluster.counters, await loadSnapshot(store.db), Date.now())
+  // Shared counters that lost their data are seeded from the store, with this node's unwritten usage in it.
+  cluster.counters.onReset?.(async () => {
+    await persistence.flushAll()
+    logger.warn('Redis lost the governance counters: seeding them from the config store')
+    return counterSeeds(await loadSnapshot(store.db), Date.now())
+  })
 
   // Another node changed something: reload. After a lost connection, reload whatever was missed.
   const unsubscribe = cluster.bus.subscribe(GOVERNANCE_TOPIC, () => {
@@ -106,7 +114,8 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     enforceAuth: opts.enforceAuth,
     lookup: opts.lookup,
     pricing,
-    onCharged: (planned) => persistence.charged(planned),
+    reservationTtlMs: opts.reservationTtlMs,
+    onCharged: (planned, actual) => persistence.charged(planned, actual),
   })
 
   return {

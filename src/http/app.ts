@@ -272,6 +272,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       enforceAuth,
       fileGovernance: config.governance,
       env,
+      reservationTtlMs:
+        (config.cluster?.reservation_ttl_seconds ?? client.request_timeout_seconds + 60) * 1000,
       afterChange: orphanUnreachable,
     })
     closers.unshift(() => governance.close())

@@ -87,7 +87,12 @@ export const ConfigFileSchema = Type.Object(
     /** Heimdall: shared counters and change events for several nodes (Redis). */
     cluster: Type.Optional(
       Type.Object(
-        { redis_url: Type.Optional(Type.String()), prefix: Type.Optional(Type.String()) },
+        {
+          redis_url: Type.Optional(Type.String()),
+          prefix: Type.Optional(Type.String()),
+          /** How long a budget or rate-limit hold counts when its request never settles it; default request_timeout_seconds + 60. */
+          reservation_ttl_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 86_400 })),
+        },
         { additionalProperties: false },
       ),
     ),

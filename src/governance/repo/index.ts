@@ -7,7 +7,7 @@ export {
   readTeams,
   readVirtualKeys,
 } from './read.js'
-export { saveUsage, type UsageUpdate } from './usage.js'
+export { addUsage, saveUsage, type UsageDelta, type UsageUpdate } from './usage.js'
 export {
   governanceDb,
   ownerColumns,

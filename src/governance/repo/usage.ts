@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { ConfigStoreTables } from '../../store/index.js'
 import { governanceDb } from './tables.js'
 
@@ -35,6 +35,48 @@ export async function saveUsage(
           if (Object.values(patch).every((v) => v === undefined)) continue
           await trx.updateTable('gov_rate_limits').set(patch).where('id', '=', rateLimitId).execute()
         }
+      }
+    })
+}
+
+/** What one budget or rate limit was charged in one window since the last write-back. */
+export type UsageDelta =
+  | { budgetId: string; windowStart: string; amount: number }
+  | { rateLimitId: string; kind: 'requests' | 'tokens'; windowStart: string; amount: number }
+
+/**
+ * Adds what was charged to the stored usage, in one transaction: each node adds its own share,
+ * so the stored figure is never replaced by a smaller one (a node whose counters were lost, a
+ * node that saw less). A row whose stored window is another one starts the new window at the amount.
+ */
+export async function addUsage(db: Kysely<ConfigStoreTables>, deltas: readonly UsageDelta[]): Promise<void> {
+  if (deltas.length === 0) return
+  await governanceDb(db)
+    .transaction()
+    .execute(async (trx) => {
+      for (const d of deltas) {
+        const amount = sql`CAST(${d.amount} AS double precision)`
+        if ('budgetId' in d) {
+          await trx
+            .updateTable('gov_budgets')
+            .set({
+              current_usage: sql<number>`CASE WHEN last_reset = ${d.windowStart} THEN current_usage + ${amount} ELSE ${amount} END`,
+              last_reset: d.windowStart,
+            })
+            .where('id', '=', d.budgetId)
+            .execute()
+          continue
+        }
+        const usage = d.kind === 'requests' ? 'request_current_usage' : 'token_current_usage'
+        const reset = d.kind === 'requests' ? 'request_last_reset' : 'token_last_reset'
+        await trx
+          .updateTable('gov_rate_limits')
+          .set({
+            [usage]: sql<number>`CASE WHEN ${sql.ref(reset)} = ${d.windowStart} THEN ${sql.ref(usage)} + ${amount} ELSE ${amount} END`,
+            [reset]: d.windowStart,
+          })
+          .where('id', '=', d.rateLimitId)
+          .execute()
       }
     })
 }
