@@ -553,4 +553,49 @@ describe('cluster on Redis', () => {
       redis.disconnect()
     }
   })
+
+  it('refuses a reserve that reaches Redis after its id was released (a stalled reserve landing late)', async () => {
+    const [store] = await backends[1].counters()
+    const c = counter()
+    const id = `late-${counter()}`
+    await store.release(id)
+    await expect(store.reserve([check(c, 10, 3)], { ttlMs: TTL, reservationId: id })).rejects.toMatchObject({
+      code: 'store_unavailable',
+    })
+    expect(await store.read(c, W0)).toEqual({ used: 0, reserved: 0 })
+  })
+
+  it('seeds the counters from the durable store when Redis lost them, before admitting, and never lowers a figure', async () => {
+    const prefix = `${PREFIX}reseed-${counter()}:`
+    const store = await RedisCounterStore.connect(REDIS_URL, { prefix })
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+    redis.on('error', () => undefined)
+    try {
+      const c = counter()
+      let seeded = 0
+      let stored = 7
+      store.onReset(async () => {
+        seeded++
+        return [{ counter: c, windowStart: W0, windowMs: MINUTE, used: stored }]
+      })
+      const first = await store.reserve([check(c, 10, 1)], { ttlMs: TTL })
+      expect(first).toMatchObject({ ok: true, remaining: [2] })
+      expect(seeded).toBe(1)
+      if (first.ok) await store.settle(first.reservationId, [1])
+      expect((await store.read(c, W0)).used).toBe(8)
+      // Redis loses the epoch only: a seed with a smaller stored figure leaves the counter as it is.
+      await redis.del(`${prefix}epoch`)
+      stored = 5
+      const second = await store.reserve([check(c, 10, 1)], { ttlMs: TTL })
+      expect(second).toMatchObject({ ok: true, remaining: [1] })
+      expect(seeded).toBe(2)
+      // Once seeded, reserves run as one script again.
+      await store.reserve([check(c, 10, 1)], { ttlMs: TTL })
+      expect(seeded).toBe(2)
+    } finally {
+      redis.disconnect()
+      await store.close()
+      await deleteRedisKeys(prefix)
+    }
+  })
 })
