@@ -1,7 +1,16 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely'
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Migration,
+  type PostgresPool,
+  type PostgresPoolClient,
+} from 'kysely'
 import pg from 'pg'
 import { GatewayError } from '../core/errors.js'
 import { postgresPoolConfig, sqliteFilePath, type StoreKind, type StoreSpec } from './spec.js'
@@ -73,7 +82,7 @@ async function connectPostgres<DB>(
   const location = `${config.host ?? process.env.PGHOST ?? 'localhost'}:${config.port ?? 5432}/${config.database ?? config.user ?? ''}`
   const pool = new pg.Pool(config)
   pool.on('error', (err) => opts.onPoolError?.(err))
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: reportingUnreachable(pool, location) }) })
   try {
     await sql`select 1`.execute(db)
   } catch (err) {
@@ -85,6 +94,71 @@ async function connectPostgres<DB>(
     )
   }
   return { db, kind: 'postgres', location }
+}
+
+// SQLSTATEs that mean the server, not the statement, is at fault: connection exceptions (08),
+// too many connections, a statement cancelled by statement_timeout, and shutdowns.
+const UNREACHABLE_STATES = /^(08|53300|57014|57P0[1-3])/
+
+/** Whether a pg error says the store cannot be reached (or did not answer in time). */
+function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  // A pg DatabaseError carries a SQLSTATE; a connection's own failures (timeouts, resets) carry none or an errno.
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNREACHABLE_STATES.test(code)
+  // A value pg cannot serialise is the caller's mistake, not the connection's.
+  return !(err instanceof TypeError || err instanceof RangeError)
+}
+
+/**
+ * The pool as Kysely sees it, with failures to reach PostgreSQL turned into `store_unavailable`
+ * (a 503 naming the store), and a connection that failed that way destroyed rather than reused:
+ * after a client-side query timeout it still waits for an answer that may never come.
+ */
+function reportingUnreachable(pool: pg.Pool, location: string): PostgresPool {
+  const unavailable = (err: unknown) =>
+    new GatewayError(
+      'store_unavailable',
+      `the PostgreSQL store at ${location} is unavailable: ${errorText(err)}`,
+      { cause: err },
+    )
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      let client: pg.PoolClient
+      try {
+        client = await pool.connect()
+      } catch (err) {
+        throw unavailable(err)
+      }
+      let broken: Error | undefined
+      // The pool listens for errors of idle connections only; one lost while checked out between
+      // two statements would otherwise be an unhandled 'error' event, which ends the process.
+      const onError = (err: Error) => (broken ??= err)
+      client.on('error', onError)
+      const run = client.query.bind(client) as (...a: unknown[]) => unknown
+      const query = (...args: unknown[]) => {
+        // A cursor (Kysely's streamed queries) is handed back as it is, not as a promise.
+        if (typeof (args[0] as { submit?: unknown }).submit === 'function') return run(...args)
+        return failingUnavailable(run(...args) as Promise<unknown>)
+      }
+      const failingUnavailable = async (pending: Promise<unknown>) => {
+        try {
+          return await pending
+        } catch (err) {
+          if (!isUnreachable(err)) throw err
+          if ((err as { code?: unknown }).code !== '57014') broken ??= err as Error
+          throw unavailable(err)
+        }
+      }
+      return {
+        query: query as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => {
+          client.removeListener('error', onError)
+          client.release(broken ?? destroy === true)
+        },
+      }
+    },
+    end: () => pool.end(),
+  }
 }
 
 export interface MigrateOptions {

@@ -35,6 +35,12 @@ export interface PostgresStoreConfig {
   ssl_mode?: string
   /** Pool size (Bifrost's name for it); default 10. */
   max_open_conns?: number
+  /** Heimdall's: how long opening a connection, or waiting for a free one, may take; default 5000. */
+  connect_timeout_ms?: number
+  /** Heimdall's: how long one statement may take (server- and client-side); default 5000. */
+  query_timeout_ms?: number
+  /** Heimdall's: how often a node checks the store's change counter for changes it missed; default 2000, 0 never. */
+  reconcile_interval_ms?: number
 }
 
 export type StoreSpec =
@@ -62,6 +68,31 @@ export function sqliteFilePath(
 }
 
 const DEFAULT_POOL_SIZE = 10
+export const DEFAULT_STORE_TIMEOUT_MS = 5000
+export const DEFAULT_RECONCILE_INTERVAL_MS = 2000
+
+/** A whole number of milliseconds from the store config (0 only where allowed), else the default. */
+export function storeMillis(value: unknown, field: string, fallback: number, allowZero = false): number {
+  if (value === undefined || value === null || value === '') return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || (n === 0 && !allowZero)) {
+    throw new GatewayError(
+      'invalid_request',
+      `store config: ${field} must be a whole number of milliseconds`,
+      {
+        param: field,
+      },
+    )
+  }
+  return n
+}
+
+/** How often a node reads the change counter of a PostgreSQL store (0: never); SQLite has no other writer. */
+export function reconcileIntervalMs(spec: StoreSpec): number {
+  if (spec.type !== 'postgres') return 0
+  const value = spec.config?.reconcile_interval_ms
+  return storeMillis(value, 'reconcile_interval_ms', DEFAULT_RECONCILE_INTERVAL_MS, true)
+}
 
 export function postgresPoolConfig(config: PostgresStoreConfig | undefined): PoolConfig {
   const c = config ?? {}
@@ -70,7 +101,17 @@ export function postgresPoolConfig(config: PostgresStoreConfig | undefined): Poo
   // The URL is parsed here rather than handed to pg, because pg lets the URL override the fields.
   const url = text(c.connection_string)
   const fromUrl = url === undefined ? {} : parsePostgresUrl(url)
-  const pool: PoolConfig = { max: c.max_open_conns ?? DEFAULT_POOL_SIZE }
+  const connectTimeout = storeMillis(c.connect_timeout_ms, 'connect_timeout_ms', DEFAULT_STORE_TIMEOUT_MS)
+  const queryTimeout = storeMillis(c.query_timeout_ms, 'query_timeout_ms', DEFAULT_STORE_TIMEOUT_MS)
+  // A dropped network sends no reset: without these bounds a query, a connect or a wait for a
+  // pooled connection would hang until the kernel gives up, minutes later.
+  const pool: PoolConfig = {
+    max: c.max_open_conns ?? DEFAULT_POOL_SIZE,
+    connectionTimeoutMillis: connectTimeout,
+    statement_timeout: queryTimeout,
+    query_timeout: queryTimeout,
+    keepAlive: true,
+  }
   // Without a host pg falls back to PGHOST, then localhost.
   const host = text(c.host) ?? fromUrl.host
   if (host !== undefined) pool.host = host

@@ -96,6 +96,8 @@ export function registerProviderRoutes(
       try {
         await store.putProvider(cfg)
       } catch (err) {
+        // The store's own answers (a key id taken: 409; unreachable, naming the store: 503) stand.
+        if (err instanceof GatewayError) throw err
         throw new GatewayError('store_unavailable', 'the config store did not accept the change', {
           cause: err,
         })
@@ -144,6 +146,7 @@ export function registerProviderRoutes(
       try {
         await store.deleteProvider(cfg.name)
       } catch (err) {
+        if (err instanceof GatewayError) throw err
         throw new GatewayError('store_unavailable', 'the config store did not accept the change', {
           cause: err,
         })
