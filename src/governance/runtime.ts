@@ -1,7 +1,7 @@
 import type { Cluster } from '../cluster/index.js'
 import type { TargetLookup } from '../core/router/targets.js'
 import type { Logger } from '../observability/logger.js'
-import type { ConfigStore } from '../store/index.js'
+import type { ConfigReloads, ConfigStore } from '../store/index.js'
 import { GovernanceHook } from './enforce.js'
 import { budgetCounter, windowFor } from './limits.js'
 import { counterSeeds, seedCounters, UsagePersistence } from './persist.js'
@@ -25,6 +25,8 @@ export interface GovernanceRuntimeOptions {
   reservationTtlMs?: number
   /** Runs after a change made through this node's service, once the state has reloaded. */
   afterChange?: () => Promise<void> | void
+  /** Reloads the state on change events, and again until it succeeds; without it, once. */
+  reloads?: ConfigReloads
 }
 
 export interface GovernanceRuntime {
@@ -96,16 +98,16 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
   })
 
   // Another node changed something: reload. After a lost connection, reload whatever was missed.
-  const unsubscribe = cluster.bus.subscribe(GOVERNANCE_TOPIC, () => {
-    state
-      .reload()
-      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'governance reload failed'))
-  })
-  const offReconnect = cluster.bus.onReconnect(() => {
-    state
-      .reload()
-      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'governance reload failed'))
-  })
+  opts.reloads?.add(GOVERNANCE_TOPIC, () => state.reload())
+  const reloadState = () => {
+    if (opts.reloads) opts.reloads.reload(GOVERNANCE_TOPIC)
+    else
+      state
+        .reload()
+        .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'governance reload failed'))
+  }
+  const unsubscribe = cluster.bus.subscribe(GOVERNANCE_TOPIC, reloadState)
+  const offReconnect = cluster.bus.onReconnect(reloadState)
   persistence.start()
 
   const hook = new GovernanceHook({

@@ -48,6 +48,7 @@ import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/c
 import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
 import { buildServer } from './server.js'
+import { createStoreReloads, syncProviders } from './store-reloads.js'
 import { adminOnInference } from './routes/file-ownership.js'
 import { destroyUpgradedSockets } from './upgrade.js'
 import { registerUi } from './ui.js'
@@ -179,6 +180,9 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
   )
   const closers: (() => Promise<void>)[] = [() => store.close()]
   try {
+    // Reloads of what this node holds in memory: on change events, retried, and checked on a timer.
+    const reloads = createStoreReloads(store, spec, logger)
+    closers.unshift(async () => reloads.close())
     if (!encryptionKey && spec.enabled !== false) {
       logger.warn('no encryption key set: provider keys are stored unencrypted (set HEIMDALL_ENCRYPTION_KEY)')
     }
@@ -275,6 +279,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       reservationTtlMs:
         (config.cluster?.reservation_ttl_seconds ?? client.request_timeout_seconds + 60) * 1000,
       afterChange: orphanUnreachable,
+      reloads,
     })
     closers.unshift(() => governance.close())
     gateway.addHook(governance.hook)
@@ -282,19 +287,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     gateway.addHook(new McpToolInjection({ source: mcp, anonymousTools }))
 
     // Provider changes made through one node's API reach the others.
-    const syncProviders = async (name: string) => {
-      const cfg = await store.getProvider(name)
-      if (cfg) registry.set(cfg)
-      else registry.delete(name)
-    }
-    cluster.bus.subscribe(PROVIDERS_TOPIC, (message) => {
-      const name = (message as { name?: unknown } | null)?.name
-      if (typeof name === 'string') {
-        syncProviders(name).catch((err: unknown) =>
-          logger.error({ err: (err as Error).message, provider: name }, 'provider reload failed'),
-        )
-      }
-    })
+    reloads.add('providers', () => syncProviders(store, registry, logger))
+    cluster.bus.subscribe(PROVIDERS_TOPIC, () => reloads.reload('providers'))
 
     // The log store opens further down; until then its probe reads as switched off.
     let pingLogs = (): Promise<void> | undefined => undefined
@@ -377,18 +371,12 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       version: VERSION,
       proxyConfig: () => proxyConfigView(store),
     })
-    cluster.bus.subscribe(CONFIG_TOPIC, () => {
-      loadClientConfig(store, client, config.client).catch((err: unknown) =>
-        logger.error({ err: (err as Error).message }, 'client config reload failed'),
-      )
-    })
+    reloads.add('client config', () => loadClientConfig(store, client, config.client))
+    cluster.bus.subscribe(CONFIG_TOPIC, () => reloads.reload('client config'))
     await registerProxyConfigRoutes(app, { store, bus: cluster.bus, adminAuth })
     await loadPricingOverrides(store, governance.pricing)
-    cluster.bus.subscribe(PRICING_TOPIC, () => {
-      loadPricingOverrides(store, governance.pricing).catch((err: unknown) =>
-        logger.error({ err: (err as Error).message }, 'pricing overrides reload failed'),
-      )
-    })
+    reloads.add('pricing overrides', () => loadPricingOverrides(store, governance.pricing))
+    cluster.bus.subscribe(PRICING_TOPIC, () => reloads.reload('pricing overrides'))
     registerPricingRoutes(app, {
       store,
       overrides: governance.pricing,
@@ -420,11 +408,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
     // MCP client changes made through one node's API reach the others (and, after a lost
     // connection to the bus, whatever was missed); the publishing node's own sync finds nothing to do.
-    const syncMcp = () => {
-      mcp
-        .sync()
-        .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'MCP clients reload failed'))
-    }
+    reloads.add('MCP clients', () => mcp.sync())
+    const syncMcp = () => reloads.reload('MCP clients')
     const offMcp = cluster.bus.subscribe(MCP_TOPIC, syncMcp)
     const offMcpReconnect = cluster.bus.onReconnect(syncMcp)
     closers.unshift(async () => {
@@ -494,6 +479,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       socket.once('close', () => sockets.delete(socket))
     })
 
+    reloads.start()
     let closing: Promise<void> | undefined
     return {
       app,

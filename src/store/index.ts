@@ -8,6 +8,7 @@ export {
   StoreSpecSchema,
   DEFAULT_STORE_SPEC,
   isStoreEnabled,
+  reconcileIntervalMs,
   type StoreSpec,
   type StoreSpecInput,
   type StoreKind,
@@ -22,6 +23,7 @@ export {
   type MigrateOptions,
 } from './database.js'
 export { configStoreMigrations } from './migrations/index.js'
+export { ConfigReloads, readConfigVersion, type ConfigReloadsOptions } from './config-reloads.js'
 export { isSealed, type SecretCipher } from './crypto.js'
 export { KEY_CONFIG_FIELDS } from './secrets.js'
 export { reconcileProviders, providerConfigHash, stableJson, withStableKeyIds } from './reconcile.js'

@@ -7,6 +7,7 @@ import { oauthServerMigration } from './005_oauth_server.js'
 import { mcpOAuthCredentialsMigration } from './006_mcp_oauth_credentials.js'
 import { vkContentLoggingMigration } from './007_vk_content_logging.js'
 import { providerObjectsMigration } from './008_provider_objects.js'
+import { configVersionMigration } from './009_config_version.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -22,4 +23,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '006_mcp_oauth_credentials': mcpOAuthCredentialsMigration,
   '007_vk_content_logging': vkContentLoggingMigration,
   '008_provider_objects': providerObjectsMigration,
+  '009_config_version': configVersionMigration,
 }
