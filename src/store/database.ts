@@ -23,6 +23,8 @@ export interface ConnectOptions {
   onPoolError?: (err: Error) => void
   /** SQLite: the page size of a database file made now (an existing file keeps its own). */
   pageSize?: number
+  /** PostgreSQL: the statement timeout when the spec sets none (query_timeout_ms); default 5000. */
+  defaultQueryTimeoutMs?: number
 }
 
 export interface Connection<DB> {
@@ -78,7 +80,7 @@ async function connectPostgres<DB>(
   spec: Extract<StoreSpec, { type: 'postgres' }>,
   opts: ConnectOptions,
 ): Promise<Connection<DB>> {
-  const config = postgresPoolConfig(spec.config)
+  const config = postgresPoolConfig(spec.config, opts.defaultQueryTimeoutMs)
   const location = `${config.host ?? process.env.PGHOST ?? 'localhost'}:${config.port ?? 5432}/${config.database ?? config.user ?? ''}`
   const pool = new pg.Pool(config)
   pool.on('error', (err) => opts.onPoolError?.(err))

@@ -37,7 +37,7 @@ export interface PostgresStoreConfig {
   max_open_conns?: number
   /** Heimdall's: how long opening a connection, or waiting for a free one, may take; default 5000. */
   connect_timeout_ms?: number
-  /** Heimdall's: how long one statement may take (server- and client-side); default 5000. */
+  /** Heimdall's: how long one statement may take (server- and client-side); default 5000 (log store: 30000). */
   query_timeout_ms?: number
   /** Heimdall's: how often a node checks the store's change counter for changes it missed; default 2000, 0 never. */
   reconcile_interval_ms?: number
@@ -94,7 +94,10 @@ export function reconcileIntervalMs(spec: StoreSpec): number {
   return storeMillis(value, 'reconcile_interval_ms', DEFAULT_RECONCILE_INTERVAL_MS, true)
 }
 
-export function postgresPoolConfig(config: PostgresStoreConfig | undefined): PoolConfig {
+export function postgresPoolConfig(
+  config: PostgresStoreConfig | undefined,
+  defaultQueryTimeoutMs = DEFAULT_STORE_TIMEOUT_MS,
+): PoolConfig {
   const c = config ?? {}
   const text = (v: string | undefined): string | undefined =>
     v === undefined || v === '' ? undefined : resolveSecret(v)
@@ -102,7 +105,7 @@ export function postgresPoolConfig(config: PostgresStoreConfig | undefined): Poo
   const url = text(c.connection_string)
   const fromUrl = url === undefined ? {} : parsePostgresUrl(url)
   const connectTimeout = storeMillis(c.connect_timeout_ms, 'connect_timeout_ms', DEFAULT_STORE_TIMEOUT_MS)
-  const queryTimeout = storeMillis(c.query_timeout_ms, 'query_timeout_ms', DEFAULT_STORE_TIMEOUT_MS)
+  const queryTimeout = storeMillis(c.query_timeout_ms, 'query_timeout_ms', defaultQueryTimeoutMs)
   // A dropped network sends no reset: without these bounds a query, a connect or a wait for a
   // pooled connection would hang until the kernel gives up, minutes later.
   const pool: PoolConfig = {

@@ -140,6 +140,8 @@ export class LogStore {
       defaultFile: 'logs.db',
       onPoolError,
       pageSize: SQLITE_PAGE_SIZE,
+      // Searches and histograms over many days of logs take longer than config reads.
+      defaultQueryTimeoutMs: 30_000,
     })
     const store = new LogStore(conn.db, conn.kind, conn.location, conn.sqlite)
     await store.createSchema()
