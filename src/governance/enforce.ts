@@ -151,7 +151,7 @@ export class GovernanceHook implements GatewayHook {
     }
 
     const now = this.now()
-    const tokens = estimateTokens(req)
+    const tokens = estimateTokens(req, { model: target.model })
     const costEstimate = estimateCost(target.provider, target.model, tokens.prompt, tokens.completion)
     const planned = this.plan(vk, pc, tokens.prompt + tokens.completion, costEstimate, now)
     if (planned.length === 0) return

@@ -1,9 +1,11 @@
 import type { Usage } from '../../core/schemas/index.js'
+import { PromptTokenCounter } from './prompt-tokenizer.js'
 
 /**
- * Token counts without a tokenizer, for admission reservations and for streams that ended without
- * usage. About 4 characters a token for ASCII text; 2 for other alphabets (Cyrillic, Greek, Arabic...);
- * 1 for CJK and emoji, which tokenizers split much finer than English.
+ * Token counts for admission reservations and for streams that ended without usage. Given the
+ * model, prompts are counted as its tokenizer would (see prompt-tokenizer.ts). Without it, about 4
+ * characters a token for ASCII text; 2 for other alphabets (Cyrillic, Greek, Arabic...); 1 for CJK
+ * and emoji, which tokenizers split much finer than English.
  */
 
 /** Completion tokens assumed when a request sets no maximum. */
@@ -50,6 +52,8 @@ export interface TokenEstimate {
 export interface TokenEstimateOptions {
   /** Completion tokens when the request sets no maximum (0 for embeddings). */
   defaultCompletion?: number
+  /** The model the request goes to: its tokenizer counts the prompt (OpenAI's families), else a calibrated count that errs high. */
+  model?: string
 }
 
 /**
@@ -62,16 +66,24 @@ export function estimateTokens(
   request: TokenEstimateRequest,
   opts: TokenEstimateOptions = {},
 ): TokenEstimate {
+  const counter = opts.model !== undefined ? new PromptTokenCounter(opts.model) : undefined
   let prompt = 0
+  let heuristicTokens = 0
+  const addText = counter
+    ? (text: string) => counter.add(text)
+    : (text: string) => {
+        heuristicTokens += countTextTokens(text)
+      }
   for (const field of [request.messages, request.input, request.prompt]) {
     if (field === undefined || field === null) continue
-    prompt += countContent(field)
+    prompt += countContent(field, addText)
     if (Array.isArray(field) && field.some(isObject)) prompt += field.length * ITEM_OVERHEAD + REPLY_OVERHEAD
   }
-  prompt += countContent(request.instructions) + countContent(request.system)
+  prompt += countContent(request.instructions, addText) + countContent(request.system, addText)
   for (const schema of [request.tools, request.functions, request.response_format]) {
-    if (schema !== undefined && schema !== null) prompt += countTextTokens(JSON.stringify(schema))
+    if (schema !== undefined && schema !== null) addText(JSON.stringify(schema))
   }
+  prompt += counter ? counter.total() : heuristicTokens
   const max = [request.max_completion_tokens, request.max_tokens, request.max_output_tokens].find(isCount)
   const perChoice = max ?? opts.defaultCompletion ?? DEFAULT_COMPLETION_TOKENS
   const choices = isCount(request.n) && request.n > 0 ? request.n : 1
@@ -95,19 +107,26 @@ export function countTextTokens(text: string): number {
   return Math.ceil(units / 4)
 }
 
-/** Strings count as text, numbers as one token each (token-id prompts), attachments as a flat amount. */
-function countContent(v: unknown): number {
-  if (typeof v === 'string') return v.startsWith('data:') ? ATTACHMENT_TOKENS : countTextTokens(v)
+/**
+ * Strings go to `addText`; numbers count one token each (token-id prompts), attachments a flat
+ * amount: the sum of those is returned.
+ */
+function countContent(v: unknown, addText: (text: string) => void): number {
+  if (typeof v === 'string') {
+    if (v.startsWith('data:')) return ATTACHMENT_TOKENS
+    addText(v)
+    return 0
+  }
   if (typeof v === 'number') return 1
   if (Array.isArray(v)) {
     let sum = 0
-    for (const item of v) sum += countContent(item)
+    for (const item of v) sum += countContent(item, addText)
     return sum
   }
   if (!isObject(v)) return 0
   if (typeof v.type === 'string' && ATTACHMENT_TYPES.has(v.type)) return ATTACHMENT_TOKENS
   let sum = 0
-  for (const value of Object.values(v)) sum += countContent(value)
+  for (const value of Object.values(v)) sum += countContent(value, addText)
   return sum
 }
 
