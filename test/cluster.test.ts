@@ -598,4 +598,23 @@ describe('cluster on Redis', () => {
       await deleteRedisKeys(prefix)
     }
   })
+
+  it('charges a settle whose reservation Redis lost to the windows it was reserved in, once', async () => {
+    const [store] = await backends[1].counters()
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+    redis.on('error', () => undefined)
+    try {
+      const c = counter()
+      const checks = [check(c, 10, 2)]
+      const r = await store.reserve(checks, { ttlMs: TTL })
+      if (!r.ok) throw new Error('refused')
+      // Redis restarted empty: the record and the window are gone.
+      await redis.del(`${PREFIX}rsv:${r.reservationId}`, `${PREFIX}w:${c}:${W0}`, `${PREFIX}wr:${c}:${W0}`)
+      await store.settle(r.reservationId, [3], checks)
+      await store.settle(r.reservationId, [3], checks)
+      expect(await store.read(c, W0)).toEqual({ used: 3, reserved: 0 })
+    } finally {
+      redis.disconnect()
+    }
+  })
 })

@@ -87,7 +87,7 @@ async function live(gw: RunningHeimdall, keyId: string): Promise<{ spend: number
 
 describe('governance counters when Redis fails', () => {
   it('Redis restarted empty: counters are seeded from the store, a key limited to N serves N in total, stored usage never goes down', async () => {
-    const { redis, gw } = await setup()
+    const { redis, gw, fake } = await setup()
     const key = await createKey(gw, LIMIT)
     let served = 0
     let spent = 0
@@ -113,8 +113,22 @@ describe('governance counters when Redis fails', () => {
       served++
       spent += r5.cost
 
+      // One request is in flight across the restart, and settles after the counters were seeded again.
+      fake.latencyMs = 2_500
+      const inFlight = ask(gw, key.value)
+      await sleep(300)
+      fake.latencyMs = 0
       await redis.restartEmpty()
       expect(await redis.client().dbsize()).toBe(0)
+      const first = await ask(gw, key.value)
+      if (first.status === 200) {
+        served++
+        spent += first.cost
+      }
+      const late = await inFlight
+      expect(late.status, JSON.stringify(late.body)).toBe(200)
+      served++
+      spent += late.cost
 
       // Call until the limit refuses three times in a row; a 503 while reconnecting is retried.
       let refusals = 0

@@ -109,17 +109,31 @@ return out
 `
 
 /**
- * Settle and release. KEYS: record, released marker. ARGV: reservation id, marker ttl ms, then the
- * actual amount per check (none for a release). Returns 1, or 0 when the reservation was already
- * settled, released or forgotten; then the marker refuses a reserve of that id arriving later.
+ * Settle and release. KEYS: record, finished marker, then optionally the hash of each check.
+ * ARGV: reservation id, marker ttl ms, then the actual amount per check (none for a release), then
+ * with the hashes each one's expiry ms or '0'. A finished reservation keeps the marker a minute (a
+ * retried settle does nothing), an unknown one longer (a reserve of it arriving late holds nothing).
+ * An unknown, unmarked id with hashes given is one whose record Redis lost: its amounts are
+ * charged to the hashes. Returns 1, 2 when charged without the record, or 0 when already finished.
  */
 export const SETTLE_LUA = `${COMMON}
 local rec = redis.call('LRANGE', KEYS[1], 0, -1)
 if #rec == 0 then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-  return 0
+  if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[2], 'NX') then return 0 end
+  local m = #KEYS - 2
+  if m == 0 then return 0 end
+  for i = 1, m do
+    local actual = ARGV[i + 2]
+    if actual and actual ~= '0' then
+      redis.call('HINCRBY', KEYS[i + 2], 'u', actual)
+      local expiry = ARGV[m + i + 2]
+      if expiry ~= '0' then redis.call('PEXPIRE', KEYS[i + 2], expiry) end
+    end
+  end
+  return 2
 end
 redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'PX', 60000)
 local rid = ARGV[1]
 for i = 1, #rec / 3 do
   local h, z, expiry = rec[3 * i - 2], rec[3 * i - 1], rec[3 * i]

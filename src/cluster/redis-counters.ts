@@ -35,6 +35,7 @@ const FINISH_RETRY_MS = 1_000
 const MAX_FINISH_RETRIES = 100_000
 
 interface PendingFinish {
+  keys: string[]
   args: string[]
   /** Past this, the holds have expired anyway: stop trying. */
   until: number
@@ -126,17 +127,24 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  async settle(reservationId: string, actual: readonly number[]): Promise<void> {
+  async settle(
+    reservationId: string,
+    actual: readonly number[],
+    checks?: readonly LimitCheck[],
+  ): Promise<void> {
     actual.forEach((a, i) => checkAmount(`actual[${i}]`, a))
-    await this.finish(
-      reservationId,
-      actual.map((a) => toUnits(a).toString()),
-      'the settlement',
-    )
+    const keys = this.finishKeys(reservationId)
+    const args = [reservationId, String(RECORD_GRACE_MS), ...actual.map((a) => toUnits(a).toString())]
+    if (checks && checks.length === actual.length) {
+      checks.forEach((c) => keys.push(this.hashKey(c.counter, c.windowStart)))
+      checks.forEach((c) => args.push(String(windowExpiryMs(c.windowMs))))
+    }
+    await this.finish(reservationId, keys, args, 'the settlement')
   }
 
   async release(reservationId: string): Promise<void> {
-    await this.finish(reservationId, [], 'the release')
+    const args = [reservationId, String(RECORD_GRACE_MS)]
+    await this.finish(reservationId, this.finishKeys(reservationId), args, 'the release')
   }
 
   onReset(seeds: () => Promise<CounterSeed[]>): void {
@@ -185,21 +193,20 @@ export class RedisCounterStore implements CounterStore {
    * Settles or releases; when Redis does not answer, tries again in the background until it does,
    * so that a stall leaves no hold behind once Redis is back (both are idempotent by id).
    */
-  private async finish(reservationId: string, amounts: string[], what: string): Promise<void> {
-    const args = [reservationId, String(RECORD_GRACE_MS), ...amounts]
+  private async finish(reservationId: string, keys: string[], args: string[], what: string): Promise<void> {
     try {
-      await this.run(settleScript, this.finishKeys(reservationId), args, what)
+      await this.run(settleScript, keys, args, what)
       this.unfinished.delete(reservationId)
     } catch (err) {
       if (err instanceof GatewayError && err.code === 'store_unavailable')
-        this.retryLater(reservationId, args)
+        this.retryLater(reservationId, keys, args)
       throw err
     }
   }
 
-  private retryLater(reservationId: string, args: string[]): void {
+  private retryLater(reservationId: string, keys: string[], args: string[]): void {
     if (this.unfinished.size >= MAX_FINISH_RETRIES && !this.unfinished.has(reservationId)) return
-    this.unfinished.set(reservationId, { args, until: Date.now() + RECORD_GRACE_MS })
+    this.unfinished.set(reservationId, { keys, args, until: Date.now() + RECORD_GRACE_MS })
     if (this.retryTimer) return
     this.retryTimer = setInterval(() => void this.retryUnfinished(), FINISH_RETRY_MS)
     this.retryTimer.unref()
@@ -213,7 +220,7 @@ export class RedisCounterStore implements CounterStore {
         continue
       }
       try {
-        await settleScript.run(this.redis, this.finishKeys(id), p.args)
+        await settleScript.run(this.redis, p.keys, p.args)
         this.unfinished.delete(id)
       } catch {
         // Still away: the next tick tries again.

@@ -54,8 +54,11 @@ export interface CounterSeed {
 export interface CounterStore {
   /** All or nothing: holds every check's amount, or none when any check refuses. */
   reserve(checks: readonly LimitCheck[], opts: ReserveOptions): Promise<ReserveResult>
-  /** Replaces the holds with the real amounts (same order as the checks). Idempotent. */
-  settle(reservationId: string, actual: readonly number[]): Promise<void>
+  /**
+   * Replaces the holds with the real amounts (same order as the checks). Idempotent. `checks`, the
+   * ones reserved, say where to charge when the counters lost the reservation (Redis restarted empty).
+   */
+  settle(reservationId: string, actual: readonly number[], checks?: readonly LimitCheck[]): Promise<void>
   /**
    * Drops the holds without charging. Idempotent; a later settle of the same id does nothing, and
    * so does a reserve of that id that reaches Redis after its caller gave up on it.

@@ -230,7 +230,8 @@ export class GovernanceHook implements GatewayHook {
     const actual = r.planned.map((p) =>
       p.kind === 'budget' ? cost : p.kind === 'requests' ? 1 : usage.total_tokens,
     )
-    await this.opts.counters.settle(r.id, actual).catch(() => undefined)
+    const checks = r.planned.map((p) => p.check)
+    await this.opts.counters.settle(r.id, actual, checks).catch(() => undefined)
     this.opts.onCharged?.(r.planned, actual)
   }
 
