@@ -480,6 +480,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
 
     reloads.start()
+    // Stopped first on shutdown, so that no reload starts while the rest closes.
+    closers.unshift(async () => reloads.close())
     let closing: Promise<void> | undefined
     return {
       app,
