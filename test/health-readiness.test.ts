@@ -4,6 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { DATABASE_URL, postgresBackend } from './helpers/databases.js'
 import { startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { freePort } from './helpers/redis-server.js'
 
 /**
  * Readiness (/health, /health/ready) follows every store the node needs, within a second of a store
@@ -21,14 +22,6 @@ afterEach(async () => {
   for (const h of running.splice(0)) await h.close()
   for (const c of cleanups.splice(0)) await c()
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** Resolves once something accepts connections on the port (at most 5 s). */
 async function accepting(port: number): Promise<void> {

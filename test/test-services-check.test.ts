@@ -1,20 +1,12 @@
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { freePort } from './helpers/redis-server.js'
 
 /**
  * `npm test` without Redis or PostgreSQL stops at once with one line per missing service (the
  * globalSetup test/global-setup/require-services.ts), rather than failing every test that needs it.
  * Runs vitest itself, on a small test file, with REDIS_URL pointing at a closed port.
  */
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function runVitest(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; ms: number }> {
   // The child is a vitest of its own, not a worker of this one.
@@ -36,7 +28,7 @@ async function runVitest(env: NodeJS.ProcessEnv): Promise<{ code: number | null;
 
 describe('the test run’s service check', () => {
   it('stops at once with one line saying how to start Redis when REDIS_URL is closed', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const { code, out } = await runVitest({ REDIS_URL: `redis://127.0.0.1:${port}` })
     expect(code).toBe(1)
     const lines = out.split('\n').filter((l) => l.startsWith('✗ '))
