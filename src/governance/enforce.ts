@@ -62,7 +62,15 @@ interface Reservation {
   id: string
   target: Target
   planned: PlannedCheck[]
-  promptTokens: number
+  /** The prompt's estimated tokens, for a stream that ends without usage (estimated on demand). */
+  promptTokens: () => number
+}
+
+/** What admission holds for a request: its estimated tokens and cost. */
+interface AdmissionEstimate {
+  prompt: number
+  tokens: number
+  cost: number
 }
 
 const RESERVATION_STATE = 'governance.reservation'
@@ -151,9 +159,16 @@ export class GovernanceHook implements GatewayHook {
     }
 
     const now = this.now()
-    const tokens = estimateTokens(req, { model: target.model })
-    const costEstimate = estimateCost(target.provider, target.model, tokens.prompt, tokens.completion)
-    const planned = this.plan(vk, pc, tokens.prompt + tokens.completion, costEstimate, now)
+    // Estimated only when a budget or a token limit needs it: counting a prompt with the model's
+    // tokenizer costs tens of µs, which a key with request limits alone need not pay.
+    let estimate: AdmissionEstimate | undefined
+    const estimated = (): AdmissionEstimate => {
+      if (estimate) return estimate
+      const tokens = estimateTokens(req, { model: target.model })
+      const cost = estimateCost(target.provider, target.model, tokens.prompt, tokens.completion)
+      return (estimate = { prompt: tokens.prompt, tokens: tokens.prompt + tokens.completion, cost })
+    }
+    const planned = this.plan(vk, pc, estimated, now)
     if (planned.length === 0) return
     // The id is ours before Redis answers: a reserve that timed out is released all the same, and
     // one that lands late finds itself released.
@@ -180,7 +195,7 @@ export class GovernanceHook implements GatewayHook {
       id: result.reservationId,
       target,
       planned,
-      promptTokens: tokens.prompt,
+      promptTokens: () => estimated().prompt,
     } satisfies Reservation)
     rateLimitHeaders(ctx, planned, result.remaining, now)
   }
@@ -219,11 +234,8 @@ export class GovernanceHook implements GatewayHook {
     if (!usage) {
       // The provider sent no usage (a cancelled or broken stream): estimate what was served.
       const completion = Math.ceil(ctx.streamedChars / 4)
-      usage = {
-        prompt_tokens: r.promptTokens,
-        completion_tokens: completion,
-        total_tokens: r.promptTokens + completion,
-      }
+      const prompt = r.promptTokens()
+      usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
       estimated = true
     }
     const cost = this.recordCost(ctx, usage, estimated)
@@ -255,17 +267,17 @@ export class GovernanceHook implements GatewayHook {
   private plan(
     vk: VirtualKeyRecord,
     pc: VirtualKeyProviderConfig,
-    tokens: number,
-    cost: number,
+    estimated: () => AdmissionEstimate,
     now: number,
   ): PlannedCheck[] {
+    const tokens = () => estimated().tokens
     const planned: PlannedCheck[] = []
     const seen = new Set<string>()
     const budgets = (list: (Budget | null | undefined)[], scope: Scope) => {
       for (const b of list) {
         if (!b || seen.has(`b:${b.id}`)) continue
         seen.add(`b:${b.id}`)
-        planned.push(planBudget(b, scope, cost, now))
+        planned.push(planBudget(b, scope, estimated().cost, now))
       }
     }
     const pcScope: Scope = {

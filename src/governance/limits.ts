@@ -68,7 +68,12 @@ export function planBudget(b: Budget, scope: Scope, amount: number, now: number)
 }
 
 /** The request and token halves of a rate limit, each only when it has both a limit and a duration. */
-export function planRateLimit(rl: RateLimit, scope: Scope, tokens: number, now: number): PlannedCheck[] {
+export function planRateLimit(
+  rl: RateLimit,
+  scope: Scope,
+  tokens: () => number,
+  now: number,
+): PlannedCheck[] {
   const out: PlannedCheck[] = []
   if (rl.request_max_limit != null && rl.request_reset_duration) {
     const w = windowFor(rl.request_reset_duration, false, rl.request_last_reset ?? rl.created_at, now)
@@ -96,7 +101,7 @@ export function planRateLimit(rl: RateLimit, scope: Scope, tokens: number, now: 
         windowStart: w.start,
         windowMs: w.end - w.start,
         limit: rl.token_max_limit,
-        amount: tokens,
+        amount: tokens(),
       },
       kind: 'tokens',
       scope,
