@@ -80,7 +80,7 @@ async function chat(url: string): Promise<string> {
 async function expectHealthy(url: string): Promise<void> {
   const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) })
   expect(res.status).toBe(200)
-  expect(await res.json()).toEqual({ status: 'ok', components: { db_pings: 'ok' } })
+  expect(await res.json()).toMatchObject({ status: 'ok', components: { db_pings: 'ok', config_store: 'ok' } })
 }
 
 /** An OpenAI-shaped upstream that streams one word every `delayMs`, for requests that stay in flight. */
