@@ -45,8 +45,8 @@ const NOT_SERVED: Record<string, string> = {
   // The semantic cache (a plugin in Bifrost) is not built.
   'DELETE /api/cache/clear/{requestId}': 'semantic cache',
   'DELETE /api/cache/clear-by-key/{cacheKey}': 'semantic cache',
-  // Being added by other engineers of issue 14 while this list was written.
-  'POST /genai/v1beta/models/{model}:predict': 'in progress',
+  // Imagen's predict in Google's shape on the GenAI drop-in; Imagen is served on /v1/images/generations.
+  'POST /genai/v1beta/models/{model}:predict': 'GenAI image generation (:predict)',
 }
 
 /** Answers that do not fit the documented schema yet, and why; one that starts fitting fails the test too. */
