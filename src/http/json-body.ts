@@ -35,7 +35,8 @@ export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string
-    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    // A text of MAX_JSON_DEPTH characters or fewer cannot open more levels than that.
+    if (text.length > MAX_JSON_DEPTH && nestsDeeperThan(text, MAX_JSON_DEPTH)) {
       return done(
         new GatewayError(
           'invalid_json',

@@ -74,17 +74,22 @@ export function refusedOrigin(
  * JSON-RPC.
  */
 export function installOriginGuard(app: FastifyInstance, policy: OriginPolicy): void {
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const path = request.url.split('?', 1)[0]
-    if (path === '/mcp') return
+  // A callback hook: it runs before every request, and an async one costs a promise each time.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const url = request.url
+    const query = url.indexOf('?')
+    const path = query < 0 ? url : url.slice(0, query)
+    if (path === '/mcp') return done()
     const reason = refusedOrigin(
       request,
       policy,
-      !CROSS_ORIGIN_PATHS.some((p) => path === p || (p.endsWith('/') && path.startsWith(p))),
+      request.headers.origin !== undefined &&
+        !CROSS_ORIGIN_PATHS.some((p) => path === p || (p.endsWith('/') && path.startsWith(p))),
     )
-    if (reason === undefined) return
+    if (reason === undefined) return done()
     const body = toErrorBody(new GatewayError('forbidden', `Forbidden: ${reason}`))
     body.is_bifrost_error = false
-    return reply.code(403).type('application/json; charset=utf-8').send(JSON.stringify(body))
+    // Answered here: the hook chain stops without done().
+    void reply.code(403).type('application/json; charset=utf-8').send(JSON.stringify(body))
   })
 }

@@ -38,9 +38,10 @@ const CONSENT_PREFIXES = ['/oauth/', '/api/oauth/']
  * `X-Content-Type-Options: nosniff`; so do the UI's scripts and style sheets (nosniff).
  */
 export function installPageHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply, payload) => {
+  // A callback hook: it runs on every answer, and an async one costs a promise each time.
+  app.addHook('onSend', (request, reply, payload, done) => {
     const type = reply.getHeader('content-type')
-    if (typeof type !== 'string') return payload
+    if (typeof type !== 'string') return done(null, payload)
     if (type.startsWith('text/html')) {
       const path = request.url.split('?', 1)[0]
       reply.header(
@@ -52,6 +53,6 @@ export function installPageHeaders(app: FastifyInstance): void {
     } else if (type.startsWith('text/css') || type.includes('javascript')) {
       reply.header('x-content-type-options', 'nosniff')
     }
-    return payload
+    done(null, payload)
   })
 }
