@@ -64,12 +64,13 @@ export interface LogEntry {
   number_of_retries: number
   selected_key_id: string
   selected_key_name: string
-  virtual_key_id: string | null
-  virtual_key_name: string | null
-  team_id: string | null
-  team_name: string | null
-  customer_id: string | null
-  customer_name: string | null
+  /** Left out when the request had none (Bifrost's schema: a string or nothing); the same for team and customer. */
+  virtual_key_id?: string
+  virtual_key_name?: string
+  team_id?: string
+  team_name?: string
+  customer_id?: string
+  customer_name?: string
   latency: number
   time_to_first_token?: number
   input_tokens: number
@@ -82,7 +83,8 @@ export interface LogEntry {
     prompt_tokens_details?: { cached_tokens: number }
     completion_tokens_details?: { reasoning_tokens: number }
   }
-  cost: number | null
+  /** Left out when the request could not be priced (Bifrost's schema: a number or nothing). */
+  cost?: number
   cost_estimated: boolean
   error_details?: unknown
   /** The same as `error_details`: Bifrost's OpenAPI names it `error`, its server `error_details`. */
@@ -106,6 +108,15 @@ function parse(text: string | null): unknown {
   }
 }
 
+const GOVERNANCE_FIELDS = [
+  'virtual_key_id',
+  'virtual_key_name',
+  'team_id',
+  'team_name',
+  'customer_id',
+  'customer_name',
+] as const
+
 /** A stored row in the API's shape. */
 export function rowToEntry(row: LogRow): LogEntry {
   const ts = new Date(Number(row.ts)).toISOString()
@@ -123,12 +134,6 @@ export function rowToEntry(row: LogRow): LogEntry {
     number_of_retries: num(row.number_of_retries),
     selected_key_id: row.selected_key_id ?? '',
     selected_key_name: row.selected_key_name ?? '',
-    virtual_key_id: row.virtual_key_id,
-    virtual_key_name: row.virtual_key_name,
-    team_id: row.team_id,
-    team_name: row.team_name,
-    customer_id: row.customer_id,
-    customer_name: row.customer_name,
     latency: num(row.latency),
     input_tokens: num(row.prompt_tokens),
     output_tokens: num(row.completion_tokens),
@@ -140,8 +145,12 @@ export function rowToEntry(row: LogRow): LogEntry {
       prompt_tokens_details: { cached_tokens: num(row.cached_tokens) },
       completion_tokens_details: { reasoning_tokens: num(row.reasoning_tokens) },
     },
-    cost: row.cost === null ? null : Number(row.cost),
     cost_estimated: Boolean(Number(row.cost_estimated)),
+  }
+  if (row.cost !== null) entry.cost = Number(row.cost)
+  for (const field of GOVERNANCE_FIELDS) {
+    const value = row[field]
+    if (value !== null) entry[field] = value
   }
   if (row.route !== null) entry.route = row.route
   if (row.client_request_id) entry.client_request_id = row.client_request_id

@@ -20,6 +20,7 @@ import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { defaultProviderFor, nativeError } from './anthropic.js'
 import { registerGenAIFileRoutes } from './genai-files.js'
 import { registerGenAIModelRoutes } from './genai-models.js'
+import { predict } from './genai-predict.js'
 import type { DropInDeps, IntegrationDeps } from './index.js'
 
 /** The request as one target should see it: Gemini's own settings leave for other wire formats. */
@@ -90,6 +91,8 @@ export function registerGenAIIntegration(app: FastifyInstance, deps: DropInDeps)
             return embed(deps, request, reply, model, method === 'batchEmbedContents')
           case 'countTokens':
             return countTokens(deps, request, reply, model)
+          case 'predict':
+            return predict(deps, request, reply, model, sendGenAIError)
         }
         throw new GatewayError('route_not_found', `models/${model}:${method} is not served`)
       })
