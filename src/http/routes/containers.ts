@@ -8,50 +8,12 @@ import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf } from './file-ownership.js'
 import type { FilesDeps } from './files.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
-
-/** The provider OpenAI's SDK reaches when the request names none. */
-const DEFAULT_PROVIDER = 'openai'
+import { idParam, listQuery, providerOf } from './object-requests.js'
 
 /** List filters and cursors passed upstream. */
 const LIST_PARAMS = ['limit', 'after', 'order']
 
 type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
-
-function text(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined
-}
-
-/** The `provider` query parameter, then `x-model-provider`, then the body's; OpenAI when none is given. */
-function providerOf(deps: FilesDeps, request: FastifyRequest, fromBody?: unknown): string {
-  const query = request.query as Record<string, unknown>
-  const header = request.headers['x-model-provider']
-  const name =
-    text(query.provider) ??
-    text(Array.isArray(header) ? header[0] : header) ??
-    text(fromBody) ??
-    DEFAULT_PROVIDER
-  if (!deps.gateway.lookup.isProviderName(name)) {
-    throw new GatewayError('unknown_provider', `unknown provider "${name}"`, { param: 'provider' })
-  }
-  return name
-}
-
-/** The list filters and cursors of the request's query. */
-function listQuery(request: FastifyRequest): Record<string, string> {
-  const q = request.query as Record<string, unknown>
-  const query: Record<string, string> = {}
-  for (const k of LIST_PARAMS) {
-    const v = text(q[k])
-    if (v !== undefined) query[k] = v
-  }
-  return query
-}
-
-function param(request: FastifyRequest, name: 'container_id' | 'file_id'): string {
-  const id = text((request.params as Record<string, unknown>)[name])
-  if (!id) throw new GatewayError('invalid_request', `${name} is required`, { param: name })
-  return id
-}
 
 function object(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -141,7 +103,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
     if (typeof body.name !== 'string' || !body.name) {
       throw new GatewayError('invalid_request', 'name is required', { param: 'name' })
     }
-    const provider = providerOf(deps, request, named)
+    const provider = providerOf(deps.gateway, request, named)
     return run(
       request,
       reply,
@@ -162,9 +124,9 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
   })
 
   app.get(base, (request, reply) => {
-    const query = listQuery(request)
+    const query = listQuery(request, LIST_PARAMS)
     const want = listLimit('container', query.limit)
-    return run(request, reply, 'container_list', providerOf(deps, request), (a, scope) =>
+    return run(request, reply, 'container_list', providerOf(deps.gateway, request), (a, scope) =>
       scopedList(scope, 'container', query, want, (page) =>
         callFilesApi<ListPage>(a, { method: 'GET', path: '/containers', query: page }),
       ),
@@ -172,19 +134,19 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
   })
 
   app.get(`${base}/:container_id`, (request, reply) => {
-    const id = param(request, 'container_id')
+    const id = idParam(request, 'container_id')
     return run(
       request,
       reply,
       'container_retrieve',
-      providerOf(deps, request),
+      providerOf(deps.gateway, request),
       onContainer(id, (a) => callFilesApi(a, { method: 'GET', path: containerPath(id) })),
     )
   })
 
   app.delete(`${base}/:container_id`, (request, reply) => {
-    const id = param(request, 'container_id')
-    return run(request, reply, 'container_delete', providerOf(deps, request), async (a, scope) => {
+    const id = idParam(request, 'container_id')
+    return run(request, reply, 'container_delete', providerOf(deps.gateway, request), async (a, scope) => {
       await scope.assertSees('container', id)
       const result = await callFilesApi<{ deleted?: unknown }>(a, {
         method: 'DELETE',
@@ -199,8 +161,8 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
   app.register(async (scope) => {
     scope.addContentTypeParser('multipart/form-data', (_request, payload, done) => done(null, payload))
     scope.post(`${base}/:container_id/files`, async (request, reply) => {
-      const id = param(request, 'container_id')
-      const provider = providerOf(deps, request)
+      const id = idParam(request, 'container_id')
+      const provider = providerOf(deps.gateway, request)
       const path = `${containerPath(id)}/files`
       if (request.body instanceof Readable) {
         const body = request.body
@@ -256,45 +218,45 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
   })
 
   app.get(`${base}/:container_id/files`, (request, reply) => {
-    const id = param(request, 'container_id')
-    const query = listQuery(request)
+    const id = idParam(request, 'container_id')
+    const query = listQuery(request, LIST_PARAMS)
     return run(
       request,
       reply,
       'container_file_list',
-      providerOf(deps, request),
+      providerOf(deps.gateway, request),
       onContainer(id, (a) => callFilesApi(a, { method: 'GET', path: `${containerPath(id)}/files`, query })),
     )
   })
 
   app.get(`${base}/:container_id/files/:file_id`, (request, reply) => {
-    const id = param(request, 'container_id')
-    const path = filePath(id, param(request, 'file_id'))
+    const id = idParam(request, 'container_id')
+    const path = filePath(id, idParam(request, 'file_id'))
     return run(
       request,
       reply,
       'container_file_retrieve',
-      providerOf(deps, request),
+      providerOf(deps.gateway, request),
       onContainer(id, (a) => callFilesApi(a, { method: 'GET', path })),
     )
   })
 
   app.delete(`${base}/:container_id/files/:file_id`, (request, reply) => {
-    const id = param(request, 'container_id')
-    const path = filePath(id, param(request, 'file_id'))
+    const id = idParam(request, 'container_id')
+    const path = filePath(id, idParam(request, 'file_id'))
     return run(
       request,
       reply,
       'container_file_delete',
-      providerOf(deps, request),
+      providerOf(deps.gateway, request),
       onContainer(id, (a) => callFilesApi(a, { method: 'DELETE', path })),
     )
   })
 
   app.get(`${base}/:container_id/files/:file_id/content`, async (request, reply) => {
-    const id = param(request, 'container_id')
-    const path = `${filePath(id, param(request, 'file_id'))}/content`
-    const provider = providerOf(deps, request)
+    const id = idParam(request, 'container_id')
+    const path = `${filePath(id, idParam(request, 'file_id'))}/content`
+    const provider = providerOf(deps.gateway, request)
     const admin = await deps.ownership.isAdmin(request)
     const ctx = beginRequest(
       request,

@@ -18,11 +18,9 @@ import { registerContainerRoutes } from './containers.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf, type FileOwnershipDeps } from './file-ownership.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
+import { idParam, listQuery, providerOf, requestedProvider, text } from './object-requests.js'
 
 const validateBatch = compileValidator(BatchCreateRequestSchema)
-
-/** The provider OpenAI's SDK reaches when the request names none. */
-const DEFAULT_PROVIDER = 'openai'
 
 /** Fields before the file part are a few short strings; more than this is not a sensible form. */
 const MAX_FORM_PREFIX_BYTES = 1024 * 1024
@@ -41,49 +39,6 @@ export interface FilesDeps {
 
 /** One call's work once the pipeline chose a key: the provider calls, within the caller's scope. */
 type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
-
-function text(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined
-}
-
-/**
- * The provider a files or batches request is for, as Bifrost reads it: the `provider` query
- * parameter, the `x-model-provider` header, then the body's own hint; OpenAI when none is given.
- */
-function providerOf(gateway: Gateway, request: FastifyRequest, fromBody?: string): string {
-  const name = requestedProvider(request) ?? fromBody ?? DEFAULT_PROVIDER
-  if (!gateway.lookup.isProviderName(name)) {
-    throw new GatewayError('unknown_provider', `unknown provider "${name}"`, { param: 'provider' })
-  }
-  return name
-}
-
-/** The provider the query or the `x-model-provider` header names, if either does. */
-function requestedProvider(request: FastifyRequest): string | undefined {
-  const query = request.query as Record<string, unknown>
-  const header = request.headers['x-model-provider']
-  return (
-    text(query.provider) ??
-    text(query['x-model-provider']) ??
-    text(Array.isArray(header) ? header[0] : header)
-  )
-}
-
-function listQuery(request: FastifyRequest): Record<string, string> {
-  const query = request.query as Record<string, unknown>
-  const out: Record<string, string> = {}
-  for (const k of LIST_PARAMS) {
-    const v = text(query[k])
-    if (v !== undefined) out[k] = v
-  }
-  return out
-}
-
-function idParam(request: FastifyRequest, name: 'file_id' | 'batch_id'): string {
-  const id = text((request.params as Record<string, unknown>)[name])
-  if (!id) throw new GatewayError('invalid_request', `${name} is required`, { param: name })
-  return id
-}
 
 /** An upstream failure after the upload body was sent: it cannot be sent again, so no retry or other key. */
 export function final(err: unknown): GatewayError {
@@ -353,7 +308,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
   const list =
     (kind: 'file' | 'batch') =>
     (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      const query = listQuery(request)
+      const query = listQuery(request, LIST_PARAMS)
       const want = listLimit(kind, query.limit)
       const path = kind === 'file' ? '/files' : '/batches'
       return run(request, reply, `${kind}_list`, providerOf(gateway, request), (a, scope) =>

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { GatewayContext } from '../../../core/context.js'
 import { asGatewayError, GatewayError } from '../../../core/errors.js'
 import { setErrorHeaders } from '../../errors.js'
-import type { ChatRequest } from '../../../core/schemas/index.js'
+import type { ChatRequest, ChatResponse } from '../../../core/schemas/index.js'
 import {
   standInCallSignatures,
   anthropicToChat,
@@ -13,7 +13,7 @@ import {
   translateChatToAnthropicStream,
   validateMessagesBody,
 } from '../../../integrations/anthropic/index.js'
-import type { JsonResult, ProviderAdapter } from '../../../providers/types.js'
+import type { ChatStreamItem, JsonResult, ProviderAdapter } from '../../../providers/types.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { complete, listAnthropicModels } from './anthropic-complete.js'
@@ -149,7 +149,38 @@ async function messages(
   ctx.passthrough = false
   const req = anthropicToChat(body, true)
   const effort = thinkingToEffort(body.thinking)
-  const provider = defaultProviderFor(deps, body.model, 'anthropic')
+  return answerChat(deps, reply, ctx, req, effort, stream, {
+    json: (answer) => chatToAnthropicMessage(answer, body.model),
+    frames: async function* (items) {
+      for await (const event of translateChatToAnthropicStream(items, body.model))
+        yield `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
+    },
+  })
+}
+
+/** How a chat answer leaves an Anthropic-format route: as JSON, or as SSE frames. */
+export interface AnthropicAnswer {
+  json(answer: ChatResponse): unknown
+  frames(items: AsyncIterable<ChatStreamItem>): AsyncIterable<string>
+  /** A frame sent before the first translated one. */
+  preamble?: string
+}
+
+/**
+ * A chat request from an Anthropic-format route, served by whichever provider the model names:
+ * the answer as JSON, or its stream framed by `answer`; a failure after the first byte travels as
+ * Anthropic's `error` event, one before it as Anthropic's error body.
+ */
+export async function answerChat(
+  deps: IntegrationDeps,
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  req: ChatRequest,
+  effort: string | undefined,
+  stream: boolean,
+  answer: AnthropicAnswer,
+): Promise<FastifyReply> {
+  const provider = defaultProviderFor(deps, req.model, 'anthropic')
   try {
     if (!stream) {
       const result = await deps.gateway.operation(ctx, req, provider, (adapter, a) =>
@@ -158,15 +189,16 @@ async function messages(
       return reply
         .headers(responseHeaders(ctx, result.headers))
         .type('application/json; charset=utf-8')
-        .send(JSON.stringify(chatToAnthropicMessage(result.body, body.model)))
+        .send(JSON.stringify(answer.json(result.body)))
     }
     const result = await deps.gateway.streamOperation(ctx, req, provider, (adapter, a) =>
       adapter.chatStream({ ...a, passthrough: false }, forTarget(req, adapter, effort, a.model)),
     )
     const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
     try {
-      for await (const event of translateChatToAnthropicStream(result.items, body.model)) {
-        if (!sse.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)) await sse.drain()
+      if (answer.preamble !== undefined && !sse.write(answer.preamble)) await sse.drain()
+      for await (const frame of answer.frames(result.items)) {
+        if (!sse.write(frame)) await sse.drain()
         if (sse.isClosed) break
       }
       sse.end()
