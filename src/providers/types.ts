@@ -126,3 +126,23 @@ export interface ProviderAdapter {
 
 /** Builds the adapter for one provider entry (built-in, table-driven or custom). */
 export type AdapterFactory = (provider: ProviderConfig) => ProviderAdapter
+
+/** One call to a provider's files, batches or containers API: method, path, query and body. */
+export interface FilesCall {
+  method: 'GET' | 'POST' | 'DELETE'
+  /** `/files`, `/files/{id}`, `/batches/{id}/cancel` ... */
+  path: string
+  /** Query parameters passed on as given (list filters and cursors). */
+  query?: Record<string, string>
+  /** A JSON body (batch creation), or the caller's multipart bytes as they arrive (file upload). */
+  body?: string | AsyncIterable<Buffer>
+  contentType?: string
+  contentLength?: number
+}
+
+/** One piece of a downloaded file or a batch's results, relayed to the caller as it arrives. */
+export interface FileContentChunk {
+  bytes: Buffer
+  /** Never set: a download has no token usage. */
+  usage?: undefined
+}

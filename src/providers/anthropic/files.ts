@@ -8,7 +8,7 @@ import {
   sendUpstream,
   type UpstreamResponse,
 } from '../http.js'
-import type { Attempt, JsonResult, StreamResult } from '../types.js'
+import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../types.js'
 import { anthropicError } from './errors.js'
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com'
@@ -18,24 +18,6 @@ export const FILES_API_BETA = 'files-api-2025-04-14'
 
 /** Headers from Anthropic worth passing back to the caller. */
 const FORWARDED_HEADERS = ['request-id']
-
-/** One call to Anthropic's Files or Message Batches API. */
-export interface AnthropicObjectsCall {
-  method: 'GET' | 'POST' | 'DELETE'
-  /** `/v1/files`, `/v1/messages/batches/{id}` ... */
-  path: string
-  query?: Record<string, string>
-  /** A JSON body (batch creation), or the caller's multipart bytes as they arrive (file upload). */
-  body?: string | AsyncIterable<Buffer>
-  contentType?: string
-  contentLength?: number
-}
-
-/** One piece of a downloaded file or a batch's results, relayed as it arrives. */
-export interface ByteChunk {
-  bytes: Buffer
-  usage?: undefined
-}
 
 /** Anthropic's file metadata (`GET /v1/files/{id}`). */
 export interface AnthropicFile {
@@ -72,7 +54,7 @@ function assertAnthropic(a: Attempt): void {
   }
 }
 
-function urlOf(a: Attempt, call: AnthropicObjectsCall): string {
+function urlOf(a: Attempt, call: FilesCall): string {
   const base = (a.provider.network_config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '')
   const q = new URLSearchParams(call.query ?? {}).toString()
   return base + call.path + (q ? `?${q}` : '')
@@ -87,7 +69,7 @@ function pick(res: UpstreamResponse): Record<string, string> | undefined {
   return out
 }
 
-async function send(a: Attempt, call: AnthropicObjectsCall): Promise<UpstreamResponse> {
+async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
   assertAnthropic(a)
   const name = a.provider.name
   const headers: Record<string, string> = { 'anthropic-version': API_VERSION }
@@ -115,10 +97,7 @@ async function send(a: Attempt, call: AnthropicObjectsCall): Promise<UpstreamRes
 }
 
 /** A call whose answer is one JSON object (a file, a batch, a page, a deletion), kept byte for byte. */
-export async function callAnthropicObjects<T>(
-  a: Attempt,
-  call: AnthropicObjectsCall,
-): Promise<JsonResult<T>> {
+export async function callAnthropicObjects<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
   const res = await send(a, call)
   return jsonResult<T>(a.provider.name, await readText(res, a.provider.name, a.signal), pick(res))
 }
@@ -126,12 +105,12 @@ export async function callAnthropicObjects<T>(
 /** A call whose answer is bytes (a file's content, a batch's JSONL results), relayed chunk by chunk. */
 export async function streamAnthropicObjects(
   a: Attempt,
-  call: AnthropicObjectsCall,
+  call: FilesCall,
   fallbackType: string,
-): Promise<StreamResult<ByteChunk>> {
+): Promise<StreamResult<FileContentChunk>> {
   const res = await send(a, call)
   const name = a.provider.name
-  async function* chunks(): AsyncGenerator<ByteChunk> {
+  async function* chunks(): AsyncGenerator<FileContentChunk> {
     try {
       for await (const c of res.body) yield { bytes: c as Buffer }
     } catch (err) {

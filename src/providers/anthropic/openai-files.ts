@@ -1,15 +1,13 @@
 import { GatewayError } from '../../core/errors.js'
 import type { BatchResultItem, FileObject } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
-import type { Attempt, JsonResult, StreamResult } from '../types.js'
+import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../types.js'
 import {
   callAnthropicObjects,
   fromFilePart,
   streamAnthropicObjects,
   type AnthropicFile,
-  type AnthropicObjectsCall,
   type AnthropicPage,
-  type ByteChunk,
 } from './files.js'
 
 /**
@@ -126,7 +124,7 @@ function invalid(message: string, param?: string): GatewayError {
   return new GatewayError('invalid_request', message, { param, retryable: false })
 }
 
-async function call<T>(a: Attempt, c: AnthropicObjectsCall): Promise<JsonResult<T>> {
+async function call<T>(a: Attempt, c: FilesCall): Promise<JsonResult<T>> {
   return callAnthropicObjects<T>(a, c)
 }
 
@@ -211,7 +209,7 @@ export async function callAnthropicAsOpenAI<T>(a: Attempt, c: OpenAIShapedCall):
 }
 
 /** `GET /v1/files/{id}/content` for Anthropic (only files its tools made are downloadable there). */
-export function downloadAnthropicFile(a: Attempt, fileId: string): Promise<StreamResult<ByteChunk>> {
+export function downloadAnthropicFile(a: Attempt, fileId: string): Promise<StreamResult<FileContentChunk>> {
   return streamAnthropicObjects(
     a,
     { method: 'GET', path: `/v1/files/${encodeURIComponent(fileId)}/content` },

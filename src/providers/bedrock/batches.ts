@@ -1,8 +1,7 @@
 import { GatewayError } from '../../core/errors.js'
 import type { BatchResultItem } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
-import type { FilesCall } from '../openai/files.js'
-import type { Attempt, JsonResult } from '../types.js'
+import type { Attempt, FilesCall, JsonResult } from '../types.js'
 import { callBedrockControlPlane, jobPath } from './jobs.js'
 
 /**

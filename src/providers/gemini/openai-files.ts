@@ -1,7 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import type { FileObject } from '../../core/schemas/files.js'
-import type { FilesCall } from '../openai/files.js'
-import type { Attempt, JsonResult } from '../types.js'
+import type { Attempt, FilesCall, JsonResult } from '../types.js'
 import {
   deleteGeminiFile,
   getGeminiFile,

@@ -14,7 +14,7 @@ import {
 } from '../http.js'
 import type { UpstreamResponse } from '../http.js'
 import { openAICompatibleSpec, type OpenAICompatibleSpec } from '../openai-compatible.js'
-import type { Attempt, JsonResult, StreamResult } from '../types.js'
+import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../types.js'
 import { parseOpenAIError } from './errors.js'
 
 /** Bifrost's default Azure `api-version` for the files and batches APIs (they need a recent one). */
@@ -22,26 +22,6 @@ const AZURE_FILES_API_VERSION = '2024-10-21'
 
 /** Headers from the provider worth passing back to the caller. */
 const FORWARDED_HEADERS = ['x-request-id', 'openai-processing-ms']
-
-/** One call to OpenAI's files or batches API: method, path under `/files` or `/batches`, and body. */
-export interface FilesCall {
-  method: 'GET' | 'POST' | 'DELETE'
-  /** `/files`, `/files/{id}`, `/batches/{id}/cancel` ... */
-  path: string
-  /** Query parameters passed on as given (list filters and cursors). */
-  query?: Record<string, string>
-  /** A JSON body (batch creation), or the caller's multipart bytes as they arrive (file upload). */
-  body?: string | AsyncIterable<Buffer>
-  contentType?: string
-  contentLength?: number
-}
-
-/** One piece of a downloaded file, relayed to the caller as it arrives. */
-export interface FileContentChunk {
-  bytes: Buffer
-  /** Never set: a download has no token usage. */
-  usage?: undefined
-}
 
 /** How a provider's files API is reached: its URL for a path, and its auth headers. */
 interface FilesWire {

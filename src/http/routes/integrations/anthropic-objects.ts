@@ -9,9 +9,8 @@ import {
   fromFilePart,
   streamAnthropicObjects,
   type AnthropicPage,
-  type ByteChunk,
 } from '../../../providers/anthropic/files.js'
-import type { Attempt, JsonResult, StreamResult } from '../../../providers/types.js'
+import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../../../providers/types.js'
 import { scopedList, type ListPage } from '../file-lists.js'
 import { ObjectScope, viewerOf } from '../file-ownership.js'
 import { abandonBody, final, readUploadHead, tooLarge } from '../files.js'
@@ -125,7 +124,7 @@ export function registerAnthropicObjectRoutes(app: FastifyInstance, deps: DropIn
     request: FastifyRequest,
     reply: FastifyReply,
     type: RequestType,
-    serve: Serve<StreamResult<ByteChunk>>,
+    serve: Serve<StreamResult<FileContentChunk>>,
   ): Promise<FastifyReply> {
     const provider = providerOf(deps, request)
     const admin = await deps.ownership.isAdmin(request)
