@@ -7,13 +7,11 @@ import type { Attempt, JsonResult } from '../../providers/types.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf } from './file-ownership.js'
 import type { FilesDeps } from './files.js'
-import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
-import { idParam, listQuery, providerOf } from './object-requests.js'
+import { beginRequest, failed, responseHeaders } from './inference.js'
+import { idParam, listQuery, providerOf, runObjectCall, type Serve } from './object-requests.js'
 
 /** List filters and cursors passed upstream. */
 const LIST_PARAMS = ['limit', 'after', 'order']
-
-type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
 
 function object(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -64,26 +62,14 @@ async function* bounded(body: Readable, limit: number): AsyncGenerator<Buffer> {
 export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, prefix: string): void {
   const { gateway } = deps
 
-  async function run(
+  const run = (
     request: FastifyRequest,
     reply: FastifyReply,
     type: RequestType,
     provider: string,
     serve: Serve,
     input?: unknown,
-  ): Promise<FastifyReply> {
-    const admin = await deps.ownership.isAdmin(request)
-    const ctx = beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
-    if (input !== undefined) ctx.input = input
-    try {
-      const result = await gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
-        serve(a, new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin))),
-      )
-      return sendJson(reply, ctx, result)
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
-  }
+  ) => runObjectCall(deps, request, reply, type, provider, serve, input)
 
   const base = `${prefix}/containers`
   const containerPath = (id: string) => `/containers/${pathSegment(id, 'container_id')}`

@@ -10,7 +10,7 @@ import {
   type BatchResultsResponse,
 } from '../../core/schemas/files.js'
 import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/files-api.js'
-import type { Attempt, JsonResult } from '../../providers/types.js'
+import type { JsonResult } from '../../providers/types.js'
 import { compileValidator } from '../validate.js'
 import { batchBodyFor } from './batch-inline.js'
 import { spoolUpload, trailingField } from './upload-spool.js'
@@ -18,7 +18,15 @@ import { registerContainerRoutes } from './containers.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf, type FileOwnershipDeps } from './file-ownership.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
-import { idParam, listQuery, providerOf, requestedProvider, text } from './object-requests.js'
+import {
+  idParam,
+  listQuery,
+  providerOf,
+  requestedProvider,
+  runObjectCall,
+  text,
+  type Serve,
+} from './object-requests.js'
 
 const validateBatch = compileValidator(BatchCreateRequestSchema)
 
@@ -36,9 +44,6 @@ export interface FilesDeps {
   /** Who created each file and batch, and who may see them (file-ownership.ts). */
   ownership: FileOwnershipDeps
 }
-
-/** One call's work once the pipeline chose a key: the provider calls, within the caller's scope. */
-type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
 
 /** An upstream failure after the upload body was sent: it cannot be sent again, so no retry or other key. */
 export function final(err: unknown): GatewayError {
@@ -183,27 +188,14 @@ function scanParts(
 export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix: string): void {
   const { gateway } = deps
 
-  /** Runs one JSON call through the pipeline (auth, governance, key choice, retries, logs). */
-  async function run(
+  const run = (
     request: FastifyRequest,
     reply: FastifyReply,
     type: RequestType,
     provider: string,
     serve: Serve,
     input?: unknown,
-  ): Promise<FastifyReply> {
-    const admin = await deps.ownership.isAdmin(request)
-    const ctx = begin(request, reply, type, provider)
-    if (input !== undefined) ctx.input = input
-    try {
-      const result = await gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
-        serve(a, scopeOf(ctx, provider, admin)),
-      )
-      return sendJson(reply, ctx, result)
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
-  }
+  ) => runObjectCall(deps, request, reply, type, provider, serve, input)
 
   // No model is involved: the context names the provider, and any of its keys may serve.
   const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, provider: string) =>

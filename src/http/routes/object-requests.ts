@@ -1,6 +1,10 @@
-import type { FastifyRequest } from 'fastify'
-import { GatewayError } from '../../core/errors.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError, type RequestType } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
+import type { Attempt, JsonResult } from '../../providers/types.js'
+import { ObjectScope, viewerOf } from './file-ownership.js'
+import type { FilesDeps } from './files.js'
+import { beginRequest, failed, sendJson } from './inference.js'
 
 /** What the request fields of the provider-object routes (files, batches, containers) share. */
 
@@ -51,4 +55,34 @@ export function idParam(request: FastifyRequest, name: string): string {
   const id = text((request.params as Record<string, unknown>)[name])
   if (!id) throw new GatewayError('invalid_request', `${name} is required`, { param: name })
   return id
+}
+
+/** One call's work once the pipeline chose a key: the provider calls, within the caller's scope. */
+export type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
+
+/**
+ * Runs one JSON call on a provider's objects through the pipeline (auth, governance, key choice,
+ * retries, logs). No model is involved: the context names the provider, and any of its keys may
+ * serve. The caller's scope is read once governance has run, which knows its virtual key.
+ */
+export async function runObjectCall(
+  deps: FilesDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: RequestType,
+  provider: string,
+  serve: Serve,
+  input?: unknown,
+): Promise<FastifyReply> {
+  const admin = await deps.ownership.isAdmin(request)
+  const ctx = beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
+  if (input !== undefined) ctx.input = input
+  try {
+    const result = await deps.gateway.operation(ctx, { model: `${provider}/*` }, undefined, (_adapter, a) =>
+      serve(a, new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin))),
+    )
+    return sendJson(reply, ctx, result)
+  } catch (err) {
+    return failed(request, reply, ctx, err)
+  }
 }
