@@ -95,7 +95,5 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-export function money(n: number | undefined | null): string {
-  if (n === undefined || n === null || Number.isNaN(n)) return '—'
-  return n < 0.01 && n > 0 ? `$${n.toPrecision(2)}` : `$${n.toFixed(2)}`
-}
+/** The one money format (see format.ts); kept here for pages that import it from the API module. */
+export { formatMoney as money } from './format'
