@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AccessProfileService, governanceKeyStore } from '../src/governance/access-profiles.js'
+import { governanceKeyStore } from '../src/governance/access-profile-shapes.js'
+import { AccessProfileService } from '../src/governance/access-profiles.js'
 import { GovernanceService } from '../src/governance/service.js'
 import { UserService } from '../src/governance/users.js'
 import { installErrorHandlers } from '../src/http/errors.js'

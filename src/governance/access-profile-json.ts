@@ -1,4 +1,4 @@
-import type { AccessProfile, ProfileProviderConfig, ProfileRateLimit } from './access-profiles.js'
+import type { AccessProfile, ProfileProviderConfig, ProfileRateLimit } from './access-profile-shapes.js'
 
 /**
  * An access profile as the API answers it, in the shape of Bifrost's `AccessProfile` schema: a

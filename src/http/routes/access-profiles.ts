@@ -6,9 +6,9 @@ import {
   CreateAccessProfileSchema,
   UpdateAccessProfileSchema,
   type AccessProfile,
-  type AccessProfileService,
   type AccessProfileVersion,
-} from '../../governance/access-profiles.js'
+} from '../../governance/access-profile-shapes.js'
+import type { AccessProfileService } from '../../governance/access-profiles.js'
 import { accessProfileJson } from '../../governance/access-profile-json.js'
 import type { UserService } from '../../governance/users.js'
 import { compileValidator } from '../validate.js'
