@@ -66,4 +66,36 @@ export function registerUi(app: FastifyInstance, dist: string = UI_DIST): void {
   for (const name of UI_PAGES) {
     app.get(`/${name}`, page)
   }
+  // Any other page a browser opens gets the UI, whose router shows its not-found page; API paths,
+  // files and callers that do not ask for HTML keep the JSON 404.
+  app.get('/*', (request, reply) =>
+    isUiNavigation(request.url, request.headers.accept) ? page(request, reply) : reply.callNotFound(),
+  )
+}
+
+/** First path segments that belong to the API (inference, management, MCP, drop-in SDK routes). */
+const API_ROOTS = new Set([
+  'v1',
+  'api',
+  'mcp',
+  'health',
+  'metrics',
+  'openai',
+  'anthropic',
+  'genai',
+  'bedrock',
+  'cohere',
+  'litellm',
+  'langchain',
+  'pydanticai',
+  'oauth',
+  '.well-known',
+  'assets',
+])
+
+/** Whether a GET is a browser opening a page of the UI (not an API call, not a missing file). */
+export function isUiNavigation(url: string, accept: string | undefined): boolean {
+  const path = url.split('?')[0]
+  const first = path.split('/')[1] ?? ''
+  return (accept ?? '').includes('text/html') && !API_ROOTS.has(first) && !/\.[a-z0-9]+$/i.test(path)
 }

@@ -32,12 +32,13 @@ import {
   IconBuilding,
 } from '@tabler/icons-react'
 import { useCallback, useEffect, useState } from 'react'
-import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
+import { Link, Navigate, Route, Routes, useLocation } from 'react-router-dom'
 import { get, post } from './api'
 import { AccessProfilesPage } from './pages/AccessProfiles'
 import { CustomersPage } from './pages/Customers'
 import { DashboardPage } from './pages/Dashboard'
 import { LoginPage } from './pages/Login'
+import { NotFoundPage } from './pages/NotFound'
 import { LogsPage } from './pages/Logs'
 import { LookupPage } from './pages/Lookup'
 import { McpPage } from './pages/Mcp'
@@ -48,6 +49,7 @@ import { TeamsPage } from './pages/Teams'
 import { UsersPage } from './pages/Users'
 import { VirtualKeysPage } from './pages/VirtualKeys'
 
+/** The sidebar: one line per page, a real link each (Tab, Enter, open in a new tab, copy its URL). */
 const NAV = [
   { to: '/dashboard', label: 'Dashboard', icon: IconChartBar },
   { to: '/providers', label: 'Providers & keys', icon: IconServer },
@@ -118,7 +120,6 @@ export function App() {
 function Shell({ authEnabled, onLogout }: { authEnabled: boolean; onLogout: () => void }) {
   const [opened, { toggle, close }] = useDisclosure()
   const location = useLocation()
-  const navigate = useNavigate()
   const { setColorScheme } = useMantineColorScheme()
   const dark = useComputedColorScheme('light') === 'dark'
   const logout = async () => {
@@ -160,13 +161,13 @@ function Shell({ authEnabled, onLogout }: { authEnabled: boolean; onLogout: () =
           {NAV.map((item) => (
             <NavLink
               key={item.to}
+              component={Link}
+              to={item.to}
               label={item.label}
               leftSection={<item.icon size={18} stroke={1.6} />}
               active={location.pathname.startsWith(item.to)}
-              onClick={() => {
-                navigate(item.to)
-                close()
-              }}
+              aria-current={location.pathname.startsWith(item.to) ? 'page' : undefined}
+              onClick={close}
               style={{ borderRadius: 8 }}
             />
           ))}
@@ -190,7 +191,7 @@ function Shell({ authEnabled, onLogout }: { authEnabled: boolean; onLogout: () =
           <Route path="/logs" element={<LogsPage />} />
           <Route path="/playground" element={<PlaygroundPage />} />
           <Route path="/settings" element={<SettingsPage />} />
-          <Route path="*" element={<Navigate to="/dashboard" replace />} />
+          <Route path="*" element={<NotFoundPage />} />
         </Routes>
       </AppShell.Main>
     </AppShell>

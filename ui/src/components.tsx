@@ -1,8 +1,23 @@
-import { Alert, Button, Center, Group, Paper, Popover, Stack, Text, Title } from '@mantine/core'
+import {
+  Alert,
+  Button,
+  Center,
+  Group,
+  Loader,
+  Modal,
+  Paper,
+  Popover,
+  Stack,
+  Text,
+  Title,
+  type ModalProps,
+} from '@mantine/core'
+import { useMediaQuery } from '@mantine/hooks'
 import { notifications } from '@mantine/notifications'
-import { IconAlertCircle } from '@tabler/icons-react'
-import { useState, type ReactNode } from 'react'
+import { IconAlertCircle, IconArrowsHorizontal } from '@tabler/icons-react'
+import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { errorText } from './api'
+import { useDocumentTitle } from './hooks'
 
 export function PageHeader({
   title,
@@ -13,6 +28,7 @@ export function PageHeader({
   description?: string
   actions?: ReactNode
 }) {
+  useDocumentTitle(title)
   return (
     <Group justify="space-between" align="flex-start" mb="lg" wrap="wrap">
       <div>
@@ -105,4 +121,99 @@ export async function act(what: () => Promise<unknown>, done: string, then?: () 
   } catch (err) {
     notifications.show({ color: 'red', title: 'That did not work', message: errorText(err) })
   }
+}
+
+/** What a list shows while its first answer is on the way. */
+export function Loading({ what }: { what: string }) {
+  return (
+    <Center py="xl" role="status" data-testid="loading">
+      <Group gap="sm">
+        <Loader size="sm" />
+        <Text size="sm" c="dimmed">
+          Loading {what}…
+        </Text>
+      </Group>
+    </Center>
+  )
+}
+
+/** Phones: dialogs take the whole screen there. */
+export const usePhone = () => useMediaQuery('(max-width: 36em)') ?? false
+
+/**
+ * A dialog holding a form: Enter submits it, and on a phone it fills the screen so that its
+ * fields keep a usable width.
+ */
+export function FormDialog({
+  onSubmit,
+  children,
+  ...modal
+}: Omit<ModalProps, 'opened'> & { onSubmit: () => void; children: ReactNode }) {
+  const phone = usePhone()
+  return (
+    <Modal opened fullScreen={phone} {...modal}>
+      <form
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault()
+          onSubmit()
+        }}
+      >
+        {children}
+      </form>
+    </Modal>
+  )
+}
+
+/**
+ * A wide table in a box that scrolls sideways, with a hint while columns are out of sight (the
+ * box is focusable, so that a keyboard can scroll it too).
+ */
+export function WideTable({
+  minWidth,
+  label,
+  children,
+}: {
+  minWidth: number
+  label: string
+  children: ReactNode
+}) {
+  const box = useRef<HTMLDivElement>(null)
+  const [clipped, setClipped] = useState(false)
+  useEffect(() => {
+    const el = box.current
+    if (!el) return
+    const measure = () => setClipped(el.scrollWidth - el.clientWidth - el.scrollLeft > 4)
+    measure()
+    const observer = new ResizeObserver(measure)
+    observer.observe(el)
+    el.addEventListener('scroll', measure, { passive: true })
+    return () => {
+      observer.disconnect()
+      el.removeEventListener('scroll', measure)
+    }
+  }, [])
+  return (
+    <>
+      {clipped && (
+        <Group gap={4} c="dimmed" mb={4} data-testid="scroll-hint">
+          <IconArrowsHorizontal size={14} aria-hidden />
+          <Text size="xs">Scroll sideways to see every column</Text>
+        </Group>
+      )}
+      <div ref={box} tabIndex={0} role="region" aria-label={label} style={{ overflowX: 'auto' }}>
+        <div style={{ minWidth }}>{children}</div>
+      </div>
+    </>
+  )
+}
+
+/** A field's problem beside a group of inputs that has no error slot of its own. */
+export function FieldError({ error }: { error?: string }) {
+  if (!error) return null
+  return (
+    <Text size="sm" c="red" data-field-error role="alert">
+      {error}
+    </Text>
+  )
 }

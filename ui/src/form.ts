@@ -1,4 +1,4 @@
-import { useCallback, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { ApiError, errorText } from './api'
 
 interface Failure {
@@ -6,16 +6,79 @@ interface Failure {
   param?: string
 }
 
+/** Field name -> what is wrong with it, in plain words; an empty object when all is well. */
+export type Problems = Record<string, string>
+
 /**
- * Runs a form's submit and keeps its error: `errorFor(field)` is the message when the server blamed
- * that field (or a member inside it), `general` the message no field on the form took.
+ * `keys[0].value: must not be empty` -> `value: must not be empty`: the server's member paths
+ * (array indexes, nesting) mean nothing to someone filling in a form; only the field's own name is kept.
  */
-export function useSubmit(fields: string[] = []) {
+export function withoutPaths(message: string): string {
+  return message
+    .replace(/\b(?:[a-z_]+\[\d+\]\.)+/gi, '')
+    .replace(/\b[a-z_]+_config\.(?=[a-z_]+\b)/gi, '')
+    .replace(/\b[a-z_]+\[\d+\]/gi, (m) => m.replace(/\[\d+\]/, ''))
+}
+
+/** Whether a text is an http(s) URL (what a base URL or endpoint must be). */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== ''
+  } catch {
+    return false
+  }
+}
+
+/** The problem of a number typed in a limit field, or undefined when it is empty or fine. */
+export function numberProblem(
+  value: number | string,
+  { min, whole = false, what }: { min: number; whole?: boolean; what: string },
+): string | undefined {
+  if (value === '') return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n)) return `${what} must be a number`
+  if (whole && !Number.isInteger(n)) return `${what} must be a whole number`
+  if (n < min) return min === 0 ? `${what} cannot be negative` : `${what} must be at least ${min}`
+  return undefined
+}
+
+/** Brings the first field marked in error into view (a long dialog may be scrolled away from it). */
+function revealFirstError() {
+  requestAnimationFrame(() => {
+    const el = document.querySelector('[aria-invalid="true"], [data-field-error]')
+    el?.scrollIntoView({ block: 'center', behavior: 'smooth' })
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) el.focus({ preventScroll: true })
+  })
+}
+
+/**
+ * Runs a form's submit and keeps its errors. `validate` (run at every render once the user has
+ * tried to submit) finds every problem at once, before any round trip; a problem disappears as
+ * soon as it is fixed. `errorFor(field)` is that field's problem, or the server's message when it
+ * blamed that field (or a member inside it); `general` is the message no field on the form took.
+ */
+export function useSubmit(fields: string[] = [], validate?: () => Problems) {
   const [failure, setFailure] = useState<Failure>()
   const [busy, setBusy] = useState(false)
+  const [tried, setTried] = useState(false)
+  const [reveal, setReveal] = useState(0)
+  const validateRef = useRef(validate)
+  validateRef.current = validate
+  const problems: Problems = tried && validate ? validate() : {}
+  useEffect(() => {
+    if (reveal) revealFirstError()
+  }, [reveal])
   const owns = (field: string, param?: string) =>
-    param !== undefined && (param === field || param.startsWith(`${field}.`))
+    param !== undefined && (param === field || param.startsWith(`${field}.`) || param.startsWith(`${field}[`))
   const run = useCallback(async (action: () => Promise<unknown>): Promise<boolean> => {
+    setTried(true)
+    const found = validateRef.current?.() ?? {}
+    if (Object.keys(found).length > 0) {
+      setFailure(undefined)
+      setReveal((n) => n + 1)
+      return false
+    }
     setBusy(true)
     setFailure(undefined)
     try {
@@ -23,16 +86,28 @@ export function useSubmit(fields: string[] = []) {
       return true
     } catch (err) {
       const param = err instanceof ApiError ? err.param : undefined
-      // The message repeats the field's name before a colon; beside the field, that is noise.
-      const message = errorText(err)
-      setFailure({ message, param })
+      setFailure({ message: withoutPaths(errorText(err)), param })
+      setReveal((n) => n + 1)
       return false
     } finally {
       setBusy(false)
     }
   }, [])
+  // The message repeats the field's name before a colon; beside the field, that is noise.
   const errorFor = (field: string): string | undefined =>
-    failure && owns(field, failure.param) ? failure.message.replace(/^[\w.]+: /, '') : undefined
+    problems[field] ??
+    (failure && owns(field, failure.param) ? failure.message.replace(/^[\w.[\]]+: /, '') : undefined)
   const general = failure && !fields.some((f) => owns(f, failure.param)) ? failure.message : undefined
-  return { run, busy, errorFor, general, clear: () => setFailure(undefined) }
+  const count = Object.keys(problems).length
+  return {
+    run,
+    busy,
+    errorFor,
+    general,
+    /** "Correct the 2 fields marked below", while client-side problems remain. */
+    summary: count
+      ? `Not saved: correct the ${count === 1 ? 'field' : `${count} fields`} marked below.`
+      : undefined,
+    clear: () => setFailure(undefined),
+  }
 }

@@ -23,3 +23,10 @@ export function useApi<T>(path: string | null) {
   }, [reload])
   return { data, error, loading, reload }
 }
+
+/** The browser tab's title for the page shown: `Virtual keys · Heimdall`. */
+export function useDocumentTitle(title: string) {
+  useEffect(() => {
+    document.title = title ? `${title} · Heimdall` : 'Heimdall'
+  }, [title])
+}

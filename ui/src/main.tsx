@@ -17,7 +17,7 @@ const theme = createTheme({
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <MantineProvider theme={theme} defaultColorScheme="auto">
-      <Notifications position="top-right" limit={3} autoClose={3000} />
+      <Notifications position="bottom-right" limit={3} autoClose={3000} />
       <BrowserRouter>
         <App />
       </BrowserRouter>

@@ -69,7 +69,8 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRouteDeps
   let restart: { required: boolean; reason?: string } = { required: false }
 
   app.get('/api/config', async () => ({
-    client_config: deps.client,
+    // What the gateway does, not only what was written: logging is on unless switched off.
+    client_config: { ...deps.client, enable_logging: deps.client.enable_logging !== false },
     framework_config: {},
     ...(deps.auth && {
       auth_config: {

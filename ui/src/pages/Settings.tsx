@@ -67,8 +67,13 @@ export function SettingsPage() {
       })
       void reload()
     })
-  const flag = (k: string, label: string) => (
-    <Switch label={label} checked={client[k] === true} onChange={(e) => set(k, e.currentTarget.checked)} />
+  // A switch shows what the gateway does: an absent setting is its default, not "off".
+  const flag = (k: string, label: string, byDefault = false) => (
+    <Switch
+      label={label}
+      checked={typeof client[k] === 'boolean' ? client[k] === true : byDefault}
+      onChange={(e) => set(k, e.currentTarget.checked)}
+    />
   )
   // Empty stays absent (the server's default); anything typed goes to the server, which judges it.
   const number = (k: keyof typeof NUMBERS) => (
@@ -108,7 +113,7 @@ export function SettingsPage() {
           </Title>
           <Stack>
             {flag('drop_excess_requests', 'Drop requests beyond the queue')}
-            {flag('enable_logging', 'Log requests')}
+            {flag('enable_logging', 'Log requests', true)}
             {flag('disable_content_logging', 'Leave message contents out of the logs')}
             {flag('enforce_auth_on_inference', 'Require a virtual key on every inference request')}
             {flag('allow_direct_keys', 'Let callers send their own provider keys')}
