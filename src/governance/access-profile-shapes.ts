@@ -12,8 +12,6 @@ export const RATE_LIMIT_RESET_DURATIONS = ['1h', '1d', '1w', '1M', '1Y'] as cons
 export const MAX_TAGS = 50
 export const MAX_PROVIDER_CONFIGS = 100
 export const MAX_BUDGETS = 100
-export const DEFAULT_PAGE_SIZE = 25
-export const MAX_PAGE_SIZE = 1000
 
 // Read-only fields (`scope`, `current_usage`, `last_reset`, ...) may come back in a body that was
 // read first: objects stay open so that such a round trip is accepted, and those fields are ignored.

@@ -11,8 +11,6 @@ import {
   type ProfileFields,
 } from './access-profile-fields.js'
 import {
-  DEFAULT_PAGE_SIZE,
-  MAX_PAGE_SIZE,
   type AccessProfile,
   type AccessProfileList,
   type AccessProfileListQuery,
@@ -23,7 +21,8 @@ import {
   type UserAccessProfile,
 } from './access-profile-shapes.js'
 import { isUniqueViolation } from './repo/index.js'
-import { virtualKeyHint } from './service.js'
+import { virtualKeyHint } from './key-values.js'
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './lists.js'
 import { isForeignKeyViolation, listUserVirtualKeys, type User } from './users.js'
 
 /*

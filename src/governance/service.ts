@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { timeOrderedId } from '../core/time-ordered-id.js'
 import type { Kysely, Transaction, Updateable } from 'kysely'
 import { GatewayError } from '../core/errors.js'
@@ -34,6 +33,16 @@ import type {
   UpdateVirtualKeyInput,
 } from './requests.js'
 import { hashVirtualKey } from './state.js'
+import { newVirtualKeyValue, virtualKeyHint } from './key-values.js'
+import {
+  pageOf,
+  type CustomerList,
+  type CustomerListQuery,
+  type TeamList,
+  type TeamListQuery,
+  type VirtualKeyList,
+  type VirtualKeyListQuery,
+} from './lists.js'
 
 export { assertResetDuration } from './checks.js'
 export { importGovernanceFromFile, type GovernanceImportResult } from './file-import.js'
@@ -43,8 +52,6 @@ export { importGovernanceFromFile, type GovernanceImportResult } from './file-im
  * limits, under Bifrost's rules. Independent of HTTP: the management routes and the access-profile
  * code call it alike. Every mutation commits in one transaction, then calls `onChange`.
  */
-
-export const VIRTUAL_KEY_VALUE_PREFIX = 'sk-bf-'
 
 /** What changed, for whoever keeps the in-memory state and the counters fresh. */
 export interface GovernanceChange {
@@ -85,84 +92,8 @@ export interface CreateOwnerOptions {
   config_hash?: string | null
 }
 
-export interface VirtualKeyListQuery {
-  limit?: number
-  offset?: number
-  search?: string
-  team_id?: string
-  customer_id?: string
-  user_id?: string
-  access_profile_id?: number
-  is_active?: boolean
-}
-
-export interface ListShape {
-  count: number
-  total_count: number
-  limit: number
-  offset: number
-}
-
-export interface VirtualKeyList extends ListShape {
-  virtual_keys: VirtualKey[]
-}
-export interface TeamList extends ListShape {
-  teams: Team[]
-}
-export interface CustomerList extends ListShape {
-  customers: Customer[]
-}
-
-export interface TeamListQuery {
-  limit?: number
-  offset?: number
-  search?: string
-  customer_id?: string
-}
-
-export interface CustomerListQuery {
-  limit?: number
-  offset?: number
-  search?: string
-}
-
-const DEFAULT_PAGE_SIZE = 25
-const MAX_PAGE_SIZE = 1000
-
 type Db = repo.GovernanceDb
 type Trx = Transaction<ConfigStoreTables & GovernanceTables>
-
-// ---- values ----
-
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
-/** 43 base62 characters: 256 bits. */
-const VALUE_LENGTH = 43
-
-/** A new virtual key value: `sk-bf-` and 256 random bits in base62. */
-export function newVirtualKeyValue(): string {
-  let out = ''
-  while (out.length < VALUE_LENGTH) {
-    for (const byte of randomBytes(64)) {
-      // 248 = 4 × 62: bytes above it would favour the first characters.
-      if (byte < 248 && out.length < VALUE_LENGTH) out += BASE62[byte % 62]
-    }
-  }
-  return VIRTUAL_KEY_VALUE_PREFIX + out
-}
-
-/** What answers show instead of a value: the prefix and the last characters, e.g. `sk-bf-…k3Zq`. */
-export function virtualKeyHint(value: string): string {
-  const prefix = value.toLowerCase().startsWith(VIRTUAL_KEY_VALUE_PREFIX) ? value.slice(0, 6) : ''
-  const rest = value.slice(prefix.length)
-  const shown = Math.min(4, Math.floor(rest.length / 3))
-  return `${prefix}…${shown > 0 ? rest.slice(-shown) : ''}`
-}
-
-function pageOf(limit: number | undefined, offset: number | undefined): repo.Page {
-  const size =
-    limit === undefined || limit <= 0 ? DEFAULT_PAGE_SIZE : Math.min(Math.floor(limit), MAX_PAGE_SIZE)
-  return { limit: size, offset: offset === undefined || offset < 0 ? 0 : Math.floor(offset) }
-}
 
 export class GovernanceService {
   private readonly db: Db
