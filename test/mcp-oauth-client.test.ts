@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { GatewayError } from '../src/core/errors.js'
 import { installErrorHandlers } from '../src/http/errors.js'
 import { registerMcpSessionRoutes } from '../src/http/routes/mcp-sessions.js'
+import { registerUpstreamLoginRoutes } from '../src/http/routes/upstream-login.js'
 import { McpClientManager, SqlMcpClientRepo } from '../src/mcp/index.js'
 import { PerUserOAuth, type McpSessionRow } from '../src/mcp/oauth-client/index.js'
 import { openConfigStore, type ConfigStore } from '../src/store/index.js'
@@ -127,6 +128,16 @@ async function harness(): Promise<Harness> {
       return { virtualKeyId: header('x-test-vk'), sessionId: header('x-bf-mcp-session-id') }
     },
   })
+  // Virtual key `sk-bf-<id>` is key <id>: what proves a login link's key.
+  registerUpstreamLoginRoutes(app, {
+    oauth,
+    state: {
+      virtualKeyByValue: (value: string) =>
+        ({ id: value.replace(/^sk-bf-/, ''), is_active: true }) as ReturnType<
+          Parameters<typeof registerUpstreamLoginRoutes>[1]['state']['virtualKeyByValue']
+        >,
+    },
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
@@ -167,18 +178,35 @@ async function authRequired(call: Promise<unknown>): Promise<AuthRequired> {
   return gw.extra?.mcp_auth_required as AuthRequired
 }
 
-/** Follows the login link as a browser would, up to the upstream's redirect back to Heimdall. */
-async function loginRedirect(base: string, loginUrl: string): Promise<URL> {
-  const start = await fetch(`${base}${loginUrl}`, { redirect: 'manual' })
-  expect(start.status).toBe(302)
+/** The upstream's redirect back to Heimdall, and the cookie of the browser that started the login. */
+interface LoginRedirect {
+  url: URL
+  cookie: string
+}
+
+/**
+ * Follows the login link as a browser would, proving its identity with `proof` headers, up to the
+ * upstream's redirect back to Heimdall.
+ */
+async function loginRedirect(
+  base: string,
+  loginUrl: string,
+  proof: Record<string, string>,
+): Promise<LoginRedirect> {
+  const start = await fetch(`${base}${loginUrl}`, { headers: proof, redirect: 'manual' })
+  expect(start.status).toBe(303)
+  const cookie = start.headers.get('set-cookie')!.split(';')[0]
   const authorize = new URL(start.headers.get('location') ?? '')
   expect(authorize.searchParams.get('code_challenge_method')).toBe('S256')
   expect(authorize.searchParams.get('resource')).toMatch(/^http:\/\/localhost:\d+\/mcp$/)
   expect(authorize.searchParams.get('redirect_uri')).toBe(`${base}/api/oauth/callback`)
   const approved = await fetch(authorize, { redirect: 'manual' })
   expect(approved.status).toBe(302)
-  return new URL(approved.headers.get('location') ?? '')
+  return { url: new URL(approved.headers.get('location') ?? ''), cookie }
 }
+
+/** The browser that started the login comes back to Heimdall's callback. */
+const finishLogin = (back: LoginRedirect) => fetch(back.url, { headers: { cookie: back.cookie } })
 
 async function sessions(h: Harness, headers: Record<string, string>): Promise<McpSessionRow[]> {
   const res = await h.app.inject({ method: 'GET', url: '/api/mcp/sessions', headers })
@@ -208,9 +236,9 @@ describe('per-user OAuth to an upstream MCP server', () => {
       first.flow_id,
     )
 
-    const back = await loginRedirect(h.base, first.login_url)
-    expect(`${back.origin}${back.pathname}`).toBe(`${h.base}/api/oauth/callback`)
-    const done = await fetch(back)
+    const back = await loginRedirect(h.base, first.login_url, { 'x-bf-vk': 'sk-bf-A' })
+    expect(`${back.url.origin}${back.url.pathname}`).toBe(`${h.base}/api/oauth/callback`)
+    const done = await finishLogin(back)
     expect(done.status).toBe(200)
     expect(await done.text()).toContain('You can close this window')
 
@@ -277,9 +305,10 @@ describe('per-user OAuth to an upstream MCP server', () => {
     expect((await fetch(`${h.base}/api/oauth/upstream/nope/start`, { redirect: 'manual' })).status).toBe(404)
 
     // The authorization server's error fails B's flow and is shown, escaped.
-    const backB = await loginRedirect(h.base, forB.login_url)
+    const backB = await loginRedirect(h.base, forB.login_url, { 'x-bf-vk': 'sk-bf-B' })
     const refused = await fetch(
-      `${h.base}/api/oauth/callback?state=${backB.searchParams.get('state')}&error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E`,
+      `${h.base}/api/oauth/callback?state=${backB.url.searchParams.get('state')}&error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E`,
+      { headers: { cookie: backB.cookie } },
     )
     expect(refused.status).toBe(400)
     const text = await refused.text()
@@ -287,7 +316,7 @@ describe('per-user OAuth to an upstream MCP server', () => {
     expect(text).not.toContain('<b>')
     expect(await sessions(h, { 'x-test-vk': 'B' })).toEqual([])
     // The code can no longer be used on the failed flow.
-    expect((await fetch(backB)).status).toBe(400)
+    expect((await finishLogin(backB)).status).toBe(400)
 
     // DELETE revokes A's credential locally: the next call asks for a login again.
     const del = await h.app.inject({
@@ -311,7 +340,8 @@ describe('per-user OAuth to an upstream MCP server', () => {
       tools_to_execute: ['*'],
     })
     const asked = await authRequired(h.manager.callTool('secure-greet', {}, { identity: 'session:s1' }))
-    expect((await fetch(await loginRedirect(h.base, asked.login_url))).status).toBe(200)
+    const backS = await loginRedirect(h.base, asked.login_url, { 'x-bf-mcp-session-id': 's1' })
+    expect((await finishLogin(backS)).status).toBe(200)
     await expect(
       h.manager.callTool('secure-greet', { name: 'S' }, { identity: 'session:s1' }),
     ).resolves.toBeDefined()

@@ -58,8 +58,9 @@ describe('per_user_oauth MCP client against an oidc-provider protected MCP serve
     expect(first.body.error.type).toBe('mcp_auth_required')
     const required = first.body.extra_fields.mcp_auth_required
     expect(required.mcp_client).toEqual({ client_id: clientId, name: 'oidc' })
-    expect(required.login_url).toMatch(/^\/api\/oauth\/upstream\/[^/]+\/start$/)
-    const done = await completeLogin(`${gw.url}${required.login_url}`, user, callback())
+    expect(required.login_url).toMatch(new RegExp(`^${gw.url}/api/oauth/upstream/[^/]+/start$`))
+    // The link starts only for the key it was issued to.
+    const done = await completeLogin(required.login_url, user, callback(), { headers: { 'x-bf-vk': vk } })
     expect(done.status).toBe(200)
     expect(await done.text()).toContain('You can close this window')
     const retried = await whoami(vk)

@@ -61,12 +61,13 @@ async function startUpstream(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 /** Approves at the (auto-approving) upstream authorization URL and follows its redirect back to Heimdall. */
-async function approve(authorizeUrl: string, heimdallUrl: string): Promise<Response> {
+/** The upstream approves at once; the redirect back to Heimdall carries `cookie` (the login's browser binding). */
+async function approve(authorizeUrl: string, heimdallUrl: string, cookie?: string): Promise<Response> {
   const approved = await fetch(authorizeUrl, { redirect: 'manual' })
   expect(approved.status).toBe(302)
   const back = new URL(approved.headers.get('location') ?? '')
   expect(`${back.origin}${back.pathname}`).toBe(`${heimdallUrl}/api/oauth/callback`)
-  return fetch(back)
+  return fetch(back, { headers: cookie ? { cookie } : {} })
 }
 
 describe('per_user_oauth MCP client through the gateway', () => {
@@ -237,11 +238,13 @@ describe('per_user_oauth MCP client through the gateway', () => {
     const required = first.body.extra_fields.mcp_auth_required
     expect(required.mcp_client).toEqual({ client_id: clientId, name: 'secure' })
     const loginUrl: string = required.login_url
-    expect(loginUrl).toMatch(/^\/api\/oauth\/upstream\/[^/]+\/start$/)
+    expect(loginUrl).toMatch(new RegExp(`^${gw.url}/api/oauth/upstream/[^/]+/start$`))
 
-    const start = await fetch(`${gw.url}${loginUrl}`, { redirect: 'manual' })
-    expect(start.status).toBe(302)
-    const loggedIn = await approve(start.headers.get('location') ?? '', gw.url)
+    // The link starts only for the key it was issued to.
+    const start = await fetch(loginUrl, { headers: { 'x-bf-vk': keyA.value }, redirect: 'manual' })
+    expect(start.status).toBe(303)
+    const binding = start.headers.get('set-cookie')!.split(';')[0]
+    const loggedIn = await approve(start.headers.get('location') ?? '', gw.url, binding)
     expect(loggedIn.status).toBe(200)
     expect(await loggedIn.text()).toContain('You can close this window')
 

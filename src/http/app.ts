@@ -34,11 +34,13 @@ import { DEFAULT_MCP_AGENT_DEPTH } from '../mcp/agent.js'
 import { McpToolInjection } from '../mcp/inject.js'
 import { parseAnonymousTools, type AnonymousToolGrants } from '../mcp/access.js'
 import { registerMcpServerRoute } from '../mcp/server.js'
-import { AuthorizationServer, type OAuthServerConfig } from '../mcp/oauth-server/index.js'
+import { AuthorizationServer, consentIdentity, type OAuthServerConfig } from '../mcp/oauth-server/index.js'
 import { registerOAuthServerRoutes, requestOrigin } from './routes/oauth-server.js'
 import { MCP_TOPIC, registerMcpRoutes } from './routes/mcp.js'
 import { PerUserOAuth } from '../mcp/oauth-client/index.js'
 import { registerMcpSessionRoutes, sessionCaller } from './routes/mcp-sessions.js'
+import { registerUpstreamLoginRoutes } from './routes/upstream-login.js'
+import { currentRequestOrigin, installRequestOrigin } from './request-origin.js'
 import { registerMcpInferenceRoutes } from './routes/mcp-inference.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from './routes/providers.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from './routes/pricing.js'
@@ -214,6 +216,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
         },
       },
       externalUrl: () => (client as { mcp_external_client_url?: string }).mcp_external_client_url,
+      requestOrigin: currentRequestOrigin,
       listenHost: () => opts.host ?? '127.0.0.1',
       names: { virtualKey: (id) => governance.state.virtualKey(id)?.name },
     })
@@ -330,6 +333,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       loopbackOnly: () => loopbackOnly,
     }
     installOriginGuard(app, originPolicy)
+    installRequestOrigin(app)
     installPageHeaders(app)
     // Bifrost reads the admin login at the top level or under `governance`.
     const authField = config.auth_config !== undefined ? 'auth_config' : 'governance.auth_config'
@@ -440,11 +444,16 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
           : identity.virtualKeyId
             ? `vk:${identity.virtualKeyId}`
             : undefined
-        return who ? perUserOAuth.pendingLogins(configs, who) : []
+        return who ? perUserOAuth.upstreamLogins(configs, who) : []
       },
     })
     closers.unshift(async () => oauthServer.close())
     registerOAuthServerRoutes(app, { server: oauthServer })
+    registerUpstreamLoginRoutes(app, {
+      oauth: perUserOAuth,
+      state: governance.state,
+      consentIdentity: (flowId, secret) => consentIdentity(oauthServer, flowId, secret),
+    })
     registerMcpServerRoute(app, {
       ...mcpAccess,
       challenge: (request) => oauthServer.challenge(requestOrigin(request)),

@@ -208,7 +208,13 @@ function storeCookies(jar: CookieJar, url: URL, res: Response): void {
  * jar, signs in on the login page, approves the consent page, and returns Heimdall's answer at
  * `callbackUrl` (the redirect back to it is followed too).
  */
-export async function completeLogin(startUrl: string, user: string, callbackUrl: string): Promise<Response> {
+export async function completeLogin(
+  startUrl: string,
+  user: string,
+  callbackUrl: string,
+  /** The first request's init: e.g. the `x-bf-vk` header that proves whose Heimdall login link it is. */
+  first: RequestInit = {},
+): Promise<Response> {
   const jar: CookieJar = new Map()
   const send = async (url: URL, init: RequestInit = {}): Promise<Response> => {
     const headers = new Headers(init.headers)
@@ -219,7 +225,7 @@ export async function completeLogin(startUrl: string, user: string, callbackUrl:
     return res
   }
   let url = new URL(startUrl)
-  let res = await send(url)
+  let res = await send(url, first)
   for (let step = 0; step < 20; step++) {
     if (`${url.origin}${url.pathname}` === callbackUrl) return res
     if (res.status >= 300 && res.status < 400) {

@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../governance/enforce.js'
 import type { GovernanceState } from '../../governance/state.js'
 import {
-  CALLBACK_PATH,
   oauthConfigStatus,
   revokeOAuthConfig,
   type McpSessionCaller,
@@ -19,8 +18,7 @@ export interface McpSessionRouteDeps {
   store: Pick<ConfigStore, 'db'>
 }
 
-/** Bifrost's name of the callback; Heimdall registers CALLBACK_PATH with authorization servers. */
-export const BIFROST_CALLBACK_PATH = '/api/mcp/oauth/callback'
+export { BIFROST_CALLBACK_PATH } from './upstream-login.js'
 
 /**
  * The caller as the sessions routes see it: the virtual key of the request (when it is known and
@@ -44,31 +42,9 @@ export function sessionCaller(
   }
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-
-function page(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply
-    .status(status)
-    .type('text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .send(
-      `<!doctype html><html><head><meta charset="utf-8"><title>Heimdall MCP login</title></head>` +
-        `<body><p>${escapeHtml(message)}</p></body></html>`,
-    )
-}
-
-/** The origin the browser used, for the callback URL when `mcp_external_client_url` is not set. */
-function origin(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`
-}
-
 /**
- * Per-user MCP credentials: Bifrost's `/api/mcp/sessions` list, revoke and re-auth, and the two
- * browser legs of an upstream login: Heimdall's login link (`/api/oauth/upstream/{flow}/start`,
- * a redirect to the upstream authorization server) and the callback (`/api/oauth/callback`).
- * Both browser legs sit under /api/oauth/, which the admin-auth hook leaves public: the flow id and
- * the OAuth state are what authorize them.
+ * Per-user MCP credentials: Bifrost's `/api/mcp/sessions` list, revoke and re-auth (the browser
+ * legs of an upstream login are in upstream-login.ts).
  */
 export function registerMcpSessionRoutes(
   app: FastifyInstance,
@@ -84,31 +60,6 @@ export function registerMcpSessionRoutes(
   app.post<{ Params: { id: string } }>('/api/mcp/sessions/:id/reauth', async (request) =>
     oauth.reauth(request.params.id, caller(request)),
   )
-
-  app.get<{ Params: { flowId: string } }>('/api/oauth/upstream/:flowId/start', async (request, reply) => {
-    try {
-      const url = await oauth.start(request.params.flowId, origin(request))
-      return reply.header('cache-control', 'no-store').redirect(url.href, 302)
-    } catch (err) {
-      if (err instanceof GatewayError && err.status < 500) return page(reply, err.status, err.message)
-      request.log.warn({ err: (err as Error).message }, 'upstream MCP login could not start')
-      return page(reply, 502, 'The MCP server’s authorization server could not be reached. Try again later.')
-    }
-  })
-
-  const callback = async (request: FastifyRequest, reply: FastifyReply) => {
-    const q = request.query as Record<string, unknown>
-    const str = (v: unknown) => (typeof v === 'string' ? v : undefined)
-    const outcome = await oauth.callback({
-      code: str(q.code),
-      state: str(q.state),
-      error: str(q.error),
-      error_description: str(q.error_description),
-    })
-    return page(reply, outcome.status, outcome.message)
-  }
-  app.get(CALLBACK_PATH, callback)
-  app.get(BIFROST_CALLBACK_PATH, callback)
 
   // Bifrost's OAuth config of an MCP client: its status, and revoking its token.
   app.get<{ Params: { id: string } }>('/api/mcp/oauth/:id', async (request) => {

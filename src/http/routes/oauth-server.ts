@@ -23,7 +23,8 @@ export function requestOrigin(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`
 }
 
-function cookie(request: FastifyRequest, name: string): string | undefined {
+/** A cookie of the request, decoded. */
+export function cookie(request: FastifyRequest, name: string): string | undefined {
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=')
     if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())

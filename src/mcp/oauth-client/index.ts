@@ -7,7 +7,11 @@ export {
   type PerUserOAuthOptions,
   type PerUserTokenSource,
   type CallbackOutcome,
+  type LoginStart,
+  type StartedLogin,
+  type UpstreamLogin,
 } from './service.js'
+export { UPSTREAM_LOGIN_COOKIE, isLocalPath } from './login-binding.js'
 export {
   parseIdentity,
   formatIdentity,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import {
   exchangeAuthorization,
   refreshAuthorization,
@@ -25,6 +25,7 @@ import { callbackBase } from './callback-url.js'
 import { DiscoveryAddressRefused, type HostResolver } from './discovery-guard.js'
 import { UpstreamRegistrations } from './upstream-registration.js'
 import { callerBindings, parseIdentity, type McpIdentity, type McpSessionCaller } from './identity.js'
+import { isLocalPath, LoginBinding } from './login-binding.js'
 import {
   bindingKey,
   flowRow,
@@ -77,6 +78,8 @@ export interface PerUserOAuthOptions {
   }
   /** `client.mcp_external_client_url`: the public base URL of Heimdall, for login and callback URLs. */
   externalUrl?: () => string | undefined
+  /** The origin of the request being served (vetted by the origin guard), for absolute login links. */
+  requestOrigin?: () => string | undefined
   /** The address Heimdall listens on: without an external URL, the only Host besides loopback names a callback may use. */
   listenHost?: () => string | undefined
   /** Resolves the hosts of upstream OAuth URLs before they are fetched; default `dns.lookup`. */
@@ -93,8 +96,31 @@ export interface PerUserOAuthOptions {
 
 /** The outcome of the upstream's redirect back to Heimdall, for the page the browser sees. */
 export interface CallbackOutcome {
-  status: 200 | 400 | 502
+  status: 200 | 400 | 403 | 502
   message: string
+  /** The local page the login was started from (the consent page), to go back to. */
+  returnTo?: string
+}
+
+/** How the browser opening a login link proved whose it is, and where it goes back afterwards. */
+export interface LoginStart {
+  /** The identity the browser proved (its virtual key, its consent flow, its MCP session id). */
+  proven?: McpIdentity
+  /** A local path to return to after the upstream login (validated). */
+  returnTo?: string
+}
+
+/** The upstream authorization URL, and the cookie binding the login to the browser that opened it. */
+export interface StartedLogin {
+  url: URL
+  browserCookie: string
+}
+
+/** An upstream server of the consent page: connected already, or the link to log in to it. */
+export interface UpstreamLogin {
+  client_name: string
+  connected: boolean
+  login_url?: string
 }
 
 /** The path of the login link a `mcp_auth_required` answer carries; it redirects to the upstream. */
@@ -117,6 +143,7 @@ export class PerUserOAuth implements PerUserTokenSource {
   private readonly now: () => number
   private readonly refreshing = new Map<string, Promise<string>>()
   private readonly registrations: UpstreamRegistrations
+  private readonly binding: LoginBinding
 
   constructor(private readonly opts: PerUserOAuthOptions) {
     this.db = opts.store.db.withTables<McpOAuthCredentialsTables>()
@@ -128,6 +155,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       fetchFn: opts.fetchFn,
       resolveHost: opts.resolveHost,
     })
+    this.binding = new LoginBinding({ db: opts.store.db, secrets: opts.store.secrets })
   }
 
   /** Names shown with session rows. */
@@ -174,7 +202,7 @@ export class PerUserOAuth implements PerUserTokenSource {
     const who = adminIdentity(cfg.client_id)
     await this.deleteFlows({ mcp_client_id: cfg.client_id, auth_mode: who.mode, identity_id: who.id })
     const flow = await this.createFlow(cfg.client_id, who)
-    const url = await this.start(flow.id, requestOrigin)
+    const { url } = await this.start(flow.id, requestOrigin)
     const started = await this.db
       .selectFrom('mcp_oauth_flows')
       .select('oauth_config_id')
@@ -202,23 +230,36 @@ export class PerUserOAuth implements PerUserTokenSource {
   }
 
   /**
-   * Login links for the per-user clients an identity has no working credential for, as the
-   * consent pages of Heimdall's own authorization server list them. Open flows are reused.
+   * The per-user clients of an identity as the consent pages of Heimdall's own authorization
+   * server list them: connected, or with a login link (open flows are reused).
    */
-  async pendingLogins(
-    configs: readonly McpClientConfig[],
-    identity: string,
-  ): Promise<{ client_name: string; login_url: string }[]> {
+  async upstreamLogins(configs: readonly McpClientConfig[], identity: string): Promise<UpstreamLogin[]> {
     const who = parseIdentity(identity)
-    const out: { client_name: string; login_url: string }[] = []
+    const out: UpstreamLogin[] = []
     for (const cfg of configs) {
       if (cfg.auth_type !== 'per_user_oauth') continue
-      if ((await this.tokenOf(cfg.client_id, who))?.status === 'active') continue
+      if ((await this.tokenOf(cfg.client_id, who))?.status === 'active') {
+        out.push({ client_name: cfg.name, connected: true })
+        continue
+      }
       const required = (await this.authRequired(cfg, who)).extra?.mcp_auth_required as
         { login_url?: string } | undefined
-      if (required?.login_url) out.push({ client_name: cfg.name, login_url: required.login_url })
+      if (required?.login_url)
+        out.push({ client_name: cfg.name, connected: false, login_url: required.login_url })
     }
     return out
+  }
+
+  /** Whose login a link is, for the page that asks the browser to prove it; not_found when unknown or expired. */
+  async loginView(
+    flowId: string,
+  ): Promise<{ clientName: string; identity: McpIdentity; identityLabel: string }> {
+    const flow = await this.openFlow(flowId)
+    return {
+      clientName: this.clientConfig(flow.mcp_client_id).name,
+      identity: { mode: flow.auth_mode, id: flow.identity_id },
+      identityLabel: this.identityLabel(flow),
+    }
   }
 
   async rejectToken(cfg: McpClientConfig, identity: string): Promise<GatewayError> {
@@ -228,22 +269,32 @@ export class PerUserOAuth implements PerUserTokenSource {
     return this.authRequired(cfg, who)
   }
 
-  /** The upstream authorization URL a login link leads to; registers Heimdall with the upstream first if needed. */
-  async start(flowId: string, requestOrigin: string): Promise<URL> {
-    const flow = await this.db
-      .selectFrom('mcp_oauth_flows')
-      .selectAll()
-      .where('id', '=', flowId)
-      .executeTakeFirst()
-    if (!flow || flow.status !== 'pending' || Date.parse(flow.expires_at) <= this.now())
+  /**
+   * The upstream authorization URL a login link leads to; registers Heimdall with the upstream
+   * first if needed. Only a browser that proved the flow's identity may start it (admin
+   * verifications are started through the management API); the OAuth state is signed for the
+   * flow's identity, and the returned cookie binds the upstream's redirect to this browser.
+   */
+  async start(flowId: string, requestOrigin: string, login: LoginStart = {}): Promise<StartedLogin> {
+    const flow = await this.openFlow(flowId)
+    const proven = login.proven
+    if (
+      flow.auth_mode !== ADMIN_AUTH_MODE &&
+      (proven?.mode !== flow.auth_mode || proven.id !== flow.identity_id)
+    )
       throw new GatewayError(
-        'not_found',
-        'this login link is unknown or has expired: call the tool again for a new one',
+        'forbidden',
+        `this login link belongs to ${this.identityLabel(flow)}, and only its owner may use it`,
+        { retryable: false },
       )
+    if (login.returnTo !== undefined && !isLocalPath(login.returnTo))
+      throw new GatewayError('invalid_request', 'return_to must be a path on this gateway', {
+        param: 'return_to',
+      })
     const cfg = this.clientConfig(flow.mcp_client_id)
     const redirectUri = `${this.baseUrl(requestOrigin)}${CALLBACK_PATH}`
     const reg = await this.registrations.forCallback(cfg, redirectUri)
-    const state = randomBytes(32).toString('base64url')
+    const state = await this.binding.stateFor(flow)
     const { authorizationUrl, codeVerifier } = await startAuthorization(reg.row.authorization_server, {
       metadata: reg.metadata,
       clientInformation: reg.client,
@@ -261,31 +312,58 @@ export class PerUserOAuth implements PerUserTokenSource {
       })
       .where('id', '=', flowId)
       .execute()
-    return authorizationUrl
+    return { url: authorizationUrl, browserCookie: await this.binding.browserCookie(state, login.returnTo) }
   }
 
-  /** Completes a login from the upstream's redirect: exchanges the code and stores the token. */
-  async callback(query: {
-    code?: string
-    state?: string
-    error?: string
-    error_description?: string
-  }): Promise<CallbackOutcome> {
+  /**
+   * Completes a login from the upstream's redirect: exchanges the code and stores the token. The
+   * state must be the one signed for the flow's identity, used once, in the browser whose cookie
+   * the start step set (`browserCookie` reads it by the flow's id).
+   */
+  async callback(
+    query: {
+      code?: string
+      state?: string
+      error?: string
+      error_description?: string
+    },
+    browserCookie?: (flowId: string) => string | undefined,
+  ): Promise<CallbackOutcome> {
     const unknown: CallbackOutcome = { status: 400, message: 'This login is unknown or has expired.' }
     if (!query.state) return unknown
+    const stateHash = sha256(query.state)
     const flow = await this.db
       .selectFrom('mcp_oauth_flows')
       .selectAll()
-      .where('state_hash', '=', sha256(query.state))
+      .where('state_hash', '=', stateHash)
       .executeTakeFirst()
     if (!flow || flow.status !== 'pending' || Date.parse(flow.expires_at) <= this.now()) return unknown
+    if (!(await this.binding.stateMatches(query.state, flow))) return unknown
+    let returnTo: string | undefined
+    if (flow.auth_mode !== ADMIN_AUTH_MODE) {
+      const browser = await this.binding.browserMatches(query.state, browserCookie?.(flow.id))
+      if (!browser.ok)
+        return {
+          status: 403,
+          message: `This login was started in another browser, for ${this.identityLabel(flow)}: nothing was connected. Open your own login link.`,
+        }
+      returnTo = browser.returnTo
+    }
+    // Single use: whoever clears the state first completes the login.
+    const claimed = await this.db
+      .updateTable('mcp_oauth_flows')
+      .set({ state_hash: null })
+      .where('id', '=', flow.id)
+      .where('state_hash', '=', stateHash)
+      .executeTakeFirst()
+    if (Number(claimed.numUpdatedRows) !== 1) return unknown
     if (query.error !== undefined) {
       const shown = [query.error, query.error_description]
         .filter(Boolean)
         .join(': ')
         .slice(0, MAX_SHOWN_ERROR)
       await this.failFlow(flow.id, shown)
-      return { status: 400, message: `The authorization server refused the login: ${shown}` }
+      return { status: 400, message: `The authorization server refused the login: ${shown}`, returnTo }
     }
     if (!query.code || flow.code_verifier === null || flow.oauth_config_id === null) return unknown
     const reg = await this.registrations.byId(flow.oauth_config_id)
@@ -328,7 +406,11 @@ export class PerUserOAuth implements PerUserTokenSource {
       }
       return { status: 200, message: `${cfg.name} is verified. You can close this window.` }
     }
-    return { status: 200, message: `You are logged in to ${cfg.name}. You can close this window.` }
+    return {
+      status: 200,
+      message: `You are logged in to ${cfg.name} for ${this.identityLabel(flow)}. You can close this window.`,
+      returnTo,
+    }
   }
 
   /** Every per-user credential and pending flow the caller may see (Bifrost's `GET /api/mcp/sessions`). */
@@ -625,9 +707,35 @@ export class PerUserOAuth implements PerUserTokenSource {
       .execute()
   }
 
-  /** Absolute when `mcp_external_client_url` is set; else a path on whichever host the caller uses. */
+  /** Absolute: on `mcp_external_client_url` when set, else on the origin of the request being served. */
   private loginUrl(flowId: string): string {
-    return `${this.opts.externalUrl?.()?.replace(/\/+$/, '') ?? ''}${loginPath(flowId)}`
+    const base = this.opts.externalUrl?.() || this.opts.requestOrigin?.() || ''
+    return `${base.replace(/\/+$/, '')}${loginPath(flowId)}`
+  }
+
+  /** Whom a flow logs in, as its pages say it: the key's name, never its value. */
+  private identityLabel(flow: Pick<McpOAuthFlowsTable, 'auth_mode' | 'identity_id'>): string {
+    if (flow.auth_mode === 'vk')
+      return `virtual key “${this.opts.names?.virtualKey?.(flow.identity_id) ?? flow.identity_id}”`
+    if (flow.auth_mode === 'user')
+      return `user “${this.opts.names?.user?.(flow.identity_id) ?? flow.identity_id}”`
+    if (flow.auth_mode === 'session') return 'this MCP session'
+    return 'the administrator’s verification'
+  }
+
+  /** A flow that is pending and not expired; not_found otherwise. */
+  private async openFlow(flowId: string): Promise<McpOAuthFlowsTable> {
+    const flow = await this.db
+      .selectFrom('mcp_oauth_flows')
+      .selectAll()
+      .where('id', '=', flowId)
+      .executeTakeFirst()
+    if (!flow || flow.status !== 'pending' || Date.parse(flow.expires_at) <= this.now())
+      throw new GatewayError(
+        'not_found',
+        'this login link is unknown or has expired: call the tool again for a new one',
+      )
+    return flow
   }
 
   private baseUrl(requestOrigin: string): string {

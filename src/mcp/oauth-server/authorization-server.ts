@@ -47,10 +47,12 @@ export interface ConsentIdentity {
   userId?: string
 }
 
-/** An upstream MCP server this user still has to log in to, shown on the consent MCPs page. */
+/** An upstream MCP server that needs this user's own login, shown on the consent MCPs page. */
 export interface PendingUpstream {
   client_name: string
-  login_url: string
+  /** Logged in already (the Connect link is then not shown). */
+  connected: boolean
+  login_url?: string
 }
 
 export interface AuthorizationServerDeps {

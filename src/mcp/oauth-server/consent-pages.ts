@@ -8,7 +8,8 @@ export function escapeHtml(value: string): string {
   )
 }
 
-function page(title: string, body: string): string {
+/** A page in the consent pages' look: inline style, no script. */
+export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -60,14 +61,14 @@ export function identityPage(view: FlowView, error: string | undefined): string 
 
 /** Step 2: the upstream MCP servers still waiting for this user's login, then the final consent. */
 export function mcpsPage(view: FlowView, upstreams: PendingUpstream[]): string {
+  const item = (u: PendingUpstream) =>
+    u.connected || u.login_url === undefined
+      ? `<li>${escapeHtml(u.client_name)} — <strong>connected</strong></li>`
+      : `<li>${escapeHtml(u.client_name)} — <a href="${escapeHtml(consentLoginLink(u.login_url, view.id))}">Connect</a></li>`
   const list =
     upstreams.length === 0
       ? '<p>No upstream MCP server needs a separate login.</p>'
-      : `<p>These MCP servers need you to log in:</p><ul>${upstreams
-          .map(
-            (u) => `<li>${escapeHtml(u.client_name)} — <a href="${escapeHtml(u.login_url)}">Connect</a></li>`,
-          )
-          .join('')}</ul>`
+      : `<p>These MCP servers need your own login:</p><ul>${upstreams.map(item).join('')}</ul>`
   return page(
     'Connect MCP servers',
     `<p>Signed in with ${escapeHtml(view.identityLabel ?? 'no identity')}. <a href="/oauth/consent?flow_id=${encodeURIComponent(view.id)}">Change</a></p>
@@ -81,4 +82,11 @@ ${list}
 /** A consent step that cannot go on: the message only, never a secret. */
 export function errorPage(message: string): string {
   return page('Sign-in problem', `<p class="error" role="alert">${escapeHtml(message)}</p>`)
+}
+
+/** The consent page's login link: its consent flow proves the identity, and the login comes back to it. */
+export function consentLoginLink(loginUrl: string, consentFlowId: string): string {
+  const url = new URL(loginUrl, 'http://relative.invalid')
+  url.searchParams.set('consent_flow', consentFlowId)
+  return url.origin === 'http://relative.invalid' ? `${url.pathname}${url.search}` : url.href
 }

@@ -8,4 +8,5 @@ export {
   type TokenResponse,
 } from './authorization-server.js'
 export { ConsentError, OAuthError, CONSENT_FAILURES, isConsentFailureCode } from './errors.js'
-export { errorPage, identityPage, mcpsPage } from './consent-pages.js'
+export { errorPage, escapeHtml, identityPage, mcpsPage, page } from './consent-pages.js'
+export { consentIdentity } from './consent-identity.js'

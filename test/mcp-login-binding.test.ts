@@ -1,0 +1,167 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { completeLogin, type OAuthMcpServer, startOAuthMcpServer } from './fakes/oauth-mcp-server.js'
+import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+
+/**
+ * A login link of a per_user_oauth MCP client completes only for the virtual key it was issued to
+ * (against a real oidc-provider): someone else who opens it, or who finishes the upstream login
+ * that its owner started, does not bind their upstream identity to that key. Links are absolute.
+ */
+describe('upstream login links bound to the identity they were issued to', () => {
+  let upstream: OAuthMcpServer
+  let gw: RunningHeimdall
+  let appDir: string
+  let keyC: { id: string; value: string }
+  let keyD: { id: string; value: string }
+
+  const api = async (method: string, path: string, body?: unknown, vk?: string) => {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (vk !== undefined) headers.authorization = `Bearer ${vk}`
+    const res = await fetch(`${gw.url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any }
+  }
+  const whoami = (vk: string) =>
+    api(
+      'POST',
+      '/v1/mcp/tool/execute?format=chat',
+      { id: 'call_1', type: 'function', function: { name: 'oidc-whoami', arguments: '{}' } },
+      vk,
+    )
+  const callback = () => `${gw.url}/api/oauth/callback`
+  /** C's tool call answers login required, with an absolute login link. */
+  const loginLinkOf = async (vk: string): Promise<string> => {
+    const first = await whoami(vk)
+    expect(first.status).toBe(401)
+    expect(first.body.error.type).toBe('mcp_auth_required')
+    return first.body.extra_fields.mcp_auth_required.login_url
+  }
+
+  beforeAll(async () => {
+    upstream = await startOAuthMcpServer()
+    appDir = await mkdtemp(join(tmpdir(), 'heimdall-login-binding-'))
+    gw = await startHeimdall(
+      {
+        mcp: {
+          client_configs: [
+            {
+              name: 'oidc',
+              connection_type: 'http',
+              connection_string: upstream.mcpUrl,
+              auth_type: 'per_user_oauth',
+              tools_to_execute: ['*'],
+            },
+          ],
+        },
+      },
+      { appDir },
+    )
+    const clientId = (await api('GET', '/api/mcp/clients')).body.clients.find(
+      (c: any) => c.config.name === 'oidc',
+    ).config.client_id
+    const init = await api('POST', `/api/mcp/client/${clientId}/initiate-verification`)
+    expect(init.status).toBe(200)
+    expect((await completeLogin(init.body.authorize_url, 'admin', callback())).status).toBe(200)
+    const mcp_configs = [{ mcp_client_name: 'oidc', tools_to_execute: ['whoami'] }]
+    keyC = (await api('POST', '/api/governance/virtual-keys', { name: 'key-c', mcp_configs })).body
+      .virtual_key
+    keyD = (await api('POST', '/api/governance/virtual-keys', { name: 'key-d', mcp_configs })).body
+      .virtual_key
+  }, 60_000)
+
+  afterAll(async () => {
+    await gw?.close()
+    await upstream?.close()
+    if (appDir) await rm(appDir, { recursive: true, force: true })
+  })
+
+  it('gives an absolute login link on the origin the caller used', async () => {
+    const link = await loginLinkOf(keyC.value)
+    expect(link).toMatch(new RegExp(`^${gw.url}/api/oauth/upstream/[^/]+/start$`))
+    // The tool error's message carries the same absolute link.
+    const again = await whoami(keyC.value)
+    expect(again.body.error.message).toContain(link)
+  })
+
+  it('does not let another person who opens the link bind their upstream identity to the key', async () => {
+    const link = await loginLinkOf(keyC.value)
+    // D opens C's link in a browser: the page asks for the key it belongs to, never redirecting.
+    const page = await fetch(link, { redirect: 'manual' })
+    expect(page.status).toBe(200)
+    const html = await page.text()
+    expect(html).toContain('virtual key “key-c”')
+    expect(html).toContain('name="vk"')
+    expect(html).not.toContain(keyC.value)
+    // D proves with D's own key: refused, nothing starts upstream.
+    const grantsBefore = upstream.grants.length
+    const withD = await fetch(link, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ vk: keyD.value }).toString(),
+      redirect: 'manual',
+    })
+    expect(withD.status).toBe(403)
+    expect(await withD.text()).toContain('not the virtual key this login belongs to')
+    // D's key sent as a header to C's link: refused too.
+    await expect(
+      completeLogin(link, 'dave', callback(), { headers: { 'x-bf-vk': keyD.value } }),
+    ).rejects.toThrow(/403/)
+    expect(upstream.grants.length).toBe(grantsBefore)
+    const still = await whoami(keyC.value)
+    expect(still.status).toBe(401)
+    expect(still.body.error.type).toBe('mcp_auth_required')
+  }, 30_000)
+
+  it('refuses the upstream redirect in a browser other than the one that proved the key', async () => {
+    const link = await loginLinkOf(keyC.value)
+    // C proves the key and is sent to the upstream; that authorize URL reaches D, who logs in as D.
+    const started = await fetch(link, { headers: { 'x-bf-vk': keyC.value }, redirect: 'manual' })
+    expect(started.status).toBe(303)
+    const authorizeUrl = started.headers.get('location')!
+    expect(new URL(authorizeUrl).origin).toBe(upstream.issuer)
+    const asD = await completeLogin(authorizeUrl, 'dave', callback())
+    expect(asD.status).toBe(403)
+    const text = await asD.text()
+    expect(text).toContain('started in another browser')
+    expect(text).not.toContain('You are logged in')
+    const still = await whoami(keyC.value)
+    expect(still.status).toBe(401)
+    expect(still.body.error.type).toBe('mcp_auth_required')
+    expect(upstream.calls).not.toContain('dave')
+  }, 30_000)
+
+  it('completes for the key it was issued to, says which key, and uses the state once', async () => {
+    const link = await loginLinkOf(keyC.value)
+    // C's own browser: the proof page, C's key typed in, then the upstream login as "carol".
+    const done = await completeLogin(link, 'carol', callback(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ vk: keyC.value }).toString(),
+    })
+    expect(done.status).toBe(200)
+    const page = await done.text()
+    expect(page).toContain('You are logged in to oidc for virtual key “key-c”')
+    expect(page).not.toContain(keyC.value)
+    const ok = await whoami(keyC.value)
+    expect(ok.status).toBe(200)
+    expect(ok.body.content).toBe('carol')
+    // D's key is untouched.
+    expect((await whoami(keyD.value)).status).toBe(401)
+  }, 30_000)
+
+  it('answers an unknown login link with a 404 page, and a forged state with 400', async () => {
+    const unknown = await fetch(`${gw.url}/api/oauth/upstream/nope/start`, { redirect: 'manual' })
+    expect(unknown.status).toBe(404)
+    const forged = await fetch(`${gw.url}/api/oauth/callback?state=abc.def&code=x`)
+    expect(forged.status).toBe(400)
+    expect(await forged.text()).toContain('unknown or has expired')
+  })
+})
