@@ -204,4 +204,25 @@ describe('health routes', () => {
     })
     expect(typeof res.body.degraded.log_store).toBe('string')
   })
+
+  it('with client.disable_db_pings_in_health, as in Bifrost, the databases are not pinged: ready while PostgreSQL is cut', async () => {
+    const proxy = await tcpProxy(PG_PORT)
+    const h = await start({
+      config_store: {
+        enabled: true,
+        type: 'postgres',
+        config: { connection_string: await pgUrlThrough(proxy.port) },
+      },
+      client: { disable_db_pings_in_health: true },
+    } as ConfigFile)
+    await proxy.cut()
+    // Long enough for a ping of the cut store to have failed, were one sent.
+    await new Promise((r) => setTimeout(r, 300))
+    for (const path of ['/health', '/health/ready']) {
+      expect(await get(`${h.url}${path}`)).toEqual({
+        status: 200,
+        body: { status: 'ok', components: { db_pings: 'disabled', redis: 'disabled' } },
+      })
+    }
+  })
 })

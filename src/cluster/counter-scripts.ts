@@ -47,15 +47,19 @@ end
 
 /**
  * KEYS: record, released marker, epoch, then (hash, sorted set) per check.
- * ARGV: reservation id, ttl ms, record ttl ms, then (limit or '' for none, amount, expiry ms or '0') per check.
+ * ARGV: reservation id, ttl ms, record ttl ms, the epoch the caller knows, then (limit or '' for
+ * none, amount, expiry ms or '0') per check.
  * Returns {1, hold..., room left after the hold ('' when unlimited)...} or {0, failing index (1-based), used, reserved, limit},
- * {-1} when the epoch is missing (Redis lost its data: seed, then reserve again), {-2} when the id was already released.
+ * {-1} when the epoch is missing (Redis lost its data: seed, then reserve again), {-2} when the id
+ * was already released, {-3, epoch} when the counters were seeded since the caller last looked.
  */
 export const RESERVE_LUA = `${COMMON}
 local rid = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local n = (#KEYS - 3) / 2
-if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then return {-1} end
+if epoch ~= ARGV[4] then return {-3, epoch} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {-2} end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local out = {1}
@@ -70,7 +74,7 @@ local left = {}
 local pending = {}
 for i = 1, n do
   local h, z = KEYS[2 * i + 2], KEYS[2 * i + 3]
-  local lim, amt = ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local lim, amt = ARGV[3 * i + 2], ARGV[3 * i + 3]
   prune(h, z, now)
   local grant = amt
   if lim ~= '' then
@@ -91,7 +95,7 @@ end
 for i = 1, n do
   local h, z = KEYS[2 * i + 2], KEYS[2 * i + 3]
   local m = rid .. ':' .. i
-  local expiry = ARGV[3 * i + 3]
+  local expiry = ARGV[3 * i + 4]
   redis.call('HSET', h, 'a:' .. m, grants[i])
   if grants[i] ~= '0' then redis.call('HINCRBY', h, 'r', grants[i]) end
   redis.call('ZADD', z, now + ttl, m)
@@ -109,28 +113,36 @@ return out
 `
 
 /**
- * Settle and release. KEYS: record, finished marker, then optionally the hash of each check.
- * ARGV: reservation id, marker ttl ms, then the actual amount per check (none for a release), then
- * with the hashes each one's expiry ms or '0'. A finished reservation keeps the marker a minute (a
- * retried settle does nothing), an unknown one longer (a reserve of it arriving late holds nothing).
- * An unknown, unmarked id with hashes given is one whose record Redis lost: its amounts are
- * charged to the hashes. Returns 1, 2 when charged without the record, or 0 when already finished.
+ * Settle and release. KEYS: record, finished marker, epoch, then optionally the hash of each check.
+ * ARGV: reservation id, marker ttl ms, the epoch the caller knows ('' for a release, which checks
+ * none), then the actual amount per check (none for a release), then with the hashes each one's
+ * expiry ms or '0'. A finished reservation keeps the marker a minute (a retried settle does
+ * nothing), an unknown one longer (a reserve of it arriving late holds nothing). An unknown,
+ * unmarked id with hashes given is one whose record Redis lost: its amounts are charged to the
+ * hashes. Returns {1}, {2} when charged without the record, {0} when already finished, {-1} when
+ * the epoch is missing, {-3, epoch} when the counters were seeded since the caller last looked
+ * (nothing charged: what the caller charged before is added back by its node, see onReseeded).
  */
 export const SETTLE_LUA = `${COMMON}
+if ARGV[3] ~= '' then
+  local epoch = redis.call('GET', KEYS[3])
+  if not epoch then return {-1} end
+  if epoch ~= ARGV[3] then return {-3, epoch} end
+end
 local rec = redis.call('LRANGE', KEYS[1], 0, -1)
 if #rec == 0 then
-  if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[2], 'NX') then return 0 end
-  local m = #KEYS - 2
-  if m == 0 then return 0 end
+  if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[2], 'NX') then return {0} end
+  local m = #KEYS - 3
+  if m == 0 then return {0} end
   for i = 1, m do
-    local actual = ARGV[i + 2]
+    local actual = ARGV[i + 3]
     if actual and actual ~= '0' then
-      redis.call('HINCRBY', KEYS[i + 2], 'u', actual)
-      local expiry = ARGV[m + i + 2]
-      if expiry ~= '0' then redis.call('PEXPIRE', KEYS[i + 2], expiry) end
+      redis.call('HINCRBY', KEYS[i + 3], 'u', actual)
+      local expiry = ARGV[m + i + 3]
+      if expiry ~= '0' then redis.call('PEXPIRE', KEYS[i + 3], expiry) end
     end
   end
-  return 2
+  return {2}
 end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'PX', 60000)
@@ -139,13 +151,13 @@ for i = 1, #rec / 3 do
   local h, z, expiry = rec[3 * i - 2], rec[3 * i - 1], rec[3 * i]
   drop_hold(h, z, rid .. ':' .. i)
   if redis.call('ZCARD', z) == 0 then redis.call('HDEL', h, 'r') end
-  local actual = ARGV[i + 2]
+  local actual = ARGV[i + 3]
   if actual and actual ~= '0' then
     redis.call('HINCRBY', h, 'u', actual)
     if expiry ~= '0' then redis.call('PEXPIRE', h, expiry) end
   end
 end
-return 1
+return {1}
 `
 
 /** KEYS: hash, sorted set. Returns {used, reserved}. */

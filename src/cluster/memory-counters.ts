@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { GatewayError } from '../core/errors.js'
 import {
   RECORD_GRACE_MS,
   checkAmount,
@@ -27,6 +28,9 @@ interface CounterWindow {
   expiresAt: number
 }
 
+/** A finished reservation is remembered this long, so a retried settle does nothing (as on Redis). */
+const FINISHED_KEPT_MS = 60_000
+
 interface ReservationRecord {
   entries: { key: string; member: string; expiryMs: number }[]
   expiresAt: number
@@ -45,6 +49,8 @@ export interface MemoryCounterStoreOptions {
 export class MemoryCounterStore implements CounterStore {
   private readonly windows = new Map<string, CounterWindow>()
   private readonly records = new Map<string, ReservationRecord>()
+  /** Settled or released ids, until when: a late settle does nothing, a late reserve holds nothing. */
+  private readonly finished = new Map<string, number>()
   private readonly now: () => number
   private readonly sweeper: NodeJS.Timeout
 
@@ -59,6 +65,8 @@ export class MemoryCounterStore implements CounterStore {
     checkTtl(opts.ttlMs)
     const reservationId = opts.reservationId ?? randomUUID()
     const now = this.now()
+    if (this.isFinished(reservationId, now))
+      throw new GatewayError('store_unavailable', 'the counters saw this reservation released already')
     const existing = this.liveRecord(reservationId, now)
     if (existing) {
       const reserved = existing.entries.map(
@@ -106,9 +114,13 @@ export class MemoryCounterStore implements CounterStore {
     return { ok: true, reservationId, reserved: grants.map(fromUnits), remaining }
   }
 
-  async settle(reservationId: string, actual: readonly number[]): Promise<void> {
+  async settle(
+    reservationId: string,
+    actual: readonly number[],
+    checks?: readonly LimitCheck[],
+  ): Promise<void> {
     actual.forEach((a, i) => checkAmount(`actual[${i}]`, a))
-    this.finish(reservationId, actual)
+    this.finish(reservationId, actual, checks)
   }
 
   async release(reservationId: string): Promise<void> {
@@ -137,13 +149,30 @@ export class MemoryCounterStore implements CounterStore {
     clearInterval(this.sweeper)
     this.windows.clear()
     this.records.clear()
+    this.finished.clear()
   }
 
-  private finish(reservationId: string, actual: readonly number[]): void {
+  /**
+   * As the Redis store's settle script: an unknown id is marked finished (a reserve of it arriving
+   * late holds nothing), and charged to `checks` when given and not finished before (its record
+   * expired while the request ran).
+   */
+  private finish(reservationId: string, actual: readonly number[], checks?: readonly LimitCheck[]): void {
     const now = this.now()
     const record = this.liveRecord(reservationId, now)
-    if (!record) return
+    if (!record) {
+      if (this.isFinished(reservationId, now)) return
+      this.finished.set(reservationId, now + RECORD_GRACE_MS)
+      if (!checks || checks.length !== actual.length) return
+      for (const [i, c] of checks.entries()) {
+        const charge = toUnits(actual[i])
+        if (charge !== 0n)
+          this.touch(windowKey(c.counter, c.windowStart), windowExpiryMs(c.windowMs), now).used += charge
+      }
+      return
+    }
     this.records.delete(reservationId)
+    this.finished.set(reservationId, now + FINISHED_KEPT_MS)
     for (const [i, e] of record.entries.entries()) {
       const charge = toUnits(actual[i] ?? 0)
       const w = charge === 0n ? this.liveWindow(e.key, now) : this.touch(e.key, e.expiryMs, now)
@@ -200,10 +229,19 @@ export class MemoryCounterStore implements CounterStore {
     return record
   }
 
+  private isFinished(reservationId: string, now: number): boolean {
+    const until = this.finished.get(reservationId)
+    if (until === undefined) return false
+    if (until > now) return true
+    this.finished.delete(reservationId)
+    return false
+  }
+
   private sweep(): void {
     const now = this.now()
     for (const key of this.windows.keys()) this.liveWindow(key, now)
     for (const id of this.records.keys()) this.liveRecord(id, now)
+    for (const id of this.finished.keys()) this.isFinished(id, now)
   }
 }
 

@@ -33,6 +33,14 @@ const seedScript = new LuaScript(SEED_LUA)
 const FINISH_RETRY_MS = 1_000
 /** Unfinished settles and releases kept for retry at most; beyond, their holds simply expire. */
 const MAX_FINISH_RETRIES = 100_000
+/** How often a node looks for counters seeded again by another node, when no call of its own has told it. */
+const EPOCH_CHECK_MS = 1_000
+
+/** An epoch is `<ms the seed began reading the store>:<uuid>`; older ones were a bare uuid. */
+function seededAtOf(epoch: string): number {
+  const at = Number(epoch.slice(0, epoch.indexOf(':')))
+  return Number.isFinite(at) && at > 0 ? at : Date.now()
+}
 
 interface PendingFinish {
   keys: string[]
@@ -58,12 +66,19 @@ export class RedisCounterStore implements CounterStore {
   private reseeding: Promise<void> | undefined
   private readonly unfinished = new Map<string, PendingFinish>()
   private retryTimer: NodeJS.Timeout | undefined
+  /** The seeding of the counters this node last saw ('' before its first call). */
+  private epoch = ''
+  private reseeded: (seededAt: number) => void = () => undefined
+  private readonly epochTimer: NodeJS.Timeout
+  private checkingEpoch = false
 
   constructor(
     private readonly redis: Redis,
     opts: { prefix?: string } = {},
   ) {
     this.prefix = opts.prefix ?? DEFAULT_PREFIX
+    this.epochTimer = setInterval(() => void this.checkEpoch(), EPOCH_CHECK_MS)
+    this.epochTimer.unref()
   }
 
   /** Opens a connection of its own; fails with a clear error when Redis cannot be reached. */
@@ -82,6 +97,7 @@ export class RedisCounterStore implements CounterStore {
       reservationId,
       String(Math.ceil(opts.ttlMs)),
       String(Math.ceil(opts.ttlMs + RECORD_GRACE_MS)),
+      this.epoch,
     ]
     for (const c of checks) {
       keys.push(this.hashKey(c.counter, c.windowStart), this.holdsKey(c.counter, c.windowStart))
@@ -91,17 +107,12 @@ export class RedisCounterStore implements CounterStore {
         String(windowExpiryMs(c.windowMs)),
       )
     }
-    let reply = (await this.run(reserveScript, keys, args, 'the reservation')) as (string | number)[]
-    if (reply[0] === -1) {
-      // Redis lost its data since the counters were seeded: seed them again before admitting.
-      await this.reseed()
-      reply = (await this.run(reserveScript, keys, args, 'the reservation')) as (string | number)[]
-    }
-    if (reply[0] === -1 || reply[0] === -2) {
+    const reply = await this.runInEpoch(reserveScript, keys, args, 3, 'the reservation')
+    if (reply[0] === -1 || reply[0] === -2 || reply[0] === -3) {
       const why =
-        reply[0] === -1
-          ? 'lost its counters again while they were seeded'
-          : 'saw this reservation released already'
+        reply[0] === -2
+          ? 'saw this reservation released already'
+          : 'lost its counters again while they were seeded'
       throw new GatewayError('store_unavailable', `Redis ${why}`)
     }
     if (reply[0] === 1) {
@@ -134,7 +145,12 @@ export class RedisCounterStore implements CounterStore {
   ): Promise<void> {
     actual.forEach((a, i) => checkAmount(`actual[${i}]`, a))
     const keys = this.finishKeys(reservationId)
-    const args = [reservationId, String(RECORD_GRACE_MS), ...actual.map((a) => toUnits(a).toString())]
+    const args = [
+      reservationId,
+      String(RECORD_GRACE_MS),
+      this.epoch,
+      ...actual.map((a) => toUnits(a).toString()),
+    ]
     if (checks && checks.length === actual.length) {
       checks.forEach((c) => keys.push(this.hashKey(c.counter, c.windowStart)))
       checks.forEach((c) => args.push(String(windowExpiryMs(c.windowMs))))
@@ -143,12 +159,16 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async release(reservationId: string): Promise<void> {
-    const args = [reservationId, String(RECORD_GRACE_MS)]
+    const args = [reservationId, String(RECORD_GRACE_MS), '']
     await this.finish(reservationId, this.finishKeys(reservationId), args, 'the release')
   }
 
   onReset(seeds: () => Promise<CounterSeed[]>): void {
     this.seeds = seeds
+  }
+
+  onReseeded(handler: (seededAt: number) => void): void {
+    this.reseeded = handler
   }
 
   async read(counter: string, windowStart: number): Promise<CounterUsage> {
@@ -184,6 +204,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.epochTimer)
     if (this.retryTimer) clearInterval(this.retryTimer)
     this.unfinished.clear()
     await this.redis.quit().catch(() => this.redis.disconnect())
@@ -195,7 +216,9 @@ export class RedisCounterStore implements CounterStore {
    */
   private async finish(reservationId: string, keys: string[], args: string[], what: string): Promise<void> {
     try {
-      await this.run(settleScript, keys, args, what)
+      const reply = await this.runInEpoch(settleScript, keys, args, 2, what)
+      if (reply[0] === -1 || reply[0] === -3)
+        throw new GatewayError('store_unavailable', `Redis lost its counters again while they were seeded`)
       this.unfinished.delete(reservationId)
     } catch (err) {
       if (err instanceof GatewayError && err.code === 'store_unavailable')
@@ -220,8 +243,11 @@ export class RedisCounterStore implements CounterStore {
         continue
       }
       try {
-        await settleScript.run(this.redis, p.keys, p.args)
-        this.unfinished.delete(id)
+        const reply = (await settleScript.run(this.redis, p.keys, p.args)) as (string | number)[]
+        // Missing epoch: not seeded yet, try later. Another epoch: the charge is added back with the
+        // rest of what this node charged before the seeding (onReseeded), and the holds are gone.
+        if (reply[0] === -3) this.sawEpoch(String(reply[1]))
+        if (reply[0] !== -1) this.unfinished.delete(id)
       } catch {
         // Still away: the next tick tries again.
         return
@@ -233,18 +259,73 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
+  /**
+   * Runs a reserve or settle script in the epoch this node knows: seeds the counters when Redis lost
+   * them (-1), learns of a seeding by another node (-3), and runs it again, a few times at most.
+   * `epochArg` is the index of the epoch in `args`.
+   */
+  private async runInEpoch(
+    script: LuaScript,
+    keys: string[],
+    args: string[],
+    epochArg: number,
+    what: string,
+  ): Promise<(string | number)[]> {
+    let reply: (string | number)[] = [-1]
+    for (let attempt = 0; attempt < 3; attempt++) {
+      reply = (await this.run(script, keys, args, what)) as (string | number)[]
+      if (reply[0] === -1) await this.reseed()
+      else if (reply[0] === -3) this.sawEpoch(String(reply[1]))
+      else return reply
+      // A release ('' here) checks no epoch, so never gets here.
+      args[epochArg] = this.epoch
+    }
+    return reply
+  }
+
+  /**
+   * A seeding this node had not seen: what it charged before, and had not written to the store
+   * when the seed read it, is missing from the counters; its onReseeded handler adds it back.
+   * Settles still waiting for a retry belong to the lost epoch: dropped (their holds are gone,
+   * their charges are among what is added back).
+   */
+  private sawEpoch(epoch: string): void {
+    if (epoch === this.epoch) return
+    const first = this.epoch === ''
+    this.epoch = epoch
+    for (const [id, p] of this.unfinished)
+      if (p.args[2] !== '' && p.args[2] !== epoch) this.unfinished.delete(id)
+    if (!first) this.reseeded(seededAtOf(epoch))
+  }
+
+  private async checkEpoch(): Promise<void> {
+    if (this.checkingEpoch || this.epoch === '' || this.redis.status !== 'ready') return
+    this.checkingEpoch = true
+    try {
+      const epoch = await this.redis.get(this.epochKey())
+      if (epoch) this.sawEpoch(epoch)
+    } catch {
+      // Redis away: the next call or check finds out.
+    } finally {
+      this.checkingEpoch = false
+    }
+  }
+
   /** One seeding at a time per node; the script lets only the first node's seed through. */
   private reseed(): Promise<void> {
     this.reseeding ??= (async () => {
       try {
+        // Taken before the store is read: usage written back after it may be missing from the seed.
+        const epoch = `${Date.now()}:${randomUUID()}`
         const seeds = await this.seeds()
         const keys = [this.epochKey()]
-        const args: string[] = [randomUUID()]
+        const args: string[] = [epoch]
         for (const s of seeds) {
           keys.push(this.hashKey(s.counter, s.windowStart))
           args.push(toUnits(s.used).toString(), String(windowExpiryMs(s.windowMs)))
         }
-        await this.run(seedScript, keys, args, 'the seeding of the counters')
+        const seeded = await this.run(seedScript, keys, args, 'the seeding of the counters')
+        if (seeded === 1) this.sawEpoch(epoch)
       } finally {
         this.reseeding = undefined
       }
@@ -277,7 +358,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   private finishKeys(reservationId: string): string[] {
-    return [this.recordKey(reservationId), this.releasedKey(reservationId)]
+    return [this.recordKey(reservationId), this.releasedKey(reservationId), this.epochKey()]
   }
 
   private epochKey(): string {

@@ -75,6 +75,12 @@ export interface CounterStore {
    * In-process counters are seeded at start-up instead and never call it.
    */
   onReset?(seeds: () => Promise<CounterSeed[]>): void
+  /**
+   * Called synchronously when this node first sees the shared counters seeded again after a loss
+   * (by itself or by another node), with the time (ms) the seed began reading the store: what the
+   * node charged before and had not written to the store by then is missing; the handler adds it back.
+   */
+  onReseeded?(handler: (seededAt: number) => void): void
   close(): Promise<void>
 }
 

@@ -1,8 +1,19 @@
-import type { CounterSeed, CounterStore } from '../cluster/index.js'
+import type { CounterSeed, CounterStore, LimitCheck } from '../cluster/index.js'
 import type { Logger } from '../observability/logger.js'
 import { budgetCounter, rateLimitCounter, windowFor, type PlannedCheck } from './limits.js'
 import type { Budget, GovernanceSnapshot, RateLimit } from './model.js'
 import type { UsageDelta } from './repo/index.js'
+
+type Entry = { p: PlannedCheck; amount: number }
+
+/** Written batches are remembered this long, in case counters seeded meanwhile missed them. */
+const WRITTEN_KEPT_MS = 60_000
+
+/** An amount to add back to a counter window. */
+export interface UnwrittenUsage {
+  check: LimitCheck
+  amount: number
+}
 
 /**
  * Writes what every limit was charged back to the store, in batches, off the request path, and
@@ -10,9 +21,12 @@ import type { UsageDelta } from './repo/index.js'
  * and counters that lost their data (Redis restarted empty) can never lower the stored figure.
  */
 export class UsagePersistence {
-  private pending = new Map<string, { p: PlannedCheck; amount: number }>()
+  private pending = new Map<string, Entry>()
   private timer: NodeJS.Timeout | undefined
   private flushing: Promise<boolean> | undefined
+  private inFlight: Entry[] = []
+  /** Batches written, with when their write was seen to succeed (after its commit). */
+  private written: { at: number; batch: Entry[] }[] = []
 
   constructor(
     private save: (deltas: UsageDelta[]) => Promise<void>,
@@ -36,10 +50,18 @@ export class UsagePersistence {
     const batch = [...this.pending.values()]
     this.pending.clear()
     if (batch.length === 0) return Promise.resolve(true)
+    this.inFlight = batch
     const flushing: Promise<boolean> = this.save(batch.map(({ p, amount }) => usageDelta(p, amount)))
       .then(
-        () => true,
+        () => {
+          if (this.inFlight === batch) this.inFlight = []
+          const at = Date.now()
+          this.written = this.written.filter((w) => w.at > at - WRITTEN_KEPT_MS)
+          this.written.push({ at, batch })
+          return true
+        },
         (err: unknown) => {
+          if (this.inFlight === batch) this.inFlight = []
           for (const { p, amount } of batch) this.add(p, amount)
           this.logger.warn({ err: (err as Error).message }, 'could not persist usage; will retry')
           return false
@@ -56,6 +78,27 @@ export class UsagePersistence {
   async flushAll(): Promise<void> {
     await this.flushing
     if (!(await this.flush())) throw new Error('the usage not yet written back could not be written')
+  }
+
+  /**
+   * What was charged and may be missing from a store read that began at `since`: not yet written,
+   * being written, or seen written at or after it (a batch committed just before the read and seen
+   * after it is counted twice: an error on the safe side). Summed per counter window.
+   */
+  unwrittenSince(since: number): UnwrittenUsage[] {
+    const sums = new Map<string, UnwrittenUsage>()
+    const entries = [
+      ...this.pending.values(),
+      ...this.inFlight,
+      ...this.written.filter((w) => w.at >= since).flatMap((w) => w.batch),
+    ]
+    for (const { p, amount } of entries) {
+      const key = `${p.check.counter}@${p.windowStart}`
+      const sum = sums.get(key)
+      if (sum) sum.amount += amount
+      else sums.set(key, { check: p.check, amount })
+    }
+    return [...sums.values()]
   }
 
   async stop(): Promise<void> {

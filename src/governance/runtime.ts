@@ -90,11 +90,18 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
   await state.reload()
   if (cluster.kind === 'memory')
     await seedCounters(cluster.counters, await loadSnapshot(store.db), Date.now())
-  // Shared counters that lost their data are seeded from the store, with this node's unwritten usage in it.
+  // Shared counters that lost their data are seeded from the store; then every node adds back
+  // what it charged that the store did not have yet when the seed read it.
   cluster.counters.onReset?.(async () => {
-    await persistence.flushAll()
     logger.warn('Redis lost the governance counters: seeding them from the config store')
     return counterSeeds(await loadSnapshot(store.db), Date.now())
+  })
+  cluster.counters.onReseeded?.((seededAt) => {
+    for (const { check, amount } of persistence.unwrittenSince(seededAt)) {
+      cluster.counters.add(check.counter, check.windowStart, check.windowMs, amount).catch((err: unknown) => {
+        logger.warn({ err: (err as Error).message }, 'could not add back usage the seeded counters missed')
+      })
+    }
   })
 
   // Another node changed something: reload. After a lost connection, reload whatever was missed.

@@ -317,10 +317,11 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
           DEFAULT_MCP_AGENT_DEPTH,
       },
       storeProbes: () => [
-        { name: 'config_store', required: true, ping: () => store.ping() },
+        { name: 'config_store', required: true, database: true, ping: () => store.ping() },
         { name: 'redis', required: true, ping: () => cluster.ping() },
-        { name: 'log_store', required: false, ping: () => pingLogs() },
+        { name: 'log_store', required: false, database: true, ping: () => pingLogs() },
       ],
+      dbPingsDisabled: () => (client as Record<string, unknown>).disable_db_pings_in_health === true,
       fileOwnership: {
         objects: new ProviderObjects(store.db),
         // Admin auth is installed on the server just below; requests come later.

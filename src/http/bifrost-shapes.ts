@@ -107,7 +107,6 @@ const UNREAD_CLIENT_FIELDS = [
   'required_headers',
   'logging_headers',
   'allowed_headers',
-  'disable_db_pings_in_health',
   'dump_errors_in_console_logs',
   'webhook_config',
   'dual_credential_conflict_behavior',
