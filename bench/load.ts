@@ -15,6 +15,8 @@ export interface LoadTarget {
   cpuPid: number
   /** The fake upstream's process: its CPU, like the client's, is not counted as other load. */
   upstreamPid: number
+  /** Heimdall's Prometheus endpoint, read for the event loop's delay. */
+  metricsUrl?: string
 }
 
 function ownPids(target: LoadTarget): number[] {

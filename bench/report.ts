@@ -7,6 +7,8 @@ export interface Settings {
   seconds: number
   warmupSeconds: number
   rate: number
+  /** Saturation rounds per target and mode; figures are the median round's. */
+  rounds: number
   connections: number
   profileHeimdall: boolean
   targets: string[] | undefined
@@ -15,8 +17,13 @@ export interface Settings {
 export interface Measurement {
   target: string
   mode: Mode
+  /** The median round (by CPU per request). */
   saturation?: SaturationResult
+  /** Every saturation round, in the order run. */
+  rounds?: SaturationResult[]
   fixedRate?: FixedRateResult
+  /** Heimdall's event-loop delay p99 over the fixed-rate window (prom-client's monitorEventLoopDelay). */
+  eventLoopP99Ms?: number
   /** Anything that makes the figures suspect: failed requests, an answer that was not passed through. */
   problems: string[]
 }
@@ -31,6 +38,18 @@ export interface RunSummary {
   skipped: { target: string; reason: string }[]
   profiles: string[]
 }
+
+/** The figures issue 19 started from, kept beside every new run for comparison. */
+const BASELINE = [
+  '## Baseline (issue 19, measured on `main` 2026-12-04, 2 cores, 50 connections)',
+  '',
+  '| target | JSON req/s | CPU µs per JSON request | SSE req/s | CPU µs per SSE request | p99 added at 1,000 req/s, JSON / SSE |',
+  '| --- | --- | --- | --- | --- | --- |',
+  '| floor (undici pass-through) | 13,277 | 63 | 9,405 | 88 | +1.0 / +0.9 ms |',
+  '| Portkey 1.15.2 | 1,007 | 1,168 | 804 | 1,311 | saturated |',
+  '| Heimdall, governed + logged | 2,834 | 350 | 2,018 | 480 | +14.7 / +37.1 ms |',
+  '',
+]
 
 /** Other work above this (in cores, averaged over a measurement) makes the run worth repeating. */
 const BUSY_MACHINE_CORES = 0.2
@@ -93,20 +112,40 @@ function summaryRow(m: Measurement, all: Measurement[]): string[] {
       addedVsFloor = `${ratio(addedP50, floorLat.p50Ms - direct.p50Ms)} / ${ratio(addedP99, floorLat.p99Ms - direct.p99Ms)}`
     }
   }
-  const floorCpu = floor?.saturation?.cpuMicrosPerRequest
-  const cpuVsFloor = m.target !== 'direct' && sat && floorCpu ? ratio(sat.cpuMicrosPerRequest, floorCpu) : '—'
+  const cpuVsFloor = m.target !== 'direct' && floor ? cpuRatio(m, floor) : '—'
 
   return [
     m.problems.length > 0 ? `${m.target} (!)` : m.target,
     m.mode,
     fixed(sat?.requestsPerSecond, 0),
     fixed(sat?.cpuMicrosPerRequest, 0),
+    (m.rounds ?? []).map((r) => fixed(r.cpuMicrosPerRequest, 0)).join(' '),
     fixed(lat?.p50Ms, 3),
     fixed(lat?.p99Ms, 3),
     added,
     addedVsFloor,
     cpuVsFloor,
+    fixed(m.eventLoopP99Ms, 1),
   ]
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** CPU ÷ floor: the median of each round's ratio (the floor measured in the same round). */
+function cpuRatio(m: Measurement, floor: Measurement): string {
+  const mine = m.rounds ?? []
+  const theirs = floor.rounds ?? []
+  if (mine.length > 0 && mine.length === theirs.length) {
+    const r = median(mine.map((x, i) => x.cpuMicrosPerRequest / theirs[i].cpuMicrosPerRequest))
+    return Number.isFinite(r) ? `${r.toFixed(2)}×` : '—'
+  }
+  const base = floor.saturation?.cpuMicrosPerRequest
+  return m.saturation && base ? ratio(m.saturation.cpuMicrosPerRequest, base) : '—'
 }
 
 function failureCounts(f: { non2xx: number; errors: number; timeouts: number } | undefined): string {
@@ -140,11 +179,13 @@ export function renderReport(run: RunSummary): string {
       'mode',
       'req/s (saturation)',
       'CPU µs/req',
+      'CPU µs/req by round',
       'p50 ms',
       'p99 ms',
       'added p50 / p99 ms vs direct',
       'added ÷ floor added',
       'CPU ÷ floor',
+      'event loop p99 ms',
     ],
     measurements.map((m) => summaryRow(m, measurements)),
   )
@@ -184,8 +225,9 @@ export function renderReport(run: RunSummary): string {
     `- date: ${run.startedAt.toISOString()}`,
     ...run.machine.map((line) => `- ${line}`),
     `- command: \`${run.command}\``,
-    `- settings: ${settings.seconds} s per measurement after ${settings.warmupSeconds} s of warm-up, ` +
-      `${settings.connections} connections at saturation, ${settings.rate} req/s for latency`,
+    `- settings: ${settings.rounds} saturation rounds of ${settings.seconds} s per target and mode after ` +
+      `${settings.warmupSeconds} s of warm-up, targets interleaved; ${settings.connections} connections at ` +
+      `saturation, ${settings.rate} req/s for latency`,
     '',
     summary,
     '',
@@ -197,13 +239,17 @@ export function renderReport(run: RunSummary): string {
     '',
     '- req/s: autocannon, closed loop, pipelining 1. Client, proxy and fake upstream share the same cores,',
     '  so this is a relative figure.',
-    "- CPU µs/req: utime + stime of the target's process (all threads) over the saturation window, divided",
-    "  by the requests completed in it. For `direct` it is the fake upstream's own cost.",
+    "- CPU µs/req: utime + stime of the target's process (all threads) over a saturation window, divided",
+    '  by the requests completed in it; the median of the rounds (all rounds listed beside it). For',
+    "  `direct` it is the fake upstream's own cost. CPU ÷ floor: the median of the rounds' ratios.",
+    '- heimdall: no virtual key, request logging with bodies (the default). heimdall-governed: every',
+    '  request carries a virtual key with a budget and a rate limit (requests and tokens), logged with bodies.',
+    "- event loop p99: Heimdall's own `nodejs_eventloop_lag_p99_seconds` over the fixed-rate window.",
     '- p50 / p99: open loop at the fixed rate, one request every 1/rate s, timed from dispatch to the last',
     "  byte with sub-millisecond precision (autocannon's `overallRate` sends each second's requests in one",
     '  burst and keeps whole milliseconds, so it is not used for latency).',
     "- added: target minus `direct` at the same percentile; ÷ floor: that, divided by the floor's added",
-    '  latency. CPU ÷ floor: CPU µs/req divided by the floor proxy’s.',
+    '  latency.',
     '- other load: cores used by processes other than the client, the target and the fake upstream',
     '  during the saturation / fixed-rate window (steal time included).',
     '',
@@ -211,5 +257,6 @@ export function renderReport(run: RunSummary): string {
     '',
     details,
     '',
+    ...BASELINE,
   ].join('\n')
 }

@@ -1,7 +1,12 @@
-// `npm run bench`: measures the fake upstream alone, the floor proxy, Heimdall and (if installed) Portkey,
-// prints a markdown table and writes it to bench/RESULTS.md. Settings, all optional:
-//   BENCH_SECONDS (10) per measurement, BENCH_WARMUP_SECONDS (2), BENCH_RATE (500 req/s for latency),
-//   BENCH_CONNECTIONS (50), BENCH_TARGETS (e.g. "floor,heimdall"; direct always runs),
+// `npm run bench`: measures the fake upstream alone, the floor proxy, Heimdall (plain, and governed: a
+// virtual key with a budget and a rate limit, logging with bodies) and (if installed) Portkey, prints
+// a markdown table and writes it to bench/RESULTS.md. Every target runs at once in its own process;
+// each of BENCH_ROUNDS rounds saturates them one after the other, the order rotating, so that a
+// machine whose speed drifts charges every target alike; a figure is the median of its rounds, and a
+// ratio to the floor the median of the per-round ratios. Settings, all optional:
+//   BENCH_SECONDS (10) per measurement, BENCH_WARMUP_SECONDS (2), BENCH_ROUNDS (3),
+//   BENCH_RATE (1000 req/s for latency), BENCH_CONNECTIONS (50),
+//   BENCH_TARGETS (e.g. "floor,heimdall,heimdall-governed"; direct always runs),
 //   BENCH_HEIMDALL_CLI (dist/cli.js), BENCH_PROFILE=1 or --cpu-prof (profile Heimdall into bench/out).
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
@@ -15,6 +20,7 @@ import {
   type Failures,
   type LoadTarget,
   type Mode,
+  type SaturationResult,
 } from './load.js'
 import { killAllChildrenNow, stopAllChildren, stopChild } from './processes.js'
 import { describeMachine, renderReport, type Measurement, type RunSummary, type Settings } from './report.js'
@@ -40,7 +46,8 @@ function readSettings(): Settings {
   return {
     seconds: positiveNumber('BENCH_SECONDS', 10),
     warmupSeconds: positiveNumber('BENCH_WARMUP_SECONDS', 2),
-    rate: positiveNumber('BENCH_RATE', 500),
+    rate: positiveNumber('BENCH_RATE', 1000),
+    rounds: Math.round(positiveNumber('BENCH_ROUNDS', 3)),
     connections: positiveNumber('BENCH_CONNECTIONS', 50),
     profileHeimdall: process.argv.includes('--cpu-prof') || process.env.BENCH_PROFILE === '1',
     targets: targets && targets.length > 0 ? targets : undefined,
@@ -65,34 +72,61 @@ function flagFailures(label: string, f: Failures): string[] {
   return parts.length > 0 ? [`${label}: ${parts.join(', ')}`] : []
 }
 
-async function measureMode(target: LoadTarget, mode: Mode, settings: Settings): Promise<Measurement> {
-  const measurement: Measurement = { target: target.name, mode, problems: [] }
+/** Checks one answer and warms the target up; false when it does not answer 200 (not measured). */
+async function checkAndWarm(
+  target: LoadTarget,
+  mode: Mode,
+  settings: Settings,
+  m: Measurement,
+): Promise<boolean> {
   const check = await verifyAnswer(target, mode)
-  if (check.problem) measurement.problems.push(`answer check failed (${check.problem})`)
+  if (check.problem) m.problems.push(`answer check failed (${check.problem})`)
   // A target that does not answer 200 would only be measured failing fast.
-  if (check.status !== 200) return measurement
+  if (check.status !== 200) return false
   await saturate(target, mode, { seconds: settings.warmupSeconds, connections: settings.connections })
-  log(`  ${mode}: saturation ${settings.seconds} s`)
-  measurement.saturation = await saturate(target, mode, {
-    seconds: settings.seconds,
-    connections: settings.connections,
-  })
-  measurement.problems.push(...flagFailures('at saturation', measurement.saturation))
+  return true
+}
+
+/** Heimdall's event-loop delay p99 (prom-client resets its histogram at every scrape), in ms. */
+async function eventLoopP99Ms(target: LoadTarget): Promise<number | undefined> {
+  if (!target.metricsUrl) return undefined
+  try {
+    const text = await (await fetch(target.metricsUrl, { signal: AbortSignal.timeout(5000) })).text()
+    const value = /^nodejs_eventloop_lag_p99_seconds\s+([0-9.eE+-]+)$/m.exec(text)?.[1]
+    return value === undefined ? undefined : Number(value) * 1000
+  } catch {
+    return undefined
+  }
+}
+
+async function measureFixedRate(
+  target: LoadTarget,
+  mode: Mode,
+  settings: Settings,
+  m: Measurement,
+): Promise<void> {
   await sleep(500) // let the queues drain before timing single requests
-  log(`  ${mode}: ${settings.rate} req/s for ${settings.seconds} s`)
+  log(`  ${target.name} ${mode}: ${settings.rate} req/s for ${settings.seconds} s`)
   const atRate = { rate: settings.rate, connections: settings.connections }
   // The client's own request path must be warm too, or its JIT shows up in the first target's p99.
   await holdFixedRate(target, mode, { ...atRate, seconds: settings.warmupSeconds })
-  measurement.fixedRate = await holdFixedRate(target, mode, { ...atRate, seconds: settings.seconds })
-  measurement.problems.push(...flagFailures('at fixed rate', measurement.fixedRate))
-  return measurement
+  await eventLoopP99Ms(target) // a scrape resets the histogram: what follows is this window's
+  m.fixedRate = await holdFixedRate(target, mode, { ...atRate, seconds: settings.seconds })
+  m.eventLoopP99Ms = await eventLoopP99Ms(target)
+  m.problems.push(...flagFailures('at fixed rate', m.fixedRate))
 }
 
-/** The target being measured, so that an interrupted run still stops it and removes its files. */
-let current: StartedTarget | undefined
+/** The round whose CPU per request is the median: its figures stand for the target. */
+function medianRound(rounds: SaturationResult[]): SaturationResult | undefined {
+  const sorted = [...rounds].sort((a, b) => a.cpuMicrosPerRequest - b.cpuMicrosPerRequest)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
+/** The targets running, so that an interrupted run still stops them and removes their files. */
+const running: StartedTarget[] = []
 
 async function shutdown(): Promise<void> {
-  await current?.stop().catch(() => {})
+  await Promise.all(running.splice(0).map((t) => t.stop().catch(() => {})))
   await stopAllChildren()
 }
 
@@ -121,7 +155,8 @@ async function main(): Promise<void> {
     (t) => !settings.targets || t.name === 'direct' || settings.targets.includes(t.name),
   )
   // Bounded no matter what hangs: every phase's nominal length, plus generous start-up and stop time.
-  const perMode = 2 * (settings.warmupSeconds + settings.seconds) + 15
+  const perMode =
+    (settings.rounds + 2) * settings.seconds + 2 * settings.warmupSeconds + 5 * settings.rounds + 15
   const budgetMs = (selected.length * (MODES.length * perMode + 30) + 60) * 1000
   setTimeout(() => {
     log(`bench: exceeded its ${Math.round(budgetMs / 1000)} s budget, stopping`)
@@ -147,32 +182,49 @@ async function main(): Promise<void> {
       skipped.push({ target: definition.name, reason })
       continue
     }
-    log(`bench: ${definition.name}`)
-    let started: StartedTarget
+    log(`bench: starting ${definition.name}`)
     try {
-      started = await definition.start(ctx)
-      current = started
+      running.push(await definition.start(ctx))
     } catch (err) {
       const message = (err as Error).message
       log(`bench: ${definition.name} did not start: ${message}`)
       const oneLine = message.replace(/\s*\n\s*/g, ' | ').slice(0, 400)
       skipped.push({ target: definition.name, reason: `did not start: ${oneLine}` })
-      continue
-    }
-    try {
-      for (const mode of MODES) measurements.push(await measureMode(started.load, mode, settings))
-    } finally {
-      current = undefined
-      await started.stop()
     }
   }
+  for (const mode of MODES) {
+    const measured: { target: LoadTarget; m: Measurement }[] = []
+    for (const started of running) {
+      const m: Measurement = { target: started.load.name, mode, problems: [], rounds: [] }
+      measurements.push(m)
+      if (await checkAndWarm(started.load, mode, settings, m)) measured.push({ target: started.load, m })
+    }
+    for (let round = 0; round < settings.rounds; round++) {
+      // Rotating the order: no target is always measured first, or right after the heaviest.
+      const order = measured.map((_, i) => measured[(i + round) % measured.length])
+      for (const { target, m } of order) {
+        log(
+          `  round ${round + 1}/${settings.rounds} ${target.name} ${mode}: saturation ${settings.seconds} s`,
+        )
+        const result = await saturate(target, mode, {
+          seconds: settings.seconds,
+          connections: settings.connections,
+        })
+        m.rounds?.push(result)
+        m.problems.push(...flagFailures(`at saturation, round ${round + 1}`, result))
+      }
+    }
+    for (const { m } of measured) m.saturation = medianRound(m.rounds ?? [])
+    for (const { target, m } of measured) await measureFixedRate(target, mode, settings, m)
+  }
+  await Promise.all(running.splice(0).map((t) => t.stop()))
   await stopChild(upstream.child)
 
   const profiles = listProfiles().filter((p) => !profilesBefore.has(p))
   if (
     settings.profileHeimdall &&
     profiles.length === 0 &&
-    measurements.some((m) => m.target === 'heimdall')
+    measurements.some((m) => m.target.startsWith('heimdall'))
   ) {
     log(
       'bench: no CPU profile was written; Heimdall must exit cleanly on SIGTERM for --cpu-prof to write one',

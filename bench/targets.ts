@@ -1,4 +1,5 @@
-// What is measured: the fake upstream itself, the floor proxy, Heimdall and (when installed) Portkey.
+// What is measured: the fake upstream itself, the floor proxy, Heimdall plain and governed, and (when
+// installed) Portkey.
 // Each proxy runs in its own process, in front of the one shared fake upstream.
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -105,62 +106,105 @@ function heimdallCli(ctx: BenchContext): string {
   return process.env.BENCH_HEIMDALL_CLI ?? join(ctx.repoRoot, 'dist', 'cli.js')
 }
 
-const heimdall: TargetDefinition = {
-  name: 'heimdall',
-  unavailableBecause: (ctx) =>
-    existsSync(heimdallCli(ctx))
-      ? undefined
-      : `${relative(ctx.repoRoot, heimdallCli(ctx))} not found; run \`npm run build\` first`,
-  async start(ctx) {
-    const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-'))
-    const config = {
-      providers: {
-        openai: {
-          keys: [{ name: 'bench', value: 'sk-bench', models: ['*'], weight: 1 }],
-          network_config: { base_url: ctx.upstream.origin },
+/** The governed target's virtual key: what a client of a governed gateway sends. */
+const BENCH_VIRTUAL_KEY = 'sk-bf-bench0000000000000000000000000000000000'
+
+/**
+ * Heimdall's config for a target. Plain: one OpenAI key, no virtual key (every request is still
+ * logged with its bodies, Heimdall's default). Governed: as a governed deployment runs it, every
+ * request must carry a virtual key that has a budget and a rate limit (requests and tokens), so
+ * each request is admitted, reserved, charged and logged with bodies.
+ */
+function heimdallConfig(ctx: BenchContext, governed: boolean): Record<string, unknown> {
+  const providers = {
+    openai: {
+      keys: [{ name: 'bench', value: 'sk-bench', models: ['*'], weight: 1 }],
+      network_config: { base_url: ctx.upstream.origin },
+    },
+  }
+  if (!governed) return { providers }
+  return {
+    client: { enable_logging: true, disable_content_logging: false, enforce_auth_on_inference: true },
+    providers,
+    governance: {
+      budgets: [{ id: 'bench-budget', max_limit: 1_000_000_000, reset_duration: '1M' }],
+      rate_limits: [
+        {
+          id: 'bench-limit',
+          request_max_limit: 1_000_000_000,
+          request_reset_duration: '1h',
+          token_max_limit: 1_000_000_000_000,
+          token_reset_duration: '1h',
         },
-      },
-    }
-    await writeFile(join(appDir, 'config.json'), JSON.stringify(config, null, 2))
-    const port = await freePort()
-    const profile = ctx.profileHeimdall ? ['--cpu-prof', '--cpu-prof-dir', ctx.outDir] : []
-    const cliArgs = [
-      '--app-dir',
-      appDir,
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--log-level',
-      'warn',
-    ]
-    const child = startNode({
-      name: 'heimdall',
-      args: [...profile, heimdallCli(ctx), ...cliArgs],
-      cwd: ctx.repoRoot,
-      logDir: ctx.outDir,
-    })
-    const stop = async (): Promise<void> => {
-      await stopChild(child)
-      await rm(appDir, { recursive: true, force: true })
-    }
-    try {
-      await waitUntilReady(child, `${originOf(port)}/health`)
-    } catch (err) {
-      await stop()
-      throw err
-    }
-    return {
-      load: {
-        name: 'heimdall',
-        origin: originOf(port),
-        headers: { authorization: CLIENT_AUTHORIZATION },
-        cpuPid: child.pid,
-        upstreamPid: ctx.upstream.pid,
-      },
-      stop,
-    }
-  },
+      ],
+      virtual_keys: [
+        {
+          id: 'bench-vk',
+          name: 'bench',
+          value: BENCH_VIRTUAL_KEY,
+          is_active: true,
+          budget_id: 'bench-budget',
+          rate_limit_id: 'bench-limit',
+          provider_configs: [{ provider: 'openai', weight: 1, allowed_models: ['*'], key_ids: ['*'] }],
+        },
+      ],
+    },
+  }
+}
+
+function heimdallTarget(name: string, governed: boolean): TargetDefinition {
+  return {
+    name,
+    unavailableBecause: (ctx) =>
+      existsSync(heimdallCli(ctx))
+        ? undefined
+        : `${relative(ctx.repoRoot, heimdallCli(ctx))} not found; run \`npm run build\` first`,
+    async start(ctx) {
+      const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-'))
+      await writeFile(join(appDir, 'config.json'), JSON.stringify(heimdallConfig(ctx, governed), null, 2))
+      const port = await freePort()
+      const profile = ctx.profileHeimdall ? ['--cpu-prof', '--cpu-prof-dir', ctx.outDir] : []
+      const cliArgs = [
+        '--app-dir',
+        appDir,
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--log-level',
+        'warn',
+      ]
+      const child = startNode({
+        name,
+        args: [...profile, heimdallCli(ctx), ...cliArgs],
+        cwd: ctx.repoRoot,
+        logDir: ctx.outDir,
+      })
+      const stop = async (): Promise<void> => {
+        await stopChild(child)
+        await rm(appDir, { recursive: true, force: true })
+      }
+      try {
+        await waitUntilReady(child, `${originOf(port)}/health`)
+      } catch (err) {
+        await stop()
+        throw err
+      }
+      return {
+        load: {
+          name,
+          origin: originOf(port),
+          headers: governed
+            ? ({ 'x-bf-vk': BENCH_VIRTUAL_KEY } as Record<string, string>)
+            : { authorization: CLIENT_AUTHORIZATION },
+          cpuPid: child.pid,
+          upstreamPid: ctx.upstream.pid,
+          metricsUrl: `${originOf(port)}/metrics`,
+        },
+        stop,
+      }
+    },
+  }
 }
 
 function portkeyEntry(ctx: BenchContext): string {
@@ -207,4 +251,10 @@ const portkey: TargetDefinition = {
 }
 
 /** In the order they are measured: direct first, since every other target is compared with it. */
-export const TARGETS: readonly TargetDefinition[] = [direct, floor, heimdall, portkey]
+export const TARGETS: readonly TargetDefinition[] = [
+  direct,
+  floor,
+  heimdallTarget('heimdall', false),
+  heimdallTarget('heimdall-governed', true),
+  portkey,
+]

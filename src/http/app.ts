@@ -33,6 +33,7 @@ import { McpClientManager, SqlMcpClientRepo } from '../mcp/index.js'
 import { DEFAULT_MCP_AGENT_DEPTH } from '../mcp/agent.js'
 import { McpToolInjection } from '../mcp/inject.js'
 import { parseAnonymousTools, type AnonymousToolGrants } from '../mcp/access.js'
+import { sandboxLimitsFromConfig } from '../mcp/code-mode/index.js'
 import { registerMcpServerRoute } from '../mcp/server.js'
 import { AuthorizationServer, consentIdentity, type OAuthServerConfig } from '../mcp/oauth-server/index.js'
 import { registerOAuthServerRoutes, requestOrigin } from './routes/oauth-server.js'
@@ -460,6 +461,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       challenge: (request) => oauthServer.challenge(requestOrigin(request)),
       verifyAccessToken: (token, request) => oauthServer.verifyAccessToken(token, requestOrigin(request)),
       refusedOrigin: (request) => refusedOrigin(request, originPolicy),
+      codeModeLimits: () => sandboxLimitsFromConfig(mcpSettings.tool_manager_config),
     })
     const observability = await createObservability({
       adminAuth,

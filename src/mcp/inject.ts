@@ -4,6 +4,7 @@ import { VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
 import { allowedTools, type AnonymousToolGrants } from './access.js'
 import type { McpTool, McpToolSource } from './types.js'
+import { withCodeMode } from './code-mode/index.js'
 
 export interface McpToolInjectionOptions {
   source: McpToolSource
@@ -69,7 +70,8 @@ export class McpToolInjection implements GatewayHook {
     const format = FORMAT_OF[ctx.requestType]
     if (!format || this.opts.enabled?.() === false) return
     const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
-    const tools = allowedTools(this.opts.source, vk, ctx.headers, this.opts.anonymousTools?.())
+    const allowed = allowedTools(this.opts.source, vk, ctx.headers, this.opts.anonymousTools?.())
+    const tools = withCodeMode(allowed, this.opts.source)
     if (tools.length === 0) return
     const own = Array.isArray(request.tools) ? (request.tools as unknown[]) : []
     const taken = definedNames(own)

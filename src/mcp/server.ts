@@ -25,6 +25,7 @@ import {
   resolveCaller,
 } from './access.js'
 import type { McpTool, McpToolSource } from './types.js'
+import { callCodeModeTool, isCodeModeTool, withCodeMode, type SandboxLimits } from './code-mode/index.js'
 
 export interface McpServerDeps {
   source: McpToolSource
@@ -52,6 +53,8 @@ export interface McpServerDeps {
    */
   verifyAccessToken?: (token: string, request: FastifyRequest) => Promise<McpTokenIdentity | undefined>
   version?: string
+  /** Code mode's script limits (`mcp.tool_manager_config`); Bifrost's defaults otherwise. */
+  codeModeLimits?: () => Partial<SandboxLimits>
 }
 
 /** Whom an OAuth access token was issued for: a virtual key, a user id, or neither. */
@@ -126,9 +129,15 @@ function serverFor(
     { capabilities: { tools: { listChanged: false } } },
   )
   server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: allowedTools(deps.source, vk, headers, anonymous).map(listedTool),
+    tools: withCodeMode(allowedTools(deps.source, vk, headers, anonymous), deps.source).map(listedTool),
   }))
   server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
+    if (isCodeModeTool(req.params.name)) {
+      const { signal } = extra
+      const limits = deps.codeModeLimits?.()
+      const ctx = { source: deps.source, vk, headers, anonymous, signal, limits }
+      return (await callCodeModeTool(req.params.name, req.params.arguments ?? {}, ctx)) as CallToolResult
+    }
     let tool: McpTool
     try {
       tool = assertToolAllowed(deps.source, vk, headers, req.params.name, anonymous)

@@ -46,4 +46,6 @@ export interface McpToolSource {
   autoExecutes(name: string): boolean
   /** Called whenever the set of tools changes (a client connected, crashed, was edited). */
   onChange(listener: () => void): () => void
+  /** Whether a client is a code-mode client (`is_code_mode_client`): its tools are reached through code mode. */
+  isCodeModeClient?(client: string): boolean
 }

@@ -267,6 +267,12 @@ export class McpClientManager implements McpToolSource {
     return entry.connection.callTool(entry.tool.toolName, args, opts)
   }
 
+  isCodeModeClient(client: string): boolean {
+    return [...this.connections.values()].some(
+      (c) => c.config.name === client && c.config.is_code_mode_client,
+    )
+  }
+
   autoExecutes(name: string): boolean {
     const entry = this.exposed().get(name)
     return (
