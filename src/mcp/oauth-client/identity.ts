@@ -21,6 +21,13 @@ export interface McpSessionCaller {
 
 const MODES: readonly McpOAuthAuthMode[] = ['user', 'vk', 'session']
 
+/**
+ * The `auth_mode` of the admin verification credential of a per_user_oauth client (identity id:
+ * the MCP client id). No caller identity parses to it (parseIdentity knows only user, vk and
+ * session), so callers can never reach it, and no caller binding lists it.
+ */
+export const ADMIN_AUTH_MODE = 'admin' as McpOAuthAuthMode
+
 export function parseIdentity(value: string): McpIdentity {
   const at = value.indexOf(':')
   const mode = at > 0 ? value.slice(0, at) : ''

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import {
   exchangeAuthorization,
   refreshAuthorization,
@@ -15,7 +15,6 @@ import type { Kysely } from 'kysely'
 import { GatewayError } from '../../core/errors.js'
 import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
 import type {
-  McpOAuthAuthMode,
   McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
   McpOAuthTokensTable,
@@ -24,8 +23,15 @@ import type { McpClientConfig } from '../clients/config.js'
 import { callbackBase } from './callback-url.js'
 import { DiscoveryAddressRefused, type HostResolver } from './discovery-guard.js'
 import { UpstreamRegistrations } from './upstream-registration.js'
-import { callerBindings, parseIdentity, type McpIdentity, type McpSessionCaller } from './identity.js'
+import {
+  ADMIN_AUTH_MODE,
+  callerBindings,
+  parseIdentity,
+  type McpIdentity,
+  type McpSessionCaller,
+} from './identity.js'
 import { isLocalPath, LoginBinding } from './login-binding.js'
+import { LoginFlows, UNKNOWN_LOGIN, type CallbackOutcome } from './login-flows.js'
 import {
   bindingKey,
   flowRow,
@@ -50,12 +56,7 @@ export interface PerUserTokenSource {
   rejectDiscoveryToken?(cfg: McpClientConfig): Promise<void>
 }
 
-/**
- * The `auth_mode` of the admin verification credential of a per_user_oauth client (identity id:
- * the MCP client id). No caller identity parses to it (parseIdentity knows only user, vk and
- * session), so callers can never reach it, and no caller binding lists it.
- */
-export const ADMIN_AUTH_MODE = 'admin' as McpOAuthAuthMode
+export { ADMIN_AUTH_MODE }
 const adminIdentity = (mcpClientId: string): McpIdentity => ({ mode: ADMIN_AUTH_MODE, id: mcpClientId })
 
 /** What `initiateVerification` answers: the upstream authorization URL of the admin's login. */
@@ -94,13 +95,7 @@ export interface PerUserOAuthOptions {
   flowTtlMs?: number
 }
 
-/** The outcome of the upstream's redirect back to Heimdall, for the page the browser sees. */
-export interface CallbackOutcome {
-  status: 200 | 400 | 403 | 502
-  message: string
-  /** The local page the login was started from (the consent page), to go back to. */
-  returnTo?: string
-}
+export { loginPath, type CallbackOutcome } from './login-flows.js'
 
 /** How the browser opening a login link proved whose it is, and where it goes back afterwards. */
 export interface LoginStart {
@@ -123,12 +118,9 @@ export interface UpstreamLogin {
   login_url?: string
 }
 
-/** The path of the login link a `mcp_auth_required` answer carries; it redirects to the upstream. */
-export const loginPath = (flowId: string) => `/api/oauth/upstream/${encodeURIComponent(flowId)}/start`
 /** Where upstream authorization servers send the browser back (Bifrost's path). */
 export const CALLBACK_PATH = '/api/oauth/callback'
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const iso = (ms: number) => new Date(ms).toISOString()
 const MAX_SHOWN_ERROR = 200
 
@@ -144,6 +136,7 @@ export class PerUserOAuth implements PerUserTokenSource {
   private readonly refreshing = new Map<string, Promise<string>>()
   private readonly registrations: UpstreamRegistrations
   private readonly binding: LoginBinding
+  private readonly flows: LoginFlows
 
   constructor(private readonly opts: PerUserOAuthOptions) {
     this.db = opts.store.db.withTables<McpOAuthCredentialsTables>()
@@ -156,6 +149,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       resolveHost: opts.resolveHost,
     })
     this.binding = new LoginBinding({ db: opts.store.db, secrets: opts.store.secrets })
+    this.flows = new LoginFlows({ ...opts, db: this.db, binding: this.binding, now: this.now })
   }
 
   /** Names shown with session rows. */
@@ -200,8 +194,8 @@ export class PerUserOAuth implements PerUserTokenSource {
   async initiateVerification(mcpClientId: string, requestOrigin: string): Promise<VerificationFlow> {
     const cfg = this.clientConfig(mcpClientId)
     const who = adminIdentity(cfg.client_id)
-    await this.deleteFlows({ mcp_client_id: cfg.client_id, auth_mode: who.mode, identity_id: who.id })
-    const flow = await this.createFlow(cfg.client_id, who)
+    await this.flows.deleteFor({ mcp_client_id: cfg.client_id, auth_mode: who.mode, identity_id: who.id })
+    const flow = await this.flows.create(cfg.client_id, who)
     const { url } = await this.start(flow.id, requestOrigin)
     const started = await this.db
       .selectFrom('mcp_oauth_flows')
@@ -254,11 +248,11 @@ export class PerUserOAuth implements PerUserTokenSource {
   async loginView(
     flowId: string,
   ): Promise<{ clientName: string; identity: McpIdentity; identityLabel: string }> {
-    const flow = await this.openFlow(flowId)
+    const flow = await this.flows.open(flowId)
     return {
       clientName: this.clientConfig(flow.mcp_client_id).name,
       identity: { mode: flow.auth_mode, id: flow.identity_id },
-      identityLabel: this.identityLabel(flow),
+      identityLabel: this.flows.label(flow),
     }
   }
 
@@ -276,7 +270,7 @@ export class PerUserOAuth implements PerUserTokenSource {
    * flow's identity, and the returned cookie binds the upstream's redirect to this browser.
    */
   async start(flowId: string, requestOrigin: string, login: LoginStart = {}): Promise<StartedLogin> {
-    const flow = await this.openFlow(flowId)
+    const flow = await this.flows.open(flowId)
     const proven = login.proven
     if (
       flow.auth_mode !== ADMIN_AUTH_MODE &&
@@ -284,7 +278,7 @@ export class PerUserOAuth implements PerUserTokenSource {
     )
       throw new GatewayError(
         'forbidden',
-        `this login link belongs to ${this.identityLabel(flow)}, and only its owner may use it`,
+        `this login link belongs to ${this.flows.label(flow)}, and only its owner may use it`,
         { retryable: false },
       )
     if (login.returnTo !== undefined && !isLocalPath(login.returnTo))
@@ -303,15 +297,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       state,
       resource: reg.row.resource ?? undefined,
     })
-    await this.db
-      .updateTable('mcp_oauth_flows')
-      .set({
-        state_hash: sha256(state),
-        code_verifier: this.secrets.seal(codeVerifier),
-        oauth_config_id: reg.row.id,
-      })
-      .where('id', '=', flowId)
-      .execute()
+    await this.flows.started(flowId, state, this.secrets.seal(codeVerifier), reg.row.id)
     return { url: authorizationUrl, browserCookie: await this.binding.browserCookie(state, login.returnTo) }
   }
 
@@ -329,40 +315,16 @@ export class PerUserOAuth implements PerUserTokenSource {
     },
     browserCookie?: (flowId: string) => string | undefined,
   ): Promise<CallbackOutcome> {
-    const unknown: CallbackOutcome = { status: 400, message: 'This login is unknown or has expired.' }
-    if (!query.state) return unknown
-    const stateHash = sha256(query.state)
-    const flow = await this.db
-      .selectFrom('mcp_oauth_flows')
-      .selectAll()
-      .where('state_hash', '=', stateHash)
-      .executeTakeFirst()
-    if (!flow || flow.status !== 'pending' || Date.parse(flow.expires_at) <= this.now()) return unknown
-    if (!(await this.binding.stateMatches(query.state, flow))) return unknown
-    let returnTo: string | undefined
-    if (flow.auth_mode !== ADMIN_AUTH_MODE) {
-      const browser = await this.binding.browserMatches(query.state, browserCookie?.(flow.id))
-      if (!browser.ok)
-        return {
-          status: 403,
-          message: `This login was started in another browser, for ${this.identityLabel(flow)}: nothing was connected. Open your own login link.`,
-        }
-      returnTo = browser.returnTo
-    }
-    // Single use: whoever clears the state first completes the login.
-    const claimed = await this.db
-      .updateTable('mcp_oauth_flows')
-      .set({ state_hash: null })
-      .where('id', '=', flow.id)
-      .where('state_hash', '=', stateHash)
-      .executeTakeFirst()
-    if (Number(claimed.numUpdatedRows) !== 1) return unknown
+    const claimed = await this.flows.claim(query.state, browserCookie)
+    if (!('flow' in claimed)) return claimed
+    const { flow, returnTo } = claimed
+    const unknown = UNKNOWN_LOGIN
     if (query.error !== undefined) {
       const shown = [query.error, query.error_description]
         .filter(Boolean)
         .join(': ')
         .slice(0, MAX_SHOWN_ERROR)
-      await this.failFlow(flow.id, shown)
+      await this.flows.fail(flow.id, shown)
       return { status: 400, message: `The authorization server refused the login: ${shown}`, returnTo }
     }
     if (!query.code || flow.code_verifier === null || flow.oauth_config_id === null) return unknown
@@ -387,7 +349,7 @@ export class PerUserOAuth implements PerUserTokenSource {
           : err instanceof DiscoveryAddressRefused
             ? `refused to fetch ${err.message}`
             : 'no usable answer'
-      await this.failFlow(flow.id, `code exchange failed: ${shown}`)
+      await this.flows.fail(flow.id, `code exchange failed: ${shown}`)
       return { status: 502, message: `The authorization server did not issue a token (${shown}).` }
     }
     await this.saveToken(flow, reg.row.id, tokens)
@@ -408,7 +370,7 @@ export class PerUserOAuth implements PerUserTokenSource {
     }
     return {
       status: 200,
-      message: `You are logged in to ${cfg.name} for ${this.identityLabel(flow)}. You can close this window.`,
+      message: `You are logged in to ${cfg.name} for ${this.flows.label(flow)}. You can close this window.`,
       returnTo,
     }
   }
@@ -455,7 +417,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       throw new GatewayError('not_found', `MCP session ${id} not found`)
     }
     await this.db.deleteFrom('mcp_oauth_tokens').where('id', '=', token.id).execute()
-    await this.deleteFlows(token)
+    await this.flows.deleteFor(token)
   }
 
   /** Opens a new login flow for a credential; the caller gets the login link. */
@@ -469,9 +431,12 @@ export class PerUserOAuth implements PerUserTokenSource {
       )
     if (token.auth_mode === 'user' && caller.userId !== token.identity_id)
       throw new GatewayError('forbidden', 'only the user this credential belongs to may log in again')
-    await this.deleteFlows(token)
-    const flow = await this.createFlow(token.mcp_client_id, { mode: token.auth_mode, id: token.identity_id })
-    return { authorize_url: this.loginUrl(flow.id), session_id: flow.id }
+    await this.flows.deleteFor(token)
+    const flow = await this.flows.create(token.mcp_client_id, {
+      mode: token.auth_mode,
+      id: token.identity_id,
+    })
+    return { authorize_url: this.flows.loginUrl(flow.id), session_id: flow.id }
   }
 
   /** Marks `orphaned` the key-bound tokens whose virtual key no longer has access to their MCP client. */
@@ -635,107 +600,11 @@ export class PerUserOAuth implements PerUserTokenSource {
     })
   }
 
-  // --- flows --------------------------------------------------------------------------------
+  // --- flows (login-flows.ts) ---------------------------------------------------------------
 
   /** The `mcp_auth_required` error, with a login link; an open flow of the same binding is reused. */
-  private async authRequired(cfg: McpClientConfig, who: McpIdentity): Promise<GatewayError> {
-    const open = await this.db
-      .selectFrom('mcp_oauth_flows')
-      .selectAll()
-      .where('mcp_client_id', '=', cfg.client_id)
-      .where('auth_mode', '=', who.mode)
-      .where('identity_id', '=', who.id)
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', iso(this.now() + 60_000))
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst()
-    const flow = open ?? (await this.createFlow(cfg.client_id, who))
-    const loginUrl = this.loginUrl(flow.id)
-    return new GatewayError(
-      'unauthorized',
-      `MCP client ${cfg.name} needs you to log in: open ${loginUrl}, then call the tool again`,
-      {
-        type: 'mcp_auth_required',
-        retryable: false,
-        extra: {
-          mcp_auth_required: {
-            mcp_client: { client_id: cfg.client_id, name: cfg.name },
-            flow_id: flow.id,
-            login_url: loginUrl,
-            authorize_url: loginUrl,
-            expires_at: flow.expires_at,
-          },
-        },
-      },
-    )
-  }
-
-  private async createFlow(mcpClientId: string, who: McpIdentity): Promise<McpOAuthFlowsTable> {
-    const row: McpOAuthFlowsTable = {
-      id: randomUUID(),
-      mcp_client_id: mcpClientId,
-      auth_mode: who.mode,
-      identity_id: who.id,
-      state_hash: null,
-      code_verifier: null,
-      oauth_config_id: null,
-      status: 'pending',
-      error: null,
-      expires_at: iso(this.now() + (this.opts.flowTtlMs ?? 15 * 60_000)),
-      created_at: iso(this.now()),
-    }
-    await this.db.insertInto('mcp_oauth_flows').values(row).execute()
-    return row
-  }
-
-  private async failFlow(id: string, error: string): Promise<void> {
-    await this.db
-      .updateTable('mcp_oauth_flows')
-      .set({ status: 'failed', error, code_verifier: null })
-      .where('id', '=', id)
-      .execute()
-  }
-
-  private async deleteFlows(
-    binding: Pick<McpOAuthTokensTable, 'mcp_client_id' | 'auth_mode' | 'identity_id'>,
-  ) {
-    await this.db
-      .deleteFrom('mcp_oauth_flows')
-      .where('mcp_client_id', '=', binding.mcp_client_id)
-      .where('auth_mode', '=', binding.auth_mode)
-      .where('identity_id', '=', binding.identity_id)
-      .execute()
-  }
-
-  /** Absolute: on `mcp_external_client_url` when set, else on the origin of the request being served. */
-  private loginUrl(flowId: string): string {
-    const base = this.opts.externalUrl?.() || this.opts.requestOrigin?.() || ''
-    return `${base.replace(/\/+$/, '')}${loginPath(flowId)}`
-  }
-
-  /** Whom a flow logs in, as its pages say it: the key's name, never its value. */
-  private identityLabel(flow: Pick<McpOAuthFlowsTable, 'auth_mode' | 'identity_id'>): string {
-    if (flow.auth_mode === 'vk')
-      return `virtual key “${this.opts.names?.virtualKey?.(flow.identity_id) ?? flow.identity_id}”`
-    if (flow.auth_mode === 'user')
-      return `user “${this.opts.names?.user?.(flow.identity_id) ?? flow.identity_id}”`
-    if (flow.auth_mode === 'session') return 'this MCP session'
-    return 'the administrator’s verification'
-  }
-
-  /** A flow that is pending and not expired; not_found otherwise. */
-  private async openFlow(flowId: string): Promise<McpOAuthFlowsTable> {
-    const flow = await this.db
-      .selectFrom('mcp_oauth_flows')
-      .selectAll()
-      .where('id', '=', flowId)
-      .executeTakeFirst()
-    if (!flow || flow.status !== 'pending' || Date.parse(flow.expires_at) <= this.now())
-      throw new GatewayError(
-        'not_found',
-        'this login link is unknown or has expired: call the tool again for a new one',
-      )
-    return flow
+  private authRequired(cfg: McpClientConfig, who: McpIdentity): Promise<GatewayError> {
+    return this.flows.authRequired(cfg, who)
   }
 
   private baseUrl(requestOrigin: string): string {
