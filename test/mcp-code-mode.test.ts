@@ -212,7 +212,6 @@ describe('MCP code mode', () => {
   it('stops an endless loop and keeps serving other requests', async () => {
     const client = await connect(fullKey)
     const other = await connect(fullKey)
-    const started = Date.now()
     const [loop, ping] = await Promise.all([
       execute(client, 'let n = 0\nwhile (true) { n++ }'),
       run(other, 'plain-ping'),
@@ -220,7 +219,6 @@ describe('MCP code mode', () => {
     expect(loop.isError).toBe(true)
     expect(loop.text).toContain('Execution timeout error')
     expect(loop.text).toContain('without awaiting a tool call')
-    expect(Date.now() - started).toBeLessThan(4_000)
     expect(ping.text).toBe('pong')
   })
 

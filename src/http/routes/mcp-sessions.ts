@@ -3,12 +3,14 @@ import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../governance/enforce.js'
 import type { GovernanceState } from '../../governance/state.js'
 import {
+  CLIENT_METADATA_PATH,
   oauthConfigStatus,
   revokeOAuthConfig,
   type McpSessionCaller,
   type PerUserOAuth,
 } from '../../mcp/oauth-client/index.js'
 import type { ConfigStore } from '../../store/index.js'
+import { requestOrigin } from './oauth-server.js'
 
 export interface McpSessionRouteDeps {
   oauth: PerUserOAuth
@@ -50,6 +52,11 @@ export function registerMcpSessionRoutes(
   app: FastifyInstance,
   { oauth, caller, store }: McpSessionRouteDeps,
 ): void {
+  // Heimdall's client ID metadata document: its client id at authorization servers that support them.
+  app.get(CLIENT_METADATA_PATH, async (request, reply) =>
+    reply.header('cache-control', 'public, max-age=3600').send(oauth.clientMetadata(requestOrigin(request))),
+  )
+
   app.get('/api/mcp/sessions', async (request) => ({ sessions: await oauth.listSessions(caller(request)) }))
 
   app.delete<{ Params: { id: string } }>('/api/mcp/sessions/:id', async (request, reply) => {

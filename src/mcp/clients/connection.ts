@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
+import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import {
   StreamableHTTPClientTransport,
@@ -67,6 +68,14 @@ export class McpConnection {
   private generation = 0
   private closed = false
   private connecting: Promise<void> | undefined
+  /** The `WWW-Authenticate` parameters of the server's last 401 or 403 (per-user OAuth's refresh and step-up). */
+  lastChallenge: { error?: string; scope?: string } | undefined
+  /** fetch for the HTTP transport, noting the challenge of a 401 or 403. */
+  private readonly noteChallenges = async (input: string | URL, init?: RequestInit): Promise<Response> => {
+    const res = await fetch(input, init)
+    if (res.status === 401 || res.status === 403) this.lastChallenge = extractWWWAuthenticateParams(res)
+    return res
+  }
 
   constructor(
     readonly config: McpClientConfig,
@@ -186,7 +195,7 @@ export class McpConnection {
         eventSourceInit: { fetch: withHeaders(headers) },
       })
     }
-    return new StreamableHTTPClientTransport(url, { requestInit: { headers } })
+    return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: this.noteChallenges })
   }
 
   private async fetchTools(
@@ -342,10 +351,11 @@ function isSessionExpired(err: unknown): boolean {
   return err.code === 404 || (err.code === 400 && /session/i.test(err.message))
 }
 
-/** Whether the server refused the credentials (HTTP 401). */
-export function isUnauthorized(err: unknown): boolean {
+/** The HTTP status of a call the server refused as unauthorized (401) or forbidden (403). */
+export function refusedStatus(err: unknown): 401 | 403 | undefined {
   const cause = err instanceof GatewayError ? err.cause : err
-  return cause instanceof StreamableHTTPError && cause.code === 401
+  if (!(cause instanceof StreamableHTTPError)) return undefined
+  return cause.code === 401 || cause.code === 403 ? cause.code : undefined
 }
 
 function toGatewayError(err: unknown, client: string, tool: string): GatewayError {

@@ -13,7 +13,7 @@ import {
 } from './config.js'
 import type { PerUserTokenSource } from '../oauth-client/service.js'
 import {
-  isUnauthorized,
+  refusedStatus,
   McpConnection,
   type ConnectionTimings,
   type McpConnectionState,
@@ -375,13 +375,19 @@ export class McpClientManager implements McpToolSource {
       )
     }
     const identity = opts.identity
-    const connection = await this.perUserConnection(base, identity)
-    try {
-      return await connection.callTool(toolName, args, opts)
-    } catch (err) {
-      if (!isUnauthorized(err)) throw err
-      await this.dropPerUser(base.config.client_id, identity)
-      throw await auth.rejectToken(base.config, identity)
+    for (let retried = false; ; retried = true) {
+      const connection = await this.perUserConnection(base, identity)
+      try {
+        return await connection.callTool(toolName, args, opts)
+      } catch (err) {
+        const status = refusedStatus(err)
+        const challenge = connection.lastChallenge
+        if (!status || (status === 403 && challenge?.error !== 'insufficient_scope')) throw err
+        await this.dropPerUser(base.config.client_id, identity)
+        // A token refused before its expiry: one refresh grant, and the call once more.
+        if (status === 401 && !retried && (await auth.refreshRejected?.(base.config, identity))) continue
+        throw await auth.rejectToken(base.config, identity, challenge)
+      }
     }
   }
 
@@ -396,7 +402,12 @@ export class McpClientManager implements McpToolSource {
     return pending
   }
 
-  private async openPerUser(base: McpConnection, identity: string, key: string): Promise<McpConnection> {
+  private async openPerUser(
+    base: McpConnection,
+    identity: string,
+    key: string,
+    retried = false,
+  ): Promise<McpConnection> {
     const auth = this.opts.perUserAuth
     if (!auth) throw new GatewayError('internal', 'per-user OAuth is not configured')
     const token = await auth.accessToken(base.config, identity)
@@ -417,7 +428,11 @@ export class McpClientManager implements McpToolSource {
     if (connection.state !== 'connected') {
       const { lastStatus, lastError } = connection
       await connection.close()
-      if (lastStatus === 401) throw await auth.rejectToken(base.config, identity)
+      const challenge = connection.lastChallenge
+      if (lastStatus === 401 && !retried && (await auth.refreshRejected?.(base.config, identity)))
+        return this.openPerUser(base, identity, key, true)
+      if (lastStatus === 401 || (lastStatus === 403 && challenge?.error === 'insufficient_scope'))
+        throw await auth.rejectToken(base.config, identity, challenge)
       throw new GatewayError(
         'upstream_connection_error',
         `MCP client ${base.config.name}: ${lastError ?? 'not connected'}`,

@@ -10,7 +10,9 @@ export {
   type LoginStart,
   type StartedLogin,
   type UpstreamLogin,
+  type UpstreamChallenge,
 } from './service.js'
+export { CLIENT_METADATA_PATH, type ClientMetadataDocument } from './client-metadata.js'
 export { UPSTREAM_LOGIN_COOKIE, isLocalPath } from './login-binding.js'
 export {
   parseIdentity,

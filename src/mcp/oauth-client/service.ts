@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import {
-  exchangeAuthorization,
-  refreshAuthorization,
-  startAuthorization,
-} from '@modelcontextprotocol/sdk/client/auth.js'
-import {
-  OAuthError,
-  ServerError,
-  TemporarilyUnavailableError,
-} from '@modelcontextprotocol/sdk/server/auth/errors.js'
+import { exchangeAuthorization, startAuthorization } from '@modelcontextprotocol/sdk/client/auth.js'
+import { OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js'
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { Kysely } from 'kysely'
@@ -21,7 +13,10 @@ import type {
 } from '../../store/migrations/006_mcp_oauth_credentials.js'
 import type { McpClientConfig } from '../clients/config.js'
 import { callbackBase } from './callback-url.js'
+import { clientMetadataDocument, clientMetadataUrlFor, CLIENT_METADATA_PATH } from './client-metadata.js'
 import { DiscoveryAddressRefused, type HostResolver } from './discovery-guard.js'
+import { scopeSet } from './discovery.js'
+import { expiryOf, TokenRefresher } from './token-refresh.js'
 import { UpstreamRegistrations } from './upstream-registration.js'
 import {
   ADMIN_AUTH_MODE,
@@ -45,8 +40,16 @@ import {
 export interface PerUserTokenSource {
   /** The identity's access token for the client, refreshed if due; else GatewayError `mcp_auth_required`. */
   accessToken(cfg: McpClientConfig, identity: string): Promise<string>
-  /** The upstream refused the token (401): it needs a new login. Returns the `mcp_auth_required` error to throw. */
-  rejectToken(cfg: McpClientConfig, identity: string): Promise<GatewayError>
+  /**
+   * The upstream refused the token (401, or 403 `insufficient_scope` with its challenge): it needs
+   * a new login (with more scopes for a 403). Returns the error to throw.
+   */
+  rejectToken(cfg: McpClientConfig, identity: string, challenge?: UpstreamChallenge): Promise<GatewayError>
+  /**
+   * The upstream answered 401 to a token before its expiry: one refresh grant. True when a new
+   * token is stored (call again once); false when only a new login helps.
+   */
+  refreshRejected?(cfg: McpClientConfig, identity: string): Promise<boolean>
   /**
    * The admin verification credential of the client (discovery only: never used for anyone's
    * calls), refreshed if due; undefined when the client has none that works.
@@ -54,6 +57,12 @@ export interface PerUserTokenSource {
   discoveryToken?(cfg: McpClientConfig): Promise<string | undefined>
   /** The upstream refused the admin verification credential (401). */
   rejectDiscoveryToken?(cfg: McpClientConfig): Promise<void>
+}
+
+/** The `WWW-Authenticate` parameters of an upstream's 401 or 403. */
+export interface UpstreamChallenge {
+  error?: string
+  scope?: string
 }
 
 export { ADMIN_AUTH_MODE }
@@ -89,6 +98,11 @@ export interface PerUserOAuthOptions {
   names?: { user?(id: string): string | undefined; virtualKey?(id: string): string | undefined }
   fetchFn?: FetchLike
   now?: () => number
+  /**
+   * The client id (an https URL) to use with authorization servers that support client ID metadata
+   * documents; default Heimdall's own document on the callback's origin (when that is https).
+   */
+  clientMetadataUrl?: () => string | undefined
   /** Refresh this long before expiry; default 60 s. */
   refreshSkewMs?: number
   /** How long a login flow stays open; default 15 minutes (Bifrost's). */
@@ -133,8 +147,8 @@ const MAX_SHOWN_ERROR = 200
 export class PerUserOAuth implements PerUserTokenSource {
   private readonly db: Kysely<ConfigStoreTables & McpOAuthCredentialsTables>
   private readonly now: () => number
-  private readonly refreshing = new Map<string, Promise<string>>()
   private readonly registrations: UpstreamRegistrations
+  private readonly refresher: TokenRefresher
   private readonly binding: LoginBinding
   private readonly flows: LoginFlows
 
@@ -147,6 +161,13 @@ export class PerUserOAuth implements PerUserTokenSource {
       now: this.now,
       fetchFn: opts.fetchFn,
       resolveHost: opts.resolveHost,
+      clientMetadataUrl: (redirectUri) => clientMetadataUrlFor(redirectUri, opts.clientMetadataUrl?.()),
+    })
+    this.refresher = new TokenRefresher({
+      db: this.db,
+      secrets: opts.store.secrets,
+      registrations: this.registrations,
+      now: this.now,
     })
     this.binding = new LoginBinding({ db: opts.store.db, secrets: opts.store.secrets })
     this.flows = new LoginFlows({ ...opts, db: this.db, binding: this.binding, now: this.now })
@@ -216,7 +237,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       const expiresAt = row.expires_at === null ? Infinity : Date.parse(row.expires_at)
       const skew = this.opts.refreshSkewMs ?? 60_000
       if (expiresAt - skew > this.now()) return this.secrets.open(row.access_token)
-      if (row.refresh_token !== null) return this.refreshOnce(cfg, row)
+      if (row.refresh_token !== null) return this.refreshDue(cfg, row)
       if (expiresAt > this.now()) return this.secrets.open(row.access_token)
       await this.setStatus(row.id, 'needs_reauth')
     }
@@ -256,11 +277,42 @@ export class PerUserOAuth implements PerUserTokenSource {
     }
   }
 
-  async rejectToken(cfg: McpClientConfig, identity: string): Promise<GatewayError> {
+  async rejectToken(
+    cfg: McpClientConfig,
+    identity: string,
+    challenge?: UpstreamChallenge,
+  ): Promise<GatewayError> {
     const who = parseIdentity(identity)
     const row = await this.tokenOf(cfg.client_id, who)
+    const reg = row?.oauth_config_id ? await this.registrations.byId(row.oauth_config_id) : undefined
+    if (challenge?.error === 'insufficient_scope' && reg) {
+      // Step-up: a new login asking for the union of the scopes; none when nothing new is asked.
+      const held = scopeSet(reg.row.scope, row?.scope)
+      const missing = [...scopeSet(challenge.scope)].filter((s) => !held.has(s))
+      if (missing.length === 0)
+        return new GatewayError(
+          'forbidden',
+          `MCP client ${cfg.name} refused the call for lack of scope${challenge.scope ? ` (${challenge.scope})` : ''}, which a new login would not grant`,
+          { retryable: false },
+        )
+      await this.registrations.widenScope(reg.row.id, [...held, ...missing].join(' '))
+    }
     if (row?.status === 'active') await this.setStatus(row.id, 'needs_reauth')
     return this.authRequired(cfg, who)
+  }
+
+  async refreshRejected(cfg: McpClientConfig, identity: string): Promise<boolean> {
+    const row = await this.tokenOf(cfg.client_id, parseIdentity(identity))
+    if (row?.status !== 'active' || row.refresh_token === null) return false
+    const outcome = await this.refresher.refresh(cfg, row)
+    if (outcome.kind === 'unavailable') throw this.refreshUnavailable(cfg, outcome.cause)
+    return outcome.kind === 'refreshed'
+  }
+
+  /** Heimdall's client ID metadata document, served on the origin it names (see client-metadata.ts). */
+  clientMetadata(requestOrigin: string) {
+    const base = this.baseUrl(requestOrigin)
+    return clientMetadataDocument(`${base}${CLIENT_METADATA_PATH}`, [`${base}${CALLBACK_PATH}`])
   }
 
   /**
@@ -490,73 +542,23 @@ export class PerUserOAuth implements PerUserTokenSource {
       .execute()
   }
 
-  /** One refresh at a time per token; concurrent callers share it. */
-  private refreshOnce(cfg: McpClientConfig, row: McpOAuthTokensTable): Promise<string> {
-    let pending = this.refreshing.get(row.id)
-    if (!pending) {
-      pending = this.refresh(cfg, row).finally(() => this.refreshing.delete(row.id))
-      this.refreshing.set(row.id, pending)
-    }
-    return pending
-  }
-
-  /**
-   * A refresh the authorization server refuses (invalid_grant and the like) needs a new login; a
-   * network failure or a 5xx does not: the token stays as it is and the call fails as retryable.
-   */
-  private async refresh(cfg: McpClientConfig, row: McpOAuthTokensTable): Promise<string> {
-    const reg = row.oauth_config_id === null ? undefined : await this.registrations.byId(row.oauth_config_id)
-    if (!reg || row.refresh_token === null) {
-      await this.setStatus(row.id, 'needs_reauth')
+  /** A token due for refresh; a transient failure keeps an unexpired token in use. */
+  private async refreshDue(cfg: McpClientConfig, row: McpOAuthTokensTable): Promise<string> {
+    const outcome = await this.refresher.refresh(cfg, row)
+    if (outcome.kind === 'refreshed') return outcome.accessToken
+    if (outcome.kind === 'refused')
       throw await this.authRequired(cfg, { mode: row.auth_mode, id: row.identity_id })
-    }
-    let tokens: OAuthTokens
-    try {
-      tokens = await refreshAuthorization(reg.row.authorization_server, {
-        metadata: reg.metadata,
-        clientInformation: reg.client,
-        refreshToken: this.secrets.open(row.refresh_token),
-        resource: reg.row.resource ?? undefined,
-        fetchFn: this.registrations.fetchFor(cfg),
-      })
-    } catch (err) {
-      const refused =
-        err instanceof OAuthError &&
-        !(err instanceof ServerError) &&
-        !(err instanceof TemporarilyUnavailableError)
-      if (refused) {
-        await this.setStatus(row.id, 'needs_reauth')
-        throw await this.authRequired(cfg, { mode: row.auth_mode, id: row.identity_id })
-      }
-      // Transient: an access token that has not expired yet is still good.
-      if (row.expires_at !== null && Date.parse(row.expires_at) > this.now())
-        return this.secrets.open(row.access_token)
-      throw new GatewayError(
-        'upstream_connection_error',
-        `refreshing the OAuth token of MCP client ${cfg.name} failed for now; try again`,
-        { cause: err },
-      )
-    }
-    const now = iso(this.now())
-    await this.db
-      .updateTable('mcp_oauth_tokens')
-      .set({
-        access_token: this.secrets.seal(tokens.access_token),
-        refresh_token: tokens.refresh_token ? this.secrets.seal(tokens.refresh_token) : row.refresh_token,
-        token_type: tokens.token_type,
-        scope: tokens.scope ?? row.scope,
-        expires_at: this.expiry(tokens),
-        status: 'active',
-        last_refreshed_at: now,
-        updated_at: now,
-      })
-      .where('id', '=', row.id)
-      .execute()
-    return tokens.access_token
+    if (row.expires_at !== null && Date.parse(row.expires_at) > this.now())
+      return this.secrets.open(row.access_token)
+    throw this.refreshUnavailable(cfg, outcome.cause)
   }
 
-  private expiry(tokens: OAuthTokens): string | null {
-    return tokens.expires_in === undefined ? null : iso(this.now() + tokens.expires_in * 1000)
+  private refreshUnavailable(cfg: McpClientConfig, cause: unknown): GatewayError {
+    return new GatewayError(
+      'upstream_connection_error',
+      `refreshing the OAuth token of MCP client ${cfg.name} failed for now; try again`,
+      { cause },
+    )
   }
 
   private async saveToken(
@@ -585,7 +587,7 @@ export class PerUserOAuth implements PerUserTokenSource {
           scope: tokens.scope ?? null,
           status: 'active',
           oauth_config_id: oauthConfigId,
-          expires_at: this.expiry(tokens),
+          expires_at: expiryOf(tokens, this.now()),
           last_refreshed_at: null,
           created_at: now,
           updated_at: now,

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { discoverOAuthServerInfo, registerClient } from '@modelcontextprotocol/sdk/client/auth.js'
+import { registerClient } from '@modelcontextprotocol/sdk/client/auth.js'
 import type {
   AuthorizationServerMetadata,
   OAuthClientInformationMixed,
 } from '@modelcontextprotocol/sdk/shared/auth.js'
-import { resourceUrlFromServerUrl } from '@modelcontextprotocol/sdk/shared/auth-utils.js'
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { Kysely } from 'kysely'
 import { GatewayError } from '../../core/errors.js'
@@ -15,6 +14,12 @@ import type {
 } from '../../store/migrations/006_mcp_oauth_credentials.js'
 import { connectionUrl, type McpClientConfig } from '../clients/config.js'
 import { DiscoveryAddressRefused, guardedFetch, type HostResolver } from './discovery-guard.js'
+import {
+  discoverUpstreamAuthorization,
+  ResourceMismatch,
+  scopeSet,
+  type UpstreamAuthorization,
+} from './discovery.js'
 
 /** Heimdall's client registration with an upstream authorization server, for one callback URL. */
 export interface Registration {
@@ -29,6 +34,11 @@ export interface UpstreamRegistrationsDeps {
   now: () => number
   fetchFn?: FetchLike
   resolveHost?: HostResolver
+  /**
+   * The https URL of Heimdall's client ID metadata document for a callback URL, used as the
+   * client id where the authorization server supports such documents; undefined: register instead.
+   */
+  clientMetadataUrl?: (redirectUri: string) => string | undefined
 }
 
 /**
@@ -58,14 +68,20 @@ export class UpstreamRegistrations {
       if (configuredId === undefined || reg.client.client_id === configuredId) return reg
     }
     const serverUrl = connectionUrl(cfg)
-    let info: Awaited<ReturnType<typeof discoverOAuthServerInfo>>
+    let info: UpstreamAuthorization
     try {
-      info = await discoverOAuthServerInfo(serverUrl, { fetchFn: this.fetchFor(cfg) })
+      info = await discoverUpstreamAuthorization(serverUrl, this.fetchFor(cfg))
     } catch (err) {
       if (err instanceof DiscoveryAddressRefused)
         throw new GatewayError(
           'forbidden',
           `OAuth discovery for MCP client ${cfg.name} refused to fetch ${err.message}`,
+          { cause: err, retryable: false },
+        )
+      if (err instanceof ResourceMismatch)
+        throw new GatewayError(
+          'forbidden',
+          `MCP client ${cfg.name}: Heimdall refuses to log in, because ${err.message}`,
           { cause: err, retryable: false },
         )
       throw new GatewayError(
@@ -74,14 +90,21 @@ export class UpstreamRegistrations {
         { cause: err },
       )
     }
-    const metadata = info.authorizationServerMetadata
-    const resource = info.resourceMetadata?.resource ?? resourceUrlFromServerUrl(serverUrl).href
-    const scopes = cfg.oauth_config?.scopes ?? info.resourceMetadata?.scopes_supported
+    const metadata = info.metadata
+    const resource = info.resource
+    // The MCP spec's order: the challenge's scope, else the server's scopes_supported; configured scopes are added.
+    const asked = scopeSet(cfg.oauth_config?.scopes?.join(' '), info.challengeScope)
+    const scopes = asked.size > 0 ? [...asked] : info.resourceMetadata?.scopes_supported
     const scope = scopes && scopes.length > 0 ? scopes.join(' ') : undefined
+    const documentUrl = metadata?.client_id_metadata_document_supported
+      ? this.deps.clientMetadataUrl?.(redirectUri)
+      : undefined
     let client: OAuthClientInformationMixed
     if (configuredId !== undefined) {
       client = { client_id: configuredId }
       if (cfg.oauth_config?.client_secret) client.client_secret = cfg.oauth_config.client_secret
+    } else if (documentUrl !== undefined) {
+      client = { client_id: documentUrl, token_endpoint_auth_method: 'none' }
     } else {
       if (!metadata?.registration_endpoint)
         throw new GatewayError(
@@ -130,6 +153,11 @@ export class UpstreamRegistrations {
     }
     await this.deps.db.insertInto('mcp_oauth_configs').values(row).execute()
     return { row, metadata, client }
+  }
+
+  /** Step-up: later logins through this registration ask for these scopes too. */
+  async widenScope(id: string, scope: string): Promise<void> {
+    await this.deps.db.updateTable('mcp_oauth_configs').set({ scope }).where('id', '=', id).execute()
   }
 
   async byId(id: string): Promise<Registration | undefined> {
