@@ -138,7 +138,14 @@ describe('upstream login links bound to the identity they were issued to', () =>
     expect(upstream.calls).not.toContain('dave')
   }, 30_000)
 
-  it('completes for the key it was issued to, says which key, and uses the state once', async () => {
+  it('refuses a consent-page login link opened without that consent’s browser cookie', async () => {
+    const link = await loginLinkOf(keyC.value)
+    const res = await fetch(`${link}?consent_flow=${crypto.randomUUID()}`, { redirect: 'manual' })
+    expect(res.status).toBe(403)
+    expect(await res.text()).toContain('started in another browser')
+  })
+
+  it('completes for the key it was issued to and says which key it connected', async () => {
     const link = await loginLinkOf(keyC.value)
     // C's own browser: the proof page, C's key typed in, then the upstream login as "carol".
     const done = await completeLogin(link, 'carol', callback(), {
@@ -155,6 +162,25 @@ describe('upstream login links bound to the identity they were issued to', () =>
     expect(ok.body.content).toBe('carol')
     // D's key is untouched.
     expect((await whoami(keyD.value)).status).toBe(401)
+  }, 30_000)
+
+  it('uses a state once: the same redirect back, replayed by the same browser, connects nothing', async () => {
+    const link = await loginLinkOf(keyD.value)
+    const started = await fetch(link, { headers: { 'x-bf-vk': keyD.value }, redirect: 'manual' })
+    expect(started.status).toBe(303)
+    const binding = started.headers.get('set-cookie')!.split(';')[0]
+    // The upstream login as "dave" (this fetch has no Heimdall cookie: refused, nothing claimed).
+    const withoutCookie = await completeLogin(started.headers.get('location')!, 'dave', callback())
+    expect(withoutCookie.status).toBe(403)
+    const back = withoutCookie.url
+    expect(back.startsWith(`${callback()}?`)).toBe(true)
+    const first = await fetch(back, { headers: { cookie: binding } })
+    expect(first.status).toBe(200)
+    expect(await first.text()).toContain('for virtual key “key-d”')
+    const replay = await fetch(back, { headers: { cookie: binding } })
+    expect(replay.status).toBe(400)
+    expect(await replay.text()).toContain('unknown or has expired')
+    expect((await whoami(keyD.value)).body.content).toBe('dave')
   }, 30_000)
 
   it('answers an unknown login link with a 404 page, and a forged state with 400', async () => {

@@ -68,7 +68,7 @@ export function mcpsPage(view: FlowView, upstreams: PendingUpstream[]): string {
   const list =
     upstreams.length === 0
       ? '<p>No upstream MCP server needs a separate login.</p>'
-      : `<p>These MCP servers need your own login:</p><ul>${upstreams.map(item).join('')}</ul>`
+      : `<p>These MCP servers act with your own account there:</p><ul>${upstreams.map(item).join('')}</ul>`
   return page(
     'Connect MCP servers',
     `<p>Signed in with ${escapeHtml(view.identityLabel ?? 'no identity')}. <a href="/oauth/consent?flow_id=${encodeURIComponent(view.id)}">Change</a></p>
