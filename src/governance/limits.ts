@@ -39,7 +39,32 @@ export function windowFor(
   calendarAligned: boolean,
   anchorIso: string | undefined,
   now: number,
-) {
+): LimitWindow {
+  // Every request asks for the same few windows: each is computed once and reused until it ends.
+  const key = `${duration}|${calendarAligned ? 1 : 0}|${anchorIso ?? ''}`
+  const last = windows.get(key)
+  if (last !== undefined && now >= last.start && now < last.end) return last
+  const w = computeWindow(duration, calendarAligned, anchorIso, now)
+  if (windows.size >= MAX_WINDOWS) windows.clear()
+  windows.set(key, w)
+  return w
+}
+
+interface LimitWindow {
+  start: number
+  end: number
+  ms: number
+}
+
+const MAX_WINDOWS = 10_000
+const windows = new Map<string, LimitWindow>()
+
+function computeWindow(
+  duration: string,
+  calendarAligned: boolean,
+  anchorIso: string | undefined,
+  now: number,
+): LimitWindow {
   const d = parseResetDuration(duration)
   const anchor = anchorIso ? Date.parse(anchorIso) : 0
   // As in Bifrost, calendar alignment does not apply to windows shorter than a day.

@@ -58,6 +58,21 @@ export function lookupPrice(provider: string, model: string): ModelPrice | undef
  * Matching ignores case. A `provider/` prefix equal to the provider is dropped.
  */
 export function findPrice(provider: string, model: string): PriceMatch | undefined {
+  // The table is fixed at build time, so a (provider, model) always finds the same entry: looked up
+  // once, then remembered (a gateway sees few distinct models; the memo is bounded all the same).
+  const key = `${provider}\u0000${model}`
+  const known = found.get(key)
+  if (known !== undefined || found.has(key)) return known
+  const match = searchPrice(provider, model)
+  if (found.size >= MAX_REMEMBERED) found.clear()
+  found.set(key, match)
+  return match
+}
+
+const MAX_REMEMBERED = 4096
+const found = new Map<string, PriceMatch | undefined>()
+
+function searchPrice(provider: string, model: string): PriceMatch | undefined {
   const p = provider.trim().toLowerCase()
   let m = model.trim().toLowerCase()
   if (m.startsWith(`${p}/`)) m = m.slice(p.length + 1)
