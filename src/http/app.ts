@@ -35,6 +35,8 @@ import { McpToolInjection } from '../mcp/inject.js'
 import { parseAnonymousTools, type AnonymousToolGrants } from '../mcp/access.js'
 import { sandboxLimitsFromConfig } from '../mcp/code-mode/index.js'
 import { registerMcpServerRoute } from '../mcp/server.js'
+import { VirtualMcps } from '../mcp/virtual.js'
+import { registerVirtualMcpRoutes, VIRTUAL_MCP_TOPIC } from './routes/mcp-virtual.js'
 import { AuthorizationServer, consentIdentity, type OAuthServerConfig } from '../mcp/oauth-server/index.js'
 import { registerOAuthServerRoutes, requestOrigin } from './routes/oauth-server.js'
 import { MCP_TOPIC, registerMcpRoutes } from './routes/mcp.js'
@@ -206,6 +208,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       allow_stdio?: boolean
       tool_manager_config?: { max_agent_depth?: number }
       anonymous_tools?: unknown
+      virtual_mcps?: unknown[]
     }
     // Per-user OAuth to upstream MCP servers; its closures run only once requests arrive.
     const perUserOAuth: PerUserOAuth = new PerUserOAuth({
@@ -424,6 +427,25 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       offMcpReconnect()
     })
 
+    // Virtual MCPs (`mcp.virtual_mcps`): tool bundles served at /mcp/<slug>; changes reach every node.
+    const virtualMcps = new VirtualMcps({
+      store,
+      clients: () => mcp.list().map((c) => c.config),
+      virtualKeyExists: (id) => governance.state.virtualKey(id) !== undefined,
+    })
+    try {
+      await virtualMcps.load(mcpSettings.virtual_mcps ?? [])
+    } catch (err) {
+      throw new Error(`${configPath}: ${(err as Error).message}`)
+    }
+    registerVirtualMcpRoutes(app, {
+      virtualMcps,
+      onChange: () => cluster.bus.publish(VIRTUAL_MCP_TOPIC, {}),
+    })
+    reloads.add('virtual MCPs', () => virtualMcps.sync())
+    const offVirtual = cluster.bus.subscribe(VIRTUAL_MCP_TOPIC, () => reloads.reload('virtual MCPs'))
+    closers.unshift(async () => offVirtual())
+
     registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state), store })
     const mcpAccess = { source: mcp, state: governance.state, enforceAuth, anonymousTools }
     registerMcpInferenceRoutes(app, mcpAccess)
@@ -461,6 +483,10 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       challenge: (request) => oauthServer.challenge(requestOrigin(request)),
       verifyAccessToken: (token, request) => oauthServer.verifyAccessToken(token, requestOrigin(request)),
       refusedOrigin: (request) => refusedOrigin(request, originPolicy),
+      virtualMcps: {
+        bySlug: (slug) => virtualMcps.bySlug(slug),
+        clientId: (name) => mcp.list().find((c) => c.config.name === name)?.config.client_id,
+      },
       codeModeLimits: () => sandboxLimitsFromConfig(mcpSettings.tool_manager_config),
     })
     const observability = await createObservability({

@@ -294,9 +294,6 @@ function acceptGovernance(governance: Obj, warn: Warn): Obj {
 }
 
 function warnUnreadMcp(mcp: Obj, warn: Warn): void {
-  if (Array.isArray(mcp.tool_groups) && mcp.tool_groups.length > 0) {
-    warn('mcp.tool_groups', 'MCP tool groups are not implemented by Heimdall; ignored')
-  }
   if (mcp.tool_sync_interval !== undefined) {
     warn('mcp.tool_sync_interval', 'periodic tool re-sync is not implemented by Heimdall; ignored')
   }

@@ -3,7 +3,7 @@ import { GatewayError, type ErrorCode } from '../core/errors.js'
 import { virtualKeyFromHeaders } from '../governance/enforce.js'
 import type { VirtualKey, VirtualKeyRecord } from '../governance/model.js'
 import type { GovernanceState } from '../governance/state.js'
-import type { McpTool, McpToolResult, McpToolSource } from './types.js'
+import type { McpCallOptions, McpTool, McpToolResult, McpToolSource } from './types.js'
 
 type Headers = GatewayContext['headers']
 
@@ -185,6 +185,8 @@ export interface ToolCallOptions {
   /** The caller's request: aborted when it goes away. */
   signal?: AbortSignal
   identity?: string
+  onProgress?: McpCallOptions['onProgress']
+  onLog?: McpCallOptions['onLog']
 }
 
 /**
@@ -223,7 +225,13 @@ export async function callToolWithDeadline(
   })
   try {
     return await Promise.race([
-      source.callTool(tool.name, args, { signal: controller.signal, timeoutMs, identity: opts.identity }),
+      source.callTool(tool.name, args, {
+        signal: controller.signal,
+        timeoutMs,
+        identity: opts.identity,
+        onProgress: opts.onProgress,
+        onLog: opts.onLog,
+      }),
       stopped,
     ])
   } catch (err) {

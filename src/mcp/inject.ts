@@ -24,24 +24,25 @@ const FORMAT_OF: Partial<Record<RequestType, ToolFormat>> = {
   responses_stream: 'responses',
 }
 
+/**
+ * What of a tool a model's function definition can carry: its name, its arguments' schema, and a
+ * description — the server's, else its title, with the shape of its structured result (the
+ * `outputSchema`) appended, since function tools have no field for either.
+ */
+function functionFields(tool: McpTool): Record<string, unknown> {
+  const title = typeof tool.definition?.title === 'string' ? tool.definition.title : undefined
+  const output = tool.definition?.outputSchema
+  const parts = [tool.description ?? title, output && `Returns JSON matching: ${JSON.stringify(output)}`]
+  const description = parts.filter((p) => typeof p === 'string' && p !== '').join('\n\n')
+  return { name: tool.name, ...(description !== '' && { description }), parameters: tool.inputSchema }
+}
+
 function chatTool(tool: McpTool): Record<string, unknown> {
-  return {
-    type: 'function',
-    function: {
-      name: tool.name,
-      ...(tool.description !== undefined && { description: tool.description }),
-      parameters: tool.inputSchema,
-    },
-  }
+  return { type: 'function', function: functionFields(tool) }
 }
 
 function responsesTool(tool: McpTool): Record<string, unknown> {
-  return {
-    type: 'function',
-    name: tool.name,
-    ...(tool.description !== undefined && { description: tool.description }),
-    parameters: tool.inputSchema,
-  }
+  return { type: 'function', ...functionFields(tool) }
 }
 
 /** The function names a request's own tools define, in either shape. */

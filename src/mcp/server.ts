@@ -6,6 +6,7 @@ import {
   ListToolsRequestSchema,
   McpError,
   type CallToolResult,
+  type ServerNotification,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -16,15 +17,17 @@ import type { VirtualKeyRecord } from '../governance/model.js'
 import type { GovernanceState } from '../governance/state.js'
 import {
   ANONYMOUS_TOOLS_HINT,
-  allowedTools,
   anonymousAccessOpen,
-  assertToolAllowed,
   type AnonymousToolGrants,
   callIdentity,
   callToolWithDeadline,
   resolveCaller,
 } from './access.js'
-import type { McpTool, McpToolSource } from './types.js'
+import { listedPrompts, servePromptsAndResources } from './prompts-resources.js'
+import { callerScope, scopedResources, type McpScope } from './scope.js'
+import { McpSessions } from './sessions.js'
+import { isCatalogSource, type McpTool, type McpToolSource } from './types.js'
+import { virtualScope, type VirtualMcp } from './virtual.js'
 import { callCodeModeTool, isCodeModeTool, withCodeMode, type SandboxLimits } from './code-mode/index.js'
 
 export interface McpServerDeps {
@@ -107,48 +110,82 @@ function rpcError(reply: FastifyReply, status: number, code: number, message: st
     .send({ jsonrpc: '2.0', error: { code, message, ...(data !== undefined && { data }) }, id: null })
 }
 
-function listedTool(tool: McpTool): Tool {
+/** A tool as /mcp lists it: every field its server declared, under its exposed name. */
+export function listedTool(tool: McpTool): Tool {
   return {
+    ...tool.definition,
     name: tool.name,
     ...(tool.description !== undefined && { description: tool.description }),
     // MCP requires an object schema; a server that declared none takes no arguments.
     inputSchema: { ...tool.inputSchema, type: 'object' },
     ...(tool.annotations !== undefined && { annotations: tool.annotations }),
-  }
+  } as Tool
 }
 
-/** One MCP server for one request: the tools this caller may use, and calls to them. */
-function serverFor(
-  deps: McpServerDeps,
-  vk: VirtualKeyRecord | undefined,
-  headers: GatewayContext['headers'],
-  anonymous: AnonymousToolGrants,
-): Server {
+/** Who calls, and what they may use: resolved per request, so that a session follows key changes. */
+interface Caller {
+  vk: VirtualKeyRecord | undefined
+  headers: GatewayContext['headers']
+  anonymous: AnonymousToolGrants
+  scope: McpScope
+}
+
+/** The progress token a request carries in `_meta`, if any. */
+function progressToken(meta: unknown): string | number | undefined {
+  const token = (meta as { progressToken?: unknown } | undefined)?.progressToken
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined
+}
+
+/**
+ * One MCP server for a caller: tools, and the upstream prompts and resources, that its scope opens.
+ * Progress and log messages of upstream tool calls go to the caller's request stream.
+ */
+function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['headers']) => Caller): Server {
+  const catalog = isCatalogSource(deps.source) ? deps.source : undefined
   const server = new Server(
     { name: 'heimdall', version: deps.version ?? '0.1.0' },
-    { capabilities: { tools: { listChanged: false } } },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        logging: {},
+        ...(catalog && { prompts: { listChanged: true }, resources: { listChanged: true } }),
+      },
+    },
   )
-  server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: withCodeMode(allowedTools(deps.source, vk, headers, anonymous), deps.source).map(listedTool),
-  }))
+  const headersOf = (extra: { requestInfo?: { headers: GatewayContext['headers'] } }) =>
+    extra.requestInfo?.headers
+  server.setRequestHandler(ListToolsRequestSchema, (_req, extra) => {
+    const { scope } = callerOf(headersOf(extra))
+    return { tools: withCodeMode(scope.tools(), deps.source).map(listedTool) }
+  })
   server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
+    const caller = callerOf(headersOf(extra))
+    const { vk, headers, anonymous } = caller
     if (isCodeModeTool(req.params.name)) {
       const { signal } = extra
       const limits = deps.codeModeLimits?.()
-      const ctx = { source: deps.source, vk, headers, anonymous, signal, limits }
+      const ctx = { source: deps.source, vk, headers, anonymous, access: caller.scope, signal, limits }
       return (await callCodeModeTool(req.params.name, req.params.arguments ?? {}, ctx)) as CallToolResult
     }
     let tool: McpTool
     try {
-      tool = assertToolAllowed(deps.source, vk, headers, req.params.name, anonymous)
+      tool = caller.scope.tool(req.params.name)
     } catch (err) {
       throw new McpError(RpcErrorCode.InvalidParams, asGatewayError(err).message)
+    }
+    const token = progressToken(req.params._meta)
+    const relay = (method: string, params: Record<string, unknown>) => {
+      extra.sendNotification({ method, params } as ServerNotification).catch(() => undefined)
     }
     try {
       const result = await callToolWithDeadline(deps.source, tool, req.params.arguments ?? {}, {
         timeoutMs: deps.toolTimeoutMs?.(),
         signal: extra.signal,
         identity: callIdentity(vk, headers),
+        ...(token !== undefined && {
+          onProgress: (p) => relay('notifications/progress', { progressToken: token, ...p }),
+        }),
+        onLog: (m) => relay('notifications/message', { ...m }),
       })
       return result as CallToolResult
     } catch (err) {
@@ -156,55 +193,254 @@ function serverFor(
       return { isError: true, content: [{ type: 'text', text: asGatewayError(err).message }] }
     }
   })
+  if (catalog) {
+    servePromptsAndResources(server, catalog, (extra) => {
+      const caller = callerOf(headersOf(extra))
+      return {
+        scope: caller.scope,
+        options: {
+          signal: extra.signal,
+          timeoutMs: deps.toolTimeoutMs?.(),
+          identity: callIdentity(caller.vk, caller.headers),
+        },
+      }
+    })
+  }
   return server
 }
 
+/** What a caller sees now, as one string: a change means its lists changed. */
+function listsSeen(
+  deps: McpServerDeps,
+  scope: McpScope,
+): { tools: string; prompts: string; resources: string } {
+  const catalog = isCatalogSource(deps.source) ? deps.source : undefined
+  const tools = JSON.stringify(scope.tools().map(listedTool))
+  if (!catalog) return { tools, prompts: '', resources: '' }
+  const prompts = JSON.stringify(listedPrompts(catalog, scope))
+  const resources = JSON.stringify([
+    scopedResources(scope, catalog.listResources()),
+    scopedResources(scope, catalog.listResourceTemplates()),
+  ])
+  return { tools, prompts, resources }
+}
+
 /**
- * Heimdall as an MCP server: `POST /mcp`, Streamable HTTP in stateless mode (a new server and
- * transport per request). The caller is a virtual key (`Authorization: Bearer sk-bf-…` or
- * `x-bf-vk`), or an access token Heimdall issued for one; `tools/list` and `tools/call` see
- * exactly the tools that key may use.
+ * Tells a session's client when its lists change (an upstream's list_changed, a client added,
+ * removed or reconnected, a key's access changed): on its GET stream, once per change it can see.
  */
-export function registerMcpServerRoute(app: FastifyInstance, deps: McpServerDeps): void {
-  app.post('/mcp', async (request, reply) => {
+function watchLists(deps: McpServerDeps, server: Server, scope: () => McpScope): () => void {
+  let seen = listsSeen(deps, scope())
+  let pending = false
+  const check = () => {
+    pending = false
+    let now: ReturnType<typeof listsSeen>
+    try {
+      now = listsSeen(deps, scope())
+    } catch {
+      return // the caller lost access; its next request says so
+    }
+    const sends: Promise<void>[] = []
+    if (now.tools !== seen.tools) sends.push(server.sendToolListChanged())
+    if (now.prompts !== seen.prompts) sends.push(server.sendPromptListChanged())
+    if (now.resources !== seen.resources) sends.push(server.sendResourceListChanged())
+    seen = now
+    Promise.all(sends).catch(() => undefined)
+  }
+  return deps.source.onChange(() => {
+    if (pending) return
+    pending = true
+    setImmediate(check)
+  })
+}
+
+/** The Virtual MCPs, for `/mcp/<slug>`. */
+export interface VirtualMcpEndpoints {
+  bySlug(slug: string): VirtualMcp | undefined
+  /** An MCP client's id by its name. */
+  clientId(name: string): string | undefined
+}
+
+/** Resolves the caller of a request, or answers the refusal (and returns undefined). */
+async function authenticate(
+  deps: McpServerDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  anonymous: AnonymousToolGrants,
+  virtual: VirtualMcp | undefined,
+): Promise<{ vk: VirtualKeyRecord | undefined } | undefined> {
+  let vk: VirtualKeyRecord | undefined
+  try {
+    const verify = deps.verifyAccessToken
+    const token = verify && oauthBearer(request.headers)
+    vk =
+      verify && token
+        ? await callerOfToken(deps, verify, token, request)
+        : resolveCaller(deps.state, request.headers, deps.enforceAuth())
+    if (virtual) {
+      // A Virtual MCP is served only to the virtual keys attached to it.
+      if (!vk)
+        throw new GatewayError(
+          'virtual_key_required',
+          `virtual MCP ${virtual.name} needs a virtual key attached to it`,
+          {
+            isBifrostError: false,
+            retryable: false,
+            topLevelType: 'virtual_key_required',
+          },
+        )
+      if (!virtual.virtual_key_ids.includes(vk.id))
+        throw new GatewayError(
+          'forbidden',
+          `virtual key "${vk.name}" is not attached to virtual MCP ${virtual.name}`,
+          {
+            isBifrostError: false,
+            retryable: false,
+          },
+        )
+    }
+    // Nothing is open without a key: say so (and, to a caller with no token, how to log in).
+    else if (!vk && !anonymousAccessOpen(deps.source, anonymous)) {
+      throw token
+        ? new GatewayError(
+            'forbidden',
+            `this token names no virtual key, and no MCP tool is open to callers without one: ${ANONYMOUS_TOOLS_HINT}`,
+            { isBifrostError: false, retryable: false },
+          )
+        : new GatewayError(
+            'virtual_key_required',
+            `no MCP tool is open to callers without a virtual key: ${ANONYMOUS_TOOLS_HINT}`,
+            { isBifrostError: false, retryable: false, topLevelType: 'virtual_key_required' },
+          )
+    }
+  } catch (err) {
+    const e = asGatewayError(err)
+    if (e.status === 401) reply.header('www-authenticate', deps.challenge?.(request) ?? 'Bearer')
+    rpcError(reply, e.status, RPC_UNAUTHORIZED, e.message, { type: e.topLevelType ?? e.type })
+    return undefined
+  }
+  return { vk }
+}
+
+/** Whether a POST body is (only) an `initialize` request: the start of a session. */
+function isInitialize(body: unknown): boolean {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    !Array.isArray(body) &&
+    (body as { method?: unknown }).method === 'initialize'
+  )
+}
+
+/** Whether a POST body is a `tools/call`, whose answer streams (progress, logs) before the result. */
+function isToolCall(body: unknown): boolean {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    !Array.isArray(body) &&
+    (body as { method?: unknown }).method === 'tools/call'
+  )
+}
+
+function sessionIdOf(request: FastifyRequest): string | undefined {
+  const id = request.headers['mcp-session-id']
+  return Array.isArray(id) ? id[0] : id
+}
+
+/**
+ * Heimdall as an MCP server: `/mcp`, and each enabled Virtual MCP at `/mcp/<slug>`, Streamable HTTP.
+ * The caller is a virtual key (`Authorization: Bearer sk-bf-…` or `x-bf-vk`), or an access token
+ * Heimdall issued for one; it sees exactly the tools, prompts and resources that key may use. An
+ * `initialize` opens a session (Mcp-Session-Id) whose GET stream carries list_changed
+ * notifications; any other POST without a session this node knows is served statelessly.
+ */
+export function registerMcpServerRoute(
+  app: FastifyInstance,
+  deps: McpServerDeps & { virtualMcps?: VirtualMcpEndpoints },
+): void {
+  const sessions = new McpSessions()
+  app.addHook('onClose', async () => sessions.close())
+
+  /** The Virtual MCP a path names, or the refusal (404 when unknown or disabled). */
+  const endpointOf = (request: FastifyRequest, reply: FastifyReply): { virtual?: VirtualMcp } | undefined => {
+    const slug = (request.params as { slug?: string }).slug
+    if (slug === undefined) return {}
+    const virtual = deps.virtualMcps?.bySlug(slug)
+    if (!virtual || !virtual.enabled) {
+      rpcError(reply, 404, RpcErrorCode.InvalidRequest, `no virtual MCP is served at /mcp/${slug}`)
+      return undefined
+    }
+    return { virtual }
+  }
+
+  const callerFor = (
+    vkId: string | undefined,
+    firstVk: VirtualKeyRecord | undefined,
+    virtual: VirtualMcp | undefined,
+    baseHeaders: GatewayContext['headers'],
+    anonymous: AnonymousToolGrants,
+  ) => {
+    return (headers: GatewayContext['headers'] = baseHeaders): Caller => {
+      // A session outlives its first request: the key is read again, with its current access.
+      const vk = vkId === undefined ? undefined : (deps.state.virtualKey(vkId) ?? firstVk)
+      const current = virtual ? (deps.virtualMcps?.bySlug(virtual.endpoint_slug) ?? virtual) : undefined
+      const scope = current
+        ? virtualScope(current, deps.source, headers, (name) => deps.virtualMcps?.clientId(name))
+        : callerScope(deps.source, vk, headers, anonymous)
+      return { vk, headers, anonymous, scope }
+    }
+  }
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const foreign = deps.refusedOrigin?.(request)
     if (foreign) {
       return reply
         .code(403)
         .send({ jsonrpc: '2.0', error: { code: -32000, message: `Forbidden: ${foreign}` }, id: null })
     }
-    let vk: VirtualKeyRecord | undefined
+    const endpoint = endpointOf(request, reply)
+    if (!endpoint) return reply
     const anonymous = deps.anonymousTools?.() ?? []
-    try {
-      const verify = deps.verifyAccessToken
-      const token = verify && oauthBearer(request.headers)
-      vk =
-        verify && token
-          ? await callerOfToken(deps, verify, token, request)
-          : resolveCaller(deps.state, request.headers, deps.enforceAuth())
-      // Nothing is open without a key: say so (and, to a caller with no token, how to log in).
-      if (!vk && !anonymousAccessOpen(deps.source, anonymous)) {
-        throw token
-          ? new GatewayError(
-              'forbidden',
-              `this token names no virtual key, and no MCP tool is open to callers without one: ${ANONYMOUS_TOOLS_HINT}`,
-              { isBifrostError: false, retryable: false },
-            )
-          : new GatewayError(
-              'virtual_key_required',
-              `no MCP tool is open to callers without a virtual key: ${ANONYMOUS_TOOLS_HINT}`,
-              { isBifrostError: false, retryable: false, topLevelType: 'virtual_key_required' },
-            )
-      }
-    } catch (err) {
-      const e = asGatewayError(err)
-      if (e.status === 401) reply.header('www-authenticate', deps.challenge?.(request) ?? 'Bearer')
-      return rpcError(reply, e.status, RPC_UNAUTHORIZED, e.message, { type: e.topLevelType ?? e.type })
+    const auth = await authenticate(deps, request, reply, anonymous, endpoint.virtual)
+    if (!auth) return reply
+    const owner = `${endpoint.virtual?.endpoint_slug ?? ''}\n${auth.vk?.id ?? 'anonymous'}`
+    const session = sessions.find(sessionIdOf(request), owner)
+    if (session) {
+      reply.hijack()
+      await session.transport.handleRequest(request.raw, reply.raw, request.body)
+      return
     }
-    const server = serverFor(deps, vk, request.headers, anonymous)
+    if (request.method === 'GET') {
+      if (sessionIdOf(request) !== undefined)
+        return rpcError(reply, 404, RpcErrorCode.ConnectionClosed, 'session not found: initialize again')
+      reply.header('allow', 'POST')
+      return rpcError(
+        reply,
+        405,
+        RpcErrorCode.ConnectionClosed,
+        'method not allowed: open a session with initialize first; without one this MCP server is stateless (use POST)',
+      )
+    }
+    if (request.method === 'DELETE') {
+      if (sessionIdOf(request) !== undefined)
+        return rpcError(reply, 404, RpcErrorCode.ConnectionClosed, 'session not found')
+      reply.header('allow', 'POST')
+      return rpcError(reply, 405, RpcErrorCode.ConnectionClosed, 'method not allowed: no session to end')
+    }
+    const callerOf = callerFor(auth.vk?.id, auth.vk, endpoint.virtual, request.headers, anonymous)
+    const server = serverFor(deps, callerOf)
+    if (isInitialize(request.body)) {
+      const transport = await sessions.open(owner, server, () =>
+        watchLists(deps, server, () => callerOf().scope),
+      )
+      reply.hijack()
+      await transport.handleRequest(request.raw, reply.raw, request.body)
+      return
+    }
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
-      enableJsonResponse: true,
+      // A tool call streams, so that its progress and log messages reach the caller first.
+      enableJsonResponse: !isToolCall(request.body),
     })
     reply.raw.on('close', () => {
       transport.close().catch(() => undefined)
@@ -213,17 +449,10 @@ export function registerMcpServerRoute(app: FastifyInstance, deps: McpServerDeps
     await server.connect(transport)
     reply.hijack()
     await transport.handleRequest(request.raw, reply.raw, request.body)
-  })
-  // Stateless: no server-initiated stream to open, no session to end.
-  const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('allow', 'POST')
-    return rpcError(
-      reply,
-      405,
-      RpcErrorCode.ConnectionClosed,
-      'method not allowed: this MCP server is stateless; use POST',
-    )
   }
-  app.get('/mcp', notAllowed)
-  app.delete('/mcp', notAllowed)
+  for (const path of ['/mcp', '/mcp/:slug']) {
+    app.post(path, handle)
+    app.get(path, handle)
+    app.delete(path, handle)
+  }
 }

@@ -316,3 +316,18 @@ export function mapClientSecrets(cfg: McpClientConfig, f: (value: string) => str
 function isLiteral(value: string): boolean {
   return value !== '' && !isEnvRef(value)
 }
+
+/** Whether two configs are the same (the stored JSON keeps key order, so this compares values). */
+export function sameConfig(a: McpClientConfig, b: McpClientConfig): boolean {
+  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b))
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys)
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+  )
+}

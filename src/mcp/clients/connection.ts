@@ -9,13 +9,20 @@ import {
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import {
   ErrorCode,
+  LoggingMessageNotificationSchema,
   McpError,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js'
 import { resolveSecret } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
-import type { McpToolResult } from '../types.js'
+import type { McpCallOptions, McpRequestOptions, McpToolResult } from '../types.js'
+import { fetchCatalog, fetchCatalogPart, type CatalogPart } from './catalog-fetch.js'
 import { connectionUrl, type McpClientConfig } from './config.js'
 
 /** Bifrost's connection states, as far as Heimdall's client kinds reach them. */
@@ -55,8 +62,13 @@ export class McpConnection {
   lastError: string | undefined
   /** The HTTP status of the last failed connection attempt, when the server answered one (401: token refused). */
   lastStatus: number | undefined
-  /** The server's tools while connected. */
+  /** The server's tools, prompts, resources and resource templates while connected. */
   tools: Tool[] = []
+  prompts: Prompt[] = []
+  resources: Resource[] = []
+  resourceTemplates: ResourceTemplate[] = []
+  /** The calls running now; an upstream log message is relayed only when exactly one is. */
+  private readonly running = new Set<McpCallOptions>()
 
   private client: Client | undefined
   private transport: Transport | undefined
@@ -139,11 +151,27 @@ export class McpConnection {
       await Promise.race([client.connect(transport, options), timedOut])
       client.onclose = () => this.lost(generation, 'the connection closed')
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-        this.refreshTools(generation).catch(() => undefined)
+        this.refresh(generation, 'tools').catch(() => undefined)
       })
-      const tools = await Promise.race([this.fetchTools(client, options), timedOut])
+      client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+        this.refresh(generation, 'prompts').catch(() => undefined)
+      })
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+        Promise.all([
+          this.refresh(generation, 'resources'),
+          this.refresh(generation, 'resourceTemplates'),
+        ]).catch(() => undefined)
+      })
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+        // Notifications carry no request id: only a lone running call can be said to have caused it.
+        if (this.running.size !== 1) return
+        const [call] = this.running
+        call.onLog?.({ level: n.params.level, logger: n.params.logger, data: n.params.data })
+      })
+      const catalog = await Promise.race([fetchCatalog(client, options), timedOut])
       if (generation !== this.generation) return
-      this.tools = tools
+      const { tools } = catalog
+      Object.assign(this, catalog)
       this.state = 'connected'
       this.lastError = undefined
       this.lastStatus = undefined
@@ -198,27 +226,13 @@ export class McpConnection {
     return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: this.noteChallenges })
   }
 
-  private async fetchTools(
-    client: Client,
-    options: { signal?: AbortSignal; timeout?: number },
-  ): Promise<Tool[]> {
-    if (!client.getServerCapabilities()?.tools) return []
-    const tools: Tool[] = []
-    let cursor: string | undefined
-    do {
-      const page = await client.listTools(cursor === undefined ? {} : { cursor }, options)
-      tools.push(...page.tools)
-      cursor = page.nextCursor
-    } while (cursor !== undefined)
-    return tools
-  }
-
-  private async refreshTools(generation: number): Promise<void> {
+  /** Lists one part of the catalog again after the server said it changed. */
+  private async refresh(generation: number, part: CatalogPart): Promise<void> {
     const client = this.client
     if (!client || generation !== this.generation || this.state !== 'connected') return
-    const tools = await this.fetchTools(client, { timeout: this.timings.connectTimeoutMs })
+    const items = await fetchCatalogPart(client, part, { timeout: this.timings.connectTimeoutMs })
     if (generation !== this.generation) return
-    this.tools = tools
+    Object.assign(this, { [part]: items })
     this.events.onChange()
   }
 
@@ -229,7 +243,9 @@ export class McpConnection {
       const client = this.client
       if (!client || generation !== this.generation) return
       const options = { timeout: this.timings.connectTimeoutMs }
-      const check = this.config.is_ping_available ? client.ping(options) : this.fetchTools(client, options)
+      const check = this.config.is_ping_available
+        ? client.ping(options)
+        : fetchCatalogPart(client, 'tools', options)
       check.catch((err: unknown) => this.lost(generation, `health check failed: ${errorText(err)}`))
     }, this.timings.healthIntervalMs)
     this.healthTimer.unref()
@@ -247,7 +263,7 @@ export class McpConnection {
     if (Date.now() - this.connectedAt >= STABLE_MS) this.attempt = 0
     this.state = 'disconnected'
     this.lastError = reason
-    this.tools = []
+    this.clearCatalog()
     this.events.onLog?.('warn', `MCP client ${this.config.name}: ${reason}`)
     this.events.onChange()
     this.scheduleRetry()
@@ -272,9 +288,16 @@ export class McpConnection {
     const { client, transport } = this
     this.client = undefined
     this.transport = undefined
-    this.tools = []
+    this.clearCatalog()
     if (client && transport) await this.closeTransport(client, transport)
     this.state = this.config.disabled ? 'disabled' : 'disconnected'
+  }
+
+  private clearCatalog(): void {
+    this.tools = []
+    this.prompts = []
+    this.resources = []
+    this.resourceTemplates = []
   }
 
   private async closeTransport(client: Client, transport: Transport): Promise<void> {
@@ -302,34 +325,75 @@ export class McpConnection {
   async callTool(
     toolName: string,
     args: Record<string, unknown>,
-    opts: { signal?: AbortSignal; timeoutMs?: number },
+    opts: McpCallOptions,
   ): Promise<McpToolResult> {
+    this.running.add(opts)
+    try {
+      return await this.request(toolName, opts, async (client, timeout) => {
+        const onprogress = opts.onProgress
+        const result = await client.callTool({ name: toolName, arguments: args }, undefined, {
+          signal: opts.signal,
+          timeout,
+          // Each progress notification also restarts the deadline, as long-running tools expect.
+          ...(onprogress && {
+            onprogress: (p) => onprogress({ progress: p.progress, total: p.total, message: p.message }),
+            resetTimeoutOnProgress: true,
+          }),
+        })
+        return result as McpToolResult
+      })
+    } finally {
+      this.running.delete(opts)
+    }
+  }
+
+  /** `prompts/get` on the server, its result as the server gave it. */
+  getPrompt(
+    name: string,
+    args: Record<string, string>,
+    opts: McpRequestOptions,
+  ): Promise<Record<string, unknown>> {
+    return this.request(name, opts, (client, timeout) =>
+      client.getPrompt({ name, arguments: args }, { signal: opts.signal, timeout }),
+    )
+  }
+
+  /** `resources/read` on the server, its result as the server gave it. */
+  readResource(uri: string, opts: McpRequestOptions): Promise<Record<string, unknown>> {
+    return this.request(uri, opts, (client, timeout) =>
+      client.readResource({ uri }, { signal: opts.signal, timeout }),
+    )
+  }
+
+  /**
+   * One request to the server with the call deadline. A streamable HTTP session the server no
+   * longer knows (404) is re-initialized once and the request retried.
+   */
+  private async request<T>(
+    what: string,
+    opts: McpRequestOptions,
+    send: (client: Client, timeout: number) => Promise<T>,
+  ): Promise<T> {
     const timeout =
       opts.timeoutMs ??
       (this.config.tool_execution_timeout > 0
         ? this.config.tool_execution_timeout * 1000
         : this.timings.callTimeoutMs)
     try {
-      return await this.callOnce(toolName, args, opts.signal, timeout)
+      return await send(this.connectedClient(), timeout)
     } catch (err) {
-      if (!isSessionExpired(err) || opts.signal?.aborted)
-        throw toGatewayError(err, this.config.name, toolName)
+      if (!isSessionExpired(err) || opts.signal?.aborted) throw toGatewayError(err, this.config.name, what)
       this.events.onLog?.('info', `MCP client ${this.config.name}: session expired, initializing again`)
       await this.reconnect()
       try {
-        return await this.callOnce(toolName, args, opts.signal, timeout)
+        return await send(this.connectedClient(), timeout)
       } catch (retryErr) {
-        throw toGatewayError(retryErr, this.config.name, toolName)
+        throw toGatewayError(retryErr, this.config.name, what)
       }
     }
   }
 
-  private async callOnce(
-    toolName: string,
-    args: Record<string, unknown>,
-    signal: AbortSignal | undefined,
-    timeout: number,
-  ): Promise<McpToolResult> {
+  private connectedClient(): Client {
     const client = this.client
     if (!client || this.state !== 'connected') {
       throw new GatewayError(
@@ -337,8 +401,7 @@ export class McpConnection {
         `MCP client ${this.config.name} is not connected (${this.state}${this.lastError ? `: ${this.lastError}` : ''})`,
       )
     }
-    const result = await client.callTool({ name: toolName, arguments: args }, undefined, { signal, timeout })
-    return result as McpToolResult
+    return client
   }
 }
 

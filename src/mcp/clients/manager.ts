@@ -1,12 +1,22 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js'
 import { GatewayError } from '../../core/errors.js'
-import { redactSecret } from '../../store/index.js'
-import type { McpCallOptions, McpTool, McpToolResult, McpToolSource } from '../types.js'
+import type {
+  McpCallOptions,
+  McpCatalogSource,
+  McpPrompt,
+  McpRequestOptions,
+  McpResource,
+  McpTool,
+  McpToolResult,
+  McpToolSource,
+} from '../types.js'
+import { indexCatalog, toMcpTool, type CatalogIndex } from './catalog.js'
+import { clientView, type McpClientView } from './view.js'
 import {
   applyUpdate,
   listIncludes,
-  mapClientSecrets,
   normalizeCreate,
+  sameConfig,
   type McpClientConfig,
   type McpClientCreateInput,
   type McpClientUpdateInput,
@@ -45,28 +55,7 @@ interface PerUserConnection {
   connection: McpConnection
 }
 
-/** A tool as Bifrost's client list shows it (ChatToolFunction), under its exposed name. */
-export interface McpToolFunction {
-  name: string
-  description?: string
-  parameters: Record<string, unknown>
-}
-
-/**
- * A client's state as the API shows it: a per_user_oauth client is `pending_verification` until an
- * admin verification (POST /api/mcp/client/{id}/initiate-verification) let its tools be listed.
- */
-export type McpClientState = McpConnectionState | 'pending_verification'
-
-/** One client as `GET /api/mcp/clients` shows it; `error` is Heimdall's addition. */
-export interface McpClientView {
-  config: McpClientConfig
-  tools: McpToolFunction[]
-  state: McpClientState
-  /** Why the client is not connected, when it is not. */
-  error?: string
-  vk_configs: never[]
-}
+export type { McpClientState, McpClientView, McpToolFunction } from './view.js'
 
 interface ExposedTool {
   tool: McpTool
@@ -79,7 +68,7 @@ interface ExposedTool {
  * tool-names.ts), only those the client's `tools_to_execute` lets through, and only while the
  * client is connected.
  */
-export class McpClientManager implements McpToolSource {
+export class McpClientManager implements McpToolSource, McpCatalogSource {
   private readonly connections = new Map<string, McpConnection>()
   private readonly listeners = new Set<() => void>()
   /** per_user_oauth: one connection per (client id, identity), opened on that identity's first call. */
@@ -93,6 +82,7 @@ export class McpClientManager implements McpToolSource {
   private readonly repo: McpClientRepo
   private readonly timings: ConnectionTimings
   private index: Map<string, ExposedTool> | undefined
+  private catalogIndex: CatalogIndex | undefined
   private closed = false
   /** Changes to the set of connections (add, update, remove, sync) run one at a time. */
   private queue: Promise<unknown> = Promise.resolve()
@@ -265,6 +255,38 @@ export class McpClientManager implements McpToolSource {
       throw new GatewayError('not_found', `MCP tool ${name} not found`)
     }
     return entry.connection.callTool(entry.tool.toolName, args, opts)
+  }
+
+  listPrompts(): McpPrompt[] {
+    return [...this.catalog().prompts.values()].map((e) => e.prompt)
+  }
+
+  async getPrompt(
+    name: string,
+    args: Record<string, string>,
+    opts: McpRequestOptions = {},
+  ): Promise<Record<string, unknown>> {
+    const entry = this.catalog().prompts.get(name)
+    if (!entry) throw new GatewayError('not_found', `MCP prompt ${name} not found`)
+    return entry.connection.getPrompt(entry.prompt.promptName, args, opts)
+  }
+
+  listResources(): McpResource[] {
+    return this.catalog().resources
+  }
+
+  listResourceTemplates(): McpResource[] {
+    return this.catalog().resourceTemplates
+  }
+
+  async readResource(
+    client: string,
+    uri: string,
+    opts: McpRequestOptions = {},
+  ): Promise<Record<string, unknown>> {
+    const connection = this.catalog().byClient.get(client)
+    if (!connection) throw new GatewayError('not_found', `MCP client ${client} is not connected`)
+    return connection.readResource(uri, opts)
   }
 
   isCodeModeClient(client: string): boolean {
@@ -507,6 +529,7 @@ export class McpClientManager implements McpToolSource {
 
   private changed(): void {
     this.index = undefined
+    this.catalogIndex = undefined
     for (const listener of this.listeners) {
       try {
         listener()
@@ -514,6 +537,12 @@ export class McpClientManager implements McpToolSource {
         // a listener's failure is its own
       }
     }
+  }
+
+  /** Prompts and resources of the shared connections (per_user_oauth clients offer none yet). */
+  private catalog(): CatalogIndex {
+    this.catalogIndex ??= indexCatalog(this.connections.values())
+    return this.catalogIndex
   }
 
   private exposed(): Map<string, ExposedTool> {
@@ -540,58 +569,10 @@ export class McpClientManager implements McpToolSource {
 
   private view(c: McpConnection): McpClientView {
     const id = c.config.client_id
-    const perUser = c.config.auth_type === 'per_user_oauth'
-    const tools = perUser ? (this.perUserTools.get(id) ?? []) : c.tools
-    const names = exposedToolNames(
-      c.config.name,
-      tools.map((t) => t.name),
-    )
-    let state: McpClientState = c.state
-    let error = c.lastError
-    if (perUser && !c.config.disabled) {
-      state = this.verified.has(id) ? 'connected' : 'pending_verification'
-      error = this.verifyErrors.get(id)
-    }
-    const view: McpClientView = {
-      config: mapClientSecrets(c.config, redactSecret),
-      tools: tools.map((t) => ({
-        name: names.get(t.name) ?? t.name,
-        ...(t.description !== undefined ? { description: t.description } : {}),
-        parameters: t.inputSchema as Record<string, unknown>,
-      })),
-      state,
-      vk_configs: [],
-    }
-    if (state !== 'connected' && error !== undefined) view.error = error
-    return view
+    return clientView(c, {
+      tools: this.perUserTools.get(id),
+      verified: this.verified.has(id),
+      verifyError: this.verifyErrors.get(id),
+    })
   }
-}
-
-/** Whether two configs are the same (the stored JSON keeps key order, so this compares values). */
-function sameConfig(a: McpClientConfig, b: McpClientConfig): boolean {
-  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b))
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys)
-  if (value === null || typeof value !== 'object') return value
-  return Object.fromEntries(
-    Object.keys(value)
-      .sort()
-      .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
-  )
-}
-
-function toMcpTool(exposedName: string, cfg: McpClientConfig, tool: Tool): McpTool {
-  const out: McpTool = {
-    name: exposedName,
-    client: cfg.name,
-    toolName: tool.name,
-    inputSchema: tool.inputSchema as Record<string, unknown>,
-  }
-  if (cfg.allow_on_all_virtual_keys) out.allowOnAllVirtualKeys = true
-  if (cfg.allow_anonymous) out.allowAnonymous = true
-  if (tool.description !== undefined) out.description = tool.description
-  if (tool.annotations !== undefined) out.annotations = tool.annotations as Record<string, unknown>
-  return out
 }

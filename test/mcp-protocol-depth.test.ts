@@ -1,0 +1,181 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import {
+  LoggingMessageNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type LoggingMessageNotification,
+  type Progress,
+} from '@modelcontextprotocol/sdk/types.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { REPORT_TOOL, type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
+
+/**
+ * The MCP protocol on /mcp beyond tools/list and tools/call, with a real MCP SDK upstream and
+ * the SDK's client: every declared tool field and structured results pass through; upstream
+ * prompts and resources are served, governed per key; progress and log messages of a tool call
+ * reach the caller; a session's GET stream announces tool list changes.
+ */
+describe('MCP protocol depth on /mcp', () => {
+  let upstream: RunningUpstream
+  let gw: RunningHeimdall
+  let full: string
+  let reportOnly: string
+  const open: Client[] = []
+
+  async function connect(vk: string): Promise<Client> {
+    const client = new Client({ name: 'depth-test', version: '1.0.0' })
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${vk}` } },
+      }),
+    )
+    open.push(client)
+    return client
+  }
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    gw = await startHeimdall({
+      mcp: {
+        client_configs: [
+          { name: 'up', connection_type: 'http', connection_string: upstream.url, tools_to_execute: ['*'] },
+        ],
+      },
+    })
+    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'up-report'); i++)
+      await sleep(25)
+    const key = async (name: string, tools: string[]) =>
+      (
+        await callJson(gw.url, 'POST', '/api/governance/virtual-keys', {
+          name,
+          mcp_configs: [{ mcp_client_name: 'up', tools_to_execute: tools }],
+        })
+      ).body.virtual_key.value as string
+    full = await key('full', ['*'])
+    reportOnly = await key('report-only', ['report'])
+  }, 30_000)
+
+  afterAll(async () => {
+    await Promise.all(open.map((c) => c.close().catch(() => undefined)))
+    await gw?.close()
+    await upstream?.close()
+  })
+
+  it('lists every field the upstream declared for a tool, renamed only', async () => {
+    const client = await connect(full)
+    const { tools } = await client.listTools()
+    const report = tools.find((t) => t.name === 'up-report')
+    expect(report).toEqual({ ...REPORT_TOOL, name: 'up-report' })
+  })
+
+  it('passes structured results, their _meta and text content through', async () => {
+    const client = await connect(full)
+    await client.listTools() // the SDK validates structuredContent against the listed outputSchema
+    const result = await client.callTool({ name: 'up-report', arguments: { city: 'Oslo' } })
+    expect(result).toEqual({
+      content: [{ type: 'text', text: 'Oslo: 21 °C' }],
+      structuredContent: { city: 'Oslo', celsius: 21 },
+      _meta: { 'example.com/source': 'station-7' },
+    })
+  })
+
+  it('serves upstream prompts and resources to a key open to the whole client', async () => {
+    const client = await connect(full)
+    expect(client.getServerCapabilities()).toMatchObject({ prompts: {}, resources: {}, logging: {} })
+    const { prompts } = await client.listPrompts()
+    expect(prompts).toEqual([
+      {
+        name: 'up-greet',
+        title: 'Greeting',
+        description: 'Greets someone',
+        arguments: [{ name: 'who', required: true }],
+      },
+    ])
+    const prompt = await client.getPrompt({ name: 'up-greet', arguments: { who: 'Ada' } })
+    expect(prompt.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'Say hello to Ada' } }])
+    const { resources } = await client.listResources()
+    expect(resources).toEqual([{ uri: 'memo://one', name: 'one', title: 'Memo one', mimeType: 'text/plain' }])
+    const { resourceTemplates } = await client.listResourceTemplates()
+    expect(resourceTemplates).toEqual([
+      { uriTemplate: 'memo://item/{id}', name: 'item', mimeType: 'text/plain' },
+    ])
+    expect((await client.readResource({ uri: 'memo://one' })).contents).toEqual([
+      { uri: 'memo://one', mimeType: 'text/plain', text: 'memo one' },
+    ])
+    expect((await client.readResource({ uri: 'memo://item/7' })).contents).toEqual([
+      { uri: 'memo://item/7', mimeType: 'text/plain', text: 'item 7' },
+    ])
+    await expect(client.readResource({ uri: 'memo://nowhere' })).rejects.toThrow(/Resource not found/)
+  })
+
+  it('hides prompts and resources from a key given only some tools', async () => {
+    const client = await connect(reportOnly)
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['up-report'])
+    expect((await client.listPrompts()).prompts).toEqual([])
+    expect((await client.listResources()).resources).toEqual([])
+    await expect(client.getPrompt({ name: 'up-greet', arguments: { who: 'x' } })).rejects.toThrow(/not found/)
+    await expect(client.readResource({ uri: 'memo://one' })).rejects.toThrow(/Resource not found/)
+  })
+
+  it("relays the upstream's progress (with the caller's token) and log messages of a tool call", async () => {
+    const client = await connect(full)
+    const logs: LoggingMessageNotification['params'][] = []
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+      logs.push(n.params)
+    })
+    const progress: Progress[] = []
+    const result = await client.callTool({ name: 'up-slow', arguments: {} }, undefined, {
+      onprogress: (p) => progress.push(p),
+    })
+    expect(result.content).toEqual([{ type: 'text', text: 'finished' }])
+    expect(progress).toEqual([
+      { progress: 1, total: 2 },
+      { progress: 2, total: 2, message: 'done' },
+    ])
+    expect(logs).toEqual([{ level: 'info', data: 'halfway there' }])
+  })
+
+  it('announces a tool list change on the session stream when a client is added', async () => {
+    const client = await connect(full)
+    let changed = 0
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      changed++
+    })
+    await sleep(200) // the SDK opens the GET stream after initialize
+    const added = await callJson(gw.url, 'POST', '/api/mcp/client', {
+      name: 'more',
+      connection_type: 'http',
+      connection_string: upstream.url,
+      tools_to_execute: ['*'],
+      allow_on_all_virtual_keys: true,
+    })
+    expect(added.status).toBe(200)
+    for (let i = 0; i < 100 && changed === 0; i++) await sleep(25)
+    expect(changed).toBeGreaterThan(0)
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('more-report')
+  })
+
+  it('keeps plain stateless POSTs working, and refuses GET without a session', async () => {
+    const res = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${full}`,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('mcp-session-id')).toBeNull()
+    const body = (await res.json()) as { result: { tools: { name: string }[] } }
+    expect(body.result.tools.map((t) => t.name)).toContain('up-report')
+    const get = await fetch(`${gw.url}/mcp`, { headers: { authorization: `Bearer ${full}` } })
+    expect(get.status).toBe(405)
+    const unknown = await fetch(`${gw.url}/mcp`, {
+      headers: { authorization: `Bearer ${full}`, 'mcp-session-id': 'nope', accept: 'text/event-stream' },
+    })
+    expect(unknown.status).toBe(404)
+  })
+})
