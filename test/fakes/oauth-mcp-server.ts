@@ -26,12 +26,29 @@ export interface OAuthMcpServer {
   grants: { grantType: string; sub?: string }[]
   /** Subjects of the MCP requests that carried a valid token, in order. */
   calls: string[]
+  /** The authorization requests that reached the authorization server, and its client registrations. */
+  authorizeRequests: URL[]
+  registrations: number
+  /** From now on, every access token issued so far is refused (revoked early); new ones are good. */
+  rejectTokensIssuedSoFar(): void
+  /** Whether refresh grants are refused with invalid_grant. */
+  refuseRefresh(refuse: boolean): void
   close(): Promise<void>
 }
 
 export interface OAuthMcpServerOptions {
   /** Lifetime of the JWT access tokens, in seconds (default 300). */
   accessTokenTtl?: number
+  /** Serve the protected-resource metadata only at this path, named in the 401 challenge (no well-known document). */
+  resourceMetadataPath?: string
+  /** The `resource` the protected-resource metadata names (default: the MCP URL). */
+  metadataResource?: string
+  /** The `scope` of the 401 challenge. */
+  challengeScope?: string
+  /** An extra scope the tool `admin_op` needs: without it, 403 insufficient_scope naming it. */
+  stepUpScope?: string
+  /** The authorization server's metadata says it supports client ID metadata documents. */
+  clientIdMetadataDocuments?: boolean
 }
 
 function listen(server: Server): Promise<string> {
@@ -55,6 +72,12 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
   const accessTokenTtl = opts.accessTokenTtl ?? 300
   const grants: OAuthMcpServer['grants'] = []
   const calls: string[] = []
+  const authorizeRequests: URL[] = []
+  let registrations = 0
+  const seenTokens = new Set<string>()
+  const rejectedTokens = new Set<string>()
+  let refuseRefresh = false
+  const scopes = [MCP_SCOPE, ...(opts.stepUpScope ? [opts.stepUpScope] : [])]
 
   // Both servers listen first (the provider needs its issuer, the provider its resource URL).
   const handlers: {
@@ -74,7 +97,8 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
 
   const provider = new Provider(issuer, {
     clients: [],
-    scopes: ['openid', 'offline_access', MCP_SCOPE],
+    scopes: ['openid', 'offline_access', ...scopes],
+    ...(opts.clientIdMetadataDocuments ? { discovery: { client_id_metadata_document_supported: true } } : {}),
     pkce: { required: () => true },
     ttl: {
       AccessToken: accessTokenTtl,
@@ -98,7 +122,7 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
             audience: mcpUrl,
             accessTokenFormat: 'jwt',
             accessTokenTTL: accessTokenTtl,
-            scope: MCP_SCOPE,
+            scope: scopes.join(' '),
           }
         },
       },
@@ -112,20 +136,40 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
       sub: ctx.oidc.entities?.AccessToken?.accountId,
     })
   })
-  handlers.oidc = provider.callback()
+  const oidcHandler = provider.callback()
+  handlers.oidc = (req, res) => {
+    const path = new URL(req.url ?? '/', issuer).pathname
+    if (path === '/auth') authorizeRequests.push(new URL(req.url ?? '/', issuer))
+    if (path === '/reg' && req.method === 'POST') registrations++
+    if (path !== '/token' || req.method !== 'POST') return oidcHandler(req, res)
+    // The token request's form is read here (oidc-provider takes a parsed req.body) to refuse refreshes.
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString())
+      if (refuseRefresh && form.get('grant_type') === 'refresh_token') {
+        res.writeHead(400, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'grant revoked' }))
+        return
+      }
+      ;(req as IncomingMessage & { body?: unknown }).body = Object.fromEntries(form)
+      oidcHandler(req, res)
+    })
+  }
 
   const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))
   const resourceMetadata = {
-    resource: mcpUrl,
+    resource: opts.metadataResource ?? mcpUrl,
     authorization_servers: [issuer],
-    scopes_supported: [MCP_SCOPE],
+    scopes_supported: scopes,
     bearer_methods_supported: ['header'],
   }
-  const resourceMetadataUrl = `${mcpOrigin}/.well-known/oauth-protected-resource`
+  const resourceMetadataPath = opts.resourceMetadataPath ?? '/.well-known/oauth-protected-resource'
+  const resourceMetadataUrl = `${mcpOrigin}${resourceMetadataPath}`
 
   handlers.mcp = async (req, res) => {
     const path = new URL(req.url ?? '/', mcpOrigin).pathname
-    if (req.method === 'GET' && path.startsWith('/.well-known/oauth-protected-resource')) {
+    if (req.method === 'GET' && path.startsWith(resourceMetadataPath)) {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(resourceMetadata))
       return
@@ -136,6 +180,7 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
     }
     const unauthorized = (error?: string) => {
       const params = [`resource_metadata="${resourceMetadataUrl}"`]
+      if (opts.challengeScope) params.push(`scope="${opts.challengeScope}"`)
       if (error) params.unshift(`error="${error}"`)
       res.writeHead(401, {
         'www-authenticate': `Bearer ${params.join(', ')}`,
@@ -146,27 +191,54 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
     const header = req.headers.authorization ?? ''
     if (!header.toLowerCase().startsWith('bearer ')) return unauthorized()
     let sub: string
+    let granted: string[]
     try {
       const { payload } = await jwtVerify(header.slice(7).trim(), jwks, { issuer, audience: mcpUrl })
-      const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : []
-      if (!scopes.includes(MCP_SCOPE) || typeof payload.sub !== 'string')
+      granted = typeof payload.scope === 'string' ? payload.scope.split(' ') : []
+      if (!granted.includes(MCP_SCOPE) || typeof payload.sub !== 'string')
         return unauthorized('insufficient_scope')
+      if (typeof payload.jti === 'string') {
+        if (rejectedTokens.has(payload.jti)) return unauthorized('invalid_token')
+        seenTokens.add(payload.jti)
+      }
       sub = payload.sub
     } catch {
       return unauthorized('invalid_token')
+    }
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const body: unknown = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString()) : undefined
+    const call = body as { method?: string; params?: { name?: string } } | undefined
+    const stepUp = opts.stepUpScope
+    if (
+      stepUp &&
+      call?.method === 'tools/call' &&
+      call.params?.name === 'admin_op' &&
+      !granted.includes(stepUp)
+    ) {
+      res.writeHead(403, {
+        'www-authenticate': `Bearer error="insufficient_scope", scope="${MCP_SCOPE} ${stepUp}", resource_metadata="${resourceMetadataUrl}"`,
+        'content-type': 'application/json',
+      })
+      res.end(JSON.stringify({ error: 'insufficient_scope' }))
+      return
     }
     calls.push(sub)
     const server = new McpServer({ name: 'oidc-protected', version: '1.0.0' })
     server.registerTool('whoami', { description: 'The subject of the caller’s access token' }, () => ({
       content: [{ type: 'text', text: sub }],
     }))
+    if (stepUp)
+      server.registerTool('admin_op', { description: `Needs the ${stepUp} scope` }, () => ({
+        content: [{ type: 'text', text: `admin ${sub}` }],
+      }))
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined })
     res.on('close', () => {
       void transport.close()
       void server.close()
     })
     await server.connect(transport)
-    await transport.handleRequest(req, res)
+    await transport.handleRequest(req, res, body)
   }
 
   return {
@@ -174,6 +246,16 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
     issuer,
     grants,
     calls,
+    authorizeRequests,
+    get registrations() {
+      return registrations
+    },
+    rejectTokensIssuedSoFar() {
+      for (const jti of seenTokens) rejectedTokens.add(jti)
+    },
+    refuseRefresh(refuse) {
+      refuseRefresh = refuse
+    },
     async close() {
       await Promise.all([close(mcpServer), close(oidcServer)])
     },

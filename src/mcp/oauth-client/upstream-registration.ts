@@ -96,6 +96,7 @@ export class UpstreamRegistrations {
     const asked = scopeSet(cfg.oauth_config?.scopes?.join(' '), info.challengeScope)
     const scopes = asked.size > 0 ? [...asked] : info.resourceMetadata?.scopes_supported
     const scope = scopes && scopes.length > 0 ? scopes.join(' ') : undefined
+    const registeredScope = [...scopeSet(scope, info.resourceMetadata?.scopes_supported?.join(' '))].join(' ')
     const documentUrl = metadata?.client_id_metadata_document_supported
       ? this.deps.clientMetadataUrl?.(redirectUri)
       : undefined
@@ -119,7 +120,8 @@ export class UpstreamRegistrations {
             redirect_uris: [redirectUri],
             grant_types: ['authorization_code', 'refresh_token'],
             response_types: ['code'],
-            ...(scope ? { scope } : {}),
+            // Registered for every scope the server lists too, so that a later step-up stays within it.
+            ...(registeredScope ? { scope: registeredScope } : {}),
           },
           fetchFn: this.fetchFor(cfg),
         })
