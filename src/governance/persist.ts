@@ -2,6 +2,7 @@ import type { CounterSeed, CounterStore, LimitCheck } from '../cluster/index.js'
 import type { Logger } from '../observability/logger.js'
 import { budgetCounter, rateLimitCounter, windowFor, type PlannedCheck } from './limits.js'
 import type { Budget, GovernanceSnapshot, RateLimit } from './model.js'
+import { preloadTokenizers } from './pricing/prompt-tokenizer.js'
 import type { UsageDelta } from './repo/index.js'
 
 type Entry = { p: PlannedCheck; amount: number }
@@ -134,9 +135,11 @@ export async function seedCounters(
     await counters.reset(s.counter, s.windowStart, s.windowMs, s.used)
 }
 
-/** The stored usage of every limit's current window. */
-export function counterSeeds(snapshot: GovernanceSnapshot, now: number): CounterSeed[] {
-  const seeds: CounterSeed[] = []
+/** Every budget and rate limit of the configuration, each once. */
+function limitsIn(snapshot: GovernanceSnapshot): {
+  budgets: Map<string, Budget>
+  limits: Map<string, RateLimit>
+} {
   const budgets = new Map<string, Budget>()
   const limits = new Map<string, RateLimit>()
   const addBudgets = (list: (Budget | null | undefined)[] | undefined) => {
@@ -158,6 +161,27 @@ export function counterSeeds(snapshot: GovernanceSnapshot, now: number): Counter
     addBudgets([c.budget, ...(c.budgets ?? [])])
     if (c.rate_limit) limits.set(c.rate_limit.id, c.rate_limit)
   }
+  return { budgets, limits }
+}
+
+/**
+ * Passes the snapshot through; when admission will estimate prompts (a budget or a token limit
+ * somewhere), the tokenizers load in the background now rather than in the first such request.
+ */
+export function preloadEstimatesFor(snapshot: GovernanceSnapshot): GovernanceSnapshot {
+  const { budgets, limits } = limitsIn(snapshot)
+  if (
+    budgets.size > 0 ||
+    [...limits.values()].some((rl) => rl.token_max_limit != null && rl.token_reset_duration)
+  )
+    preloadTokenizers()
+  return snapshot
+}
+
+/** The stored usage of every limit's current window. */
+export function counterSeeds(snapshot: GovernanceSnapshot, now: number): CounterSeed[] {
+  const seeds: CounterSeed[] = []
+  const { budgets, limits } = limitsIn(snapshot)
   const seed = (
     counter: string,
     duration: string,

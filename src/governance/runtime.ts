@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js'
 import type { ConfigReloads, ConfigStore } from '../store/index.js'
 import { GovernanceHook } from './enforce.js'
 import { budgetCounter, windowFor } from './limits.js'
-import { counterSeeds, seedCounters, UsagePersistence } from './persist.js'
+import { counterSeeds, preloadEstimatesFor, seedCounters, UsagePersistence } from './persist.js'
 import { PricingOverrides } from './pricing/index.js'
 import { addUsage, loadSnapshot } from './repo/index.js'
 import { GovernanceService, importGovernanceFromFile, type GovernanceChange } from './service.js'
@@ -45,7 +45,7 @@ export interface GovernanceRuntime {
  */
 export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): Promise<GovernanceRuntime> {
   const { store, cluster, logger } = opts
-  const state = new GovernanceState(() => loadSnapshot(store.db))
+  const state = new GovernanceState(async () => preloadEstimatesFor(await loadSnapshot(store.db)))
   const usage = new UsageView(cluster.counters)
   const persistence = new UsagePersistence((d) => addUsage(store.db, d), logger)
   const pricing = new PricingOverrides()

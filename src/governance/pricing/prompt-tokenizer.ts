@@ -49,6 +49,22 @@ function counterFor(encoding: OpenAIEncoding): CountTokens | null {
 }
 
 /**
+ * Loads OpenAI's encodings in the background, one per turn of the event loop (about 0.3 s and
+ * 0.15 s of parsing each), so that the first request with a budget does not pay for it. Called
+ * when the governance configuration has a budget or a token limit; once is enough.
+ */
+export function preloadTokenizers(): void {
+  const queue = (['o200k_base', 'cl100k_base'] as const).filter((e) => !loaded.has(e))
+  const next = () => {
+    const encoding = queue.shift()
+    if (!encoding) return
+    counterFor(encoding)
+    setImmediate(next).unref()
+  }
+  if (queue.length > 0) setImmediate(next).unref()
+}
+
+/**
  * Calibrated tokens of text, erring high: 3.5 ASCII characters a token (English runs 4 or more in
  * every common tokenizer, code and identifiers about 3.5), 1.75 for other alphabets, 1 for CJK and
  * emoji. Sevenths of a token, so the sum stays an exact integer.
