@@ -1,20 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type HeadlessChromium, launchChromium, SCREENSHOTS } from './helpers/chromium.js'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 import { EVERYTHING } from './helpers/mcp.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const WAIT_MS = 15_000
-const SCREENSHOTS = join(process.cwd(), 'test-results')
 
 function pkce() {
   const verifier = randomBytes(32).toString('base64url')
@@ -32,8 +27,7 @@ describe('MCP OAuth consent in a real browser', () => {
   let callbackServer: Server
   let redirectUri: string
   const callbacks: URLSearchParams[] = []
-  let userDataDir: string
-  let context: BrowserContext | undefined
+  let browser: HeadlessChromium | undefined
   let page: Page
 
   const url = (path: string) => `${gw.url}${path}`
@@ -98,36 +92,17 @@ describe('MCP OAuth consent in a real browser', () => {
     expect(reg.status).toBe(201)
     clientId = ((await reg.json()) as any).client_id
 
-    await mkdir(SCREENSHOTS, { recursive: true })
-    userDataDir = await mkdtemp(join(tmpdir(), 'heimdall-chromium-'))
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: WAIT_MS,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    })
-    context.setDefaultTimeout(WAIT_MS)
-    context.setDefaultNavigationTimeout(WAIT_MS)
-    page = context.pages()[0] ?? (await context.newPage())
+    browser = await launchChromium()
+    page = browser.page
   }, 60_000)
 
   afterAll(async () => {
-    await context?.close().catch(() => {})
+    await browser?.close()
     await gw?.close()
     if (callbackServer) {
       callbackServer.closeAllConnections()
       await new Promise<void>((resolve) => callbackServer.close(() => resolve()))
     }
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true })
   }, 30_000)
 
   it('takes the browser through consent to the redirect_uri, and the code to /mcp tools', async () => {

@@ -15,7 +15,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { completeLogin, type OAuthMcpServer, startOAuthMcpServer } from './fakes/oauth-mcp-server.js'
 import { type HeadlessChromium, launchChromium, SCREENSHOTS } from './helpers/chromium.js'
-import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /** The MCP SDK's OAuth client provider, as a desktop MCP client keeps it: in memory, the browser opened on demand. */
 class BrowserOAuthProvider implements OAuthClientProvider {
@@ -115,14 +115,8 @@ describe('a keyless MCP client through the consent page and an upstream login, i
       },
       { appDir },
     )
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${gw.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return (await res.json()) as any
-    }
+    const api = async (method: string, path: string, body?: unknown) =>
+      (await callJson(gw.url, method, path, body)).body
     // The admin verifies the upstream once, so that Heimdall knows its tools.
     const clientId = (await api('GET', '/api/mcp/clients')).clients[0].config.client_id
     const init = await api('POST', `/api/mcp/client/${clientId}/initiate-verification`)

@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { completeLogin, type OAuthMcpServer, startOAuthMcpServer } from './fakes/oauth-mcp-server.js'
-import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /**
  * A login link of a per_user_oauth MCP client completes only for the virtual key it was issued to
@@ -17,18 +19,8 @@ describe('upstream login links bound to the identity they were issued to', () =>
   let keyC: { id: string; value: string }
   let keyD: { id: string; value: string }
 
-  const api = async (method: string, path: string, body?: unknown, vk?: string) => {
-    const headers: Record<string, string> = {}
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (vk !== undefined) headers.authorization = `Bearer ${vk}`
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any }
-  }
+  const api = (method: string, path: string, body?: unknown, vk?: string) =>
+    callJson(gw.url, method, path, body, vk)
   const whoami = (vk: string) =>
     api(
       'POST',
@@ -89,6 +81,20 @@ describe('upstream login links bound to the identity they were issued to', () =>
     // The tool error's message carries the same absolute link.
     const again = await whoami(keyC.value)
     expect(again.body.error.message).toContain(link)
+    // So does the tool result an MCP client gets from /mcp.
+    const client = new Client({ name: 'login-binding', version: '1.0.0' })
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${keyC.value}` } },
+      }),
+    )
+    try {
+      const result = await client.callTool({ name: 'oidc-whoami', arguments: {} })
+      expect(result.isError).toBe(true)
+      expect(JSON.stringify(result.content)).toContain(`open ${link}`)
+    } finally {
+      await client.close()
+    }
   })
 
   it('does not let another person who opens the link bind their upstream identity to the key', async () => {

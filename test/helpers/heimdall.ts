@@ -38,16 +38,20 @@ export async function startHeimdall(
   }
 }
 
-/** A management call with a JSON body (if any), answered with its status and parsed JSON body. */
+/** A call with a JSON body (if any) and a Bearer token (if any), answered with its status and parsed JSON body. */
 export async function callJson(
   baseUrl: string,
   method: string,
   path: string,
   body?: unknown,
+  bearer?: string,
 ): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {}
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
   const res = await fetch(baseUrl + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   const text = await res.text()

@@ -201,6 +201,13 @@ export function registerUpstreamLoginRoutes(app: FastifyInstance, deps: Upstream
       )
     if (outcome.status === 200 && outcome.returnTo)
       return reply.header('cache-control', 'no-store').redirect(outcome.returnTo, 303)
+    if (outcome.returnTo)
+      return htmlAnswer(
+        reply,
+        outcome.status,
+        'MCP server login',
+        `<p class="error" role="alert">${escapeHtml(outcome.message)}</p><p><a href="${escapeHtml(outcome.returnTo)}">Back to the consent page</a></p>`,
+      )
     return message(reply, outcome.status, outcome.message)
   }
   app.get(CALLBACK_PATH, callback)
