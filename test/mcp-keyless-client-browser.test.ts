@@ -215,4 +215,45 @@ describe('a keyless MCP client through the consent page and an upstream login, i
     }
     expect(upstream.calls).toContain('erin')
   }, 60_000)
+
+  it('opens a login link from a tool error in the browser: it asks for its key and completes only with it', async () => {
+    const { page, context } = browser
+    // A new person at the same browser: no upstream session of erin's is reused.
+    await context.clearCookies()
+    const mcp_configs = [{ mcp_client_name: 'oidc', tools_to_execute: ['whoami'] }]
+    const frank = (
+      await callJson(gw.url, 'POST', '/api/governance/virtual-keys', { name: 'frank-key', mcp_configs })
+    ).body.virtual_key.value
+    const whoami = () =>
+      callJson(
+        gw.url,
+        'POST',
+        '/v1/mcp/tool/execute?format=chat',
+        { id: 'call_1', type: 'function', function: { name: 'oidc-whoami', arguments: '{}' } },
+        frank,
+      )
+    const asked = await whoami()
+    expect(asked.status).toBe(401)
+    const loginUrl: string = asked.body.extra_fields.mcp_auth_required.login_url
+    expect(loginUrl.startsWith(`${gw.url}/api/oauth/upstream/`)).toBe(true)
+
+    // Someone else's key (erin's) is refused on the page.
+    await page.goto(loginUrl)
+    expect(await page.textContent('body')).toContain('virtual key “frank-key”')
+    await page.fill('#vk', keyValue)
+    await page.click('button:has-text("Continue")')
+    await expect(page.locator('[role=alert]').textContent()).resolves.toContain('not the virtual key')
+    expect(await page.content()).not.toContain(keyValue)
+
+    // Frank's own key: the upstream login as "frank", and the page names the key it connected.
+    await page.fill('#vk', frank)
+    await page.click('button:has-text("Continue")')
+    await upstreamLogin(page, upstream.issuer, 'frank')
+    await page.waitForURL((u) => u.pathname === '/api/oauth/callback')
+    expect(await page.textContent('body')).toContain('You are logged in to oidc for virtual key “frank-key”')
+    await page.screenshot({ path: join(SCREENSHOTS, 'mcp-upstream-login-done.png'), fullPage: true })
+    const done = await whoami()
+    expect(done.status).toBe(200)
+    expect(done.body.content).toBe('frank')
+  }, 60_000)
 })

@@ -116,6 +116,14 @@ describe('upstream login links bound to the identity they were issued to', () =>
     })
     expect(withD.status).toBe(403)
     expect(await withD.text()).toContain('not the virtual key this login belongs to')
+    // A foreign page posting a key for the browser that visits it is refused (origin guard).
+    const crossSite = await fetch(link, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ vk: keyC.value }).toString(),
+      redirect: 'manual',
+    })
+    expect(crossSite.status).toBe(403)
     // D's key sent as a header to C's link: refused too.
     await expect(
       completeLogin(link, 'dave', callback(), { headers: { 'x-bf-vk': keyD.value } }),

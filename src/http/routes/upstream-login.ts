@@ -33,13 +33,18 @@ function activeKeyId(state: UpstreamLoginRouteDeps['state'], value: string): str
 /** Each login's browser binding has its own cookie, so that logins in two tabs do not undo each other. */
 const bindingCookie = (flowId: string) => `${UPSTREAM_LOGIN_COOKIE}.${flowId}`
 
+/**
+ * A login page. Its referrer policy is `same-origin`: the proof form then posts with its real
+ * Origin, which the origin guard checks (a foreign page cannot post someone's key for them), and
+ * nothing of its URL reaches the upstream.
+ */
 function htmlAnswer(reply: FastifyReply, status: number, title: string, body: string): FastifyReply {
   return reply
     .status(status)
     .type('text/html; charset=utf-8')
     .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .send(page(title, body))
+    .header('referrer-policy', 'same-origin')
+    .send(page(title, body, 'same-origin'))
 }
 
 const message = (reply: FastifyReply, status: number, text: string) =>

@@ -8,14 +8,22 @@ export function escapeHtml(value: string): string {
   )
 }
 
-/** A page in the consent pages' look: inline style, no script. */
-export function page(title: string, body: string): string {
+/**
+ * A page in the consent pages' look: inline style, no script. `referrer` is the page's referrer
+ * policy: `no-referrer` keeps flow ids in URLs to this page (its form posts then send
+ * `Origin: null`); `same-origin` lets its form posts carry their real Origin for the origin guard.
+ */
+export function page(
+  title: string,
+  body: string,
+  referrer: 'no-referrer' | 'same-origin' = 'no-referrer',
+): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="${referrer}">
 <title>${escapeHtml(title)} · Heimdall</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}
