@@ -209,7 +209,9 @@ describe('web UI management pages', () => {
       const loginUrl = (
         (await first.json()) as { extra_fields: { mcp_auth_required: { login_url: string } } }
       ).extra_fields.mcp_auth_required.login_url
-      expect((await completeLogin(`${gw.url}${loginUrl}`, 'alice', callback)).status).toBe(200)
+      // The login link is absolute and starts only for the key it was issued to.
+      const proof = { headers: { 'x-bf-vk': key.value } }
+      expect((await completeLogin(loginUrl, 'alice', callback, proof)).status).toBe(200)
       expect((await whoami()).status).toBe(200)
 
       await page.getByLabel('Virtual key').fill(key.value)
@@ -220,7 +222,7 @@ describe('web UI management pages', () => {
       await session.getByText('active').waitFor()
       await shot('mcp-sessions')
       const reauth = await loginLink(session.getByRole('button', { name: 'Log in again' }), '/reauth')
-      expect(reauth).toMatch(/^\/api\/oauth\/upstream\/[^/]+\/start$/)
+      expect(reauth).toMatch(/^https?:\/\/[^/]+\/api\/oauth\/upstream\/[^/]+\/start$/)
       await confirm(session, 'Revoke')
       await page.getByText('No per-user session for this key').waitFor()
       expect((await whoami()).status).toBe(401)
