@@ -69,6 +69,7 @@ describe('MCP code mode', () => {
   let gw: RunningHeimdall
   let fullKey: string
   let openKey: string
+  let codeOnlyKey: string
   const clients: Client[] = []
 
   async function connect(key: string): Promise<Client> {
@@ -121,7 +122,7 @@ describe('MCP code mode', () => {
     } as never)
     for (let i = 0; i < 200 && gw.heimdall.mcp.listTools().length < 4; i++)
       await new Promise((r) => setTimeout(r, 50))
-    const key = async (name: string, weather: string[]) =>
+    const key = async (name: string, weather: string[], plain = ['*']) =>
       (
         await callJson(gw.url, 'POST', '/api/governance/virtual-keys', {
           name,
@@ -129,12 +130,13 @@ describe('MCP code mode', () => {
           mcp_configs: [
             { mcp_client_name: 'weather', tools_to_execute: weather },
             { mcp_client_name: 'stock', tools_to_execute: ['*'] },
-            { mcp_client_name: 'plain', tools_to_execute: ['*'] },
+            { mcp_client_name: 'plain', tools_to_execute: plain },
           ],
         })
       ).body.virtual_key.value as string
     fullKey = await key('forecast-only', ['get-forecast'])
     openKey = await key('all-weather', ['*'])
+    codeOnlyKey = await key('code-only', ['*'], [])
   }, 30_000)
 
   afterAll(async () => {
@@ -243,6 +245,37 @@ describe('MCP code mode', () => {
     expect(after.text).toContain('Return value: 85')
   })
 
+  it('runs a meta-tool call a model made through POST /v1/mcp/tool/execute, logging the script’s tool calls', async () => {
+    const res = await fetch(`${gw.url}/v1/mcp/tool/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-bf-vk': fullKey },
+      body: JSON.stringify({
+        id: 'call_script',
+        type: 'function',
+        function: {
+          name: 'executeToolCode',
+          arguments: JSON.stringify({ code: "return (await weather.get_forecast({ city: 'Bergen' })).city" }),
+        },
+      }),
+    })
+    expect(res.status).toBe(200)
+    const message = (await res.json()) as { role: string; tool_call_id: string; content: string }
+    expect(message).toMatchObject({ role: 'tool', tool_call_id: 'call_script' })
+    expect(message.content).toContain('Return value: "Bergen"')
+    let logged: { tool_name: string; server_label: string; arguments: unknown; status: string } | undefined
+    for (let i = 0; i < 200 && !logged; i++) {
+      const list = (await callJson(gw.url, 'GET', '/api/mcp-logs')).body
+      logged = list.logs?.find((l: { arguments?: { city?: string } }) => l.arguments?.city === 'Bergen')
+      if (!logged) await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(logged).toMatchObject({
+      tool_name: 'get-forecast',
+      server_label: 'weather',
+      status: 'success',
+      arguments: { city: 'Bergen' },
+    })
+  })
+
   it('injects the meta-tools, not the code-mode tools, into chat requests', async () => {
     fake.reset()
     const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: fullKey, maxRetries: 0 })
@@ -252,5 +285,21 @@ describe('MCP code mode', () => {
     })
     const sent = fake.requests[0].body.tools.map((t: { function: { name: string } }) => t.function.name)
     expect(sent.sort()).toEqual([...META, 'plain-ping'].sort())
+  })
+
+  it('runs the read-only meta-tools the model calls in agent mode, and answers with its next reply', async () => {
+    fake.reset()
+    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: codeOnlyKey, maxRetries: 0 })
+    const { data, response } = await openai.chat.completions
+      .create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'which servers?' }] })
+      .withResponse()
+    // The fake model calls the first two tools it is offered: listToolFiles and readToolFile.
+    expect(fake.requests).toHaveLength(2)
+    const results = fake.requests[1].body.messages.filter((m: { role: string }) => m.role === 'tool')
+    expect(results).toHaveLength(2)
+    expect(results[0].content).toBe('servers/\n  stock.d.ts\n  weather.d.ts')
+    expect(results[1].content).toContain('fileName is required')
+    expect(response.headers.get('x-bifrost-mcp-agent-rounds')).toBe('1')
+    expect(data.choices[0].message.content).toContain('servers/')
   })
 })

@@ -447,7 +447,9 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     closers.unshift(async () => offVirtual())
 
     registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state), store })
-    const mcpAccess = { source: mcp, state: governance.state, enforceAuth, anonymousTools }
+    // Code mode's script limits: Bifrost's `tool_execution_timeout`, Heimdall's `code_mode_memory_limit_mb`.
+    const codeModeLimits = () => sandboxLimitsFromConfig(mcpSettings.tool_manager_config)
+    const mcpAccess = { source: mcp, state: governance.state, enforceAuth, anonymousTools, codeModeLimits }
     registerMcpInferenceRoutes(app, mcpAccess)
     // Heimdall as the OAuth authorization server of /mcp; `client.oauth2_server_config.issuer_url` fixes its public URL.
     const oauthServer = new AuthorizationServer({
@@ -487,7 +489,6 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
         bySlug: (slug) => virtualMcps.bySlug(slug),
         clientId: (name) => mcp.list().find((c) => c.config.name === name)?.config.client_id,
       },
-      codeModeLimits: () => sandboxLimitsFromConfig(mcpSettings.tool_manager_config),
     })
     const observability = await createObservability({
       adminAuth,

@@ -13,8 +13,9 @@ import {
   callToolWithDeadline,
   toolResultText,
 } from './access.js'
-import { MCP_AGENT_FIRST, recordToolCall } from './tool-calls.js'
-import type { McpTool, McpToolSource } from './types.js'
+import { autoExecutableMetaTool, callCodeModeTool } from './code-mode/index.js'
+import { MCP_AGENT_FIRST, recordToolCall, type ToolCallRecord } from './tool-calls.js'
+import type { McpTool, McpToolResult, McpToolSource } from './types.js'
 
 /** Bifrost's default `mcp_agent_depth`. */
 export const DEFAULT_MCP_AGENT_DEPTH = 10
@@ -42,6 +43,12 @@ interface AutoCall {
   call: ToolCall
   tool: McpTool
   args: Record<string, unknown>
+  /** A code-mode meta-tool: how to run it (its scripts' tool calls are recorded as they end). */
+  run?: (
+    signal: AbortSignal,
+    record: (r: ToolCallRecord) => void,
+    timeoutMs?: number,
+  ) => Promise<McpToolResult>
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -82,6 +89,15 @@ function autoExecutableCalls(
   const planned: AutoCall[] = []
   for (const call of calls) {
     const name = call.function.name
+    const metaArgs = own.has(name) ? undefined : parseArguments(call.function.arguments)
+    const meta = metaArgs && autoExecutableMetaTool(source, name, metaArgs)
+    if (meta && metaArgs) {
+      const caller = { source, vk, headers: ctx.headers, anonymous, autoExecuteOnly: true }
+      const run: AutoCall['run'] = (signal, onToolCall, toolTimeoutMs) =>
+        callCodeModeTool(name, metaArgs, { ...caller, signal, onToolCall, toolTimeoutMs })
+      planned.push({ call, tool: meta, args: metaArgs, run })
+      continue
+    }
     if (own.has(name) || !source.autoExecutes(name)) return undefined
     let tool: McpTool
     try {
@@ -113,17 +129,19 @@ async function runCalls(
   const identity = callIdentity(ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined, ctx.headers)
   try {
     return await Promise.all(
-      calls.map(async ({ call, tool, args }): Promise<ChatMessage> => {
+      calls.map(async ({ call, tool, args, run }): Promise<ChatMessage> => {
         let content: string
         const startNs = process.hrtime.bigint()
         let error: string | undefined
         let answer: string | undefined
         try {
-          const result = await callToolWithDeadline(source, tool, args, {
-            timeoutMs,
-            signal: controller.signal,
-            identity,
-          })
+          const result = run
+            ? await run(controller.signal, (r) => recordToolCall(next, r), timeoutMs)
+            : await callToolWithDeadline(source, tool, args, {
+                timeoutMs,
+                signal: controller.signal,
+                identity,
+              })
           content = answer = toolResultText(result)
           if (result.isError) error = content
         } catch (err) {

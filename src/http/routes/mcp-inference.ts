@@ -11,6 +11,7 @@ import {
 } from '../../mcp/access.js'
 import type { StandaloneToolCallObserver, ToolCallRecord } from '../../mcp/tool-calls.js'
 import type { McpToolSource } from '../../mcp/types.js'
+import { callCodeModeTool, isCodeModeTool, type SandboxLimits } from '../../mcp/code-mode/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,6 +29,8 @@ export interface McpInferenceDeps {
   anonymousTools?: () => AnonymousToolGrants
   /** Deadline of one tool call; default 60 s. */
   toolTimeoutMs?: () => number | undefined
+  /** Code mode's script limits (`mcp.tool_manager_config`). */
+  codeModeLimits?: () => Partial<SandboxLimits>
 }
 
 interface ToolCall {
@@ -112,6 +115,24 @@ export function registerMcpInferenceRoutes(app: FastifyInstance, deps: McpInfere
     if (!isObject(request.body)) throw invalid('the body must be a JSON object: one tool call')
     const call = format === 'responses' ? responsesToolCall(request.body) : chatToolCall(request.body)
     const args = parseArguments(call.arguments, format === 'responses' ? 'arguments' : 'function.arguments')
+    if (isCodeModeTool(call.name)) {
+      // Code mode's meta-tools; each tool call a script makes is logged like one made here.
+      const result = await callCodeModeTool(call.name, args, {
+        source: deps.source,
+        vk,
+        headers: request.headers,
+        anonymous: deps.anonymousTools?.(),
+        toolTimeoutMs: deps.toolTimeoutMs?.(),
+        limits: deps.codeModeLimits?.(),
+        signal: requestSignal(reply),
+        onToolCall: (record) =>
+          app.mcpToolCallObserver?.({ record, headers: request.headers, virtualKey: vk }),
+      })
+      const text = toolResultText(result)
+      if (format === 'responses')
+        return reply.send({ type: 'function_call_output', call_id: call.callId ?? '', output: text })
+      return reply.send({ role: 'tool', tool_call_id: call.callId ?? '', content: text })
+    }
     const tool = assertToolAllowed(deps.source, vk, request.headers, call.name, deps.anonymousTools?.())
     const record: ToolCallRecord = {
       name: tool.toolName,

@@ -18,6 +18,7 @@ import {
   META_TOOLS,
   READ_TOOL_FILE,
 } from './meta-tools.js'
+import { scriptTool } from './auto-execute.js'
 import { DEFAULT_SANDBOX_LIMITS, runSandboxed, type HostToolCall, type SandboxLimits } from './sandbox.js'
 import { codeIdentifier, toolFileTypings } from './typings.js'
 
@@ -43,6 +44,8 @@ export interface CodeModeCaller {
   signal?: AbortSignal
   /** Told of each tool call a script ran, once it ended (for MCP tool logs and traces). */
   onToolCall?: (record: ToolCallRecord) => void
+  /** Agent mode: a script may call only tools in their client's `tools_to_auto_execute`. */
+  autoExecuteOnly?: boolean
 }
 
 function isCodeModeOf(source: McpToolSource): (tool: McpTool) => boolean {
@@ -166,20 +169,16 @@ function scriptValue(result: McpToolResult): unknown {
 /** A script's tool call, through the gateway's own checks: the caller's access, per-user credentials, deadline. */
 function hostCall(caller: CodeModeCaller): HostToolCall {
   const { source } = caller
-  const isCode = isCodeModeOf(source)
   return async (server, name, input, signal) => {
     if (!isObject(input))
       throw new Error(`${server}.${name} takes one object: await ${server}.${name}({ ... })`)
-    const target = source
-      .listTools()
-      .find(
-        (t) =>
-          t.client === server && isCode(t) && (codeIdentifier(t.toolName) === name || t.toolName === name),
-      )
+    const target = scriptTool(source, server, name)
     if (!target)
       throw new Error(
         `${server}.${name} is not a tool of MCP server ${server}: readToolFile servers/${server}.d.ts`,
       )
+    if (caller.autoExecuteOnly && !source.autoExecutes(target.name))
+      throw new Error(`${server}.${name} refused: agent mode runs only tools in tools_to_auto_execute`)
     let tool: McpTool
     try {
       tool = accessOf(caller).tool(target.name)

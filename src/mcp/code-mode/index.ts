@@ -1,3 +1,4 @@
+export { autoExecutableMetaTool } from './auto-execute.js'
 export { callCodeModeTool, withCodeMode, type CodeModeAccess, type CodeModeCaller } from './dispatch.js'
 export {
   CODE_MODE_CLIENT,
