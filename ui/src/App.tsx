@@ -16,6 +16,8 @@ import {
 import { useDisclosure } from '@mantine/hooks'
 import {
   IconChartBar,
+  IconCurrencyDollar,
+  IconTool,
   IconFlask,
   IconKey,
   IconList,
@@ -41,6 +43,9 @@ import { LoginPage } from './pages/Login'
 import { NotFoundPage } from './pages/NotFound'
 import { LogsPage } from './pages/Logs'
 import { LookupPage } from './pages/Lookup'
+import { McpLogsPage } from './pages/McpLogs'
+import { PricingPage } from './pages/Pricing'
+import { ProviderAdvancedPage } from './pages/ProviderAdvanced'
 import { McpPage } from './pages/Mcp'
 import { PlaygroundPage } from './pages/Playground'
 import { ProvidersPage } from './pages/Providers'
@@ -61,6 +66,8 @@ const NAV = [
   { to: '/lookup', label: 'Email lookup', icon: IconSearch },
   { to: '/mcp-servers', label: 'MCP', icon: IconPlug },
   { to: '/logs', label: 'Logs', icon: IconList },
+  { to: '/mcp-logs', label: 'MCP tool logs', icon: IconTool },
+  { to: '/pricing', label: 'Pricing overrides', icon: IconCurrencyDollar },
   { to: '/playground', label: 'Playground', icon: IconFlask },
   { to: '/settings', label: 'Settings', icon: IconSettings },
 ]
@@ -189,6 +196,9 @@ function Shell({ authEnabled, onLogout }: { authEnabled: boolean; onLogout: () =
           <Route path="/lookup" element={<LookupPage />} />
           <Route path="/mcp-servers" element={<McpPage />} />
           <Route path="/logs" element={<LogsPage />} />
+          <Route path="/mcp-logs" element={<McpLogsPage />} />
+          <Route path="/pricing" element={<PricingPage />} />
+          <Route path="/providers/:name/advanced" element={<ProviderAdvancedPage />} />
           <Route path="/playground" element={<PlaygroundPage />} />
           <Route path="/settings" element={<SettingsPage />} />
           <Route path="*" element={<NotFoundPage />} />

@@ -97,3 +97,8 @@ export function errorText(err: unknown): string {
 
 /** The one money format (see format.ts); kept here for pages that import it from the API module. */
 export { formatMoney as money } from './format'
+
+/** The error an API answer carries (its body already parsed), in plain words: for callers that read a response themselves. */
+export function apiError(body: unknown, status: number): ApiError {
+  return new ApiError(messageOf(body, status), status, paramOf(body))
+}

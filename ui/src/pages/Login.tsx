@@ -1,6 +1,8 @@
 import {
+  Accordion,
   Button,
   Center,
+  Code,
   Group,
   Image,
   Paper,
@@ -13,6 +15,10 @@ import {
 import { useState } from 'react'
 import { api, errorText } from '../api'
 import { ErrorNote } from '../components'
+import { CopyValue } from '../detail'
+
+/** The admin password's least length, as the gateway checks it. */
+const MIN_PASSWORD = 12
 
 /**
  * Sign-in; or, on a gateway listening beyond loopback without an admin login yet (`setup`), the
@@ -26,6 +32,10 @@ export function LoginPage({ onLogin, setup = false }: { onLogin: () => Promise<v
   const [busy, setBusy] = useState(false)
   const submit = async (e: React.FormEvent) => {
     e.preventDefault()
+    if (setup && password.length < MIN_PASSWORD) {
+      setError(`The password needs at least ${MIN_PASSWORD} characters.`)
+      return
+    }
     setBusy(true)
     try {
       // The answer sets the HttpOnly session cookie; its token is for API clients, not kept here.
@@ -88,9 +98,45 @@ export function LoginPage({ onLogin, setup = false }: { onLogin: () => Promise<v
             <Button type="submit" loading={busy} fullWidth>
               {setup ? 'Set up' : 'Sign in'}
             </Button>
+            <LoginHint setup={setup} />
           </Stack>
         </form>
       </Paper>
     </Center>
+  )
+}
+
+/** Where the admin login (or the setup token) comes from, with the commands to find or set it. */
+function LoginHint({ setup }: { setup: boolean }) {
+  const find = 'grep setup_token <the gateway log>'
+  const env = 'HEIMDALL_ADMIN_USERNAME=admin HEIMDALL_ADMIN_PASSWORD=<12+ characters> npm start'
+  return (
+    <Accordion variant="contained" data-testid="login-hint">
+      <Accordion.Item value="hint">
+        <Accordion.Control>
+          {setup ? 'Where is the setup token?' : 'Where does the admin login come from?'}
+        </Accordion.Control>
+        <Accordion.Panel>
+          <Stack gap="xs">
+            {setup ? (
+              <Text size="sm">
+                The gateway printed it once at start, in a warning that begins “No admin login is set”. Search
+                its log for it, or set <Code>HEIMDALL_SETUP_TOKEN</Code> before starting to choose the token
+                yourself. The password needs at least {MIN_PASSWORD} characters.
+              </Text>
+            ) : (
+              <Text size="sm">
+                It is the login set on this page at first setup, or <Code>auth_config.admin_username</Code>{' '}
+                and <Code>admin_password</Code> in config.json, or these variables at start:
+              </Text>
+            )}
+            <Group gap={4} wrap="nowrap">
+              <Code style={{ overflowWrap: 'anywhere' }}>{setup ? find : env}</Code>
+              <CopyValue value={setup ? find : env} label="Command" />
+            </Group>
+          </Stack>
+        </Accordion.Panel>
+      </Accordion.Item>
+    </Accordion>
   )
 }

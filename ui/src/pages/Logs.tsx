@@ -1,91 +1,95 @@
-import {
-  Badge,
-  Code,
-  Drawer,
-  Group,
-  MultiSelect,
-  Pagination,
-  Paper,
-  ScrollArea,
-  Select,
-  SimpleGrid,
-  Stack,
-  Switch,
-  Table,
-  Text,
-  TextInput,
-  Title,
-} from '@mantine/core'
+import { Badge, Group, MultiSelect, Pagination, Select, Switch, Table, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
 import { useEffect, useMemo, useState } from 'react'
-import { money } from '../api'
-import { Empty, ErrorNote, PageHeader } from '../components'
+import { useSearchParams } from 'react-router-dom'
+import { Empty, ErrorNote, Loading, PageHeader } from '../components'
+import { formatDateTime, formatMoney, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
+import { LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
 
-export interface LogEntry {
-  id: string
-  timestamp: string
-  object: string
-  provider: string
-  model: string
-  status: 'success' | 'error'
-  latency: number
-  total_tokens?: number
-  input_tokens?: number
-  output_tokens?: number
-  cost: number | null
-  virtual_key_name?: string | null
-  team_name?: string | null
-  fallback_index?: number
-  number_of_retries?: number
-  error_details?: { error?: { message?: string } }
-  attempt_trail?: {
-    provider: string
-    model: string
-    key_id?: string
-    fallback_index: number
-    latency: number
-    error?: { code?: string; status?: number; message?: string }
-  }[]
-  request?: unknown
-  response?: unknown
-}
+export type { LogEntry } from './LogDrawer'
+
 interface LogsAnswer {
   logs: LogEntry[]
   pagination: { total_count: number }
 }
+interface Named {
+  id: string
+  name: string
+}
 interface FilterData {
   providers: string[]
-  models: { id: string; name: string }[]
+  models: Named[]
+  objects: string[]
+  virtual_keys: Named[]
+  teams: Named[]
+  customers: Named[]
 }
 
 const PAGE = 50
 
-/** A request refused before routing has no provider: its model is all there is. */
-const providerModel = (l: LogEntry) => (l.provider ? `${l.provider}/${l.model}` : l.model)
+/** Time ranges, as the API's `period` (back from now). */
+const PERIODS = [
+  { value: '15m', label: 'Last 15 minutes' },
+  { value: '1h', label: 'Last hour' },
+  { value: '24h', label: 'Last 24 hours' },
+  { value: '7d', label: 'Last 7 days' },
+  { value: '30d', label: 'Last 30 days' },
+]
+
+/** The filters kept in the page's URL, each a query parameter of /api/logs. */
+const LIST_FILTERS = [
+  'providers',
+  'models',
+  'objects',
+  'virtual_key_ids',
+  'team_ids',
+  'customer_ids',
+] as const
+type ListFilter = (typeof LIST_FILTERS)[number]
+
+const options = (items: Named[] | undefined) =>
+  (items ?? []).map((i) => ({ value: i.id, label: i.name || i.id }))
+
+const NUM = { ta: 'right' } as const
 
 export function LogsPage() {
-  const [search, setSearch] = useState('')
+  // Filters and the open entry live in the URL: a filtered view or one entry is a link to share.
+  const [params, setParams] = useSearchParams()
+  const update = (name: string, value: string | null) =>
+    setParams(
+      (p) => {
+        const next = new URLSearchParams(p)
+        if (value) next.set(name, value)
+        else next.delete(name)
+        if (name !== 'entry' && name !== 'page') next.delete('page')
+        return next
+      },
+      { replace: name !== 'entry' },
+    )
+  const list = (name: ListFilter) => params.get(name)?.split(',').filter(Boolean) ?? []
+  const [search, setSearch] = useState(params.get('content_search') ?? '')
   const [debounced] = useDebouncedValue(search, 300)
-  const [providers, setProviders] = useState<string[]>([])
-  const [models, setModels] = useState<string[]>([])
-  const [status, setStatus] = useState<string | null>(null)
-  const [page, setPage] = useState(1)
+  useEffect(() => {
+    if (debounced !== (params.get('content_search') ?? '')) update('content_search', debounced)
+  }, [debounced])
+  const page = Number(params.get('page') ?? 1) || 1
+  const selected = params.get('entry') ?? undefined
   const [live, setLive] = useState(false)
   const [liveRows, setLiveRows] = useState<LogEntry[]>([])
   const [liveState, setLiveState] = useState<'connecting' | 'open' | 'closed'>('closed')
-  const [selected, setSelected] = useState<string>()
   const filters = useMemo(() => {
     const q = new URLSearchParams()
-    if (debounced) q.set('content_search', debounced)
-    if (providers.length) q.set('providers', providers.join(','))
-    if (models.length) q.set('models', models.join(','))
-    if (status) q.set('status', status)
+    for (const name of [...LIST_FILTERS, 'status', 'period', 'content_search']) {
+      const v = params.get(name)
+      if (v) q.set(name, v)
+    }
     return q.toString()
-  }, [debounced, providers, models, status])
-  useEffect(() => setPage(1), [filters])
-  const { data, error } = useApi<LogsAnswer>(`/api/logs?limit=${PAGE}&offset=${(page - 1) * PAGE}&${filters}`)
-  const filterData = useApi<FilterData>('/api/logs/filterdata')
+  }, [params])
+  const { data, error, loading } = useApi<LogsAnswer>(
+    `/api/logs?limit=${PAGE}&offset=${(page - 1) * PAGE}&${filters}`,
+  )
+  const filterData = useApi<FilterData>('/api/logs/filterdata').data
 
   useEffect(() => {
     if (!live) return
@@ -111,6 +115,18 @@ export function LogsPage() {
     ? [...liveRows, ...(data?.logs ?? []).filter((l) => !liveRows.some((r) => r.id === l.id))]
     : (data?.logs ?? [])
   const total = data?.pagination.total_count ?? 0
+  const multi = (name: ListFilter, label: string, data: { value: string; label: string }[], w = 200) => (
+    <MultiSelect
+      label={label}
+      data={data}
+      value={list(name)}
+      onChange={(v) => update(name, v.join(','))}
+      w={w}
+      clearable
+      searchable
+      name={name}
+    />
+  )
   return (
     <>
       <PageHeader
@@ -135,42 +151,56 @@ export function LogsPage() {
           </Group>
         }
       />
-      <Group mb="md" align="flex-end" wrap="wrap">
+      <Group mb="md" align="flex-end" wrap="wrap" gap="sm">
         <TextInput
           label="Search"
           placeholder="text in prompts, answers, errors"
           value={search}
           onChange={(e) => setSearch(e.currentTarget.value)}
-          w={280}
+          w={240}
           name="log-search"
         />
-        <MultiSelect
-          label="Providers"
-          data={filterData.data?.providers ?? []}
-          value={providers}
-          onChange={setProviders}
-          w={200}
+        <Select
+          label="Time range"
+          placeholder="All time"
+          data={PERIODS}
+          value={params.get('period')}
+          onChange={(v) => update('period', v)}
+          w={170}
           clearable
-        />
-        <MultiSelect
-          label="Models"
-          data={(filterData.data?.models ?? []).map((m) => m.name)}
-          value={models}
-          onChange={setModels}
-          w={220}
-          clearable
-          searchable
+          name="period"
         />
         <Select
           label="Status"
           data={['success', 'error']}
-          value={status}
-          onChange={setStatus}
-          w={130}
+          value={params.get('status')}
+          onChange={(v) => update('status', v)}
+          w={120}
           clearable
+          name="status"
         />
+        {multi('virtual_key_ids', 'Virtual keys', options(filterData?.virtual_keys))}
+        {multi('team_ids', 'Teams', options(filterData?.teams), 170)}
+        {multi('customer_ids', 'Customers', options(filterData?.customers), 170)}
+        {multi(
+          'providers',
+          'Providers',
+          filterData?.providers.map((p) => ({ value: p, label: p })) ?? [],
+          170,
+        )}
+        {multi(
+          'models',
+          'Models',
+          (filterData?.models ?? []).map((m) => ({ value: m.name, label: m.name })),
+        )}
+        {multi(
+          'objects',
+          'Request type',
+          (filterData?.objects ?? []).map((o) => ({ value: o, label: o })),
+        )}
       </Group>
       <ErrorNote error={error} />
+      {loading && !data && <Loading what="logs" />}
       {data && rows.length === 0 && (
         <Empty
           title="No log matches"
@@ -182,7 +212,7 @@ export function LogsPage() {
         />
       )}
       {rows.length > 0 && (
-        <Table.ScrollContainer minWidth={760}>
+        <Table.ScrollContainer minWidth={820}>
           <Table highlightOnHover verticalSpacing={6} data-testid="logs-table">
             <Table.Thead>
               <Table.Tr>
@@ -190,25 +220,35 @@ export function LogsPage() {
                 <Table.Th>Status</Table.Th>
                 <Table.Th>Provider / model</Table.Th>
                 <Table.Th>Key</Table.Th>
-                <Table.Th>Latency</Table.Th>
-                <Table.Th>Tokens</Table.Th>
-                <Table.Th>Cost</Table.Th>
+                <Table.Th {...NUM}>Latency</Table.Th>
+                <Table.Th {...NUM}>Tokens</Table.Th>
+                <Table.Th {...NUM}>Cost</Table.Th>
               </Table.Tr>
             </Table.Thead>
-            <Table.Tbody>
+            <Table.Tbody style={{ opacity: loading ? 0.6 : 1 }}>
               {rows.map((l) => (
                 <Table.Tr
                   key={l.id}
-                  onClick={() => setSelected(l.id)}
+                  onClick={() => update('entry', l.id)}
                   style={{ cursor: 'pointer' }}
                   data-testid="log-row"
                 >
                   <Table.Td>
-                    <Text size="sm">{new Date(l.timestamp).toLocaleString()}</Text>
+                    <a
+                      href={`/logs?entry=${encodeURIComponent(l.id)}`}
+                      onClick={(e) => {
+                        // A plain click opens the panel; a modifier click opens the link in a new tab.
+                        if (e.metaKey || e.ctrlKey || e.shiftKey) e.stopPropagation()
+                        else e.preventDefault()
+                      }}
+                      style={{ color: 'inherit', textDecoration: 'none' }}
+                    >
+                      <Text size="sm">{formatDateTime(l.timestamp, true)}</Text>
+                    </a>
                   </Table.Td>
                   <Table.Td>
                     <Badge size="sm" color={l.status === 'success' ? 'teal' : 'red'}>
-                      {l.status}
+                      {l.status === 'success' ? l.status : `${statusCode(l)} ${l.status}`}
                     </Badge>
                   </Table.Td>
                   <Table.Td>
@@ -217,86 +257,31 @@ export function LogsPage() {
                   <Table.Td>
                     <Text size="sm">{l.virtual_key_name ?? '—'}</Text>
                   </Table.Td>
-                  <Table.Td>{Math.round(l.latency)} ms</Table.Td>
-                  <Table.Td>{l.total_tokens ?? '—'}</Table.Td>
-                  <Table.Td>{money(l.cost)}</Table.Td>
+                  <Table.Td {...NUM}>{formatMs(l.latency)}</Table.Td>
+                  <Table.Td {...NUM}>{formatNumber(l.total_tokens)}</Table.Td>
+                  <Table.Td {...NUM}>{formatMoney(l.cost)}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>
       )}
-      {total > PAGE && (
+      {total > 0 && (
         <Group justify="space-between" mt="md">
-          <Text size="sm" c="dimmed">
-            {total.toLocaleString()} entries
+          <Text size="sm" c="dimmed" data-testid="logs-total">
+            {formatNumber(total)} {total === 1 ? 'entry' : 'entries'}
           </Text>
-          <Pagination total={Math.ceil(total / PAGE)} value={page} onChange={setPage} siblings={1} />
+          {total > PAGE && (
+            <Pagination
+              total={Math.ceil(total / PAGE)}
+              value={page}
+              onChange={(p) => update('page', String(p))}
+              siblings={1}
+            />
+          )}
         </Group>
       )}
-      <LogDrawer id={selected} onClose={() => setSelected(undefined)} />
+      <LogDrawer id={selected} onClose={() => update('entry', null)} />
     </>
-  )
-}
-
-function LogDrawer({ id, onClose }: { id?: string; onClose: () => void }) {
-  const { data: l, error } = useApi<LogEntry>(id ? `/api/logs/${id}` : null)
-  return (
-    <Drawer
-      opened={!!id}
-      onClose={onClose}
-      position="right"
-      size="xl"
-      title="Request"
-      scrollAreaComponent={ScrollArea.Autosize}
-    >
-      <ErrorNote error={error} />
-      {l && l.id === id && (
-        <Stack>
-          <SimpleGrid cols={3}>
-            <Field label="Status" value={l.status} />
-            <Field label="Latency" value={`${Math.round(l.latency)} ms`} />
-            <Field label="Cost" value={money(l.cost)} />
-            <Field label="Provider / model" value={providerModel(l)} />
-            <Field label="Tokens in / out" value={`${l.input_tokens ?? 0} / ${l.output_tokens ?? 0}`} />
-            <Field
-              label="Fallback / retries"
-              value={`${l.fallback_index ?? 0} / ${l.number_of_retries ?? 0}`}
-            />
-          </SimpleGrid>
-          {l.error_details?.error?.message && <ErrorNote error={l.error_details.error.message} />}
-          {(l.attempt_trail?.length ?? 0) > 0 && (
-            <Paper withBorder p="sm">
-              <Title order={6} mb="xs">
-                Attempts
-              </Title>
-              {l.attempt_trail!.map((a, i) => (
-                <Text size="sm" key={i}>
-                  {i + 1}. {a.provider}/{a.model} {a.key_id && `(${a.key_id})`} · {Math.round(a.latency)} ms ·{' '}
-                  {a.error ? `failed: ${a.error.message ?? a.error.code}` : 'ok'}
-                </Text>
-              ))}
-            </Paper>
-          )}
-          <Title order={6}>Request</Title>
-          <Code block>{JSON.stringify(l.request ?? '(content logging is off)', null, 2)}</Code>
-          <Title order={6}>Response</Title>
-          <Code block>{JSON.stringify(l.response ?? null, null, 2)}</Code>
-        </Stack>
-      )}
-    </Drawer>
-  )
-}
-
-function Field({ label, value }: { label: string; value: string }) {
-  return (
-    <div>
-      <Text size="xs" c="dimmed">
-        {label}
-      </Text>
-      <Text size="sm" fw={500}>
-        {value}
-      </Text>
-    </div>
   )
 }

@@ -16,22 +16,16 @@ import {
 } from '@mantine/core'
 import { useEffect, useState } from 'react'
 import { del, post } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
+import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
+import { EditServer, parseHeaderLines, type McpServerConfig } from './McpEdit'
 import { McpSessions } from './McpSessions'
+import { ToolDialog, type McpToolInfo } from './McpTool'
 
 interface McpClient {
-  config: {
-    client_id: string
-    name: string
-    connection_type: string
-    connection_string?: string
-    stdio_config?: { command: string; args: string[] }
-    tools_to_execute: string[]
-    auth_type: string
-  }
-  tools: { name?: string; function?: { name: string; description?: string } }[]
+  config: McpServerConfig
+  tools: McpToolInfo[]
   state: string
   error?: string
 }
@@ -45,7 +39,7 @@ const STATE_COLOR: Record<string, string> = {
 }
 
 export function McpPage() {
-  const { data, error, reload } = useApi<{ clients: McpClient[] }>('/api/mcp/clients?limit=100')
+  const { data, error, loading, reload } = useApi<{ clients: McpClient[] }>('/api/mcp/clients?limit=100')
   const [adding, setAdding] = useState(false)
   const clients = data?.clients ?? []
   // While an admin verifies a per-user OAuth server in another tab, its state is watched here.
@@ -68,6 +62,7 @@ export function McpPage() {
         actions={<Button onClick={() => setAdding(true)}>Add MCP server</Button>}
       />
       <ErrorNote error={error} />
+      {loading && !data && <Loading what="MCP servers" />}
       {data && clients.length === 0 && (
         <Empty
           title="No MCP server yet"
@@ -108,8 +103,9 @@ function ClientCard({
       onVerifying()
     }, 'Log in on the page that opened; this card turns connected once you are back')
   // The gateway prefixes each tool with its server's name; within the server's card that is noise.
-  const toolName = (t: McpClient['tools'][number]) =>
-    (t.function?.name ?? t.name ?? '').replace(`${c.config.name}-`, '')
+  const toolName = (t: McpToolInfo) => t.name.replace(`${c.config.name}-`, '')
+  const [tool, setTool] = useState<McpToolInfo>()
+  const [editing, setEditing] = useState(false)
   return (
     <Card withBorder padding="lg" data-testid={`mcp-${c.config.name}`}>
       <Group justify="space-between">
@@ -140,7 +136,17 @@ function ClientCard({
       <Spoiler maxHeight={64} showLabel="Show all tools" hideLabel="Show fewer">
         <Group gap={4} mt={4}>
           {c.tools.map((t) => (
-            <Badge key={toolName(t)} variant="outline" color="gray" title={t.function?.description} tt="none">
+            <Badge
+              key={toolName(t)}
+              component="button"
+              type="button"
+              variant="default"
+              title={t.description}
+              tt="none"
+              style={{ cursor: 'pointer' }}
+              onClick={() => setTool(t)}
+              aria-label={`Tool ${toolName(t)}: description, schema, try it`}
+            >
               {toolName(t)}
             </Badge>
           ))}
@@ -155,12 +161,6 @@ function ClientCard({
       {c.tools.length === 0 && c.state === 'connected' && (
         <Text size="xs" c="dimmed">
           The server lists no tool.
-        </Text>
-      )}
-      {c.state === 'pending_verification' && (
-        <Text size="sm" mt="xs">
-          Each user logs in to this server for themselves. Log in once as an admin to verify it and list its
-          tools.
         </Text>
       )}
       <Group mt="md" gap="xs">
@@ -178,6 +178,9 @@ function ClientCard({
         >
           Reconnect
         </Button>
+        <Button size="xs" variant="default" onClick={() => setEditing(true)}>
+          Edit
+        </Button>
         <ConfirmButton
           size="xs"
           label="Delete"
@@ -187,6 +190,8 @@ function ClientCard({
           }
         />
       </Group>
+      {tool && <ToolDialog tool={tool} label={toolName(tool)} onClose={() => setTool(undefined)} />}
+      {editing && <EditServer config={c.config} onClose={() => setEditing(false)} onDone={onChange} />}
     </Card>
   )
 }
@@ -208,12 +213,7 @@ function AddServer({ onClose, onDone }: { onClose: () => void; onDone: () => voi
   const submit = () =>
     form.run(async () => {
       const [command, ...args] = splitCommand(target)
-      const headerMap = Object.fromEntries(
-        headers
-          .split('\n')
-          .map((l) => l.split(/:(.*)/s).map((p) => p.trim()))
-          .filter(([k, v]) => k && v),
-      )
+      const headerMap = parseHeaderLines(headers)
       await post('/api/mcp/client', {
         name,
         connection_type: type,

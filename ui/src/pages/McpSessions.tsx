@@ -1,7 +1,7 @@
 import { Badge, Button, Group, PasswordInput, Table, Text, Title } from '@mantine/core'
 import { useCallback, useEffect, useState } from 'react'
 import { api, errorText } from '../api'
-import { act, ConfirmButton, ErrorNote } from '../components'
+import { act, ConfirmButton, ErrorNote, Loading } from '../components'
 
 interface McpSession {
   id: string
@@ -32,17 +32,21 @@ export function McpSessions() {
   const [asKey, setAsKey] = useState('')
   const [sessions, setSessions] = useState<McpSession[]>()
   const [error, setError] = useState<string>()
+  const [loading, setLoading] = useState(false)
   const withKey = useCallback(
     <T,>(method: string, path: string) =>
       api<T>(method, path, method === 'POST' ? {} : undefined, asKey ? { 'x-bf-vk': asKey } : {}),
     [asKey],
   )
   const load = useCallback(async () => {
+    setLoading(true)
     try {
       setSessions((await withKey<{ sessions: McpSession[] }>('GET', '/api/mcp/sessions')).sessions)
       setError(undefined)
     } catch (err) {
       setError(errorText(err))
+    } finally {
+      setLoading(false)
     }
   }, [withKey])
   useEffect(() => {
@@ -71,6 +75,7 @@ export function McpSessions() {
         </Button>
       </Group>
       <ErrorNote error={error} />
+      {loading && !sessions && <Loading what="sessions" />}
       {sessions && sessions.length === 0 && (
         <Text c="dimmed" size="sm">
           No per-user session{asKey ? ' for this key' : ''}. Users sign in to an OAuth MCP server the first

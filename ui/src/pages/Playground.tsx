@@ -1,19 +1,26 @@
 import {
+  Anchor,
+  Autocomplete,
   Badge,
   Button,
   Grid,
   Group,
+  NumberInput,
   Paper,
   PasswordInput,
   Select,
   Stack,
+  Switch,
   Text,
   Textarea,
-  TextInput,
 } from '@mantine/core'
-import { useState } from 'react'
-import { api, errorText } from '../api'
+import { useEffect, useRef, useState } from 'react'
+import { Link } from 'react-router-dom'
+import { ApiError, get, errorText } from '../api'
 import { ErrorNote, PageHeader } from '../components'
+import { formatMoney, formatMs, formatNumber } from '../format'
+import { keyHeaders, rememberSessionKey, sessionKey } from '../session-key'
+import { sendChat, type ChatMessage, type ChatOutcome } from './chat-stream'
 
 const ROUTES = [
   { value: '/v1/chat/completions', label: 'Heimdall /v1/chat/completions' },
@@ -23,70 +30,174 @@ const ROUTES = [
 ]
 
 interface Turn {
-  ok: boolean
-  text: string
-  ms: number
-  tokens?: number
+  id: number
+  prompt: string
+  answer: string
+  pending: boolean
+  error?: string
+  status?: number
+  outcome?: ChatOutcome
+  cost?: number | null
+  logged?: boolean
+}
+
+/** The answer's log entry, once the gateway has written it (it does so just after answering). */
+async function loggedCost(id: string): Promise<{ cost?: number | null; tokens?: number } | undefined> {
+  for (let i = 0; i < 10; i++) {
+    try {
+      const entry = await get<{ cost?: number; total_tokens?: number }>(`/api/logs/${encodeURIComponent(id)}`)
+      return { cost: entry.cost ?? null, tokens: entry.total_tokens }
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404) return undefined
+      await new Promise((r) => setTimeout(r, 300))
+    }
+  }
+  return undefined
 }
 
 export function PlaygroundPage() {
   const [route, setRoute] = useState<string | null>(ROUTES[0].value)
   const [model, setModel] = useState('openai/gpt-4o-mini')
-  const [vk, setVk] = useState('')
+  const [models, setModels] = useState<string[]>([])
+  const [vk, setVk] = useState(sessionKey)
+  const [system, setSystem] = useState('')
+  const [temperature, setTemperature] = useState<number | string>('')
+  const [maxTokens, setMaxTokens] = useState<number | string>('')
+  const [stream, setStream] = useState(true)
   const [prompt, setPrompt] = useState('Say hello in one short sentence.')
   const [turns, setTurns] = useState<Turn[]>([])
-  const [busy, setBusy] = useState(false)
+  const busy = turns.some((t) => t.pending)
+  const abort = useRef<AbortController>()
+  const nextId = useRef(1)
+
+  useEffect(() => rememberSessionKey(vk.trim()), [vk])
+  useEffect(() => {
+    // The models the key (or, without one, the gateway) can reach.
+    const timer = setTimeout(() => {
+      fetch('/v1/models', { headers: keyHeaders(vk.trim()), credentials: 'same-origin' })
+        .then((r) => (r.ok ? (r.json() as Promise<{ data?: { id: string }[] }>) : { data: [] }))
+        .then((list) => setModels([...new Set((list.data ?? []).map((m) => m.id))].sort()))
+        .catch(() => setModels([]))
+    }, 300)
+    return () => clearTimeout(timer)
+  }, [vk])
+  useEffect(() => () => abort.current?.abort(), [])
+
+  const patch = (id: number, change: Partial<Turn>) =>
+    setTurns((all) => all.map((t) => (t.id === id ? { ...t, ...change } : t)))
+
   const send = async () => {
-    setBusy(true)
-    const start = performance.now()
+    const id = nextId.current++
+    // Multi-turn: the exchanges that were answered, then the new message.
+    const history: ChatMessage[] = [
+      ...(system.trim() ? [{ role: 'system' as const, content: system }] : []),
+      ...turns
+        .filter((t) => !t.error && !t.pending)
+        .flatMap((t) => [
+          { role: 'user' as const, content: t.prompt },
+          { role: 'assistant' as const, content: t.answer },
+        ]),
+      { role: 'user', content: prompt },
+    ]
+    setTurns((all) => [...all, { id, prompt, answer: '', pending: true }])
+    abort.current = new AbortController()
     try {
-      const res = await api<{
-        choices: { message: { content: string } }[]
-        usage?: { total_tokens?: number }
-      }>(
-        'POST',
-        route ?? ROUTES[0].value,
-        { model, messages: [{ role: 'user', content: prompt }] },
-        vk ? { authorization: `Bearer ${vk}`, 'x-bf-vk': vk } : {},
-      )
-      setTurns((t) => [
+      const outcome = await sendChat(
         {
-          ok: true,
-          text: res.choices?.[0]?.message?.content ?? '',
-          ms: performance.now() - start,
-          tokens: res.usage?.total_tokens,
+          route: route ?? ROUTES[0].value,
+          model,
+          messages: history,
+          stream,
+          temperature: typeof temperature === 'number' ? temperature : undefined,
+          max_tokens: typeof maxTokens === 'number' ? maxTokens : undefined,
+          virtualKey: vk.trim() || undefined,
         },
-        ...t,
-      ])
+        (text) => patch(id, { answer: text }),
+        abort.current.signal,
+      )
+      patch(id, { pending: false, answer: outcome.text, outcome, status: outcome.status })
+      if (outcome.requestId) {
+        const logged = await loggedCost(outcome.requestId)
+        patch(id, { logged: !!logged, cost: logged?.cost })
+      }
     } catch (err) {
-      setTurns((t) => [{ ok: false, text: errorText(err), ms: performance.now() - start }, ...t])
-    } finally {
-      setBusy(false)
+      patch(id, {
+        pending: false,
+        error: errorText(err),
+        status: err instanceof ApiError ? err.status : undefined,
+      })
     }
   }
+
   return (
     <>
       <PageHeader
         title="Playground"
-        description="Send a chat request through any route. It is governed, logged and billed like any other request."
+        description="Chat through any route. Requests are governed, logged and billed like any other."
+        actions={
+          <Button variant="default" onClick={() => setTurns([])} disabled={busy || turns.length === 0}>
+            New chat
+          </Button>
+        }
       />
       <Grid>
         <Grid.Col span={{ base: 12, md: 5 }}>
           <Paper withBorder p="md">
-            <Stack>
-              <Select label="Route" data={ROUTES} value={route} onChange={setRoute} />
-              <TextInput
+            <Stack gap="sm">
+              <Select label="Route" data={ROUTES} value={route} onChange={setRoute} allowDeselect={false} />
+              <Autocomplete
                 label="Model"
                 name="model"
+                description="provider/model; the list shows what the gateway serves"
+                data={models}
                 value={model}
-                onChange={(e) => setModel(e.currentTarget.value)}
+                onChange={setModel}
+                limit={50}
+                maxDropdownHeight={280}
               />
               <PasswordInput
                 label="Virtual key"
                 name="virtual-key"
-                description="Optional: the request is governed by this key"
+                description="Optional: the request is governed by this key. Remembered until this tab closes."
                 value={vk}
                 onChange={(e) => setVk(e.currentTarget.value)}
+              />
+              <Textarea
+                label="System prompt"
+                name="system"
+                autosize
+                minRows={1}
+                maxRows={6}
+                value={system}
+                onChange={(e) => setSystem(e.currentTarget.value)}
+              />
+              <Group grow>
+                <NumberInput
+                  label="Temperature"
+                  name="temperature"
+                  placeholder="model default"
+                  min={0}
+                  max={2}
+                  step={0.1}
+                  decimalScale={2}
+                  value={temperature}
+                  onChange={setTemperature}
+                />
+                <NumberInput
+                  label="Max tokens"
+                  name="max-tokens"
+                  placeholder="model default"
+                  min={1}
+                  allowDecimal={false}
+                  thousandSeparator=","
+                  value={maxTokens}
+                  onChange={setMaxTokens}
+                />
+              </Group>
+              <Switch
+                label="Stream the answer"
+                checked={stream}
+                onChange={(e) => setStream(e.currentTarget.checked)}
               />
               <Textarea
                 label="Message"
@@ -95,40 +206,82 @@ export function PlaygroundPage() {
                 minRows={3}
                 value={prompt}
                 onChange={(e) => setPrompt(e.currentTarget.value)}
+                onKeyDown={(e) => {
+                  if (e.key === 'Enter' && (e.metaKey || e.ctrlKey) && !busy && prompt.trim()) void send()
+                }}
               />
-              <Button onClick={send} loading={busy}>
-                Send
-              </Button>
+              <Group justify="space-between">
+                <Text size="xs" c="dimmed">
+                  Ctrl+Enter sends
+                </Text>
+                <Group gap="xs">
+                  {busy && (
+                    <Button variant="default" onClick={() => abort.current?.abort()}>
+                      Stop
+                    </Button>
+                  )}
+                  <Button onClick={send} loading={busy} disabled={!prompt.trim() || !model.trim()}>
+                    Send
+                  </Button>
+                </Group>
+              </Group>
             </Stack>
           </Paper>
         </Grid.Col>
         <Grid.Col span={{ base: 12, md: 7 }}>
-          <Stack data-testid="playground-results">
+          <Stack data-testid="playground-results" aria-live="polite">
             {turns.length === 0 && (
               <Text c="dimmed" size="sm">
-                Answers appear here. Pick a model as provider/model, for example openai/gpt-4o-mini.
+                The conversation appears here: each answer with its status, latency, tokens, cost and log
+                entry.
               </Text>
             )}
-            {turns.map((t, i) =>
-              t.ok ? (
-                <Paper withBorder p="md" key={turns.length - i} data-testid="playground-answer">
-                  <Group justify="space-between" mb={4}>
-                    <Badge color="green">200</Badge>
-                    <Text size="xs" c="dimmed">
-                      {Math.round(t.ms)} ms{t.tokens !== undefined && ` · ${t.tokens} tokens`}
-                    </Text>
-                  </Group>
-                  <Text>{t.text}</Text>
-                </Paper>
-              ) : (
-                <div key={turns.length - i} data-testid="playground-error">
-                  <ErrorNote error={t.text} />
-                </div>
-              ),
-            )}
+            {turns.map((t) => (
+              <TurnView key={t.id} turn={t} />
+            ))}
           </Stack>
         </Grid.Col>
       </Grid>
     </>
+  )
+}
+
+function TurnView({ turn: t }: { turn: Turn }) {
+  const o = t.outcome
+  return (
+    <Stack gap={6}>
+      <Paper p="sm" radius="md" bg="var(--mantine-color-default-hover)" ml="xl" data-testid="chat-user">
+        <Text size="sm" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
+          {t.prompt}
+        </Text>
+      </Paper>
+      {t.error ? (
+        <div data-testid="playground-error">
+          <ErrorNote error={`${t.status ? `${t.status}: ` : ''}${t.error}`} />
+        </div>
+      ) : (
+        <Paper withBorder p="md" mr="xl" data-testid="playground-answer" aria-busy={t.pending}>
+          <Group justify="space-between" mb={4} gap="xs">
+            <Badge color={t.pending ? 'gray' : 'green'}>{t.pending ? 'answering…' : (t.status ?? 200)}</Badge>
+            {o && (
+              <Text size="xs" c="dimmed" data-testid="answer-stats">
+                {formatMs(o.totalMs)}
+                {o.firstTokenMs < o.totalMs && ` (first token ${formatMs(o.firstTokenMs)})`}
+                {o.tokens && ` · ${formatNumber(o.tokens.total)} tokens`}
+                {t.cost !== undefined && ` · ${formatMoney(t.cost)}`}
+              </Text>
+            )}
+          </Group>
+          <Text style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }} data-testid="answer-text">
+            {t.answer}
+          </Text>
+          {o?.requestId && t.logged && (
+            <Anchor component={Link} to={`/logs?entry=${encodeURIComponent(o.requestId)}`} size="xs">
+              Open its log entry
+            </Anchor>
+          )}
+        </Paper>
+      )}
+    </Stack>
   )
 }

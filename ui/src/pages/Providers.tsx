@@ -1,5 +1,6 @@
 import { Badge, Button, Card, Group, SimpleGrid, Stack, Text, Tooltip } from '@mantine/core'
 import { useState } from 'react'
+import { Link } from 'react-router-dom'
 import { api, del, errorText } from '../api'
 import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
 import { useApi } from '../hooks'
@@ -198,6 +199,9 @@ function ProviderCard({
         </Button>
         <Button size="xs" variant="default" onClick={onNetwork}>
           Network
+        </Button>
+        <Button size="xs" variant="default" component={Link} to={`/providers/${provider.name}/advanced`}>
+          Advanced
         </Button>
         <ConfirmButton
           size="xs"

@@ -1,7 +1,7 @@
 import { Button, Code, CopyButton, Group, Modal, Select, Stack, Table, Text } from '@mantine/core'
 import { useState } from 'react'
 import { del, post } from '../api'
-import { act, ConfirmButton, ErrorNote } from '../components'
+import { act, ConfirmButton, ErrorNote, Loading } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
 
@@ -39,6 +39,7 @@ export function UserAccess({ user, onClose }: { user: { id: string; email: strin
     <Modal opened onClose={onClose} title={`Access of ${user.email}`} size="lg">
       <Stack>
         <ErrorNote error={assigned.error} />
+        {assigned.loading && !assigned.data && <Loading what="access profiles" />}
         {assigned.data && rows.length === 0 && (
           <Text size="sm" c="dimmed">
             No access profile yet: give one below, and the user gets a virtual key made from it.

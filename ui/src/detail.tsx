@@ -1,0 +1,68 @@
+import { ActionIcon, Code, CopyButton, Group, ScrollArea, Text, Tooltip } from '@mantine/core'
+import { IconCheck, IconCopy } from '@tabler/icons-react'
+
+/** A labelled value in a detail panel; with `copy`, a button copies the raw value. */
+export function Field({ label, value, copy }: { label: string; value: string; copy?: string }) {
+  return (
+    <div style={{ minWidth: 0 }}>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      <Group gap={4} wrap="nowrap">
+        <Text size="sm" fw={500} truncate title={value} data-testid={`field-${label}`}>
+          {value}
+        </Text>
+        {copy !== undefined && <CopyValue value={copy} label={label} />}
+      </Group>
+    </div>
+  )
+}
+
+/** A small button that copies `value`, and says so for a moment. */
+export function CopyValue({ value, label }: { value: string; label: string }) {
+  return (
+    <CopyButton value={value} timeout={1500}>
+      {({ copied, copy }) => (
+        <Tooltip label={copied ? 'Copied' : `Copy ${label.toLowerCase()}`} withArrow>
+          <ActionIcon
+            size="sm"
+            variant="subtle"
+            color={copied ? 'teal' : 'gray'}
+            onClick={copy}
+            aria-label={`Copy ${label.toLowerCase()}`}
+          >
+            {copied ? <IconCheck size={14} /> : <IconCopy size={14} />}
+          </ActionIcon>
+        </Tooltip>
+      )}
+    </CopyButton>
+  )
+}
+
+/** JSON in a box of its own: long or wide content scrolls inside it, never the page around it. */
+export function JsonBox({
+  value,
+  label,
+  maxHeight = 320,
+}: {
+  value: unknown
+  label: string
+  maxHeight?: number
+}) {
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2)
+  return (
+    <div style={{ minWidth: 0 }}>
+      <Group justify="space-between" mb={4}>
+        <Text size="sm" fw={600}>
+          {label}
+        </Text>
+        <CopyValue value={text} label={label} />
+      </Group>
+      <ScrollArea.Autosize mah={maxHeight} type="auto" data-testid={`json-${label.toLowerCase()}`}>
+        <Code block style={{ whiteSpace: 'pre', width: 'max-content', minWidth: '100%' }}>
+          {text}
+        </Code>
+      </ScrollArea.Autosize>
+    </div>
+  )
+}

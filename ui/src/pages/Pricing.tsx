@@ -1,0 +1,274 @@
+import {
+  Badge,
+  Button,
+  Group,
+  Modal,
+  NumberInput,
+  Select,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+} from '@mantine/core'
+import { useState } from 'react'
+import { del, post } from '../api'
+import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader } from '../components'
+import { formatDateTime, formatMoney } from '../format'
+import { useSubmit } from '../form'
+import { useApi } from '../hooks'
+
+interface PricingPatch {
+  input_cost_per_token?: number | null
+  output_cost_per_token?: number | null
+  cache_read_input_token_cost?: number | null
+}
+interface PricingOverride {
+  id: string
+  name?: string
+  scope_kind: string
+  provider_id?: string | null
+  virtual_key_id?: string | null
+  match_type: 'exact' | 'wildcard'
+  pattern: string
+  pricing_patch?: PricingPatch | string | null
+  updated_at?: string
+}
+
+const SCOPES = [
+  { value: 'global', label: 'Every request' },
+  { value: 'provider', label: 'One provider' },
+  { value: 'virtual_key', label: 'One virtual key' },
+  { value: 'virtual_key_provider', label: 'One virtual key on one provider' },
+]
+const SCOPE_LABEL: Record<string, string> = {
+  ...Object.fromEntries(SCOPES.map((s) => [s.value, s.label])),
+  provider_key: 'One provider key',
+  virtual_key_provider_key: 'One virtual key on one provider key',
+}
+
+const MILLION = 1_000_000
+/** Prices are kept per token; people think in dollars per million tokens. */
+const perMillion = (perToken: number | null | undefined) =>
+  perToken === undefined || perToken === null ? '—' : `${formatMoney(perToken * MILLION)} / 1M`
+
+const patchOf = (o: PricingOverride): PricingPatch => {
+  if (typeof o.pricing_patch === 'string') {
+    try {
+      return JSON.parse(o.pricing_patch) as PricingPatch
+    } catch {
+      return {}
+    }
+  }
+  return o.pricing_patch ?? {}
+}
+
+const NUM = { ta: 'right' } as const
+
+/** Custom prices (Bifrost's pricing overrides): the costs of matching requests use them from now on. */
+export function PricingPage() {
+  const { data, error, loading, reload } = useApi<{ pricing_overrides: PricingOverride[] }>(
+    '/api/governance/pricing-overrides',
+  )
+  const keys = useApi<{ virtual_keys: { id: string; name: string }[] }>('/api/governance/virtual-keys').data
+  const keyName = (id?: string | null) => keys?.virtual_keys.find((k) => k.id === id)?.name ?? id
+  const [adding, setAdding] = useState(false)
+  const list = data?.pricing_overrides ?? []
+  return (
+    <>
+      <PageHeader
+        title="Pricing overrides"
+        description="Your own prices for some models: negotiated rates, self-hosted models, a customer's price list. The most specific override applies; costs already logged keep theirs."
+        actions={<Button onClick={() => setAdding(true)}>Add override</Button>}
+      />
+      <ErrorNote error={error} />
+      {loading && !data && <Loading what="pricing overrides" />}
+      {data && list.length === 0 && (
+        <Empty
+          title="No pricing override"
+          hint="Costs come from the bundled price list. Add an override to bill a model at your own rate."
+        />
+      )}
+      {list.length > 0 && (
+        <Table.ScrollContainer minWidth={760}>
+          <Table verticalSpacing="xs" data-testid="pricing-table">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>Applies to</Table.Th>
+                <Table.Th>Models</Table.Th>
+                <Table.Th {...NUM}>Input</Table.Th>
+                <Table.Th {...NUM}>Output</Table.Th>
+                <Table.Th>Updated</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {list.map((o) => {
+                const p = patchOf(o)
+                return (
+                  <Table.Tr key={o.id} data-testid="pricing-row">
+                    <Table.Td>{o.name ?? '—'}</Table.Td>
+                    <Table.Td>
+                      <Text size="sm">{SCOPE_LABEL[o.scope_kind] ?? o.scope_kind}</Text>
+                      <Text size="xs" c="dimmed">
+                        {[o.provider_id, o.virtual_key_id && keyName(o.virtual_key_id)]
+                          .filter(Boolean)
+                          .join(' · ')}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <Group gap={4} wrap="nowrap">
+                        <Text size="sm" ff="monospace">
+                          {o.pattern}
+                        </Text>
+                        {o.match_type === 'wildcard' && (
+                          <Badge size="xs" variant="light">
+                            pattern
+                          </Badge>
+                        )}
+                      </Group>
+                    </Table.Td>
+                    <Table.Td {...NUM}>{perMillion(p.input_cost_per_token)}</Table.Td>
+                    <Table.Td {...NUM}>{perMillion(p.output_cost_per_token)}</Table.Td>
+                    <Table.Td>{formatDateTime(o.updated_at)}</Table.Td>
+                    <Table.Td>
+                      <ConfirmButton
+                        label="Delete"
+                        question={`Delete ${o.name ?? 'this override'}? New requests are billed at list price.`}
+                        onConfirm={() =>
+                          act(
+                            () => del(`/api/governance/pricing-overrides/${o.id}`),
+                            'Override deleted',
+                            reload,
+                          )
+                        }
+                      />
+                    </Table.Td>
+                  </Table.Tr>
+                )
+              })}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+      {adding && (
+        <AddOverride keys={keys?.virtual_keys ?? []} onClose={() => setAdding(false)} onDone={reload} />
+      )}
+    </>
+  )
+}
+
+function AddOverride({
+  keys,
+  onClose,
+  onDone,
+}: {
+  keys: { id: string; name: string }[]
+  onClose: () => void
+  onDone: () => void
+}) {
+  const providers = useApi<{ providers: { name: string }[] }>('/api/providers').data
+  const [name, setName] = useState('')
+  const [scope, setScope] = useState('global')
+  const [provider, setProvider] = useState<string | null>(null)
+  const [vk, setVk] = useState<string | null>(null)
+  const [pattern, setPattern] = useState('')
+  const [input, setInput] = useState<number | string>('')
+  const [output, setOutput] = useState<number | string>('')
+  const form = useSubmit(['name', 'pattern', 'provider_id', 'virtual_key_id', 'pricing_patch'])
+  const needsProvider = scope.includes('provider')
+  const needsKey = scope.startsWith('virtual_key')
+  const submit = () =>
+    form.run(async () => {
+      const perToken = (v: number | string) => (typeof v === 'number' ? v / MILLION : undefined)
+      await post('/api/governance/pricing-overrides', {
+        name,
+        scope_kind: scope,
+        ...(needsProvider && { provider_id: provider }),
+        ...(needsKey && { virtual_key_id: vk }),
+        match_type: pattern.includes('*') ? 'wildcard' : 'exact',
+        pattern,
+        pricing_patch: { input_cost_per_token: perToken(input), output_cost_per_token: perToken(output) },
+      })
+      onDone()
+      onClose()
+    })
+  return (
+    <Modal opened onClose={onClose} title="Add pricing override" size="lg">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault()
+          void submit()
+        }}
+      >
+        <Stack>
+          <TextInput
+            label="Name"
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            error={form.errorFor('name')}
+            name="pricing-name"
+          />
+          <Select
+            label="Applies to"
+            data={SCOPES}
+            value={scope}
+            onChange={(v) => setScope(v ?? 'global')}
+            allowDeselect={false}
+          />
+          {needsProvider && (
+            <Select
+              label="Provider"
+              data={(providers?.providers ?? []).map((p) => p.name)}
+              value={provider}
+              onChange={setProvider}
+              error={form.errorFor('provider_id')}
+              searchable
+            />
+          )}
+          {needsKey && (
+            <Select
+              label="Virtual key"
+              data={keys.map((k) => ({ value: k.id, label: k.name }))}
+              value={vk}
+              onChange={setVk}
+              error={form.errorFor('virtual_key_id')}
+              searchable
+            />
+          )}
+          <TextInput
+            label="Model"
+            description="A model name, or a pattern where * stands for anything (claude-3*)"
+            value={pattern}
+            onChange={(e) => setPattern(e.currentTarget.value)}
+            error={form.errorFor('pattern')}
+            name="pricing-pattern"
+          />
+          <Group grow>
+            <NumberInput
+              label="Input, $ per 1M tokens"
+              min={0}
+              decimalScale={6}
+              value={input}
+              onChange={setInput}
+              name="pricing-input"
+            />
+            <NumberInput
+              label="Output, $ per 1M tokens"
+              min={0}
+              decimalScale={6}
+              value={output}
+              onChange={setOutput}
+              name="pricing-output"
+            />
+          </Group>
+          {form.errorFor('pricing_patch') && <ErrorNote error={form.errorFor('pricing_patch')} />}
+          <ErrorNote error={form.general} />
+          <Button type="submit" loading={form.busy}>
+            Add
+          </Button>
+        </Stack>
+      </form>
+    </Modal>
+  )
+}
