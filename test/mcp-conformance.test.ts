@@ -127,5 +127,6 @@ describe('MCP conformance suite against /mcp', () => {
     expect(failing('tools-call-simple-text')[0]?.errorMessage).toMatch(/test_simple_text not found/)
     expect(messages('prompts-get-simple')).toMatch(/prompt test_simple_prompt not found/)
     expect(messages('resources-read-text')).toMatch(/-32002.*Resource not found: test:\/\/static-text/)
+    expect(messages('resources-subscribe')).toMatch(/-32002.*Resource not found: test:\/\/watched-resource/)
   })
 })

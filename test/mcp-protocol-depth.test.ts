@@ -3,12 +3,16 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import {
   LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
   type LoggingMessageNotification,
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import OpenAI from 'openai'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 import { REPORT_TOOL, type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
 
 /**
@@ -19,6 +23,7 @@ import { REPORT_TOOL, type RunningUpstream, startUpstream } from './helpers/mcp-
  */
 describe('MCP protocol depth on /mcp', () => {
   let upstream: RunningUpstream
+  let fake: FakeServer
   let gw: RunningHeimdall
   let full: string
   let reportOnly: string
@@ -37,7 +42,9 @@ describe('MCP protocol depth on /mcp', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream()
+    fake = await startFakeOpenAI()
     gw = await startHeimdall({
+      providers: { openai: fakeProvider(fake.url) },
       mcp: {
         client_configs: [
           { name: 'up', connection_type: 'http', connection_string: upstream.url, tools_to_execute: ['*'] },
@@ -50,6 +57,7 @@ describe('MCP protocol depth on /mcp', () => {
       (
         await callJson(gw.url, 'POST', '/api/governance/virtual-keys', {
           name,
+          provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
           mcp_configs: [{ mcp_client_name: 'up', tools_to_execute: tools }],
         })
       ).body.virtual_key.value as string
@@ -61,6 +69,7 @@ describe('MCP protocol depth on /mcp', () => {
     await Promise.all(open.map((c) => c.close().catch(() => undefined)))
     await gw?.close()
     await upstream?.close()
+    await fake?.close()
   })
 
   it('lists every field the upstream declared for a tool, renamed only', async () => {
@@ -135,6 +144,29 @@ describe('MCP protocol depth on /mcp', () => {
       { progress: 2, total: 2, message: 'done' },
     ])
     expect(logs).toEqual([{ level: 'info', data: 'halfway there' }])
+    // Below the level the caller set, nothing is relayed.
+    await client.setLoggingLevel('error')
+    await client.callTool({ name: 'up-slow', arguments: {} })
+    expect(logs).toHaveLength(1)
+  })
+
+  it('describes injected chat tools with what a function definition can carry', async () => {
+    fake.reset()
+    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: reportOnly, maxRetries: 0 })
+    await openai.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    })
+    expect(fake.requests[0].body.tools).toEqual([
+      {
+        type: 'function',
+        function: {
+          name: 'up-report',
+          description: `The weather of a city, as data\n\nReturns JSON matching: ${JSON.stringify(REPORT_TOOL.outputSchema)}`,
+          parameters: REPORT_TOOL.inputSchema,
+        },
+      },
+    ])
   })
 
   it('announces a tool list change on the session stream when a client is added', async () => {
@@ -177,5 +209,67 @@ describe('MCP protocol depth on /mcp', () => {
       headers: { authorization: `Bearer ${full}`, 'mcp-session-id': 'nope', accept: 'text/event-stream' },
     })
     expect(unknown.status).toBe(404)
+  })
+})
+
+/**
+ * With a stateful upstream (its own session and GET stream): its tools/list_changed reaches a
+ * /mcp session's client, and a resource subscription made through /mcp is made upstream and
+ * relays the upstream's updates.
+ */
+describe('notifications from a stateful upstream through /mcp', () => {
+  let upstream: RunningUpstream
+  let gw: RunningHeimdall
+  let client: Client
+
+  beforeAll(async () => {
+    upstream = await startUpstream({ stateful: true })
+    gw = await startHeimdall({
+      mcp: {
+        client_configs: [
+          { name: 'live', connection_type: 'http', connection_string: upstream.url, tools_to_execute: ['*'] },
+        ],
+        anonymous_tools: ['live/*'],
+      },
+    })
+    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'live-report'); i++)
+      await sleep(25)
+    client = new Client({ name: 'live-test', version: '1.0.0' })
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`)))
+    await sleep(200) // the SDK opens the GET stream after initialize
+  }, 30_000)
+
+  afterAll(async () => {
+    await client?.close().catch(() => undefined)
+    await gw?.close()
+    await upstream?.close()
+  })
+
+  it("passes the upstream's tools/list_changed on to the session", async () => {
+    let changed = 0
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      changed++
+    })
+    await upstream.addTool({ name: 'fresh', inputSchema: { type: 'object' } })
+    for (let i = 0; i < 100 && changed === 0; i++) await sleep(25)
+    expect(changed).toBeGreaterThan(0)
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('live-fresh')
+  })
+
+  it('subscribes upstream, relays its resource updates, and unsubscribes', async () => {
+    const updates: string[] = []
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updates.push(n.params.uri)
+    })
+    expect(client.getServerCapabilities()?.resources).toMatchObject({ subscribe: true })
+    await client.subscribeResource({ uri: 'memo://one' })
+    expect([...upstream.subscribed]).toEqual(['memo://one'])
+    await upstream.updated('memo://one')
+    for (let i = 0; i < 100 && updates.length === 0; i++) await sleep(25)
+    expect(updates).toEqual(['memo://one'])
+    await client.unsubscribeResource({ uri: 'memo://one' })
+    for (let i = 0; i < 100 && upstream.subscribed.size > 0; i++) await sleep(25)
+    expect(upstream.subscribed.size).toBe(0)
+    await expect(client.subscribeResource({ uri: 'memo://unknown' })).rejects.toThrow(/Resource not found/)
   })
 })

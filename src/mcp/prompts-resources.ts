@@ -8,6 +8,8 @@ import {
   ListResourceTemplatesRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type GetPromptResult,
   type Prompt,
   type ReadResourceResult,
@@ -39,7 +41,7 @@ function rpcFailure(err: unknown): McpError {
   const cause = e.cause
   // The upstream's own JSON-RPC error (unknown prompt argument, …) keeps its code.
   if (cause instanceof McpError) return new McpError(cause.code, cause.message, cause.data)
-  return new McpError(RpcErrorCode.InternalError, e.message)
+  return new McpError(e.status < 500 ? RpcErrorCode.InvalidRequest : RpcErrorCode.InternalError, e.message)
 }
 
 /** Which client serves a URI for this scope: a listed resource, else the first template it matches. */
@@ -57,7 +59,9 @@ function clientOfUri(catalog: McpCatalogSource, scope: McpScope, uri: string): s
 
 /**
  * Serves upstream prompts and resources on an MCP server, within a scope: `prompts/list`,
- * `prompts/get`, `resources/list`, `resources/templates/list` and `resources/read`.
+ * `prompts/get`, `resources/list`, `resources/templates/list`, `resources/read` and
+ * `resources/subscribe` / `unsubscribe` (updates go out as `notifications/resources/updated`, on a
+ * session's GET stream; subscriptions end with the server).
  */
 export function servePromptsAndResources(
   server: Server,
@@ -89,6 +93,37 @@ export function servePromptsAndResources(
       (t) => t.definition as ResourceTemplate,
     ),
   }))
+  const watching = new Map<string, () => void>()
+  const stopAll = () => {
+    for (const stop of watching.values()) stop()
+    watching.clear()
+  }
+  const closed = server.onclose
+  server.onclose = () => {
+    stopAll()
+    closed?.()
+  }
+  server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
+    const { scope, options } = callerOf(extra)
+    const { uri } = req.params
+    const client = clientOfUri(catalog, scope, uri)
+    if (!client) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri}`, { uri })
+    if (watching.has(uri)) return {}
+    try {
+      const updated = () => {
+        server.sendResourceUpdated({ uri }).catch(() => undefined)
+      }
+      watching.set(uri, await catalog.watchResource(client, uri, updated, options))
+    } catch (err) {
+      throw rpcFailure(err)
+    }
+    return {}
+  })
+  server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
+    watching.get(req.params.uri)?.()
+    watching.delete(req.params.uri)
+    return {}
+  })
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
     const { scope, options } = callerOf(extra)
     const client = clientOfUri(catalog, scope, req.params.uri)

@@ -1,4 +1,5 @@
 import type { GatewayContext } from '../core/context.js'
+import { GatewayError } from '../core/errors.js'
 import {
   allowedTools,
   anonymousAdmitsTool,
@@ -23,6 +24,18 @@ export interface McpScope {
   tool(name: string): McpTool
   /** Whether the caller may see a client's prompt (by its name on its server), or its resources (no name). */
   clientItem(client: string, name?: string): boolean
+}
+
+/** The scope of a caller that lost its access (its key deleted, its Virtual MCP gone): nothing. */
+export const EMPTY_SCOPE: McpScope = {
+  tools: () => [],
+  tool: (name) => {
+    throw new GatewayError('forbidden', `MCP tool ${name} is no longer open to this session`, {
+      isBifrostError: false,
+      retryable: false,
+    })
+  },
+  clientItem: () => false,
 }
 
 /** Whether a `tools_to_execute`-style list opens a named prompt (or, without a name, everything). */

@@ -5,7 +5,9 @@ import {
   ErrorCode as RpcErrorCode,
   ListToolsRequestSchema,
   McpError,
+  SetLevelRequestSchema,
   type CallToolResult,
+  type LoggingLevel,
   type ServerNotification,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js'
@@ -24,7 +26,7 @@ import {
   resolveCaller,
 } from './access.js'
 import { listedPrompts, servePromptsAndResources } from './prompts-resources.js'
-import { callerScope, scopedResources, type McpScope } from './scope.js'
+import { callerScope, EMPTY_SCOPE, scopedResources, type McpScope } from './scope.js'
 import { McpSessions } from './sessions.js'
 import { isCatalogSource, type McpTool, type McpToolSource } from './types.js'
 import { virtualScope, type VirtualMcp } from './virtual.js'
@@ -130,6 +132,18 @@ interface Caller {
   scope: McpScope
 }
 
+/** MCP's log levels, least severe first. */
+const LOG_LEVELS: readonly LoggingLevel[] = [
+  'debug',
+  'info',
+  'notice',
+  'warning',
+  'error',
+  'critical',
+  'alert',
+  'emergency',
+]
+
 /** The progress token a request carries in `_meta`, if any. */
 function progressToken(meta: unknown): string | number | undefined {
   const token = (meta as { progressToken?: unknown } | undefined)?.progressToken
@@ -148,12 +162,18 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
       capabilities: {
         tools: { listChanged: true },
         logging: {},
-        ...(catalog && { prompts: { listChanged: true }, resources: { listChanged: true } }),
+        ...(catalog && { prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true } }),
       },
     },
   )
   const headersOf = (extra: { requestInfo?: { headers: GatewayContext['headers'] } }) =>
     extra.requestInfo?.headers
+  // logging/setLevel: the least severe level of upstream log messages this client wants (all by default).
+  let minLevel = 0
+  server.setRequestHandler(SetLevelRequestSchema, (req) => {
+    minLevel = LOG_LEVELS.indexOf(req.params.level)
+    return {}
+  })
   server.setRequestHandler(ListToolsRequestSchema, (_req, extra) => {
     const { scope } = callerOf(headersOf(extra))
     return { tools: withCodeMode(scope.tools(), deps.source).map(listedTool) }
@@ -185,7 +205,10 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
         ...(token !== undefined && {
           onProgress: (p) => relay('notifications/progress', { progressToken: token, ...p }),
         }),
-        onLog: (m) => relay('notifications/message', { ...m }),
+        onLog: (m) => {
+          if (LOG_LEVELS.indexOf(m.level as LoggingLevel) >= minLevel)
+            relay('notifications/message', { ...m })
+        },
       })
       return result as CallToolResult
     } catch (err) {
@@ -381,13 +404,20 @@ export function registerMcpServerRoute(
     anonymous: AnonymousToolGrants,
   ) => {
     return (headers: GatewayContext['headers'] = baseHeaders): Caller => {
-      // A session outlives its first request: the key is read again, with its current access.
-      const vk = vkId === undefined ? undefined : (deps.state.virtualKey(vkId) ?? firstVk)
-      const current = virtual ? (deps.virtualMcps?.bySlug(virtual.endpoint_slug) ?? virtual) : undefined
-      const scope = current
-        ? virtualScope(current, deps.source, headers, (name) => deps.virtualMcps?.clientId(name))
-        : callerScope(deps.source, vk, headers, anonymous)
-      return { vk, headers, anonymous, scope }
+      // A session outlives its first request: the key and the Virtual MCP are read again, and a
+      // session whose key was deleted, or whose Virtual MCP went away or left the key out, sees nothing.
+      const vk = vkId === undefined ? undefined : deps.state.virtualKey(vkId)
+      const current = virtual ? deps.virtualMcps?.bySlug(virtual.endpoint_slug) : undefined
+      let scope: McpScope
+      if (
+        (vkId !== undefined && !vk) ||
+        (virtual && !(current?.enabled && current.virtual_key_ids.includes(vkId ?? '')))
+      )
+        scope = EMPTY_SCOPE
+      else if (current)
+        scope = virtualScope(current, deps.source, headers, (name) => deps.virtualMcps?.clientId(name))
+      else scope = callerScope(deps.source, vk, headers, anonymous)
+      return { vk: vk ?? firstVk, headers, anonymous, scope }
     }
   }
 

@@ -112,6 +112,13 @@ export interface McpCatalogSource {
   listResourceTemplates(): McpResource[]
   /** Reads a resource of one client (whose list or templates must name the URI). */
   readResource(client: string, uri: string, opts?: McpRequestOptions): Promise<Record<string, unknown>>
+  /** Subscribes to a resource's updates through its client; resolves to the way to stop. */
+  watchResource(
+    client: string,
+    uri: string,
+    listener: () => void,
+    opts?: McpRequestOptions,
+  ): Promise<() => void>
 }
 
 /** Whether a tool source also serves prompts and resources. */

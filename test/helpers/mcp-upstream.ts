@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { createServer, type Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
@@ -11,6 +12,8 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js'
 
@@ -41,12 +44,27 @@ const SLOW_TOOL: Tool = {
  * fully declared tool returning structured content, a tool that reports progress and logs, a
  * prompt with arguments, a resource and a resource template.
  */
-function upstreamServer(): Server {
+function upstreamServer(extraTools: Tool[], subscribed: Set<string>): Server {
   const server = new Server(
     { name: 'upstream', version: '1.0.0' },
-    { capabilities: { tools: {}, prompts: {}, resources: {}, logging: {} } },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        prompts: {},
+        resources: { subscribe: true },
+        logging: {},
+      },
+    },
   )
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [REPORT_TOOL, SLOW_TOOL] }))
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [REPORT_TOOL, SLOW_TOOL, ...extraTools] }))
+  server.setRequestHandler(SubscribeRequestSchema, (req) => {
+    subscribed.add(req.params.uri)
+    return {}
+  })
+  server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
+    subscribed.delete(req.params.uri)
+    return {}
+  })
   server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     if (req.params.name === 'report') {
       const city = String(req.params.arguments?.city)
@@ -110,13 +128,40 @@ function upstreamServer(): Server {
 
 export interface RunningUpstream {
   url: string
+  /** Stateful only: the URIs its clients subscribe to now. */
+  subscribed: Set<string>
+  /** Stateful only: adds a tool and tells every session its tool list changed. */
+  addTool(tool: Tool): Promise<void>
+  /** Stateful only: tells every session a resource changed. */
+  updated(uri: string): Promise<void>
   close(): Promise<void>
 }
 
-/** Starts the upstream on a free loopback port. */
-export async function startUpstream(): Promise<RunningUpstream> {
+/**
+ * Starts the upstream on a free loopback port: stateless (a server per request), or stateful (a
+ * session per client, with the GET stream its notifications go out on).
+ */
+export async function startUpstream(opts: { stateful?: boolean } = {}): Promise<RunningUpstream> {
+  const extraTools: Tool[] = []
+  const subscribed = new Set<string>()
+  const sessions = new Map<string, { server: Server; transport: StreamableHTTPServerTransport }>()
   const http: HttpServer = createServer((req, res) => {
-    const server = upstreamServer()
+    const known = sessions.get(String(req.headers['mcp-session-id']))
+    if (known) {
+      void known.transport.handleRequest(req, res)
+      return
+    }
+    const server = upstreamServer(extraTools, subscribed)
+    if (opts.stateful) {
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, { server, transport })
+        },
+      })
+      void server.connect(transport).then(() => transport.handleRequest(req, res))
+      return
+    }
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined })
     res.on('close', () => {
       void transport.close()
@@ -124,10 +169,19 @@ export async function startUpstream(): Promise<RunningUpstream> {
     })
     void server.connect(transport).then(() => transport.handleRequest(req, res))
   })
+  const everySession = (f: (server: Server) => Promise<void>) =>
+    Promise.all([...sessions.values()].map((s) => f(s.server))).then(() => undefined)
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    subscribed,
+    async addTool(tool) {
+      extraTools.push(tool)
+      await everySession((server) => server.sendToolListChanged())
+    },
+    updated: (uri) => everySession((server) => server.sendResourceUpdated({ uri })),
     async close() {
+      await Promise.all([...sessions.values()].map((s) => s.transport.close()))
       http.closeAllConnections()
       await new Promise<void>((resolve) => http.close(() => resolve()))
     },

@@ -13,6 +13,7 @@ import {
   McpError,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
   type Prompt,
   type Resource,
@@ -67,6 +68,8 @@ export class McpConnection {
   prompts: Prompt[] = []
   resources: Resource[] = []
   resourceTemplates: ResourceTemplate[] = []
+  /** Listeners of `notifications/resources/updated`, by URI; the server is subscribed while any is. */
+  private readonly watchers = new Map<string, Set<() => void>>()
   /** The calls running now; an upstream log message is relayed only when exactly one is. */
   private readonly running = new Set<McpCallOptions>()
 
@@ -162,6 +165,9 @@ export class McpConnection {
           this.refresh(generation, 'resourceTemplates'),
         ]).catch(() => undefined)
       })
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        for (const listener of this.watchers.get(n.params.uri) ?? []) listener()
+      })
       client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
         // Notifications carry no request id: only a lone running call can be said to have caused it.
         if (this.running.size !== 1) return
@@ -172,6 +178,9 @@ export class McpConnection {
       if (generation !== this.generation) return
       const { tools } = catalog
       Object.assign(this, catalog)
+      // Subscriptions do not survive a new connection: made again (a refusal leaves that URI unwatched).
+      for (const uri of this.watchers.keys())
+        client.subscribeResource({ uri }, options).catch(() => undefined)
       this.state = 'connected'
       this.lastError = undefined
       this.lastStatus = undefined
@@ -363,6 +372,31 @@ export class McpConnection {
     return this.request(uri, opts, (client, timeout) =>
       client.readResource({ uri }, { signal: opts.signal, timeout }),
     )
+  }
+
+  /**
+   * Watches a resource (`resources/subscribe` upstream on its first watcher, `unsubscribe` after
+   * its last); resolves to the way to stop. A server without subscriptions refuses.
+   */
+  async watchResource(uri: string, listener: () => void, opts: McpRequestOptions): Promise<() => void> {
+    if (!this.connectedClient().getServerCapabilities()?.resources?.subscribe)
+      throw new GatewayError(
+        'unsupported_operation',
+        `MCP client ${this.config.name} offers no resource subscriptions`,
+      )
+    let listeners = this.watchers.get(uri)
+    if (!listeners) {
+      await this.request(uri, opts, (client, timeout) => client.subscribeResource({ uri }, { timeout }))
+      listeners = this.watchers.get(uri) ?? new Set()
+      this.watchers.set(uri, listeners)
+    }
+    listeners.add(listener)
+    return () => {
+      const current = this.watchers.get(uri)
+      if (!current?.delete(listener) || current.size > 0) return
+      this.watchers.delete(uri)
+      this.client?.unsubscribeResource({ uri }).catch(() => undefined)
+    }
   }
 
   /**

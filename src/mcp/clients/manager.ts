@@ -289,6 +289,17 @@ export class McpClientManager implements McpToolSource, McpCatalogSource {
     return connection.readResource(uri, opts)
   }
 
+  async watchResource(
+    client: string,
+    uri: string,
+    listener: () => void,
+    opts: McpRequestOptions = {},
+  ): Promise<() => void> {
+    const connection = this.catalog().byClient.get(client)
+    if (!connection) throw new GatewayError('not_found', `MCP client ${client} is not connected`)
+    return connection.watchResource(uri, listener, opts)
+  }
+
   isCodeModeClient(client: string): boolean {
     return [...this.connections.values()].some(
       (c) => c.config.name === client && c.config.is_code_mode_client,
