@@ -64,7 +64,7 @@ const BOOTSTRAP = `(() => {
   for (const server of JSON.parse(globalThis.__heimdall_servers)) {
     globalThis[server] = new Proxy({}, {
       get: (_, tool) => typeof tool !== 'string' || tool === 'then' ? undefined
-        : (input) => call(server, tool, JSON.stringify(input === undefined ? {} : input)).then((out) => JSON.parse(out)),
+        : (input) => call(server, tool, JSON.stringify(input === undefined ? {} : input) ?? 'null').then((out) => JSON.parse(out)),
     })
   }
   delete globalThis.__heimdall_servers
@@ -72,17 +72,21 @@ const BOOTSTRAP = `(() => {
 
 function wrap(code: string): string {
   // A top-level `return` gives the result, as in Bifrost's code mode; `await` works at the top level.
-  return `(async () => {\n${code}\n})().then((v) => JSON.stringify(v === undefined ? null : v))`
+  return `(async () => {\n${code}\n})().then((v) => JSON.stringify(v === undefined ? null : v) ?? 'null')`
 }
 
-function errorMessage(ctx: QuickJSContext, handle: QuickJSHandle): { name: string; message: string } {
+function errorMessage(
+  ctx: QuickJSContext,
+  handle: QuickJSHandle,
+  lines: number,
+): { name: string; message: string } {
   const dumped: unknown = ctx.dump(handle)
   if (typeof dumped === 'object' && dumped !== null && 'message' in dumped) {
     const e = dumped as { name?: unknown; message?: unknown; stack?: unknown }
-    const where = typeof e.stack === 'string' ? /<anonymous> \(script\.js:(\d+)/.exec(e.stack) : null
-    // The script is wrapped in one line: line numbers are the model's own.
+    const where = typeof e.stack === 'string' ? /script\.js:(\d+)/.exec(e.stack) : null
+    // The script is wrapped in one line above it; past its end is the wrapper's own code.
     const line = where ? Number(where[1]) - 1 : 0
-    const at = line >= 1 ? ` (line ${line})` : ''
+    const at = line >= 1 && line <= lines ? ` (line ${line})` : ''
     return {
       name: String(e.name ?? 'Error'),
       message: `${String(e.name ?? 'Error')}: ${String(e.message)}${at}`,
@@ -106,13 +110,17 @@ export async function runSandboxed(
 ): Promise<SandboxOutcome> {
   const logs: string[] = []
   let logChars = 0
-  const deadline = Date.now() + limits.timeoutMs
+  const lines = code.split('\n').length
+  // The clock starts once the interpreter is ready (instantiating it takes a few ms, more under load).
+  let deadline = Infinity
   const calls = new AbortController()
   let sliceStart = Date.now()
   const timedOut = () => Date.now() > deadline || Date.now() - sliceStart > limits.maxBlockingMs
   const stopped = () => timedOut() || signal?.aborted === true
 
   const module = await newQuickJSWASMModule(RELEASE_SYNC)
+  deadline = Date.now() + limits.timeoutMs
+  sliceStart = Date.now()
   const runtime = module.newRuntime()
   runtime.setMemoryLimit(limits.memoryLimitBytes)
   runtime.setMaxStackSize(MAX_STACK_BYTES)
@@ -122,12 +130,11 @@ export async function runSandboxed(
   let wake: () => void = () => undefined
   const pending = new Set<QuickJSDeferredPromise>()
 
-  const fail = (kind: SandboxErrorKind, message: string): SandboxOutcome => ({
-    ok: false,
-    kind,
-    message,
-    logs,
-  })
+  // Whatever stopped the script, a caller that went away is the reason.
+  const fail = (kind: SandboxErrorKind, message: string): SandboxOutcome =>
+    signal?.aborted
+      ? { ok: false, kind: 'runtime', message: 'the caller went away', logs }
+      : { ok: false, kind, message, logs }
   const timeoutMessage = () =>
     Date.now() > deadline
       ? `the script was stopped at its time limit of ${limits.timeoutMs} ms (tool calls that take too long, or an endless loop)`
@@ -172,17 +179,18 @@ export async function runSandboxed(
     sliceStart = Date.now()
     const started = ctx.evalCode(wrap(code), 'script.js')
     if (started.error) {
-      const e = started.error.consume((h) => errorMessage(ctx, h))
+      const e = started.error.consume((h) => errorMessage(ctx, h, lines))
       const kind = kindOf(e.name, e.message, timedOut())
       return fail(kind, kind === 'timeout' ? timeoutMessage() : e.message)
     }
     const promise = started.value
     try {
       for (;;) {
+        if (signal?.aborted) return fail('runtime', 'stopped')
         sliceStart = Date.now()
         const jobs = runtime.executePendingJobs()
         if (jobs.error) {
-          const e = jobs.error.consume((h) => errorMessage(ctx, h))
+          const e = jobs.error.consume((h) => errorMessage(ctx, h, lines))
           return fail(kindOf(e.name, e.message, timedOut()), timedOut() ? timeoutMessage() : e.message)
         }
         const state = ctx.getPromiseState(promise)
@@ -191,11 +199,10 @@ export async function runSandboxed(
           return { ok: true, value: JSON.parse(text) as unknown, logs }
         }
         if (state.type === 'rejected') {
-          const e = state.error.consume((h) => errorMessage(ctx, h))
+          const e = state.error.consume((h) => errorMessage(ctx, h, lines))
           const kind = kindOf(e.name, e.message, timedOut())
           return fail(kind, kind === 'timeout' ? timeoutMessage() : e.message)
         }
-        if (signal?.aborted) return fail('runtime', 'the caller went away')
         if (Date.now() > deadline) return fail('timeout', timeoutMessage())
         if (pending.size === 0)
           return fail('runtime', 'the script awaits a promise that never settles (no tool call is under way)')
