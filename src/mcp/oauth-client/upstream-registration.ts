@@ -107,7 +107,8 @@ export class UpstreamRegistrations {
     } else if (documentUrl !== undefined) {
       client = { client_id: documentUrl, token_endpoint_auth_method: 'none' }
     } else {
-      if (!metadata?.registration_endpoint)
+      // Without any metadata (2025-03-26 servers), the SDK registers at the default /register.
+      if (metadata && !metadata.registration_endpoint)
         throw new GatewayError(
           'invalid_request',
           `MCP client ${cfg.name}: the authorization server offers no dynamic registration; set oauth_config.client_id`,
