@@ -21,12 +21,6 @@ const HTTP_METHODS = ['get', 'post', 'put', 'delete', 'patch']
  * is taken off.
  */
 const NOT_SERVED: Record<string, string> = {
-  // Plugins are Go code loaded into Bifrost; Heimdall has no plugin system (its features are built in).
-  'GET /api/plugins': 'plugins',
-  'POST /api/plugins': 'plugins',
-  'GET /api/plugins/{name}': 'plugins',
-  'PUT /api/plugins/{name}': 'plugins',
-  'DELETE /api/plugins/{name}': 'plugins',
   // Routing rules (CEL expressions choosing a provider) are not built.
   'GET /api/governance/routing-rules': 'routing rules',
   'POST /api/governance/routing-rules': 'routing rules',

@@ -1,5 +1,6 @@
 import type { CancelSignal } from './cancel.js'
 import type { GatewayError, RequestType } from './errors.js'
+import type { GatewayPlugin, RequestFacts } from './plugins.js'
 import type { Usage } from './schemas/index.js'
 
 /** What the gateway knows about one request while it runs, and what it leaves behind for hooks and headers. */
@@ -34,6 +35,10 @@ export interface GatewayContext {
   ended: boolean
   /** Space for hooks (governance reservations, log entries ...). */
   state: Map<string, unknown>
+  /** Typed facts plugins fill and read (short-circuits, skipped plugins, mocks ...). */
+  facts: RequestFacts
+  /** The plugins this request started with (a reconfiguration applies to the next request). */
+  plugins?: readonly GatewayPlugin[]
   /** Provider key ids this request may use (a virtual key's restriction); undefined: any. */
   allowedKeyIds?: ReadonlySet<string>
   /** The caller's own provider key (`x-bf-direct-key: true` with `client.allow_direct_keys`). */
@@ -92,6 +97,7 @@ export function createContext(init: {
     upstreamNs: 0n,
     ended: false,
     state: new Map(),
+    facts: {},
     responseHeaders: {},
     streamedChars: 0,
     stream: init.requestType.endsWith('_stream'),
@@ -106,33 +112,5 @@ export interface Target {
   index: number
 }
 
-/**
- * The extension points of the pipeline. Governance, logging and metrics are hooks; the gateway
- * itself knows nothing of them.
- */
-export interface GatewayHook {
-  readonly name: string
-  /**
-   * Once, before anything else (authentication). Throw a GatewayError to refuse the request. May
-   * return the targets to try when the request left the choice to the gateway (a model without a
-   * provider prefix routed by a virtual key's provider weights).
-   */
-  beforeRequest?(
-    ctx: GatewayContext,
-    request: Record<string, unknown>,
-  ): void | Target[] | Promise<void | Target[]>
-  /** Before each target is tried (the primary and each fallback). Throw a GatewayError to refuse it. */
-  beforeTarget?(ctx: GatewayContext, target: Target, request: Record<string, unknown>): void | Promise<void>
-  /** Whether a listed model (`/v1/models`) is one this request's caller may use. */
-  admitsModel?(ctx: GatewayContext, provider: string, model: string): boolean
-  /** When a target failed (every retry spent) and the next fallback, if any, is about to be tried. */
-  afterTargetFailed?(ctx: GatewayContext, target: Target, error: GatewayError): void | Promise<void>
-  /**
-   * When a stream has opened: a function to see each item on its way to the client (chat chunks,
-   * Responses events), or undefined to see none. Called once per stream, so a hook that needs
-   * nothing costs nothing per chunk.
-   */
-  observeStream?(ctx: GatewayContext): ((item: unknown) => void) | undefined
-  /** Once, when the request has ended: success, failure or cancellation (streams: when the stream ends). */
-  onEnd?(ctx: GatewayContext): void | Promise<void>
-}
+/** The extension points of the pipeline: every hook is a plugin (see plugins.ts). */
+export type GatewayHook = GatewayPlugin

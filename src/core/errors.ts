@@ -53,6 +53,8 @@ export const ERRORS = {
   shutting_down: { status: 503, type: 'service_unavailable' },
   store_unavailable: { status: 503, type: 'service_unavailable' },
   internal: { status: 500, type: 'api_error' },
+  // a plugin's answer, or its failure
+  plugin_error: { status: 500, type: 'plugin_error' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

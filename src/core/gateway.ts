@@ -1,6 +1,20 @@
-import { contentFieldLength } from './sse-content.js'
 import { effectiveNetwork, resolveSecret, type EffectiveNetwork } from './config.js'
 import type { AttemptRecord, GatewayContext, GatewayHook, Target } from './context.js'
+import { cancelled, scrubSecret } from './attempt-errors.js'
+import { extraHeaders } from './extra-headers.js'
+import {
+  isolate,
+  PluginPipeline,
+  runEnd,
+  runPostHooks,
+  runPreHooks,
+  type GatewayPlugin,
+  type PluginRequest,
+  type PreHookOutcome,
+  type PreHookProgress,
+} from './plugins.js'
+import { shortCircuitJson, shortCircuitStream } from './short-circuit.js'
+import { openStream, relayStream, type OpenedStream } from './stream-relay.js'
 import {
   chatResponseToResponses,
   chatResponseToTextCompletion,
@@ -11,6 +25,7 @@ import {
 } from './convert/index.js'
 import { asGatewayError, GatewayError } from './errors.js'
 import { selectKey, modelForKey } from './router/keys.js'
+import { declaredModels, KEYLESS_KEY, pickKey } from './router/pick-key.js'
 import { ConcurrencyLimiter } from './router/limiter.js'
 import type { ProviderRegistry } from './router/registry.js'
 import { backoffMs, sleep } from './router/retry.js'
@@ -53,31 +68,6 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv
 }
 
-/** Headers a caller may not set on the upstream request through `x-bf-eh-*`. */
-const DENIED_EXTRA_HEADERS = new Set([
-  'authorization',
-  'x-api-key',
-  'api-key',
-  'x-goog-api-key',
-  'host',
-  'content-length',
-  'content-type',
-  'cookie',
-  'connection',
-  'transfer-encoding',
-  'proxy-authorization',
-])
-
-const KEYLESS_KEY: ProviderKey = {
-  id: 'keyless',
-  name: 'keyless',
-  value: '',
-  models: ['*'],
-  blacklisted_models: [],
-  weight: 1,
-  enabled: true,
-}
-
 export type Op<R> = (adapter: ProviderAdapter, attempt: Attempt, target: Target) => Promise<R>
 
 /**
@@ -87,7 +77,8 @@ export type Op<R> = (adapter: ProviderAdapter, attempt: Attempt, target: Target)
  */
 export class Gateway {
   private readonly registry: ProviderRegistry<ProviderAdapter>
-  private readonly hooks: GatewayHook[]
+  /** Every plugin, built-in or configured, in the order they run. */
+  readonly plugins = new PluginPipeline()
   private readonly isKeyless: (cfg: ProviderConfig) => boolean
   private readonly maxTotalAttempts: number
   private readonly maxRetryAfterMs: number
@@ -99,7 +90,7 @@ export class Gateway {
 
   constructor(opts: GatewayOptions) {
     this.registry = opts.registry
-    this.hooks = opts.hooks ?? []
+    for (const hook of opts.hooks ?? []) this.plugins.add(hook)
     this.isKeyless = opts.isKeyless ?? (() => false)
     this.maxTotalAttempts = opts.maxTotalAttempts ?? 10
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000
@@ -128,7 +119,7 @@ export class Gateway {
   }
 
   addHook(hook: GatewayHook): void {
-    this.hooks.push(hook)
+    this.plugins.add(hook)
   }
 
   // ---- chat completions ----
@@ -244,8 +235,9 @@ export class Gateway {
   /** The models of every configured provider, as `provider/model`; a provider that fails is left out. */
   async listModels(ctx: GatewayContext, only?: string): Promise<ModelEntry[]> {
     // The same authentication as inference; then only what the caller may use is listed.
-    for (const hook of this.hooks) if (hook.beforeRequest) await hook.beforeRequest(ctx, { model: '' })
-    const filters = this.hooks.filter((h) => h.admitsModel)
+    const plugins = this.plugins.set.list
+    for (const p of plugins) if (p.beforeRequest) await p.beforeRequest(ctx, { model: '' })
+    const filters = plugins.filter((h) => h.admitsModel)
     const entries = this.registry.list().filter((p) => only === undefined || p.config.name === only)
     const lists = await Promise.all(
       entries.map(async ({ config, adapter }) => {
@@ -286,21 +278,45 @@ export class Gateway {
     defaultProvider: string | undefined,
     op: Op<R>,
   ): Promise<R> {
+    const set = this.plugins.set
+    ctx.plugins = set.list
+    const progress = { ran: 0 }
+    let result: R | undefined
+    let error: GatewayError | undefined
     try {
-      const result = await this.run(ctx, req, defaultProvider, async (adapter, a, target) => {
-        const release = await this.limiter(a.provider).acquire(ctx.signal, target.provider)
-        try {
-          return await op(adapter, a, target)
-        } finally {
-          release()
-        }
-      })
-      ctx.usage = result.usage
-      ctx.result = result
-      return result
+      const pre = await this.pre(ctx, req, set.list, progress)
+      result = pre.shortCircuit
+        ? (shortCircuitJson(ctx, req, pre.shortCircuit) as R)
+        : await this.route(ctx, req, pre.routed, defaultProvider, async (adapter, a, target) => {
+            const release = await this.limiter(a.provider).acquire(ctx.signal, target.provider)
+            try {
+              return await op(adapter, a, target)
+            } finally {
+              release()
+            }
+          })
     } catch (err) {
-      ctx.error = asGatewayError(err)
-      throw ctx.error
+      error = asGatewayError(err)
+    }
+    try {
+      if (set.anyPostHook && progress.ran > 0) {
+        const out = await runPostHooks(
+          ctx,
+          set.list,
+          progress.ran,
+          error ? { error } : { response: result!.body },
+        )
+        if (out.error) error = out.error
+        else if (out.response !== undefined && (error || out.response !== result!.body)) {
+          // A rewritten (or recovered) answer: its body is sent, never the upstream's raw text.
+          result = { ...result, body: out.response, raw: undefined } as R
+          error = undefined
+        }
+      }
+      if (error) throw (ctx.error = error)
+      ctx.usage = result!.usage
+      ctx.result = result
+      return result!
     } finally {
       ctx.ended = true
       await this.end(ctx)
@@ -310,7 +326,7 @@ export class Gateway {
   /**
    * Streams are resolved once their first event has arrived, so that a failure before the first
    * byte reaches the client can still be retried or fall back. Usage is read on the way through;
-   * the hooks' end runs when the stream is finished, cut, or abandoned by the client.
+   * the plugins' end runs when the stream is finished, cut, or abandoned by the client.
    */
   private async runStream<T extends { usage?: Usage }>(
     ctx: GatewayContext,
@@ -318,97 +334,83 @@ export class Gateway {
     defaultProvider: string | undefined,
     op: Op<StreamResult<T>>,
   ): Promise<StreamResult<T>> {
+    const set = this.plugins.set
+    ctx.plugins = set.list
+    const progress = { ran: 0 }
     let release: (() => void) | undefined
-    let opened: { result: StreamResult<T>; first: IteratorResult<T>; it: AsyncIterator<T> }
+    let opened: OpenedStream<T> | undefined
     try {
-      opened = await this.run(ctx, req, defaultProvider, async (adapter, a, target) => {
-        const rel = await this.limiter(a.provider).acquire(ctx.signal, target.provider)
-        try {
-          const result = await op(adapter, a, target)
-          const it = result.items[Symbol.asyncIterator]()
-          const first = await it.next()
-          ctx.firstChunkNs = process.hrtime.bigint()
-          release = rel
-          return { result, first, it }
-        } catch (err) {
-          rel()
-          throw err
-        }
-      })
+      const pre = await this.pre(ctx, req, set.list, progress)
+      if (pre.shortCircuit) {
+        opened = await openStream(shortCircuitStream(ctx, req, pre.shortCircuit) as StreamResult<T>)
+      } else {
+        opened = await this.route(ctx, req, pre.routed, defaultProvider, async (adapter, a, target) => {
+          const rel = await this.limiter(a.provider).acquire(ctx.signal, target.provider)
+          try {
+            const result = await openStream(await op(adapter, a, target))
+            release = rel
+            return result
+          } catch (err) {
+            rel()
+            throw err
+          }
+        })
+      }
     } catch (err) {
-      ctx.error = asGatewayError(err)
-      ctx.ended = true
-      await this.end(ctx)
-      throw ctx.error
-    }
-    const { result, first, it } = opened
-    const streamStart = process.hrtime.bigint()
-    const end = () => this.end(ctx)
-    const observers: ((item: unknown) => void)[] = []
-    for (const hook of this.hooks) {
-      const observe = hook.observeStream?.(ctx)
-      if (observe) observers.push(observe)
-    }
-    async function* relay(): AsyncGenerator<T> {
-      let finished = false
-      // For unparsed OpenAI-format chunks: the size of a chunk with no content (the first one,
-      // which only names the role), so that the rest of each chunk counts as content.
-      const envelope = { bytes: -1 }
-      try {
-        let step = first
-        while (!step.done) {
-          const item = step.value
-          if (item.usage) ctx.usage = item.usage
-          else ctx.streamedChars += contentChars(item, envelope)
-          for (const observe of observers) observe(item)
-          yield item
-          step = await it.next()
-        }
-        finished = true
-      } catch (err) {
-        ctx.error = ctx.signal.aborted
-          ? new GatewayError('request_cancelled', 'the client went away', { retryable: false })
-          : asGatewayError(err)
-        throw ctx.error
-      } finally {
-        if (!finished && !ctx.error) {
-          ctx.error = new GatewayError('request_cancelled', 'the client stopped reading the stream', {
-            retryable: false,
-          })
-          await it.return?.()
-        }
-        ctx.upstreamNs += process.hrtime.bigint() - streamStart
+      let error = asGatewayError(err)
+      if (set.anyPostHook && progress.ran > 0) {
+        const out = await runPostHooks(ctx, set.list, progress.ran, { error })
+        if (out.response !== undefined) {
+          // A plugin recovered the request: its answer is streamed.
+          try {
+            const answer = shortCircuitStream(ctx, req, { response: out.response }) as StreamResult<T>
+            opened = await openStream(answer)
+          } catch (e) {
+            error = asGatewayError(e)
+          }
+        } else if (out.error) error = out.error
+      }
+      if (!opened) {
+        ctx.error = error
         ctx.ended = true
-        release?.()
-        await end()
+        await this.end(ctx)
+        throw ctx.error
       }
     }
-    return { items: relay(), headers: result.headers }
+    ctx.firstChunkNs = process.hrtime.bigint()
+    return relayStream(ctx, set.list, opened, async () => {
+      release?.()
+      await this.end(ctx)
+    })
   }
 
-  private async run<R>(
+  /** The checks every request passes, then the plugins' pre-hooks. */
+  private pre(
     ctx: GatewayContext,
     req: { model: string; fallbacks?: unknown },
-    defaultProvider: string | undefined,
-    op: Op<R>,
-  ): Promise<R> {
+    plugins: readonly GatewayPlugin[],
+    progress: PreHookProgress,
+  ): Promise<PreHookOutcome> {
     // `x-bf-eh-<name>` forwards a header: one without a name is the caller's mistake, not the provider's.
     if (ctx.headers['x-bf-eh-'] !== undefined) {
       throw new GatewayError(
         'invalid_request',
         'header x-bf-eh- names no header to forward (x-bf-eh-<name>)',
-        {
-          param: 'x-bf-eh-',
-          retryable: false,
-        },
+        { param: 'x-bf-eh-', retryable: false },
       )
     }
-    let routed: Target[] | undefined
-    for (const hook of this.hooks) {
-      if (!hook.beforeRequest) continue
-      const r = await hook.beforeRequest(ctx, req as Record<string, unknown>)
-      if (r) routed = r
-    }
+    return runPreHooks(ctx, plugins, req as PluginRequest, progress)
+  }
+
+  /** The targets in turn (the primary, then each fallback) until one serves. */
+  private async route<R>(
+    ctx: GatewayContext,
+    req: { model: string; fallbacks?: unknown },
+    routed: Target[] | undefined,
+    defaultProvider: string | undefined,
+    op: Op<R>,
+  ): Promise<R> {
+    const plugins = ctx.plugins ?? []
     const targets = routed ?? resolveTargets(req.model, req.fallbacks, this.lookup, defaultProvider)
     let primaryError: GatewayError | undefined
     for (const target of targets) {
@@ -416,13 +418,18 @@ export class Gateway {
       ctx.provider = target.provider
       ctx.model = target.model
       try {
-        for (const hook of this.hooks)
-          if (hook.beforeTarget) await hook.beforeTarget(ctx, target, req as Record<string, unknown>)
+        for (const p of plugins) {
+          if (!p.beforeTarget) continue
+          try {
+            await p.beforeTarget(ctx, target, req as Record<string, unknown>)
+          } catch (err) {
+            isolate(ctx, p, 'beforeTarget', err)
+          }
+        }
         return await this.tryTarget(ctx, target, req, op)
       } catch (err) {
         const e = asGatewayError(err)
-        for (const hook of this.hooks)
-          if (hook.afterTargetFailed) await hook.afterTargetFailed(ctx, target, e)
+        for (const p of plugins) if (p.afterTargetFailed) await p.afterTargetFailed(ctx, target, e)
         if (ctx.signal.aborted) throw cancelled(ctx)
         primaryError ??= e
         // The caller's own mistakes, and refusals, do not fall back.
@@ -460,7 +467,7 @@ export class Gateway {
       if (ctx.attempts >= this.maxTotalAttempts) {
         throw lastKeyError ?? new GatewayError('attempts_exhausted', `gave up after ${ctx.attempts} attempts`)
       }
-      const key = this.pickKey(ctx, config, target.model, dead, avoid)
+      const key = pickKey(ctx, config, target.model, dead, avoid, this.isKeyless(config))
       if (!key) {
         if (dead.size > 0) {
           throw new GatewayError(
@@ -531,29 +538,6 @@ export class Gateway {
     }
   }
 
-  private pickKey(
-    ctx: GatewayContext,
-    config: ProviderConfig,
-    model: string,
-    dead: Set<string>,
-    avoid: string | undefined,
-  ): ProviderKey | undefined {
-    if (ctx.directKey !== undefined) {
-      return dead.has('direct')
-        ? undefined
-        : { ...KEYLESS_KEY, id: 'direct', name: 'direct', value: ctx.directKey }
-    }
-    if (config.keys.length === 0 && this.isKeyless(config) && !dead.has(KEYLESS_KEY.id)) return KEYLESS_KEY
-    const allowed = ctx.allowedKeyIds
-    const keys = allowed ? config.keys.filter((k) => allowed.has(k.id)) : config.keys
-    if (avoid !== undefined) {
-      const exclude = new Set(dead).add(avoid)
-      const other = selectKey(keys, model, exclude)
-      if (other) return other
-    }
-    return selectKey(keys, model, dead)
-  }
-
   private attempt(
     ctx: GatewayContext,
     config: ProviderConfig,
@@ -571,7 +555,8 @@ export class Gateway {
       idleTimeoutMs: net.idleTimeoutMs,
       requestId: ctx.requestId,
       extraHeaders: extraHeaders(config, ctx.headers),
-      passthrough: ctx.passthrough,
+      // Plugins that rewrite stream items need them parsed, not as raw frames.
+      passthrough: ctx.passthrough === true && !this.plugins.set.anyStreamRewrite,
     }
   }
 
@@ -597,105 +582,7 @@ export class Gateway {
     return l
   }
 
-  private async end(ctx: GatewayContext): Promise<void> {
-    for (const hook of this.hooks) {
-      if (!hook.onEnd) continue
-      try {
-        await hook.onEnd(ctx)
-      } catch {
-        // A hook's failure at the end must not turn a served request into an error.
-      }
-    }
+  private end(ctx: GatewayContext): Promise<void> {
+    return runEnd(ctx, ctx.plugins ?? this.plugins.set.list)
   }
-}
-
-/** Providers echo the key they were given in some error messages; it must not reach the caller. */
-function scrubSecret(err: GatewayError, secret: string): GatewayError {
-  if (secret.length >= 6 && err.message.includes(secret))
-    err.message = err.message.split(secret).join('[redacted]')
-  return err
-}
-
-function cancelled(ctx: GatewayContext): GatewayError {
-  const reason: unknown = ctx.signal.reason
-  if (reason instanceof GatewayError) return reason
-  return new GatewayError('request_cancelled', 'the client went away', { retryable: false })
-}
-
-/** network_config.extra_headers, then the caller's `x-bf-eh-<name>` headers (security headers denied). */
-function extraHeaders(config: ProviderConfig, headers: GatewayContext['headers']): Record<string, string> {
-  const out: Record<string, string> = { ...config.network_config.extra_headers }
-  for (const name in headers) {
-    if (name.charCodeAt(0) !== 120 /* x */ && name !== 'anthropic-beta') continue
-    const value = headers[name]
-    if (value === undefined) continue
-    if (name === 'anthropic-beta') {
-      out[name] = Array.isArray(value) ? value.join(',') : value
-    } else if (name.startsWith('x-bf-eh-')) {
-      const upstream = name.slice(8)
-      if (upstream && !DENIED_EXTRA_HEADERS.has(upstream))
-        out[upstream] = Array.isArray(value) ? value.join(',') : value
-    }
-  }
-  return out
-}
-
-/**
- * Characters of generated content in one stream item (chat, text-completion or Responses shape),
- * used only to estimate usage when a stream ends without the provider's figures. A chunk relayed
- * unparsed counts its size beyond the envelope of the first chunk that had text.
- */
-function contentChars(item: unknown, envelope: { bytes: number }): number {
-  const {
-    chunk,
-    event,
-    data,
-    contentChars: known,
-  } = item as {
-    chunk?: { choices?: unknown[] }
-    event?: { delta?: unknown }
-    data?: string
-    contentChars?: number
-  }
-  if (known !== undefined) return known
-  if (event) return typeof event.delta === 'string' ? event.delta.length : 0
-  if (!chunk && data !== undefined) {
-    if (envelope.bytes >= 0) return Math.max(0, data.length - envelope.bytes)
-    // The first chunk with text shows what a chunk costs besides its text (the role chunk is longer).
-    const n = contentFieldLength(data)
-    if (n > 0) envelope.bytes = data.length - n
-    return Math.max(0, n)
-  }
-  let n = 0
-  for (const c of chunk?.choices ?? []) {
-    const { delta, text } = c as {
-      delta?: { content?: unknown; reasoning?: unknown; tool_calls?: unknown[] }
-      text?: unknown
-    }
-    if (typeof text === 'string') n += text.length
-    if (!delta) continue
-    if (typeof delta.content === 'string') n += delta.content.length
-    if (typeof delta.reasoning === 'string') n += delta.reasoning.length
-    for (const t of delta.tool_calls ?? []) {
-      const args = (t as { function?: { arguments?: unknown } }).function?.arguments
-      if (typeof args === 'string') n += args.length
-    }
-  }
-  return n
-}
-
-/** Models named explicitly by a provider's keys, listed even when the provider's catalogue is unreachable. */
-function declaredModels(config: ProviderConfig): ModelEntry[] {
-  const names = new Set<string>()
-  for (const k of config.keys) {
-    if (!k.enabled) continue
-    for (const m of k.models) if (m !== '*') names.add(m)
-    for (const alias of Object.keys(k.aliases ?? {})) names.add(alias)
-  }
-  return [...names].map((m) => ({
-    id: `${config.name}/${m}`,
-    object: 'model',
-    created: 0,
-    owned_by: config.name,
-  }))
 }

@@ -61,6 +61,7 @@ import { registerUi } from './ui.js'
 import { createObservability } from '../observability/index.js'
 import { compileValidator } from './validate.js'
 import { acceptBifrostShapes } from './bifrost-shapes.js'
+import { startPlugins } from './plugins-setup.js'
 
 export interface HeimdallOptions {
   /** Where config.json and the SQLite files live. */
@@ -506,6 +507,9 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     logsConnected = () => observability.logsConnected()
     pingLogs = () => observability.pingLogs()
     for (const hook of observability.hooks) gateway.addHook(hook)
+    // Configured plugins (mocker, jsonparser, users' modules) run after the built-in ones by default.
+    const plugins = await startPlugins({ app, gateway, store, cluster, config, configPath })
+    closers.unshift(() => plugins.close())
     registerUi(app)
 
     const users = new UserService(store.db)

@@ -1,3 +1,4 @@
+import { isEsModulePath } from '../plugins/index.js'
 import { parseDurationMs } from '../core/config.js'
 import type { Logger } from '../observability/logger.js'
 import { isBuiltinProvider } from '../providers/index.js'
@@ -300,7 +301,7 @@ function warnUnreadMcp(mcp: Obj, warn: Warn): void {
 }
 
 /** Plugins Heimdall implements (`telemetry`, `otel`) or has built in (`logging`, `governance`). */
-const KNOWN_PLUGINS = new Set(['telemetry', 'otel', 'logging', 'governance'])
+const KNOWN_PLUGINS = new Set(['telemetry', 'otel', 'logging', 'governance', 'mocker', 'jsonparser'])
 
 /**
  * The built-in `logging` and `governance` plugins' settings are client settings in Heimdall; they
@@ -323,8 +324,8 @@ function acceptPlugins(
     if (!isObject(plugin) || typeof plugin.name !== 'string' || plugin.enabled === false) return plugin
     const at = `plugins.${plugin.name}`
     const cfg = isObject(plugin.config) ? plugin.config : {}
-    if (!KNOWN_PLUGINS.has(plugin.name)) {
-      warn(at, 'plugin not implemented by Heimdall; ignored')
+    if (!KNOWN_PLUGINS.has(plugin.name) && !isEsModulePath(plugin.path)) {
+      warn(at, 'plugin not implemented by Heimdall (Go and WASM plugins are not loaded); ignored')
     } else if (plugin.name === 'governance' && typeof cfg.is_vk_mandatory === 'boolean') {
       setClient('enforce_auth_on_inference', cfg.is_vk_mandatory)
     } else if (plugin.name === 'logging' && typeof cfg.disable_content_logging === 'boolean') {

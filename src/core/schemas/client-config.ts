@@ -79,6 +79,12 @@ export const ConfigFileSchema = Type.Object(
             name: Type.String(),
             enabled: Type.Optional(Type.Boolean()),
             config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+            /** A custom plugin's ES module, relative to the config file. */
+            path: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+            placement: Type.Optional(
+              Type.Union([Type.Literal('pre_builtin'), Type.Literal('post_builtin'), Type.Null()]),
+            ),
+            order: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
           },
           { additionalProperties: true },
         ),

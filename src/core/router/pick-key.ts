@@ -1,0 +1,59 @@
+import type { GatewayContext } from '../context.js'
+import type { ModelEntry, ProviderConfig, ProviderKey } from '../schemas/index.js'
+import { selectKey } from './keys.js'
+
+/** The key of a provider that needs none (a local engine). */
+export const KEYLESS_KEY: ProviderKey = {
+  id: 'keyless',
+  name: 'keyless',
+  value: '',
+  models: ['*'],
+  blacklisted_models: [],
+  weight: 1,
+  enabled: true,
+}
+
+/**
+ * The key for the next attempt: the caller's own (direct keys), none for a keyless provider, else a
+ * weighted choice among the keys this request may use, avoiding `avoid` (rate-limited) when another
+ * can serve and never one in `dead`.
+ */
+export function pickKey(
+  ctx: GatewayContext,
+  config: ProviderConfig,
+  model: string,
+  dead: Set<string>,
+  avoid: string | undefined,
+  keyless: boolean,
+): ProviderKey | undefined {
+  if (ctx.directKey !== undefined) {
+    return dead.has('direct')
+      ? undefined
+      : { ...KEYLESS_KEY, id: 'direct', name: 'direct', value: ctx.directKey }
+  }
+  if (config.keys.length === 0 && keyless && !dead.has(KEYLESS_KEY.id)) return KEYLESS_KEY
+  const allowed = ctx.allowedKeyIds
+  const keys = allowed ? config.keys.filter((k) => allowed.has(k.id)) : config.keys
+  if (avoid !== undefined) {
+    const exclude = new Set(dead).add(avoid)
+    const other = selectKey(keys, model, exclude)
+    if (other) return other
+  }
+  return selectKey(keys, model, dead)
+}
+
+/** Models named explicitly by a provider's keys, listed even when the provider's catalogue is unreachable. */
+export function declaredModels(config: ProviderConfig): ModelEntry[] {
+  const names = new Set<string>()
+  for (const k of config.keys) {
+    if (!k.enabled) continue
+    for (const m of k.models) if (m !== '*') names.add(m)
+    for (const alias of Object.keys(k.aliases ?? {})) names.add(alias)
+  }
+  return [...names].map((m) => ({
+    id: `${config.name}/${m}`,
+    object: 'model',
+    created: 0,
+    owned_by: config.name,
+  }))
+}

@@ -1,0 +1,89 @@
+import type { GatewayContext } from './context.js'
+import { readChunk } from './convert/stream-chunk.js'
+import { asGatewayError, GatewayError } from './errors.js'
+import { streamRewriter, type GatewayPlugin, type StreamChunk } from './plugins.js'
+import type { Usage } from './schemas/index.js'
+import { contentChars } from './stream-content.js'
+import type { ChatStreamItem, StreamResult } from '../providers/types.js'
+
+export interface OpenedStream<T> {
+  result: StreamResult<T>
+  first: IteratorResult<T>
+  it: AsyncIterator<T>
+}
+
+/** A stream with its first item read: a failure before the first byte can still be retried. */
+export async function openStream<T>(result: StreamResult<T>): Promise<OpenedStream<T>> {
+  const it = result.items[Symbol.asyncIterator]()
+  return { result, it, first: await it.next() }
+}
+
+/**
+ * The items of an opened stream on their way to the client: usage read, each item through the
+ * plugins' stream rewrites (reverse order) and observers; the upstream closed and `end` run once,
+ * whether the stream finished, failed or the client stopped reading.
+ */
+export function relayStream<T extends { usage?: Usage }>(
+  ctx: GatewayContext,
+  plugins: readonly GatewayPlugin[],
+  opened: OpenedStream<T>,
+  finish: () => Promise<void>,
+): StreamResult<T> {
+  const { result, first, it } = opened
+  const streamStart = process.hrtime.bigint()
+  const rewrite = streamRewriter(ctx, plugins)
+  const observers: ((item: unknown) => void)[] = []
+  for (const plugin of plugins) {
+    const observe = plugin.observeStream?.(ctx)
+    if (observe) observers.push(observe)
+  }
+  async function* relay(): AsyncGenerator<T> {
+    let finished = false
+    // For unparsed OpenAI-format chunks: the size of a chunk with no content (the first one,
+    // which only names the role), so that the rest of each chunk counts as content.
+    const envelope = { bytes: -1 }
+    try {
+      let step = first
+      while (!step.done) {
+        let item = step.value
+        if (item.usage) ctx.usage = item.usage
+        else ctx.streamedChars += contentChars(item, envelope)
+        if (rewrite) {
+          const out = await rewrite(streamChunkOf(item))
+          if (out === null) {
+            step = await it.next()
+            continue
+          }
+          item = out as T
+        }
+        for (const observe of observers) observe(item)
+        yield item
+        step = await it.next()
+      }
+      finished = true
+    } catch (err) {
+      ctx.error = ctx.signal.aborted
+        ? new GatewayError('request_cancelled', 'the client went away', { retryable: false })
+        : asGatewayError(err)
+      throw ctx.error
+    } finally {
+      if (!finished && !ctx.error) {
+        ctx.error = new GatewayError('request_cancelled', 'the client stopped reading the stream', {
+          retryable: false,
+        })
+      }
+      if (!finished) await it.return?.()
+      ctx.upstreamNs += process.hrtime.bigint() - streamStart
+      ctx.ended = true
+      await finish()
+    }
+  }
+  return { items: relay(), headers: result.headers }
+}
+
+/** A stream item as plugins see it: a chat chunk parsed from the upstream text, never raw frames. */
+function streamChunkOf(item: { usage?: Usage }): StreamChunk {
+  const chat = item as ChatStreamItem
+  if (chat.chunk || chat.data === undefined) return { ...item }
+  return { ...item, chunk: readChunk(chat), data: undefined, latin1: undefined }
+}

@@ -1,0 +1,62 @@
+import { dirname } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Cluster } from '../cluster/index.js'
+import type { Gateway } from '../core/gateway.js'
+import type { ConfigFile } from '../core/schemas/index.js'
+import { isConfigurableBuiltin, isEsModulePath, PluginHost, type PluginEntry } from '../plugins/index.js'
+import type { ConfigStore } from '../store/index.js'
+import { PLUGINS_TOPIC, registerPluginRoutes } from './routes/plugins.js'
+
+/** The config store's key for plugin entries changed through /api/plugins. */
+const STORE_KEY = 'plugins'
+
+/** config.json's entries Heimdall builds as plugins: mocker, jsonparser and modules with a path. */
+function fileEntries(config: ConfigFile): PluginEntry[] {
+  const out: PluginEntry[] = []
+  for (const p of config.plugins ?? []) {
+    const path = isEsModulePath(p.path) ? p.path : undefined
+    // Go and WASM plugins (Bifrost's) were warned about and are left out.
+    if (!path && (p.path || !isConfigurableBuiltin(p.name))) continue
+    out.push({
+      name: p.name,
+      enabled: p.enabled !== false,
+      ...(path && { path }),
+      config: p.config ?? {},
+      ...(p.placement && { placement: p.placement }),
+      ...(typeof p.order === 'number' && { order: p.order }),
+    })
+  }
+  return out
+}
+
+/**
+ * Loads the configured plugins into the gateway's pipeline (a bad one stops the start, naming the
+ * entry and the file), serves /api/plugins, and follows changes made on other nodes.
+ */
+export async function startPlugins(deps: {
+  app: FastifyInstance
+  gateway: Gateway
+  store: ConfigStore
+  cluster: Cluster
+  config: ConfigFile
+  configPath: string
+}): Promise<PluginHost> {
+  const { gateway, store, cluster } = deps
+  const host = new PluginHost({
+    pipeline: gateway.plugins,
+    baseDir: dirname(deps.configPath),
+    store: {
+      load: () => store.getValue<PluginEntry[]>(STORE_KEY),
+      save: (entries) => store.setValue(STORE_KEY, entries),
+    },
+    builtins: () => gateway.plugins.builtinNames(),
+  })
+  try {
+    await host.start(fileEntries(deps.config))
+  } catch (err) {
+    throw new Error(`${deps.configPath}: ${(err as Error).message}`)
+  }
+  registerPluginRoutes(deps.app, { host, bus: cluster.bus })
+  cluster.bus.subscribe(PLUGINS_TOPIC, () => void host.reload().catch(() => undefined))
+  return host
+}
