@@ -20,7 +20,7 @@ const sqlite = sqliteBackend('mcp-oauth-discovery-addresses')
 function startUpstream(authServer: (origin: string) => string) {
   const requests: string[] = []
   const server: Server = createServer((req, res) => {
-    const origin = `http://${req.headers.host}`
+    const origin = `http://${req.headers['x-test-host'] ?? req.headers.host}`
     requests.push(req.url ?? '')
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' })
@@ -71,8 +71,12 @@ describe('per-user OAuth discovery and callback addresses', () => {
   const fetchFn: PerUserOAuthOptions['fetchFn'] = (url, init) => {
     const target = new URL(url)
     fetched.push(target.href)
-    if (target.hostname.endsWith('.public.test')) target.hostname = '127.0.0.1'
-    return fetch(target, init)
+    if (!target.hostname.endsWith('.public.test')) return fetch(target, init)
+    // The fake names itself by the host asked for (its metadata's `resource` must be the server's URL).
+    const headers = new Headers(init?.headers)
+    headers.set('x-test-host', target.host)
+    target.hostname = '127.0.0.1'
+    return fetch(target, { ...init, headers })
   }
   /** Test DNS: `*.public.test` is a public address; everything else is as the system resolves it. */
   const resolveHost: PerUserOAuthOptions['resolveHost'] = async (host) =>
