@@ -18,20 +18,13 @@ import { DiscoveryAddressRefused, type HostResolver } from './discovery-guard.js
 import { scopeSet } from './discovery.js'
 import { expiryOf, TokenRefresher } from './token-refresh.js'
 import { UpstreamRegistrations } from './upstream-registration.js'
-import {
-  ADMIN_AUTH_MODE,
-  callerBindings,
-  parseIdentity,
-  type McpIdentity,
-  type McpSessionCaller,
-} from './identity.js'
+import { ADMIN_AUTH_MODE, parseIdentity, type McpIdentity, type McpSessionCaller } from './identity.js'
 import { isLocalPath, LoginBinding } from './login-binding.js'
 import { LoginFlows, UNKNOWN_LOGIN, type CallbackOutcome } from './login-flows.js'
 import {
-  bindingKey,
-  flowRow,
-  tokenRow,
-  visibleTo,
+  listSessionRows,
+  visibleFlow,
+  visibleToken,
   type McpSessionRow,
   type SessionLabels,
 } from './session-rows.js'
@@ -429,38 +422,14 @@ export class PerUserOAuth implements PerUserTokenSource {
 
   /** Every per-user credential and pending flow the caller may see (Bifrost's `GET /api/mcp/sessions`). */
   async listSessions(caller: McpSessionCaller): Promise<McpSessionRow[]> {
-    const bindings = callerBindings(caller)
-    if (bindings.length === 0) return []
-    const tokens = await this.db
-      .selectFrom('mcp_oauth_tokens')
-      .selectAll()
-      .where((eb) =>
-        eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
-      )
-      .orderBy('created_at')
-      .execute()
-    const flows = await this.db
-      .selectFrom('mcp_oauth_flows')
-      .selectAll()
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', iso(this.now()))
-      .where((eb) =>
-        eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
-      )
-      .orderBy('created_at')
-      .execute()
-    const bound = new Set(tokens.map((t) => bindingKey(t)))
-    return [
-      ...tokens.map((t) => tokenRow(t, caller, this.labels)),
-      ...flows.filter((f) => !bound.has(bindingKey(f))).map((f) => flowRow(f, caller, this.labels)),
-    ]
+    return listSessionRows(this.db, caller, this.labels, iso(this.now()))
   }
 
   /** Deletes a credential the caller may see, with any pending flow of the same binding (local only). */
   async revoke(id: string, caller: McpSessionCaller): Promise<void> {
-    const token = await this.visibleToken(id, caller)
+    const token = await visibleToken(this.db, id, caller)
     if (!token) {
-      const flow = await this.visibleFlow(id, caller)
+      const flow = await visibleFlow(this.db, id, caller)
       if (flow)
         throw new GatewayError(
           'invalid_request',
@@ -474,7 +443,7 @@ export class PerUserOAuth implements PerUserTokenSource {
 
   /** Opens a new login flow for a credential; the caller gets the login link. */
   async reauth(id: string, caller: McpSessionCaller): Promise<{ authorize_url: string; session_id: string }> {
-    const token = await this.visibleToken(id, caller)
+    const token = await visibleToken(this.db, id, caller)
     if (!token) throw new GatewayError('not_found', `MCP session ${id} not found`)
     if (token.status === 'orphaned')
       throw new GatewayError(
@@ -620,25 +589,5 @@ export class PerUserOAuth implements PerUserTokenSource {
     if (!cfg || cfg.auth_type !== 'per_user_oauth' || cfg.connection_string === undefined)
       throw new GatewayError('not_found', `MCP client ${id} is not a per-user OAuth client`)
     return cfg
-  }
-
-  // --- listing ------------------------------------------------------------------------------
-
-  private async visibleToken(id: string, caller: McpSessionCaller): Promise<McpOAuthTokensTable | undefined> {
-    const row = await this.db
-      .selectFrom('mcp_oauth_tokens')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()
-    return row && visibleTo(row, caller) ? row : undefined
-  }
-
-  private async visibleFlow(id: string, caller: McpSessionCaller): Promise<McpOAuthFlowsTable | undefined> {
-    const row = await this.db
-      .selectFrom('mcp_oauth_flows')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()
-    return row && visibleTo(row, caller) ? row : undefined
   }
 }

@@ -1,8 +1,13 @@
+import type { Kysely } from 'kysely'
+import type { ConfigStoreTables } from '../../store/index.js'
 import type {
+  McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
   McpOAuthTokensTable,
 } from '../../store/migrations/006_mcp_oauth_credentials.js'
 import { callerBindings, type McpIdentity, type McpSessionCaller } from './identity.js'
+
+type CredentialsDb = Kysely<ConfigStoreTables & McpOAuthCredentialsTables>
 
 /** Bifrost's MCPSessionRow: one per-user credential or pending login, as `GET /api/mcp/sessions` lists it. */
 export interface McpSessionRow {
@@ -102,4 +107,61 @@ export function visibleTo(
   caller: McpSessionCaller,
 ): boolean {
   return callerBindings(caller).some((b) => b.mode === row.auth_mode && b.id === row.identity_id)
+}
+
+/**
+ * Every per-user credential and pending flow (open at `nowIso`) the caller may see (Bifrost's
+ * `GET /api/mcp/sessions`); a binding with a credential does not list its flow too.
+ */
+export async function listSessionRows(
+  db: CredentialsDb,
+  caller: McpSessionCaller,
+  labels: SessionLabels,
+  nowIso: string,
+): Promise<McpSessionRow[]> {
+  const bindings = callerBindings(caller)
+  if (bindings.length === 0) return []
+  const tokens = await db
+    .selectFrom('mcp_oauth_tokens')
+    .selectAll()
+    .where((eb) =>
+      eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
+    )
+    .orderBy('created_at')
+    .execute()
+  const flows = await db
+    .selectFrom('mcp_oauth_flows')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', nowIso)
+    .where((eb) =>
+      eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
+    )
+    .orderBy('created_at')
+    .execute()
+  const bound = new Set(tokens.map((t) => bindingKey(t)))
+  return [
+    ...tokens.map((t) => tokenRow(t, caller, labels)),
+    ...flows.filter((f) => !bound.has(bindingKey(f))).map((f) => flowRow(f, caller, labels)),
+  ]
+}
+
+/** A credential by id, when the caller may see it. */
+export async function visibleToken(
+  db: CredentialsDb,
+  id: string,
+  caller: McpSessionCaller,
+): Promise<McpOAuthTokensTable | undefined> {
+  const row = await db.selectFrom('mcp_oauth_tokens').selectAll().where('id', '=', id).executeTakeFirst()
+  return row && visibleTo(row, caller) ? row : undefined
+}
+
+/** A pending login by id, when the caller may see it. */
+export async function visibleFlow(
+  db: CredentialsDb,
+  id: string,
+  caller: McpSessionCaller,
+): Promise<McpOAuthFlowsTable | undefined> {
+  const row = await db.selectFrom('mcp_oauth_flows').selectAll().where('id', '=', id).executeTakeFirst()
+  return row && visibleTo(row, caller) ? row : undefined
 }
