@@ -33,8 +33,13 @@ const seedScript = new LuaScript(SEED_LUA)
 const FINISH_RETRY_MS = 1_000
 /** Unfinished settles and releases kept for retry at most; beyond, their holds simply expire. */
 const MAX_FINISH_RETRIES = 100_000
-/** How often a node looks for counters seeded again by another node, when no call of its own has told it. */
-const EPOCH_CHECK_MS = 1_000
+/** How often a node looks for counters lost or seeded again, when no call of its own has told it. */
+const EPOCH_CHECK_MS = 500
+/**
+ * How long a node that found the counters lost waits before reading the store to seed them: every
+ * node notices the loss within EPOCH_CHECK_MS (plus a reconnect) and writes its unwritten usage back.
+ */
+const SEED_DELAY_MS = 1_500
 
 /** An epoch is `<ms the seed began reading the store>:<uuid>`; older ones were a bare uuid. */
 function seededAtOf(epoch: string): number {
@@ -69,6 +74,9 @@ export class RedisCounterStore implements CounterStore {
   /** The seeding of the counters this node last saw ('' before its first call). */
   private epoch = ''
   private reseeded: (seededAt: number) => void = () => undefined
+  private lost: () => void = () => undefined
+  /** Whether the loss of the epoch this node knows was reported to `lost` already. */
+  private lossReported = false
   private readonly epochTimer: NodeJS.Timeout
   private checkingEpoch = false
 
@@ -169,6 +177,10 @@ export class RedisCounterStore implements CounterStore {
 
   onReseeded(handler: (seededAt: number) => void): void {
     this.reseeded = handler
+  }
+
+  onLost(handler: () => void): void {
+    this.lost = handler
   }
 
   async read(counter: string, windowStart: number): Promise<CounterUsage> {
@@ -293,6 +305,7 @@ export class RedisCounterStore implements CounterStore {
     if (epoch === this.epoch) return
     const first = this.epoch === ''
     this.epoch = epoch
+    this.lossReported = false
     for (const [id, p] of this.unfinished)
       if (p.args[2] !== '' && p.args[2] !== epoch) this.unfinished.delete(id)
     if (!first) this.reseeded(seededAtOf(epoch))
@@ -304,6 +317,7 @@ export class RedisCounterStore implements CounterStore {
     try {
       const epoch = await this.redis.get(this.epochKey())
       if (epoch) this.sawEpoch(epoch)
+      else this.reportLoss()
     } catch {
       // Redis away: the next call or check finds out.
     } finally {
@@ -311,10 +325,24 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  /** One seeding at a time per node; the script lets only the first node's seed through. */
+  /** Once per loss: the node writes what it has not written back yet, for the seed to find it. */
+  private reportLoss(): void {
+    if (this.epoch === '' || this.lossReported) return
+    this.lossReported = true
+    this.lost()
+  }
+
+  /**
+   * One seeding at a time per node; the script lets only the first node's seed through. A node
+   * that knew the counters waits SEED_DELAY_MS first, for every node to write its usage back.
+   */
   private reseed(): Promise<void> {
     this.reseeding ??= (async () => {
       try {
+        if (this.epoch !== '') {
+          this.reportLoss()
+          await new Promise((resolve) => setTimeout(resolve, SEED_DELAY_MS))
+        }
         // Taken before the store is read: usage written back after it may be missing from the seed.
         const epoch = `${Date.now()}:${randomUUID()}`
         const seeds = await this.seeds()

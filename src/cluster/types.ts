@@ -81,6 +81,12 @@ export interface CounterStore {
    * node charged before and had not written to the store by then is missing; the handler adds it back.
    */
   onReseeded?(handler: (seededAt: number) => void): void
+  /**
+   * Called once when this node finds the shared counters lost (within half a second, or at its
+   * next call), before they are seeded: the node should write its unwritten usage to the store now,
+   * as the seed, a moment later, reads it from there.
+   */
+  onLost?(handler: () => void): void
   close(): Promise<void>
 }
 

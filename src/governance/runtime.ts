@@ -96,6 +96,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     logger.warn('Redis lost the governance counters: seeding them from the config store')
     return counterSeeds(await loadSnapshot(store.db), Date.now())
   })
+  cluster.counters.onLost?.(() => void persistence.flush())
   cluster.counters.onReseeded?.((seededAt) => {
     for (const { check, amount } of persistence.unwrittenSince(seededAt)) {
       cluster.counters.add(check.counter, check.windowStart, check.windowMs, amount).catch((err: unknown) => {

@@ -12,6 +12,9 @@ export interface OwnRedis {
   port: number
   /** Kills it and starts an empty one on the same port. */
   restartEmpty(): Promise<void>
+  /** Kills it (SIGKILL); `up()` starts an empty one on the same port. */
+  down(): Promise<void>
+  up(): Promise<void>
   freeze(): void
   thaw(): void
   /** A plain client for reading keys (closed by stop()). */
@@ -75,6 +78,10 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     port,
     async restartEmpty() {
       await kill(child)
+      child = await spawnRedis(port)
+    },
+    down: () => kill(child),
+    async up() {
       child = await spawnRedis(port)
     },
     freeze: () => void child.kill('SIGSTOP'),
