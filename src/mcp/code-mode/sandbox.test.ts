@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { runSandboxed, sandboxLimitsFromConfig, type SandboxLimits } from './sandbox.js'
+import {
+  MAX_CONCURRENT_SCRIPTS,
+  runSandboxed,
+  sandboxLimitsFromConfig,
+  type SandboxLimits,
+} from './sandbox.js'
 
 const limits: SandboxLimits = { timeoutMs: 2_000, memoryLimitBytes: 16 * 1024 * 1024, maxBlockingMs: 1_000 }
 const noTools = () => Promise.reject(new Error('no tools here'))
@@ -72,6 +77,24 @@ describe('the code-mode sandbox', () => {
       limits,
     )
     expect(out).toMatchObject({ ok: true, value: Array(7).fill('undefined') })
+  })
+
+  it('runs at most MAX_CONCURRENT_SCRIPTS scripts at once; the others wait their turn', async () => {
+    let inside = 0
+    let most = 0
+    const hold = async () => {
+      most = Math.max(most, ++inside)
+      await new Promise((r) => setTimeout(r, 300))
+      inside--
+      return 1
+    }
+    const runs = Array.from({ length: MAX_CONCURRENT_SCRIPTS + 4 }, () =>
+      runSandboxed('return await srv.hold({})', ['srv'], hold, limits),
+    )
+    const outcomes = await Promise.all(runs)
+    expect(outcomes.every((o) => o.ok)).toBe(true)
+    expect(most).toBeLessThanOrEqual(MAX_CONCURRENT_SCRIPTS)
+    expect(most).toBeGreaterThan(1)
   })
 
   it('reads its limits from mcp.tool_manager_config', () => {

@@ -47,6 +47,20 @@ export type SandboxOutcome =
 
 /** The interpreter's own call depth, below what the WebAssembly stack of the host can hold. */
 const MAX_STACK_BYTES = 256 * 1024
+/** Scripts interpreted at once per process (each holds up to its heap limit); more wait their turn. */
+export const MAX_CONCURRENT_SCRIPTS = 8
+let running = 0
+const queued: (() => void)[] = []
+
+async function turn(): Promise<() => void> {
+  if (running >= MAX_CONCURRENT_SCRIPTS) await new Promise<void>((resolve) => queued.push(resolve))
+  running++
+  return () => {
+    running--
+    queued.shift()?.()
+  }
+}
+
 const MAX_LOG_LINES = 500
 const MAX_LOG_CHARS = 64 * 1024
 
@@ -107,6 +121,21 @@ export async function runSandboxed(
   call: HostToolCall,
   limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
   signal?: AbortSignal,
+): Promise<SandboxOutcome> {
+  const done = await turn()
+  try {
+    return await runInterpreter(code, servers, call, limits, signal)
+  } finally {
+    done()
+  }
+}
+
+async function runInterpreter(
+  code: string,
+  servers: readonly string[],
+  call: HostToolCall,
+  limits: SandboxLimits,
+  signal: AbortSignal | undefined,
 ): Promise<SandboxOutcome> {
   const logs: string[] = []
   let logChars = 0
