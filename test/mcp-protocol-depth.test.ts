@@ -13,7 +13,7 @@ import OpenAI from 'openai'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { REPORT_TOOL, type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
+import { postToolsList, REPORT_TOOL, type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
 
 /**
  * The MCP protocol on /mcp beyond tools/list and tools/call, with a real MCP SDK upstream and
@@ -190,15 +190,7 @@ describe('MCP protocol depth on /mcp', () => {
   })
 
   it('keeps plain stateless POSTs working, and refuses GET without a session', async () => {
-    const res = await fetch(`${gw.url}/mcp`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        authorization: `Bearer ${full}`,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    })
+    const res = await postToolsList(`${gw.url}/mcp`, { authorization: `Bearer ${full}` })
     expect(res.status).toBe(200)
     expect(res.headers.get('mcp-session-id')).toBeNull()
     const body = (await res.json()) as { result: { tools: { name: string }[] } }

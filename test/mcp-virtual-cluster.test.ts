@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { postgresBackend } from './helpers/databases.js'
 import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
+import { postToolsList, type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
 import { deleteRedisKeys, REDIS_URL, redisPrefix } from './helpers/redis.js'
 
 /** Polls `f` until it is true, for up to `ms`. */
@@ -35,15 +35,7 @@ describe('Virtual MCPs and /mcp sessions across nodes', () => {
   })
 
   const toolsAt = async (node: RunningHeimdall, path: string, vk: string) => {
-    const res = await fetch(`${node.url}${path}`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        authorization: `Bearer ${vk}`,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    })
+    const res = await postToolsList(`${node.url}${path}`, { authorization: `Bearer ${vk}` })
     const body =
       res.status === 200 ? ((await res.json()) as { result: { tools: { name: string }[] } }) : undefined
     return { status: res.status, names: body?.result.tools.map((t) => t.name) ?? [] }
@@ -96,15 +88,9 @@ describe('Virtual MCPs and /mcp sessions across nodes', () => {
     clients.push(client)
     expect(transport.sessionId).toEqual(expect.any(String))
     expect(await until(async () => (await toolsAt(two, '/mcp', vk)).status === 200)).toBe(true)
-    const res = await fetch(`${two.url}/mcp`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        authorization: `Bearer ${vk}`,
-        'mcp-session-id': transport.sessionId!,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    const res = await postToolsList(`${two.url}/mcp`, {
+      authorization: `Bearer ${vk}`,
+      'mcp-session-id': transport.sessionId!,
     })
     expect(res.status).toBe(200)
     const body = (await res.json()) as { result: { tools: { name: string }[] } }

@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
+import { postToolsList, type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
 
 /**
  * Virtual MCPs (Bifrost's `mcp.virtual_mcps`): named bundles of tools from several MCP clients,
@@ -98,11 +98,7 @@ describe('Virtual MCPs', () => {
   it('serves it only to the virtual keys attached to it', async () => {
     await expect(connect('/mcp/weather-desk', other.value)).rejects.toThrow(/not attached/)
     await expect(connect('/mcp/weather-desk')).rejects.toThrow(/needs a virtual key/)
-    const res = await fetch(`${gw.url}/mcp/weather-desk`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    })
+    const res = await postToolsList(`${gw.url}/mcp/weather-desk`)
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/)
     const id = (await api('GET', '/api/mcp/virtual-mcps')).body.virtual_mcps.find(
@@ -158,10 +154,8 @@ describe('Virtual MCPs', () => {
     ).toBe(404)
     expect((await api('GET', '/api/mcp/virtual-mcps/abc')).status).toBe(400)
     expect((await api('PUT', '/api/mcp/virtual-mcps/999', { enabled: true })).status).toBe(404)
-    const res = await fetch(`${gw.url}/mcp/no-such-slug`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${attached.value}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    const res = await postToolsList(`${gw.url}/mcp/no-such-slug`, {
+      authorization: `Bearer ${attached.value}`,
     })
     expect(res.status).toBe(404)
   })

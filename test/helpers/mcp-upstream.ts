@@ -187,3 +187,16 @@ export async function startUpstream(opts: { stateful?: boolean } = {}): Promise<
     },
   }
 }
+
+/** A plain JSON-RPC `tools/list` POST to an MCP endpoint, as a client without the SDK sends it. */
+export function postToolsList(url: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  })
+}
