@@ -29,7 +29,7 @@ export function clientMetadataDocument(clientId: string, callbackUrls: string[])
 }
 
 /** The client id Heimdall uses for a callback URL: the document on the same origin, https only. */
-export function clientMetadataUrlFor(redirectUri: string, configured?: string): string | undefined {
-  const url = configured ?? new URL(CLIENT_METADATA_PATH, redirectUri).href
+export function clientMetadataUrlFor(redirectUri: string): string | undefined {
+  const url = new URL(CLIENT_METADATA_PATH, redirectUri).href
   return url.startsWith('https://') ? url : undefined
 }

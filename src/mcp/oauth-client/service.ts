@@ -91,11 +91,6 @@ export interface PerUserOAuthOptions {
   names?: { user?(id: string): string | undefined; virtualKey?(id: string): string | undefined }
   fetchFn?: FetchLike
   now?: () => number
-  /**
-   * The client id (an https URL) to use with authorization servers that support client ID metadata
-   * documents; default Heimdall's own document on the callback's origin (when that is https).
-   */
-  clientMetadataUrl?: () => string | undefined
   /** Refresh this long before expiry; default 60 s. */
   refreshSkewMs?: number
   /** How long a login flow stays open; default 15 minutes (Bifrost's). */
@@ -154,7 +149,7 @@ export class PerUserOAuth implements PerUserTokenSource {
       now: this.now,
       fetchFn: opts.fetchFn,
       resolveHost: opts.resolveHost,
-      clientMetadataUrl: (redirectUri) => clientMetadataUrlFor(redirectUri, opts.clientMetadataUrl?.()),
+      clientMetadataUrl: clientMetadataUrlFor,
     })
     this.refresher = new TokenRefresher({
       db: this.db,
