@@ -1,11 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
+import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
+import { createHeimdall } from '../src/http/app.js'
 import { EXAMPLE_PLUGIN } from './helpers/example-plugin.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
@@ -235,5 +237,55 @@ describe('a plugin that cannot load stops the start, naming the file and the fie
     expect(await start({ name: 'mocker', config: { rules: [{ name: 'r', responses: [] }] } })).toMatch(
       /plugins\.mocker: config\.rules\.0\.responses: must NOT have fewer than 1 items/,
     )
+  })
+})
+
+describe("the README's custom plugin example", () => {
+  let fake: FakeServer
+  let gw: RunningHeimdall
+  let dir: string
+
+  beforeAll(async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+    const section = readme.slice(readme.indexOf('## Plugins'))
+    const code = /```js\n([\s\S]*?)```/.exec(section)![1]
+    const config = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]) as { plugins: unknown[] }
+    dir = await mkdtemp(join(tmpdir(), 'heimdall-readme-plugin-'))
+    await mkdir(join(dir, 'plugins'))
+    await writeFile(join(dir, 'plugins', 'my-plugin.mjs'), code)
+    fake = await startFakeOpenAI()
+    // The entry exactly as the README shows it: its relative path is read from the config file's folder.
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({ providers: { openai: fakeProvider(fake.url) }, plugins: config.plugins }),
+    )
+    const heimdall = await createHeimdall({
+      appDir: dir,
+      port: 0,
+      host: '127.0.0.1',
+      logger: pino({ level: 'silent' }),
+    })
+    const url = await heimdall.listen()
+    gw = { url, heimdall, appDir: dir, close: () => heimdall.close() }
+  })
+  afterAll(async () => {
+    await gw?.close()
+    await fake?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('loads from config.json, refuses, rewrites and tags as it says', async () => {
+    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-unused', maxRetries: 0 })
+    const answer = await openai.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: ask('hello'),
+    })
+    expect(answer.choices[0].message.content).toBe('Echo: hello [reviewed]')
+    expect(fake.requests[0].body.temperature).toBe(0.2)
+    const refused = await openai.chat.completions
+      .create({ model: 'openai/gpt-4o-mini', messages: ask('tell me about Project X') })
+      .catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError)
+    expect((refused as Error).message).toContain('this topic is not allowed')
   })
 })
