@@ -159,6 +159,48 @@ describe('upstream login links bound to the identity they were issued to', () =>
     expect(await res.text()).toContain('started in another browser')
   })
 
+  it('connects a consent page’s user from its Connect link, and comes back to the consent page', async () => {
+    const redirectUri = 'http://127.0.0.1:9/callback'
+    const reg = await api('POST', '/api/oauth/per-user/register', { redirect_uris: [redirectUri] })
+    const authorized = await fetch(
+      `${gw.url}/api/oauth/per-user/authorize?${new URLSearchParams({
+        response_type: 'code',
+        client_id: reg.body.client_id,
+        redirect_uri: redirectUri,
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      })}`,
+      { redirect: 'manual' },
+    )
+    const consentCookie = authorized.headers.get('set-cookie')!.split(';')[0]
+    const flowId = new URL(authorized.headers.get('location')!, gw.url).searchParams.get('flow_id')!
+    const form = { 'content-type': 'application/x-www-form-urlencoded', cookie: consentCookie }
+    const chosen = await fetch(`${gw.url}/api/oauth/per-user/consent/user-id`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({ flow_id: flowId, user_id: 'uma' }).toString(),
+      redirect: 'manual',
+    })
+    expect(chosen.status).toBe(302)
+    const mcps = `${gw.url}/oauth/consent/mcps?flow_id=${flowId}`
+    const before = await (await fetch(mcps, { headers: { cookie: consentCookie } })).text()
+    const connect = /<a href="([^"]+)">Connect<\/a>/.exec(before)?.[1]?.replace(/&amp;/g, '&')
+    expect(connect).toMatch(new RegExp(`^${gw.url}/api/oauth/upstream/[^/]+/start\\?consent_flow=${flowId}$`))
+    // Only with the consent's own browser cookie.
+    expect((await fetch(connect!, { redirect: 'manual' })).status).toBe(403)
+    const started = await fetch(connect!, { headers: { cookie: consentCookie }, redirect: 'manual' })
+    expect(started.status).toBe(303)
+    const binding = started.headers.get('set-cookie')!.split(';')[0]
+    // The upstream login as "uma"; the redirect back, in the browser holding the binding.
+    const back = (await completeLogin(started.headers.get('location')!, 'uma', callback())).url
+    const landed = await fetch(back, { headers: { cookie: binding }, redirect: 'manual' })
+    expect(landed.status).toBe(303)
+    expect(landed.headers.get('location')).toBe(`/oauth/consent/mcps?flow_id=${flowId}`)
+    const after = await (await fetch(mcps, { headers: { cookie: consentCookie } })).text()
+    expect(after).toMatch(/oidc — <strong>connected<\/strong>/)
+    expect(after).not.toContain('>Connect<')
+  }, 30_000)
+
   it('completes for the key it was issued to and says which key it connected', async () => {
     const link = await loginLinkOf(keyC.value)
     // C's own browser: the proof page, C's key typed in, then the upstream login as "carol".
