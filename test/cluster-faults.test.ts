@@ -183,7 +183,7 @@ describe('three nodes (child processes) under Redis and PostgreSQL faults', () =
       nodes.push(node)
       urls.push(await node.url())
     }
-  }, 90_000)
+  }, 180_000)
 
   it('a. Redis restarted empty: no spend and no request is lost, and a 30-an-hour key serves exactly 30 across the restart', async () => {
     const spender = await createKey('spender', { budget: 1000 })
@@ -344,10 +344,17 @@ describe('three nodes (child processes) under Redis and PostgreSQL faults', () =
     const hash = await windowHash(key, 'requests')
     fake!.latencyMs = 0
     fake!.fail(...Array.from({ length: 5 }, () => ({ kind: 'latency' as const, ms: 30_000 })))
-    const inFlight = Array.from({ length: 5 }, () => chat(2, key.value, true).catch(() => undefined))
-    await timeUntil(async () => (await redisUsage(hash)).holds === 5, 5000)
+    const ended: string[] = []
+    const inFlight = Array.from({ length: 5 }, () =>
+      chat(2, key.value, true).then(
+        (a) => ended.push(`${a.status} ${String(a.body).slice(0, 200)}`),
+        () => undefined,
+      ),
+    )
+    await timeUntil(async () => (await redisUsage(hash)).holds === 5, 8000).catch((err: Error) => {
+      throw new Error(`${err.message}; C answered: ${ended.join(' | ')}\n${nodes[2].output().slice(-3000)}`)
+    })
     nodes[2].proc.kill('SIGKILL')
-    const killedAt = performance.now()
     await nodes[2].exited
     await Promise.all(inFlight)
     // While C's holds live, A and B serve what is left (10 - 5).
@@ -366,6 +373,5 @@ describe('three nodes (child processes) under Redis and PostgreSQL faults', () =
     expect(expiredMs).toBeLessThanOrEqual(RESERVATION_TTL_S * 1000 + 500)
     expect(count(after, 200)).toBe(5)
     expect((await redisUsage(hash)).used).toBe(10)
-    expect(killedAt).toBeGreaterThan(0)
   }, 60_000)
 })
