@@ -10,6 +10,7 @@ import {
   startOAuthMcpServer,
 } from './fakes/oauth-mcp-server.js'
 import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { perUserOAuthClient } from './helpers/mcp.js'
 
 /**
  * Heimdall as the OAuth client of an upstream MCP server, held to the MCP authorization spec
@@ -45,15 +46,7 @@ async function setup(upstreamOpts: OAuthMcpServerOptions = {}, client: object = 
     {
       client,
       mcp: {
-        client_configs: [
-          {
-            name: 'oidc',
-            connection_type: 'http',
-            connection_string: upstream.mcpUrl,
-            auth_type: 'per_user_oauth',
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [perUserOAuthClient('oidc', upstream.mcpUrl)],
       },
     },
     { appDir },

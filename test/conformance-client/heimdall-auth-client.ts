@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { callJson, startHeimdall } from '../helpers/heimdall.js'
+import { perUserOAuthClient } from '../helpers/mcp.js'
 
 const serverUrl = process.argv.at(-1) ?? ''
 /** `client_id`/`client_secret` of scenarios with a pre-registered client. */
@@ -45,14 +46,7 @@ async function main(): Promise<number> {
     {
       mcp: {
         client_configs: [
-          {
-            name: 'conf',
-            connection_type: 'http',
-            connection_string: serverUrl,
-            auth_type: 'per_user_oauth',
-            tools_to_execute: ['*'],
-            ...(oauth_config ? { oauth_config } : {}),
-          },
+          { ...perUserOAuthClient('conf', serverUrl), ...(oauth_config ? { oauth_config } : {}) },
         ],
       },
     },

@@ -9,3 +9,12 @@ export const EVERYTHING = join(
   'dist',
   'index.js',
 )
+
+/** Heimdall's config entry for an HTTP MCP server that each caller logs in to (`per_user_oauth`). */
+export const perUserOAuthClient = (name: string, url: string) => ({
+  name,
+  connection_type: 'http' as const,
+  connection_string: url,
+  auth_type: 'per_user_oauth' as const,
+  tools_to_execute: ['*'],
+})
