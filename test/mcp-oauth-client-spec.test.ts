@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   completeLogin,
@@ -23,6 +24,8 @@ import { perUserOAuthClient } from './helpers/mcp.js'
 interface Setup {
   upstream: OAuthMcpServer
   gw: RunningHeimdall
+  /** The same Heimdall (app dir, store) stopped and started again, on a new port. */
+  restart(): Promise<void>
   clientId: string
   api(method: string, path: string, body?: unknown, vk?: string): ReturnType<typeof callJson>
   /** A virtual key that may call every tool of the `oidc` client. */
@@ -42,15 +45,12 @@ afterEach(async () => {
 async function setup(upstreamOpts: OAuthMcpServerOptions = {}, client: object = {}): Promise<Setup> {
   const upstream = await startOAuthMcpServer(upstreamOpts)
   const appDir = await mkdtemp(join(tmpdir(), 'heimdall-oauth-spec-'))
-  const gw = await startHeimdall(
-    {
-      client,
-      mcp: {
-        client_configs: [perUserOAuthClient('oidc', upstream.mcpUrl)],
-      },
-    },
-    { appDir },
-  )
+  const start = () =>
+    startHeimdall(
+      { client, mcp: { client_configs: [perUserOAuthClient('oidc', upstream.mcpUrl)] } },
+      { appDir },
+    )
+  let gw = await start()
   cleanups.push(async () => {
     await gw.close()
     await upstream.close()
@@ -61,7 +61,7 @@ async function setup(upstreamOpts: OAuthMcpServerOptions = {}, client: object = 
   const clientId: string = (await api('GET', '/api/mcp/clients')).body.clients.find(
     (c: any) => c.config.name === 'oidc',
   ).config.client_id
-  const callback = `${gw.url}/api/oauth/callback`
+  const callback = () => `${gw.url}/api/oauth/callback`
   const call = (vk: string, tool = 'whoami') =>
     api(
       'POST',
@@ -71,7 +71,13 @@ async function setup(upstreamOpts: OAuthMcpServerOptions = {}, client: object = 
     )
   return {
     upstream,
-    gw,
+    get gw() {
+      return gw
+    },
+    restart: async () => {
+      await gw.close()
+      gw = await start()
+    },
     clientId,
     api,
     call,
@@ -85,7 +91,7 @@ async function setup(upstreamOpts: OAuthMcpServerOptions = {}, client: object = 
     verify: async () => {
       const init = await api('POST', `/api/mcp/client/${clientId}/initiate-verification`)
       if (init.status !== 200) return init
-      const done = await completeLogin(init.body.authorize_url, 'admin', callback)
+      const done = await completeLogin(init.body.authorize_url, 'admin', callback())
       return { status: done.status, body: await done.text() }
     },
     login: async (vk, user, tool) => {
@@ -93,7 +99,7 @@ async function setup(upstreamOpts: OAuthMcpServerOptions = {}, client: object = 
       expect(first.status).toBe(401)
       expect(first.body.error.type).toBe('mcp_auth_required')
       const link: string = first.body.extra_fields.mcp_auth_required.login_url
-      const done = await completeLogin(link, user, callback, { headers: { 'x-bf-vk': vk } })
+      const done = await completeLogin(link, user, callback(), { headers: { 'x-bf-vk': vk } })
       expect(done.status).toBe(200)
     },
   }
@@ -112,7 +118,7 @@ describe('per-user OAuth client held to the MCP authorization spec', () => {
     expect((await s.call(vk)).body.content).toBe('alice')
 
     // Revoked early: the stored access token has hours left, but the upstream answers 401.
-    s.upstream.rejectTokensIssuedSoFar()
+    s.upstream.rejectTokensIssuedSoFar('alice')
     const before = refreshGrants(s)
     const retried = await s.call(vk)
     expect(retried.status).toBe(200)
@@ -120,8 +126,19 @@ describe('per-user OAuth client held to the MCP authorization spec', () => {
     expect(refreshGrants(s)).toBe(before + 1)
     expect(await sessionOf(s, vk)).toMatchObject({ status: 'active' })
 
+    // After a restart the key's connection is opened anew: a token refused at initialize is refreshed too.
+    await s.restart()
+    // Once the stored admin credential has listed the tools again.
+    const state = async () => (await s.api('GET', '/api/mcp/clients')).body.clients[0].state
+    for (let i = 0; i < 100 && (await state()) !== 'connected'; i++) await sleep(50)
+    s.upstream.rejectTokensIssuedSoFar('alice')
+    const reopened = await s.call(vk)
+    expect(reopened.status).toBe(200)
+    expect(reopened.body.content).toBe('alice')
+    expect(refreshGrants(s)).toBe(before + 2)
+
     // The refresh itself is refused (invalid_grant): only now is a new login asked for.
-    s.upstream.rejectTokensIssuedSoFar()
+    s.upstream.rejectTokensIssuedSoFar('alice')
     s.upstream.refuseRefresh(true)
     const refused = await s.call(vk)
     expect(refused.status).toBe(401)

@@ -29,8 +29,8 @@ export interface OAuthMcpServer {
   /** The authorization requests that reached the authorization server, and its client registrations. */
   authorizeRequests: URL[]
   registrations: number
-  /** From now on, every access token issued so far is refused (revoked early); new ones are good. */
-  rejectTokensIssuedSoFar(): void
+  /** From now on, the access tokens of `sub` used so far are refused (revoked early); new ones are good. */
+  rejectTokensIssuedSoFar(sub: string): void
   /** Whether refresh grants are refused with invalid_grant. */
   refuseRefresh(refuse: boolean): void
   close(): Promise<void>
@@ -74,7 +74,7 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
   const calls: string[] = []
   const authorizeRequests: URL[] = []
   let registrations = 0
-  const seenTokens = new Set<string>()
+  const seenTokens = new Map<string, string>()
   const rejectedTokens = new Set<string>()
   let refuseRefresh = false
   const scopes = [MCP_SCOPE, ...(opts.stepUpScope ? [opts.stepUpScope] : [])]
@@ -199,7 +199,7 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
         return unauthorized('insufficient_scope')
       if (typeof payload.jti === 'string') {
         if (rejectedTokens.has(payload.jti)) return unauthorized('invalid_token')
-        seenTokens.add(payload.jti)
+        seenTokens.set(payload.jti, payload.sub ?? '')
       }
       sub = payload.sub
     } catch {
@@ -250,8 +250,8 @@ export async function startOAuthMcpServer(opts: OAuthMcpServerOptions = {}): Pro
     get registrations() {
       return registrations
     },
-    rejectTokensIssuedSoFar() {
-      for (const jti of seenTokens) rejectedTokens.add(jti)
+    rejectTokensIssuedSoFar(sub) {
+      for (const [jti, of] of seenTokens) if (of === sub) rejectedTokens.add(jti)
     },
     refuseRefresh(refuse) {
       refuseRefresh = refuse
