@@ -17,6 +17,8 @@ export type Fault =
   | { kind: 'malformed'; afterEvents: number }
   /** Accept the connection and never answer (for timeouts). */
   | { kind: 'hang' }
+  /** Stream: send this many events, then nothing more, the connection left open (a stream stalled mid-way). */
+  | { kind: 'stall'; afterEvents: number }
 
 export interface RecordedRequest {
   method: string
@@ -168,6 +170,7 @@ export class SseWriter {
   /** Returns false once the stream has been cut by a fault; the caller stops writing. */
   send(data: string, event?: string): boolean {
     const f = this.fault
+    if (f?.kind === 'stall' && this.sent >= f.afterEvents) return false
     if (f && (f.kind === 'drop' || f.kind === 'malformed') && this.sent >= f.afterEvents) {
       if (f.kind === 'malformed') this.res.write(`${event ? `event: ${event}\n` : ''}data: {"broken": \n\n`)
       setTimeout(() => this.res.socket?.destroy(), 10)
@@ -179,7 +182,7 @@ export class SseWriter {
   }
 
   end(): void {
-    if (this.fault && (this.fault.kind === 'drop' || this.fault.kind === 'malformed')) return
+    if (this.fault && ['drop', 'malformed', 'stall'].includes(this.fault.kind)) return
     this.res.end()
   }
 }
