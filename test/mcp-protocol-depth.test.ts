@@ -119,6 +119,23 @@ describe('MCP protocol depth on /mcp', () => {
     await expect(client.readResource({ uri: 'memo://nowhere' })).rejects.toThrow(/Resource not found/)
   })
 
+  it("relays completion of a prompt's argument to the upstream, under the prompt's own name", async () => {
+    const client = await connect(full)
+    expect(client.getServerCapabilities()?.completions).toEqual({})
+    const { completion } = await client.complete({
+      ref: { type: 'ref/prompt', name: 'up-greet' },
+      argument: { name: 'who', value: 'A' },
+    })
+    expect(completion).toEqual({ values: ['Ada', 'Alan'], total: 2, hasMore: false })
+    const narrow = await connect(reportOnly)
+    await expect(
+      narrow.complete({
+        ref: { type: 'ref/prompt', name: 'up-greet' },
+        argument: { name: 'who', value: 'A' },
+      }),
+    ).rejects.toThrow(/-32602.*not found/)
+  })
+
   it('hides prompts and resources from a key given only some tools', async () => {
     const client = await connect(reportOnly)
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['up-report'])

@@ -1,6 +1,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js'
 import {
+  CompleteRequestSchema,
   ErrorCode as RpcErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -10,6 +11,7 @@ import {
   ReadResourceRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type CompleteResult,
   type GetPromptResult,
   type Prompt,
   type ReadResourceResult,
@@ -60,7 +62,7 @@ function clientOfUri(catalog: McpCatalogSource, scope: McpScope, uri: string): s
 /**
  * Serves upstream prompts and resources on an MCP server, within a scope: `prompts/list`,
  * `prompts/get`, `resources/list`, `resources/templates/list`, `resources/read` and
- * `resources/subscribe` / `unsubscribe` (updates go out as `notifications/resources/updated`, on a
+ * `completion/complete`, `resources/subscribe` / `unsubscribe` (updates go out as `notifications/resources/updated`, on a
  * session's GET stream; subscriptions end with the server).
  */
 export function servePromptsAndResources(
@@ -123,6 +125,26 @@ export function servePromptsAndResources(
     watching.get(req.params.uri)?.()
     watching.delete(req.params.uri)
     return {}
+  })
+  server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
+    const { scope, options } = callerOf(extra)
+    const { ref } = req.params
+    let client: string | undefined
+    let upstreamRef: typeof ref = ref
+    if (ref.type === 'ref/prompt') {
+      const prompt = listedPrompts(catalog, scope).find((p) => p.name === ref.name)
+      if (!prompt) throw new McpError(RpcErrorCode.InvalidParams, `MCP prompt ${ref.name} not found`)
+      client = prompt.client
+      upstreamRef = { ...ref, name: prompt.promptName }
+    } else {
+      client = scopedResources(scope, catalog.listResourceTemplates()).find((t) => t.uri === ref.uri)?.client
+      if (!client) throw new McpError(RpcErrorCode.InvalidParams, `resource template ${ref.uri} not found`)
+    }
+    try {
+      return (await catalog.complete(client, { ...req.params, ref: upstreamRef }, options)) as CompleteResult
+    } catch (err) {
+      throw rpcFailure(err)
+    }
   })
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
     const { scope, options } = callerOf(extra)

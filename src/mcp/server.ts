@@ -162,7 +162,11 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
       capabilities: {
         tools: { listChanged: true },
         logging: {},
-        ...(catalog && { prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true } }),
+        ...(catalog && {
+          completions: {},
+          prompts: { listChanged: true },
+          resources: { listChanged: true, subscribe: true },
+        }),
       },
     },
   )

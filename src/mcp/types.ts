@@ -1,3 +1,5 @@
+import type { CompleteRequest } from '@modelcontextprotocol/sdk/types.js'
+
 /**
  * The contract between the MCP client side (connections to upstream MCP servers, src/mcp/clients/)
  * and everything that uses their tools: governance, tool injection into inference, the
@@ -112,6 +114,12 @@ export interface McpCatalogSource {
   listResourceTemplates(): McpResource[]
   /** Reads a resource of one client (whose list or templates must name the URI). */
   readResource(client: string, uri: string, opts?: McpRequestOptions): Promise<Record<string, unknown>>
+  /** `completion/complete` through a client (the ref named as on that client's server). */
+  complete(
+    client: string,
+    params: CompleteRequest['params'],
+    opts?: McpRequestOptions,
+  ): Promise<Record<string, unknown>>
   /** Subscribes to a resource's updates through its client; resolves to the way to stop. */
   watchResource(
     client: string,

@@ -5,6 +5,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
@@ -51,12 +52,19 @@ function upstreamServer(extraTools: Tool[], subscribed: Set<string>): Server {
       capabilities: {
         tools: { listChanged: true },
         prompts: {},
+        completions: {},
         resources: { subscribe: true },
         logging: {},
       },
     },
   )
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [REPORT_TOOL, SLOW_TOOL, ...extraTools] }))
+  server.setRequestHandler(CompleteRequestSchema, (req) => {
+    const known =
+      req.params.ref.type === 'ref/prompt' && req.params.ref.name === 'greet' ? ['Ada', 'Alan', 'Grace'] : []
+    const values = known.filter((v) => v.startsWith(req.params.argument.value))
+    return { completion: { values, total: values.length, hasMore: false } }
+  })
   server.setRequestHandler(SubscribeRequestSchema, (req) => {
     subscribed.add(req.params.uri)
     return {}

@@ -1,5 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js'
-import type { McpPrompt, McpResource, McpTool } from '../types.js'
+import { GatewayError } from '../../core/errors.js'
+import type { McpCatalogSource, McpPrompt, McpResource, McpTool } from '../types.js'
 import type { McpClientConfig } from './config.js'
 import type { McpConnection } from './connection.js'
 import { exposedToolNames } from './tool-names.js'
@@ -65,4 +66,27 @@ export function indexCatalog(connections: Iterable<McpConnection>): CatalogIndex
       })
   }
   return index
+}
+
+/** Prompts and resources served from an index of the connected clients (rebuilt when they change). */
+export function catalogSource(index: () => CatalogIndex): McpCatalogSource {
+  const connectionOf = (client: string) => {
+    const connection = index().byClient.get(client)
+    if (!connection) throw new GatewayError('not_found', `MCP client ${client} is not connected`)
+    return connection
+  }
+  return {
+    listPrompts: () => [...index().prompts.values()].map((e) => e.prompt),
+    getPrompt: async (name, args, opts = {}) => {
+      const entry = index().prompts.get(name)
+      if (!entry) throw new GatewayError('not_found', `MCP prompt ${name} not found`)
+      return entry.connection.getPrompt(entry.prompt.promptName, args, opts)
+    },
+    listResources: () => index().resources,
+    listResourceTemplates: () => index().resourceTemplates,
+    readResource: async (client, uri, opts = {}) => connectionOf(client).readResource(uri, opts),
+    complete: async (client, params, opts = {}) => connectionOf(client).complete(params, opts),
+    watchResource: async (client, uri, listener, opts = {}) =>
+      connectionOf(client).watchResource(uri, listener, opts),
+  }
 }

@@ -15,6 +15,7 @@ import {
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
+  type CompleteRequest,
   type Prompt,
   type Resource,
   type ResourceTemplate,
@@ -371,6 +372,18 @@ export class McpConnection {
   readResource(uri: string, opts: McpRequestOptions): Promise<Record<string, unknown>> {
     return this.request(uri, opts, (client, timeout) =>
       client.readResource({ uri }, { signal: opts.signal, timeout }),
+    )
+  }
+
+  /** `completion/complete` on the server; no suggestions when it offers no completions. */
+  async complete(
+    params: CompleteRequest['params'],
+    opts: McpRequestOptions,
+  ): Promise<Record<string, unknown>> {
+    if (!this.connectedClient().getServerCapabilities()?.completions)
+      return { completion: { values: [], hasMore: false } }
+    return this.request(params.argument.name, opts, (client, timeout) =>
+      client.complete(params, { signal: opts.signal, timeout }),
     )
   }
 

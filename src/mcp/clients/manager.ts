@@ -3,14 +3,11 @@ import { GatewayError } from '../../core/errors.js'
 import type {
   McpCallOptions,
   McpCatalogSource,
-  McpPrompt,
-  McpRequestOptions,
-  McpResource,
   McpTool,
   McpToolResult,
   McpToolSource,
 } from '../types.js'
-import { indexCatalog, toMcpTool, type CatalogIndex } from './catalog.js'
+import { catalogSource, indexCatalog, toMcpTool, type CatalogIndex } from './catalog.js'
 import { clientView, type McpClientView } from './view.js'
 import {
   applyUpdate,
@@ -257,48 +254,18 @@ export class McpClientManager implements McpToolSource, McpCatalogSource {
     return entry.connection.callTool(entry.tool.toolName, args, opts)
   }
 
-  listPrompts(): McpPrompt[] {
-    return [...this.catalog().prompts.values()].map((e) => e.prompt)
-  }
-
-  async getPrompt(
-    name: string,
-    args: Record<string, string>,
-    opts: McpRequestOptions = {},
-  ): Promise<Record<string, unknown>> {
-    const entry = this.catalog().prompts.get(name)
-    if (!entry) throw new GatewayError('not_found', `MCP prompt ${name} not found`)
-    return entry.connection.getPrompt(entry.prompt.promptName, args, opts)
-  }
-
-  listResources(): McpResource[] {
-    return this.catalog().resources
-  }
-
-  listResourceTemplates(): McpResource[] {
-    return this.catalog().resourceTemplates
-  }
-
-  async readResource(
-    client: string,
-    uri: string,
-    opts: McpRequestOptions = {},
-  ): Promise<Record<string, unknown>> {
-    const connection = this.catalog().byClient.get(client)
-    if (!connection) throw new GatewayError('not_found', `MCP client ${client} is not connected`)
-    return connection.readResource(uri, opts)
-  }
-
-  async watchResource(
-    client: string,
-    uri: string,
-    listener: () => void,
-    opts: McpRequestOptions = {},
-  ): Promise<() => void> {
-    const connection = this.catalog().byClient.get(client)
-    if (!connection) throw new GatewayError('not_found', `MCP client ${client} is not connected`)
-    return connection.watchResource(uri, listener, opts)
-  }
+  // Prompts and resources: those of the shared connections (per_user_oauth clients offer none yet).
+  private readonly catalogView = catalogSource(
+    () => (this.catalogIndex ??= indexCatalog(this.connections.values())),
+  )
+  readonly listPrompts: McpCatalogSource['listPrompts'] = () => this.catalogView.listPrompts()
+  readonly getPrompt: McpCatalogSource['getPrompt'] = (...a) => this.catalogView.getPrompt(...a)
+  readonly listResources: McpCatalogSource['listResources'] = () => this.catalogView.listResources()
+  readonly listResourceTemplates: McpCatalogSource['listResourceTemplates'] = () =>
+    this.catalogView.listResourceTemplates()
+  readonly readResource: McpCatalogSource['readResource'] = (...a) => this.catalogView.readResource(...a)
+  readonly complete: McpCatalogSource['complete'] = (...a) => this.catalogView.complete(...a)
+  readonly watchResource: McpCatalogSource['watchResource'] = (...a) => this.catalogView.watchResource(...a)
 
   isCodeModeClient(client: string): boolean {
     return [...this.connections.values()].some(
@@ -548,12 +515,6 @@ export class McpClientManager implements McpToolSource, McpCatalogSource {
         // a listener's failure is its own
       }
     }
-  }
-
-  /** Prompts and resources of the shared connections (per_user_oauth clients offer none yet). */
-  private catalog(): CatalogIndex {
-    this.catalogIndex ??= indexCatalog(this.connections.values())
-    return this.catalogIndex
   }
 
   private exposed(): Map<string, ExposedTool> {

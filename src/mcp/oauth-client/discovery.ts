@@ -71,6 +71,12 @@ async function challenge(serverUrl: string, fetchFn: FetchLike): Promise<Respons
     }
     await res.body?.cancel().catch(() => undefined)
     if (res.status === 401) return res
+    // A session the server opened for the unauthenticated initialize is closed again.
+    const session = res.headers.get('mcp-session-id')
+    if (session !== null)
+      await fetchFn(serverUrl, { method: 'DELETE', headers: { 'mcp-session-id': session } })
+        .then((r) => r.body?.cancel())
+        .catch(() => undefined)
   }
   return undefined
 }
