@@ -378,7 +378,7 @@ export class Gateway {
       }
     }
     ctx.firstChunkNs = process.hrtime.bigint()
-    return relayStream(ctx, set.list, opened, async () => {
+    return relayStream(ctx, set, opened, async () => {
       release?.()
       await this.end(ctx)
     })

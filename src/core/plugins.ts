@@ -139,6 +139,8 @@ export interface PluginSet {
   readonly list: readonly GatewayPlugin[]
   readonly anyPostHook: boolean
   readonly anyStreamRewrite: boolean
+  /** The plugins with onStreamChunk, in the order they see an item (reverse). */
+  readonly streamRewriters: readonly GatewayPlugin[]
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000
@@ -148,7 +150,7 @@ export class PluginPipeline {
   private readonly builtin: GatewayPlugin[] = []
   private before: GatewayPlugin[] = []
   private after: GatewayPlugin[] = []
-  private current: PluginSet = { list: [], anyPostHook: false, anyStreamRewrite: false }
+  private current: PluginSet = { list: [], anyPostHook: false, anyStreamRewrite: false, streamRewriters: [] }
 
   add(plugin: GatewayPlugin): void {
     this.builtin.push(plugin)
@@ -173,10 +175,12 @@ export class PluginPipeline {
 
   private rebuild(): void {
     const list = [...this.before, ...this.builtin, ...this.after]
+    const streamRewriters = list.filter((p) => p.onStreamChunk).reverse()
     this.current = {
       list,
       anyPostHook: list.some((p) => p.postHook),
-      anyStreamRewrite: list.some((p) => p.onStreamChunk),
+      anyStreamRewrite: streamRewriters.length > 0,
+      streamRewriters,
     }
   }
 }
@@ -256,14 +260,13 @@ export async function runPostHooks(
 }
 
 /**
- * The stream rewrite of these plugins (reverse order), or undefined when none rewrites streams.
- * The returned function gives the item to send, or null to drop it; it throws to end the stream.
+ * The stream rewrite of these plugins (already in reverse order), or undefined when none rewrites
+ * streams. The returned function gives the item to send, or null to drop it; it throws to end the stream.
  */
 export function streamRewriter(
   ctx: GatewayContext,
-  plugins: readonly GatewayPlugin[],
+  rewriters: readonly GatewayPlugin[],
 ): ((item: StreamChunk) => Promise<StreamChunk | null>) | undefined {
-  const rewriters = plugins.filter((p) => p.onStreamChunk).reverse()
   if (rewriters.length === 0) return undefined
   return async (item) => {
     let current = item

@@ -1,7 +1,7 @@
 import type { GatewayContext } from './context.js'
 import { readChunk } from './convert/stream-chunk.js'
 import { asGatewayError, GatewayError } from './errors.js'
-import { streamRewriter, type GatewayPlugin, type StreamChunk } from './plugins.js'
+import { streamRewriter, type PluginSet, type StreamChunk } from './plugins.js'
 import type { Usage } from './schemas/index.js'
 import { contentChars } from './stream-content.js'
 import type { ChatStreamItem, StreamResult } from '../providers/types.js'
@@ -25,15 +25,15 @@ export async function openStream<T>(result: StreamResult<T>): Promise<OpenedStre
  */
 export function relayStream<T extends { usage?: Usage }>(
   ctx: GatewayContext,
-  plugins: readonly GatewayPlugin[],
+  plugins: PluginSet,
   opened: OpenedStream<T>,
   finish: () => Promise<void>,
 ): StreamResult<T> {
   const { result, first, it } = opened
   const streamStart = process.hrtime.bigint()
-  const rewrite = streamRewriter(ctx, plugins)
+  const rewrite = streamRewriter(ctx, plugins.streamRewriters)
   const observers: ((item: unknown) => void)[] = []
-  for (const plugin of plugins) {
+  for (const plugin of plugins.list) {
     const observe = plugin.observeStream?.(ctx)
     if (observe) observers.push(observe)
   }
