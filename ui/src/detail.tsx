@@ -1,4 +1,4 @@
-import { ActionIcon, Code, CopyButton, Group, ScrollArea, Text, Tooltip } from '@mantine/core'
+import { ActionIcon, Code, CopyButton, Group, Text, Tooltip } from '@mantine/core'
 import { IconCheck, IconCopy } from '@tabler/icons-react'
 
 /** A labelled value in a detail panel; with `copy`, a button copies the raw value. */
@@ -58,11 +58,18 @@ export function JsonBox({
         </Text>
         <CopyValue value={text} label={label} />
       </Group>
-      <ScrollArea.Autosize mah={maxHeight} type="auto" data-testid={`json-${label.toLowerCase()}`}>
+      {/* Focusable, so that a keyboard can scroll it too. */}
+      <div
+        tabIndex={0}
+        role="region"
+        aria-label={label}
+        style={{ maxHeight, overflow: 'auto', borderRadius: 'var(--mantine-radius-sm)' }}
+        data-testid={`json-${label.toLowerCase()}`}
+      >
         <Code block style={{ whiteSpace: 'pre', width: 'max-content', minWidth: '100%' }}>
           {text}
         </Code>
-      </ScrollArea.Autosize>
+      </div>
     </div>
   )
 }

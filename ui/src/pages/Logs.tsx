@@ -2,7 +2,7 @@ import { Badge, Group, MultiSelect, Pagination, Select, Switch, Table, Text, Tex
 import { useDebouncedValue } from '@mantine/hooks'
 import { useEffect, useMemo, useState } from 'react'
 import { useSearchParams } from 'react-router-dom'
-import { Empty, ErrorNote, Loading, PageHeader } from '../components'
+import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { formatDateTime, formatMoney, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
 import { LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
@@ -212,7 +212,7 @@ export function LogsPage() {
         />
       )}
       {rows.length > 0 && (
-        <Table.ScrollContainer minWidth={820}>
+        <WideTable minWidth={820} label="Request logs">
           <Table highlightOnHover verticalSpacing={6} data-testid="logs-table">
             <Table.Thead>
               <Table.Tr>
@@ -264,7 +264,7 @@ export function LogsPage() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
       {total > 0 && (
         <Group justify="space-between" mt="md">

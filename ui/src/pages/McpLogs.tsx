@@ -1,5 +1,5 @@
 import {
-  Anchor,
+  Button,
   Badge,
   Drawer,
   Group,
@@ -12,7 +12,7 @@ import {
   Text,
 } from '@mantine/core'
 import { Link, useSearchParams } from 'react-router-dom'
-import { Empty, ErrorNote, Loading, PageHeader } from '../components'
+import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { Field, JsonBox } from '../detail'
 import { formatDateTime, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
@@ -119,7 +119,7 @@ export function McpLogsPage() {
         />
       )}
       {rows.length > 0 && (
-        <Table.ScrollContainer minWidth={720}>
+        <WideTable minWidth={720} label="MCP tool calls">
           <Table highlightOnHover verticalSpacing={6} data-testid="mcp-logs-table">
             <Table.Thead>
               <Table.Tr>
@@ -153,7 +153,7 @@ export function McpLogsPage() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
       {total > 0 && (
         <Group justify="space-between" mt="md">
@@ -197,9 +197,14 @@ function McpLogDrawer({ id, onClose }: { id?: string; onClose: () => void }) {
             <Field label="Latency" value={formatMs(l.latency)} />
           </SimpleGrid>
           {l.llm_request_id && (
-            <Anchor component={Link} to={`/logs?entry=${encodeURIComponent(l.llm_request_id)}`} size="sm">
+            <Button
+              component={Link}
+              to={`/logs?entry=${encodeURIComponent(l.llm_request_id)}`}
+              variant="default"
+              size="xs"
+            >
               The chat request that asked for this call
-            </Anchor>
+            </Button>
           )}
           {l.error_details?.error?.message && <ErrorNote error={l.error_details.error.message} />}
           <JsonBox label="Arguments" value={l.arguments ?? {}} />

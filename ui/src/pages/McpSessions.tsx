@@ -1,7 +1,7 @@
 import { Badge, Button, Group, PasswordInput, Table, Text, Title } from '@mantine/core'
 import { useCallback, useEffect, useState } from 'react'
 import { api, errorText } from '../api'
-import { act, ConfirmButton, ErrorNote, Loading } from '../components'
+import { act, ConfirmButton, ErrorNote, Loading, WideTable } from '../components'
 
 interface McpSession {
   id: string
@@ -83,7 +83,7 @@ export function McpSessions() {
         </Text>
       )}
       {sessions && sessions.length > 0 && (
-        <Table.ScrollContainer minWidth={640}>
+        <WideTable minWidth={640} label="MCP sessions">
           <Table verticalSpacing="xs">
             <Table.Thead>
               <Table.Tr>
@@ -141,7 +141,7 @@ export function McpSessions() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
     </>
   )

@@ -1,5 +1,4 @@
 import {
-  Anchor,
   Autocomplete,
   Badge,
   Button,
@@ -42,15 +41,18 @@ interface Turn {
 }
 
 /** The answer's log entry, once the gateway has written it (it does so just after answering). */
-async function loggedCost(id: string): Promise<{ cost?: number | null; tokens?: number } | undefined> {
-  for (let i = 0; i < 10; i++) {
+async function loggedCost(id: string): Promise<{ cost?: number | null } | undefined> {
+  for (let i = 0; i < 15; i++) {
     try {
-      const entry = await get<{ cost?: number; total_tokens?: number }>(`/api/logs/${encodeURIComponent(id)}`)
-      return { cost: entry.cost ?? null, tokens: entry.total_tokens }
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 404) return undefined
-      await new Promise((r) => setTimeout(r, 300))
+      // A search, not GET /api/logs/{id}: an entry not written yet is an empty list, not a 404.
+      const found = await get<{ logs: { cost?: number }[] }>(
+        `/api/logs?request_id=${encodeURIComponent(id)}&limit=1`,
+      )
+      if (found.logs.length) return { cost: found.logs[0].cost ?? null }
+    } catch {
+      return undefined
     }
+    await new Promise((r) => setTimeout(r, 200))
   }
   return undefined
 }
@@ -276,9 +278,15 @@ function TurnView({ turn: t }: { turn: Turn }) {
             {t.answer}
           </Text>
           {o?.requestId && t.logged && (
-            <Anchor component={Link} to={`/logs?entry=${encodeURIComponent(o.requestId)}`} size="xs">
+            <Button
+              component={Link}
+              to={`/logs?entry=${encodeURIComponent(o.requestId)}`}
+              variant="default"
+              size="compact-xs"
+              mt="xs"
+            >
               Open its log entry
-            </Anchor>
+            </Button>
           )}
         </Paper>
       )}

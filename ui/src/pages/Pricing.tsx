@@ -12,7 +12,7 @@ import {
 } from '@mantine/core'
 import { useState } from 'react'
 import { del, post } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader } from '../components'
+import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { formatDateTime, formatMoney } from '../format'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
@@ -89,7 +89,7 @@ export function PricingPage() {
         />
       )}
       {list.length > 0 && (
-        <Table.ScrollContainer minWidth={760}>
+        <WideTable minWidth={760} label="Pricing overrides">
           <Table verticalSpacing="xs" data-testid="pricing-table">
             <Table.Thead>
               <Table.Tr>
@@ -149,7 +149,7 @@ export function PricingPage() {
               })}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
       {adding && (
         <AddOverride keys={keys?.virtual_keys ?? []} onClose={() => setAdding(false)} onDone={reload} />

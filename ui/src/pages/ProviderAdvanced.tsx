@@ -1,5 +1,4 @@
 import {
-  Anchor,
   Badge,
   Button,
   Group,
@@ -69,9 +68,9 @@ export function ProviderAdvancedPage() {
         title={`${name}: advanced settings`}
         description="Queue sizes, a proxy of its own, blocked models and aliases per key, and the models it serves."
         actions={
-          <Anchor component={Link} to="/providers" size="sm">
+          <Button component={Link} to="/providers" variant="default">
             Back to providers
-          </Anchor>
+          </Button>
         }
       />
       <ErrorNote error={error} />
