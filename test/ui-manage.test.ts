@@ -309,8 +309,8 @@ describe('web UI management pages', () => {
     await row.getByText('$20.00 / 1M').waitFor()
     await row.getByText(/of 5000 tokens/).waitFor()
 
-    // Rotate: the new value is shown once, the old one stops working.
-    await row.getByRole('button', { name: 'Rotate' }).click()
+    // Rotate, once confirmed: the new value is shown once, the old one stops working.
+    await confirm(row, 'Rotate')
     const shown = page.getByTestId('vk-value')
     await expect.poll(async () => (await shown.textContent())?.trim()).toMatch(/^sk-bf-/)
     const rotated = (await shown.textContent())!.trim()
@@ -409,7 +409,7 @@ describe('web UI management pages', () => {
     await dialog().getByRole('button', { name: 'Create' }).click()
     const profile = page.getByTestId('profile-Engineers')
     await profile.getByText('openai: gpt-4o-mini').waitFor()
-    await profile.getByText('$10 / 1d').waitFor()
+    await profile.getByText('$10.00 / 1d').waitFor()
     await profile.getByRole('button', { name: 'Edit' }).click()
     await dialog().getByLabel('Description').fill('Everyone in engineering')
     await dialog().getByRole('button', { name: 'Save' }).click()

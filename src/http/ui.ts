@@ -67,10 +67,17 @@ export function registerUi(app: FastifyInstance, dist: string = UI_DIST): void {
     app.get(`/${name}`, page)
   }
   // Any other page a browser opens gets the UI, whose router shows its not-found page; API paths,
-  // files and callers that do not ask for HTML keep the JSON 404.
-  app.get('/*', (request, reply) =>
-    isUiNavigation(request.url, request.headers.accept) ? page(request, reply) : reply.callNotFound(),
-  )
+  // files, paths served under another method and callers that do not ask for HTML keep the API's
+  // 404 (or 405). A hook on unmatched requests rather than a catch-all route, which would turn every
+  // unknown path into a 405.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404 || request.method !== 'GET') return
+    if (!isUiNavigation(request.url, request.headers.accept)) return
+    const path = request.url.split('?')[0]
+    if (['POST', 'PUT', 'DELETE', 'PATCH'].some((method) => app.findRoute({ method, url: path }))) return
+    await page(request, reply)
+    return reply
+  })
 }
 
 /** First path segments that belong to the API (inference, management, MCP, drop-in SDK routes). */

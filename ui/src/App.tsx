@@ -36,6 +36,7 @@ import {
 import { useCallback, useEffect, useState } from 'react'
 import { Link, Navigate, Route, Routes, useLocation } from 'react-router-dom'
 import { get, post } from './api'
+import './contrast.css'
 import { AccessProfilesPage } from './pages/AccessProfiles'
 import { CustomersPage } from './pages/Customers'
 import { DashboardPage } from './pages/Dashboard'

@@ -74,17 +74,20 @@ export function ConfirmButton({
   question,
   onConfirm,
   size = 'compact-xs',
+  color = 'red',
 }: {
   label: string
   question: string
   onConfirm: () => void
   size?: string
+  /** Red for what destroys; another colour for what only replaces (a key's rotation). */
+  color?: string
 }) {
   const [opened, setOpened] = useState(false)
   return (
     <Popover opened={opened} onChange={setOpened} withArrow shadow="md" position="bottom-end">
       <Popover.Target>
-        <Button size={size} variant="subtle" color="red" onClick={() => setOpened((o) => !o)}>
+        <Button size={size} variant="subtle" color={color} onClick={() => setOpened((o) => !o)}>
           {label}
         </Button>
       </Popover.Target>
@@ -97,7 +100,7 @@ export function ConfirmButton({
             </Button>
             <Button
               size="compact-sm"
-              color="red"
+              color={color}
               onClick={() => {
                 setOpened(false)
                 onConfirm()
@@ -151,7 +154,7 @@ export function FormDialog({
 }: Omit<ModalProps, 'opened'> & { onSubmit: () => void; children: ReactNode }) {
   const phone = usePhone()
   return (
-    <Modal opened fullScreen={phone} {...modal}>
+    <Modal opened fullScreen={phone} closeButtonProps={{ 'aria-label': 'Close' }} {...modal}>
       <form
         noValidate
         onSubmit={(e) => {

@@ -7,7 +7,13 @@ interface Failure {
 }
 
 /** Field name -> what is wrong with it, in plain words; an empty object when all is well. */
-export type Problems = Record<string, string>
+export type Problems = Record<string, string | undefined>
+
+/** The problems that are there (a validator may list a field as `undefined`: no problem). */
+const present = (p: Problems): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(p).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''),
+  )
 
 /**
  * `keys[0].value: must not be empty` -> `value: must not be empty`: the server's member paths
@@ -38,7 +44,8 @@ export function numberProblem(
   if (value === '') return undefined
   const n = Number(value)
   if (!Number.isFinite(n)) return `${what} must be a number`
-  if (whole && !Number.isInteger(n)) return `${what} must be a whole number`
+  // Worded as the server words its own refusals, so that one rule reads the same wherever it is met.
+  if (whole && (!Number.isInteger(n) || n < min)) return `${what} must be a whole number of at least ${min}`
   if (n < min) return min === 0 ? `${what} cannot be negative` : `${what} must be at least ${min}`
   return undefined
 }
@@ -65,7 +72,7 @@ export function useSubmit(fields: string[] = [], validate?: () => Problems) {
   const [reveal, setReveal] = useState(0)
   const validateRef = useRef(validate)
   validateRef.current = validate
-  const problems: Problems = tried && validate ? validate() : {}
+  const problems = tried && validate ? present(validate()) : {}
   useEffect(() => {
     if (reveal) revealFirstError()
   }, [reveal])
@@ -73,7 +80,7 @@ export function useSubmit(fields: string[] = [], validate?: () => Problems) {
     param !== undefined && (param === field || param.startsWith(`${field}.`) || param.startsWith(`${field}[`))
   const run = useCallback(async (action: () => Promise<unknown>): Promise<boolean> => {
     setTried(true)
-    const found = validateRef.current?.() ?? {}
+    const found = present(validateRef.current?.() ?? {})
     if (Object.keys(found).length > 0) {
       setFailure(undefined)
       setReveal((n) => n + 1)

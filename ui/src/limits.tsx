@@ -1,6 +1,8 @@
 import { ActionIcon, Button, Group, NumberInput, Progress, Select, Stack, Text } from '@mantine/core'
 import { IconTrash } from '@tabler/icons-react'
-import { money } from './api'
+import { FieldError } from './components'
+import { formatDateTime, formatMoney as money } from './format'
+import { numberProblem, type Problems } from './form'
 
 /** A budget as the governance API shows it, with its live usage. */
 export interface Budget {
@@ -63,7 +65,7 @@ export function resetTime(
 }
 
 function when(d: Date | undefined): string {
-  return d ? `resets ${d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}` : ''
+  return d ? `resets ${formatDateTime(d)}` : ''
 }
 
 export function UsageBar({
@@ -83,10 +85,16 @@ export function UsageBar({
       <Group justify="space-between" gap={4} wrap="nowrap">
         <Text size="xs">{label}</Text>
         <Text size="xs" c="dimmed">
-          {Math.round(pct)}%
+          {pct > 0 && pct < 1 ? '<1' : Math.round(pct)}%
         </Text>
       </Group>
-      <Progress value={pct} color={pct >= 100 ? 'red' : pct > 80 ? 'orange' : 'indigo'} size="sm" />
+      <Progress.Root size="sm">
+        <Progress.Section
+          value={pct}
+          color={pct >= 100 ? 'red' : pct > 80 ? 'orange' : 'indigo'}
+          aria-label={label}
+        />
+      </Progress.Root>
       {reset && (
         <Text size="xs" c="dimmed">
           {reset}
@@ -165,30 +173,52 @@ export function rateLimitBody(d: RateLimitDraft) {
   }
 }
 
+/**
+ * Every problem of a form's budgets and rate limit, in plain words: a negative or zero budget, a
+ * request or token limit below 1 or not whole. Nothing is corrected behind the user's back.
+ */
+export function limitProblems(budgets: BudgetDraft[], rate: RateLimitDraft): Problems {
+  const p: Problems = {}
+  budgets.forEach((b, i) => {
+    const problem =
+      numberProblem(b.max_limit, { min: 0, what: 'A budget' }) ??
+      (b.max_limit !== '' && Number(b.max_limit) === 0 ? 'A budget must be more than $0' : undefined)
+    if (problem) p[`budget.${i}`] = problem
+  })
+  const requests = numberProblem(rate.request_max_limit, { min: 1, whole: true, what: 'The request limit' })
+  if (requests) p['rate_limit.request_max_limit'] = requests
+  const tokens = numberProblem(rate.token_max_limit, { min: 1, whole: true, what: 'The token limit' })
+  if (tokens) p['rate_limit.token_max_limit'] = tokens
+  return p
+}
+
 /** Budgets as editable rows: each has its own limit and reset period. */
 export function BudgetRows({
   value,
   onChange,
   error,
+  errorFor = () => undefined,
 }: {
   value: BudgetDraft[]
   onChange: (v: BudgetDraft[]) => void
+  /** The server's message about the budgets. */
   error?: string
+  errorFor?: (field: string) => string | undefined
 }) {
   const set = (i: number, patch: Partial<BudgetDraft>) =>
     onChange(value.map((b, j) => (j === i ? { ...b, ...patch } : b)))
   return (
     <Stack gap="xs">
       {value.map((b, i) => (
-        <Group key={i} align="flex-end" wrap="nowrap">
+        <Group key={i} align="flex-start" wrap="nowrap">
           <NumberInput
             label="Budget (USD)"
             value={b.max_limit}
             onChange={(v) => set(i, { max_limit: v })}
-            min={0}
+            clampBehavior="none"
             decimalScale={6}
             style={{ flex: 1 }}
-            error={i === 0 ? error : undefined}
+            error={errorFor(`budget.${i}`)}
           />
           <Select
             label="Resets every"
@@ -202,7 +232,7 @@ export function BudgetRows({
             variant="subtle"
             color="red"
             size="lg"
-            mb={2}
+            mt={26}
             aria-label="Remove budget"
             onClick={() => onChange(value.filter((_, j) => j !== i))}
           >
@@ -210,6 +240,7 @@ export function BudgetRows({
           </ActionIcon>
         </Group>
       ))}
+      <FieldError error={error} />
       <Group>
         <Button
           size="compact-sm"
@@ -232,23 +263,25 @@ export function RateLimitFields({
   value,
   onChange,
   error,
+  errorFor = () => undefined,
 }: {
   value: RateLimitDraft
   onChange: (v: RateLimitDraft) => void
+  /** The server's message about the rate limit. */
   error?: string
+  errorFor?: (field: string) => string | undefined
 }) {
   const set = (patch: Partial<RateLimitDraft>) => onChange({ ...value, ...patch })
   return (
     <Stack gap="xs">
-      <Group align="flex-end" grow>
+      <Group align="flex-start" grow>
         <NumberInput
           label="Max requests"
           placeholder="no limit"
           value={value.request_max_limit}
           onChange={(v) => set({ request_max_limit: v })}
-          min={1}
-          allowDecimal={false}
-          error={error}
+          clampBehavior="none"
+          error={errorFor('rate_limit.request_max_limit') ?? error}
         />
         <Select
           label="Request window"
@@ -258,14 +291,14 @@ export function RateLimitFields({
           allowDeselect={false}
         />
       </Group>
-      <Group align="flex-end" grow>
+      <Group align="flex-start" grow>
         <NumberInput
           label="Max tokens"
           placeholder="no limit"
           value={value.token_max_limit}
           onChange={(v) => set({ token_max_limit: v })}
-          min={1}
-          allowDecimal={false}
+          clampBehavior="none"
+          error={errorFor('rate_limit.token_max_limit')}
         />
         <Select
           label="Token window"

@@ -1,6 +1,7 @@
-import { ActionIcon, Button, Group, NumberInput, Select, TagsInput, Text } from '@mantine/core'
+import { ActionIcon, Button, Group, NumberInput, Select, TagsInput } from '@mantine/core'
 import { IconTrash } from '@tabler/icons-react'
 import type { ReactNode } from 'react'
+import { FieldError } from './components'
 
 /** One provider a key or profile may reach, with the models it may use there. */
 export interface ProviderRow {
@@ -38,21 +39,23 @@ export function ProviderRows({
   return (
     <>
       {rows.map((r, i) => (
-        <Group key={i} align="flex-end" wrap="nowrap" data-testid={rowTestId}>
+        // On a phone the row wraps: the provider takes the full width, the rest (and the delete icon) follow.
+        <Group key={i} align="flex-end" wrap="wrap" gap="xs" data-testid={rowTestId}>
           <Select
             label="Provider"
             data={[...new Set([...providerNames, r.provider])]}
             value={r.provider}
             onChange={(v) => setRow(i, { provider: v ?? r.provider })}
-            w={150}
+            w={{ base: '100%', sm: 150 }}
             allowDeselect={false}
+            searchable
           />
           <TagsInput
             label="Allowed models"
             placeholder="* for all"
             value={r.allowed_models}
             onChange={(v) => setRow(i, { allowed_models: v })}
-            style={{ flex: 1 }}
+            style={{ flex: '1 1 180px', minWidth: 0 }}
           />
           {withWeight && (
             <NumberInput
@@ -60,7 +63,7 @@ export function ProviderRows({
               placeholder="none"
               value={r.weight}
               onChange={(v) => setRow(i, { weight: v })}
-              min={0}
+              clampBehavior="none"
               w={90}
             />
           )}
@@ -76,11 +79,7 @@ export function ProviderRows({
           </ActionIcon>
         </Group>
       ))}
-      {error && (
-        <Text size="sm" c="red">
-          {error}
-        </Text>
-      )}
+      <FieldError error={error} />
       <Group>
         <Button
           size="compact-sm"

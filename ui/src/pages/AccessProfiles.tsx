@@ -3,7 +3,6 @@ import {
   Button,
   Divider,
   Group,
-  Modal,
   Stack,
   Switch,
   Table,
@@ -13,14 +12,25 @@ import {
 } from '@mantine/core'
 import { useState } from 'react'
 import { del, post, put } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
-import { useSubmit } from '../form'
+import {
+  act,
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  FormDialog,
+  Loading,
+  PageHeader,
+  WideTable,
+} from '../components'
+import { formatMoney } from '../format'
+import { useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
 import {
   budgetBodies,
   budgetDrafts,
   BudgetRows,
+  limitProblems,
   rateLimitBody,
   rateLimitDraft,
   RateLimitFields,
@@ -52,6 +62,7 @@ export function AccessProfilesPage() {
         actions={<Button onClick={() => setEditing('new')}>Create access profile</Button>}
       />
       <ErrorNote error={error} />
+      {!data && !error && <Loading what="access profiles" />}
       {data && profiles.length === 0 && (
         <Empty
           title="No access profile yet"
@@ -59,7 +70,7 @@ export function AccessProfilesPage() {
         />
       )}
       {profiles.length > 0 && (
-        <Table.ScrollContainer minWidth={700}>
+        <WideTable minWidth={700} label="Access profiles">
           <Table verticalSpacing="sm" highlightOnHover>
             <Table.Thead>
               <Table.Tr>
@@ -91,7 +102,9 @@ export function AccessProfilesPage() {
                   </Table.Td>
                   <Table.Td>
                     <Text size="sm">
-                      {p.budgets.map((b) => `$${b.max_limit} / ${b.reset_duration}`).join(' · ') || '—'}
+                      {p.budgets
+                        .map((b) => `${formatMoney(b.max_limit)} / ${b.reset_duration}`)
+                        .join(' · ') || '—'}
                     </Text>
                   </Table.Td>
                   <Table.Td>
@@ -131,7 +144,7 @@ export function AccessProfilesPage() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
       {editing && (
         <ProfileForm
@@ -167,7 +180,14 @@ function ProfileForm({
   )
   const [budgets, setBudgets] = useState(budgetDrafts(profile?.budgets))
   const [rate, setRate] = useState(rateLimitDraft(profile?.rate_limit))
-  const form = useSubmit(['name', 'description', 'tags', 'provider_configs', 'budgets', 'rate_limit'])
+  const validate = (): Problems => ({
+    ...(name.trim() === '' && { name: 'The name must not be empty' }),
+    ...limitProblems(budgets, rate),
+  })
+  const form = useSubmit(
+    ['name', 'description', 'tags', 'provider_configs', 'budgets', 'rate_limit'],
+    validate,
+  )
   const save = () =>
     form.run(async () => {
       const body = {
@@ -189,9 +209,9 @@ function ProfileForm({
       onClose()
     })
   return (
-    <Modal
-      opened
+    <FormDialog
       onClose={onClose}
+      onSubmit={save}
       title={profile ? `Edit ${profile.name}` : 'Create access profile'}
       size="lg"
     >
@@ -233,13 +253,24 @@ function ProfileForm({
           }
         />
         <Divider label="Budgets and rate limit of each issued key" labelPosition="left" />
-        <BudgetRows value={budgets} onChange={setBudgets} error={form.errorFor('budgets')} />
-        <RateLimitFields value={rate} onChange={setRate} error={form.errorFor('rate_limit')} />
+        <BudgetRows
+          value={budgets}
+          onChange={setBudgets}
+          error={form.errorFor('budgets')}
+          errorFor={form.errorFor}
+        />
+        <RateLimitFields
+          value={rate}
+          onChange={setRate}
+          error={form.errorFor('rate_limit')}
+          errorFor={form.errorFor}
+        />
+        {form.summary && <ErrorNote error={form.summary} />}
         <ErrorNote error={form.general} />
-        <Button onClick={save} loading={form.busy}>
+        <Button type="submit" loading={form.busy}>
           {profile ? 'Save' : 'Create'}
         </Button>
       </Stack>
-    </Modal>
+    </FormDialog>
   )
 }

@@ -1,9 +1,19 @@
-import { AreaChart, BarChart, LineChart } from '@mantine/charts'
+import { BarChart, LineChart } from '@mantine/charts'
 import { Group, Paper, SegmentedControl, SimpleGrid, Table, Text, Title } from '@mantine/core'
 import { useMemo, useState } from 'react'
-import { money } from '../api'
-import { Empty, ErrorNote, PageHeader } from '../components'
+import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
+import {
+  formatCompact,
+  formatDateTime,
+  formatMoney,
+  formatMoneyShort,
+  formatMs,
+  formatNumber,
+  formatPercent,
+  formatTime,
+} from '../format'
 import { useApi } from '../hooks'
+import { FirstRunChecklist } from './FirstRun'
 
 const RANGES = [
   { value: '1h', label: '1 hour', ms: 3600e3 },
@@ -40,11 +50,18 @@ interface BreakdownRow {
   p99_latency: number
 }
 
-function label(ts: string | number, bucket: number) {
+/** A bucket's label: the time of day within one hour, the date too beyond (a 24 h axis crosses midnight). */
+function label(ts: string | number, rangeMs: number) {
   const d = new Date(typeof ts === 'number' && ts < 1e12 ? ts * 1000 : ts)
-  return bucket >= 86400
-    ? d.toLocaleDateString()
-    : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  if (rangeMs <= 3600e3) return formatTime(d)
+  if (rangeMs <= 86400e3) return formatDateTime(d)
+  return d.toLocaleDateString('en-US', { month: 'short', day: 'numeric' })
+}
+
+/** Who a breakdown row is: the name the logs recorded for an id, or the id when none was. */
+interface Named {
+  id: string
+  name?: string
 }
 
 function Stat({ title, value }: { title: string; value: string }) {
@@ -75,11 +92,11 @@ export function DashboardPage() {
   const [range, setRange] = useState('24h')
   const [dimension, setDimension] = useState('provider')
   // The range is fixed when it is picked, so every chart covers the same window.
+  const rangeMs = RANGES.find((r) => r.value === range)!.ms
   const query = useMemo(() => {
-    const ms = RANGES.find((r) => r.value === range)!.ms
     const end = new Date()
-    return `start_time=${new Date(end.getTime() - ms).toISOString()}&end_time=${end.toISOString()}`
-  }, [range])
+    return `start_time=${new Date(end.getTime() - rangeMs).toISOString()}&end_time=${end.toISOString()}`
+  }, [rangeMs])
   const stats = useApi<Stats>(`/api/logs/stats?${query}`)
   const requests = useApi<Buckets<{ count: number; success: number; error: number }>>(
     `/api/logs/histogram?${query}`,
@@ -92,9 +109,19 @@ export function DashboardPage() {
   )
   const cost = useApi<Buckets<{ total_cost: number }>>(`/api/logs/histogram/cost?${query}`)
   const breakdown = useApi<{ rows: BreakdownRow[] }>(`/api/logs/breakdown?dimension=${dimension}&${query}`)
+  const names =
+    useApi<Record<'virtual_keys' | 'teams' | 'customers', Named[] | undefined>>('/api/logs/filterdata')
   const series = <T,>(b: Buckets<T> | undefined) =>
-    (b?.buckets ?? []).map((x) => ({ ...x, time: label(x.timestamp, b!.bucket_size_seconds) }))
+    (b?.buckets ?? []).map((x) => ({ ...x, time: label(x.timestamp, rangeMs) }))
+  const nameOf = (id: unknown): string => {
+    if (id === null || id === undefined || id === '') return '(none)'
+    const list = { virtual_key_id: 'virtual_keys', team_id: 'teams', customer_id: 'customers' }[dimension] as
+      'virtual_keys' | 'teams' | 'customers' | undefined
+    const found = list ? names.data?.[list]?.find((n) => n.id === id) : undefined
+    return found?.name || String(id)
+  }
   const s = stats.data
+  const none = s !== undefined && s.total_requests === 0
   return (
     <>
       <PageHeader
@@ -108,20 +135,17 @@ export function DashboardPage() {
           />
         }
       />
+      <FirstRunChecklist />
       <ErrorNote error={stats.error} />
       <SimpleGrid cols={{ base: 2, md: 5 }} mb="lg">
-        <Stat title="Requests" value={s ? String(s.total_requests) : '—'} />
-        <Stat title="Success rate" value={s ? `${s.success_rate.toFixed(1)}%` : '—'} />
-        <Stat title="Avg latency" value={s ? `${Math.round(s.average_latency)} ms` : '—'} />
-        <Stat title="Tokens" value={s ? s.total_tokens.toLocaleString() : '—'} />
-        <Stat title="Cost" value={s ? money(s.total_cost) : '—'} />
+        <Stat title="Requests" value={formatNumber(s?.total_requests)} />
+        {/* Without a request there is no rate to show: a dash, not 0.0%. */}
+        <Stat title="Success rate" value={none ? '—' : formatPercent(s?.success_rate)} />
+        <Stat title="Avg latency" value={none ? '—' : formatMs(s?.average_latency)} />
+        <Stat title="Tokens" value={formatNumber(s?.total_tokens)} />
+        <Stat title="Cost" value={formatMoney(s?.total_cost)} />
       </SimpleGrid>
-      {s && s.total_requests === 0 && (
-        <Empty
-          title="No request in this range"
-          hint="Send a request from the Playground, or widen the time range."
-        />
-      )}
+      {none && <Empty title="No request in this range" hint="Widen the time range to see older requests." />}
       <SimpleGrid cols={{ base: 1, lg: 2 }} mt="md">
         <Chart title="Requests">
           <BarChart
@@ -129,19 +153,26 @@ export function DashboardPage() {
             data={series(requests.data)}
             dataKey="time"
             type="stacked"
+            withLegend
+            valueFormatter={formatNumber}
+            yAxisProps={{ tickFormatter: formatCompact, width: 44 }}
             series={[
               { name: 'success', color: 'teal.6' },
               { name: 'error', color: 'red.6' },
             ]}
           />
         </Chart>
-        <Chart title="Latency percentiles (ms)">
+        <Chart title="Latency percentiles">
+          {/* Straight segments between buckets: a curve would invent peaks between sparse points. */}
           <LineChart
             h={220}
             data={series(latency.data)}
             dataKey="time"
-            curveType="monotone"
-            withDots={false}
+            curveType="linear"
+            withLegend
+            connectNulls={false}
+            valueFormatter={formatMs}
+            yAxisProps={{ tickFormatter: (v: number) => formatMs(v), width: 56 }}
             series={[
               { name: 'p50_latency', label: 'p50', color: 'indigo.6' },
               { name: 'p90_latency', label: 'p90', color: 'violet.6' },
@@ -150,13 +181,14 @@ export function DashboardPage() {
           />
         </Chart>
         <Chart title="Tokens">
-          <AreaChart
-            withDots={false}
-            curveType="monotone"
+          <BarChart
             h={220}
             data={series(tokens.data)}
             dataKey="time"
             type="stacked"
+            withLegend
+            valueFormatter={formatNumber}
+            yAxisProps={{ tickFormatter: formatCompact, width: 44 }}
             series={[
               { name: 'prompt_tokens', label: 'prompt', color: 'blue.6' },
               { name: 'completion_tokens', label: 'completion', color: 'cyan.6' },
@@ -164,14 +196,14 @@ export function DashboardPage() {
           />
         </Chart>
         <Chart title="Cost (USD)">
-          <AreaChart
-            withDots={false}
-            curveType="monotone"
+          <BarChart
             h={220}
             data={series(cost.data)}
             dataKey="time"
+            withLegend
+            valueFormatter={formatMoney}
+            yAxisProps={{ tickFormatter: formatMoneyShort, width: 56 }}
             series={[{ name: 'total_cost', label: 'cost', color: 'orange.6' }]}
-            valueFormatter={(v) => money(v)}
           />
         </Chart>
       </SimpleGrid>
@@ -181,34 +213,35 @@ export function DashboardPage() {
           <SegmentedControl size="xs" data={DIMENSIONS} value={dimension} onChange={setDimension} />
         </Group>
         <ErrorNote error={breakdown.error} />
-        <Table.ScrollContainer minWidth={560}>
+        {!breakdown.data && !breakdown.error && <Loading what="the breakdown" />}
+        <WideTable minWidth={560} label="Breakdown">
           <Table data-testid="breakdown">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>{DIMENSIONS.find((d) => d.value === dimension)?.label}</Table.Th>
-                <Table.Th>Requests</Table.Th>
-                <Table.Th>Errors</Table.Th>
-                <Table.Th>Tokens</Table.Th>
-                <Table.Th>Cost</Table.Th>
-                <Table.Th>p50 / p99</Table.Th>
+                <Table.Th ta="right">Requests</Table.Th>
+                <Table.Th ta="right">Errors</Table.Th>
+                <Table.Th ta="right">Tokens</Table.Th>
+                <Table.Th ta="right">Cost</Table.Th>
+                <Table.Th ta="right">p50 / p99</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
               {(breakdown.data?.rows ?? []).map((r, i) => (
                 <Table.Tr key={i}>
-                  <Table.Td>{String(r[dimension] ?? '(none)')}</Table.Td>
-                  <Table.Td>{r.total_requests}</Table.Td>
-                  <Table.Td>{r.errors}</Table.Td>
-                  <Table.Td>{r.total_tokens}</Table.Td>
-                  <Table.Td>{money(r.total_cost)}</Table.Td>
-                  <Table.Td>
-                    {Math.round(r.p50_latency)} / {Math.round(r.p99_latency)} ms
+                  <Table.Td>{nameOf(r[dimension])}</Table.Td>
+                  <Table.Td ta="right">{formatNumber(r.total_requests)}</Table.Td>
+                  <Table.Td ta="right">{formatNumber(r.errors)}</Table.Td>
+                  <Table.Td ta="right">{formatNumber(r.total_tokens)}</Table.Td>
+                  <Table.Td ta="right">{formatMoney(r.total_cost)}</Table.Td>
+                  <Table.Td ta="right">
+                    {formatMs(r.p50_latency)} / {formatMs(r.p99_latency)}
                   </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       </Paper>
     </>
   )

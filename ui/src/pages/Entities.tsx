@@ -1,14 +1,24 @@
-import { Anchor, Button, Divider, Group, Modal, Select, Stack, Table, Text, TextInput } from '@mantine/core'
+import { Anchor, Button, Divider, Group, Select, Stack, Table, Text, TextInput } from '@mantine/core'
 import { useState } from 'react'
-import { useNavigate } from 'react-router-dom'
+import { Link } from 'react-router-dom'
 import { del, post, put } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
-import { useSubmit } from '../form'
+import {
+  act,
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  FormDialog,
+  Loading,
+  PageHeader,
+  WideTable,
+} from '../components'
+import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
 import {
   budgetBodies,
   budgetDrafts,
   BudgetRows,
+  limitProblems,
   LimitBars,
   rateLimitBody,
   rateLimitDraft,
@@ -43,7 +53,9 @@ export function OwnerPage({ kind }: { kind: Kind }) {
   const singular = kind === 'teams' ? 'team' : 'customer'
   const { data, error, reload } = useApi<Record<string, Owner[]>>(`/api/governance/${kind}`)
   const keys = useApi<{ virtual_keys: KeyRef[] }>('/api/governance/virtual-keys')
-  const navigate = useNavigate()
+  // A customer's row lists its teams.
+  const teams = useApi<{ teams: Owner[] }>(kind === 'customers' ? '/api/governance/teams' : null)
+  const teamsOf = (o: Owner) => (teams.data?.teams ?? []).filter((t) => t.customer_id === o.id)
   const [editing, setEditing] = useState<Owner | 'new'>()
   const rows = data?.[kind] ?? []
   const keysOf = (o: Owner) =>
@@ -57,6 +69,7 @@ export function OwnerPage({ kind }: { kind: Kind }) {
         actions={<Button onClick={() => setEditing('new')}>Create {singular}</Button>}
       />
       <ErrorNote error={error} />
+      {!data && !error && <Loading what={kind} />}
       {data && rows.length === 0 && (
         <Empty
           title={`No ${singular} yet`}
@@ -64,12 +77,13 @@ export function OwnerPage({ kind }: { kind: Kind }) {
         />
       )}
       {rows.length > 0 && (
-        <Table.ScrollContainer minWidth={700}>
+        <WideTable minWidth={kind === 'customers' ? 820 : 700} label={title}>
           <Table verticalSpacing="sm" highlightOnHover>
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Name</Table.Th>
                 {kind === 'teams' && <Table.Th>Customer</Table.Th>}
+                {kind === 'customers' && <Table.Th>Teams</Table.Th>}
                 <Table.Th>Budget and rate limit</Table.Th>
                 <Table.Th>Virtual keys</Table.Th>
                 <Table.Th />
@@ -82,6 +96,23 @@ export function OwnerPage({ kind }: { kind: Kind }) {
                   <Table.Tr key={r.id} data-testid={`${singular}-${r.name}`}>
                     <Table.Td fw={500}>{r.name}</Table.Td>
                     {kind === 'teams' && <Table.Td>{r.customer?.name ?? '—'}</Table.Td>}
+                    {kind === 'customers' && (
+                      <Table.Td data-testid="customer-teams">
+                        {teamsOf(r).length === 0 ? (
+                          <Text size="sm" c="dimmed">
+                            none
+                          </Text>
+                        ) : (
+                          <Group gap={6}>
+                            {teamsOf(r).map((t) => (
+                              <Anchor key={t.id} size="sm" component={Link} to="/teams">
+                                {t.name}
+                              </Anchor>
+                            ))}
+                          </Group>
+                        )}
+                      </Table.Td>
+                    )}
                     <Table.Td miw={230}>
                       <LimitBars budgets={budgetsOf(r)} rateLimit={r.rate_limit} />
                     </Table.Td>
@@ -93,7 +124,7 @@ export function OwnerPage({ kind }: { kind: Kind }) {
                       ) : (
                         <Group gap={6}>
                           {own.map((k) => (
-                            <Anchor key={k.id} size="sm" onClick={() => navigate('/virtual-keys')}>
+                            <Anchor key={k.id} size="sm" component={Link} to="/virtual-keys">
                               {k.name}
                               {!k.is_active && ' (inactive)'}
                             </Anchor>
@@ -127,7 +158,7 @@ export function OwnerPage({ kind }: { kind: Kind }) {
               })}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
       {editing && (
         <OwnerForm
@@ -158,7 +189,11 @@ function OwnerForm({
   const [customer, setCustomer] = useState<string | null>(owner?.customer_id ?? null)
   const [budgets, setBudgets] = useState(budgetDrafts(owner ? budgetsOf(owner) : []))
   const [rate, setRate] = useState(rateLimitDraft(owner?.rate_limit))
-  const form = useSubmit(['name', 'customer_id', 'budgets', 'budget', 'rate_limit'])
+  const validate = (): Problems => ({
+    ...(name.trim() === '' && { name: 'The name must not be empty' }),
+    ...limitProblems(budgets, rate),
+  })
+  const form = useSubmit(['name', 'customer_id', 'budgets', 'budget', 'rate_limit'], validate)
   const save = () =>
     form.run(async () => {
       const rateLimit = rateLimitBody(rate)
@@ -174,9 +209,9 @@ function OwnerForm({
       onClose()
     })
   return (
-    <Modal
-      opened
+    <FormDialog
       onClose={onClose}
+      onSubmit={save}
       title={owner ? `Edit ${singular} ${owner.name}` : `Create ${singular}`}
       size="lg"
     >
@@ -205,14 +240,21 @@ function OwnerForm({
           value={budgets}
           onChange={setBudgets}
           error={form.errorFor('budgets') ?? form.errorFor('budget')}
+          errorFor={form.errorFor}
         />
         <Divider label="Rate limit" labelPosition="left" />
-        <RateLimitFields value={rate} onChange={setRate} error={form.errorFor('rate_limit')} />
+        <RateLimitFields
+          value={rate}
+          onChange={setRate}
+          error={form.errorFor('rate_limit')}
+          errorFor={form.errorFor}
+        />
+        {form.summary && <ErrorNote error={form.summary} />}
         <ErrorNote error={form.general} />
-        <Button onClick={save} loading={form.busy}>
+        <Button type="submit" loading={form.busy}>
           {owner ? 'Save' : 'Create'}
         </Button>
       </Stack>
-    </Modal>
+    </FormDialog>
   )
 }

@@ -2,8 +2,8 @@ import {
   ActionIcon,
   Button,
   Group,
-  Modal,
   NumberInput,
+  PasswordInput,
   Select,
   Stack,
   Switch,
@@ -15,8 +15,17 @@ import { notifications } from '@mantine/notifications'
 import { IconTrash } from '@tabler/icons-react'
 import { useState } from 'react'
 import { post, put } from '../api'
-import { ErrorNote } from '../components'
-import { useSubmit } from '../form'
+import { ErrorNote, FieldError, FormDialog } from '../components'
+import { isHttpUrl, numberProblem, useSubmit, type Problems } from '../form'
+import { catalogEntry, CUSTOM, CUSTOM_BASES, PROVIDERS, type Setup } from '../provider-catalog'
+import {
+  cloudBody,
+  cloudDraft,
+  CloudKeyFields,
+  cloudProblems,
+  isCloud,
+  type CloudDraft,
+} from './CloudKeyFields'
 
 export interface ProviderKey {
   id: string
@@ -38,75 +47,211 @@ export interface Provider {
   name: string
   keys: ProviderKey[]
   network_config?: NetworkConfig
+  custom_provider_config?: { base_provider_type: string; is_key_less?: boolean }
 }
-
-export const KNOWN_PROVIDERS = [
-  'openai',
-  'anthropic',
-  'gemini',
-  'vertex',
-  'bedrock',
-  'azure',
-  'cohere',
-  'mistral',
-  'groq',
-  'ollama',
-  'openrouter',
-]
 
 const KEY_HINT = 'The key itself, or env.VAR to read it from the environment'
 
-export function AddProvider({ onClose, onDone }: { onClose: () => void; onDone: () => void }) {
-  const [name, setName] = useState<string | null>('openai')
+/** The API key field: hidden while typed, with a button to show it. */
+function KeyInput({
+  label = 'API key',
+  description = KEY_HINT,
+  value,
+  onChange,
+  error,
+  required,
+}: {
+  label?: string
+  description?: string
+  value: string
+  onChange: (v: string) => void
+  error?: string
+  required?: boolean
+}) {
+  return (
+    <PasswordInput
+      label={label}
+      description={description}
+      value={value}
+      onChange={(e) => onChange(e.currentTarget.value)}
+      name="key"
+      error={error}
+      required={required}
+      autoComplete="off"
+      visibilityToggleButtonProps={{ 'aria-label': 'Show or hide the key' }}
+    />
+  )
+}
+
+const PROVIDER_OPTIONS = [
+  ...PROVIDERS.map((p) => ({ value: p.name, label: p.label })),
+  { value: CUSTOM, label: 'Custom provider (an endpoint of your own)…' },
+]
+
+const baseUrlProblem = (url: string, required: boolean): string | undefined => {
+  if (url.trim() === '')
+    return required ? 'This provider needs a base URL, e.g. http://localhost:8000' : undefined
+  return isHttpUrl(url.trim()) ? undefined : 'The base URL must start with https:// or http://'
+}
+
+/** Adds a provider with its first key: every built-in provider, its cloud settings, or a custom one. */
+export function AddProvider({
+  existing,
+  onClose,
+  onDone,
+}: {
+  existing: string[]
+  onClose: () => void
+  onDone: () => void
+}) {
+  const [choice, setChoice] = useState<string | null>('openai')
+  const [customName, setCustomName] = useState('')
+  const [baseType, setBaseType] = useState<string | null>('openai')
+  const [keyless, setKeyless] = useState(false)
   const [key, setKey] = useState('')
   const [baseUrl, setBaseUrl] = useState('')
-  const form = useSubmit(['provider', 'value', 'keys', 'network_config'])
+  const [cloud, setCloud] = useState<CloudDraft>({})
+  const custom = choice === CUSTOM
+  const entry = custom ? undefined : catalogEntry(choice ?? '')
+  const setup = entry?.setup ?? 'api_key'
+  const noKey = custom ? keyless : (entry?.keyless ?? false)
+  const name = custom ? customName.trim() : (choice ?? '')
+  const validate = (): Problems => {
+    const p: Problems = {}
+    if (!choice) p.provider = 'Choose a provider'
+    if (custom) {
+      if (!name) p.provider_name = 'Name your provider, e.g. my-llm'
+      else if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) p.provider_name = 'Use letters, digits, - and _ only'
+      else if (PROVIDERS.some((e) => e.name === name))
+        p.provider_name = `${name} is a built-in provider: pick it in the list`
+    }
+    if (name && existing.includes(name))
+      p[custom ? 'provider_name' : 'provider'] = `${name} is set up already: add a key to it instead`
+    const url = baseUrlProblem(baseUrl, custom || (entry?.needsBaseUrl ?? false))
+    if (url) p.base_url = url
+    if (isCloud(setup)) Object.assign(p, cloudProblems(setup, cloud, key.trim() !== ''))
+    else if (!noKey && key.trim() === '') p.value = 'The API key is required (or env.VAR)'
+    return p
+  }
+  const form = useSubmit(
+    ['provider', 'value', 'keys', 'network_config', 'base_url', ...CLOUD_FIELDS],
+    validate,
+  )
   const submit = () =>
     form.run(async () => {
       await post('/api/providers', {
         provider: name,
-        keys: [{ name: 'default', value: key, models: ['*'], weight: 1 }],
-        ...(baseUrl && { network_config: { base_url: baseUrl } }),
+        keys: [
+          {
+            name: 'default',
+            value: key.trim(),
+            models: ['*'],
+            weight: 1,
+            ...(isCloud(setup) && cloudBody(setup, cloud)),
+          },
+        ],
+        ...(baseUrl.trim() && { network_config: { base_url: baseUrl.trim() } }),
+        ...(custom && {
+          custom_provider_config: { base_provider_type: baseType, ...(keyless && { is_key_less: true }) },
+        }),
       })
       notifications.show({ color: 'green', message: `Provider ${name} added` })
       onDone()
       onClose()
     })
   return (
-    <Modal opened onClose={onClose} title="Add provider">
+    <FormDialog onClose={onClose} onSubmit={submit} title="Add provider" size="lg">
       <Stack>
         <Select
           label="Provider"
-          data={KNOWN_PROVIDERS}
-          value={name}
-          onChange={setName}
+          data={PROVIDER_OPTIONS}
+          value={choice}
+          onChange={(v) => {
+            setChoice(v)
+            setCloud({})
+          }}
           searchable
+          nothingFoundMessage="No such provider: choose Custom provider for an endpoint of your own"
+          description={entry?.hint}
           error={form.errorFor('provider')}
+          allowDeselect={false}
         />
-        <TextInput
-          label="API key"
-          description={KEY_HINT}
-          value={key}
-          onChange={(e) => setKey(e.currentTarget.value)}
-          name="key"
-          error={form.errorFor('value') ?? form.errorFor('keys')}
-        />
-        <TextInput
-          label="Base URL (optional)"
-          placeholder="https://api.openai.com"
-          value={baseUrl}
-          onChange={(e) => setBaseUrl(e.currentTarget.value)}
-          name="base_url"
-          error={form.errorFor('network_config')}
-        />
+        {custom && (
+          <>
+            <TextInput
+              label="Provider name"
+              description="Callers write it before the model: my-llm/model-name"
+              value={customName}
+              onChange={(e) => setCustomName(e.currentTarget.value)}
+              error={form.errorFor('provider_name')}
+              required
+            />
+            <Select
+              label="It speaks the API of"
+              data={CUSTOM_BASES}
+              value={baseType}
+              onChange={setBaseType}
+              allowDeselect={false}
+            />
+            <Switch
+              label="It runs without an API key"
+              checked={keyless}
+              onChange={(e) => setKeyless(e.currentTarget.checked)}
+            />
+          </>
+        )}
+        {/* Vertex authenticates with its service account, below. */}
+        {!noKey && setup !== 'vertex' && (
+          <KeyInput
+            label={setup === 'bedrock' ? 'Bedrock API key (optional with access keys)' : 'API key'}
+            value={key}
+            onChange={setKey}
+            error={form.errorFor('value') ?? form.errorFor('keys')}
+            required={!isCloud(setup)}
+          />
+        )}
+        {isCloud(setup) && (
+          <CloudKeyFields cloud={setup} value={cloud} onChange={setCloud} errorFor={form.errorFor} />
+        )}
+        {setup !== 'azure' && (
+          <TextInput
+            label={custom || entry?.needsBaseUrl ? 'Base URL' : 'Base URL (optional)'}
+            placeholder={custom || entry?.needsBaseUrl ? 'http://localhost:8000' : "the provider's default"}
+            value={baseUrl}
+            onChange={(e) => setBaseUrl(e.currentTarget.value)}
+            name="base_url"
+            required={custom || entry?.needsBaseUrl}
+            error={form.errorFor('base_url') ?? form.errorFor('network_config')}
+          />
+        )}
+        {form.summary && <ErrorNote error={form.summary} />}
         <ErrorNote error={form.general} />
-        <Button onClick={submit} loading={form.busy}>
+        <Button type="submit" loading={form.busy}>
           Add
         </Button>
       </Stack>
-    </Modal>
+    </FormDialog>
   )
 }
+
+/** The fields of the cloud key configs, so that the server's blame lands beside them. */
+const CLOUD_FIELDS = [
+  'provider_name',
+  'endpoint',
+  'api_version',
+  'deployments',
+  'client_id',
+  'client_secret',
+  'tenant_id',
+  'access_key',
+  'secret_key',
+  'session_token',
+  'region',
+  'arn',
+  'project_id',
+  'project_number',
+  'auth_credentials',
+]
 
 /** Durations are integer milliseconds or Go-style text ("500ms", "2s"); a plain number is sent as milliseconds. */
 const duration = (v: string) => (v === '' ? undefined : /^\d+$/.test(v) ? Number(v) : v)
@@ -127,14 +272,36 @@ export function NetworkEditor({
   const [backoffInitial, setBackoffInitial] = useState(String(n.retry_backoff_initial ?? ''))
   const [backoffMax, setBackoffMax] = useState(String(n.retry_backoff_max ?? ''))
   const [headers, setHeaders] = useState(Object.entries(n.extra_headers ?? {}))
-  const form = useSubmit([
-    'network_config.base_url',
-    'network_config.default_request_timeout_in_seconds',
-    'network_config.max_retries',
-    'network_config.retry_backoff_initial',
-    'network_config.retry_backoff_max',
-    'network_config.extra_headers',
-  ])
+  const validate = (): Problems => {
+    const p: Problems = {}
+    const url = baseUrl.trim() === '' ? undefined : baseUrlProblem(baseUrl, false)
+    if (url) p['network_config.base_url'] = url
+    const t = numberProblem(timeout, { min: 1, whole: true, what: 'The timeout' })
+    if (t) p['network_config.default_request_timeout_in_seconds'] = t
+    const r = numberProblem(retries, { min: 0, whole: true, what: 'Retries' })
+    if (r) p['network_config.max_retries'] = r
+    for (const [f, v] of [
+      ['retry_backoff_initial', backoffInitial],
+      ['retry_backoff_max', backoffMax],
+    ] as const) {
+      if (v !== '' && !/^\d+(ms|s|m)?$/.test(v.trim()))
+        p[`network_config.${f}`] = 'Write milliseconds, or 500ms / 2s'
+    }
+    if (headers.some(([k, v]) => k.trim() === '' && v !== ''))
+      p['network_config.extra_headers'] = 'A header needs a name'
+    return p
+  }
+  const form = useSubmit(
+    [
+      'network_config.base_url',
+      'network_config.default_request_timeout_in_seconds',
+      'network_config.max_retries',
+      'network_config.retry_backoff_initial',
+      'network_config.retry_backoff_max',
+      'network_config.extra_headers',
+    ],
+    validate,
+  )
   const err = (f: string) => form.errorFor(`network_config.${f}`)
   const save = () =>
     form.run(async () => {
@@ -160,7 +327,7 @@ export function NetworkEditor({
       onClose()
     })
   return (
-    <Modal opened onClose={onClose} title={`Network settings: ${provider.name}`} size="lg">
+    <FormDialog onClose={onClose} onSubmit={save} title={`Network settings: ${provider.name}`} size="lg">
       <Stack>
         <TextInput
           label="Base URL"
@@ -174,9 +341,16 @@ export function NetworkEditor({
             label="Timeout (seconds)"
             value={timeout}
             onChange={setTimeoutS}
+            clampBehavior="none"
             error={err('default_request_timeout_in_seconds')}
           />
-          <NumberInput label="Max retries" value={retries} onChange={setRetries} error={err('max_retries')} />
+          <NumberInput
+            label="Max retries"
+            value={retries}
+            onChange={setRetries}
+            clampBehavior="none"
+            error={err('max_retries')}
+          />
         </Group>
         <Group grow align="flex-start">
           <TextInput
@@ -230,11 +404,7 @@ export function NetworkEditor({
             </ActionIcon>
           </Group>
         ))}
-        {err('extra_headers') && (
-          <Text size="sm" c="red">
-            {err('extra_headers')}
-          </Text>
-        )}
+        <FieldError error={err('extra_headers')} />
         <Button
           size="compact-sm"
           variant="light"
@@ -243,13 +413,20 @@ export function NetworkEditor({
         >
           Add header
         </Button>
+        {form.summary && <ErrorNote error={form.summary} />}
         <ErrorNote error={form.general} />
-        <Button onClick={save} loading={form.busy}>
+        <Button type="submit" loading={form.busy}>
           Save
         </Button>
       </Stack>
-    </Modal>
+    </FormDialog>
   )
+}
+
+/** How a configured provider's keys are set up: its own, or for a custom one its base type's. */
+export function setupOf(provider: Provider): Setup {
+  const type = provider.custom_provider_config?.base_provider_type ?? provider.name
+  return catalogEntry(type)?.setup ?? 'api_key'
 }
 
 /**
@@ -262,31 +439,53 @@ export function KeyEditor({
   onClose,
   onDone,
 }: {
-  provider: string
+  provider: Provider
   current?: ProviderKey
   onClose: () => void
   onDone: () => void
 }) {
+  const setup = setupOf(provider)
   const [name, setName] = useState(current?.name ?? '')
   const [value, setValue] = useState(current?.value ?? '')
   const [models, setModels] = useState(current?.models ?? ['*'])
   const [weight, setWeight] = useState<number | string>(current?.weight ?? 1)
   const [enabled, setEnabled] = useState(current?.enabled ?? true)
-  const form = useSubmit(['name', 'value', 'models', 'weight'])
+  const [cloud, setCloud] = useState<CloudDraft>(() =>
+    isCloud(setup) ? cloudDraft(setup, current as Record<string, unknown> | undefined) : {},
+  )
+  const keyless = setup === 'self_hosted' || provider.custom_provider_config?.is_key_less === true
+  const validate = (): Problems => {
+    const p: Problems = {}
+    if (name.trim() === '') p.name = 'Name the key, e.g. main'
+    const w = numberProblem(weight, { min: 0, what: 'The weight' })
+    if (w) p.weight = w
+    if (isCloud(setup)) Object.assign(p, cloudProblems(setup, cloud, value.trim() !== ''))
+    else if (!keyless && value.trim() === '') p.value = 'The key value is required (or env.VAR)'
+    return p
+  }
+  const form = useSubmit(['name', 'value', 'models', 'weight', ...CLOUD_FIELDS], validate)
   const save = () =>
     form.run(async () => {
-      const body = { name, value, models, weight: weight === '' ? undefined : Number(weight), enabled }
-      if (current) await put(`/api/providers/${provider}/keys/${current.id}`, body)
-      else await post(`/api/providers/${provider}/keys`, body)
+      const body = {
+        name: name.trim(),
+        value: value.trim(),
+        models,
+        weight: weight === '' ? undefined : Number(weight),
+        enabled,
+        ...(isCloud(setup) && cloudBody(setup, cloud)),
+      }
+      if (current) await put(`/api/providers/${provider.name}/keys/${current.id}`, body)
+      else await post(`/api/providers/${provider.name}/keys`, body)
       notifications.show({ color: 'green', message: current ? 'Key saved' : 'Key added' })
       onDone()
       onClose()
     })
   return (
-    <Modal
-      opened
+    <FormDialog
       onClose={onClose}
-      title={current ? `Edit key ${current.name ?? current.id}` : `Add a key to ${provider}`}
+      onSubmit={save}
+      size={isCloud(setup) ? 'lg' : 'md'}
+      title={current ? `Edit key ${current.name ?? current.id}` : `Add a key to ${provider.name}`}
     >
       <Stack>
         <TextInput
@@ -294,15 +493,23 @@ export function KeyEditor({
           value={name}
           onChange={(e) => setName(e.currentTarget.value)}
           error={form.errorFor('name')}
+          required
         />
-        <TextInput
-          label="Key value"
-          description={current ? `${KEY_HINT}. Leave the masked value to keep the stored secret.` : KEY_HINT}
-          value={value}
-          onChange={(e) => setValue(e.currentTarget.value)}
-          error={form.errorFor('value')}
-          ff="monospace"
-        />
+        {setup !== 'vertex' && (
+          <KeyInput
+            label={setup === 'bedrock' ? 'Bedrock API key (optional with access keys)' : 'Key value'}
+            description={
+              current ? `${KEY_HINT}. Leave the masked value to keep the stored secret.` : KEY_HINT
+            }
+            value={value}
+            onChange={setValue}
+            error={form.errorFor('value')}
+            required={!isCloud(setup) && !keyless}
+          />
+        )}
+        {isCloud(setup) && (
+          <CloudKeyFields cloud={setup} value={cloud} onChange={setCloud} errorFor={form.errorFor} />
+        )}
         <TagsInput
           label="Models"
           placeholder="* for all"
@@ -316,6 +523,7 @@ export function KeyEditor({
             value={weight}
             onChange={setWeight}
             min={0}
+            clampBehavior="none"
             error={form.errorFor('weight')}
           />
           <Switch
@@ -325,11 +533,12 @@ export function KeyEditor({
             mb={8}
           />
         </Group>
+        {form.summary && <ErrorNote error={form.summary} />}
         <ErrorNote error={form.general} />
-        <Button onClick={save} loading={form.busy}>
+        <Button type="submit" loading={form.busy}>
           {current ? 'Save key' : 'Add key'}
         </Button>
       </Stack>
-    </Modal>
+    </FormDialog>
   )
 }

@@ -2,7 +2,7 @@ import { Badge, Button, Card, Group, SimpleGrid, Stack, Text, Tooltip } from '@m
 import { useState } from 'react'
 import { Link } from 'react-router-dom'
 import { api, del, errorText } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
+import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader } from '../components'
 import { useApi } from '../hooks'
 import { AddProvider, KeyEditor, NetworkEditor, type Provider, type ProviderKey } from './ProviderForms'
 
@@ -36,7 +36,7 @@ export function ProvidersPage() {
   const { data, error, reload } = useApi<{ providers: Provider[] }>('/api/providers')
   const [adding, setAdding] = useState(false)
   const [editing, setEditing] = useState<Provider>()
-  const [keyEdit, setKeyEdit] = useState<{ provider: string; key?: ProviderKey }>()
+  const [keyEdit, setKeyEdit] = useState<{ provider: Provider; key?: ProviderKey }>()
   const providers = data?.providers ?? []
   const refresh = () => void reload()
   return (
@@ -47,6 +47,7 @@ export function ProvidersPage() {
         actions={<Button onClick={() => setAdding(true)}>Add provider</Button>}
       />
       <ErrorNote error={error} />
+      {!data && !error && <Loading what="providers" />}
       {data && providers.length === 0 && (
         <Empty title="No provider yet" hint="Add a provider and its API key to start sending requests." />
       )}
@@ -56,12 +57,18 @@ export function ProvidersPage() {
             key={p.name}
             provider={p}
             onNetwork={() => setEditing(p)}
-            onKey={(key) => setKeyEdit({ provider: p.name, key })}
+            onKey={(key) => setKeyEdit({ provider: p, key })}
             onChange={refresh}
           />
         ))}
       </SimpleGrid>
-      {adding && <AddProvider onClose={() => setAdding(false)} onDone={refresh} />}
+      {adding && (
+        <AddProvider
+          existing={providers.map((p) => p.name)}
+          onClose={() => setAdding(false)}
+          onDone={refresh}
+        />
+      )}
       {editing && <NetworkEditor provider={editing} onClose={() => setEditing(undefined)} onDone={refresh} />}
       {keyEdit && (
         <KeyEditor
@@ -121,9 +128,16 @@ function ProviderCard({
   return (
     <Card withBorder radius="md" padding="lg" data-testid={`provider-${provider.name}`}>
       <Group justify="space-between">
-        <Text fw={600} size="lg">
-          {provider.name}
-        </Text>
+        <div>
+          <Text fw={600} size="lg">
+            {provider.name}
+          </Text>
+          {provider.custom_provider_config && (
+            <Text size="xs" c="dimmed">
+              custom, {provider.custom_provider_config.base_provider_type} API
+            </Text>
+          )}
+        </div>
         <Tooltip label={health.detail} multiline w={260}>
           <Badge color={health.color} data-testid="provider-health">
             {health.label}

@@ -1,9 +1,18 @@
-import { Button, Group, Modal, Pagination, Stack, Table, Text, TextInput } from '@mantine/core'
+import { Button, Group, Pagination, Stack, Table, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
 import { useState } from 'react'
 import { del, post, put } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
-import { useSubmit } from '../form'
+import {
+  act,
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  FormDialog,
+  Loading,
+  PageHeader,
+  WideTable,
+} from '../components'
+import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
 import { UserAccess } from './UserAccess'
 
@@ -51,6 +60,7 @@ export function UsersPage() {
         aria-label="Search users"
       />
       <ErrorNote error={error} />
+      {!data && !error && <Loading what="users" />}
       {data && users.length === 0 && (
         <Empty
           title={debounced ? 'No user matches' : 'No user yet'}
@@ -62,7 +72,7 @@ export function UsersPage() {
         />
       )}
       {users.length > 0 && (
-        <Table.ScrollContainer minWidth={560}>
+        <WideTable minWidth={560} label="Users">
           <Table verticalSpacing="sm" highlightOnHover>
             <Table.Thead>
               <Table.Tr>
@@ -97,7 +107,7 @@ export function UsersPage() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
       {(data?.total_pages ?? 0) > 1 && (
         <Group justify="space-between" mt="md">
@@ -122,7 +132,14 @@ export function UsersPage() {
 function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void; onSaved: () => void }) {
   const [name, setName] = useState(user?.name ?? '')
   const [email, setEmail] = useState(user?.email ?? '')
-  const form = useSubmit(['name', 'email'])
+  const validate = (): Problems => ({
+    ...(email.trim() === '' && { email: 'The email must not be empty' }),
+    ...(email.trim() !== '' &&
+      !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.trim()) && {
+        email: `${email.trim()} is not an email address`,
+      }),
+  })
+  const form = useSubmit(['name', 'email'], validate)
   const save = () =>
     form.run(async () => {
       if (user) await put(`/api/users/${user.id}`, { name, email })
@@ -131,7 +148,7 @@ function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void
       onClose()
     })
   return (
-    <Modal opened onClose={onClose} title={user ? `Edit ${user.email}` : 'Create user'}>
+    <FormDialog onClose={onClose} onSubmit={save} title={user ? `Edit ${user.email}` : 'Create user'}>
       <Stack>
         <TextInput
           label="Name"
@@ -151,10 +168,10 @@ function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void
           required
         />
         <ErrorNote error={form.general} />
-        <Button onClick={save} loading={form.busy}>
+        <Button type="submit" loading={form.busy}>
           {user ? 'Save' : 'Create'}
         </Button>
       </Stack>
-    </Modal>
+    </FormDialog>
   )
 }

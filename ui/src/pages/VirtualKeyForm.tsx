@@ -5,9 +5,9 @@ import {
   Divider,
   Group,
   Loader,
-  Modal,
   MultiSelect,
   Select,
+  SimpleGrid,
   Stack,
   Switch,
   Text,
@@ -16,14 +16,15 @@ import {
 import { IconTrash } from '@tabler/icons-react'
 import { useEffect, useState } from 'react'
 import { get, post, put } from '../api'
-import { ErrorNote } from '../components'
-import { useSubmit } from '../form'
+import { ErrorNote, FieldError, FormDialog } from '../components'
+import { numberProblem, useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
 import {
   budgetBodies,
   budgetDrafts,
   BudgetRows,
+  limitProblems,
   rateLimitBody,
   rateLimitDraft,
   RateLimitFields,
@@ -43,6 +44,9 @@ export interface VirtualKey {
   customer_id?: string | null
   team?: { name: string } | null
   customer?: { name: string } | null
+  /** Keys an access profile issued: the user they were issued to, and the profile. */
+  user_id?: string
+  access_profile_id?: number
   budgets?: Budget[]
   rate_limit?: RateLimit | null
   provider_configs?: { id: number; provider: string; allowed_models?: string[]; weight?: number | null }[]
@@ -96,7 +100,20 @@ export function VirtualKeyForm({
   const [hadRate, setHadRate] = useState(false)
   const [mcpRows, setMcpRows] = useState<McpRow[]>([])
   const [resetUsage, setResetUsage] = useState(false)
-  const form = useSubmit(FIELDS)
+  // A new key reaches every configured provider until the user narrows it.
+  const rows: ProviderRow[] =
+    providers ?? providerNames.map((provider) => ({ provider, allowed_models: ['*'], weight: '' }))
+  /** The owner a choice replaced (a key belongs to a team or a customer): said, not done silently. */
+  const [replaced, setReplaced] = useState<string>()
+  const validate = (): Problems => {
+    const p: Problems = {}
+    if (name.trim() === '') p.name = 'The name must not be empty'
+    const weight = rows.map((r) => numberProblem(r.weight ?? '', { min: 0, what: 'A weight' })).find(Boolean)
+    if (weight) p.provider_configs = weight
+    if (mcpRows.some((m) => !m.client)) p.mcp_configs = 'Choose the MCP server of each row, or remove the row'
+    return { ...p, ...limitProblems(budgets, rate) }
+  }
+  const form = useSubmit(FIELDS, validate)
   const [loadError, setLoadError] = useState<string>()
 
   useEffect(() => {
@@ -126,10 +143,6 @@ export function VirtualKeyForm({
       })
       .catch((err: Error) => setLoadError(err.message))
   }, [id])
-
-  // A new key reaches every configured provider until the user narrows it.
-  const rows: ProviderRow[] =
-    providers ?? providerNames.map((provider) => ({ provider, allowed_models: ['*'], weight: '' }))
 
   const submit = () =>
     form.run(async () => {
@@ -172,12 +185,17 @@ export function VirtualKeyForm({
   ]
 
   return (
-    <Modal opened onClose={onClose} title={id ? `Edit virtual key ${name}` : 'Create virtual key'} size="xl">
+    <FormDialog
+      onClose={onClose}
+      onSubmit={submit}
+      title={id ? `Edit virtual key ${name}` : 'Create virtual key'}
+      size="xl"
+    >
       {loadError && <ErrorNote error={loadError} />}
       {!loaded && !loadError && <Loader />}
       {loaded && (
         <Stack>
-          <Group grow align="flex-start">
+          <SimpleGrid cols={{ base: 1, sm: 2 }}>
             <TextInput
               label="Name"
               name="vk-name"
@@ -191,8 +209,8 @@ export function VirtualKeyForm({
               value={description}
               onChange={(e) => setDescription(e.currentTarget.value)}
             />
-          </Group>
-          <Group grow align="flex-start">
+          </SimpleGrid>
+          <SimpleGrid cols={{ base: 1, sm: 2 }}>
             <Select
               label="Team"
               placeholder="none"
@@ -200,6 +218,8 @@ export function VirtualKeyForm({
               value={team}
               onChange={(v) => {
                 setTeam(v)
+                const had = customers.data?.customers.find((c) => c.id === customer)
+                setReplaced(v && had ? `customer ${had.name}` : undefined)
                 if (v) setCustomer(null)
               }}
               clearable
@@ -209,17 +229,30 @@ export function VirtualKeyForm({
             <Select
               label="Customer"
               placeholder="none"
-              description={team ? 'A key belongs to a team or a customer' : undefined}
               data={(customers.data?.customers ?? []).map((c) => ({ value: c.id, label: c.name }))}
               value={customer}
               onChange={(v) => {
                 setCustomer(v)
+                const had = teams.data?.teams.find((t) => t.id === team)
+                setReplaced(v && had ? `team ${had.name}` : undefined)
                 if (v) setTeam(null)
               }}
               clearable
+              name="vk-customer"
               error={form.errorFor('customer_id')}
             />
-          </Group>
+          </SimpleGrid>
+          <Text
+            size="xs"
+            c="dimmed"
+            mt={-8}
+            data-testid="vk-owner-note"
+            role={replaced ? 'status' : undefined}
+          >
+            {replaced
+              ? `The ${replaced} was cleared: a key belongs to one team or one customer, not both. Choose it again to switch back.`
+              : 'A key belongs to one team or one customer (or neither); their budgets then apply to it too.'}
+          </Text>
           {id && (
             <Switch
               label="Active: requests with this key are accepted"
@@ -252,8 +285,18 @@ export function VirtualKeyForm({
           />
 
           <Divider label="Budgets and rate limit" labelPosition="left" />
-          <BudgetRows value={budgets} onChange={setBudgets} error={form.errorFor('budgets')} />
-          <RateLimitFields value={rate} onChange={setRate} error={form.errorFor('rate_limit')} />
+          <BudgetRows
+            value={budgets}
+            onChange={setBudgets}
+            error={form.errorFor('budgets')}
+            errorFor={form.errorFor}
+          />
+          <RateLimitFields
+            value={rate}
+            onChange={setRate}
+            error={form.errorFor('rate_limit')}
+            errorFor={form.errorFor}
+          />
           {id && (
             <Checkbox
               label="Reset the usage of this key's budgets now"
@@ -264,7 +307,7 @@ export function VirtualKeyForm({
 
           <Divider label="MCP tools" labelPosition="left" />
           {mcpRows.map((m, i) => (
-            <Group key={i} align="flex-end" wrap="nowrap">
+            <Group key={i} align="flex-end" wrap="wrap">
               <Select
                 label="MCP server"
                 data={(mcp.data?.clients ?? []).map((c) => c.config.name)}
@@ -272,7 +315,7 @@ export function VirtualKeyForm({
                 onChange={(v) =>
                   setMcpRows(mcpRows.map((x, j) => (j === i ? { client: v ?? '', tools: [] } : x)))
                 }
-                w={180}
+                w={{ base: '100%', sm: 180 }}
               />
               <MultiSelect
                 label="Tools it may call"
@@ -280,7 +323,7 @@ export function VirtualKeyForm({
                 data={toolsOf(m.client)}
                 value={m.tools}
                 onChange={(v) => setMcpRows(mcpRows.map((x, j) => (j === i ? { ...x, tools: v } : x)))}
-                style={{ flex: 1 }}
+                style={{ flex: '1 1 200px' }}
                 searchable
               />
               <ActionIcon
@@ -295,11 +338,7 @@ export function VirtualKeyForm({
               </ActionIcon>
             </Group>
           ))}
-          {form.errorFor('mcp_configs') && (
-            <Text size="sm" c="red">
-              {form.errorFor('mcp_configs')}
-            </Text>
-          )}
+          <FieldError error={form.errorFor('mcp_configs')} />
           <Group>
             <Button
               size="compact-sm"
@@ -318,12 +357,13 @@ export function VirtualKeyForm({
             )}
           </Group>
 
+          {form.summary && <ErrorNote error={form.summary} />}
           <ErrorNote error={form.general} />
-          <Button onClick={submit} loading={form.busy}>
+          <Button type="submit" loading={form.busy}>
             {id ? 'Save' : 'Create'}
           </Button>
         </Stack>
       )}
-    </Modal>
+    </FormDialog>
   )
 }

@@ -2,7 +2,7 @@ import { Badge, Button, Code, CopyButton, Group, Modal, Stack, Table, Text, Text
 import { useDebouncedValue } from '@mantine/hooks'
 import { useState } from 'react'
 import { del, post, put } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, PageHeader } from '../components'
+import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { useApi } from '../hooks'
 import { LimitBars } from '../limits'
 import { VirtualKeyForm, type VirtualKey } from './VirtualKeyForm'
@@ -13,6 +13,21 @@ export function VirtualKeysPage() {
   const { data, error, reload } = useApi<{ virtual_keys: VirtualKey[] }>(
     `/api/governance/virtual-keys${debounced ? `?search=${encodeURIComponent(debounced)}` : ''}`,
   )
+  // Keys issued from an access profile belong to a user: name both.
+  const users = useApi<{ users: { id: string; email: string; name?: string }[] }>('/api/users?limit=100')
+  const profiles = useApi<{ access_profiles: { id: number; name: string }[] }>(
+    '/api/access-profiles?limit=1000',
+  )
+  const ownerOf = (k: VirtualKey): string => {
+    if (k.team?.name) return `team ${k.team.name}`
+    if (k.customer?.name) return `customer ${k.customer.name}`
+    if (k.user_id) {
+      const user = users.data?.users.find((u) => u.id === k.user_id)
+      const profile = profiles.data?.access_profiles.find((p) => p.id === k.access_profile_id)
+      return `${user?.email ?? `user ${k.user_id}`}${profile ? ` (profile ${profile.name})` : ''}`
+    }
+    return '—'
+  }
   const [form, setForm] = useState<{ id?: string }>()
   const [shown, setShown] = useState<{ name: string; value: string; rotated: boolean }>()
   const keys = data?.virtual_keys ?? []
@@ -22,7 +37,7 @@ export function VirtualKeysPage() {
         const res = await post<{ virtual_key: VirtualKey }>(`/api/governance/virtual-keys/${k.id}/rotate`)
         setShown({ name: k.name, value: res.virtual_key.value, rotated: true })
       },
-      'Key rotated: the old value no longer works',
+      'Key rotated: copy the new value; the old one no longer works',
       reload,
     )
   return (
@@ -41,6 +56,7 @@ export function VirtualKeysPage() {
         aria-label="Search virtual keys"
       />
       <ErrorNote error={error} />
+      {!data && !error && <Loading what="virtual keys" />}
       {data && keys.length === 0 && (
         <Empty
           title={debounced ? 'No key matches' : 'No virtual key yet'}
@@ -52,7 +68,7 @@ export function VirtualKeysPage() {
         />
       )}
       {keys.length > 0 && (
-        <Table.ScrollContainer minWidth={860}>
+        <WideTable minWidth={860} label="Virtual keys">
           <Table verticalSpacing="sm" highlightOnHover>
             <Table.Thead>
               <Table.Tr>
@@ -91,7 +107,7 @@ export function VirtualKeysPage() {
                   <Table.Td>
                     <Code style={{ whiteSpace: 'nowrap' }}>{k.value}</Code>
                   </Table.Td>
-                  <Table.Td>{k.team?.name ?? k.customer?.name ?? '—'}</Table.Td>
+                  <Table.Td data-testid="vk-owner">{ownerOf(k)}</Table.Td>
                   <Table.Td miw={230}>
                     <LimitBars budgets={k.budgets ?? []} rateLimit={k.rate_limit} />
                   </Table.Td>
@@ -105,9 +121,12 @@ export function VirtualKeysPage() {
                       <Button size="compact-xs" variant="light" onClick={() => setForm({ id: k.id })}>
                         Edit
                       </Button>
-                      <Button size="compact-xs" variant="light" onClick={() => rotate(k)}>
-                        Rotate
-                      </Button>
+                      <ConfirmButton
+                        label="Rotate"
+                        color="indigo"
+                        question={`Rotate ${k.name}? A new value is made and shown once. The old value stops working at once: every application using it must switch to the new one.`}
+                        onConfirm={() => void rotate(k)}
+                      />
                       <Button
                         size="compact-xs"
                         variant="default"
@@ -134,7 +153,7 @@ export function VirtualKeysPage() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </WideTable>
       )}
       {form && (
         <VirtualKeyForm
