@@ -214,10 +214,13 @@ describe('MCP code mode', () => {
   it('stops an endless loop and keeps serving other requests', async () => {
     const client = await connect(fullKey)
     const other = await connect(fullKey)
+    // Scripts run in worker threads: the gateway answers other requests while one spins.
+    const order: string[] = []
     const [loop, ping] = await Promise.all([
-      execute(client, 'let n = 0\nwhile (true) { n++ }'),
-      run(other, 'plain-ping'),
+      execute(client, 'let n = 0\nwhile (true) { n++ }').finally(() => order.push('loop')),
+      run(other, 'plain-ping').finally(() => order.push('ping')),
     ])
+    expect(order).toEqual(['ping', 'loop'])
     expect(loop.isError).toBe(true)
     expect(loop.text).toContain('Execution timeout error')
     expect(loop.text).toContain('without awaiting a tool call')
