@@ -440,6 +440,8 @@ export function registerMcpServerRoute(
     const owner = `${endpoint.virtual?.endpoint_slug ?? ''}\n${auth.vk?.id ?? 'anonymous'}`
     const session = sessions.find(sessionIdOf(request), owner)
     if (session) {
+      // An open GET stream keeps its session alive, however long the client stays quiet.
+      if (request.method === 'GET') sessions.streaming(session, reply.raw)
       reply.hijack()
       await session.transport.handleRequest(request.raw, reply.raw, request.body)
       return

@@ -10,6 +10,8 @@ export interface McpSession {
   transport: StreamableHTTPServerTransport
   server: Server
   lastSeen: number
+  /** GET streams open now: a session with one is never idle. */
+  streams: number
   /** Stops watching the lists for changes. */
   stop: () => void
 }
@@ -25,7 +27,8 @@ export interface McpSessionOptions {
  * The stateful /mcp sessions of this node. A session is only what a client needs to receive
  * notifications on its GET stream (`notifications/tools/list_changed`, …): every POST is
  * authenticated again, and a POST naming a session this node does not know is served statelessly,
- * so that several nodes behind a load balancer keep working.
+ * so that several nodes behind a load balancer keep working. A session unused for `idleMs` with no
+ * GET stream open is closed.
  */
 export class McpSessions {
   private readonly sessions = new Map<string, McpSession>()
@@ -59,7 +62,15 @@ export class McpSessions {
       onsessioninitialized: (id) => {
         if (this.sessions.size >= this.max) this.evictOldest()
         stop = watch()
-        this.sessions.set(id, { id, owner, transport, server, lastSeen: Date.now(), stop: () => stop() })
+        this.sessions.set(id, {
+          id,
+          owner,
+          transport,
+          server,
+          lastSeen: Date.now(),
+          streams: 0,
+          stop: () => stop(),
+        })
       },
       onsessionclosed: (id) => {
         this.drop(id)
@@ -70,6 +81,15 @@ export class McpSessions {
     }
     await server.connect(transport)
     return transport
+  }
+
+  /** Counts a GET stream of the session until its response closes. */
+  streaming(session: McpSession, response: { once(event: 'close', listener: () => void): unknown }): void {
+    session.streams++
+    response.once('close', () => {
+      session.streams--
+      session.lastSeen = Date.now()
+    })
   }
 
   private drop(id: string): void {
@@ -89,7 +109,8 @@ export class McpSessions {
 
   private sweep(): void {
     const now = Date.now()
-    for (const s of [...this.sessions.values()]) if (now - s.lastSeen > this.idleMs) this.drop(s.id)
+    for (const s of [...this.sessions.values()])
+      if (s.streams === 0 && now - s.lastSeen > this.idleMs) this.drop(s.id)
   }
 
   get size(): number {
