@@ -75,12 +75,6 @@ export class UsagePersistence {
     return flushing
   }
 
-  /** Everything charged so far is in the store when this resolves; rejects when the store refuses. */
-  async flushAll(): Promise<void> {
-    await this.flushing
-    if (!(await this.flush())) throw new Error('the usage not yet written back could not be written')
-  }
-
   /**
    * What was charged and may be missing from a store read that began at `since`: not yet written,
    * being written, or seen written at or after it (a batch committed just before the read and seen
