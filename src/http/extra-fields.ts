@@ -28,10 +28,11 @@ function openFields(ctx: GatewayContext): string {
 }
 
 function ascii(value: string): string {
-  return JSON.stringify(value).replace(
-    /[\u0080-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  )
+  return asciiJson(JSON.stringify(value))
+}
+
+function asciiJson(json: string): string {
+  return json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** `text` (a JSON object) with `fields` added as its last member; anything else comes back unchanged. */
@@ -54,7 +55,12 @@ function isSpace(c: number): boolean {
 /** A non-streamed answer's JSON text with Bifrost's `extra_fields` (latency: the provider call's time). */
 export function withExtraFields(text: string, ctx: GatewayContext): string {
   const latency = Math.round(ctx.upstreamLatencyMs ?? elapsedMs(ctx))
-  return spliceMember(text, `${openFields(ctx)},"latency":${latency},"chunk_index":0}`)
+  return spliceMember(text, `${openFields(ctx)},"latency":${latency},"chunk_index":0${cacheDebug(ctx)}}`)
+}
+
+/** `,"cache_debug":{...}` when the response cache looked the request up (semantic_cache plugin). */
+function cacheDebug(ctx: GatewayContext): string {
+  return ctx.facts.cacheDebug ? `,"cache_debug":${asciiJson(JSON.stringify(ctx.facts.cacheDebug))}` : ''
 }
 
 function elapsedMs(ctx: GatewayContext): number {
@@ -80,7 +86,7 @@ export class StreamExtraFields {
   private closing(final: boolean, now = process.hrtime.bigint()): string {
     const latency = Math.round(Number(now - (final ? this.ctx.startNs : this.last)) / 1e6)
     this.last = now
-    return `,${this.open},"latency":${latency},"chunk_index":${this.index++}}}`
+    return `,${this.open},"latency":${latency},"chunk_index":${this.index++}${final ? cacheDebug(this.ctx) : ''}}}`
   }
 
   /** One chunk's JSON text (an object, as the relays check) with its `extra_fields`. */

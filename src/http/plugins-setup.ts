@@ -1,10 +1,18 @@
 import { dirname } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
 import type { Cluster } from '../cluster/index.js'
 import type { Gateway } from '../core/gateway.js'
 import type { ConfigFile } from '../core/schemas/index.js'
-import { isConfigurableBuiltin, isEsModulePath, PluginHost, type PluginEntry } from '../plugins/index.js'
+import {
+  embedThrough,
+  isConfigurableBuiltin,
+  isEsModulePath,
+  PluginHost,
+  type PluginEntry,
+} from '../plugins/index.js'
 import type { ConfigStore } from '../store/index.js'
+import { registerCacheRoutes } from './routes/cache.js'
 import { PLUGINS_TOPIC, registerPluginRoutes } from './routes/plugins.js'
 
 /** The config store's key for plugin entries changed through /api/plugins. */
@@ -42,6 +50,7 @@ export async function startPlugins(deps: {
   configPath: string
 }): Promise<PluginHost> {
   const { gateway, store, cluster } = deps
+  const db = store.db as unknown as Kysely<unknown>
   const host = new PluginHost({
     pipeline: gateway.plugins,
     baseDir: dirname(deps.configPath),
@@ -50,6 +59,7 @@ export async function startPlugins(deps: {
       save: (entries) => store.setValue(STORE_KEY, entries),
     },
     builtins: () => gateway.plugins.builtinNames(),
+    deps: { db, bus: cluster.bus, embed: embedThrough(gateway) },
   })
   try {
     await host.start(fileEntries(deps.config))
@@ -57,6 +67,7 @@ export async function startPlugins(deps: {
     throw new Error(`${deps.configPath}: ${(err as Error).message}`)
   }
   registerPluginRoutes(deps.app, { host, bus: cluster.bus })
+  registerCacheRoutes(deps.app, { db, bus: cluster.bus })
   cluster.bus.subscribe(PLUGINS_TOPIC, () => void host.reload().catch(() => undefined))
   return host
 }

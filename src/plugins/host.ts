@@ -3,6 +3,12 @@ import type { GatewayPlugin, PluginPipeline, PluginPlacement } from '../core/plu
 import { checkConfig, loadCustomPlugin, PluginConfigError } from './custom.js'
 import { createJsonParser, JsonParserConfigSchema, type JsonParserConfig } from './jsonparser.js'
 import { createMocker, MockerConfigSchema, type MockerConfig } from './mocker.js'
+import {
+  createSemanticCache,
+  SemanticCacheConfigSchema,
+  type SemanticCacheConfig,
+  type SemanticCacheDeps,
+} from './semantic-cache/index.js'
 
 /** One `plugins[]` entry of config.json, and of /api/plugins (Bifrost's fields). */
 export interface PluginEntry {
@@ -42,15 +48,22 @@ export interface PluginEntryStore {
   save(entries: PluginEntry[]): Promise<void>
 }
 
+/** What built-ins may use of the server: the config store's database, the change bus, the gateway's calls. */
+export type BuiltinDeps = SemanticCacheDeps
+
 interface BuiltinFactory {
   schema: TSchema
-  create(config: Record<string, unknown>): GatewayPlugin
+  create(config: Record<string, unknown>, deps: BuiltinDeps): GatewayPlugin
 }
 
 /** Plugins Heimdall builds from a name alone. */
 const FACTORIES: Readonly<Record<string, BuiltinFactory>> = {
   mocker: { schema: MockerConfigSchema, create: (c) => createMocker(c as MockerConfig) },
   jsonparser: { schema: JsonParserConfigSchema, create: (c) => createJsonParser(c as JsonParserConfig) },
+  semantic_cache: {
+    schema: SemanticCacheConfigSchema,
+    create: (c, deps) => createSemanticCache(c as SemanticCacheConfig, deps),
+  },
 }
 
 /** Built-in parts that are plugins already, configured in their own sections (client, governance, telemetry). */
@@ -88,6 +101,7 @@ export class PluginHost {
       store?: PluginEntryStore
       /** Names of the built-in plugins in the pipeline (governance, logging ...), for the listing. */
       builtins: () => string[]
+      deps?: BuiltinDeps
     },
   ) {}
 
@@ -202,7 +216,7 @@ export class PluginHost {
     }
     checkConfig(factory.schema, config, `plugins.${entry.name}`)
     try {
-      return factory.create(config)
+      return factory.create(config, this.opts.deps ?? {})
     } catch (err) {
       throw new PluginConfigError(`plugins.${entry.name}: ${(err as Error).message}`, 'config')
     }

@@ -8,6 +8,7 @@ import { mcpOAuthCredentialsMigration } from './006_mcp_oauth_credentials.js'
 import { vkContentLoggingMigration } from './007_vk_content_logging.js'
 import { providerObjectsMigration } from './008_provider_objects.js'
 import { configVersionMigration } from './009_config_version.js'
+import { semanticCacheMigration } from './010_semantic_cache.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -24,4 +25,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '007_vk_content_logging': vkContentLoggingMigration,
   '008_provider_objects': providerObjectsMigration,
   '009_config_version': configVersionMigration,
+  '010_semantic_cache': semanticCacheMigration,
 }
