@@ -36,9 +36,6 @@ const NOT_SERVED: Record<string, string> = {
   'GET /api/governance/providers': 'model configs and provider governance',
   'PUT /api/governance/providers/{provider_name}': 'model configs and provider governance',
   'DELETE /api/governance/providers/{provider_name}': 'model configs and provider governance',
-  // The semantic cache (a plugin in Bifrost) is not built.
-  'DELETE /api/cache/clear/{requestId}': 'semantic cache',
-  'DELETE /api/cache/clear-by-key/{cacheKey}': 'semantic cache',
 }
 
 /** Answers that do not fit the documented schema yet, and why; one that starts fitting fails the test too. */

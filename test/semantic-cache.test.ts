@@ -1,68 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeBagOfWordsEmbeddings } from './fakes/bag-of-words-embeddings.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { callJson, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { callJson, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { cacheConfig, debugOf, untilHit } from './helpers/semantic-cache.js'
 
 const MODEL = 'openai/gpt-4o-mini'
-
-interface CacheDebug {
-  cache_hit: boolean
-  cache_id?: string
-  hit_type?: string
-  similarity?: number
-  threshold?: number
-  provider_used?: string
-  model_used?: string
-  input_tokens?: number
-}
-
-const debugOf = (body: unknown) =>
-  (body as { extra_fields?: { cache_debug?: CacheDebug } }).extra_fields?.cache_debug
-
-/** config.json of a gateway with the cache on: the OpenAI fake for chat, the bag-of-words fake for embeddings. */
-export function cacheConfig(
-  chatUrl: string,
-  embedUrl: string,
-  cache: Record<string, unknown> = {},
-): ConfigFile {
-  return {
-    providers: {
-      openai: fakeProvider(chatUrl),
-      embedder: fakeProvider(embedUrl, { custom_provider_config: { base_provider_type: 'openai' } }),
-    },
-    plugins: [
-      {
-        name: 'semantic_cache',
-        enabled: true,
-        config: {
-          provider: 'embedder',
-          embedding_model: 'bag-of-words',
-          dimension: 64,
-          threshold: 0.8,
-          ttl: '5m',
-          ...cache,
-        },
-      },
-    ],
-  } as ConfigFile
-}
-
-/** Repeats a call until it is answered from the cache (writes are off the request path), at most 5 s. */
-export async function untilHit<T>(
-  call: () => Promise<T>,
-  debug: (r: T) => CacheDebug | undefined,
-): Promise<T> {
-  const end = Date.now() + 5000
-  for (;;) {
-    const r = await call()
-    if (debug(r)?.cache_hit || Date.now() > end) return r
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 describe('semantic_cache: exact and by meaning, through the official SDKs', () => {
   let chat: FakeServer
