@@ -19,7 +19,8 @@ import {
   READ_TOOL_FILE,
 } from './meta-tools.js'
 import { scriptTool } from './auto-execute.js'
-import { DEFAULT_SANDBOX_LIMITS, runSandboxed, type HostToolCall, type SandboxLimits } from './sandbox.js'
+import { DEFAULT_SANDBOX_LIMITS, type HostToolCall, type SandboxLimits } from './interpreter.js'
+import { runSandboxed } from './sandbox.js'
 import { codeIdentifier, toolFileTypings } from './typings.js'
 
 /** What a caller may use: its tools, and the check of one call (throws the refusal). */

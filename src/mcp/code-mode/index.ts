@@ -9,11 +9,6 @@ export {
   READ_TOOL_FILE,
   isCodeModeTool,
 } from './meta-tools.js'
-export {
-  DEFAULT_SANDBOX_LIMITS,
-  runSandboxed,
-  sandboxLimitsFromConfig,
-  type SandboxLimits,
-  type SandboxOutcome,
-} from './sandbox.js'
+export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits, type SandboxOutcome } from './interpreter.js'
+export { MAX_CONCURRENT_SCRIPTS, runSandboxed, sandboxLimitsFromConfig } from './sandbox.js'
 export { codeIdentifier, schemaType, toolFileTypings } from './typings.js'

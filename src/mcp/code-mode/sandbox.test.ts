@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import {
-  MAX_CONCURRENT_SCRIPTS,
-  runSandboxed,
-  sandboxLimitsFromConfig,
-  type SandboxLimits,
-} from './sandbox.js'
+import type { SandboxLimits } from './interpreter.js'
+import { MAX_CONCURRENT_SCRIPTS, runSandboxed, sandboxLimitsFromConfig } from './sandbox.js'
 
 const limits: SandboxLimits = { timeoutMs: 2_000, memoryLimitBytes: 16 * 1024 * 1024, maxBlockingMs: 1_000 }
 const noTools = () => Promise.reject(new Error('no tools here'))

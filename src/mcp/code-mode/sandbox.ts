@@ -10,14 +10,6 @@ import {
 } from './interpreter.js'
 import type { FromWorker, ToWorker } from './sandbox-worker.js'
 
-export {
-  DEFAULT_SANDBOX_LIMITS,
-  type HostToolCall,
-  type SandboxErrorKind,
-  type SandboxLimits,
-  type SandboxOutcome,
-} from './interpreter.js'
-
 /**
  * Runs a model's script off the gateway's event loop: in a worker thread (see sandbox-worker.ts and
  * interpreter.ts), so that a busy script never holds up other requests, and a worker that does not
