@@ -130,6 +130,7 @@ export class GovernanceHook implements GatewayHook {
       throw decision('virtual_key_blocked', `virtual key "${vk.name}" expired at ${vk.expires_at}`)
     }
     ctx.state.set(VK_STATE, vk)
+    ctx.facts.virtualKey = vk
     return this.routeByWeight(vk, req)
   }
 
@@ -258,7 +259,10 @@ export class GovernanceHook implements GatewayHook {
       this.opts.pricing?.context({ provider, model, virtualKeyId: vk?.id }),
     )
     const isEstimated = estimated || result.estimated
-    ctx.state.set(COST_STATE, { cost: result.cost, estimated: isEstimated, priced: result.priced })
+    ctx.state.set(
+      COST_STATE,
+      (ctx.facts.cost = { cost: result.cost, estimated: isEstimated, priced: result.priced }),
+    )
     ctx.responseHeaders['x-bifrost-cost-usd'] = result.cost.toFixed(8)
     return result.cost
   }

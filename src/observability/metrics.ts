@@ -2,8 +2,6 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext, GatewayHook } from '../core/context.js'
 import { ERRORS, type ErrorCode } from '../core/errors.js'
-import { COST_STATE, VK_STATE } from '../governance/enforce.js'
-import type { VirtualKeyRecord } from '../governance/model.js'
 import { findPrice, PRICES } from '../governance/pricing/index.js'
 import { refuseAdmin } from '../http/auth.js'
 import { isBuiltinProvider } from '../providers/index.js'
@@ -219,7 +217,7 @@ export function createMetrics(
 
   function governanceLabels(ctx: GatewayContext): Record<string, string> {
     if (extra.length === 0) return {}
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const vk = ctx.facts.virtualKey
     const labels: Record<string, string> = {}
     if (settings.virtual_key_labels === true) labels.virtual_key = vk?.id ?? 'none'
     if (settings.team_labels === true) labels.team = vk?.team_id ?? 'none'
@@ -267,7 +265,7 @@ export function createMetrics(
         if (usage.completion_tokens > 0)
           outputTokens.inc({ provider, model, ...who }, usage.completion_tokens)
       }
-      const priced = ctx.state.get(COST_STATE) as { cost?: number } | undefined
+      const priced = ctx.facts.cost
       if (priced?.cost !== undefined && priced.cost > 0) cost.inc({ provider, model, ...who }, priced.cost)
     },
   }

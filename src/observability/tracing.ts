@@ -18,8 +18,6 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import { resolveSecret } from '../core/config.js'
 import type { AttemptRecord, GatewayContext, GatewayHook } from '../core/context.js'
 import type { RequestType } from '../core/errors.js'
-import { COST_STATE, VK_STATE } from '../governance/enforce.js'
-import type { VirtualKeyRecord } from '../governance/model.js'
 import {
   MCP_AGENT_FIRST,
   MCP_TOOL_CALLS,
@@ -282,9 +280,9 @@ function requestAttributes(ctx: GatewayContext, op: string): Attributes {
   }
   if (ctx.firstChunkNs !== undefined)
     a['heimdall.time_to_first_token_ms'] = Number(ctx.firstChunkNs - ctx.startNs) / 1e6
-  const cost = ctx.state.get(COST_STATE) as { cost?: number } | undefined
+  const cost = ctx.facts.cost
   if (cost?.cost !== undefined) a['heimdall.cost_usd'] = cost.cost
-  const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+  const vk = ctx.facts.virtualKey
   if (vk) {
     a['heimdall.virtual_key.id'] = vk.id
     a['heimdall.virtual_key.name'] = vk.name

@@ -1,8 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../core/context.js'
 import { GatewayError } from '../../core/errors.js'
-import { VK_STATE } from '../../governance/enforce.js'
-import type { VirtualKeyRecord } from '../../governance/model.js'
 import type { JsonResult } from '../../providers/types.js'
 import type { ProviderObjectKind, ProviderObjects } from '../../store/index.js'
 import type { AdminAuth } from '../auth.js'
@@ -50,7 +48,7 @@ export function adminOnInference(auth: () => AdminAuth): (request: FastifyReques
  * key (`x-bf-direct-key`) reaches its own provider account, where the provider decides.
  */
 export function viewerOf(ctx: GatewayContext, admin: boolean): Viewer {
-  const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+  const vk = ctx.facts.virtualKey
   return { admin: admin || ctx.directKey !== undefined, virtualKeyId: vk?.id ?? null }
 }
 

@@ -1,8 +1,6 @@
 import type { GatewayContext } from '../../core/context.js'
 import { toErrorBody } from '../../core/errors.js'
 import type { Usage } from '../../core/schemas/index.js'
-import { COST_STATE, VK_STATE } from '../../governance/enforce.js'
-import type { VirtualKeyRecord } from '../../governance/model.js'
 import { MCP_AGENT_FIRST } from '../../mcp/tool-calls.js'
 import { computeCost, estimateTokens, type TokenEstimateRequest } from '../../governance/pricing/index.js'
 import type { GovernanceState } from '../../governance/state.js'
@@ -77,7 +75,7 @@ export function buildPendingLog(
 ): PendingLog {
   const endNs = process.hrtime.bigint()
   const latency = ms(endNs - ctx.startNs)
-  const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+  const vk = ctx.facts.virtualKey
   const team = vk?.team_id ? governance?.team(vk.team_id) : undefined
   const customerId = vk?.customer_id ?? team?.customer_id ?? undefined
   const customer = customerId ? governance?.customer(customerId) : undefined
@@ -100,8 +98,7 @@ export function buildPendingLog(
   }
   let cost: number | null = null
   let estimated = false
-  const recorded = ctx.state.get(COST_STATE) as
-    { cost: number; estimated: boolean; priced: boolean } | undefined
+  const recorded = ctx.facts.cost
   if (recorded) {
     cost = recorded.priced ? recorded.cost : null
     estimated = recorded.estimated

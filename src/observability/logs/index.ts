@@ -1,6 +1,4 @@
 import type { GatewayContext, GatewayHook } from '../../core/context.js'
-import { VK_STATE } from '../../governance/enforce.js'
-import type { VirtualKeyRecord } from '../../governance/model.js'
 import { registerCostRecalculationRoutes } from '../../http/routes/logs-recalculate.js'
 import { registerLogRoutes } from '../../http/routes/logs.js'
 import { isStoreEnabled, type StoreSpec } from '../../store/index.js'
@@ -73,8 +71,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
   const enabled = () => client.enable_logging !== false
   // Content is kept unless the deployment or the caller's virtual key switched it off.
   const withContent = (ctx: GatewayContext) =>
-    client.disable_content_logging !== true &&
-    (ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined)?.disable_content_logging !== true
+    client.disable_content_logging !== true && ctx.facts.virtualKey?.disable_content_logging !== true
   const subscribers = new Set<LogSubscriber>()
   const maxContentChars = () => client.log_max_content_chars ?? DEFAULT_LOG_CONTENT_MAX_CHARS
 
@@ -147,7 +144,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
       if (tools?.length) {
         logToolCalls(tools, {
           llmRequestId: ctx.requestId,
-          virtualKey: ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined,
+          virtualKey: ctx.facts.virtualKey,
           withContent: withContent(ctx),
           secrets: credentialsOf(ctx.headers),
         })
