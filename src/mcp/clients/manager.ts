@@ -1,12 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js'
 import { GatewayError } from '../../core/errors.js'
-import type {
-  McpCallOptions,
-  McpCatalogSource,
-  McpTool,
-  McpToolResult,
-  McpToolSource,
-} from '../types.js'
+import type { McpCallOptions, McpCatalogSource, McpTool, McpToolResult, McpToolSource } from '../types.js'
 import { catalogSource, indexCatalog, toMcpTool, type CatalogIndex } from './catalog.js'
 import { clientView, type McpClientView } from './view.js'
 import {
