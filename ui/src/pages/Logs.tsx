@@ -1,10 +1,10 @@
 import { Badge, Group, MultiSelect, Pagination, Select, Switch, Table, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
-import { useEffect, useMemo, useState } from 'react'
-import { useSearchParams } from 'react-router-dom'
+import { useEffect, useState } from 'react'
 import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { formatDateTime, formatMoney, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
+import { PERIODS, useUrlFilters } from '../url-filters'
 import { LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
 
 export type { LogEntry } from './LogDrawer'
@@ -28,15 +28,6 @@ interface FilterData {
 
 const PAGE = 50
 
-/** Time ranges, as the API's `period` (back from now). */
-const PERIODS = [
-  { value: '15m', label: 'Last 15 minutes' },
-  { value: '1h', label: 'Last hour' },
-  { value: '24h', label: 'Last 24 hours' },
-  { value: '7d', label: 'Last 7 days' },
-  { value: '30d', label: 'Last 30 days' },
-]
-
 /** The filters kept in the page's URL, each a query parameter of /api/logs. */
 const LIST_FILTERS = [
   'providers',
@@ -54,38 +45,16 @@ const options = (items: Named[] | undefined) =>
 const NUM = { ta: 'right' } as const
 
 export function LogsPage() {
-  // Filters and the open entry live in the URL: a filtered view or one entry is a link to share.
-  const [params, setParams] = useSearchParams()
-  const update = (name: string, value: string | null) =>
-    setParams(
-      (p) => {
-        const next = new URLSearchParams(p)
-        if (value) next.set(name, value)
-        else next.delete(name)
-        if (name !== 'entry' && name !== 'page') next.delete('page')
-        return next
-      },
-      { replace: name !== 'entry' },
-    )
-  const list = (name: ListFilter) => params.get(name)?.split(',').filter(Boolean) ?? []
+  const { params, update, list, page, entry: selected, query } = useUrlFilters()
   const [search, setSearch] = useState(params.get('content_search') ?? '')
   const [debounced] = useDebouncedValue(search, 300)
   useEffect(() => {
     if (debounced !== (params.get('content_search') ?? '')) update('content_search', debounced)
   }, [debounced])
-  const page = Number(params.get('page') ?? 1) || 1
-  const selected = params.get('entry') ?? undefined
   const [live, setLive] = useState(false)
   const [liveRows, setLiveRows] = useState<LogEntry[]>([])
   const [liveState, setLiveState] = useState<'connecting' | 'open' | 'closed'>('closed')
-  const filters = useMemo(() => {
-    const q = new URLSearchParams()
-    for (const name of [...LIST_FILTERS, 'status', 'period', 'content_search']) {
-      const v = params.get(name)
-      if (v) q.set(name, v)
-    }
-    return q.toString()
-  }, [params])
+  const filters = query([...LIST_FILTERS, 'status', 'period', 'content_search'])
   const { data, error, loading } = useApi<LogsAnswer>(
     `/api/logs?limit=${PAGE}&offset=${(page - 1) * PAGE}&${filters}`,
   )

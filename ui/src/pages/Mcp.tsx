@@ -11,7 +11,6 @@ import {
   Switch,
   TagsInput,
   Text,
-  Textarea,
   TextInput,
 } from '@mantine/core'
 import { useEffect, useState } from 'react'
@@ -19,7 +18,7 @@ import { del, post } from '../api'
 import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { EditServer, parseHeaderLines, type McpServerConfig } from './McpEdit'
+import { EditServer, HeadersField, parseHeaderLines, ToolsField, type McpServerConfig } from './McpEdit'
 import { McpSessions } from './McpSessions'
 import { ToolDialog, type McpToolInfo } from './McpTool'
 
@@ -278,24 +277,14 @@ function AddServer({ onClose, onDone }: { onClose: () => void; onDone: () => voi
           />
         )}
         {type !== 'stdio' && !perUser && (
-          <Textarea
+          <HeadersField
             label="Headers (optional)"
-            description="One per line, Name: value"
-            placeholder="Authorization: Bearer …"
             value={headers}
-            onChange={(e) => setHeaders(e.currentTarget.value)}
-            autosize
-            minRows={2}
+            onChange={setHeaders}
             error={form.errorFor('headers')}
           />
         )}
-        <TagsInput
-          label="Tools keys may call"
-          description="* for all; empty allows none"
-          value={tools}
-          onChange={setTools}
-          error={form.errorFor('tools_to_execute')}
-        />
+        <ToolsField value={tools} onChange={setTools} error={form.errorFor('tools_to_execute')} />
         <ErrorNote error={form.general} />
         <Button onClick={submit} loading={form.busy}>
           {form.busy ? 'Connecting…' : 'Add'}

@@ -1,7 +1,7 @@
-import { Button, Modal, NumberInput, Stack, Switch, TagsInput, Textarea, TextInput } from '@mantine/core'
+import { Button, NumberInput, Stack, Switch, TagsInput, Textarea, TextInput } from '@mantine/core'
 import { useState } from 'react'
 import { put } from '../api'
-import { ErrorNote } from '../components'
+import { ErrorNote, FormDialog } from '../components'
 import { useSubmit } from '../form'
 
 export interface McpServerConfig {
@@ -73,82 +73,111 @@ export function EditServer({
       onClose()
     })
   return (
-    <Modal opened onClose={onClose} title={`Edit ${c.name}`} size="lg">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault()
-          void submit()
-        }}
-      >
-        <Stack>
-          <TextInput
-            label="Name"
-            description="Letters, digits and _; renaming renames its tools (<name>-<tool>)"
-            value={name}
-            onChange={(e) => setName(e.currentTarget.value)}
-            error={form.errorFor('name')}
-            name="mcp-edit-name"
+    <FormDialog onClose={onClose} title={`Edit ${c.name}`} size="lg" onSubmit={() => void submit()}>
+      <Stack>
+        <TextInput
+          label="Name"
+          description="Letters, digits and _; renaming renames its tools (<name>-<tool>)"
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={form.errorFor('name')}
+          name="mcp-edit-name"
+        />
+        <TextInput
+          label={c.connection_type === 'stdio' ? 'Command' : 'URL'}
+          description="Fixed once added: to change it, add the server again"
+          value={
+            c.connection_string ??
+            [c.stdio_config?.command, ...(c.stdio_config?.args ?? [])].filter(Boolean).join(' ')
+          }
+          readOnly
+          variant="filled"
+        />
+        {c.connection_type !== 'stdio' && c.auth_type !== 'per_user_oauth' && (
+          <HeadersField
+            value={headers}
+            onChange={setHeaders}
+            error={form.errorFor('headers')}
+            description="One per line, Name: value. Secrets show masked; a masked value left as it is stays unchanged"
           />
-          <TextInput
-            label={c.connection_type === 'stdio' ? 'Command' : 'URL'}
-            description="Fixed once added: to change it, add the server again"
-            value={
-              c.connection_string ??
-              [c.stdio_config?.command, ...(c.stdio_config?.args ?? [])].filter(Boolean).join(' ')
-            }
-            readOnly
-            variant="filled"
-          />
-          {c.connection_type !== 'stdio' && c.auth_type !== 'per_user_oauth' && (
-            <Textarea
-              label="Headers"
-              description="One per line, Name: value. Secrets show masked; a masked value left as it is stays unchanged"
-              value={headers}
-              onChange={(e) => setHeaders(e.currentTarget.value)}
-              autosize
-              minRows={2}
-              error={form.errorFor('headers')}
-            />
-          )}
-          <TagsInput
-            label="Tools keys may call"
-            description="* for all; empty allows none"
-            value={tools}
-            onChange={setTools}
-            error={form.errorFor('tools_to_execute')}
-          />
-          <TagsInput
-            label="Tools run without asking"
-            description="Tools an agent loop may run on its own; * for all"
-            value={auto}
-            onChange={setAuto}
-            error={form.errorFor('tools_to_auto_execute')}
-          />
-          <NumberInput
-            label="Tool timeout (seconds)"
-            description="Empty: the gateway's default"
-            min={0}
-            allowDecimal={false}
-            value={timeout}
-            onChange={setTimeoutValue}
-            error={form.errorFor('tool_execution_timeout')}
-          />
-          <Switch
-            label="Every virtual key may use it"
-            checked={allKeys}
-            onChange={(e) => setAllKeys(e.currentTarget.checked)}
-          />
-          <Switch
-            label="Disabled"
-            checked={disabled}
-            onChange={(e) => setDisabled(e.currentTarget.checked)}
-          />
-          <ErrorNote error={form.general} />
-          <Button type="submit" loading={form.busy}>
-            Save
-          </Button>
-        </Stack>
-      </form>
-    </Modal>
+        )}
+        <ToolsField value={tools} onChange={setTools} error={form.errorFor('tools_to_execute')} />
+        <TagsInput
+          label="Tools run without asking"
+          description="Tools an agent loop may run on its own; * for all"
+          value={auto}
+          onChange={setAuto}
+          error={form.errorFor('tools_to_auto_execute')}
+        />
+        <NumberInput
+          label="Tool timeout (seconds)"
+          description="Empty: the gateway's default"
+          min={0}
+          allowDecimal={false}
+          value={timeout}
+          onChange={setTimeoutValue}
+          error={form.errorFor('tool_execution_timeout')}
+        />
+        <Switch
+          label="Every virtual key may use it"
+          checked={allKeys}
+          onChange={(e) => setAllKeys(e.currentTarget.checked)}
+        />
+        <Switch label="Disabled" checked={disabled} onChange={(e) => setDisabled(e.currentTarget.checked)} />
+        <ErrorNote error={form.general} />
+        <Button type="submit" loading={form.busy}>
+          Save
+        </Button>
+      </Stack>
+    </FormDialog>
+  )
+}
+
+/** A server's request headers, one `Name: value` a line. */
+export function HeadersField({
+  value,
+  onChange,
+  error,
+  label = 'Headers',
+  description = 'One per line, Name: value',
+}: {
+  value: string
+  onChange: (value: string) => void
+  error?: string
+  label?: string
+  description?: string
+}) {
+  return (
+    <Textarea
+      label={label}
+      description={description}
+      placeholder="Authorization: Bearer …"
+      value={value}
+      onChange={(e) => onChange(e.currentTarget.value)}
+      autosize
+      minRows={2}
+      error={error}
+    />
+  )
+}
+
+/** Which of a server's tools virtual keys may call. */
+export function ToolsField({
+  value,
+  onChange,
+  error,
+}: {
+  value: string[]
+  onChange: (value: string[]) => void
+  error?: string
+}) {
+  return (
+    <TagsInput
+      label="Tools keys may call"
+      description="* for all; empty allows none"
+      value={value}
+      onChange={onChange}
+      error={error}
+    />
   )
 }

@@ -11,11 +11,12 @@ import {
   Table,
   Text,
 } from '@mantine/core'
-import { Link, useSearchParams } from 'react-router-dom'
+import { Link } from 'react-router-dom'
 import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { Field, JsonBox } from '../detail'
 import { formatDateTime, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
+import { PERIODS, useUrlFilters } from '../url-filters'
 
 interface McpLogEntry {
   id: string
@@ -34,40 +35,19 @@ interface McpLogEntry {
 
 const PAGE = 50
 const NUM = { ta: 'right' } as const
-const PERIODS = [
-  { value: '1h', label: 'Last hour' },
-  { value: '24h', label: 'Last 24 hours' },
-  { value: '7d', label: 'Last 7 days' },
-  { value: '30d', label: 'Last 30 days' },
-]
 
 /** Every MCP tool call the gateway ran (GET /api/mcp-logs), with its arguments and result. */
 export function McpLogsPage() {
-  const [params, setParams] = useSearchParams()
-  const update = (name: string, value: string | null) =>
-    setParams((p) => {
-      const next = new URLSearchParams(p)
-      if (value) next.set(name, value)
-      else next.delete(name)
-      if (name !== 'entry' && name !== 'page') next.delete('page')
-      return next
-    })
-  const page = Number(params.get('page') ?? 1) || 1
-  const q = new URLSearchParams()
-  for (const name of ['tool_names', 'server_labels', 'status', 'period']) {
-    const v = params.get(name)
-    if (v) q.set(name, v)
-  }
+  const { params, update, list, page, entry: selected, query } = useUrlFilters()
+  const q = query(['tool_names', 'server_labels', 'status', 'period'])
   const { data, error, loading } = useApi<{ logs: McpLogEntry[]; pagination: { total_count: number } }>(
     `/api/mcp-logs?limit=${PAGE}&offset=${(page - 1) * PAGE}&${q}`,
   )
   const filterData = useApi<{ tool_names: string[]; server_labels: string[] }>(
     '/api/mcp-logs/filterdata',
   ).data
-  const list = (name: string) => params.get(name)?.split(',').filter(Boolean) ?? []
   const rows = data?.logs ?? []
   const total = data?.pagination.total_count ?? 0
-  const selected = params.get('entry')
   return (
     <>
       <PageHeader
@@ -169,7 +149,7 @@ export function McpLogsPage() {
           )}
         </Group>
       )}
-      <McpLogDrawer id={selected ?? undefined} onClose={() => update('entry', null)} />
+      <McpLogDrawer id={selected} onClose={() => update('entry', null)} />
     </>
   )
 }

@@ -1,18 +1,16 @@
-import {
-  Badge,
-  Button,
-  Group,
-  Modal,
-  NumberInput,
-  Select,
-  Stack,
-  Table,
-  Text,
-  TextInput,
-} from '@mantine/core'
+import { Badge, Button, Group, NumberInput, Select, Stack, Table, Text, TextInput } from '@mantine/core'
 import { useState } from 'react'
 import { del, post } from '../api'
-import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
+import {
+  act,
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  FormDialog,
+  Loading,
+  PageHeader,
+  WideTable,
+} from '../components'
 import { formatDateTime, formatMoney } from '../format'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
@@ -194,81 +192,74 @@ function AddOverride({
       onClose()
     })
   return (
-    <Modal opened onClose={onClose} title="Add pricing override" size="lg">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault()
-          void submit()
-        }}
-      >
-        <Stack>
-          <TextInput
-            label="Name"
-            value={name}
-            onChange={(e) => setName(e.currentTarget.value)}
-            error={form.errorFor('name')}
-            name="pricing-name"
-          />
+    <FormDialog onClose={onClose} title="Add pricing override" size="lg" onSubmit={() => void submit()}>
+      <Stack>
+        <TextInput
+          label="Name"
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={form.errorFor('name')}
+          name="pricing-name"
+        />
+        <Select
+          label="Applies to"
+          data={SCOPES}
+          value={scope}
+          onChange={(v) => setScope(v ?? 'global')}
+          allowDeselect={false}
+        />
+        {needsProvider && (
           <Select
-            label="Applies to"
-            data={SCOPES}
-            value={scope}
-            onChange={(v) => setScope(v ?? 'global')}
-            allowDeselect={false}
+            label="Provider"
+            data={(providers?.providers ?? []).map((p) => p.name)}
+            value={provider}
+            onChange={setProvider}
+            error={form.errorFor('provider_id')}
+            searchable
           />
-          {needsProvider && (
-            <Select
-              label="Provider"
-              data={(providers?.providers ?? []).map((p) => p.name)}
-              value={provider}
-              onChange={setProvider}
-              error={form.errorFor('provider_id')}
-              searchable
-            />
-          )}
-          {needsKey && (
-            <Select
-              label="Virtual key"
-              data={keys.map((k) => ({ value: k.id, label: k.name }))}
-              value={vk}
-              onChange={setVk}
-              error={form.errorFor('virtual_key_id')}
-              searchable
-            />
-          )}
-          <TextInput
-            label="Model"
-            description="A model name, or a pattern where * stands for anything (claude-3*)"
-            value={pattern}
-            onChange={(e) => setPattern(e.currentTarget.value)}
-            error={form.errorFor('pattern')}
-            name="pricing-pattern"
+        )}
+        {needsKey && (
+          <Select
+            label="Virtual key"
+            data={keys.map((k) => ({ value: k.id, label: k.name }))}
+            value={vk}
+            onChange={setVk}
+            error={form.errorFor('virtual_key_id')}
+            searchable
           />
-          <Group grow>
-            <NumberInput
-              label="Input, $ per 1M tokens"
-              min={0}
-              decimalScale={6}
-              value={input}
-              onChange={setInput}
-              name="pricing-input"
-            />
-            <NumberInput
-              label="Output, $ per 1M tokens"
-              min={0}
-              decimalScale={6}
-              value={output}
-              onChange={setOutput}
-              name="pricing-output"
-            />
-          </Group>
-          {form.errorFor('pricing_patch') && <ErrorNote error={form.errorFor('pricing_patch')} />}
-          <ErrorNote error={form.general} />
-          <Button type="submit" loading={form.busy}>
-            Add
-          </Button>
-        </Stack>
-      </form>
-    </Modal>
+        )}
+        <TextInput
+          label="Model"
+          description="A model name, or a pattern where * stands for anything (claude-3*)"
+          value={pattern}
+          onChange={(e) => setPattern(e.currentTarget.value)}
+          error={form.errorFor('pattern')}
+          name="pricing-pattern"
+        />
+        <Group grow>
+          <NumberInput
+            label="Input, $ per 1M tokens"
+            min={0}
+            decimalScale={6}
+            value={input}
+            onChange={setInput}
+            name="pricing-input"
+          />
+          <NumberInput
+            label="Output, $ per 1M tokens"
+            min={0}
+            decimalScale={6}
+            value={output}
+            onChange={setOutput}
+            name="pricing-output"
+          />
+        </Group>
+        {form.errorFor('pricing_patch') && <ErrorNote error={form.errorFor('pricing_patch')} />}
+        <ErrorNote error={form.general} />
+        <Button type="submit" loading={form.busy}>
+          Add
+        </Button>
+      </Stack>
+    </FormDialog>
   )
 }
