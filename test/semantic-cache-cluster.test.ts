@@ -1,5 +1,6 @@
 import OpenAI from 'openai'
 import { afterAll, describe, expect, it } from 'vitest'
+import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeBagOfWordsEmbeddings } from './fakes/bag-of-words-embeddings.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
@@ -31,7 +32,7 @@ describe('semantic_cache across nodes', () => {
   it("a second node answers from the first node's entry, and a clear reaches both", async () => {
     chat = await startFakeOpenAI()
     embed = await startFakeBagOfWordsEmbeddings()
-    const config = {
+    const config: ConfigFile = {
       ...cacheConfig(chat.url, embed.url),
       config_store: { enabled: true, type: 'postgres', config: { connection_string: await db.freshUrl() } },
       cluster: { redis_url: REDIS_URL, prefix },
