@@ -113,6 +113,13 @@ describe('MCP agent mode for chat completions', () => {
       completion_tokens: u1.completion_tokens + u2.completion_tokens,
       total_tokens: u1.total_tokens + u2.total_tokens,
     })
+
+    // The cost header is both rounds' cost: gpt-4o-mini's list price for each round's usage.
+    const price = (u: { prompt_tokens: number; completion_tokens: number }) =>
+      u.prompt_tokens * 0.15e-6 + u.completion_tokens * 0.6e-6
+    const cost = Number(response.headers.get('x-bifrost-cost-usd'))
+    expect(cost).toBeCloseTo(price(u1) + price(u2), 10)
+    expect(cost).toBeGreaterThan(price(u2))
   })
 
   it('returns a call to a tool that is not auto-executed to the caller', async () => {

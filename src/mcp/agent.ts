@@ -169,6 +169,15 @@ async function runCalls(
   }
 }
 
+const COST_HEADER = 'x-bifrost-cost-usd'
+
+/** What a round cost, as governance priced it for the response header (undefined: not priced). */
+function costOf(ctx: GatewayContext): number | undefined {
+  const header = ctx.responseHeaders[COST_HEADER]
+  const value = header === undefined ? NaN : Number(header)
+  return Number.isFinite(value) ? value : undefined
+}
+
 /** Each round is a request of its own to the hooks: authenticated, limited, charged and logged. */
 function roundContext(first: GatewayContext): GatewayContext {
   const ctx = createContext({
@@ -222,6 +231,7 @@ export async function chatWithMcpAgent(
   const maxDepth = Math.max(0, opts.maxDepth?.() ?? DEFAULT_MCP_AGENT_DEPTH)
   let result = await gateway.chat(ctx, req)
   let usage = result.usage ?? result.body.usage
+  let cost = costOf(ctx)
   let current = ctx
   let conversation = req
   let rounds = 0
@@ -235,10 +245,14 @@ export async function chatWithMcpAgent(
     current = next
     result = await gateway.chat(current, conversation)
     usage = addUsage(usage, result.usage ?? result.body.usage)
+    const roundCost = costOf(current)
+    if (roundCost !== undefined) cost = (cost ?? 0) + roundCost
     rounds++
   }
   if (rounds === 0) return { result, ctx, rounds }
   current.responseHeaders[MCP_AGENT_ROUNDS_HEADER] = String(rounds)
+  // The answer's cost is every round's, as its usage is.
+  if (cost !== undefined) current.responseHeaders[COST_HEADER] = cost.toFixed(8)
   const body: ChatResponse = { ...result.body, ...(usage && { usage }) }
   // No raw bytes: the body sent is not the provider's last answer byte for byte.
   return { result: { body, usage, headers: result.headers }, ctx: current, rounds }
