@@ -3,7 +3,7 @@ import { normalizeProvider } from '../src/core/config.js'
 import { GatewayError } from '../src/core/errors.js'
 import type { ChatMessage, ChatRequest, ReasoningDetail, ToolCall, Usage } from '../src/core/schemas/index.js'
 import { createAnthropicAdapter } from '../src/providers/anthropic/index.js'
-import type { Attempt, ChatStreamItem, ProviderAdapter } from '../src/providers/types.js'
+import type { Attempt, ChatStreamItem, ProviderAdapter } from '../src/core/provider-adapter.js'
 import { anthropicFault, fakeSignature, startFakeAnthropic } from './fakes/anthropic.js'
 import type { FakeServer } from './fakes/server.js'
 
@@ -327,7 +327,11 @@ describe('Anthropic adapter against the fake Messages API', () => {
       }),
     )
     const u = write.usage!
-    expect(u.prompt_tokens_details).toEqual({ cached_tokens: 0, cache_creation_tokens: 4 })
+    expect(u.prompt_tokens_details).toEqual({
+      cached_tokens: 0,
+      cache_creation_tokens: 4,
+      cached_write_tokens: 4,
+    })
     expect(fake.requests[3].body.system).toEqual([
       { type: 'text', text: 'long rules', cache_control: { type: 'ephemeral' } },
     ])

@@ -27,7 +27,8 @@ import { sampleOf } from './json-schema-sample.js'
  *   is JSON text that fits the schema, its strings "Echo: <prompt>" (structured outputs).
  * - a forced tool (`tool_choice: {type:'tool'}`) whose input_schema does not describe a city: its
  *   input fits that schema instead of being the weather call.
- * - a prompt containing "cached": 8 cache_read_input_tokens; else any cache_control: 4 cache_creation_input_tokens.
+ * - a prompt containing "cached": 8 cache_read_input_tokens; else any cache_control: 4 cache_creation_input_tokens,
+ *   split in `cache_creation` by lifetime (all 1-hour when a cache_control says `ttl: "1h"`).
  * - a prompt containing "[stream-error]": an `error` event (overloaded_error) after message_start.
  * - a prompt containing "[no-stop]": the stream ends cleanly without message_stop.
  * - `stop_sequences` found in the answer: it is cut there (stop_reason stop_sequence); too small
@@ -295,10 +296,13 @@ function usageFor(body: any, p: Plan) {
   const cached = p.promptText.includes('cached')
   const hasBreakpoint = JSON.stringify(body).includes('"cache_control"')
   const output = countTokens(p.blocks.map((b) => b.text + (b.input ? JSON.stringify(b.input) : '')).join(''))
+  const written = hasBreakpoint && !cached ? 4 : 0
+  const oneHour = /"cache_control":\{[^}]*"ttl":"1h"/.test(JSON.stringify(body)) ? written : 0
   return {
     input_tokens: input,
-    cache_creation_input_tokens: hasBreakpoint && !cached ? 4 : 0,
+    cache_creation_input_tokens: written,
     cache_read_input_tokens: cached ? 8 : 0,
+    cache_creation: { ephemeral_5m_input_tokens: written - oneHour, ephemeral_1h_input_tokens: oneHour },
     output_tokens: output,
   }
 }

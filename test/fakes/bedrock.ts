@@ -25,7 +25,8 @@ import { sampleOf } from './json-schema-sample.js'
  * per tool offered, up to two in parallel (input streamed in small pieces);
  * `additionalModelRequestFields.thinking` (Claude) or `.reasoningConfig`: a signed reasoning block
  * first, and for a Claude model a tool turn sent back must start with it (ValidationException);
- * a system `cachePoint`: 6 cacheReadInputTokens; a model id containing `throttled`: 429
+ * a system `cachePoint`: 6 cacheReadInputTokens; a `cachePoint` among the messages or tools: 4
+ * cacheWriteInputTokens, with `cacheDetails` by the points' `ttl` (1h if any says so); a model id containing `throttled`: 429
  * ThrottlingException; `[stream-error]` in the prompt: a modelStreamErrorException mid-stream;
  * `outputConfig.textFormat` (structured output, the schema a JSON string): JSON text fitting it.
  */
@@ -114,7 +115,7 @@ function lastUserText(messages: any[]): string {
 }
 
 /** The answer a Converse request gets, as content blocks, a stop reason and usage. */
-function answerConverse(body: any): { blocks: Block[]; stopReason: string; usage: Record<string, number> } {
+function answerConverse(body: any): { blocks: Block[]; stopReason: string; usage: Record<string, any> } {
   const messages: any[] = body.messages ?? []
   const last = messages[messages.length - 1]
   const blocks: Block[] = []
@@ -164,7 +165,16 @@ function answerConverse(body: any): { blocks: Block[]; stopReason: string; usage
     totalTokens: input + output + cached,
   }
   if (cached) usage.cacheReadInputTokens = cached
-  return { blocks, stopReason, usage }
+  const points = [...messages.flatMap((m: any) => m.content ?? []), ...(body.toolConfig?.tools ?? [])]
+    .map((b: any) => b.cachePoint)
+    .filter(Boolean)
+  const written: Record<string, unknown> = {}
+  if (points.length) {
+    const ttl = points.some((p: any) => p.ttl === '1h') ? '1h' : '5m'
+    Object.assign(written, { cacheWriteInputTokens: 4, cacheDetails: [{ ttl, inputTokens: 4 }] })
+    usage.totalTokens += 4
+  }
+  return { blocks, stopReason, usage: { ...usage, ...written } }
 }
 
 /** The answer in neutral terms, for `FakeServer.answers`. */

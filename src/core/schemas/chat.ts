@@ -140,6 +140,10 @@ export interface Usage {
     cached_tokens?: number
     /** Tokens written to the provider's prompt cache (Anthropic); a subset of prompt_tokens. */
     cache_creation_tokens?: number
+    /** Bifrost's name for the same cache writes, on OpenAI-shaped answers. */
+    cached_write_tokens?: number
+    /** The part of the cache writes kept for one hour (Anthropic, Bedrock Claude), billed apart from 5-minute writes. */
+    cached_write_1h_tokens?: number
     audio_tokens?: number
     [k: string]: unknown
   }

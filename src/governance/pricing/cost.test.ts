@@ -47,6 +47,7 @@ describe('computeCost', () => {
       input: expect.closeTo(0.003, 12),
       cached_read: expect.closeTo(0.006, 12),
       cache_write: expect.closeTo(0.01875, 12),
+      cache_write_1h: 0,
       output: expect.closeTo(0.012, 12),
     })
     expect(r.priced_as).toEqual({ provider: 'anthropic', model: 'claude-sonnet-4-5' })
@@ -125,7 +126,9 @@ describe('computeCost', () => {
 
     it('prices cache writes at the input price when no write price is listed', () => {
       const u = usage(1_000, 0, { prompt_tokens_details: { cache_creation_tokens: 1_000 } })
-      expect(computeCost('openai', 'gpt-4o', u).breakdown.cache_write).toBeCloseTo(1_000 * pm(2.5), 12)
+      const r = computeCost('openai', 'gpt-4o', u)
+      expect(r.breakdown.cache_write).toBeCloseTo(1_000 * pm(2.5), 12)
+      expect(r.fallbacks).toEqual(['cache_write_at_input_price'])
     })
 
     it('caps cache figures at the prompt, so no part goes negative', () => {
@@ -143,6 +146,7 @@ describe('computeCost', () => {
         input: 0,
         cached_read: expect.closeTo(100 * pm(1.25), 12),
         cache_write: 0,
+        cache_write_1h: 0,
         output: 0,
       })
     })
@@ -160,7 +164,7 @@ describe('computeCost', () => {
       cost: 0,
       estimated: false,
       priced: false,
-      breakdown: { input: 0, cached_read: 0, cache_write: 0, output: 0 },
+      breakdown: { input: 0, cached_read: 0, cache_write: 0, cache_write_1h: 0, output: 0 },
     })
     expect(computeCost('ollama', 'llama3.2', usage(1_000, 1_000)).priced).toBe(false)
   })

@@ -8,10 +8,17 @@ export interface CostBreakdown {
   /** Prompt tokens neither read from nor written to a cache. */
   input: number
   cached_read: number
+  /** All cache writes, 5-minute and 1-hour. */
   cache_write: number
+  /** The part of `cache_write` spent on 1-hour writes. */
+  cache_write_1h: number
   /** Completion tokens, reasoning included. */
   output: number
 }
+
+/** A part of the prompt whose own rate is not in the price list, billed at a fallback rate instead. */
+export type CacheRateFallback =
+  'cache_read_at_input_price' | 'cache_write_at_input_price' | 'cache_write_1h_at_5m_price'
 
 export interface CostResult {
   /** US dollars. */
@@ -25,6 +32,8 @@ export interface CostResult {
   priced_as?: { provider: string; model: string }
   /** The pricing override applied, if any. */
   override_id?: string
+  /** Cache tokens billed at a fallback rate because the price list has none for them (never at $0). */
+  fallbacks?: CacheRateFallback[]
 }
 
 export interface CostOptions extends PricingContext {
@@ -59,16 +68,18 @@ export function computeCost(
       cost: 0,
       estimated,
       priced: false,
-      breakdown: { input: 0, cached_read: 0, cache_write: 0, output: 0 },
+      breakdown: { input: 0, cached_read: 0, cache_write: 0, cache_write_1h: 0, output: 0 },
     }
   }
   const price = applyPricingPatch(match?.price ?? ZERO_PRICE, override?.patch)
   const tokens = splitUsage(usage)
   const rates = ratesFor(price, tokens.prompt)
+  const write1h = tokens.cacheWrite1h * rates.cacheWrite1h
   const breakdown: CostBreakdown = {
     input: tokens.uncached * rates.input,
     cached_read: tokens.cacheRead * rates.cacheRead,
-    cache_write: tokens.cacheWrite * rates.cacheWrite,
+    cache_write: (tokens.cacheWrite - tokens.cacheWrite1h) * rates.cacheWrite + write1h,
+    cache_write_1h: write1h,
     output: tokens.completion * rates.output,
   }
   const result: CostResult = {
@@ -79,6 +90,12 @@ export function computeCost(
   }
   if (match) result.priced_as = { provider: match.provider, model: match.model }
   if (override) result.override_id = override.id
+  const fallbacks: CacheRateFallback[] = []
+  if (tokens.cacheRead && rates.fallbacks.read) fallbacks.push('cache_read_at_input_price')
+  if (tokens.cacheWrite > tokens.cacheWrite1h && rates.fallbacks.write)
+    fallbacks.push('cache_write_at_input_price')
+  if (tokens.cacheWrite1h && rates.fallbacks.write1h) fallbacks.push('cache_write_1h_at_5m_price')
+  if (fallbacks.length) result.fallbacks = fallbacks
   return result
 }
 
@@ -104,7 +121,9 @@ interface TokenSplit {
   prompt: number
   uncached: number
   cacheRead: number
+  /** All cache writes; `cacheWrite1h` of them are 1-hour writes. */
   cacheWrite: number
+  cacheWrite1h: number
   completion: number
 }
 
@@ -115,12 +134,14 @@ function splitUsage(usage: Usage): TokenSplit {
   // DeepSeek reports its cache hits in its own field.
   const reported = details?.cached_tokens ?? usage.prompt_cache_hit_tokens
   const cacheRead = Math.min(count(reported), prompt)
-  const cacheWrite = Math.min(count(details?.cache_creation_tokens), prompt - cacheRead)
+  const written = details?.cache_creation_tokens ?? details?.cached_write_tokens
+  const cacheWrite = Math.min(count(written), prompt - cacheRead)
   return {
     prompt,
     uncached: prompt - cacheRead - cacheWrite,
     cacheRead,
     cacheWrite,
+    cacheWrite1h: Math.min(count(details?.cached_write_1h_tokens), cacheWrite),
     completion: count(usage.completion_tokens),
   }
 }
@@ -134,6 +155,25 @@ interface Rates {
   output: number
   cacheRead: number
   cacheWrite: number
+  cacheWrite1h: number
+  /** Which cache rates were missing from the price list and fell back. */
+  fallbacks: { read: boolean; write: boolean; write1h: boolean }
+}
+
+/** Listed cache rates, each falling back (reads and writes to the input price, 1-hour writes to the write price). */
+function cacheRates(
+  input: number,
+  read: number | undefined,
+  write: number | undefined,
+  write1h: number | undefined,
+): Pick<Rates, 'cacheRead' | 'cacheWrite' | 'cacheWrite1h' | 'fallbacks'> {
+  const cacheWrite = write ?? input
+  return {
+    cacheRead: read ?? input,
+    cacheWrite,
+    cacheWrite1h: write1h ?? cacheWrite,
+    fallbacks: { read: read === undefined, write: write === undefined, write1h: write1h === undefined },
+  }
 }
 
 function ratesFor(p: ModelPrice, promptTokens: number): Rates {
@@ -147,9 +187,13 @@ function ratesFor(p: ModelPrice, promptTokens: number): Rates {
     return {
       input,
       output: p.output_cost_per_token_above_200k_tokens ?? p.output_cost_per_token,
-      cacheRead: p.cache_read_input_token_cost_above_200k_tokens ?? p.cache_read_input_token_cost ?? input,
-      cacheWrite:
-        p.cache_creation_input_token_cost_above_200k_tokens ?? p.cache_creation_input_token_cost ?? input,
+      ...cacheRates(
+        input,
+        p.cache_read_input_token_cost_above_200k_tokens ?? p.cache_read_input_token_cost,
+        p.cache_creation_input_token_cost_above_200k_tokens ?? p.cache_creation_input_token_cost,
+        p.cache_creation_input_token_cost_above_1hr_above_200k_tokens ??
+          p.cache_creation_input_token_cost_above_1hr,
+      ),
     }
   }
   const has128k =
@@ -160,7 +204,11 @@ function ratesFor(p: ModelPrice, promptTokens: number): Rates {
   return {
     input,
     output: (long128k ? p.output_cost_per_token_above_128k_tokens : undefined) ?? p.output_cost_per_token,
-    cacheRead: p.cache_read_input_token_cost ?? input,
-    cacheWrite: p.cache_creation_input_token_cost ?? input,
+    ...cacheRates(
+      input,
+      p.cache_read_input_token_cost,
+      p.cache_creation_input_token_cost,
+      p.cache_creation_input_token_cost_above_1hr,
+    ),
   }
 }

@@ -1,6 +1,13 @@
 export { PRICES, type ModelPrice } from './prices.js'
 export { findPrice, lookupPrice, type PriceMatch } from './lookup.js'
-export { computeCost, estimateCost, type CostBreakdown, type CostOptions, type CostResult } from './cost.js'
+export {
+  computeCost,
+  estimateCost,
+  type CacheRateFallback,
+  type CostBreakdown,
+  type CostOptions,
+  type CostResult,
+} from './cost.js'
 export {
   applyPricingPatch,
   PricingOverrides,

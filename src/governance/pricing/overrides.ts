@@ -20,6 +20,7 @@ export interface PricingPatch {
   output_cost_per_token?: number | null
   cache_read_input_token_cost?: number | null
   cache_creation_input_token_cost?: number | null
+  cache_creation_input_token_cost_above_1hr?: number | null
   input_cost_per_token_above_128k_tokens?: number | null
   output_cost_per_token_above_128k_tokens?: number | null
   input_cost_per_token_above_200k_tokens?: number | null
@@ -95,6 +96,7 @@ const PRICE_FIELDS: readonly (keyof ModelPrice)[] = [
   'output_cost_per_token',
   'cache_read_input_token_cost',
   'cache_creation_input_token_cost',
+  'cache_creation_input_token_cost_above_1hr',
   'input_cost_per_token_above_128k_tokens',
   'output_cost_per_token_above_128k_tokens',
   'input_cost_per_token_above_200k_tokens',

@@ -6,7 +6,7 @@
  *
  * Field names are Bifrost's (and its `PricingPatch`'s), so an override patches a price field by field.
  * Not modelled: per-request fees (Perplexity searches), audio/image tokens, batch and priority
- * tiers, Anthropic's 1-hour cache writes (2× input; the usage we receive does not split them out).
+ * tiers.
  */
 export interface ModelPrice {
   input_cost_per_token: number
@@ -15,6 +15,8 @@ export interface ModelPrice {
   cache_read_input_token_cost?: number
   /** Prompt-cache writes (Anthropic's 5-minute cache); when absent they cost the input price. */
   cache_creation_input_token_cost?: number
+  /** One-hour prompt-cache writes (Anthropic's `ttl: "1h"`); when absent they cost the 5-minute write price. */
+  cache_creation_input_token_cost_above_1hr?: number
   /** Long-context tiers: when a prompt exceeds 128k / 200k tokens, every token of the request costs these. */
   input_cost_per_token_above_128k_tokens?: number
   output_cost_per_token_above_128k_tokens?: number
@@ -22,18 +24,21 @@ export interface ModelPrice {
   output_cost_per_token_above_200k_tokens?: number
   cache_read_input_token_cost_above_200k_tokens?: number
   cache_creation_input_token_cost_above_200k_tokens?: number
+  cache_creation_input_token_cost_above_1hr_above_200k_tokens?: number
 }
 
 /** Dollars per million tokens, as written below. */
 interface PerMillion {
   read?: number
   write?: number
+  write1h?: number
   in128k?: number
   out128k?: number
   in200k?: number
   out200k?: number
   read200k?: number
   write200k?: number
+  write1h200k?: number
 }
 
 const MILLION = 1_000_000
@@ -45,22 +50,30 @@ function usd(input: number, output: number, extra: PerMillion = {}): ModelPrice 
   }
   set('cache_read_input_token_cost', extra.read)
   set('cache_creation_input_token_cost', extra.write)
+  set('cache_creation_input_token_cost_above_1hr', extra.write1h)
   set('input_cost_per_token_above_128k_tokens', extra.in128k)
   set('output_cost_per_token_above_128k_tokens', extra.out128k)
   set('input_cost_per_token_above_200k_tokens', extra.in200k)
   set('output_cost_per_token_above_200k_tokens', extra.out200k)
   set('cache_read_input_token_cost_above_200k_tokens', extra.read200k)
   set('cache_creation_input_token_cost_above_200k_tokens', extra.write200k)
+  set('cache_creation_input_token_cost_above_1hr_above_200k_tokens', extra.write1h200k)
   return price
 }
 
-/** Anthropic: cache writes (5 min) cost 1.25× input, cache reads 0.1× input. */
+/** Anthropic: cache writes cost 1.25× input (5 minutes) or 2× input (1 hour), cache reads 0.1× input. */
 function claude(input: number, output: number, extra: PerMillion = {}): ModelPrice {
-  return usd(input, output, { read: input * 0.1, write: input * 1.25, ...extra })
+  return usd(input, output, { read: input * 0.1, write: input * 1.25, write1h: input * 2, ...extra })
 }
 
 /** Sonnet 4 and 4.5 above 200k prompt tokens: input and cache prices double, output ×1.5. */
-const SONNET_LONG_CONTEXT: PerMillion = { in200k: 6, out200k: 22.5, read200k: 0.6, write200k: 7.5 }
+const SONNET_LONG_CONTEXT: PerMillion = {
+  in200k: 6,
+  out200k: 22.5,
+  read200k: 0.6,
+  write200k: 7.5,
+  write1h200k: 12,
+}
 
 const OPENAI: Record<string, ModelPrice> = {
   'gpt-5': usd(1.25, 10, { read: 0.125 }),
@@ -109,7 +122,7 @@ const ANTHROPIC: Record<string, ModelPrice> = {
   'claude-3-5-haiku': claude(0.8, 4),
   'claude-3-opus': claude(15, 75),
   // Claude 3 Haiku's published cache prices are rounded: $0.30 write, $0.03 read.
-  'claude-3-haiku': usd(0.25, 1.25, { read: 0.03, write: 0.3 }),
+  'claude-3-haiku': usd(0.25, 1.25, { read: 0.03, write: 0.3, write1h: 0.5 }),
 }
 
 // Gemini bills no cache write (explicit caches pay storage per hour instead), so writes cost the input price.

@@ -13,6 +13,8 @@ export interface AnthropicUsageOut {
   output_tokens: number
   cache_creation_input_tokens: number
   cache_read_input_tokens: number
+  /** The writes by lifetime, as Anthropic reports them. */
+  cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number }
 }
 
 export interface AnthropicMessageOut {
@@ -45,11 +47,16 @@ export function toStopReason(finish: string | null | undefined): string {
 export function toAnthropicUsage(u: Usage | null | undefined): AnthropicUsageOut {
   const cacheRead = u?.prompt_tokens_details?.cached_tokens ?? 0
   const cacheCreation = u?.prompt_tokens_details?.cache_creation_tokens ?? 0
+  const oneHour = Math.min(u?.prompt_tokens_details?.cached_write_1h_tokens ?? 0, cacheCreation)
   return {
     input_tokens: Math.max(0, (u?.prompt_tokens ?? 0) - cacheRead - cacheCreation),
     output_tokens: u?.completion_tokens ?? 0,
     cache_creation_input_tokens: cacheCreation,
     cache_read_input_tokens: cacheRead,
+    cache_creation: {
+      ephemeral_5m_input_tokens: cacheCreation - oneHour,
+      ephemeral_1h_input_tokens: oneHour,
+    },
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ChatChunk, ReasoningDetail, Usage } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { signatureForRoute } from '../signature-origin.js'
 import { ANTHROPIC_REASONING_FORMAT } from './parse.js'
 import { messageId, toAnthropicUsage, toStopReason } from './response.js'
@@ -27,7 +27,7 @@ type OpenBlock =
  * message_start's usage: the prompt's tokens when the upstream reported them before any output
  * (LangChain's ChatAnthropic reads input tokens only here), else zeros.
  */
-function startUsage(item: ChatStreamItem): Record<string, number> {
+function startUsage(item: ChatStreamItem): Record<string, unknown> {
   const u = toAnthropicUsage(item.promptUsage)
   const known = item.promptUsage !== undefined
   return {
@@ -36,6 +36,7 @@ function startUsage(item: ChatStreamItem): Record<string, number> {
     ...(known && {
       cache_creation_input_tokens: u.cache_creation_input_tokens,
       cache_read_input_tokens: u.cache_read_input_tokens,
+      cache_creation: u.cache_creation,
     }),
   }
 }
@@ -201,6 +202,7 @@ export async function* translateChatToAnthropicStream(
       output_tokens: u.output_tokens,
       cache_creation_input_tokens: u.cache_creation_input_tokens,
       cache_read_input_tokens: u.cache_read_input_tokens,
+      cache_creation: u.cache_creation,
     },
   }
   yield { type: 'message_stop' }

@@ -57,10 +57,15 @@ function dataUrl(format: string, bytes: string): string {
   return `data:image/${format === 'jpg' ? 'jpeg' : format};base64,${bytes}`
 }
 
+/** A Converse cache point as Anthropic's cache_control, its lifetime kept. */
+function cacheControlOf(point: { ttl?: string }): NonNullable<ContentPart['cache_control']> {
+  return { type: 'ephemeral', ...(point.ttl && { ttl: point.ttl }) }
+}
+
 /** Marks the last part with cache_control: a Converse cachePoint closes the prefix before it. */
-function markCache(parts: ContentPart[]): void {
+function markCache(parts: ContentPart[], point: { ttl?: string }): void {
   const last = parts[parts.length - 1]
-  if (last) last.cache_control = { type: 'ephemeral' }
+  if (last) last.cache_control = cacheControlOf(point)
 }
 
 function userMessages(content: ConverseContentBlock[]): ChatMessage[] {
@@ -70,7 +75,7 @@ function userMessages(content: ConverseContentBlock[]): ChatMessage[] {
     if (b.text !== undefined) parts.push({ type: 'text', text: b.text })
     else if (b.image?.source?.bytes)
       parts.push({ type: 'image_url', image_url: { url: dataUrl(b.image.format, b.image.source.bytes) } })
-    else if (b.cachePoint) markCache(parts)
+    else if (b.cachePoint) markCache(parts, b.cachePoint)
     else if (b.toolResult) {
       const text = (b.toolResult.content ?? [])
         .map((c) => (c.text !== undefined ? c.text : c.json !== undefined ? JSON.stringify(c.json) : ''))
@@ -127,7 +132,7 @@ export function converseToChat(body: ConverseRequest, model: string): ChatReques
   const system: ContentPart[] = []
   for (const s of body.system ?? []) {
     if (s.text !== undefined) system.push({ type: 'text', text: s.text })
-    else if (s.cachePoint) markCache(system)
+    else if (s.cachePoint) markCache(system, s.cachePoint)
   }
   if (system.length) messages.push({ role: 'system', content: system })
   for (const m of body.messages) {
@@ -142,6 +147,9 @@ export function converseToChat(body: ConverseRequest, model: string): ChatReques
   if (inf?.stopSequences?.length) req.stop = inf.stopSequences
   const tools: Tool[] = []
   for (const t of body.toolConfig?.tools ?? []) {
+    const previous = tools[tools.length - 1]
+    if (t.cachePoint && previous)
+      (previous as Record<string, unknown>).cache_control = cacheControlOf(t.cachePoint)
     if (!t.toolSpec) continue
     tools.push({
       type: 'function',

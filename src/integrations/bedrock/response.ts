@@ -25,12 +25,19 @@ export function toConverseUsage(u: Usage | null | undefined): ConverseUsage {
   const write = u?.prompt_tokens_details?.cache_creation_tokens ?? 0
   const input = Math.max(0, (u?.prompt_tokens ?? 0) - read - write)
   const output = u?.completion_tokens ?? 0
+  const oneHour = Math.min(u?.prompt_tokens_details?.cached_write_1h_tokens ?? 0, write)
   return {
     inputTokens: input,
     outputTokens: output,
     totalTokens: input + output + read + write,
     ...(read && { cacheReadInputTokens: read }),
     ...(write && { cacheWriteInputTokens: write }),
+    ...(write && {
+      cacheDetails: [
+        ...(write > oneHour ? [{ ttl: '5m', inputTokens: write - oneHour }] : []),
+        ...(oneHour ? [{ ttl: '1h', inputTokens: oneHour }] : []),
+      ],
+    }),
   }
 }
 

@@ -133,7 +133,7 @@ describe('toUsage', () => {
       prompt_tokens: 130,
       completion_tokens: 7,
       total_tokens: 137,
-      prompt_tokens_details: { cached_tokens: 100, cache_creation_tokens: 20 },
+      prompt_tokens_details: { cached_tokens: 100, cache_creation_tokens: 20, cached_write_tokens: 20 },
     })
   })
 

@@ -7,6 +7,7 @@ import type {
   ToolCall,
   Usage,
 } from '../../core/schemas/index.js'
+import { cacheDetails } from '../cache-usage.js'
 
 /** Anthropic's usage; in a stream, `message_delta` may repeat or update any of it. */
 export interface AnthropicUsage {
@@ -14,6 +15,8 @@ export interface AnthropicUsage {
   output_tokens?: number | null
   cache_creation_input_tokens?: number | null
   cache_read_input_tokens?: number | null
+  /** The writes split by lifetime (`cache_control.ttl`); they add up to cache_creation_input_tokens. */
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null
   [k: string]: unknown
 }
 
@@ -69,7 +72,11 @@ export function toUsage(u: AnthropicUsage): Usage {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: cacheRead, cache_creation_tokens: cacheCreation },
+    prompt_tokens_details: cacheDetails(
+      cacheRead,
+      cacheCreation,
+      u.cache_creation?.ephemeral_1h_input_tokens,
+    ),
   }
 }
 

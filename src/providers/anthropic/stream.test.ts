@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../../core/errors.js'
-import type { ChatStreamItem } from '../types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { translateAnthropicStream } from './stream.js'
 
 const frame = (event: Record<string, unknown>) =>
@@ -71,7 +71,7 @@ describe('translateAnthropicStream', () => {
       prompt_tokens: 65,
       completion_tokens: 42,
       total_tokens: 107,
-      prompt_tokens_details: { cached_tokens: 50, cache_creation_tokens: 5 },
+      prompt_tokens_details: { cached_tokens: 50, cache_creation_tokens: 5, cached_write_tokens: 5 },
     }
     expect(last).toEqual({
       chunk: {

@@ -1,15 +1,23 @@
 import { GatewayError } from '../../core/errors.js'
-import type { ChatMessage, ChatRequest, ContentPart } from '../../core/schemas/index.js'
+import type { ChatMessage, ChatRequest } from '../../core/schemas/index.js'
 import { JSON_OBJECT_INSTRUCTION, structuredFormatOf } from '../structured-output.js'
-import type { ConverseContentBlock, ConverseMessage, ConverseRequest } from './types.js'
+import type { ConverseCachePoint, ConverseContentBlock, ConverseMessage, ConverseRequest } from './types.js'
 
 /** Thinking budgets for `reasoning_effort` on models that take Anthropic's `thinking`. */
 const THINKING_BUDGET: Record<string, number> = { minimal: 1024, low: 2048, medium: 8192, high: 24576 }
 
 const IMAGE_FORMATS = new Set(['png', 'jpeg', 'gif', 'webp'])
 
-function cachePoint(part: ContentPart): ConverseContentBlock[] {
-  return part.cache_control ? [{ cachePoint: { type: 'default' } }] : []
+/** Anthropic's `cache_control` (with its `ttl`) as the Converse cache point that closes the same prefix. */
+function cachePointOf(cacheControl: unknown): ConverseCachePoint | undefined {
+  if (!cacheControl || typeof cacheControl !== 'object') return undefined
+  const ttl = (cacheControl as { ttl?: unknown }).ttl
+  return { type: 'default', ...((ttl === '1h' || ttl === '5m') && { ttl }) }
+}
+
+function cachePoint(part: { cache_control?: unknown }): ConverseContentBlock[] {
+  const point = cachePointOf(part.cache_control)
+  return point ? [{ cachePoint: point }] : []
 }
 
 function textOf(content: ChatMessage['content']): string {
@@ -107,8 +115,9 @@ export function toConverseRequest(req: ChatRequest, model: string): ConverseRequ
       case 'developer': {
         const text = textOf(m.content ?? null)
         if (text) system.push({ text })
-        if (Array.isArray(m.content) && m.content.some((p) => p.cache_control))
-          system.push({ cachePoint: { type: 'default' } })
+        const marked = Array.isArray(m.content) ? m.content.findLast((p) => p.cache_control) : undefined
+        const point = cachePointOf(marked?.cache_control ?? (m as Record<string, unknown>).cache_control)
+        if (point) system.push({ cachePoint: point })
         break
       }
       case 'user':
@@ -126,6 +135,8 @@ export function toConverseRequest(req: ChatRequest, model: string): ConverseRequ
               content: [{ text: textOf(m.content ?? null) }],
             },
           },
+          ...cachePoint(m as { cache_control?: unknown }),
+          ...(Array.isArray(m.content) ? cachePoint(m.content.findLast((p) => p.cache_control) ?? {}) : []),
         ])
         break
     }
@@ -152,13 +163,21 @@ export function toConverseRequest(req: ChatRequest, model: string): ConverseRequ
   const tools = (req.tools ?? []).filter((t) => t.function)
   if (tools.length) {
     out.toolConfig = {
-      tools: tools.map((t) => ({
-        toolSpec: {
-          name: t.function!.name,
-          ...(t.function!.description && { description: t.function!.description }),
-          inputSchema: { json: t.function!.parameters ?? { type: 'object', properties: {} } },
-        },
-      })),
+      tools: tools.flatMap((t) => {
+        const spec = {
+          toolSpec: {
+            name: t.function!.name,
+            ...(t.function!.description && { description: t.function!.description }),
+            inputSchema: { json: t.function!.parameters ?? { type: 'object', properties: {} } },
+          },
+        }
+        // Anthropic-format tools carry cache_control on the tool, OpenAI-format ones on the function.
+        const point = cachePointOf(
+          (t as Record<string, unknown>).cache_control ??
+            (t.function as Record<string, unknown>).cache_control,
+        )
+        return point ? [spec, { cachePoint: point }] : [spec]
+      }),
     }
     const choice = toolChoiceOf(req.tool_choice)
     if (choice) out.toolConfig.toolChoice = choice

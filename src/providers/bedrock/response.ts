@@ -6,6 +6,7 @@ import type {
   ToolCall,
   Usage,
 } from '../../core/schemas/index.js'
+import { cacheDetails } from '../cache-usage.js'
 import { BEDROCK_REASONING_FORMAT, type ConverseResponse, type ConverseUsage } from './types.js'
 
 const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
@@ -35,10 +36,8 @@ export function toUsage(u: ConverseUsage | undefined): Usage | undefined {
     total_tokens: prompt + (u.outputTokens ?? 0),
   }
   if (read || write) {
-    usage.prompt_tokens_details = {
-      ...(read && { cached_tokens: read }),
-      ...(write && { cache_creation_tokens: write }),
-    }
+    const oneHour = u.cacheDetails?.find((d) => d.ttl === '1h')?.inputTokens
+    usage.prompt_tokens_details = cacheDetails(read, write, oneHour)
   }
   return usage
 }

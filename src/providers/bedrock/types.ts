@@ -1,5 +1,11 @@
 /** Bedrock Runtime's Converse API wire types (as JSON over restJson1; blobs are base64 strings). */
 
+/** A cache point closes the cached prefix before it; `ttl` is `5m` (default) or `1h`. */
+export interface ConverseCachePoint {
+  type: string
+  ttl?: string
+}
+
 export interface ConverseContentBlock {
   text?: string
   image?: { format: string; source: { bytes?: string; s3Location?: unknown } }
@@ -11,7 +17,7 @@ export interface ConverseContentBlock {
     status?: 'success' | 'error'
   }
   reasoningContent?: { reasoningText?: { text: string; signature?: string }; redactedContent?: string }
-  cachePoint?: { type: string }
+  cachePoint?: ConverseCachePoint
   [k: string]: unknown
 }
 
@@ -22,12 +28,12 @@ export interface ConverseMessage {
 
 export interface ConverseToolSpec {
   toolSpec?: { name: string; description?: string; inputSchema: { json: unknown } }
-  cachePoint?: { type: string }
+  cachePoint?: ConverseCachePoint
 }
 
 export interface ConverseRequest {
   messages: ConverseMessage[]
-  system?: { text?: string; cachePoint?: { type: string } }[]
+  system?: { text?: string; cachePoint?: ConverseCachePoint }[]
   inferenceConfig?: { maxTokens?: number; temperature?: number; topP?: number; stopSequences?: string[] }
   toolConfig?: {
     tools: ConverseToolSpec[]
@@ -50,6 +56,8 @@ export interface ConverseUsage {
   totalTokens: number
   cacheReadInputTokens?: number
   cacheWriteInputTokens?: number
+  /** The writes split by cache point lifetime. */
+  cacheDetails?: { ttl: string; inputTokens: number }[]
 }
 
 export interface ConverseResponse {
