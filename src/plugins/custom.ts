@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { Ajv, type ValidateFunction } from 'ajv'
+import type { Ajv, ValidateFunction } from 'ajv'
 import type { GatewayPlugin } from '../core/plugins.js'
 
 /**
@@ -31,13 +31,15 @@ export class PluginConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ strict: false, allErrors: false })
+let ajv: Ajv | undefined
 const compiled = new WeakMap<object, ValidateFunction>()
 
 /** Checks `config` against a JSON Schema (TypeBox schemas are JSON Schemas); throws naming the first bad field. */
-export function checkConfig(schema: object, config: unknown, where: string): void {
+export async function checkConfig(schema: object, config: unknown, where: string): Promise<void> {
   let validate = compiled.get(schema)
   if (!validate) {
+    // Loaded with the first plugin that has a schema, not at every start.
+    ajv ??= new (await import('ajv')).Ajv({ strict: false, allErrors: false })
     try {
       validate = ajv.compile(schema)
     } catch (err) {
@@ -96,7 +98,7 @@ export async function loadCustomPlugin(
   if (mod.configSchema !== undefined) {
     if (typeof mod.configSchema !== 'object' || mod.configSchema === null)
       throw new PluginConfigError(`${where}: configSchema must be a JSON Schema object`, 'configSchema')
-    checkConfig(mod.configSchema, config ?? {}, where)
+    await checkConfig(mod.configSchema, config ?? {}, where)
   }
   let hooks: unknown
   try {

@@ -214,7 +214,7 @@ export class PluginHost {
         'name',
       )
     }
-    checkConfig(factory.schema, config, `plugins.${entry.name}`)
+    await checkConfig(factory.schema, config, `plugins.${entry.name}`)
     try {
       return factory.create(config, this.opts.deps ?? {})
     } catch (err) {
