@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeBagOfWordsEmbeddings } from './fakes/bag-of-words-embeddings.js'
@@ -155,5 +156,33 @@ describe('semantic_cache scoping: per virtual key unless the cache key is shared
     )
     expect(debugOf(again)).toMatchObject({ cache_hit: false })
     expect(chatCalls()).toBe(1)
+  })
+
+  it('a broken cache store or a hung embedding call never fails a request: it is a miss', async () => {
+    const gw = await startHeimdall(cacheConfig(chat.url, embed.url, { lookup_timeout_ms: 300 }))
+    closers.push(() => gw.close())
+    const ask = client(gw)
+    const headers = { 'x-bf-cache-key': 'faults' }
+
+    // The embeddings provider accepts the call and never answers: the lookup is cut, the provider answers.
+    embed.fail({ kind: 'hang' })
+    const hung = await ask('Is the embedding service up?', headers)
+    expect(hung.choices[0].message.content).toBeTruthy()
+    expect(debugOf(hung)).toMatchObject({ cache_hit: false })
+    embed.reset()
+
+    // The entries table is gone from under the gateway: lookups and writes fail, requests do not.
+    const db = new SqliteDatabase(join(gw.appDir, 'config.db'))
+    db.exec('ALTER TABLE semantic_cache_entries RENAME TO semantic_cache_entries_away')
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await ask('Is the cache store up?', { ...headers, 'x-bf-cache-type': 'direct' })
+        expect(r.choices[0].message.content).toBeTruthy()
+        expect(debugOf(r)).toMatchObject({ cache_hit: false })
+      }
+    } finally {
+      db.exec('ALTER TABLE semantic_cache_entries_away RENAME TO semantic_cache_entries')
+      db.close()
+    }
   })
 })

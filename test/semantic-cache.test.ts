@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk'
+import { GoogleGenAI } from '@google/genai'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeBagOfWordsEmbeddings } from './fakes/bag-of-words-embeddings.js'
@@ -238,5 +239,39 @@ describe('semantic_cache: exact and by meaning, through the official SDKs', () =
     const before = calls()
     await anthropic.messages.stream(params, { headers }).finalMessage()
     expect(calls()).toBe(before)
+  })
+
+  it('a Gemini-format caller gets the cached answer as Gemini stream chunks, with usage', async () => {
+    const ai = new GoogleGenAI({
+      apiKey: 'AIza-unused',
+      httpOptions: {
+        baseUrl: `${gw.url}/genai`,
+        headers: { 'x-bf-cache-key': 'gemini' },
+        retryOptions: { attempts: 1 },
+      },
+    })
+    const params = { model: MODEL, contents: 'Name three primary colors' }
+    const first = await ai.models.generateContent(params)
+    const collect = async () => {
+      let text = ''
+      let usage: unknown
+      for await (const chunk of await ai.models.generateContentStream(params)) {
+        text += chunk.text ?? ''
+        if (chunk.usageMetadata) usage = chunk.usageMetadata
+      }
+      return { text, usage }
+    }
+    // Until the entry is written: a replay that made no provider call.
+    for (let i = 0; i < 100; i++) {
+      const before = chatCalls()
+      await collect()
+      if (chatCalls() === before) break
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    const before = chatCalls()
+    const replay = await collect()
+    expect(chatCalls()).toBe(before)
+    expect(replay.text).toBe(first.text)
+    expect(replay.usage).toMatchObject({ totalTokenCount: first.usageMetadata?.totalTokenCount })
   })
 })
