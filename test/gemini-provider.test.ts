@@ -3,7 +3,7 @@ import { normalizeProvider } from '../src/core/config.js'
 import { GatewayError } from '../src/core/errors.js'
 import type { ChatMessage, ChatRequest, ToolCall, Usage } from '../src/core/schemas/index.js'
 import { createGeminiAdapter } from '../src/providers/gemini/index.js'
-import type { Attempt, ProviderAdapter } from '../src/providers/types.js'
+import type { Attempt, ProviderAdapter } from '../src/core/provider-adapter.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import type { FakeServer } from './fakes/server.js'
 

@@ -51,7 +51,7 @@ import type {
   ProviderAdapter,
   ResponsesStreamItem,
   StreamResult,
-} from '../providers/types.js'
+} from './provider-adapter.js'
 
 export interface GatewayOptions {
   registry: ProviderRegistry<ProviderAdapter>

@@ -1,4 +1,4 @@
-import type { CancelSignal } from '../core/cancel.js'
+import type { CancelSignal } from './cancel.js'
 import type {
   ChatChunk,
   ChatRequest,
@@ -20,7 +20,7 @@ import type {
   TranscriptionRequest,
   TextCompletionResponse,
   Usage,
-} from '../core/schemas/index.js'
+} from './schemas/index.js'
 
 /** Everything one upstream attempt needs: where, with which key, for which model, until when. */
 export interface Attempt {

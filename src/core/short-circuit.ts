@@ -8,7 +8,7 @@ import {
 import { GatewayError } from './errors.js'
 import { pluginError, type PluginShortCircuit } from './plugins.js'
 import type { ChatChunk, ChatResponse, ResponsesRequest, Usage } from './schemas/index.js'
-import type { ChatStreamItem, JsonResult, StreamResult } from '../providers/types.js'
+import type { ChatStreamItem, JsonResult, StreamResult } from './provider-adapter.js'
 
 /** A plugin's answer to a non-streamed request, as the route's unified result; its error is thrown. */
 export function shortCircuitJson(

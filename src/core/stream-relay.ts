@@ -4,7 +4,7 @@ import { asGatewayError, GatewayError } from './errors.js'
 import { streamRewriter, type PluginSet, type StreamChunk } from './plugins.js'
 import type { Usage } from './schemas/index.js'
 import { contentChars } from './stream-content.js'
-import type { ChatStreamItem, StreamResult } from '../providers/types.js'
+import type { ChatStreamItem, StreamResult } from './provider-adapter.js'
 
 export interface OpenedStream<T> {
   result: StreamResult<T>

@@ -5,7 +5,7 @@ import type { Gateway } from '../core/gateway.js'
 import type { ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage } from '../core/schemas/index.js'
 import { VK_STATE } from '../governance/enforce.js'
 import type { VirtualKeyRecord } from '../governance/model.js'
-import type { JsonResult } from '../providers/types.js'
+import type { JsonResult } from '../core/provider-adapter.js'
 import {
   assertToolAllowed,
   callIdentity,

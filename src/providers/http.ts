@@ -3,7 +3,7 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { GatewayError } from '../core/errors.js'
 import type { Usage } from '../core/schemas/index.js'
 import { proxyDispatcher } from './proxy.js'
-import type { Attempt, JsonResult } from './types.js'
+import type { Attempt, JsonResult } from '../core/provider-adapter.js'
 
 /** One keep-alive pool per upstream origin, shared by every provider. */
 const agent = new Agent({

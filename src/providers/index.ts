@@ -8,7 +8,7 @@ import { createGeminiAdapter } from './gemini/index.js'
 import { createOpenAIAdapter } from './openai/index.js'
 import { OPENAI_COMPATIBLE, openAICompatibleSpec } from './openai-compatible.js'
 import { createVertexAdapter } from './vertex/index.js'
-import type { ProviderAdapter } from './types.js'
+import type { ProviderAdapter } from '../core/provider-adapter.js'
 
 export type {
   Attempt,
@@ -17,7 +17,7 @@ export type {
   ProviderAdapter,
   ResponsesStreamItem,
   StreamResult,
-} from './types.js'
+} from '../core/provider-adapter.js'
 export { OPENAI_COMPATIBLE } from './openai-compatible.js'
 export { parseSse } from './sse.js'
 

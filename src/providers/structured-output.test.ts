@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../core/errors.js'
 import type { ChatChunk, ChatResponse } from '../core/schemas/index.js'
 import { structuredFormatOf, structuredToolStreamToText, structuredToolToText } from './structured-output.js'
-import type { ChatStreamItem } from './types.js'
+import type { ChatStreamItem } from '../core/provider-adapter.js'
 
 const SCHEMA = { type: 'object', properties: { a: { type: 'string' } } }
 

@@ -1,6 +1,6 @@
 import { GatewayError } from '../core/errors.js'
 import type { ChatResponse, ToolCallDelta } from '../core/schemas/index.js'
-import type { ChatStreamItem } from './types.js'
+import type { ChatStreamItem } from '../core/provider-adapter.js'
 
 /** OpenAI's `response_format`, read once for providers that express it in their own terms. */
 export type StructuredFormat =

@@ -9,7 +9,7 @@ import type {
   ResponsesResponse,
   Usage,
 } from '../schemas/index.js'
-import type { ChatStreamItem, ResponsesStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem, ResponsesStreamItem } from '../provider-adapter.js'
 import { chatResponseToResponses } from './chat-to-responses.js'
 import { chatStreamToResponses } from './chat-stream-to-responses.js'
 

@@ -6,7 +6,7 @@ import type {
   ToolCallDelta,
   Usage,
 } from '../schemas/index.js'
-import type { ChatStreamItem, ResponsesStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem, ResponsesStreamItem } from '../provider-adapter.js'
 import {
   chatUsageToResponsesUsage,
   functionCallItem,

@@ -6,7 +6,7 @@ import type {
   ResponsesResponse,
   ToolCall,
 } from '../schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../provider-adapter.js'
 import { chatResponseToResponses } from './chat-to-responses.js'
 import { chatStreamToResponses } from './chat-stream-to-responses.js'
 import { responsesRequestToChat } from './responses-to-chat.js'

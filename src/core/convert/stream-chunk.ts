@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js'
 import type { ChatChunk } from '../schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../provider-adapter.js'
 
 /** The chunk object of a stream item; OpenAI-format providers pass only its JSON text. */
 export function readChunk(item: ChatStreamItem): ChatChunk | undefined {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import type { ChatChunk, ChatResponse, TextCompletionRequest, Usage } from '../schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../provider-adapter.js'
 import {
   chatResponseToTextCompletion,
   chatStreamToTextCompletion,

@@ -8,7 +8,7 @@ import type {
   TextCompletionResponse,
   Usage,
 } from '../schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../provider-adapter.js'
 import { readChunk } from './stream-chunk.js'
 
 /** Fields of a text completion request that mean the same in chat and are copied as they are. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../../core/errors.js'
 import { callFilesApi } from '../../providers/openai/files.js'
-import type { Attempt } from '../../providers/types.js'
+import type { Attempt } from '../../core/provider-adapter.js'
 import type { ObjectScope } from './file-ownership.js'
 
 /** OpenAI's batch window, the only one it offers; Bifrost's callers often leave it out with inline requests. */

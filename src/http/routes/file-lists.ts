@@ -1,5 +1,5 @@
 import { GatewayError } from '../../core/errors.js'
-import type { JsonResult } from '../../providers/types.js'
+import type { JsonResult } from '../../core/provider-adapter.js'
 import type { ProviderObjectKind } from '../../store/index.js'
 import type { ObjectScope } from './file-ownership.js'
 

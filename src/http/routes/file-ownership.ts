@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../core/context.js'
 import { GatewayError } from '../../core/errors.js'
-import type { JsonResult } from '../../providers/types.js'
+import type { JsonResult } from '../../core/provider-adapter.js'
 import type { ProviderObjectKind, ProviderObjects } from '../../store/index.js'
 import type { AdminAuth } from '../auth.js'
 

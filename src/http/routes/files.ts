@@ -10,7 +10,7 @@ import {
   type BatchResultsResponse,
 } from '../../core/schemas/files.js'
 import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/files-api.js'
-import type { JsonResult } from '../../providers/types.js'
+import type { JsonResult } from '../../core/provider-adapter.js'
 import { compileValidator } from '../validate.js'
 import { batchBodyFor } from './batch-inline.js'
 import { spoolUpload, trailingField } from './upload-spool.js'

@@ -16,7 +16,7 @@ import type {
   PayloadResult,
   ProviderAdapter,
   StreamResult,
-} from '../../providers/types.js'
+} from '../../core/provider-adapter.js'
 import { carriesExtraFields, StreamExtraFields } from '../extra-fields.js'
 import { SseWriter } from '../sse.js'
 import { compileValidator } from '../validate.js'

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, type RequestType } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
-import type { Attempt, JsonResult } from '../../providers/types.js'
+import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 import { ObjectScope, viewerOf } from './file-ownership.js'
 import type { FilesDeps } from './files.js'
 import { beginRequest, failed, sendJson } from './inference.js'

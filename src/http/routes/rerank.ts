@@ -8,7 +8,7 @@ import {
   type RerankRequest,
   type RerankResponse,
 } from '../../core/schemas/index.js'
-import type { JsonResult } from '../../providers/types.js'
+import type { JsonResult } from '../../core/provider-adapter.js'
 import { compileValidator } from '../validate.js'
 import { beginRequest, failed, sendJson } from './inference.js'
 

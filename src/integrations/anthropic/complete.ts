@@ -1,6 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import type { ChatChunk, ChatResponse } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import type { AnthropicMessagesBody } from './parse.js'
 
 /** The body of `POST /anthropic/v1/complete`, Anthropic's legacy Text Completions API. */

@@ -1,5 +1,5 @@
 import type { Usage } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 
 /** What Bedrock adds to the last chunk of every InvokeModelWithResponseStream answer. */
 export interface InvocationMetrics {

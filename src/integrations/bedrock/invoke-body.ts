@@ -1,6 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import type { ChatRequest, ChatResponse, ToolCall, Usage } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import type { StreamMeter } from './invocation-metrics.js'
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ChatChunk, ChatDelta, ChatResponse } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { INVOCATION_METRICS, StreamMeter } from './invocation-metrics.js'
 import { detectInvokeFamily, INVOKE_EXCHANGES } from './invoke-family.js'
 

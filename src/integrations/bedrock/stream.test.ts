@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ChatChunk, ChatDelta } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { signatureFromRoute } from '../signature-origin.js'
 import { translateChatToConverseStream, type ConverseEvent } from './stream.js'
 

@@ -10,7 +10,7 @@ import {
   type GeminiUpload,
 } from '../../providers/gemini/files.js'
 import { callFilesApi } from '../../providers/openai/files.js'
-import type { Attempt, JsonResult } from '../../providers/types.js'
+import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 
 /** OpenAI's file object, as an OpenAI-compatible provider's files API answers it. */
 export interface OpenAIFileObject {

@@ -1,5 +1,5 @@
 import type { ChatChunk, ToolCall, Usage } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import type { GenAIPart } from './parse.js'
 import {
   functionCallPart,

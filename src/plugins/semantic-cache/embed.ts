@@ -1,6 +1,6 @@
 import { createContext, type GatewayContext } from '../../core/context.js'
 import { GatewayError } from '../../core/errors.js'
-import type { JsonResult } from '../../providers/types.js'
+import type { JsonResult } from '../../core/provider-adapter.js'
 import type { EmbeddingRequest, EmbeddingResponse } from '../../core/schemas/index.js'
 import { timeOrderedId } from '../../core/time-ordered-id.js'
 import type { EmbedText } from './plugin.js'

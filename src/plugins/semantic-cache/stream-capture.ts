@@ -1,6 +1,6 @@
 import { readChunk } from '../../core/convert/stream-chunk.js'
 import type { ChatChunk, ChatResponse, ToolCall, Usage } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../../providers/types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 
 interface ChoiceDraft {
   content: string

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../core/errors.js'
 import type { BatchResultItem, FileObject } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
-import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../types.js'
+import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../../core/provider-adapter.js'
 import {
   callAnthropicObjects,
   fromFilePart,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { GatewayError } from '../../core/errors.js'
 import { parseJsonBody, readText, sendUpstream, upstreamError } from '../http.js'
-import type { Attempt } from '../types.js'
+import type { Attempt } from '../../core/provider-adapter.js'
 
 /** Microsoft Entra ID's public cloud; sovereign clouds and tests set `authority_host`. */
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com'

@@ -4,7 +4,7 @@ import { pathSegment } from '../../core/path-segment.js'
 import type { ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
 import { createOpenAIAdapter } from '../openai/index.js'
 import type { OpenAICompatibleSpec } from '../openai-compatible.js'
-import type { Attempt, ProviderAdapter } from '../types.js'
+import type { Attempt, ProviderAdapter } from '../../core/provider-adapter.js'
 import { DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE, EntraTokenCache, type ClientCredentials } from './entra.js'
 
 /** Bifrost's default `api-version` when a key does not set one. */

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../core/errors.js'
 import type { BatchResultItem } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
-import type { Attempt, FilesCall, JsonResult } from '../types.js'
+import type { Attempt, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import { callBedrockControlPlane, jobPath } from './jobs.js'
 
 /**

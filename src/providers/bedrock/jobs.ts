@@ -1,6 +1,6 @@
 import { pathSegment } from '../../core/path-segment.js'
 import { headerValue, jsonResult, readText, sendUpstream } from '../http.js'
-import type { Attempt, JsonResult } from '../types.js'
+import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 import { bedrockError } from './errors.js'
 import { bedrockSettings, type BedrockKeySettings } from './settings.js'
 import { signedHeaders } from './sign.js'

@@ -2,7 +2,7 @@ import { resolveSecret } from '../../core/config.js'
 import { GatewayError } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
 import type { ProviderConfig } from '../../core/schemas/index.js'
-import type { Attempt } from '../types.js'
+import type { Attempt } from '../../core/provider-adapter.js'
 
 /**
  * A key's `bedrock_key_config`, as Bifrost has it: `access_key`, `secret_key`, `session_token`,

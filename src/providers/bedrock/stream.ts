@@ -1,6 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import type { ChatChunk, ChatDelta, FinishReason, Usage } from '../../core/schemas/index.js'
-import type { ChatStreamItem } from '../types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { decodeEventStream } from './eventstream.js'
 import { bedrockErrorOf } from './errors.js'
 import { toFinishReason, toUsage } from './response.js'

@@ -1,5 +1,5 @@
 import { readText, jsonResult, sendUpstream } from '../http.js'
-import type { Attempt, JsonResult } from '../types.js'
+import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 import { cohereError } from './errors.js'
 
 const DEFAULT_BASE_URL = 'https://api.cohere.com'

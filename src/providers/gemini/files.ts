@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
 import { headerValue, jsonResult, readText, sendUpstream, type UpstreamResponse } from '../http.js'
-import type { Attempt, JsonResult } from '../types.js'
+import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 import { geminiError } from './errors.js'
 
 const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com'

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { normalizeProvider } from '../../core/config.js'
 import type { ChatRequest } from '../../core/schemas/index.js'
-import type { Attempt } from '../types.js'
+import type { Attempt } from '../../core/provider-adapter.js'
 import { createGeminiAdapter } from './index.js'
 
 /** A bare upstream that records where and how it was called and answers one fixed candidate. */

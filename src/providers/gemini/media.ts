@@ -6,7 +6,7 @@ import type {
   SpeechRequest,
   Usage,
 } from '../../core/schemas/index.js'
-import type { Attempt, JsonResult, PayloadResult, ProviderAdapter } from '../types.js'
+import type { Attempt, JsonResult, PayloadResult, ProviderAdapter } from '../../core/provider-adapter.js'
 import type { GeminiResponse } from './response.js'
 
 /** How the media operations reach the Gemini API: a model method, its JSON answer. */

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import type { FileObject } from '../../core/schemas/files.js'
-import type { Attempt, FilesCall, JsonResult } from '../types.js'
+import type { Attempt, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import {
   deleteGeminiFile,
   getGeminiFile,

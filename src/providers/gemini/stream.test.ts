@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../../core/errors.js'
-import type { ChatStreamItem } from '../types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { translateGeminiStream } from './stream.js'
 
 const frame = (parts: any[], extra: Record<string, unknown> = {}) => ({

@@ -1,6 +1,6 @@
 import type { ChatChunk, ChatChunkChoice, ChatDelta, Usage } from '../../core/schemas/index.js'
 import { malformedEvent, parseSse, streamBroken } from '../sse.js'
-import type { ChatStreamItem } from '../types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { isRecord } from './request.js'
 import {
   newResponseId,

@@ -32,7 +32,7 @@ import type {
   ProviderAdapter,
   ResponsesStreamItem,
   StreamResult,
-} from '../types.js'
+} from '../../core/provider-adapter.js'
 import { parseOpenAIError } from './errors.js'
 import { openAIMediaOperations } from './media.js'
 import { toOpenAIBody } from './request.js'

@@ -20,7 +20,7 @@ import {
 } from '../http.js'
 import type { MediaOperation } from '../openai-compatible.js'
 import { malformedEvent, parseSse, streamBroken } from '../sse.js'
-import type { Attempt, JsonResult, PayloadResult, ProviderAdapter, StreamResult } from '../types.js'
+import type { Attempt, JsonResult, PayloadResult, ProviderAdapter, StreamResult } from '../../core/provider-adapter.js'
 import { parseOpenAIError } from './errors.js'
 
 /** One event of a streamed image or speech answer: the provider's own frame, relayed as it came. */
@@ -35,8 +35,8 @@ export interface MediaStreamItem {
 
 type ImageResult = JsonResult<ImageGenerationResponse>
 
-// The image-edit, image-variation and streamed media operations, next to the ones in ../types.ts.
-declare module '../types.js' {
+// The image-edit, image-variation and streamed media operations, next to the ones in core/provider-adapter.ts.
+declare module '../../core/provider-adapter.js' {
   interface ProviderAdapter {
     imageGenerationStream?(a: Attempt, req: ImageGenerationRequest): Promise<StreamResult<MediaStreamItem>>
     imageEdit?(a: Attempt, req: ImageFormRequest): Promise<ImageResult>

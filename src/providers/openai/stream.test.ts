@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ChatStreamItem } from '../types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { relayOpenAIFrames, relayOpenAIStream } from './stream.js'
 
 async function* pieces(...parts: string[]): AsyncGenerator<Buffer> {

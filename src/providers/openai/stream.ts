@@ -2,7 +2,7 @@ import { contentFieldLength } from '../../core/sse-content.js'
 import type { ChatChunk } from '../../core/schemas/index.js'
 import { GatewayError } from '../../core/errors.js'
 import { bodyText, malformedEvent, SseParser, streamBroken, type SseEvent } from '../sse.js'
-import type { ChatStreamItem } from '../types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 
 /**
  * Relays an OpenAI-format SSE stream event by event, its text unchanged. Only an event that

@@ -8,7 +8,7 @@ import type {
 import { createAnthropicAdapter } from '../anthropic/index.js'
 import { createGeminiAdapter, geminiError } from '../gemini/index.js'
 import { parseJsonBody, readText, sendUpstream } from '../http.js'
-import type { Attempt, JsonResult, ProviderAdapter } from '../types.js'
+import type { Attempt, JsonResult, ProviderAdapter } from '../../core/provider-adapter.js'
 import { fromVertexEmbedResponse, toVertexEmbedRequest } from './embeddings.js'
 import { checkVertexKeys, vertexSettings, type VertexKeySettings } from './settings.js'
 import { GoogleTokenCache } from './token.js'

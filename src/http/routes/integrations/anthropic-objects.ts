@@ -10,7 +10,7 @@ import {
   streamAnthropicObjects,
   type AnthropicPage,
 } from '../../../providers/anthropic/files.js'
-import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../../../providers/types.js'
+import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../../../core/provider-adapter.js'
 import { scopedList, type ListPage } from '../file-lists.js'
 import { ObjectScope, viewerOf } from '../file-ownership.js'
 import { abandonBody, final, readUploadHead, tooLarge } from '../files.js'

@@ -13,7 +13,7 @@ import {
   translateChatToAnthropicStream,
   validateMessagesBody,
 } from '../../../integrations/anthropic/index.js'
-import type { ChatStreamItem, JsonResult, ProviderAdapter } from '../../../providers/types.js'
+import type { ChatStreamItem, JsonResult, ProviderAdapter } from '../../../core/provider-adapter.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { complete, listAnthropicModels } from './anthropic-complete.js'

@@ -24,7 +24,7 @@ import {
   type InvokeExchange,
 } from '../../../integrations/bedrock/index.js'
 import { encodeEvent, encodeException } from '../../../providers/bedrock/index.js'
-import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../providers/types.js'
+import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../core/provider-adapter.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { registerBedrockJobRoutes } from './bedrock-jobs.js'

@@ -14,7 +14,7 @@ import {
   translateChatToGenAIStream,
   validateGenerateContentBody,
 } from '../../../integrations/genai/index.js'
-import type { JsonResult, ProviderAdapter } from '../../../providers/types.js'
+import type { JsonResult, ProviderAdapter } from '../../../core/provider-adapter.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { defaultProviderFor, nativeError } from './anthropic.js'
