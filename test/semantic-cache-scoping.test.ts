@@ -169,6 +169,9 @@ describe('semantic_cache scoping: per virtual key unless the cache key is shared
     const hung = await ask('Is the embedding service up?', headers)
     expect(hung.choices[0].message.content).toBeTruthy()
     expect(debugOf(hung)).toMatchObject({ cache_hit: false })
+    // The cut lookup's embedding call is cancelled, not left hanging on the provider.
+    for (let i = 0; i < 100 && embed.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(embed.openConnections).toBe(0)
     embed.reset()
 
     // The entries table is gone from under the gateway: lookups and writes fail, requests do not.

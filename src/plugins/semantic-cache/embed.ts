@@ -14,11 +14,11 @@ interface Embedder {
  * caller's headers, so that it is authenticated, charged to the caller's key and logged like any other.
  */
 export function embedThrough(gateway: Embedder): EmbedText {
-  return async (caller, model, text) => {
+  return async (caller, model, text, signal) => {
     const ctx = createContext({
       requestId: timeOrderedId(),
       requestType: 'embedding',
-      signal: caller.signal,
+      signal,
       headers: caller.headers,
       modelRequested: model,
     })

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { Cancellation, onAbort, type CancelSignal } from '../../core/cancel.js'
 import type { GatewayContext } from '../../core/context.js'
 import { GatewayError } from '../../core/errors.js'
 import type { GatewayPlugin, PreHookResult } from '../../core/plugins.js'
@@ -54,6 +55,7 @@ export type EmbedText = (
   caller: GatewayContext,
   model: string,
   text: string,
+  signal: CancelSignal,
 ) => Promise<{ vector: number[]; tokens: number }>
 
 /** A change another node must know: an entry to index, or entries gone. */
@@ -137,7 +139,12 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
     pending.add(p)
   }
 
-  async function lookup(ctx: GatewayContext, st: CacheState, threshold: number): Promise<unknown> {
+  async function lookup(
+    ctx: GatewayContext,
+    st: CacheState,
+    threshold: number,
+    signal: CancelSignal,
+  ): Promise<unknown> {
     const a = st.address
     if (st.type !== 'semantic') {
       const e = await store.get(a.directId)
@@ -148,7 +155,7 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
     }
     if (!s.semantic || st.type === 'direct' || !a.text) return undefined
     await ready
-    const { vector, tokens } = await deps.embed!(ctx, `${s.provider}/${s.embeddingModel}`, a.text)
+    const { vector, tokens } = await deps.embed!(ctx, `${s.provider}/${s.embeddingModel}`, a.text, signal)
     st.embedding = vector
     const semanticDebug = {
       provider_used: s.provider,
@@ -191,11 +198,17 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
       ctx.facts.semanticCache = st
       ctx.facts.cacheDebug = { cache_hit: false, cache_id: st.address.directId }
       let response: unknown
+      // The embedding call of a lookup cut short (or of a caller gone) is cancelled, not left running.
+      const cancel = new Cancellation()
+      const stopListening = onAbort(ctx.signal, () => cancel.abort())
       try {
-        response = await withTimeout(lookup(ctx, st, threshold), s.lookupTimeoutMs)
+        response = await withTimeout(lookup(ctx, st, threshold, cancel), s.lookupTimeoutMs)
       } catch {
         // A slow or broken store is a miss: the request goes on to the provider.
         response = undefined
+        cancel.abort()
+      } finally {
+        stopListening()
       }
       if (response === undefined) return undefined
       st.hit = true
