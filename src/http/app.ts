@@ -62,6 +62,7 @@ import { createObservability } from '../observability/index.js'
 import { compileValidator } from './validate.js'
 import { acceptBifrostShapes } from './bifrost-shapes.js'
 import { startPlugins } from './plugins-setup.js'
+import { setupAsyncInference, type AsyncJobsSettings } from './async-setup.js'
 
 export interface HeimdallOptions {
   /** Where config.json and the SQLite files live. */
@@ -510,6 +511,19 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     // Configured plugins (mocker, jsonparser, users' modules) run after the built-in ones by default.
     const plugins = await startPlugins({ app, gateway, store, cluster, config, configPath })
     closers.unshift(() => plugins.close())
+    // Async inference and webhooks: jobs replay the synchronous routes, so they come after them.
+    const asyncInference = await setupAsyncInference({
+      app,
+      store,
+      governance,
+      client,
+      settings: (config as { async_jobs?: AsyncJobsSettings }).async_jobs,
+      redisUrl: redisUrl ? resolveSecret(redisUrl, env) : undefined,
+      clusterPrefix: config.cluster?.prefix,
+      enforceAuth,
+      logger,
+      env,
+    })
     registerUi(app)
 
     const users = new UserService(store.db)
@@ -539,6 +553,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       logger,
       async listen() {
         await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' })
+        await asyncInference.start()
         const address = app.server.address()
         const port = typeof address === 'object' && address ? address.port : opts.port
         return `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`
@@ -562,6 +577,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
           }, 100)
           sweep.unref()
           try {
+            // Jobs first: they run through this app. Running ones get the grace period; the rest stay queued.
+            await asyncInference.close(grace)
             await app.close()
           } finally {
             clearTimeout(timer)

@@ -126,7 +126,7 @@ function answerConverse(body: any): { blocks: Block[]; stopReason: string; usage
     blocks.push({ reasoningContent: { reasoningText: { text, signature: fakeBedrockSignature(text) } } })
   }
   const results = (last?.content ?? []).filter((b: any) => b.toolResult).map((b: any) => b.toolResult)
-  const tools = body.toolConfig?.tools ?? []
+  const tools = (body.toolConfig?.tools ?? []).filter((t: any) => t.toolSpec)
   let stopReason = 'end_turn'
   const prompt = lastUserText(messages)
   if (tools.length && !results.length) {

@@ -9,6 +9,7 @@ import { vkContentLoggingMigration } from './007_vk_content_logging.js'
 import { providerObjectsMigration } from './008_provider_objects.js'
 import { configVersionMigration } from './009_config_version.js'
 import { semanticCacheMigration } from './010_semantic_cache.js'
+import { asyncJobsMigration } from './012_async_jobs.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -26,4 +27,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '008_provider_objects': providerObjectsMigration,
   '009_config_version': configVersionMigration,
   '010_semantic_cache': semanticCacheMigration,
+  '012_async_jobs': asyncJobsMigration,
 }

@@ -1,0 +1,255 @@
+import Anthropic from '@anthropic-ai/sdk'
+import { generateKeyPairSync } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { ConfigFile } from '../src/core/schemas/index.js'
+import { startFakeAnthropic } from './fakes/anthropic.js'
+import { startFakeBedrock } from './fakes/bedrock.js'
+import type { FakeServer } from './fakes/server.js'
+import { startFakeGoogleCloud, type FakeGoogleCloud } from './fakes/vertex.js'
+import { backends } from './helpers/databases.js'
+import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+
+/**
+ * Anthropic's prompt caching through the official Anthropic SDK on `/anthropic`: cache_control
+ * (with `ttl: "1h"`) on system blocks, tools and content reaches Anthropic as sent, Bedrock Claude
+ * as Converse cache points with their ttl, and Vertex Claude as sent; the cache reads and the 5-minute
+ * and 1-hour writes come back in Anthropic's usage fields, streamed or not, and the request costs
+ * exactly what the price list says (x-bifrost-cost-usd and the log entry agree, streamed or not).
+ *
+ * claude-sonnet-4-5 list prices, dollars per million tokens: input 3, cache read 0.30, 5-minute
+ * write 3.75, 1-hour write 6, output 15 (Bedrock and Vertex Claude: the same).
+ */
+const CLAUDE = 'claude-sonnet-4-5-20250929'
+const BEDROCK_CLAUDE = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0'
+const CREDS = { accessKeyId: 'AKIAUPSTREAM', secretAccessKey: 'upstream-secret' }
+const PROJECT = 'heimdall-test'
+const REGION = 'us-east5'
+const CLIENT_EMAIL = 'heimdall@heimdall-test.iam.gserviceaccount.com'
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+
+const M = 1e-6
+/** Hand-computed cost of a claude-sonnet-4-5 answer from its Anthropic usage. */
+function sonnetCost(u: Anthropic.Usage): number {
+  const oneHour = u.cache_creation?.ephemeral_1h_input_tokens ?? 0
+  const fiveMinutes = u.cache_creation?.ephemeral_5m_input_tokens ?? 0
+  expect(oneHour + fiveMinutes).toBe(u.cache_creation_input_tokens ?? 0)
+  return (
+    u.input_tokens * 3 * M +
+    (u.cache_read_input_tokens ?? 0) * 0.3 * M +
+    fiveMinutes * 3.75 * M +
+    oneHour * 6 * M +
+    u.output_tokens * 15 * M
+  )
+}
+
+let anthropic: FakeServer
+let bedrock: FakeServer
+let cloud: FakeGoogleCloud
+let gw: RunningHeimdall
+let client: Anthropic
+
+beforeAll(async () => {
+  ;[anthropic, bedrock, cloud] = await Promise.all([
+    startFakeAnthropic(),
+    startFakeBedrock([CREDS]),
+    startFakeGoogleCloud({
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      clientEmail: CLIENT_EMAIL,
+      project: PROJECT,
+      region: REGION,
+    }),
+  ])
+  const serviceAccount = JSON.stringify({
+    type: 'service_account',
+    project_id: PROJECT,
+    private_key_id: 'k1',
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    client_email: CLIENT_EMAIL,
+    token_uri: `${cloud.oauth.url}/token`,
+  })
+  gw = await startHeimdall({
+    providers: {
+      anthropic: fakeProvider(anthropic.url),
+      bedrock: fakeProvider(bedrock.url, {}, [
+        {
+          name: 'aws',
+          value: '',
+          models: ['*'],
+          weight: 1,
+          bedrock_key_config: {
+            access_key: CREDS.accessKeyId,
+            secret_key: CREDS.secretAccessKey,
+            region: 'us-east-1',
+          },
+        },
+      ]),
+      vertex: {
+        keys: [
+          {
+            name: 'sa',
+            models: ['*'],
+            weight: 1,
+            vertex_key_config: { project_id: PROJECT, region: REGION, auth_credentials: serviceAccount },
+          },
+        ],
+        network_config: { base_url: cloud.vertex.url },
+      },
+    },
+    logs_store: {
+      ...(await backends('prompt-caching-anthropic')[0].fresh()),
+      flush_interval_ms: 10,
+    },
+  } as unknown as ConfigFile)
+  client = new Anthropic({ baseURL: `${gw.url}/anthropic`, apiKey: 'sk-ant-unused', maxRetries: 0 })
+})
+afterAll(async () => {
+  await gw?.close()
+  await Promise.all([anthropic?.close(), bedrock?.close(), cloud?.close()])
+})
+beforeEach(() => {
+  for (const f of [anthropic, bedrock, cloud.vertex]) f.reset()
+})
+
+/** The cost of the newest log entry once `count` entries are written. */
+async function loggedCost(count: number): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`${gw.url}/api/logs?limit=1`)
+    const body = (await res.json()) as any
+    if (body.pagination?.total_count >= count) return body.logs[0].cost
+    await sleep(25)
+  }
+  throw new Error(`no log entry number ${count}`)
+}
+let logged = 0
+
+const ONE_HOUR = { type: 'ephemeral', ttl: '1h' } as const
+/** A request with 1-hour breakpoints on the system prompt and the tools, and a 5-minute one on the question. */
+function cachedRequest(model: string, question = 'hello there'): Anthropic.MessageCreateParamsNonStreaming {
+  return {
+    model,
+    max_tokens: 100,
+    system: [{ type: 'text', text: 'You are terse. '.repeat(20), cache_control: ONE_HOUR }],
+    tools: [
+      {
+        name: 'get_weather',
+        description: 'Weather of a city',
+        input_schema: { type: 'object', properties: { city: { type: 'string' } } },
+        cache_control: ONE_HOUR,
+      },
+    ],
+    tool_choice: { type: 'none' },
+    messages: [
+      { role: 'user', content: [{ type: 'text', text: question, cache_control: { type: 'ephemeral' } }] },
+    ],
+  }
+}
+
+async function ask(params: Anthropic.MessageCreateParamsNonStreaming) {
+  const { data, response } = await client.messages.create(params).withResponse()
+  const header = Number(response.headers.get('x-bifrost-cost-usd'))
+  return {
+    usage: data.usage,
+    header,
+    provider: response.headers.get('x-bifrost-provider'),
+    logged: await loggedCost(++logged),
+  }
+}
+
+/**
+ * A streamed request's final usage as Anthropic's events give it: message_start's, updated by
+ * message_delta's (a provider that reports usage only at the end, as Bedrock does, can fill in the
+ * cache figures only there).
+ */
+async function askStreamed(params: Anthropic.MessageCreateParamsNonStreaming) {
+  const stream = await client.messages.create({ ...params, stream: true })
+  let usage = {} as Anthropic.Usage
+  for await (const event of stream) {
+    if (event.type === 'message_start') usage = { ...event.message.usage }
+    if (event.type === 'message_delta') usage = { ...usage, ...(event.usage as Partial<Anthropic.Usage>) }
+  }
+  return { usage, logged: await loggedCost(++logged) }
+}
+
+describe('Anthropic prompt caching kept across providers, with exact costs', () => {
+  it('Anthropic: cache_control (1h on system and tools) sent as given; 1-hour writes reported and billed at 2× input', async () => {
+    const r = await ask(cachedRequest(CLAUDE))
+    expect(r.provider).toBe('anthropic')
+    const sent = anthropic.requests[0].body
+    expect(sent.system[0].cache_control).toEqual(ONE_HOUR)
+    expect(sent.tools[0].cache_control).toEqual(ONE_HOUR)
+    expect(sent.messages[0].content[0].cache_control).toEqual({ type: 'ephemeral' })
+    expect(r.usage).toMatchObject({
+      cache_creation_input_tokens: 4,
+      cache_read_input_tokens: 0,
+      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 4 },
+    })
+    const hand = sonnetCost(r.usage)
+    expect(r.header).toBeCloseTo(hand, 8)
+    expect(r.logged).toBeCloseTo(hand, 9)
+
+    const s = await askStreamed(cachedRequest(CLAUDE))
+    expect(s.usage).toMatchObject({
+      cache_creation_input_tokens: 4,
+      cache_creation: { ephemeral_1h_input_tokens: 4 },
+    })
+    expect(s.usage).toEqual(r.usage)
+    expect(s.logged).toBeCloseTo(hand, 9)
+  })
+
+  it('Anthropic: a cache read costs 0.1× input, streamed or not', async () => {
+    const r = await ask(cachedRequest(CLAUDE, 'this prompt is cached'))
+    expect(r.usage).toMatchObject({ cache_read_input_tokens: 8, cache_creation_input_tokens: 0 })
+    const hand = sonnetCost(r.usage)
+    expect(r.header).toBeCloseTo(hand, 8)
+    expect(r.logged).toBeCloseTo(hand, 9)
+    const s = await askStreamed(cachedRequest(CLAUDE, 'this prompt is cached'))
+    expect(s.usage.cache_read_input_tokens).toBe(8)
+    expect(s.logged).toBeCloseTo(hand, 9)
+  })
+
+  it('Bedrock Claude: the breakpoints become Converse cache points with their ttl; reads and 1-hour writes come back', async () => {
+    const r = await ask(cachedRequest(`bedrock/${BEDROCK_CLAUDE}`))
+    expect(r.provider).toBe('bedrock')
+    const sent = bedrock.requests[0].body
+    expect(sent.system).toEqual([
+      { text: 'You are terse. '.repeat(20) },
+      { cachePoint: { type: 'default', ttl: '1h' } },
+    ])
+    expect(sent.toolConfig.tools[1]).toEqual({ cachePoint: { type: 'default', ttl: '1h' } })
+    expect(sent.messages[0].content).toEqual([{ text: 'hello there' }, { cachePoint: { type: 'default' } }])
+    // The fake reads 6 tokens for a system cache point and writes 4 (1-hour here) for the others.
+    expect(r.usage).toMatchObject({
+      cache_read_input_tokens: 6,
+      cache_creation_input_tokens: 4,
+      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 4 },
+    })
+    const hand = sonnetCost(r.usage)
+    expect(r.header).toBeCloseTo(hand, 8)
+    expect(r.logged).toBeCloseTo(hand, 9)
+
+    const s = await askStreamed(cachedRequest(`bedrock/${BEDROCK_CLAUDE}`))
+    expect(s.usage).toMatchObject({
+      cache_read_input_tokens: 6,
+      cache_creation: { ephemeral_1h_input_tokens: 4 },
+    })
+    expect(s.logged).toBeCloseTo(sonnetCost(s.usage), 9)
+    expect(s.logged).toBeCloseTo(hand, 9)
+  })
+
+  it('Vertex Claude: cache_control reaches rawPredict as sent; writes come back and cost the same', async () => {
+    const r = await ask(cachedRequest(`vertex/${CLAUDE}`))
+    expect(r.provider).toBe('vertex')
+    const sent = cloud.vertex.requests.find((q) => q.path.includes(':rawPredict'))!.body
+    expect(sent.system[0].cache_control).toEqual(ONE_HOUR)
+    expect(sent.tools[0].cache_control).toEqual(ONE_HOUR)
+    expect(sent.messages[0].content[0].cache_control).toEqual({ type: 'ephemeral' })
+    expect(r.usage).toMatchObject({ cache_creation: { ephemeral_1h_input_tokens: 4 } })
+    const hand = sonnetCost(r.usage)
+    expect(r.header).toBeCloseTo(hand, 8)
+    expect(r.logged).toBeCloseTo(hand, 9)
+    const s = await askStreamed(cachedRequest(`vertex/${CLAUDE}`))
+    expect(s.usage).toEqual(r.usage)
+    expect(s.logged).toBeCloseTo(hand, 9)
+  })
+})
