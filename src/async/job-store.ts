@@ -1,0 +1,122 @@
+import type { Kysely } from 'kysely'
+
+export type AsyncJobStatus = 'pending' | 'processing' | 'completed' | 'failed'
+
+export interface AsyncJobsTable {
+  id: string
+  status: AsyncJobStatus
+  request_type: string
+  route: string
+  model: string | null
+  virtual_key_id: string | null
+  request: string
+  callback_url: string | null
+  result_ttl_seconds: number
+  status_code: number | null
+  response: string | null
+  attempts: number
+  created_at: string
+  started_at: string | null
+  completed_at: string | null
+  expires_at: string | null
+}
+
+/** What a job replays: the synchronous route's body and the caller's headers (see replayHeaders). */
+export interface JobRequest {
+  body: unknown
+  headers: Record<string, string>
+}
+
+export type AsyncJobRow = AsyncJobsTable
+
+type Db = Kysely<{ async_jobs: AsyncJobsTable }>
+
+/**
+ * The async jobs in the config store: SQLite on one node, the shared PostgreSQL on several, so
+ * that any node answers a poll. Every change of status is conditional, so that two nodes that
+ * both ran a job (one thought dead, then back) record one outcome, the first.
+ */
+export class AsyncJobStore {
+  private readonly db: Db
+
+  constructor(db: Kysely<unknown>) {
+    this.db = db as unknown as Db
+  }
+
+  async insert(row: AsyncJobRow): Promise<void> {
+    await this.db.insertInto('async_jobs').values(row).execute()
+  }
+
+  async get(id: string): Promise<AsyncJobRow | undefined> {
+    return this.db.selectFrom('async_jobs').selectAll().where('id', '=', id).executeTakeFirst()
+  }
+
+  /** Marks a job as running, unless it already has its outcome; answers whether it should run. */
+  async start(id: string, now: Date): Promise<AsyncJobRow | undefined> {
+    const res = await this.db
+      .updateTable('async_jobs')
+      .set((eb) => ({
+        status: 'processing',
+        started_at: now.toISOString(),
+        attempts: eb('attempts', '+', 1),
+      }))
+      .where('id', '=', id)
+      .where('status', 'in', ['pending', 'processing'])
+      .executeTakeFirst()
+    if (Number(res.numUpdatedRows) === 0) return undefined
+    return this.get(id)
+  }
+
+  /** Records a job's outcome once: answers false when another run recorded it first. */
+  async finish(
+    id: string,
+    outcome: { status: 'completed' | 'failed'; statusCode: number; response: string },
+    ttlSeconds: number,
+    now: Date,
+  ): Promise<boolean> {
+    const res = await this.db
+      .updateTable('async_jobs')
+      .set({
+        status: outcome.status,
+        status_code: outcome.statusCode,
+        response: outcome.response,
+        completed_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
+      })
+      .where('id', '=', id)
+      .where('status', 'in', ['pending', 'processing'])
+      .executeTakeFirst()
+    return Number(res.numUpdatedRows) > 0
+  }
+
+  /** Puts a job that was running back to waiting (shutdown before it could start its call). */
+  async requeue(id: string): Promise<void> {
+    await this.db
+      .updateTable('async_jobs')
+      .set({ status: 'pending', started_at: null })
+      .where('id', '=', id)
+      .where('status', '=', 'processing')
+      .execute()
+  }
+
+  /** Jobs without an outcome, oldest first: what an in-process queue takes up again at start. */
+  async unfinished(limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('async_jobs')
+      .select('id')
+      .where('status', 'in', ['pending', 'processing'])
+      .orderBy('created_at')
+      .limit(limit)
+      .execute()
+    return rows.map((r) => r.id)
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    const res = await this.db
+      .deleteFrom('async_jobs')
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '<=', now.toISOString())
+      .executeTakeFirst()
+    return Number(res.numDeletedRows)
+  }
+}

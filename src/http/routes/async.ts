@@ -1,0 +1,108 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { admitJob, type JobAdmissionDeps } from '../../async/index.js'
+import type { AsyncJobs, JobRequest } from '../../async/index.js'
+import { GatewayError } from '../../core/errors.js'
+import { virtualKeyFromHeaders } from '../../governance/enforce.js'
+import type { CallbackPolicy } from '../../webhooks/index.js'
+
+/** Bifrost's async routes: the synchronous route each replays, and its request type. */
+export const ASYNC_ROUTES: Readonly<Record<string, string>> = {
+  completions: 'text_completion',
+  'chat/completions': 'chat_completion',
+  responses: 'responses',
+  embeddings: 'embedding',
+  'images/generations': 'image_generation',
+  rerank: 'rerank',
+}
+
+/** Bifrost's header: how long a finished job's result is kept, in seconds. */
+export const RESULT_TTL_HEADER = 'x-bf-async-job-result-ttl'
+/** Heimdall's header: a URL to POST the finished job to (signed like every webhook delivery). */
+export const CALLBACK_HEADER = 'x-bf-async-webhook-url'
+
+/** Headers never replayed: the connection's own, and the ones only this submission means. */
+const DROPPED = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+  'keep-alive',
+  'expect',
+  'upgrade',
+  'te',
+  'cookie',
+  'origin',
+  'referer',
+  'accept-encoding',
+  RESULT_TTL_HEADER,
+  CALLBACK_HEADER,
+])
+
+export interface AsyncRouteDeps extends JobAdmissionDeps {
+  jobs: AsyncJobs
+  /** `client.async_job_result_ttl`, seconds. */
+  defaultTtlSeconds: () => number
+  callbacks: CallbackPolicy
+}
+
+function replayHeaders(request: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (DROPPED.has(name) || value === undefined) continue
+    out[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  out['content-type'] = 'application/json'
+  return out
+}
+
+function resultTtl(request: FastifyRequest, fallback: number): number {
+  const raw = request.headers[RESULT_TTL_HEADER]
+  if (typeof raw !== 'string' || raw === '') return fallback
+  const n = Number(raw)
+  // Bifrost falls back to the default on a value it cannot read.
+  return Number.isInteger(n) && n >= 0 ? n : fallback
+}
+
+/** `POST /v1/async/<route>` answers 202 with the job; `GET /v1/async/<route>/{job_id}` polls it. */
+export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps): void {
+  for (const [path, requestType] of Object.entries(ASYNC_ROUTES)) {
+    app.post(`/v1/async/${path}`, async (request, reply) => {
+      const body = request.body
+      if (!body || typeof body !== 'object' || Array.isArray(body))
+        throw new GatewayError('invalid_request', 'the request body must be a JSON object')
+      const { model, stream } = body as { model?: unknown; stream?: unknown }
+      if (typeof model !== 'string' || model === '')
+        throw new GatewayError('model_required', 'model is required', { param: 'model' })
+      if (stream === true)
+        throw new GatewayError(
+          'invalid_request',
+          `stream is not supported for async ${requestType.replace('_', ' ')}s`,
+          {
+            param: 'stream',
+          },
+        )
+      const callback = request.headers[CALLBACK_HEADER]
+      const callbackUrl = typeof callback === 'string' && callback !== '' ? callback : undefined
+      if (callbackUrl) await deps.callbacks.check(callbackUrl)
+      const vk = await admitJob(deps, request.headers)
+      const job: JobRequest = { body, headers: replayHeaders(request) }
+      const view = await deps.jobs.submit({
+        route: `/v1/${path}`,
+        requestType,
+        model,
+        virtualKeyId: vk?.id,
+        request: job,
+        ttlSeconds: resultTtl(request, deps.defaultTtlSeconds()),
+        callbackUrl,
+      })
+      return reply.code(202).send(view)
+    })
+    app.get<{ Params: { job_id: string } }>(`/v1/async/${path}/:job_id`, async (request, reply) => {
+      const value = virtualKeyFromHeaders(request.headers)
+      const vk = value === undefined ? undefined : deps.state.virtualKeyByValue(value)
+      if (value !== undefined && !vk) throw new GatewayError('virtual_key_not_found', 'virtual key not found')
+      const view = await deps.jobs.find(request.params.job_id, vk?.id, requestType)
+      return reply.code(view.status === 'pending' || view.status === 'processing' ? 202 : 200).send(view)
+    })
+  }
+}

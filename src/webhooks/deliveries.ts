@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { request } from 'undici'
+import type { Logger } from '../observability/logger.js'
+import type { CallbackPolicy } from './callback-policy.js'
+import {
+  signWebhook,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+} from './signature.js'
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+export interface WebhookDeliveriesTable {
+  id: string
+  event: string
+  url: string
+  endpoint_id: string | null
+  async_job_id: string | null
+  payload: string
+  status: DeliveryStatus
+  attempts: number
+  last_status_code: number | null
+  last_error: string | null
+  created_at: string
+  updated_at: string
+  next_attempt_at: string | null
+}
+
+export interface WebhookEndpoint {
+  id: string
+  url: string
+  /** Events sent there (`async_job.completed`, `async_job.failed`); empty or absent: all. */
+  events?: string[]
+  /** Its own signing secret; else webhook_config.secret. */
+  secret?: string
+}
+
+export interface DeliverySettings {
+  secret?: string
+  endpoints?: WebhookEndpoint[]
+  max_attempts?: number
+  retry_backoff_initial_ms?: number
+  retry_backoff_max_ms?: number
+  timeout_ms?: number
+}
+
+export interface WebhookDeliveryView {
+  id: string
+  event: string
+  url: string
+  endpoint_id?: string
+  async_job_id?: string
+  status: DeliveryStatus
+  attempts: number
+  last_status_code?: number
+  last_error?: string
+  created_at: string
+  updated_at: string
+  next_attempt_at?: string
+}
+
+type Db = Kysely<{ webhook_deliveries: WebhookDeliveriesTable }>
+
+export interface WebhookDeliveriesOptions {
+  db: Kysely<unknown>
+  policy: CallbackPolicy
+  settings: () => DeliverySettings
+  logger: Logger
+}
+
+/**
+ * Signed webhook deliveries, recorded in the config store: each is attempted, retried with
+ * exponential backoff up to `max_attempts`, and left `failed` for an operator to redeliver.
+ * Retries are timers of the node that made the delivery.
+ */
+export class WebhookDeliveries {
+  private readonly db: Db
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly inFlight = new Set<Promise<void>>()
+  private closed = false
+
+  constructor(private readonly opts: WebhookDeliveriesOptions) {
+    this.db = opts.db as unknown as Db
+  }
+
+  /** Sends an event to a URL (a job's callback) and to every endpoint registered for it. */
+  async dispatch(event: string, data: unknown, meta: { url?: string; asyncJobId?: string }): Promise<void> {
+    const targets: { url: string; endpointId?: string }[] = []
+    if (meta.url) targets.push({ url: meta.url })
+    for (const e of this.opts.settings().endpoints ?? [])
+      if (!e.events?.length || e.events.includes(event)) targets.push({ url: e.url, endpointId: e.id })
+    for (const t of targets) {
+      const id = randomUUID()
+      const now = new Date().toISOString()
+      const payload = JSON.stringify({ id, type: event, timestamp: now, data })
+      await this.db
+        .insertInto('webhook_deliveries')
+        .values({
+          id,
+          event,
+          url: t.url,
+          endpoint_id: t.endpointId ?? null,
+          async_job_id: meta.asyncJobId ?? null,
+          payload,
+          status: 'pending',
+          attempts: 0,
+          last_status_code: null,
+          last_error: null,
+          created_at: now,
+          updated_at: now,
+          next_attempt_at: now,
+        })
+        .execute()
+      this.attemptSoon(id, 0)
+    }
+  }
+
+  async list(opts: {
+    limit: number
+    offset: number
+    status?: string
+  }): Promise<{ deliveries: WebhookDeliveryView[]; total: number }> {
+    let q = this.db.selectFrom('webhook_deliveries')
+    if (opts.status) q = q.where('status', '=', opts.status as DeliveryStatus)
+    const rows = await q
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .limit(opts.limit)
+      .offset(opts.offset)
+      .execute()
+    const { n } = await q.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow()
+    return { deliveries: rows.map(deliveryView), total: Number(n) }
+  }
+
+  async get(id: string): Promise<WebhookDeliveryView | undefined> {
+    const row = await this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row && deliveryView(row)
+  }
+
+  /** Attempts a delivery again now, whatever its status; answers it after that attempt. */
+  async redeliver(id: string): Promise<WebhookDeliveryView | undefined> {
+    if (!(await this.get(id))) return undefined
+    await this.db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'pending', next_attempt_at: new Date().toISOString() })
+      .where('id', '=', id)
+      .execute()
+    await this.attempt(id, false)
+    return this.get(id)
+  }
+
+  private attemptSoon(id: string, delayMs: number): void {
+    if (this.closed) return
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      const p = this.attempt(id, true)
+        .catch((err: unknown) =>
+          this.opts.logger.warn({ err: (err as Error).message, delivery: id }, 'webhook attempt failed'),
+        )
+        .finally(() => this.inFlight.delete(p))
+      this.inFlight.add(p)
+    }, delayMs)
+    timer.unref()
+    this.timers.add(timer)
+  }
+
+  private async attempt(id: string, scheduleRetry: boolean): Promise<void> {
+    const row = await this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    if (!row || row.status === 'delivered') return
+    const settings = this.opts.settings()
+    const secret = settings.endpoints?.find((e) => e.id === row.endpoint_id)?.secret ?? settings.secret ?? ''
+    let statusCode: number | null = null
+    let error: string | null = null
+    try {
+      await this.opts.policy.check(row.url)
+      const timestamp = Math.floor(Date.now() / 1000)
+      const res = await request(row.url, {
+        method: 'POST',
+        body: row.payload,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Heimdall-Webhooks',
+          [WEBHOOK_ID_HEADER]: row.id,
+          [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+          [WEBHOOK_SIGNATURE_HEADER]: signWebhook(secret, row.id, timestamp, row.payload),
+        },
+        headersTimeout: settings.timeout_ms ?? 10_000,
+        bodyTimeout: settings.timeout_ms ?? 10_000,
+      })
+      await res.body.dump()
+      statusCode = res.statusCode
+      if (statusCode < 200 || statusCode >= 300) error = `receiver answered ${statusCode}`
+    } catch (err) {
+      error = (err as Error).message
+    }
+    const attempts = row.attempts + 1
+    const maxAttempts = settings.max_attempts ?? 5
+    const retry = error !== null && scheduleRetry && attempts < maxAttempts && !this.closed
+    const delay = Math.min(
+      (settings.retry_backoff_initial_ms ?? 1000) * 2 ** (attempts - 1),
+      settings.retry_backoff_max_ms ?? 60_000,
+    )
+    await this.db
+      .updateTable('webhook_deliveries')
+      .set({
+        status: error === null ? 'delivered' : retry ? 'pending' : 'failed',
+        attempts,
+        last_status_code: statusCode,
+        last_error: error,
+        updated_at: new Date().toISOString(),
+        next_attempt_at: retry ? new Date(Date.now() + delay).toISOString() : null,
+      })
+      .where('id', '=', id)
+      .execute()
+    if (retry) this.attemptSoon(id, delay)
+  }
+
+  /** Stops retrying (what is pending stays recorded, for redelivery) and waits for attempts under way. */
+  async close(): Promise<void> {
+    this.closed = true
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    await Promise.allSettled([...this.inFlight])
+  }
+}
+
+function deliveryView(row: WebhookDeliveriesTable): WebhookDeliveryView {
+  const v: WebhookDeliveryView = {
+    id: row.id,
+    event: row.event,
+    url: row.url,
+    status: row.status,
+    attempts: row.attempts,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  }
+  if (row.endpoint_id) v.endpoint_id = row.endpoint_id
+  if (row.async_job_id) v.async_job_id = row.async_job_id
+  if (row.last_status_code !== null) v.last_status_code = row.last_status_code
+  if (row.last_error) v.last_error = row.last_error
+  if (row.next_attempt_at) v.next_attempt_at = row.next_attempt_at
+  return v
+}

@@ -1,0 +1,192 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { callJson, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+
+/**
+ * Async inference as a user calls it (raw requests: the OpenAI SDK has no async routes): a job is
+ * accepted with 202, polled until it answers 200 with the synchronous route's own answer, belongs
+ * to the key that sent it, is refused when the key's budget is spent, and expires with its TTL.
+ */
+
+const MODEL = 'openai/gpt-4o-mini'
+let fake: FakeServer
+let gw: RunningHeimdall
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
+  return { status: res.status, body: (await res.json()) as any }
+}
+
+async function poll(path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${gw.url}${path}`, { headers })
+  return { status: res.status, body: (await res.json()) as any }
+}
+
+/** Polls until the job has its outcome (bounded). */
+async function outcome(path: string, headers: Record<string, string> = {}) {
+  for (let i = 0; i < 200; i++) {
+    const r = await poll(path, headers)
+    if (r.status !== 202) return r
+    expect(['pending', 'processing']).toContain(r.body.status)
+    await sleep(25)
+  }
+  throw new Error(`job ${path} never finished`)
+}
+
+async function createKey(body: Record<string, unknown> = {}): Promise<{ id: string; value: string }> {
+  const r = await callJson(gw.url, 'POST', '/api/governance/virtual-keys', {
+    name: `vk-${Math.random().toString(36).slice(2)}`,
+    provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
+    ...body,
+  })
+  expect(r.status, JSON.stringify(r.body)).toBe(200)
+  return { id: r.body.virtual_key.id, value: r.body.virtual_key.value }
+}
+
+const chatBody = (content: string) => ({ model: MODEL, messages: [{ role: 'user', content }] })
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI()
+  gw = await startHeimdall({
+    providers: { openai: fakeProvider(fake.url) },
+    client: { async_job_result_ttl: 600 } as never,
+    logs_store: { enabled: true, type: 'sqlite', config: {}, flush_interval_ms: 10 } as never,
+  })
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await fake?.close()
+})
+
+describe('async inference', () => {
+  it('chat: 202 with a pending job, then 200 with the chat completion, logged under the job id', async () => {
+    const key = await createKey()
+    const auth = { authorization: `Bearer ${key.value}` }
+    fake.latencyMs = 150
+    const accepted = await post('/v1/async/chat/completions', chatBody('hello async'), auth)
+    fake.latencyMs = 0
+    expect(accepted.status).toBe(202)
+    expect(accepted.body).toMatchObject({ status: 'pending', request_type: 'chat_completion', model: MODEL })
+    expect(accepted.body.id).toMatch(/^[0-9a-f-]{36}$/)
+    const first = await poll(`/v1/async/chat/completions/${accepted.body.id}`, auth)
+    expect(first.status).toBe(202)
+    const done = await outcome(`/v1/async/chat/completions/${accepted.body.id}`, auth)
+    expect(done.status).toBe(200)
+    expect(done.body.status).toBe('completed')
+    expect(done.body.status_code).toBe(200)
+    expect(done.body.result.object).toBe('chat.completion')
+    expect(done.body.result.choices[0].message.content).toEqual(expect.any(String))
+    expect(Date.parse(done.body.expires_at) - Date.parse(done.body.completed_at)).toBe(600_000)
+    // The provider saw the caller's request, made once.
+    const calls = fake.requests.filter((r) => r.body?.messages?.[0]?.content === 'hello async')
+    expect(calls).toHaveLength(1)
+    let entry: any
+    for (let i = 0; i < 200 && !entry; i++) {
+      const logs = (await poll('/api/logs?limit=100')).body.logs as any[]
+      entry = logs.find((l) => l.client_request_id === accepted.body.id)
+      if (!entry) await sleep(25)
+    }
+    expect(entry).toMatchObject({ status: 'success', virtual_key_id: key.id })
+  })
+
+  it('embeddings: 202, then 200 with the embedding list', async () => {
+    const key = await createKey()
+    const auth = { 'x-bf-vk': key.value }
+    const accepted = await post(
+      '/v1/async/embeddings',
+      { model: 'openai/text-embedding-3-small', input: ['a', 'b'] },
+      auth,
+    )
+    expect(accepted.status).toBe(202)
+    const done = await outcome(`/v1/async/embeddings/${accepted.body.id}`, auth)
+    expect(done.status).toBe(200)
+    expect(done.body.result.object).toBe('list')
+    expect(done.body.result.data).toHaveLength(2)
+    expect(done.body.result.data[0].embedding.length).toBeGreaterThan(0)
+    // Polled on another route's path, the job is not found.
+    expect((await poll(`/v1/async/chat/completions/${accepted.body.id}`, auth)).status).toBe(404)
+  })
+
+  it("another key's job, and a job polled without a key, read as not found", async () => {
+    const owner = await createKey()
+    const other = await createKey()
+    const accepted = await post('/v1/async/chat/completions', chatBody('mine'), { 'x-bf-vk': owner.value })
+    expect(accepted.status).toBe(202)
+    const path = `/v1/async/chat/completions/${accepted.body.id}`
+    await outcome(path, { 'x-bf-vk': owner.value })
+    const stranger = await poll(path, { 'x-bf-vk': other.value })
+    expect(stranger.status).toBe(404)
+    expect(stranger.body).toMatchObject({ is_bifrost_error: true, error: { type: 'not_found_error' } })
+    expect((await poll(path)).status).toBe(404)
+    expect((await poll(`/v1/async/chat/completions/no-such-job`, { 'x-bf-vk': owner.value })).status).toBe(
+      404,
+    )
+  })
+
+  it('a job whose provider call fails answers 200 with the error in Bifrost shape', async () => {
+    const key = await createKey()
+    fake.fail({
+      kind: 'status',
+      status: 400,
+      body: JSON.stringify({ error: { message: 'bad thing', type: 'invalid_request_error' } }),
+    })
+    const accepted = await post('/v1/async/chat/completions', chatBody('will fail'), { 'x-bf-vk': key.value })
+    const done = await outcome(`/v1/async/chat/completions/${accepted.body.id}`, { 'x-bf-vk': key.value })
+    expect(done.status).toBe(200)
+    expect(done.body.status).toBe('failed')
+    expect(done.body.status_code).toBe(400)
+    expect(done.body.error).toMatchObject({
+      is_bifrost_error: expect.any(Boolean),
+      error: { message: expect.stringContaining('bad thing') },
+    })
+    expect(done.body.result).toBeUndefined()
+  })
+
+  it('the result expires after x-bf-async-job-result-ttl seconds', async () => {
+    const key = await createKey()
+    const auth = { 'x-bf-vk': key.value, 'x-bf-async-job-result-ttl': '1' }
+    const accepted = await post('/v1/async/chat/completions', chatBody('short-lived'), auth)
+    const path = `/v1/async/chat/completions/${accepted.body.id}`
+    const done = await outcome(path, { 'x-bf-vk': key.value })
+    expect(done.status).toBe(200)
+    expect(Date.parse(done.body.expires_at) - Date.parse(done.body.completed_at)).toBe(1000)
+    await sleep(Date.parse(done.body.expires_at) - Date.now() + 50)
+    expect((await poll(path, { 'x-bf-vk': key.value })).status).toBe(404)
+  })
+
+  it('a spent budget refuses the job at submission with 402, and nothing reaches the provider', async () => {
+    const key = await createKey({ budgets: [{ max_limit: 0.000001, reset_duration: '1d' }] })
+    const auth = { 'x-bf-vk': key.value }
+    const first = await post('/v1/async/chat/completions', chatBody('spend it'), auth)
+    expect(first.status).toBe(202)
+    expect((await outcome(`/v1/async/chat/completions/${first.body.id}`, auth)).body.status).toBe('completed')
+    const before = fake.requests.length
+    const refused = await post('/v1/async/chat/completions', chatBody('over budget'), auth)
+    expect(refused.status).toBe(402)
+    expect(refused.body).toMatchObject({ is_bifrost_error: true, error: { type: 'budget_exceeded' } })
+    expect(refused.body.error.message).toContain('budget exceeded')
+    await sleep(100)
+    expect(fake.requests.length).toBe(before)
+  })
+
+  it('refuses streaming, a missing model and an unknown key with clear 4xx', async () => {
+    const stream = await post('/v1/async/chat/completions', { ...chatBody('x'), stream: true })
+    expect(stream.status).toBe(400)
+    expect(stream.body.error.message).toMatch(/stream is not supported/)
+    const noModel = await post('/v1/async/embeddings', { input: 'x' })
+    expect(noModel.status).toBe(400)
+    expect(noModel.body.error.param).toBe('model')
+    const notJson = await post('/v1/async/chat/completions', [1, 2])
+    expect(notJson.status).toBe(400)
+    const unknown = await post('/v1/async/chat/completions', chatBody('x'), { 'x-bf-vk': 'sk-bf-nope' })
+    expect(unknown.status).toBe(401)
+    expect(unknown.body.error.type).toBe('virtual_key_not_found')
+  })
+})
