@@ -55,6 +55,7 @@ import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
 import { buildServer } from './server.js'
 import { createStoreReloads, syncProviders } from './store-reloads.js'
+import { registerObservabilityRoutes } from './routes/observability.js'
 import { adminOnInference } from './routes/file-ownership.js'
 import { destroyUpgradedSockets } from './upgrade.js'
 import { registerUi } from './ui.js'
@@ -493,7 +494,6 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       },
     })
     const observability = await createObservability({
-      adminAuth,
       app,
       config,
       client,
@@ -523,6 +523,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       enforceAuth,
       logger,
       env,
+    registerObservabilityRoutes(app, observability, { config, client, configStore: store, env, adminAuth })
     })
     registerUi(app)
 

@@ -4,11 +4,10 @@ import type { GatewayHook } from '../core/context.js'
 import type { ClientConfig, ConfigFile } from '../core/schemas/index.js'
 import type { GovernanceRuntime } from '../governance/runtime.js'
 import type { StandaloneToolCall } from '../mcp/tool-calls.js'
-import type { AdminAuth } from '../http/auth.js'
 import type { ConfigStore } from '../store/index.js'
 import type { Logger } from './logger.js'
-import { createLogging } from './logs/index.js'
-import { createMetrics } from './metrics.js'
+import { createLogging, type LogRouteSources } from './logs/index.js'
+import { createMetrics, type Metrics } from './metrics.js'
 import { createTracing } from './tracing.js'
 
 /** What request logs, metrics and traces are built from. */
@@ -24,8 +23,6 @@ export interface ObservabilityDeps {
   logger: Logger
   cluster: Cluster
   governance: GovernanceRuntime
-  /** The gateway's one admin login, which /metrics and /ws/logs check as /api does. */
-  adminAuth: AdminAuth
 }
 
 /** One part of observability: the gateway hook it adds, and how it stops. */
@@ -43,6 +40,10 @@ export interface Observability {
   logsConnected(): boolean
   /** Readiness of the log store: undefined when none is configured. */
   pingLogs(): Promise<void> | undefined
+  /** What the log routes read; src/http registers them. */
+  logRoutes: LogRouteSources
+  /** The text of `GET /metrics`; absent when metrics are off. */
+  scrapeMetrics: Metrics['scrape']
   close(): Promise<void>
 }
 
@@ -66,6 +67,8 @@ export async function createObservability(deps: ObservabilityDeps): Promise<Obse
     hooks: parts.flatMap((p) => (p.hook ? [p.hook] : [])),
     logsConnected: () => logging.connected(),
     pingLogs: () => logging.ping(),
+    logRoutes: logging.routes,
+    scrapeMetrics: metrics.scrape,
     async close() {
       for (const p of parts) await p.close().catch(() => undefined)
     },

@@ -1,9 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext, GatewayHook } from '../core/context.js'
 import { ERRORS, type ErrorCode } from '../core/errors.js'
 import { findPrice, PRICES } from '../governance/pricing/index.js'
-import { refuseAdmin } from '../http/auth.js'
 import { isBuiltinProvider } from '../providers/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
 import type { LogQueueStats } from './logs/index.js'
@@ -95,14 +93,16 @@ function statusClass(ctx: GatewayContext): string {
 
 const seconds = (ns: bigint) => Number(ns) / 1e9
 
+export interface Metrics extends ObservabilityPart {
+  /** The Prometheus text that `GET /metrics` serves (src/http registers the route); absent when metrics are off. */
+  scrape?(): Promise<{ contentType: string; text: string }>
+}
+
 /**
- * Prometheus metrics on `GET /metrics`, in a registry of this instance's own. Everything is
+ * Prometheus metrics for `GET /metrics`, in a registry of this instance's own. Everything is
  * measured once per request, at its end, from what the gateway context holds.
  */
-export function createMetrics(
-  deps: ObservabilityDeps,
-  sources: { logQueue: () => LogQueueStats },
-): ObservabilityPart {
+export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () => LogQueueStats }): Metrics {
   const settings = (pluginConfig(deps.config, 'telemetry') ?? {}) as TelemetryConfig
   if (settings.metrics_enabled === false) return { close: async () => undefined }
 
@@ -270,20 +270,9 @@ export function createMetrics(
     },
   }
 
-  // As Bifrost: with admin auth on, /metrics takes the admin's credentials (Basic, or a session
-  // token) unless `client.whitelisted_routes` lists it, for scrapers that cannot send any.
-  const adminAuth = deps.adminAuth
-  const isPublic = () =>
-    (deps.client.whitelisted_routes ?? []).some((r) => r === '/metrics' || r === '/metrics*')
-  deps.app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!isPublic() && (await adminAuth.authenticate(request)) === undefined)
-      return refuseAdmin(request, reply, adminAuth, true)
-    const text = await registry.metrics()
-    return reply.type(registry.contentType).send(text)
-  })
-
   return {
     hook,
+    scrape: async () => ({ contentType: registry.contentType, text: await registry.metrics() }),
     close: async () => registry.clear(),
   }
 }

@@ -1,6 +1,4 @@
 import type { GatewayContext, GatewayHook } from '../../core/context.js'
-import { registerCostRecalculationRoutes } from '../../http/routes/logs-recalculate.js'
-import { registerLogRoutes } from '../../http/routes/logs.js'
 import { isStoreEnabled, type StoreSpec } from '../../store/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from '../index.js'
 import { CostRecalculation } from './cost-recalculation.js'
@@ -38,6 +36,17 @@ export interface Logging extends ObservabilityPart {
   connected(): boolean
   /** Readiness of the log store: undefined when none is configured. */
   ping(): Promise<void> | undefined
+  /** What /api/logs, /ws/logs and the cost recalculation routes read (src/http registers them). */
+  routes: LogRouteSources
+}
+
+export interface LogRouteSources {
+  store(): LogStore | undefined
+  queue: LogQueue
+  toolQueue: LogQueue<McpToolLogRow, McpToolLogRow>
+  subscribers: Set<LogSubscriber>
+  runRetention(now?: number): Promise<void>
+  recalculation: CostRecalculation
 }
 
 /** Heimdall's settings of the log store, beside Bifrost's `logs_store` fields. */
@@ -194,25 +203,17 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     })
   }
 
-  registerLogRoutes(deps.app, {
-    store: () => store,
-    queue,
-    toolQueue,
-    subscribers,
-    config: deps.config,
-    configStore: deps.configStore,
-    env: deps.env,
-    adminAuth: deps.adminAuth,
-    runRetention,
-  })
-  registerCostRecalculationRoutes(deps.app, {
-    recalculation: new CostRecalculation({ store: () => store, pricing: deps.governance.pricing }),
-    connected: () => store !== undefined,
-  })
-
   return {
     hook,
     onStandaloneToolCall,
+    routes: {
+      store: () => store,
+      queue,
+      toolQueue,
+      subscribers,
+      runRetention,
+      recalculation: new CostRecalculation({ store: () => store, pricing: deps.governance.pricing }),
+    },
     queueStats: () => ({ depth: queue.depth, dropped: queue.dropped, written: queue.written }),
     connected: () => store !== undefined,
     ping: () => {
