@@ -1,0 +1,193 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { verifyWebhook } from '../src/webhooks/index.js'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+
+/**
+ * Webhooks as an operator and a caller see them: a finished async job is POSTed, signed, to the
+ * caller's callback URL and to the operator's endpoints; a receiver that fails is retried with
+ * backoff, listed in /api/webhooks/deliveries, and redelivered from the API. Callback URLs that
+ * point inward are refused unless the operator allows it.
+ */
+
+const SECRET = 'whsec-test-secret'
+const MODEL = 'openai/gpt-4o-mini'
+
+interface Received {
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** A receiver on loopback that answers with the next queued status (200 once the queue is empty). */
+class Receiver {
+  readonly received: Received[] = []
+  statuses: number[] = []
+  private server: Server
+  url = ''
+  constructor() {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        this.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
+        res.writeHead(this.statuses.shift() ?? 200).end()
+      })
+    })
+  }
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    return this
+  }
+  async close(): Promise<void> {
+    this.server.closeAllConnections()
+    await new Promise<void>((r) => this.server.close(() => r()))
+  }
+}
+
+let fake: FakeServer
+let gw: RunningHeimdall
+let strictGw: RunningHeimdall
+let callback: Receiver
+let endpoint: Receiver
+
+async function submit(target: RunningHeimdall, content: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${target.url}/v1/async/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content }] }),
+  })
+  return { status: res.status, body: (await res.json()) as any }
+}
+
+async function until<T>(read: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 300; i++) {
+    const v = await read()
+    if (v !== undefined) return v
+    await sleep(20)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+async function deliveries(target: RunningHeimdall, query = ''): Promise<any[]> {
+  const r = await fetch(`${target.url}/api/webhooks/deliveries${query}`)
+  expect(r.status).toBe(200)
+  return ((await r.json()) as any).deliveries
+}
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI()
+  callback = await new Receiver().start()
+  endpoint = await new Receiver().start()
+  gw = await startHeimdall({
+    providers: { openai: fakeProvider(fake.url) },
+    client: {
+      webhook_config: {
+        secret: SECRET,
+        // The receivers are on loopback: allowed here on purpose.
+        allow_private_networks: true,
+        max_attempts: 3,
+        retry_backoff_initial_ms: 50,
+        endpoints: [{ id: 'ops', url: endpoint.url, events: ['async_job.failed'] }],
+      },
+    } as never,
+  })
+  strictGw = await startHeimdall({ providers: { openai: fakeProvider(fake.url) } })
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await strictGw?.close()
+  await callback?.close()
+  await endpoint?.close()
+  await fake?.close()
+})
+
+describe('webhooks', () => {
+  it("a finished job is POSTed to the caller's callback URL, signed; the receiver verifies it", async () => {
+    const job = await submit(gw, 'call me back', { 'x-bf-async-webhook-url': `${callback.url}/hook` })
+    expect(job.status).toBe(202)
+    const got = await until(
+      async () => callback.received.find((r) => r.body.includes(job.body.id)),
+      'the callback',
+    )
+    expect(verifyWebhook(SECRET, got.headers, got.body)).toBe(true)
+    // A wrong secret, or a body changed by one byte, does not verify.
+    expect(verifyWebhook('another-secret', got.headers, got.body)).toBe(false)
+    expect(verifyWebhook(SECRET, got.headers, got.body.replace('completed', 'complete_'))).toBe(false)
+    const payload = JSON.parse(got.body)
+    expect(payload).toMatchObject({
+      type: 'async_job.completed',
+      data: { id: job.body.id, status: 'completed' },
+    })
+    expect(payload.data.result.object).toBe('chat.completion')
+    expect(payload.id).toBe(got.headers['webhook-id'])
+    // Only failures go to the operator's endpoint, as it asked.
+    expect(endpoint.received.filter((r) => r.body.includes(job.body.id))).toHaveLength(0)
+    const listed = await until(
+      async () =>
+        (await deliveries(gw)).find((d) => d.async_job_id === job.body.id && d.status === 'delivered'),
+      'the delivery record',
+    )
+    expect(listed).toMatchObject({ event: 'async_job.completed', attempts: 1, last_status_code: 200 })
+  })
+
+  it('a failing receiver is retried with backoff, left failed, then redelivered from the API', async () => {
+    fake.fail({
+      kind: 'status',
+      status: 400,
+      body: JSON.stringify({ error: { message: 'nope', type: 'invalid_request_error' } }),
+    })
+    endpoint.statuses = [500, 503, 500]
+    const job = await submit(gw, 'this one fails')
+    const failed = await until(
+      async () => (await deliveries(gw, '?status=failed')).find((d) => d.async_job_id === job.body.id),
+      'the delivery to give up',
+    )
+    expect(failed).toMatchObject({
+      event: 'async_job.failed',
+      endpoint_id: 'ops',
+      attempts: 3,
+      last_status_code: 500,
+    })
+    const attempts = endpoint.received.filter((r) => r.body.includes(job.body.id))
+    expect(attempts).toHaveLength(3)
+    // Every attempt is the same delivery (one webhook-id), signed afresh.
+    expect(new Set(attempts.map((a) => a.headers['webhook-id'])).size).toBe(1)
+    for (const a of attempts) expect(verifyWebhook(SECRET, a.headers, a.body)).toBe(true)
+    const redelivered = await fetch(`${gw.url}/api/webhooks/deliveries/${failed.id}/redeliver`, {
+      method: 'POST',
+    })
+    expect(redelivered.status).toBe(200)
+    expect(((await redelivered.json()) as any).delivery).toMatchObject({
+      status: 'delivered',
+      attempts: 4,
+      last_status_code: 200,
+    })
+    expect(endpoint.received.filter((r) => r.body.includes(job.body.id))).toHaveLength(4)
+    const missing = await fetch(`${gw.url}/api/webhooks/deliveries/no-such/redeliver`, { method: 'POST' })
+    expect(missing.status).toBe(404)
+    expect((await fetch(`${gw.url}/api/webhooks/deliveries?status=lost`)).status).toBe(400)
+  })
+
+  it('refuses callback URLs on loopback or private addresses unless the operator allows them', async () => {
+    for (const url of [
+      callback.url,
+      'http://10.1.2.3/hook',
+      'http://[::1]:9/hook',
+      'http://169.254.169.254/latest',
+    ]) {
+      const r = await submit(strictGw, 'x', { 'x-bf-async-webhook-url': url })
+      expect(r.status, url).toBe(400)
+      expect(r.body.error.message).toMatch(/loopback or private/)
+    }
+    for (const url of ['ftp://example.com/x', 'not a url', 'http://user:pw@example.com/']) {
+      const r = await submit(strictGw, 'x', { 'x-bf-async-webhook-url': url })
+      expect(r.status, url).toBe(400)
+    }
+  })
+})
