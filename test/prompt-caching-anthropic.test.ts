@@ -252,4 +252,47 @@ describe('Anthropic prompt caching kept across providers, with exact costs', () 
     expect(s.usage).toEqual(r.usage)
     expect(s.logged).toBeCloseTo(hand, 9)
   })
+
+  it('the budget, /metrics and the log charge a cached request exactly what x-bifrost-cost-usd says, streamed or not', async () => {
+    const created = await fetch(`${gw.url}/api/governance/virtual-keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'cache-costs',
+        budgets: [{ max_limit: 100, reset_duration: '1d' }],
+        provider_configs: [{ provider: 'anthropic', allowed_models: ['*'], key_ids: ['*'] }],
+      }),
+    }).then((r) => r.json() as Promise<any>)
+    const vk = created.virtual_key
+    const keyed = new Anthropic({ baseURL: `${gw.url}/anthropic`, apiKey: vk.value, maxRetries: 0 })
+    // claude-opus-4-5: input 5, 1-hour write 10, output 25 dollars per million tokens.
+    const opus = (u: Anthropic.Usage) =>
+      u.input_tokens * 5 * M +
+      (u.cache_creation?.ephemeral_1h_input_tokens ?? 0) * 10 * M +
+      u.output_tokens * 25 * M
+    const params = cachedRequest('claude-opus-4-5-20251101')
+    const { data, response } = await keyed.messages.create(params).withResponse()
+    expect(data.usage.cache_creation?.ephemeral_1h_input_tokens).toBe(4)
+    const whole = opus(data.usage)
+    expect(Number(response.headers.get('x-bifrost-cost-usd'))).toBeCloseTo(whole, 8)
+    expect(await loggedCost(++logged)).toBeCloseTo(whole, 9)
+    let usage = {} as Anthropic.Usage
+    for await (const e of await keyed.messages.create({ ...params, stream: true })) {
+      if (e.type === 'message_start') usage = { ...e.message.usage }
+      if (e.type === 'message_delta') usage = { ...usage, ...(e.usage as Partial<Anthropic.Usage>) }
+    }
+    expect(usage).toEqual(data.usage)
+    expect(await loggedCost(++logged)).toBeCloseTo(whole, 9)
+
+    const read = await fetch(`${gw.url}/api/governance/virtual-keys/${vk.id}`).then(
+      (r) => r.json() as Promise<any>,
+    )
+    expect(read.virtual_key.budgets[0].current_usage).toBeCloseTo(2 * whole, 9)
+    const metrics = await fetch(`${gw.url}/metrics`).then((r) => r.text())
+    const charged = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('heimdall_cost_usd_total{') && l.includes('model="claude-opus-4-5'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+    expect(charged).toBeCloseTo(2 * whole, 9)
+  })
 })
