@@ -155,6 +155,7 @@ export class AsyncJobs {
   async run(id: string): Promise<void> {
     const row = await this.opts.store.start(id, this.now())
     if (!row) return
+    this.opts.logger.info({ async_job_id: id, attempt: row.attempts }, 'async job started')
     const request = JSON.parse(this.opts.secrets.open(row.request)) as JobRequest
     let result: ReplayResult
     try {

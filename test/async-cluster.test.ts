@@ -1,0 +1,147 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, describe, expect, it } from 'vitest'
+import { computeCost } from '../src/governance/pricing/index.js'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { alive, build, runCli, type RunningCli } from './helpers/cli.js'
+import { postgresBackend } from './helpers/databases.js'
+import { timeUntil } from './helpers/fault-proxy.js'
+import { callJson } from './helpers/heimdall.js'
+import { killOwnRedises, startOwnRedis, type OwnRedis } from './helpers/redis-server.js'
+
+/**
+ * Async jobs on three Heimdall processes sharing one PostgreSQL database and one redis-server of
+ * this test's own (BullMQ's queue): a job accepted by one node runs on whichever node takes it;
+ * that node is killed (SIGKILL) mid-call, another node takes the job over once its lock expires,
+ * and the job finishes exactly once, charged once.
+ */
+
+const LOCK_MS = 2000
+const RESERVATION_TTL_S = 3
+const backend = postgresBackend('async_cluster')
+let fake: FakeServer | undefined
+let redis: OwnRedis | undefined
+const nodes: RunningCli[] = []
+const urls: string[] = []
+const dirs: string[] = []
+
+afterAll(async () => {
+  for (const n of nodes) if (alive(n)) n.proc.kill('SIGKILL')
+  await Promise.all(nodes.map((n) => Promise.race([n.exited, sleep(5000)])))
+  await fake?.close()
+  await redis?.stop()
+  await killOwnRedises()
+  await backend.teardown()
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+}, 30_000)
+
+describe('async jobs on three nodes (child processes), BullMQ on Redis', () => {
+  it('start on one database and one redis-server of their own', async () => {
+    build()
+    fake = await startFakeOpenAI()
+    redis = await startOwnRedis()
+    const dbUrl = await backend.freshUrl()
+    const queueName = `async-cluster-${process.pid}-${Date.now()}`
+    // One at a time: the first runs the migrations.
+    for (let i = 0; i < 3; i++) {
+      const dir = await mkdtemp(join(tmpdir(), `heimdall-async-${i}-`))
+      dirs.push(dir)
+      const config = {
+        config_store: { enabled: true, type: 'postgres', config: { connection_string: dbUrl } },
+        cluster: { redis_url: redis.url, prefix: 'async:', reservation_ttl_seconds: RESERVATION_TTL_S },
+        async_jobs: { queue_name: queueName, lock_duration_ms: LOCK_MS, concurrency: 4 },
+        client: { enforce_auth_on_inference: true },
+        providers: {
+          openai: {
+            keys: [{ name: 'k', value: 'sk-test', models: ['*'] }],
+            network_config: { base_url: fake.url },
+          },
+        },
+      }
+      await writeFile(join(dir, 'config.json'), JSON.stringify(config))
+      const node = runCli(['--app-dir', dir, '--port', '0', '--log-level', 'info'])
+      nodes.push(node)
+      urls.push(await node.url())
+    }
+  }, 180_000)
+
+  it('a node killed mid-job: another node finishes it, exactly once, charged once', async () => {
+    const created = await callJson(urls[0], 'POST', '/api/governance/virtual-keys', {
+      name: 'async-killed-node',
+      provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
+      budgets: [{ max_limit: 100, reset_duration: '1h' }],
+      rate_limit: { request_max_limit: 100, request_reset_duration: '1h' },
+    })
+    expect(created.status, JSON.stringify(created.body)).toBe(200)
+    const vk = created.body.virtual_key
+    for (const url of urls)
+      await timeUntil(
+        async () => (await callJson(url, 'GET', `/api/governance/virtual-keys/${vk.id}`)).status === 200,
+        5000,
+      )
+    const auth = { 'content-type': 'application/json', authorization: `Bearer ${vk.value}` }
+
+    // The provider holds the first call long enough to kill the node making it.
+    fake!.latencyMs = 30_000
+    const accepted = await fetch(`${urls[0]}/v1/async/chat/completions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        model: 'openai/gpt-4o-mini',
+        messages: [{ role: 'user', content: 'survive a dead node' }],
+      }),
+    })
+    expect(accepted.status).toBe(202)
+    const job = ((await accepted.json()) as { id: string }).id
+    await timeUntil(
+      async () => fake!.requests.some((r) => r.body?.messages?.[0]?.content === 'survive a dead node'),
+      10_000,
+    )
+    const runner = nodes.findIndex(
+      (n) => n.output().includes(job) && n.output().includes('async job started'),
+    )
+    expect(runner).toBeGreaterThanOrEqual(0)
+    nodes[runner].proc.kill('SIGKILL')
+    await nodes[runner].exited
+    const killedAt = Date.now()
+    fake!.latencyMs = 0
+
+    const survivor = urls[(runner + 1) % 3]
+    let done: any
+    for (let i = 0; i < 300 && !done; i++) {
+      const r = await fetch(`${survivor}/v1/async/chat/completions/${job}`, { headers: auth })
+      if (r.status === 200) done = await r.json()
+      else {
+        expect(r.status).toBe(202)
+        await sleep(50)
+      }
+    }
+    expect(done, 'the job finished on another node').toBeDefined()
+    const takeoverMs = Date.now() - killedAt
+    expect(done.status).toBe('completed')
+    expect(done.result.object).toBe('chat.completion')
+    // Two calls reached the provider (the dead node's, cut, and the rerun); one outcome was recorded,
+    // by a node still alive.
+    expect(
+      fake!.requests.filter((r) => r.body?.messages?.[0]?.content === 'survive a dead node'),
+    ).toHaveLength(2)
+    const finishers = nodes.filter(
+      (n) => n.output().includes(job) && n.output().includes('async job finished'),
+    )
+    expect(finishers).toHaveLength(1)
+    expect(alive(finishers[0])).toBe(true)
+
+    // Charged once: the dead node's hold expires unsettled; the budget holds one call's cost, the limit one request.
+    await sleep(RESERVATION_TTL_S * 1000 + 500)
+    const cost = computeCost('openai', 'gpt-4o-mini', done.result.usage).cost
+    const read = await callJson(survivor, 'GET', `/api/governance/virtual-keys/${vk.id}`)
+    expect(read.body.virtual_key.budgets[0].current_usage).toBeCloseTo(cost, 10)
+    expect(read.body.virtual_key.rate_limit.request_current_usage).toBe(1)
+    console.log(
+      `async-cluster: node ${runner} killed mid-job; another node finished it ${takeoverMs} ms later (lock ${LOCK_MS} ms)`,
+    )
+  }, 60_000)
+})
