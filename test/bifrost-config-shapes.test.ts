@@ -333,7 +333,7 @@ function bifrostConfig(openaiUrl: string) {
           id: 'rr-1',
           name: 'cheap',
           enabled: true,
-          cel_expression: 'true',
+          cel_expression: 'headers["x-tier"] == "cheap"',
           targets: [{ provider: 'openai', model: 'gpt-4o-mini', weight: 1 }],
           scope: 'global',
           priority: 0,
@@ -499,6 +499,20 @@ describe("config.json in Bifrost's shapes", () => {
     })
     expect(res.status, await res.clone().text()).toBe(200)
     expect(fake.requests.at(-1)?.body.model).toBe('gpt-4o')
+    // The file's routing rule is imported and routes the requests it matches.
+    const rule = await call(h, 'GET', '/api/routing/rules/rr-1')
+    expect(rule.body.rule).toMatchObject({ name: 'cheap', scope: 'global' })
+    const cheap = await fetch(`${h.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-bf-vk': 'sk-bf-ci-value-from-file',
+        'x-tier': 'cheap',
+      },
+      body: JSON.stringify({ model: 'openai/smart', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(cheap.status, await cheap.clone().text()).toBe(200)
+    expect(fake.requests.at(-1)?.body.model).toBe('gpt-4o-mini')
   })
 
   it('warns about each part it does not implement, naming it', () => {
@@ -515,7 +529,6 @@ describe("config.json in Bifrost's shapes", () => {
       'providers.bedrock_mantle',
       'providers.openai.network_config',
       'governance.business_units',
-      'governance.routing_rules',
       'governance.model_configs',
       'governance.virtual_keys.0.mcp_configs',
       'mcp.tool_sync_interval',
@@ -530,6 +543,7 @@ describe("config.json in Bifrost's shapes", () => {
       'plugins.telemetry',
       'plugins.logging',
       'plugins.governance',
+      'governance.routing_rules',
     ])
       expect(sections).not.toContain(quiet)
     expect(h.warnings.find((w) => w.section === 'client')?.msg).toContain('prometheus_labels')

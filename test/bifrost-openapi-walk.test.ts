@@ -21,12 +21,6 @@ const HTTP_METHODS = ['get', 'post', 'put', 'delete', 'patch']
  * is taken off.
  */
 const NOT_SERVED: Record<string, string> = {
-  // Routing rules (CEL expressions choosing a provider) are not built.
-  'GET /api/governance/routing-rules': 'routing rules',
-  'POST /api/governance/routing-rules': 'routing rules',
-  'GET /api/governance/routing-rules/{rule_id}': 'routing rules',
-  'PUT /api/governance/routing-rules/{rule_id}': 'routing rules',
-  'DELETE /api/governance/routing-rules/{rule_id}': 'routing rules',
   // Budgets and rate limits per model and per provider (Bifrost's model configs and provider governance).
   'GET /api/governance/model-configs': 'model configs and provider governance',
   'POST /api/governance/model-configs': 'model configs and provider governance',

@@ -313,7 +313,7 @@ export class GovernanceHook implements GatewayHook {
    * A model without a provider prefix goes to one of the key's providers that admit it, drawn by
    * weight; when the request named no fallbacks the others follow, heaviest first (Bifrost 11.1).
    */
-  private routeByWeight(vk: VirtualKeyRecord, req: Record<string, unknown>): Target[] | undefined {
+  routeByWeight(vk: VirtualKeyRecord, req: Record<string, unknown>): Target[] | undefined {
     const model = req.model
     if (typeof model !== 'string' || model.length === 0) return undefined
     const slash = model.indexOf('/')

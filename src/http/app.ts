@@ -20,6 +20,7 @@ import { openConfigStore, ProviderObjects, reconcileProviders, type ConfigStore 
 import { createCluster, type Cluster } from '../cluster/index.js'
 import { governanceKeyStore } from '../governance/access-profile-shapes.js'
 import { AccessProfileService } from '../governance/access-profiles.js'
+import { RoutingRuntime } from '../governance/routing-rules/index.js'
 import { createGovernanceRuntime, type GovernanceRuntime } from '../governance/runtime.js'
 import { UserService } from '../governance/users.js'
 import { installAdminAuth } from './auth.js'
@@ -29,6 +30,7 @@ import { installOriginGuard, refusedOrigin, type OriginPolicy } from './origin-g
 import { announceSetupToken, setupToken } from './setup-token.js'
 import { registerAccessProfileRoutes } from './routes/access-profiles.js'
 import { registerGovernanceRoutes } from './routes/governance.js'
+import { registerRoutingRuleRoutes } from './routes/routing-rules.js'
 import { McpClientManager, SqlMcpClientRepo } from '../mcp/index.js'
 import { DEFAULT_MCP_AGENT_DEPTH } from '../mcp/agent.js'
 import { McpToolInjection } from '../mcp/inject.js'
@@ -53,9 +55,9 @@ import { registerQuotaRoute } from './routes/quota.js'
 import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from './routes/config.js'
 import { registerSessionRoutes } from './routes/session.js'
 import { registerUserRoutes } from './routes/users.js'
+import { registerObservabilityRoutes } from './routes/observability.js'
 import { buildServer } from './server.js'
 import { createStoreReloads, syncProviders } from './store-reloads.js'
-import { registerObservabilityRoutes } from './routes/observability.js'
 import { adminOnInference } from './routes/file-ownership.js'
 import { destroyUpgradedSockets } from './upgrade.js'
 import { registerUi } from './ui.js'
@@ -294,6 +296,21 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     })
     closers.unshift(() => governance.close())
     gateway.addHook(governance.hook)
+    // Routing rules, key pinning and session affinity: after governance, which resolves the virtual key.
+    const routing = await RoutingRuntime.create({
+      store,
+      cluster,
+      logger,
+      state: governance.state,
+      lookup: gateway.lookup,
+      routeByWeight: (vk, req) => governance.hook.routeByWeight(vk, req),
+      providerKeys: (provider) => registry.get(provider)?.config.keys,
+      chainMaxDepth: () => (client as { routing_chain_max_depth?: number }).routing_chain_max_depth,
+      fileRules: (config.governance as { routing_rules?: unknown } | undefined)?.routing_rules,
+      reloads,
+    })
+    closers.unshift(async () => routing.close())
+    gateway.addHook(routing.plugin)
     // After governance, which resolves the virtual key whose MCP tools are added.
     gateway.addHook(new McpToolInjection({ source: mcp, anonymousTools }))
 
@@ -396,6 +413,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       onChange: () => cluster.bus.publish(PRICING_TOPIC, {}),
     })
     registerGovernanceRoutes(app, { service: governance.service, usage: governance.usage })
+    registerRoutingRuleRoutes(app, { routing })
     registerMcpRoutes(app, {
       manager: mcp,
       allowStdio: mcpSettings.allow_stdio !== false,
@@ -505,6 +523,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       governance,
     })
     closers.unshift(() => observability.close())
+    registerObservabilityRoutes(app, observability, { config, client, configStore: store, env, adminAuth })
     logsConnected = () => observability.logsConnected()
     pingLogs = () => observability.pingLogs()
     for (const hook of observability.hooks) gateway.addHook(hook)
@@ -523,7 +542,6 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       enforceAuth,
       logger,
       env,
-    registerObservabilityRoutes(app, observability, { config, client, configStore: store, env, adminAuth })
     })
     registerUi(app)
 

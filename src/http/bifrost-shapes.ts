@@ -111,7 +111,6 @@ const UNREAD_CLIENT_FIELDS = [
   'dump_errors_in_console_logs',
   'dual_credential_conflict_behavior',
   'hide_deleted_virtual_keys_in_filters',
-  'routing_chain_max_depth',
   'allow_per_request_raw_override',
   'allow_per_request_content_storage_override',
   'vk_rotation_cooldown',
@@ -264,7 +263,6 @@ function acceptLogsStore(input: Obj, warn: Warn): Obj {
 const UNREAD_GOVERNANCE = [
   'business_units',
   'roles',
-  'routing_rules',
   'pricing_overrides',
   'complexity_analyzer_config',
   'model_configs',

@@ -1,4 +1,5 @@
 import type { GatewayContext } from '../core/context.js'
+import { routingInfoJson } from '../governance/routing-rules/index.js'
 
 /**
  * Bifrost's `extra_fields` on successful `/v1` answers (`BifrostResponseExtraFields`):
@@ -24,7 +25,7 @@ function openFields(ctx: GatewayContext): string {
   if (ctx.provider) s += `,"provider":${ascii(ctx.provider)}`
   const model = ctx.model ?? ctx.modelRequested
   if (model) s += `,"model_requested":${ascii(model)}`
-  return s
+  return s + routingInfoJson(ctx)
 }
 
 function ascii(value: string): string {

@@ -38,7 +38,7 @@ const validateCreateCustomer = bodyValidator(CreateCustomerSchema)
 const validateUpdateCustomer = bodyValidator(UpdateCustomerSchema)
 
 /** Reads one query parameter: absent or empty is undefined; a repeated one is refused. */
-function queryText(query: unknown, name: string): string | undefined {
+export function queryText(query: unknown, name: string): string | undefined {
   const value = (query as Record<string, unknown> | undefined)?.[name]
   if (value === undefined || value === '') return undefined
   if (typeof value !== 'string') {
@@ -47,7 +47,7 @@ function queryText(query: unknown, name: string): string | undefined {
   return value
 }
 
-function queryCount(query: unknown, name: string): number | undefined {
+export function queryCount(query: unknown, name: string): number | undefined {
   const text = queryText(query, name)
   if (text === undefined) return undefined
   if (!/^[0-9]{1,9}$/.test(text)) {
@@ -58,7 +58,7 @@ function queryCount(query: unknown, name: string): number | undefined {
   return Number(text)
 }
 
-function queryFlag(query: unknown, name: string): boolean | undefined {
+export function queryFlag(query: unknown, name: string): boolean | undefined {
   const text = queryText(query, name)
   if (text === undefined) return undefined
   if (text !== 'true' && text !== 'false') {

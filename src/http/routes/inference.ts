@@ -19,6 +19,7 @@ import { arrivalOf } from '../arrival.js'
 import { carriesExtraFields, StreamExtraFields, withExtraFields } from '../extra-fields.js'
 import { SseWriter } from '../sse.js'
 import { compileValidator } from '../validate.js'
+import { routingInfoHeaders } from '../../governance/routing-rules/index.js'
 
 const validateChat = compileValidator(ChatRequestSchema)
 const validateCompletion = compileValidator(TextCompletionRequestSchema)
@@ -92,6 +93,7 @@ export function responseHeaders(
   h['x-bifrost-original-model'] = ctx.modelRequested
   if (ctx.model) h['x-bifrost-resolved-model'] = ctx.model
   if (ctx.fallbackIndex > 0) h['x-bifrost-fallback-index'] = String(ctx.fallbackIndex)
+  Object.assign(h, routingInfoHeaders(ctx))
   if (ctx.upstreamLatencyMs !== undefined)
     h['x-bifrost-upstream-latency-ms'] = ctx.upstreamLatencyMs.toFixed(0)
   h['x-heimdall-overhead-ms'] = overheadMs(ctx)

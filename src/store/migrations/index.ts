@@ -9,6 +9,7 @@ import { vkContentLoggingMigration } from './007_vk_content_logging.js'
 import { providerObjectsMigration } from './008_provider_objects.js'
 import { configVersionMigration } from './009_config_version.js'
 import { semanticCacheMigration } from './010_semantic_cache.js'
+import { routingRulesMigration } from './011_routing_rules.js'
 import { asyncJobsMigration } from './012_async_jobs.js'
 
 /**
@@ -27,5 +28,6 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '008_provider_objects': providerObjectsMigration,
   '009_config_version': configVersionMigration,
   '010_semantic_cache': semanticCacheMigration,
+  '011_routing_rules': routingRulesMigration,
   '012_async_jobs': asyncJobsMigration,
 }
