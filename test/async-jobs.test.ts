@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
@@ -30,8 +33,13 @@ async function poll(path: string, headers: Record<string, string> = {}) {
 
 /** Polls until the job has its outcome (bounded). */
 async function outcome(path: string, headers: Record<string, string> = {}) {
+  return outcomeAt(gw.url, path, headers)
+}
+
+async function outcomeAt(base: string, path: string, headers: Record<string, string> = {}) {
   for (let i = 0; i < 200; i++) {
-    const r = await poll(path, headers)
+    const res = await fetch(`${base}${path}`, { headers })
+    const r = { status: res.status, body: (await res.json()) as any }
     if (r.status !== 202) return r
     expect(['pending', 'processing']).toContain(r.body.status)
     await sleep(25)
@@ -188,5 +196,51 @@ describe('async inference', () => {
     const unknown = await post('/v1/async/chat/completions', chatBody('x'), { 'x-bf-vk': 'sk-bf-nope' })
     expect(unknown.status).toBe(401)
     expect(unknown.body.error.type).toBe('virtual_key_not_found')
+  })
+
+  it('shutdown lets the running job finish and leaves the waiting one queued for the next start', async () => {
+    const appDir = await mkdtemp(join(tmpdir(), 'heimdall-async-shutdown-'))
+    const config = {
+      providers: { openai: fakeProvider(fake.url) },
+      async_jobs: { concurrency: 1 },
+      client: { shutdown_timeout_seconds: 5 },
+    } as never
+    let node = await startHeimdall(config, { appDir })
+    try {
+      const submitTo = async (content: string) => {
+        const res = await fetch(`${node.url}/v1/async/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(chatBody(content)),
+        })
+        expect(res.status).toBe(202)
+        return ((await res.json()) as { id: string }).id
+      }
+      fake.latencyMs = 400
+      const running = await submitTo('running at shutdown')
+      const waiting = await submitTo('waiting at shutdown')
+      const state = async (id: string) =>
+        ((await (await fetch(`${node.url}/v1/async/chat/completions/${id}`)).json()) as any).status
+      for (let i = 0; i < 100 && (await state(running)) !== 'processing'; i++) await sleep(10)
+      expect(await state(running)).toBe('processing')
+      expect(await state(waiting)).toBe('pending')
+      await node.close()
+      fake.latencyMs = 0
+      expect(
+        fake.requests.filter((r) => r.body?.messages?.[0]?.content === 'waiting at shutdown'),
+      ).toHaveLength(0)
+      node = await startHeimdall(config, { appDir })
+      const ran = await outcomeAt(node.url, `/v1/async/chat/completions/${running}`)
+      expect(ran.body.status).toBe('completed')
+      const resumed = await outcomeAt(node.url, `/v1/async/chat/completions/${waiting}`)
+      expect(resumed.body.status).toBe('completed')
+      // Each ran once: the running one before the shutdown ended, the waiting one after the restart.
+      for (const content of ['running at shutdown', 'waiting at shutdown'])
+        expect(fake.requests.filter((r) => r.body?.messages?.[0]?.content === content)).toHaveLength(1)
+    } finally {
+      fake.latencyMs = 0
+      await node.close()
+      await rm(appDir, { recursive: true, force: true })
+    }
   })
 })
