@@ -137,7 +137,7 @@ describe('OpenAI SDK', () => {
       messages: [{ role: 'user', content: 'this long prompt is cached, with a few more words to count' }],
       prompt_cache_key: 'tenant-42',
       prompt_cache_retention: '24h',
-    } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+    } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
     for (const q of openai.requests) {
       expect(q.body).toMatchObject({ prompt_cache_key: 'tenant-42', prompt_cache_retention: '24h' })
     }
@@ -175,7 +175,7 @@ describe('OpenAI SDK', () => {
         },
       ],
       tool_choice: 'none',
-    } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+    } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
     for (const q of anthropic.requests) {
       expect(q.body.system).toEqual([
         { type: 'text', text: 'Long rules. '.repeat(30), cache_control: { type: 'ephemeral', ttl: '1h' } },
