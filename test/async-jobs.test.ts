@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFakeOpenAIWithMedia } from './fakes/azure.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { callJson, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
@@ -120,6 +121,30 @@ describe('async inference', () => {
     expect(done.body.result.data[0].embedding.length).toBeGreaterThan(0)
     // Polled on another route's path, the job is not found.
     expect((await poll(`/v1/async/chat/completions/${accepted.body.id}`, auth)).status).toBe(404)
+  })
+
+  it('images: 202, then 200 with the images response', async () => {
+    const media = await startFakeOpenAIWithMedia()
+    const node = await startHeimdall({ providers: { openai: fakeProvider(media.server.url) } })
+    try {
+      const res = await fetch(`${node.url}/v1/async/images/generations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/dall-e-3', prompt: 'a lighthouse', n: 2 }),
+      })
+      expect(res.status).toBe(202)
+      const job = (await res.json()) as { id: string; request_type: string }
+      expect(job.request_type).toBe('image_generation')
+      const done = await outcomeAt(node.url, `/v1/async/images/generations/${job.id}`)
+      expect(done.status).toBe(200)
+      expect(done.body.result.data).toEqual([
+        expect.objectContaining({ url: 'https://images.fake/a%20lighthouse/0.png' }),
+        expect.objectContaining({ url: 'https://images.fake/a%20lighthouse/1.png' }),
+      ])
+    } finally {
+      await node.close()
+      await media.close()
+    }
   })
 
   it("another key's job, and a job polled without a key, read as not found", async () => {
