@@ -275,6 +275,19 @@ describe('routing requests by rule', () => {
     })
   })
 
+  it("pins the target's key_id", async () => {
+    await rule({
+      name: 'pinned-key',
+      cel_expression: 'true',
+      targets: [{ provider: 'openai', key_id: 'oa-2', weight: 1 }],
+    })
+    for (let i = 0; i < 8; i++) {
+      const s = await send('openai/gpt-4o-mini')
+      expect(openai.requests[0]?.headers.authorization).toBe('Bearer sk-oa-2')
+      expect(s.headers.get('x-bifrost-routing-info-key')).toBe('oa-two')
+    }
+  })
+
   it('evaluates priority within a scope, first match wins, and skips disabled rules', async () => {
     const first = await rule({
       name: 'p5',
