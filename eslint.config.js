@@ -1,4 +1,5 @@
 import tseslint from 'typescript-eslint'
+import { boundaryConfigs } from './eslint.boundaries.js'
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'ui/', 'ui/dist/', 'data/', 'bench/out/'] },
@@ -13,4 +14,7 @@ export default tseslint.config(
     files: ['test/**/*.ts', 'bench/**/*.ts', 'src/**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
+  // Dependencies point one way (docs/ARCHITECTURE.md); the files still breaking it are listed,
+  // with why, in EXCEPTIONS of eslint.boundaries.js.
+  ...boundaryConfigs(),
 )

@@ -1,0 +1,128 @@
+// Which folder of src/ may import which: the module table of docs/ARCHITECTURE.md, enforced by
+// ESLint's no-restricted-imports (imported by eslint.config.js and test/module-boundaries.test.ts).
+import { readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+/** Folder of src/ → the other folders of src/ its files may import. http and cli.ts may import anything. */
+export const ALLOWED = {
+  core: [],
+  providers: ['core'],
+  integrations: ['core', 'providers'],
+  store: ['core'],
+  cluster: ['core', 'store'],
+  governance: ['core', 'store', 'cluster'],
+  mcp: ['core', 'store'],
+  observability: ['core', 'store', 'cluster'],
+  plugins: ['core', 'store', 'cluster'],
+  async: ['core', 'store', 'cluster', 'governance'],
+  webhooks: ['core', 'store', 'cluster'],
+}
+export const UNRESTRICTED = ['http']
+
+/**
+ * Imports that break the table today, one entry per file and folder, each with why it is still
+ * there. The list only shrinks: the boundaries test fails when an entry is no longer needed.
+ */
+export const EXCEPTIONS = [
+  // MCP access checks read the virtual key and its MCP settings from governance's state;
+  // they should get them through core's typed request facts (ctx.facts.virtualKey).
+  { file: 'src/mcp/access.ts', imports: ['governance'], why: 'virtual key lookup and MCP filters' },
+  { file: 'src/mcp/agent.ts', imports: ['governance'], why: 'virtual key of the agent loop' },
+  { file: 'src/mcp/code-mode/dispatch.ts', imports: ['governance'], why: 'VirtualKeyRecord type' },
+  { file: 'src/mcp/inject.ts', imports: ['governance'], why: 'virtual key from the string-keyed state' },
+  { file: 'src/mcp/oauth-server/authorization-server.ts', imports: ['governance'], why: 'GovernanceState' },
+  { file: 'src/mcp/server.ts', imports: ['governance'], why: 'virtual key auth of /mcp' },
+  { file: 'src/mcp/tool-calls.ts', imports: ['governance'], why: 'VirtualKeyRecord type' },
+  // Observability prices and names requests with governance's pricing and state, and records MCP
+  // tool calls with mcp's record type; both belong in core's typed facts.
+  {
+    file: 'src/observability/index.ts',
+    imports: ['governance', 'mcp'],
+    why: 'GovernanceRuntime; StandaloneToolCall',
+  },
+  {
+    file: 'src/observability/logs/cost-recalculation.ts',
+    imports: ['governance'],
+    why: 'computeCost (pricing)',
+  },
+  {
+    file: 'src/observability/logs/entry.ts',
+    imports: ['governance', 'mcp'],
+    why: 'estimated cost; agent tool calls',
+  },
+  { file: 'src/observability/logs/index.ts', imports: ['mcp'], why: 'MCP tool-call records' },
+  {
+    file: 'src/observability/logs/mcp-record.ts',
+    imports: ['governance', 'mcp'],
+    why: 'VirtualKeyRecord; ToolCallRecord',
+  },
+  {
+    file: 'src/observability/metrics.ts',
+    imports: ['governance', 'providers'],
+    why: 'price table; built-in names',
+  },
+  { file: 'src/observability/tracing.ts', imports: ['mcp'], why: 'MCP tool-call records' },
+  // The response cache scopes entries by virtual key through governance's string-keyed state.
+  {
+    file: 'src/plugins/semantic-cache/keys.ts',
+    imports: ['governance'],
+    why: 'VK_STATE; read ctx.facts instead',
+  },
+]
+
+const LOGGER = 'observability/logger.js'
+const MAX_DEPTH = 6
+const srcDir = fileURLToPath(new URL('./src/', import.meta.url))
+const topFolders = () =>
+  readdirSync(srcDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Patterns refusing, from a file `depth` folders below src/, any folder outside `allowed`. */
+function patterns(folder, allowed, depth) {
+  const up = `^(?:\\.\\./){${depth}}`
+  const refused = [...topFolders(), 'cli'].filter((t) => t !== folder && !allowed.includes(t))
+  const list = [
+    { regex: `^(?:\\.\\./){${depth + 1}}`, message: `src/${folder} may not import from outside src/.` },
+  ]
+  for (const target of refused) {
+    const name = escape(target)
+    // The logger is a leaf (it imports only pino): every folder may use it.
+    const regex =
+      target === 'observability' ? `${up}observability/(?!logger\\.js$)` : `${up}${name}(?:/|\\.js$)`
+    const may = allowed.length > 0 ? allowed.join(', ') : 'nothing else of src/'
+    list.push({
+      regex,
+      message: `src/${folder} may import ${may} (and ${LOGGER}), not ${target}: see docs/ARCHITECTURE.md.`,
+    })
+  }
+  return list
+}
+
+const rule = (folder, allowed, depth) => ({
+  'no-restricted-imports': ['error', { patterns: patterns(folder, allowed, depth) }],
+})
+
+/** Flat-config objects for the boundaries; `withExceptions: false` shows the debt. */
+export function boundaryConfigs({ withExceptions = true } = {}) {
+  const configs = []
+  for (const [folder, allowed] of Object.entries(ALLOWED)) {
+    for (let depth = 1; depth <= MAX_DEPTH; depth++) {
+      configs.push({
+        files: [`src/${folder}/${'*/'.repeat(depth - 1)}*.ts`],
+        // Tests beside their subject may import anything, as test/ does.
+        ignores: ['src/**/*.test.ts'],
+        rules: rule(folder, allowed, depth),
+      })
+    }
+  }
+  if (withExceptions) {
+    for (const e of EXCEPTIONS) {
+      const [folder, ...rest] = e.file.replace(/^src\//, '').split('/')
+      configs.push({ files: [e.file], rules: rule(folder, [...ALLOWED[folder], ...e.imports], rest.length) })
+    }
+  }
+  return configs
+}

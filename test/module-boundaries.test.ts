@@ -1,0 +1,93 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { ESLint, type Linter } from 'eslint'
+import tseslint from 'typescript-eslint'
+import { describe, expect, it } from 'vitest'
+import { ALLOWED, boundaryConfigs, EXCEPTIONS, UNRESTRICTED } from '../eslint.boundaries.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const fixture = readFileSync(
+  new URL('./fixtures/boundaries/core-imports-providers.ts.txt', import.meta.url),
+  'utf8',
+)
+
+// The repository's own eslint.config.js, as `npm run lint` runs it.
+const projectLint = new ESLint({ cwd: root })
+// Only the boundary rules (no exceptions), to show what the exception list covers.
+const strictLint = new ESLint({
+  cwd: root,
+  overrideConfigFile: true,
+  overrideConfig: [
+    { files: ['**/*.ts'], languageOptions: { parser: tseslint.parser as Linter.Parser } },
+    ...boundaryConfigs({ withExceptions: false }),
+  ],
+})
+
+const boundaryErrors = (results: ESLint.LintResult[]) =>
+  results.flatMap((r) =>
+    r.messages
+      .filter((m) => m.ruleId === 'no-restricted-imports')
+      .map((m) => ({ file: r.filePath.slice(root.length), line: m.line, message: m.message })),
+  )
+
+describe('module boundaries', () => {
+  it('npm run lint rejects core importing providers, and names the rule to read', async () => {
+    const results = await projectLint.lintText(fixture, { filePath: `${root}src/core/wrong.ts` })
+    const errors = boundaryErrors(results)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]!.line).toBe(2)
+    expect(errors[0]!.message).toContain('src/core may import nothing else of src/')
+    expect(errors[0]!.message).toContain('not providers')
+    expect(errors[0]!.message).toContain('docs/ARCHITECTURE.md')
+  })
+
+  it('the same imports are fine where the table allows them', async () => {
+    // integrations may import providers; http may import anything; the logger is for every folder.
+    const shifted = fixture.replaceAll("'../", "'../../")
+    for (const filePath of ['src/integrations/openai/ok.ts', 'src/http/routes/ok.ts']) {
+      const results = await projectLint.lintText(shifted, { filePath: `${root}${filePath}` })
+      expect(boundaryErrors(results), filePath).toEqual([])
+    }
+  })
+
+  it('observability may use the logger but not governance, at any depth', async () => {
+    const code = [
+      "import { createLogger } from '../../observability/logger.js'",
+      "import { computeCost } from '../../governance/pricing/index.js'",
+      "import { refuseAdmin } from '../../http/auth.js'",
+      'export const all = [createLogger, computeCost, refuseAdmin]',
+    ].join('\n')
+    const results = await projectLint.lintText(code, { filePath: `${root}src/observability/logs/wrong.ts` })
+    expect(boundaryErrors(results).map((e) => e.line)).toEqual([2, 3])
+  })
+
+  it('every folder of src/ has a rule', () => {
+    const folders = readdirSync(`${root}src`, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+    const ruled = [...Object.keys(ALLOWED), ...UNRESTRICTED]
+    expect(folders.filter((f) => !ruled.includes(f))).toEqual([])
+  })
+
+  it('the real tree breaks the table only where the exception list says, and every exception is still needed', async () => {
+    const results = await strictLint.lintFiles(['src'])
+    const errors = boundaryErrors(results)
+    const folderOf = (spec: string) =>
+      spec
+        .split('/')
+        .find((s) => s !== '..')!
+        .replace(/\.js$/, '')
+    const found = new Set(errors.map((e) => `${e.file} -> ${folderOf(e.message.split("'")[1]!)}`))
+    const listed = new Set(EXCEPTIONS.flatMap((e) => e.imports.map((i) => `${e.file} -> ${i}`)))
+    expect(
+      [...found].filter((f) => !listed.has(f)),
+      'imports breaking the table',
+    ).toEqual([])
+    expect(
+      [...listed].filter((l) => !found.has(l)),
+      'exceptions no longer needed',
+    ).toEqual([])
+    // With the exceptions in place, npm run lint finds no boundary error in src/.
+    expect(boundaryErrors(await projectLint.lintFiles(['src']))).toEqual([])
+  }, 120_000)
+})
