@@ -2,6 +2,7 @@ import {
   BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
+  InvokeModelCommand,
   type ConverseCommandInput,
   type TokenUsage,
 } from '@aws-sdk/client-bedrock-runtime'
@@ -286,5 +287,41 @@ describe('Bedrock Runtime SDK', () => {
       cacheDetails: [{ ttl: '1h', inputTokens: 4 }],
     })
     expect(r.streamedLogged).toBeCloseTo(hand, 9)
+  })
+})
+
+describe('Bedrock InvokeModel with an Anthropic body', () => {
+  it('keeps cache_control (ttl too) on the way to Bedrock Claude; reads and 5-minute writes come back and cost Claude’s rates', async () => {
+    const body = {
+      anthropic_version: 'bedrock-2023-05-31',
+      max_tokens: 50,
+      system: [
+        { type: 'text', text: 'Long rules. '.repeat(30), cache_control: { type: 'ephemeral', ttl: '1h' } },
+      ],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'hello', cache_control: { type: 'ephemeral' } }] },
+      ],
+    }
+    const res = await br.send(
+      new InvokeModelCommand({
+        modelId: BEDROCK_CLAUDE,
+        body: JSON.stringify(body),
+        contentType: 'application/json',
+      }),
+    )
+    const answer = JSON.parse(new TextDecoder().decode(res.body))
+    const cost = await loggedCost()
+    // The gateway speaks Converse to Bedrock: the breakpoints become cache points with their ttl.
+    const sent = bedrock.requests[0].body
+    expect(sent.system[1]).toEqual({ cachePoint: { type: 'default', ttl: '1h' } })
+    expect(sent.messages[0].content).toEqual([{ text: 'hello' }, { cachePoint: { type: 'default' } }])
+    const u = answer.usage
+    expect(u).toMatchObject({
+      cache_read_input_tokens: 6,
+      cache_creation_input_tokens: 4,
+      cache_creation: { ephemeral_5m_input_tokens: 4, ephemeral_1h_input_tokens: 0 },
+    })
+    const hand = u.input_tokens * 3 * M + 6 * 0.3 * M + 4 * 3.75 * M + u.output_tokens * 15 * M
+    expect(cost).toBeCloseTo(hand, 9)
   })
 })
