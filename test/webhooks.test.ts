@@ -92,7 +92,7 @@ beforeAll(async () => {
         allow_private_networks: true,
         max_attempts: 3,
         retry_backoff_initial_ms: 50,
-        endpoints: [{ id: 'ops', url: endpoint.url, events: ['async_job.failed'] }],
+        endpoints: [{ id: 'ops-1', name: 'ops', url: endpoint.url, events: ['async_job.failed'] }],
       },
     } as never,
   })
@@ -126,7 +126,7 @@ describe('webhooks', () => {
     })
     expect(payload.data.result.object).toBe('chat.completion')
     expect(payload.id).toBe(got.headers['webhook-id'])
-    // Only failures go to the operator's endpoint, as it asked.
+    // The job named no endpoint: the operator's endpoint got nothing.
     expect(endpoint.received.filter((r) => r.body.includes(job.body.id))).toHaveLength(0)
     const listed = await until(
       async () =>
@@ -143,14 +143,14 @@ describe('webhooks', () => {
       body: JSON.stringify({ error: { message: 'nope', type: 'invalid_request_error' } }),
     })
     endpoint.statuses = [500, 503, 500]
-    const job = await submit(gw, 'this one fails')
+    const job = await submit(gw, 'this one fails', { 'x-bf-async-webhook': 'ops' })
     const failed = await until(
       async () => (await deliveries(gw, '?status=failed')).find((d) => d.async_job_id === job.body.id),
       'the delivery to give up',
     )
     expect(failed).toMatchObject({
       event: 'async_job.failed',
-      endpoint_id: 'ops',
+      endpoint_id: 'ops-1',
       attempts: 3,
       last_status_code: 500,
     })
@@ -172,6 +172,25 @@ describe('webhooks', () => {
     const missing = await fetch(`${gw.url}/api/webhooks/deliveries/no-such/redeliver`, { method: 'POST' })
     expect(missing.status).toBe(404)
     expect((await fetch(`${gw.url}/api/webhooks/deliveries?status=lost`)).status).toBe(400)
+  })
+
+  it('x-bf-async-webhook names a registered endpoint: its events filter what it gets; an unknown name is a 400', async () => {
+    const unknown = await submit(gw, 'x', { 'x-bf-async-webhook': 'no-such-endpoint' })
+    expect(unknown.status).toBe(400)
+    expect(unknown.body.error).toMatchObject({
+      param: 'x-bf-async-webhook',
+      message: expect.stringContaining('no-such-endpoint'),
+    })
+    // 'ops' asked for failures only: a job that completes is not sent there.
+    const job = await submit(gw, 'completes quietly', { 'x-bf-async-webhook': 'ops' })
+    expect(job.status).toBe(202)
+    await until(async () => {
+      const r = await fetch(`${gw.url}/v1/async/chat/completions/${job.body.id}`)
+      return r.status === 200 ? true : undefined
+    }, 'the job')
+    await sleep(200)
+    expect(endpoint.received.filter((r) => r.body.includes(job.body.id))).toHaveLength(0)
+    expect((await deliveries(gw)).filter((d) => d.async_job_id === job.body.id)).toHaveLength(0)
   })
 
   it('refuses callback URLs on loopback or private addresses unless the operator allows them', async () => {

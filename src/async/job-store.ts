@@ -11,6 +11,7 @@ export interface AsyncJobsTable {
   virtual_key_id: string | null
   request: string
   callback_url: string | null
+  webhook_endpoint: string | null
   result_ttl_seconds: number
   status_code: number | null
   response: string | null

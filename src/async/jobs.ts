@@ -35,6 +35,8 @@ export interface SubmitJob {
   request: JobRequest
   ttlSeconds: number
   callbackUrl?: string
+  /** A registered webhook endpoint to notify, by name. */
+  webhookEndpoint?: string
 }
 
 export interface AsyncJobsOptions {
@@ -120,6 +122,7 @@ export class AsyncJobs {
         JSON.stringify({ ...job.request, headers: { ...job.request.headers, 'x-request-id': id } }),
       ),
       callback_url: job.callbackUrl ?? null,
+      webhook_endpoint: job.webhookEndpoint ?? null,
       result_ttl_seconds: job.ttlSeconds,
       status_code: null,
       response: null,

@@ -100,7 +100,11 @@ export async function setupAsyncInference(
     logger,
     onFinished: async (job, row) => {
       const event = job.status === 'completed' ? 'async_job.completed' : 'async_job.failed'
-      await deliveries.dispatch(event, job, { url: row.callback_url ?? undefined, asyncJobId: job.id })
+      await deliveries.dispatch(event, job, {
+        url: row.callback_url ?? undefined,
+        endpoint: row.webhook_endpoint ?? undefined,
+        asyncJobId: job.id,
+      })
     },
   })
   registerAsyncRoutes(app, {
@@ -110,6 +114,7 @@ export async function setupAsyncInference(
     enforceAuth: deps.enforceAuth,
     defaultTtlSeconds: () => Number(client.async_job_result_ttl ?? 3600),
     callbacks: policy,
+    webhookEndpointExists: (name) => deliveries.endpoint(name) !== undefined,
   })
   registerWebhookRoutes(app, { deliveries })
   return {

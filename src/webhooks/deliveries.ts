@@ -30,7 +30,11 @@ export interface WebhookDeliveriesTable {
 
 export interface WebhookEndpoint {
   id: string
+  /** What a job names in x-bf-async-webhook (default: the id). */
+  name?: string
   url: string
+  /** Heimdall: sent every job's events, named or not. */
+  all_jobs?: boolean
   /** Events sent there (`async_job.completed`, `async_job.failed`); empty or absent: all. */
   events?: string[]
   /** Its own signing secret; else webhook_config.secret. */
@@ -86,11 +90,18 @@ export class WebhookDeliveries {
   }
 
   /** Sends an event to a URL (a job's callback) and to every endpoint registered for it. */
-  async dispatch(event: string, data: unknown, meta: { url?: string; asyncJobId?: string }): Promise<void> {
+  async dispatch(
+    event: string,
+    data: unknown,
+    meta: { url?: string; endpoint?: string; asyncJobId?: string },
+  ): Promise<void> {
     const targets: { url: string; endpointId?: string }[] = []
     if (meta.url) targets.push({ url: meta.url })
-    for (const e of this.opts.settings().endpoints ?? [])
-      if (!e.events?.length || e.events.includes(event)) targets.push({ url: e.url, endpointId: e.id })
+    for (const e of this.opts.settings().endpoints ?? []) {
+      const named = meta.endpoint !== undefined && endpointNamed(e, meta.endpoint)
+      if ((named || e.all_jobs) && (!e.events?.length || e.events.includes(event)))
+        targets.push({ url: e.url, endpointId: e.id })
+    }
     for (const t of targets) {
       const id = randomUUID()
       const now = new Date().toISOString()
@@ -141,6 +152,11 @@ export class WebhookDeliveries {
       .where('id', '=', id)
       .executeTakeFirst()
     return row && deliveryView(row)
+  }
+
+  /** The registered endpoint a job may name, if there is one by that name. */
+  endpoint(name: string): WebhookEndpoint | undefined {
+    return this.opts.settings().endpoints?.find((e) => endpointNamed(e, name))
   }
 
   /** Attempts a delivery again now, whatever its status; answers it after that attempt. */
@@ -232,6 +248,10 @@ export class WebhookDeliveries {
     this.timers.clear()
     await Promise.allSettled([...this.inFlight])
   }
+}
+
+function endpointNamed(e: WebhookEndpoint, name: string): boolean {
+  return (e.name ?? e.id) === name
 }
 
 function deliveryView(row: WebhookDeliveriesTable): WebhookDeliveryView {

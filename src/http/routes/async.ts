@@ -17,6 +17,8 @@ export const ASYNC_ROUTES: Readonly<Record<string, string>> = {
 
 /** Bifrost's header: how long a finished job's result is kept, in seconds. */
 export const RESULT_TTL_HEADER = 'x-bf-async-job-result-ttl'
+/** Bifrost's header: the name of a registered webhook endpoint to notify when the job finishes. */
+export const WEBHOOK_HEADER = 'x-bf-async-webhook'
 /** Heimdall's header: a URL to POST the finished job to (signed like every webhook delivery). */
 export const CALLBACK_HEADER = 'x-bf-async-webhook-url'
 
@@ -36,6 +38,7 @@ const DROPPED = new Set([
   'accept-encoding',
   RESULT_TTL_HEADER,
   CALLBACK_HEADER,
+  WEBHOOK_HEADER,
 ])
 
 export interface AsyncRouteDeps extends JobAdmissionDeps {
@@ -43,6 +46,7 @@ export interface AsyncRouteDeps extends JobAdmissionDeps {
   /** `client.async_job_result_ttl`, seconds. */
   defaultTtlSeconds: () => number
   callbacks: CallbackPolicy
+  webhookEndpointExists: (name: string) => boolean
 }
 
 function replayHeaders(request: FastifyRequest): Record<string, string> {
@@ -84,6 +88,12 @@ export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps):
       const callback = request.headers[CALLBACK_HEADER]
       const callbackUrl = typeof callback === 'string' && callback !== '' ? callback : undefined
       if (callbackUrl) await deps.callbacks.check(callbackUrl)
+      const named = request.headers[WEBHOOK_HEADER]
+      const webhookEndpoint = typeof named === 'string' && named.trim() !== '' ? named.trim() : undefined
+      if (webhookEndpoint && !deps.webhookEndpointExists(webhookEndpoint))
+        throw new GatewayError('invalid_request', `webhook endpoint "${webhookEndpoint}" is not registered`, {
+          param: WEBHOOK_HEADER,
+        })
       const vk = await admitJob(deps, request.headers)
       const job: JobRequest = { body, headers: replayHeaders(request) }
       const view = await deps.jobs.submit({
@@ -94,6 +104,7 @@ export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps):
         request: job,
         ttlSeconds: resultTtl(request, deps.defaultTtlSeconds()),
         callbackUrl,
+        webhookEndpoint,
       })
       return reply.code(202).send(view)
     })

@@ -19,6 +19,8 @@ export const asyncJobsMigration: Migration = {
       /** JSON: the request body and the headers to replay (credentials left out when a virtual key is used). */
       .addColumn('request', 'text', (c) => c.notNull())
       .addColumn('callback_url', 'text')
+      /** The registered webhook endpoint the caller named (x-bf-async-webhook). */
+      .addColumn('webhook_endpoint', 'text')
       .addColumn('result_ttl_seconds', 'integer', (c) => c.notNull())
       .addColumn('status_code', 'integer')
       /** JSON: the route's answer, or the error in Bifrost's shape. */
