@@ -32,36 +32,20 @@ export const EXCEPTIONS = [
   { file: 'src/mcp/inject.ts', imports: ['governance'], why: 'virtual key from the string-keyed state' },
   { file: 'src/mcp/oauth-server/authorization-server.ts', imports: ['governance'], why: 'GovernanceState' },
   { file: 'src/mcp/server.ts', imports: ['governance'], why: 'virtual key auth of /mcp' },
-  { file: 'src/mcp/tool-calls.ts', imports: ['governance'], why: 'VirtualKeyRecord type' },
-  // Observability prices and names requests with governance's pricing and state, and records MCP
-  // tool calls with mcp's record type; both belong in core's typed facts.
-  {
-    file: 'src/observability/index.ts',
-    imports: ['governance', 'mcp'],
-    why: 'GovernanceRuntime; StandaloneToolCall',
-  },
+  // Observability prices requests with governance's pricing and state (the cost should arrive as
+  // ctx.facts.cost only), and names built-in providers from the providers' table.
+  { file: 'src/observability/index.ts', imports: ['governance'], why: 'GovernanceRuntime' },
   {
     file: 'src/observability/logs/cost-recalculation.ts',
     imports: ['governance'],
     why: 'computeCost (pricing)',
   },
-  {
-    file: 'src/observability/logs/entry.ts',
-    imports: ['governance', 'mcp'],
-    why: 'estimated cost; agent tool calls',
-  },
-  { file: 'src/observability/logs/index.ts', imports: ['mcp'], why: 'MCP tool-call records' },
-  {
-    file: 'src/observability/logs/mcp-record.ts',
-    imports: ['governance', 'mcp'],
-    why: 'VirtualKeyRecord; ToolCallRecord',
-  },
+  { file: 'src/observability/logs/entry.ts', imports: ['governance'], why: 'cost of estimated tokens' },
   {
     file: 'src/observability/metrics.ts',
     imports: ['governance', 'providers'],
     why: 'price table; built-in names',
   },
-  { file: 'src/observability/tracing.ts', imports: ['mcp'], why: 'MCP tool-call records' },
   // The response cache scopes entries by virtual key through governance's string-keyed state.
   {
     file: 'src/plugins/semantic-cache/keys.ts',

@@ -1,10 +1,5 @@
-import type { GatewayContext } from '../core/context.js'
-import type { VirtualKeyRecord } from '../governance/model.js'
-
-/** ctx.state key: the MCP tool calls run for this request (agent mode), for traces and logs. */
-export const MCP_TOOL_CALLS = 'mcp.tool_calls'
-/** ctx.state key of an agent round after the first: the first round's context. */
-export const MCP_AGENT_FIRST = 'mcp.agent_first'
+import type { GatewayContext } from './context.js'
+import type { RequestFacts } from './plugins.js'
 
 /** One MCP tool call, as traces and the MCP tool logs show it. */
 export interface ToolCallRecord {
@@ -23,10 +18,18 @@ export interface ToolCallRecord {
   result?: string
 }
 
+// The MCP facts of a request, typed for the plugins that read them (logging, tracing).
+declare module './plugins.js' {
+  interface RequestFacts {
+    /** The MCP tool calls run for this request (agent mode). */
+    mcpToolCalls?: ToolCallRecord[]
+    /** In an agent round after the first: the first round's context. */
+    mcpAgentFirst?: GatewayContext
+  }
+}
+
 export function recordToolCall(ctx: GatewayContext, record: ToolCallRecord): void {
-  let calls = ctx.state.get(MCP_TOOL_CALLS) as ToolCallRecord[] | undefined
-  if (!calls) ctx.state.set(MCP_TOOL_CALLS, (calls = []))
-  calls.push(record)
+  ;(ctx.facts.mcpToolCalls ??= []).push(record)
 }
 
 /** A tool call made outside any inference request (POST /v1/mcp/tool/execute). */
@@ -34,7 +37,8 @@ export interface StandaloneToolCall {
   record: ToolCallRecord
   /** The caller's headers, lower-cased: a W3C `traceparent` joins the caller's trace. */
   headers: Record<string, string | string[] | undefined>
-  virtualKey?: VirtualKeyRecord
+  /** The caller's virtual key (the type governance declares on RequestFacts). */
+  virtualKey?: RequestFacts['virtualKey']
 }
 
 /** Told of every standalone tool call once it has ended; never throws. */

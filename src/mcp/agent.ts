@@ -14,7 +14,7 @@ import {
   toolResultText,
 } from './access.js'
 import { autoExecutableMetaTool, callCodeModeTool } from './code-mode/index.js'
-import { MCP_AGENT_FIRST, recordToolCall, type ToolCallRecord } from './tool-calls.js'
+import { recordToolCall, type ToolCallRecord } from '../core/tool-calls.js'
 import type { McpTool, McpToolResult, McpToolSource } from './types.js'
 
 /** Bifrost's default `mcp_agent_depth`. */
@@ -190,7 +190,7 @@ function roundContext(first: GatewayContext): GatewayContext {
   ctx.directKey = first.directKey
   ctx.passthrough = first.passthrough
   ctx.route = first.route
-  ctx.state.set(MCP_AGENT_FIRST, first)
+  ctx.facts.mcpAgentFirst = first
   return ctx
 }
 

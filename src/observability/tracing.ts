@@ -18,12 +18,7 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import { resolveSecret } from '../core/config.js'
 import type { AttemptRecord, GatewayContext, GatewayHook } from '../core/context.js'
 import type { RequestType } from '../core/errors.js'
-import {
-  MCP_AGENT_FIRST,
-  MCP_TOOL_CALLS,
-  type StandaloneToolCall,
-  type ToolCallRecord,
-} from '../mcp/tool-calls.js'
+import type { StandaloneToolCall, ToolCallRecord } from '../core/tool-calls.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
 import { pluginConfig } from './metrics.js'
 
@@ -169,7 +164,7 @@ export function createTracing(deps: ObservabilityDeps): ObservabilityPart {
 
   /** The caller's span (W3C `traceparent`), or the first agent round's span. */
   function parentOf(ctx: GatewayContext): Context {
-    const first = ctx.state.get(MCP_AGENT_FIRST) as GatewayContext | undefined
+    const first = ctx.facts.mcpAgentFirst
     const firstSpan = first?.state.get(SPAN_STATE) as Span | undefined
     if (firstSpan) return trace.setSpan(ROOT_CONTEXT, firstSpan)
     if (ctx.headers.traceparent === undefined) return ROOT_CONTEXT
@@ -191,7 +186,7 @@ export function createTracing(deps: ObservabilityDeps): ObservabilityPart {
       ctx.state.set(SPAN_STATE, span)
       const parent = trace.setSpan(otelContext.active(), span)
       for (const attempt of ctx.attemptLog) attemptSpan(tracer, clock, parent, op, attempt, end)
-      const tools = ctx.state.get(MCP_TOOL_CALLS) as ToolCallRecord[] | undefined
+      const tools = ctx.facts.mcpToolCalls
       for (const call of tools ?? []) toolSpan(tracer, clock, parent, call)
       if (ctx.error) {
         span.setAttribute('error.type', ctx.error.code)
@@ -227,9 +222,7 @@ export function createTracing(deps: ObservabilityDeps): ObservabilityPart {
 
 /** The caller's `x-request-id`; an agent round has it from the request that started it. */
 function clientRequestIdOf(ctx: GatewayContext): string | undefined {
-  return (
-    ctx.clientRequestId ?? (ctx.state.get(MCP_AGENT_FIRST) as GatewayContext | undefined)?.clientRequestId
-  )
+  return ctx.clientRequestId ?? ctx.facts.mcpAgentFirst?.clientRequestId
 }
 
 function requestAttributes(ctx: GatewayContext, op: string): Attributes {

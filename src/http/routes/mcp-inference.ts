@@ -9,7 +9,7 @@ import {
   toolResultText,
   type AnonymousToolGrants,
 } from '../../mcp/access.js'
-import type { StandaloneToolCallObserver, ToolCallRecord } from '../../mcp/tool-calls.js'
+import type { StandaloneToolCallObserver, ToolCallRecord } from '../../core/tool-calls.js'
 import type { McpToolSource } from '../../mcp/types.js'
 import { callCodeModeTool, isCodeModeTool, type SandboxLimits } from '../../mcp/code-mode/index.js'
 

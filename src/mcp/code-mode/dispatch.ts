@@ -9,7 +9,7 @@ import {
   toolResultText,
   type AnonymousToolGrants,
 } from '../access.js'
-import type { ToolCallRecord } from '../tool-calls.js'
+import type { ToolCallRecord } from '../../core/tool-calls.js'
 import type { McpTool, McpToolResult, McpToolSource } from '../types.js'
 import {
   EXECUTE_TOOL_CODE,

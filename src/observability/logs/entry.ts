@@ -1,7 +1,6 @@
 import type { GatewayContext } from '../../core/context.js'
 import { toErrorBody } from '../../core/errors.js'
 import type { Usage } from '../../core/schemas/index.js'
-import { MCP_AGENT_FIRST } from '../../mcp/tool-calls.js'
 import { computeCost, estimateTokens, type TokenEstimateRequest } from '../../governance/pricing/index.js'
 import type { GovernanceState } from '../../governance/state.js'
 import type { LogRow } from './record.js'
@@ -111,10 +110,7 @@ export function buildPendingLog(
   const status = ctx.error ? 'error' : 'success'
   const row: LogRow = {
     id: logIdOf(ctx),
-    client_request_id:
-      ctx.clientRequestId ??
-      (ctx.state.get(MCP_AGENT_FIRST) as GatewayContext | undefined)?.clientRequestId ??
-      null,
+    client_request_id: ctx.clientRequestId ?? ctx.facts.mcpAgentFirst?.clientRequestId ?? null,
     ts: now - Math.round(latency),
     object: ctx.requestType,
     route: ctx.route ?? null,
@@ -193,7 +189,7 @@ const AGENT_ROUNDS = 'logs.agent_rounds'
  * `-round-N`, so that each round keeps an entry of its own.
  */
 function logIdOf(ctx: GatewayContext): string {
-  const first = ctx.state.get(MCP_AGENT_FIRST) as GatewayContext | undefined
+  const first = ctx.facts.mcpAgentFirst
   if (!first) return ctx.requestId
   const round = ((first.state.get(AGENT_ROUNDS) as number | undefined) ?? 1) + 1
   first.state.set(AGENT_ROUNDS, round)

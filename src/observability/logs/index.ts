@@ -2,7 +2,7 @@ import type { GatewayContext, GatewayHook } from '../../core/context.js'
 import { isStoreEnabled, type StoreSpec } from '../../store/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from '../index.js'
 import { CostRecalculation } from './cost-recalculation.js'
-import { MCP_TOOL_CALLS, type StandaloneToolCall, type ToolCallRecord } from '../../mcp/tool-calls.js'
+import type { StandaloneToolCall, ToolCallRecord } from '../../core/tool-calls.js'
 import {
   buildPendingLog,
   credentialsOf,
@@ -149,7 +149,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
     },
     onEnd(ctx: GatewayContext) {
       if (!enabled() || !store) return
-      const tools = ctx.state.get(MCP_TOOL_CALLS) as ToolCallRecord[] | undefined
+      const tools = ctx.facts.mcpToolCalls
       if (tools?.length) {
         logToolCalls(tools, {
           llmRequestId: ctx.requestId,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { VirtualKeyRecord } from '../../governance/model.js'
-import type { ToolCallRecord } from '../../mcp/tool-calls.js'
+import type { RequestFacts } from '../../core/plugins.js'
+import type { ToolCallRecord } from '../../core/tool-calls.js'
 import { redactedJson, redactText } from './redact.js'
 import { listParam, numberParam, parseTimeRange, textParam, type Query } from './filters.js'
 
@@ -49,7 +49,7 @@ export interface McpToolLogEntry {
 /** Where a tool call came from, for its log row. */
 export interface ToolCallOrigin {
   llmRequestId?: string
-  virtualKey?: VirtualKeyRecord
+  virtualKey?: RequestFacts['virtualKey']
   withContent: boolean
   /** The caller's credentials, scrubbed from arguments, result and error. */
   secrets: readonly string[]
