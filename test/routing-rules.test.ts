@@ -243,6 +243,18 @@ describe('routing requests by rule', () => {
       model: 'hot-model',
       rule: 'by-param',
     })
+    // A header a rule names in another case is found; one the request lacks reads as "".
+    await rule({
+      name: 'canary',
+      priority: 4,
+      cel_expression: 'headers["X-Canary"] != ""',
+      targets: [{ model: 'canary-model', weight: 1 }],
+    })
+    expect(await send('openai/gpt-4o-mini', { headers: { 'x-canary': 'yes' } })).toMatchObject({
+      served: 'openai',
+      model: 'canary-model',
+      rule: 'canary',
+    })
     // No header, a cold temperature: no rule, the request goes where it says.
     expect(await send('openai/gpt-4o-mini', { body: { temperature: 0.2 } })).toMatchObject({
       served: 'openai',

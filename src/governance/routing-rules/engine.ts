@@ -44,6 +44,8 @@ const ZERO: Capacity = { budget_used: 0, tokens_used: 0, request: 0 }
 export class RoutingEngine {
   private byScope = new Map<string, CompiledRule[]>()
   private count = 0
+  /** Every header name the rules read, as written: a header the request lacks reads as "". */
+  private headerNames: string[] = []
 
   constructor(private readonly maxDepth: () => number = () => DEFAULT_CHAIN_MAX_DEPTH) {}
 
@@ -67,6 +69,7 @@ export class RoutingEngine {
       count++
     }
     for (const list of byScope.values()) list.sort((a, b) => a.rule.priority - b.rule.priority)
+    this.headerNames = [...new Set([...byScope.values()].flat().flatMap((c) => c.headerNames))]
     this.byScope = byScope
     this.count = count
   }
@@ -83,7 +86,7 @@ export class RoutingEngine {
       model: input.model,
       provider: input.provider,
       request_type: input.requestType,
-      headers: input.headers,
+      headers: this.headerNames.length > 0 ? withReadHeaders(input.headers, this.headerNames) : input.headers,
       params: input.params,
       virtual_key_id: input.virtualKey?.id ?? '',
       virtual_key_name: input.virtualKey?.name ?? '',
@@ -144,6 +147,17 @@ export class RoutingEngine {
     }
     return out
   }
+}
+
+/**
+ * The request's headers (names in lower case) with each header a rule reads present under the
+ * name as written: "" when the request lacks it, as in Bifrost (`headers["x"] != ""` tests presence),
+ * and found whatever the case the rule wrote it in.
+ */
+function withReadHeaders(headers: Record<string, string>, names: readonly string[]): Record<string, string> {
+  const out = { ...headers }
+  for (const name of names) out[name] = headers[name.toLowerCase()] ?? ''
+  return out
 }
 
 function scopeKey(scope: string, id: string | null): string {

@@ -39,9 +39,12 @@ export interface CompiledRule {
   matches: (vars: Record<string, unknown>) => unknown
   /** Whether the expression reads budget_used, tokens_used or request (read from the counters). */
   readsCapacity: boolean
+  /** The header names the expression reads as `headers["…"]`, as written. */
+  headerNames: string[]
 }
 
 const CAPACITY_VARS = /\b(budget_used|tokens_used|request)\b/
+const HEADER_NAMES = /\bheaders\s*\[\s*(?:"([^"\\]+)"|'([^'\\]+)')\s*\]/g
 
 type Obj = Record<string, unknown>
 
@@ -68,6 +71,7 @@ export function compileRule(rule: RoutingRule): CompiledRule {
     rule,
     matches: compileExpression(rule.cel_expression),
     readsCapacity: CAPACITY_VARS.test(rule.cel_expression),
+    headerNames: [...rule.cel_expression.matchAll(HEADER_NAMES)].map((m) => m[1] ?? m[2]),
   }
 }
 
