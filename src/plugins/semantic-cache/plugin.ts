@@ -88,12 +88,7 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
   const index = new VectorIndex(s.dimension)
   const pending = new Set<Promise<void>>()
 
-  const ready = s.semantic
-    ? store
-        .withEmbeddings(s.namespace)
-        .then((entries) => entries.forEach((e) => e.embedding && index.add(e.id, e.partition, e.embedding)))
-        .catch(() => undefined)
-    : Promise.resolve()
+  const ready = s.semantic ? rebuild(store, index, s.namespace).catch(() => undefined) : Promise.resolve()
   const unsubscribe = deps.bus?.subscribe(CACHE_TOPIC, (m) => applyChange(index, s, m as CacheChange))
   const pruner = setInterval(() => {
     void store
@@ -238,6 +233,16 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
       if (config.cleanup_on_shutdown) await store.deleteNamespace(s.namespace).catch(() => undefined)
       index.clear()
     },
+  }
+}
+
+/** The index from the stored embeddings, a batch at a time so that a large cache does not stall the server's start. */
+async function rebuild(store: EntryStore, index: VectorIndex, namespace: string): Promise<void> {
+  const entries = await store.withEmbeddings(namespace)
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]
+    if (e.embedding) index.add(e.id, e.partition, e.embedding)
+    if (i % 256 === 255) await new Promise((r) => setImmediate(r))
   }
 }
 

@@ -52,7 +52,7 @@ export class VectorIndex {
   }
 
   /** The nearest entries of the partition at or above `threshold`, closest first. */
-  search(partition: string, vector: readonly number[], threshold: number, k = 4): Neighbour[] {
+  search(partition: string, vector: readonly number[], threshold: number, k = 8): Neighbour[] {
     const index = this.partitions.get(partition)
     if (!index || vector.length !== this.dimensions || index.size() === 0) return []
     const m = index.search(Float32Array.from(vector), Math.min(k, index.size()), 0)
