@@ -134,6 +134,25 @@ describe('session affinity on one node', () => {
     }
   })
 
+  it('pins a streamed session too, and names the key in the stream response headers', async () => {
+    const headers = { 'x-bf-session-id': 'streamed' }
+    const sdk = new OpenAI({
+      baseURL: `${gw.url}/v1`,
+      apiKey: 'unused',
+      defaultHeaders: headers,
+      maxRetries: 0,
+    })
+    openai.reset()
+    const { data: stream, response } = await sdk.chat.completions
+      .create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true })
+      .withResponse()
+    for await (const _ of stream) void _
+    const first = servedBy().at(-1)!
+    const keyName = first === 'openai:sk-oa-1' ? 'oa-one' : 'oa-two'
+    expect(response.headers.get('x-bifrost-routing-info-key')).toBe(keyName)
+    for (let i = 0; i < 6; i++) expect(await chat(gw, headers)).toBe(first)
+  })
+
   it('fails over once when the pinned target fails, and the session follows', async () => {
     const session = { 'x-bf-session-id': 'follow-me', 'x-bf-session-ttl': '60' }
     const fallbacks = ['groq/gpt-4o-mini']
