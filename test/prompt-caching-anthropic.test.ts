@@ -1,13 +1,17 @@
 import Anthropic from '@anthropic-ai/sdk'
 import { generateKeyPairSync } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeAnthropic } from './fakes/anthropic.js'
 import { startFakeBedrock } from './fakes/bedrock.js'
 import type { FakeServer } from './fakes/server.js'
 import { startFakeGoogleCloud, type FakeGoogleCloud } from './fakes/vertex.js'
-import { backends } from './helpers/databases.js'
+import {
+  fakeBedrockProvider,
+  LoggedCosts,
+  PER_MILLION as M,
+  quickLogStore,
+} from './helpers/cached-requests.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -28,7 +32,6 @@ const REGION = 'us-east5'
 const CLIENT_EMAIL = 'heimdall@heimdall-test.iam.gserviceaccount.com'
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
 
-const M = 1e-6
 /** Hand-computed cost of a claude-sonnet-4-5 answer from its Anthropic usage. */
 function sonnetCost(u: Anthropic.Usage): number {
   const oneHour = u.cache_creation?.ephemeral_1h_input_tokens ?? 0
@@ -71,19 +74,7 @@ beforeAll(async () => {
   gw = await startHeimdall({
     providers: {
       anthropic: fakeProvider(anthropic.url),
-      bedrock: fakeProvider(bedrock.url, {}, [
-        {
-          name: 'aws',
-          value: '',
-          models: ['*'],
-          weight: 1,
-          bedrock_key_config: {
-            access_key: CREDS.accessKeyId,
-            secret_key: CREDS.secretAccessKey,
-            region: 'us-east-1',
-          },
-        },
-      ]),
+      bedrock: fakeBedrockProvider(bedrock.url, CREDS),
       vertex: {
         keys: [
           {
@@ -96,10 +87,7 @@ beforeAll(async () => {
         network_config: { base_url: cloud.vertex.url },
       },
     },
-    logs_store: {
-      ...(await backends('prompt-caching-anthropic')[0].fresh()),
-      flush_interval_ms: 10,
-    },
+    logs_store: await quickLogStore('prompt-caching-anthropic'),
   } as unknown as ConfigFile)
   client = new Anthropic({ baseURL: `${gw.url}/anthropic`, apiKey: 'sk-ant-unused', maxRetries: 0 })
 })
@@ -111,17 +99,7 @@ beforeEach(() => {
   for (const f of [anthropic, bedrock, cloud.vertex]) f.reset()
 })
 
-/** The cost of the newest log entry once `count` entries are written. */
-async function loggedCost(count: number): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const res = await fetch(`${gw.url}/api/logs?limit=1`)
-    const body = (await res.json()) as any
-    if (body.pagination?.total_count >= count) return body.logs[0].cost
-    await sleep(25)
-  }
-  throw new Error(`no log entry number ${count}`)
-}
-let logged = 0
+const logs = new LoggedCosts(() => gw)
 
 const ONE_HOUR = { type: 'ephemeral', ttl: '1h' } as const
 /** A request with 1-hour breakpoints on the system prompt and the tools, and a 5-minute one on the question. */
@@ -152,7 +130,7 @@ async function ask(params: Anthropic.MessageCreateParamsNonStreaming) {
     usage: data.usage,
     header,
     provider: response.headers.get('x-bifrost-provider'),
-    logged: await loggedCost(++logged),
+    logged: await logs.next(),
   }
 }
 
@@ -168,7 +146,7 @@ async function askStreamed(params: Anthropic.MessageCreateParamsNonStreaming) {
     if (event.type === 'message_start') usage = { ...event.message.usage }
     if (event.type === 'message_delta') usage = { ...usage, ...(event.usage as Partial<Anthropic.Usage>) }
   }
-  return { usage, logged: await loggedCost(++logged) }
+  return { usage, logged: await logs.next() }
 }
 
 describe('Anthropic prompt caching kept across providers, with exact costs', () => {
@@ -275,14 +253,14 @@ describe('Anthropic prompt caching kept across providers, with exact costs', () 
     expect(data.usage.cache_creation?.ephemeral_1h_input_tokens).toBe(4)
     const whole = opus(data.usage)
     expect(Number(response.headers.get('x-bifrost-cost-usd'))).toBeCloseTo(whole, 8)
-    expect(await loggedCost(++logged)).toBeCloseTo(whole, 9)
+    expect(await logs.next()).toBeCloseTo(whole, 9)
     let usage = {} as Anthropic.Usage
     for await (const e of await keyed.messages.create({ ...params, stream: true })) {
       if (e.type === 'message_start') usage = { ...e.message.usage }
       if (e.type === 'message_delta') usage = { ...usage, ...(e.usage as Partial<Anthropic.Usage>) }
     }
     expect(usage).toEqual(data.usage)
-    expect(await loggedCost(++logged)).toBeCloseTo(whole, 9)
+    expect(await logs.next()).toBeCloseTo(whole, 9)
 
     const read = await fetch(`${gw.url}/api/governance/virtual-keys/${vk.id}`).then(
       (r) => r.json() as Promise<any>,

@@ -13,7 +13,6 @@ import {
 } from '@google/genai'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import OpenAI from 'openai'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeAnthropic } from './fakes/anthropic.js'
@@ -21,7 +20,12 @@ import { startFakeBedrock } from './fakes/bedrock.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { backends } from './helpers/databases.js'
+import {
+  fakeBedrockProvider,
+  LoggedCosts,
+  PER_MILLION as M,
+  quickLogStore,
+} from './helpers/cached-requests.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -36,7 +40,6 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
  * gemini-2.5-flash input 0.30, cached 0.03, output 2.50; claude-sonnet-4-5 (also on Bedrock) input 3,
  * cache read 0.30, 5-minute write 3.75, 1-hour write 6, output 15.
  */
-const M = 1e-6
 const CLAUDE = 'claude-sonnet-4-5-20250929'
 const BEDROCK_CLAUDE = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0'
 const CREDS = { accessKeyId: 'AKIAUPSTREAM', secretAccessKey: 'upstream-secret' }
@@ -62,21 +65,9 @@ beforeAll(async () => {
       openai: fakeProvider(openai.url),
       anthropic: fakeProvider(anthropic.url),
       gemini: fakeProvider(gemini.url),
-      bedrock: fakeProvider(bedrock.url, {}, [
-        {
-          name: 'aws',
-          value: '',
-          models: ['*'],
-          weight: 1,
-          bedrock_key_config: {
-            access_key: CREDS.accessKeyId,
-            secret_key: CREDS.secretAccessKey,
-            region: 'us-east-1',
-          },
-        },
-      ]),
+      bedrock: fakeBedrockProvider(bedrock.url, CREDS),
     },
-    logs_store: { ...(await backends('prompt-caching-sdks')[0].fresh()), flush_interval_ms: 10 },
+    logs_store: await quickLogStore('prompt-caching-sdks'),
   } as unknown as ConfigFile)
   oa = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-unused', maxRetries: 0 })
   ai = new GoogleGenAI({
@@ -100,17 +91,8 @@ beforeEach(() => {
   for (const f of [openai, anthropic, gemini, bedrock]) f.reset()
 })
 
-let logged = 0
-/** The cost of the newest log entry, once the request just made is logged. */
-async function loggedCost(): Promise<number> {
-  logged++
-  for (let i = 0; i < 200; i++) {
-    const body = (await (await fetch(`${gw.url}/api/logs?limit=1`)).json()) as any
-    if (body.pagination?.total_count >= logged) return body.logs[0].cost
-    await sleep(25)
-  }
-  throw new Error(`no log entry number ${logged}`)
-}
+const logs = new LoggedCosts(() => gw)
+const loggedCost = () => logs.next()
 
 type Usage = OpenAI.CompletionUsage & {
   prompt_tokens_details?: { cached_write_tokens?: number; cached_write_1h_tokens?: number }
