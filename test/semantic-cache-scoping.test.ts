@@ -188,4 +188,42 @@ describe('semantic_cache scoping: per virtual key unless the cache key is shared
       db.close()
     }
   })
+
+  it('is turned on and off through /api/plugins without a restart, and a bad config is refused with a 400', async () => {
+    const base = cacheConfig(chat.url, embed.url)
+    const gw = await startHeimdall({ ...base, plugins: [] })
+    closers.push(() => gw.close())
+    const ask = client(gw)
+    const headers = { 'x-bf-cache-key': 'api', 'x-bf-cache-type': 'direct' }
+    expect(debugOf(await ask('Is the cache on?', headers))).toBeUndefined()
+
+    const bad = await callJson(gw.url, 'PUT', '/api/plugins/semantic_cache', {
+      enabled: true,
+      config: { provider: 'embedder', embedding_model: 'bag-of-words' },
+    })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.message).toContain('dimension')
+    const badTtl = await callJson(gw.url, 'PUT', '/api/plugins/semantic_cache', {
+      enabled: true,
+      config: { ttl: 'forever' },
+    })
+    expect(badTtl.status).toBe(400)
+    expect(badTtl.body.error.message).toContain('ttl')
+
+    const on = await callJson(gw.url, 'PUT', '/api/plugins/semantic_cache', { enabled: true, config: {} })
+    expect(on.status).toBe(200)
+    await ask('Is the cache on?', headers)
+    const hit = await untilHit(() => ask('Is the cache on?', headers), debugOf)
+    expect(debugOf(hit)).toMatchObject({ cache_hit: true, hit_type: 'direct' })
+    expect((await callJson(gw.url, 'GET', '/api/plugins/semantic_cache')).body).toMatchObject({
+      name: 'semantic_cache',
+      enabled: true,
+      isCustom: false,
+      status: { status: 'active' },
+    })
+
+    const off = await callJson(gw.url, 'PUT', '/api/plugins/semantic_cache', { enabled: false })
+    expect(off.status).toBe(200)
+    expect(debugOf(await ask('Is the cache on?', headers))).toBeUndefined()
+  })
 })
