@@ -38,6 +38,14 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true })
 }, 30_000)
 
+/** Whether a node logged a line with this message about this job. */
+function logged(node: RunningCli, job: string, msg: string): boolean {
+  return node
+    .output()
+    .split('\n')
+    .some((line) => line.includes(job) && line.includes(msg))
+}
+
 describe('async jobs on three nodes (child processes), BullMQ on Redis', () => {
   it('start on one database and one redis-server of their own', async () => {
     build()
@@ -100,9 +108,8 @@ describe('async jobs on three nodes (child processes), BullMQ on Redis', () => {
       async () => fake!.requests.some((r) => r.body?.messages?.[0]?.content === 'survive a dead node'),
       10_000,
     )
-    const runner = nodes.findIndex(
-      (n) => n.output().includes(job) && n.output().includes('async job started'),
-    )
+    await timeUntil(() => nodes.some((n) => logged(n, job, 'async job started')), 5000)
+    const runner = nodes.findIndex((n) => logged(n, job, 'async job started'))
     expect(runner).toBeGreaterThanOrEqual(0)
     nodes[runner].proc.kill('SIGKILL')
     await nodes[runner].exited
@@ -128,9 +135,12 @@ describe('async jobs on three nodes (child processes), BullMQ on Redis', () => {
     expect(
       fake!.requests.filter((r) => r.body?.messages?.[0]?.content === 'survive a dead node'),
     ).toHaveLength(2)
-    const finishers = nodes.filter(
-      (n) => n.output().includes(job) && n.output().includes('async job finished'),
-    )
+    // The outcome is written before its log line: wait for the line, then check no other node wrote one.
+    const finished = (n: RunningCli) =>
+      logged(n, job, 'async job finished') && logged(n, job, '"recorded":true')
+    await timeUntil(() => nodes.some(finished), 5000)
+    await sleep(200)
+    const finishers = nodes.filter(finished)
     expect(finishers).toHaveLength(1)
     expect(alive(finishers[0])).toBe(true)
 

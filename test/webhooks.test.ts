@@ -162,16 +162,30 @@ describe('webhooks', () => {
     const redelivered = await fetch(`${gw.url}/api/webhooks/deliveries/${failed.id}/redeliver`, {
       method: 'POST',
     })
-    expect(redelivered.status).toBe(200)
+    expect(redelivered.status).toBe(202)
     expect(((await redelivered.json()) as any).delivery).toMatchObject({
       status: 'delivered',
       attempts: 4,
       last_status_code: 200,
     })
     expect(endpoint.received.filter((r) => r.body.includes(job.body.id))).toHaveLength(4)
+    const history = await fetch(`${gw.url}/api/webhooks/ops-1/deliveries`)
+    expect(((await history.json()) as any).deliveries.map((d: any) => d.id)).toContain(failed.id)
     const missing = await fetch(`${gw.url}/api/webhooks/deliveries/no-such/redeliver`, { method: 'POST' })
     expect(missing.status).toBe(404)
     expect((await fetch(`${gw.url}/api/webhooks/deliveries?status=lost`)).status).toBe(400)
+  })
+
+  it('a receiver that refuses with a 4xx (not 408 or 429) is not retried', async () => {
+    callback.statuses = [404]
+    const job = await submit(gw, 'refused delivery', { 'x-bf-async-webhook-url': `${callback.url}/gone` })
+    const failed = await until(
+      async () => (await deliveries(gw, '?status=failed')).find((d) => d.async_job_id === job.body.id),
+      'the delivery to fail',
+    )
+    expect(failed).toMatchObject({ attempts: 1, last_status_code: 404 })
+    await sleep(200)
+    expect(callback.received.filter((r) => r.body.includes(job.body.id))).toHaveLength(1)
   })
 
   it('x-bf-async-webhook names a registered endpoint: its events filter what it gets; an unknown name is a 400', async () => {

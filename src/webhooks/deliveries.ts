@@ -132,9 +132,11 @@ export class WebhookDeliveries {
     limit: number
     offset: number
     status?: string
+    endpointId?: string
   }): Promise<{ deliveries: WebhookDeliveryView[]; total: number }> {
     let q = this.db.selectFrom('webhook_deliveries')
     if (opts.status) q = q.where('status', '=', opts.status as DeliveryStatus)
+    if (opts.endpointId) q = q.where('endpoint_id', '=', opts.endpointId)
     const rows = await q
       .selectAll()
       .orderBy('created_at', 'desc')
@@ -221,7 +223,10 @@ export class WebhookDeliveries {
     }
     const attempts = row.attempts + 1
     const maxAttempts = settings.max_attempts ?? 5
-    const retry = error !== null && scheduleRetry && attempts < maxAttempts && !this.closed
+    // A 4xx other than 408 and 429 is the receiver refusing this delivery: trying again would not help.
+    const permanent =
+      statusCode !== null && statusCode >= 400 && statusCode < 500 && statusCode !== 408 && statusCode !== 429
+    const retry = error !== null && !permanent && scheduleRetry && attempts < maxAttempts && !this.closed
     const delay = Math.min(
       (settings.retry_backoff_initial_ms ?? 1000) * 2 ** (attempts - 1),
       settings.retry_backoff_max_ms ?? 60_000,
