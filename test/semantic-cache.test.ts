@@ -125,6 +125,27 @@ describe('semantic_cache: exact and by meaning, through the official SDKs', () =
     expect(chatCalls()).toBe(2)
   })
 
+  it('a conversation longer than conversation_history_threshold (3) is neither looked up nor stored', async () => {
+    const messages = [
+      { role: 'user' as const, content: 'one' },
+      { role: 'assistant' as const, content: 'two' },
+      { role: 'user' as const, content: 'three' },
+      { role: 'assistant' as const, content: 'four' },
+    ]
+    const headers = { 'x-bf-cache-key': 'history', 'x-bf-cache-type': 'direct' }
+    for (let i = 0; i < 2; i++) {
+      const r = await openai.chat.completions.create({ model: MODEL, messages }, { headers })
+      expect(debugOf(r)).toBeUndefined()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(chatCalls()).toBe(2)
+    const short = await openai.chat.completions.create(
+      { model: MODEL, messages: messages.slice(0, 3) },
+      { headers },
+    )
+    expect(debugOf(short)).toMatchObject({ cache_hit: false })
+  })
+
   it('bad cache headers are refused with a 400 in Bifrost shape', async () => {
     for (const [name, value] of [
       ['x-bf-cache-ttl', 'soon'],
