@@ -226,4 +226,32 @@ describe('semantic_cache scoping: per virtual key unless the cache key is shared
     expect(off.status).toBe(200)
     expect(debugOf(await ask('Is the cache on?', headers))).toBeUndefined()
   })
+
+  it('default_cache_key caches requests without the header; exclude_system_prompt and cache_by_model: false widen a match', async () => {
+    const gw = await startHeimdall(
+      cacheConfig(chat.url, embed.url, {
+        default_cache_key: 'everyone',
+        exclude_system_prompt: true,
+        cache_by_model: false,
+      }),
+    )
+    closers.push(() => gw.close())
+    const openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-unused', maxRetries: 0 })
+    const headers = { 'x-bf-cache-type': 'direct' }
+    const ask = (model: string, system: string) =>
+      openai.chat.completions.create(
+        {
+          model,
+          messages: [
+            { role: 'system', content: system },
+            { role: 'user', content: 'What is the tallest tree species?' },
+          ],
+        },
+        { headers },
+      )
+    const first = await ask('openai/gpt-4o-mini', 'You are terse.')
+    expect(debugOf(first)).toMatchObject({ cache_hit: false })
+    const hit = await untilHit(() => ask('openai/gpt-4o', 'You are verbose and friendly.'), debugOf)
+    expect(debugOf(hit)).toMatchObject({ cache_hit: true, cache_id: debugOf(first)!.cache_id })
+  })
 })
