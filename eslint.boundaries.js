@@ -27,9 +27,7 @@ export const EXCEPTIONS = [
   // MCP access checks read the virtual key and its MCP settings from governance's state;
   // they should get them through core's typed request facts (ctx.facts.virtualKey).
   { file: 'src/mcp/access.ts', imports: ['governance'], why: 'virtual key lookup and MCP filters' },
-  { file: 'src/mcp/agent.ts', imports: ['governance'], why: 'virtual key of the agent loop' },
   { file: 'src/mcp/code-mode/dispatch.ts', imports: ['governance'], why: 'VirtualKeyRecord type' },
-  { file: 'src/mcp/inject.ts', imports: ['governance'], why: 'virtual key from the string-keyed state' },
   { file: 'src/mcp/oauth-server/authorization-server.ts', imports: ['governance'], why: 'GovernanceState' },
   { file: 'src/mcp/server.ts', imports: ['governance'], why: 'virtual key auth of /mcp' },
   // Observability prices requests with governance's pricing and state (the cost should arrive as
@@ -45,12 +43,6 @@ export const EXCEPTIONS = [
     file: 'src/observability/metrics.ts',
     imports: ['governance', 'providers'],
     why: 'price table; built-in names',
-  },
-  // The response cache scopes entries by virtual key through governance's string-keyed state.
-  {
-    file: 'src/plugins/semantic-cache/keys.ts',
-    imports: ['governance'],
-    why: 'VK_STATE; read ctx.facts instead',
   },
 ]
 

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cancellation } from '../src/core/cancel.js'
 import { createContext } from '../src/core/context.js'
 import type { RequestType } from '../src/core/errors.js'
-import { VK_STATE } from '../src/governance/enforce.js'
 import type { VirtualKeyMcpConfig, VirtualKeyRecord } from '../src/governance/model.js'
 import { GovernanceState, hashVirtualKey } from '../src/governance/state.js'
 import { installErrorHandlers } from '../src/http/errors.js'
@@ -380,7 +379,7 @@ describe('McpToolInjection', () => {
       headers,
       modelRequested: 'openai/gpt-4o',
     })
-    if (vk) ctx.state.set(VK_STATE, vk)
+    if (vk) ctx.facts.virtualKey = vk
     return ctx
   }
 

@@ -3,8 +3,6 @@ import { createContext, type GatewayContext } from '../core/context.js'
 import { GatewayError } from '../core/errors.js'
 import type { Gateway } from '../core/gateway.js'
 import type { ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage } from '../core/schemas/index.js'
-import { VK_STATE } from '../governance/enforce.js'
-import type { VirtualKeyRecord } from '../governance/model.js'
 import type { JsonResult } from '../core/provider-adapter.js'
 import {
   assertToolAllowed,
@@ -85,7 +83,7 @@ function autoExecutableCalls(
   if (response.choices.length !== 1) return undefined
   const calls = response.choices[0].message.tool_calls
   if (!calls?.length) return undefined
-  const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+  const vk = ctx.facts.virtualKey
   const planned: AutoCall[] = []
   for (const call of calls) {
     const name = call.function.name
@@ -126,7 +124,7 @@ async function runCalls(
 ): Promise<ChatMessage[]> {
   const controller = new AbortController()
   const stopListening = onAbort(ctx.signal, () => controller.abort())
-  const identity = callIdentity(ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined, ctx.headers)
+  const identity = callIdentity(ctx.facts.virtualKey, ctx.headers)
   try {
     return await Promise.all(
       calls.map(async ({ call, tool, args, run }): Promise<ChatMessage> => {

@@ -1,7 +1,5 @@
 import type { GatewayContext, GatewayHook } from '../core/context.js'
 import type { RequestType } from '../core/errors.js'
-import { VK_STATE } from '../governance/enforce.js'
-import type { VirtualKeyRecord } from '../governance/model.js'
 import { allowedTools, type AnonymousToolGrants } from './access.js'
 import type { McpTool, McpToolSource } from './types.js'
 import { withCodeMode } from './code-mode/index.js'
@@ -70,7 +68,7 @@ export class McpToolInjection implements GatewayHook {
   beforeRequest(ctx: GatewayContext, request: Record<string, unknown>): void {
     const format = FORMAT_OF[ctx.requestType]
     if (!format || this.opts.enabled?.() === false) return
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const vk = ctx.facts.virtualKey
     const allowed = allowedTools(this.opts.source, vk, ctx.headers, this.opts.anonymousTools?.())
     const tools = withCodeMode(allowed, this.opts.source)
     if (tools.length === 0) return

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { GatewayContext } from '../../core/context.js'
 import type { PluginRequest } from '../../core/plugins.js'
-import { VK_STATE } from '../../governance/enforce.js'
 import { stableJson } from '../../store/index.js'
 import type { CacheSettings } from './config.js'
 
@@ -72,7 +71,7 @@ export function addressOf(
   cacheKey: string,
   s: CacheSettings,
 ): CacheAddress {
-  const vk = ctx.state.get(VK_STATE) as { id?: string } | undefined
+  const vk = ctx.facts.virtualKey
   const scope = s.sharedCacheKeys.has(cacheKey) ? 'shared' : (vk?.id ?? '-')
   const { provider, model } = splitModel(request.model)
   const params: Record<string, unknown> = {}
