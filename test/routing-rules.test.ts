@@ -342,7 +342,7 @@ describe('routing requests by rule', () => {
       name: 'with-fallback',
       cel_expression: 'true',
       targets: [{ provider: 'groq', model: 'flaky', weight: 1 }],
-      fallbacks: ['openai/steady'],
+      fallbacks: ['nowhere/x', 'openai/steady'],
     })
     openai.reset()
     groq.reset()
@@ -356,6 +356,17 @@ describe('routing requests by rule', () => {
     expect(response.headers.get('x-bifrost-routing-info-is-fallback')).toBe('true')
     expect(response.headers.get('x-bifrost-routing-info-primary-provider')).toBe('groq')
     expect(data.choices[0].message.content).toBeTruthy()
+
+    // `provider/` keeps the routed model; a fallback naming an unknown provider is left out.
+    const r = (await api('GET', '/api/routing/rules')).body.rules[0]
+    await api('PUT', `/api/routing/rules/${r.id}`, { fallbacks: ['nowhere/x', 'openai/'] })
+    openai.reset()
+    groq.fail({ kind: 'status', status: 500 })
+    await client().chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    })
+    expect((openai.requests[0]?.body as { model: string }).model).toBe('flaky')
   })
 
   it('chains rules on the rewritten model, up to client.routing_chain_max_depth', async () => {

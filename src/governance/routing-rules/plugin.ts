@@ -76,10 +76,7 @@ export class RoutingPlugin implements GatewayPlugin {
       if (decision.keyId) pins.set(primary, { keyId: decision.keyId, source: 'rule' })
       const fallbacks =
         decision.fallbacks.length > 0
-          ? decision.fallbacks.map((f, i) => {
-              const t = parseModel(f, this.opts.lookup, undefined, `fallbacks[${i}]`)
-              return { provider: t.provider, model: t.model || decision.model }
-            })
+          ? decision.fallbacks.flatMap((f) => this.ruleFallback(f, decision.model))
           : (base?.slice(1) ?? [])
       targets = [primary, ...fallbacks]
       ctx.facts.routing = {
@@ -195,6 +192,21 @@ export class RoutingPlugin implements GatewayPlugin {
     })
     // A rule that keeps the provider of a request whose provider is unknown routes nowhere.
     return decision && decision.provider ? decision : undefined
+  }
+
+  /**
+   * A rule's fallback: `provider/model`, or `provider/` for the routed model (Bifrost). One naming a
+   * provider this gateway does not know is left out rather than failing the request.
+   */
+  private ruleFallback(f: string, model: string): Omit<Target, 'index'>[] {
+    if (f.endsWith('/') && this.opts.lookup.isProviderName(f.slice(0, -1))) {
+      return [{ provider: f.slice(0, -1), model }]
+    }
+    try {
+      return [parseModel(f, this.opts.lookup)]
+    } catch {
+      return []
+    }
   }
 
   private headerPin(ctx: GatewayContext, target: Target): ProviderKey | undefined {
