@@ -85,6 +85,8 @@ export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps):
             param: 'stream',
           },
         )
+      // Who asks first: an unknown key learns nothing about callback rules.
+      const vk = await admitJob(deps, request.headers)
       const callback = request.headers[CALLBACK_HEADER]
       const callbackUrl = typeof callback === 'string' && callback !== '' ? callback : undefined
       if (callbackUrl) await deps.callbacks.check(callbackUrl)
@@ -94,7 +96,6 @@ export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps):
         throw new GatewayError('invalid_request', `webhook endpoint "${webhookEndpoint}" is not registered`, {
           param: WEBHOOK_HEADER,
         })
-      const vk = await admitJob(deps, request.headers)
       const job: JobRequest = { body, headers: replayHeaders(request) }
       const view = await deps.jobs.submit({
         route: `/v1/${path}`,
