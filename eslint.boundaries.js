@@ -27,7 +27,6 @@ export const EXCEPTIONS = [
   // MCP access checks read the virtual key and its MCP settings from governance's state;
   // they should get them through core's typed request facts (ctx.facts.virtualKey).
   { file: 'src/mcp/access.ts', imports: ['governance'], why: 'virtual key lookup and MCP filters' },
-  { file: 'src/mcp/code-mode/dispatch.ts', imports: ['governance'], why: 'VirtualKeyRecord type' },
   { file: 'src/mcp/oauth-server/authorization-server.ts', imports: ['governance'], why: 'GovernanceState' },
   { file: 'src/mcp/server.ts', imports: ['governance'], why: 'virtual key auth of /mcp' },
   // Observability prices requests with governance's pricing and state (the cost should arrive as

@@ -1,6 +1,6 @@
 import type { GatewayContext } from '../../core/context.js'
 import { asGatewayError } from '../../core/errors.js'
-import type { VirtualKeyRecord } from '../../governance/model.js'
+import type { RequestFacts } from '../../core/plugins.js'
 import {
   allowedTools,
   assertToolAllowed,
@@ -32,7 +32,7 @@ export interface CodeModeAccess {
 /** Who runs a meta-tool, and how: the same facts the gateway's direct tool calls are governed by. */
 export interface CodeModeCaller {
   source: McpToolSource
-  vk: VirtualKeyRecord | undefined
+  vk: RequestFacts['virtualKey']
   headers: GatewayContext['headers']
   anonymous?: AnonymousToolGrants
   /** The caller's access (e.g. a Virtual MCP's); by default its virtual key's, or the anonymous grants. */
