@@ -3,7 +3,6 @@ import type { GatewayPlugin } from '../../core/plugins.js'
 import { GatewayError } from '../../core/errors.js'
 import { parseModel, resolveTargets, type TargetLookup } from '../../core/router/targets.js'
 import type { ProviderKey } from '../../core/schemas/index.js'
-import { VK_STATE } from '../enforce.js'
 import type { VirtualKeyRecord } from '../model.js'
 import type { GovernanceState } from '../state.js'
 import type { Capacity, RoutingDecision, RoutingEngine } from './engine.js'
@@ -65,7 +64,7 @@ export class RoutingPlugin implements GatewayPlugin {
     if (typeof model !== 'string' || model === '') return undefined
     const sessionId = header(ctx, 'x-bf-session-id')
     if (this.opts.engine.size === 0 && !sessionId) return undefined
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const vk = ctx.facts.virtualKey
     const base = this.baseTargets(vk, req)
     let targets: Omit<Target, 'index'>[] | undefined
     const pins = new Map<Omit<Target, 'index'>, KeyPin>()
@@ -111,7 +110,7 @@ export class RoutingPlugin implements GatewayPlugin {
   }
 
   beforeTarget(ctx: GatewayContext, target: Target): void {
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const vk = ctx.facts.virtualKey
     // Governance sets the key's allowed keys for each target; without a virtual key they are ours to reset.
     if (!vk) ctx.allowedKeyIds = undefined
     const allowed = ctx.allowedKeyIds
