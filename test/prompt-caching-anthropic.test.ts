@@ -186,6 +186,54 @@ describe('Anthropic prompt caching kept across providers, with exact costs', () 
     expect(s.logged).toBeCloseTo(hand, 9)
   })
 
+  it('cache_control on a tool_use and a tool_result (where Claude Code puts its last breakpoint) reaches Anthropic and Bedrock', async () => {
+    const params = (model: string): Anthropic.MessageCreateParamsNonStreaming => ({
+      model,
+      max_tokens: 100,
+      tools: cachedRequest(model).tools,
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: [
+            {
+              type: 'tool_use',
+              id: 'toolu_1',
+              name: 'get_weather',
+              input: { city: 'Paris' },
+              cache_control: { type: 'ephemeral' },
+            },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny', cache_control: ONE_HOUR },
+          ],
+        },
+      ],
+    })
+    const direct = await ask(params(CLAUDE))
+    const sent = anthropic.requests[0].body
+    expect(sent.messages[1].content[0]).toMatchObject({
+      type: 'tool_use',
+      cache_control: { type: 'ephemeral' },
+    })
+    expect(sent.messages[2].content[0]).toMatchObject({ type: 'tool_result', cache_control: ONE_HOUR })
+    expect(direct.usage.cache_creation?.ephemeral_1h_input_tokens).toBe(4)
+    expect(direct.header).toBeCloseTo(sonnetCost(direct.usage), 8)
+
+    const viaBedrock = await ask(params(`bedrock/${BEDROCK_CLAUDE}`))
+    const converse = bedrock.requests[0].body
+    expect(converse.messages[1].content).toEqual([
+      { toolUse: { toolUseId: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } } },
+      { cachePoint: { type: 'default' } },
+    ])
+    expect(converse.messages[2].content[1]).toEqual({ cachePoint: { type: 'default', ttl: '1h' } })
+    expect(viaBedrock.usage.cache_creation?.ephemeral_1h_input_tokens).toBe(4)
+    expect(viaBedrock.header).toBeCloseTo(sonnetCost(viaBedrock.usage), 8)
+  })
+
   it('Bedrock Claude: the breakpoints become Converse cache points with their ttl; reads and 1-hour writes come back', async () => {
     const r = await ask(cachedRequest(`bedrock/${BEDROCK_CLAUDE}`))
     expect(r.provider).toBe('bedrock')

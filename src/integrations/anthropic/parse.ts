@@ -251,6 +251,7 @@ function assistantMessage(content: string | AnthropicInBlock[], i: number): Chat
         id: b.id,
         type: 'function',
         function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) },
+        ...(isObject(b.cache_control) && { cache_control: b.cache_control }),
       })
     } else parts.push({ ...b } as ContentPart)
   })

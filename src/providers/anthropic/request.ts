@@ -262,8 +262,10 @@ function partToBlock(part: ContentPart, where: string): AnthropicBlock | undefin
   }
 }
 
-function withCache(block: AnthropicBlock, part: { cache_control?: unknown }): AnthropicBlock {
-  if (part.cache_control != null) block.cache_control = part.cache_control
+/** Copies a caller's cache breakpoint (on a content part, tool call or tool message) onto its block. */
+function withCache(block: AnthropicBlock, part: object): AnthropicBlock {
+  const cacheControl = (part as { cache_control?: unknown }).cache_control
+  if (cacheControl != null) block.cache_control = cacheControl
   return block
 }
 
@@ -356,12 +358,13 @@ export function reasoningBlocks(details: ReasoningDetail[]): AnthropicBlock[] {
 }
 
 function toolUseBlock(call: ToolCall, where: string): AnthropicBlock {
-  return {
+  const block: AnthropicBlock = {
     type: 'tool_use',
     id: call.id,
     name: call.function.name,
     input: parseArguments(call.function.arguments, where),
   }
+  return withCache(block, call)
 }
 
 /** Empty arguments mean no arguments; anything else must be a JSON object, never silently `{}`. */
@@ -387,7 +390,7 @@ function toolResultBlock(m: ChatMessage, where: string): AnthropicBlock {
     const parts = contentBlocks(m.content, where)
     if (parts.length) block.content = parts
   }
-  return block
+  return withCache(block, m)
 }
 
 /** OpenAI function tools become Anthropic tools; Anthropic-native tools (server tools) go as sent. */

@@ -15,8 +15,8 @@ function cachePointOf(cacheControl: unknown): ConverseCachePoint | undefined {
   return { type: 'default', ...((ttl === '1h' || ttl === '5m') && { ttl }) }
 }
 
-function cachePoint(part: { cache_control?: unknown }): ConverseContentBlock[] {
-  const point = cachePointOf(part.cache_control)
+function cachePoint(part: object): ConverseContentBlock[] {
+  const point = cachePointOf((part as { cache_control?: unknown }).cache_control)
   return point ? [{ cachePoint: point }] : []
 }
 
@@ -78,7 +78,7 @@ function assistantBlocks(m: ChatMessage): ConverseContentBlock[] {
         retryable: false,
       })
     }
-    out.push({ toolUse: { toolUseId: call.id, name: call.function.name, input } })
+    out.push({ toolUse: { toolUseId: call.id, name: call.function.name, input } }, ...cachePoint(call))
   }
   return out
 }
@@ -135,7 +135,7 @@ export function toConverseRequest(req: ChatRequest, model: string): ConverseRequ
               content: [{ text: textOf(m.content ?? null) }],
             },
           },
-          ...cachePoint(m as { cache_control?: unknown }),
+          ...cachePoint(m),
           ...(Array.isArray(m.content) ? cachePoint(m.content.findLast((p) => p.cache_control) ?? {}) : []),
         ])
         break
