@@ -90,10 +90,15 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
 
   const ready = s.semantic ? rebuild(store, index, s.namespace).catch(() => undefined) : Promise.resolve()
   const unsubscribe = deps.bus?.subscribe(CACHE_TOPIC, (m) => applyChange(index, s, m as CacheChange))
+  // Whichever node deletes expired rows tells the others, whose indexes hold the same entries.
   const pruner = setInterval(() => {
     void store
       .deleteExpired()
-      .then((ids) => ids.forEach((id) => index.remove(id)))
+      .then(async (ids) => {
+        ids.forEach((id) => index.remove(id))
+        const change: CacheChange = { op: 'delete', ids }
+        if (ids.length) await deps.bus?.publish(CACHE_TOPIC, change)
+      })
       .catch(() => undefined)
   }, PRUNE_EVERY_MS)
   pruner.unref()
