@@ -218,6 +218,11 @@ describe('async inference', () => {
     expect(noModel.body.error.param).toBe('model')
     const notJson = await post('/v1/async/chat/completions', [1, 2])
     expect(notJson.status).toBe(400)
+    const longTtl = await post('/v1/async/chat/completions', chatBody('x'), {
+      'x-bf-async-job-result-ttl': '99999999999999',
+    })
+    expect(longTtl.status).toBe(400)
+    expect(longTtl.body.error.param).toBe('x-bf-async-job-result-ttl')
     const unknown = await post('/v1/async/chat/completions', chatBody('x'), { 'x-bf-vk': 'sk-bf-nope' })
     expect(unknown.status).toBe(401)
     expect(unknown.body.error.type).toBe('virtual_key_not_found')

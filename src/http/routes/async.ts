@@ -19,6 +19,8 @@ export const ASYNC_ROUTES: Readonly<Record<string, string>> = {
 export const RESULT_TTL_HEADER = 'x-bf-async-job-result-ttl'
 /** Bifrost's header: the name of a registered webhook endpoint to notify when the job finishes. */
 export const WEBHOOK_HEADER = 'x-bf-async-webhook'
+/** A year: longer results would outlive any use, and a date past year 275760 cannot be stored. */
+const MAX_RESULT_TTL_SECONDS = 366 * 86_400
 /** Heimdall's header: a URL to POST the finished job to (signed like every webhook delivery). */
 export const CALLBACK_HEADER = 'x-bf-async-webhook-url'
 
@@ -64,7 +66,16 @@ function resultTtl(request: FastifyRequest, fallback: number): number {
   if (typeof raw !== 'string' || raw === '') return fallback
   const n = Number(raw)
   // Bifrost falls back to the default on a value it cannot read.
-  return Number.isInteger(n) && n >= 0 ? n : fallback
+  if (!Number.isInteger(n) || n < 0) return fallback
+  if (n > MAX_RESULT_TTL_SECONDS)
+    throw new GatewayError(
+      'invalid_request',
+      `${RESULT_TTL_HEADER} may be at most ${MAX_RESULT_TTL_SECONDS} seconds`,
+      {
+        param: RESULT_TTL_HEADER,
+      },
+    )
+  return n
 }
 
 /** `POST /v1/async/<route>` answers 202 with the job; `GET /v1/async/<route>/{job_id}` polls it. */
