@@ -521,6 +521,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       logger,
       cluster,
       governance,
+      isBuiltinProvider,
     })
     closers.unshift(() => observability.close())
     registerObservabilityRoutes(app, observability, { config, client, configStore: store, env, adminAuth })

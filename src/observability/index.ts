@@ -23,6 +23,8 @@ export interface ObservabilityDeps {
   logger: Logger
   cluster: Cluster
   governance: GovernanceRuntime
+  /** Whether Heimdall ships a provider of this name (metric labels keep it rather than fold it). */
+  isBuiltinProvider(name: string): boolean
 }
 
 /** One part of observability: the gateway hook it adds, and how it stops. */

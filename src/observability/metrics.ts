@@ -2,7 +2,6 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { GatewayContext, GatewayHook } from '../core/context.js'
 import { ERRORS, type ErrorCode } from '../core/errors.js'
 import { findPrice, PRICES } from '../governance/pricing/index.js'
-import { isBuiltinProvider } from '../providers/index.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
 import type { LogQueueStats } from './logs/index.js'
 
@@ -53,7 +52,10 @@ class LabelFolding {
   private readonly providers = new Set<string>(Object.keys(PRICES))
   private readonly models = new Set<string>()
 
-  constructor(config: ObservabilityDeps['config']) {
+  constructor(
+    config: ObservabilityDeps['config'],
+    private readonly isBuiltinProvider: (name: string) => boolean,
+  ) {
     for (const [name, provider] of Object.entries(config.providers ?? {})) {
       this.providers.add(name)
       const keys = (provider as { keys?: unknown }).keys
@@ -70,7 +72,7 @@ class LabelFolding {
     // A provider an attempt went to is configured (the registry had it).
     if (
       this.providers.has(name) ||
-      isBuiltinProvider(name) ||
+      this.isBuiltinProvider(name) ||
       ctx.attemptLog.some((a) => a.provider === name)
     )
       return name
@@ -108,7 +110,7 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
 
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  const folding = new LabelFolding(deps.config)
+  const folding = new LabelFolding(deps.config, deps.isBuiltinProvider)
   const extra = [
     ...(settings.virtual_key_labels === true ? ['virtual_key'] : []),
     ...(settings.team_labels === true ? ['team'] : []),
