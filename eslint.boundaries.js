@@ -24,8 +24,8 @@ export const UNRESTRICTED = ['http']
  * there. The list only shrinks: the boundaries test fails when an entry is no longer needed.
  */
 export const EXCEPTIONS = [
-  // MCP access checks read the virtual key and its MCP settings from governance's state;
-  // they should get them through core's typed request facts (ctx.facts.virtualKey).
+  // The /mcp endpoint authenticates virtual keys itself, outside the gateway pipeline (so there is
+  // no ctx.facts.virtualKey): it should get a lookup handed in by src/http.
   { file: 'src/mcp/access.ts', imports: ['governance'], why: 'virtual key lookup and MCP filters' },
   { file: 'src/mcp/oauth-server/authorization-server.ts', imports: ['governance'], why: 'GovernanceState' },
   { file: 'src/mcp/server.ts', imports: ['governance'], why: 'virtual key auth of /mcp' },
