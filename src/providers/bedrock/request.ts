@@ -135,8 +135,14 @@ export function toConverseRequest(req: ChatRequest, model: string): ConverseRequ
               content: [{ text: textOf(m.content ?? null) }],
             },
           },
-          ...cachePoint(m),
-          ...(Array.isArray(m.content) ? cachePoint(m.content.findLast((p) => p.cache_control) ?? {}) : []),
+          // One cache point closes the result, whether the breakpoint was on the message or a part of it.
+          ...cachePoint(
+            'cache_control' in m
+              ? m
+              : Array.isArray(m.content)
+                ? (m.content.findLast((p) => p.cache_control) ?? {})
+                : {},
+          ),
         ])
         break
     }
