@@ -9,7 +9,8 @@ import type { FakeServer } from './fakes/server.js'
 import { alive, build, runCli, type RunningCli } from './helpers/cli.js'
 import { postgresBackend } from './helpers/databases.js'
 import { timeUntil } from './helpers/fault-proxy.js'
-import { callJson } from './helpers/heimdall.js'
+import { callJson, fakeProvider, startHeimdall } from './helpers/heimdall.js'
+import { deleteRedisKeys, REDIS_URL, redisPrefix } from './helpers/redis.js'
 import { killOwnRedises, startOwnRedis, type OwnRedis } from './helpers/redis-server.js'
 
 /**
@@ -154,4 +155,53 @@ describe('async jobs on three nodes (child processes), BullMQ on Redis', () => {
       `async-cluster: node ${runner} killed mid-job; another node finished it ${takeoverMs} ms later (lock ${LOCK_MS} ms)`,
     )
   }, 60_000)
+})
+
+describe('shutdown with BullMQ', () => {
+  it('the running job finishes within the grace period; the waiting one stays in the queue for the next node', async () => {
+    fake ??= await startFakeOpenAI()
+    const prefix = redisPrefix('heimdall-async-shutdown')
+    const appDir = await mkdtemp(join(tmpdir(), 'heimdall-async-bull-'))
+    dirs.push(appDir)
+    const config = {
+      providers: { openai: fakeProvider(fake.url) },
+      cluster: { redis_url: REDIS_URL, prefix },
+      async_jobs: { queue_name: 'shutdown', concurrency: 1 },
+      client: { shutdown_timeout_seconds: 5 },
+    } as never
+    let node = await startHeimdall(config, { appDir })
+    try {
+      const submit = async (content: string) => {
+        const res = await fetch(`${node.url}/v1/async/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content }] }),
+        })
+        expect(res.status).toBe(202)
+        return ((await res.json()) as { id: string }).id
+      }
+      const state = async (id: string) =>
+        ((await (await fetch(`${node.url}/v1/async/chat/completions/${id}`)).json()) as { status: string })
+          .status
+      fake.latencyMs = 400
+      const running = await submit('bull running at shutdown')
+      const waiting = await submit('bull waiting at shutdown')
+      await timeUntil(async () => (await state(running)) === 'processing', 5000)
+      expect(await state(waiting)).toBe('pending')
+      await node.close()
+      fake.latencyMs = 0
+      const calls = (content: string) =>
+        fake!.requests.filter((r) => r.body?.messages?.[0]?.content === content)
+      expect(calls('bull waiting at shutdown')).toHaveLength(0)
+      node = await startHeimdall(config, { appDir })
+      expect(await state(running)).toBe('completed')
+      await timeUntil(async () => (await state(waiting)) === 'completed', 10_000)
+      expect(calls('bull running at shutdown')).toHaveLength(1)
+      expect(calls('bull waiting at shutdown')).toHaveLength(1)
+    } finally {
+      fake.latencyMs = 0
+      await node.close()
+      await deleteRedisKeys(prefix)
+    }
+  }, 30_000)
 })

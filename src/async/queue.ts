@@ -89,6 +89,7 @@ export class BullJobQueue implements JobQueue {
   readonly kind = 'bullmq'
   private readonly queue: Queue
   private worker?: Worker
+  private running = 0
   private readonly connections: Redis[] = []
 
   constructor(private readonly opts: BullJobQueueOptions) {
@@ -110,7 +111,12 @@ export class BullJobQueue implements JobQueue {
     this.worker = new Worker(
       this.opts.name,
       async (job: Job<{ jobId: string }>) => {
-        await run(job.data.jobId)
+        this.running++
+        try {
+          await run(job.data.jobId)
+        } finally {
+          this.running--
+        }
       },
       {
         connection: this.connection(),
@@ -128,18 +134,28 @@ export class BullJobQueue implements JobQueue {
 
   async close(graceMs: number): Promise<void> {
     const worker = this.worker
-    if (worker) {
-      let timer: NodeJS.Timeout | undefined
-      const graceful = worker.close()
-      const over = await Promise.race([
-        graceful.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-      ])
-      clearTimeout(timer)
+    // With nothing running there is nothing to wait for (and a Redis that is down must not hold the shutdown).
+    if (worker && this.running === 0) await bounded(worker.close(true), 1000)
+    else if (worker) {
+      const finished = await bounded(worker.close(), graceMs)
       // Still running: the jobs stay active in Redis, unlocked once their lock expires, for another node.
-      if (over) await worker.close(true).catch(() => undefined)
+      if (!finished) await bounded(worker.close(true), 1000)
     }
-    await this.queue.close().catch(() => undefined)
+    await bounded(this.queue.close(), 1000)
     for (const c of this.connections) c.disconnect()
   }
+}
+
+/** Waits for `work` at most `ms`; answers whether it settled in time (its failure counts as settled). */
+async function bounded(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const settled = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ])
+  clearTimeout(timer)
+  return settled
 }
