@@ -63,6 +63,7 @@ beforeAll(async () => {
   gw = await startHeimdall({
     providers: {
       openai: fakeProvider(openai.url),
+      openrouter: fakeProvider(openai.url),
       anthropic: fakeProvider(anthropic.url),
       gemini: fakeProvider(gemini.url),
       bedrock: fakeBedrockProvider(bedrock.url, CREDS),
@@ -179,6 +180,41 @@ describe('OpenAI SDK', () => {
     expect(r.wholeLogged).toBeCloseTo(hand, 9)
     expect(r.streamed).toEqual(u)
     expect(r.streamedLogged).toBeCloseTo(hand, 9)
+  })
+})
+
+describe('cache_control to OpenAI-format providers', () => {
+  const marked = (model: string) =>
+    ({
+      model,
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: 'Rules.', cache_control: { type: 'ephemeral' } }] },
+        { role: 'user', content: 'hi' },
+      ],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'get_weather', parameters: { type: 'object', properties: {} } },
+          cache_control: { type: 'ephemeral' },
+        },
+      ],
+    }) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming
+
+  it('is removed for OpenAI, which has no such field, as Bifrost does; the rest of the request is unchanged', async () => {
+    await oa.chat.completions.create(marked('openai/gpt-4o'))
+    const sent = openai.requests[0].body
+    expect(JSON.stringify(sent)).not.toContain('cache_control')
+    expect(sent.messages[0].content).toEqual([{ type: 'text', text: 'Rules.' }])
+    expect(sent.tools[0].function.name).toBe('get_weather')
+    await logs.next()
+  })
+
+  it('goes through to OpenRouter, which hands it to Claude', async () => {
+    await oa.chat.completions.create(marked('openrouter/anthropic/claude-sonnet-4.5'))
+    const sent = openai.requests[0].body
+    expect(sent.messages[0].content[0].cache_control).toEqual({ type: 'ephemeral' })
+    expect(sent.tools[0].cache_control).toEqual({ type: 'ephemeral' })
+    await logs.next()
   })
 })
 

@@ -22,6 +22,8 @@ export interface OpenAICompatibleSpec {
   rejects: readonly string[]
   /** Image and audio operations the provider serves (none when absent). */
   media?: readonly MediaOperation[]
+  /** Whether Anthropic-style `cache_control` breakpoints go through (OpenRouter hands them to Claude); else they are removed. */
+  cacheControl?: boolean
 }
 
 export type MediaOperation = 'image_generation' | 'speech' | 'transcription'
@@ -54,7 +56,13 @@ export const OPENAI_COMPATIBLE: Record<string, OpenAICompatibleSpec> = {
   mistral: { ...base, baseUrl: 'https://api.mistral.ai', streamUsage: 'always', embeddings: true },
   xai: { ...base, baseUrl: 'https://api.x.ai', responses: true },
   cerebras: { ...base, baseUrl: 'https://api.cerebras.ai' },
-  openrouter: { ...base, baseUrl: 'https://openrouter.ai/api', responses: true, embeddings: true },
+  openrouter: {
+    ...base,
+    baseUrl: 'https://openrouter.ai/api',
+    responses: true,
+    embeddings: true,
+    cacheControl: true,
+  },
   perplexity: { ...base, baseUrl: 'https://api.perplexity.ai', pathPrefix: '', streamUsage: 'always' },
   deepseek: { ...base, baseUrl: 'https://api.deepseek.com', textCompletions: true },
   fireworks: {

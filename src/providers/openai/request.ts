@@ -26,5 +26,39 @@ export function toOpenAIBody(
     delete body.stream_options
   }
   for (const p of spec.rejects) delete body[p]
+  if (!spec.cacheControl) dropCacheControl(body)
   return JSON.stringify(body)
+}
+
+type Marked = Record<string, unknown> & { cache_control?: unknown }
+
+const marked = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && (v as Marked).cache_control !== undefined
+
+function unmarked<T>(v: T): T {
+  if (!marked(v)) return v
+  const { cache_control: _, ...rest } = v as Marked
+  return rest as T
+}
+
+/**
+ * Anthropic's cache breakpoints (on messages, content parts, tool calls and tools) removed, as
+ * Bifrost does for OpenAI-format providers: they mean nothing there and some reject them. The
+ * caller's objects are copied, never changed.
+ */
+function dropCacheControl(body: Record<string, unknown>): void {
+  const { messages, tools } = body
+  if (Array.isArray(messages)) {
+    body.messages = messages.map((m: Marked) => {
+      const content = Array.isArray(m.content) && m.content.some(marked) ? m.content.map(unmarked) : m.content
+      const calls =
+        Array.isArray(m.tool_calls) && m.tool_calls.some(marked) ? m.tool_calls.map(unmarked) : m.tool_calls
+      if (content === m.content && calls === m.tool_calls && !marked(m)) return m
+      const out = unmarked({ ...m })
+      if (content !== undefined) out.content = content
+      if (calls !== undefined) out.tool_calls = calls
+      return out
+    })
+  }
+  if (Array.isArray(tools) && tools.some(marked)) body.tools = tools.map(unmarked)
 }
