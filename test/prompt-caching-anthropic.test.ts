@@ -234,6 +234,15 @@ describe('Anthropic prompt caching kept across providers, with exact costs', () 
     expect(viaBedrock.header).toBeCloseTo(sonnetCost(viaBedrock.usage), 8)
   })
 
+  it('a top-level cache_control (automatic caching) reaches Anthropic and Vertex Claude', async () => {
+    const params = { ...cachedRequest(CLAUDE), cache_control: { type: 'ephemeral' } } as never
+    await ask(params)
+    expect(anthropic.requests[0].body.cache_control).toEqual({ type: 'ephemeral' })
+    await ask({ ...(params as object), model: `vertex/${CLAUDE}` } as never)
+    const sent = cloud.vertex.requests.find((q) => q.path.includes(':rawPredict'))!.body
+    expect(sent.cache_control).toEqual({ type: 'ephemeral' })
+  })
+
   it('Bedrock Claude: the breakpoints become Converse cache points with their ttl; reads and 1-hour writes come back', async () => {
     const r = await ask(cachedRequest(`bedrock/${BEDROCK_CLAUDE}`))
     expect(r.provider).toBe('bedrock')

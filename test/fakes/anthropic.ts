@@ -81,6 +81,7 @@ const KNOWN_FIELDS = new Set([
   'thinking',
   'metadata',
   'service_tier',
+  'cache_control',
   'container',
   'mcp_servers',
   'context_management',

@@ -38,6 +38,8 @@ const ANTHROPIC_ONLY = [
   'output_config',
   'output_format',
   'service_tier',
+  // Automatic prompt caching: one breakpoint the API places itself.
+  'cache_control',
 ] as const
 
 function invalid(message: string, param?: string): GatewayError {

@@ -56,6 +56,8 @@ const NATIVE_PARAMS = [
   'context_management',
   'output_config',
   'output_format',
+  // Automatic prompt caching (a top-level breakpoint), as Bifrost passes it.
+  'cache_control',
 ] as const
 
 /**

@@ -42,11 +42,12 @@ function unmarked<T>(v: T): T {
 }
 
 /**
- * Anthropic's cache breakpoints (on messages, content parts, tool calls and tools) removed, as
+ * Anthropic's cache breakpoints (top-level, on messages, content parts, tool calls and tools) removed, as
  * Bifrost does for OpenAI-format providers: they mean nothing there and some reject them. The
  * caller's objects are copied, never changed.
  */
 function dropCacheControl(body: Record<string, unknown>): void {
+  delete body.cache_control
   const { messages, tools } = body
   if (Array.isArray(messages)) {
     body.messages = messages.map((m: Marked) => {
