@@ -18,7 +18,13 @@ import {
   readAnthropicBatchResults,
 } from './anthropic/openai-files.js'
 import * as openai from './openai/files.js'
-import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../core/provider-adapter.js'
+import type {
+  Attempt,
+  FileContentChunk,
+  FilesCall,
+  JsonResult,
+  StreamResult,
+} from '../core/provider-adapter.js'
 
 /**
  * The OpenAI-shaped files and batches calls of the `/v1` routes, by provider: Anthropic's own Files

@@ -13,7 +13,12 @@ import {
   TextCompletionRequestSchema,
   type ChatChunk,
 } from '../../core/schemas/index.js'
-import type { ChatStreamItem, JsonResult, ResponsesStreamItem, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  ChatStreamItem,
+  JsonResult,
+  ResponsesStreamItem,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { sendError } from '../errors.js'
 import { arrivalOf } from '../arrival.js'
 import { carriesExtraFields, StreamExtraFields, withExtraFields } from '../extra-fields.js'

@@ -8,7 +8,13 @@ import {
   sendUpstream,
   type UpstreamResponse,
 } from '../http.js'
-import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  FileContentChunk,
+  FilesCall,
+  JsonResult,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { anthropicError } from './errors.js'
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com'

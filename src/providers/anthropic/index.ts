@@ -7,7 +7,13 @@ import {
   sendUpstream,
   type UpstreamResponse,
 } from '../http.js'
-import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  ChatStreamItem,
+  JsonResult,
+  ProviderAdapter,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { anthropicError } from './errors.js'
 import { toAnthropicRequest, type AnthropicRequest } from './request.js'
 import { fromAnthropicMessage, type AnthropicMessage } from './response.js'

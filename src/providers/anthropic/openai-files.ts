@@ -1,7 +1,13 @@
 import { GatewayError } from '../../core/errors.js'
 import type { BatchResultItem, FileObject } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
-import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  FileContentChunk,
+  FilesCall,
+  JsonResult,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import {
   callAnthropicObjects,
   fromFilePart,

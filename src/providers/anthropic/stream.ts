@@ -1,6 +1,6 @@
 import type { ChatChunk, ChatDelta, FinishReason } from '../../core/schemas/index.js'
 import { malformedEvent, parseSse, streamBroken } from '../sse.js'
-import type { ChatStreamItem } from '../types.js'
+import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import {
   toFinishReason,
   toUsage,

@@ -13,7 +13,13 @@ import {
   discard,
   type UpstreamResponse,
 } from '../http.js'
-import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  ChatStreamItem,
+  JsonResult,
+  ProviderAdapter,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { GatewayError } from '../../core/errors.js'
 import { planBedrockEmbeddings } from './embeddings.js'
 import { bedrockError } from './errors.js'

@@ -19,7 +19,13 @@ import {
   sendUpstream,
   type UpstreamResponse,
 } from '../http.js'
-import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  ChatStreamItem,
+  JsonResult,
+  ProviderAdapter,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { cohereError } from './errors.js'
 import { toCohereRequest } from './request.js'
 import { fromCohereResponse } from './response.js'

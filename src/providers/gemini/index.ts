@@ -8,7 +8,13 @@ import type {
   ProviderConfig,
 } from '../../core/schemas/index.js'
 import { expectEventStream, parseJsonBody, readText, sendUpstream, type UpstreamResponse } from '../http.js'
-import type { Attempt, ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  ChatStreamItem,
+  JsonResult,
+  ProviderAdapter,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { fromGeminiEmbedResponse, toGeminiEmbedCall } from './embeddings.js'
 import { geminiError } from './errors.js'
 import { geminiMediaOperations } from './media.js'

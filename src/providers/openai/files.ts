@@ -14,7 +14,13 @@ import {
 } from '../http.js'
 import type { UpstreamResponse } from '../http.js'
 import { openAICompatibleSpec, type OpenAICompatibleSpec } from '../openai-compatible.js'
-import type { Attempt, FileContentChunk, FilesCall, JsonResult, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  FileContentChunk,
+  FilesCall,
+  JsonResult,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { parseOpenAIError } from './errors.js'
 
 /** Bifrost's default Azure `api-version` for the files and batches APIs (they need a recent one). */

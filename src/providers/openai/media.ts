@@ -20,7 +20,13 @@ import {
 } from '../http.js'
 import type { MediaOperation } from '../openai-compatible.js'
 import { malformedEvent, parseSse, streamBroken } from '../sse.js'
-import type { Attempt, JsonResult, PayloadResult, ProviderAdapter, StreamResult } from '../../core/provider-adapter.js'
+import type {
+  Attempt,
+  JsonResult,
+  PayloadResult,
+  ProviderAdapter,
+  StreamResult,
+} from '../../core/provider-adapter.js'
 import { parseOpenAIError } from './errors.js'
 
 /** One event of a streamed image or speech answer: the provider's own frame, relayed as it came. */

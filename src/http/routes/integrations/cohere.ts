@@ -19,7 +19,12 @@ import {
 import type { ChatRequest } from '../../../core/schemas/index.js'
 import { estimateTokens } from '../../../governance/pricing/index.js'
 import { cohereTokenize } from '../../../providers/cohere/index.js'
-import type { ChatStreamItem, JsonResult, ProviderAdapter, StreamResult } from '../../../core/provider-adapter.js'
+import type {
+  ChatStreamItem,
+  JsonResult,
+  ProviderAdapter,
+  StreamResult,
+} from '../../../core/provider-adapter.js'
 import { SseWriter } from '../../sse.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import { checkRerank, runRerank } from '../rerank.js'
