@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { computeCost } from '../src/governance/pricing/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { alive, build, runCli, type RunningCli } from './helpers/cli.js'
+import { alive, build, fakeOpenAIConfig, startNodeWithConfig, type RunningCli } from './helpers/cli.js'
 import { postgresBackend } from './helpers/databases.js'
 import { timeUntil } from './helpers/fault-proxy.js'
 import { callJson, fakeProvider, startHeimdall } from './helpers/heimdall.js'
@@ -56,24 +56,16 @@ describe('async jobs on three nodes (child processes), BullMQ on Redis', () => {
     const queueName = `async-cluster-${process.pid}-${Date.now()}`
     // One at a time: the first runs the migrations.
     for (let i = 0; i < 3; i++) {
-      const dir = await mkdtemp(join(tmpdir(), `heimdall-async-${i}-`))
-      dirs.push(dir)
       const config = {
         config_store: { enabled: true, type: 'postgres', config: { connection_string: dbUrl } },
         cluster: { redis_url: redis.url, prefix: 'async:', reservation_ttl_seconds: RESERVATION_TTL_S },
         async_jobs: { queue_name: queueName, lock_duration_ms: LOCK_MS, concurrency: 4 },
         client: { enforce_auth_on_inference: true },
-        providers: {
-          openai: {
-            keys: [{ name: 'k', value: 'sk-test', models: ['*'] }],
-            network_config: { base_url: fake.url },
-          },
-        },
+        providers: { openai: fakeOpenAIConfig(fake.url) },
       }
-      await writeFile(join(dir, 'config.json'), JSON.stringify(config))
-      const node = runCli(['--app-dir', dir, '--port', '0', '--log-level', 'info'])
+      const { node, url } = await startNodeWithConfig(config, `async-${i}`, dirs)
       nodes.push(node)
-      urls.push(await node.url())
+      urls.push(url)
     }
   }, 180_000)
 

@@ -1,13 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { fromUnits } from '../src/cluster/index.js'
 import { computeCost } from '../src/governance/pricing/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { alive, build, runCli, type RunningCli } from './helpers/cli.js'
+import { alive, build, fakeOpenAIConfig, startNodeWithConfig, type RunningCli } from './helpers/cli.js'
 import { postgresBackend, withPgClient } from './helpers/databases.js'
 import { FaultProxy, timeUntil } from './helpers/fault-proxy.js'
 import { callJson } from './helpers/heimdall.js'
@@ -178,8 +176,6 @@ describe('three nodes (child processes) under Redis and PostgreSQL faults', () =
     proxied.host = `127.0.0.1:${proxy.port}`
     // One at a time: the first runs the migrations.
     for (const [i, connection] of [dbUrl, proxied.toString(), proxied.toString()].entries()) {
-      const dir = await mkdtemp(join(tmpdir(), `heimdall-faults-${i}-`))
-      dirs.push(dir)
       const config = {
         config_store: {
           enabled: true,
@@ -193,17 +189,11 @@ describe('three nodes (child processes) under Redis and PostgreSQL faults', () =
         },
         cluster: { redis_url: redis.url, prefix: PREFIX, reservation_ttl_seconds: RESERVATION_TTL_S },
         client: { enforce_auth_on_inference: true },
-        providers: {
-          openai: {
-            keys: [{ name: 'k', value: 'sk-test', models: ['*'] }],
-            network_config: { base_url: fake.url },
-          },
-        },
+        providers: { openai: fakeOpenAIConfig(fake.url) },
       }
-      await writeFile(join(dir, 'config.json'), JSON.stringify(config))
-      const node = runCli(['--app-dir', dir, '--port', '0', '--log-level', 'info'])
+      const { node, url } = await startNodeWithConfig(config, `faults-${i}`, dirs)
       nodes.push(node)
-      urls.push(await node.url())
+      urls.push(url)
     }
   }, 180_000)
 

@@ -1,5 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -106,5 +108,27 @@ export function runCli(
   children.push(child)
   return child
 }
+
+/**
+ * Starts a `heimdall` node in an app dir of its own (made under the system's temp dir, recorded in
+ * `dirs` for the caller to remove) with this config.json, and waits until it listens.
+ */
+export async function startNodeWithConfig(
+  config: Record<string, unknown>,
+  label: string,
+  dirs: string[],
+): Promise<{ node: RunningCli; url: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `heimdall-${label}-`))
+  dirs.push(dir)
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config))
+  const node = runCli(['--app-dir', dir, '--port', '0', '--log-level', 'info'])
+  return { node, url: await node.url() }
+}
+
+/** An OpenAI provider pointed at a fake, for the child-process nodes' config.json. */
+export const fakeOpenAIConfig = (baseUrl: string) => ({
+  keys: [{ name: 'k', value: 'sk-test', models: ['*'] }],
+  network_config: { base_url: baseUrl },
+})
 
 export const alive = (c: RunningCli) => c.proc.exitCode === null && c.proc.signalCode === null
