@@ -467,7 +467,11 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     const offVirtual = cluster.bus.subscribe(VIRTUAL_MCP_TOPIC, () => reloads.reload('virtual MCPs'))
     closers.unshift(async () => offVirtual())
 
-    registerMcpSessionRoutes(app, { oauth: perUserOAuth, caller: sessionCaller(governance.state), store })
+    registerMcpSessionRoutes(app, {
+      oauth: perUserOAuth,
+      caller: sessionCaller(governance.state, adminAuth),
+      store,
+    })
     // Code mode's script limits: Bifrost's `tool_execution_timeout`, Heimdall's `code_mode_memory_limit_mb`.
     const codeModeLimits = () => sandboxLimitsFromConfig(mcpSettings.tool_manager_config)
     const mcpAccess = { source: mcp, state: governance.state, enforceAuth, anonymousTools, codeModeLimits }

@@ -3,6 +3,7 @@ import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../governance/enforce.js'
 import type { GovernanceState } from '../../governance/state.js'
 import {
+  callerBindings,
   CLIENT_METADATA_PATH,
   oauthConfigStatus,
   revokeOAuthConfig,
@@ -10,12 +11,13 @@ import {
   type PerUserOAuth,
 } from '../../mcp/oauth-client/index.js'
 import type { ConfigStore } from '../../store/index.js'
+import type { AdminAuth } from '../auth.js'
 import { requestOrigin } from './oauth-server.js'
 
 export interface McpSessionRouteDeps {
   oauth: PerUserOAuth
   /** Who is asking: signed-in user, virtual key, asserted `x-bf-mcp-session-id`. */
-  caller(request: FastifyRequest): McpSessionCaller
+  caller(request: FastifyRequest): McpSessionCaller | Promise<McpSessionCaller>
   /** Where the OAuth configs live, for Bifrost's `/api/mcp/oauth/{id}`. */
   store: Pick<ConfigStore, 'db'>
 }
@@ -24,13 +26,16 @@ export { BIFROST_CALLBACK_PATH } from './upstream-login.js'
 
 /**
  * The caller as the sessions routes see it: the virtual key of the request (when it is known and
- * active), the `x-bf-mcp-session-id` header, and the signed-in user when `userOf` knows one.
+ * active), the `x-bf-mcp-session-id` header, and the signed-in user when `userOf` knows one. The
+ * management API's admin (admin credentials, or no admin login configured and no caller identity
+ * sent) is marked `admin` and sees every caller's sessions.
  */
 export function sessionCaller(
   state: GovernanceState,
+  adminAuth?: Pick<AdminAuth, 'authenticate'>,
   userOf?: (request: FastifyRequest) => string | undefined,
-): (request: FastifyRequest) => McpSessionCaller {
-  return (request) => {
+): (request: FastifyRequest) => Promise<McpSessionCaller> {
+  return async (request) => {
     const caller: McpSessionCaller = {}
     const value = virtualKeyFromHeaders(request.headers)
     const vk = value === undefined ? undefined : state.virtualKeyByValue(value)
@@ -40,6 +45,10 @@ export function sessionCaller(
     if (sessionId) caller.sessionId = sessionId
     const userId = userOf?.(request)
     if (userId) caller.userId = userId
+    const how = await adminAuth?.authenticate(request)
+    // Without an admin login every /api caller is let in: one that names itself sees only its own.
+    if (how === 'session' || how === 'basic' || (how === 'open' && callerBindings(caller).length === 0))
+      caller.admin = true
     return caller
   }
 }
@@ -57,15 +66,17 @@ export function registerMcpSessionRoutes(
     reply.header('cache-control', 'public, max-age=3600').send(oauth.clientMetadata(requestOrigin(request))),
   )
 
-  app.get('/api/mcp/sessions', async (request) => ({ sessions: await oauth.listSessions(caller(request)) }))
+  app.get('/api/mcp/sessions', async (request) => ({
+    sessions: await oauth.listSessions(await caller(request)),
+  }))
 
   app.delete<{ Params: { id: string } }>('/api/mcp/sessions/:id', async (request, reply) => {
-    await oauth.revoke(request.params.id, caller(request))
+    await oauth.revoke(request.params.id, await caller(request))
     return reply.status(204).send()
   })
 
   app.post<{ Params: { id: string } }>('/api/mcp/sessions/:id/reauth', async (request) =>
-    oauth.reauth(request.params.id, caller(request)),
+    oauth.reauth(request.params.id, await caller(request)),
   )
 
   // Bifrost's OAuth config of an MCP client: its status, and revoking its token.

@@ -17,6 +17,8 @@ export interface McpSessionCaller {
   virtualKeyId?: string
   /** `x-bf-mcp-session-id` */
   sessionId?: string
+  /** The management API's admin: sees and manages every caller's credentials (never the admin verification one). */
+  admin?: boolean
 }
 
 const MODES: readonly McpOAuthAuthMode[] = ['user', 'vk', 'session']

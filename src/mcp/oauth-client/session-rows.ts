@@ -1,11 +1,11 @@
-import type { Kysely } from 'kysely'
+import type { ExpressionBuilder, Kysely } from 'kysely'
 import type { ConfigStoreTables } from '../../store/index.js'
 import type {
   McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
   McpOAuthTokensTable,
 } from '../../store/migrations/006_mcp_oauth_credentials.js'
-import { callerBindings, type McpIdentity, type McpSessionCaller } from './identity.js'
+import { ADMIN_AUTH_MODE, callerBindings, type McpIdentity, type McpSessionCaller } from './identity.js'
 
 type CredentialsDb = Kysely<ConfigStoreTables & McpOAuthCredentialsTables>
 
@@ -106,6 +106,7 @@ export function visibleTo(
   row: Pick<McpOAuthTokensTable, 'auth_mode' | 'identity_id'>,
   caller: McpSessionCaller,
 ): boolean {
+  if (caller.admin) return row.auth_mode !== ADMIN_AUTH_MODE
   return callerBindings(caller).some((b) => b.mode === row.auth_mode && b.id === row.identity_id)
 }
 
@@ -120,13 +121,21 @@ export async function listSessionRows(
   nowIso: string,
 ): Promise<McpSessionRow[]> {
   const bindings = callerBindings(caller)
-  if (bindings.length === 0) return []
+  if (bindings.length === 0 && !caller.admin) return []
+  // The admin sees every binding but the admin verification credential, which no caller may use.
+  const visible = (
+    eb: ExpressionBuilder<
+      ConfigStoreTables & McpOAuthCredentialsTables,
+      'mcp_oauth_tokens' | 'mcp_oauth_flows'
+    >,
+  ) =>
+    caller.admin
+      ? eb('auth_mode', '!=', ADMIN_AUTH_MODE)
+      : eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)])))
   const tokens = await db
     .selectFrom('mcp_oauth_tokens')
     .selectAll()
-    .where((eb) =>
-      eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
-    )
+    .where(visible)
     .orderBy('created_at')
     .execute()
   const flows = await db
@@ -134,9 +143,7 @@ export async function listSessionRows(
     .selectAll()
     .where('status', '=', 'pending')
     .where('expires_at', '>', nowIso)
-    .where((eb) =>
-      eb.or(bindings.map((b) => eb.and([eb('auth_mode', '=', b.mode), eb('identity_id', '=', b.id)]))),
-    )
+    .where(visible)
     .orderBy('created_at')
     .execute()
   const bound = new Set(tokens.map((t) => bindingKey(t)))
