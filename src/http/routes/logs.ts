@@ -155,11 +155,12 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRouteDeps): voi
     '/api/logs/filterdata',
     handle(async () => {
       const store = needStore(deps)
-      const [models, providers, keys, objects, vks, teams, customers] = await Promise.all([
+      const [models, providers, keys, objects, routes, vks, teams, customers] = await Promise.all([
         store.distinct('model'),
         store.distinct('provider'),
         store.distinct('selected_key_id'),
         store.distinct('object'),
+        store.distinct('route'),
         store.distinctPairs('virtual_key_id', 'virtual_key_name'),
         store.distinctPairs('team_id', 'team_name'),
         store.distinctPairs('customer_id', 'customer_name'),
@@ -168,6 +169,8 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRouteDeps): voi
         models: models.map((m) => ({ id: m, name: m })),
         providers,
         objects,
+        // Heimdall: the routes requests came in on, for the `routes` filter.
+        routes,
         selected_keys: keys.map((k) => ({ id: k, name: k })),
         virtual_keys: vks,
         teams,

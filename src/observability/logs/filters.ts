@@ -11,6 +11,10 @@ export interface LogFilters {
   virtual_key_ids?: string[]
   team_ids?: string[]
   customer_ids?: string[]
+  /** Heimdall: the routes the requests came in on (`/v1/chat/completions`, `/anthropic/v1/messages` ...). */
+  routes?: string[]
+  /** Heimdall: the HTTP status answered: 200 for a success, the error's `status_code` otherwise. */
+  status_codes?: number[]
   /** Milliseconds since the epoch. */
   start_time?: number
   end_time?: number
@@ -48,6 +52,7 @@ export const LIST_FILTERS = {
   virtual_key_ids: 'virtual_key_id',
   team_ids: 'team_id',
   customer_ids: 'customer_id',
+  routes: 'route',
 } as const satisfies Record<string, keyof LogRow>
 
 export type Query = Record<string, unknown>
@@ -111,6 +116,31 @@ export function parseTimeRange(q: Query, now = Date.now()): { start_time?: numbe
   return { start_time: start, end_time: end }
 }
 
+/** `status_codes`: comma-separated HTTP status codes (100-599); anything else is a 400. */
+function statusCodesParam(q: Query): number[] | undefined {
+  const values = listParam(q, 'status_codes')
+  if (values === undefined) return undefined
+  const bad = values.find((v) => !/^[1-5]\d\d$/.test(v))
+  if (bad !== undefined)
+    throw new GatewayError(
+      'invalid_request',
+      `status_codes must be HTTP status codes from 100 to 599, comma-separated (got ${JSON.stringify(bad)})`,
+      { param: 'status_codes' },
+    )
+  return values.map(Number)
+}
+
+/** The HTTP status a logged request was answered with: 200, or its error body's `status_code`. */
+export function rowStatusCode(row: Pick<LogRow, 'status' | 'error'>): number | undefined {
+  if (row.status === 'success') return 200
+  try {
+    const code = (JSON.parse(row.error ?? '') as { status_code?: unknown }).status_code
+    return typeof code === 'number' ? code : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** Bifrost's filters on attributes no Heimdall entry has: given a value, they match nothing. */
 const ABSENT_DIMENSIONS = [
   'aliases',
@@ -131,6 +161,7 @@ export function parseFilters(q: Query, now = Date.now()): LogFilters {
     const values = listParam(q, name)
     if (values !== undefined) f[name] = values
   }
+  f.status_codes = statusCodesParam(q)
   Object.assign(f, parseTimeRange(q, now))
   f.min_latency = numberParam(q, 'min_latency')
   f.max_latency = numberParam(q, 'max_latency')
@@ -196,6 +227,7 @@ export function matchesFilters(row: LogRow, f: LogFilters): boolean {
     const list = f[name as keyof typeof LIST_FILTERS]
     if (list && !list.includes(String(row[column] ?? ''))) return false
   }
+  if (f.status_codes && !f.status_codes.includes(rowStatusCode(row) ?? -1)) return false
   if (f.request_id !== undefined && row.id !== f.request_id) return false
   if (f.start_time !== undefined && row.ts < f.start_time) return false
   if (f.end_time !== undefined && row.ts > f.end_time) return false

@@ -109,6 +109,20 @@ export type CostCursor = Pick<LogRow, 'ts' | 'id'>
 /** Most rows an aggregate reads; beyond, the time range must be narrowed. */
 const AGGREGATE_ROW_CAP = 500_000
 
+/**
+ * A row answered with this HTTP status: 200 is a success; an error's body is stored as Bifrost's,
+ * whose `status_code` follows `is_bifrost_error`, so a prefix match finds it without parsing JSON.
+ */
+function statusCodeIs(eb: ExpressionBuilder<LogsDb, 'logs'>, code: number) {
+  if (code === 200) return eb('status', '=', 'success')
+  return eb.and([
+    eb('status', '=', 'error'),
+    eb.or(
+      ['true', 'false'].map((b) => eb('error', 'like', `{"is_bifrost_error":${b},"status_code":${code},%`)),
+    ),
+  ])
+}
+
 function dayName(dayStart: number): string {
   return `logs_p${new Date(dayStart).toISOString().slice(0, 10).replace(/-/g, '')}`
 }
@@ -236,6 +250,7 @@ export class LogStore {
           parts.push(sql<boolean>`status = 'error'`)
         else parts.push(eb(column, 'in', list))
       }
+      if (f.status_codes) parts.push(eb.or(f.status_codes.map((code) => statusCodeIs(eb, code))))
       if (f.request_id !== undefined) parts.push(eb('id', '=', f.request_id))
       if (f.start_time !== undefined) parts.push(eb('ts', '>=', f.start_time))
       if (f.end_time !== undefined) parts.push(eb('ts', '<=', f.end_time))
@@ -346,7 +361,7 @@ export class LogStore {
     return rows.map((r) => normalise(r as LogRow))
   }
 
-  async distinct(column: 'model' | 'provider' | 'selected_key_id' | 'object'): Promise<string[]> {
+  async distinct(column: 'model' | 'provider' | 'selected_key_id' | 'object' | 'route'): Promise<string[]> {
     const rows = await this.db.selectFrom('logs').select(column).distinct().orderBy(column).execute()
     return rows.map((r) => r[column]).filter((v): v is string => v !== null && v !== '')
   }
