@@ -11,11 +11,12 @@ import { EVERYTHING } from './helpers/mcp.js'
  * gateway runs the model's call to it, asks the model again with the result and answers the
  * caller with the final text, the rounds' usage summed; calls to other tools go back to the caller.
  */
-describe('MCP agent mode for chat completions', () => {
+describe('MCP agent mode for chat completions and the Responses API', () => {
   let fake: FakeServer
   let gw: RunningHeimdall
   let echoKey: string
   let sumKey: string
+  let onceKey: string
 
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${gw.url}${path}`, {
@@ -30,6 +31,21 @@ describe('MCP agent mode for chat completions', () => {
     new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: vk, maxRetries: 0 }).chat.completions
       .create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: prompt }] })
       .withResponse()
+
+  /** gpt-4o-mini's list price for a chat usage. */
+  const chatPrice = (u: { prompt_tokens: number; completion_tokens: number }) =>
+    u.prompt_tokens * 0.15e-6 + u.completion_tokens * 0.6e-6
+
+  /** The fake's usage for a request it received, asked again directly and unstreamed. */
+  const usageOf = async (path: string, body: any) => {
+    const { stream: _s, stream_options: _o, ...plain } = body
+    const res = await fetch(`${fake.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+      body: JSON.stringify(plain),
+    })
+    return ((await res.json()) as any).usage
+  }
 
   const firstCallName = (data: OpenAI.ChatCompletion) =>
     (data.choices[0].message.tool_calls?.[0] as { function?: { name?: string } } | undefined)?.function?.name
@@ -53,16 +69,21 @@ describe('MCP agent mode for chat completions', () => {
     for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
       await sleep(50)
     const provider_configs = [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }]
-    const key = async (name: string, tools: string[]) =>
+    const key = async (name: string, tools: string[], extra: Record<string, unknown> = {}) =>
       (
         await api('POST', '/api/governance/virtual-keys', {
           name,
           provider_configs,
           mcp_configs: [{ mcp_client_name: 'everything', tools_to_execute: tools }],
+          ...extra,
         })
       ).body.virtual_key.value as string
     echoKey = await key('echo-only', ['echo'])
     sumKey = await key('sum-only', ['get-sum'])
+    // One request a minute: a second round is refused like a second request.
+    onceKey = await key('echo-once', ['echo'], {
+      rate_limit: { request_max_limit: 1, request_reset_duration: '1m' },
+    })
   }, 30_000)
 
   afterEach(() => {
@@ -96,17 +117,10 @@ describe('MCP agent mode for chat completions', () => {
     expect(response.headers.get('x-bifrost-mcp-agent-rounds')).toBe('1')
 
     // The fake's usage is a function of the request: ask it both rounds again, directly.
-    const usageOf = async (body: unknown) =>
-      (
-        (await (
-          await fetch(`${fake.url}/v1/chat/completions`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
-            body: JSON.stringify(body),
-          })
-        ).json()) as any
-      ).usage
-    const [u1, u2] = [await usageOf(first), await usageOf(second)]
+    const [u1, u2] = [
+      await usageOf('/v1/chat/completions', first),
+      await usageOf('/v1/chat/completions', second),
+    ]
     expect(u1.prompt_tokens).toBeGreaterThan(0)
     expect(data.usage).toMatchObject({
       prompt_tokens: u1.prompt_tokens + u2.prompt_tokens,
@@ -115,11 +129,9 @@ describe('MCP agent mode for chat completions', () => {
     })
 
     // The cost header is both rounds' cost: gpt-4o-mini's list price for each round's usage.
-    const price = (u: { prompt_tokens: number; completion_tokens: number }) =>
-      u.prompt_tokens * 0.15e-6 + u.completion_tokens * 0.6e-6
     const cost = Number(response.headers.get('x-bifrost-cost-usd'))
-    expect(cost).toBeCloseTo(price(u1) + price(u2), 10)
-    expect(cost).toBeGreaterThan(price(u2))
+    expect(cost).toBeCloseTo(chatPrice(u1) + chatPrice(u2), 10)
+    expect(cost).toBeGreaterThan(chatPrice(u2))
   })
 
   it('returns a call to a tool that is not auto-executed to the caller', async () => {
@@ -155,22 +167,117 @@ describe('MCP agent mode for chat completions', () => {
     expect(firstCallName(off.data)).toBe('everything-echo')
   })
 
-  it('leaves streamed chat completions to the caller', async () => {
-    fake.reset()
+  /** A streamed chat completion read to its end through the SDK: every chunk, in order. */
+  const askStream = async (vk: string, prompt: string) => {
     const stream = await new OpenAI({
       baseURL: `${gw.url}/v1`,
-      apiKey: echoKey,
+      apiKey: vk,
       maxRetries: 0,
     }).chat.completions.create({
       model: 'openai/gpt-4o-mini',
-      messages: [{ role: 'user', content: 'say hello' }],
+      messages: [{ role: 'user', content: prompt }],
       stream: true,
+      stream_options: { include_usage: true },
     })
-    const names: string[] = []
+    // The agent's own fields (mcp_agent_rounds ...) are not in the SDK's chunk type.
+    const chunks: (OpenAI.ChatCompletionChunk & Record<string, unknown>)[] = []
     for await (const chunk of stream)
-      for (const call of chunk.choices[0]?.delta.tool_calls ?? [])
-        if (call.function?.name) names.push(call.function.name)
-    expect(names).toEqual(['everything-echo'])
+      chunks.push(chunk as OpenAI.ChatCompletionChunk & Record<string, unknown>)
+    return chunks
+  }
+  const textOf = (chunks: OpenAI.ChatCompletionChunk[]) =>
+    chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')
+  const callNames = (chunks: OpenAI.ChatCompletionChunk[]) =>
+    chunks.flatMap((c) => (c.choices[0]?.delta.tool_calls ?? []).flatMap((t) => t.function?.name ?? []))
+  const finishOf = (chunks: OpenAI.ChatCompletionChunk[]) =>
+    chunks.flatMap((c) => (c.choices[0]?.finish_reason ? [c.choices[0].finish_reason] : []))
+
+  it('streams the answer after running an auto-executed tool, in one stream with every round’s usage', async () => {
+    fake.reset()
+    const chunks = await askStream(echoKey, 'say hello')
+    expect(fake.requests).toHaveLength(2)
+    const [first, second] = fake.requests.map((r) => r.body)
+    const tool = second.messages.find((m: any) => m.role === 'tool')
+    expect(tool.content).toContain('Echo: hello')
+    // The first round's tool-call chunks and finish are not the caller's: only the answer is.
+    expect(callNames(chunks)).toEqual([])
+    expect(textOf(chunks)).toMatch(/^Tool said: .*Echo: hello/)
+    expect(finishOf(chunks)).toEqual(['stop'])
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1)
+    const finish = chunks.find((c) => c.choices[0]?.finish_reason)!
+    expect(finish.mcp_agent_rounds).toBe(1)
+
+    const [u1, u2] = [
+      await usageOf('/v1/chat/completions', first),
+      await usageOf('/v1/chat/completions', second),
+    ]
+    const last = chunks.at(-1)!
+    expect(last.choices).toEqual([])
+    expect(last.usage).toMatchObject({
+      prompt_tokens: u1.prompt_tokens + u2.prompt_tokens,
+      completion_tokens: u1.completion_tokens + u2.completion_tokens,
+      total_tokens: u1.total_tokens + u2.total_tokens,
+    })
+    expect(finish.mcp_agent_cost_usd).toBeCloseTo(chatPrice(u1) + chatPrice(u2), 8)
+  })
+
+  it('streams a call to a tool that is not auto-executed back to the caller', async () => {
+    fake.reset()
+    const chunks = await askStream(sumKey, 'add')
     expect(fake.requests).toHaveLength(1)
+    expect(callNames(chunks)).toEqual(['everything-get-sum'])
+    expect(finishOf(chunks)).toEqual(['tool_calls'])
+    expect(chunks.some((c) => 'mcp_agent_rounds' in c)).toBe(false)
+    expect(chunks.at(-1)!.usage?.total_tokens).toBeGreaterThan(0)
+  })
+
+  it('stops a streamed agent after mcp_agent_depth rounds and streams the last call as is', async () => {
+    gw.heimdall.client.mcp_agent_depth = 2
+    fake.reset()
+    const chunks = await askStream(echoKey, 'again and again')
+    expect(fake.requests).toHaveLength(3)
+    expect(callNames(chunks)).toEqual(['everything-echo'])
+    expect(finishOf(chunks)).toEqual(['tool_calls'])
+    expect(chunks.find((c) => c.choices[0]?.finish_reason)!.mcp_agent_rounds).toBe(2)
+  })
+
+  it('ends the stream with an error event when a later round is refused (each round is a governed request)', async () => {
+    fake.reset()
+    await expect(askStream(onceKey, 'say hello')).rejects.toThrow(/request limit exceeded/)
+    // The first round ran and its tool too; the second was refused before reaching the provider.
+    expect(fake.requests).toHaveLength(1)
+  })
+
+  it('runs an auto-executed tool for a Responses request and answers with the next reply, usage summed', async () => {
+    fake.reset()
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: echoKey, maxRetries: 0 })
+    const { data, response } = await client.responses
+      .create({ model: 'openai/gpt-4o-mini', input: 'say hello' })
+      .withResponse()
+    expect(fake.requests).toHaveLength(2)
+    const [first, second] = fake.requests.map((r) => r.body)
+    const call = second.input.find((i: any) => i.type === 'function_call')
+    expect(call).toMatchObject({ name: 'everything-echo', arguments: '{"message":"hello"}' })
+    const output = second.input.find((i: any) => i.type === 'function_call_output')
+    expect(output.call_id).toBe(call.call_id)
+    expect(output.output).toContain('Echo: hello')
+    expect(data.output_text).toMatch(/^Tool said: .*Echo: hello/)
+    expect(response.headers.get('x-bifrost-mcp-agent-rounds')).toBe('1')
+    const [u1, u2] = [await usageOf('/v1/responses', first), await usageOf('/v1/responses', second)]
+    expect(data.usage).toMatchObject({
+      input_tokens: u1.input_tokens + u2.input_tokens,
+      output_tokens: u1.output_tokens + u2.output_tokens,
+    })
+    const price = (u: { input_tokens: number; output_tokens: number }) =>
+      u.input_tokens * 0.15e-6 + u.output_tokens * 0.6e-6
+    expect(Number(response.headers.get('x-bifrost-cost-usd'))).toBeCloseTo(price(u1) + price(u2), 10)
+
+    fake.reset()
+    const sum = await new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: sumKey, maxRetries: 0 }).responses
+      .create({ model: 'openai/gpt-4o-mini', input: 'add' })
+      .withResponse()
+    expect(fake.requests).toHaveLength(1)
+    expect(sum.data.output[0]).toMatchObject({ type: 'function_call', name: 'everything-get-sum' })
+    expect(sum.response.headers.get('x-bifrost-mcp-agent-rounds')).toBeNull()
   })
 })

@@ -30,14 +30,14 @@ export interface McpAgentOptions {
   toolTimeoutMs?: () => number | undefined
 }
 
-export interface McpAgentOutcome {
-  result: JsonResult<ChatResponse>
+export interface McpAgentOutcome<Res = ChatResponse> {
+  result: JsonResult<Res>
   /** The last round's context: its provider, model and hook headers describe the answer sent. */
   ctx: GatewayContext
   rounds: number
 }
 
-interface AutoCall {
+export interface AutoCall {
   call: ToolCall
   tool: McpTool
   args: Record<string, unknown>
@@ -54,7 +54,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** The function names the caller's own tools define: calls to them are the caller's to run. */
-function ownToolNames(req: ChatRequest): Set<string> {
+export function ownToolNames(req: ChatRequest): Set<string> {
   return new Set((req.tools ?? []).flatMap((t) => (t.function?.name ? [t.function.name] : [])))
 }
 
@@ -69,19 +69,17 @@ function parseArguments(text: string): Record<string, unknown> | undefined {
 }
 
 /**
- * The answer's tool calls, when every one of them may run here: an MCP tool (not one of the
+ * An answer's tool calls, when every one of them may run here: an MCP tool (not one of the
  * caller's own), which the caller may use and its client auto-executes, with JSON-object
  * arguments. Otherwise undefined: the answer goes back to the caller as it is.
  */
-function autoExecutableCalls(
+export function autoExecutableCalls(
   source: McpToolSource,
   anonymous: AnonymousToolGrants,
   ctx: GatewayContext,
-  response: ChatResponse,
+  calls: ToolCall[] | undefined,
   own: Set<string>,
 ): AutoCall[] | undefined {
-  if (response.choices.length !== 1) return undefined
-  const calls = response.choices[0].message.tool_calls
   if (!calls?.length) return undefined
   const vk = ctx.facts.virtualKey
   const planned: AutoCall[] = []
@@ -115,7 +113,7 @@ function autoExecutableCalls(
  * so (it may recover); only the caller going away stops the loop. Each call is recorded in
  * `next`, the round that carries the results to the model, for traces.
  */
-async function runCalls(
+export async function runCalls(
   source: McpToolSource,
   ctx: GatewayContext,
   next: GatewayContext,
@@ -167,17 +165,17 @@ async function runCalls(
   }
 }
 
-const COST_HEADER = 'x-bifrost-cost-usd'
+export const COST_HEADER = 'x-bifrost-cost-usd'
 
 /** What a round cost, as governance priced it for the response header (undefined: not priced). */
-function costOf(ctx: GatewayContext): number | undefined {
+export function costOf(ctx: GatewayContext): number | undefined {
   const header = ctx.responseHeaders[COST_HEADER]
   const value = header === undefined ? NaN : Number(header)
   return Number.isFinite(value) ? value : undefined
 }
 
 /** Each round is a request of its own to the hooks: authenticated, limited, charged and logged. */
-function roundContext(first: GatewayContext): GatewayContext {
+export function roundContext(first: GatewayContext): GatewayContext {
   const ctx = createContext({
     requestId: first.requestId,
     requestType: first.requestType,
@@ -193,7 +191,7 @@ function roundContext(first: GatewayContext): GatewayContext {
 }
 
 /** Adds two usages field by field (nested token details included); other fields keep the first value. */
-function addCounts(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+export function addCounts(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const sum: Record<string, unknown> = { ...a }
   for (const [k, v] of Object.entries(b)) {
     const prev = sum[k]
@@ -204,45 +202,62 @@ function addCounts(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return sum
 }
 
-function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
   if (!a) return b
   if (!b) return a
   return addCounts(a, b) as Usage
 }
 
+/** The most rounds a request may run; 0: agent mode is off. */
+export function agentDepth(opts: McpAgentOptions): number {
+  return Math.max(0, opts.maxDepth?.() ?? DEFAULT_MCP_AGENT_DEPTH)
+}
+
+/** What the agent loop needs to know of one API (chat completions, Responses). */
+export interface AgentFormat<Req, Res, U> {
+  call(ctx: GatewayContext, req: Req): Promise<JsonResult<Res>>
+  usageOf(result: JsonResult<Res>): U | undefined
+  addUsage(a: U | undefined, b: U | undefined): U | undefined
+  /** The answer's tool calls in chat's shape, when it is a single answer; otherwise undefined. */
+  proposedCalls(body: Res): ToolCall[] | undefined
+  /** The next request: the conversation so far, the answer, and the tools' results. */
+  followUp(req: Req, body: Res, results: ChatMessage[]): Req
+  /** The answer sent: the last one with every round's usage (no raw bytes: it is not the provider's). */
+  withUsage(result: JsonResult<Res>, usage: U | undefined): JsonResult<Res>
+}
+
 /**
- * A non-streamed chat completion in agent mode (Bifrost's `tools_to_auto_execute` with
+ * Agent mode for one non-streamed request (Bifrost's `tools_to_auto_execute` with
  * `mcp_agent_depth`): while the model's answer only calls MCP tools the caller may use and
- * their clients auto-execute, runs them, appends the assistant message and the tool results to
- * the conversation and asks the model again, at most `maxDepth` rounds. Any other answer goes
- * back as it is. After one round or more, the answer is the last one with the rounds' usage
- * summed and the rounds counted in {@link MCP_AGENT_ROUNDS_HEADER}.
+ * their clients auto-execute, runs them, adds the answer and the tool results to the request
+ * and asks the model again, at most the agent depth. Any other answer goes back as it is.
+ * After one round or more, the answer is the last one with the rounds' usage summed, the
+ * rounds counted in {@link MCP_AGENT_ROUNDS_HEADER} and every round's cost in the cost header.
  */
-export async function chatWithMcpAgent(
-  gateway: Gateway,
+export async function runMcpAgent<Req, Res, U>(
   ctx: GatewayContext,
-  req: ChatRequest,
+  req: Req,
+  own: Set<string>,
   opts: McpAgentOptions,
-): Promise<McpAgentOutcome> {
-  // Read before the first call: the injection hook adds the MCP tools to req.tools.
-  const own = ownToolNames(req)
-  const maxDepth = Math.max(0, opts.maxDepth?.() ?? DEFAULT_MCP_AGENT_DEPTH)
-  let result = await gateway.chat(ctx, req)
-  let usage = result.usage ?? result.body.usage
+  format: AgentFormat<Req, Res, U>,
+): Promise<McpAgentOutcome<Res>> {
+  const maxDepth = agentDepth(opts)
+  let result = await format.call(ctx, req)
+  let usage = format.usageOf(result)
   let cost = costOf(ctx)
   let current = ctx
   let conversation = req
   let rounds = 0
   while (rounds < maxDepth) {
-    const calls = autoExecutableCalls(opts.source, opts.anonymousTools?.() ?? [], current, result.body, own)
+    const proposed = format.proposedCalls(result.body)
+    const calls = autoExecutableCalls(opts.source, opts.anonymousTools?.() ?? [], current, proposed, own)
     if (!calls) break
     const next = roundContext(ctx)
     const results = await runCalls(opts.source, current, next, calls, opts.toolTimeoutMs?.())
-    const assistant = result.body.choices[0].message as ChatMessage
-    conversation = { ...conversation, messages: [...conversation.messages, assistant, ...results] }
+    conversation = format.followUp(conversation, result.body, results)
     current = next
-    result = await gateway.chat(current, conversation)
-    usage = addUsage(usage, result.usage ?? result.body.usage)
+    result = await format.call(current, conversation)
+    usage = format.addUsage(usage, format.usageOf(result))
     const roundCost = costOf(current)
     if (roundCost !== undefined) cost = (cost ?? 0) + roundCost
     rounds++
@@ -251,7 +266,26 @@ export async function chatWithMcpAgent(
   current.responseHeaders[MCP_AGENT_ROUNDS_HEADER] = String(rounds)
   // The answer's cost is every round's, as its usage is.
   if (cost !== undefined) current.responseHeaders[COST_HEADER] = cost.toFixed(8)
-  const body: ChatResponse = { ...result.body, ...(usage && { usage }) }
-  // No raw bytes: the body sent is not the provider's last answer byte for byte.
-  return { result: { body, usage, headers: result.headers }, ctx: current, rounds }
+  return { result: format.withUsage(result, usage), ctx: current, rounds }
+}
+
+/** A non-streamed chat completion in agent mode: tool results go back as `tool` messages. */
+export function chatWithMcpAgent(
+  gateway: Gateway,
+  ctx: GatewayContext,
+  req: ChatRequest,
+  opts: McpAgentOptions,
+): Promise<McpAgentOutcome<ChatResponse>> {
+  // Read before the first call: the injection hook adds the MCP tools to req.tools.
+  return runMcpAgent(ctx, req, ownToolNames(req), opts, {
+    call: (c, r) => gateway.chat(c, r),
+    usageOf: (r) => r.usage ?? r.body.usage,
+    addUsage,
+    proposedCalls: (body) => (body.choices.length === 1 ? body.choices[0].message.tool_calls : undefined),
+    followUp: (conv, body, results) => ({
+      ...conv,
+      messages: [...conv.messages, body.choices[0].message as ChatMessage, ...results],
+    }),
+    withUsage: (r, usage) => ({ body: { ...r.body, ...(usage && { usage }) }, usage, headers: r.headers }),
+  })
 }

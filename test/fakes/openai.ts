@@ -339,7 +339,7 @@ function responses({ res, body, streamFault, report }: FakeContext): void {
     )
   const p = plan(
     messages,
-    body.tools?.map((t: any) => ({ name: t.name })),
+    body.tools?.map((t: any) => ({ name: t.name, parameters: t.parameters })),
   )
   const usage0 = usageFor(
     body.model,

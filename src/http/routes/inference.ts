@@ -6,6 +6,8 @@ import type { RequestType } from '../../core/errors.js'
 import { toErrorBody, asGatewayError } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
 import { chatWithMcpAgent, type McpAgentOptions } from '../../mcp/agent.js'
+import { responsesWithMcpAgent } from '../../mcp/agent-responses.js'
+import { chatStreamWithMcpAgent } from '../../mcp/agent-stream.js'
 import {
   ChatRequestSchema,
   EmbeddingRequestSchema,
@@ -35,7 +37,7 @@ export interface InferenceDeps {
   gateway: Gateway
   /** `client.allow_direct_keys`: callers may bring their own provider key with `x-bf-direct-key: true`. */
   allowDirectKeys?: () => boolean
-  /** MCP agent mode for non-streamed chat completions (streams are relayed without it). */
+  /** MCP agent mode for chat completions (streamed or not) and non-streamed Responses requests. */
   mcpAgent?: McpAgentOptions
 }
 
@@ -243,8 +245,12 @@ export function registerInferenceRoutes(
       const ctx = begin(request, reply, stream ? 'chat_completion_stream' : 'chat_completion', body.model)
       ctx.passthrough = true
       try {
-        if (stream)
-          return await relayChatStream(reply, ctx, await gateway.chatStream(ctx, body), wantsUsage(body))
+        if (stream) {
+          const items = mcpAgent
+            ? await chatStreamWithMcpAgent(gateway, ctx, body, mcpAgent)
+            : await gateway.chatStream(ctx, body)
+          return await relayChatStream(reply, ctx, items, wantsUsage(body))
+        }
         if (mcpAgent) {
           const done = await chatWithMcpAgent(gateway, ctx, body, mcpAgent)
           return sendJson(reply, done.ctx, done.result)
@@ -286,6 +292,10 @@ export function registerInferenceRoutes(
       const ctx = begin(request, reply, stream ? 'responses_stream' : 'responses', body.model)
       try {
         if (stream) return await relayResponsesStream(reply, ctx, await gateway.responsesStream(ctx, body))
+        if (mcpAgent) {
+          const done = await responsesWithMcpAgent(gateway, ctx, body, mcpAgent)
+          return sendJson(reply, done.ctx, done.result)
+        }
         return sendJson(reply, ctx, await gateway.responses(ctx, body))
       } catch (err) {
         return failed(request, reply, ctx, err)

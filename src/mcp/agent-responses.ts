@@ -1,0 +1,79 @@
+import type { GatewayContext } from '../core/context.js'
+import type { Gateway } from '../core/gateway.js'
+import type {
+  ResponsesOutputItem,
+  ResponsesRequest,
+  ResponsesResponse,
+  ResponsesUsage,
+  ToolCall,
+} from '../core/schemas/index.js'
+import { addCounts, runMcpAgent, type McpAgentOptions, type McpAgentOutcome } from './agent.js'
+
+/** The function names a Responses request's own tools define (flat `{type, name}` tools). */
+function ownFunctionNames(req: ResponsesRequest): Set<string> {
+  const tools = (req as { tools?: unknown }).tools
+  const names = Array.isArray(tools)
+    ? tools.flatMap((t: { name?: unknown }) => (typeof t?.name === 'string' ? [t.name] : []))
+    : []
+  return new Set(names)
+}
+
+/** The answer's function calls in chat's shape; undefined when it has none. */
+function functionCalls(output: ResponsesOutputItem[]): ToolCall[] | undefined {
+  const calls = output
+    .filter((item) => item.type === 'function_call')
+    .map((item) => ({
+      id: String(item.call_id ?? ''),
+      type: 'function' as const,
+      function: { name: String(item.name ?? ''), arguments: String(item.arguments ?? '') },
+    }))
+  return calls.length > 0 ? calls : undefined
+}
+
+/** The request's input as a list of items (a string is one user message). */
+function inputItems(req: ResponsesRequest): unknown[] {
+  const input = (req as { input?: unknown }).input
+  if (typeof input === 'string') return [{ role: 'user', content: input }]
+  return Array.isArray(input) ? input : []
+}
+
+function addResponsesUsage(
+  a: ResponsesUsage | null | undefined,
+  b: ResponsesUsage | null | undefined,
+): ResponsesUsage | undefined {
+  if (!a) return b ?? undefined
+  if (!b) return a
+  return addCounts(
+    a as unknown as Record<string, unknown>,
+    b as unknown as Record<string, unknown>,
+  ) as unknown as ResponsesUsage
+}
+
+/**
+ * A non-streamed Responses request in agent mode, as Bifrost's ExecuteAgentForResponsesRequest:
+ * the answer's output items and one `function_call_output` item per call are appended to the
+ * input for the next round.
+ */
+export function responsesWithMcpAgent(
+  gateway: Gateway,
+  ctx: GatewayContext,
+  req: ResponsesRequest,
+  opts: McpAgentOptions,
+): Promise<McpAgentOutcome<ResponsesResponse>> {
+  // Read before the first call: the injection hook adds the MCP tools to req.tools.
+  return runMcpAgent(ctx, req, ownFunctionNames(req), opts, {
+    call: (c, r) => gateway.responses(c, r),
+    usageOf: (r) => r.body.usage ?? undefined,
+    addUsage: addResponsesUsage,
+    proposedCalls: (body) => functionCalls(body.output ?? []),
+    followUp: (conv, body, results) => {
+      const outputs = results.map((m) => ({
+        type: 'function_call_output',
+        call_id: m.role === 'tool' ? m.tool_call_id : '',
+        output: typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
+      }))
+      return { ...conv, input: [...inputItems(conv), ...(body.output ?? []), ...outputs] } as ResponsesRequest
+    },
+    withUsage: (r, usage) => ({ body: { ...r.body, ...(usage && { usage }) }, headers: r.headers }),
+  })
+}
