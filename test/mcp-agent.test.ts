@@ -280,4 +280,47 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
     expect(sum.data.output[0]).toMatchObject({ type: 'function_call', name: 'everything-get-sum' })
     expect(sum.response.headers.get('x-bifrost-mcp-agent-rounds')).toBeNull()
   })
+
+  it('streams a Responses answer after running an auto-executed tool, in one event stream', async () => {
+    const streamed = async (vk: string, input: string) => {
+      const events: (OpenAI.Responses.ResponseStreamEvent & Record<string, any>)[] = []
+      const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: vk, maxRetries: 0 })
+      for await (const ev of await client.responses.create({
+        model: 'openai/gpt-4o-mini',
+        input,
+        stream: true,
+      }))
+        events.push(ev as OpenAI.Responses.ResponseStreamEvent & Record<string, any>)
+      return events
+    }
+    fake.reset()
+    const events = await streamed(echoKey, 'say hello')
+    expect(fake.requests).toHaveLength(2)
+    const [first, second] = fake.requests.map((r) => r.body)
+    expect(second.input.find((i: any) => i.type === 'function_call_output').output).toContain('Echo: hello')
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i))
+    expect(events.filter((e) => e.type === 'response.created')).toHaveLength(1)
+    expect(events.some((e) => e.type === 'response.function_call_arguments.delta')).toBe(false)
+    const text = events.flatMap((e) => (e.type === 'response.output_text.delta' ? [e.delta] : [])).join('')
+    expect(text).toMatch(/^Tool said: .*Echo: hello/)
+    const done = events.at(-1)!
+    expect(done.type).toBe('response.completed')
+    expect(done.response.id).toBe(events[0].response.id)
+    expect(done.response.output.map((i: any) => i.type)).toEqual(['message'])
+    expect(done.response.mcp_agent_rounds).toBe(1)
+    const [u1, u2] = [await usageOf('/v1/responses', first), await usageOf('/v1/responses', second)]
+    expect(done.response.usage).toMatchObject({
+      input_tokens: u1.input_tokens + u2.input_tokens,
+      output_tokens: u1.output_tokens + u2.output_tokens,
+    })
+
+    fake.reset()
+    const sum = await streamed(sumKey, 'add')
+    expect(fake.requests).toHaveLength(1)
+    const end = sum.at(-1)!
+    expect(end.type).toBe('response.completed')
+    expect(end.response.output[0]).toMatchObject({ type: 'function_call', name: 'everything-get-sum' })
+    expect(sum.some((e) => e.type === 'response.function_call_arguments.delta')).toBe(true)
+    expect(end.response.mcp_agent_rounds).toBeUndefined()
+  })
 })

@@ -1,6 +1,7 @@
 import type { GatewayContext } from '../core/context.js'
 import type { Gateway } from '../core/gateway.js'
 import type {
+  ChatMessage,
   ResponsesOutputItem,
   ResponsesRequest,
   ResponsesResponse,
@@ -10,7 +11,7 @@ import type {
 import { addCounts, runMcpAgent, type McpAgentOptions, type McpAgentOutcome } from './agent.js'
 
 /** The function names a Responses request's own tools define (flat `{type, name}` tools). */
-function ownFunctionNames(req: ResponsesRequest): Set<string> {
+export function ownFunctionNames(req: ResponsesRequest): Set<string> {
   const tools = (req as { tools?: unknown }).tools
   const names = Array.isArray(tools)
     ? tools.flatMap((t: { name?: unknown }) => (typeof t?.name === 'string' ? [t.name] : []))
@@ -19,7 +20,7 @@ function ownFunctionNames(req: ResponsesRequest): Set<string> {
 }
 
 /** The answer's function calls in chat's shape; undefined when it has none. */
-function functionCalls(output: ResponsesOutputItem[]): ToolCall[] | undefined {
+export function functionCalls(output: ResponsesOutputItem[]): ToolCall[] | undefined {
   const calls = output
     .filter((item) => item.type === 'function_call')
     .map((item) => ({
@@ -37,7 +38,7 @@ function inputItems(req: ResponsesRequest): unknown[] {
   return Array.isArray(input) ? input : []
 }
 
-function addResponsesUsage(
+export function addResponsesUsage(
   a: ResponsesUsage | null | undefined,
   b: ResponsesUsage | null | undefined,
 ): ResponsesUsage | undefined {
@@ -47,6 +48,20 @@ function addResponsesUsage(
     a as unknown as Record<string, unknown>,
     b as unknown as Record<string, unknown>,
   ) as unknown as ResponsesUsage
+}
+
+/** The next request: the input so far, the answer's output items, one `function_call_output` per call. */
+export function responsesFollowUp(
+  req: ResponsesRequest,
+  output: ResponsesOutputItem[],
+  results: ChatMessage[],
+): ResponsesRequest {
+  const outputs = results.map((m) => ({
+    type: 'function_call_output',
+    call_id: m.role === 'tool' ? m.tool_call_id : '',
+    output: typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
+  }))
+  return { ...req, input: [...inputItems(req), ...output, ...outputs] } as ResponsesRequest
 }
 
 /**
@@ -66,14 +81,7 @@ export function responsesWithMcpAgent(
     usageOf: (r) => r.body.usage ?? undefined,
     addUsage: addResponsesUsage,
     proposedCalls: (body) => functionCalls(body.output ?? []),
-    followUp: (conv, body, results) => {
-      const outputs = results.map((m) => ({
-        type: 'function_call_output',
-        call_id: m.role === 'tool' ? m.tool_call_id : '',
-        output: typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
-      }))
-      return { ...conv, input: [...inputItems(conv), ...(body.output ?? []), ...outputs] } as ResponsesRequest
-    },
+    followUp: (conv, body, results) => responsesFollowUp(conv, body.output ?? [], results),
     withUsage: (r, usage) => ({ body: { ...r.body, ...(usage && { usage }) }, headers: r.headers }),
   })
 }

@@ -7,6 +7,7 @@ import { toErrorBody, asGatewayError } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
 import { chatWithMcpAgent, type McpAgentOptions } from '../../mcp/agent.js'
 import { responsesWithMcpAgent } from '../../mcp/agent-responses.js'
+import { responsesStreamWithMcpAgent } from '../../mcp/agent-responses-stream.js'
 import { chatStreamWithMcpAgent } from '../../mcp/agent-stream.js'
 import {
   ChatRequestSchema,
@@ -37,7 +38,7 @@ export interface InferenceDeps {
   gateway: Gateway
   /** `client.allow_direct_keys`: callers may bring their own provider key with `x-bf-direct-key: true`. */
   allowDirectKeys?: () => boolean
-  /** MCP agent mode for chat completions (streamed or not) and non-streamed Responses requests. */
+  /** MCP agent mode for chat completions and Responses requests, streamed or not. */
   mcpAgent?: McpAgentOptions
 }
 
@@ -291,7 +292,12 @@ export function registerInferenceRoutes(
       const stream = body.stream === true
       const ctx = begin(request, reply, stream ? 'responses_stream' : 'responses', body.model)
       try {
-        if (stream) return await relayResponsesStream(reply, ctx, await gateway.responsesStream(ctx, body))
+        if (stream) {
+          const items = mcpAgent
+            ? await responsesStreamWithMcpAgent(gateway, ctx, body, mcpAgent)
+            : await gateway.responsesStream(ctx, body)
+          return await relayResponsesStream(reply, ctx, items)
+        }
         if (mcpAgent) {
           const done = await responsesWithMcpAgent(gateway, ctx, body, mcpAgent)
           return sendJson(reply, done.ctx, done.result)

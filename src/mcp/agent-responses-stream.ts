@@ -1,0 +1,115 @@
+import type { GatewayContext } from '../core/context.js'
+import type { Gateway } from '../core/gateway.js'
+import type { ResponsesStreamItem, StreamResult } from '../core/provider-adapter.js'
+import type {
+  ResponsesOutputItem,
+  ResponsesRequest,
+  ResponsesResponse,
+  ResponsesUsage,
+} from '../core/schemas/index.js'
+import {
+  agentDepth,
+  autoExecutableCalls,
+  costOf,
+  roundContext,
+  runCalls,
+  type McpAgentOptions,
+} from './agent.js'
+import { addResponsesUsage, functionCalls, ownFunctionNames, responsesFollowUp } from './agent-responses.js'
+import { MCP_AGENT_COST_FIELD, MCP_AGENT_ROUNDS_FIELD } from './agent-stream.js'
+
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed'])
+
+/**
+ * A streamed Responses request in agent mode: one event stream across rounds. Events of the
+ * answer's function-call items and its terminal event are held; the others go to the caller as
+ * they come (later rounds without their own `response.created`/`in_progress`, their output
+ * indexes after the items already sent, every event renumbered). When the round's calls may all
+ * run here, they run, the held events are dropped and the next round follows. Otherwise the held
+ * events are released and the terminal event ends the stream, its response carrying every item
+ * sent, the first round's id and, after one round or more, every round's usage and the rounds.
+ */
+export async function responsesStreamWithMcpAgent(
+  gateway: Gateway,
+  ctx: GatewayContext,
+  req: ResponsesRequest,
+  opts: McpAgentOptions,
+): Promise<StreamResult<ResponsesStreamItem>> {
+  const maxDepth = agentDepth(opts)
+  if (maxDepth === 0) return gateway.responsesStream(ctx, req)
+  // Read before the first call: the injection hook adds the MCP tools to req.tools.
+  const own = ownFunctionNames(req)
+  const first = await gateway.responsesStream(ctx, req)
+
+  async function* items(): AsyncGenerator<ResponsesStreamItem> {
+    let stream = first
+    let current = ctx
+    let conversation = req
+    let rounds = 0
+    let sequence = 0
+    let usage: ResponsesUsage | undefined
+    let cost: number | undefined
+    let responseId: string | undefined
+    // Output items of earlier rounds that the caller has seen (text, reasoning; not the calls run).
+    const sent: ResponsesOutputItem[] = []
+    const numbered = (item: ResponsesStreamItem) => {
+      item.event.sequence_number = sequence++
+      return item
+    }
+    for (;;) {
+      const held: ResponsesStreamItem[] = []
+      const callIndexes = new Set<number>()
+      const offset = sent.length
+      let terminal: ResponsesStreamItem | undefined
+      for await (const item of stream.items) {
+        const ev = item.event
+        const response = ev.response as ResponsesResponse | undefined
+        if (response && typeof response.id === 'string') {
+          responseId ??= response.id
+          response.id = responseId
+        }
+        if (rounds > 0 && (ev.type === 'response.created' || ev.type === 'response.in_progress')) continue
+        if (TERMINAL.has(ev.type)) {
+          terminal = item
+          continue
+        }
+        if (typeof ev.output_index === 'number') ev.output_index += offset
+        const added = ev.item as ResponsesOutputItem | undefined
+        if (ev.type === 'response.output_item.added' && added?.type === 'function_call')
+          callIndexes.add(ev.output_index as number)
+        if (typeof ev.output_index === 'number' && callIndexes.has(ev.output_index)) held.push(item)
+        else yield numbered(item)
+      }
+      const final = terminal?.event.response as ResponsesResponse | undefined
+      const output = final?.output ?? []
+      usage = addResponsesUsage(usage, final?.usage)
+      const roundCost = costOf(current)
+      if (roundCost !== undefined) cost = (cost ?? 0) + roundCost
+      const anonymous = opts.anonymousTools?.() ?? []
+      const calls =
+        rounds < maxDepth && final?.status === 'completed'
+          ? autoExecutableCalls(opts.source, anonymous, current, functionCalls(output), own)
+          : undefined
+      if (!calls || !terminal || !final) {
+        for (const item of held) yield numbered(item)
+        if (!terminal || !final) return
+        final.output = [...sent, ...output]
+        if (rounds > 0) {
+          if (usage) final.usage = usage
+          final[MCP_AGENT_ROUNDS_FIELD] = rounds
+          if (cost !== undefined) final[MCP_AGENT_COST_FIELD] = Number(cost.toFixed(8))
+        }
+        yield numbered(terminal)
+        return
+      }
+      sent.push(...output.filter((item) => item.type !== 'function_call'))
+      const next = roundContext(ctx)
+      const results = await runCalls(opts.source, current, next, calls, opts.toolTimeoutMs?.())
+      conversation = responsesFollowUp(conversation, output, results)
+      current = next
+      rounds++
+      stream = await gateway.responsesStream(current, conversation)
+    }
+  }
+  return { items: items(), headers: first.headers }
+}
