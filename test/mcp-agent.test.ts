@@ -17,6 +17,7 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
   let echoKey: string
   let sumKey: string
   let onceKey: string
+  let loggedKey: { id: string; value: string }
 
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${gw.url}${path}`, {
@@ -77,13 +78,16 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
           mcp_configs: [{ mcp_client_name: 'everything', tools_to_execute: tools }],
           ...extra,
         })
-      ).body.virtual_key.value as string
-    echoKey = await key('echo-only', ['echo'])
-    sumKey = await key('sum-only', ['get-sum'])
+      ).body.virtual_key as { id: string; value: string }
+    echoKey = (await key('echo-only', ['echo'])).value
+    sumKey = (await key('sum-only', ['get-sum'])).value
     // One request a minute: a second round is refused like a second request.
-    onceKey = await key('echo-once', ['echo'], {
-      rate_limit: { request_max_limit: 1, request_reset_duration: '1m' },
-    })
+    onceKey = (
+      await key('echo-once', ['echo'], {
+        rate_limit: { request_max_limit: 1, request_reset_duration: '1m' },
+      })
+    ).value
+    loggedKey = await key('echo-logged', ['echo'])
   }, 30_000)
 
   afterEach(() => {
@@ -219,6 +223,22 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
       total_tokens: u1.total_tokens + u2.total_tokens,
     })
     expect(finish.mcp_agent_cost_usd).toBeCloseTo(chatPrice(u1) + chatPrice(u2), 8)
+  })
+
+  it('logs and prices each round of a streamed agent as a request of its own', async () => {
+    fake.reset()
+    const chunks = await askStream(loggedKey.value, 'say hello')
+    const streamedCost = chunks.find((c) => c.choices[0]?.finish_reason)!.mcp_agent_cost_usd as number
+    let logs: any[] = []
+    for (let i = 0; i < 200 && logs.length < 2; i++) {
+      logs = (await api('GET', `/api/logs?virtual_key_ids=${loggedKey.id}`)).body.logs
+      if (logs.length < 2) await sleep(25)
+    }
+    const ids = logs.map((l) => l.id).sort()
+    expect(ids).toHaveLength(2)
+    expect(ids[1]).toBe(`${ids[0]}-round-2`)
+    expect(logs.every((l) => l.status === 'success' && l.stream === true)).toBe(true)
+    expect(logs.reduce((sum, l) => sum + l.cost, 0)).toBeCloseTo(streamedCost, 8)
   })
 
   it('streams a call to a tool that is not auto-executed back to the caller', async () => {
