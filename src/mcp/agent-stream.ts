@@ -20,6 +20,14 @@ import {
 export const MCP_AGENT_ROUNDS_FIELD = 'mcp_agent_rounds'
 export const MCP_AGENT_COST_FIELD = 'mcp_agent_cost_usd'
 
+/**
+ * Whether any tool may run in agent mode (one a client auto-executes, or code mode's): when
+ * none can, a stream keeps the relay of the provider's frames byte for byte.
+ */
+function anyAutoExecutable({ source }: McpAgentOptions): boolean {
+  return source.listTools().some((t) => source.autoExecutes(t.name) || source.isCodeModeClient?.(t.client))
+}
+
 /** One round's stream read so far: the tool calls it assembled and the chunks held back. */
 interface Round {
   held: ChatChunk[]
@@ -76,7 +84,7 @@ export async function chatStreamWithMcpAgent(
   opts: McpAgentOptions,
 ): Promise<StreamResult<ChatStreamItem>> {
   const maxDepth = agentDepth(opts)
-  if (maxDepth === 0) return gateway.chatStream(ctx, req)
+  if (maxDepth === 0 || !anyAutoExecutable(opts)) return gateway.chatStream(ctx, req)
   // Chunks must be read to find tool calls: no byte-for-byte frames in agent mode.
   ctx.passthrough = false
   const own = ownToolNames(req)
