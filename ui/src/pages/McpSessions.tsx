@@ -1,4 +1,4 @@
-import { Badge, Button, Group, PasswordInput, Table, Text, Title } from '@mantine/core'
+import { Badge, Button, Group, Table, Text, Title } from '@mantine/core'
 import { useCallback, useEffect, useState } from 'react'
 import { api, errorText } from '../api'
 import { act, ConfirmButton, ErrorNote, Loading, WideTable } from '../components'
@@ -23,72 +23,68 @@ const STATUS_COLOR: Record<string, string> = {
   orphaned: 'gray',
 }
 
+/** Whom a login belongs to, in words. */
+function owner(s: McpSession): { kind: string; name: string } {
+  if (s.user) return { kind: 'User', name: s.user.name }
+  if (s.virtual_key) return { kind: 'Virtual key', name: s.virtual_key.name || '(deleted key)' }
+  if (s.session_id) return { kind: 'MCP session', name: s.session_id }
+  return { kind: '—', name: '—' }
+}
+
 /**
- * Per-user MCP credentials. The API answers the caller's own sessions: an admin sees those of a
- * virtual key by asking with that key, which this panel sends as `x-bf-vk`.
+ * Per-user MCP credentials of every user and virtual key: the admin's `GET /api/mcp/sessions`
+ * lists them all (never their tokens), with revoke and a new login link.
  */
 export function McpSessions() {
-  const [vk, setVk] = useState('')
-  const [asKey, setAsKey] = useState('')
   const [sessions, setSessions] = useState<McpSession[]>()
   const [error, setError] = useState<string>()
   const [loading, setLoading] = useState(false)
-  const withKey = useCallback(
-    <T,>(method: string, path: string) =>
-      api<T>(method, path, method === 'POST' ? {} : undefined, asKey ? { 'x-bf-vk': asKey } : {}),
-    [asKey],
+  const call = useCallback(
+    <T,>(method: string, path: string) => api<T>(method, path, method === 'POST' ? {} : undefined),
+    [],
   )
   const load = useCallback(async () => {
     setLoading(true)
     try {
-      setSessions((await withKey<{ sessions: McpSession[] }>('GET', '/api/mcp/sessions')).sessions)
+      setSessions((await call<{ sessions: McpSession[] }>('GET', '/api/mcp/sessions')).sessions)
       setError(undefined)
     } catch (err) {
       setError(errorText(err))
     } finally {
       setLoading(false)
     }
-  }, [withKey])
+  }, [call])
   useEffect(() => {
     void load()
   }, [load])
   return (
     <>
-      <Title order={4} mt="xl" mb="xs">
-        Per-user sessions
-      </Title>
-      <Text size="sm" c="dimmed" mb="sm">
-        Logins to OAuth MCP servers, held per user or per virtual key. Paste a virtual key to see its
-        sessions.
-      </Text>
-      <Group mb="sm" align="flex-end">
-        <PasswordInput
-          label="Virtual key"
-          placeholder="sk-bf-…"
-          value={vk}
-          onChange={(e) => setVk(e.currentTarget.value)}
-          w={340}
-          name="sessions-vk"
-        />
-        <Button variant="default" onClick={() => setAsKey(vk.trim())}>
-          Show sessions
+      <Group mt="xl" mb="xs" justify="space-between">
+        <Title order={4}>Per-user sessions</Title>
+        <Button variant="default" size="xs" onClick={() => void load()} loading={loading}>
+          Refresh
         </Button>
       </Group>
+      <Text size="sm" c="dimmed" mb="sm">
+        Logins to OAuth MCP servers, held per user or per virtual key. Revoking one makes its next tool call
+        ask for a new login.
+      </Text>
       <ErrorNote error={error} />
       {loading && !sessions && <Loading what="sessions" />}
       {sessions && sessions.length === 0 && (
         <Text c="dimmed" size="sm">
-          No per-user session{asKey ? ' for this key' : ''}. Users sign in to an OAuth MCP server the first
-          time they call one of its tools.
+          No per-user session yet. Users and keys sign in to an OAuth MCP server the first time they call one
+          of its tools.
         </Text>
       )}
       {sessions && sessions.length > 0 && (
-        <WideTable minWidth={640} label="MCP sessions">
+        <WideTable minWidth={720} label="MCP sessions">
           <Table verticalSpacing="xs">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>MCP server</Table.Th>
-                <Table.Th>For</Table.Th>
+                <Table.Th>Held by</Table.Th>
+                <Table.Th>Name</Table.Th>
                 <Table.Th>Status</Table.Th>
                 <Table.Th>Expires</Table.Th>
                 <Table.Th />
@@ -98,7 +94,8 @@ export function McpSessions() {
               {sessions.map((s) => (
                 <Table.Tr key={s.id} data-testid="mcp-session">
                   <Table.Td>{s.mcp_client?.name ?? '—'}</Table.Td>
-                  <Table.Td>{s.user?.name ?? s.virtual_key?.name ?? s.session_id ?? '—'}</Table.Td>
+                  <Table.Td>{owner(s).kind}</Table.Td>
+                  <Table.Td>{owner(s).name}</Table.Td>
                   <Table.Td>
                     <Badge color={STATUS_COLOR[s.status] ?? 'gray'}>{s.status.replace('_', ' ')}</Badge>
                   </Table.Td>
@@ -112,7 +109,7 @@ export function McpSessions() {
                           onClick={() =>
                             act(
                               async () => {
-                                const r = await withKey<{ authorize_url: string }>(
+                                const r = await call<{ authorize_url: string }>(
                                   'POST',
                                   `/api/mcp/sessions/${s.id}/reauth`,
                                 )
@@ -131,7 +128,7 @@ export function McpSessions() {
                           label="Revoke"
                           question="Revoke this login? The next tool call asks to log in again."
                           onConfirm={() =>
-                            act(() => withKey('DELETE', `/api/mcp/sessions/${s.id}`), 'Session revoked', load)
+                            act(() => call('DELETE', `/api/mcp/sessions/${s.id}`), 'Session revoked', load)
                           }
                         />
                       )}
