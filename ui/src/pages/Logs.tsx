@@ -21,6 +21,7 @@ interface FilterData {
   providers: string[]
   models: Named[]
   objects: string[]
+  routes?: string[]
   virtual_keys: Named[]
   teams: Named[]
   customers: Named[]
@@ -36,8 +37,27 @@ const LIST_FILTERS = [
   'virtual_key_ids',
   'team_ids',
   'customer_ids',
+  'routes',
+  'status_codes',
 ] as const
 type ListFilter = (typeof LIST_FILTERS)[number]
+
+/** The HTTP statuses a gateway answers most: 200, the client errors, the provider and gateway failures. */
+const STATUS_CODES = [
+  '200',
+  '400',
+  '401',
+  '403',
+  '404',
+  '408',
+  '413',
+  '422',
+  '429',
+  '500',
+  '502',
+  '503',
+  '504',
+]
 
 const options = (items: Named[] | undefined) =>
   (items ?? []).map((i) => ({ value: i.id, label: i.name || i.id }))
@@ -166,6 +186,19 @@ export function LogsPage() {
           'objects',
           'Request type',
           (filterData?.objects ?? []).map((o) => ({ value: o, label: o })),
+        )}
+        {multi(
+          'routes',
+          'Routes',
+          (filterData?.routes ?? []).map((r) => ({ value: r, label: r })),
+          240,
+        )}
+        {multi(
+          'status_codes',
+          'Status codes',
+          // A code from a shared link stays choosable even when it is not a common one.
+          [...new Set([...STATUS_CODES, ...list('status_codes')])].map((c) => ({ value: c, label: c })),
+          150,
         )}
       </Group>
       <ErrorNote error={error} />
