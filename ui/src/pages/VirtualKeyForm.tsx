@@ -1,5 +1,6 @@
 import {
   ActionIcon,
+  Badge,
   Button,
   Checkbox,
   Divider,
@@ -51,6 +52,43 @@ export interface VirtualKey {
   rate_limit?: RateLimit | null
   provider_configs?: { id: number; provider: string; allowed_models?: string[]; weight?: number | null }[]
   mcp_configs?: { mcp_client_name: string; tools_to_execute?: string[] }[]
+  /** RFC 3339; after it the key is refused. */
+  expires_at?: string | null
+  /** Logs of this key keep no request or response content. */
+  disable_content_logging?: boolean
+}
+
+/** A key's state in the list: active or not, expired or when it expires, and whether its content is logged. */
+export function KeyStatus({ vk }: { vk: VirtualKey }) {
+  const expiry = vk.expires_at ? new Date(vk.expires_at) : undefined
+  const expired = expiry !== undefined && expiry.getTime() <= Date.now()
+  return (
+    <Stack gap={2} align="flex-start">
+      {expired ? (
+        <Badge color="red">expired</Badge>
+      ) : (
+        <Badge color={vk.is_active ? 'green' : 'gray'}>{vk.is_active ? 'active' : 'inactive'}</Badge>
+      )}
+      {expiry && (
+        <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+          {expired ? 'expired' : 'expires'} {expiry.toLocaleString()}
+        </Text>
+      )}
+      {vk.disable_content_logging && (
+        <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+          content not logged
+        </Text>
+      )}
+    </Stack>
+  )
+}
+
+/** An RFC 3339 time as the `datetime-local` input shows it, in the browser's time zone. */
+function localInput(iso: string | null | undefined): string {
+  if (!iso) return ''
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return ''
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
 }
 
 interface McpRow {
@@ -71,6 +109,8 @@ const FIELDS = [
   'budgets',
   'rate_limit',
   'mcp_configs',
+  'expires_at',
+  'disable_content_logging',
 ]
 
 /** Create (no `id`) or edit a virtual key: providers and models, budgets, rate limits, MCP tools. */
@@ -100,6 +140,9 @@ export function VirtualKeyForm({
   const [hadRate, setHadRate] = useState(false)
   const [mcpRows, setMcpRows] = useState<McpRow[]>([])
   const [resetUsage, setResetUsage] = useState(false)
+  const [expires, setExpires] = useState('')
+  const [storedExpires, setStoredExpires] = useState('')
+  const [logContent, setLogContent] = useState(true)
   // A new key reaches every configured provider until the user narrows it.
   const rows: ProviderRow[] =
     providers ?? providerNames.map((provider) => ({ provider, allowed_models: ['*'], weight: '' }))
@@ -111,6 +154,12 @@ export function VirtualKeyForm({
     const weight = rows.map((r) => numberProblem(r.weight ?? '', { min: 0, what: 'A weight' })).find(Boolean)
     if (weight) p.provider_configs = weight
     if (mcpRows.some((m) => !m.client)) p.mcp_configs = 'Choose the MCP server of each row, or remove the row'
+    if (expires !== storedExpires && expires !== '') {
+      const at = new Date(expires).getTime()
+      if (Number.isNaN(at))
+        p.expires_at = 'Enter a date and time, or leave it empty for a key that never expires'
+      else if (at <= Date.now()) p.expires_at = 'The expiry must be in the future'
+    }
     return { ...p, ...limitProblems(budgets, rate) }
   }
   const form = useSubmit(FIELDS, validate)
@@ -136,6 +185,9 @@ export function VirtualKeyForm({
         setBudgets(budgetDrafts(vk.budgets))
         setRate(rateLimitDraft(vk.rate_limit))
         setHadRate(!!vk.rate_limit)
+        setExpires(localInput(vk.expires_at))
+        setStoredExpires(localInput(vk.expires_at))
+        setLogContent(!vk.disable_content_logging)
         setMcpRows(
           (vk.mcp_configs ?? []).map((m) => ({ client: m.mcp_client_name, tools: m.tools_to_execute ?? [] })),
         )
@@ -165,6 +217,9 @@ export function VirtualKeyForm({
           .map((m) => ({ mcp_client_name: m.client, tools_to_execute: m.tools.length ? m.tools : ['*'] })),
       }
       if (rateLimit || hadRate) body.rate_limit = rateLimit
+      // An unchanged expiry is not sent again: one already past would be refused.
+      if (expires !== storedExpires) body.expires_at = expires ? new Date(expires).toISOString() : null
+      body.disable_content_logging = !logContent
       if (id) {
         body.is_active = active
         if (resetUsage) body.reset_budget_usage = true
@@ -253,6 +308,26 @@ export function VirtualKeyForm({
               ? `The ${replaced} was cleared: a key belongs to one team or one customer, not both. Choose it again to switch back.`
               : 'A key belongs to one team or one customer (or neither); their budgets then apply to it too.'}
           </Text>
+          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+            <TextInput
+              type="datetime-local"
+              label="Expires"
+              description="Empty: the key never expires"
+              name="vk-expires"
+              value={expires}
+              onChange={(e) => setExpires(e.currentTarget.value)}
+              error={form.errorFor('expires_at')}
+            />
+            <Switch
+              mt={{ base: 0, sm: 'xl' }}
+              label="Log request and response content"
+              description="Off: this key's logs keep times, tokens and cost only"
+              name="vk-log-content"
+              checked={logContent}
+              onChange={(e) => setLogContent(e.currentTarget.checked)}
+              error={form.errorFor('disable_content_logging')}
+            />
+          </SimpleGrid>
           {id && (
             <Switch
               label="Active: requests with this key are accepted"

@@ -1,11 +1,11 @@
-import { Badge, Button, Code, CopyButton, Group, Modal, Stack, Table, Text, TextInput } from '@mantine/core'
+import { Button, Code, CopyButton, Group, Modal, Stack, Table, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
 import { useState } from 'react'
 import { del, post, put } from '../api'
 import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { useApi } from '../hooks'
 import { LimitBars } from '../limits'
-import { VirtualKeyForm, type VirtualKey } from './VirtualKeyForm'
+import { KeyStatus, VirtualKeyForm, type VirtualKey } from './VirtualKeyForm'
 
 export function VirtualKeysPage() {
   const [search, setSearch] = useState('')
@@ -111,10 +111,8 @@ export function VirtualKeysPage() {
                   <Table.Td miw={230}>
                     <LimitBars budgets={k.budgets ?? []} rateLimit={k.rate_limit} />
                   </Table.Td>
-                  <Table.Td>
-                    <Badge color={k.is_active ? 'green' : 'gray'}>
-                      {k.is_active ? 'active' : 'inactive'}
-                    </Badge>
+                  <Table.Td data-testid="vk-status">
+                    <KeyStatus vk={k} />
                   </Table.Td>
                   <Table.Td>
                     <Group gap={4} wrap="nowrap">
@@ -165,7 +163,12 @@ export function VirtualKeysPage() {
           }}
         />
       )}
-      <Modal opened={!!shown} onClose={() => setShown(undefined)} title="Copy your key now">
+      <Modal
+        opened={!!shown}
+        onClose={() => setShown(undefined)}
+        title="Copy your key now"
+        closeButtonProps={{ 'aria-label': 'Close' }}
+      >
         <Stack>
           <Text size="sm">
             This is the only time the full value of {shown?.name} is shown.
