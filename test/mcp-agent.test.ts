@@ -17,6 +17,7 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
   let echoKey: string
   let sumKey: string
   let onceKey: string
+  let onceResponsesKey: string
   let loggedKey: { id: string; value: string }
 
   const api = async (method: string, path: string, body?: unknown) => {
@@ -88,6 +89,11 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
       })
     ).value
     loggedKey = await key('echo-logged', ['echo'])
+    onceResponsesKey = (
+      await key('echo-once-responses', ['echo'], {
+        rate_limit: { request_max_limit: 1, request_reset_duration: '1m' },
+      })
+    ).value
   }, 30_000)
 
   afterEach(() => {
@@ -266,6 +272,23 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
     await expect(askStream(onceKey, 'say hello')).rejects.toThrow(/request limit exceeded/)
     // The first round ran and its tool too; the second was refused before reaching the provider.
     expect(fake.requests).toHaveLength(1)
+
+    // The same for a Responses stream: an error event (the SDK yields it), no response.completed.
+    fake.reset()
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: onceResponsesKey, maxRetries: 0 })
+    const input = 'say hello'
+    const events: OpenAI.Responses.ResponseStreamEvent[] = []
+    for await (const ev of await client.responses.create({
+      model: 'openai/gpt-4o-mini',
+      input,
+      stream: true,
+    }))
+      events.push(ev)
+    expect(fake.requests).toHaveLength(1)
+    const last = events.at(-1)!
+    expect(last.type, JSON.stringify(events.map((e) => e.type))).toBe('error')
+    expect((last as OpenAI.Responses.ResponseErrorEvent).message).toMatch(/request limit exceeded/)
+    expect(events.map((e) => e.type)).not.toContain('response.completed')
   })
 
   it('runs an auto-executed tool for a Responses request and answers with the next reply, usage summed', async () => {
