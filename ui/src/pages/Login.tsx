@@ -111,7 +111,7 @@ function LoginHint({ setup }: { setup: boolean }) {
   const find = 'grep setup_token <the gateway log>'
   const env = 'HEIMDALL_ADMIN_USERNAME=admin HEIMDALL_ADMIN_PASSWORD=<12+ characters> npm start'
   return (
-    <Accordion variant="contained" data-testid="login-hint">
+    <Accordion variant="default" data-testid="login-hint">
       <Accordion.Item value="hint">
         <Accordion.Control>
           {setup ? 'Where is the setup token?' : 'Where does the admin login come from?'}
