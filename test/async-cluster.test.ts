@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -6,7 +6,14 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { computeCost } from '../src/governance/pricing/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { alive, build, fakeOpenAIConfig, startNodeWithConfig, type RunningCli } from './helpers/cli.js'
+import {
+  alive,
+  build,
+  fakeOpenAIConfig,
+  startNodeWithConfig,
+  stopNodes,
+  type RunningCli,
+} from './helpers/cli.js'
 import { postgresBackend } from './helpers/databases.js'
 import { timeUntil } from './helpers/fault-proxy.js'
 import { callJson, fakeProvider, startHeimdall } from './helpers/heimdall.js'
@@ -30,13 +37,11 @@ const urls: string[] = []
 const dirs: string[] = []
 
 afterAll(async () => {
-  for (const n of nodes) if (alive(n)) n.proc.kill('SIGKILL')
-  await Promise.all(nodes.map((n) => Promise.race([n.exited, sleep(5000)])))
+  await stopNodes(nodes, dirs)
   await fake?.close()
   await redis?.stop()
   await killOwnRedises()
   await backend.teardown()
-  for (const d of dirs) await rm(d, { recursive: true, force: true })
 }, 30_000)
 
 /** Whether a node logged a line with this message about this job. */

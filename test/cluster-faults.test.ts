@@ -1,11 +1,10 @@
-import { rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { fromUnits } from '../src/cluster/index.js'
 import { computeCost } from '../src/governance/pricing/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { alive, build, fakeOpenAIConfig, startNodeWithConfig, type RunningCli } from './helpers/cli.js'
+import { build, fakeOpenAIConfig, startNodeWithConfig, stopNodes, type RunningCli } from './helpers/cli.js'
 import { postgresBackend, withPgClient } from './helpers/databases.js'
 import { FaultProxy, timeUntil } from './helpers/fault-proxy.js'
 import { callJson } from './helpers/heimdall.js'
@@ -35,14 +34,12 @@ const urls: string[] = []
 const dirs: string[] = []
 
 afterAll(async () => {
-  for (const n of nodes) if (alive(n)) n.proc.kill('SIGKILL')
-  await Promise.all(nodes.map((n) => Promise.race([n.exited, sleep(5000)])))
+  await stopNodes(nodes, dirs)
   await proxy?.close()
   await fake?.close()
   await redis?.stop()
   await killOwnRedises()
   await backend.teardown()
-  for (const d of dirs) await rm(d, { recursive: true, force: true })
 }, 30_000)
 
 interface Answer {

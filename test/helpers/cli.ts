@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -123,6 +123,13 @@ export async function startNodeWithConfig(
   await writeFile(join(dir, 'config.json'), JSON.stringify(config))
   const node = runCli(['--app-dir', dir, '--port', '0', '--log-level', 'info'])
   return { node, url: await node.url() }
+}
+
+/** Kills nodes started with {@link startNodeWithConfig}, waits (5 s at most each) and removes their app dirs. */
+export async function stopNodes(nodes: RunningCli[], dirs: string[]): Promise<void> {
+  for (const n of nodes) if (alive(n)) n.proc.kill('SIGKILL')
+  await Promise.all(nodes.map((n) => Promise.race([n.exited, sleep(5000)])))
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
 }
 
 /** An OpenAI provider pointed at a fake, for the child-process nodes' config.json. */
