@@ -1,18 +1,16 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { normalizeProvider, resolveSecret } from '../core/config.js'
+import { resolveSecret } from '../core/config.js'
 import { Gateway } from '../core/gateway.js'
 import { GatewayError } from '../core/errors.js'
 import { ProviderRegistry } from '../core/router/registry.js'
 import {
-  ConfigFileSchema,
   DEFAULT_CLIENT,
   type ClientConfig,
   type ConfigFile,
   type ProviderConfigInput,
-  type StoreSpec,
 } from '../core/schemas/index.js'
 import { createLogger, type Logger } from '../observability/logger.js'
 import { createAdapter, isBuiltinProvider, isKeyless, type ProviderAdapter } from '../providers/index.js'
@@ -62,7 +60,7 @@ import { adminOnInference } from './routes/file-ownership.js'
 import { destroyUpgradedSockets } from './upgrade.js'
 import { registerUi } from './ui.js'
 import { createObservability } from '../observability/index.js'
-import { compileValidator } from './validate.js'
+import { inFile, readConfigFile, storeSpec, validateFileProviders } from './config-file.js'
 import { acceptBifrostShapes } from './bifrost-shapes.js'
 import { startPlugins } from './plugins-setup.js'
 import { setupAsyncInference, type AsyncJobsSettings } from './async-setup.js'
@@ -98,64 +96,9 @@ export interface Heimdall {
   close(): Promise<void>
 }
 
-const validateConfigFile = compileValidator(ConfigFileSchema)
-
-async function readConfigFile(path: string, logger: Logger, env: NodeJS.ProcessEnv): Promise<ConfigFile> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
-    throw err
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (err) {
-    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`)
-  }
-  try {
-    return validateConfigFile(acceptBifrostShapes(parsed, logger, env))
-  } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`)
-  }
-}
-
 const VERSION = '0.1.0'
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
-
-/** Checks every provider of config.json before anything is stored, naming the file and the entry at fault. */
-function validateFileProviders(providers: Record<string, ProviderConfigInput>, path: string): void {
-  for (const [name, input] of Object.entries(providers)) {
-    try {
-      const cfg = normalizeProvider(name, input)
-      if (!cfg.custom_provider_config && !isBuiltinProvider(name)) {
-        throw new Error(`unknown provider ${name} (a new name needs custom_provider_config)`)
-      }
-      createAdapter(cfg)
-    } catch (err) {
-      throw new Error(`${path}: providers.${name}: ${(err as Error).message}`)
-    }
-  }
-}
-
-/** Runs `read`, naming the config file in its error. */
-function inFile<T>(path: string, read: () => T): T {
-  try {
-    return read()
-  } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`)
-  }
-}
-
-/** The config store: config.json's `config_store`, else HEIMDALL_DATABASE_URL, else SQLite under the app dir. */
-function storeSpec(config: ConfigFile, env: NodeJS.ProcessEnv): StoreSpec {
-  if (config.config_store) return config.config_store
-  if (env.HEIMDALL_DATABASE_URL)
-    return { enabled: true, type: 'postgres', config: { connection_string: env.HEIMDALL_DATABASE_URL } }
-  return { enabled: true, type: 'sqlite', config: {} }
-}
 
 /** Assembles Heimdall: config, stores, cluster, providers, governance, gateway and HTTP server. */
 export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
