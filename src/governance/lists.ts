@@ -52,3 +52,8 @@ export function pageOf(limit: number | undefined, offset: number | undefined): P
     limit === undefined || limit <= 0 ? DEFAULT_PAGE_SIZE : Math.min(Math.floor(limit), MAX_PAGE_SIZE)
   return { limit: size, offset: offset === undefined || offset < 0 ? 0 : Math.floor(offset) }
 }
+
+/** The count, total and page of a list answer (`limit` is the count when the list was not paged). */
+export function listShape(count: number, total: number, page: Page | undefined): ListShape {
+  return { count, total_count: total, limit: page?.limit ?? count, offset: page?.offset ?? 0 }
+}

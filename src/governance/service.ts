@@ -35,6 +35,7 @@ import type {
 import { hashVirtualKey } from './state.js'
 import { newVirtualKeyValue, virtualKeyHint } from './key-values.js'
 import {
+  listShape,
   pageOf,
   type CustomerList,
   type CustomerListQuery,
@@ -396,13 +397,7 @@ export class GovernanceService {
     const page = paged ? pageOf(query.limit, query.offset) : undefined
     const { rows, total } = await repo.listVirtualKeyRows(this.db, query, page)
     const keys = (await repo.readVirtualKeys(this.db, rows)).map(repo.publicVirtualKey)
-    return {
-      virtual_keys: keys,
-      count: keys.length,
-      total_count: total,
-      limit: page?.limit ?? keys.length,
-      offset: page?.offset ?? 0,
-    }
+    return { virtual_keys: keys, ...listShape(keys.length, total, page) }
   }
 
   // ---- teams ----
@@ -507,13 +502,7 @@ export class GovernanceService {
     const page = paged ? pageOf(query.limit, query.offset) : undefined
     const { rows, total } = await repo.listTeamRows(this.db, query, page)
     const teams = await repo.readTeams(this.db, rows, { withVirtualKeys: false })
-    return {
-      teams,
-      count: teams.length,
-      total_count: total,
-      limit: page?.limit ?? teams.length,
-      offset: page?.offset ?? 0,
-    }
+    return { teams: teams, ...listShape(teams.length, total, page) }
   }
 
   // ---- customers ----
@@ -598,13 +587,7 @@ export class GovernanceService {
     const page = paged ? pageOf(query.limit, query.offset) : undefined
     const { rows, total } = await repo.listCustomerRows(this.db, query, page)
     const customers = await repo.readCustomers(this.db, rows, { withTeams: true, withVirtualKeys: false })
-    return {
-      customers,
-      count: customers.length,
-      total_count: total,
-      limit: page?.limit ?? customers.length,
-      offset: page?.offset ?? 0,
-    }
+    return { customers: customers, ...listShape(customers.length, total, page) }
   }
 
   // ---- budgets and rate limits (read-only) ----
