@@ -11,6 +11,7 @@ import { configVersionMigration } from './009_config_version.js'
 import { semanticCacheMigration } from './010_semantic_cache.js'
 import { routingRulesMigration } from './011_routing_rules.js'
 import { asyncJobsMigration } from './012_async_jobs.js'
+import { modelLimitsMigration } from './013_model_limits.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -30,4 +31,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '010_semantic_cache': semanticCacheMigration,
   '011_routing_rules': routingRulesMigration,
   '012_async_jobs': asyncJobsMigration,
+  '013_model_limits': modelLimitsMigration,
 }
