@@ -251,13 +251,16 @@ export class GovernanceHook implements GatewayHook {
   private recordCost(ctx: GatewayContext, usage: Usage, estimated: boolean): number {
     const provider = ctx.provider ?? ''
     const model = ctx.model ?? ''
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
-    const result = computeCost(
-      provider,
-      model,
-      usage,
-      this.opts.pricing?.context({ provider, model, virtualKeyId: vk?.id }),
-    )
+    const vk = ctx.facts.virtualKey
+    // An answer a plugin gave (a response-cache hit, a mock) made no provider call: it costs nothing.
+    const result = ctx.facts.shortCircuitedBy
+      ? { cost: 0, priced: true, estimated: false }
+      : computeCost(
+          provider,
+          model,
+          usage,
+          this.opts.pricing?.context({ provider, model, virtualKeyId: vk?.id }),
+        )
     const isEstimated = estimated || result.estimated
     ctx.state.set(
       COST_STATE,

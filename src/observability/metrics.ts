@@ -193,6 +193,12 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
     labelNames: ['provider', 'model', ...extra],
     registers,
   })
+  const cacheHits = new Counter({
+    name: 'heimdall_cache_hits_total',
+    help: 'Requests answered by the response cache (semantic_cache plugin), by hit type (direct, semantic).',
+    labelNames: ['hit_type'],
+    registers,
+  })
   const rejections = new Counter({
     name: 'heimdall_governance_rejections_total',
     help: 'Requests refused by governance, by decision (rate_limited, request_limited, token_limited, budget_exceeded ...).',
@@ -243,6 +249,8 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
         errors.inc({ code, provider })
         if (GOVERNANCE_CODES.has(code)) rejections.inc({ reason: code })
       }
+      if (ctx.facts.cacheDebug?.cache_hit && !ctx.error)
+        cacheHits.inc({ hit_type: ctx.facts.cacheDebug.hit_type ?? 'direct' })
       if (ctx.firstChunkNs !== undefined)
         ttft.observe({ provider, model }, seconds(ctx.firstChunkNs - ctx.startNs))
 

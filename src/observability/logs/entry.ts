@@ -162,6 +162,15 @@ export function buildPendingLog(
     content_summary: null,
     content_truncated: 0,
   }
+  const cacheDebug = ctx.facts.cacheDebug
+  if (cacheDebug) {
+    row.cache_debug = JSON.stringify(cacheDebug)
+    if (cacheDebug.cache_hit && !ctx.error) {
+      row.cache_hit_type = cacheDebug.hit_type ?? 'direct'
+      // What the provider call would have cost: the cached answer's usage at today's price.
+      row.cache_saved = usage ? computeCost(provider, model, usage).cost : 0
+    }
+  }
   const pending: PendingLog = { row, secrets: credentialsOf(ctx.headers) }
   if (withContent) {
     const max = withContent === true ? DEFAULT_LOG_CONTENT_MAX_CHARS : withContent.maxChars

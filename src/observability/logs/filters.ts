@@ -13,6 +13,8 @@ export interface LogFilters {
   customer_ids?: string[]
   /** Heimdall: the routes the requests came in on (`/v1/chat/completions`, `/anthropic/v1/messages` ...). */
   routes?: string[]
+  /** Bifrost's: entries the response cache answered, by `direct` or `semantic` hit. */
+  cache_hit_types?: string[]
   /** Heimdall: the HTTP status answered: 200 for a success, the error's `status_code` otherwise. */
   status_codes?: number[]
   /** Milliseconds since the epoch. */
@@ -53,6 +55,7 @@ export const LIST_FILTERS = {
   team_ids: 'team_id',
   customer_ids: 'customer_id',
   routes: 'route',
+  cache_hit_types: 'cache_hit_type',
 } as const satisfies Record<string, keyof LogRow>
 
 export type Query = Record<string, unknown>
@@ -148,7 +151,6 @@ const ABSENT_DIMENSIONS = [
   'project_ids',
   'routing_rule_ids',
   'routing_engine_used',
-  'cache_hit_types',
   'parent_request_id',
 ]
 /** Bifrost's filters on attributes entries have but the store does not keep: refused rather than ignored. */
@@ -162,6 +164,13 @@ export function parseFilters(q: Query, now = Date.now()): LogFilters {
     if (values !== undefined) f[name] = values
   }
   f.status_codes = statusCodesParam(q)
+  const badHitType = f.cache_hit_types?.find((t) => t !== 'direct' && t !== 'semantic')
+  if (badHitType !== undefined)
+    throw new GatewayError(
+      'invalid_request',
+      `cache_hit_types must be direct and/or semantic, comma-separated (got ${JSON.stringify(badHitType)})`,
+      { param: 'cache_hit_types' },
+    )
   Object.assign(f, parseTimeRange(q, now))
   f.min_latency = numberParam(q, 'min_latency')
   f.max_latency = numberParam(q, 'max_latency')

@@ -45,6 +45,12 @@ export interface LogRow {
   content_summary: string | null
   /** 1 when a body was longer than the log keeps (`client.log_max_content_chars`) and was cut. */
   content_truncated?: number | null
+  /** `direct` or `semantic` when the response cache answered; null when a provider did. */
+  cache_hit_type?: string | null
+  /** JSON: Bifrost's `cache_debug`, when the response cache looked the request up. */
+  cache_debug?: string | null
+  /** US dollars a cache hit did not spend: the cached answer's usage at the model's price. */
+  cache_saved?: number | null
 }
 
 /** A log entry in Bifrost's JSON shape (`LogEntry` of the management API). */
@@ -97,6 +103,10 @@ export interface LogEntry {
   content_summary?: string
   /** Heimdall: a body was cut at `client.log_max_content_chars`; the stored text ends with a marker. */
   content_truncated?: boolean
+  /** Bifrost's `cache_debug`: how the response cache treated the request (`cache_hit`, `hit_type` ...). */
+  cache_debug?: unknown
+  /** Heimdall: what a cache hit did not spend (its answer's usage at the model's price), US dollars. */
+  cache_saved_cost?: number
 }
 
 function parse(text: string | null): unknown {
@@ -156,6 +166,10 @@ export function rowToEntry(row: LogRow): LogEntry {
   if (row.client_request_id) entry.client_request_id = row.client_request_id
   if (Number(row.content_truncated) === 1) entry.content_truncated = true
   if (row.ttft !== null) entry.time_to_first_token = Number(row.ttft)
+  const cacheDebug = parse(row.cache_debug ?? null)
+  if (cacheDebug !== undefined) entry.cache_debug = cacheDebug
+  if (row.cache_saved !== null && row.cache_saved !== undefined)
+    entry.cache_saved_cost = Number(row.cache_saved)
   const error = parse(row.error)
   if (error !== undefined) {
     entry.error_details = error
