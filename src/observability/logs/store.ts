@@ -1,10 +1,12 @@
 import type SqliteDatabase from 'better-sqlite3'
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
 import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
+import { PACKED_COLUMNS, packValues, unpackText } from './content-codec.js'
 import { LIST_FILTERS, type LogFilters, type Page } from './filters.js'
 import type { McpToolLogRow } from './mcp-record.js'
 import { McpToolLogStore } from './mcp-store.js'
 import type { LogRow } from './record.js'
+import { SqliteLogWriter } from './sqlite-writer.js'
 
 export interface LogsDb {
   logs: LogRow
@@ -141,6 +143,8 @@ export class LogStore {
 
   /** SQLite: one prepared row insert, run in a transaction per batch (no query built per batch). */
   private insertBatch: ((rows: LogRow[]) => void) | undefined
+  /** SQLite in a file: the thread that runs those inserts off the event loop. */
+  private writer: SqliteLogWriter | undefined
 
   private constructor(
     readonly db: Kysely<LogsDb>,
@@ -220,20 +224,21 @@ export class LogStore {
   private prepareInsert(): void {
     const sqlite = this.sqlite
     if (!sqlite) return
-    const statement = sqlite.prepare(
-      `insert into logs (${COLUMN_NAMES.join(', ')}) values (${COLUMN_NAMES.map(() => '?').join(', ')}) on conflict (id) do nothing`,
-    )
-    const values = new Array<unknown>(COLUMN_NAMES.length)
+    const insertSql = `insert into logs (${COLUMN_NAMES.join(', ')}) values (${COLUMN_NAMES.map(() => '?').join(', ')}) on conflict (id) do nothing`
+    const statement = sqlite.prepare(insertSql)
     this.insertBatch = sqlite.transaction((rows: LogRow[]) => {
-      for (const row of rows) {
-        for (let i = 0; i < COLUMN_NAMES.length; i++) values[i] = row[COLUMN_NAMES[i]] ?? null
-        statement.run(values)
-      }
+      for (const row of rows) statement.run(packValues(valuesOf(row), PACKED_AT))
     })
+    // Content search reads packed texts through this (see content-codec.ts).
+    sqlite.function('heimdall_text', { deterministic: true }, (value: unknown) => unpackText(value))
+    // A file can be opened by a second thread; an in-memory database cannot, and is written here.
+    if (!sqlite.memory)
+      this.writer = new SqliteLogWriter({ path: sqlite.name, insertSql, packedAt: PACKED_AT })
   }
 
   async insert(rows: LogRow[]): Promise<void> {
     if (rows.length === 0) return
+    if (this.writer?.running) return this.writer.write(rows.map(valuesOf))
     // Kysely would build and SQLite parse a statement of rows x columns parameters for every batch.
     if (this.insertBatch) return this.insertBatch(rows)
     if (this.kind === 'postgres') for (const r of rows) await this.ensurePartition(r.ts)
@@ -271,8 +276,12 @@ export class LogStore {
       if (f.content_search !== undefined) {
         const pattern = `%${f.content_search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
         // The summary holds the prompts (and errors); a provider's answer is stored as it came, in output.
+        const [summary, output] =
+          this.kind === 'sqlite'
+            ? [sql`heimdall_text(content_summary)`, sql`heimdall_text(output)`]
+            : [sql.ref('content_summary'), sql.ref('output')]
         parts.push(
-          sql<boolean>`(lower(content_summary) like ${pattern} escape '\\' or lower(output) like ${pattern} escape '\\')`,
+          sql<boolean>`(lower(${summary}) like ${pattern} escape '\\' or lower(${output}) like ${pattern} escape '\\')`,
         )
       }
       return eb.and(parts)
@@ -478,12 +487,25 @@ export class LogStore {
   }
 
   async close(): Promise<void> {
+    await this.writer?.close()
     await this.db.destroy()
   }
 }
 
-/** PostgreSQL returns bigint columns as strings. */
+/** Places of the packed columns among the values of a row. */
+const PACKED_AT = PACKED_COLUMNS.map((c) => COLUMN_NAMES.indexOf(c))
+
+/** A row's values in column order: what the prepared insert binds. */
+function valuesOf(row: LogRow): unknown[] {
+  const values = new Array<unknown>(COLUMN_NAMES.length)
+  for (let i = 0; i < COLUMN_NAMES.length; i++) values[i] = row[COLUMN_NAMES[i]] ?? null
+  return values
+}
+
+/** PostgreSQL returns bigint columns as strings; SQLite returns packed texts as bytes. */
 function normalise<T extends Partial<LogRow>>(row: T): T {
   if (row.ts !== undefined) row.ts = Number(row.ts)
+  for (const column of PACKED_COLUMNS)
+    if (row[column] !== undefined && typeof row[column] !== 'string') row[column] = unpackText(row[column])
   return row
 }

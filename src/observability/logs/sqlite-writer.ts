@@ -1,0 +1,85 @@
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { FromWriter, ToWriter, WriterSetup } from './sqlite-writer-thread.js'
+
+/**
+ * Writes request-log rows to a SQLite file from a worker thread (sqlite-writer-thread.ts). The
+ * gateway posts each batch as arrays of values and gets a promise that settles when the batch is
+ * committed; reads stay on the gateway's own connection (WAL mode lets them run beside the writer).
+ */
+export class SqliteLogWriter {
+  private readonly worker: Worker
+  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>()
+  private nextId = 1
+  private closing: Promise<void> | undefined
+  /** Why the thread stopped when it was not asked to: later batches are refused with it. */
+  private failure: Error | undefined
+
+  constructor(setup: WriterSetup) {
+    this.worker = startThread(setup)
+    this.worker.unref()
+    this.worker.on('message', (message: FromWriter) => {
+      if (message.type !== 'written') return
+      const waiting = this.pending.get(message.id)
+      this.pending.delete(message.id)
+      // Written batches keep the process alive until they are committed, and no longer.
+      if (this.pending.size === 0) this.worker.unref()
+      if (message.error === undefined) waiting?.resolve()
+      else waiting?.reject(new Error(message.error))
+    })
+    this.worker.on('error', (err) => this.fail(err))
+    this.worker.on('exit', (code) =>
+      this.fail(new Error(`the log writer thread stopped (exit code ${code})`)),
+    )
+  }
+
+  /** Whether the thread still takes batches; when not, the store writes on the gateway's own thread. */
+  get running(): boolean {
+    return this.failure === undefined && this.closing === undefined
+  }
+
+  /** Inserts rows (values in column order); resolves when they are committed. */
+  write(rows: unknown[][]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure)
+    const id = this.nextId++
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.worker.ref()
+      this.worker.postMessage({ type: 'rows', id, rows } satisfies ToWriter)
+    })
+  }
+
+  /** Waits for every batch posted, then closes the thread's connection and ends the thread. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.failure) return resolve()
+      this.worker.ref()
+      this.worker.on('message', (message: FromWriter) => {
+        if (message.type === 'closed') resolve()
+      })
+      this.worker.once('exit', () => resolve())
+      // Messages are handled in order: every batch posted before is written first.
+      this.worker.postMessage({ type: 'close' } satisfies ToWriter)
+    }).then(() => this.worker.terminate().then(() => undefined))
+    return this.closing
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err
+    for (const waiting of this.pending.values()) waiting.reject(this.failure)
+    this.pending.clear()
+  }
+}
+
+/** The compiled thread module, or under tsx (tests, benchmarks) the TypeScript one. */
+function startThread(setup: WriterSetup): Worker {
+  const here = import.meta.url
+  if (!here.endsWith('.ts'))
+    return new Worker(new URL('./sqlite-writer-thread.js', here), { workerData: setup })
+  const require = createRequire(here)
+  const tsx = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+  const entry = new URL('./sqlite-writer-thread.ts', here).href
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry)}))`
+  return new Worker(boot, { eval: true, workerData: setup })
+}

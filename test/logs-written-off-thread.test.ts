@@ -1,0 +1,175 @@
+import Database from 'better-sqlite3'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { ConfigFile } from '../src/core/schemas/index.js'
+import { LogStore, type LogRow } from '../src/observability/logs/index.js'
+import { startFakeOpenAI } from './fakes/openai.js'
+import type { FakeServer } from './fakes/server.js'
+import { fakeProvider, startHeimdall } from './helpers/heimdall.js'
+
+const dirs: string[] = []
+let fake: FakeServer | undefined
+afterAll(async () => {
+  await fake?.close()
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
+})
+
+async function appDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'logs-thread-'))
+  dirs.push(dir)
+  return dir
+}
+
+const page = { limit: 10, offset: 0, sort_by: 'timestamp', order: 'asc' } as const
+
+function row(id: string, n: number): LogRow {
+  const words = Array.from({ length: 40 }, (_, i) => `word${(i * 7 + n) % 97}`).join(' ')
+  return {
+    id,
+    ts: 1_700_000_000_000 + n,
+    object: 'chat_completion',
+    route: '/v1/chat/completions',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    status: 'success',
+    stream: 0,
+    fallback_index: 0,
+    number_of_retries: 0,
+    selected_key_id: 'k1',
+    selected_key_name: 'primary',
+    virtual_key_id: null,
+    virtual_key_name: null,
+    team_id: null,
+    team_name: null,
+    customer_id: null,
+    customer_name: null,
+    latency: 12,
+    ttft: null,
+    prompt_tokens: 10,
+    completion_tokens: 40,
+    total_tokens: 50,
+    cached_tokens: 0,
+    reasoning_tokens: 0,
+    cost: 0.0001,
+    cost_estimated: 0,
+    error: null,
+    attempts: `[{"provider":"openai","model":"gpt-4o-mini","key_id":"k1","fallback_index":0,"latency":${n % 50}}]`,
+    input: `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"Tell me about request ${n}"}]}`,
+    output: `{"id":"chatcmpl-${n}","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"${words} Zebra-${n}"},"finish_reason":"stop"}]}`,
+    content_summary: `Tell me about request ${n}`,
+  }
+}
+
+describe('request logs in a SQLite file', () => {
+  it('are written by another thread, stored deflated, and read back and searched as they were written', async () => {
+    const dir = await appDir()
+    const store = await LogStore.open({ type: 'sqlite' }, dir)
+    const rows = Array.from({ length: 3000 }, (_, i) => row(`r${i}`, i))
+    const expected = structuredClone(rows[1234])
+    let turns = 0
+    let free = true
+    const spin = () => {
+      turns++
+      if (free) setImmediate(spin)
+    }
+    setImmediate(spin)
+    try {
+      await store.insert(rows)
+      free = false
+      // Written on this thread, the batch would finish before the event loop turned once.
+      expect(turns).toBeGreaterThan(0)
+
+      expect(await store.get('r1234')).toMatchObject(expected)
+      const found = await store.search({ content_search: 'ZEBRA-2999' }, page)
+      expect(found.rows.map((r) => r.id)).toEqual(['r2999'])
+      expect((await store.search({ content_search: 'about request 17' }, page)).total).toBe(111)
+    } finally {
+      await store.close()
+    }
+
+    const raw = new Database(join(dir, 'logs.db'), { readonly: true })
+    const stored = raw
+      .prepare(
+        `select typeof(input) ti, typeof(output) t, length(output) n, typeof(content_summary) ts from logs where id = 'r1234'`,
+      )
+      .get() as { ti: string; t: string; n: number; ts: string }
+    raw.close()
+    // A long text is kept as a deflated BLOB well under its length; a short one stays plain text.
+    expect(stored).toMatchObject({ ti: 'blob', t: 'blob', ts: 'text' })
+    expect(stored.n).toBeLessThan(expected.output!.length / 2)
+  })
+
+  it('keeps entries an older version stored as plain text readable and searchable', async () => {
+    const dir = await appDir()
+    await (await LogStore.open({ type: 'sqlite' }, dir)).close()
+    const old = new Database(join(dir, 'logs.db'))
+    old
+      .prepare(
+        `insert into logs (id, ts, object, provider, model, status, input, output, content_summary) values ('old', 1, 'chat_completion', 'openai', 'gpt-4o', 'success', ?, ?, 'plain prompt')`,
+      )
+      .run('{"messages":[{"role":"user","content":"plain prompt"}]}', '{"content":"an Okapi answer"}')
+    old.close()
+    const store = await LogStore.open({ type: 'sqlite' }, dir)
+    try {
+      expect(await store.get('old')).toMatchObject({
+        input: '{"messages":[{"role":"user","content":"plain prompt"}]}',
+        output: '{"content":"an Okapi answer"}',
+      })
+      expect((await store.search({ content_search: 'okapi' }, page)).rows.map((r) => r.id)).toEqual(['old'])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('loses no accepted request when the gateway shuts down before its writer flushed', async () => {
+    fake ??= await startFakeOpenAI()
+    const dir = await appDir()
+    const gw = await startHeimdall(
+      {
+        providers: { openai: fakeProvider(fake.url) },
+        // Nothing is written by size or time before the gateway closes: close must write it all.
+        logs_store: {
+          enabled: true,
+          type: 'sqlite',
+          batch_size: 100_000,
+          flush_interval_ms: 600_000,
+        } as unknown as ConfigFile['logs_store'],
+      },
+      { appDir: dir },
+    )
+    const sent = 200
+    let ok = 0
+    for (let i = 0; i < sent; i += 30) {
+      const batch = Array.from({ length: Math.min(30, sent - i) }, (_, j) =>
+        fetch(`${gw.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'openai/gpt-4o-mini',
+            messages: [{ role: 'user', content: `shutdown check ${i + j}` }],
+          }),
+        }).then(async (res) => {
+          await res.arrayBuffer()
+          if (res.status === 200) ok++
+        }),
+      )
+      await Promise.all(batch)
+    }
+    expect(ok).toBe(sent)
+    await gw.close()
+
+    const store = await LogStore.open({ type: 'sqlite' }, dir)
+    try {
+      expect((await store.search({}, page)).total).toBe(sent)
+      const hit = await store.search({ content_search: 'echo: shutdown check 199' }, page)
+      expect(hit.rows).toHaveLength(1)
+      expect(JSON.parse(hit.rows[0].input!)).toMatchObject({
+        messages: [{ role: 'user', content: 'shutdown check 199' }],
+      })
+    } finally {
+      await store.close()
+    }
+  })
+})
