@@ -1,5 +1,5 @@
 import { GatewayError } from '../core/errors.js'
-import { virtualKeyFromHeaders } from '../governance/enforce.js'
+import { virtualKeyFromHeaders } from '../core/virtual-keys.js'
 import type { Budget, RateLimit, VirtualKeyRecord } from '../governance/model.js'
 import type { GovernanceState } from '../governance/state.js'
 import type { UsageView } from '../governance/usage.js'

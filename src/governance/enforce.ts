@@ -3,41 +3,12 @@ import type { CounterStore } from '../cluster/index.js'
 import type { GatewayContext, GatewayHook, Target } from '../core/context.js'
 import { GatewayError, type ErrorCode } from '../core/errors.js'
 import { parseModel, type TargetLookup } from '../core/router/targets.js'
+import { authenticateVirtualKey } from '../core/virtual-keys.js'
 import type { Usage } from '../core/schemas/index.js'
 import { planBudget, planRateLimit, type PlannedCheck, type Scope } from './limits.js'
 import type { Budget, VirtualKeyProviderConfig, VirtualKeyRecord } from './model.js'
 import { computeCost, estimateCost, estimateTokens, type PricingOverrides } from './pricing/index.js'
 import type { GovernanceState } from './state.js'
-
-export const VIRTUAL_KEY_PREFIX = 'sk-bf-'
-
-/** ctx.state keys other modules (logs, MCP) read. */
-export const VK_STATE = 'governance.virtual_key'
-export const COST_STATE = 'governance.cost'
-
-/**
- * The virtual key a request presents, in Bifrost's order of preference: `x-bf-vk` as is, then an
- * `sk-bf-` value in `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `api-key`.
- */
-export function virtualKeyFromHeaders(headers: GatewayContext['headers']): string | undefined {
-  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)
-  const direct = first(headers['x-bf-vk'])
-  if (direct) return direct.trim()
-  const auth = first(headers.authorization)
-  if (auth) {
-    const m = /^bearer\s+(\S+)$/i.exec(auth.trim())
-    if (m && isVirtualKeyValue(m[1])) return m[1]
-  }
-  for (const name of ['x-api-key', 'x-goog-api-key', 'api-key']) {
-    const v = first(headers[name])?.trim()
-    if (v && isVirtualKeyValue(v)) return v
-  }
-  return undefined
-}
-
-export function isVirtualKeyValue(value: string): boolean {
-  return value.slice(0, VIRTUAL_KEY_PREFIX.length).toLowerCase() === VIRTUAL_KEY_PREFIX
-}
 
 /** Whether a list admits a name: `*` for all, `regex:` entries, else exact names; `[]` admits none. */
 export function listAdmits(list: readonly string[], name: string): boolean {
@@ -113,29 +84,14 @@ export class GovernanceHook implements GatewayHook {
   }
 
   beforeRequest(ctx: GatewayContext, req: Record<string, unknown>): Target[] | undefined {
-    const value = virtualKeyFromHeaders(ctx.headers)
-    if (value === undefined) {
-      if (this.opts.enforceAuth()) {
-        throw decision(
-          'virtual_key_required',
-          'a virtual key is required: send it as x-bf-vk or as the API key (sk-bf-…)',
-        )
-      }
-      return undefined
-    }
-    const vk = this.opts.state.virtualKeyByValue(value)
-    if (!vk) throw decision('virtual_key_not_found', 'virtual key not found')
-    if (!vk.is_active) throw decision('virtual_key_blocked', `virtual key "${vk.name}" is not active`)
-    if (vk.expires_at && Date.parse(vk.expires_at) <= this.now()) {
-      throw decision('virtual_key_blocked', `virtual key "${vk.name}" expired at ${vk.expires_at}`)
-    }
-    ctx.state.set(VK_STATE, vk)
+    const vk = authenticateVirtualKey(this.opts.state, ctx.headers, this.opts.enforceAuth(), this.now())
+    if (!vk) return undefined
     ctx.facts.virtualKey = vk
     return this.routeByWeight(vk, req)
   }
 
   async beforeTarget(ctx: GatewayContext, target: Target, req: Record<string, unknown>): Promise<void> {
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const vk = ctx.facts.virtualKey
     if (!vk) return
     const pc = vk.provider_configs.find((p) => p.provider === target.provider)
     if (!pc) {
@@ -202,7 +158,7 @@ export class GovernanceHook implements GatewayHook {
   }
 
   admitsModel(ctx: GatewayContext, provider: string, model: string): boolean {
-    const vk = ctx.state.get(VK_STATE) as VirtualKeyRecord | undefined
+    const vk = ctx.facts.virtualKey
     if (!vk) return true
     const pc = vk.provider_configs.find((p) => p.provider === provider)
     return pc !== undefined && providerConfigAdmits(pc, model)
@@ -262,10 +218,7 @@ export class GovernanceHook implements GatewayHook {
           this.opts.pricing?.context({ provider, model, virtualKeyId: vk?.id }),
         )
     const isEstimated = estimated || result.estimated
-    ctx.state.set(
-      COST_STATE,
-      (ctx.facts.cost = { cost: result.cost, estimated: isEstimated, priced: result.priced }),
-    )
+    ctx.facts.cost = { cost: result.cost, estimated: isEstimated, priced: result.priced }
     ctx.responseHeaders['x-bifrost-cost-usd'] = result.cost.toFixed(8)
     return result.cost
   }

@@ -1,49 +1,24 @@
 import type { GatewayContext } from '../core/context.js'
 import { GatewayError, type ErrorCode } from '../core/errors.js'
-import { virtualKeyFromHeaders } from '../governance/enforce.js'
-import type { VirtualKey, VirtualKeyRecord } from '../governance/model.js'
-import type { GovernanceState } from '../governance/state.js'
+import type { VirtualKeyStatus } from '../core/virtual-keys.js'
 import type { McpCallOptions, McpTool, McpToolResult, McpToolSource } from './types.js'
 
 type Headers = GatewayContext['headers']
 
-/** What of a virtual key decides its MCP tools. */
-export type McpCaller = Pick<VirtualKey, 'name' | 'mcp_configs'>
+/** What of a virtual key decides its MCP tools (governance's keys carry it). */
+export interface McpCaller {
+  name: string
+  mcp_configs?: readonly { mcp_client_name: string; tools_to_execute: readonly string[] }[]
+}
+
+/** A virtual key as the `/mcp` endpoint authenticates it and filters its tools. */
+export type McpVirtualKey = McpCaller & VirtualKeyStatus
 
 /** Default deadline of one tool call made on a caller's behalf. */
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000
 
 function refusal(code: ErrorCode, message: string): GatewayError {
   return new GatewayError(code, message, { isBifrostError: false, topLevelType: code, retryable: false })
-}
-
-/**
- * The caller's virtual key, resolved as for inference: none is fine only when inference auth is
- * not enforced; an unknown key is 401, an inactive or expired one 403.
- */
-export function resolveCaller(
-  state: GovernanceState,
-  headers: Headers,
-  enforceAuth: boolean,
-  now = Date.now(),
-): VirtualKeyRecord | undefined {
-  const value = virtualKeyFromHeaders(headers)
-  if (value === undefined) {
-    if (enforceAuth) {
-      throw refusal(
-        'virtual_key_required',
-        'a virtual key is required: send it as x-bf-vk or as the API key (sk-bf-…)',
-      )
-    }
-    return undefined
-  }
-  const vk = state.virtualKeyByValue(value)
-  if (!vk) throw refusal('virtual_key_not_found', 'virtual key not found')
-  if (!vk.is_active) throw refusal('virtual_key_blocked', `virtual key "${vk.name}" is not active`)
-  if (vk.expires_at && Date.parse(vk.expires_at) <= now) {
-    throw refusal('virtual_key_blocked', `virtual key "${vk.name}" expired at ${vk.expires_at}`)
-  }
-  return vk
 }
 
 /** A comma-separated header as a list; undefined when absent or blank (no filter). */
@@ -59,11 +34,6 @@ function headerList(headers: Headers, name: string): string[] | undefined {
 }
 
 /**
- * Whether a virtual key's `mcp_configs` admit a tool: only listed clients, and within each
- * `["*"]` all tools, `[]` none, else the tools named (by their name on their own server). The tools
- * of a client with `allow_on_all_virtual_keys` are admitted for every key.
- */
-/**
  * Whose per-user credentials a tool call uses: the virtual key, else the MCP session the caller
  * asserts with `x-bf-mcp-session-id` (a caller without a key, where inference auth is not enforced).
  */
@@ -75,6 +45,11 @@ export function callIdentity(vk: { id: string } | undefined, headers: Headers): 
   return id ? `session:${id}` : undefined
 }
 
+/**
+ * Whether a virtual key's `mcp_configs` admit a tool: only listed clients, and within each
+ * `["*"]` all tools, `[]` none, else the tools named (by their name on their own server). The tools
+ * of a client with `allow_on_all_virtual_keys` are admitted for every key.
+ */
 export function keyAdmitsTool(vk: McpCaller, tool: McpTool): boolean {
   if (tool.allowOnAllVirtualKeys === true) return true
   const configs = vk.mcp_configs ?? []

@@ -14,16 +14,19 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../core/context.js'
 import { asGatewayError, GatewayError } from '../core/errors.js'
-import { isVirtualKeyValue } from '../governance/enforce.js'
-import type { VirtualKeyRecord } from '../governance/model.js'
-import type { GovernanceState } from '../governance/state.js'
+import {
+  authenticateVirtualKey,
+  isVirtualKeyValue,
+  virtualKeyUsable,
+  type VirtualKeyLookup,
+} from '../core/virtual-keys.js'
 import {
   ANONYMOUS_TOOLS_HINT,
   anonymousAccessOpen,
   type AnonymousToolGrants,
   callIdentity,
   callToolWithDeadline,
-  resolveCaller,
+  type McpVirtualKey,
 } from './access.js'
 import { listedPrompts, servePromptsAndResources } from './prompts-resources.js'
 import { callerScope, EMPTY_SCOPE, scopedResources, type McpScope } from './scope.js'
@@ -34,7 +37,8 @@ import { callCodeModeTool, isCodeModeTool, withCodeMode, type SandboxLimits } fr
 
 export interface McpServerDeps {
   source: McpToolSource
-  state: GovernanceState
+  /** Governance's virtual keys (src/http hands its state in). */
+  state: VirtualKeyLookup<McpVirtualKey>
   /** `client.enforce_auth_on_inference`: with it, a caller with no virtual key is refused outright. */
   enforceAuth: () => boolean
   /** `mcp.anonymous_tools`: the tools a caller without a virtual key sees; default none. */
@@ -81,7 +85,7 @@ async function callerOfToken(
   verify: NonNullable<McpServerDeps['verifyAccessToken']>,
   token: string,
   request: FastifyRequest,
-): Promise<VirtualKeyRecord | undefined> {
+): Promise<McpVirtualKey | undefined> {
   const refused = { isBifrostError: false, retryable: false }
   const identity = await verify(token, request)
   if (!identity) throw new GatewayError('unauthorized', 'the access token is invalid or expired', refused)
@@ -94,7 +98,7 @@ async function callerOfToken(
     return undefined
   }
   const vk = deps.state.virtualKey(identity.virtualKeyId)
-  if (!vk || !vk.is_active || (vk.expires_at && Date.parse(vk.expires_at) <= Date.now()))
+  if (!vk || !virtualKeyUsable(vk))
     throw new GatewayError('virtual_key_blocked', 'the virtual key of this token is no longer active', {
       ...refused,
       topLevelType: 'virtual_key_blocked',
@@ -126,7 +130,7 @@ export function listedTool(tool: McpTool): Tool {
 
 /** Who calls, and what they may use: resolved per request, so that a session follows key changes. */
 interface Caller {
-  vk: VirtualKeyRecord | undefined
+  vk: McpVirtualKey | undefined
   headers: GatewayContext['headers']
   anonymous: AnonymousToolGrants
   scope: McpScope
@@ -295,15 +299,15 @@ async function authenticate(
   reply: FastifyReply,
   anonymous: AnonymousToolGrants,
   virtual: VirtualMcp | undefined,
-): Promise<{ vk: VirtualKeyRecord | undefined } | undefined> {
-  let vk: VirtualKeyRecord | undefined
+): Promise<{ vk: McpVirtualKey | undefined } | undefined> {
+  let vk: McpVirtualKey | undefined
   try {
     const verify = deps.verifyAccessToken
     const token = verify && oauthBearer(request.headers)
     vk =
       verify && token
         ? await callerOfToken(deps, verify, token, request)
-        : resolveCaller(deps.state, request.headers, deps.enforceAuth())
+        : authenticateVirtualKey(deps.state, request.headers, deps.enforceAuth())
     if (virtual) {
       // A Virtual MCP is served only to the virtual keys attached to it.
       if (!vk)
@@ -402,7 +406,7 @@ export function registerMcpServerRoute(
 
   const callerFor = (
     vkId: string | undefined,
-    firstVk: VirtualKeyRecord | undefined,
+    firstVk: McpVirtualKey | undefined,
     virtual: VirtualMcp | undefined,
     baseHeaders: GatewayContext['headers'],
     anonymous: AnonymousToolGrants,

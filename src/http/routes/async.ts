@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { admitJob, type JobAdmissionDeps } from '../../async/index.js'
 import type { AsyncJobs, JobRequest } from '../../async/index.js'
 import { GatewayError } from '../../core/errors.js'
-import { virtualKeyFromHeaders } from '../../governance/enforce.js'
+import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
 import type { CallbackPolicy } from '../../webhooks/index.js'
 
 /** Bifrost's async routes: the synchronous route each replays, and its request type. */

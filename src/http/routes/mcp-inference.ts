@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
+import { authenticateVirtualKey } from '../../core/virtual-keys.js'
 import type { GovernanceState } from '../../governance/state.js'
 import {
   assertToolAllowed,
   callIdentity,
   callToolWithDeadline,
-  resolveCaller,
   toolResultText,
   type AnonymousToolGrants,
 } from '../../mcp/access.js'
@@ -111,7 +111,7 @@ export function registerMcpInferenceRoutes(app: FastifyInstance, deps: McpInfere
     const format = (request.query as Record<string, unknown>).format ?? 'chat'
     if (format !== 'chat' && format !== 'responses' && format !== '')
       throw invalid('format must be "chat" or "responses"', 'format')
-    const vk = resolveCaller(deps.state, request.headers, deps.enforceAuth())
+    const vk = authenticateVirtualKey(deps.state, request.headers, deps.enforceAuth())
     if (!isObject(request.body)) throw invalid('the body must be a JSON object: one tool call')
     const call = format === 'responses' ? responsesToolCall(request.body) : chatToolCall(request.body)
     const args = parseArguments(call.arguments, format === 'responses' ? 'arguments' : 'function.arguments')

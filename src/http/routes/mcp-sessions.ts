@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import { virtualKeyFromHeaders } from '../../governance/enforce.js'
+import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
 import type { GovernanceState } from '../../governance/state.js'
 import {
   callerBindings,

@@ -1,6 +1,5 @@
 import type { GatewayContext } from '../../core/context.js'
 import { asGatewayError } from '../../core/errors.js'
-import type { RequestFacts } from '../../core/plugins.js'
 import {
   allowedTools,
   assertToolAllowed,
@@ -8,6 +7,7 @@ import {
   callToolWithDeadline,
   toolResultText,
   type AnonymousToolGrants,
+  type McpVirtualKey,
 } from '../access.js'
 import type { ToolCallRecord } from '../../core/tool-calls.js'
 import type { McpTool, McpToolResult, McpToolSource } from '../types.js'
@@ -32,7 +32,7 @@ export interface CodeModeAccess {
 /** Who runs a meta-tool, and how: the same facts the gateway's direct tool calls are governed by. */
 export interface CodeModeCaller {
   source: McpToolSource
-  vk: RequestFacts['virtualKey']
+  vk: McpVirtualKey | undefined
   headers: GatewayContext['headers']
   anonymous?: AnonymousToolGrants
   /** The caller's access (e.g. a Virtual MCP's); by default its virtual key's, or the anonymous grants. */

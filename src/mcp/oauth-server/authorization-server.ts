@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { GovernanceState } from '../../governance/state.js'
+import { virtualKeyUsable, type VirtualKeyLookup } from '../../core/virtual-keys.js'
 import type { ConfigStoreTables } from '../../store/index.js'
 import type {
   OAuthIdentityKind,
@@ -58,7 +58,8 @@ export interface PendingUpstream {
 
 export interface AuthorizationServerDeps {
   db: Kysely<ConfigStoreTables>
-  state: GovernanceState
+  /** Governance's virtual keys (src/http hands its state in). */
+  state: VirtualKeyLookup
   /** `client.enforce_auth_on_inference`: then the identity must be a virtual key. */
   enforceAuth: () => boolean
   config?: OAuthServerConfig
@@ -320,8 +321,7 @@ export class AuthorizationServer {
     if (!key) throw new ConsentError('vk_required')
     const vk = this.deps.state.virtualKeyByValue(key)
     if (!vk) throw new ConsentError('vk_invalid')
-    if (!vk.is_active || (vk.expires_at && Date.parse(vk.expires_at) <= this.now()))
-      throw new ConsentError('vk_inactive')
+    if (!virtualKeyUsable(vk, this.now())) throw new ConsentError('vk_inactive')
     await this.setIdentity(flow.id, { kind: 'vk', virtualKeyId: vk.id })
   }
 
