@@ -289,7 +289,8 @@ describe('per-user OAuth to an upstream MCP server', () => {
     })
     expect(reauth.statusCode).toBe(200)
     const fresh = reauth.json() as { authorize_url: string; session_id: string }
-    expect(fresh.authorize_url).toBe(`/api/oauth/upstream/${fresh.session_id}/start`)
+    // Absolute on the origin the caller used (inject's is localhost:80).
+    expect(fresh.authorize_url).toBe(`http://localhost:80/api/oauth/upstream/${fresh.session_id}/start`)
     expect((await sessions(h, { 'x-test-vk': 'A' })).map((r) => r.kind)).toEqual(['token'])
     // B cannot see, revoke or re-auth A's credential.
     const foreign = await h.app.inject({

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { asGatewayError, GatewayError, toErrorBody, type ErrorContext } from '../core/errors.js'
+import { absoluteLoginLinks } from '../mcp/oauth-client/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -67,7 +68,16 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, error: u
   const body = toErrorBody(err, request.errorContext)
   if (management) body.is_bifrost_error = false
   setErrorHeaders(reply, err)
-  return reply.code(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body))
+  const text = JSON.stringify(body)
+  return reply
+    .code(err.status)
+    .type('application/json; charset=utf-8')
+    .send(err.type === 'mcp_auth_required' ? absoluteLoginLinks(text, requestOrigin(request)) : text)
+}
+
+/** The origin the request came to (`<protocol>://<Host>`, a Host the origin guard let through). */
+export function requestOrigin(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const

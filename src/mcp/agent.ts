@@ -14,6 +14,14 @@ import {
 import { autoExecutableMetaTool, callCodeModeTool } from './code-mode/index.js'
 import { recordToolCall, type ToolCallRecord } from '../core/tool-calls.js'
 import type { McpTool, McpToolResult, McpToolSource } from './types.js'
+import { absoluteLoginLinks } from './oauth-client/index.js'
+
+declare module '../core/plugins.js' {
+  interface RequestFacts {
+    /** The origin the caller used (`<protocol>://<Host>`): tool results' login links are made absolute on it. */
+    requestOrigin?: string
+  }
+}
 
 /** Bifrost's default `mcp_agent_depth`. */
 export const DEFAULT_MCP_AGENT_DEPTH = 10
@@ -123,6 +131,8 @@ export async function runCalls(
   const controller = new AbortController()
   const stopListening = onAbort(ctx.signal, () => controller.abort())
   const identity = callIdentity(ctx.facts.virtualKey, ctx.headers)
+  const origin = ctx.facts.requestOrigin
+  const absolute = (text: string) => (origin ? absoluteLoginLinks(text, origin) : text)
   try {
     return await Promise.all(
       calls.map(async ({ call, tool, args, run }): Promise<ChatMessage> => {
@@ -138,10 +148,10 @@ export async function runCalls(
                 signal: controller.signal,
                 identity,
               })
-          content = answer = toolResultText(result)
+          content = answer = absolute(toolResultText(result))
           if (result.isError) error = content
         } catch (err) {
-          error = (err as Error).message
+          error = absolute((err as Error).message)
           if (err instanceof GatewayError && err.code === 'request_cancelled') throw err
           content = `Error: ${error}`
         } finally {
@@ -187,6 +197,7 @@ export function roundContext(first: GatewayContext): GatewayContext {
   ctx.passthrough = first.passthrough
   ctx.route = first.route
   ctx.facts.mcpAgentFirst = first
+  ctx.facts.requestOrigin = first.facts.requestOrigin
   return ctx
 }
 

@@ -34,6 +34,7 @@ import { McpSessions } from './sessions.js'
 import { isCatalogSource, type McpTool, type McpToolSource } from './types.js'
 import { virtualScope, type VirtualMcp } from './virtual.js'
 import { callCodeModeTool, isCodeModeTool, withCodeMode, type SandboxLimits } from './code-mode/index.js'
+import { absoluteLoginLinks } from './oauth-client/index.js'
 
 export interface McpServerDeps {
   source: McpToolSource
@@ -128,6 +129,19 @@ export function listedTool(tool: McpTool): Tool {
   } as Tool
 }
 
+/** A tool result whose login links (an upstream needing the caller's login) are absolute on the origin the MCP client used. */
+function withAbsoluteLoginLinks(
+  result: CallToolResult,
+  extra: { requestInfo?: { url?: URL } },
+): CallToolResult {
+  const origin = extra.requestInfo?.url?.origin
+  if (!origin || !Array.isArray(result.content)) return result
+  const content = result.content.map((c) =>
+    c.type === 'text' ? { ...c, text: absoluteLoginLinks(c.text, origin) } : c,
+  )
+  return { ...result, content }
+}
+
 /** Who calls, and what they may use: resolved per request, so that a session follows key changes. */
 interface Caller {
   vk: McpVirtualKey | undefined
@@ -193,7 +207,8 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
       const { signal } = extra
       const limits = deps.codeModeLimits?.()
       const ctx = { source: deps.source, vk, headers, anonymous, access: caller.scope, signal, limits }
-      return (await callCodeModeTool(req.params.name, req.params.arguments ?? {}, ctx)) as CallToolResult
+      const result = await callCodeModeTool(req.params.name, req.params.arguments ?? {}, ctx)
+      return withAbsoluteLoginLinks(result as CallToolResult, extra)
     }
     let tool: McpTool
     try {
@@ -218,10 +233,14 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
             relay('notifications/message', { ...m })
         },
       })
-      return result as CallToolResult
+      return withAbsoluteLoginLinks(result as CallToolResult, extra)
     } catch (err) {
       // A failed call is the tool's result, for the model to read, not a protocol error.
-      return { isError: true, content: [{ type: 'text', text: asGatewayError(err).message }] }
+      const failed: CallToolResult = {
+        isError: true,
+        content: [{ type: 'text', text: asGatewayError(err).message }],
+      }
+      return withAbsoluteLoginLinks(failed, extra)
     }
   })
   if (catalog) {

@@ -3,7 +3,6 @@ import { parseAnonymousTools, type AnonymousToolGrants } from '../../mcp/access.
 import { PerUserOAuth } from '../../mcp/oauth-client/index.js'
 import type { ConfigStore } from '../../store/index.js'
 import { assertStdioAllowed, withoutStdioClients } from '../mcp-stdio-policy.js'
-import { currentRequestOrigin } from '../request-origin.js'
 import type { Base } from './foundation.js'
 import type { Closers } from './lifecycle.js'
 
@@ -44,7 +43,6 @@ export async function startMcpClients(
       },
     },
     externalUrl: () => (client as { mcp_external_client_url?: string }).mcp_external_client_url,
-    requestOrigin: currentRequestOrigin,
     listenHost: () => base.opts.host ?? '127.0.0.1',
     names: { virtualKey: deps.virtualKeyName },
   })

@@ -7,7 +7,6 @@ import { installAdminAuth, type AdminAuth } from '../auth.js'
 import { inFile } from '../config-file.js'
 import { installOriginGuard, type OriginPolicy } from '../origin-guard.js'
 import { installPageHeaders } from '../page-headers.js'
-import { installRequestOrigin } from '../request-origin.js'
 import { adminOnInference } from '../routes/file-ownership.js'
 import { buildServer } from '../server.js'
 import { announceSetupToken, setupToken } from '../setup-token.js'
@@ -78,7 +77,6 @@ export async function startServer(
     loopbackOnly: () => loopbackOnly,
   }
   installOriginGuard(app, originPolicy)
-  installRequestOrigin(app)
   installPageHeaders(app)
   const { config, env } = base
   // Bifrost reads the admin login at the top level or under `governance`.

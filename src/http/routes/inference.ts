@@ -22,7 +22,7 @@ import type {
   ResponsesStreamItem,
   StreamResult,
 } from '../../core/provider-adapter.js'
-import { sendError } from '../errors.js'
+import { requestOrigin, sendError } from '../errors.js'
 import { arrivalOf } from '../arrival.js'
 import { carriesExtraFields, StreamExtraFields, withExtraFields } from '../extra-fields.js'
 import { SseWriter } from '../sse.js'
@@ -235,8 +235,12 @@ export function registerInferenceRoutes(
   prefix = '/v1',
 ): InferenceHandlers {
   const handlers = {} as InferenceHandlers
-  const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) =>
-    beginRequest(request, reply, type, model, allowDirectKeys())
+  const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, model: string) => {
+    const ctx = beginRequest(request, reply, type, model, allowDirectKeys())
+    // Agent mode's tool results may carry login links, made absolute on this origin.
+    if (mcpAgent) ctx.facts.requestOrigin = requestOrigin(request)
+    return ctx
+  }
 
   app.post(
     `${prefix}/chat/completions`,

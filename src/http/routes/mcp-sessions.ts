@@ -3,6 +3,7 @@ import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
 import type { GovernanceState } from '../../governance/state.js'
 import {
+  absoluteLoginLinks,
   callerBindings,
   CLIENT_METADATA_PATH,
   oauthConfigStatus,
@@ -75,9 +76,10 @@ export function registerMcpSessionRoutes(
     return reply.status(204).send()
   })
 
-  app.post<{ Params: { id: string } }>('/api/mcp/sessions/:id/reauth', async (request) =>
-    oauth.reauth(request.params.id, await caller(request)),
-  )
+  app.post<{ Params: { id: string } }>('/api/mcp/sessions/:id/reauth', async (request) => {
+    const answer = await oauth.reauth(request.params.id, await caller(request))
+    return { ...answer, authorize_url: absoluteLoginLinks(answer.authorize_url, requestOrigin(request)) }
+  })
 
   // Bifrost's OAuth config of an MCP client: its status, and revoking its token.
   app.get<{ Params: { id: string } }>('/api/mcp/oauth/:id', async (request) => {

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, type ErrorCode } from '../../core/errors.js'
+import { absoluteLoginLinks } from '../../mcp/oauth-client/index.js'
+import { requestOrigin } from '../errors.js'
 import {
   CONSENT_FAILURES,
   ConsentError,
@@ -18,10 +20,8 @@ export interface OAuthServerRouteDeps {
   server: AuthorizationServer
 }
 
-/** The origin the request came to, for metadata and issuer when no `issuer_url` is configured. */
-export function requestOrigin(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`
-}
+// The origin the request came to, for metadata and issuer when no `issuer_url` is configured.
+export { requestOrigin }
 
 /** A cookie of the request, decoded. */
 export function cookie(request: FastifyRequest, name: string): string | undefined {
@@ -148,9 +148,11 @@ export function registerOAuthServerRoutes(app: FastifyInstance, { server }: OAut
       try {
         const view = await server.view(flowId, cookie(request, FLOW_COOKIE))
         if (!view.identity) return reply.redirect(consentUrl(view.id, 'identity_required'), 302)
-        return reply
-          .type('text/html; charset=utf-8')
-          .send(mcpsPage(view, await server.pendingUpstreams(view)))
+        const origin = requestOrigin(request)
+        const upstreams = (await server.pendingUpstreams(view)).map((u) =>
+          u.login_url === undefined ? u : { ...u, login_url: absoluteLoginLinks(u.login_url, origin) },
+        )
+        return reply.type('text/html; charset=utf-8').send(mcpsPage(view, upstreams))
       } catch (err) {
         return sendConsentError(request, reply, err)
       }

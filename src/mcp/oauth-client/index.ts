@@ -2,6 +2,7 @@ export {
   PerUserOAuth,
   CALLBACK_PATH,
   loginPath,
+  absoluteLoginLinks,
   ADMIN_AUTH_MODE,
   type VerificationFlow,
   type PerUserOAuthOptions,

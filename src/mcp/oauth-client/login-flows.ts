@@ -11,8 +11,23 @@ import type { McpClientConfig } from '../clients/config.js'
 import { ADMIN_AUTH_MODE, type McpIdentity } from './identity.js'
 import type { LoginBinding } from './login-binding.js'
 
+const LOGIN_PATH_PREFIX = '/api/oauth/upstream/'
+
 /** The path of the login link a `mcp_auth_required` answer carries; it redirects to the upstream. */
-export const loginPath = (flowId: string) => `/api/oauth/upstream/${encodeURIComponent(flowId)}/start`
+export const loginPath = (flowId: string) => `${LOGIN_PATH_PREFIX}${encodeURIComponent(flowId)}/start`
+
+// A relative login link: at the start, or after a space, quote or bracket (never inside a URL).
+const RELATIVE_LOGIN_LINK = /(^|[\s"'(<])\/api\/oauth\/upstream\//g
+
+/**
+ * Login links are relative unless `mcp_external_client_url` is set: the HTTP edges that send them
+ * (error answers, /mcp tool results, agent-mode tool results, the re-auth answer, consent pages)
+ * make them absolute on the origin the caller used, so that a user can open them from an MCP client.
+ */
+export function absoluteLoginLinks(text: string, origin: string): string {
+  if (!text.includes(LOGIN_PATH_PREFIX)) return text
+  return text.replace(RELATIVE_LOGIN_LINK, `$1${origin.replace(/\/+$/, '')}${LOGIN_PATH_PREFIX}`)
+}
 
 /** The outcome of the upstream's redirect back to Heimdall, for the page the browser sees. */
 export interface CallbackOutcome {
@@ -28,9 +43,8 @@ export interface LoginFlowsOptions {
   now: () => number
   /** How long a login flow stays open; default 15 minutes (Bifrost's). */
   flowTtlMs?: number
-  /** `client.mcp_external_client_url`, else the origin of the request being served: the base of login links. */
+  /** `client.mcp_external_client_url`: the base of login links; without it they are relative. */
   externalUrl?: () => string | undefined
-  requestOrigin?: () => string | undefined
   names?: { user?(id: string): string | undefined; virtualKey?(id: string): string | undefined }
 }
 
@@ -43,7 +57,7 @@ export const UNKNOWN_LOGIN: CallbackOutcome = {
 
 /**
  * The pending upstream logins of per-user OAuth (`mcp_oauth_flows`): one per (identity, MCP
- * client), behind an absolute login link, claimed once by the upstream's redirect back.
+ * client), behind a login link, claimed once by the upstream's redirect back.
  */
 export class LoginFlows {
   constructor(private readonly o: LoginFlowsOptions) {}
@@ -179,9 +193,9 @@ export class LoginFlows {
     return returnTo === undefined ? { flow } : { flow, returnTo }
   }
 
-  /** Absolute: on `mcp_external_client_url` when set, else on the origin of the request being served. */
+  /** On `mcp_external_client_url` when set, else relative (see absoluteLoginLinks). */
   loginUrl(flowId: string): string {
-    const base = this.o.externalUrl?.() || this.o.requestOrigin?.() || ''
+    const base = this.o.externalUrl?.() || ''
     return `${base.replace(/\/+$/, '')}${loginPath(flowId)}`
   }
 

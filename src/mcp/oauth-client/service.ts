@@ -81,8 +81,6 @@ export interface PerUserOAuthOptions {
   }
   /** `client.mcp_external_client_url`: the public base URL of Heimdall, for login and callback URLs. */
   externalUrl?: () => string | undefined
-  /** The origin of the request being served (vetted by the origin guard), for absolute login links. */
-  requestOrigin?: () => string | undefined
   /** The address Heimdall listens on: without an external URL, the only Host besides loopback names a callback may use. */
   listenHost?: () => string | undefined
   /** Resolves the hosts of upstream OAuth URLs before they are fetched; default `dns.lookup`. */
@@ -97,7 +95,7 @@ export interface PerUserOAuthOptions {
   flowTtlMs?: number
 }
 
-export { loginPath, type CallbackOutcome } from './login-flows.js'
+export { absoluteLoginLinks, loginPath, type CallbackOutcome } from './login-flows.js'
 
 /** How the browser opening a login link proved whose it is, and where it goes back afterwards. */
 export interface LoginStart {
