@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { GatewayError } from './errors.js'
+import type { TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 import {
+  AdaptiveLoadBalancingSchema,
+  CircuitBreakerSchema,
   DEFAULT_CONCURRENCY,
   DEFAULT_NETWORK,
   type ProviderConfig,
@@ -107,6 +111,9 @@ export function normalizeProvider(name: string, input: ProviderConfigInput): Pro
       },
     )
   }
+  // config.json's providers reach here unchecked: their resilience settings are checked as the API's are.
+  checkSection('circuit_breaker', CircuitBreakerSchema, input.circuit_breaker)
+  checkSection('adaptive_load_balancing', AdaptiveLoadBalancingSchema, input.adaptive_load_balancing)
   // Validate durations early so a bad value is a 400 at configuration time, not a failure per request.
   parseDurationMs(input.network_config?.retry_backoff_initial, 0)
   parseDurationMs(input.network_config?.retry_backoff_max, 0)
@@ -116,10 +123,21 @@ export function normalizeProvider(name: string, input: ProviderConfigInput): Pro
     'send_back_raw_response',
     'store_raw_request_response',
     'custom_provider_config',
+    'circuit_breaker',
+    'adaptive_load_balancing',
   ] as const) {
     if (input[field] !== undefined) (cfg as unknown as Record<string, unknown>)[field] = input[field]
   }
   return cfg
+}
+
+function checkSection(field: string, schema: TSchema, value: unknown): void {
+  if (value === undefined || Value.Check(schema, value)) return
+  const first = Value.Errors(schema, value).First()
+  const path = [field, ...(first?.path.split('/').filter(Boolean) ?? [])].join('.')
+  throw new GatewayError('invalid_request', `${path}: ${first?.message.toLowerCase() ?? 'invalid'}`, {
+    param: path,
+  })
 }
 
 /** The network settings of a provider with Bifrost's defaults applied. */

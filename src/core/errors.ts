@@ -50,6 +50,7 @@ export const ERRORS = {
   // the gateway's own state
   request_cancelled: { status: 499, type: 'request_cancelled' },
   queue_full: { status: 503, type: 'service_unavailable' },
+  circuit_open: { status: 503, type: 'service_unavailable' },
   shutting_down: { status: 503, type: 'service_unavailable' },
   store_unavailable: { status: 503, type: 'service_unavailable' },
   internal: { status: 500, type: 'api_error' },

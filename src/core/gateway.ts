@@ -26,6 +26,7 @@ import {
 import { asGatewayError, GatewayError } from './errors.js'
 import { selectKey, modelForKey } from './router/keys.js'
 import { declaredModels, KEYLESS_KEY, pickKey } from './router/pick-key.js'
+import { HealthTracker } from './router/health.js'
 import { ConcurrencyLimiter } from './router/limiter.js'
 import type { ProviderRegistry } from './router/registry.js'
 import { backoffMs, sleep } from './router/retry.js'
@@ -86,6 +87,8 @@ export class Gateway {
   private readonly env: NodeJS.ProcessEnv
   private readonly limiters = new Map<string, ConcurrencyLimiter>()
   private readonly networks = new WeakMap<ProviderConfig, EffectiveNetwork>()
+  /** Health of every (provider, key, model) target: circuit breakers and adaptive weights. */
+  readonly health = new HealthTracker()
   readonly lookup: TargetLookup
 
   constructor(opts: GatewayOptions) {
@@ -467,7 +470,7 @@ export class Gateway {
       if (ctx.attempts >= this.maxTotalAttempts) {
         throw lastKeyError ?? new GatewayError('attempts_exhausted', `gave up after ${ctx.attempts} attempts`)
       }
-      const key = pickKey(ctx, config, target.model, dead, avoid, this.isKeyless(config))
+      const key = pickKey(ctx, config, target.model, dead, avoid, this.isKeyless(config), this.health)
       if (!key) {
         if (dead.size > 0) {
           throw new GatewayError(
@@ -511,6 +514,7 @@ export class Gateway {
         record.endNs = t1
         ctx.upstreamNs += t1 - t0
         ctx.upstreamLatencyMs = Number(t1 - t0) / 1e6
+        this.health.success(config, key, target.model, ctx.upstreamLatencyMs)
         return result
       } catch (err) {
         record.endNs = process.hrtime.bigint()
@@ -518,6 +522,7 @@ export class Gateway {
         const e = scrubSecret(asGatewayError(err), attempt.secret)
         record.error = e
         if (ctx.signal.aborted) throw cancelled(ctx)
+        this.health.failure(config, key, target.model, e)
         // A refused key moves on to the next key whatever the status (Gemini refuses keys with a 400).
         if (e.keyDead) {
           dead.add(key.id)

@@ -77,6 +77,7 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       cluster,
       governance,
       isBuiltinProvider,
+      providerHealth: () => gateway.health.snapshot(),
     })
     closers.add(() => observability.close())
     registerObservabilityRoutes(app, observability, { config, client, configStore: store, env, adminAuth })

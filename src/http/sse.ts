@@ -10,19 +10,36 @@ export class SseWriter {
   private closed = false
   private pending: (string | Buffer)[] = []
   private behind = false
+  /** Re-armed at each write: fires after `client.stream_keepalive_seconds` of silence. */
+  private keepAlive: NodeJS.Timeout | undefined
 
   constructor(reply: FastifyReply, headers: Record<string, string>) {
     reply.hijack()
     this.res = reply.raw
     this.res.on('close', () => {
       this.closed = true
+      clearTimeout(this.keepAlive)
+      this.keepAlive = undefined
     })
-    this.res.writeHead(200, {
+    const all = {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
       ...headers,
-    })
+    }
+    this.res.writeHead(200, all)
+    const keepAliveMs = (reply.server as { sseKeepAliveMs?: () => number }).sseKeepAliveMs?.() ?? 0
+    // Comments are SSE's own; other event streams (Bedrock's binary frames) get none.
+    if (keepAliveMs > 0 && all['content-type'].startsWith('text/event-stream')) {
+      this.keepAlive = setTimeout(this.ping, keepAliveMs)
+      this.keepAlive.unref()
+    }
+  }
+
+  private readonly ping = (): void => {
+    if (this.isClosed) return
+    if (this.pending.length === 0 && !this.behind) this.behind = !this.res.write(': keep-alive\n\n')
+    this.keepAlive?.refresh()
   }
 
   get isClosed(): boolean {
@@ -54,6 +71,7 @@ export class SseWriter {
   private readonly flush = (): void => {
     const chunk = this.take()
     if (chunk !== undefined && !this.isClosed) this.behind = !this.res.write(chunk)
+    this.keepAlive?.refresh()
   }
 
   /** Resolves when the client has read what was written, or has gone. */
@@ -74,6 +92,8 @@ export class SseWriter {
   }
 
   end(frame?: string): void {
+    clearTimeout(this.keepAlive)
+    this.keepAlive = undefined
     if (this.isClosed) return
     if (frame) this.pending.push(frame)
     const chunk = this.take()

@@ -7,6 +7,7 @@ import type { StandaloneToolCall } from '../core/tool-calls.js'
 import type { ConfigStore } from '../store/index.js'
 import type { Logger } from './logger.js'
 import { createLogging, type LogRouteSources } from './logs/index.js'
+import type { HealthSource } from './health-metrics.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createTracing } from './tracing.js'
 
@@ -25,6 +26,8 @@ export interface ObservabilityDeps {
   governance: GovernanceRuntime
   /** Whether Heimdall ships a provider of this name (metric labels keep it rather than fold it). */
   isBuiltinProvider(name: string): boolean
+  /** Provider health for its /metrics gauges. */
+  providerHealth?: HealthSource
 }
 
 /** One part of observability: the gateway hook it adds, and how it stops. */

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { registerHealthGauges } from './health-metrics.js'
 import type { GatewayContext, GatewayHook } from '../core/context.js'
 import { ERRORS, type ErrorCode } from '../core/errors.js'
 import { findPrice, PRICES } from '../governance/pricing/index.js'
@@ -222,6 +223,8 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
       this.inc(sources.logQueue().dropped)
     },
   })
+
+  if (deps.providerHealth) registerHealthGauges(registers, deps.providerHealth)
 
   function governanceLabels(ctx: GatewayContext): Record<string, string> {
     if (extra.length === 0) return {}

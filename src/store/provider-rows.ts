@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from 'kysely'
-import type { ProviderConfig, ProviderKey } from '../core/schemas/index.js'
+import type { NetworkConfig, ProviderConfig, ProviderKey } from '../core/schemas/index.js'
 import { isSealed, type SecretCipher } from './crypto.js'
 import {
   KEY_CONFIG_FIELDS,
@@ -22,7 +22,7 @@ export function providerToRow(
 ): Insertable<ProvidersTable> {
   return {
     name: cfg.name,
-    network_config: JSON.stringify(mapNetworkSecrets(cfg.network_config, cipher.seal)),
+    network_config: JSON.stringify(withResilience(mapNetworkSecrets(cfg.network_config, cipher.seal), cfg)),
     concurrency_and_buffer_size: JSON.stringify(cfg.concurrency_and_buffer_size),
     proxy_config:
       cfg.proxy_config === undefined
@@ -74,12 +74,14 @@ export function providerFromRows(
   keyRows: readonly KeyRow[],
   cipher: SecretCipher,
 ): ProviderConfig {
+  const { [RESILIENCE]: resilience, ...network } = parseJson<Record<string, unknown>>(row.network_config)
   const cfg: ProviderConfig = {
     name: row.name,
     keys: keyRows.map((k) => keyFromRow(k, cipher)),
-    network_config: mapNetworkSecrets(parseJson(row.network_config), cipher.open),
+    network_config: mapNetworkSecrets(network, cipher.open),
     concurrency_and_buffer_size: parseJson(row.concurrency_and_buffer_size),
   }
+  if (resilience !== undefined) Object.assign(cfg, resilience)
   if (row.proxy_config !== null) {
     cfg.proxy_config = mapSecretFields(parseJson(row.proxy_config), PROXY_SECRET_FIELDS, cipher.open)
   }
@@ -142,4 +144,19 @@ function jsonOrNull(value: unknown): string | null {
 
 function parseJson<T>(text: string): T {
   return JSON.parse(text) as T
+}
+
+/**
+ * A provider's circuit breaker and adaptive load balancing settings ride in its network_config
+ * column under this member (no column of their own), and leave it again when read.
+ */
+const RESILIENCE = 'heimdall_resilience'
+
+function withResilience(network: NetworkConfig, cfg: ProviderConfig): Record<string, unknown> {
+  if (cfg.circuit_breaker === undefined && cfg.adaptive_load_balancing === undefined) return network
+  const resilience: Partial<ProviderConfig> = {}
+  if (cfg.circuit_breaker !== undefined) resilience.circuit_breaker = cfg.circuit_breaker
+  if (cfg.adaptive_load_balancing !== undefined)
+    resilience.adaptive_load_balancing = cfg.adaptive_load_balancing
+  return { ...network, [RESILIENCE]: resilience }
 }

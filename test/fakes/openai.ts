@@ -20,7 +20,8 @@ export async function startFakeOpenAI(port = 0): Promise<FakeServer> {
 let seq = 0
 const id = (prefix: string) => `${prefix}-${Date.now().toString(36)}${(++seq).toString(36)}`
 
-function handle(ctx: FakeContext): void {
+/** The fake's answer to one request, for fakes that wrap it (per-key faults, latency). */
+export function handle(ctx: FakeContext): void {
   const { req, res, path, body } = ctx
   const auth = req.headers.authorization ?? ''
   if (auth === 'Bearer sk-bad') {

@@ -18,19 +18,22 @@ export function keyAllowsModel(key: ProviderKey, model: string): boolean {
 /**
  * Weighted random choice among the keys that may serve the model, leaving out `exclude`.
  * Every positive weight counts, however small; when all weights are zero the choice is uniform.
+ * `weightOf` replaces the configured weights (adaptive load balancing).
  */
 export function selectKey(
   keys: readonly ProviderKey[],
   model: string,
   exclude: ReadonlySet<string>,
   random: () => number = Math.random,
+  weightOf: (k: ProviderKey) => number = configuredWeight,
 ): ProviderKey | undefined {
   let total = 0
   let eligible = 0
   for (const k of keys) {
     if (exclude.has(k.id) || !keyAllowsModel(k, model)) continue
     eligible++
-    total += k.weight > 0 ? k.weight : 0
+    const w = weightOf(k)
+    total += w > 0 ? w : 0
   }
   if (eligible === 0) return undefined
   if (total <= 0) {
@@ -44,12 +47,18 @@ export function selectKey(
   let r = random() * total
   let last: ProviderKey | undefined
   for (const k of keys) {
-    if (exclude.has(k.id) || !keyAllowsModel(k, model) || k.weight <= 0) continue
+    if (exclude.has(k.id) || !keyAllowsModel(k, model)) continue
+    const w = weightOf(k)
+    if (w <= 0) continue
     last = k
-    r -= k.weight
+    r -= w
     if (r < 0) return k
   }
   return last
+}
+
+function configuredWeight(k: ProviderKey): number {
+  return k.weight
 }
 
 /** The provider's name for a model on this key: its alias if the key maps one. */

@@ -27,6 +27,8 @@ export const ClientConfigSchema = Type.Object(
     log_max_content_chars: Type.Optional(Type.Integer({ minimum: 1024 })),
     /** Heimdall: most connections open at once from one client address; 0: no cap. */
     max_connections_per_client: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Heimdall: seconds of upstream silence after which a stream gets an SSE comment (`: keep-alive`); 0: never. */
+    stream_keepalive_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 600 })),
     /** Most agent rounds (auto-executed MCP tools, then the model again) per chat completion; 0: off. */
     mcp_agent_depth: Type.Optional(Type.Integer({ minimum: 0 })),
   },

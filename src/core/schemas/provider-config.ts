@@ -79,6 +79,42 @@ export const CustomProviderConfigSchema = Type.Object(
 )
 export type CustomProviderConfig = Static<typeof CustomProviderConfigSchema>
 
+/**
+ * Heimdall: the circuit breaker of a provider's (key, model) targets. Off unless `enabled`; the
+ * other fields have defaults (DEFAULT_CIRCUIT_BREAKER in router/health.ts).
+ */
+export const CircuitBreakerSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    /** Consecutive failures that open the circuit. */
+    failure_threshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    /** Share of failed requests in the window (with at least `min_requests`) that opens it. */
+    error_rate_threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    min_requests: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    /** The sliding window the error rate is measured over. */
+    window_seconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 3600 })),
+    /** How long an open circuit stays open before a probe request is let through (at least Retry-After). */
+    open_seconds: Type.Optional(Type.Number({ minimum: 0.05, maximum: 3600 })),
+    /** Successful probes in a row that close it again. */
+    half_open_probes: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  },
+  { additionalProperties: false },
+)
+export type CircuitBreakerConfig = Static<typeof CircuitBreakerSchema>
+
+/** Heimdall: key weights (and virtual keys' weights of this provider) scaled by observed latency and errors. */
+export const AdaptiveLoadBalancingSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    /** The least share of its configured weight a slow or failing target keeps (so it is still measured). */
+    min_weight_ratio: Type.Optional(Type.Number({ minimum: 0.01, maximum: 1 })),
+    /** How often the weights are recomputed from what was observed. */
+    recompute_seconds: Type.Optional(Type.Number({ minimum: 0.05, maximum: 300 })),
+  },
+  { additionalProperties: false },
+)
+export type AdaptiveLoadBalancingConfig = Static<typeof AdaptiveLoadBalancingSchema>
+
 export const ProviderConfigSchema = Type.Object(
   {
     keys: Type.Optional(Type.Array(ProviderKeySchema)),
@@ -89,6 +125,8 @@ export const ProviderConfigSchema = Type.Object(
     send_back_raw_response: Type.Optional(Type.Boolean()),
     store_raw_request_response: Type.Optional(Type.Boolean()),
     custom_provider_config: Type.Optional(CustomProviderConfigSchema),
+    circuit_breaker: Type.Optional(CircuitBreakerSchema),
+    adaptive_load_balancing: Type.Optional(AdaptiveLoadBalancingSchema),
   },
   Open,
 )
@@ -126,6 +164,8 @@ export interface ProviderConfig {
   send_back_raw_response?: boolean
   store_raw_request_response?: boolean
   custom_provider_config?: CustomProviderConfig
+  circuit_breaker?: CircuitBreakerConfig
+  adaptive_load_balancing?: AdaptiveLoadBalancingConfig
   config_hash?: string
 }
 

@@ -2,6 +2,7 @@ import type { Cluster } from '../../cluster/index.js'
 import { governanceKeyStore } from '../../governance/access-profile-shapes.js'
 import { AccessProfileService } from '../../governance/access-profiles.js'
 import { UserService } from '../../governance/users.js'
+import { registerProviderHealth } from '../provider-health.js'
 import { registerAccessProfileRoutes } from '../routes/access-profiles.js'
 import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from '../routes/config.js'
 import { registerGovernanceRoutes } from '../routes/governance.js'
@@ -36,6 +37,8 @@ export async function registerManagementRoutes(
     store,
     onChange: (name) => cluster.bus.publish(PROVIDERS_TOPIC, { name }),
   })
+  // GET /api/providers/health, circuit changes shared with the other nodes, SSE keep-alive.
+  registerProviderHealth(app, { health: deps.gateway.health, registry, bus: cluster.bus, client })
   registerModelRoutes(app, { registry })
   registerQuotaRoute(app, { state: governance.state, usage: governance.usage })
   registerConfigRoutes(app, {

@@ -1,0 +1,309 @@
+import { GatewayError } from '../errors.js'
+import type { ProviderConfig, ProviderKey } from '../schemas/index.js'
+import { TargetHealth, type Failure } from './target-health.js'
+
+export { TargetHealth, type Failure } from './target-health.js'
+
+/** A provider's health settings with defaults applied. */
+export interface HealthSettings {
+  windowMs: number
+  breaker:
+    | {
+        failureThreshold: number
+        errorRateThreshold: number
+        minRequests: number
+        openMs: number
+        halfOpenProbes: number
+      }
+    | undefined
+  adaptive: { minWeightRatio: number; recomputeMs: number } | undefined
+}
+
+export const DEFAULT_CIRCUIT_BREAKER = {
+  failure_threshold: 5,
+  error_rate_threshold: 0.5,
+  min_requests: 10,
+  window_seconds: 30,
+  open_seconds: 30,
+  half_open_probes: 1,
+} as const
+
+export const DEFAULT_ADAPTIVE = { min_weight_ratio: 0.1, recompute_seconds: 5 } as const
+
+export function healthSettings(cfg: ProviderConfig): HealthSettings {
+  const b = cfg.circuit_breaker
+  const a = cfg.adaptive_load_balancing
+  const d = DEFAULT_CIRCUIT_BREAKER
+  return {
+    windowMs: (b?.window_seconds ?? d.window_seconds) * 1000,
+    breaker:
+      b?.enabled === true
+        ? {
+            failureThreshold: b.failure_threshold ?? d.failure_threshold,
+            errorRateThreshold: b.error_rate_threshold ?? d.error_rate_threshold,
+            minRequests: b.min_requests ?? d.min_requests,
+            openMs: (b.open_seconds ?? d.open_seconds) * 1000,
+            halfOpenProbes: b.half_open_probes ?? d.half_open_probes,
+          }
+        : undefined,
+    adaptive:
+      a?.enabled === true
+        ? {
+            minWeightRatio: a.min_weight_ratio ?? DEFAULT_ADAPTIVE.min_weight_ratio,
+            recomputeMs: (a.recompute_seconds ?? DEFAULT_ADAPTIVE.recompute_seconds) * 1000,
+          }
+        : undefined,
+  }
+}
+
+/** A change of a target's circuit, as told to the other nodes. */
+export interface CircuitTransition {
+  provider: string
+  keyId: string
+  keyName: string
+  model: string
+  state: 'open' | 'closed'
+  /** Epoch ms; for `open`. */
+  openUntil?: number
+  reason: string
+  node: string
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy' | 'recovering' | 'idle'
+
+/** One (key, model) target as the health API and /metrics show it. */
+export interface TargetHealthView {
+  key_id: string
+  key_name: string
+  model: string
+  status: HealthStatus
+  circuit: 'closed' | 'open' | 'half_open'
+  requests: number
+  errors: number
+  rate_limited: number
+  timeouts: number
+  error_rate: number
+  latency_ms_avg: number | null
+  latency_ms_ewma: number | null
+  consecutive_failures: number
+  weight_ratio: number
+  open_until: string | null
+  last_error: string | null
+  reason: string | null
+}
+
+/**
+ * The targets of one provider and model that a request may use, seen once per key pick: which are
+ * open, their adaptive weights, and the claim of a half-open target's probe.
+ */
+export interface PickView {
+  /** `dead` plus the keys whose circuit is open (or whose probe is already out). */
+  exclude(dead: ReadonlySet<string>): ReadonlySet<string>
+  /** Weights scaled by observed latency and errors; undefined when adaptive balancing is off. */
+  weightOf: ((k: ProviderKey) => number) | undefined
+  /** Marks the chosen key's probe as sent when its circuit is half-open. */
+  claim(key: ProviderKey): void
+  /** The refusal when every key that could serve is open. */
+  refusal(): GatewayError
+}
+
+interface ProviderEntry {
+  config: ProviderConfig
+  settings: HealthSettings
+  /** keyId -> model -> target */
+  targets: Map<string, Map<string, TargetHealth>>
+  /** Targets whose circuit is not closed: none means picks need not look. */
+  unavailable: number
+}
+
+/**
+ * Health of every (provider, key, model) target from its recent results: a sliding window of
+ * requests, errors, 429s, timeouts and latency; a circuit breaker per target; adaptive weights.
+ * In memory, cheap on the hot path (no allocation per request once a target is known); circuit
+ * changes are announced (`onTransition`) so that other nodes can apply them (`applyRemote`).
+ */
+export class HealthTracker {
+  private readonly providers = new Map<string, ProviderEntry>()
+  private readonly listeners = new Set<(t: CircuitTransition) => void>()
+  readonly node: string
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.node = Math.random().toString(36).slice(2, 10)
+  }
+
+  onTransition(listener: (t: CircuitTransition) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** What a key pick must consider for this provider and model; undefined when nothing (the common case). */
+  view(config: ProviderConfig, model: string): PickView | undefined {
+    const entry = this.entry(config)
+    const adaptive = entry.settings.adaptive
+    if (entry.unavailable === 0 && !adaptive) return undefined
+    const now = this.now()
+    const byKey = entry.targets
+    if (adaptive) this.recompute(entry, model, now)
+    return {
+      exclude: (dead) => {
+        if (entry.unavailable === 0) return dead
+        let out: Set<string> | undefined
+        for (const [keyId, models] of byKey) {
+          const t = models.get(model)
+          if (t && !t.admits(now, entry.settings)) (out ??= new Set(dead)).add(keyId)
+        }
+        return out ?? dead
+      },
+      weightOf: adaptive ? (k) => k.weight * (byKey.get(k.id)?.get(model)?.weightRatio ?? 1) : undefined,
+      claim: (key) => {
+        const t = byKey.get(key.id)?.get(model)
+        if (t && t.circuit === 'half_open') t.probeStartedAt = now
+      },
+      refusal: () => this.refusal(entry, model, now),
+    }
+  }
+
+  /** A target served: its latency (to the first item, for streams). */
+  success(config: ProviderConfig, key: ProviderKey, model: string, latencyMs: number): void {
+    if (key.id === 'direct') return
+    const entry = this.entry(config)
+    const t = this.target(entry, key, model)
+    const was = t.circuit
+    t.success(this.now(), latencyMs, entry.settings)
+    if (was !== 'closed' && t.circuit === 'closed') this.changed(entry, t, was, 'a probe request succeeded')
+  }
+
+  /** A target failed with an upstream error; errors that say nothing of its health are ignored. */
+  failure(config: ProviderConfig, key: ProviderKey, model: string, error: GatewayError): void {
+    const kind = failureKind(error)
+    if (kind === undefined || key.id === 'direct') return
+    const entry = this.entry(config)
+    const t = this.target(entry, key, model)
+    const was = t.circuit
+    const reason = t.failure(this.now(), kind, error, entry.settings)
+    if (reason !== undefined) this.changed(entry, t, was, reason)
+  }
+
+  /** A circuit change made on another node, to a provider configured here. */
+  applyRemote(msg: CircuitTransition, config: ProviderConfig): void {
+    if (msg.node === this.node) return
+    const entry = this.entry(config)
+    if (!entry.settings.breaker) return
+    const t = this.target(entry, { id: msg.keyId, name: msg.keyName } as ProviderKey, msg.model)
+    const was = t.circuit
+    if (msg.state === 'open') t.open(msg.openUntil ?? this.now(), `${msg.reason} (seen by another node)`)
+    else t.close(`${msg.reason} (seen by another node)`)
+    this.count(entry, was, t.circuit)
+  }
+
+  /** Every tracked target of each provider, for the health API and /metrics. */
+  snapshot(): { provider: string; targets: TargetHealthView[] }[] {
+    const now = this.now()
+    const out: { provider: string; targets: TargetHealthView[] }[] = []
+    for (const [provider, entry] of this.providers) {
+      const targets: TargetHealthView[] = []
+      for (const models of entry.targets.values())
+        for (const t of models.values()) targets.push(t.view(now, entry.settings))
+      out.push({ provider, targets })
+    }
+    return out
+  }
+
+  /** Forgets a provider (deleted) or resets its circuits (config changed). */
+  forget(provider: string): void {
+    this.providers.delete(provider)
+  }
+
+  private entry(config: ProviderConfig): ProviderEntry {
+    let entry = this.providers.get(config.name)
+    if (entry === undefined) {
+      entry = { config, settings: healthSettings(config), targets: new Map(), unavailable: 0 }
+      this.providers.set(config.name, entry)
+    } else if (entry.config !== config) {
+      // The provider was reconfigured: new settings; a breaker switched off lets every target through.
+      entry.config = config
+      entry.settings = healthSettings(config)
+      if (!entry.settings.breaker) {
+        for (const models of entry.targets.values()) for (const t of models.values()) t.close('breaker off')
+        entry.unavailable = 0
+      }
+    }
+    return entry
+  }
+
+  private target(entry: ProviderEntry, key: ProviderKey, model: string): TargetHealth {
+    let models = entry.targets.get(key.id)
+    if (!models) entry.targets.set(key.id, (models = new Map()))
+    let t = models.get(model)
+    if (!t) models.set(model, (t = new TargetHealth(key.id, key.name, model, this.now())))
+    return t
+  }
+
+  private changed(entry: ProviderEntry, t: TargetHealth, was: TargetHealth['circuit'], reason: string): void {
+    this.count(entry, was, t.circuit)
+    if (t.circuit === 'half_open') return
+    const msg: CircuitTransition = {
+      provider: entry.config.name,
+      keyId: t.keyId,
+      keyName: t.keyName,
+      model: t.model,
+      state: t.circuit,
+      reason,
+      node: this.node,
+    }
+    if (t.circuit === 'open') msg.openUntil = t.openUntil
+    for (const l of this.listeners) l(msg)
+  }
+
+  private count(entry: ProviderEntry, was: TargetHealth['circuit'], now: TargetHealth['circuit']): void {
+    if (was === 'closed' && now !== 'closed') entry.unavailable++
+    else if (was !== 'closed' && now === 'closed') entry.unavailable = Math.max(0, entry.unavailable - 1)
+  }
+
+  private recompute(entry: ProviderEntry, model: string, now: number): void {
+    const adaptive = entry.settings.adaptive!
+    let best = Infinity
+    let stale = false
+    for (const models of entry.targets.values()) {
+      const t = models.get(model)
+      if (!t) continue
+      if (now - t.weighedAt >= adaptive.recomputeMs) stale = true
+      if (t.ewmaMs > 0 && t.ewmaMs < best) best = t.ewmaMs
+    }
+    if (!stale) return
+    for (const models of entry.targets.values()) {
+      const t = models.get(model)
+      if (t) t.reweigh(now, best, adaptive.minWeightRatio, entry.settings)
+    }
+  }
+
+  private refusal(entry: ProviderEntry, model: string, now: number): GatewayError {
+    let until = Infinity
+    let reason = ''
+    for (const models of entry.targets.values()) {
+      const t = models.get(model)
+      if (!t || t.circuit === 'closed') continue
+      const at = t.circuit === 'open' ? t.openUntil : now + 1000
+      if (at < until) {
+        until = at
+        reason = t.reason ?? ''
+      }
+    }
+    const seconds = Math.max(1, Math.ceil(((until === Infinity ? now : until) - now) / 1000))
+    return new GatewayError(
+      'circuit_open',
+      `every key of ${entry.config.name} that serves ${model} is unhealthy (circuit open: ${reason}); next probe in ${seconds}s`,
+      { retryable: true, retryAfterMs: seconds * 1000, headers: { 'retry-after': String(seconds) } },
+    )
+  }
+}
+
+/** What an upstream error says of the target's health; undefined: nothing (the caller's mistake, our own state). */
+export function failureKind(e: GatewayError): Failure | undefined {
+  if (e.code === 'queue_full' || e.code === 'request_cancelled' || e.code === 'circuit_open') return undefined
+  if (e.keyDead) return 'error'
+  if (!e.retryable) return undefined
+  if (e.status === 429) return 'rate_limited'
+  if (e.code === 'upstream_timeout' || e.status === 504 || e.status === 408) return 'timeout'
+  return 'error'
+}

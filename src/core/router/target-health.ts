@@ -1,0 +1,200 @@
+import type { GatewayError } from '../errors.js'
+import type { HealthSettings, HealthStatus, TargetHealthView } from './health.js'
+
+export type Failure = 'error' | 'rate_limited' | 'timeout'
+
+/** Buckets of the sliding window; each holds requests, errors, 429s, timeouts and the latency sum. */
+const BUCKETS = 10
+const FIELDS = 5
+const REQ = 0
+const ERR = 1
+const RL = 2
+const TO = 3
+const LAT = 4
+/** How much the latest latency moves the running average. */
+const EWMA_ALPHA = 0.3
+
+/**
+ * One (provider, key, model) target: its recent results in a ring of time buckets (fixed size,
+ * nothing allocated per request), a latency average, and its circuit (closed, open, half-open).
+ */
+export class TargetHealth {
+  private readonly ring = new Float64Array(BUCKETS * FIELDS)
+  /** The bucket number (time / bucket length) of the newest bucket. */
+  private epoch = 0
+  private bucketMs = 0
+  ewmaMs = 0
+  consecutive = 0
+  circuit: 'closed' | 'open' | 'half_open' = 'closed'
+  openUntil = 0
+  probeStartedAt = 0
+  private probeSuccesses = 0
+  reason: string | undefined
+  lastError: string | undefined
+  weightRatio = 1
+  weighedAt = 0
+
+  constructor(
+    readonly keyId: string,
+    readonly keyName: string,
+    readonly model: string,
+    now: number,
+  ) {
+    this.weighedAt = now
+  }
+
+  /** Whether a request may go to this target now (an open circuit whose time is up lets one probe through). */
+  admits(now: number, s: HealthSettings): boolean {
+    if (this.circuit === 'closed') return true
+    if (this.circuit === 'open') {
+      if (now < this.openUntil) return false
+      this.circuit = 'half_open'
+      this.probeSuccesses = 0
+      this.probeStartedAt = 0
+    }
+    // One probe at a time; one that never reported back (its caller went away) is replaced after a while.
+    const probeTimeout = s.breaker?.openMs ?? 30_000
+    return this.probeStartedAt === 0 || now - this.probeStartedAt > probeTimeout
+  }
+
+  success(now: number, latencyMs: number, s: HealthSettings): void {
+    const i = this.slot(now, s) * FIELDS
+    this.ring[i + REQ]++
+    this.ring[i + LAT] += latencyMs
+    this.ewmaMs = this.ewmaMs === 0 ? latencyMs : this.ewmaMs + EWMA_ALPHA * (latencyMs - this.ewmaMs)
+    this.consecutive = 0
+    if (this.circuit === 'half_open') {
+      this.probeStartedAt = 0
+      if (++this.probeSuccesses >= (s.breaker?.halfOpenProbes ?? 1)) this.close('a probe request succeeded')
+    } else if (this.circuit === 'open' && !s.breaker) this.close('breaker off')
+  }
+
+  /** Records a failure; returns why the circuit changed, when it did. */
+  failure(now: number, kind: Failure, error: GatewayError, s: HealthSettings): string | undefined {
+    const i = this.slot(now, s) * FIELDS
+    this.ring[i + REQ]++
+    this.ring[i + ERR]++
+    if (kind === 'rate_limited') this.ring[i + RL]++
+    if (kind === 'timeout') this.ring[i + TO]++
+    this.consecutive++
+    this.lastError = `${error.status} ${error.message}`.slice(0, 300)
+    const b = s.breaker
+    if (!b) return undefined
+    const retryAfter = error.status === 429 || error.status === 503 ? (error.retryAfterMs ?? 0) : 0
+    if (this.circuit === 'open') return undefined
+    let reason: string | undefined
+    if (this.circuit === 'half_open') reason = `the probe request failed: ${this.lastError}`
+    else if (this.consecutive >= b.failureThreshold)
+      reason = `${this.consecutive} consecutive failures, the last: ${this.lastError}`
+    else {
+      const [req, err] = this.totals(now, s)
+      if (req >= b.minRequests && err / req >= b.errorRateThreshold)
+        reason = `${err} of the last ${req} requests failed, the last: ${this.lastError}`
+    }
+    if (reason !== undefined) this.open(now + Math.max(b.openMs, retryAfter), reason)
+    else if (retryAfter > 0) {
+      // Below the thresholds, a Retry-After still keeps requests away for as long as the provider asked.
+      reason = `the provider asked to wait (Retry-After ${Math.ceil(retryAfter / 1000)}s)`
+      this.open(now + retryAfter, reason)
+    }
+    return reason
+  }
+
+  open(until: number, reason: string): void {
+    this.circuit = 'open'
+    this.openUntil = until
+    this.probeStartedAt = 0
+    this.reason = reason
+  }
+
+  close(reason: string): void {
+    this.circuit = 'closed'
+    this.consecutive = 0
+    this.probeStartedAt = 0
+    this.reason = reason
+    // The failures that opened it are history: the error rate starts afresh.
+    for (let f = 0; f < this.ring.length; f += FIELDS) {
+      this.ring[f + ERR] = 0
+      this.ring[f + RL] = 0
+      this.ring[f + TO] = 0
+    }
+  }
+
+  /** The share of its configured weight the target gets: by latency against the fastest, and by errors. */
+  reweigh(now: number, bestMs: number, minRatio: number, s: HealthSettings): void {
+    this.weighedAt = now
+    const [req, err] = this.totals(now, s)
+    const speed = this.ewmaMs > 0 && bestMs < Infinity ? bestMs / this.ewmaMs : 1
+    const reliability = req >= 3 ? 1 - err / req : 1
+    this.weightRatio = Math.min(1, Math.max(minRatio, speed * reliability))
+  }
+
+  view(now: number, s: HealthSettings): TargetHealthView {
+    if (this.circuit === 'open' && now >= this.openUntil) this.admits(now, s)
+    const [req, err, rl, to, lat] = this.totals(now, s)
+    const ok = req - err
+    const rate = req > 0 ? err / req : 0
+    return {
+      key_id: this.keyId,
+      key_name: this.keyName,
+      model: this.model,
+      status: this.status(req, rate, rl),
+      circuit: this.circuit,
+      requests: req,
+      errors: err,
+      rate_limited: rl,
+      timeouts: to,
+      error_rate: Math.round(rate * 1000) / 1000,
+      latency_ms_avg: ok > 0 ? Math.round(lat / ok) : null,
+      latency_ms_ewma: this.ewmaMs > 0 ? Math.round(this.ewmaMs) : null,
+      consecutive_failures: this.consecutive,
+      weight_ratio: Math.round(this.weightRatio * 1000) / 1000,
+      open_until: this.circuit === 'open' ? new Date(this.openUntil).toISOString() : null,
+      last_error: this.lastError ?? null,
+      reason: this.circuit === 'closed' ? null : (this.reason ?? null),
+    }
+  }
+
+  private status(req: number, rate: number, rateLimited: number): HealthStatus {
+    if (this.circuit === 'open') return 'unhealthy'
+    if (this.circuit === 'half_open') return 'recovering'
+    if (req === 0) return 'idle'
+    if (rate >= 0.5) return 'unhealthy'
+    if (rate > 0.05 || rateLimited > 0) return 'degraded'
+    return 'healthy'
+  }
+
+  /** Sums of the window: requests, errors, 429s, timeouts, latency of the successes. */
+  private totals(now: number, s: HealthSettings): [number, number, number, number, number] {
+    this.slot(now, s)
+    let req = 0
+    let err = 0
+    let rl = 0
+    let to = 0
+    let lat = 0
+    for (let f = 0; f < this.ring.length; f += FIELDS) {
+      req += this.ring[f + REQ]
+      err += this.ring[f + ERR]
+      rl += this.ring[f + RL]
+      to += this.ring[f + TO]
+      lat += this.ring[f + LAT]
+    }
+    return [req, err, rl, to, lat]
+  }
+
+  /** The ring index of the bucket for `now`, clearing the buckets that fell out of the window. */
+  private slot(now: number, s: HealthSettings): number {
+    const bucketMs = s.windowMs / BUCKETS
+    if (bucketMs !== this.bucketMs) {
+      this.bucketMs = bucketMs
+      this.ring.fill(0)
+      this.epoch = Math.floor(now / bucketMs)
+    }
+    const epoch = Math.floor(now / bucketMs)
+    const steps = Math.min(epoch - this.epoch, BUCKETS)
+    for (let k = 1; k <= steps; k++)
+      this.ring.fill(0, ((this.epoch + k) % BUCKETS) * FIELDS, ((this.epoch + k) % BUCKETS) * FIELDS + FIELDS)
+    if (epoch > this.epoch) this.epoch = epoch
+    return this.epoch % BUCKETS
+  }
+}
