@@ -194,13 +194,13 @@ export class LogStore {
       ['selected_key_name', 'varchar(255)'],
       ['client_request_id', 'varchar(255)'],
       ['content_truncated', 'integer'],
+      ['cache_hit_type', 'varchar(16)'],
+      ['cache_debug', 'text'],
+      ['cache_saved', 'double precision'],
     ]
     if (this.kind === 'postgres') {
       for (const [name, type] of added)
         await sql.raw(`alter table logs add column if not exists ${name} ${type}`).execute(this.db)
-      ['cache_hit_type', 'varchar(16)'],
-      ['cache_debug', 'text'],
-      ['cache_saved', 'double precision'],
       return
     }
     const { rows } = await sql<{ name: string }>`select name from pragma_table_info('logs')`.execute(this.db)
@@ -316,6 +316,9 @@ export class LogStore {
     average_latency: number
     total_tokens: number
     total_cost: number
+    cache_hits: number
+    cache_hit_rate: number
+    cache_saved_cost: number
   }> {
     const row = await this.db
       .selectFrom('logs')
@@ -325,9 +328,8 @@ export class LogStore {
         eb.fn.avg<string | number | null>('latency').as('latency'),
         eb.fn.sum<string | number | null>('total_tokens').as('tokens'),
         eb.fn.sum<string | number | null>('cost').as('cost'),
-    cache_hits: number
-    cache_hit_rate: number
-    cache_saved_cost: number
+        eb.fn.count<string | number>('cache_hit_type').as('hits'),
+        eb.fn.sum<string | number | null>('cache_saved').as('saved'),
       ])
       .where(this.where(f))
       .executeTakeFirst()
@@ -337,9 +339,10 @@ export class LogStore {
       success_rate: n === 0 ? 0 : (Number(row?.ok ?? 0) / n) * 100,
       average_latency: Number(row?.latency ?? 0),
       total_tokens: Number(row?.tokens ?? 0),
-        eb.fn.count<string | number>('cache_hit_type').as('hits'),
-        eb.fn.sum<string | number | null>('cache_saved').as('saved'),
       total_cost: Number(row?.cost ?? 0),
+      cache_hits: Number(row?.hits ?? 0),
+      cache_hit_rate: n === 0 ? 0 : (Number(row?.hits ?? 0) / n) * 100,
+      cache_saved_cost: Number(row?.saved ?? 0),
     }
   }
 
@@ -349,9 +352,6 @@ export class LogStore {
       .selectFrom('logs')
       .select((eb) => [column, eb.fn.countAll<string | number>().as('n')])
       .where(this.where(f))
-      cache_hits: Number(row?.hits ?? 0),
-      cache_hit_rate: n === 0 ? 0 : (Number(row?.hits ?? 0) / n) * 100,
-      cache_saved_cost: Number(row?.saved ?? 0),
       .groupBy(column)
       .execute()
     return Object.fromEntries(rows.map((r) => [r[column], Number(r.n)]))
