@@ -67,7 +67,7 @@ describe('request logs in a SQLite file', () => {
     const dir = await appDir()
     const store = await LogStore.open({ type: 'sqlite' }, dir)
     const rows = Array.from({ length: 3000 }, (_, i) => row(`r${i}`, i))
-    const expected = structuredClone(rows[1234])
+    const [early, expected] = [structuredClone(rows[10]), structuredClone(rows[1234])]
     let turns = 0
     let free = true
     const spin = () => {
@@ -76,11 +76,14 @@ describe('request logs in a SQLite file', () => {
     }
     setImmediate(spin)
     try {
-      await store.insert(rows)
+      // The first rows are packed with the built-in dictionary, later ones with one trained on them.
+      await store.insert(rows.slice(0, 500))
+      await store.insert(rows.slice(500))
       free = false
       // Written on this thread, the batch would finish before the event loop turned once.
       expect(turns).toBeGreaterThan(0)
 
+      expect(await store.get('r10')).toMatchObject(early)
       expect(await store.get('r1234')).toMatchObject(expected)
       const found = await store.search({ content_search: 'ZEBRA-2999' }, page)
       expect(found.rows.map((r) => r.id)).toEqual(['r2999'])
@@ -95,7 +98,14 @@ describe('request logs in a SQLite file', () => {
         `select typeof(input) ti, typeof(output) t, length(output) n, typeof(content_summary) ts from logs where id = 'r1234'`,
       )
       .get() as { ti: string; t: string; n: number; ts: string }
+    const formats = raw
+      .prepare(`select id, hex(substr(output, 1, 1)) f from logs where id in ('r10', 'r1234') order by id`)
+      .all()
     raw.close()
+    expect(formats).toEqual([
+      { id: 'r10', f: '01' },
+      { id: 'r1234', f: '02' },
+    ])
     // A long text is kept as a deflated BLOB well under its length; a short one stays plain text.
     expect(stored).toMatchObject({ ti: 'blob', t: 'blob', ts: 'text' })
     expect(stored.n).toBeLessThan(expected.output!.length / 2)

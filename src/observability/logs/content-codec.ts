@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 
 /**
- * How the SQLite log store keeps its long texts: raw deflate with a preset dictionary of the JSON
- * that request logs are made of, so that even a few hundred bytes of a chat request or answer
- * shrink to a quarter. A packed value is a BLOB (a plain one stays TEXT, as rows of older
- * versions do): one version byte, then the deflated text. The dictionary of a version must never
- * change, or its rows could no longer be read; a new dictionary takes a new version byte.
+ * How the SQLite log store keeps its long texts: raw deflate with a preset dictionary, so that
+ * even a few hundred bytes of a chat request or answer shrink to a fraction. A packed value is a
+ * BLOB (a plain one stays TEXT, as rows of older versions do) that starts with its format: 1, the
+ * built-in dictionary of the JSON request logs are made of; 2, then a 4-byte id, a dictionary
+ * trained on the database's own first rows (its model names, system prompts, tool schemas), kept
+ * in its `log_dictionaries` table. A dictionary never changes once a row was packed with it.
  */
-const VERSION = 1
+const BUILT_IN = 1
+const TRAINED = 2
 
 /**
  * Columns packed when long enough: the bodies, the attempt trail and the search text. Not the
@@ -18,47 +21,110 @@ export const PACKED_COLUMNS = ['attempts', 'input', 'output', 'content_summary']
 /** Shorter texts are stored as they are: deflating them saves a few bytes for a zlib call. */
 const MIN_PACKED_CHARS = 64
 
-// Strings that OpenAI-shaped requests, answers, stream summaries, errors and attempt trails repeat.
-// zlib looks back into the dictionary's end first, so the most frequent strings come last.
-const DICTIONARY = Buffer.from(
+// Strings that OpenAI-shaped requests, answers, stream summaries, errors and attempt trails repeat
+// (field names and fixed values, no model names or texts of any one deployment). zlib finds the
+// dictionary's end cheapest, so the most frequent strings come last.
+const BASE_DICTIONARY = Buffer.from(
   '{"is_bifrost_error":false,"status_code":400,"error":{"type":"invalid_request_error","code":null,"message":"' +
-    'rate_limit_exceeded","param":null},"extra_fields":{"provider":"anthropic","model_requested":"claude-sonnet-4-5' +
+    'rate_limit_exceeded","param":null},"extra_fields":{"provider":"anthropic","model_requested":"' +
     '"tools":[{"type":"function","function":{"name":"","description":"","parameters":{"type":"object","properties":' +
     '{"tool_calls":[{"id":"call_","type":"function","function":{"name":"","arguments":"{\\"' +
     '"response_format":{"type":"json_object"},"temperature":0.7,"max_tokens":1024,"top_p":1,"stream_options":{"include_usage":true}' +
     '{"role":"assistant","content":"","reasoning":"' +
-    '{"id":"chatcmpl-","object":"chat.completion","created":17,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,' +
+    '{"id":"chatcmpl-","object":"chat.completion","created":17,"model":"","choices":[{"index":0,' +
     '"message":{"role":"assistant","content":"","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],' +
     '"usage":{"prompt_tokens":,"completion_tokens":,"total_tokens":,"prompt_tokens_details":{"cached_tokens":0,' +
     '"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,' +
     '"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_"}' +
-    '{"model":"openai/gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},' +
+    '{"model":"openai/","messages":[{"role":"system","content":""},' +
     '{"role":"user","content":"' +
     '"}],"stream":true}' +
-    '[{"provider":"openai","model":"gpt-4o-mini","key_id":"","fallback_index":0,"latency":',
+    '[{"provider":"openai","model":"","key_id":"","fallback_index":0,"latency":',
 )
 
+/** A dictionary texts are packed with: the built-in one (id 0) or one trained on a database's rows. */
+export interface PackingDictionary {
+  id: number
+  bytes: Buffer
+}
+
+export const BUILT_IN_DICTIONARY: PackingDictionary = { id: 0, bytes: BASE_DICTIONARY }
+
+/** Where a trained dictionary is kept, in the database whose rows it packs. */
+export const DICTIONARY_TABLE_SQL =
+  'create table if not exists log_dictionaries (id integer primary key, created_at integer not null, dictionary blob not null)'
+
+/** Most characters of samples a trained dictionary adds to the base: each packing hashes it all. */
+const TRAINED_SAMPLE_CHARS = 4096
+const SAMPLE_CHARS = 1024
+
+/** A dictionary of the base and, after it (nearest, so cheapest to refer to), samples of a database's texts. */
+export function trainDictionary(samples: readonly string[]): PackingDictionary {
+  const parts: string[] = []
+  let size = 0
+  for (const sample of samples) {
+    const part = sample.slice(0, SAMPLE_CHARS)
+    if (size + part.length > TRAINED_SAMPLE_CHARS) break
+    parts.push(part)
+    size += part.length
+  }
+  const id = randomBytes(4).readUInt32LE(0) || 1
+  return { id, bytes: Buffer.concat([BASE_DICTIONARY, Buffer.from(parts.join(''), 'utf8')]) }
+}
+
 /** A long text packed, a short one as it is. */
-export function packText(text: string): string | Buffer {
+export function packText(text: string, dictionary = BUILT_IN_DICTIONARY): string | Buffer {
   if (text.length < MIN_PACKED_CHARS) return text
-  const deflated = deflateRawSync(text, { level: 6, dictionary: DICTIONARY })
-  const packed = Buffer.allocUnsafe(deflated.length + 1)
-  packed[0] = VERSION
-  deflated.copy(packed, 1)
+  const deflated = deflateRawSync(text, { level: 6, dictionary: dictionary.bytes })
+  const header = dictionary.id === 0 ? 1 : 5
+  const packed = Buffer.allocUnsafe(deflated.length + header)
+  packed[0] = dictionary.id === 0 ? BUILT_IN : TRAINED
+  if (header === 5) packed.writeUInt32LE(dictionary.id, 1)
+  deflated.copy(packed, header)
   return packed
+}
+
+/** Trained dictionaries seen, by id (random 32-bit ids: one map serves every open database). */
+const trained = new Map<number, Buffer>()
+/** Where a dictionary not seen yet is looked up: each open log database. */
+const sources = new Set<(id: number) => Buffer | undefined>()
+
+/** Lets unpackText find the trained dictionaries of a database; returns the undo. */
+export function addDictionarySource(source: (id: number) => Buffer | undefined): () => void {
+  sources.add(source)
+  return () => sources.delete(source)
+}
+
+function trainedDictionary(id: number): Buffer | undefined {
+  let bytes = trained.get(id)
+  if (bytes) return bytes
+  for (const source of sources) if ((bytes = source(id))) break
+  if (bytes) trained.set(id, bytes)
+  return bytes
 }
 
 /** A stored text as it was written: packed ones inflated, plain ones (and nulls) as they are. */
 export function unpackText(value: unknown): string | null {
   if (value === null || value === undefined) return null
   if (typeof value === 'string') return value
-  if (!(value instanceof Uint8Array) || value[0] !== VERSION) return null
-  const deflated = Buffer.from(value.buffer, value.byteOffset + 1, value.byteLength - 1)
-  return inflateRawSync(deflated, { dictionary: DICTIONARY }).toString('utf8')
+  if (!(value instanceof Uint8Array) || value.byteLength < 2) return null
+  const packed = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  let dictionary: Buffer | undefined = BASE_DICTIONARY
+  let header = 1
+  if (packed[0] === TRAINED) {
+    dictionary = trainedDictionary(packed.readUInt32LE(1))
+    header = 5
+  } else if (packed[0] !== BUILT_IN) return null
+  if (!dictionary) return null
+  return inflateRawSync(packed.subarray(header), { dictionary }).toString('utf8')
 }
 
 /** A row's values (in column order) with the texts at the given places packed. */
-export function packValues(values: unknown[], at: readonly number[]): unknown[] {
-  for (const i of at) if (typeof values[i] === 'string') values[i] = packText(values[i])
+export function packValues(
+  values: unknown[],
+  at: readonly number[],
+  dictionary = BUILT_IN_DICTIONARY,
+): unknown[] {
+  for (const i of at) if (typeof values[i] === 'string') values[i] = packText(values[i], dictionary)
   return values
 }

@@ -1,6 +1,12 @@
 import Database from 'better-sqlite3'
 import { parentPort, workerData } from 'node:worker_threads'
-import { packValues } from './content-codec.js'
+import {
+  BUILT_IN_DICTIONARY,
+  DICTIONARY_TABLE_SQL,
+  packValues,
+  trainDictionary,
+  type PackingDictionary,
+} from './content-codec.js'
 
 /**
  * The thread that writes request logs to SQLite (see sqlite-writer.ts): it owns a connection of
@@ -18,6 +24,11 @@ export interface WriterSetup {
 
 /** gateway → writer */
 export type ToWriter = { type: 'rows'; id: number; rows: unknown[][] } | { type: 'close' }
+
+/** Rows packed with the built-in dictionary before one is trained on the database's own. */
+const TRAIN_AFTER_ROWS = 1000
+/** Rows of a batch whose texts are sampled, spread over the batch. */
+const SAMPLED_ROWS = 8
 
 /** writer → gateway */
 export type FromWriter = { type: 'written'; id: number; error?: string } | { type: 'closed' }
@@ -37,6 +48,30 @@ const insertAll = db.transaction((rows: unknown[][]) => {
   for (const row of rows) statement.run(row)
 })
 
+db.exec(DICTIONARY_TABLE_SQL)
+const latest = db
+  .prepare('select id, dictionary from log_dictionaries order by created_at desc, rowid desc limit 1')
+  .get() as { id: number; dictionary: Buffer } | undefined
+let dictionary: PackingDictionary = latest ? { id: latest.id, bytes: latest.dictionary } : BUILT_IN_DICTIONARY
+let rowsUntrained = 0
+
+/** After enough rows, a dictionary of the database's own texts, sampled from this batch. */
+function trainOn(rows: unknown[][]): void {
+  rowsUntrained += rows.length
+  if (rowsUntrained < TRAIN_AFTER_ROWS) return
+  const samples: string[] = []
+  const step = Math.max(1, Math.floor(rows.length / SAMPLED_ROWS))
+  for (let r = rows.length - 1; r >= 0; r -= step)
+    for (const i of setup.packedAt) if (typeof rows[r][i] === 'string') samples.push(rows[r][i] as string)
+  const trained = trainDictionary(samples)
+  db.prepare('insert into log_dictionaries (id, created_at, dictionary) values (?, ?, ?)').run(
+    trained.id,
+    Date.now(),
+    trained.bytes,
+  )
+  dictionary = trained
+}
+
 port.on('message', (message: ToWriter) => {
   if (message.type === 'close') {
     db.close()
@@ -47,7 +82,8 @@ port.on('message', (message: ToWriter) => {
   let reply: FromWriter
   try {
     // Packed before the transaction, so that the write lock is held for the inserts only.
-    for (const row of message.rows) packValues(row, setup.packedAt)
+    if (dictionary === BUILT_IN_DICTIONARY) trainOn(message.rows)
+    for (const row of message.rows) packValues(row, setup.packedAt, dictionary)
     insertAll(message.rows)
     reply = { type: 'written', id: message.id }
   } catch (err) {

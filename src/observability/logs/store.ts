@@ -1,7 +1,7 @@
 import type SqliteDatabase from 'better-sqlite3'
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
 import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
-import { PACKED_COLUMNS, packValues, unpackText } from './content-codec.js'
+import { addDictionarySource, PACKED_COLUMNS, packValues, unpackText } from './content-codec.js'
 import { LIST_FILTERS, type LogFilters, type Page } from './filters.js'
 import type { McpToolLogRow } from './mcp-record.js'
 import { McpToolLogStore } from './mcp-store.js'
@@ -145,6 +145,7 @@ export class LogStore {
   private insertBatch: ((rows: LogRow[]) => void) | undefined
   /** SQLite in a file: the thread that runs those inserts off the event loop. */
   private writer: SqliteLogWriter | undefined
+  private forgetDictionaries: (() => void) | undefined
 
   private constructor(
     readonly db: Kysely<LogsDb>,
@@ -231,6 +232,15 @@ export class LogStore {
     })
     // Content search reads packed texts through this (see content-codec.ts).
     sqlite.function('heimdall_text', { deterministic: true }, (value: unknown) => unpackText(value))
+    const dictionary = (id: number) => {
+      try {
+        const found = sqlite.prepare('select dictionary from log_dictionaries where id = ?').get(id)
+        return (found as { dictionary: Buffer } | undefined)?.dictionary
+      } catch {
+        return undefined // no such table: nothing was packed with a trained dictionary
+      }
+    }
+    this.forgetDictionaries = addDictionarySource(dictionary)
     // A file can be opened by a second thread; an in-memory database cannot, and is written here.
     if (!sqlite.memory)
       this.writer = new SqliteLogWriter({ path: sqlite.name, insertSql, packedAt: PACKED_AT })
@@ -488,6 +498,7 @@ export class LogStore {
 
   async close(): Promise<void> {
     await this.writer?.close()
+    this.forgetDictionaries?.()
     await this.db.destroy()
   }
 }
