@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis'
 import OpenAI from 'openai'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
@@ -10,13 +11,17 @@ import { deleteRedisKeys, REDIS_URL, redisPrefix } from './helpers/redis.js'
 import { cacheConfig, debugOf, untilHit } from './helpers/semantic-cache.js'
 
 /**
- * Two nodes sharing a PostgreSQL config store and a Redis bus, both started before anything is
- * cached: an entry one node writes answers the other, exactly and by meaning (its vector index
- * learns the entry from the bus), and a clear on one node is seen by the other.
+ * Two nodes sharing the cache's entries, both started before anything is cached: in the PostgreSQL
+ * config store they share, or in Redis while each keeps its own SQLite config store. An entry one
+ * node writes answers the other, exactly and by meaning (its vector index learns the entry from the
+ * bus), and a clear on one node is seen by the other.
  */
-describe('semantic_cache across nodes', () => {
-  const db = postgresBackend('semantic-cache-cluster')
-  const prefix = redisPrefix('heimdall-semantic-cache')
+describe.each([
+  { store: 'config_store' as const, shared: 'PostgreSQL' },
+  { store: 'redis' as const, shared: 'Redis' },
+])('semantic_cache across nodes, entries in $shared', ({ store }) => {
+  const db = postgresBackend(`semantic-cache-cluster-${store}`)
+  const prefix = redisPrefix(`heimdall-semantic-cache-${store}`)
   const nodes: RunningHeimdall[] = []
   let chat: FakeServer | undefined
   let embed: FakeServer | undefined
@@ -32,9 +37,13 @@ describe('semantic_cache across nodes', () => {
   it("a second node answers from the first node's entry, and a clear reaches both", async () => {
     chat = await startFakeOpenAI()
     embed = await startFakeBagOfWordsEmbeddings()
+    const base = cacheConfig(chat.url, embed.url, { store })
     const config: ConfigFile = {
-      ...cacheConfig(chat.url, embed.url),
-      config_store: { enabled: true, type: 'postgres', config: { connection_string: await db.freshUrl() } },
+      ...base,
+      // Redis: each node its own SQLite config store, so that only Redis holds what they share.
+      ...(store === 'config_store' && {
+        config_store: { enabled: true, type: 'postgres', config: { connection_string: await db.freshUrl() } },
+      }),
       cluster: { redis_url: REDIS_URL, prefix },
     }
     nodes.push(await startHeimdall(config), await startHeimdall(config))
@@ -55,6 +64,16 @@ describe('semantic_cache across nodes', () => {
       hit_type: 'direct',
       cache_id: debugOf(written)!.cache_id,
     })
+    if (store === 'redis') {
+      // The entry lives in Redis, where the other node read it (each node's SQLite store is its own).
+      const redis = new Redis(REDIS_URL)
+      const stored = await redis.get(`${prefix}semantic_cache:e:${debugOf(written)!.cache_id}`)
+      redis.disconnect()
+      expect(JSON.parse(stored!)).toMatchObject({
+        cacheKey: 'cluster',
+        namespace: 'BifrostSemanticCachePlugin',
+      })
+    }
     const similar = await untilHit(
       () => ask(two, 'what is the boiling point of water at sea level', noStore),
       debugOf,

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
-import type { Cluster } from '../cluster/index.js'
+import { DEFAULT_PREFIX, type Cluster } from '../cluster/index.js'
 import type { Gateway } from '../core/gateway.js'
 import type { ConfigFile } from '../core/schemas/index.js'
 import {
@@ -10,6 +10,7 @@ import {
   isEsModulePath,
   PluginHost,
   type PluginEntry,
+  type SemanticCachePlugin,
 } from '../plugins/index.js'
 import type { ConfigStore } from '../store/index.js'
 import { registerCacheRoutes } from './routes/cache.js'
@@ -59,7 +60,12 @@ export async function startPlugins(deps: {
       save: (entries) => store.setValue(STORE_KEY, entries),
     },
     builtins: () => gateway.plugins.builtinNames(),
-    deps: { db, bus: cluster.bus, embed: embedThrough(gateway) },
+    deps: {
+      db,
+      bus: cluster.bus,
+      embed: embedThrough(gateway),
+      redis: { url: deps.config.cluster?.redis_url, prefix: deps.config.cluster?.prefix ?? DEFAULT_PREFIX },
+    },
   })
   try {
     await host.start(fileEntries(deps.config))
@@ -67,7 +73,11 @@ export async function startPlugins(deps: {
     throw new Error(`${deps.configPath}: ${(err as Error).message}`)
   }
   registerPluginRoutes(deps.app, { host, bus: cluster.bus })
-  registerCacheRoutes(deps.app, { db, bus: cluster.bus })
+  registerCacheRoutes(deps.app, {
+    db,
+    bus: cluster.bus,
+    entries: () => (host.instance('semantic_cache') as SemanticCachePlugin | undefined)?.entries,
+  })
   cluster.bus.subscribe(PLUGINS_TOPIC, () => void host.reload().catch(() => undefined))
   return host
 }

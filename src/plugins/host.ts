@@ -155,6 +155,11 @@ export class PluginHost {
     return this.loaded.has(name)
   }
 
+  /** The running plugin of an entry; undefined when it is absent or disabled. */
+  instance(name: string): GatewayPlugin | undefined {
+    return this.loaded.get(name)?.plugin
+  }
+
   /**
    * Adds or replaces an entry: the new plugin is built (and its config checked) before the old one
    * is taken out, so a bad entry leaves the running one in place. Throws PluginConfigError.

@@ -6,7 +6,14 @@ export {
   JSON_PARSER_HEADER,
 } from './jsonparser.js'
 export { isEsModulePath, loadCustomPlugin, PluginConfigError, type PluginModule } from './custom.js'
-export { CACHE_TOPIC, embedThrough, EntryStore, type CacheChange } from './semantic-cache/index.js'
+export {
+  CACHE_TOPIC,
+  embedThrough,
+  EntryStore,
+  type CacheChange,
+  type CacheEntries,
+  type SemanticCachePlugin,
+} from './semantic-cache/index.js'
 export {
   type BuiltinDeps,
   isBuiltinPlugin,

@@ -23,6 +23,14 @@ export const SemanticCacheConfigSchema = Type.Object({
    * kept apart per virtual key, so that one key never receives another's cached answer.
    */
   shared_cache_keys: Type.Optional(Type.Array(Type.String())),
+  /**
+   * Heimdall: where entries are kept. `config_store` (default): the config store's database, SQLite
+   * under the app dir or the PostgreSQL every node shares. `redis`: Redis (`redis_url`, else the
+   * cluster's `cluster.redis_url`), shared by every node.
+   */
+  store: Type.Optional(Type.Union([Type.Literal('config_store'), Type.Literal('redis')])),
+  /** Heimdall: the Redis of `store: "redis"` when it is not the cluster's. */
+  redis_url: Type.Optional(Type.String({ minLength: 1 })),
   /** Heimdall: how long a lookup (store read, embedding, search) may take before the request goes on as a miss. */
   lookup_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
 })
@@ -44,6 +52,7 @@ export interface CacheSettings {
   defaultCacheKey: string
   sharedCacheKeys: ReadonlySet<string>
   lookupTimeoutMs: number
+  store: 'config_store' | 'redis'
   /** Whether lookups by meaning are possible (an embedding provider and model are set). */
   semantic: boolean
 }
@@ -67,6 +76,7 @@ export function cacheSettings(c: SemanticCacheConfig): CacheSettings {
     defaultCacheKey: c.default_cache_key ?? '',
     sharedCacheKeys: new Set(c.shared_cache_keys ?? []),
     lookupTimeoutMs: c.lookup_timeout_ms ?? 500,
+    store: c.store ?? 'config_store',
     semantic,
   }
 }

@@ -17,10 +17,26 @@ export interface CacheEntry {
   expiresAt: number
 }
 
+/** Where entries are kept: the config store's database (EntryStore) or Redis (RedisEntryStore). */
+export interface CacheEntries {
+  put(e: CacheEntry): Promise<void>
+  /** A live entry by id, or undefined. */
+  get(id: string): Promise<CacheEntry | undefined>
+  /** Every live entry of a namespace that has an embedding: the vector index is rebuilt from them. */
+  withEmbeddings(namespace: string): Promise<CacheEntry[]>
+  delete(id: string): Promise<boolean>
+  /** Deletes every entry of a cache key; gives their ids. */
+  deleteByKey(cacheKey: string): Promise<string[]>
+  /** Deletes expired entries; gives their ids. */
+  deleteExpired(): Promise<string[]>
+  deleteNamespace(namespace: string): Promise<void>
+  close?(): Promise<void>
+}
+
 type Db = Kysely<{ semantic_cache_entries: SemanticCacheEntriesTable }>
 
 /** Entries in the config store's database: SQLite under the app dir, or the PostgreSQL every node shares. */
-export class EntryStore {
+export class EntryStore implements CacheEntries {
   private readonly db: Db
 
   constructor(db: Kysely<unknown>) {

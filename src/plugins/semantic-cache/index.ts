@@ -1,6 +1,6 @@
 export { SemanticCacheConfigSchema, type SemanticCacheConfig } from './config.js'
 export { embedThrough } from './embed.js'
-export { EntryStore } from './entry-store.js'
+export { EntryStore, type CacheEntries } from './entry-store.js'
 export {
   CACHE_TOPIC,
   createSemanticCache,
@@ -8,4 +8,5 @@ export {
   type CacheChange,
   type CacheDebug,
   type SemanticCacheDeps,
+  type SemanticCachePlugin,
 } from './plugin.js'

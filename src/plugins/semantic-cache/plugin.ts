@@ -4,7 +4,7 @@ import type { GatewayContext } from '../../core/context.js'
 import { GatewayError } from '../../core/errors.js'
 import type { GatewayPlugin, PreHookResult } from '../../core/plugins.js'
 import { cacheSettings, parseTtlMs, type CacheSettings, type SemanticCacheConfig } from './config.js'
-import { EntryStore, type CacheEntry } from './entry-store.js'
+import { EntryStore, type CacheEntries, type CacheEntry } from './entry-store.js'
 import {
   addressOf,
   CACHE_HEADERS,
@@ -14,6 +14,7 @@ import {
   type CacheAddress,
   type CacheType,
 } from './keys.js'
+import { RedisEntryStore } from './redis-entry-store.js'
 import { StreamCapture } from './stream-capture.js'
 import { VectorIndex } from './vector-index.js'
 
@@ -75,16 +76,25 @@ export interface SemanticCacheDeps {
   db?: Kysely<unknown>
   bus?: CacheBus
   embed?: EmbedText
+  /** The cluster's Redis (`cluster.redis_url`) and key prefix, for `store: "redis"`. */
+  redis?: { url?: string; prefix: string }
+}
+
+/** The plugin, with the store its entries are in (the cache routes clear entries there). */
+export interface SemanticCachePlugin extends GatewayPlugin {
+  entries: CacheEntries
 }
 
 const PRUNE_EVERY_MS = 60_000
 
 /** The `semantic_cache` plugin: Bifrost's response cache, exact and by meaning. */
-export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticCacheDeps): GatewayPlugin {
+export function createSemanticCache(
+  config: SemanticCacheConfig,
+  deps: SemanticCacheDeps,
+): SemanticCachePlugin {
   const s = cacheSettings(config)
-  if (!deps.db) throw new Error('needs the config store database')
   if (s.semantic && !deps.embed) throw new Error('no embeddings call available')
-  const store = new EntryStore(deps.db)
+  const store = openEntries(config, s, deps)
   const index = new VectorIndex(s.dimension)
   const pending = new Set<Promise<void>>()
 
@@ -181,6 +191,7 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
 
   return {
     name: 'semantic_cache',
+    entries: store,
     critical: false,
     timeoutMs: s.lookupTimeoutMs + 1000,
     async preHook(ctx, request): Promise<PreHookResult | undefined> {
@@ -237,12 +248,24 @@ export function createSemanticCache(config: SemanticCacheConfig, deps: SemanticC
       await Promise.all([...pending])
       if (config.cleanup_on_shutdown) await store.deleteNamespace(s.namespace).catch(() => undefined)
       index.clear()
+      await store.close?.()
     },
   }
 }
 
+function openEntries(config: SemanticCacheConfig, s: CacheSettings, deps: SemanticCacheDeps): CacheEntries {
+  if (s.store === 'redis') {
+    const url = config.redis_url ?? deps.redis?.url
+    if (!url) throw new Error('store "redis" needs redis_url or the cluster\'s cluster.redis_url')
+    // A command never outlives the lookup that waits for it.
+    return RedisEntryStore.open(url, deps.redis?.prefix ?? 'heimdall:', s.lookupTimeoutMs)
+  }
+  if (!deps.db) throw new Error('needs the config store database')
+  return new EntryStore(deps.db)
+}
+
 /** The index from the stored embeddings, a batch at a time so that a large cache does not stall the server's start. */
-async function rebuild(store: EntryStore, index: VectorIndex, namespace: string): Promise<void> {
+async function rebuild(store: CacheEntries, index: VectorIndex, namespace: string): Promise<void> {
   const entries = await store.withEmbeddings(namespace)
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]
