@@ -15,6 +15,14 @@ export interface LogQueueOptions<P = PendingLog, R = LogRow> {
 }
 
 /**
+ * Most entries turned into rows (their bodies redacted) in one turn of the event loop: a whole
+ * batch at once would hold up the requests in flight for milliseconds.
+ */
+const ROWS_PER_TURN = 50
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
  * A bounded queue of finished requests, written in batches by one writer at a time. Adding never
  * waits and never throws: a full queue (a slow or broken database) drops the entry and counts it.
  */
@@ -62,7 +70,11 @@ export class LogQueue<P = PendingLog, R = LogRow> {
     while (this.items.length > 0) {
       // Entries stay counted in the queue's depth while they are written.
       const batch = this.items.slice(0, this.opts.batchSize)
-      const rows = batch.map(this.serialize)
+      const rows: R[] = []
+      for (let i = 0; i < batch.length; i++) {
+        if (i > 0 && i % ROWS_PER_TURN === 0) await nextTurn()
+        rows.push(this.serialize(batch[i]))
+      }
       try {
         await this.opts.write(rows)
         this.written += rows.length
