@@ -5,6 +5,7 @@ import type { ChatChunk, ChatMessage, ChatRequest, ToolCall, Usage } from '../co
 import {
   addUsage,
   agentDepth,
+  anyAutoExecutable,
   autoExecutableCalls,
   costOf,
   ownToolNames,
@@ -19,14 +20,6 @@ import {
  */
 export const MCP_AGENT_ROUNDS_FIELD = 'mcp_agent_rounds'
 export const MCP_AGENT_COST_FIELD = 'mcp_agent_cost_usd'
-
-/**
- * Whether any tool may run in agent mode (one a client auto-executes, or code mode's): when
- * none can, a stream keeps the relay of the provider's frames byte for byte.
- */
-function anyAutoExecutable({ source }: McpAgentOptions): boolean {
-  return source.listTools().some((t) => source.autoExecutes(t.name) || source.isCodeModeClient?.(t.client))
-}
 
 /** One round's stream read so far: the tool calls it assembled and the chunks held back. */
 interface Round {

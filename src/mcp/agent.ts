@@ -224,6 +224,14 @@ export function agentDepth(opts: McpAgentOptions): number {
   return Math.max(0, opts.maxDepth?.() ?? DEFAULT_MCP_AGENT_DEPTH)
 }
 
+/**
+ * Whether any tool may run in agent mode (one a client auto-executes, or code mode's): when none
+ * can, the answer is the provider's as it came (a stream's frames byte for byte, a JSON body unparsed).
+ */
+export function anyAutoExecutable({ source }: McpAgentOptions): boolean {
+  return source.listTools().some((t) => source.autoExecutes(t.name) || source.isCodeModeClient?.(t.client))
+}
+
 /** What the agent loop needs to know of one API (chat completions, Responses). */
 export interface AgentFormat<Req, Res, U> {
   call(ctx: GatewayContext, req: Req): Promise<JsonResult<Res>>
@@ -253,6 +261,8 @@ export async function runMcpAgent<Req, Res, U>(
   format: AgentFormat<Req, Res, U>,
 ): Promise<McpAgentOutcome<Res>> {
   const maxDepth = agentDepth(opts)
+  if (maxDepth === 0 || !anyAutoExecutable(opts))
+    return { result: await format.call(ctx, req), ctx, rounds: 0 }
   let result = await format.call(ctx, req)
   let usage = format.usageOf(result)
   let cost = costOf(ctx)

@@ -23,21 +23,28 @@ export function routingInfo(ctx: GatewayContext): Record<string, unknown> | unde
   return info
 }
 
-/** `x-bifrost-routing-info-*` headers (Bifrost's names; `-rule-id`, `-rule-name`, `-session-pinned` are Heimdall's). */
-export function routingInfoHeaders(ctx: GatewayContext): Record<string, string> {
+/** `x-bifrost-routing-info-*` headers (Bifrost's names; `-rule-id`, `-rule-name`, `-session-pinned` are Heimdall's), added to `h`. */
+export function routingInfoHeaders(
+  ctx: GatewayContext,
+  h: Record<string, string> = {},
+): Record<string, string> {
   const info = routingInfo(ctx)
-  if (!info) return {}
-  const h: Record<string, string> = {}
-  for (const [k, v] of Object.entries(info)) {
+  if (!info) return h
+  for (const k in info) {
+    const v = info[k]
     if (v === undefined || v === null || v === '') continue
     const value = Array.isArray(v) ? v.join(',') : String(v)
     // Header values are latin1: a name outside it is sent percent-encoded.
-    h[`x-bifrost-routing-info-${k.replace(/_/g, '-')}`] = /^[\x20-\x7e]*$/.test(value)
+    h[(HEADER_NAMES[k] ??= `x-bifrost-routing-info-${k.replace(/_/g, '-')}`)] = PRINTABLE_ASCII.test(value)
       ? value
       : encodeURIComponent(value)
   }
   return h
 }
+
+/** The header of each `routing_info` field, named once (the fields are a handful of fixed names). */
+const HEADER_NAMES: Record<string, string> = Object.create(null) as Record<string, string>
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 
 /** `,"routing_info":{...}` for a response's `extra_fields`, in ASCII JSON; empty when nothing served. */
 export function routingInfoJson(ctx: GatewayContext): string {

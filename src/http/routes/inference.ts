@@ -101,7 +101,7 @@ export function responseHeaders(
   h['x-bifrost-original-model'] = ctx.modelRequested
   if (ctx.model) h['x-bifrost-resolved-model'] = ctx.model
   if (ctx.fallbackIndex > 0) h['x-bifrost-fallback-index'] = String(ctx.fallbackIndex)
-  Object.assign(h, routingInfoHeaders(ctx))
+  routingInfoHeaders(ctx, h)
   if (ctx.upstreamLatencyMs !== undefined)
     h['x-bifrost-upstream-latency-ms'] = ctx.upstreamLatencyMs.toFixed(0)
   h['x-heimdall-overhead-ms'] = overheadMs(ctx)
