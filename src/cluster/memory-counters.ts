@@ -49,13 +49,23 @@ export interface MemoryCounterStoreOptions {
 export class MemoryCounterStore implements CounterStore {
   private readonly windows = new Map<string, CounterWindow>()
   private readonly records = new Map<string, ReservationRecord>()
-  /** Settled or released ids, until when: a late settle does nothing, a late reserve holds nothing. */
-  private readonly finished = new Map<string, number>()
+  /**
+   * Settled or released ids: a late settle does nothing, a late reserve holds nothing. Kept in two
+   * generations of FINISHED_KEPT_MS each (an id is remembered 60 to 120 s): at thousands of requests
+   * a second, forgetting a generation at once costs nothing where expiring ids one by one would
+   * hold a map of every id of the last minute and sweep it.
+   */
+  private finishedRecent = new Set<string>()
+  private finishedBefore = new Set<string>()
+  private generationStart: number
+  /** Ids finished without a record (it expired while the request ran), until when: rare, kept longer. */
+  private readonly finishedLate = new Map<string, number>()
   private readonly now: () => number
   private readonly sweeper: NodeJS.Timeout
 
   constructor(opts: MemoryCounterStoreOptions = {}) {
     this.now = opts.now ?? Date.now
+    this.generationStart = this.now()
     this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 60_000)
     this.sweeper.unref()
   }
@@ -149,7 +159,9 @@ export class MemoryCounterStore implements CounterStore {
     clearInterval(this.sweeper)
     this.windows.clear()
     this.records.clear()
-    this.finished.clear()
+    this.finishedRecent.clear()
+    this.finishedBefore.clear()
+    this.finishedLate.clear()
   }
 
   /**
@@ -162,7 +174,7 @@ export class MemoryCounterStore implements CounterStore {
     const record = this.liveRecord(reservationId, now)
     if (!record) {
       if (this.isFinished(reservationId, now)) return
-      this.finished.set(reservationId, now + RECORD_GRACE_MS)
+      this.finishedLate.set(reservationId, now + RECORD_GRACE_MS)
       if (!checks || checks.length !== actual.length) return
       for (const [i, c] of checks.entries()) {
         const charge = toUnits(actual[i])
@@ -172,7 +184,8 @@ export class MemoryCounterStore implements CounterStore {
       return
     }
     this.records.delete(reservationId)
-    this.finished.set(reservationId, now + FINISHED_KEPT_MS)
+    this.rotateFinished(now)
+    this.finishedRecent.add(reservationId)
     for (const [i, e] of record.entries.entries()) {
       const charge = toUnits(actual[i] ?? 0)
       const w = charge === 0n ? this.liveWindow(e.key, now) : this.touch(e.key, e.expiryMs, now)
@@ -230,18 +243,31 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   private isFinished(reservationId: string, now: number): boolean {
-    const until = this.finished.get(reservationId)
+    this.rotateFinished(now)
+    if (this.finishedRecent.has(reservationId) || this.finishedBefore.has(reservationId)) return true
+    const until = this.finishedLate.get(reservationId)
     if (until === undefined) return false
     if (until > now) return true
-    this.finished.delete(reservationId)
+    this.finishedLate.delete(reservationId)
     return false
+  }
+
+  /** Starts a new generation of finished ids once the current one is FINISHED_KEPT_MS old. */
+  private rotateFinished(now: number): void {
+    const age = now - this.generationStart
+    if (age < FINISHED_KEPT_MS) return
+    // Every id of the current generation was added FINISHED_KEPT_MS ago or more when the age is twice that.
+    this.finishedBefore = age >= 2 * FINISHED_KEPT_MS ? new Set() : this.finishedRecent
+    this.finishedRecent = new Set()
+    this.generationStart = now
   }
 
   private sweep(): void {
     const now = this.now()
     for (const key of this.windows.keys()) this.liveWindow(key, now)
     for (const id of this.records.keys()) this.liveRecord(id, now)
-    for (const id of this.finished.keys()) this.isFinished(id, now)
+    this.rotateFinished(now)
+    for (const id of this.finishedLate.keys()) this.isFinished(id, now)
   }
 }
 

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { MemoryCounterStore } from './memory-counters.js'
+
+const check = { counter: 'rl:test:req', windowStart: 0, windowMs: 3_600_000, limit: 10, amount: 1 }
+
+describe('MemoryCounterStore: finished reservation ids', () => {
+  it('remembers a settled id for at least a minute, then forgets it', async () => {
+    let now = 1_000_000
+    const store = new MemoryCounterStore({ now: () => now })
+    try {
+      const r = await store.reserve([check], { ttlMs: 60_000, reservationId: 'done-1' })
+      expect(r.ok).toBe(true)
+      now += 30_000
+      await store.settle('done-1', [1])
+      // A late reserve of the same id within the minute holds nothing; a second settle charges nothing.
+      for (const step of [1_000, 40_000, 19_000]) {
+        now += step
+        await expect(
+          store.reserve([check], { ttlMs: 60_000, reservationId: 'done-1' }),
+        ).rejects.toMatchObject({
+          code: 'store_unavailable',
+        })
+        await store.settle('done-1', [1])
+      }
+      expect(await store.read(check.counter, 0)).toEqual({ used: 1, reserved: 0 })
+      // Two generations later the id is gone: reserving it again holds anew.
+      now += 120_000
+      expect((await store.reserve([check], { ttlMs: 60_000, reservationId: 'done-1' })).ok).toBe(true)
+      expect(await store.read(check.counter, 0)).toEqual({ used: 1, reserved: 1 })
+    } finally {
+      await store.close()
+    }
+  })
+})
