@@ -114,6 +114,80 @@ interface ProviderEntry {
   targets: Map<string, Map<string, TargetHealth>>
   /** Targets whose circuit is not closed: none means picks need not look. */
   unavailable: number
+  /** One reusable pick view per model. */
+  views: Map<string, ModelView>
+  /** Bumped whenever a circuit that is not closed changes (state, probe): cached exclusions expire. */
+  version: number
+}
+
+/** The targets of one provider and model, as key picks see them; reused, so a pick allocates nothing. */
+class ModelView implements PickView {
+  readonly byKey = new Map<string, TargetHealth>()
+  now = 0
+
+  constructor(
+    private readonly entry: ProviderEntry,
+    private readonly model: string,
+    private readonly refuse: (entry: ProviderEntry, model: string, now: number) => GatewayError,
+  ) {}
+
+  get weightOf(): ((k: ProviderKey) => number) | undefined {
+    return this.entry.settings.adaptive ? this.adaptiveWeight : undefined
+  }
+
+  private readonly adaptiveWeight = (k: ProviderKey): number =>
+    k.weight * (this.byKey.get(k.id)?.weightRatio ?? 1)
+
+  /** The open keys, kept until a circuit changes or the first of them may take a probe. */
+  private excluded: Set<string> | undefined
+  private excludedVersion = -1
+  private excludedUntil = 0
+
+  exclude(dead: ReadonlySet<string>): ReadonlySet<string> {
+    const entry = this.entry
+    if (entry.unavailable === 0) return dead
+    if (dead.size === 0 && this.excludedVersion === entry.version && this.now < this.excludedUntil)
+      return this.excluded ?? dead
+    let out: Set<string> | undefined
+    let until = Infinity
+    const probeTimeout = entry.settings.breaker?.openMs ?? 30_000
+    for (const t of this.byKey.values()) {
+      if (t.admits(this.now, entry.settings)) continue
+      ;(out ??= new Set(dead)).add(t.keyId)
+      until = Math.min(until, t.circuit === 'open' ? t.openUntil : t.probeStartedAt + probeTimeout)
+    }
+    if (dead.size === 0) {
+      this.excluded = out
+      this.excludedVersion = entry.version
+      this.excludedUntil = until
+    }
+    return out ?? dead
+  }
+
+  claim(key: ProviderKey): void {
+    const t = this.byKey.get(key.id)
+    if (t && t.circuit === 'half_open') {
+      t.probeStartedAt = this.now
+      this.entry.version++
+    }
+  }
+
+  refusal(): GatewayError {
+    return this.refuse(this.entry, this.model, this.now)
+  }
+
+  /** Adaptive weights from the latest observations, at most once per `recomputeMs`. */
+  recompute(adaptive: NonNullable<HealthSettings['adaptive']>): void {
+    let best = Infinity
+    let stale = false
+    for (const t of this.byKey.values()) {
+      if (this.now - t.weighedAt >= adaptive.recomputeMs) stale = true
+      if (t.ewmaMs > 0 && t.ewmaMs < best) best = t.ewmaMs
+    }
+    if (!stale) return
+    for (const t of this.byKey.values())
+      t.reweigh(this.now, best, adaptive.minWeightRatio, this.entry.settings)
+  }
 }
 
 /**
@@ -141,26 +215,18 @@ export class HealthTracker {
     const entry = this.entry(config)
     const adaptive = entry.settings.adaptive
     if (entry.unavailable === 0 && !adaptive) return undefined
-    const now = this.now()
-    const byKey = entry.targets
-    if (adaptive) this.recompute(entry, model, now)
-    return {
-      exclude: (dead) => {
-        if (entry.unavailable === 0) return dead
-        let out: Set<string> | undefined
-        for (const [keyId, models] of byKey) {
-          const t = models.get(model)
-          if (t && !t.admits(now, entry.settings)) (out ??= new Set(dead)).add(keyId)
-        }
-        return out ?? dead
-      },
-      weightOf: adaptive ? (k) => k.weight * (byKey.get(k.id)?.get(model)?.weightRatio ?? 1) : undefined,
-      claim: (key) => {
-        const t = byKey.get(key.id)?.get(model)
-        if (t && t.circuit === 'half_open') t.probeStartedAt = now
-      },
-      refusal: () => this.refusal(entry, model, now),
+    let view = entry.views.get(model)
+    if (!view) {
+      view = new ModelView(entry, model, (e, m, now) => this.refusal(e, m, now))
+      for (const models of entry.targets.values()) {
+        const t = models.get(model)
+        if (t) view.byKey.set(t.keyId, t)
+      }
+      entry.views.set(model, view)
     }
+    view.now = this.now()
+    if (adaptive) view.recompute(adaptive)
+    return view
   }
 
   /** A target served: its latency (to the first item, for streams). */
@@ -170,7 +236,9 @@ export class HealthTracker {
     const t = this.target(entry, key, model)
     const was = t.circuit
     t.success(this.now(), latencyMs, entry.settings)
-    if (was !== 'closed' && t.circuit === 'closed') this.changed(entry, t, was, 'a probe request succeeded')
+    if (was === 'closed') return
+    entry.version++
+    if (t.circuit === 'closed') this.changed(entry, t, was, 'a probe request succeeded')
   }
 
   /** A target failed with an upstream error; errors that say nothing of its health are ignored. */
@@ -181,6 +249,7 @@ export class HealthTracker {
     const t = this.target(entry, key, model)
     const was = t.circuit
     const reason = t.failure(this.now(), kind, error, entry.settings)
+    if (was !== 'closed' || reason !== undefined) entry.version++
     if (reason !== undefined) this.changed(entry, t, was, reason)
   }
 
@@ -193,6 +262,7 @@ export class HealthTracker {
     const was = t.circuit
     if (msg.state === 'open') t.open(msg.openUntil ?? this.now(), `${msg.reason} (seen by another node)`)
     else t.close(`${msg.reason} (seen by another node)`)
+    entry.version++
     this.count(entry, was, t.circuit)
   }
 
@@ -217,7 +287,14 @@ export class HealthTracker {
   private entry(config: ProviderConfig): ProviderEntry {
     let entry = this.providers.get(config.name)
     if (entry === undefined) {
-      entry = { config, settings: healthSettings(config), targets: new Map(), unavailable: 0 }
+      entry = {
+        config,
+        settings: healthSettings(config),
+        targets: new Map(),
+        unavailable: 0,
+        views: new Map(),
+        version: 0,
+      }
       this.providers.set(config.name, entry)
     } else if (entry.config !== config) {
       // The provider was reconfigured: new settings; a breaker switched off lets every target through.
@@ -226,6 +303,7 @@ export class HealthTracker {
       if (!entry.settings.breaker) {
         for (const models of entry.targets.values()) for (const t of models.values()) t.close('breaker off')
         entry.unavailable = 0
+        entry.version++
       }
     }
     return entry
@@ -235,7 +313,10 @@ export class HealthTracker {
     let models = entry.targets.get(key.id)
     if (!models) entry.targets.set(key.id, (models = new Map()))
     let t = models.get(model)
-    if (!t) models.set(model, (t = new TargetHealth(key.id, key.name, model, this.now())))
+    if (!t) {
+      models.set(model, (t = new TargetHealth(key.id, key.name, model, this.now())))
+      entry.views.get(model)?.byKey.set(key.id, t)
+    }
     return t
   }
 
@@ -258,23 +339,6 @@ export class HealthTracker {
   private count(entry: ProviderEntry, was: TargetHealth['circuit'], now: TargetHealth['circuit']): void {
     if (was === 'closed' && now !== 'closed') entry.unavailable++
     else if (was !== 'closed' && now === 'closed') entry.unavailable = Math.max(0, entry.unavailable - 1)
-  }
-
-  private recompute(entry: ProviderEntry, model: string, now: number): void {
-    const adaptive = entry.settings.adaptive!
-    let best = Infinity
-    let stale = false
-    for (const models of entry.targets.values()) {
-      const t = models.get(model)
-      if (!t) continue
-      if (now - t.weighedAt >= adaptive.recomputeMs) stale = true
-      if (t.ewmaMs > 0 && t.ewmaMs < best) best = t.ewmaMs
-    }
-    if (!stale) return
-    for (const models of entry.targets.values()) {
-      const t = models.get(model)
-      if (t) t.reweigh(now, best, adaptive.minWeightRatio, entry.settings)
-    }
   }
 
   private refusal(entry: ProviderEntry, model: string, now: number): GatewayError {

@@ -124,7 +124,8 @@ export class TargetHealth {
   reweigh(now: number, bestMs: number, minRatio: number, s: HealthSettings): void {
     this.weighedAt = now
     const [req, err] = this.totals(now, s)
-    const speed = this.ewmaMs > 0 && bestMs < Infinity ? bestMs / this.ewmaMs : 1
+    // Latencies within half again the fastest's (plus a little) count as as fast: noise is not penalised.
+    const speed = this.ewmaMs > 0 && bestMs < Infinity ? (bestMs * 1.5 + 20) / this.ewmaMs : 1
     const reliability = req >= 3 ? 1 - err / req : 1
     this.weightRatio = Math.min(1, Math.max(minRatio, speed * reliability))
   }
