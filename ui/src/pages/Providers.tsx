@@ -1,5 +1,5 @@
 import { Badge, Button, Card, Group, SimpleGrid, Stack, Text, Tooltip } from '@mantine/core'
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { Link } from 'react-router-dom'
 import { api, del, errorText } from '../api'
 import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader } from '../components'
@@ -12,6 +12,27 @@ interface RecentLog {
 }
 
 const RECENT = 20
+
+/** One (key, model) target as GET /api/providers/health shows it. */
+interface LiveTarget {
+  key_id: string
+  model: string
+  circuit: 'closed' | 'open' | 'half_open'
+  requests: number
+  errors: number
+  latency_ms_ewma: number | null
+  weight_ratio: number
+  reason: string | null
+}
+
+/** A provider's live health: circuit breakers and adaptive weights, from the gateway's memory. */
+interface LiveHealth {
+  provider: string
+  status: 'healthy' | 'degraded' | 'unhealthy' | 'unknown'
+  targets: LiveTarget[]
+}
+
+const LIVE_COLORS = { healthy: 'green', degraded: 'orange', unhealthy: 'red', unknown: 'gray' } as const
 
 /**
  * What the provider's last requests of the hour say about it. Requests the gateway refused before
@@ -34,6 +55,12 @@ function healthOf(logs: RecentLog[] | undefined): { color: string; label: string
 
 export function ProvidersPage() {
   const { data, error, reload } = useApi<{ providers: Provider[] }>('/api/providers')
+  const live = useApi<{ providers: LiveHealth[] }>('/api/providers/health')
+  const reloadLive = live.reload
+  useEffect(() => {
+    const timer = setInterval(() => void reloadLive(), 10_000)
+    return () => clearInterval(timer)
+  }, [reloadLive])
   const [adding, setAdding] = useState(false)
   const [editing, setEditing] = useState<Provider>()
   const [keyEdit, setKeyEdit] = useState<{ provider: Provider; key?: ProviderKey }>()
@@ -56,6 +83,7 @@ export function ProvidersPage() {
           <ProviderCard
             key={p.name}
             provider={p}
+            live={live.data?.providers.find((h) => h.provider === p.name)}
             onNetwork={() => setEditing(p)}
             onKey={(key) => setKeyEdit({ provider: p, key })}
             onChange={refresh}
@@ -82,13 +110,60 @@ export function ProvidersPage() {
   )
 }
 
+/** The live badge: shown once the gateway has seen traffic; its tooltip names open circuits. */
+function LiveBadge({ live }: { live: LiveHealth | undefined }) {
+  if (!live || live.status === 'unknown') return null
+  const open = live.targets.filter((t) => t.circuit !== 'closed')
+  const seen = live.targets.reduce((n, t) => n + t.requests, 0)
+  const failed = live.targets.reduce((n, t) => n + t.errors, 0)
+  const detail =
+    open.length > 0
+      ? open
+          .map((t) => `${t.model}: ${t.circuit === 'open' ? 'open' : 'probing'} (${t.reason ?? ''})`)
+          .join('; ')
+      : `Now: ${seen} requests in the health window, ${failed} failed`
+  return (
+    <Tooltip label={detail} multiline w={300}>
+      <Badge variant="light" color={LIVE_COLORS[live.status]} data-testid="provider-live-health">
+        {open.length > 0
+          ? `${open.length} circuit${open.length > 1 ? 's' : ''} open`
+          : `live: ${live.status}`}
+      </Badge>
+    </Tooltip>
+  )
+}
+
+/** A key's circuit and adaptive weight, when they say something. */
+function KeyHealth({ targets }: { targets: LiveTarget[] }) {
+  const open = targets.find((t) => t.circuit === 'open') ?? targets.find((t) => t.circuit === 'half_open')
+  if (open)
+    return (
+      <Tooltip label={open.reason ?? ''} multiline w={300}>
+        <Badge size="xs" color={open.circuit === 'open' ? 'red' : 'yellow'} data-testid="key-circuit">
+          {open.circuit === 'open' ? 'circuit open' : 'probing'}
+        </Badge>
+      </Tooltip>
+    )
+  const least = Math.min(1, ...targets.map((t) => t.weight_ratio))
+  if (least >= 1) return null
+  return (
+    <Tooltip label="Adaptive load balancing gives this key this share of its weight, from its latency and errors">
+      <Badge size="xs" color="gray" variant="light" data-testid="key-weight">
+        weight ×{least.toFixed(2)}
+      </Badge>
+    </Tooltip>
+  )
+}
+
 function ProviderCard({
   provider,
+  live,
   onNetwork,
   onKey,
   onChange,
 }: {
   provider: Provider
+  live: LiveHealth | undefined
   onNetwork: () => void
   onKey: (key?: ProviderKey) => void
   onChange: () => void
@@ -138,11 +213,14 @@ function ProviderCard({
             </Text>
           )}
         </div>
-        <Tooltip label={health.detail} multiline w={260}>
-          <Badge color={health.color} data-testid="provider-health">
-            {health.label}
-          </Badge>
-        </Tooltip>
+        <Group gap={4}>
+          <LiveBadge live={live} />
+          <Tooltip label={health.detail} multiline w={260}>
+            <Badge color={health.color} data-testid="provider-health">
+              {health.label}
+            </Badge>
+          </Tooltip>
+        </Group>
       </Group>
       <Text size="sm" c="dimmed" mt={4}>
         {n.base_url || 'default endpoint'}
@@ -177,6 +255,7 @@ function ProviderCard({
               </Text>
             </div>
             <Group gap={2} wrap="nowrap">
+              <KeyHealth targets={live?.targets.filter((t) => t.key_id === k.id) ?? []} />
               <Button size="compact-xs" variant="subtle" onClick={() => onKey(k)}>
                 Edit
               </Button>
