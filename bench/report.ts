@@ -1,7 +1,9 @@
 // Turns the measurements into the markdown printed to stdout and written to bench/RESULTS.md.
 import { readFileSync } from 'node:fs'
 import { availableParallelism, release } from 'node:os'
-import type { FixedRateResult, Mode, SaturationResult } from './load.js'
+import type { ChartRow } from './chart.js'
+import type { ClusterResult } from './cluster.js'
+import { MODES, type FixedRateResult, type Mode, type SaturationResult } from './load.js'
 
 export interface Settings {
   seconds: number
@@ -37,11 +39,17 @@ export interface RunSummary {
   measurements: Measurement[]
   skipped: { target: string; reason: string }[]
   profiles: string[]
+  /** Three nodes on PostgreSQL and Redis, when that target ran. */
+  cluster?: ClusterResult[]
 }
+
+/** RESULTS.md below this line is notes written by hand: a run keeps them and rewrites what is above. */
+export const KEPT_NOTES_MARKER =
+  '<!-- bench/run.ts rewrites everything above this line and keeps what follows -->'
 
 /** The figures issue 19 started from, kept beside every new run for comparison. */
 const BASELINE = [
-  '## Baseline (issue 19, measured on `main` 2026-12-04, 2 cores, 50 connections)',
+  "Issue 19's baseline, measured on `main` 2026-12-04 (2 cores, 50 connections):",
   '',
   '| target | JSON req/s | CPU µs per JSON request | SSE req/s | CPU µs per SSE request | p99 added at 1,000 req/s, JSON / SSE |',
   '| --- | --- | --- | --- | --- | --- |',
@@ -171,6 +179,160 @@ function detailRow(m: Measurement): string[] {
   ]
 }
 
+function find(all: Measurement[], target: string, mode: Mode): Measurement | undefined {
+  return all.find((m) => m.target === target && m.mode === mode)
+}
+
+/** p99 added over `direct` at the fixed rate, in ms. */
+function p99Added(all: Measurement[], m: Measurement | undefined): number | undefined {
+  const direct = m && find(all, 'direct', m.mode)?.fixedRate
+  if (!m?.fixedRate || !direct || m.target === 'direct') return undefined
+  return m.fixedRate.p99Ms - direct.p99Ms
+}
+
+/** A target that cannot serve the fixed rate at saturation, or failed at it: its p99 is queueing. */
+function saturatedAtRate(m: Measurement | undefined, rate: number): boolean {
+  if (!m?.saturation || !m.fixedRate) return false
+  const f = m.fixedRate
+  return m.saturation.requestsPerSecond < rate || f.timeouts + f.errors > 0
+}
+
+function targetsMeasured(all: Measurement[]): string[] {
+  return [...new Set(all.map((m) => m.target))].filter((t) => t !== 'direct')
+}
+
+/** One row per target for the chart, in the order measured. */
+export function chartRows(run: RunSummary): ChartRow[] {
+  const all = run.measurements
+  return targetsMeasured(all).map((target) => {
+    const row: ChartRow = { target, cpuMicros: {}, p99AddedMs: {}, saturated: {} }
+    for (const mode of MODES) {
+      const m = find(all, target, mode)
+      row.cpuMicros[mode] = m?.saturation?.cpuMicrosPerRequest
+      row.p99AddedMs[mode] = p99Added(all, m)
+      row.saturated[mode] = saturatedAtRate(m, run.settings.rate)
+    }
+    return row
+  })
+}
+
+function thousands(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : Math.round(value).toLocaleString('en-US')
+}
+
+/** Today's figures in the shape of the baseline's table, so the two read side by side. */
+function baselineShapedTable(run: RunSummary): string {
+  const all = run.measurements
+  const rate = run.settings.rate
+  const added = (m: Measurement | undefined): string => {
+    if (saturatedAtRate(m, rate)) return 'saturated'
+    const value = p99Added(all, m)
+    return value === undefined ? '—' : `${value >= 0 ? '+' : ''}${value.toFixed(1)}`
+  }
+  const rows = targetsMeasured(all).map((target) => {
+    const json = find(all, target, 'non-streaming')
+    const sse = find(all, target, 'streaming')
+    const floorJson = find(all, 'floor', 'non-streaming')
+    const floorSse = find(all, 'floor', 'streaming')
+    const vsFloor = (m: Measurement | undefined, floor: Measurement | undefined): string =>
+      m && floor && target !== 'floor' ? ` (${cpuRatio(m, floor)})` : ''
+    return [
+      target,
+      thousands(json?.saturation?.requestsPerSecond),
+      `${thousands(json?.saturation?.cpuMicrosPerRequest)}${vsFloor(json, floorJson)}`,
+      thousands(sse?.saturation?.requestsPerSecond),
+      `${thousands(sse?.saturation?.cpuMicrosPerRequest)}${vsFloor(sse, floorSse)}`,
+      `${added(json)} / ${added(sse)} ms`,
+      `${fixed(json?.eventLoopP99Ms, 1)} / ${fixed(sse?.eventLoopP99Ms, 1)}`,
+    ]
+  })
+  return markdownTable(
+    [
+      'target',
+      'JSON req/s',
+      'CPU µs per JSON request (÷ floor)',
+      'SSE req/s',
+      'CPU µs per SSE request (÷ floor)',
+      `p99 added at ${thousands(rate)} req/s, JSON / SSE`,
+      'event loop p99 ms, JSON / SSE',
+    ],
+    rows,
+  )
+}
+
+/** Three nodes on PostgreSQL and Redis: each node's CPU per request, and Redis commands per request. */
+function renderCluster(run: RunSummary): string[] {
+  if (!run.cluster || run.cluster.length === 0) return []
+  const lines = [
+    '## Three nodes on PostgreSQL and Redis (`heimdall-cluster`)',
+    '',
+    "Three Heimdall processes on one PostgreSQL database and one Redis of the run's own, every request",
+    "with the governed target's virtual key (budget and rate limit reserved and settled in Redis),",
+    `logged with bodies; ${run.settings.connections} connections shared out, one autocannon per node, all`,
+    "nodes at once, in the main rounds' rotation; each node's CPU divided by the requests it served (median",
+    "of the rounds). CPU ÷ floor: the median of each round's ratio to the floor's same round. Redis round trips: the commands the nodes sent (MONITOR,",
+    'those run inside Lua scripts left out) while the same 200 requests were sent one after the other,',
+    "each placed by its time: before the answer's first byte (on the request's path), while the answer",
+    "was sent, or after it; the nodes' idle rate (epoch checks) measured over a quiet second and taken off.",
+    '',
+  ]
+  const rows: string[][] = []
+  for (const result of run.cluster) {
+    const floorRounds = find(run.measurements, 'floor', result.mode)?.rounds ?? []
+    const nodeCount = result.rounds[0]?.nodes.length ?? 0
+    const nodeCpu = Array.from({ length: nodeCount }, (_, i) =>
+      median(result.rounds.map((r) => r.nodes[i].cpuMicrosPerRequest)),
+    )
+    // Each round's node against the same round's floor, as for the single-process targets.
+    const nodeRatio = Array.from({ length: nodeCount }, (_, i) =>
+      median(
+        result.rounds.map(
+          (r, k) => r.nodes[i].cpuMicrosPerRequest / (floorRounds[k]?.cpuMicrosPerRequest ?? NaN),
+        ),
+      ),
+    )
+    const failures = result.rounds.flatMap((r) => r.nodes).reduce((s, n) => s + n.non2xx + n.errors, 0)
+    const totalRps = median(
+      result.rounds.map((r) => r.nodes.reduce((sum, n) => sum + n.requestsPerSecond, 0)),
+    )
+    const trace = (calls: Record<string, number> | undefined): string => {
+      const entries = Object.entries(calls ?? {}).sort((x, y) => y[1] - x[1])
+      const total = entries.reduce((sum, [, n]) => sum + n, 0)
+      return entries.length === 0
+        ? '0'
+        : `${total.toFixed(2)} (${entries.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')})`
+    }
+    rows.push([
+      result.mode,
+      fixed(totalRps, 0),
+      nodeCpu.map((c) => fixed(c, 0)).join(' / '),
+      nodeRatio.map((r) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '—')).join(' / '),
+      result.redis ? trace(result.redis.beforeFirstByte) : '—',
+      result.redis ? trace(result.redis.duringAnswer) : '—',
+      result.redis ? trace(result.redis.afterAnswer) : '—',
+      String(failures),
+    ])
+    lines.push(...result.problems.map((p) => `- ${result.mode}: ${p}`))
+  }
+  return [
+    ...lines,
+    markdownTable(
+      [
+        'mode',
+        'req/s, all nodes',
+        'CPU µs/req, node 1 / 2 / 3',
+        'CPU ÷ floor',
+        'Redis round trips per request: before the first byte',
+        'while answering',
+        'after the answer',
+        'non-2xx + errors',
+      ],
+      rows,
+    ),
+    '',
+  ]
+}
+
 export function renderReport(run: RunSummary): string {
   const { settings, measurements } = run
   const summary = markdownTable(
@@ -222,12 +384,21 @@ export function renderReport(run: RunSummary): string {
   return [
     '# Heimdall benchmark',
     '',
+    '![CPU µs per request and p99 added, by target](results.svg)',
+    '',
     `- date: ${run.startedAt.toISOString()}`,
     ...run.machine.map((line) => `- ${line}`),
     `- command: \`${run.command}\``,
     `- settings: ${settings.rounds} saturation rounds of ${settings.seconds} s per target and mode after ` +
       `${settings.warmupSeconds} s of warm-up, targets interleaved; ${settings.connections} connections at ` +
       `saturation, ${settings.rate} req/s for latency`,
+    '',
+    `## This run beside issue 19's baseline`,
+    '',
+    baselineShapedTable(run),
+    '',
+    ...BASELINE,
+    '## This run in full',
     '',
     summary,
     '',
@@ -257,6 +428,7 @@ export function renderReport(run: RunSummary): string {
     '',
     details,
     '',
-    ...BASELINE,
+    ...renderCluster(run),
+    KEPT_NOTES_MARKER,
   ].join('\n')
 }

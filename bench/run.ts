@@ -1,14 +1,19 @@
 // `npm run bench`: measures the fake upstream alone, the floor proxy, Heimdall (plain, and governed: a
 // virtual key with a budget and a rate limit, logging with bodies) and (if installed) Portkey, prints
-// a markdown table and writes it to bench/RESULTS.md. Every target runs at once in its own process;
+// a markdown table and writes it to bench/RESULTS.md with a chart, bench/results.svg (hand-written notes
+// below RESULTS.md's marker line are kept). Every target runs at once in its own process;
 // each of BENCH_ROUNDS rounds saturates them one after the other, the order rotating, so that a
 // machine whose speed drifts charges every target alike; a figure is the median of its rounds, and a
 // ratio to the floor the median of the per-round ratios. Settings, all optional:
 //   BENCH_SECONDS (10) per measurement, BENCH_WARMUP_SECONDS (2), BENCH_ROUNDS (3),
 //   BENCH_RATE (1000 req/s for latency), BENCH_CONNECTIONS (50),
-//   BENCH_TARGETS (e.g. "floor,heimdall,heimdall-governed"; direct always runs),
-//   BENCH_HEIMDALL_CLI (dist/cli.js), BENCH_PROFILE=1 or --cpu-prof (profile Heimdall into bench/out).
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+//   BENCH_TARGETS (e.g. "floor,heimdall,heimdall-governed"; direct always runs; all by default:
+//     floor, heimdall, heimdall-governed, heimdall-before, heimdall-governed-before, portkey,
+//     heimdall-cluster), BENCH_HEIMDALL_CLI (dist/cli.js), BENCH_BEFORE_CLI (an older build's
+//     dist/cli.js, measured as the -before targets), BENCH_DATABASE_URL or DATABASE_URL (the
+//     PostgreSQL server heimdall-cluster creates its database on), BENCH_RESULTS (bench/RESULTS.md;
+//     the SVG goes beside it), BENCH_PROFILE=1 or --cpu-prof (profile Heimdall into bench/out).
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -22,8 +27,27 @@ import {
   type Mode,
   type SaturationResult,
 } from './load.js'
+import { renderChart } from './chart.js'
+import {
+  checkAndWarmCluster,
+  CLUSTER_TARGET,
+  clusterUnavailableBecause,
+  saturateCluster,
+  startCluster,
+  traceRedisRoundTrips,
+  type ClusterResult,
+  type RunningCluster,
+} from './cluster.js'
 import { killAllChildrenNow, stopAllChildren, stopChild } from './processes.js'
-import { describeMachine, renderReport, type Measurement, type RunSummary, type Settings } from './report.js'
+import {
+  chartRows,
+  describeMachine,
+  KEPT_NOTES_MARKER,
+  renderReport,
+  type Measurement,
+  type RunSummary,
+  type Settings,
+} from './report.js'
 import { startFakeUpstream, TARGETS, type BenchContext, type StartedTarget } from './targets.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
@@ -125,8 +149,15 @@ function medianRound(rounds: SaturationResult[]): SaturationResult | undefined {
 /** The targets running, so that an interrupted run still stops them and removes their files. */
 const running: StartedTarget[] = []
 
+let runningCluster: RunningCluster | undefined
+
 async function shutdown(): Promise<void> {
-  await Promise.all(running.splice(0).map((t) => t.stop().catch(() => {})))
+  const cluster = runningCluster
+  runningCluster = undefined
+  await Promise.all([
+    ...running.splice(0).map((t) => t.stop().catch(() => {})),
+    cluster?.stop().catch(() => {}),
+  ])
   await stopAllChildren()
 }
 
@@ -154,10 +185,15 @@ async function main(): Promise<void> {
   const selected = TARGETS.filter(
     (t) => !settings.targets || t.name === 'direct' || settings.targets.includes(t.name),
   )
+  const clusterSelected = !settings.targets || settings.targets.includes(CLUSTER_TARGET)
+  const known = [...TARGETS.map((t) => t.name), CLUSTER_TARGET]
+  const unknown = settings.targets?.filter((t) => !known.includes(t)) ?? []
+  if (unknown.length > 0)
+    throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`)
   // Bounded no matter what hangs: every phase's nominal length, plus generous start-up and stop time.
   const perMode =
     (settings.rounds + 2) * settings.seconds + 2 * settings.warmupSeconds + 5 * settings.rounds + 15
-  const budgetMs = (selected.length * (MODES.length * perMode + 30) + 60) * 1000
+  const budgetMs = ((selected.length + (clusterSelected ? 3 : 0)) * (MODES.length * perMode + 30) + 60) * 1000
   setTimeout(() => {
     log(`bench: exceeded its ${Math.round(budgetMs / 1000)} s budget, stopping`)
     void shutdown().finally(() => process.exit(1))
@@ -192,6 +228,25 @@ async function main(): Promise<void> {
       skipped.push({ target: definition.name, reason: `did not start: ${oneLine}` })
     }
   }
+  if (clusterSelected) {
+    const reason = await clusterUnavailableBecause(ctx)
+    if (reason) {
+      log(`bench: ${CLUSTER_TARGET} skipped, ${reason}`)
+      skipped.push({ target: CLUSTER_TARGET, reason })
+    } else {
+      log(`bench: starting ${CLUSTER_TARGET} (3 nodes, PostgreSQL, Redis)`)
+      try {
+        runningCluster = await startCluster(ctx)
+      } catch (err) {
+        const message = (err as Error).message
+        log(`bench: ${CLUSTER_TARGET} did not start: ${message}`)
+        const oneLine = message.replace(/\s*\n\s*/g, ' | ').slice(0, 400)
+        skipped.push({ target: CLUSTER_TARGET, reason: `did not start: ${oneLine}` })
+      }
+    }
+  }
+  const clusterResults: ClusterResult[] = []
+  const saturation = { seconds: settings.seconds, connections: settings.connections }
   for (const mode of MODES) {
     const measured: { target: LoadTarget; m: Measurement }[] = []
     for (const started of running) {
@@ -199,25 +254,54 @@ async function main(): Promise<void> {
       measurements.push(m)
       if (await checkAndWarm(started.load, mode, settings, m)) measured.push({ target: started.load, m })
     }
+    const steps: { name: string; run: (round: number) => Promise<void> }[] = measured.map(
+      ({ target, m }) => ({
+        name: target.name,
+        run: async (round) => {
+          const result = await saturate(target, mode, saturation)
+          m.rounds?.push(result)
+          m.problems.push(...flagFailures(`at saturation, round ${round + 1}`, result))
+        },
+      }),
+    )
+    const cluster = runningCluster
+    if (cluster) {
+      const result: ClusterResult = { mode, rounds: [], problems: [] }
+      clusterResults.push(result)
+      result.problems.push(
+        ...(await checkAndWarmCluster(cluster, mode, { ...saturation, seconds: settings.warmupSeconds })),
+      )
+      if (result.problems.length === 0)
+        steps.push({
+          name: CLUSTER_TARGET,
+          run: async (round) => {
+            const r = await saturateCluster(cluster, mode, saturation)
+            result.rounds.push(r)
+            r.nodes.forEach((n, i) =>
+              result.problems.push(...flagFailures(`node ${i + 1} at saturation, round ${round + 1}`, n)),
+            )
+          },
+        })
+    }
     for (let round = 0; round < settings.rounds; round++) {
       // Rotating the order: no target is always measured first, or right after the heaviest.
-      const order = measured.map((_, i) => measured[(i + round) % measured.length])
-      for (const { target, m } of order) {
-        log(
-          `  round ${round + 1}/${settings.rounds} ${target.name} ${mode}: saturation ${settings.seconds} s`,
-        )
-        const result = await saturate(target, mode, {
-          seconds: settings.seconds,
-          connections: settings.connections,
-        })
-        m.rounds?.push(result)
-        m.problems.push(...flagFailures(`at saturation, round ${round + 1}`, result))
+      const order = steps.map((_, i) => steps[(i + round) % steps.length])
+      for (const step of order) {
+        log(`  round ${round + 1}/${settings.rounds} ${step.name} ${mode}: saturation ${settings.seconds} s`)
+        await step.run(round)
       }
+    }
+    const clusterResult = clusterResults.find((c) => c.mode === mode)
+    if (cluster && clusterResult && clusterResult.problems.length === 0) {
+      log(`  ${CLUSTER_TARGET} ${mode}: counting Redis round trips per request (MONITOR)`)
+      clusterResult.redis = await traceRedisRoundTrips(cluster, mode)
     }
     for (const { m } of measured) m.saturation = medianRound(m.rounds ?? [])
     for (const { target, m } of measured) await measureFixedRate(target, mode, settings, m)
   }
   await Promise.all(running.splice(0).map((t) => t.stop()))
+  await runningCluster?.stop()
+  runningCluster = undefined
   await stopChild(upstream.child)
 
   const profiles = listProfiles().filter((p) => !profilesBefore.has(p))
@@ -238,11 +322,26 @@ async function main(): Promise<void> {
     measurements,
     skipped,
     profiles,
+    cluster: clusterResults.filter((c) => c.rounds.length > 0 || c.problems.length > 0),
   }
   const markdown = renderReport(summary)
   process.stdout.write(`${markdown}\n`)
-  writeFileSync(join(benchDir, 'RESULTS.md'), markdown)
-  log(`bench: written to ${relative(process.cwd(), join(benchDir, 'RESULTS.md'))}`)
+  const resultsPath = process.env.BENCH_RESULTS || join(benchDir, 'RESULTS.md')
+  writeFileSync(resultsPath, markdown + keptNotes(resultsPath))
+  const chartPath = join(dirname(resultsPath), 'results.svg')
+  const caption =
+    `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine[0]}; median of ` +
+    `${settings.rounds} rounds of ${settings.seconds} s, ${settings.connections} connections; p99 at ${settings.rate} req/s`
+  writeFileSync(chartPath, renderChart(chartRows(summary), caption))
+  log(`bench: written to ${relative(process.cwd(), resultsPath)} and ${relative(process.cwd(), chartPath)}`)
+}
+
+/** What follows the marker line in the results file already there: notes a run must not erase. */
+function keptNotes(path: string): string {
+  if (!existsSync(path)) return '\n'
+  const text = readFileSync(path, 'utf8')
+  const at = text.indexOf(KEPT_NOTES_MARKER)
+  return at < 0 ? '\n' : text.slice(at + KEPT_NOTES_MARKER.length)
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

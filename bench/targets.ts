@@ -1,5 +1,6 @@
-// What is measured: the fake upstream itself, the floor proxy, Heimdall plain and governed, and (when
-// installed) Portkey.
+// What is measured: the fake upstream itself, the floor proxy, Heimdall plain and governed, an older
+// Heimdall build beside it (BENCH_BEFORE_CLI), and (when installed) Portkey. Three nodes on PostgreSQL
+// and Redis are bench/cluster.ts's.
 // Each proxy runs in its own process, in front of the one shared fake upstream.
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -102,12 +103,17 @@ const floor: TargetDefinition = {
 }
 
 /** BENCH_HEIMDALL_CLI points at another build, e.g. a worktree's, to compare two versions. */
-function heimdallCli(ctx: BenchContext): string {
+export function heimdallCli(ctx: BenchPaths): string {
   return process.env.BENCH_HEIMDALL_CLI ?? join(ctx.repoRoot, 'dist', 'cli.js')
 }
 
+/** BENCH_BEFORE_CLI: an older build measured in the same run as the `-before` targets. */
+function beforeCli(): string | undefined {
+  return process.env.BENCH_BEFORE_CLI || undefined
+}
+
 /** The governed target's virtual key: what a client of a governed gateway sends. */
-const BENCH_VIRTUAL_KEY = 'sk-bf-bench0000000000000000000000000000000000'
+export const BENCH_VIRTUAL_KEY = 'sk-bf-bench0000000000000000000000000000000000'
 
 /**
  * Heimdall's config for a target. Plain: one OpenAI key, no virtual key (every request is still
@@ -115,7 +121,7 @@ const BENCH_VIRTUAL_KEY = 'sk-bf-bench0000000000000000000000000000000000'
  * request must carry a virtual key that has a budget and a rate limit (requests and tokens), so
  * each request is admitted, reserved, charged and logged with bodies.
  */
-function heimdallConfig(ctx: BenchContext, governed: boolean): Record<string, unknown> {
+export function heimdallConfig(ctx: BenchContext, governed: boolean): Record<string, unknown> {
   const providers = {
     openai: {
       keys: [{ name: 'bench', value: 'sk-bench', models: ['*'], weight: 1 }],
@@ -152,14 +158,17 @@ function heimdallConfig(ctx: BenchContext, governed: boolean): Record<string, un
   }
 }
 
-function heimdallTarget(name: string, governed: boolean): TargetDefinition {
+function heimdallTarget(name: string, governed: boolean, before = false): TargetDefinition {
+  const cliOf = (ctx: BenchContext): string | undefined => (before ? beforeCli() : heimdallCli(ctx))
   return {
     name,
-    unavailableBecause: (ctx) =>
-      existsSync(heimdallCli(ctx))
-        ? undefined
-        : `${relative(ctx.repoRoot, heimdallCli(ctx))} not found; run \`npm run build\` first`,
+    unavailableBecause: (ctx) => {
+      const cli = cliOf(ctx)
+      if (!cli) return 'BENCH_BEFORE_CLI is not set (the dist/cli.js of an older build to compare with)'
+      return existsSync(cli) ? undefined : `${relative(ctx.repoRoot, cli)} not found; build it first`
+    },
     async start(ctx) {
+      const cli = cliOf(ctx) as string
       const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-'))
       await writeFile(join(appDir, 'config.json'), JSON.stringify(heimdallConfig(ctx, governed), null, 2))
       const port = await freePort()
@@ -176,7 +185,7 @@ function heimdallTarget(name: string, governed: boolean): TargetDefinition {
       ]
       const child = startNode({
         name,
-        args: [...profile, heimdallCli(ctx), ...cliArgs],
+        args: [...profile, cli, ...cliArgs],
         cwd: ctx.repoRoot,
         logDir: ctx.outDir,
       })
@@ -256,5 +265,7 @@ export const TARGETS: readonly TargetDefinition[] = [
   floor,
   heimdallTarget('heimdall', false),
   heimdallTarget('heimdall-governed', true),
+  heimdallTarget('heimdall-before', false, true),
+  heimdallTarget('heimdall-governed-before', true, true),
   portkey,
 ]
