@@ -10,6 +10,8 @@ declare module 'autocannon' {
     connections?: number
     pipelining?: number
     duration?: number
+    /** Stop after this many requests (instead of after `duration`). */
+    amount?: number
     overallRate?: number
     timeout?: number
     workers?: number

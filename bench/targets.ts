@@ -29,6 +29,8 @@ type BenchPaths = Pick<BenchContext, 'repoRoot' | 'benchDir' | 'outDir'>
 
 export interface StartedTarget {
   load: LoadTarget
+  /** Heimdall's app dir (config.json, logs.db), for the targets that have one. */
+  appDir?: string
   stop(): Promise<void>
 }
 
@@ -210,6 +212,7 @@ function heimdallTarget(name: string, governed: boolean, before = false): Target
           upstreamPid: ctx.upstream.pid,
           metricsUrl: `${originOf(port)}/metrics`,
         },
+        appDir,
         stop,
       }
     },
