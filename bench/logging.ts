@@ -244,8 +244,8 @@ async function main() {
           `- ${k}: ${xs.map((x) => x.toFixed(0)).join(', ')}${failed.get(k) ? ` (${failed.get(k)} failed)` : ''}`,
       ),
       '',
-      '| variant | RSS MiB at 0, ¼, ½, ¾, all requests | requests | log entries | logs.db |',
-      '|---|---|---|---|---|',
+      '| variant | RSS MiB at 0, ¼, ½, ¾, all requests | requests | log entries | logs.db | bytes per entry |',
+      '|---|---|---|---|---|---|',
     )
     if (REQUESTS > 0) {
       for (const s of servers) {
@@ -254,7 +254,8 @@ async function main() {
         lines.push(
           `| ${s.variant.name} | ${m.rss.map((x) => x.toFixed(0)).join(' → ')} | ${m.completed}${m.failures ? ` (${m.failures} failed)` : ''} | ` +
             `${m.logs ? `${m.logs.total} stored, ${m.logs.dropped} dropped` : '—'} | ` +
-            `${m.db ? `${(m.db / 1024 / 1024).toFixed(1)} MiB` : '—'} |`,
+            `${m.db ? `${(m.db / 1024 / 1024).toFixed(1)} MiB` : '—'} | ` +
+            `${m.db && m.logs?.total ? (m.db / m.logs.total).toFixed(0) : '—'} |`,
         )
       }
     }

@@ -35,6 +35,7 @@ export type FromWriter = { type: 'written'; id: number; error?: string } | { typ
 
 /** Long enough to outlast a retention run on the gateway's connection without failing a batch. */
 const BUSY_TIMEOUT_MS = 30_000
+const WRITER_CACHE_KIB = 16_384
 
 const setup = workerData as WriterSetup
 const port = parentPort
@@ -43,6 +44,8 @@ if (!port) throw new Error('sqlite-writer-thread runs in a worker thread')
 const db = new Database(setup.path)
 db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
 db.pragma('synchronous = NORMAL')
+// The indexes' pages an insert touches stay cached as the table grows (SQLite's default is 2 MiB).
+db.pragma(`cache_size = -${WRITER_CACHE_KIB}`)
 const statement = db.prepare(setup.insertSql)
 const insertAll = db.transaction((rows: unknown[][]) => {
   for (const row of rows) statement.run(row)
