@@ -40,12 +40,27 @@ export function providerConfigHash(input: ProviderConfigInput): string {
 /** JSON with object keys sorted and undefined members dropped, so equal values give equal text. */
 export function stableJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value))
-    return `[${value.map((v) => (v === undefined ? 'null' : stableJson(v))).join(',')}]`
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`
+  // Built by appending (no intermediate arrays): the response cache keys every request with this.
+  let out: string
+  if (Array.isArray(value)) {
+    out = '['
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ','
+      out += value[i] === undefined ? 'null' : stableJson(value[i])
+    }
+    return out + ']'
+  }
+  const obj = value as Record<string, unknown>
+  // The default sort compares UTF-16 code units, as `<` does.
+  const keys = Object.keys(obj).sort()
+  out = '{'
+  for (const k of keys) {
+    const v = obj[k]
+    if (v === undefined) continue
+    if (out.length > 1) out += ','
+    out += `${JSON.stringify(k)}:${stableJson(v)}`
+  }
+  return out + '}'
 }
 
 /** The input with an id on every key: the given one, or one derived from provider and key name. */

@@ -24,6 +24,8 @@ export interface CacheEntries {
   get(id: string): Promise<CacheEntry | undefined>
   /** Every live entry of a namespace that has an embedding: the vector index is rebuilt from them. */
   withEmbeddings(namespace: string): Promise<CacheEntry[]>
+  /** The ids of the live entries of a namespace (a store may give more: a lookup of one is a miss). */
+  liveIds(namespace: string): Promise<string[]>
   delete(id: string): Promise<boolean>
   /** Deletes every entry of a cache key; gives their ids. */
   deleteByKey(cacheKey: string): Promise<string[]>
@@ -87,6 +89,16 @@ export class EntryStore implements CacheEntries {
       .where('expires_at', '>', now)
       .execute()
     return rows.map(toEntry)
+  }
+
+  async liveIds(namespace: string, now = Date.now()): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('semantic_cache_entries')
+      .select('id')
+      .where('namespace', '=', namespace)
+      .where('expires_at', '>', now)
+      .execute()
+    return rows.map((r) => r.id)
   }
 
   async delete(id: string): Promise<boolean> {

@@ -85,13 +85,15 @@ export function addressOf(
     model: s.cacheByModel ? model : undefined,
   }
   const messages = messagesOf(request, s)
+  // The canonical text of the parameters once, for both ids.
+  const baseJson = stableJson(base)
   return {
     cacheKey,
     scope,
     provider,
     model,
-    directId: hash(stableJson({ ...base, messages })),
-    partition: hash(stableJson(base)),
+    directId: hash(`${baseJson}\n${stableJson(messages)}`),
+    partition: hash(baseJson),
     text: textOf(messages),
   }
 }

@@ -14,9 +14,9 @@ import {
   type CacheAddress,
   type CacheType,
 } from './keys.js'
+import { EntryIndex, type CacheChange } from './entry-index.js'
 import { RedisEntryStore } from './redis-entry-store.js'
 import { StreamCapture } from './stream-capture.js'
-import { VectorIndex } from './vector-index.js'
 
 /** Bifrost's `extra_fields.cache_debug`. */
 export interface CacheDebug {
@@ -59,10 +59,7 @@ export type EmbedText = (
   signal: CancelSignal,
 ) => Promise<{ vector: number[]; tokens: number }>
 
-/** A change another node must know: an entry to index, or entries gone. */
-export type CacheChange =
-  | { op: 'put'; namespace: string; id: string; partition: string; embedding: number[] }
-  | { op: 'delete'; ids: string[] }
+export type { CacheChange }
 
 export const CACHE_TOPIC = 'semantic_cache'
 
@@ -95,19 +92,20 @@ export function createSemanticCache(
   const s = cacheSettings(config)
   if (s.semantic && !deps.embed) throw new Error('no embeddings call available')
   const store = openEntries(config, s, deps)
-  const index = new VectorIndex(s.dimension)
+  const index = new EntryIndex(s.dimension, s.namespace)
   const pending = new Set<Promise<void>>()
 
-  const ready = s.semantic ? rebuild(store, index, s.namespace).catch(() => undefined) : Promise.resolve()
-  const unsubscribe = deps.bus?.subscribe(CACHE_TOPIC, (m) => applyChange(index, s, m as CacheChange))
+  const ready = index.load(store, s.semantic).catch(() => undefined)
+  const unsubscribe = deps.bus?.subscribe(CACHE_TOPIC, (m) => index.apply(m as CacheChange))
   // Whichever node deletes expired rows tells the others, whose indexes hold the same entries.
   const pruner = setInterval(() => {
     void store
       .deleteExpired()
       .then(async (ids) => {
-        ids.forEach((id) => index.remove(id))
+        index.remove(ids)
         const change: CacheChange = { op: 'delete', ids }
         if (ids.length) await deps.bus?.publish(CACHE_TOPIC, change)
+        await index.refresh(store)
       })
       .catch(() => undefined)
   }, PRUNE_EVERY_MS)
@@ -133,14 +131,13 @@ export function createSemanticCache(
     const p = store
       .put(entry)
       .then(async () => {
-        if (!entry.embedding) return
-        index.add(entry.id, entry.partition, entry.embedding)
+        index.add(entry)
         const change: CacheChange = {
           op: 'put',
           namespace: s.namespace,
           id: entry.id,
           partition: entry.partition,
-          embedding: entry.embedding,
+          ...(entry.embedding && { embedding: entry.embedding }),
         }
         await deps.bus?.publish(CACHE_TOPIC, change)
       })
@@ -156,7 +153,7 @@ export function createSemanticCache(
     signal: CancelSignal,
   ): Promise<unknown> {
     const a = st.address
-    if (st.type !== 'semantic') {
+    if (st.type !== 'semantic' && index.mayHold(a.directId)) {
       const e = await store.get(a.directId)
       if (e) {
         ctx.facts.cacheDebug = { cache_hit: true, hit_type: 'direct', cache_id: e.id }
@@ -208,6 +205,9 @@ export function createSemanticCache(
       const threshold = requestThreshold(ctx, s)
       ctx.facts.semanticCache = st
       ctx.facts.cacheDebug = { cache_hit: false, cache_id: st.address.directId }
+      // An exact miss this node knows of without asking the store, and no lookup by meaning: done.
+      const byMeaning = s.semantic && st.type !== 'direct' && st.address.text !== ''
+      if (!byMeaning && (st.type === 'semantic' || !index.mayHold(st.address.directId))) return undefined
       let response: unknown
       // The embedding call of a lookup cut short (or of a caller gone) is cancelled, not left running.
       const cancel = new Cancellation()
@@ -262,22 +262,6 @@ function openEntries(config: SemanticCacheConfig, s: CacheSettings, deps: Semant
   }
   if (!deps.db) throw new Error('needs the config store database')
   return new EntryStore(deps.db)
-}
-
-/** The index from the stored embeddings, a batch at a time so that a large cache does not stall the server's start. */
-async function rebuild(store: CacheEntries, index: VectorIndex, namespace: string): Promise<void> {
-  const entries = await store.withEmbeddings(namespace)
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]
-    if (e.embedding) index.add(e.id, e.partition, e.embedding)
-    if (i % 256 === 255) await new Promise((r) => setImmediate(r))
-  }
-}
-
-function applyChange(index: VectorIndex, s: CacheSettings, m: CacheChange): void {
-  if (m?.op === 'put' && m.namespace === s.namespace && Array.isArray(m.embedding))
-    index.add(m.id, m.partition, m.embedding)
-  else if (m?.op === 'delete' && Array.isArray(m.ids)) for (const id of m.ids) index.remove(id)
 }
 
 /** Chat completions, streamed or not, on any route (drop-ins convert to them). */

@@ -78,6 +78,11 @@ export class RedisEntryStore implements CacheEntries {
     return out
   }
 
+  /** Every namespace's ids: the set is shared (a lookup of another namespace's id is a miss). */
+  async liveIds(): Promise<string[]> {
+    return await this.redis.smembers(`${this.p}ids`)
+  }
+
   async delete(id: string): Promise<boolean> {
     const [[, n] = []] =
       (await this.redis.multi().del(this.entryKey(id)).srem(`${this.p}ids`, id).exec()) ?? []
