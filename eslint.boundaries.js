@@ -19,23 +19,6 @@ export const ALLOWED = {
 }
 export const UNRESTRICTED = ['http']
 
-/**
- * Imports that break the table today, one entry per file and folder, each with why it is still
- * there. The list only shrinks: the boundaries test fails when an entry is no longer needed.
- */
-export const EXCEPTIONS = [
-  // Observability prices requests with governance's pricing and names teams and customers from
-  // its state; the cost and the names should arrive as typed facts (ctx.facts.cost ...).
-  { file: 'src/observability/index.ts', imports: ['governance'], why: 'GovernanceRuntime' },
-  {
-    file: 'src/observability/logs/cost-recalculation.ts',
-    imports: ['governance'],
-    why: 'computeCost (pricing)',
-  },
-  { file: 'src/observability/logs/entry.ts', imports: ['governance'], why: 'cost of estimated tokens' },
-  { file: 'src/observability/metrics.ts', imports: ['governance'], why: 'price table (label folding)' },
-]
-
 const LOGGER = 'observability/logger.js'
 const MAX_DEPTH = 6
 const srcDir = fileURLToPath(new URL('./src/', import.meta.url))
@@ -71,8 +54,8 @@ const rule = (folder, allowed, depth) => ({
   'no-restricted-imports': ['error', { patterns: patterns(folder, allowed, depth) }],
 })
 
-/** Flat-config objects for the boundaries; `withExceptions: false` shows the debt. */
-export function boundaryConfigs({ withExceptions = true } = {}) {
+/** Flat-config objects for the boundaries, one per folder and depth. */
+export function boundaryConfigs() {
   const configs = []
   for (const [folder, allowed] of Object.entries(ALLOWED)) {
     for (let depth = 1; depth <= MAX_DEPTH; depth++) {
@@ -82,12 +65,6 @@ export function boundaryConfigs({ withExceptions = true } = {}) {
         ignores: ['src/**/*.test.ts'],
         rules: rule(folder, allowed, depth),
       })
-    }
-  }
-  if (withExceptions) {
-    for (const e of EXCEPTIONS) {
-      const [folder, ...rest] = e.file.replace(/^src\//, '').split('/')
-      configs.push({ files: [e.file], rules: rule(folder, [...ALLOWED[folder], ...e.imports], rest.length) })
     }
   }
   return configs

@@ -14,7 +14,6 @@ export default tseslint.config(
     files: ['test/**/*.ts', 'bench/**/*.ts', 'src/**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
-  // Dependencies point one way (docs/ARCHITECTURE.md); the files still breaking it are listed,
-  // with why, in EXCEPTIONS of eslint.boundaries.js.
+  // Dependencies point one way (docs/ARCHITECTURE.md).
   ...boundaryConfigs(),
 )

@@ -1,11 +1,12 @@
 import type { Cluster } from '../cluster/index.js'
+import type { Pricing } from '../core/pricing.js'
 import type { TargetLookup } from '../core/router/targets.js'
 import type { Logger } from '../observability/logger.js'
 import type { ConfigReloads, ConfigStore } from '../store/index.js'
 import { GovernanceHook } from './enforce.js'
 import { budgetCounter, windowFor } from './limits.js'
 import { counterSeeds, preloadEstimatesFor, seedCounters, UsagePersistence } from './persist.js'
-import { PricingOverrides } from './pricing/index.js'
+import { PricingOverrides, pricingPort } from './pricing/index.js'
 import { addUsage, loadSnapshot } from './repo/index.js'
 import { GovernanceService, importGovernanceFromFile, type GovernanceChange } from './service.js'
 import { GovernanceState } from './state.js'
@@ -35,6 +36,8 @@ export interface GovernanceRuntime {
   hook: GovernanceHook
   usage: UsageView
   pricing: PricingOverrides
+  /** Prices with these overrides, for what reports costs outside governance (logs, metrics). */
+  prices: Pricing
   close(): Promise<void>
 }
 
@@ -134,6 +137,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     hook,
     usage,
     pricing,
+    prices: pricingPort(pricing),
     async close() {
       unsubscribe()
       offReconnect()

@@ -75,7 +75,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       env,
       logger,
       cluster,
-      governance,
+      pricing: governance.prices,
+      owners: governance.state,
       isBuiltinProvider,
       providerHealth: () => gateway.health.snapshot(),
     })

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import type { Cluster } from '../cluster/index.js'
 import type { GatewayHook } from '../core/context.js'
+import type { Pricing } from '../core/pricing.js'
 import type { ClientConfig, ConfigFile } from '../core/schemas/index.js'
-import type { GovernanceRuntime } from '../governance/runtime.js'
 import type { StandaloneToolCall } from '../core/tool-calls.js'
 import type { ConfigStore } from '../store/index.js'
 import type { Logger } from './logger.js'
-import { createLogging, type LogRouteSources } from './logs/index.js'
+import { createLogging, type LogOwners, type LogRouteSources } from './logs/index.js'
 import type { HealthSource } from './health-metrics.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { createTracing } from './tracing.js'
@@ -23,7 +23,10 @@ export interface ObservabilityDeps {
   env: NodeJS.ProcessEnv
   logger: Logger
   cluster: Cluster
-  governance: GovernanceRuntime
+  /** Prices with the pricing overrides (governance's, handed in by src/http). */
+  pricing: Pricing
+  /** Teams and customers by id, for their names in request logs (governance's state). */
+  owners: LogOwners
   /** Whether Heimdall ships a provider of this name (metric labels keep it rather than fold it). */
   isBuiltinProvider(name: string): boolean
   /** Provider health for its /metrics gauges. */

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { registerHealthGauges } from './health-metrics.js'
 import type { GatewayContext, GatewayHook } from '../core/context.js'
 import { ERRORS, type ErrorCode } from '../core/errors.js'
-import { findPrice, PRICES } from '../governance/pricing/index.js'
+import type { Pricing } from '../core/pricing.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
 import type { LogQueueStats } from './logs/index.js'
 
@@ -50,13 +50,15 @@ const OTHER = 'other'
 
 /** Folds provider and model names into a bounded set: what is priced or configured, else `other`. */
 class LabelFolding {
-  private readonly providers = new Set<string>(Object.keys(PRICES))
+  private readonly providers: Set<string>
   private readonly models = new Set<string>()
 
   constructor(
     config: ObservabilityDeps['config'],
     private readonly isBuiltinProvider: (name: string) => boolean,
+    private readonly pricing: Pricing,
   ) {
+    this.providers = new Set(pricing.providers)
     for (const [name, provider] of Object.entries(config.providers ?? {})) {
       this.providers.add(name)
       const keys = (provider as { keys?: unknown }).keys
@@ -84,8 +86,7 @@ class LabelFolding {
     if (!name) return 'none'
     if (this.models.has(name)) return name
     // The pricing table's name, snapshots and aliases folded into their model.
-    const match = provider ? findPrice(provider, name) : undefined
-    return match ? match.model : OTHER
+    return (provider && this.pricing.pricedModel(provider, name)) || OTHER
   }
 }
 
@@ -111,7 +112,7 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
 
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  const folding = new LabelFolding(deps.config, deps.isBuiltinProvider)
+  const folding = new LabelFolding(deps.config, deps.isBuiltinProvider, deps.pricing)
   const extra = [
     ...(settings.virtual_key_labels === true ? ['virtual_key'] : []),
     ...(settings.team_labels === true ? ['team'] : []),

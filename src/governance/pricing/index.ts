@@ -1,4 +1,5 @@
 export { PRICES, type ModelPrice } from './prices.js'
+export { pricingPort } from './port.js'
 export { findPrice, lookupPrice, type PriceMatch } from './lookup.js'
 export {
   computeCost,

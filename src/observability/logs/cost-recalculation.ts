@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { setImmediate as yieldToRequests } from 'node:timers/promises'
+import type { Pricing } from '../../core/pricing.js'
 import type { Usage } from '../../core/schemas/index.js'
-import { computeCost, type PricingOverrides } from '../../governance/pricing/index.js'
 import type { LogFilters } from './filters.js'
 import type { CostCursor, CostRow, LogStore } from './store.js'
 
@@ -40,7 +40,7 @@ interface Job {
 
 export interface CostRecalculationDeps {
   store(): LogStore | undefined
-  pricing: PricingOverrides
+  pricing: Pricing
   /** Entries read and written per transaction. */
   batchSize?: number
 }
@@ -150,12 +150,8 @@ export class CostRecalculation {
       prompt_tokens_details: { cached_tokens: row.cached_tokens },
       completion_tokens_details: { reasoning_tokens: row.reasoning_tokens },
     }
-    const context = this.deps.pricing.context({
-      provider: row.provider,
-      model: row.model,
-      virtualKeyId: row.virtual_key_id,
-    })
-    const result = computeCost(row.provider, row.model, usage, context)
+    const of = { provider: row.provider, model: row.model, virtualKeyId: row.virtual_key_id }
+    const result = this.deps.pricing.cost(of, usage)
     return result.priced ? result.cost : undefined
   }
 

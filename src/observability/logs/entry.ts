@@ -1,8 +1,7 @@
 import type { GatewayContext } from '../../core/context.js'
+import type { Pricing } from '../../core/pricing.js'
 import { toErrorBody } from '../../core/errors.js'
 import type { Usage } from '../../core/schemas/index.js'
-import { computeCost, estimateTokens, type TokenEstimateRequest } from '../../governance/pricing/index.js'
-import type { GovernanceState } from '../../governance/state.js'
 import type { LogRow } from './record.js'
 import { redactedJsonText, redactText } from './redact.js'
 
@@ -64,10 +63,22 @@ function ms(ns: bigint): number {
   return Math.round(Number(ns) / 1000) / 1000
 }
 
+/** Teams and customers by id, for their names in log entries (governance's state, handed in by src/http). */
+export interface LogOwners {
+  team(id: string): { name: string; customer_id?: string | null } | undefined
+  customer(id: string): { name: string } | undefined
+}
+
+/** What a log entry is completed with: the names of the key's team and customer, and prices. */
+export interface LogSources {
+  owners: LogOwners
+  pricing: Pricing
+}
+
 /** Builds the log entry of a request that has ended, from what the gateway and governance left in its context. */
 export function buildPendingLog(
   ctx: GatewayContext,
-  governance: GovernanceState | undefined,
+  { owners, pricing }: LogSources,
   /** Whether bodies are kept, and at most how many characters of each. */
   withContent: boolean | { maxChars: number },
   now = Date.now(),
@@ -75,15 +86,15 @@ export function buildPendingLog(
   const endNs = process.hrtime.bigint()
   const latency = ms(endNs - ctx.startNs)
   const vk = ctx.facts.virtualKey
-  const team = vk?.team_id ? governance?.team(vk.team_id) : undefined
+  const team = vk?.team_id ? owners.team(vk.team_id) : undefined
   const customerId = vk?.customer_id ?? team?.customer_id ?? undefined
-  const customer = customerId ? governance?.customer(customerId) : undefined
+  const customer = customerId ? owners.customer(customerId) : undefined
   let usage: Usage | undefined = ctx.usage ?? ctx.result?.usage
   let tokensEstimated = false
   if (!usage && ctx.streamedChars > 0) {
     // A stream that ended without usage (cut, or a provider that sends none): estimate what was
     // served, as governance does for budgets, and say so.
-    usage = estimatedUsage(ctx)
+    usage = estimatedUsage(ctx, pricing)
     tokensEstimated = true
   }
   const served = ctx.attemptLog.at(-1)
@@ -102,7 +113,7 @@ export function buildPendingLog(
     cost = recorded.priced ? recorded.cost : null
     estimated = recorded.estimated
   } else if (usage) {
-    const result = computeCost(provider, model, usage, { estimated: tokensEstimated })
+    const result = pricing.cost({ provider, model, virtualKeyId: vk?.id, estimated: tokensEstimated }, usage)
     cost = result.priced ? result.cost : null
     estimated = result.estimated
   }
@@ -168,7 +179,7 @@ export function buildPendingLog(
     if (cacheDebug.cache_hit && !ctx.error) {
       row.cache_hit_type = cacheDebug.hit_type ?? 'direct'
       // What the provider call would have cost: the cached answer's usage at today's price.
-      row.cache_saved = usage ? computeCost(provider, model, usage).cost : 0
+      row.cache_saved = usage ? pricing.cost({ provider, model, virtualKeyId: vk?.id }, usage).cost : 0
     }
   }
   const pending: PendingLog = { row, secrets: credentialsOf(ctx.headers) }
@@ -205,9 +216,8 @@ function logIdOf(ctx: GatewayContext): string {
   return `${ctx.requestId}-round-${round}`
 }
 
-function estimatedUsage(ctx: GatewayContext): Usage {
-  const input = ctx.input && typeof ctx.input === 'object' ? (ctx.input as TokenEstimateRequest) : {}
-  const prompt = estimateTokens(input).prompt
+function estimatedUsage(ctx: GatewayContext, pricing: Pricing): Usage {
+  const prompt = pricing.promptTokens(ctx.input)
   const completion = Math.ceil(ctx.streamedChars / 4)
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
 }

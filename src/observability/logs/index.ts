@@ -19,6 +19,7 @@ import { LogStore } from './store.js'
 export { LogStore } from './store.js'
 export { LogQueue } from './queue.js'
 export type { LogEntry, LogRow } from './record.js'
+export type { LogOwners } from './entry.js'
 export type { McpToolLogEntry, McpToolLogRow } from './mcp-record.js'
 
 export interface LogQueueStats {
@@ -78,6 +79,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
   const settings: LogsStoreSettings = spec ?? {}
   const client = deps.client
   const enabled = () => client.enable_logging !== false
+  const sources = { owners: deps.owners, pricing: deps.pricing }
   // Content is kept unless the deployment or the caller's virtual key switched it off.
   const withContent = (ctx: GatewayContext) =>
     client.disable_content_logging !== true && ctx.facts.virtualKey?.disable_content_logging !== true
@@ -159,11 +161,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
         })
       }
       try {
-        const pending = buildPendingLog(
-          ctx,
-          deps.governance.state,
-          withContent(ctx) && { maxChars: maxContentChars() },
-        )
+        const pending = buildPendingLog(ctx, sources, withContent(ctx) && { maxChars: maxContentChars() })
         if (!queue.push(pending)) return
         // Live viewers see the entry now, in the order requests ended; bodies are serialized once.
         if (subscribers.size > 0) publish(finalise(pending))
@@ -212,7 +210,7 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
       toolQueue,
       subscribers,
       runRetention,
-      recalculation: new CostRecalculation({ store: () => store, pricing: deps.governance.pricing }),
+      recalculation: new CostRecalculation({ store: () => store, pricing: deps.pricing }),
     },
     queueStats: () => ({ depth: queue.depth, dropped: queue.dropped, written: queue.written }),
     connected: () => store !== undefined,
