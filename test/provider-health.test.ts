@@ -49,6 +49,11 @@ function config(extra: Partial<ConfigFile> = {}): ConfigFile {
         { adaptive_load_balancing: { enabled: true, recompute_seconds: 0.05, min_weight_ratio: 0.1 } },
         keys('fast', 'slow'),
       ),
+      xai: fakeProvider(
+        fake.url,
+        { adaptive_load_balancing: { enabled: true, recompute_seconds: 0.05 } },
+        keys('x'),
+      ),
       mistral: fakeProvider(fake.url, { network_config: { stream_idle_timeout_in_seconds: 1 } }, keys('m')),
     },
     ...extra,
@@ -211,6 +216,28 @@ describe('provider health on one node', () => {
     from = fake.requests.length
     for (let i = 0; i < 60; i++) await chat(h, 'deepseek/deepseek-chat')
     expect(served(from)['sk-slow']).toBeGreaterThanOrEqual(15)
+  })
+
+  it("scales a virtual key's provider weights by the providers' latency", async () => {
+    const created = await callJson(h.url, 'POST', '/api/governance/virtual-keys', {
+      name: 'adaptive',
+      provider_configs: ['deepseek', 'xai'].map((provider) => ({
+        provider,
+        weight: 1,
+        allowed_models: ['*'],
+        key_ids: ['*'],
+      })),
+    })
+    expect(created.status, JSON.stringify(created.body)).toBe(200)
+    const vk = { 'x-bf-vk': created.body.virtual_key.value as string }
+    behaviour.set('sk-x', { latencyMs: 200 })
+    for (let i = 0; i < 10; i++) await chat(h, 'chat-model', vk)
+    const from = fake.requests.length
+    for (let i = 0; i < 30; i++) expect((await chat(h, 'chat-model', vk)).status).toBe(200)
+    behaviour.delete('sk-x')
+    const split = served(from)
+    expect(split['sk-x'] ?? 0).toBeLessThanOrEqual(10)
+    expect((split['sk-fast'] ?? 0) + (split['sk-slow'] ?? 0)).toBeGreaterThanOrEqual(20)
   })
 
   it('shows health in /metrics', async () => {

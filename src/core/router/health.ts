@@ -2,7 +2,7 @@ import { GatewayError } from '../errors.js'
 import type { ProviderConfig, ProviderKey } from '../schemas/index.js'
 import { TargetHealth, type Failure } from './target-health.js'
 
-export { TargetHealth, type Failure } from './target-health.js'
+export { speedRatio, TargetHealth, type Failure } from './target-health.js'
 
 /** A provider's health settings with defaults applied. */
 export interface HealthSettings {
@@ -227,6 +227,23 @@ export class HealthTracker {
     view.now = this.now()
     if (adaptive) view.recompute(adaptive)
     return view
+  }
+
+  /**
+   * How a provider serves a model now, for weighing it against other providers (a virtual key's
+   * provider weights): its fastest usable key's latency and that key's success share; undefined
+   * when adaptive balancing is off for it or it has no measurement yet.
+   */
+  providerSpeed(config: ProviderConfig, model: string): { ewmaMs: number; reliability: number } | undefined {
+    const entry = this.entry(config)
+    if (!entry.settings.adaptive) return undefined
+    const view = this.view(config, model) as ModelView
+    let best: TargetHealth | undefined
+    for (const t of view.byKey.values()) {
+      if (t.ewmaMs === 0 || !t.admits(view.now, entry.settings)) continue
+      if (!best || t.ewmaMs < best.ewmaMs) best = t
+    }
+    return best && { ewmaMs: best.ewmaMs, reliability: best.reliability }
   }
 
   /** A target served: its latency (to the first item, for streams). */

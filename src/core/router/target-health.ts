@@ -32,6 +32,8 @@ export class TargetHealth {
   reason: string | undefined
   lastError: string | undefined
   weightRatio = 1
+  /** Share of the window's requests that succeeded (1 below 3 requests), as of the last reweigh. */
+  reliability = 1
   weighedAt = 0
 
   constructor(
@@ -124,10 +126,9 @@ export class TargetHealth {
   reweigh(now: number, bestMs: number, minRatio: number, s: HealthSettings): void {
     this.weighedAt = now
     const [req, err] = this.totals(now, s)
-    // Latencies within half again the fastest's (plus a little) count as as fast: noise is not penalised.
-    const speed = this.ewmaMs > 0 && bestMs < Infinity ? (bestMs * 1.5 + 20) / this.ewmaMs : 1
-    const reliability = req >= 3 ? 1 - err / req : 1
-    this.weightRatio = Math.min(1, Math.max(minRatio, speed * reliability))
+    const speed = speedRatio(bestMs, this.ewmaMs)
+    this.reliability = req >= 3 ? 1 - err / req : 1
+    this.weightRatio = Math.min(1, Math.max(minRatio, speed * this.reliability))
   }
 
   view(now: number, s: HealthSettings): TargetHealthView {
@@ -198,4 +199,12 @@ export class TargetHealth {
     if (epoch > this.epoch) this.epoch = epoch
     return this.epoch % BUCKETS
   }
+}
+
+/**
+ * How fast a latency is against the fastest seen (1: as fast). Latencies within half again the
+ * fastest's, plus 20 ms, count as as fast, so that noise is not penalised.
+ */
+export function speedRatio(bestMs: number, ewmaMs: number): number {
+  return ewmaMs > 0 && bestMs < Infinity ? Math.min(1, (bestMs * 1.5 + 20) / ewmaMs) : 1
 }

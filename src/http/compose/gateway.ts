@@ -4,6 +4,7 @@ import { RoutingRuntime } from '../../governance/routing-rules/index.js'
 import { createGovernanceRuntime, type GovernanceRuntime } from '../../governance/runtime.js'
 import { McpToolInjection } from '../../mcp/inject.js'
 import { isKeyless } from '../../providers/index.js'
+import { AdaptiveProviderWeights } from '../adaptive-weights.js'
 import { PROVIDERS_TOPIC } from '../routes/providers.js'
 import { syncProviders } from '../store-reloads.js'
 import type { Base, Stores } from './foundation.js'
@@ -63,6 +64,9 @@ export async function startGateway(
   })
   closers.add(() => governance.close())
   gateway.addHook(governance.hook)
+  // A virtual key's provider weights, scaled by health where adaptive load balancing is on.
+  const adaptive = new AdaptiveProviderWeights(gateway.health, registry)
+  gateway.addHook(adaptive.plugin((vk, req) => governance.hook.routeByWeight(vk, req)))
   // Routing rules, key pinning and session affinity: after governance, which resolves the virtual key.
   const routing = await RoutingRuntime.create({
     store,
@@ -70,7 +74,7 @@ export async function startGateway(
     logger,
     state: governance.state,
     lookup: gateway.lookup,
-    routeByWeight: (vk, req) => governance.hook.routeByWeight(vk, req),
+    routeByWeight: adaptive.wrap((vk, req) => governance.hook.routeByWeight(vk, req)),
     providerKeys: (provider) => registry.get(provider)?.config.keys,
     chainMaxDepth: () => (client as { routing_chain_max_depth?: number }).routing_chain_max_depth,
     fileRules: (config.governance as { routing_rules?: unknown } | undefined)?.routing_rules,
