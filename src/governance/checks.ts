@@ -207,8 +207,9 @@ export async function assertParentsExist(
   teamId: string | null,
   customerId: string | null,
 ): Promise<void> {
-  if (teamId !== null && !(await repo.findTeam(db, teamId))) invalid(`team ${teamId} not found`, 'team_id')
-  if (customerId !== null && !(await repo.findCustomer(db, customerId))) {
+  if (teamId !== null && !(await repo.findOwner(db, 'team', teamId)))
+    invalid(`team ${teamId} not found`, 'team_id')
+  if (customerId !== null && !(await repo.findOwner(db, 'customer', customerId))) {
     invalid(`customer ${customerId} not found`, 'customer_id')
   }
 }

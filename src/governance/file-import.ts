@@ -219,7 +219,7 @@ export async function importGovernanceFromFile(
         continue
       }
       await inContext(where, () =>
-        service.createCustomer(
+        service.customers.create(
           {
             name: c.name,
             budgets: budgetsOf(c, { column: 'customer_id', id: c.id }, where),
@@ -239,7 +239,7 @@ export async function importGovernanceFromFile(
         continue
       }
       await inContext(where, () =>
-        service.createTeam(
+        service.teams.create(
           {
             name: t.name,
             customer_id: t.customer_id,

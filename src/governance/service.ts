@@ -18,32 +18,15 @@ import {
   parseExpiry,
   storedMcpConfigs,
 } from './checks.js'
-import type { Budget, Customer, RateLimit, Team, VirtualKey } from './model.js'
-import { applyRateLimit, patchSingleBudget, replaceBudgets, replaceProviderConfigs } from './nested.js'
+import type { Budget, RateLimit, VirtualKey } from './model.js'
+import { applyRateLimit, replaceBudgets, replaceProviderConfigs } from './nested.js'
+import { CUSTOMERS, OwnerCrud, TEAMS } from './owners.js'
 import * as repo from './repo/index.js'
-import type { CustomerRow, GovernanceTables, LimitOwner, TeamRow, VirtualKeyRow } from './repo/index.js'
-import type {
-  BudgetInput,
-  BudgetPatch,
-  CreateCustomerInput,
-  CreateTeamInput,
-  CreateVirtualKeyInput,
-  UpdateCustomerInput,
-  UpdateTeamInput,
-  UpdateVirtualKeyInput,
-} from './requests.js'
+import type { GovernanceTables, LimitOwner, VirtualKeyRow } from './repo/index.js'
+import type { CreateVirtualKeyInput, UpdateVirtualKeyInput } from './requests.js'
 import { hashVirtualKey } from './state.js'
 import { newVirtualKeyValue, virtualKeyHint } from './key-values.js'
-import {
-  listShape,
-  pageOf,
-  type CustomerList,
-  type CustomerListQuery,
-  type TeamList,
-  type TeamListQuery,
-  type VirtualKeyList,
-  type VirtualKeyListQuery,
-} from './lists.js'
+import { listShape, pageOf, type VirtualKeyList, type VirtualKeyListQuery } from './lists.js'
 
 export { assertResetDuration } from './checks.js'
 export { importGovernanceFromFile, type GovernanceImportResult } from './file-import.js'
@@ -88,11 +71,6 @@ export interface CreateVirtualKeyOptions extends VirtualKeyLinks {
   allowPastExpiry?: boolean
 }
 
-export interface CreateOwnerOptions {
-  id?: string
-  config_hash?: string | null
-}
-
 type Db = repo.GovernanceDb
 type Trx = Transaction<ConfigStoreTables & GovernanceTables>
 
@@ -102,11 +80,16 @@ export class GovernanceService {
   private readonly now: () => number
   private quiet = 0
   private changedQuietly = false
+  readonly teams: OwnerCrud<'team'>
+  readonly customers: OwnerCrud<'customer'>
 
   constructor(deps: GovernanceServiceDeps) {
     this.db = repo.governanceDb(deps.db)
     this.onChange = deps.onChange
     this.now = deps.now ?? Date.now
+    const owners = { db: this.db, now: () => this.nowIso(), mutate: this.mutate.bind(this) }
+    this.teams = new OwnerCrud(TEAMS, owners)
+    this.customers = new OwnerCrud(CUSTOMERS, owners)
   }
 
   /** Runs `fn` with change events held back, then sends one (without argument) if anything changed. */
@@ -149,10 +132,9 @@ export class GovernanceService {
     return new Date(this.now()).toISOString()
   }
 
-  async has(entity: GovernanceChange['entity'], id: string): Promise<boolean> {
+  async has(entity: 'virtual_key' | repo.OwnerKind, id: string): Promise<boolean> {
     if (entity === 'virtual_key') return (await repo.findVirtualKey(this.db, id)) !== undefined
-    if (entity === 'team') return (await repo.findTeam(this.db, id)) !== undefined
-    return (await repo.findCustomer(this.db, id)) !== undefined
+    return (await repo.findOwner(this.db, entity, id)) !== undefined
   }
 
   private async assertNameFree(db: Db, name: string, self: string | undefined): Promise<void> {
@@ -398,196 +380,6 @@ export class GovernanceService {
     const { rows, total } = await repo.listVirtualKeyRows(this.db, query, page)
     const keys = (await repo.readVirtualKeys(this.db, rows)).map(repo.publicVirtualKey)
     return { virtual_keys: keys, ...listShape(keys.length, total, page) }
-  }
-
-  // ---- teams ----
-
-  async createTeam(input: CreateTeamInput, opts: CreateOwnerOptions = {}): Promise<Team> {
-    const now = this.nowIso()
-    const name = checkName(input.name)
-    const customerId = blankToNull(input.customer_id)
-    const budgets = ownerBudgets(input) ?? []
-    checkBudgets(budgets)
-    if (input.rate_limit) checkRateLimitInput(input.rate_limit, 'rate_limit')
-    const id = opts.id ?? timeOrderedId()
-    const row: TeamRow = {
-      id,
-      name,
-      customer_id: customerId,
-      calendar_aligned: input.calendar_aligned ? 1 : 0,
-      config_hash: opts.config_hash ?? null,
-      created_at: now,
-      updated_at: now,
-    }
-    await this.mutate(
-      async (trx) => {
-        if (opts.id !== undefined && (await repo.findTeam(trx, opts.id)))
-          conflict(`a team with id ${opts.id} already exists`, 'id')
-        await assertParentsExist(trx, null, customerId)
-        await repo.insertTeam(trx, row)
-        await replaceBudgets(
-          trx,
-          { team_id: id },
-          budgets.map((b) => b.input),
-          now,
-        )
-        await applyRateLimit(trx, { team_id: id }, input.rate_limit, 'rate_limit', now)
-      },
-      () => ({ entity: 'team', id, action: 'created' }),
-    )
-    return this.getTeam(id)
-  }
-
-  /**
-   * Bifrost's team update; `budget` changes the single budget in place ({} or null removes it),
-   * `budgets` replaces them all. `customer_id` null or "" detaches the team.
-   */
-  async updateTeam(id: string, input: UpdateTeamInput): Promise<Team> {
-    const now = this.nowIso()
-    if (input.name !== undefined) checkName(input.name)
-    if (input.budget !== undefined && input.budgets !== undefined)
-      invalid('send budget or budgets, not both', 'budget')
-    if (input.budgets) checkBudgets(input.budgets.map((b, i) => ({ input: b, param: `budgets.${i}` })))
-    if (input.rate_limit) checkRateLimitInput(input.rate_limit, 'rate_limit')
-    await this.mutate(
-      async (trx) => {
-        if (!(await repo.findTeam(trx, id))) notFound('Team not found')
-        const patch: Updateable<TeamRow> = { updated_at: now }
-        if (input.name !== undefined) patch.name = input.name
-        if (input.calendar_aligned !== undefined) patch.calendar_aligned = input.calendar_aligned ? 1 : 0
-        if (input.customer_id !== undefined) {
-          patch.customer_id = blankToNull(input.customer_id)
-          await assertParentsExist(trx, null, patch.customer_id)
-        }
-        await repo.updateTeam(trx, id, patch)
-        await this.applyOwnerBudgets(trx, { team_id: id }, input, now)
-        await applyRateLimit(trx, { team_id: id }, input.rate_limit, 'rate_limit', now)
-      },
-      () => ({ entity: 'team', id, action: 'updated' }),
-    )
-    return this.getTeam(id)
-  }
-
-  private async applyOwnerBudgets(
-    db: Db,
-    owner: LimitOwner,
-    input: { budget?: BudgetPatch | null; budgets?: BudgetInput[] },
-    now: string,
-  ): Promise<void> {
-    if (input.budgets !== undefined) await replaceBudgets(db, owner, input.budgets, now)
-    if (input.budget !== undefined) await patchSingleBudget(db, owner, input.budget, 'budget', now)
-  }
-
-  /** Deletes the team with its budgets and rate limit; its virtual keys stay, without a team (as Bifrost). */
-  async deleteTeam(id: string): Promise<Team> {
-    const before = await this.getTeam(id)
-    await this.mutate(
-      async (trx) => {
-        if (!(await repo.deleteTeam(trx, id, this.nowIso()))) notFound('Team not found')
-      },
-      () => ({ entity: 'team', id, action: 'deleted' }),
-    )
-    return before
-  }
-
-  async getTeam(id: string): Promise<Team> {
-    const row = await repo.findTeam(this.db, id)
-    if (!row) notFound('Team not found')
-    const [team] = await repo.readTeams(this.db, [row], { withVirtualKeys: true })
-    return team
-  }
-
-  async listTeams(query: TeamListQuery = {}): Promise<TeamList> {
-    const paged = query.limit !== undefined || query.offset !== undefined || Boolean(query.search)
-    const page = paged ? pageOf(query.limit, query.offset) : undefined
-    const { rows, total } = await repo.listTeamRows(this.db, query, page)
-    const teams = await repo.readTeams(this.db, rows, { withVirtualKeys: false })
-    return { teams: teams, ...listShape(teams.length, total, page) }
-  }
-
-  // ---- customers ----
-
-  async createCustomer(input: CreateCustomerInput, opts: CreateOwnerOptions = {}): Promise<Customer> {
-    const now = this.nowIso()
-    const name = checkName(input.name)
-    const budgets = ownerBudgets(input) ?? []
-    checkBudgets(budgets)
-    if (input.rate_limit) checkRateLimitInput(input.rate_limit, 'rate_limit')
-    const id = opts.id ?? timeOrderedId()
-    const row: CustomerRow = {
-      id,
-      name,
-      calendar_aligned: input.calendar_aligned ? 1 : 0,
-      config_hash: opts.config_hash ?? null,
-      created_at: now,
-      updated_at: now,
-    }
-    await this.mutate(
-      async (trx) => {
-        if (opts.id !== undefined && (await repo.findCustomer(trx, opts.id))) {
-          conflict(`a customer with id ${opts.id} already exists`, 'id')
-        }
-        await repo.insertCustomer(trx, row)
-        await replaceBudgets(
-          trx,
-          { customer_id: id },
-          budgets.map((b) => b.input),
-          now,
-        )
-        await applyRateLimit(trx, { customer_id: id }, input.rate_limit, 'rate_limit', now)
-      },
-      () => ({ entity: 'customer', id, action: 'created' }),
-    )
-    return this.getCustomer(id)
-  }
-
-  async updateCustomer(id: string, input: UpdateCustomerInput): Promise<Customer> {
-    const now = this.nowIso()
-    if (input.name !== undefined) checkName(input.name)
-    if (input.budget !== undefined && input.budgets !== undefined)
-      invalid('send budget or budgets, not both', 'budget')
-    if (input.budgets) checkBudgets(input.budgets.map((b, i) => ({ input: b, param: `budgets.${i}` })))
-    if (input.rate_limit) checkRateLimitInput(input.rate_limit, 'rate_limit')
-    await this.mutate(
-      async (trx) => {
-        if (!(await repo.findCustomer(trx, id))) notFound('Customer not found')
-        const patch: Updateable<CustomerRow> = { updated_at: now }
-        if (input.name !== undefined) patch.name = input.name
-        if (input.calendar_aligned !== undefined) patch.calendar_aligned = input.calendar_aligned ? 1 : 0
-        await repo.updateCustomer(trx, id, patch)
-        await this.applyOwnerBudgets(trx, { customer_id: id }, input, now)
-        await applyRateLimit(trx, { customer_id: id }, input.rate_limit, 'rate_limit', now)
-      },
-      () => ({ entity: 'customer', id, action: 'updated' }),
-    )
-    return this.getCustomer(id)
-  }
-
-  /** Deletes the customer with its budgets and rate limit; its teams and virtual keys stay, detached. */
-  async deleteCustomer(id: string): Promise<Customer> {
-    const before = await this.getCustomer(id)
-    await this.mutate(
-      async (trx) => {
-        if (!(await repo.deleteCustomer(trx, id, this.nowIso()))) notFound('Customer not found')
-      },
-      () => ({ entity: 'customer', id, action: 'deleted' }),
-    )
-    return before
-  }
-
-  async getCustomer(id: string): Promise<Customer> {
-    const row = await repo.findCustomer(this.db, id)
-    if (!row) notFound('Customer not found')
-    const [customer] = await repo.readCustomers(this.db, [row], { withTeams: true, withVirtualKeys: true })
-    return customer
-  }
-
-  async listCustomers(query: CustomerListQuery = {}): Promise<CustomerList> {
-    const paged = query.limit !== undefined || query.offset !== undefined || Boolean(query.search)
-    const page = paged ? pageOf(query.limit, query.offset) : undefined
-    const { rows, total } = await repo.listCustomerRows(this.db, query, page)
-    const customers = await repo.readCustomers(this.db, rows, { withTeams: true, withVirtualKeys: false })
-    return { customers: customers, ...listShape(customers.length, total, page) }
   }
 
   // ---- budgets and rate limits (read-only) ----

@@ -24,3 +24,4 @@ export {
 } from './tables.js'
 export { isSubDayDuration, mcpConfigsFromRow } from './rows.js'
 export * from './write.js'
+export * from './owners.js'

@@ -1,14 +1,14 @@
-import { sql, type Insertable, type Selectable, type Updateable } from 'kysely'
+import { sql, type Insertable, type Selectable, type SelectQueryBuilder, type Updateable } from 'kysely'
+import type { ConfigStoreTables } from '../../store/index.js'
 import {
   ownerColumns,
   type BudgetRow,
-  type CustomerRow,
   type GovernanceDb,
+  type GovernanceTables,
   type LimitOwner,
   type OwnerColumns,
   type ProviderConfigRow,
   type RateLimitRow,
-  type TeamRow,
   type VirtualKeyRow,
 } from './tables.js'
 
@@ -22,10 +22,30 @@ export interface Page {
   offset: number
 }
 
-/** `lower(column) like %text%`, with the LIKE wildcards in `text` taken literally. */
-function containsIgnoringCase(column: 'name', text: string) {
+/** `lower(name) like %text%`, with the LIKE wildcards in `text` taken literally. */
+export function whereNameContains(text: string) {
   const pattern = `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`
-  return sql<boolean>`lower(${sql.ref(column)}) like ${pattern} escape '!'`
+  return sql<boolean>`lower(${sql.ref('name')}) like ${pattern} escape '!'`
+}
+
+/** The listed tables, each ordered by creation. */
+type Listed = 'gov_virtual_keys' | 'gov_teams' | 'gov_customers'
+type Tables = ConfigStoreTables & GovernanceTables
+
+/** A page of the query's rows (all of them without a page) in creation order, and how many match in all. */
+export async function rowsAndTotal<T extends Listed>(
+  query: SelectQueryBuilder<Tables, T, object>,
+  page?: Page,
+): Promise<{ rows: Selectable<Tables[T]>[]; total: number }> {
+  // One table's type stands for all: they share id and created_at, which is all this reads.
+  const filtered = query as unknown as SelectQueryBuilder<Tables, 'gov_teams', object>
+  let rowsQuery = filtered.selectAll().orderBy('created_at').orderBy('id')
+  if (page) rowsQuery = rowsQuery.limit(page.limit).offset(page.offset)
+  const [rows, count] = await Promise.all([
+    rowsQuery.execute(),
+    filtered.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+  ])
+  return { rows: rows as unknown as Selectable<Tables[T]>[], total: Number(count.n) }
 }
 
 // ---- budgets and rate limits ----
@@ -151,7 +171,7 @@ export async function rateLimitRowOf(db: GovernanceDb, owner: LimitOwner): Promi
 }
 
 /** Deletes what the given owners own, ahead of deleting the owners (foreign keys would too, on a database that enforces them). */
-async function deleteLimitsOf(
+export async function deleteLimitsOf(
   db: GovernanceDb,
   column: keyof OwnerColumns,
   ids: readonly (string | number)[],
@@ -257,123 +277,14 @@ export async function listVirtualKeyRows(
   page?: Page,
 ): Promise<{ rows: VirtualKeyRow[]; total: number }> {
   let query = db.selectFrom('gov_virtual_keys')
-  if (filter.search) query = query.where(containsIgnoringCase('name', filter.search))
+  if (filter.search) query = query.where(whereNameContains(filter.search))
   if (filter.team_id !== undefined) query = query.where('team_id', '=', filter.team_id)
   if (filter.customer_id !== undefined) query = query.where('customer_id', '=', filter.customer_id)
   if (filter.user_id !== undefined) query = query.where('user_id', '=', filter.user_id)
   if (filter.access_profile_id !== undefined)
     query = query.where('access_profile_id', '=', filter.access_profile_id)
   if (filter.is_active !== undefined) query = query.where('is_active', '=', filter.is_active ? 1 : 0)
-  let rowsQuery = query.selectAll().orderBy('created_at').orderBy('id')
-  if (page) rowsQuery = rowsQuery.limit(page.limit).offset(page.offset)
-  const [rows, count] = await Promise.all([
-    rowsQuery.execute(),
-    query.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
-  ])
-  return { rows, total: Number(count.n) }
-}
-
-// ---- teams ----
-
-export async function findTeam(db: GovernanceDb, id: string): Promise<TeamRow | undefined> {
-  return db.selectFrom('gov_teams').selectAll().where('id', '=', id).executeTakeFirst()
-}
-
-export async function insertTeam(db: GovernanceDb, row: TeamRow): Promise<void> {
-  await db.insertInto('gov_teams').values(row).execute()
-}
-
-export async function updateTeam(
-  db: GovernanceDb,
-  id: string,
-  patch: Updateable<Omit<TeamRow, 'id' | 'created_at'>>,
-): Promise<void> {
-  await db.updateTable('gov_teams').set(patch).where('id', '=', id).execute()
-}
-
-/** Deletes a team and its budgets and rate limit; its virtual keys stay, detached (as Bifrost). */
-export async function deleteTeam(db: GovernanceDb, id: string, now: string): Promise<boolean> {
-  await db
-    .updateTable('gov_virtual_keys')
-    .set({ team_id: null, updated_at: now })
-    .where('team_id', '=', id)
-    .execute()
-  await deleteLimitsOf(db, 'team_id', [id])
-  const result = await db.deleteFrom('gov_teams').where('id', '=', id).executeTakeFirst()
-  return result.numDeletedRows > 0n
-}
-
-export interface TeamFilter {
-  search?: string
-  customer_id?: string
-}
-
-export async function listTeamRows(
-  db: GovernanceDb,
-  filter: TeamFilter,
-  page?: Page,
-): Promise<{ rows: TeamRow[]; total: number }> {
-  let query = db.selectFrom('gov_teams')
-  if (filter.search) query = query.where(containsIgnoringCase('name', filter.search))
-  if (filter.customer_id !== undefined) query = query.where('customer_id', '=', filter.customer_id)
-  let rowsQuery = query.selectAll().orderBy('created_at').orderBy('id')
-  if (page) rowsQuery = rowsQuery.limit(page.limit).offset(page.offset)
-  const [rows, count] = await Promise.all([
-    rowsQuery.execute(),
-    query.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
-  ])
-  return { rows, total: Number(count.n) }
-}
-
-// ---- customers ----
-
-export async function findCustomer(db: GovernanceDb, id: string): Promise<CustomerRow | undefined> {
-  return db.selectFrom('gov_customers').selectAll().where('id', '=', id).executeTakeFirst()
-}
-
-export async function insertCustomer(db: GovernanceDb, row: CustomerRow): Promise<void> {
-  await db.insertInto('gov_customers').values(row).execute()
-}
-
-export async function updateCustomer(
-  db: GovernanceDb,
-  id: string,
-  patch: Updateable<Omit<CustomerRow, 'id' | 'created_at'>>,
-): Promise<void> {
-  await db.updateTable('gov_customers').set(patch).where('id', '=', id).execute()
-}
-
-/** Deletes a customer and its budgets and rate limit; its teams and virtual keys stay, detached. */
-export async function deleteCustomer(db: GovernanceDb, id: string, now: string): Promise<boolean> {
-  await db
-    .updateTable('gov_teams')
-    .set({ customer_id: null, updated_at: now })
-    .where('customer_id', '=', id)
-    .execute()
-  await db
-    .updateTable('gov_virtual_keys')
-    .set({ customer_id: null, updated_at: now })
-    .where('customer_id', '=', id)
-    .execute()
-  await deleteLimitsOf(db, 'customer_id', [id])
-  const result = await db.deleteFrom('gov_customers').where('id', '=', id).executeTakeFirst()
-  return result.numDeletedRows > 0n
-}
-
-export async function listCustomerRows(
-  db: GovernanceDb,
-  filter: { search?: string },
-  page?: Page,
-): Promise<{ rows: CustomerRow[]; total: number }> {
-  let query = db.selectFrom('gov_customers')
-  if (filter.search) query = query.where(containsIgnoringCase('name', filter.search))
-  let rowsQuery = query.selectAll().orderBy('created_at').orderBy('id')
-  if (page) rowsQuery = rowsQuery.limit(page.limit).offset(page.offset)
-  const [rows, count] = await Promise.all([
-    rowsQuery.execute(),
-    query.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
-  ])
-  return { rows, total: Number(count.n) }
+  return rowsAndTotal(query, page)
 }
 
 // ---- provider keys (owned by the store; read here to check references) ----

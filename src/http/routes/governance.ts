@@ -11,6 +11,8 @@ import {
   UpdateVirtualKeySchema,
   withoutNullLists,
 } from '../../governance/requests.js'
+import type { OwnerCrud, OwnerTypes } from '../../governance/owners.js'
+import type { OwnerKind } from '../../governance/repo/index.js'
 import type { GovernanceService } from '../../governance/service.js'
 import { compileValidator } from '../validate.js'
 
@@ -32,10 +34,6 @@ function bodyValidator<T extends TSchema>(schema: T): (body: unknown) => Static<
 
 const validateCreateVirtualKey = bodyValidator(CreateVirtualKeySchema)
 const validateUpdateVirtualKey = bodyValidator(UpdateVirtualKeySchema)
-const validateCreateTeam = bodyValidator(CreateTeamSchema)
-const validateUpdateTeam = bodyValidator(UpdateTeamSchema)
-const validateCreateCustomer = bodyValidator(CreateCustomerSchema)
-const validateUpdateCustomer = bodyValidator(UpdateCustomerSchema)
 
 /** Reads one query parameter: absent or empty is undefined; a repeated one is refused. */
 export function queryText(query: unknown, name: string): string | undefined {
@@ -136,79 +134,26 @@ export function registerGovernanceRoutes(
     return { message: 'Virtual key rotated successfully', virtual_key: await overlayOne(virtualKey) }
   })
 
-  // ---- teams ----
+  // ---- teams and customers ----
 
-  app.get('/api/governance/teams', async (request) => {
-    const q = request.query
-    queryFlag(q, 'from_memory')
-    const list = await service.listTeams({
-      limit: queryCount(q, 'limit'),
-      offset: queryCount(q, 'offset'),
-      search: queryText(q, 'search'),
-      customer_id: queryText(q, 'customer_id'),
-    })
-    await overlay(list.teams)
-    return list
+  registerOwnerRoutes(app, service.teams, overlay, {
+    path: 'teams',
+    param: 'team_id',
+    title: 'Team',
+    validateCreate: bodyValidator(CreateTeamSchema),
+    validateUpdate: bodyValidator(UpdateTeamSchema),
+    filters: (q) => ({ customer_id: queryText(q, 'customer_id') }),
+    records: (list) => list.teams,
   })
-
-  app.post('/api/governance/teams', async (request) => {
-    const team = await service.createTeam(validateCreateTeam(request.body))
-    return { message: 'Team created successfully', team: await overlayOne(team) }
+  registerOwnerRoutes(app, service.customers, overlay, {
+    path: 'customers',
+    param: 'customer_id',
+    title: 'Customer',
+    validateCreate: bodyValidator(CreateCustomerSchema),
+    validateUpdate: bodyValidator(UpdateCustomerSchema),
+    filters: () => ({}),
+    records: (list) => list.customers,
   })
-
-  app.get<{ Params: { team_id: string } }>('/api/governance/teams/:team_id', async (request) => {
-    queryFlag(request.query, 'from_memory')
-    return { team: await overlayOne(await service.getTeam(request.params.team_id)) }
-  })
-
-  app.put<{ Params: { team_id: string } }>('/api/governance/teams/:team_id', async (request) => {
-    const input = validateUpdateTeam(request.body)
-    const team = await service.updateTeam(request.params.team_id, input)
-    return { message: 'Team updated successfully', team: await overlayOne(team) }
-  })
-
-  app.delete<{ Params: { team_id: string } }>('/api/governance/teams/:team_id', async (request) => {
-    await service.deleteTeam(request.params.team_id)
-    return { message: 'Team deleted successfully' }
-  })
-
-  // ---- customers ----
-
-  app.get('/api/governance/customers', async (request) => {
-    const q = request.query
-    queryFlag(q, 'from_memory')
-    const list = await service.listCustomers({
-      limit: queryCount(q, 'limit'),
-      offset: queryCount(q, 'offset'),
-      search: queryText(q, 'search'),
-    })
-    await overlay(list.customers)
-    return list
-  })
-
-  app.post('/api/governance/customers', async (request) => {
-    const customer = await service.createCustomer(validateCreateCustomer(request.body))
-    return { message: 'Customer created successfully', customer: await overlayOne(customer) }
-  })
-
-  app.get<{ Params: { customer_id: string } }>('/api/governance/customers/:customer_id', async (request) => {
-    queryFlag(request.query, 'from_memory')
-    return { customer: await overlayOne(await service.getCustomer(request.params.customer_id)) }
-  })
-
-  app.put<{ Params: { customer_id: string } }>('/api/governance/customers/:customer_id', async (request) => {
-    const input = validateUpdateCustomer(request.body)
-    const customer = await service.updateCustomer(request.params.customer_id, input)
-    return { message: 'Customer updated successfully', customer: await overlayOne(customer) }
-  })
-
-  app.delete<{ Params: { customer_id: string } }>(
-    '/api/governance/customers/:customer_id',
-    async (request) => {
-      await service.deleteCustomer(request.params.customer_id)
-      return { message: 'Customer deleted successfully' }
-    },
-  )
 
   // ---- budgets and rate limits ----
 
@@ -222,5 +167,58 @@ export function registerGovernanceRoutes(
     queryFlag(request.query, 'from_memory')
     const rateLimits = await overlay(await service.listRateLimits())
     return { rate_limits: rateLimits, count: rateLimits.length }
+  })
+}
+
+/** What differs between the team and the customer routes. */
+interface OwnerRoutes<K extends OwnerKind> {
+  path: 'teams' | 'customers'
+  param: 'team_id' | 'customer_id'
+  title: string
+  validateCreate: (body: unknown) => OwnerTypes[K]['create']
+  validateUpdate: (body: unknown) => OwnerTypes[K]['update']
+  /** The list's own filters, besides limit, offset and search. */
+  filters: (query: unknown) => Omit<OwnerTypes[K]['query'], 'limit' | 'offset' | 'search'>
+  records: (list: OwnerTypes[K]['list']) => OwnerTypes[K]['record'][]
+}
+
+/** Bifrost's routes of one kind of owner: list, create, get, update and delete, answered in its words. */
+function registerOwnerRoutes<K extends OwnerKind>(
+  app: FastifyInstance,
+  crud: OwnerCrud<K>,
+  overlay: <T extends Team | Customer>(entities: T[]) => Promise<T[]>,
+  spec: OwnerRoutes<K>,
+): void {
+  const { path, param, title } = spec
+  const key = param.slice(0, -'_id'.length)
+  const one = async (record: OwnerTypes[K]['record']) => (await overlay([record]))[0]
+  type Params = { Params: Record<string, string> }
+  app.get(`/api/governance/${path}`, async (request) => {
+    const q = request.query
+    queryFlag(q, 'from_memory')
+    const list = await crud.list({
+      limit: queryCount(q, 'limit'),
+      offset: queryCount(q, 'offset'),
+      search: queryText(q, 'search'),
+      ...spec.filters(q),
+    })
+    await overlay(spec.records(list))
+    return list
+  })
+  app.post(`/api/governance/${path}`, async (request) => {
+    const record = await crud.create(spec.validateCreate(request.body))
+    return { message: `${title} created successfully`, [key]: await one(record) }
+  })
+  app.get<Params>(`/api/governance/${path}/:${param}`, async (request) => {
+    queryFlag(request.query, 'from_memory')
+    return { [key]: await one(await crud.get(request.params[param])) }
+  })
+  app.put<Params>(`/api/governance/${path}/:${param}`, async (request) => {
+    const record = await crud.update(request.params[param], spec.validateUpdate(request.body))
+    return { message: `${title} updated successfully`, [key]: await one(record) }
+  })
+  app.delete<Params>(`/api/governance/${path}/:${param}`, async (request) => {
+    await crud.delete(request.params[param])
+    return { message: `${title} deleted successfully` }
   })
 }
