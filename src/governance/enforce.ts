@@ -5,6 +5,7 @@ import { GatewayError, type ErrorCode } from '../core/errors.js'
 import { parseModel, type TargetLookup } from '../core/router/targets.js'
 import { authenticateVirtualKey } from '../core/virtual-keys.js'
 import type { Usage } from '../core/schemas/index.js'
+import { planDeploymentLimits } from './deployment-limits.js'
 import { planBudget, planRateLimit, type PlannedCheck, type Scope } from './limits.js'
 import type { Budget, VirtualKeyProviderConfig, VirtualKeyRecord } from './model.js'
 import { computeCost, estimateCost, estimateTokens, type PricingOverrides } from './pricing/index.js'
@@ -92,28 +93,9 @@ export class GovernanceHook implements GatewayHook {
 
   async beforeTarget(ctx: GatewayContext, target: Target, req: Record<string, unknown>): Promise<void> {
     const vk = ctx.facts.virtualKey
-    if (!vk) return
-    const pc = vk.provider_configs.find((p) => p.provider === target.provider)
-    if (!pc) {
-      throw decision('provider_blocked', `virtual key "${vk.name}" may not use provider ${target.provider}`)
-    }
-    if (!providerConfigAdmits(pc, target.model)) {
-      throw decision(
-        'model_blocked',
-        `virtual key "${vk.name}" may not use model ${target.model} of ${target.provider}`,
-      )
-    }
-    if (!pc.allow_all_keys && !pc.key_ids.includes('*')) {
-      if (pc.key_ids.length === 0) {
-        throw decision(
-          'provider_blocked',
-          `virtual key "${vk.name}" may use no key of provider ${target.provider} (its key_ids are empty; ["*"] allows all)`,
-        )
-      }
-      ctx.allowedKeyIds = new Set(pc.key_ids)
-    } else {
-      ctx.allowedKeyIds = undefined
-    }
+    // Model and provider limits apply to every request, with a virtual key or without.
+    if (!vk && !this.opts.state.hasDeploymentLimits) return
+    const pc = vk ? this.admitTarget(ctx, vk, target) : undefined
 
     const now = this.now()
     // Estimated only when a budget or a token limit needs it: counting a prompt with the model's
@@ -125,7 +107,7 @@ export class GovernanceHook implements GatewayHook {
       const cost = estimateCost(target.provider, target.model, tokens.prompt, tokens.completion)
       return (estimate = { prompt: tokens.prompt, tokens: tokens.prompt + tokens.completion, cost })
     }
-    const planned = this.plan(vk, pc, estimated, now)
+    const planned = this.plan(target, vk, pc, estimated, now)
     if (planned.length === 0) return
     // The id is ours before Redis answers: a reserve that timed out is released all the same, and
     // one that lands late finds itself released.
@@ -155,6 +137,32 @@ export class GovernanceHook implements GatewayHook {
       promptTokens: () => estimated().prompt,
     } satisfies Reservation)
     rateLimitHeaders(ctx, planned, result.remaining, now)
+  }
+
+  /** The key's provider config for the target, when the key may use the target at all; also the keys it may use. */
+  private admitTarget(ctx: GatewayContext, vk: VirtualKeyRecord, target: Target): VirtualKeyProviderConfig {
+    const pc = vk.provider_configs.find((p) => p.provider === target.provider)
+    if (!pc) {
+      throw decision('provider_blocked', `virtual key "${vk.name}" may not use provider ${target.provider}`)
+    }
+    if (!providerConfigAdmits(pc, target.model)) {
+      throw decision(
+        'model_blocked',
+        `virtual key "${vk.name}" may not use model ${target.model} of ${target.provider}`,
+      )
+    }
+    if (!pc.allow_all_keys && !pc.key_ids.includes('*')) {
+      if (pc.key_ids.length === 0) {
+        throw decision(
+          'provider_blocked',
+          `virtual key "${vk.name}" may use no key of provider ${target.provider} (its key_ids are empty; ["*"] allows all)`,
+        )
+      }
+      ctx.allowedKeyIds = new Set(pc.key_ids)
+    } else {
+      ctx.allowedKeyIds = undefined
+    }
+    return pc
   }
 
   admitsModel(ctx: GatewayContext, provider: string, model: string): boolean {
@@ -225,13 +233,16 @@ export class GovernanceHook implements GatewayHook {
 
   /** Every budget and rate limit that applies to this key on this provider, each once. */
   private plan(
-    vk: VirtualKeyRecord,
-    pc: VirtualKeyProviderConfig,
+    target: Target,
+    vk: VirtualKeyRecord | undefined,
+    pc: VirtualKeyProviderConfig | undefined,
     estimated: () => AdmissionEstimate,
     now: number,
   ): PlannedCheck[] {
     const tokens = () => estimated().tokens
-    const planned: PlannedCheck[] = []
+    const deployment = planDeploymentLimits(this.opts.state, target, vk, tokens, () => estimated().cost, now)
+    const planned: PlannedCheck[] = [...deployment.beforeKey]
+    if (!vk || !pc) return planned
     const seen = new Set<string>()
     const budgets = (list: (Budget | null | undefined)[], scope: Scope) => {
       for (const b of list) {
@@ -262,6 +273,7 @@ export class GovernanceHook implements GatewayHook {
       if (customer.rate_limit) planned.push(...planRateLimit(customer.rate_limit, scope, tokens, now))
       budgets([customer.budget, ...(customer.budgets ?? [])], scope)
     }
+    planned.push(...deployment.afterKey)
     return planned
   }
 

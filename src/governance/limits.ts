@@ -4,7 +4,7 @@ import type { Budget, RateLimit } from './model.js'
 
 /** Who a budget or rate limit belongs to, for messages that say which scope tripped. */
 export interface Scope {
-  kind: 'virtual_key' | 'provider_config' | 'team' | 'customer'
+  kind: 'virtual_key' | 'provider_config' | 'team' | 'customer' | 'provider' | 'model_config'
   id: string
   name: string
 }

@@ -141,15 +141,51 @@ export interface VirtualKey {
   created_by_user_id?: string | null
   /** Heimdall: request logs of this key keep no input or output content. */
   disable_content_logging?: boolean
+  /** Until when the value before the last rotation still works (client.vk_rotation_cooldown). */
+  previous_value_expires_at?: string | null
+  rotated_at?: string | null
   config_hash?: string | null
   created_at: string
   updated_at: string
+}
+
+/** Bifrost's model config: budgets and a rate limit for one model (`*`: all), on one provider or all. */
+export interface ModelConfig {
+  id: string
+  model_name: string
+  provider?: string
+  scope: 'global' | 'virtual_key' | 'user'
+  scope_id?: string | null
+  /** The virtual key's or user's name, for the management API. */
+  scope_name?: string | null
+  calendar_aligned: boolean
+  budgets: Budget[]
+  /** Deprecated in Bifrost: the first of `budgets`. */
+  budget?: Budget
+  budget_id?: string
+  rate_limit_id?: string
+  rate_limit?: RateLimit
+  config_hash?: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** Bifrost's provider governance: budgets and a rate limit for all traffic to one provider. */
+export interface ProviderGovernance {
+  provider: string
+  budgets: Budget[]
+  /** Deprecated in Bifrost: the first of `budgets`. */
+  budget?: Budget
+  rate_limit?: RateLimit
+  calendar_aligned: boolean
 }
 
 /** A virtual key as the enforcement holds it: looked up by the hash of its value. */
 export interface VirtualKeyRecord extends VirtualKey {
   /** sha256 hex of the value; the value itself is never stored. */
   value_hash: string
+  /** sha256 hex of the value before the last rotation, while it still works. */
+  previous_value_hash?: string | null
 }
 
 /** Everything enforcement needs, loaded at start and reloaded on change events. */
@@ -157,4 +193,6 @@ export interface GovernanceSnapshot {
   virtualKeys: VirtualKeyRecord[]
   teams: Team[]
   customers: Customer[]
+  modelConfigs?: ModelConfig[]
+  providerGovernance?: ProviderGovernance[]
 }

@@ -155,6 +155,10 @@ function limitsIn(snapshot: GovernanceSnapshot): {
     addBudgets([c.budget, ...(c.budgets ?? [])])
     if (c.rate_limit) limits.set(c.rate_limit.id, c.rate_limit)
   }
+  for (const owner of [...(snapshot.modelConfigs ?? []), ...(snapshot.providerGovernance ?? [])]) {
+    addBudgets(owner.budgets)
+    if (owner.rate_limit) limits.set(owner.rate_limit.id, owner.rate_limit)
+  }
   return { budgets, limits }
 }
 

@@ -8,6 +8,9 @@ import { budgetCounter, windowFor } from './limits.js'
 import { counterSeeds, preloadEstimatesFor, seedCounters, UsagePersistence } from './persist.js'
 import { PricingOverrides, pricingPort } from './pricing/index.js'
 import { addUsage, loadSnapshot } from './repo/index.js'
+import { rotationCooldownMs } from './key-values.js'
+import { ModelLimitsService } from './model-limits.js'
+import { governanceDb } from './repo/index.js'
 import { GovernanceService, importGovernanceFromFile, type GovernanceChange } from './service.js'
 import { GovernanceState } from './state.js'
 import { UsageView } from './usage.js'
@@ -28,11 +31,15 @@ export interface GovernanceRuntimeOptions {
   afterChange?: () => Promise<void> | void
   /** Reloads the state on change events, and again until it succeeds; without it, once. */
   reloads?: ConfigReloads
+  /** `client.vk_rotation_cooldown` as configured (a duration string or nanoseconds), read at each rotation. */
+  vkRotationCooldown?: () => unknown
 }
 
 export interface GovernanceRuntime {
   state: GovernanceState
   service: GovernanceService
+  /** Model configs and provider governance. */
+  modelLimits: ModelLimitsService
   hook: GovernanceHook
   usage: UsageView
   pricing: PricingOverrides
@@ -53,8 +60,12 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
   const persistence = new UsagePersistence((d) => addUsage(store.db, d), logger)
   const pricing = new PricingOverrides()
 
+  // A bad vk_rotation_cooldown in config.json stops the start, not a later rotation.
+  const cooldown = () => rotationCooldownMs(opts.vkRotationCooldown?.(), 'client.vk_rotation_cooldown')
+  cooldown()
   const service = new GovernanceService({
     db: store.db,
+    rotationCooldownMs: cooldown,
     onChange: async (change?: GovernanceChange) => {
       await resetBudgets(change?.resetBudgetIds ?? [])
       await state.reload()
@@ -134,6 +145,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
   return {
     state,
     service,
+    modelLimits: new ModelLimitsService(governanceDb(store.db), service),
     hook,
     usage,
     pricing,

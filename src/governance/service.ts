@@ -39,7 +39,7 @@ export { importGovernanceFromFile, type GovernanceImportResult } from './file-im
 
 /** What changed, for whoever keeps the in-memory state and the counters fresh. */
 export interface GovernanceChange {
-  entity: 'virtual_key' | 'team' | 'customer'
+  entity: 'virtual_key' | 'team' | 'customer' | 'model_config' | 'provider_governance'
   id: string
   action: 'created' | 'updated' | 'deleted' | 'rotated'
   /** Budgets whose usage this change set to zero (`reset_budget_usage`): the live counters must follow. */
@@ -52,6 +52,8 @@ export interface GovernanceServiceDeps {
   /** Called after each commit. A call made from `quietly` gets no argument: reload everything. */
   onChange: (change?: GovernanceChange) => Promise<void>
   now?: () => number
+  /** `client.vk_rotation_cooldown` in ms, read at each rotation: how long a rotated key's old value keeps working. */
+  rotationCooldownMs?: () => number
 }
 
 /** What only the server (import, users, access profiles) sets on a virtual key, never the API body. */
@@ -78,6 +80,7 @@ export class GovernanceService {
   private readonly db: Db
   private readonly onChange: (change?: GovernanceChange) => Promise<void>
   private readonly now: () => number
+  private readonly rotationCooldownMs: () => number
   private quiet = 0
   private changedQuietly = false
   readonly teams: OwnerCrud<'team'>
@@ -87,6 +90,7 @@ export class GovernanceService {
     this.db = repo.governanceDb(deps.db)
     this.onChange = deps.onChange
     this.now = deps.now ?? Date.now
+    this.rotationCooldownMs = deps.rotationCooldownMs ?? (() => 0)
     const owners = { db: this.db, now: () => this.nowIso(), mutate: this.mutate.bind(this) }
     this.teams = new OwnerCrud(TEAMS, owners)
     this.customers = new OwnerCrud(CUSTOMERS, owners)
@@ -106,8 +110,11 @@ export class GovernanceService {
     }
   }
 
-  /** One transaction; a unique-constraint race becomes a 409; `onChange` follows the commit. */
-  private async mutate<T>(fn: (trx: Trx) => Promise<T>, change: (result: T) => GovernanceChange): Promise<T> {
+  /**
+   * One transaction; a unique-constraint race becomes a 409; `onChange` follows the commit. Also
+   * the way model configs and provider governance (model-limits.ts) write.
+   */
+  async mutate<T>(fn: (trx: Trx) => Promise<T>, change: (result: T) => GovernanceChange): Promise<T> {
     let result: T
     try {
       result = await this.db.transaction().execute(fn)
@@ -333,15 +340,25 @@ export class GovernanceService {
     return before
   }
 
-  /** A new value for the key; the old one stops working at once. The answer carries the new value, shown this once. */
+  /**
+   * A new value for the key; the answer carries it, shown this once. As in Bifrost, the old value
+   * keeps working for `client.vk_rotation_cooldown` (none by default: it stops at once); a second
+   * rotation ends the previous grace at once, so only one old value ever works.
+   */
   async rotateVirtualKey(id: string): Promise<{ virtualKey: VirtualKey }> {
     const value = newVirtualKeyValue()
+    const cooldown = this.rotationCooldownMs()
+    const now = this.now()
     await this.mutate(
       async (trx) => {
-        if (!(await repo.findVirtualKey(trx, id))) notFound('Virtual key not found')
+        const stored = await repo.findVirtualKey(trx, id)
+        if (!stored) notFound('Virtual key not found')
         await repo.updateVirtualKey(trx, id, {
           value_hash: hashVirtualKey(value),
           value_hint: virtualKeyHint(value),
+          previous_value_hash: cooldown > 0 ? stored.value_hash : null,
+          previous_value_expires_at: cooldown > 0 ? new Date(now + cooldown).toISOString() : null,
+          rotated_at: new Date(now).toISOString(),
           updated_at: this.nowIso(),
         })
       },

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto'
-import type { Customer, GovernanceSnapshot, Team, VirtualKeyRecord } from './model.js'
+import type {
+  Customer,
+  GovernanceSnapshot,
+  ModelConfig,
+  ProviderGovernance,
+  Team,
+  VirtualKeyRecord,
+} from './model.js'
 
 export function hashVirtualKey(value: string): string {
   return createHash('sha256').update(value).digest('hex')
@@ -15,6 +22,11 @@ export class GovernanceState {
   private byId = new Map<string, VirtualKeyRecord>()
   private teams = new Map<string, Team>()
   private customers = new Map<string, Customer>()
+  /** Rotated keys by the hash of their previous value, while it still works. */
+  private previous = new Map<string, VirtualKeyRecord>()
+  private providers = new Map<string, ProviderGovernance>()
+  /** Model configs by model_name (`*` included). */
+  private models = new Map<string, ModelConfig[]>()
   private loading: Promise<void> | undefined
   private again = false
   loadedAt = 0
@@ -51,11 +63,45 @@ export class GovernanceState {
     this.byId = byId
     this.teams = new Map(snapshot.teams.map((t) => [t.id, t]))
     this.customers = new Map(snapshot.customers.map((c) => [c.id, c]))
+    const previous = new Map<string, VirtualKeyRecord>()
+    for (const vk of snapshot.virtualKeys)
+      if (vk.previous_value_hash && vk.previous_value_expires_at) previous.set(vk.previous_value_hash, vk)
+    this.previous = previous
+    const models = new Map<string, ModelConfig[]>()
+    for (const mc of snapshot.modelConfigs ?? []) {
+      const list = models.get(mc.model_name)
+      if (list) list.push(mc)
+      else models.set(mc.model_name, [mc])
+    }
+    this.models = models
+    this.providers = new Map((snapshot.providerGovernance ?? []).map((p) => [p.provider, p]))
     this.loadedAt = Date.now()
   }
 
-  virtualKeyByValue(value: string): VirtualKeyRecord | undefined {
-    return this.byHash.get(hashVirtualKey(value))
+  /** A rotated key's previous value also finds it until the rotation cooldown has passed. */
+  virtualKeyByValue(value: string, now = Date.now()): VirtualKeyRecord | undefined {
+    const hash = hashVirtualKey(value)
+    const vk = this.byHash.get(hash)
+    if (vk || this.previous.size === 0) return vk
+    const rotated = this.previous.get(hash)
+    return rotated && Date.parse(rotated.previous_value_expires_at ?? '') > now ? rotated : undefined
+  }
+
+  /** Whether any model config or provider governance exists: admission skips their lookup when none does. */
+  get hasDeploymentLimits(): boolean {
+    return this.models.size > 0 || this.providers.size > 0
+  }
+
+  providerGovernance(provider: string): ProviderGovernance | undefined {
+    return this.providers.get(provider)
+  }
+
+  /** The model configs named for this model and for `*`, in creation order within each. */
+  modelConfigs(model: string): readonly ModelConfig[] {
+    const exact = this.models.get(model)
+    const all = this.models.get('*')
+    if (!all) return exact ?? []
+    return exact ? [...exact, ...all] : all
   }
 
   virtualKey(id: string): VirtualKeyRecord | undefined {

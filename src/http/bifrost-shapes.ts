@@ -113,7 +113,6 @@ const UNREAD_CLIENT_FIELDS = [
   'hide_deleted_virtual_keys_in_filters',
   'allow_per_request_raw_override',
   'allow_per_request_content_storage_override',
-  'vk_rotation_cooldown',
 ]
 
 function acceptClient(input: Obj, warn: Warn, env: NodeJS.ProcessEnv): Obj {

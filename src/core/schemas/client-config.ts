@@ -31,6 +31,8 @@ export const ClientConfigSchema = Type.Object(
     stream_keepalive_seconds: Type.Optional(Type.Number({ minimum: 0, maximum: 600 })),
     /** Most agent rounds (auto-executed MCP tools, then the model again) per chat completion; 0: off. */
     mcp_agent_depth: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** How long a rotated virtual key's old value keeps working: a Go duration ("5m") or integer nanoseconds; at most 30 days. */
+    vk_rotation_cooldown: Type.Optional(Type.Union([Type.String(), Type.Integer({ minimum: 0 })])),
   },
   { additionalProperties: true },
 )

@@ -16,6 +16,8 @@ export {
   type GovernanceDb,
   type GovernanceTables,
   type LimitOwner,
+  type ModelConfigRow,
+  type ProviderGovernanceRow,
   type OwnerColumns,
   type ProviderConfigRow,
   type RateLimitRow,
@@ -24,4 +26,5 @@ export {
 } from './tables.js'
 export { isSubDayDuration, mcpConfigsFromRow } from './rows.js'
 export * from './write.js'
+export * from './model-limits.js'
 export * from './owners.js'

@@ -20,6 +20,7 @@ import {
   teamFromRow,
   virtualKeyFromRow,
 } from './rows.js'
+import { listModelConfigRows, readModelConfigs, readProviderGovernance } from './model-limits.js'
 import {
   governanceDb,
   type BudgetRow,
@@ -79,8 +80,20 @@ function assemble(set: RowSet): Assembled {
 
 /** Everything the enforcement holds in memory: every virtual key, team and customer with their limits. */
 export async function loadSnapshot(db: Kysely<ConfigStoreTables>): Promise<GovernanceSnapshot> {
-  const { virtualKeys, teams, customers } = assemble(await loadAllRows(governanceDb(db)))
-  return { virtualKeys, teams: [...teams.values()], customers: [...customers.values()] }
+  const gov = governanceDb(db)
+  const [rows, modelConfigRows, providerGovernance] = await Promise.all([
+    loadAllRows(gov),
+    listModelConfigRows(gov),
+    readProviderGovernance(gov),
+  ])
+  const { virtualKeys, teams, customers } = assemble(rows)
+  return {
+    virtualKeys,
+    teams: [...teams.values()],
+    customers: [...customers.values()],
+    modelConfigs: await readModelConfigs(gov, modelConfigRows),
+    providerGovernance,
+  }
 }
 
 async function loadAllRows(db: GovernanceDb): Promise<RowSet> {
@@ -202,7 +215,7 @@ export async function readVirtualKeys(db: GovernanceDb, rows: VirtualKeyRow[]): 
 
 /** A virtual key as management answers show it: the record without its hash. */
 export function publicVirtualKey(record: VirtualKeyRecord): VirtualKey {
-  const { value_hash: _hash, ...vk } = record
+  const { value_hash: _hash, previous_value_hash: _previous, ...vk } = record
   return vk
 }
 

@@ -47,6 +47,8 @@ function owners(row: OwnerColumns): Partial<OwnerColumns> {
   if (row.provider_config_id !== null) out.provider_config_id = row.provider_config_id
   if (row.team_id !== null) out.team_id = row.team_id
   if (row.customer_id !== null) out.customer_id = row.customer_id
+  if (row.model_config_id != null) out.model_config_id = row.model_config_id
+  if (row.provider_name != null) out.provider_name = row.provider_name
   return out
 }
 
@@ -117,6 +119,8 @@ function ownerKey(row: OwnerColumns): string {
   if (row.provider_config_id !== null) return `provider_config_id:${row.provider_config_id}`
   if (row.virtual_key_id !== null) return `virtual_key_id:${row.virtual_key_id}`
   if (row.team_id !== null) return `team_id:${row.team_id}`
+  if (row.model_config_id != null) return `model_config_id:${row.model_config_id}`
+  if (row.provider_name != null) return `provider_name:${row.provider_name}`
   return `customer_id:${row.customer_id}`
 }
 
@@ -246,6 +250,9 @@ export function virtualKeyFromRow(
     ...(row.access_profile_id !== null && { access_profile_id: row.access_profile_id }),
     ...(row.created_by_user_id !== null && { created_by_user_id: row.created_by_user_id }),
     disable_content_logging: Number(row.disable_content_logging) === 1,
+    ...(row.previous_value_hash && { previous_value_hash: row.previous_value_hash }),
+    ...(row.previous_value_expires_at && { previous_value_expires_at: row.previous_value_expires_at }),
+    ...(row.rotated_at && { rotated_at: row.rotated_at }),
     config_hash: row.config_hash ?? '',
     created_at: row.created_at,
     updated_at: row.updated_at,

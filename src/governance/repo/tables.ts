@@ -47,6 +47,10 @@ export interface VirtualKeyRow {
   mcp_configs: string
   /** Added by migration 007_vk_content_logging. */
   disable_content_logging: number
+  /** Added by 013_model_limits: the value before the last rotation, working until its expiry. */
+  previous_value_hash?: string | null
+  previous_value_expires_at?: string | null
+  rotated_at?: string | null
   config_hash: string | null
   created_at: string
   updated_at: string
@@ -74,6 +78,32 @@ export interface OwnerColumns {
   provider_config_id: number | null
   team_id: string | null
   customer_id: string | null
+  /** Added by 013_model_limits: a model config, or a provider's own governance. */
+  model_config_id: string | null
+  provider_name: string | null
+}
+
+/** Bifrost's model config (013_model_limits): caps for one model, globally or inside one virtual key or user. */
+export interface ModelConfigRow {
+  id: string
+  model_name: string
+  provider: string | null
+  /** `global`, `virtual_key` or `user`. */
+  scope: string
+  scope_id: string | null
+  calendar_aligned: number
+  config_hash: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** A provider with budgets or a rate limit of its own (013_model_limits). */
+export interface ProviderGovernanceRow {
+  provider: string
+  calendar_aligned: number
+  config_hash: string | null
+  created_at: string
+  updated_at: string
 }
 
 export interface BudgetRow extends OwnerColumns {
@@ -112,6 +142,8 @@ export type GovernanceTables = {
   gov_vk_provider_configs: ProviderConfigRow
   gov_budgets: BudgetRow
   gov_rate_limits: RateLimitRow
+  gov_model_configs: ModelConfigRow
+  gov_provider_governance: ProviderGovernanceRow
 }
 
 /** The config store's query builder with the governance tables in view. */
@@ -124,7 +156,12 @@ export function governanceDb(db: Kysely<ConfigStoreTables>): GovernanceDb {
 
 /** Who a budget or rate limit belongs to. */
 export type LimitOwner =
-  { virtual_key_id: string } | { provider_config_id: number } | { team_id: string } | { customer_id: string }
+  | { virtual_key_id: string }
+  | { provider_config_id: number }
+  | { team_id: string }
+  | { customer_id: string }
+  | { model_config_id: string }
+  | { provider_name: string }
 
 export function ownerColumns(owner: LimitOwner): OwnerColumns {
   return {
@@ -132,5 +169,7 @@ export function ownerColumns(owner: LimitOwner): OwnerColumns {
     provider_config_id: 'provider_config_id' in owner ? owner.provider_config_id : null,
     team_id: 'team_id' in owner ? owner.team_id : null,
     customer_id: 'customer_id' in owner ? owner.customer_id : null,
+    model_config_id: 'model_config_id' in owner ? owner.model_config_id : null,
+    provider_name: 'provider_name' in owner ? owner.provider_name : null,
   }
 }

@@ -11,6 +11,7 @@ import {
   type RateLimitRow,
   type VirtualKeyRow,
 } from './tables.js'
+import { deleteModelConfigsOfScope } from './model-limits.js'
 
 /**
  * The persistence primitives the service composes inside its transactions. Each takes the query
@@ -219,6 +220,7 @@ export async function deleteVirtualKey(db: GovernanceDb, id: string): Promise<bo
     configs.map((c) => c.id),
   )
   await deleteLimitsOf(db, 'virtual_key_id', [id])
+  await deleteModelConfigsOfScope(db, 'virtual_key', id)
   const result = await db.deleteFrom('gov_virtual_keys').where('id', '=', id).executeTakeFirst()
   return result.numDeletedRows > 0n
 }

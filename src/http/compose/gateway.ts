@@ -61,6 +61,7 @@ export async function startGateway(
     reservationTtlMs: (config.cluster?.reservation_ttl_seconds ?? client.request_timeout_seconds + 60) * 1000,
     afterChange: orphanUnreachable,
     reloads,
+    vkRotationCooldown: () => client.vk_rotation_cooldown,
   })
   closers.add(() => governance.close())
   gateway.addHook(governance.hook)

@@ -6,6 +6,7 @@ import { registerProviderHealth } from '../provider-health.js'
 import { registerAccessProfileRoutes } from '../routes/access-profiles.js'
 import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from '../routes/config.js'
 import { registerGovernanceRoutes } from '../routes/governance.js'
+import { registerModelLimitRoutes } from '../routes/model-limits.js'
 import { registerModelRoutes } from '../routes/models.js'
 import { loadPricingOverrides, PRICING_TOPIC, registerPricingRoutes } from '../routes/pricing.js'
 import { PROVIDERS_TOPIC, registerProviderRoutes } from '../routes/providers.js'
@@ -64,6 +65,7 @@ export async function registerManagementRoutes(
     onChange: () => cluster.bus.publish(PRICING_TOPIC, {}),
   })
   registerGovernanceRoutes(app, { service: governance.service, usage: governance.usage })
+  registerModelLimitRoutes(app, { modelLimits: governance.modelLimits, usage: governance.usage })
   registerRoutingRuleRoutes(app, { routing: deps.routing })
   const users = new UserService(store.db)
   const accessProfiles = new AccessProfileService(store.db, governanceKeyStore(governance.service))

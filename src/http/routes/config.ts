@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { ClientConfigSchema, type ClientConfig } from '../../core/schemas/index.js'
+import { rotationCooldownMs } from '../../governance/key-values.js'
 import type { ConfigStore } from '../../store/index.js'
 import { stableJson } from '../../store/index.js'
 import { withoutNulls } from '../bifrost-shapes.js'
@@ -103,6 +104,7 @@ export function registerConfigRoutes(app: FastifyInstance, deps: ConfigRouteDeps
       return { status: 'success', message: 'nothing to change', restart_required: restart }
     // A null member is "not set", as in Bifrost: the current value stays.
     const patch = validateClient(withoutNulls(body.client_config))
+    rotationCooldownMs(patch.vk_rotation_cooldown, 'client_config.vk_rotation_cooldown')
     const next = { ...deps.client, ...patch }
     const changedRestartFields = RESTART_FIELDS.filter(
       (f) => JSON.stringify(next[f]) !== JSON.stringify(deps.client[f]),
