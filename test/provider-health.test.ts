@@ -60,17 +60,21 @@ function config(extra: Partial<ConfigFile> = {}): ConfigFile {
   }
 }
 
+function post(node: RunningHeimdall, model: string, headers: Record<string, string>, extra: object) {
+  return fetch(`${node.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+  })
+}
+
 async function chat(
   node: RunningHeimdall,
   model: string,
   headers: Record<string, string> = {},
   extra: Record<string, unknown> = {},
 ) {
-  const res = await fetch(`${node.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
-  })
+  const res = await post(node, model, headers, extra)
   return { status: res.status, headers: res.headers, body: (await res.json()) as any }
 }
 
@@ -251,15 +255,7 @@ describe('provider health on one node', () => {
 
   it('sends SSE keep-alive comments while the upstream is silent, and ends a stalled stream with an error', async () => {
     fake.fail({ kind: 'stall', afterEvents: 1 })
-    const res = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'mistral/mistral-small',
-        stream: true,
-        messages: [{ role: 'user', content: 'hi' }],
-      }),
-    })
+    const res = await post(h, 'mistral/mistral-small', {}, { stream: true })
     expect(res.status).toBe(200)
     const text = await res.text()
     expect(text.match(/^: keep-alive$/gm)?.length ?? 0).toBeGreaterThanOrEqual(2)
@@ -271,16 +267,12 @@ describe('provider health on one node', () => {
   it('fails a stream over before its first byte, and ends one cut after it with an error in its own format', async () => {
     fake.fail({ kind: 'drop', afterEvents: 0 })
     const before = fake.requests.length
-    const res = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'mistral/mistral-small',
-        stream: true,
-        fallbacks: ['openai/gpt-4o-mini'],
-        messages: [{ role: 'user', content: 'hi' }],
-      }),
-    })
+    const res = await post(
+      h,
+      'mistral/mistral-small',
+      {},
+      { stream: true, fallbacks: ['openai/gpt-4o-mini'] },
+    )
     const text = await res.text()
     expect(res.status).toBe(200)
     expect(text).toContain('data: [DONE]')
