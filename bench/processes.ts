@@ -54,7 +54,8 @@ export function logTail(child: RunningChild, lines = 20): string {
 }
 
 /** Polls `url` until it answers 200; fails early if the child exits. */
-export async function waitUntilReady(child: RunningChild, url: string, timeoutMs = 20_000): Promise<void> {
+// A minute: on a 2-core machine shared with builds and tests, a governed Heimdall took over 20 s to start.
+export async function waitUntilReady(child: RunningChild, url: string, timeoutMs = 60_000): Promise<void> {
   let exited = false
   void child.exited.then(() => (exited = true))
   const deadline = Date.now() + timeoutMs

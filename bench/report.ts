@@ -242,7 +242,7 @@ function baselineShapedTable(run: RunSummary): string {
       `${thousands(json?.saturation?.cpuMicrosPerRequest)}${vsFloor(json, floorJson)}`,
       thousands(sse?.saturation?.requestsPerSecond),
       `${thousands(sse?.saturation?.cpuMicrosPerRequest)}${vsFloor(sse, floorSse)}`,
-      `${added(json)} / ${added(sse)} ms`,
+      `${added(json)} / ${added(sse)}`,
       `${fixed(json?.eventLoopP99Ms, 1)} / ${fixed(sse?.eventLoopP99Ms, 1)}`,
     ]
   })
@@ -253,7 +253,7 @@ function baselineShapedTable(run: RunSummary): string {
       'CPU µs per JSON request (÷ floor)',
       'SSE req/s',
       'CPU µs per SSE request (÷ floor)',
-      `p99 added at ${thousands(rate)} req/s, JSON / SSE`,
+      `p99 ms added at ${thousands(rate)} req/s, JSON / SSE`,
       'event loop p99 ms, JSON / SSE',
     ],
     rows,
