@@ -35,6 +35,9 @@ interface Stats {
   average_latency: number
   total_tokens: number
   total_cost: number
+  cache_hits?: number
+  cache_hit_rate?: number
+  cache_saved_cost?: number
 }
 interface Buckets<T> {
   buckets: (T & { timestamp: string | number })[]
@@ -137,13 +140,15 @@ export function DashboardPage() {
       />
       <FirstRunChecklist />
       <ErrorNote error={stats.error} />
-      <SimpleGrid cols={{ base: 2, md: 5 }} mb="lg">
+      <SimpleGrid cols={{ base: 2, md: 4, xl: 7 }} mb="lg">
         <Stat title="Requests" value={formatNumber(s?.total_requests)} />
         {/* Without a request there is no rate to show: a dash, not 0.0%. */}
         <Stat title="Success rate" value={none ? '—' : formatPercent(s?.success_rate)} />
         <Stat title="Avg latency" value={none ? '—' : formatMs(s?.average_latency)} />
         <Stat title="Tokens" value={formatNumber(s?.total_tokens)} />
         <Stat title="Cost" value={formatMoney(s?.total_cost)} />
+        <Stat title="Cache hit rate" value={none ? '—' : formatPercent(s?.cache_hit_rate)} />
+        <Stat title="Saved by cache" value={formatMoney(s?.cache_saved_cost ?? 0)} />
       </SimpleGrid>
       {none && <Empty title="No request in this range" hint="Widen the time range to see older requests." />}
       <SimpleGrid cols={{ base: 1, lg: 2 }} mt="md">

@@ -39,7 +39,21 @@ export interface LogEntry {
   }[]
   request?: unknown
   response?: unknown
+  /** How the response cache treated the request; `cache_hit` when it answered. */
+  cache_debug?: {
+    cache_hit: boolean
+    hit_type?: 'direct' | 'semantic'
+    cache_id?: string
+    similarity?: number
+    threshold?: number
+  }
+  /** What a cache hit did not spend, US dollars. */
+  cache_saved_cost?: number
 }
+
+/** `direct` or `semantic` when the response cache answered the request. */
+export const cacheHit = (l: LogEntry) =>
+  l.cache_debug?.cache_hit ? (l.cache_debug.hit_type ?? 'direct') : undefined
 
 /** A request refused before routing has no provider: its model is all there is. */
 export const providerModel = (l: LogEntry) => (l.provider ? `${l.provider}/${l.model}` : l.model)
@@ -85,6 +99,13 @@ export function LogDrawer({ id, onClose }: { id?: string; onClose: () => void })
               label="Fallback / retries"
               value={`${l.fallback_index ?? 0} / ${l.number_of_retries ?? 0}`}
             />
+            {cacheHit(l) && (
+              <Field
+                label="Response cache"
+                value={`${cacheHit(l)} hit${l.cache_debug?.similarity !== undefined ? ` (similarity ${l.cache_debug.similarity})` : ''}, saved ${formatMoney(l.cache_saved_cost)}`}
+                copy={l.cache_debug?.cache_id}
+              />
+            )}
             {l.client_request_id && (
               <Field label="Your x-request-id" value={l.client_request_id} copy={l.client_request_id} />
             )}

@@ -5,7 +5,7 @@ import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
 import { formatDateTime, formatMoney, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
 import { PERIODS, useUrlFilters } from '../url-filters'
-import { LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
+import { cacheHit, LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
 
 export type { LogEntry } from './LogDrawer'
 
@@ -39,6 +39,7 @@ const LIST_FILTERS = [
   'customer_ids',
   'routes',
   'status_codes',
+  'cache_hit_types',
 ] as const
 type ListFilter = (typeof LIST_FILTERS)[number]
 
@@ -200,6 +201,15 @@ export function LogsPage() {
           [...new Set([...STATUS_CODES, ...list('status_codes')])].map((c) => ({ value: c, label: c })),
           150,
         )}
+        {multi(
+          'cache_hit_types',
+          'Cache hits',
+          [
+            { value: 'direct', label: 'exact (direct)' },
+            { value: 'semantic', label: 'by meaning (semantic)' },
+          ],
+          190,
+        )}
       </Group>
       <ErrorNote error={error} />
       {loading && !data && <Loading what="logs" />}
@@ -249,9 +259,16 @@ export function LogsPage() {
                     </a>
                   </Table.Td>
                   <Table.Td>
-                    <Badge size="sm" color={l.status === 'success' ? 'teal' : 'red'}>
-                      {l.status === 'success' ? l.status : `${statusCode(l)} ${l.status}`}
-                    </Badge>
+                    <Group gap={4} wrap="nowrap">
+                      <Badge size="sm" color={l.status === 'success' ? 'teal' : 'red'}>
+                        {l.status === 'success' ? l.status : `${statusCode(l)} ${l.status}`}
+                      </Badge>
+                      {cacheHit(l) && (
+                        <Badge size="sm" variant="light" color="grape" data-testid="cache-hit">
+                          cache {cacheHit(l)}
+                        </Badge>
+                      )}
+                    </Group>
                   </Table.Td>
                   <Table.Td>
                     <Text size="sm">{providerModel(l)}</Text>

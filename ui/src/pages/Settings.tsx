@@ -18,6 +18,7 @@ import { put } from '../api'
 import { ErrorNote, PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
+import { CacheSettings } from './CacheSettings'
 
 interface Config {
   client_config: Record<string, unknown>
@@ -170,6 +171,7 @@ export function SettingsPage() {
               </Group>
             </Stack>
           </Paper>
+          <CacheSettings />
           <Paper withBorder p="lg">
             <Title order={4} mb="xs">
               Version
