@@ -1,0 +1,165 @@
+// `node --import tsx bench/log-event-loop.ts`: how long writing request logs holds up the event loop.
+// In this process, the log queue and SQLite store of one or more builds (BENCH_LOG_BUILDS: dist
+// directories, comma-separated; default ./dist) are fed finished requests (the benchmark's chat
+// request and answer, bodies on) at BENCH_RATE (1,000) per second for BENCH_SECONDS (10) s each,
+// with the gateway's defaults (batches of up to 500, flushed every 200 ms), the builds taking turns
+// for BENCH_ROUNDS (3) rounds. Nothing else runs on the loop, so its delay (monitorEventLoopDelay,
+// 1 ms resolution) is what logging adds; CPU is this process's (every thread) per entry.
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { completionBody } from './fake-answers.js'
+import { requestBody } from './load.js'
+
+const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)))
+const BUILDS = (process.env.BENCH_LOG_BUILDS ?? join(repoRoot, 'dist')).split(',').map((d) => resolve(d))
+const RATE = Number(process.env.BENCH_RATE ?? 1000)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+
+interface LogsModule {
+  LogStore: {
+    open(
+      spec: { type: 'sqlite' },
+      appDir: string,
+    ): Promise<{ insert(rows: unknown[]): Promise<void>; close(): Promise<void> }>
+  }
+  LogQueue: new (opts: {
+    maxSize: number
+    batchSize: number
+    flushIntervalMs: number
+    write(rows: unknown[]): Promise<void>
+    onWriteError(err: unknown): void
+  }) => {
+    push(entry: unknown): boolean
+    flush(): Promise<void>
+    stop(): void
+    dropped: number
+    written: number
+  }
+}
+
+/** CPU µs of this process's main thread alone (Linux: /proc/self/task/<pid>/stat, 100 Hz ticks). */
+function mainThreadCpu(): number {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+/** A finished request as the logging hook queues it (see PendingLog in src/observability/logs/entry.ts). */
+function pending(n: number) {
+  return {
+    row: {
+      id: `01a24a9b-${String(n).padStart(4, '0').slice(-4)}-7000-8000-${String(n).padStart(12, '0')}`,
+      client_request_id: null,
+      ts: Date.now(),
+      object: 'chat_completion',
+      route: '/v1/chat/completions',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      status: 'success',
+      stream: 0,
+      fallback_index: 0,
+      number_of_retries: 0,
+      selected_key_id: '49ca88b5-8599-5d5f-8a07-7077a200c7e6',
+      selected_key_name: 'bench',
+      virtual_key_id: null,
+      virtual_key_name: null,
+      team_id: null,
+      team_name: null,
+      customer_id: null,
+      customer_name: null,
+      latency: 1.5,
+      ttft: null,
+      prompt_tokens: 9,
+      completion_tokens: 9,
+      total_tokens: 18,
+      cached_tokens: 0,
+      reasoning_tokens: 0,
+      cost: 0.00000675,
+      cost_estimated: 0,
+      error: null,
+      attempts:
+        '[{"provider":"openai","model":"gpt-4o-mini","key_id":"49ca88b5-8599-5d5f-8a07-7077a200c7e6","fallback_index":0,"latency":1}]',
+      input: null,
+      output: null,
+      content_summary: 'Say hello',
+      content_truncated: 0,
+    },
+    inputText: requestBody('non-streaming'),
+    outputText: completionBody.toString(),
+    secrets: ['sk-anything'],
+  }
+}
+
+async function round(dist: string) {
+  const logs = (await import(
+    pathToFileURL(join(dist, 'observability', 'logs', 'index.js')).href
+  )) as LogsModule
+  const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-log-loop-'))
+  const store = await logs.LogStore.open({ type: 'sqlite' }, appDir)
+  const queue = new logs.LogQueue({
+    maxSize: 10_000,
+    batchSize: 500,
+    flushIntervalMs: 200,
+    write: (rows) => store.insert(rows),
+    onWriteError: (err) => console.error(err),
+  })
+  const delay = monitorEventLoopDelay({ resolution: 1 })
+  const cpu = process.cpuUsage()
+  const mainCpu = mainThreadCpu()
+  delay.enable()
+  const total = RATE * SECONDS
+  let sent = 0
+  const started = performance.now()
+  // Entries arrive at the rate, as requests end: a few every millisecond, never in one burst.
+  await new Promise<void>((done) => {
+    const tick = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE))
+      while (sent < due) queue.push(pending(sent++))
+      if (sent >= total) {
+        clearInterval(tick)
+        done()
+      }
+    }, 1)
+  })
+  await queue.flush()
+  delay.disable()
+  const used = process.cpuUsage(cpu)
+  const usedOnMain = mainThreadCpu() - mainCpu
+  queue.stop()
+  await store.close()
+  await rm(appDir, { recursive: true, force: true })
+  return {
+    p99: delay.percentile(99) / 1e6,
+    max: delay.max / 1e6,
+    cpu: (used.user + used.system) / total,
+    mainCpu: usedOnMain / total,
+    written: queue.written,
+  }
+}
+
+const results = new Map<string, { p99: number; max: number; cpu: number; mainCpu: number }[]>()
+for (let r = 0; r < ROUNDS; r++) {
+  for (const dist of BUILDS) {
+    const m = await round(dist)
+    results.set(dist, [...(results.get(dist) ?? []), m])
+    process.stderr.write(
+      `${dist} round ${r + 1}: loop p99 ${m.p99.toFixed(2)} ms, max ${m.max.toFixed(1)} ms, ${m.cpu.toFixed(0)} µs/entry (${m.mainCpu.toFixed(0)} on the main thread), ${m.written} written\n`,
+    )
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+console.log(
+  [
+    `| build | event-loop delay p99 ms (rounds) | max ms (rounds) | CPU µs per entry | of it on the main thread |`,
+    '|---|---|---|---|---|',
+    ...[...results].map(
+      ([dist, ms]) =>
+        `| \`${dist}\` | ${median(ms.map((m) => m.p99)).toFixed(2)} (${ms.map((m) => m.p99.toFixed(2)).join(', ')}) | ` +
+        `${median(ms.map((m) => m.max)).toFixed(1)} (${ms.map((m) => m.max.toFixed(1)).join(', ')}) | ${median(ms.map((m) => m.cpu)).toFixed(0)} | ${median(ms.map((m) => m.mainCpu)).toFixed(0)} |`,
+    ),
+  ].join('\n'),
+)
