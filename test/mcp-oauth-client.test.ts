@@ -11,8 +11,7 @@ import { registerMcpSessionRoutes } from '../src/http/routes/mcp-sessions.js'
 import { registerUpstreamLoginRoutes } from '../src/http/routes/upstream-login.js'
 import { McpClientManager, SqlMcpClientRepo } from '../src/mcp/index.js'
 import { PerUserOAuth, type McpSessionRow } from '../src/mcp/oauth-client/index.js'
-import { openConfigStore, type ConfigStore } from '../src/store/index.js'
-import type { McpOAuthCredentialsTables } from '../src/store/migrations/006_mcp_oauth_credentials.js'
+import { type ConfigStore, type McpOAuthCredentialsTables, openConfigStore } from '../src/store/index.js'
 import { sqliteBackend, tempDir } from './helpers/databases.js'
 
 /**

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { OAuthServerTables } from '../src/store/migrations/005_oauth_server.js'
+import type { OAuthServerTables } from '../src/store/index.js'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 import { EVERYTHING } from './helpers/mcp.js'
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import type { McpOAuthCredentialsTables } from '../src/store/migrations/006_mcp_oauth_credentials.js'
+import type { McpOAuthCredentialsTables } from '../src/store/index.js'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { Selectable } from 'kysely'
 import { GatewayError } from '../core/errors.js'
-import type { AccessProfilesTable } from '../store/migrations/003_users_profiles.js'
+import type { AccessProfilesTable } from '../store/index.js'
 import {
   BUDGET_RESET_DURATIONS,
   MAX_BUDGETS,

@@ -1,7 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import { GatewayError } from '../core/errors.js'
-import type { ConfigStoreTables } from '../store/index.js'
-import type { UsersProfilesTables } from '../store/migrations/003_users_profiles.js'
+import type { ConfigStoreTables, UsersProfilesTables } from '../store/index.js'
 import {
   buildFields,
   fromRow,

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
 import { GatewayError } from '../core/errors.js'
-import type { ConfigStoreTables } from '../store/index.js'
 import { governanceDb, isUniqueViolation } from './repo/index.js'
-import type { UsersProfilesTables, UsersTable } from '../store/migrations/003_users_profiles.js'
+import type { ConfigStoreTables, UsersProfilesTables, UsersTable } from '../store/index.js'
 
 /** A role as the users API shows it. Heimdall has no RBAC yet: the role is a label, not a permission set. */
 export interface Role {

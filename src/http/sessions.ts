@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import { GatewayError } from '../core/errors.js'
-import type { ConfigStoreTables } from '../store/index.js'
-import type { SessionsTable } from '../store/migrations/003_users_profiles.js'
+import type { ConfigStoreTables, SessionsTable } from '../store/index.js'
 
 /** Where admin sessions live, by the hash of their token. */
 export interface SessionStore {

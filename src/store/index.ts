@@ -35,10 +35,6 @@ export {
   mergeRedacted,
   mergeRedactedKey,
 } from './redact.js'
-export type { ConfigStoreTables, ProvidersTable, ProviderKeysTable, KvTable } from './tables.js'
+// Every table's row type, in one module (the migrations only create the tables).
+export type * from './tables.js'
 export { ProviderObjects, providerObjectId } from './provider-objects.js'
-export type {
-  ProviderObjectKind,
-  ProviderObjectsTable,
-  ProviderObjectsTables,
-} from './migrations/008_provider_objects.js'

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { ProviderObjectKind, ProviderObjectsTables } from './migrations/008_provider_objects.js'
+import type { ProviderObjectKind, ProviderObjectsTables } from './tables.js'
 import type { ConfigStoreTables } from './tables.js'
 
 /** Ids per query: well under SQLite's and PostgreSQL's limits on bound parameters. */

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely'
+
 /**
  * Row types of the config store's tables, as Kysely sees them. Conventions shared by every
  * migration, so that one query works on both dialects:
@@ -62,4 +64,298 @@ export interface ConfigStoreTables {
   providers: ProvidersTable
   provider_keys: ProviderKeysTable
   kv: KvTable
+}
+
+// Migration 003_users_profiles: users, access profiles, sessions.
+
+export interface UsersTable {
+  id: string
+  email: string
+  email_key: string
+  name: string
+  role_id: number | null
+  created_at: string
+  updated_at: string
+}
+
+export interface AccessProfilesTable {
+  id: Generated<number>
+  name: string
+  description: string | null
+  is_active: number
+  version: number
+  /** JSON string[] */
+  tags: string
+  /** JSON: the profile's provider configs, as the API shows them */
+  provider_configs: string
+  /** JSON */
+  budgets: string
+  /** JSON or null */
+  rate_limit: string | null
+  calendar_aligned: number
+  /** JSON */
+  mcp_tool_groups: string
+  /** JSON */
+  mcp_servers: string
+  /** JSON */
+  mcp_tool_overrides: string
+  created_at: string
+  updated_at: string
+}
+
+export interface AccessProfileTagsTable {
+  profile_id: number
+  tag: string
+}
+
+export interface AccessProfileVersionsTable {
+  id: Generated<number>
+  profile_id: number
+  version: number
+  name: string
+  description: string | null
+  /** JSON: the profile as the API showed it at this version */
+  snapshot: string
+  changed_by: string
+  created_at: string
+}
+
+export interface UserAccessProfilesTable {
+  id: Generated<number>
+  user_id: string
+  profile_id: number
+  name: string
+  is_active: number
+  /** The profile's version when it was assigned. */
+  profile_version: number
+  expires_at: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface SessionsTable {
+  /** sha256 hex of the session token; the token itself is never stored. */
+  token_hash: string
+  expires_at: string
+  created_at: string
+}
+
+// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
+export type UsersProfilesTables = {
+  gov_users: UsersTable
+  gov_access_profiles: AccessProfilesTable
+  gov_access_profile_tags: AccessProfileTagsTable
+  gov_access_profile_versions: AccessProfileVersionsTable
+  gov_user_access_profiles: UserAccessProfilesTable
+  sessions: SessionsTable
+}
+
+// Migration 004_mcp_clients: MCP clients.
+
+export interface McpClientsTable {
+  id: string
+  name: string
+  /** JSON: the client's MCPClientConfig, header values and `NAME=value` env values sealed */
+  config: string
+  created_at: string
+  updated_at: string
+}
+
+// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
+export type McpClientsTables = {
+  mcp_clients: McpClientsTable
+}
+
+// Migration 005_oauth_server: Heimdall's OAuth authorization server.
+
+/** Who the user said they are on the consent page: a virtual key, a self-declared user id, or nobody. */
+export type OAuthIdentityKind = 'vk' | 'user' | 'session'
+
+export interface OAuthServerClientsTable {
+  client_id: string
+  client_name: string | null
+  /** JSON string[] */
+  redirect_uris: string
+  /** JSON string[] */
+  grant_types: string
+  created_at: string
+}
+
+export interface OAuthServerFlowsTable {
+  id: string
+  /** sha256 of the browser-binding cookie's value */
+  secret_hash: string
+  client_id: string
+  redirect_uri: string
+  code_challenge: string
+  /** The client's `state`, echoed back unchanged */
+  state: string | null
+  /** RFC 8707 resource indicator */
+  resource: string | null
+  scope: string
+  identity_kind: OAuthIdentityKind | null
+  virtual_key_id: string | null
+  user_id: string | null
+  /** `pending`, then `submitted` (kept until expiry so that a second submit is told 409) */
+  status: 'pending' | 'submitted'
+  expires_at: string
+  created_at: string
+}
+
+export interface OAuthServerCodesTable {
+  /** sha256 of the code */
+  code_hash: string
+  /** Shared by the code and every token descending from it, to revoke them together. */
+  grant_id: string
+  client_id: string
+  redirect_uri: string
+  code_challenge: string
+  resource: string | null
+  scope: string
+  identity_kind: OAuthIdentityKind
+  virtual_key_id: string | null
+  user_id: string | null
+  used_at: string | null
+  expires_at: string
+  created_at: string
+}
+
+export interface OAuthServerTokensTable {
+  /** sha256 of the token */
+  token_hash: string
+  kind: 'access' | 'refresh'
+  grant_id: string
+  client_id: string
+  resource: string | null
+  scope: string
+  identity_kind: OAuthIdentityKind
+  virtual_key_id: string | null
+  user_id: string | null
+  expires_at: string
+  created_at: string
+}
+
+// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
+export type OAuthServerTables = {
+  oauth_server_clients: OAuthServerClientsTable
+  oauth_server_flows: OAuthServerFlowsTable
+  oauth_server_codes: OAuthServerCodesTable
+  oauth_server_tokens: OAuthServerTokensTable
+}
+
+// Migration 006_mcp_oauth_credentials: per-user OAuth to upstream MCP servers.
+
+/** Who a credential belongs to: Bifrost's `auth_mode`. */
+export type McpOAuthAuthMode = 'user' | 'vk' | 'session'
+export type McpOAuthTokenStatus = 'active' | 'orphaned' | 'needs_reauth'
+export type McpOAuthFlowStatus = 'pending' | 'failed'
+
+export interface McpOAuthConfigsTable {
+  id: string
+  mcp_client_id: string
+  /** The callback URL registered with the authorization server. */
+  redirect_uri: string
+  authorization_server: string
+  /** JSON: the authorization server's metadata, or null when it publishes none */
+  metadata: string | null
+  /** The RFC 8707 resource (the MCP server's canonical URL) */
+  resource: string | null
+  scope: string | null
+  /** Sealed JSON: the client id (and secret) issued by registration or configured */
+  client_information: string
+  created_at: string
+}
+
+export interface McpOAuthTokensTable {
+  id: string
+  mcp_client_id: string
+  auth_mode: McpOAuthAuthMode
+  /** The user id, virtual key id or MCP session id, by `auth_mode` */
+  identity_id: string
+  /** sealed */
+  access_token: string
+  /** sealed */
+  refresh_token: string | null
+  token_type: string
+  scope: string | null
+  status: McpOAuthTokenStatus
+  oauth_config_id: string | null
+  expires_at: string | null
+  last_refreshed_at: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface McpOAuthFlowsTable {
+  id: string
+  mcp_client_id: string
+  auth_mode: McpOAuthAuthMode
+  identity_id: string
+  /** sha256 (hex) of the OAuth `state`, set when the browser starts the login */
+  state_hash: string | null
+  /** sealed PKCE verifier */
+  code_verifier: string | null
+  oauth_config_id: string | null
+  status: McpOAuthFlowStatus
+  error: string | null
+  expires_at: string
+  created_at: string
+}
+
+// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
+export type McpOAuthCredentialsTables = {
+  mcp_oauth_configs: McpOAuthConfigsTable
+  mcp_oauth_tokens: McpOAuthTokensTable
+  mcp_oauth_flows: McpOAuthFlowsTable
+}
+
+// Migration 008_provider_objects: provider objects (files, batches, containers) and who made them.
+
+/** The kinds of provider object whose creator is recorded (a container's files go with their container). */
+export type ProviderObjectKind = 'file' | 'batch' | 'container'
+
+export interface ProviderObjectsTable {
+  /** `kind:provider:object_id`, as Bifrost's `ProviderObjectID` builds it. */
+  id: string
+  kind: ProviderObjectKind
+  provider: string
+  /** The provider-side id (`file-…`, `batch_…`). */
+  object_id: string
+  /** The virtual key that created it; null when the request carried none. */
+  virtual_key_id: string | null
+  created_at: string
+}
+
+// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
+export type ProviderObjectsTables = { provider_objects: ProviderObjectsTable }
+
+// Migration 010_semantic_cache: the semantic cache.
+
+/** Milliseconds since the epoch for times. */
+export interface SemanticCacheEntriesTable {
+  id: string
+  namespace: string
+  cache_key: string
+  scope: string
+  partition: string
+  provider: string
+  model: string
+  response: string
+  embedding: string | null
+  created_at: number | string
+  expires_at: number | string
+}
+
+// Migration 011_routing_rules: routing rules.
+
+export interface RoutingRulesTable {
+  id: string
+  name: string
+  scope: string
+  scope_id: string | null
+  priority: number
+  enabled: number
+  rule: string
+  created_at: string
+  updated_at: string
 }

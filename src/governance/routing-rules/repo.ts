@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { RoutingRulesTable } from '../../store/migrations/011_routing_rules.js'
+import type { RoutingRulesTable } from '../../store/index.js'
 import type { RoutingRule } from './rule.js'
 
 type Db = Kysely<{ routing_rules: RoutingRulesTable }>

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import { GatewayError } from '../../core/errors.js'
-import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
-import type { McpClientsTables } from '../../store/migrations/004_mcp_clients.js'
+import type { ConfigStore, ConfigStoreTables, McpClientsTables } from '../../store/index.js'
 import { mapClientSecrets, type McpClientConfig } from './config.js'
 
 /** Where MCP client configs persist: the config store's `mcp_clients` table, secrets sealed. */

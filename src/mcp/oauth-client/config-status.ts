@@ -1,5 +1,4 @@
-import type { ConfigStore } from '../../store/index.js'
-import type { McpOAuthCredentialsTables } from '../../store/migrations/006_mcp_oauth_credentials.js'
+import type { ConfigStore, McpOAuthCredentialsTables } from '../../store/index.js'
 import { ADMIN_AUTH_MODE } from './service.js'
 
 /** Bifrost's `OAuthConfigStatus` (`GET /api/mcp/oauth/{id}`). */

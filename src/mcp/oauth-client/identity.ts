@@ -1,5 +1,5 @@
 import { GatewayError } from '../../core/errors.js'
-import type { McpOAuthAuthMode } from '../../store/migrations/006_mcp_oauth_credentials.js'
+import type { McpOAuthAuthMode } from '../../store/index.js'
 
 /**
  * Whom a per-user credential belongs to. `McpCallOptions.identity` carries it as text:

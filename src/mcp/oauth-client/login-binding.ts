@@ -1,7 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
-import type { McpOAuthFlowsTable } from '../../store/migrations/006_mcp_oauth_credentials.js'
+import type { ConfigStore, ConfigStoreTables, McpOAuthFlowsTable } from '../../store/index.js'
 
 /** The kv row holding the HMAC key of login states and browser bindings (sealed at rest). */
 const KEY_ROW = 'mcp_oauth:login_binding_key'

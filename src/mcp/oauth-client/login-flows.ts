@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { ConfigStoreTables } from '../../store/index.js'
 import { GatewayError } from '../../core/errors.js'
 import type {
+  ConfigStoreTables,
   McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
   McpOAuthTokensTable,
-} from '../../store/migrations/006_mcp_oauth_credentials.js'
+} from '../../store/index.js'
 import type { McpClientConfig } from '../clients/config.js'
 import { ADMIN_AUTH_MODE, type McpIdentity } from './identity.js'
 import type { LoginBinding } from './login-binding.js'

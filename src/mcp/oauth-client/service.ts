@@ -5,12 +5,13 @@ import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { Kysely } from 'kysely'
 import { GatewayError } from '../../core/errors.js'
-import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
 import type {
+  ConfigStore,
+  ConfigStoreTables,
   McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
   McpOAuthTokensTable,
-} from '../../store/migrations/006_mcp_oauth_credentials.js'
+} from '../../store/index.js'
 import type { McpClientConfig } from '../clients/config.js'
 import { callbackBase } from './callback-url.js'
 import { clientMetadataDocument, clientMetadataUrlFor, CLIENT_METADATA_PATH } from './client-metadata.js'

@@ -1,10 +1,10 @@
 import type { ExpressionBuilder, Kysely } from 'kysely'
-import type { ConfigStoreTables } from '../../store/index.js'
 import type {
+  ConfigStoreTables,
   McpOAuthCredentialsTables,
   McpOAuthFlowsTable,
   McpOAuthTokensTable,
-} from '../../store/migrations/006_mcp_oauth_credentials.js'
+} from '../../store/index.js'
 import { ADMIN_AUTH_MODE, callerBindings, type McpIdentity, type McpSessionCaller } from './identity.js'
 
 type CredentialsDb = Kysely<ConfigStoreTables & McpOAuthCredentialsTables>

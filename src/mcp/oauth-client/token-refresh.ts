@@ -6,11 +6,12 @@ import {
 } from '@modelcontextprotocol/sdk/server/auth/errors.js'
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import type { Kysely } from 'kysely'
-import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
 import type {
+  ConfigStore,
+  ConfigStoreTables,
   McpOAuthCredentialsTables,
   McpOAuthTokensTable,
-} from '../../store/migrations/006_mcp_oauth_credentials.js'
+} from '../../store/index.js'
 import type { McpClientConfig } from '../clients/config.js'
 import type { UpstreamRegistrations } from './upstream-registration.js'
 

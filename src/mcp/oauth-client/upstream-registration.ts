@@ -7,11 +7,12 @@ import type {
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { Kysely } from 'kysely'
 import { GatewayError } from '../../core/errors.js'
-import type { ConfigStore, ConfigStoreTables } from '../../store/index.js'
 import type {
+  ConfigStore,
+  ConfigStoreTables,
   McpOAuthConfigsTable,
   McpOAuthCredentialsTables,
-} from '../../store/migrations/006_mcp_oauth_credentials.js'
+} from '../../store/index.js'
 import { connectionUrl, type McpClientConfig } from '../clients/config.js'
 import { DiscoveryAddressRefused, guardedFetch, type HostResolver } from './discovery-guard.js'
 import {

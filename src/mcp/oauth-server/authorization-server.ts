@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { virtualKeyUsable, type VirtualKeyLookup } from '../../core/virtual-keys.js'
-import type { ConfigStoreTables } from '../../store/index.js'
 import type {
+  ConfigStoreTables,
   OAuthIdentityKind,
   OAuthServerFlowsTable,
   OAuthServerTables,
-} from '../../store/migrations/005_oauth_server.js'
+} from '../../store/index.js'
 import { ConsentError, OAuthError } from './errors.js'
 import {
   checkRegistrationSize,

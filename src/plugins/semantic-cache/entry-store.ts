@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { SemanticCacheEntriesTable } from '../../store/migrations/010_semantic_cache.js'
+import type { SemanticCacheEntriesTable } from '../../store/index.js'
 
 /** One cached answer. */
 export interface CacheEntry {

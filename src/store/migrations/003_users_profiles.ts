@@ -1,14 +1,8 @@
-import {
-  PostgresAdapter,
-  type ColumnDefinitionBuilder,
-  type Generated,
-  type Kysely,
-  type Migration,
-} from 'kysely'
+import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely'
 
 /**
  * Users, access profiles (templates, their tags and version snapshots, and their assignment to
- * users) and the management API's login sessions. Row types: see the interfaces below.
+ * users) and the management API's login sessions. Row types: ../tables.ts.
  */
 export const usersProfilesMigration: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -116,87 +110,4 @@ export const usersProfilesMigration: Migration = {
     await db.schema.dropTable('gov_access_profiles').execute()
     await db.schema.dropTable('gov_users').execute()
   },
-}
-
-/** Row types of the tables above (conventions in ../tables.ts). */
-export interface UsersTable {
-  id: string
-  email: string
-  email_key: string
-  name: string
-  role_id: number | null
-  created_at: string
-  updated_at: string
-}
-
-export interface AccessProfilesTable {
-  id: Generated<number>
-  name: string
-  description: string | null
-  is_active: number
-  version: number
-  /** JSON string[] */
-  tags: string
-  /** JSON: the profile's provider configs, as the API shows them */
-  provider_configs: string
-  /** JSON */
-  budgets: string
-  /** JSON or null */
-  rate_limit: string | null
-  calendar_aligned: number
-  /** JSON */
-  mcp_tool_groups: string
-  /** JSON */
-  mcp_servers: string
-  /** JSON */
-  mcp_tool_overrides: string
-  created_at: string
-  updated_at: string
-}
-
-export interface AccessProfileTagsTable {
-  profile_id: number
-  tag: string
-}
-
-export interface AccessProfileVersionsTable {
-  id: Generated<number>
-  profile_id: number
-  version: number
-  name: string
-  description: string | null
-  /** JSON: the profile as the API showed it at this version */
-  snapshot: string
-  changed_by: string
-  created_at: string
-}
-
-export interface UserAccessProfilesTable {
-  id: Generated<number>
-  user_id: string
-  profile_id: number
-  name: string
-  is_active: number
-  /** The profile's version when it was assigned. */
-  profile_version: number
-  expires_at: string | null
-  created_at: string
-  updated_at: string
-}
-
-export interface SessionsTable {
-  /** sha256 hex of the session token; the token itself is never stored. */
-  token_hash: string
-  expires_at: string
-  created_at: string
-}
-
-// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
-export type UsersProfilesTables = {
-  gov_users: UsersTable
-  gov_access_profiles: AccessProfilesTable
-  gov_access_profile_tags: AccessProfileTagsTable
-  gov_access_profile_versions: AccessProfileVersionsTable
-  gov_user_access_profiles: UserAccessProfilesTable
-  sessions: SessionsTable
 }

@@ -17,18 +17,3 @@ export const mcpClientsMigration: Migration = {
     await db.schema.dropTable('mcp_clients').execute()
   },
 }
-
-/** Row type of the table above (conventions in ../tables.ts). */
-export interface McpClientsTable {
-  id: string
-  name: string
-  /** JSON: the client's MCPClientConfig, header values and `NAME=value` env values sealed */
-  config: string
-  created_at: string
-  updated_at: string
-}
-
-// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
-export type McpClientsTables = {
-  mcp_clients: McpClientsTable
-}

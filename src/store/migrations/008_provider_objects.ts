@@ -27,22 +27,3 @@ export const providerObjectsMigration: Migration = {
     await db.schema.dropTable('provider_objects').execute()
   },
 }
-
-/** The kinds of provider object whose creator is recorded (a container's files go with their container). */
-export type ProviderObjectKind = 'file' | 'batch' | 'container'
-
-/** Row type of the table above (conventions in ../tables.ts). */
-export interface ProviderObjectsTable {
-  /** `kind:provider:object_id`, as Bifrost's `ProviderObjectID` builds it. */
-  id: string
-  kind: ProviderObjectKind
-  provider: string
-  /** The provider-side id (`file-…`, `batch_…`). */
-  object_id: string
-  /** The virtual key that created it; null when the request carried none. */
-  virtual_key_id: string | null
-  created_at: string
-}
-
-// A type alias, not an interface: Kysely's withTables wants an implicit index signature.
-export type ProviderObjectsTables = { provider_objects: ProviderObjectsTable }

@@ -39,18 +39,3 @@ export const semanticCacheMigration: Migration = {
     await db.schema.dropTable('semantic_cache_entries').execute()
   },
 }
-
-/** Row type of the table above (milliseconds since the epoch for times). */
-export interface SemanticCacheEntriesTable {
-  id: string
-  namespace: string
-  cache_key: string
-  scope: string
-  partition: string
-  provider: string
-  model: string
-  response: string
-  embedding: string | null
-  created_at: number | string
-  expires_at: number | string
-}

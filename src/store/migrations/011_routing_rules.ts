@@ -43,15 +43,3 @@ export const routingRulesMigration: Migration = {
     await db.schema.dropTable('routing_rules').execute()
   },
 }
-
-export interface RoutingRulesTable {
-  id: string
-  name: string
-  scope: string
-  scope_id: string | null
-  priority: number
-  enabled: number
-  rule: string
-  created_at: string
-  updated_at: string
-}
