@@ -86,7 +86,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
     server.logs.ping = () => observability.pingLogs()
     for (const hook of observability.hooks) gateway.addHook(hook)
     // Configured plugins (mocker, jsonparser, users' modules) run after the built-in ones by default.
-    const plugins = await startPlugins({ app, gateway, store, cluster, config, configPath: base.configPath })
+    const { configPath } = base
+    const plugins = await startPlugins({ app, gateway, store, cluster, config, configPath, reloads, logger })
     closers.add(() => plugins.close())
     // Async inference and webhooks: jobs replay the synchronous routes, so they come after them.
     const asyncInference = await setupAsyncInference({

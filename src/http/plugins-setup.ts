@@ -12,7 +12,8 @@ import {
   type PluginEntry,
   type SemanticCachePlugin,
 } from '../plugins/index.js'
-import type { ConfigStore } from '../store/index.js'
+import type { Logger } from '../observability/logger.js'
+import type { ConfigReloads, ConfigStore } from '../store/index.js'
 import { registerCacheRoutes } from './routes/cache.js'
 import { PLUGINS_TOPIC, registerPluginRoutes } from './routes/plugins.js'
 
@@ -49,8 +50,10 @@ export async function startPlugins(deps: {
   cluster: Cluster
   config: ConfigFile
   configPath: string
+  reloads: ConfigReloads
+  logger: Logger
 }): Promise<PluginHost> {
-  const { gateway, store, cluster } = deps
+  const { gateway, store, cluster, reloads } = deps
   const db = store.db as unknown as Kysely<unknown>
   const host = new PluginHost({
     pipeline: gateway.plugins,
@@ -60,6 +63,8 @@ export async function startPlugins(deps: {
       save: (entries) => store.setValue(STORE_KEY, entries),
     },
     builtins: () => gateway.plugins.builtinNames(),
+    onReloadError: (name, message) =>
+      deps.logger.warn({ plugin: name, err: message }, 'plugin changed on another node not loaded here'),
     deps: {
       db,
       bus: cluster.bus,
@@ -78,6 +83,9 @@ export async function startPlugins(deps: {
     bus: cluster.bus,
     entries: () => (host.instance('semantic_cache') as SemanticCachePlugin | undefined)?.entries,
   })
-  cluster.bus.subscribe(PLUGINS_TOPIC, () => void host.reload().catch(() => undefined))
+  // Changes made on other nodes: on their event, retried while the store cannot be read, and found
+  // by the store's change counter when the event was missed.
+  reloads.add('plugins', () => host.reload())
+  cluster.bus.subscribe(PLUGINS_TOPIC, () => reloads.reload('plugins'))
   return host
 }

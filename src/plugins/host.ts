@@ -82,6 +82,8 @@ interface Loaded {
   entry: PluginEntry
   plugin?: GatewayPlugin
   status: PluginStatus
+  /** The saved entry could not be built on this node: the next reload tries again. */
+  failed?: boolean
 }
 
 /**
@@ -101,6 +103,8 @@ export class PluginHost {
       store?: PluginEntryStore
       /** Names of the built-in plugins in the pipeline (governance, logging ...), for the listing. */
       builtins: () => string[]
+      /** An entry changed on another node that this one could not build. */
+      onReloadError?: (name: string, message: string) => void
       deps?: BuiltinDeps
     },
   ) {}
@@ -117,16 +121,31 @@ export class PluginHost {
     this.apply()
   }
 
-  /** Re-reads the saved entries (another node changed them). */
+  /**
+   * Re-reads the saved entries (another node changed them); throws when the store cannot be read.
+   * An entry this node cannot build (its module missing here, say) leaves the running plugin in
+   * place, with status `error` naming why, and is tried again at the next reload.
+   */
   async reload(): Promise<void> {
     const stored = await this.opts.store?.load()
     if (!stored) return
     const names = new Set(stored.map((e) => e.name))
     for (const name of [...this.loaded.keys()]) if (!names.has(name)) await this.drop(name)
     for (const e of stored) {
+      const entry = normalize(e)
       const current = this.loaded.get(e.name)
-      if (current && JSON.stringify(current.entry) === JSON.stringify(normalize(e))) continue
-      await this.put(normalize(e), false).catch(() => undefined)
+      if (current && !current.failed && JSON.stringify(current.entry) === JSON.stringify(entry)) continue
+      try {
+        await this.put(entry, false)
+      } catch (err) {
+        const message = (err as Error).message
+        this.opts.onReloadError?.(e.name, message)
+        const status: PluginStatus = { name: e.name, status: 'error', logs: [message], types: ['llm'] }
+        this.loaded.set(
+          e.name,
+          current ? { ...current, status, failed: true } : { entry, status, failed: true },
+        )
+      }
     }
   }
 
