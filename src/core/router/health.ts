@@ -118,7 +118,11 @@ interface ProviderEntry {
   views: Map<string, ModelView>
   /** Bumped whenever a circuit that is not closed changes (state, probe): cached exclusions expire. */
   version: number
+  /** Targets tracked, at most MAX_TARGETS_PER_PROVIDER. */
+  size: number
 }
+
+const MAX_TARGETS_PER_PROVIDER = 10_000
 
 /** The targets of one provider and model, as key picks see them; reused, so a pick allocates nothing. */
 class ModelView implements PickView {
@@ -311,17 +315,30 @@ export class HealthTracker {
         unavailable: 0,
         views: new Map(),
         version: 0,
+        size: 0,
       }
       this.providers.set(config.name, entry)
     } else if (entry.config !== config) {
-      // The provider was reconfigured: new settings; a breaker switched off lets every target through.
+      // The provider was reconfigured: new settings, removed keys forgotten; a breaker switched off
+      // lets every target through.
       entry.config = config
       entry.settings = healthSettings(config)
-      if (!entry.settings.breaker) {
-        for (const models of entry.targets.values()) for (const t of models.values()) t.close('breaker off')
-        entry.unavailable = 0
-        entry.version++
+      const kept = new Set(config.keys.map((k) => k.id)).add('keyless')
+      entry.unavailable = 0
+      entry.size = 0
+      for (const [keyId, models] of entry.targets) {
+        if (!kept.has(keyId)) {
+          entry.targets.delete(keyId)
+          for (const view of entry.views.values()) view.byKey.delete(keyId)
+          continue
+        }
+        for (const t of models.values()) {
+          if (!entry.settings.breaker) t.close('breaker off')
+          if (t.circuit !== 'closed') entry.unavailable++
+          entry.size++
+        }
       }
+      entry.version++
     }
     return entry
   }
@@ -331,7 +348,11 @@ export class HealthTracker {
     if (!models) entry.targets.set(key.id, (models = new Map()))
     let t = models.get(model)
     if (!t) {
-      models.set(model, (t = new TargetHealth(key.id, key.name, model, this.now())))
+      t = new TargetHealth(key.id, key.name, model, this.now())
+      // Model names come from callers: past the cap, new ones are measured but not kept.
+      if (entry.size >= MAX_TARGETS_PER_PROVIDER) return t
+      entry.size++
+      models.set(model, t)
       entry.views.get(model)?.byKey.set(key.id, t)
     }
     return t
