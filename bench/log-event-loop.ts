@@ -4,7 +4,9 @@
 // request and answer, bodies on) at BENCH_RATE (1,000) per second for BENCH_SECONDS (10) s each,
 // with the gateway's defaults (batches of up to 500, flushed every 200 ms), the builds taking turns
 // for BENCH_ROUNDS (3) rounds. Nothing else runs on the loop, so its delay (monitorEventLoopDelay,
-// 1 ms resolution) is what logging adds; CPU is this process's (every thread) per entry.
+// 1 ms resolution) is what logging adds; CPU is this process's (every thread) per entry. The build
+// `none` is the floor: the first build's queue, entries turned into rows, a store that writes nothing
+// (what this harness and the queue cost without a database).
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -95,11 +97,16 @@ function pending(n: number) {
 }
 
 async function round(dist: string) {
+  const none = dist.endsWith('/none')
+  const code = none ? BUILDS.find((b) => !b.endsWith('/none')) : dist
+  if (!code) throw new Error('BENCH_LOG_BUILDS: `none` needs a build beside it, for its queue')
   const logs = (await import(
-    pathToFileURL(join(dist, 'observability', 'logs', 'index.js')).href
+    pathToFileURL(join(code, 'observability', 'logs', 'index.js')).href
   )) as LogsModule
   const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-log-loop-'))
-  const store = await logs.LogStore.open({ type: 'sqlite' }, appDir)
+  const store = none
+    ? { insert: () => Promise.resolve(), close: () => Promise.resolve() }
+    : await logs.LogStore.open({ type: 'sqlite' }, appDir)
   const queue = new logs.LogQueue({
     maxSize: 10_000,
     batchSize: 500,
