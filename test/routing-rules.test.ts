@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
@@ -285,6 +286,16 @@ describe('routing requests by rule', () => {
       rule_id: r.id,
       rule_name: 'to-groq',
     })
+    // The log entry names the rule too, and Bifrost's routing_rule_ids filter finds it.
+    let logged: { routing_rule_id?: string; routing_info?: unknown }[] = []
+    for (let i = 0; i < 100 && logged.length === 0; i++) {
+      logged = (await api('GET', `/api/logs?routing_rule_ids=${r.id}`)).body.logs
+      if (logged.length === 0) await sleep(50)
+    }
+    expect(logged).toHaveLength(1)
+    expect(logged[0].routing_rule_id).toBe(r.id)
+    expect(logged[0].routing_info).toMatchObject({ rule_id: r.id, rule_name: 'to-groq' })
+    expect((await api('GET', '/api/logs?routing_rule_ids=no-such-rule')).body.logs).toHaveLength(0)
   })
 
   it("pins the target's key_id", async () => {

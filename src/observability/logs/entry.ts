@@ -173,6 +173,13 @@ export function buildPendingLog(
     content_summary: null,
     content_truncated: 0,
   }
+  const routing = ctx.facts.routing
+  if (routing && (routing.rule_id || routing.session_pinned)) {
+    row.routing_rule_id = routing.rule_id ?? null
+    const { session_id: _session, ...info } = routing
+    if (ctx.fallbackIndex > 0) info.primary_provider ??= ctx.attemptLog[0]?.provider
+    row.routing_info = JSON.stringify(info)
+  }
   const cacheDebug = ctx.facts.cacheDebug
   if (cacheDebug) {
     row.cache_debug = JSON.stringify(cacheDebug)

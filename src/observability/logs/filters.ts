@@ -15,6 +15,8 @@ export interface LogFilters {
   routes?: string[]
   /** Bifrost's: entries the response cache answered, by `direct` or `semantic` hit. */
   cache_hit_types?: string[]
+  /** Bifrost's: entries a routing rule routed, by rule id. */
+  routing_rule_ids?: string[]
   /** Heimdall: the HTTP status answered: 200 for a success, the error's `status_code` otherwise. */
   status_codes?: number[]
   /** Milliseconds since the epoch. */
@@ -56,6 +58,7 @@ export const LIST_FILTERS = {
   customer_ids: 'customer_id',
   routes: 'route',
   cache_hit_types: 'cache_hit_type',
+  routing_rule_ids: 'routing_rule_id',
 } as const satisfies Record<string, keyof LogRow>
 
 export type Query = Record<string, unknown>
@@ -149,7 +152,6 @@ const ABSENT_DIMENSIONS = [
   'aliases',
   'business_unit_ids',
   'project_ids',
-  'routing_rule_ids',
   'routing_engine_used',
   'parent_request_id',
 ]

@@ -51,6 +51,10 @@ export interface LogRow {
   cache_debug?: string | null
   /** US dollars a cache hit did not spend: the cached answer's usage at the model's price. */
   cache_saved?: number | null
+  /** The routing rule that routed the request, when one did. */
+  routing_rule_id?: string | null
+  /** JSON: which rule (id, name, chain) or session pin routed the request, and the primary target a fallback replaced. */
+  routing_info?: string | null
 }
 
 /** A log entry in Bifrost's JSON shape (`LogEntry` of the management API). */
@@ -107,6 +111,10 @@ export interface LogEntry {
   cache_debug?: unknown
   /** Heimdall: what a cache hit did not spend (its answer's usage at the model's price), US dollars. */
   cache_saved_cost?: number
+  /** The routing rule that routed the request (Bifrost's log filter `routing_rule_ids` reads it). */
+  routing_rule_id?: string
+  /** Which rule routed the request (`rule_id`, `rule_name`, `rule_chain`), a session pin, the primary target a fallback replaced. */
+  routing_info?: unknown
 }
 
 function parse(text: string | null): unknown {
@@ -170,6 +178,9 @@ export function rowToEntry(row: LogRow): LogEntry {
   if (cacheDebug !== undefined) entry.cache_debug = cacheDebug
   if (row.cache_saved !== null && row.cache_saved !== undefined)
     entry.cache_saved_cost = Number(row.cache_saved)
+  if (row.routing_rule_id) entry.routing_rule_id = row.routing_rule_id
+  const routing = parse(row.routing_info ?? null)
+  if (routing !== undefined) entry.routing_info = routing
   const error = parse(row.error)
   if (error !== undefined) {
     entry.error_details = error

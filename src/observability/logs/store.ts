@@ -52,7 +52,9 @@ const COLUMNS = `
   content_truncated integer,
   cache_hit_type varchar(16),
   cache_debug text,
-  cache_saved double precision`
+  cache_saved double precision,
+  routing_rule_id varchar(255),
+  routing_info text`
 
 /** The column names, in table order: what a prepared insert binds. */
 const COLUMN_NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]) as (keyof LogRow)[]
@@ -69,6 +71,7 @@ const INDEXES: [name: string, definition: string][] = [
   ['team_id_set', '(team_id) where team_id is not null'],
   ['customer_id_set', '(customer_id) where customer_id is not null'],
   ['errors', "(ts) where status = 'error'"],
+  ['routing_rule_id_set', '(routing_rule_id) where routing_rule_id is not null'],
 ]
 /** Indexes of earlier versions, which cost every insert more than they helped a search. */
 const DROPPED_INDEXES = ['provider', 'status', 'virtual_key_id', 'team_id', 'customer_id']
@@ -198,6 +201,8 @@ export class LogStore {
       ['cache_hit_type', 'varchar(16)'],
       ['cache_debug', 'text'],
       ['cache_saved', 'double precision'],
+      ['routing_rule_id', 'varchar(255)'],
+      ['routing_info', 'text'],
     ]
     if (this.kind === 'postgres') {
       for (const [name, type] of added)
