@@ -110,9 +110,9 @@ export function ProvidersPage() {
   )
 }
 
-/** The live badge: shown once the gateway has seen traffic; its tooltip names open circuits. */
+/** The live badge, when the gateway's own view says something is wrong; its tooltip names open circuits. */
 function LiveBadge({ live }: { live: LiveHealth | undefined }) {
-  if (!live || live.status === 'unknown') return null
+  if (!live || live.status === 'unknown' || live.status === 'healthy') return null
   const open = live.targets.filter((t) => t.circuit !== 'closed')
   const seen = live.targets.reduce((n, t) => n + t.requests, 0)
   const failed = live.targets.reduce((n, t) => n + t.errors, 0)
