@@ -2,7 +2,8 @@ import tseslint from 'typescript-eslint'
 import { boundaryConfigs } from './eslint.boundaries.js'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'ui/', 'ui/dist/', 'data/', 'bench/out/'] },
+  // ui/src is linted too (typescript-eslint's rules on its .ts and .tsx files).
+  { ignores: ['dist/', 'node_modules/', 'ui/dist/', 'ui/node_modules/', 'data/', 'bench/out/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -51,6 +51,14 @@ describe('module boundaries', () => {
     expect(boundaryErrors(results).map((e) => e.line)).toEqual([2, 3])
   })
 
+  it('npm run lint covers the web UI too: ui/src is linted', async () => {
+    const code = 'export function Page(): null {\n  const unused: any = 1\n  return null\n}\n'
+    const results = await projectLint.lintText(code, { filePath: `${root}ui/src/pages/Wrong.tsx` })
+    const rules = results.flatMap((r) => r.messages.map((m) => m.ruleId))
+    expect(rules).toContain('@typescript-eslint/no-unused-vars')
+    expect(rules).toContain('@typescript-eslint/no-explicit-any')
+  })
+
   it('every folder of src/ has a rule', () => {
     const folders = readdirSync(`${root}src`, { withFileTypes: true })
       .filter((e) => e.isDirectory())
