@@ -279,7 +279,9 @@ describe('provider health on one node', () => {
     expect(served(before)['sk-m']).toBe(1)
     expect((served(before)['sk-a'] ?? 0) + (served(before)['sk-b'] ?? 0)).toBe(1)
 
-    // The Anthropic SDK on the drop-in route: a stream cut mid-way raises, it never finishes cleanly.
+    // The Anthropic SDK on the drop-in route: a stream cut mid-way raises, it never finishes cleanly,
+    // and the cut counts against the key that served it.
+    const errors = (await target(h, 'mistral', 'm')).errors as number
     fake.fail({ kind: 'drop', afterEvents: 3 })
     const anthropic = new Anthropic({ baseURL: `${h.url}/anthropic`, apiKey: 'unused', maxRetries: 0 })
     const stream = anthropic.messages.stream({
@@ -288,6 +290,7 @@ describe('provider health on one node', () => {
       messages: [{ role: 'user', content: 'tell me a long story' }],
     })
     await expect(stream.finalMessage()).rejects.toThrow()
+    await expect.poll(async () => (await target(h, 'mistral', 'm')).errors).toBe(errors + 1)
   })
 
   it('answers bad settings with a 400 naming the field', async () => {

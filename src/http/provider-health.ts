@@ -10,7 +10,8 @@ import {
   type TargetHealthView,
 } from '../core/router/health.js'
 import type { ProviderRegistry } from '../core/router/registry.js'
-import type { ClientConfig } from '../core/schemas/index.js'
+import type { GatewayPlugin } from '../core/plugins.js'
+import type { ClientConfig, ProviderKey } from '../core/schemas/index.js'
 import type { ProviderAdapter } from '../providers/index.js'
 
 /** Circuit changes, told to every node (Redis pub/sub with several). */
@@ -61,6 +62,28 @@ export function registerProviderHealth(app: FastifyInstance, deps: ProviderHealt
     )
     return { providers, count: providers.length }
   })
+}
+
+/**
+ * A stream that failed after its first byte reached the client (the key pick saw it succeed):
+ * the failure counts against the target that served it, as one before the first byte would.
+ */
+export function streamFailures(
+  health: HealthTracker,
+  registry: ProviderRegistry<ProviderAdapter>,
+): GatewayPlugin {
+  return {
+    name: 'stream-health',
+    critical: false,
+    onEnd(ctx) {
+      const error = ctx.error
+      if (!error || ctx.firstChunkNs === undefined || !ctx.model) return
+      const served = ctx.attemptLog.at(-1)
+      const config = served && !served.error ? registry.get(served.provider)?.config : undefined
+      if (!config || !served) return
+      health.failure(config, { id: served.keyId, name: served.keyName } as ProviderKey, ctx.model, error)
+    },
+  }
 }
 
 /** Every configured provider with its tracked targets, for the API and /metrics. */

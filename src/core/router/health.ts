@@ -400,9 +400,19 @@ export class HealthTracker {
   }
 }
 
+/** Heimdall's own failures and refusals: they say nothing of the provider. */
+const OURS = new Set([
+  'queue_full',
+  'request_cancelled',
+  'circuit_open',
+  'plugin_error',
+  'internal',
+  'shutting_down',
+])
+
 /** What an upstream error says of the target's health; undefined: nothing (the caller's mistake, our own state). */
 export function failureKind(e: GatewayError): Failure | undefined {
-  if (e.code === 'queue_full' || e.code === 'request_cancelled' || e.code === 'circuit_open') return undefined
+  if (OURS.has(e.code)) return undefined
   if (e.keyDead) return 'error'
   if (!e.retryable) return undefined
   if (e.status === 429) return 'rate_limited'

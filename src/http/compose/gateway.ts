@@ -5,6 +5,7 @@ import { createGovernanceRuntime, type GovernanceRuntime } from '../../governanc
 import { McpToolInjection } from '../../mcp/inject.js'
 import { isKeyless } from '../../providers/index.js'
 import { AdaptiveProviderWeights } from '../adaptive-weights.js'
+import { streamFailures } from '../provider-health.js'
 import { PROVIDERS_TOPIC } from '../routes/providers.js'
 import { syncProviders } from '../store-reloads.js'
 import type { Base, Stores } from './foundation.js'
@@ -68,6 +69,8 @@ export async function startGateway(
   // A virtual key's provider weights, scaled by health where adaptive load balancing is on.
   const adaptive = new AdaptiveProviderWeights(gateway.health, registry)
   gateway.addHook(adaptive.plugin((vk, req) => governance.hook.routeByWeight(vk, req)))
+  // Streams that fail after their first byte count against the provider key that served them.
+  gateway.addHook(streamFailures(gateway.health, registry))
   // Routing rules, key pinning and session affinity: after governance, which resolves the virtual key.
   const routing = await RoutingRuntime.create({
     store,
