@@ -298,6 +298,42 @@ describe('routing requests by rule', () => {
     expect((await api('GET', '/api/logs?routing_rule_ids=no-such-rule')).body.logs).toHaveLength(0)
   })
 
+  it('tells which rule and target a sample request gets, without sending it (POST /api/routing/rules/test)', async () => {
+    const r = await rule({
+      name: 'beta-to-groq',
+      cel_expression: 'headers["x-tier"] == "beta" && model == "gpt-4o-mini"',
+      targets: [{ provider: 'groq', model: 'llama', key_id: 'gq-1', weight: 1 }],
+      fallbacks: ['openai/gpt-4o'],
+    })
+    const test = (body: unknown) => api('POST', '/api/routing/rules/test', body)
+    openai.reset()
+    groq.reset()
+    const hit = await test({ request: { model: 'openai/gpt-4o-mini' }, headers: { 'X-Tier': 'beta' } })
+    expect(hit.status, JSON.stringify(hit.body)).toBe(200)
+    expect(hit.body).toMatchObject({
+      matched: true,
+      rule: { id: r.id, name: 'beta-to-groq', scope: 'global' },
+      chain: [{ id: r.id, name: 'beta-to-groq' }],
+      target: { provider: 'groq', model: 'llama', key_id: 'gq-1' },
+      fallbacks: ['openai/gpt-4o'],
+      without_rules: { provider: 'openai', model: 'gpt-4o-mini' },
+    })
+    const miss = await test({ request: { model: 'openai/gpt-4o-mini' } })
+    expect(miss.body).toMatchObject({ matched: false, target: { provider: 'openai', model: 'gpt-4o-mini' } })
+    expect(openai.requests).toHaveLength(0)
+    expect(groq.requests).toHaveLength(0)
+    for (const [body, param] of [
+      [{}, 'request'],
+      [{ request: { messages: [] } }, 'request.model'],
+      [{ request: { model: 'x' }, headers: { a: 1 } }, 'headers.a'],
+      [{ request: { model: 'x' }, virtual_key_id: 'nope' }, 'virtual_key_id'],
+    ] as const) {
+      const bad = await test(body)
+      expect(bad.status).toBe(400)
+      expect(bad.body.error.param).toBe(param)
+    }
+  })
+
   it("pins the target's key_id", async () => {
     await rule({
       name: 'pinned-key',

@@ -157,6 +157,23 @@ export class RoutingPlugin implements GatewayPlugin {
       .catch(() => undefined)
   }
 
+  /**
+   * What the rules make of a sample request, without sending it (Heimdall's rule tester): the
+   * decision (capacity variables read as they stand now), and the targets the request would get
+   * without rules.
+   */
+  async dryRun(sample: {
+    body: Record<string, unknown>
+    headers: GatewayContext['headers']
+    requestType: string
+    virtualKey?: VirtualKeyRecord
+  }): Promise<{ decision?: RoutingDecision; base?: Target[] }> {
+    const base = this.baseTargets(sample.virtualKey, sample.body)
+    const model = typeof sample.body.model === 'string' ? sample.body.model : ''
+    const decision = await this.decide(sample, sample.virtualKey, sample.body, base, model)
+    return { decision, base }
+  }
+
   /** What the request would get without rules: the key's weighted choice, or its model and fallbacks. */
   private baseTargets(vk: VirtualKeyRecord | undefined, req: Record<string, unknown>): Target[] | undefined {
     const weighted = vk ? this.opts.routeByWeight(vk, req) : undefined
@@ -170,7 +187,7 @@ export class RoutingPlugin implements GatewayPlugin {
   }
 
   private async decide(
-    ctx: GatewayContext,
+    ctx: { requestType: string; headers: GatewayContext['headers'] },
     vk: VirtualKeyRecord | undefined,
     req: Record<string, unknown>,
     base: Target[] | undefined,

@@ -14,6 +14,7 @@ import { RoutingPlugin } from './plugin.js'
 import { RoutingRuleRepo, type RuleListFilter } from './repo.js'
 import { ruleFromCreate, ruleFromUpdate, type RoutingRule } from './rule.js'
 import { SessionPins } from './sessions.js'
+import { testRules, type RuleTestResult } from './tester.js'
 
 export const ROUTING_RULES_TOPIC = 'routing.rules'
 
@@ -39,6 +40,7 @@ export class RoutingRuntime {
   readonly sessions: SessionPins
   private readonly repo: RoutingRuleRepo
   private readonly offs: (() => void)[] = []
+  private byId = new Map<string, RoutingRule>()
 
   private constructor(private readonly opts: RoutingRuntimeOptions) {
     this.repo = new RoutingRuleRepo(opts.store.db as unknown as Kysely<unknown>)
@@ -77,7 +79,9 @@ export class RoutingRuntime {
   }
 
   async reload(): Promise<void> {
-    this.engine.load(await this.repo.all(), (rule, err) =>
+    const rules = await this.repo.all()
+    this.byId = new Map(rules.map((r) => [r.id, r]))
+    this.engine.load(rules, (rule, err) =>
       this.opts.logger.warn(
         { rule: rule.id, err: err.message },
         'routing rule skipped: its expression does not compile',
@@ -115,6 +119,11 @@ export class RoutingRuntime {
       throw new GatewayError('not_found', `routing rule ${id} not found`, { retryable: false })
     }
     await this.changed()
+  }
+
+  /** Heimdall's rule tester: which rule a sample request matches and where it goes (tester.ts). */
+  test(body: unknown): Promise<RuleTestResult> {
+    return testRules(this.plugin, this.opts.state, (id) => this.byId.get(id), body)
   }
 
   close(): void {

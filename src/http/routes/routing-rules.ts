@@ -12,6 +12,9 @@ export function registerRoutingRuleRoutes(
   app: FastifyInstance,
   { routing }: { routing: RoutingRuntime },
 ): void {
+  // Heimdall's own (Bifrost has no such route): which rule a sample request matches, and its target.
+  app.post('/api/routing/rules/test', async (request) => routing.test(request.body))
+
   for (const base of ['/api/routing/rules', '/api/governance/routing-rules']) {
     app.get(base, async (request) => {
       const q = request.query
