@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
+import { asGatewayError, type GatewayError } from '../core/errors.js'
 
 /**
  * Writes a server-sent-event response straight to the socket, event by event, waiting when the
@@ -95,7 +96,7 @@ export class SseWriter {
     })
   }
 
-  end(frame?: string): void {
+  end(frame?: string | Buffer): void {
     clearTimeout(this.keepAlive)
     this.keepAlive = undefined
     if (this.isClosed) return
@@ -103,5 +104,44 @@ export class SseWriter {
     const chunk = this.take()
     if (chunk !== undefined) this.res.end(chunk)
     else this.res.end()
+  }
+}
+
+/** How one stream is relayed by `relaySse`. */
+export interface SseRelay<T> {
+  /** Written before the first item (a preamble the format opens with). */
+  opening?: string
+  /** The frames of one item: one frame, several, or none (undefined) to skip it. */
+  frames(item: T): string | Buffer | readonly (string | Buffer)[] | undefined
+  /** What follows the last item (`data: [DONE]` ...), if anything. */
+  closing?(): string | undefined
+  /** The frame that ends a stream failing after its first byte (its status is sent by then). */
+  failure(err: GatewayError): string | Buffer
+}
+
+/**
+ * The one write/drain loop: relays a stream's items as frames with back-pressure, stops reading
+ * when the client goes, and ends with the closing frame, or with the failure's frame.
+ */
+export async function relaySse<T>(
+  reply: FastifyReply,
+  headers: Record<string, string>,
+  items: AsyncIterable<T>,
+  relay: SseRelay<T>,
+): Promise<void> {
+  const out = new SseWriter(reply, headers)
+  try {
+    if (relay.opening !== undefined && !out.write(relay.opening)) await out.drain()
+    for await (const item of items) {
+      const frames = relay.frames(item)
+      if (frames === undefined) continue
+      if (typeof frames === 'string' || Buffer.isBuffer(frames)) {
+        if (!out.write(frames)) await out.drain()
+      } else for (const frame of frames) if (!out.write(frame)) await out.drain()
+      if (out.isClosed) break
+    }
+    out.end(relay.closing?.())
+  } catch (err) {
+    out.end(relay.failure(asGatewayError(err)))
   }
 }

@@ -3,7 +3,7 @@ import { timeOrderedId } from '../../core/time-ordered-id.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createContext, type GatewayContext } from '../../core/context.js'
 import type { RequestType } from '../../core/errors.js'
-import { toErrorBody, asGatewayError } from '../../core/errors.js'
+import { toErrorBody } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
 import { chatWithMcpAgent, type McpAgentOptions } from '../../mcp/agent.js'
 import { responsesWithMcpAgent } from '../../mcp/agent-responses.js'
@@ -25,7 +25,7 @@ import type {
 import { requestOrigin, sendError } from '../errors.js'
 import { arrivalOf } from '../arrival.js'
 import { carriesExtraFields, StreamExtraFields, withExtraFields } from '../extra-fields.js'
-import { SseWriter } from '../sse.js'
+import { relaySse } from '../sse.js'
 import { compileValidator } from '../validate.js'
 import { routingInfoHeaders } from '../../governance/routing-rules/index.js'
 
@@ -160,26 +160,19 @@ export async function relayChatStream(
   result: StreamResult<ChatStreamItem>,
   includeUsage: boolean,
 ): Promise<void> {
-  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
   const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
-  try {
-    for await (const item of result.items) {
+  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+    frames(item) {
       const data = chatFrame(item, includeUsage)
-      let ready = true
-      if (data === undefined) continue
+      if (data === undefined) return undefined
       if (typeof data === 'string')
-        ready = sse.write(`data: ${extra ? extra.chunk(data, item.usage !== undefined) : data}\n\n`)
-      else ready = sse.write(extra ? extra.frames(item.latin1 ?? data.toString('latin1')) : data)
-      if (!ready) await sse.drain()
-      if (sse.isClosed) break
-    }
-    sse.end('data: [DONE]\n\n')
-  } catch (err) {
-    const e = asGatewayError(err)
-    sse.end(
+        return `data: ${extra ? extra.chunk(data, item.usage !== undefined) : data}\n\n`
+      return extra ? extra.frames(item.latin1 ?? data.toString('latin1')) : data
+    },
+    closing: () => 'data: [DONE]\n\n',
+    failure: (e) =>
       `data: ${JSON.stringify(toErrorBody(e, { provider: ctx.provider, model: ctx.modelRequested, requestType: ctx.requestType }))}\n\n`,
-    )
-  }
+  })
 }
 
 async function relayResponsesStream(
@@ -187,27 +180,20 @@ async function relayResponsesStream(
   ctx: GatewayContext,
   result: StreamResult<ResponsesStreamItem>,
 ): Promise<void> {
-  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
   const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
   // The error event needs the next sequence number: the SDKs' schemas require one.
   let sequence = 0
-  try {
-    for await (const item of result.items) {
+  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+    frames(item) {
       const n = item.event.sequence_number
       sequence = (typeof n === 'number' ? n : sequence) + 1
       const json = JSON.stringify(item.event)
       const last = item.event.type === 'response.completed'
-      if (!sse.write(`event: ${item.event.type}\ndata: ${extra ? extra.chunk(json, last) : json}\n\n`))
-        await sse.drain()
-      if (sse.isClosed) break
-    }
-    sse.end()
-  } catch (err) {
-    const e = asGatewayError(err)
-    sse.end(
+      return `event: ${item.event.type}\ndata: ${extra ? extra.chunk(json, last) : json}\n\n`
+    },
+    failure: (e) =>
       `event: error\ndata: ${JSON.stringify({ type: 'error', code: e.upstreamCode ?? e.code, message: e.message, param: e.param ?? null, sequence_number: sequence })}\n\n`,
-    )
-  }
+  })
 }
 
 export type InferenceHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { asGatewayError, GatewayError } from '../../core/errors.js'
+import { GatewayError } from '../../core/errors.js'
 import type { GatewayContext } from '../../core/context.js'
 import type { Gateway } from '../../core/gateway.js'
 import {
@@ -18,7 +18,7 @@ import type {
   StreamResult,
 } from '../../core/provider-adapter.js'
 import { carriesExtraFields, StreamExtraFields } from '../extra-fields.js'
-import { SseWriter } from '../sse.js'
+import { relaySse } from '../sse.js'
 import { compileValidator } from '../validate.js'
 import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
 
@@ -119,20 +119,22 @@ async function relayMediaStream(
   ctx: GatewayContext,
   result: MediaEvents,
 ): Promise<void> {
-  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
   const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
-  try {
-    for await (const item of result.items) {
+  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+    frames(item) {
       const data = extra ? extra.chunk(item.data, item.usage !== undefined) : item.data
-      if (!sse.write(`event: ${item.event.type}\ndata: ${data}\n\n`)) await sse.drain()
-      if (sse.isClosed) break
-    }
-    sse.end()
-  } catch (err) {
-    const e = asGatewayError(err)
-    const error = { type: e.type, code: e.upstreamCode ?? e.code, message: e.message, param: e.param ?? null }
-    sse.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`)
-  }
+      return `event: ${item.event.type}\ndata: ${data}\n\n`
+    },
+    failure(e) {
+      const error = {
+        type: e.type,
+        code: e.upstreamCode ?? e.code,
+        message: e.message,
+        param: e.param ?? null,
+      }
+      return `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`
+    },
+  })
 }
 
 /** The request's multipart form (model set from an Azure deployment path); a broken form is the caller's mistake. */

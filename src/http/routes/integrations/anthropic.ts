@@ -14,7 +14,7 @@ import {
   validateMessagesBody,
 } from '../../../integrations/anthropic/index.js'
 import type { ChatStreamItem, JsonResult, ProviderAdapter } from '../../../core/provider-adapter.js'
-import { SseWriter } from '../../sse.js'
+import { relaySse } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { complete, listAnthropicModels } from './anthropic-complete.js'
 import { registerAnthropicObjectRoutes } from './anthropic-objects.js'
@@ -194,18 +194,12 @@ export async function answerChat(
     const result = await deps.gateway.streamOperation(ctx, req, provider, (adapter, a) =>
       adapter.chatStream({ ...a, passthrough: false }, forTarget(req, adapter, effort, a.model)),
     )
-    const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
-    try {
-      if (answer.preamble !== undefined && !sse.write(answer.preamble)) await sse.drain()
-      for await (const frame of answer.frames(result.items)) {
-        if (!sse.write(frame)) await sse.drain()
-        if (sse.isClosed) break
-      }
-      sse.end()
-    } catch (err) {
+    await relaySse(reply, responseHeaders(ctx, result.headers), answer.frames(result.items), {
+      opening: answer.preamble,
+      frames: (frame) => frame,
       // After the first byte the status is sent: the failure travels as Anthropic's `error` event.
-      sse.end(`event: error\ndata: ${JSON.stringify(toAnthropicError(asGatewayError(err)))}\n\n`)
-    }
+      failure: (e) => `event: error\ndata: ${JSON.stringify(toAnthropicError(e))}\n\n`,
+    })
     return reply
   } catch (err) {
     return sendAnthropicError(reply, err, ctx)

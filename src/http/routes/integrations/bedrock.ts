@@ -25,7 +25,7 @@ import {
 } from '../../../integrations/bedrock/index.js'
 import { encodeEvent, encodeException } from '../../../providers/bedrock/index.js'
 import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../core/provider-adapter.js'
-import { SseWriter } from '../../sse.js'
+import { relaySse } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { registerBedrockJobRoutes } from './bedrock-jobs.js'
 import type { DropInDeps } from './index.js'
@@ -54,18 +54,14 @@ async function relayEventStream(
   result: StreamResult<ChatStreamItem>,
   events: AsyncIterable<Uint8Array>,
 ): Promise<void> {
-  const out = new SseWriter(reply, { ...responseHeaders(ctx, result.headers), 'content-type': EVENT_STREAM })
-  try {
-    for await (const message of events) {
-      if (!out.write(Buffer.from(message))) await out.drain()
-      if (out.isClosed) break
-    }
-    out.end()
-  } catch (err) {
-    const e = toBedrockError(asGatewayError(err))
-    out.write(Buffer.from(encodeException(streamExceptionName(e.name), e.message)))
-    out.end()
-  }
+  const headers = { ...responseHeaders(ctx, result.headers), 'content-type': EVENT_STREAM }
+  await relaySse(reply, headers, events, {
+    frames: (message) => Buffer.from(message),
+    failure(err) {
+      const e = toBedrockError(err)
+      return Buffer.from(encodeException(streamExceptionName(e.name), e.message))
+    },
+  })
 }
 
 async function* converseFrames(

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
-import { asGatewayError } from '../../../core/errors.js'
 import {
   cohereThinkingToEffort,
   CohereStreamWriter,
@@ -25,7 +24,7 @@ import type {
   ProviderAdapter,
   StreamResult,
 } from '../../../core/provider-adapter.js'
-import { SseWriter } from '../../sse.js'
+import { relaySse } from '../../sse.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import { checkRerank, runRerank } from '../rerank.js'
 import { setErrorHeaders, toGatewayError } from '../../errors.js'
@@ -174,17 +173,12 @@ async function relay(
   ctx: GatewayContext,
   result: StreamResult<ChatStreamItem>,
 ): Promise<void> {
-  const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
   const writer = new CohereStreamWriter(ctx.requestId)
-  try {
-    for await (const item of result.items) {
-      for (const event of writer.push(item)) if (!sse.write(sseFrame(event))) await sse.drain()
-      if (sse.isClosed) break
-    }
-    sse.end(writer.end().map(sseFrame).join(''))
-  } catch (err) {
-    sse.end(sseFrame(writer.fail(asGatewayError(err).message)))
-  }
+  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+    frames: (item) => writer.push(item).map(sseFrame),
+    closing: () => writer.end().map(sseFrame).join(''),
+    failure: (e) => sseFrame(writer.fail(e.message)),
+  })
 }
 
 /** Any failure as Cohere's error body, with the gateway's status (the SDK picks its error class by it). */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
-import { asGatewayError, GatewayError } from '../../../core/errors.js'
+import { GatewayError } from '../../../core/errors.js'
 import { setErrorHeaders } from '../../errors.js'
 import type { ChatRequest, EmbeddingResponse } from '../../../core/schemas/index.js'
 import { estimatePromptTokens } from '../../../integrations/anthropic/index.js'
@@ -15,7 +15,7 @@ import {
   validateGenerateContentBody,
 } from '../../../integrations/genai/index.js'
 import type { JsonResult, ProviderAdapter } from '../../../core/provider-adapter.js'
-import { SseWriter } from '../../sse.js'
+import { relaySse } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
 import { defaultProviderFor, nativeError } from './anthropic.js'
 import { registerGenAIFileRoutes } from './genai-files.js'
@@ -138,17 +138,16 @@ async function generate(
         forTarget({ ...req, stream: true }, adapter, effort, topK),
       ),
     )
-    const sse = new SseWriter(reply, responseHeaders(ctx, result.headers))
-    try {
-      for await (const res of translateChatToGenAIStream(result.items, model)) {
-        if (!sse.write(`data: ${JSON.stringify(res)}\r\n\r\n`)) await sse.drain()
-        if (sse.isClosed) break
-      }
-      sse.end()
-    } catch (err) {
-      // After the first byte the status is sent: the failure travels as a Google error object.
-      sse.end(`data: ${JSON.stringify(toGenAIError(asGatewayError(err)))}\r\n\r\n`)
-    }
+    await relaySse(
+      reply,
+      responseHeaders(ctx, result.headers),
+      translateChatToGenAIStream(result.items, model),
+      {
+        frames: (res) => `data: ${JSON.stringify(res)}\r\n\r\n`,
+        // After the first byte the status is sent: the failure travels as a Google error object.
+        failure: (e) => `data: ${JSON.stringify(toGenAIError(e))}\r\n\r\n`,
+      },
+    )
     return reply
   } catch (err) {
     return sendGenAIError(reply, err, ctx)
