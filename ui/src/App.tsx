@@ -32,6 +32,8 @@ import {
   IconUsers,
   IconUsersGroup,
   IconBuilding,
+  IconRoute,
+  IconGauge,
 } from '@tabler/icons-react'
 import { useCallback, useEffect, useState } from 'react'
 import { Link, Navigate, Route, Routes, useLocation } from 'react-router-dom'
@@ -45,11 +47,13 @@ import { NotFoundPage } from './pages/NotFound'
 import { LogsPage } from './pages/Logs'
 import { LookupPage } from './pages/Lookup'
 import { McpLogsPage } from './pages/McpLogs'
+import { ModelLimitsPage } from './pages/ModelLimits'
 import { PricingPage } from './pages/Pricing'
 import { ProviderAdvancedPage } from './pages/ProviderAdvanced'
 import { McpPage } from './pages/Mcp'
 import { PlaygroundPage } from './pages/Playground'
 import { ProvidersPage } from './pages/Providers'
+import { RoutingRulesPage } from './pages/RoutingRules'
 import { SettingsPage } from './pages/Settings'
 import { TeamsPage } from './pages/Teams'
 import { UsersPage } from './pages/Users'
@@ -60,6 +64,8 @@ const NAV = [
   { to: '/dashboard', label: 'Dashboard', icon: IconChartBar },
   { to: '/providers', label: 'Providers & keys', icon: IconServer },
   { to: '/virtual-keys', label: 'Virtual keys', icon: IconKey },
+  { to: '/routing-rules', label: 'Routing rules', icon: IconRoute },
+  { to: '/model-limits', label: 'Model & provider limits', icon: IconGauge },
   { to: '/teams', label: 'Teams', icon: IconUsersGroup },
   { to: '/customers', label: 'Customers', icon: IconBuilding },
   { to: '/users', label: 'Users', icon: IconUsers },
@@ -190,6 +196,8 @@ function Shell({ authEnabled, onLogout }: { authEnabled: boolean; onLogout: () =
           <Route path="/dashboard" element={<DashboardPage />} />
           <Route path="/providers" element={<ProvidersPage />} />
           <Route path="/virtual-keys" element={<VirtualKeysPage />} />
+          <Route path="/routing-rules" element={<RoutingRulesPage />} />
+          <Route path="/model-limits" element={<ModelLimitsPage />} />
           <Route path="/teams" element={<TeamsPage />} />
           <Route path="/customers" element={<CustomersPage />} />
           <Route path="/users" element={<UsersPage />} />

@@ -49,6 +49,8 @@ export interface LogEntry {
   }
   /** What a cache hit did not spend, US dollars. */
   cache_saved_cost?: number
+  /** Which routing rule (or session pin) routed the request. */
+  routing_info?: { rule_id?: string; rule_name?: string; rule_chain?: string[]; session_pinned?: boolean }
 }
 
 /** `direct` or `semantic` when the response cache answered the request. */
@@ -99,6 +101,14 @@ export function LogDrawer({ id, onClose }: { id?: string; onClose: () => void })
               label="Fallback / retries"
               value={`${l.fallback_index ?? 0} / ${l.number_of_retries ?? 0}`}
             />
+            {l.routing_info?.rule_id && (
+              <Field
+                label="Routing rule"
+                value={`${l.routing_info.rule_name ?? l.routing_info.rule_id}${(l.routing_info.rule_chain?.length ?? 0) > 1 ? ` (chain of ${l.routing_info.rule_chain!.length})` : ''}`}
+                copy={l.routing_info.rule_id}
+              />
+            )}
+            {l.routing_info?.session_pinned && <Field label="Session" value="pinned to its earlier target" />}
             {cacheHit(l) && (
               <Field
                 label="Response cache"
