@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAIWithMedia } from './fakes/azure.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { callJson, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { createVirtualKey, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * Async inference as a user calls it (raw requests: the OpenAI SDK has no async routes): a job is
@@ -48,15 +48,7 @@ async function outcomeAt(base: string, path: string, headers: Record<string, str
   throw new Error(`job ${path} never finished`)
 }
 
-async function createKey(body: Record<string, unknown> = {}): Promise<{ id: string; value: string }> {
-  const r = await callJson(gw.url, 'POST', '/api/governance/virtual-keys', {
-    name: `vk-${Math.random().toString(36).slice(2)}`,
-    provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
-    ...body,
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(200)
-  return { id: r.body.virtual_key.id, value: r.body.virtual_key.value }
-}
+const createKey = (body: Record<string, unknown> = {}) => createVirtualKey(gw.url, body)
 
 const chatBody = (content: string) => ({ model: MODEL, messages: [{ role: 'user', content }] })
 

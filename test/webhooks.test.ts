@@ -1,11 +1,10 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { verifyWebhook } from '../src/webhooks/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { WebhookReceiver as Receiver } from './helpers/webhook-receiver.js'
 
 /**
  * Webhooks as an operator and a caller see them: a finished async job is POSTed, signed, to the
@@ -16,38 +15,6 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
 
 const SECRET = 'whsec-test-secret'
 const MODEL = 'openai/gpt-4o-mini'
-
-interface Received {
-  headers: IncomingHttpHeaders
-  body: string
-}
-
-/** A receiver on loopback that answers with the next queued status (200 once the queue is empty). */
-class Receiver {
-  readonly received: Received[] = []
-  statuses: number[] = []
-  private server: Server
-  url = ''
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        this.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })
-        res.writeHead(this.statuses.shift() ?? 200).end()
-      })
-    })
-  }
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-    return this
-  }
-  async close(): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise<void>((r) => this.server.close(() => r()))
-  }
-}
 
 let fake: FakeServer
 let gw: RunningHeimdall

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { CounterStore } from '../cluster/index.js'
 import type { GatewayContext, GatewayHook, Target } from '../core/context.js'
 import { GatewayError, type ErrorCode } from '../core/errors.js'
+import type { GatewayEvents } from '../core/events.js'
 import { parseModel, type TargetLookup } from '../core/router/targets.js'
 import { authenticateVirtualKey } from '../core/virtual-keys.js'
 import type { Usage } from '../core/schemas/index.js'
@@ -64,6 +65,8 @@ export interface GovernanceHookOptions {
   reservationTtlMs?: number
   /** Called with every limit that was charged and what it was charged, so that usage can be persisted in batches. */
   onCharged?: (planned: PlannedCheck[], actual: number[]) => void
+  /** Told `budget.exhausted` when a budget refuses a request (once per budget and window). */
+  events?: GatewayEvents
   now?: () => number
 }
 
@@ -78,10 +81,30 @@ export class GovernanceHook implements GatewayHook {
   readonly name = 'governance'
   private readonly ttlMs: number
   private readonly now: () => number
+  /** Budget id -> the end of the window whose exhaustion was told. */
+  private readonly toldExhausted = new Map<string, number>()
 
   constructor(private opts: GovernanceHookOptions) {
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS
     this.now = opts.now ?? Date.now
+  }
+
+  /** Tells `budget.exhausted` the first time this node sees a budget refuse in its current window. */
+  private budgetExhausted(p: PlannedCheck, used: number): void {
+    const events = this.opts.events
+    if (!events || this.toldExhausted.get(p.limitId) === p.windowEnd) return
+    if (this.toldExhausted.size > 10_000) this.toldExhausted.clear()
+    this.toldExhausted.set(p.limitId, p.windowEnd)
+    events.emit('budget.exhausted', {
+      budget_id: p.limitId,
+      scope: p.scope.kind,
+      scope_id: p.scope.id,
+      scope_name: p.scope.name,
+      max_limit: p.check.limit,
+      used,
+      reset_duration: p.duration,
+      reset_at: iso(p.windowEnd),
+    })
   }
 
   beforeRequest(ctx: GatewayContext, req: Record<string, unknown>): Target[] | undefined {
@@ -129,7 +152,11 @@ export class GovernanceHook implements GatewayHook {
         },
       )
     }
-    if (!result.ok) throw refusal(planned[result.index], result.used + result.reserved, now)
+    if (!result.ok) {
+      const refused = planned[result.index]
+      if (refused.kind === 'budget') this.budgetExhausted(refused, result.used + result.reserved)
+      throw refusal(refused, result.used + result.reserved, now)
+    }
     ctx.state.set(RESERVATION_STATE, {
       id: result.reservationId,
       target,

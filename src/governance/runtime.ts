@@ -1,5 +1,6 @@
 import type { Cluster } from '../cluster/index.js'
 import type { Pricing } from '../core/pricing.js'
+import type { GatewayEvents } from '../core/events.js'
 import type { TargetLookup } from '../core/router/targets.js'
 import type { Logger } from '../observability/logger.js'
 import type { ConfigReloads, ConfigStore } from '../store/index.js'
@@ -33,6 +34,8 @@ export interface GovernanceRuntimeOptions {
   reloads?: ConfigReloads
   /** `client.vk_rotation_cooldown` as configured (a duration string or nanoseconds), read at each rotation. */
   vkRotationCooldown?: () => unknown
+  /** Operational events (budget exhausted, key rotated) for the webhooks. */
+  events?: GatewayEvents
 }
 
 export interface GovernanceRuntime {
@@ -68,6 +71,8 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     rotationCooldownMs: cooldown,
     onChange: async (change?: GovernanceChange) => {
       await resetBudgets(change?.resetBudgetIds ?? [])
+      if (change?.entity === 'virtual_key' && change.action === 'rotated')
+        opts.events?.emit('virtual_key.rotated', { virtual_key_id: change.id })
       await state.reload()
       await cluster.bus.publish(GOVERNANCE_TOPIC, { change: change ?? null }).catch((err: unknown) => {
         logger.warn({ err: (err as Error).message }, 'could not broadcast a governance change')
@@ -140,6 +145,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     pricing,
     reservationTtlMs: opts.reservationTtlMs,
     onCharged: (planned, actual) => persistence.charged(planned, actual),
+    events: opts.events,
   })
 
   return {

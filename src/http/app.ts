@@ -101,6 +101,8 @@ export async function createHeimdall(opts: HeimdallOptions): Promise<Heimdall> {
       enforceAuth: parts.enforceAuth,
       logger,
       env,
+      events: parts.events,
+      health: gateway.health,
     })
     registerUi(app)
 

@@ -9,12 +9,15 @@ import {
   type Replay,
 } from '../async/index.js'
 import { resolveSecret } from '../core/config.js'
+import type { GatewayEvents } from '../core/events.js'
+import type { HealthTracker } from '../core/router/health.js'
 import type { GovernanceRuntime } from '../governance/runtime.js'
 import type { Logger } from '../observability/logger.js'
 import type { ConfigStore } from '../store/index.js'
 import {
   CallbackPolicy,
   WebhookDeliveries,
+  WebhookEndpointRegistry,
   type CallbackPolicyConfig,
   type DeliverySettings,
 } from '../webhooks/index.js'
@@ -45,6 +48,10 @@ export interface AsyncSetupDeps {
   enforceAuth: () => boolean
   logger: Logger
   env: NodeJS.ProcessEnv
+  /** Operational events (budget exhausted, key rotated) delivered to the endpoints subscribed to them. */
+  events?: GatewayEvents
+  /** The router's health: a circuit that opens on this node is the `provider.circuit_opened` event. */
+  health?: HealthTracker
 }
 
 type WebhookConfig = CallbackPolicyConfig & DeliverySettings
@@ -77,7 +84,33 @@ export async function setupAsyncInference(
   }
   const db = store.db as unknown as Kysely<unknown>
   const policy = new CallbackPolicy(webhookConfig)
-  const deliveries = new WebhookDeliveries({ db, policy, settings: webhookConfig, logger })
+  const endpoints = new WebhookEndpointRegistry({
+    db,
+    secrets: store.secrets,
+    policy,
+    configuredNames: () => (webhookConfig().endpoints ?? []).map((e) => e.name ?? e.id),
+  })
+  const deliveries = new WebhookDeliveries({ db, policy, settings: webhookConfig, endpoints, logger })
+  const dispatchFailed = (event: string) => (err: unknown) =>
+    logger.warn({ err: (err as Error).message, event }, 'could not record a webhook event')
+  const offEvents = deps.events?.on((event, data) => {
+    // The same exhaustion seen by several nodes is one delivery per endpoint.
+    const spent = event === 'budget.exhausted' ? (data as { budget_id: string; reset_at: string }) : undefined
+    const dedupeKey = spent && `${event}|${spent.budget_id}|${spent.reset_at}`
+    deliveries.dispatch(event, data, { dedupeKey }).catch(dispatchFailed(event))
+  })
+  const offHealth = deps.health?.onTransition((t) => {
+    if (t.state !== 'open') return
+    const data = {
+      provider: t.provider,
+      key_id: t.keyId,
+      key_name: t.keyName,
+      model: t.model,
+      reason: t.reason,
+      ...(t.openUntil ? { open_until: new Date(t.openUntil).toISOString() } : {}),
+    }
+    deliveries.dispatch('provider.circuit_opened', data, {}).catch(dispatchFailed('provider.circuit_opened'))
+  })
   const jobStore = new AsyncJobStore(db)
   const onError = (err: Error, jobId: string) =>
     logger.warn({ err: err.message, async_job_id: jobId }, 'async job could not run')
@@ -114,12 +147,17 @@ export async function setupAsyncInference(
     enforceAuth: deps.enforceAuth,
     defaultTtlSeconds: () => Number(client.async_job_result_ttl ?? 3600),
     callbacks: policy,
-    webhookEndpointExists: (name) => deliveries.endpoint(name) !== undefined,
+    webhookEndpointExists: (name) => deliveries.endpointExists(name),
   })
-  registerWebhookRoutes(app, { deliveries })
+  registerWebhookRoutes(app, { deliveries, endpoints })
   return {
-    start: () => jobs.start(),
+    async start() {
+      deliveries.start()
+      await jobs.start()
+    },
     async close(graceMs: number) {
+      offEvents?.()
+      offHealth?.()
       await jobs.close(graceMs)
       await deliveries.close()
     },

@@ -54,7 +54,13 @@ function hostAllowed(host: string, allowed: string[]): boolean {
 export class CallbackPolicy {
   constructor(private readonly config: () => CallbackPolicyConfig) {}
 
-  async check(raw: string): Promise<URL> {
+  /**
+   * `allowPrivateNetwork`: a registered endpoint's own permission (Bifrost's `allow_private_network`);
+   * `param`: the field a refusal names.
+   */
+  async check(raw: string, opts: { allowPrivateNetwork?: boolean; param?: string } = {}): Promise<URL> {
+    const refused = (message: string) =>
+      new GatewayError('invalid_request', message, { param: opts.param ?? 'x-bf-async-webhook-url' })
     let url: URL
     try {
       url = new URL(raw)
@@ -68,7 +74,7 @@ export class CallbackPolicy {
     const cfg = this.config()
     if (!hostAllowed(host, cfg.allowed_hosts ?? []))
       throw refused(`callback host ${host} is not in client.webhook_config.allowed_hosts`)
-    if (cfg.allow_private_networks) return url
+    if (cfg.allow_private_networks || opts.allowPrivateNetwork) return url
     let addresses: string[]
     try {
       addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address)
@@ -81,8 +87,4 @@ export class CallbackPolicy {
       )
     return url
   }
-}
-
-function refused(message: string): GatewayError {
-  return new GatewayError('invalid_request', message, { param: 'x-bf-async-webhook-url' })
 }

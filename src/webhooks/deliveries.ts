@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { request } from 'undici'
+import { GatewayError } from '../core/errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { CallbackPolicy } from './callback-policy.js'
+import type { WebhookEndpointRegistry } from './endpoints.js'
 import {
   signWebhook,
   WEBHOOK_ID_HEADER,
@@ -26,6 +28,8 @@ export interface WebhookDeliveriesTable {
   created_at: string
   updated_at: string
   next_attempt_at: string | null
+  /** While an attempt is under way: until when the node making it holds the delivery. */
+  claimed_until: string | null
 }
 
 export interface WebhookEndpoint {
@@ -48,6 +52,8 @@ export interface DeliverySettings {
   retry_backoff_initial_ms?: number
   retry_backoff_max_ms?: number
   timeout_ms?: number
+  /** How often each node looks for retries that are due (persisted ones, from any node); default 5000. */
+  retry_poll_ms?: number
 }
 
 export interface WebhookDeliveryView {
@@ -71,29 +77,37 @@ export interface WebhookDeliveriesOptions {
   db: Kysely<unknown>
   policy: CallbackPolicy
   settings: () => DeliverySettings
+  /** Endpoints registered through /api/webhooks. */
+  endpoints: WebhookEndpointRegistry
   logger: Logger
 }
 
 /**
  * Signed webhook deliveries, recorded in the config store: each is attempted, retried with
  * exponential backoff up to `max_attempts`, and left `failed` for an operator to redeliver.
- * Retries are timers of the node that made the delivery.
+ * A retry is a row with its due time: the node that made it sets a timer, and every node polls
+ * for due rows, so a retry outlives its node; an attempt first claims its row, so one node makes it.
  */
 export class WebhookDeliveries {
   private readonly db: Db
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly inFlight = new Set<Promise<void>>()
+  private poller: NodeJS.Timeout | undefined
   private closed = false
 
   constructor(private readonly opts: WebhookDeliveriesOptions) {
     this.db = opts.db as unknown as Db
   }
 
-  /** Sends an event to a URL (a job's callback) and to every endpoint registered for it. */
+  /**
+   * Sends an event to a URL (a job's callback), to the endpoints of config.json meant for it, and
+   * to the registered endpoints subscribed to it. `dedupeKey` makes the delivery to each endpoint
+   * one row however many nodes dispatch the same fact.
+   */
   async dispatch(
     event: string,
     data: unknown,
-    meta: { url?: string; endpoint?: string; asyncJobId?: string },
+    meta: { url?: string; endpoint?: string; asyncJobId?: string; dedupeKey?: string },
   ): Promise<void> {
     const targets: { url: string; endpointId?: string }[] = []
     if (meta.url) targets.push({ url: meta.url })
@@ -102,8 +116,10 @@ export class WebhookDeliveries {
       if ((named || e.all_jobs) && (!e.events?.length || e.events.includes(event)))
         targets.push({ url: e.url, endpointId: e.id })
     }
+    for (const e of await this.opts.endpoints.targetsFor(event, meta.endpoint))
+      targets.push({ url: e.url, endpointId: e.id })
     for (const t of targets) {
-      const id = randomUUID()
+      const id = meta.dedupeKey ? uuidFrom(`${meta.dedupeKey}|${t.endpointId ?? t.url}`) : randomUUID()
       const now = new Date().toISOString()
       const payload = JSON.stringify({ id, type: event, timestamp: now, data })
       await this.db
@@ -122,9 +138,37 @@ export class WebhookDeliveries {
           created_at: now,
           updated_at: now,
           next_attempt_at: now,
+          claimed_until: null,
         })
+        .onConflict((oc) => oc.column('id').doNothing())
         .execute()
       this.attemptSoon(id, 0)
+    }
+  }
+
+  /** Starts looking for due retries, this node's and others'. */
+  start(): void {
+    if (this.closed || this.poller) return
+    this.poller = setInterval(() => void this.attemptDue(), this.opts.settings().retry_poll_ms ?? 5000)
+    this.poller.unref()
+    void this.attemptDue()
+  }
+
+  private async attemptDue(): Promise<void> {
+    const now = new Date().toISOString()
+    try {
+      const due = await this.db
+        .selectFrom('webhook_deliveries')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+        .orderBy('next_attempt_at')
+        .limit(100)
+        .execute()
+      for (const { id } of due) this.attemptSoon(id, 0)
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'could not look for due webhook retries')
     }
   }
 
@@ -156,28 +200,49 @@ export class WebhookDeliveries {
     return row && deliveryView(row)
   }
 
-  /** The registered endpoint a job may name, if there is one by that name. */
-  endpoint(name: string): WebhookEndpoint | undefined {
-    return this.opts.settings().endpoints?.find((e) => endpointNamed(e, name))
+  /** Whether a job may name this endpoint: one of config.json's or one registered through the API. */
+  async endpointExists(name: string): Promise<boolean> {
+    if (this.opts.settings().endpoints?.some((e) => endpointNamed(e, name))) return true
+    return this.opts.endpoints.exists(name)
   }
 
-  /** Attempts a delivery again now, whatever its status; answers it after that attempt. */
+  /**
+   * Attempts a delivery again now, whatever its status, under its original webhook-id; answers it
+   * after that attempt. 409 while another attempt of it is under way.
+   */
   async redeliver(id: string): Promise<WebhookDeliveryView | undefined> {
     if (!(await this.get(id))) return undefined
-    await this.db
-      .updateTable('webhook_deliveries')
-      .set({ status: 'pending', next_attempt_at: new Date().toISOString() })
-      .where('id', '=', id)
-      .execute()
+    if (!(await this.claim(id, true)))
+      throw new GatewayError('conflict', `webhook delivery ${id} is being attempted right now`)
     await this.attempt(id, false)
     return this.get(id)
+  }
+
+  /**
+   * Takes a delivery for one attempt (pending, and no live claim by another); `reopen` takes a
+   * delivered or failed one back too. False when another node or attempt holds it.
+   */
+  private async claim(id: string, reopen = false): Promise<boolean> {
+    const now = Date.now()
+    const timeout = this.opts.settings().timeout_ms ?? 10_000
+    let q = this.db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'pending', claimed_until: new Date(now + timeout + 30_000).toISOString() })
+      .where('id', '=', id)
+      .where((eb) =>
+        eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', new Date(now).toISOString())]),
+      )
+    if (!reopen) q = q.where('status', '=', 'pending')
+    const r = await q.executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
   }
 
   private attemptSoon(id: string, delayMs: number): void {
     if (this.closed) return
     const timer = setTimeout(() => {
       this.timers.delete(timer)
-      const p = this.attempt(id, true)
+      const p = this.claim(id)
+        .then((mine) => (mine ? this.attempt(id, true) : undefined))
         .catch((err: unknown) =>
           this.opts.logger.warn({ err: (err as Error).message, delivery: id }, 'webhook attempt failed'),
         )
@@ -196,13 +261,20 @@ export class WebhookDeliveries {
       .executeTakeFirst()
     if (!row || row.status === 'delivered') return
     const settings = this.opts.settings()
-    const secret = settings.endpoints?.find((e) => e.id === row.endpoint_id)?.secret ?? settings.secret ?? ''
+    const registered = row.endpoint_id ? await this.opts.endpoints.target(row.endpoint_id) : undefined
+    const configured = settings.endpoints?.find((e) => e.id === row.endpoint_id)
+    const secret = registered?.secret ?? configured?.secret ?? settings.secret ?? ''
     let statusCode: number | null = null
     let error: string | null = null
     try {
-      await this.opts.policy.check(row.url)
+      if (row.endpoint_id && !registered && !configured)
+        throw new Error(`webhook endpoint ${row.endpoint_id} no longer exists`)
+      if (registered?.disabled) throw new Error(`webhook endpoint ${row.endpoint_id} is disabled`)
+      // A registered endpoint's URL may have changed since the delivery was made: its URL now.
+      const url = registered?.url ?? row.url
+      await this.opts.policy.check(url, { allowPrivateNetwork: registered?.allowPrivateNetwork })
       const timestamp = Math.floor(Date.now() / 1000)
-      const res = await request(row.url, {
+      const res = await request(url, {
         method: 'POST',
         body: row.payload,
         headers: {
@@ -240,19 +312,28 @@ export class WebhookDeliveries {
         last_error: error,
         updated_at: new Date().toISOString(),
         next_attempt_at: retry ? new Date(Date.now() + delay).toISOString() : null,
+        claimed_until: null,
       })
       .where('id', '=', id)
       .execute()
+    if (registered) await this.opts.endpoints.recordOutcome(registered.id, error === null)
     if (retry) this.attemptSoon(id, delay)
   }
 
   /** Stops retrying (what is pending stays recorded, for redelivery) and waits for attempts under way. */
   async close(): Promise<void> {
     this.closed = true
+    clearInterval(this.poller)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     await Promise.allSettled([...this.inFlight])
   }
+}
+
+/** A UUID-shaped id that is the same for the same key (a delivery dispatched by several nodes). */
+function uuidFrom(key: string): string {
+  const h = createHash('sha256').update(key).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`
 }
 
 function endpointNamed(e: WebhookEndpoint, name: string): boolean {

@@ -6,6 +6,11 @@ export {
   type WebhookEndpoint,
 } from './deliveries.js'
 export {
+  WebhookEndpointRegistry,
+  type RegisteredEndpointView,
+  type WebhookEndpointsTable,
+} from './endpoints.js'
+export {
   signWebhook,
   verifyWebhook,
   WEBHOOK_ID_HEADER,

@@ -58,6 +58,20 @@ export async function callJson(
   return { status: res.status, body: text ? JSON.parse(text) : undefined }
 }
 
+/** A virtual key made through the management API (any model of `openai` unless `body` says otherwise). */
+export async function createVirtualKey(
+  baseUrl: string,
+  body: Record<string, unknown> = {},
+): Promise<{ id: string; value: string }> {
+  const r = await callJson(baseUrl, 'POST', '/api/governance/virtual-keys', {
+    name: `vk-${Math.random().toString(36).slice(2)}`,
+    provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
+    ...body,
+  })
+  if (r.status !== 200) throw new Error(`virtual key not created: ${r.status} ${JSON.stringify(r.body)}`)
+  return { id: r.body.virtual_key.id, value: r.body.virtual_key.value }
+}
+
 /** A provider entry pointing at a fake. */
 export function fakeProvider(
   baseUrl: string,

@@ -1,4 +1,5 @@
 import type { Cluster } from '../../cluster/index.js'
+import { GatewayEvents } from '../../core/events.js'
 import { Gateway } from '../../core/gateway.js'
 import { RoutingRuntime } from '../../governance/routing-rules/index.js'
 import { createGovernanceRuntime, type GovernanceRuntime } from '../../governance/runtime.js'
@@ -18,6 +19,8 @@ export interface GatewayParts {
   routing: RoutingRuntime
   /** `client.enforce_auth_on_inference`, read on each request. */
   enforceAuth: () => boolean
+  /** Operational events (budget exhausted, key rotated) for the webhooks. */
+  events: GatewayEvents
 }
 
 /**
@@ -51,6 +54,7 @@ export async function startGateway(
     await mcp.perUserOAuth.orphanUnreachable(hasAccess)
   }
   const enforceAuth = () => client.enforce_auth_on_inference === true
+  const events = new GatewayEvents()
   const governance: GovernanceRuntime = await createGovernanceRuntime({
     store,
     cluster,
@@ -63,6 +67,7 @@ export async function startGateway(
     afterChange: orphanUnreachable,
     reloads,
     vkRotationCooldown: () => client.vk_rotation_cooldown,
+    events,
   })
   closers.add(() => governance.close())
   gateway.addHook(governance.hook)
@@ -91,5 +96,5 @@ export async function startGateway(
 
   reloads.add('providers', () => syncProviders(store, registry, logger))
   cluster.bus.subscribe(PROVIDERS_TOPIC, () => reloads.reload('providers'))
-  return { gateway, governance, routing, enforceAuth }
+  return { gateway, governance, routing, enforceAuth, events }
 }

@@ -48,7 +48,7 @@ export interface AsyncRouteDeps extends JobAdmissionDeps {
   /** `client.async_job_result_ttl`, seconds. */
   defaultTtlSeconds: () => number
   callbacks: CallbackPolicy
-  webhookEndpointExists: (name: string) => boolean
+  webhookEndpointExists: (name: string) => Promise<boolean>
 }
 
 function replayHeaders(request: FastifyRequest): Record<string, string> {
@@ -103,7 +103,7 @@ export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps):
       if (callbackUrl) await deps.callbacks.check(callbackUrl)
       const named = request.headers[WEBHOOK_HEADER]
       const webhookEndpoint = typeof named === 'string' && named.trim() !== '' ? named.trim() : undefined
-      if (webhookEndpoint && !deps.webhookEndpointExists(webhookEndpoint))
+      if (webhookEndpoint && !(await deps.webhookEndpointExists(webhookEndpoint)))
         throw new GatewayError('invalid_request', `webhook endpoint "${webhookEndpoint}" is not registered`, {
           param: WEBHOOK_HEADER,
         })

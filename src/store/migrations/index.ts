@@ -12,6 +12,7 @@ import { semanticCacheMigration } from './010_semantic_cache.js'
 import { routingRulesMigration } from './011_routing_rules.js'
 import { asyncJobsMigration } from './012_async_jobs.js'
 import { modelLimitsMigration } from './013_model_limits.js'
+import { webhookEndpointsMigration } from './014_webhook_endpoints.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -32,4 +33,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '011_routing_rules': routingRulesMigration,
   '012_async_jobs': asyncJobsMigration,
   '013_model_limits': modelLimitsMigration,
+  '014_webhook_endpoints': webhookEndpointsMigration,
 }
