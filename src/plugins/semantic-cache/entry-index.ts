@@ -15,6 +15,8 @@ export type CacheChange =
  */
 export class EntryIndex {
   private ids = new Set<string>()
+  /** Ids added while the store's ids are being read: the read may predate them. */
+  private addedDuringRead?: Set<string>
   private loaded = false
   readonly vectors: VectorIndex
 
@@ -32,25 +34,32 @@ export class EntryIndex {
 
   /** Reads the live entries' ids, and their embeddings into the vector index (a batch at a time, not to stall the server). */
   async load(store: CacheEntries, withVectors: boolean): Promise<void> {
-    this.ids = new Set(await store.liveIds(this.namespace))
-    this.loaded = true
+    await this.refresh(store)
     if (!withVectors) return
     const entries = await store.withEmbeddings(this.namespace)
     for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]
-      if (e.embedding) this.vectors.add(e.id, e.partition, e.embedding)
+      // Its id too: the entry may have been written after the ids were read.
+      this.add(entries[i])
       if (i % 256 === 255) await new Promise((r) => setImmediate(r))
     }
   }
 
   /** The ids alone, again: heals changes this node missed. */
   async refresh(store: CacheEntries): Promise<void> {
-    this.ids = new Set(await store.liveIds(this.namespace))
-    this.loaded = true
+    const added = (this.addedDuringRead = new Set())
+    try {
+      const ids = new Set(await store.liveIds(this.namespace))
+      for (const id of added) ids.add(id)
+      this.ids = ids
+      this.loaded = true
+    } finally {
+      if (this.addedDuringRead === added) this.addedDuringRead = undefined
+    }
   }
 
   add(e: Pick<CacheEntry, 'id' | 'partition' | 'embedding'>): void {
     this.ids.add(e.id)
+    this.addedDuringRead?.add(e.id)
     if (e.embedding) this.vectors.add(e.id, e.partition, e.embedding)
   }
 

@@ -15,6 +15,7 @@ import {
   type CacheType,
 } from './keys.js'
 import { EntryIndex, type CacheChange } from './entry-index.js'
+import { PgVectorSearch } from './pgvector.js'
 import { RedisEntryStore } from './redis-entry-store.js'
 import { StreamCapture } from './stream-capture.js'
 
@@ -95,7 +96,12 @@ export function createSemanticCache(
   const index = new EntryIndex(s.dimension, s.namespace)
   const pending = new Set<Promise<void>>()
 
-  const ready = index.load(store, s.semantic).catch(() => undefined)
+  // pgvector in the PostgreSQL config store searches there; elsewhere the in-process index does.
+  const pgvector =
+    s.semantic && s.store === 'config_store' && deps.db
+      ? PgVectorSearch.detect(deps.db, s.dimension).catch(() => undefined)
+      : Promise.resolve(undefined)
+  const ready = pgvector.then((pg) => index.load(store, s.semantic && !pg)).catch(() => undefined)
   const unsubscribe = deps.bus?.subscribe(CACHE_TOPIC, (m) => index.apply(m as CacheChange))
   // Whichever node deletes expired rows tells the others, whose indexes hold the same entries.
   const pruner = setInterval(() => {
@@ -103,6 +109,7 @@ export function createSemanticCache(
       .deleteExpired()
       .then(async (ids) => {
         index.remove(ids)
+        await (await pgvector)?.deleteExpired()
         const change: CacheChange = { op: 'delete', ids }
         if (ids.length) await deps.bus?.publish(CACHE_TOPIC, change)
         await index.refresh(store)
@@ -131,13 +138,16 @@ export function createSemanticCache(
     const p = store
       .put(entry)
       .then(async () => {
-        index.add(entry)
+        const pg = entry.embedding && (await pgvector)
+        if (pg) await pg.add({ ...entry, embedding: entry.embedding! })
+        // With pgvector the embedding is searched there: this node keeps the id alone.
+        index.add(pg ? { ...entry, embedding: undefined } : entry)
         const change: CacheChange = {
           op: 'put',
           namespace: s.namespace,
           id: entry.id,
           partition: entry.partition,
-          ...(entry.embedding && { embedding: entry.embedding }),
+          ...(entry.embedding && !pg && { embedding: entry.embedding }),
         }
         await deps.bus?.publish(CACHE_TOPIC, change)
       })
@@ -170,7 +180,11 @@ export function createSemanticCache(
       input_tokens: tokens,
     }
     ctx.facts.cacheDebug = { cache_hit: false, cache_id: a.directId, ...semanticDebug }
-    for (const n of index.search(a.partition, vector, threshold)) {
+    const pg = await pgvector
+    const near = pg
+      ? await pg.search(a.partition, vector, threshold)
+      : index.search(a.partition, vector, threshold)
+    for (const n of near) {
       const e = await store.get(n.id)
       if (!e) continue
       ctx.facts.cacheDebug = {
