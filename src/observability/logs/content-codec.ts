@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { constants, DeflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib'
 
 /**
  * How the SQLite log store keeps its long texts: raw deflate with a preset dictionary, so that
@@ -75,13 +75,81 @@ export function trainDictionary(samples: readonly string[]): PackingDictionary {
 /** A long text packed, a short one as it is. */
 export function packText(text: string, dictionary = BUILT_IN_DICTIONARY): string | Buffer {
   if (text.length < MIN_PACKED_CHARS) return text
-  const deflated = deflateRawSync(text, { level: 6, dictionary: dictionary.bytes })
   const header = dictionary.id === 0 ? 1 : 5
-  const packed = Buffer.allocUnsafe(deflated.length + header)
+  const deflated = deflater(dictionary)?.(text, header)
+  const packed =
+    deflated ?? withRoom(deflateRawSync(text, { level: 6, dictionary: dictionary.bytes }), header)
   packed[0] = dictionary.id === 0 ? BUILT_IN : TRAINED
   if (header === 5) packed.writeUInt32LE(dictionary.id, 1)
+  return packed
+}
+
+function withRoom(deflated: Buffer, header: number): Buffer {
+  const packed = Buffer.allocUnsafe(deflated.length + header)
   deflated.copy(packed, header)
   return packed
+}
+
+/** Texts longer than this (bytes of UTF-8, at most 3 a character) go through deflateRawSync. */
+const REUSED_MAX_CHARS = 16 * 1024
+/** Room for the deflated text: deflate adds at most 5 bytes per 16 KiB block stored. */
+const scratch = { input: Buffer.allocUnsafe(3 * REUSED_MAX_CHARS), output: Buffer.allocUnsafe(64 * 1024) }
+
+interface ZlibHandle {
+  writeSync(
+    flush: number,
+    input: Buffer,
+    inOff: number,
+    inLen: number,
+    out: Buffer,
+    outOff: number,
+    outLen: number,
+  ): void
+  reset(): void
+}
+
+/** The deflater of the dictionary used last (one at a time: a database packs with its latest). */
+let reused: { id: number; bytes: Buffer; pack: Pack | undefined; close(): void } | undefined
+
+/** A text deflated into a new buffer after `header` bytes; undefined when it does not fit. */
+type Pack = (text: string, header: number) => Buffer | undefined
+
+/**
+ * deflateRawSync builds a zlib stream, allocates zlib's state and hashes the dictionary for every
+ * text: for texts of a few hundred bytes that is most of the cost, three times a row. One zlib
+ * handle per dictionary, reset after each text (zlib's deflateReset, and the dictionary set
+ * again), packs the same bytes in less than half the CPU. It is Node's handle under the public
+ * stream; where it is not there (another runtime), texts go through deflateRawSync.
+ */
+function deflater(dictionary: PackingDictionary): Pack | undefined {
+  if (reused?.id === dictionary.id && reused.bytes === dictionary.bytes) return reused.pack
+  const stream = new DeflateRaw({ level: 6, dictionary: dictionary.bytes }) as unknown as {
+    _handle?: ZlibHandle
+    _writeState?: Uint32Array
+    close(): void
+    on(event: 'error', listener: (err: Error) => void): void
+  }
+  let failed: Error | undefined
+  stream.on('error', (err) => (failed = err))
+  const handle = stream._handle
+  const state = stream._writeState
+  let pack: Pack | undefined
+  if (handle && typeof handle.writeSync === 'function' && typeof handle.reset === 'function' && state)
+    pack = (text, header) => {
+      if (text.length > REUSED_MAX_CHARS || failed) return undefined
+      const length = scratch.input.write(text, 'utf8')
+      const { output } = scratch
+      handle.writeSync(constants.Z_FINISH, scratch.input, 0, length, output, 0, output.length)
+      const left = state[0]
+      handle.reset()
+      if (failed || left === 0) return undefined
+      const deflated = output.subarray(0, output.length - left)
+      return withRoom(deflated, header)
+    }
+  else stream.close()
+  reused?.close()
+  reused = { id: dictionary.id, bytes: dictionary.bytes, pack, close: () => stream.close() }
+  return pack
 }
 
 /** Trained dictionaries seen, by id (random 32-bit ids: one map serves every open database). */

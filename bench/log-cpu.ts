@@ -1,0 +1,140 @@
+// `node --import tsx bench/log-cpu.ts`: CPU per request-log entry, main thread and whole process
+// (every thread: the writer thread's deflating and inserts included), in one process with nothing
+// else running. BENCH_LOG_ENTRIES (20,000) finished chat requests (bodies on, each a little
+// different) go through the log queue and the SQLite store of src/ in batches of 500, after a
+// warm-up batch (the writer thread's start is not counted); the floor is the same queue with a
+// store that writes nothing. BENCH_ROUNDS (3) rounds, medians. CPU time, unlike wall time, is
+// little distorted by other processes on the machine. Also prints the store's bytes per entry.
+import { readFileSync, statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LogQueue, LogStore } from '../src/observability/logs/index.js'
+import type { PendingLog } from '../src/observability/logs/entry.js'
+import { completionBody } from './fake-answers.js'
+
+const ENTRIES = Number(process.env.BENCH_LOG_ENTRIES ?? 20_000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const BATCH = 500
+
+/** CPU µs of this process's main thread alone (Linux: /proc/self/task/<pid>/stat, 100 Hz ticks). */
+function mainThreadCpu(): number {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+function processCpu(): number {
+  const used = process.cpuUsage()
+  return used.user + used.system
+}
+
+const answer = completionBody.toString()
+
+/** A finished chat request as the logging hook queues it, its texts varying with n. */
+function pending(n: number): PendingLog {
+  const question = `Say hello to user ${n} and tell them about item ${(n * 7919) % 10007}`
+  return {
+    row: {
+      id: `01a24a9b-${String(n).padStart(4, '0').slice(-4)}-7000-8000-${String(n).padStart(12, '0')}`,
+      client_request_id: null,
+      ts: Date.now(),
+      object: 'chat_completion',
+      route: '/v1/chat/completions',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      status: 'success',
+      stream: 0,
+      fallback_index: 0,
+      number_of_retries: 0,
+      selected_key_id: '49ca88b5-8599-5d5f-8a07-7077a200c7e6',
+      selected_key_name: 'bench',
+      virtual_key_id: null,
+      virtual_key_name: null,
+      team_id: null,
+      team_name: null,
+      customer_id: null,
+      customer_name: null,
+      latency: 1.5 + (n % 13),
+      ttft: null,
+      prompt_tokens: 9,
+      completion_tokens: 9,
+      total_tokens: 18,
+      cached_tokens: 0,
+      reasoning_tokens: 0,
+      cost: 0.00000675,
+      cost_estimated: 0,
+      error: null,
+      attempts: `[{"provider":"openai","model":"gpt-4o-mini","key_id":"49ca88b5-8599-5d5f-8a07-7077a200c7e6","fallback_index":0,"latency":${n % 17}}]`,
+      input: null,
+      output: null,
+      content_summary: question,
+      content_truncated: 0,
+    },
+    inputText: `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"${question}"}]}`,
+    outputText: answer.replace('chatcmpl-', `chatcmpl-${n}`),
+    secrets: ['sk-anything'],
+  } as unknown as PendingLog
+}
+
+type Store = { insert(rows: never[]): Promise<void>; close(): Promise<void> }
+
+async function feed(store: Store, from: number, count: number): Promise<void> {
+  const queue = new LogQueue({
+    maxSize: 10_000,
+    batchSize: BATCH,
+    flushIntervalMs: 200,
+    write: (rows) => store.insert(rows as never[]),
+    onWriteError: (err) => console.error(err),
+  })
+  for (let n = from; n < from + count; n += BATCH) {
+    for (let i = n; i < Math.min(from + count, n + BATCH); i++) queue.push(pending(i))
+    await queue.flush()
+  }
+  queue.stop()
+}
+
+async function round(kind: 'floor' | 'sqlite') {
+  const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-log-cpu-'))
+  const store: Store =
+    kind === 'floor'
+      ? { insert: () => Promise.resolve(), close: () => Promise.resolve() }
+      : ((await LogStore.open({ type: 'sqlite' }, appDir)) as unknown as Store)
+  await feed(store, 1_000_000, BATCH) // warm-up: the writer thread started, the code compiled
+  const size = () => {
+    let bytes = 0
+    for (const f of ['logs.db', 'logs.db-wal'])
+      try {
+        bytes += statSync(join(appDir, f)).size
+      } catch {
+        // no such file
+      }
+    return bytes
+  }
+  const cpu = processCpu()
+  const main = mainThreadCpu()
+  await feed(store, 0, ENTRIES)
+  const used = processCpu() - cpu
+  const usedOnMain = mainThreadCpu() - main
+  await store.close()
+  const bytes = size() / (ENTRIES + BATCH)
+  await rm(appDir, { recursive: true, force: true })
+  return { cpu: used / ENTRIES, main: usedOnMain / ENTRIES, bytes }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+const results: Record<string, { cpu: number; main: number; bytes: number }[]> = { floor: [], sqlite: [] }
+for (let r = 0; r < ROUNDS; r++)
+  for (const kind of ['floor', 'sqlite'] as const) {
+    const m = await round(kind)
+    results[kind].push(m)
+    process.stderr.write(
+      `${kind} round ${r + 1}: ${m.cpu.toFixed(1)} µs/entry (${m.main.toFixed(1)} on the main thread), ${m.bytes.toFixed(0)} B/entry\n`,
+    )
+  }
+console.log('| store | CPU µs per entry (rounds) | of it on the main thread | bytes per entry |')
+console.log('|---|---|---|---|')
+for (const [kind, ms] of Object.entries(results))
+  console.log(
+    `| ${kind} | ${median(ms.map((m) => m.cpu)).toFixed(1)} (${ms.map((m) => m.cpu.toFixed(1)).join(', ')}) | ` +
+      `${median(ms.map((m) => m.main)).toFixed(1)} | ${kind === 'floor' ? '—' : median(ms.map((m) => m.bytes)).toFixed(0)} |`,
+  )
