@@ -188,6 +188,43 @@ describe('model configs and provider governance', () => {
     expect((await chat('groq/llama-3.1-8b')).status).toBe(200)
   })
 
+  it("imports config.json's governance.model_configs, inline or naming the section's budgets and rate limits", async () => {
+    const file = await startHeimdall({
+      providers: { openai: fakeProvider(fake.url) },
+      governance: {
+        budgets: [{ id: 'b-month', max_limit: 30, reset_duration: '1M' }],
+        rate_limits: [{ id: 'rl-min', request_max_limit: 60, request_reset_duration: '1m' }],
+        model_configs: [
+          {
+            id: 'mc-file',
+            model_name: 'gpt-4o',
+            provider: 'openai',
+            budget_id: 'b-month',
+            rate_limit_id: 'rl-min',
+          },
+          { id: 'mc-inline', model_name: '*', budgets: [{ max_limit: 2, reset_duration: '1d' }] },
+        ],
+      },
+    })
+    try {
+      const mc = (await callJson(file.url, 'GET', '/api/governance/model-configs/mc-file')).body.model_config
+      expect(mc).toMatchObject({
+        model_name: 'gpt-4o',
+        provider: 'openai',
+        rate_limit: { request_max_limit: 60 },
+      })
+      expect(mc.budgets[0]).toMatchObject({ max_limit: 30, reset_duration: '1M' })
+      const inline = (await callJson(file.url, 'GET', '/api/governance/model-configs/mc-inline')).body
+        .model_config
+      expect(inline.budgets[0].max_limit).toBe(2)
+    } finally {
+      await file.close()
+    }
+    await expect(
+      startHeimdall({ governance: { model_configs: [{ id: 'bad', model_name: 'x', budget_id: 'nope' }] } }),
+    ).rejects.toThrow(/governance\.model_configs\[0\]\.budget_ids: budget nope/)
+  })
+
   it('keeps a rotated virtual key’s old value working for vk_rotation_cooldown, then refuses it', async () => {
     const vk = await api('POST', '/api/governance/virtual-keys', {
       name: 'rotating',

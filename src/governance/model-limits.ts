@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { checkBudgets, checkRateLimitInput, conflict, invalid, notFound, ownerBudgets } from './checks.js'
 import type { ModelConfig, ProviderGovernance } from './model.js'
 import { applyRateLimit, patchSingleBudget, replaceBudgets } from './nested.js'
@@ -68,6 +69,15 @@ export interface ModelConfigQuery {
 }
 
 type Db = repo.GovernanceDb
+
+const checkCreate = TypeCompiler.Compile(CreateModelConfigSchema)
+
+/** A config.json entry as the API's create body (unknown members ignored, as there). */
+function validateFileEntry(body: unknown): CreateModelConfigInput {
+  const first = checkCreate.Errors(body).First()
+  if (first) invalid(first.message, first.path.replace(/^\//, '').replace(/\//g, '.'))
+  return body as CreateModelConfigInput
+}
 
 function checkText(value: string | null | undefined, param: string): void {
   if (typeof value === 'string' && value.trim() === '') invalid(`${param} must not be empty`, param)
@@ -227,6 +237,67 @@ export class ModelLimitsService {
   ): Promise<void> {
     if (input.budgets != null) await replaceBudgets(db, owner, input.budgets, now)
     else if (input.budget !== undefined) await patchSingleBudget(db, owner, input.budget, 'budget', now)
+  }
+
+  /**
+   * config.json's `governance.model_configs` (Bifrost's): an entry whose id the store lacks is
+   * created with its budgets and rate limit, inline (`budgets`, `budget`, `rate_limit`) or named by
+   * id in the section's `budgets` and `rate_limits` (`budget_id`, `budget_ids`, `rate_limit_id`);
+   * one the store holds is left as the API last left it. A bad entry stops the start, naming it.
+   */
+  async importFromFile(section: unknown): Promise<string[]> {
+    const file = (section ?? {}) as { model_configs?: unknown; budgets?: unknown; rate_limits?: unknown }
+    if (file.model_configs === undefined) return []
+    if (!Array.isArray(file.model_configs)) throw new Error('governance.model_configs must be an array')
+    const byId = (list: unknown) =>
+      new Map(
+        (Array.isArray(list) ? list : []).flatMap((e: unknown) =>
+          e && typeof e === 'object' && typeof (e as { id?: unknown }).id === 'string'
+            ? [[(e as { id: string }).id, e as Record<string, unknown>]]
+            : [],
+        ),
+      )
+    const budgets = byId(file.budgets)
+    const rateLimits = byId(file.rate_limits)
+    const created: string[] = []
+    for (const [i, entry] of (file.model_configs as Record<string, unknown>[]).entries()) {
+      const at = `governance.model_configs[${i}]`
+      try {
+        if (!entry || typeof entry !== 'object' || typeof entry.id !== 'string' || entry.id === '')
+          invalid('an entry needs an id', 'id')
+        if (await repo.findModelConfig(this.db, entry.id)) continue
+        const { id, budget_id, budget_ids, rate_limit_id, ...rest } = entry
+        const named = [budget_id, ...(Array.isArray(budget_ids) ? budget_ids : [])].filter(
+          (b): b is string => typeof b === 'string',
+        )
+        const input = validateFileEntry({
+          ...rest,
+          ...(named.length > 0 && {
+            budgets: named.map((b) => {
+              const found = budgets.get(b)
+              if (!found) invalid(`budget ${b} is not in governance.budgets`, 'budget_ids')
+              const { id: _id, ...budget } = found
+              return budget
+            }),
+          }),
+          ...(typeof rate_limit_id === 'string' && {
+            rate_limit: (() => {
+              const found = rateLimits.get(rate_limit_id)
+              if (!found)
+                invalid(`rate limit ${rate_limit_id} is not in governance.rate_limits`, 'rate_limit_id')
+              const { id: _id, ...limit } = found
+              return limit
+            })(),
+          }),
+        })
+        await this.createModelConfig(input, { id: id as string })
+        created.push(id as string)
+      } catch (err) {
+        const param = (err as { param?: string }).param
+        throw new Error(`${at}${param ? `.${param}` : ''}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    return created
   }
 
   // ---- provider governance ----

@@ -106,6 +106,8 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     opts.fileGovernance as Parameters<typeof importGovernanceFromFile>[1],
     { env: opts.env },
   )
+  const modelLimits = new ModelLimitsService(governanceDb(store.db), service)
+  await modelLimits.importFromFile(opts.fileGovernance)
   await state.reload()
   if (cluster.kind === 'memory')
     await seedCounters(cluster.counters, await loadSnapshot(store.db), Date.now())
@@ -151,7 +153,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
   return {
     state,
     service,
-    modelLimits: new ModelLimitsService(governanceDb(store.db), service),
+    modelLimits,
     hook,
     usage,
     pricing,
