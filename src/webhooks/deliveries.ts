@@ -264,12 +264,17 @@ export class WebhookDeliveries {
     const registered = row.endpoint_id ? await this.opts.endpoints.target(row.endpoint_id) : undefined
     const configured = settings.endpoints?.find((e) => e.id === row.endpoint_id)
     const secret = registered?.secret ?? configured?.secret ?? settings.secret ?? ''
+    // An endpoint deleted or disabled since: nothing to send, now or later.
+    const gone =
+      row.endpoint_id && !registered && !configured
+        ? `webhook endpoint ${row.endpoint_id} no longer exists`
+        : registered?.disabled
+          ? `webhook endpoint ${row.endpoint_id} is disabled`
+          : undefined
     let statusCode: number | null = null
     let error: string | null = null
     try {
-      if (row.endpoint_id && !registered && !configured)
-        throw new Error(`webhook endpoint ${row.endpoint_id} no longer exists`)
-      if (registered?.disabled) throw new Error(`webhook endpoint ${row.endpoint_id} is disabled`)
+      if (gone) throw new Error(gone)
       // A registered endpoint's URL may have changed since the delivery was made: its URL now.
       const url = registered?.url ?? row.url
       await this.opts.policy.check(url, { allowPrivateNetwork: registered?.allowPrivateNetwork })
@@ -297,7 +302,12 @@ export class WebhookDeliveries {
     const maxAttempts = settings.max_attempts ?? 5
     // A 4xx other than 408 and 429 is the receiver refusing this delivery: trying again would not help.
     const permanent =
-      statusCode !== null && statusCode >= 400 && statusCode < 500 && statusCode !== 408 && statusCode !== 429
+      gone !== undefined ||
+      (statusCode !== null &&
+        statusCode >= 400 &&
+        statusCode < 500 &&
+        statusCode !== 408 &&
+        statusCode !== 429)
     const retry = error !== null && !permanent && scheduleRetry && attempts < maxAttempts && !this.closed
     const delay = Math.min(
       (settings.retry_backoff_initial_ms ?? 1000) * 2 ** (attempts - 1),
