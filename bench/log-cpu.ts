@@ -5,7 +5,7 @@
 // warm-up batch (the writer thread's start is not counted); the floor is the same queue with a
 // store that writes nothing. BENCH_ROUNDS (3) rounds, medians. CPU time, unlike wall time, is
 // little distorted by other processes on the machine. Also prints the store's bytes per entry.
-import { readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +21,21 @@ const BATCH = 500
 function mainThreadCpu(): number {
   const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+/** CPU µs of every thread of this process, by thread id and name (BENCH_THREADS=1 prints them). */
+function threadsCpu(): Map<string, number> {
+  const all = new Map<string, number>()
+  for (const tid of readdirSync('/proc/self/task'))
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      all.set(`${tid} ${name}`, (Number(fields[11]) + Number(fields[12])) * 10_000)
+    } catch {
+      // the thread ended
+    }
+  return all
 }
 
 function processCpu(): number {
@@ -110,11 +125,18 @@ async function round(kind: 'floor' | 'sqlite') {
       }
     return bytes
   }
+  const threads = threadsCpu()
   const cpu = processCpu()
   const main = mainThreadCpu()
   await feed(store, 0, ENTRIES)
   const used = processCpu() - cpu
   const usedOnMain = mainThreadCpu() - main
+  if (process.env.BENCH_THREADS)
+    for (const [thread, after] of threadsCpu()) {
+      const perEntry = (after - (threads.get(thread) ?? 0)) / ENTRIES
+      if (perEntry >= 0.5)
+        process.stderr.write(`  ${kind} thread ${thread}: ${perEntry.toFixed(1)} µs/entry\n`)
+    }
   await store.close()
   const bytes = size() / (ENTRIES + BATCH)
   await rm(appDir, { recursive: true, force: true })
