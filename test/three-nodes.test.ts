@@ -239,4 +239,73 @@ describe('three nodes sharing PostgreSQL and Redis', () => {
     })
     expect(res.status).toBe(200)
   }, 30_000)
+
+  it('holds a model request limit exactly and a provider budget within the in-flight bound across the three nodes', async () => {
+    const created = await admin(0, '/api/governance/virtual-keys', {
+      method: 'POST',
+      body: {
+        name: 'model-limits',
+        provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
+      },
+    })
+    const vk = created.body.virtual_key.value as string
+    const chatModel = (node: number, model: string) =>
+      fetch(`${urls[node]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${vk}` },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'three nodes' }], max_tokens: 16 }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }))
+    const mc = await admin(1, '/api/governance/model-configs', {
+      method: 'POST',
+      body: {
+        model_name: 'gpt-4o',
+        provider: 'openai',
+        rate_limit: { request_max_limit: 20, request_reset_duration: '1h' },
+      },
+    })
+    expect(mc.status).toBe(200)
+    await sleep(300)
+    const limited = await Promise.all(Array.from({ length: 60 }, (_, i) => chatModel(i % 3, 'openai/gpt-4o')))
+    expect(limited.filter((r) => r.status === 200)).toHaveLength(20)
+    expect(limited.filter((r) => r.status === 429 && r.body.type === 'request_limited')).toHaveLength(40)
+
+    const one = await chatModel(0, 'openai/gpt-4o-mini')
+    const perRequest = computeCost('openai', 'gpt-4o-mini', one.body.usage).cost
+    const budget = perRequest * 10.5
+    const put = await admin(2, '/api/governance/providers/openai', {
+      method: 'PUT',
+      body: { budgets: [{ max_limit: budget, reset_duration: '1d' }] },
+    })
+    expect(put.status).toBe(200)
+    await sleep(300)
+    let spend = 0
+    let admitted = 0
+    let refused = 0
+    for (let wave = 0; wave < 6 && refused < 30; wave++) {
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => chatModel(i % 3, 'openai/gpt-4o-mini')),
+      )
+      refused = 0
+      for (const r of results) {
+        if (r.status === 200) {
+          admitted++
+          spend += computeCost('openai', 'gpt-4o-mini', r.body.usage).cost
+        } else {
+          expect(r.body.type).toBe('budget_exceeded')
+          refused++
+        }
+      }
+    }
+    expect(refused).toBe(30)
+    expect(admitted).toBeGreaterThanOrEqual(10)
+    expect(spend).toBeLessThanOrEqual(budget + perRequest + 1e-12)
+    console.log(
+      `three nodes, provider budget: admitted ${admitted}, budget $${budget.toFixed(9)}, spend $${spend.toFixed(9)}; model limit: 20 of 60`,
+    )
+    expect((await fetch(`${urls[0]}/api/governance/providers/openai`, { method: 'DELETE' })).status).toBe(200)
+    const removed = await fetch(`${urls[1]}/api/governance/model-configs/${mc.body.model_config.id}`, {
+      method: 'DELETE',
+    })
+    expect(removed.status).toBe(200)
+  }, 60_000)
 })
