@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { createHeimdall } from './http/app.js'
+import { createHeimdall } from './http/index.js'
 
 const HELP = `heimdall: an AI gateway with a Bifrost-compatible API
 

@@ -59,6 +59,21 @@ describe('module boundaries', () => {
     expect(rules).toContain('@typescript-eslint/no-explicit-any')
   })
 
+  it('another folder is imported through its index.ts: a deep import is refused, core and the logger excepted', async () => {
+    const deep = readFileSync(
+      new URL('./fixtures/boundaries/http-imports-deep.ts.txt', import.meta.url),
+      'utf8',
+    )
+    const results = await projectLint.lintText(deep, { filePath: `${root}src/http/routes/wrong.ts` })
+    const errors = boundaryErrors(results)
+    expect(errors.map((e) => e.line)).toEqual([2, 3])
+    expect(errors[0]!.message).toContain("src/governance through its index.ts ('../../governance/index.js')")
+    // The same from a folder the table lets import governance (async), one level up.
+    const shallow = deep.replaceAll("'../../", "'../")
+    const fromAsync = await projectLint.lintText(shallow, { filePath: `${root}src/async/wrong.ts` })
+    expect(boundaryErrors(fromAsync).map((e) => e.line)).toEqual([2, 3])
+  })
+
   it('every folder of src/ has a rule', () => {
     const folders = readdirSync(`${root}src`, { withFileTypes: true })
       .filter((e) => e.isDirectory())

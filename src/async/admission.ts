@@ -1,8 +1,6 @@
 import { GatewayError } from '../core/errors.js'
 import { virtualKeyFromHeaders } from '../core/virtual-keys.js'
-import type { Budget, RateLimit, VirtualKeyRecord } from '../governance/model.js'
-import type { GovernanceState } from '../governance/state.js'
-import type { UsageView } from '../governance/usage.js'
+import type { Budget, GovernanceState, RateLimit, UsageView, VirtualKeyRecord } from '../governance/index.js'
 
 export interface JobAdmissionDeps {
   state: GovernanceState

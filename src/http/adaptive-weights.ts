@@ -2,7 +2,7 @@ import type { GatewayContext, Target } from '../core/context.js'
 import type { GatewayPlugin } from '../core/plugins.js'
 import { DEFAULT_ADAPTIVE, speedRatio, type HealthTracker } from '../core/router/health.js'
 import type { ProviderRegistry } from '../core/router/registry.js'
-import type { VirtualKeyRecord } from '../governance/model.js'
+import type { VirtualKeyRecord } from '../governance/index.js'
 import type { ProviderAdapter } from '../providers/index.js'
 
 type RouteByWeight = (vk: VirtualKeyRecord, req: Record<string, unknown>) => Target[] | undefined

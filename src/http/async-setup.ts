@@ -11,7 +11,7 @@ import {
 import { resolveSecret } from '../core/config.js'
 import type { GatewayEvents } from '../core/events.js'
 import type { HealthTracker } from '../core/router/health.js'
-import type { GovernanceRuntime } from '../governance/runtime.js'
+import type { GovernanceRuntime } from '../governance/index.js'
 import type { Logger } from '../observability/logger.js'
 import type { ConfigStore } from '../store/index.js'
 import {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { asGatewayError, GatewayError, toErrorBody, type ErrorContext } from '../core/errors.js'
-import { absoluteLoginLinks } from '../mcp/oauth-client/index.js'
+import { absoluteLoginLinks } from '../mcp/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../core/context.js'
-import { routingInfoJson } from '../governance/routing-rules/index.js'
+import { routingInfoJson } from '../governance/index.js'
 
 /**
  * Bifrost's `extra_fields` on successful `/v1` answers (`BifrostResponseExtraFields`):

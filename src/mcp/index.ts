@@ -1,2 +1,35 @@
 export type { McpTool, McpToolResult, McpCallOptions, McpToolSource } from './types.js'
 export * from './clients/index.js'
+export {
+  assertToolAllowed,
+  callIdentity,
+  callToolWithDeadline,
+  parseAnonymousTools,
+  toolResultText,
+} from './access.js'
+export type { AnonymousToolGrants } from './access.js'
+export { responsesStreamWithMcpAgent } from './agent-responses-stream.js'
+export { responsesWithMcpAgent } from './agent-responses.js'
+export { chatStreamWithMcpAgent } from './agent-stream.js'
+export { chatWithMcpAgent, DEFAULT_MCP_AGENT_DEPTH } from './agent.js'
+export type { McpAgentOptions } from './agent.js'
+export { callCodeModeTool } from './code-mode/dispatch.js'
+export type { SandboxLimits } from './code-mode/interpreter.js'
+export { isCodeModeTool } from './code-mode/meta-tools.js'
+export { sandboxLimitsFromConfig } from './code-mode/sandbox.js'
+export { McpToolInjection } from './inject.js'
+export { CLIENT_METADATA_PATH } from './oauth-client/client-metadata.js'
+export { oauthConfigStatus, revokeOAuthConfig } from './oauth-client/config-status.js'
+export { callerBindings } from './oauth-client/identity.js'
+export type { McpIdentity, McpSessionCaller } from './oauth-client/identity.js'
+export { UPSTREAM_LOGIN_COOKIE } from './oauth-client/login-binding.js'
+export { absoluteLoginLinks } from './oauth-client/login-flows.js'
+export { CALLBACK_PATH, PerUserOAuth } from './oauth-client/service.js'
+export type { LoginStart } from './oauth-client/service.js'
+export { AuthorizationServer } from './oauth-server/authorization-server.js'
+export type { OAuthServerConfig } from './oauth-server/authorization-server.js'
+export { consentIdentity } from './oauth-server/consent-identity.js'
+export { errorPage, escapeHtml, identityPage, mcpsPage, page } from './oauth-server/consent-pages.js'
+export { CONSENT_FAILURES, ConsentError, isConsentFailureCode, OAuthError } from './oauth-server/errors.js'
+export { registerMcpServerRoute } from './server.js'
+export { VirtualMcpCreateSchema, VirtualMcps, VirtualMcpUpdateSchema } from './virtual.js'

@@ -82,3 +82,25 @@ export async function createObservability(deps: ObservabilityDeps): Promise<Obse
     },
   }
 }
+export {
+  breakdown,
+  costHistogram,
+  DIMENSIONS,
+  iso,
+  latencyByDimension,
+  latencyHistogram,
+  modelHistogram,
+  requestHistogram,
+  tokenHistogram,
+  tokensByDimension,
+} from './logs/aggregates.js'
+export type { Dimension } from './logs/aggregates.js'
+export { CostRecalculation } from './logs/cost-recalculation.js'
+export { parseFilters, parsePage } from './logs/filters.js'
+export type { LogFilters, Query } from './logs/filters.js'
+export type { LogSubscriber } from './logs/index.js'
+export { mcpRowToEntry, parseMcpFilters } from './logs/mcp-record.js'
+export type { McpToolLogRow } from './logs/mcp-record.js'
+export { LogQueue } from './logs/queue.js'
+export { rowToEntry } from './logs/record.js'
+export { LogStore } from './logs/store.js'

@@ -35,7 +35,7 @@ export function callFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult
   if (isAnthropicProvider(a.provider)) return callAnthropicAsOpenAI<T>(a, call)
   if (isBedrockProvider(a.provider)) return callBedrockAsOpenAI<T>(a, call)
   if (isGeminiProvider(a.provider)) return callGeminiAsOpenAI<T>(a, call)
-  return openai.callFilesApi<T>(a, call)
+  return openai.callOpenAIFilesApi<T>(a, call)
 }
 
 export function downloadFileContent(a: Attempt, fileId: string): Promise<StreamResult<FileContentChunk>> {

@@ -75,3 +75,41 @@ export function createAdapter(cfg: ProviderConfig): ProviderAdapter {
   }
   throw new GatewayError('unknown_provider', `unknown provider type ${type}`, { param: 'provider' })
 }
+export {
+  batchPath,
+  callAnthropicObjects,
+  filePath,
+  fromFilePart,
+  streamAnthropicObjects,
+} from './anthropic/files.js'
+export type { AnthropicPage } from './anthropic/files.js'
+export { encodeEvent, encodeException } from './bedrock/eventstream.js'
+export { callBedrockControlPlane, jobPath } from './bedrock/jobs.js'
+export { BEDROCK_REASONING_FORMAT } from './bedrock/types.js'
+export type {
+  ConverseContentBlock,
+  ConverseRequest,
+  ConverseResponse,
+  ConverseStreamEvents,
+  ConverseUsage,
+} from './bedrock/types.js'
+export { cohereTokenize } from './cohere/tokenize.js'
+export type {
+  CohereChatRequest,
+  CohereChatResponse,
+  CohereContentBlock,
+  CohereEmbeddingType,
+  CohereEmbedResponse,
+  CohereErrorBody,
+  CohereFinishReason,
+  CohereMessage,
+  CohereRerankResponse,
+  CohereStreamEvent,
+  CohereUsage,
+} from './cohere/types.js'
+export { callFilesApi, downloadFileContent, readBatchResults } from './files-api.js'
+export { deleteGeminiFile, getGeminiFile, listGeminiFiles, uploadGeminiFile } from './gemini/files.js'
+export type { GeminiFile, GeminiFileList, GeminiUpload } from './gemini/files.js'
+export { callOpenAIFilesApi, downloadContent } from './openai/files.js'
+export { useGlobalProxy } from './proxy.js'
+export type { GlobalProxyConfig } from './proxy.js'

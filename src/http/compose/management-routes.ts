@@ -1,7 +1,5 @@
 import type { Cluster } from '../../cluster/index.js'
-import { governanceKeyStore } from '../../governance/access-profile-shapes.js'
-import { AccessProfileService } from '../../governance/access-profiles.js'
-import { UserService } from '../../governance/users.js'
+import { AccessProfileService, governanceKeyStore, UserService } from '../../governance/index.js'
 import { registerProviderHealth } from '../provider-health.js'
 import { registerAccessProfileRoutes } from '../routes/access-profiles.js'
 import { CONFIG_TOPIC, loadClientConfig, registerConfigRoutes } from '../routes/config.js'

@@ -1,6 +1,10 @@
-import { McpClientManager, SqlMcpClientRepo } from '../../mcp/index.js'
-import { parseAnonymousTools, type AnonymousToolGrants } from '../../mcp/access.js'
-import { PerUserOAuth } from '../../mcp/oauth-client/index.js'
+import {
+  type AnonymousToolGrants,
+  McpClientManager,
+  parseAnonymousTools,
+  PerUserOAuth,
+  SqlMcpClientRepo,
+} from '../../mcp/index.js'
 import type { ConfigStore } from '../../store/index.js'
 import { assertStdioAllowed, withoutStdioClients } from '../mcp-stdio-policy.js'
 import type { Base } from './foundation.js'

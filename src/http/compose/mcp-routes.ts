@@ -1,8 +1,12 @@
 import type { Cluster } from '../../cluster/index.js'
-import { sandboxLimitsFromConfig } from '../../mcp/code-mode/index.js'
-import { AuthorizationServer, consentIdentity, type OAuthServerConfig } from '../../mcp/oauth-server/index.js'
-import { registerMcpServerRoute } from '../../mcp/server.js'
-import { VirtualMcps } from '../../mcp/virtual.js'
+import {
+  AuthorizationServer,
+  consentIdentity,
+  type OAuthServerConfig,
+  registerMcpServerRoute,
+  sandboxLimitsFromConfig,
+  VirtualMcps,
+} from '../../mcp/index.js'
 import type { ConfigReloads, ConfigStore } from '../../store/index.js'
 import { refusedOrigin } from '../origin-guard.js'
 import { registerMcpInferenceRoutes } from '../routes/mcp-inference.js'

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Cluster } from '../../cluster/index.js'
 import type { Gateway } from '../../core/gateway.js'
-import { DEFAULT_MCP_AGENT_DEPTH } from '../../mcp/agent.js'
+import { DEFAULT_MCP_AGENT_DEPTH } from '../../mcp/index.js'
 import { ProviderObjects, type ConfigStore } from '../../store/index.js'
 import { installAdminAuth, type AdminAuth } from '../auth.js'
 import { inFile } from '../config-file.js'

@@ -2,15 +2,15 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import {
+  type AccessProfile,
+  accessProfileJson,
+  type AccessProfileService,
+  type AccessProfileVersion,
   CloneAccessProfileSchema,
   CreateAccessProfileSchema,
   UpdateAccessProfileSchema,
-  type AccessProfile,
-  type AccessProfileVersion,
-} from '../../governance/access-profile-shapes.js'
-import type { AccessProfileService } from '../../governance/access-profiles.js'
-import { accessProfileJson } from '../../governance/access-profile-json.js'
-import type { UserService } from '../../governance/users.js'
+  type UserService,
+} from '../../governance/index.js'
 import { compileValidator } from '../validate.js'
 import { booleanParam, integerParam, stringParam, USER_PREFIXES } from './users.js'
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../../core/errors.js'
-import { callFilesApi } from '../../providers/openai/files.js'
+import { callOpenAIFilesApi } from '../../providers/index.js'
 import type { Attempt } from '../../core/provider-adapter.js'
 import type { ObjectScope } from './file-ownership.js'
 
@@ -76,7 +76,7 @@ export async function batchBodyFor(
   if (typeof endpoint !== 'string' || !endpoint)
     throw invalid('endpoint is required (e.g. /v1/chat/completions)', 'endpoint')
   const upload = jsonlUpload(requestsToJsonl(requests, endpoint))
-  const file = await callFilesApi<{ id?: unknown }>(a, {
+  const file = await callOpenAIFilesApi<{ id?: unknown }>(a, {
     method: 'POST',
     path: '/files',
     body: upload.body,

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
-import { callFilesApi, downloadContent } from '../../providers/openai/files.js'
+import { callOpenAIFilesApi, downloadContent } from '../../providers/index.js'
 import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf } from './file-ownership.js'
@@ -96,7 +96,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
       'container_create',
       provider,
       async (a, scope) => {
-        const created = await callFilesApi<{ id?: unknown }>(a, {
+        const created = await callOpenAIFilesApi<{ id?: unknown }>(a, {
           method: 'POST',
           path: '/containers',
           body: JSON.stringify(body),
@@ -114,7 +114,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
     const want = listLimit('container', query.limit)
     return run(request, reply, 'container_list', providerOf(deps.gateway, request), (a, scope) =>
       scopedList(scope, 'container', query, want, (page) =>
-        callFilesApi<ListPage>(a, { method: 'GET', path: '/containers', query: page }),
+        callOpenAIFilesApi<ListPage>(a, { method: 'GET', path: '/containers', query: page }),
       ),
     )
   })
@@ -126,7 +126,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
       reply,
       'container_retrieve',
       providerOf(deps.gateway, request),
-      onContainer(id, (a) => callFilesApi(a, { method: 'GET', path: containerPath(id) })),
+      onContainer(id, (a) => callOpenAIFilesApi(a, { method: 'GET', path: containerPath(id) })),
     )
   })
 
@@ -134,7 +134,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
     const id = idParam(request, 'container_id')
     return run(request, reply, 'container_delete', providerOf(deps.gateway, request), async (a, scope) => {
       await scope.assertSees('container', id)
-      const result = await callFilesApi<{ deleted?: unknown }>(a, {
+      const result = await callOpenAIFilesApi<{ deleted?: unknown }>(a, {
         method: 'DELETE',
         path: containerPath(id),
       })
@@ -169,7 +169,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
           'container_file_create',
           provider,
           onContainer(id, (a) =>
-            callFilesApi(a, {
+            callOpenAIFilesApi(a, {
               method: 'POST',
               path,
               body: bounded(body, deps.bodyLimitBytes),
@@ -191,7 +191,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
         'container_file_create',
         provider,
         onContainer(id, (a) =>
-          callFilesApi(a, {
+          callOpenAIFilesApi(a, {
             method: 'POST',
             path,
             body: JSON.stringify(json),
@@ -211,7 +211,9 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
       reply,
       'container_file_list',
       providerOf(deps.gateway, request),
-      onContainer(id, (a) => callFilesApi(a, { method: 'GET', path: `${containerPath(id)}/files`, query })),
+      onContainer(id, (a) =>
+        callOpenAIFilesApi(a, { method: 'GET', path: `${containerPath(id)}/files`, query }),
+      ),
     )
   })
 
@@ -223,7 +225,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
       reply,
       'container_file_retrieve',
       providerOf(deps.gateway, request),
-      onContainer(id, (a) => callFilesApi(a, { method: 'GET', path })),
+      onContainer(id, (a) => callOpenAIFilesApi(a, { method: 'GET', path })),
     )
   })
 
@@ -235,7 +237,7 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
       reply,
       'container_file_delete',
       providerOf(deps.gateway, request),
-      onContainer(id, (a) => callFilesApi(a, { method: 'DELETE', path })),
+      onContainer(id, (a) => callOpenAIFilesApi(a, { method: 'DELETE', path })),
     )
   })
 

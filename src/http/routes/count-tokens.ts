@@ -8,7 +8,7 @@ import {
   type CountTokensResponse,
 } from '../../core/schemas/files.js'
 import type { ChatRequest, ResponsesRequest } from '../../core/schemas/index.js'
-import { estimateTokens } from '../../governance/pricing/index.js'
+import { estimateTokens } from '../../governance/index.js'
 import type { JsonResult } from '../../core/provider-adapter.js'
 import { compileValidator } from '../validate.js'
 import { beginRequest, failed, responseHeaders } from './inference.js'

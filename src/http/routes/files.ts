@@ -9,7 +9,7 @@ import {
   type BatchCreateRequest,
   type BatchResultsResponse,
 } from '../../core/schemas/files.js'
-import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/files-api.js'
+import { callFilesApi, downloadFileContent, readBatchResults } from '../../providers/index.js'
 import type { JsonResult } from '../../core/provider-adapter.js'
 import { compileValidator } from '../validate.js'
 import { batchBodyFor } from './batch-inline.js'

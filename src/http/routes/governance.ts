@@ -1,19 +1,24 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import type { Budget, Customer, RateLimit, Team, VirtualKey } from '../../governance/model.js'
 import {
+  type Budget,
   CreateCustomerSchema,
   CreateTeamSchema,
   CreateVirtualKeySchema,
+  type Customer,
+  type GovernanceService,
+  type OwnerCrud,
+  type OwnerKind,
+  type OwnerTypes,
+  type RateLimit,
+  type Team,
   UpdateCustomerSchema,
   UpdateTeamSchema,
   UpdateVirtualKeySchema,
+  type VirtualKey,
   withoutNullLists,
-} from '../../governance/requests.js'
-import type { OwnerCrud, OwnerTypes } from '../../governance/owners.js'
-import type { OwnerKind } from '../../governance/repo/index.js'
-import type { GovernanceService } from '../../governance/service.js'
+} from '../../governance/index.js'
 import { compileValidator } from '../validate.js'
 
 /** Puts live counter figures (current usage, last reset) into an entity's budgets and rate limits, nested ones included, in place. */

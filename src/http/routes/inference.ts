@@ -5,10 +5,13 @@ import { createContext, type GatewayContext } from '../../core/context.js'
 import type { RequestType } from '../../core/errors.js'
 import { toErrorBody } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
-import { chatWithMcpAgent, type McpAgentOptions } from '../../mcp/agent.js'
-import { responsesWithMcpAgent } from '../../mcp/agent-responses.js'
-import { responsesStreamWithMcpAgent } from '../../mcp/agent-responses-stream.js'
-import { chatStreamWithMcpAgent } from '../../mcp/agent-stream.js'
+import {
+  chatStreamWithMcpAgent,
+  chatWithMcpAgent,
+  type McpAgentOptions,
+  responsesStreamWithMcpAgent,
+  responsesWithMcpAgent,
+} from '../../mcp/index.js'
 import {
   ChatRequestSchema,
   EmbeddingRequestSchema,
@@ -27,7 +30,7 @@ import { arrivalOf } from '../arrival.js'
 import { carriesExtraFields, StreamExtraFields, withExtraFields } from '../extra-fields.js'
 import { relaySse } from '../sse.js'
 import { compileValidator } from '../validate.js'
-import { routingInfoHeaders } from '../../governance/routing-rules/index.js'
+import { routingInfoHeaders } from '../../governance/index.js'
 
 const validateChat = compileValidator(ChatRequestSchema)
 const validateCompletion = compileValidator(TextCompletionRequestSchema)

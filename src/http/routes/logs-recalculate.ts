@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import type { CostRecalculation } from '../../observability/logs/cost-recalculation.js'
-import { parseFilters, type Query } from '../../observability/logs/filters.js'
+import { type CostRecalculation, parseFilters, type Query } from '../../observability/index.js'
 
 /** Bifrost's JSON filters (`SearchFilters` and `period`) as the query values the log search reads. */
 function filtersOf(body: unknown) {

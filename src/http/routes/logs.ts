@@ -6,22 +6,26 @@ import type { ConfigFile } from '../../core/schemas/index.js'
 import {
   breakdown,
   costHistogram,
+  type Dimension,
   DIMENSIONS,
   iso,
   latencyByDimension,
   latencyHistogram,
+  type LogFilters,
+  type LogQueue,
+  type LogStore,
+  type LogSubscriber,
+  mcpRowToEntry,
+  type McpToolLogRow,
   modelHistogram,
+  parseFilters,
+  parseMcpFilters,
+  parsePage,
   requestHistogram,
+  rowToEntry,
   tokenHistogram,
   tokensByDimension,
-  type Dimension,
-} from '../../observability/logs/aggregates.js'
-import { parseFilters, parsePage, type LogFilters } from '../../observability/logs/filters.js'
-import type { LogSubscriber, McpToolLogRow } from '../../observability/logs/index.js'
-import { mcpRowToEntry, parseMcpFilters } from '../../observability/logs/mcp-record.js'
-import type { LogQueue } from '../../observability/logs/queue.js'
-import { rowToEntry } from '../../observability/logs/record.js'
-import type { LogStore } from '../../observability/logs/store.js'
+} from '../../observability/index.js'
 import type { ConfigStore } from '../../store/index.js'
 import { refuseAdmin, type AdminAuth } from '../auth.js'
 import { sendError } from '../errors.js'

@@ -1,17 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { authenticateVirtualKey } from '../../core/virtual-keys.js'
-import type { GovernanceState } from '../../governance/state.js'
+import type { GovernanceState } from '../../governance/index.js'
 import {
+  type AnonymousToolGrants,
   assertToolAllowed,
+  callCodeModeTool,
   callIdentity,
   callToolWithDeadline,
+  isCodeModeTool,
+  type McpToolSource,
+  type SandboxLimits,
   toolResultText,
-  type AnonymousToolGrants,
-} from '../../mcp/access.js'
+} from '../../mcp/index.js'
 import type { StandaloneToolCallObserver, ToolCallRecord } from '../../core/tool-calls.js'
-import type { McpToolSource } from '../../mcp/types.js'
-import { callCodeModeTool, isCodeModeTool, type SandboxLimits } from '../../mcp/code-mode/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

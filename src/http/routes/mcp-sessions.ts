@@ -1,16 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
-import type { GovernanceState } from '../../governance/state.js'
+import type { GovernanceState } from '../../governance/index.js'
 import {
   absoluteLoginLinks,
   callerBindings,
   CLIENT_METADATA_PATH,
-  oauthConfigStatus,
-  revokeOAuthConfig,
   type McpSessionCaller,
+  oauthConfigStatus,
   type PerUserOAuth,
-} from '../../mcp/oauth-client/index.js'
+  revokeOAuthConfig,
+} from '../../mcp/index.js'
 import type { ConfigStore } from '../../store/index.js'
 import type { AdminAuth } from '../auth.js'
 import { requestOrigin } from './oauth-server.js'

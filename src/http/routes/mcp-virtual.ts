@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import { VirtualMcpCreateSchema, VirtualMcpUpdateSchema, type VirtualMcps } from '../../mcp/virtual.js'
+import { VirtualMcpCreateSchema, type VirtualMcps, VirtualMcpUpdateSchema } from '../../mcp/index.js'
 import { compileValidator } from '../validate.js'
 
 export interface VirtualMcpRouteDeps {

@@ -1,8 +1,12 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import { McpClientCreateSchema, McpClientUpdateSchema, type McpClientManager } from '../../mcp/index.js'
-import type { PerUserOAuth } from '../../mcp/oauth-client/index.js'
+import {
+  McpClientCreateSchema,
+  type McpClientManager,
+  McpClientUpdateSchema,
+  type PerUserOAuth,
+} from '../../mcp/index.js'
 import { compileValidator } from '../validate.js'
 
 export interface McpRouteDeps {

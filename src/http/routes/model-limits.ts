@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify'
-import type { Budget, ModelConfig, ProviderGovernance, RateLimit } from '../../governance/model.js'
 import {
+  type Budget,
   CreateModelConfigSchema,
+  type ModelConfig,
+  type ModelLimitsService,
+  type ProviderGovernance,
+  type RateLimit,
   UpdateModelConfigSchema,
   UpdateProviderGovernanceSchema,
-  type ModelLimitsService,
-} from '../../governance/model-limits.js'
+} from '../../governance/index.js'
 import { compileValidator } from '../validate.js'
 import { queryFlag, queryText } from './governance.js'
 

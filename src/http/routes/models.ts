@@ -3,7 +3,7 @@ import { GatewayError } from '../../core/errors.js'
 import { keyAllowsModel } from '../../core/router/keys.js'
 import type { ProviderRegistry } from '../../core/router/registry.js'
 import type { ProviderConfig } from '../../core/schemas/index.js'
-import { PRICES } from '../../governance/pricing/index.js'
+import { PRICES } from '../../governance/index.js'
 
 type Query = Record<string, string | undefined>
 

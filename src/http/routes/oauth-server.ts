@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, type ErrorCode } from '../../core/errors.js'
-import { absoluteLoginLinks } from '../../mcp/oauth-client/index.js'
-import { requestOrigin } from '../errors.js'
 import {
+  absoluteLoginLinks,
+  type AuthorizationServer,
   CONSENT_FAILURES,
   ConsentError,
   errorPage,
@@ -10,8 +10,8 @@ import {
   isConsentFailureCode,
   mcpsPage,
   OAuthError,
-  type AuthorizationServer,
-} from '../../mcp/oauth-server/index.js'
+} from '../../mcp/index.js'
+import { requestOrigin } from '../errors.js'
 
 /** Bifrost's name for the cookie that binds a consent flow to the browser that started it. */
 export const FLOW_COOKIE = '__bifrost_flow_secret'

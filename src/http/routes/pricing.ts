@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import type { PricingOverride, PricingOverrides } from '../../governance/pricing/index.js'
+import type { PricingOverride, PricingOverrides } from '../../governance/index.js'
 import type { ConfigStore } from '../../store/index.js'
 
 export const PRICING_TOPIC = 'pricing'

@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { ChangeBus } from '../../cluster/index.js'
 import { GatewayError } from '../../core/errors.js'
-import { useGlobalProxy, type GlobalProxyConfig } from '../../providers/proxy.js'
+import { type GlobalProxyConfig, useGlobalProxy } from '../../providers/index.js'
 import type { ConfigStore } from '../../store/index.js'
 
 export const PROXY_TOPIC = 'proxy_config'

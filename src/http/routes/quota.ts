@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
-import type { GovernanceState } from '../../governance/state.js'
-import type { UsageView } from '../../governance/usage.js'
+import type { GovernanceState, UsageView } from '../../governance/index.js'
 
 export interface QuotaRouteDeps {
   state: GovernanceState

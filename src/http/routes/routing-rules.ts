@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import { RULE_SCOPES, type RoutingRuntime } from '../../governance/routing-rules/index.js'
+import { type RoutingRuntime, RULE_SCOPES } from '../../governance/index.js'
 import { queryCount, queryFlag, queryText } from './governance.js'
 
 /**

@@ -1,15 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
-import type { GovernanceState } from '../../governance/state.js'
+import type { GovernanceState } from '../../governance/index.js'
 import {
   CALLBACK_PATH,
-  UPSTREAM_LOGIN_COOKIE,
+  escapeHtml,
   type LoginStart,
   type McpIdentity,
+  page,
   type PerUserOAuth,
-} from '../../mcp/oauth-client/index.js'
-import { escapeHtml, page } from '../../mcp/oauth-server/index.js'
+  UPSTREAM_LOGIN_COOKIE,
+} from '../../mcp/index.js'
 import { cookie, FLOW_COOKIE, requestOrigin } from './oauth-server.js'
 
 /** Bifrost's name of the callback; Heimdall registers CALLBACK_PATH with authorization servers. */

@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
-import type { AccessProfileService } from '../../governance/access-profiles.js'
-import { listUserVirtualKeys, type UserService } from '../../governance/users.js'
+import { type AccessProfileService, listUserVirtualKeys, type UserService } from '../../governance/index.js'
 import type { ConfigStore } from '../../store/index.js'
 import { compileValidator } from '../validate.js'
 

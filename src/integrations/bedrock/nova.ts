@@ -1,4 +1,4 @@
-import type { ConverseRequest, ConverseUsage } from '../../providers/bedrock/index.js'
+import type { ConverseRequest, ConverseUsage } from '../../providers/index.js'
 import {
   invalid,
   isObject,

@@ -11,7 +11,7 @@ import {
   BEDROCK_REASONING_FORMAT,
   type ConverseContentBlock,
   type ConverseRequest,
-} from '../../providers/bedrock/index.js'
+} from '../../providers/index.js'
 import { signatureFromRoute } from '../signature-origin.js'
 
 function invalid(message: string, param?: string): GatewayError {

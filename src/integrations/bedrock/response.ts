@@ -4,7 +4,7 @@ import {
   type ConverseContentBlock,
   type ConverseResponse,
   type ConverseUsage,
-} from '../../providers/bedrock/index.js'
+} from '../../providers/index.js'
 import { signatureForRoute } from '../signature-origin.js'
 
 const STOP_REASONS: Record<string, string> = {

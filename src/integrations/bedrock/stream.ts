@@ -1,5 +1,5 @@
 import type { ChatChunk, Usage } from '../../core/schemas/index.js'
-import { BEDROCK_REASONING_FORMAT, type ConverseStreamEvents } from '../../providers/bedrock/index.js'
+import { BEDROCK_REASONING_FORMAT, type ConverseStreamEvents } from '../../providers/index.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { signatureForRoute } from '../signature-origin.js'
 import { toConverseUsage, toStopReason } from './response.js'

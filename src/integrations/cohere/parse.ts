@@ -11,7 +11,7 @@ import type {
   CohereContentBlock,
   CohereEmbeddingType,
   CohereMessage,
-} from '../../providers/cohere/index.js'
+} from '../../providers/index.js'
 
 const invalid = (message: string, param?: string) => new GatewayError('invalid_request', message, { param })
 

@@ -16,7 +16,7 @@ import type {
   CohereFinishReason,
   CohereRerankResponse,
   CohereUsage,
-} from '../../providers/cohere/index.js'
+} from '../../providers/index.js'
 
 const API_VERSION = { version: '2' }
 

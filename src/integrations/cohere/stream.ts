@@ -1,6 +1,6 @@
 import type { ChatChunk, FinishReason, Usage } from '../../core/schemas/index.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
-import type { CohereStreamEvent } from '../../providers/cohere/index.js'
+import type { CohereStreamEvent } from '../../providers/index.js'
 import { toCohereFinishReason, toCohereUsage } from './serialize.js'
 
 /**

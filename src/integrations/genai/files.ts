@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { pathSegment } from '../../core/path-segment.js'
 import {
+  callOpenAIFilesApi,
   deleteGeminiFile,
-  getGeminiFile,
-  listGeminiFiles,
-  uploadGeminiFile,
   type GeminiFile,
   type GeminiFileList,
   type GeminiUpload,
-} from '../../providers/gemini/files.js'
-import { callFilesApi } from '../../providers/openai/files.js'
+  getGeminiFile,
+  listGeminiFiles,
+  uploadGeminiFile,
+} from '../../providers/index.js'
 import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 
 /** OpenAI's file object, as an OpenAI-compatible provider's files API answers it. */
@@ -95,7 +95,7 @@ const OPENAI_COMPATIBLE: GenAIFilesBackend = {
       file.bytes,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ])
-    const result = await callFilesApi<OpenAIFileObject>(a, {
+    const result = await callOpenAIFilesApi<OpenAIFileObject>(a, {
       method: 'POST',
       path: '/files',
       body: (async function* () {
@@ -110,25 +110,29 @@ const OPENAI_COMPATIBLE: GenAIFilesBackend = {
     const query: Record<string, string> = {}
     if (page.pageSize !== undefined) query.limit = String(page.pageSize)
     if (page.pageToken) query.after = page.pageToken
-    const result = await callFilesApi<{ data?: OpenAIFileObject[]; has_more?: boolean; last_id?: string }>(
-      a,
-      {
-        method: 'GET',
-        path: '/files',
-        query,
-      },
-    )
+    const result = await callOpenAIFilesApi<{
+      data?: OpenAIFileObject[]
+      has_more?: boolean
+      last_id?: string
+    }>(a, {
+      method: 'GET',
+      path: '/files',
+      query,
+    })
     return { body: openAIFileListToGemini(result.body), headers: result.headers }
   },
   async get(a, id) {
-    const result = await callFilesApi<OpenAIFileObject>(a, {
+    const result = await callOpenAIFilesApi<OpenAIFileObject>(a, {
       method: 'GET',
       path: `/files/${pathSegment(id, 'file_id')}`,
     })
     return { body: openAIFileToGemini(result.body), headers: result.headers }
   },
   async remove(a, id) {
-    const result = await callFilesApi(a, { method: 'DELETE', path: `/files/${pathSegment(id, 'file_id')}` })
+    const result = await callOpenAIFilesApi(a, {
+      method: 'DELETE',
+      path: `/files/${pathSegment(id, 'file_id')}`,
+    })
     // Gemini answers a deletion with an empty object.
     return { body: {}, headers: result.headers }
   },

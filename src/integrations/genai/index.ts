@@ -1,7 +1,7 @@
 export {
   genaiToChat,
   genaiToEmbedding,
-  thinkingToEffort,
+  genaiThinkingToEffort,
   validateGenerateContentBody,
   GEMINI_ONLY_FIELDS,
   type GenerateContentBody,

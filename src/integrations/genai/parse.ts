@@ -120,14 +120,14 @@ export function genaiToChat(body: GenerateContentBody, model: string, geminiNati
     for (const k of GEMINI_ONLY_FIELDS) if (body[k] !== undefined) native[k] = body[k]
   } else {
     if (num('topK') !== undefined) native.top_k = num('topK')
-    const effort = thinkingToEffort(gc.thinkingConfig)
+    const effort = genaiThinkingToEffort(gc.thinkingConfig)
     if (effort) req.reasoning_effort = effort
   }
   return req
 }
 
 /** Gemini's thinking budget as OpenAI's reasoning effort, for other targets. */
-export function thinkingToEffort(config: unknown): string | undefined {
+export function genaiThinkingToEffort(config: unknown): string | undefined {
   if (!isObject(config)) return undefined
   const budget = typeof config.thinkingBudget === 'number' ? config.thinkingBudget : undefined
   if (budget === 0) return 'none'

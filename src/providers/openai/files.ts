@@ -143,7 +143,7 @@ async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
 }
 
 /** A files or batches call whose answer is a JSON object (a file, a batch, a list, a deletion). */
-export async function callFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
+export async function callOpenAIFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
   const res = await send(a, call)
   return jsonResult<T>(a.provider.name, await readText(res, a.provider.name, a.signal), pick(res))
 }
@@ -218,13 +218,14 @@ export async function readBatchResults(
 ): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
   const name = a.provider.name
   const batch = (
-    await callFilesApi<{ status?: string; output_file_id?: string | null; error_file_id?: string | null }>(
-      a,
-      {
-        method: 'GET',
-        path: `/batches/${pathSegment(batchId, 'batch_id')}`,
-      },
-    )
+    await callOpenAIFilesApi<{
+      status?: string
+      output_file_id?: string | null
+      error_file_id?: string | null
+    }>(a, {
+      method: 'GET',
+      path: `/batches/${pathSegment(batchId, 'batch_id')}`,
+    })
   ).body
   const files = [batch.output_file_id, batch.error_file_id].filter((f): f is string => Boolean(f))
   if (files.length === 0) {

@@ -7,7 +7,7 @@ import {
   toAnthropicModelPage,
   translateChatToCompletionStream,
   validateCompleteBody,
-} from '../../../integrations/anthropic/index.js'
+} from '../../../integrations/index.js'
 import { beginRequest, overheadMs } from '../inference.js'
 import { answerChat, sendAnthropicError } from './anthropic.js'
 import type { IntegrationDeps } from './index.js'

@@ -3,13 +3,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, type RequestType } from '../../../core/errors.js'
 import type { GatewayContext } from '../../../core/context.js'
 import {
+  type AnthropicPage,
   batchPath,
   callAnthropicObjects,
   filePath,
   fromFilePart,
   streamAnthropicObjects,
-  type AnthropicPage,
-} from '../../../providers/anthropic/files.js'
+} from '../../../providers/index.js'
 import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../../../core/provider-adapter.js'
 import { scopedList, type ListPage } from '../file-lists.js'
 import { ObjectScope, viewerOf } from '../file-ownership.js'

@@ -4,15 +4,15 @@ import { asGatewayError, GatewayError } from '../../../core/errors.js'
 import { setErrorHeaders } from '../../errors.js'
 import type { ChatRequest, ChatResponse } from '../../../core/schemas/index.js'
 import {
-  standInCallSignatures,
   anthropicToChat,
   chatToAnthropicMessage,
   estimatePromptTokens,
+  standInCallSignatures,
   thinkingToEffort,
   toAnthropicError,
   translateChatToAnthropicStream,
   validateMessagesBody,
-} from '../../../integrations/anthropic/index.js'
+} from '../../../integrations/index.js'
 import type { ChatStreamItem, JsonResult, ProviderAdapter } from '../../../core/provider-adapter.js'
 import { relaySse } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
 import { GatewayError, type RequestType } from '../../../core/errors.js'
-import { callBedrockControlPlane, jobPath } from '../../../providers/bedrock/jobs.js'
+import { callBedrockControlPlane, jobPath } from '../../../providers/index.js'
 import type { Attempt, JsonResult } from '../../../core/provider-adapter.js'
 import { ObjectScope, viewerOf } from '../file-ownership.js'
 import { beginRequest, responseHeaders } from '../inference.js'

@@ -6,24 +6,22 @@ import type { ChatRequest, EmbeddingRequest } from '../../../core/schemas/index.
 import {
   anthropicToChat,
   chatToAnthropicMessage,
-  translateChatToAnthropicStream,
-  validateMessagesBody,
-} from '../../../integrations/anthropic/index.js'
-import {
   chatToConverse,
   converseToChat,
   detectInvokeFamily,
   INVOKE_EXCHANGES,
+  type InvokeExchange,
   modelFromPath,
-  StreamMeter,
   standInCallSignatures,
   streamExceptionName,
+  StreamMeter,
   toBedrockError,
+  translateChatToAnthropicStream,
   translateChatToConverseStream,
   validateConverseBody,
-  type InvokeExchange,
-} from '../../../integrations/bedrock/index.js'
-import { encodeEvent, encodeException } from '../../../providers/bedrock/index.js'
+  validateMessagesBody,
+} from '../../../integrations/index.js'
+import { encodeEvent, encodeException } from '../../../providers/index.js'
 import type { ChatStreamItem, ProviderAdapter, StreamResult } from '../../../core/provider-adapter.js'
 import { relaySse } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
 import {
-  cohereThinkingToEffort,
   CohereStreamWriter,
+  cohereThinkingToEffort,
   parseCohereChat,
   parseCohereEmbed,
   parseCohereRerank,
@@ -14,10 +14,10 @@ import {
   toCohereEmbedResponse,
   toCohereError,
   toCohereRerankResponse,
-} from '../../../integrations/cohere/index.js'
+} from '../../../integrations/index.js'
 import type { ChatRequest } from '../../../core/schemas/index.js'
-import { estimateTokens } from '../../../governance/pricing/index.js'
-import { cohereTokenize } from '../../../providers/cohere/index.js'
+import { estimateTokens } from '../../../governance/index.js'
+import { cohereTokenize } from '../../../providers/index.js'
 import type {
   ChatStreamItem,
   JsonResult,

@@ -3,17 +3,17 @@ import type { GatewayContext } from '../../../core/context.js'
 import { GatewayError } from '../../../core/errors.js'
 import { setErrorHeaders } from '../../errors.js'
 import type { ChatRequest, EmbeddingResponse } from '../../../core/schemas/index.js'
-import { estimatePromptTokens } from '../../../integrations/anthropic/index.js'
 import {
   chatToGenerateContent,
+  estimatePromptTokens,
   GEMINI_ONLY_FIELDS,
+  genaiThinkingToEffort,
   genaiToChat,
   genaiToEmbedding,
-  thinkingToEffort,
   toGenAIError,
   translateChatToGenAIStream,
   validateGenerateContentBody,
-} from '../../../integrations/genai/index.js'
+} from '../../../integrations/index.js'
 import type { JsonResult, ProviderAdapter } from '../../../core/provider-adapter.js'
 import { relaySse } from '../../sse.js'
 import { beginRequest, overheadMs, responseHeaders } from '../inference.js'
@@ -119,7 +119,7 @@ async function generate(
   ctx.passthrough = false
   const req = genaiToChat(body, model, true)
   const gc = body.generationConfig ?? {}
-  const effort = thinkingToEffort(gc.thinkingConfig)
+  const effort = genaiThinkingToEffort(gc.thinkingConfig)
   const topK = typeof gc.topK === 'number' ? gc.topK : undefined
   const provider = defaultProviderFor(deps, model, 'gemini')
   try {
@@ -192,7 +192,7 @@ async function countTokens(
   const body = validateGenerateContentBody(inner)
   const ctx = beginRequest(request, reply, 'count_tokens', model, deps.allowDirectKeys())
   const req = genaiToChat(body, model, true)
-  const effort = thinkingToEffort(body.generationConfig?.thinkingConfig)
+  const effort = genaiThinkingToEffort(body.generationConfig?.thinkingConfig)
   let how = 'provider'
   try {
     const result = await deps.gateway.operation(

@@ -1,0 +1,2 @@
+// The HTTP server: createHeimdall, for the CLI.
+export { createHeimdall } from './app.js'
