@@ -54,8 +54,13 @@ export const BUILT_IN_DICTIONARY: PackingDictionary = { id: 0, bytes: BASE_DICTI
 export const DICTIONARY_TABLE_SQL =
   'create table if not exists log_dictionaries (id integer primary key, created_at integer not null, dictionary blob not null)'
 
-/** Most characters of samples a trained dictionary adds to the base: each packing hashes it all. */
-const TRAINED_SAMPLE_CHARS = 4096
+/**
+ * Most characters of samples a trained dictionary adds to the base. Every text packed hashes the
+ * whole dictionary again (zlib sets it after each reset): about 5 µs of the writer thread per log
+ * entry (three texts) for each KiB. 4 KiB cost 58 µs per entry where 2 KiB cost 45 (bench/log-cpu.ts),
+ * the benchmark's rows packing to the same size.
+ */
+const TRAINED_SAMPLE_CHARS = 2048
 const SAMPLE_CHARS = 1024
 
 /** A dictionary of the base and, after it (nearest, so cheapest to refer to), samples of a database's texts. */
