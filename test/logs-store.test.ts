@@ -168,6 +168,7 @@ describe('a log database made by an older version', () => {
       'logs_customer_id_set_idx',
       'logs_errors_idx',
       'logs_model_idx',
+      'logs_routing_rule_id_set_idx',
       'logs_team_id_set_idx',
       'logs_ts_idx',
       'logs_virtual_key_id_set_idx',
