@@ -20,6 +20,8 @@ export interface AsyncJobsTable {
   started_at: string | null
   completed_at: string | null
   expires_at: string | null
+  /** USD, as the synchronous route charged it (x-bifrost-cost-usd); null when it told none. */
+  cost: number | null
 }
 
 /** What a job replays: the synchronous route's body and the caller's headers (see replayHeaders). */
@@ -71,7 +73,7 @@ export class AsyncJobStore {
   /** Records a job's outcome once: answers false when another run recorded it first. */
   async finish(
     id: string,
-    outcome: { status: 'completed' | 'failed'; statusCode: number; response: string },
+    outcome: { status: 'completed' | 'failed'; statusCode: number; response: string; cost?: number },
     ttlSeconds: number,
     now: Date,
   ): Promise<boolean> {
@@ -81,6 +83,7 @@ export class AsyncJobStore {
         status: outcome.status,
         status_code: outcome.statusCode,
         response: outcome.response,
+        cost: outcome.cost ?? null,
         completed_at: now.toISOString(),
         expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
       })
@@ -98,6 +101,41 @@ export class AsyncJobStore {
       .where('id', '=', id)
       .where('status', '=', 'processing')
       .execute()
+  }
+
+  /** A page of jobs, newest first, without their requests and answers (the web UI's list). */
+  async list(q: { status?: AsyncJobStatus; limit: number; offset: number }): Promise<{
+    jobs: Omit<AsyncJobRow, 'request' | 'response' | 'callback_url'>[]
+    total: number
+  }> {
+    let base = this.db.selectFrom('async_jobs')
+    if (q.status) base = base.where('status', '=', q.status)
+    const jobs = await base
+      .select([
+        'id',
+        'status',
+        'request_type',
+        'route',
+        'model',
+        'virtual_key_id',
+        'webhook_endpoint',
+        'result_ttl_seconds',
+        'status_code',
+        'attempts',
+        'created_at',
+        'started_at',
+        'completed_at',
+        'expires_at',
+        'cost',
+      ])
+      .orderBy('created_at', 'desc')
+      .limit(q.limit)
+      .offset(q.offset)
+      .execute()
+    const { n } = await base
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .executeTakeFirstOrThrow()
+    return { jobs, total: Number(n) }
   }
 
   /** Jobs without an outcome, oldest first: what an in-process queue takes up again at start. */

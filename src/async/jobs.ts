@@ -8,6 +8,8 @@ import type { JobQueue } from './queue.js'
 export interface ReplayResult {
   statusCode: number
   body: string
+  /** What the route charged, when it said (x-bifrost-cost-usd). */
+  costUsd?: number
 }
 
 /** Runs a job's request through the synchronous route, as the caller would have. */
@@ -106,6 +108,11 @@ export class AsyncJobs {
     this.sweep.unref()
   }
 
+  /** Every key's jobs, newest first (the management API's list, for operators). */
+  list(q: Parameters<AsyncJobStore['list']>[0]): ReturnType<AsyncJobStore['list']> {
+    return this.opts.store.list(q)
+  }
+
   async submit(job: SubmitJob): Promise<AsyncJobView> {
     if (!this.accepting)
       throw new GatewayError('shutting_down', 'the gateway is shutting down: submit the job again')
@@ -122,6 +129,7 @@ export class AsyncJobs {
         JSON.stringify({ ...job.request, headers: { ...job.request.headers, 'x-request-id': id } }),
       ),
       callback_url: job.callbackUrl ?? null,
+      cost: null,
       webhook_endpoint: job.webhookEndpoint ?? null,
       result_ttl_seconds: job.ttlSeconds,
       status_code: null,
@@ -180,7 +188,7 @@ export class AsyncJobs {
     const status = result.statusCode < 400 ? 'completed' : 'failed'
     const recorded = await this.opts.store.finish(
       id,
-      { status, statusCode: result.statusCode, response: result.body },
+      { status, statusCode: result.statusCode, response: result.body, cost: result.costUsd },
       row.result_ttl_seconds,
       this.now(),
     )

@@ -65,7 +65,8 @@ function injectReplay(app: FastifyInstance): Replay {
       headers: job.headers,
       payload: JSON.stringify(job.body),
     })
-    return { statusCode: res.statusCode, body: res.body }
+    const cost = Number(res.headers['x-bifrost-cost-usd'])
+    return { statusCode: res.statusCode, body: res.body, ...(Number.isFinite(cost) && { costUsd: cost }) }
   }
 }
 

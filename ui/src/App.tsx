@@ -34,12 +34,15 @@ import {
   IconBuilding,
   IconRoute,
   IconGauge,
+  IconHourglass,
+  IconWebhook,
 } from '@tabler/icons-react'
 import { useCallback, useEffect, useState } from 'react'
 import { Link, Navigate, Route, Routes, useLocation } from 'react-router-dom'
 import { get, post } from './api'
 import './contrast.css'
 import { AccessProfilesPage } from './pages/AccessProfiles'
+import { AsyncJobsPage } from './pages/AsyncJobs'
 import { CustomersPage } from './pages/Customers'
 import { DashboardPage } from './pages/Dashboard'
 import { LoginPage } from './pages/Login'
@@ -58,6 +61,7 @@ import { SettingsPage } from './pages/Settings'
 import { TeamsPage } from './pages/Teams'
 import { UsersPage } from './pages/Users'
 import { VirtualKeysPage } from './pages/VirtualKeys'
+import { WebhooksPage } from './pages/Webhooks'
 
 /** The sidebar: one line per page, a real link each (Tab, Enter, open in a new tab, copy its URL). */
 const NAV = [
@@ -74,6 +78,8 @@ const NAV = [
   { to: '/mcp-servers', label: 'MCP', icon: IconPlug },
   { to: '/logs', label: 'Logs', icon: IconList },
   { to: '/mcp-logs', label: 'MCP tool logs', icon: IconTool },
+  { to: '/async-jobs', label: 'Async jobs', icon: IconHourglass },
+  { to: '/webhooks', label: 'Webhooks', icon: IconWebhook },
   { to: '/pricing', label: 'Pricing overrides', icon: IconCurrencyDollar },
   { to: '/playground', label: 'Playground', icon: IconFlask },
   { to: '/settings', label: 'Settings', icon: IconSettings },
@@ -206,6 +212,8 @@ function Shell({ authEnabled, onLogout }: { authEnabled: boolean; onLogout: () =
           <Route path="/mcp-servers" element={<McpPage />} />
           <Route path="/logs" element={<LogsPage />} />
           <Route path="/mcp-logs" element={<McpLogsPage />} />
+          <Route path="/async-jobs" element={<AsyncJobsPage />} />
+          <Route path="/webhooks" element={<WebhooksPage />} />
           <Route path="/pricing" element={<PricingPage />} />
           <Route path="/providers/:name/advanced" element={<ProviderAdvancedPage />} />
           <Route path="/playground" element={<PlaygroundPage />} />

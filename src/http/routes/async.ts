@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { admitJob, type JobAdmissionDeps } from '../../async/index.js'
-import type { AsyncJobs, JobRequest } from '../../async/index.js'
+import type { AsyncJobs, AsyncJobStatus, JobRequest } from '../../async/index.js'
 import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
 import type { CallbackPolicy } from '../../webhooks/index.js'
+import { limitOf } from './webhooks.js'
 
 /** Bifrost's async routes: the synchronous route each replays, and its request type. */
 export const ASYNC_ROUTES: Readonly<Record<string, string>> = {
@@ -128,4 +129,34 @@ export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps):
       return reply.code(view.status === 'pending' || view.status === 'processing' ? 202 : 200).send(view)
     })
   }
+  registerJobList(app, deps)
+}
+
+const JOB_STATUSES = new Set(['pending', 'processing', 'completed', 'failed'])
+
+/**
+ * Heimdall's `GET /api/async/jobs[?status&limit&offset]`: every key's jobs for the operator (the web
+ * UI's jobs page): status, key, model, duration and cost, never the request or the answer.
+ */
+function registerJobList(app: FastifyInstance, deps: AsyncRouteDeps): void {
+  app.get<{ Querystring: { status?: string; limit?: string; offset?: string } }>(
+    '/api/async/jobs',
+    async (request) => {
+      const { status } = request.query
+      if (status !== undefined && !JOB_STATUSES.has(status))
+        throw new GatewayError('invalid_request', 'status must be pending, processing, completed or failed', {
+          param: 'status',
+        })
+      const limit = limitOf(request.query.limit, 50, 1000, 'limit')
+      const offset = limitOf(request.query.offset, 0, 1_000_000_000, 'offset')
+      const page = await deps.jobs.list({ status: status as AsyncJobStatus | undefined, limit, offset })
+      const jobs = page.jobs.map((j) => ({
+        ...j,
+        virtual_key_name: j.virtual_key_id ? deps.state.virtualKey(j.virtual_key_id)?.name : undefined,
+        duration_ms:
+          j.started_at && j.completed_at ? Date.parse(j.completed_at) - Date.parse(j.started_at) : undefined,
+      }))
+      return { jobs, total: page.total, limit, offset }
+    },
+  )
 }

@@ -9,7 +9,8 @@ export interface WebhookRouteDeps {
 
 const STATUSES = new Set(['pending', 'delivered', 'failed'])
 
-function limitOf(raw: string | undefined, fallback: number, max: number, name: string): number {
+/** A whole-number query parameter from 0 to `max`, or `fallback` when absent. */
+export function limitOf(raw: string | undefined, fallback: number, max: number, name: string): number {
   if (raw === undefined || raw === '') return fallback
   const n = Number(raw)
   if (!Number.isInteger(n) || n < 0 || n > max)

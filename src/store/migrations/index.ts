@@ -13,6 +13,7 @@ import { routingRulesMigration } from './011_routing_rules.js'
 import { asyncJobsMigration } from './012_async_jobs.js'
 import { modelLimitsMigration } from './013_model_limits.js'
 import { webhookEndpointsMigration } from './014_webhook_endpoints.js'
+import { asyncJobCostMigration } from './015_async_job_cost.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -34,4 +35,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '012_async_jobs': asyncJobsMigration,
   '013_model_limits': modelLimitsMigration,
   '014_webhook_endpoints': webhookEndpointsMigration,
+  '015_async_job_cost': asyncJobCostMigration,
 }

@@ -1,0 +1,369 @@
+import {
+  Alert,
+  Badge,
+  Button,
+  Checkbox,
+  Code,
+  Group,
+  MultiSelect,
+  SegmentedControl,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core'
+import { useState } from 'react'
+import { del, post, put } from '../api'
+import {
+  act,
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  FormDialog,
+  Loading,
+  PageHeader,
+  WideTable,
+} from '../components'
+import { useSubmit, type Problems } from '../form'
+import { formatDateTime } from '../format'
+import { useApi } from '../hooks'
+
+interface Endpoint {
+  id: string
+  name: string
+  url: string
+  events: string[]
+  allow_private_network: boolean
+  disabled: boolean
+  consecutive_failures: number
+  last_success_at?: string
+  last_failure_at?: string
+}
+interface Delivery {
+  id: string
+  event: string
+  url: string
+  endpoint_id?: string
+  async_job_id?: string
+  status: 'pending' | 'delivered' | 'failed'
+  attempts: number
+  last_status_code?: number
+  last_error?: string
+  created_at: string
+  next_attempt_at?: string
+}
+
+const EVENTS = [
+  'async_job.completed',
+  'async_job.failed',
+  'budget.exhausted',
+  'virtual_key.rotated',
+  'provider.circuit_opened',
+]
+const DELIVERY_COLORS = { pending: 'blue', delivered: 'green', failed: 'red' } as const
+
+/** Webhook endpoints (/api/webhooks) and the delivery log (/api/webhooks/deliveries), with redelivery. */
+export function WebhooksPage() {
+  const endpoints = useApi<{ endpoints: Endpoint[] }>('/api/webhooks')
+  const [editing, setEditing] = useState<Endpoint | 'new'>()
+  /** A secret just made (create, rotate): shown this once. */
+  const [secret, setSecret] = useState<{ name: string; secret: string }>()
+  const list = endpoints.data?.endpoints ?? []
+  const names = new Map(list.map((e) => [e.id, e.name]))
+  return (
+    <>
+      <PageHeader
+        title="Webhooks"
+        description="Endpoints that receive signed events (jobs finished, budgets exhausted, keys rotated, circuits opened), and every delivery with its attempts."
+        actions={<Button onClick={() => setEditing('new')}>Add endpoint</Button>}
+      />
+      {secret && (
+        <Alert
+          color="yellow"
+          mb="md"
+          withCloseButton
+          onClose={() => setSecret(undefined)}
+          title="Signing secret"
+        >
+          <Text size="sm">
+            The signing secret of {secret.name}, shown this once. Verify deliveries with it (Standard
+            Webhooks, HMAC-SHA256).
+          </Text>
+          <Code block mt="xs" data-testid="webhook-secret">
+            {secret.secret}
+          </Code>
+        </Alert>
+      )}
+      <ErrorNote error={endpoints.error} />
+      {!endpoints.data && !endpoints.error && <Loading what="webhook endpoints" />}
+      {endpoints.data && list.length === 0 && (
+        <Empty
+          title="No endpoint yet"
+          hint="Add an endpoint with its URL and the events it should receive."
+        />
+      )}
+      {list.length > 0 && (
+        <WideTable minWidth={760} label="Webhook endpoints">
+          <Table verticalSpacing="sm" highlightOnHover>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Name</Table.Th>
+                <Table.Th>URL</Table.Th>
+                <Table.Th>Events</Table.Th>
+                <Table.Th>State</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {list.map((e) => (
+                <Table.Tr key={e.id} data-testid={`endpoint-${e.name}`}>
+                  <Table.Td fw={500}>{e.name}</Table.Td>
+                  <Table.Td>
+                    <Text size="sm" ff="monospace">
+                      {e.url}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>
+                    <Group gap={4}>
+                      {e.events.map((ev) => (
+                        <Badge key={ev} variant="outline" size="sm">
+                          {ev}
+                        </Badge>
+                      ))}
+                    </Group>
+                  </Table.Td>
+                  <Table.Td>
+                    <Badge
+                      color={e.disabled ? 'gray' : e.consecutive_failures > 0 ? 'orange' : 'green'}
+                      variant="light"
+                    >
+                      {e.disabled
+                        ? 'disabled'
+                        : e.consecutive_failures > 0
+                          ? `failing (${e.consecutive_failures})`
+                          : 'enabled'}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td>
+                    <Group gap={4} wrap="nowrap" justify="flex-end">
+                      <Button size="compact-xs" variant="light" onClick={() => setEditing(e)}>
+                        Edit
+                      </Button>
+                      <ConfirmButton
+                        label="Rotate secret"
+                        color="orange"
+                        question={`Make a new signing secret for ${e.name}? The old one stops verifying at once.`}
+                        onConfirm={() =>
+                          act(async () => {
+                            const r = await post<{ secret: string }>(`/api/webhooks/${e.id}/rotate-secret`)
+                            setSecret({ name: e.name, secret: r.secret })
+                          }, `New secret for ${e.name}`)
+                        }
+                      />
+                      <ConfirmButton
+                        label="Delete"
+                        question={`Delete ${e.name}? Its pending deliveries end failed.`}
+                        onConfirm={() =>
+                          act(() => del(`/api/webhooks/${e.id}`), `${e.name} deleted`, endpoints.reload)
+                        }
+                      />
+                    </Group>
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </WideTable>
+      )}
+      <Deliveries endpointNames={names} />
+      {editing && (
+        <EndpointForm
+          endpoint={editing === 'new' ? undefined : editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={(made) => {
+            if (made) setSecret(made)
+            void endpoints.reload()
+          }}
+        />
+      )}
+    </>
+  )
+}
+
+function Deliveries({ endpointNames }: { endpointNames: Map<string, string> }) {
+  const [status, setStatus] = useState('all')
+  const path = `/api/webhooks/deliveries?limit=100${status === 'all' ? '' : `&status=${status}`}`
+  const { data, error, reload } = useApi<{ deliveries: Delivery[]; total: number }>(path)
+  const rows = data?.deliveries ?? []
+  return (
+    <>
+      <Group justify="space-between" mt="xl" mb="sm">
+        <Title order={3}>Deliveries</Title>
+        <Group gap="sm">
+          <SegmentedControl
+            value={status}
+            onChange={setStatus}
+            data={['all', 'pending', 'delivered', 'failed']}
+            aria-label="Delivery status"
+          />
+          <Button variant="default" onClick={() => void reload()}>
+            Refresh
+          </Button>
+        </Group>
+      </Group>
+      <ErrorNote error={error} />
+      {!data && !error && <Loading what="deliveries" />}
+      {data && rows.length === 0 && (
+        <Empty title="No delivery" hint="Deliveries appear when an event is sent." />
+      )}
+      {rows.length > 0 && (
+        <WideTable minWidth={860} label="Webhook deliveries">
+          <Table verticalSpacing="sm" highlightOnHover>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Created</Table.Th>
+                <Table.Th>Event</Table.Th>
+                <Table.Th>To</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th ta="right">Attempts</Table.Th>
+                <Table.Th>Last answer</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {rows.map((d) => (
+                <Table.Tr key={d.id} data-testid={`delivery-${d.id}`}>
+                  <Table.Td>{formatDateTime(d.created_at, true)}</Table.Td>
+                  <Table.Td>
+                    <Text size="sm">{d.event}</Text>
+                    {d.async_job_id && (
+                      <Text size="xs" c="dimmed" ff="monospace">
+                        job {d.async_job_id}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    <Text size="sm">{(d.endpoint_id && endpointNames.get(d.endpoint_id)) ?? d.url}</Text>
+                  </Table.Td>
+                  <Table.Td>
+                    <Badge color={DELIVERY_COLORS[d.status]} variant="light">
+                      {d.status}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td ta="right">{d.attempts}</Table.Td>
+                  <Table.Td>
+                    <Text size="sm">{d.last_status_code ?? '—'}</Text>
+                    {d.last_error && (
+                      <Text size="xs" c="dimmed">
+                        {d.last_error}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    <Button
+                      size="compact-xs"
+                      variant="light"
+                      onClick={() =>
+                        act(
+                          () => post(`/api/webhooks/deliveries/${d.id}/redeliver`),
+                          'Delivery sent again',
+                          reload,
+                        )
+                      }
+                    >
+                      Redeliver
+                    </Button>
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </WideTable>
+      )}
+    </>
+  )
+}
+
+function EndpointForm({
+  endpoint,
+  onClose,
+  onSaved,
+}: {
+  endpoint?: Endpoint
+  onClose: () => void
+  onSaved: (made?: { name: string; secret: string }) => void
+}) {
+  const [name, setName] = useState(endpoint?.name ?? '')
+  const [url, setUrl] = useState(endpoint?.url ?? '')
+  const [events, setEvents] = useState<string[]>(
+    endpoint?.events ?? ['async_job.completed', 'async_job.failed'],
+  )
+  const [privateNet, setPrivateNet] = useState(endpoint?.allow_private_network ?? false)
+  const [disabled, setDisabled] = useState(endpoint?.disabled ?? false)
+  const validate = (): Problems => ({
+    ...(name.trim() === '' && { name: 'The name must not be empty' }),
+    ...(url.trim() === '' && { url: 'The URL must not be empty' }),
+    ...(events.length === 0 && { events: 'Choose at least one event' }),
+  })
+  const form = useSubmit(['name', 'url', 'events', 'allow_private_network', 'disabled'], validate)
+  const save = () =>
+    form.run(async () => {
+      const body = { name, url, events, allow_private_network: privateNet, disabled }
+      if (endpoint) {
+        await put(`/api/webhooks/${endpoint.id}`, body)
+        onSaved()
+      } else {
+        const made = await post<{ secret: string }>('/api/webhooks', body)
+        onSaved({ name, secret: made.secret })
+      }
+      onClose()
+    })
+  return (
+    <FormDialog
+      onClose={onClose}
+      onSubmit={save}
+      title={endpoint ? `Edit ${endpoint.name}` : 'Add webhook endpoint'}
+    >
+      <Stack>
+        <TextInput
+          label="Name"
+          description="What a job names in its x-bf-async-webhook header"
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={form.errorFor('name')}
+          required
+        />
+        <TextInput
+          label="URL"
+          value={url}
+          onChange={(e) => setUrl(e.currentTarget.value)}
+          error={form.errorFor('url')}
+          required
+        />
+        <MultiSelect
+          label="Events"
+          data={EVENTS}
+          value={events}
+          onChange={setEvents}
+          error={form.errorFor('events')}
+          required
+        />
+        <Checkbox
+          label="Allow loopback and private addresses (in-cluster receivers)"
+          checked={privateNet}
+          onChange={(e) => setPrivateNet(e.currentTarget.checked)}
+        />
+        <Checkbox
+          label="Disabled"
+          checked={disabled}
+          onChange={(e) => setDisabled(e.currentTarget.checked)}
+        />
+        <ErrorNote error={form.general} />
+        <Button type="submit" loading={form.busy}>
+          {endpoint ? 'Save' : 'Add'}
+        </Button>
+      </Stack>
+    </FormDialog>
+  )
+}
