@@ -139,6 +139,41 @@ describe('async inference', () => {
     }
   })
 
+  it('an audio upload (multipart): 202, then 200 with the transcription of the bytes sent', async () => {
+    const media = await startFakeOpenAIWithMedia()
+    const node = await startHeimdall({ providers: { openai: fakeProvider(media.server.url) } })
+    try {
+      const form = new FormData()
+      form.set('model', 'openai/whisper-1')
+      form.set('file', new Blob([Buffer.from('RIFF-fake-audio-bytes')], { type: 'audio/wav' }), 'note.wav')
+      const res = await fetch(`${node.url}/v1/async/audio/transcriptions`, { method: 'POST', body: form })
+      expect(res.status).toBe(202)
+      const job = (await res.json()) as { id: string; request_type: string }
+      expect(job.request_type).toBe('transcription')
+      const done = await outcomeAt(node.url, `/v1/async/audio/transcriptions/${job.id}`)
+      expect(done.status).toBe(200)
+      expect(done.body.result.text).toBe('heard 21 bytes of note.wav: RIFF-fake-audio-bytes')
+      // A form without a model, and a JSON body where an upload is due, are refused at once.
+      const noModel = new FormData()
+      noModel.set('file', new Blob([Buffer.from('x')]), 'x.wav')
+      const missing = await fetch(`${node.url}/v1/async/audio/transcriptions`, {
+        method: 'POST',
+        body: noModel,
+      })
+      expect(missing.status).toBe(400)
+      expect(((await missing.json()) as any).error.param).toBe('model')
+      const json = await fetch(`${node.url}/v1/async/images/edits`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/gpt-image-1', prompt: 'x' }),
+      })
+      expect(json.status).toBe(415)
+    } finally {
+      await node.close()
+      await media.close()
+    }
+  })
+
   it("another key's job, and a job polled without a key, read as not found", async () => {
     const owner = await createKey()
     const other = await createKey()

@@ -28,6 +28,8 @@ export interface AsyncJobsTable {
 export interface JobRequest {
   body: unknown
   headers: Record<string, string>
+  /** A multipart upload (audio, images): its bytes in base64, replayed as sent with its content-type. */
+  raw?: string
 }
 
 export type AsyncJobRow = AsyncJobsTable

@@ -63,7 +63,7 @@ function injectReplay(app: FastifyInstance): Replay {
       method: 'POST',
       url: route,
       headers: job.headers,
-      payload: JSON.stringify(job.body),
+      payload: job.raw === undefined ? JSON.stringify(job.body) : Buffer.from(job.raw, 'base64'),
     })
     const cost = Number(res.headers['x-bifrost-cost-usd'])
     return { statusCode: res.statusCode, body: res.body, ...(Number.isFinite(cost) && { costUsd: cost }) }

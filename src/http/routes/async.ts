@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { admitJob, type JobAdmissionDeps } from '../../async/index.js'
 import type { AsyncJobs, AsyncJobStatus, JobRequest } from '../../async/index.js'
 import { GatewayError } from '../../core/errors.js'
 import { virtualKeyFromHeaders } from '../../core/virtual-keys.js'
 import type { CallbackPolicy } from '../../webhooks/index.js'
+import { acceptMultipart, readForm } from './modalities.js'
 import { limitOf } from './webhooks.js'
 
 /** Bifrost's async routes: the synchronous route each replays, and its request type. */
@@ -14,6 +15,13 @@ export const ASYNC_ROUTES: Readonly<Record<string, string>> = {
   embeddings: 'embedding',
   'images/generations': 'image_generation',
   rerank: 'rerank',
+}
+
+/** The async routes whose body is a multipart upload, kept as its bytes and replayed as sent. */
+export const MULTIPART_ASYNC_ROUTES: Readonly<Record<string, string>> = {
+  'audio/transcriptions': 'transcription',
+  'images/edits': 'image_edit',
+  'images/variations': 'image_variation',
 }
 
 /** Bifrost's header: how long a finished job's result is kept, in seconds. */
@@ -79,48 +87,78 @@ function resultTtl(request: FastifyRequest, fallback: number): number {
   return n
 }
 
+/** A JSON body as it is, or a multipart upload as its bytes (the form read only for `model` and `stream`). */
+async function jobRequestOf(
+  request: FastifyRequest,
+  multipart: boolean,
+): Promise<{ model: unknown; stream: unknown; job: JobRequest }> {
+  const headers = replayHeaders(request)
+  if (!multipart) {
+    const body = request.body
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new GatewayError('invalid_request', 'the request body must be a JSON object')
+    const { model, stream } = body as { model?: unknown; stream?: unknown }
+    return { model, stream, job: { body, headers } }
+  }
+  const form = await readForm(request, 'upload')
+  headers['content-type'] = request.headers['content-type'] as string
+  return {
+    model: form.get('model'),
+    stream: form.get('stream'),
+    job: { body: null, headers, raw: (request.body as Buffer).toString('base64') },
+  }
+}
+
 /** `POST /v1/async/<route>` answers 202 with the job; `GET /v1/async/<route>/{job_id}` polls it. */
 export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps): void {
-  for (const [path, requestType] of Object.entries(ASYNC_ROUTES)) {
-    app.post(`/v1/async/${path}`, async (request, reply) => {
-      const body = request.body
-      if (!body || typeof body !== 'object' || Array.isArray(body))
-        throw new GatewayError('invalid_request', 'the request body must be a JSON object')
-      const { model, stream } = body as { model?: unknown; stream?: unknown }
-      if (typeof model !== 'string' || model === '')
-        throw new GatewayError('model_required', 'model is required', { param: 'model' })
-      if (stream === true)
-        throw new GatewayError(
-          'invalid_request',
-          `stream is not supported for async ${requestType.replace('_', ' ')}s`,
-          {
-            param: 'stream',
-          },
-        )
-      // Who asks first: an unknown key learns nothing about callback rules.
-      const vk = await admitJob(deps, request.headers)
-      const callback = request.headers[CALLBACK_HEADER]
-      const callbackUrl = typeof callback === 'string' && callback !== '' ? callback : undefined
-      if (callbackUrl) await deps.callbacks.check(callbackUrl)
-      const named = request.headers[WEBHOOK_HEADER]
-      const webhookEndpoint = typeof named === 'string' && named.trim() !== '' ? named.trim() : undefined
-      if (webhookEndpoint && !(await deps.webhookEndpointExists(webhookEndpoint)))
-        throw new GatewayError('invalid_request', `webhook endpoint "${webhookEndpoint}" is not registered`, {
-          param: WEBHOOK_HEADER,
-        })
-      const job: JobRequest = { body, headers: replayHeaders(request) }
-      const view = await deps.jobs.submit({
-        route: `/v1/${path}`,
-        requestType,
-        model,
-        virtualKeyId: vk?.id,
-        request: job,
-        ttlSeconds: resultTtl(request, deps.defaultTtlSeconds()),
-        callbackUrl,
-        webhookEndpoint,
-      })
-      return reply.code(202).send(view)
+  const routes = { ...ASYNC_ROUTES, ...MULTIPART_ASYNC_ROUTES }
+  for (const path of Object.keys(MULTIPART_ASYNC_ROUTES))
+    // Uploads are parsed only on these routes, in their own scope, as on the synchronous ones.
+    void app.register(async (scope) => {
+      acceptMultipart(scope)
+      scope.post(`/v1/async/${path}`, (request, reply) => submit(path, request, reply))
     })
+  for (const path of Object.keys(ASYNC_ROUTES))
+    app.post(`/v1/async/${path}`, (request, reply) => submit(path, request, reply))
+
+  async function submit(path: string, request: FastifyRequest, reply: FastifyReply) {
+    const requestType = routes[path]
+    const { model, stream, job } = await jobRequestOf(request, path in MULTIPART_ASYNC_ROUTES)
+    if (typeof model !== 'string' || model === '')
+      throw new GatewayError('model_required', 'model is required', { param: 'model' })
+    if (stream === true || stream === 'true')
+      throw new GatewayError(
+        'invalid_request',
+        `stream is not supported for async ${requestType.replace('_', ' ')}s`,
+        {
+          param: 'stream',
+        },
+      )
+    // Who asks first: an unknown key learns nothing about callback rules.
+    const vk = await admitJob(deps, request.headers)
+    const callback = request.headers[CALLBACK_HEADER]
+    const callbackUrl = typeof callback === 'string' && callback !== '' ? callback : undefined
+    if (callbackUrl) await deps.callbacks.check(callbackUrl)
+    const named = request.headers[WEBHOOK_HEADER]
+    const webhookEndpoint = typeof named === 'string' && named.trim() !== '' ? named.trim() : undefined
+    if (webhookEndpoint && !(await deps.webhookEndpointExists(webhookEndpoint)))
+      throw new GatewayError('invalid_request', `webhook endpoint "${webhookEndpoint}" is not registered`, {
+        param: WEBHOOK_HEADER,
+      })
+    const view = await deps.jobs.submit({
+      route: `/v1/${path}`,
+      requestType,
+      model,
+      virtualKeyId: vk?.id,
+      request: job,
+      ttlSeconds: resultTtl(request, deps.defaultTtlSeconds()),
+      callbackUrl,
+      webhookEndpoint,
+    })
+    return reply.code(202).send(view)
+  }
+
+  for (const [path, requestType] of Object.entries(routes)) {
     app.get<{ Params: { job_id: string } }>(`/v1/async/${path}/:job_id`, async (request, reply) => {
       const value = virtualKeyFromHeaders(request.headers)
       const vk = value === undefined ? undefined : deps.state.virtualKeyByValue(value)

@@ -138,7 +138,7 @@ async function relayMediaStream(
 }
 
 /** The request's multipart form (model set from an Azure deployment path); a broken form is the caller's mistake. */
-async function readForm(request: FastifyRequest, what: string): Promise<FormData> {
+export async function readForm(request: FastifyRequest, what: string): Promise<FormData> {
   const contentType = request.headers['content-type'] ?? ''
   if (!contentType.startsWith('multipart/form-data') || !Buffer.isBuffer(request.body)) {
     throw new GatewayError('unsupported_media_type', `send the ${what} as multipart/form-data`)
