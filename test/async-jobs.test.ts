@@ -139,7 +139,7 @@ describe('async inference', () => {
     }
   })
 
-  it('an audio upload (multipart): 202, then 200 with the transcription of the bytes sent', async () => {
+  it('audio: an upload (multipart) transcribed, and speech kept as its bytes in base64', async () => {
     const media = await startFakeOpenAIWithMedia()
     const node = await startHeimdall({ providers: { openai: fakeProvider(media.server.url) } })
     try {
@@ -153,6 +153,30 @@ describe('async inference', () => {
       const done = await outcomeAt(node.url, `/v1/async/audio/transcriptions/${job.id}`)
       expect(done.status).toBe(200)
       expect(done.body.result.text).toBe('heard 21 bytes of note.wav: RIFF-fake-audio-bytes')
+      // Speech: the audio bytes, in base64, as the synchronous route sends them.
+      const speech = { model: 'openai/tts-1', input: 'hello there', voice: 'alloy' }
+      const spoken = await fetch(`${node.url}/v1/async/audio/speech`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(speech),
+      })
+      expect(spoken.status).toBe(202)
+      const said = await outcomeAt(node.url, `/v1/async/audio/speech/${((await spoken.json()) as any).id}`)
+      const direct = await fetch(`${node.url}/v1/audio/speech`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(speech),
+      })
+      const audio = Buffer.from(await direct.arrayBuffer())
+      expect(audio.length).toBeGreaterThan(0)
+      expect(Buffer.from(said.body.result.audio, 'base64').equals(audio)).toBe(true)
+      const sse = await fetch(`${node.url}/v1/async/audio/speech`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...speech, stream_format: 'sse' }),
+      })
+      expect(sse.status).toBe(400)
+      expect(((await sse.json()) as any).error.param).toBe('stream_format')
       // A form without a model, and a JSON body where an upload is due, are refused at once.
       const noModel = new FormData()
       noModel.set('file', new Blob([Buffer.from('x')]), 'x.wav')

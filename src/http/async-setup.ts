@@ -66,7 +66,10 @@ function injectReplay(app: FastifyInstance): Replay {
       payload: job.raw === undefined ? JSON.stringify(job.body) : Buffer.from(job.raw, 'base64'),
     })
     const cost = Number(res.headers['x-bifrost-cost-usd'])
-    return { statusCode: res.statusCode, body: res.body, ...(Number.isFinite(cost) && { costUsd: cost }) }
+    // An answer in bytes (speech) is kept as Bifrost's speech response: {"audio": "<base64>"}.
+    const bytes = res.statusCode < 400 && !String(res.headers['content-type'] ?? '').includes('json')
+    const body = bytes ? JSON.stringify({ audio: res.rawPayload.toString('base64') }) : res.body
+    return { statusCode: res.statusCode, body, ...(Number.isFinite(cost) && { costUsd: cost }) }
   }
 }
 

@@ -13,6 +13,7 @@ export const ASYNC_ROUTES: Readonly<Record<string, string>> = {
   'chat/completions': 'chat_completion',
   responses: 'responses',
   embeddings: 'embedding',
+  'audio/speech': 'speech',
   'images/generations': 'image_generation',
   rerank: 'rerank',
 }
@@ -126,13 +127,13 @@ export function registerAsyncRoutes(app: FastifyInstance, deps: AsyncRouteDeps):
     const { model, stream, job } = await jobRequestOf(request, path in MULTIPART_ASYNC_ROUTES)
     if (typeof model !== 'string' || model === '')
       throw new GatewayError('model_required', 'model is required', { param: 'model' })
-    if (stream === true || stream === 'true')
+    // Speech streams as SSE when asked with stream_format; a job keeps one answer.
+    const sse = (job.body as { stream_format?: unknown } | null)?.stream_format === 'sse'
+    if (stream === true || stream === 'true' || sse)
       throw new GatewayError(
         'invalid_request',
         `stream is not supported for async ${requestType.replace('_', ' ')}s`,
-        {
-          param: 'stream',
-        },
+        { param: sse ? 'stream_format' : 'stream' },
       )
     // Who asks first: an unknown key learns nothing about callback rules.
     const vk = await admitJob(deps, request.headers)
