@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
@@ -193,5 +195,33 @@ describe.each(backends('mcp-logs'))('MCP tool logs on $kind', (backend) => {
     expect((await api('DELETE', '/api/mcp-logs', { ids: [bad.id] })).status).toBe(200)
     expect((await api('GET', '/api/mcp-logs')).body.pagination.total_count).toBe(3)
     expect((await api('DELETE', '/api/mcp-logs', { ids: 'all' })).status).toBe(400)
+
+    // A tool an MCP client calls directly on /mcp is logged too, under the caller's key.
+    const client = new Client({ name: 'test', version: '1.0.0' })
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${agent.value}` } },
+      }),
+    )
+    try {
+      const answer = await client.callTool({ name: 'everything-echo', arguments: { message: 'over mcp' } })
+      expect(JSON.stringify(answer.content)).toContain('over mcp')
+    } finally {
+      await client.close()
+    }
+    let overMcp: any[] = []
+    for (let i = 0; i < 200 && overMcp.length === 0; i++) {
+      overMcp = (await api('GET', '/api/mcp-logs?content_search=over%20mcp')).body.logs
+      if (overMcp.length === 0) await sleep(25)
+    }
+    expect(overMcp).toHaveLength(1)
+    expect(overMcp[0]).toMatchObject({
+      tool_name: 'echo',
+      server_label: 'everything',
+      status: 'success',
+      virtual_key_id: agent.id,
+      arguments: { message: 'over mcp' },
+    })
+    expect(overMcp[0].llm_request_id).toBeUndefined()
   }, 30_000)
 })

@@ -14,6 +14,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../core/context.js'
 import { asGatewayError, GatewayError } from '../core/errors.js'
+import type { ToolCallRecord } from '../core/tool-calls.js'
 import {
   authenticateVirtualKey,
   isVirtualKeyValue,
@@ -27,6 +28,7 @@ import {
   callIdentity,
   callToolWithDeadline,
   type McpVirtualKey,
+  toolResultText,
 } from './access.js'
 import { listedPrompts, servePromptsAndResources } from './prompts-resources.js'
 import { callerScope, EMPTY_SCOPE, scopedResources, type McpScope } from './scope.js'
@@ -65,6 +67,11 @@ export interface McpServerDeps {
   version?: string
   /** Code mode's script limits (`mcp.tool_manager_config`); Bifrost's defaults otherwise. */
   codeModeLimits?: () => Partial<SandboxLimits>
+  /** Told of each tool call made on /mcp once it ended (code mode's nested calls included), for the MCP tool logs and traces. */
+  onToolCall?: (
+    record: ToolCallRecord,
+    caller: { virtualKeyId?: string; headers: GatewayContext['headers'] },
+  ) => void
 }
 
 /** Whom an OAuth access token was issued for: a virtual key, a user id, or neither. */
@@ -203,11 +210,15 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
   server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
     const caller = callerOf(headersOf(extra))
     const { vk, headers, anonymous } = caller
+    const observe = (record: ToolCallRecord) => deps.onToolCall?.(record, { virtualKeyId: vk?.id, headers })
     if (isCodeModeTool(req.params.name)) {
       const { signal } = extra
       const limits = deps.codeModeLimits?.()
       const ctx = { source: deps.source, vk, headers, anonymous, access: caller.scope, signal, limits }
-      const result = await callCodeModeTool(req.params.name, req.params.arguments ?? {}, ctx)
+      const result = await callCodeModeTool(req.params.name, req.params.arguments ?? {}, {
+        ...ctx,
+        onToolCall: observe,
+      })
       return withAbsoluteLoginLinks(result as CallToolResult, extra)
     }
     let tool: McpTool
@@ -220,8 +231,16 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
     const relay = (method: string, params: Record<string, unknown>) => {
       extra.sendNotification({ method, params } as ServerNotification).catch(() => undefined)
     }
+    const args = req.params.arguments ?? {}
+    const record: ToolCallRecord = {
+      name: tool.toolName,
+      client: tool.client,
+      arguments: args,
+      startNs: process.hrtime.bigint(),
+      endNs: 0n,
+    }
     try {
-      const result = await callToolWithDeadline(deps.source, tool, req.params.arguments ?? {}, {
+      const result = await callToolWithDeadline(deps.source, tool, args, {
         timeoutMs: deps.toolTimeoutMs?.(),
         signal: extra.signal,
         identity: callIdentity(vk, headers),
@@ -233,14 +252,20 @@ function serverFor(deps: McpServerDeps, callerOf: (headers?: GatewayContext['hea
             relay('notifications/message', { ...m })
         },
       })
+      record.result = toolResultText(result)
+      if (result.isError) record.error = record.result
       return withAbsoluteLoginLinks(result as CallToolResult, extra)
     } catch (err) {
       // A failed call is the tool's result, for the model to read, not a protocol error.
+      record.error = asGatewayError(err).message
       const failed: CallToolResult = {
         isError: true,
-        content: [{ type: 'text', text: asGatewayError(err).message }],
+        content: [{ type: 'text', text: record.error }],
       }
       return withAbsoluteLoginLinks(failed, extra)
+    } finally {
+      record.endNs = process.hrtime.bigint()
+      observe(record)
     }
   })
   if (catalog) {

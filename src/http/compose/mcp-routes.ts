@@ -85,6 +85,13 @@ export async function registerMcpParts(base: Base, deps: McpRouteDeps): Promise<
     challenge: (request) => oauthServer.challenge(requestOrigin(request)),
     verifyAccessToken: (token, request) => oauthServer.verifyAccessToken(token, requestOrigin(request)),
     refusedOrigin: (request) => refusedOrigin(request, server.originPolicy),
+    onToolCall: (record, caller) =>
+      app.mcpToolCallObserver?.({
+        record,
+        headers: caller.headers,
+        virtualKey:
+          caller.virtualKeyId === undefined ? undefined : governance.state.virtualKey(caller.virtualKeyId),
+      }),
     virtualMcps: {
       bySlug: (slug) => virtualMcps.bySlug(slug),
       clientId: (name) => manager.list().find((c) => c.config.name === name)?.config.client_id,
