@@ -83,6 +83,8 @@ export class GovernanceHook implements GatewayHook {
   private readonly now: () => number
   /** Budget id -> the end of the window whose exhaustion was told. */
   private readonly toldExhausted = new Map<string, number>()
+  /** Settlements sent and not yet answered. */
+  private readonly settling = new Set<Promise<unknown>>()
 
   constructor(private opts: GovernanceHookOptions) {
     this.ttlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS
@@ -235,8 +237,22 @@ export class GovernanceHook implements GatewayHook {
       p.kind === 'budget' ? cost : p.kind === 'requests' ? 1 : usage.total_tokens,
     )
     const checks = r.planned.map((p) => p.check)
-    await this.opts.counters.settle(r.id, actual, checks).catch(() => undefined)
-    this.opts.onCharged?.(r.planned, actual)
+    // Not awaited: the settlement is sent now (Redis runs a connection's commands in order, so the
+    // caller's next request is checked after it), and the answer does not wait a round trip for
+    // it. Its failures were never the caller's (a lost settle is retried or its hold expires);
+    // drain() lets close wait for the ones still under way.
+    const settled = this.opts.counters
+      .settle(r.id, actual, checks)
+      .catch(() => undefined)
+      .then(() => this.opts.onCharged?.(r.planned, actual))
+      .catch(() => undefined)
+    this.settling.add(settled)
+    void settled.finally(() => this.settling.delete(settled))
+  }
+
+  /** Waits for the settlements still under way (graceful close). */
+  async drain(): Promise<void> {
+    while (this.settling.size > 0) await Promise.allSettled([...this.settling])
   }
 
   private recordCost(ctx: GatewayContext, usage: Usage, estimated: boolean): number {

@@ -161,6 +161,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     async close() {
       unsubscribe()
       offReconnect()
+      await hook.drain()
       await persistence.stop()
     },
   }
