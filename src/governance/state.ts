@@ -12,6 +12,21 @@ export function hashVirtualKey(value: string): string {
   return createHash('sha256').update(value).digest('hex')
 }
 
+/** Hashes of the values seen lately: every governed request looks its key up by hash. */
+const recentHashes = new Map<string, string>()
+const RECENT_HASHES_MAX = 10_000
+
+function cachedHash(value: string): string {
+  let hash = recentHashes.get(value)
+  if (hash === undefined) {
+    // Bounded: a flood of made-up values empties it rather than growing it.
+    if (recentHashes.size >= RECENT_HASHES_MAX) recentHashes.clear()
+    hash = hashVirtualKey(value)
+    recentHashes.set(value, hash)
+  }
+  return hash
+}
+
 /**
  * The governance configuration in memory, as the hot path reads it: virtual keys by the hash of
  * their value, teams and customers by id. Rebuilt whole from the store on every change event;
@@ -80,7 +95,7 @@ export class GovernanceState {
 
   /** A rotated key's previous value also finds it until the rotation cooldown has passed. */
   virtualKeyByValue(value: string, now = Date.now()): VirtualKeyRecord | undefined {
-    const hash = hashVirtualKey(value)
+    const hash = cachedHash(value)
     const vk = this.byHash.get(hash)
     if (vk || this.previous.size === 0) return vk
     const rotated = this.previous.get(hash)
