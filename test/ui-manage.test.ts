@@ -592,7 +592,7 @@ describe('web UI management pages', () => {
     await page.getByTestId('store-Logs store').getByText('connected').waitFor()
     await page.getByTestId('retention').getByText('kept until deleted').waitFor()
     await page.getByLabel('Log retention (days)').fill('0')
-    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('button', { name: 'Save', exact: true }).click()
     await page.getByText('must be a whole number of at least 1').waitFor()
     await page.getByText('Not saved: correct the field marked below.').waitFor()
     expect(
@@ -600,7 +600,7 @@ describe('web UI management pages', () => {
         .log_retention_days,
     ).toBeUndefined()
     await page.getByLabel('Log retention (days)').fill('30')
-    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('button', { name: 'Save', exact: true }).click()
     await page.getByTestId('retention').getByText('30 days').waitFor()
     expect(
       (await admin<{ client_config: Record<string, unknown> }>('GET', '/api/config')).client_config
