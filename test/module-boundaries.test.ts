@@ -82,7 +82,26 @@ describe('module boundaries', () => {
     expect(folders.filter((f) => !ruled.includes(f))).toEqual([])
   })
 
-  it('no file of src/ breaks the table (there is no exception list)', async () => {
-    expect(boundaryErrors(await projectLint.lintFiles(['src']))).toEqual([])
-  }, 120_000)
+  // Linting the whole of src/ here took 45-50 s; `npm run lint` (part of .ci/run) already proves the tree
+  // lints clean. This proves the rule reaches every file and holds on a real one.
+  it('every source file of src/ is under a boundary rule (there is no exception list)', async () => {
+    const files = readdirSync(`${root}src`, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && !f.endsWith('.test.ts'),
+    )
+    expect(files.length).toBeGreaterThan(100)
+    const unruled: string[] = []
+    for (const file of files) {
+      const config = (await projectLint.calculateConfigForFile(`${root}src/${file}`)) as {
+        rules?: Record<string, unknown[]>
+      }
+      const rule = config.rules?.['no-restricted-imports']
+      if (!rule || ![2, 'error'].includes(rule[0] as number | string)) unruled.push(file)
+    }
+    expect(unruled).toEqual([])
+  })
+
+  it('a real file importing three other folders and the logger lints clean under the table', async () => {
+    // governance/runtime.ts imports core, store, cluster and observability/logger.js.
+    expect(boundaryErrors(await projectLint.lintFiles(['src/governance/runtime.ts']))).toEqual([])
+  })
 })
