@@ -114,6 +114,15 @@ export interface BudgetRow extends OwnerColumns {
   calendar_aligned: number
   last_reset: string
   current_usage: number
+  /** Added by 016_budget_overrides: an amount added to max_limit (Bifrost's budget override). */
+  override_amount?: number
+  /** `cycles`, `forever`, or null: no override. */
+  override_mode?: string | null
+  override_cycles_total?: number
+  /** ISO start of the window the `cycles` override was granted in. */
+  override_anchor_reset?: string | null
+  /** ISO end of the last window a `cycles` override covers. */
+  override_expires_at?: string | null
   config_hash: string | null
   created_at: string
   updated_at: string

@@ -14,6 +14,7 @@ import { asyncJobsMigration } from './012_async_jobs.js'
 import { modelLimitsMigration } from './013_model_limits.js'
 import { webhookEndpointsMigration } from './014_webhook_endpoints.js'
 import { asyncJobCostMigration } from './015_async_job_cost.js'
+import { budgetOverridesMigration } from './016_budget_overrides.js'
 
 /**
  * The config store's migrations, applied in the order of their names at every open. Append new
@@ -36,4 +37,5 @@ export const configStoreMigrations: Readonly<Record<string, Migration>> = {
   '013_model_limits': modelLimitsMigration,
   '014_webhook_endpoints': webhookEndpointsMigration,
   '015_async_job_cost': asyncJobCostMigration,
+  '016_budget_overrides': budgetOverridesMigration,
 }
