@@ -1,28 +1,7 @@
 import type { Kysely } from 'kysely'
+import type { AsyncJobsTable, AsyncJobStatus } from '../store/index.js'
 
-export type AsyncJobStatus = 'pending' | 'processing' | 'completed' | 'failed'
-
-export interface AsyncJobsTable {
-  id: string
-  status: AsyncJobStatus
-  request_type: string
-  route: string
-  model: string | null
-  virtual_key_id: string | null
-  request: string
-  callback_url: string | null
-  webhook_endpoint: string | null
-  result_ttl_seconds: number
-  status_code: number | null
-  response: string | null
-  attempts: number
-  created_at: string
-  started_at: string | null
-  completed_at: string | null
-  expires_at: string | null
-  /** USD, as the synchronous route charged it (x-bifrost-cost-usd); null when it told none. */
-  cost: number | null
-}
+export type { AsyncJobStatus } from '../store/index.js'
 
 /** What a job replays: the synchronous route's body and the caller's headers (see replayHeaders). */
 export interface JobRequest {

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import { request } from 'undici'
 import { GatewayError } from '../core/errors.js'
 import type { Logger } from '../observability/logger.js'
+import type { DeliveryStatus, WebhookDeliveriesTable } from '../store/index.js'
 import type { CallbackPolicy } from './callback-policy.js'
 import type { WebhookEndpointRegistry } from './endpoints.js'
 import {
@@ -11,26 +12,6 @@ import {
   WEBHOOK_SIGNATURE_HEADER,
   WEBHOOK_TIMESTAMP_HEADER,
 } from './signature.js'
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
-
-export interface WebhookDeliveriesTable {
-  id: string
-  event: string
-  url: string
-  endpoint_id: string | null
-  async_job_id: string | null
-  payload: string
-  status: DeliveryStatus
-  attempts: number
-  last_status_code: number | null
-  last_error: string | null
-  created_at: string
-  updated_at: string
-  next_attempt_at: string | null
-  /** While an attempt is under way: until when the node making it holds the delivery. */
-  claimed_until: string | null
-}
 
 export interface WebhookEndpoint {
   id: string

@@ -3,7 +3,7 @@ import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migrat
 /**
  * Governance: customers, teams, virtual keys with their provider configs, and the budgets and rate
  * limits those own. A budget or rate limit belongs to exactly one owner, named by one of its owner
- * columns; deleting the owner deletes it. Row types: src/governance/repo/tables.ts.
+ * columns; deleting the owner deletes it. Row types: src/store/tables.ts.
  */
 export const governanceMigration: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {

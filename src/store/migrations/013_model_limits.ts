@@ -6,7 +6,7 @@ import { CONFIG_VERSION_TABLE } from './009_config_version.js'
  * and per provider (provider governance), and the grace period of a rotated virtual key's old
  * value. Model configs and governed providers own budgets and rate limits through two more owner
  * columns of gov_budgets and gov_rate_limits (002_governance). Every node holds them in memory, so
- * a change bumps the config version (009_config_version). Row types: src/governance/repo/tables.ts.
+ * a change bumps the config version (009_config_version). Row types: src/store/tables.ts.
  */
 export const modelLimitsMigration: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {

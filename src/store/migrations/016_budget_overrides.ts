@@ -5,7 +5,7 @@ import { CONFIG_VERSION_TABLE } from './009_config_version.js'
  * Bifrost's budget overrides (`PUT /api/governance/virtual-keys/{vk_id}/budgets/{budget_id}/override`):
  * an amount added to a budget's max_limit for a number of reset windows (`cycles`) or until removed
  * (`forever`). Nodes hold budgets in memory, so a change to these columns bumps the config version
- * as a max_limit change does (009_config_version). Row type: src/governance/repo/tables.ts.
+ * as a max_limit change does (009_config_version). Row type: src/store/tables.ts.
  */
 const COLUMNS = [
   'override_amount',
