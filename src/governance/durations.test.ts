@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { GatewayError } from '../core/errors.js'
 import { currentWindow, parseResetDuration, validateResetDuration, type ResetDuration } from './durations.js'
+import { thrownGatewayError } from '../../test/helpers/gateway-error.js'
 
 const SECOND = 1000
 const MINUTE = 60 * SECOND
@@ -23,16 +24,6 @@ function aligned(text: string, now: number, quarterStartMonth?: number) {
 function rolling(text: string, anchor: number, now: number) {
   const w = currentWindow(parseResetDuration(text), { calendarAligned: false, anchor, now })
   return { start: iso(w.start), end: iso(w.end) }
-}
-
-function thrown(fn: () => unknown): GatewayError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayError)
-    return err as GatewayError
-  }
-  throw new Error('expected an error')
 }
 
 describe('parseResetDuration', () => {
@@ -82,7 +73,7 @@ describe('parseResetDuration', () => {
     'Monthly',
     'never',
   ])('refuses %j with a 400 that names the value and the accepted forms', (text) => {
-    const err = thrown(() => parseResetDuration(text, 'budgets[0].reset_duration'))
+    const err = thrownGatewayError(() => parseResetDuration(text, 'budgets[0].reset_duration'))
     expect(err.code).toBe('invalid_request')
     expect(err.status).toBe(400)
     expect(err.param).toBe('budgets[0].reset_duration')
@@ -93,7 +84,7 @@ describe('parseResetDuration', () => {
 
   it('refuses durations longer than 100 years and names the default param', () => {
     expect(parseResetDuration('100Y').ms).toBe(100 * 365 * DAY)
-    const err = thrown(() => parseResetDuration('101Y'))
+    const err = thrownGatewayError(() => parseResetDuration('101Y'))
     expect(err.param).toBe('reset_duration')
     expect(err.message).toContain('100 years')
     expect(() => parseResetDuration('99999999999999999s')).toThrow(GatewayError)
@@ -113,16 +104,16 @@ describe('validateResetDuration', () => {
   })
 
   it.each(['30s', '1m', '1h'])('refuses calendar alignment with %s, naming the param', (text) => {
-    const err = thrown(() => validateResetDuration(text, true, 'budget.reset_duration'))
+    const err = thrownGatewayError(() => validateResetDuration(text, true, 'budget.reset_duration'))
     expect(err.code).toBe('invalid_request')
     expect(err.param).toBe('budget.reset_duration')
     expect(err.message).toBe('calendar_aligned needs a reset_duration in d, w, M, Q or Y')
   })
 
   it('reports a malformed value under the given param', () => {
-    expect(thrown(() => validateResetDuration('1x', true, 'rate_limit.token_reset_duration')).param).toBe(
-      'rate_limit.token_reset_duration',
-    )
+    expect(
+      thrownGatewayError(() => validateResetDuration('1x', true, 'rate_limit.token_reset_duration')).param,
+    ).toBe('rate_limit.token_reset_duration')
   })
 })
 
@@ -308,7 +299,9 @@ describe('currentWindow, calendar-aligned (UTC)', () => {
 
   it.each(['30s', '1m', '1h', '24h'])('refuses %s with a 400', (text) => {
     const d: ResetDuration = parseResetDuration(text)
-    const err = thrown(() => currentWindow(d, { calendarAligned: true, anchor: 0, now: Date.now() }))
+    const err = thrownGatewayError(() =>
+      currentWindow(d, { calendarAligned: true, anchor: 0, now: Date.now() }),
+    )
     expect(err.code).toBe('invalid_request')
     expect(err.message).toBe('calendar_aligned needs a reset_duration in d, w, M, Q or Y')
   })

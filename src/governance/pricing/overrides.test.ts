@@ -3,6 +3,7 @@ import { GatewayError } from '../../core/errors.js'
 import type { Usage } from '../../core/schemas/index.js'
 import { computeCost } from './cost.js'
 import { applyPricingPatch, PricingOverrides, type PricingOverride } from './overrides.js'
+import { thrownGatewayError } from '../../../test/helpers/gateway-error.js'
 
 const pm = (n: number) => n / 1e6
 const usage = (prompt: number, completion: number): Usage => ({
@@ -23,16 +24,6 @@ function override(fields: Partial<PricingOverride>, input = 1e-6): PricingOverri
     patch: { input_cost_per_token: input },
     ...fields,
   }
-}
-
-function thrown(fn: () => unknown): GatewayError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayError)
-    return err as GatewayError
-  }
-  throw new Error('expected an error')
 }
 
 describe('PricingOverrides.resolve', () => {
@@ -270,7 +261,7 @@ describe('PricingOverrides bookkeeping and validation', () => {
     [{ patch: { input_cost_per_token: '1' as never } }, 'patch.input_cost_per_token'],
     [{ patch: [] as never }, 'patch'],
   ])('refuses %j with a 400 naming %s', (fields, param) => {
-    const err = thrown(() => new PricingOverrides([override(fields)]))
+    const err = thrownGatewayError(() => new PricingOverrides([override(fields)]))
     expect(err.code).toBe('invalid_request')
     expect(err.param).toBe(param)
   })
