@@ -8,6 +8,8 @@ export {
 } from './access-profile-shapes.js'
 export type { AccessProfile, AccessProfileVersion } from './access-profile-shapes.js'
 export { AccessProfileService } from './access-profiles.js'
+export { BudgetOverrideSchema } from './budget-overrides.js'
+export type { BudgetOverrideService } from './budget-overrides.js'
 export { rotationCooldownMs } from './key-values.js'
 export {
   CreateModelConfigSchema,

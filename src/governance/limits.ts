@@ -59,7 +59,7 @@ interface LimitWindow {
 const MAX_WINDOWS = 10_000
 const windows = new Map<string, LimitWindow>()
 
-function computeWindow(
+export function computeWindow(
   duration: string,
   calendarAligned: boolean,
   anchorIso: string | undefined,
@@ -73,6 +73,22 @@ function computeWindow(
   return { ...w, ms: d.ms }
 }
 
+/** Whether the budget's override raises its cap at `now`: `forever`, or `cycles` before its last window ends. */
+export function overrideActive(b: Budget, now: number): boolean {
+  if (b.override_amount === undefined || b.override_amount <= 0) return false
+  if (b.override_mode === 'forever') return true
+  return (
+    b.override_mode === 'cycles' &&
+    b.override_expires_at !== undefined &&
+    now < Date.parse(b.override_expires_at)
+  )
+}
+
+/** Bifrost's EffectiveMaxLimit: max_limit, plus the override's amount while it is active. */
+export function effectiveMaxLimit(b: Budget, now: number): number {
+  return overrideActive(b, now) ? b.max_limit + (b.override_amount ?? 0) : b.max_limit
+}
+
 export function planBudget(b: Budget, scope: Scope, amount: number, now: number): PlannedCheck {
   const w = windowFor(b.reset_duration, b.calendar_aligned, b.last_reset ?? b.created_at, now)
   return {
@@ -80,7 +96,7 @@ export function planBudget(b: Budget, scope: Scope, amount: number, now: number)
       counter: budgetCounter(b.id),
       windowStart: w.start,
       windowMs: w.end - w.start,
-      limit: b.max_limit,
+      limit: effectiveMaxLimit(b, now),
       amount,
     },
     kind: 'budget',

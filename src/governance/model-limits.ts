@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { BudgetOverrideService } from './budget-overrides.js'
 import { checkBudgets, checkRateLimitInput, conflict, invalid, notFound, ownerBudgets } from './checks.js'
 import type { ModelConfig, ProviderGovernance } from './model.js'
 import { applyRateLimit, patchSingleBudget, replaceBudgets } from './nested.js'
@@ -104,6 +105,11 @@ export class ModelLimitsService {
 
   private nowIso(): string {
     return new Date(this.now()).toISOString()
+  }
+
+  /** Budget overrides, written through the same governance transactions. */
+  overrides(): BudgetOverrideService {
+    return new BudgetOverrideService(this.db, this.governance, this.now)
   }
 
   // ---- model configs ----

@@ -20,10 +20,22 @@ export interface Budget {
   team_id?: string | null
   customer_id?: string | null
   provider_config_id?: number | null
+  /** Bifrost's budget override: added to max_limit while active (only present when one is set). */
+  override_amount?: number
+  override_mode?: BudgetOverrideMode
+  /** `cycles`: the windows left, the current one included. */
+  override_cycles_remaining?: number
+  override_cycles_total?: number
+  /** `cycles`: ISO start of the window the override was granted in. */
+  override_anchor_reset?: string
+  /** Heimdall, `cycles`: ISO end of the last window the override covers. */
+  override_expires_at?: string
   config_hash?: string | null
   created_at: string
   updated_at: string
 }
+
+export type BudgetOverrideMode = 'cycles' | 'forever'
 
 export interface RateLimit {
   id: string

@@ -1,4 +1,5 @@
 import type { CounterStore } from '../cluster/index.js'
+import { describeOverride } from './budget-overrides.js'
 import { budgetCounter, rateLimitCounter, windowFor as windowOf } from './limits.js'
 import type { Budget, Customer, RateLimit, Team, VirtualKey } from './model.js'
 
@@ -13,7 +14,9 @@ export class UsageView {
   ) {}
 
   async budget(b: Budget): Promise<void> {
-    const w = windowOf(b.reset_duration, b.calendar_aligned, b.last_reset ?? b.created_at, this.now())
+    const now = this.now()
+    describeOverride(b, now)
+    const w = windowOf(b.reset_duration, b.calendar_aligned, b.last_reset ?? b.created_at, now)
     const { used } = await this.counters.read(budgetCounter(b.id), w.start)
     b.current_usage = used
     b.last_reset = new Date(w.start).toISOString()

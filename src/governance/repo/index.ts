@@ -24,7 +24,7 @@ export {
   type TeamRow,
   type VirtualKeyRow,
 } from './tables.js'
-export { isSubDayDuration, mcpConfigsFromRow } from './rows.js'
+export { budgetFromRow, isSubDayDuration, mcpConfigsFromRow } from './rows.js'
 export * from './write.js'
 export * from './model-limits.js'
 export * from './owners.js'

@@ -52,6 +52,20 @@ function owners(row: OwnerColumns): Partial<OwnerColumns> {
   return out
 }
 
+/** A budget override's columns as Bifrost shows them; nothing when none is set. */
+function overrideFields(row: BudgetRow): Partial<Budget> {
+  const amount = row.override_amount ?? 0
+  if (amount <= 0 || (row.override_mode !== 'cycles' && row.override_mode !== 'forever')) return {}
+  if (row.override_mode === 'forever') return { override_amount: amount, override_mode: 'forever' }
+  return {
+    override_amount: amount,
+    override_mode: 'cycles',
+    override_cycles_total: row.override_cycles_total ?? 0,
+    ...(row.override_anchor_reset && { override_anchor_reset: row.override_anchor_reset }),
+    ...(row.override_expires_at && { override_expires_at: row.override_expires_at }),
+  }
+}
+
 /** `ownerAligned`: the owner (virtual key, team, customer) asks for calendar-aligned resets, which its budgets inherit. */
 export function budgetFromRow(row: BudgetRow, ownerAligned: boolean): Budget {
   return {
@@ -62,6 +76,7 @@ export function budgetFromRow(row: BudgetRow, ownerAligned: boolean): Budget {
     last_reset: row.last_reset,
     current_usage: row.current_usage,
     ...owners(row),
+    ...overrideFields(row),
     config_hash: row.config_hash,
     created_at: row.created_at,
     updated_at: row.updated_at,

@@ -1,5 +1,5 @@
 import type { CounterStore } from '../../cluster/index.js'
-import { budgetCounter, rateLimitCounter, windowFor } from '../limits.js'
+import { budgetCounter, effectiveMaxLimit, rateLimitCounter, windowFor } from '../limits.js'
 import type { Budget, RateLimit, VirtualKeyRecord } from '../model.js'
 import type { GovernanceState } from '../state.js'
 import type { Capacity } from './engine.js'
@@ -37,7 +37,7 @@ export async function readCapacity(
     const w = windowFor(b.reset_duration, b.calendar_aligned, b.last_reset ?? b.created_at, now)
     reads.push(
       counters.read(budgetCounter(b.id), w.start).then((u) => {
-        out.budget_used = Math.max(out.budget_used, percent(u.used, b.max_limit))
+        out.budget_used = Math.max(out.budget_used, percent(u.used, effectiveMaxLimit(b, now)))
       }),
     )
   }

@@ -10,6 +10,7 @@ import {
   UpdateProviderGovernanceSchema,
 } from '../../governance/index.js'
 import { compileValidator } from '../validate.js'
+import { registerBudgetOverrideRoutes } from './budget-overrides.js'
 import { queryFlag, queryText } from './governance.js'
 
 /** Live counter figures for budgets and rate limits (governance's UsageView). */
@@ -45,6 +46,8 @@ export function registerModelLimitRoutes(
     }
     return owner
   }
+
+  registerBudgetOverrideRoutes(app, modelLimits.overrides(), usage)
 
   app.get('/api/governance/model-configs', async (request) => {
     const q = request.query
