@@ -22,7 +22,11 @@ export function formatMoney(n: number | undefined | null): string {
   return `${sign}$${a.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`
 }
 
-/** Money on a chart axis, short enough for a narrow card: `$0`, `$2e-6`, `$0.004`, `$1.20`, `$12`, `$1.2k`. */
+/**
+ * Money on a chart axis, short enough for a narrow card: `$0`, `$0.000002`, `$0.0045`, `$1.20`, `$12`,
+ * `$1.2k`. Below a cent, two significant digits written out in full: a reader compares `$0.00001`
+ * with `$0.0001` at a glance, not `$1e-5` with `$1e-4`.
+ */
 export function formatMoneyShort(n: number | undefined | null): string {
   if (absent(n)) return EMPTY
   const a = Math.abs(n)
@@ -31,8 +35,7 @@ export function formatMoneyShort(n: number | undefined | null): string {
   if (a >= 1000) return `${sign}$${formatCompact(a)}`
   if (a >= 10) return `${sign}$${Math.round(a)}`
   if (a >= 0.01) return `${sign}$${a.toFixed(2)}`
-  if (a >= 0.001) return `${sign}$${Number(a.toPrecision(1))}`
-  return `${sign}$${a.toExponential(0)}`
+  return `${sign}$${a.toLocaleString('en-US', { maximumSignificantDigits: 2 })}`
 }
 
 /** A count with thousands separators: `12,345`. */

@@ -1,27 +1,17 @@
-import {
-  Badge,
-  Button,
-  Divider,
-  Group,
-  Stack,
-  Switch,
-  Table,
-  TagsInput,
-  Text,
-  TextInput,
-} from '@mantine/core'
+import { Badge, Button, Divider, Group, Stack, Switch, TagsInput, Text, TextInput } from '@mantine/core'
 import { useState } from 'react'
-import { del, post, put } from '../api'
+import { put } from '../api'
+import { FormDialog, PageHeader } from '../components'
 import {
-  act,
-  ConfirmButton,
-  Empty,
-  ErrorNote,
-  FormDialog,
-  Loading,
-  PageHeader,
-  WideTable,
-} from '../components'
+  ActiveToggle,
+  DeleteButton,
+  ListTable,
+  RowButton,
+  saveItem,
+  SubmitFooter,
+  useEditor,
+  type Column,
+} from '../list-page'
 import { formatMoney } from '../format'
 import { useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
@@ -52,110 +42,85 @@ interface Profile {
 
 export function AccessProfilesPage() {
   const { data, error, reload } = useApi<{ access_profiles: Profile[] }>('/api/access-profiles?limit=1000')
-  const [editing, setEditing] = useState<Profile | 'new'>()
-  const profiles = data?.access_profiles ?? []
+  const editor = useEditor<Profile>()
   return (
     <>
       <PageHeader
         title="Access profiles"
         description="Reusable sets of providers, models, budgets and limits; each user given a profile gets a key made from it."
-        actions={<Button onClick={() => setEditing('new')}>Create access profile</Button>}
+        actions={<Button onClick={editor.create}>Create access profile</Button>}
       />
-      <ErrorNote error={error} />
-      {!data && !error && <Loading what="access profiles" />}
-      {data && profiles.length === 0 && (
-        <Empty
-          title="No access profile yet"
-          hint="Create one with the providers and budget a group of people should have, then assign it to users."
-        />
-      )}
-      {profiles.length > 0 && (
-        <WideTable minWidth={700} label="Access profiles">
-          <Table verticalSpacing="sm" highlightOnHover>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Providers</Table.Th>
-                <Table.Th>Budgets</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {profiles.map((p) => (
-                <Table.Tr key={p.id} data-testid={`profile-${p.name}`}>
-                  <Table.Td>
-                    <Text fw={500}>{p.name}</Text>
-                    <Text size="xs" c="dimmed">
-                      {p.description || 'no description'} · version {p.version}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">
-                      {p.provider_configs
-                        .map(
-                          (c) =>
-                            `${c.provider_name}: ${c.all_models_allowed ? '*' : c.allowed_models.join(', ')}`,
-                        )
-                        .join(' · ') || '—'}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">
-                      {p.budgets
-                        .map((b) => `${formatMoney(b.max_limit)} / ${b.reset_duration}`)
-                        .join(' · ') || '—'}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Badge color={p.is_active ? 'green' : 'gray'}>
-                      {p.is_active ? 'active' : 'inactive'}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap={4} wrap="nowrap" justify="flex-end">
-                      <Button size="compact-xs" variant="light" onClick={() => setEditing(p)}>
-                        Edit
-                      </Button>
-                      <Button
-                        size="compact-xs"
-                        variant="default"
-                        onClick={() =>
-                          act(
-                            () =>
-                              put(`/api/access-profiles/${p.id}/${p.is_active ? 'deactivate' : 'activate'}`),
-                            p.is_active ? 'Profile deactivated' : 'Profile activated',
-                            reload,
-                          )
-                        }
-                      >
-                        {p.is_active ? 'Deactivate' : 'Activate'}
-                      </Button>
-                      <ConfirmButton
-                        label="Delete"
-                        question={`Delete ${p.name}? The keys it issued to users are deleted too.`}
-                        onConfirm={() =>
-                          act(() => del(`/api/access-profiles/${p.id}`), `${p.name} deleted`, reload)
-                        }
-                      />
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
-      {editing && (
-        <ProfileForm
-          profile={editing === 'new' ? undefined : editing}
-          onClose={() => setEditing(undefined)}
-          onSaved={reload}
-        />
-      )}
+      <ListTable
+        rows={data?.access_profiles}
+        error={error}
+        what="access profiles"
+        empty={{
+          title: 'No access profile yet',
+          hint: 'Create one with the providers and budget a group of people should have, then assign it to users.',
+        }}
+        label="Access profiles"
+        minWidth={700}
+        rowKey={(p) => p.id}
+        rowTestId={(p) => `profile-${p.name}`}
+        columns={COLUMNS}
+        actions={(p) => (
+          <>
+            <RowButton label="Edit" onClick={() => editor.edit(p)} />
+            <ActiveToggle
+              active={p.is_active}
+              what="Profile"
+              request={() => put(`/api/access-profiles/${p.id}/${p.is_active ? 'deactivate' : 'activate'}`)}
+              reload={reload}
+            />
+            <DeleteButton
+              path={`/api/access-profiles/${p.id}`}
+              question={`Delete ${p.name}? The keys it issued to users are deleted too.`}
+              done={`${p.name} deleted`}
+              reload={reload}
+            />
+          </>
+        )}
+      />
+      {editor.open && <ProfileForm profile={editor.item} onClose={editor.close} onSaved={reload} />}
     </>
   )
 }
+
+const COLUMNS: Column<Profile>[] = [
+  {
+    header: 'Name',
+    cell: (p) => (
+      <>
+        <Text fw={500}>{p.name}</Text>
+        <Text size="xs" c="dimmed">
+          {p.description || 'no description'} · version {p.version}
+        </Text>
+      </>
+    ),
+  },
+  {
+    header: 'Providers',
+    cell: (p) => (
+      <Text size="sm">
+        {p.provider_configs
+          .map((c) => `${c.provider_name}: ${c.all_models_allowed ? '*' : c.allowed_models.join(', ')}`)
+          .join(' · ') || '—'}
+      </Text>
+    ),
+  },
+  {
+    header: 'Budgets',
+    cell: (p) => (
+      <Text size="sm">
+        {p.budgets.map((b) => `${formatMoney(b.max_limit)} / ${b.reset_duration}`).join(' · ') || '—'}
+      </Text>
+    ),
+  },
+  {
+    header: 'Status',
+    cell: (p) => <Badge color={p.is_active ? 'green' : 'gray'}>{p.is_active ? 'active' : 'inactive'}</Badge>,
+  },
+]
 
 function ProfileForm({
   profile,
@@ -203,8 +168,7 @@ function ProfileForm({
         budgets: budgetBodies(budgets),
         rate_limit: rateLimitBody(rate),
       }
-      if (profile) await put(`/api/access-profiles/${profile.id}`, body)
-      else await post('/api/access-profiles', body)
+      await saveItem('/api/access-profiles', profile?.id, body)
       onSaved()
       onClose()
     })
@@ -265,11 +229,7 @@ function ProfileForm({
           error={form.errorFor('rate_limit')}
           errorFor={form.errorFor}
         />
-        {form.summary && <ErrorNote error={form.summary} />}
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          {profile ? 'Save' : 'Create'}
-        </Button>
+        <SubmitFooter form={form} label={profile ? 'Save' : 'Create'} />
       </Stack>
     </FormDialog>
   )

@@ -1,8 +1,9 @@
-import { Badge, Button, Group, Pagination, SegmentedControl, Table, Text } from '@mantine/core'
+import { Badge, Button, SegmentedControl, Text } from '@mantine/core'
 import { useState } from 'react'
-import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
+import { PageHeader } from '../components'
 import { formatDateTime, formatMoney, formatMs } from '../format'
 import { useApi } from '../hooks'
+import { ListTable, Pages, type Column } from '../list-page'
 
 interface Job {
   id: string
@@ -37,8 +38,6 @@ export function AsyncJobsPage() {
   const q = new URLSearchParams({ limit: String(PAGE), offset: String((page - 1) * PAGE) })
   if (status !== 'all') q.set('status', status)
   const { data, error, reload } = useApi<JobList>(`/api/async/jobs?${q}`)
-  const jobs = data?.jobs ?? []
-  const pages = Math.ceil((data?.total ?? 0) / PAGE)
   return (
     <>
       <PageHeader
@@ -60,64 +59,59 @@ export function AsyncJobsPage() {
         data={['all', 'pending', 'processing', 'completed', 'failed']}
         aria-label="Job status"
       />
-      <ErrorNote error={error} />
-      {!data && !error && <Loading what="jobs" />}
-      {data && jobs.length === 0 && (
-        <Empty
-          title="No job"
-          hint="Jobs appear here when a client POSTs to /v1/async/chat/completions and the like."
-        />
-      )}
-      {jobs.length > 0 && (
-        <WideTable minWidth={820} label="Async jobs">
-          <Table verticalSpacing="sm" highlightOnHover>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Type</Table.Th>
-                <Table.Th>Model</Table.Th>
-                <Table.Th>Virtual key</Table.Th>
-                <Table.Th ta="right">Duration</Table.Th>
-                <Table.Th ta="right">Cost</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {jobs.map((j) => (
-                <Table.Tr key={j.id} data-testid={`job-${j.id}`}>
-                  <Table.Td>
-                    <Text size="sm">{formatDateTime(j.created_at, true)}</Text>
-                    <Text size="xs" c="dimmed" ff="monospace">
-                      {j.id}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Badge color={JOB_COLORS[j.status]} variant="light">
-                      {j.status}
-                      {j.status_code !== null && j.status === 'failed' ? ` ${j.status_code}` : ''}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>{j.request_type}</Table.Td>
-                  <Table.Td>{j.model ?? '—'}</Table.Td>
-                  <Table.Td>{j.virtual_key_name ?? j.virtual_key_id ?? '—'}</Table.Td>
-                  <Table.Td ta="right">
-                    {j.duration_ms === undefined ? '—' : formatMs(j.duration_ms)}
-                  </Table.Td>
-                  <Table.Td ta="right">{j.cost === null ? '—' : formatMoney(j.cost)}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
-      {pages > 1 && (
-        <Group justify="space-between" mt="md">
-          <Text size="sm" c="dimmed">
-            {data!.total} jobs
-          </Text>
-          <Pagination total={pages} value={page} onChange={setPage} />
-        </Group>
-      )}
+      <ListTable
+        rows={data?.jobs}
+        error={error}
+        what="jobs"
+        empty={{
+          title: 'No job',
+          hint: 'Jobs appear here when a client POSTs to /v1/async/chat/completions and the like.',
+        }}
+        label="Async jobs"
+        minWidth={820}
+        rowKey={(j) => j.id}
+        rowTestId={(j) => `job-${j.id}`}
+        columns={COLUMNS}
+      />
+      <Pages
+        total={data?.total ?? 0}
+        pages={Math.ceil((data?.total ?? 0) / PAGE)}
+        page={page}
+        onChange={setPage}
+        noun="jobs"
+      />
     </>
   )
 }
+
+const COLUMNS: Column<Job>[] = [
+  {
+    header: 'Created',
+    cell: (j) => (
+      <>
+        <Text size="sm">{formatDateTime(j.created_at, true)}</Text>
+        <Text size="xs" c="dimmed" ff="monospace">
+          {j.id}
+        </Text>
+      </>
+    ),
+  },
+  {
+    header: 'Status',
+    cell: (j) => (
+      <Badge color={JOB_COLORS[j.status]} variant="light">
+        {j.status}
+        {j.status_code !== null && j.status === 'failed' ? ` ${j.status_code}` : ''}
+      </Badge>
+    ),
+  },
+  { header: 'Type', cell: (j) => j.request_type },
+  { header: 'Model', cell: (j) => j.model ?? '—' },
+  { header: 'Virtual key', cell: (j) => j.virtual_key_name ?? j.virtual_key_id ?? '—' },
+  {
+    header: 'Duration',
+    ta: 'right',
+    cell: (j) => (j.duration_ms === undefined ? '—' : formatMs(j.duration_ms)),
+  },
+  { header: 'Cost', ta: 'right', cell: (j) => (j.cost === null ? '—' : formatMoney(j.cost)) },
+]

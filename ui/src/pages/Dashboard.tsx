@@ -91,6 +91,32 @@ function Chart({ title, children }: { title: string; children: React.ReactNode }
   )
 }
 
+/** Counts stacked per bucket (requests, tokens): a count has no fractions, so its axis ticks on integers. */
+function CountChart({
+  title,
+  data,
+  series,
+}: {
+  title: string
+  data: Record<string, unknown>[]
+  series: { name: string; label?: string; color: string }[]
+}) {
+  return (
+    <Chart title={title}>
+      <BarChart
+        h={220}
+        data={data}
+        dataKey="time"
+        type="stacked"
+        withLegend
+        valueFormatter={formatNumber}
+        yAxisProps={{ tickFormatter: formatCompact, width: 44, allowDecimals: false }}
+        series={series}
+      />
+    </Chart>
+  )
+}
+
 export function DashboardPage() {
   const [range, setRange] = useState('24h')
   const [dimension, setDimension] = useState('provider')
@@ -152,21 +178,14 @@ export function DashboardPage() {
       </SimpleGrid>
       {none && <Empty title="No request in this range" hint="Widen the time range to see older requests." />}
       <SimpleGrid cols={{ base: 1, lg: 2 }} mt="md">
-        <Chart title="Requests">
-          <BarChart
-            h={220}
-            data={series(requests.data)}
-            dataKey="time"
-            type="stacked"
-            withLegend
-            valueFormatter={formatNumber}
-            yAxisProps={{ tickFormatter: formatCompact, width: 44 }}
-            series={[
-              { name: 'success', color: 'teal.6' },
-              { name: 'error', color: 'red.6' },
-            ]}
-          />
-        </Chart>
+        <CountChart
+          title="Requests"
+          data={series(requests.data)}
+          series={[
+            { name: 'success', color: 'teal.6' },
+            { name: 'error', color: 'red.6' },
+          ]}
+        />
         <Chart title="Latency percentiles">
           {/* Straight segments between buckets: a curve would invent peaks between sparse points. */}
           <LineChart
@@ -185,21 +204,14 @@ export function DashboardPage() {
             ]}
           />
         </Chart>
-        <Chart title="Tokens">
-          <BarChart
-            h={220}
-            data={series(tokens.data)}
-            dataKey="time"
-            type="stacked"
-            withLegend
-            valueFormatter={formatNumber}
-            yAxisProps={{ tickFormatter: formatCompact, width: 44 }}
-            series={[
-              { name: 'prompt_tokens', label: 'prompt', color: 'blue.6' },
-              { name: 'completion_tokens', label: 'completion', color: 'cyan.6' },
-            ]}
-          />
-        </Chart>
+        <CountChart
+          title="Tokens"
+          data={series(tokens.data)}
+          series={[
+            { name: 'prompt_tokens', label: 'prompt', color: 'blue.6' },
+            { name: 'completion_tokens', label: 'completion', color: 'cyan.6' },
+          ]}
+        />
         <Chart title="Cost (USD)">
           <BarChart
             h={220}
@@ -207,7 +219,7 @@ export function DashboardPage() {
             dataKey="time"
             withLegend
             valueFormatter={formatMoney}
-            yAxisProps={{ tickFormatter: formatMoneyShort, width: 56 }}
+            yAxisProps={{ tickFormatter: formatMoneyShort, width: 72 }}
             series={[{ name: 'total_cost', label: 'cost', color: 'orange.6' }]}
           />
         </Chart>

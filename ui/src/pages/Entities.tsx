@@ -1,19 +1,10 @@
-import { Anchor, Button, Divider, Group, Select, Stack, Table, Text, TextInput } from '@mantine/core'
+import { Anchor, Button, Divider, Group, Select, Stack, Text, TextInput } from '@mantine/core'
 import { useState } from 'react'
 import { Link } from 'react-router-dom'
-import { del, post, put } from '../api'
-import {
-  act,
-  ConfirmButton,
-  Empty,
-  ErrorNote,
-  FormDialog,
-  Loading,
-  PageHeader,
-  WideTable,
-} from '../components'
+import { FormDialog, PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
+import { DeleteButton, ListTable, RowButton, saveItem, SubmitFooter, useEditor } from '../list-page'
 import {
   budgetBodies,
   budgetDrafts,
@@ -56,8 +47,7 @@ export function OwnerPage({ kind }: { kind: Kind }) {
   // A customer's row lists its teams.
   const teams = useApi<{ teams: Owner[] }>(kind === 'customers' ? '/api/governance/teams' : null)
   const teamsOf = (o: Owner) => (teams.data?.teams ?? []).filter((t) => t.customer_id === o.id)
-  const [editing, setEditing] = useState<Owner | 'new'>()
-  const rows = data?.[kind] ?? []
+  const editor = useEditor<Owner>()
   const keysOf = (o: Owner) =>
     (keys.data?.virtual_keys ?? []).filter((k) => (kind === 'teams' ? k.team_id : k.customer_id) === o.id)
   const title = kind === 'teams' ? 'Teams' : 'Customers'
@@ -66,109 +56,92 @@ export function OwnerPage({ kind }: { kind: Kind }) {
       <PageHeader
         title={title}
         description={`Budgets and rate limits shared by every key of a ${singular}.`}
-        actions={<Button onClick={() => setEditing('new')}>Create {singular}</Button>}
+        actions={<Button onClick={editor.create}>Create {singular}</Button>}
       />
-      <ErrorNote error={error} />
-      {!data && !error && <Loading what={kind} />}
-      {data && rows.length === 0 && (
-        <Empty
-          title={`No ${singular} yet`}
-          hint={`Create a ${singular}, then pick it as the owner of virtual keys.`}
-        />
-      )}
-      {rows.length > 0 && (
-        <WideTable minWidth={kind === 'customers' ? 820 : 700} label={title}>
-          <Table verticalSpacing="sm" highlightOnHover>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                {kind === 'teams' && <Table.Th>Customer</Table.Th>}
-                {kind === 'customers' && <Table.Th>Teams</Table.Th>}
-                <Table.Th>Budget and rate limit</Table.Th>
-                <Table.Th>Virtual keys</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rows.map((r) => {
-                const own = keysOf(r)
-                return (
-                  <Table.Tr key={r.id} data-testid={`${singular}-${r.name}`}>
-                    <Table.Td fw={500}>{r.name}</Table.Td>
-                    {kind === 'teams' && <Table.Td>{r.customer?.name ?? '—'}</Table.Td>}
-                    {kind === 'customers' && (
-                      <Table.Td data-testid="customer-teams">
-                        {teamsOf(r).length === 0 ? (
-                          <Text size="sm" c="dimmed">
-                            none
-                          </Text>
-                        ) : (
-                          <Group gap={6}>
-                            {teamsOf(r).map((t) => (
-                              <Anchor key={t.id} size="sm" component={Link} to="/teams">
-                                {t.name}
-                              </Anchor>
-                            ))}
-                          </Group>
-                        )}
-                      </Table.Td>
-                    )}
-                    <Table.Td miw={230}>
-                      <LimitBars budgets={budgetsOf(r)} rateLimit={r.rate_limit} />
-                    </Table.Td>
-                    <Table.Td>
-                      {own.length === 0 ? (
-                        <Text size="sm" c="dimmed">
-                          none: pick this {singular} when you create or edit a key
-                        </Text>
-                      ) : (
-                        <Group gap={6}>
-                          {own.map((k) => (
-                            <Anchor key={k.id} size="sm" component={Link} to="/virtual-keys">
-                              {k.name}
-                              {!k.is_active && ' (inactive)'}
-                            </Anchor>
-                          ))}
-                        </Group>
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      <Group gap={4} wrap="nowrap">
-                        <Button size="compact-xs" variant="light" onClick={() => setEditing(r)}>
-                          Edit
-                        </Button>
-                        <ConfirmButton
-                          label="Delete"
-                          question={`Delete ${r.name}? Its keys stay, without this ${singular}'s budget.`}
-                          onConfirm={() =>
-                            act(
-                              () => del(`/api/governance/${kind}/${r.id}`),
-                              `${r.name} deleted`,
-                              () => {
-                                void reload()
-                                void keys.reload()
-                              },
-                            )
-                          }
-                        />
-                      </Group>
-                    </Table.Td>
-                  </Table.Tr>
-                )
-              })}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
-      {editing && (
-        <OwnerForm
-          kind={kind}
-          owner={editing === 'new' ? undefined : editing}
-          onClose={() => setEditing(undefined)}
-          onSaved={reload}
-        />
-      )}
+      <ListTable
+        rows={data?.[kind]}
+        error={error}
+        what={kind}
+        empty={{
+          title: `No ${singular} yet`,
+          hint: `Create a ${singular}, then pick it as the owner of virtual keys.`,
+        }}
+        label={title}
+        minWidth={kind === 'customers' ? 820 : 700}
+        rowKey={(r) => r.id}
+        rowTestId={(r) => `${singular}-${r.name}`}
+        columns={[
+          { header: 'Name', fw: 500, cell: (r) => r.name },
+          kind === 'teams'
+            ? { header: 'Customer', cell: (r) => r.customer?.name ?? '—' }
+            : {
+                header: 'Teams',
+                testId: 'customer-teams',
+                cell: (r) => <Links items={teamsOf(r)} to="/teams" />,
+              },
+          {
+            header: 'Budget and rate limit',
+            miw: 230,
+            cell: (r) => <LimitBars budgets={budgetsOf(r)} rateLimit={r.rate_limit} />,
+          },
+          {
+            header: 'Virtual keys',
+            cell: (r) => (
+              <Links
+                items={keysOf(r).map((k) => ({
+                  id: k.id,
+                  name: k.is_active ? k.name : `${k.name} (inactive)`,
+                }))}
+                to="/virtual-keys"
+                none={`none: pick this ${singular} when you create or edit a key`}
+              />
+            ),
+          },
+        ]}
+        actions={(r) => (
+          <>
+            <RowButton label="Edit" onClick={() => editor.edit(r)} />
+            <DeleteButton
+              path={`/api/governance/${kind}/${r.id}`}
+              question={`Delete ${r.name}? Its keys stay, without this ${singular}'s budget.`}
+              done={`${r.name} deleted`}
+              reload={() => {
+                void reload()
+                void keys.reload()
+              }}
+            />
+          </>
+        )}
+      />
+      {editor.open && <OwnerForm kind={kind} owner={editor.item} onClose={editor.close} onSaved={reload} />}
     </>
+  )
+}
+
+/** Links to the page of each named item, or `none` in grey. */
+function Links({
+  items,
+  to,
+  none = 'none',
+}: {
+  items: { id: string; name: string }[]
+  to: string
+  none?: string
+}) {
+  if (items.length === 0)
+    return (
+      <Text size="sm" c="dimmed">
+        {none}
+      </Text>
+    )
+  return (
+    <Group gap={6}>
+      {items.map((i) => (
+        <Anchor key={i.id} size="sm" component={Link} to={to}>
+          {i.name}
+        </Anchor>
+      ))}
+    </Group>
   )
 }
 
@@ -203,8 +176,7 @@ function OwnerForm({
         ...((rateLimit || owner?.rate_limit) && { rate_limit: rateLimit }),
         ...(kind === 'teams' && { customer_id: customer }),
       }
-      if (owner) await put(`/api/governance/${kind}/${owner.id}`, body)
-      else await post(`/api/governance/${kind}`, body)
+      await saveItem(`/api/governance/${kind}`, owner?.id, body)
       onSaved()
       onClose()
     })
@@ -249,11 +221,7 @@ function OwnerForm({
           error={form.errorFor('rate_limit')}
           errorFor={form.errorFor}
         />
-        {form.summary && <ErrorNote error={form.summary} />}
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          {owner ? 'Save' : 'Create'}
-        </Button>
+        <SubmitFooter form={form} label={owner ? 'Save' : 'Create'} />
       </Stack>
     </FormDialog>
   )

@@ -1,18 +1,18 @@
-import { Button, Group, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core'
+import { Button, Group, Select, Stack, Text, TextInput, Title } from '@mantine/core'
 import { useState, type ReactNode } from 'react'
-import { del, post, put } from '../api'
-import {
-  act,
-  ConfirmButton,
-  Empty,
-  ErrorNote,
-  FormDialog,
-  Loading,
-  PageHeader,
-  WideTable,
-} from '../components'
+import { put } from '../api'
+import { FormDialog, PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
+import {
+  DeleteButton,
+  ListTable,
+  RowButton,
+  saveItem,
+  SubmitFooter,
+  useEditor,
+  type Column,
+} from '../list-page'
 import {
   budgetBodies,
   budgetDrafts,
@@ -52,10 +52,10 @@ export function ModelLimitsPage() {
   const governed = useApi<{ providers: ProviderGovernance[] }>('/api/governance/providers')
   const providers = useApi<{ providers: { name: string }[] }>('/api/providers').data?.providers ?? []
   const keys = useApi<{ virtual_keys: { id: string; name: string }[] }>('/api/governance/virtual-keys').data
-  const [editing, setEditing] = useState<ModelConfig | 'new'>()
-  const [provider, setProvider] = useState<ProviderGovernance | 'new'>()
-  const list = configs.data?.model_configs ?? []
-  const limited = governed.data?.providers ?? []
+  const editor = useEditor<ModelConfig>()
+  const providerEditor = useEditor<ProviderGovernance>()
+  const editing = editor.item
+  const provider = providerEditor.item
   return (
     <>
       <PageHeader
@@ -63,164 +63,102 @@ export function ModelLimitsPage() {
         description="Caps on one model (or every model, *) across all traffic or inside one virtual key, and on a whole provider. A request must pass every cap that applies, besides its virtual key's own."
         actions={
           <>
-            <Button onClick={() => setEditing('new')}>Add model limit</Button>
-            <Button variant="default" onClick={() => setProvider('new')}>
+            <Button onClick={editor.create}>Add model limit</Button>
+            <Button variant="default" onClick={providerEditor.create}>
               Limit a provider
             </Button>
           </>
         }
       />
-      <ErrorNote error={configs.error ?? governed.error} />
       <Title order={4} mb="xs">
         Models
       </Title>
-      {configs.loading && !configs.data && <Loading what="model limits" />}
-      {configs.data && list.length === 0 && (
-        <Empty title="No model limit" hint="Every model may be used as much as virtual keys allow." />
-      )}
-      {list.length > 0 && (
-        <WideTable minWidth={760} label="Model limits">
-          <Table verticalSpacing="xs" data-testid="model-limits-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Model</Table.Th>
-                <Table.Th>Applies to</Table.Th>
-                <Table.Th>Usage</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.map((mc) => (
-                <Table.Tr key={mc.id} data-testid="model-limit-row">
-                  <Table.Td>
-                    <Text size="sm" ff="monospace">
-                      {mc.provider ? `${mc.provider}/` : ''}
-                      {mc.model_name}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{SCOPE_LABEL[mc.scope]}</Text>
-                    {mc.scope_id && (
-                      <Text size="xs" c="dimmed">
-                        {mc.scope_name ?? mc.scope_id}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td miw={260}>
-                    <LimitBars budgets={mc.budgets} rateLimit={mc.rate_limit} />
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap="xs" wrap="nowrap">
-                      <Button size="compact-sm" variant="default" onClick={() => setEditing(mc)}>
-                        Edit
-                      </Button>
-                      <ConfirmButton
-                        label="Delete"
-                        question={`Delete the limit on ${mc.model_name}?`}
-                        onConfirm={() =>
-                          act(
-                            () => del(`/api/governance/model-configs/${mc.id}`),
-                            'Model limit deleted',
-                            configs.reload,
-                          )
-                        }
-                      />
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
+      <ListTable
+        rows={configs.data?.model_configs}
+        error={configs.error}
+        what="model limits"
+        empty={{ title: 'No model limit', hint: 'Every model may be used as much as virtual keys allow.' }}
+        label="Model limits"
+        minWidth={760}
+        testId="model-limits-table"
+        dense
+        rowKey={(mc) => mc.id}
+        rowTestId={() => 'model-limit-row'}
+        columns={MODEL_COLUMNS}
+        actions={(mc) => (
+          <>
+            <RowButton label="Edit" onClick={() => editor.edit(mc)} />
+            <DeleteButton
+              path={`/api/governance/model-configs/${mc.id}`}
+              question={`Delete the limit on ${mc.model_name}?`}
+              done="Model limit deleted"
+              reload={configs.reload}
+            />
+          </>
+        )}
+      />
       <Title order={4} mt="xl" mb="xs">
         Providers
       </Title>
-      {governed.data && limited.length === 0 && (
-        <Empty
-          title="No provider limit"
-          hint="Providers are limited only by what virtual keys and models allow."
-        />
-      )}
-      {limited.length > 0 && (
-        <WideTable minWidth={600} label="Provider limits">
-          <Table verticalSpacing="xs" data-testid="provider-limits-table">
-            <Table.Tbody>
-              {limited.map((p) => (
-                <Table.Tr key={p.provider} data-testid="provider-limit-row">
-                  <Table.Td>{p.provider}</Table.Td>
-                  <Table.Td miw={260}>
-                    <LimitBars budgets={p.budgets} rateLimit={p.rate_limit} />
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap="xs" wrap="nowrap">
-                      <Button size="compact-sm" variant="default" onClick={() => setProvider(p)}>
-                        Edit
-                      </Button>
-                      <ConfirmButton
-                        label="Remove"
-                        question={`Remove the limits of ${p.provider}?`}
-                        onConfirm={() =>
-                          act(
-                            () => del(`/api/governance/providers/${p.provider}`),
-                            'Provider limits removed',
-                            governed.reload,
-                          )
-                        }
-                      />
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
-      {editing && (
-        <LimitDialog
-          title={editing === 'new' ? 'Add model limit' : `Edit the limit on ${editing.model_name}`}
-          budgets={editing === 'new' ? [] : editing.budgets}
-          rateLimit={editing === 'new' ? undefined : editing.rate_limit}
-          onClose={() => setEditing(undefined)}
-          initialHead={
-            editing === 'new'
-              ? undefined
-              : { model_name: editing.model_name, provider: editing.provider ?? null }
-          }
-          head={(fields) => (
-            <ModelFields
-              config={editing === 'new' ? undefined : editing}
-              providers={providers}
-              keys={keys?.virtual_keys ?? []}
-              {...fields}
+      <ListTable
+        rows={governed.data?.providers}
+        error={governed.error}
+        what="provider limits"
+        empty={{
+          title: 'No provider limit',
+          hint: 'Providers are limited only by what virtual keys and models allow.',
+        }}
+        label="Provider limits"
+        minWidth={600}
+        testId="provider-limits-table"
+        dense
+        headless
+        rowKey={(p) => p.provider}
+        rowTestId={() => 'provider-limit-row'}
+        columns={PROVIDER_COLUMNS}
+        actions={(p) => (
+          <>
+            <RowButton label="Edit" onClick={() => providerEditor.edit(p)} />
+            <DeleteButton
+              label="Remove"
+              path={`/api/governance/providers/${p.provider}`}
+              question={`Remove the limits of ${p.provider}?`}
+              done="Provider limits removed"
+              reload={governed.reload}
             />
+          </>
+        )}
+      />
+      {editor.open && (
+        <LimitDialog
+          title={editing ? `Edit the limit on ${editing.model_name}` : 'Add model limit'}
+          budgets={editing?.budgets ?? []}
+          rateLimit={editing?.rate_limit}
+          onClose={editor.close}
+          initialHead={editing && { model_name: editing.model_name, provider: editing.provider ?? null }}
+          head={(fields) => (
+            <ModelFields config={editing} providers={providers} keys={keys?.virtual_keys ?? []} {...fields} />
           )}
           save={(limits, head) =>
-            editing === 'new'
-              ? post('/api/governance/model-configs', { ...head, ...limits })
-              : put(`/api/governance/model-configs/${editing.id}`, {
-                  model_name: head.model_name,
-                  provider: head.provider,
-                  ...limits,
-                })
+            saveItem(
+              '/api/governance/model-configs',
+              editing?.id,
+              editing
+                ? { model_name: head.model_name, provider: head.provider, ...limits }
+                : { ...head, ...limits },
+            )
           }
           onDone={configs.reload}
         />
       )}
-      {provider && (
+      {providerEditor.open && (
         <LimitDialog
-          title={provider === 'new' ? 'Limit a provider' : `Limits of ${provider.provider}`}
-          budgets={provider === 'new' ? [] : provider.budgets}
-          rateLimit={provider === 'new' ? undefined : provider.rate_limit}
-          onClose={() => setProvider(undefined)}
-          initialHead={provider === 'new' ? undefined : { provider: provider.provider }}
-          head={(fields) => (
-            <ProviderField
-              current={provider === 'new' ? undefined : provider.provider}
-              providers={providers}
-              {...fields}
-            />
-          )}
+          title={provider ? `Limits of ${provider.provider}` : 'Limit a provider'}
+          budgets={provider?.budgets ?? []}
+          rateLimit={provider?.rate_limit}
+          onClose={providerEditor.close}
+          initialHead={provider && { provider: provider.provider }}
+          head={(fields) => <ProviderField current={provider?.provider} providers={providers} {...fields} />}
           save={(limits, head) =>
             put(`/api/governance/providers/${encodeURIComponent(String(head.provider ?? ''))}`, limits)
           }
@@ -230,6 +168,37 @@ export function ModelLimitsPage() {
     </>
   )
 }
+
+const MODEL_COLUMNS: Column<ModelConfig>[] = [
+  {
+    header: 'Model',
+    cell: (mc) => (
+      <Text size="sm" ff="monospace">
+        {mc.provider ? `${mc.provider}/` : ''}
+        {mc.model_name}
+      </Text>
+    ),
+  },
+  {
+    header: 'Applies to',
+    cell: (mc) => (
+      <>
+        <Text size="sm">{SCOPE_LABEL[mc.scope]}</Text>
+        {mc.scope_id && (
+          <Text size="xs" c="dimmed">
+            {mc.scope_name ?? mc.scope_id}
+          </Text>
+        )}
+      </>
+    ),
+  },
+  { header: 'Usage', miw: 260, cell: (mc) => <LimitBars budgets={mc.budgets} rateLimit={mc.rate_limit} /> },
+]
+
+const PROVIDER_COLUMNS: Column<ProviderGovernance>[] = [
+  { header: 'Provider', cell: (p) => p.provider },
+  { header: 'Usage', miw: 260, cell: (p) => <LimitBars budgets={p.budgets} rateLimit={p.rate_limit} /> },
+]
 
 type Head = Record<string, string | null>
 interface HeadFields {
@@ -376,10 +345,7 @@ function LimitDialog({
           error={form.errorFor('rate_limit')}
           errorFor={form.errorFor}
         />
-        <ErrorNote error={form.summary ?? form.general} />
-        <Button type="submit" loading={form.busy}>
-          Save
-        </Button>
+        <SubmitFooter form={form} label="Save" />
       </Stack>
     </FormDialog>
   )

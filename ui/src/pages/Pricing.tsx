@@ -1,19 +1,11 @@
-import { Badge, Button, Group, NumberInput, Select, Stack, Table, Text, TextInput } from '@mantine/core'
+import { Badge, Button, Group, NumberInput, Select, Stack, Text, TextInput } from '@mantine/core'
 import { useState } from 'react'
-import { del, post } from '../api'
-import {
-  act,
-  ConfirmButton,
-  Empty,
-  ErrorNote,
-  FormDialog,
-  Loading,
-  PageHeader,
-  WideTable,
-} from '../components'
+import { post } from '../api'
+import { ErrorNote, FormDialog, PageHeader } from '../components'
 import { formatDateTime, formatMoney } from '../format'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
+import { DeleteButton, ListTable, SubmitFooter, type Column } from '../list-page'
 
 interface PricingPatch {
   input_cost_per_token?: number | null
@@ -60,17 +52,14 @@ const patchOf = (o: PricingOverride): PricingPatch => {
   return o.pricing_patch ?? {}
 }
 
-const NUM = { ta: 'right' } as const
-
 /** Custom prices (Bifrost's pricing overrides): the costs of matching requests use them from now on. */
 export function PricingPage() {
-  const { data, error, loading, reload } = useApi<{ pricing_overrides: PricingOverride[] }>(
+  const { data, error, reload } = useApi<{ pricing_overrides: PricingOverride[] }>(
     '/api/governance/pricing-overrides',
   )
   const keys = useApi<{ virtual_keys: { id: string; name: string }[] }>('/api/governance/virtual-keys').data
   const keyName = (id?: string | null) => keys?.virtual_keys.find((k) => k.id === id)?.name ?? id
   const [adding, setAdding] = useState(false)
-  const list = data?.pricing_overrides ?? []
   return (
     <>
       <PageHeader
@@ -78,83 +67,69 @@ export function PricingPage() {
         description="Your own prices for some models: negotiated rates, self-hosted models, a customer's price list. The most specific override applies; costs already logged keep theirs."
         actions={<Button onClick={() => setAdding(true)}>Add override</Button>}
       />
-      <ErrorNote error={error} />
-      {loading && !data && <Loading what="pricing overrides" />}
-      {data && list.length === 0 && (
-        <Empty
-          title="No pricing override"
-          hint="Costs come from the bundled price list. Add an override to bill a model at your own rate."
-        />
-      )}
-      {list.length > 0 && (
-        <WideTable minWidth={760} label="Pricing overrides">
-          <Table verticalSpacing="xs" data-testid="pricing-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Applies to</Table.Th>
-                <Table.Th>Models</Table.Th>
-                <Table.Th {...NUM}>Input</Table.Th>
-                <Table.Th {...NUM}>Output</Table.Th>
-                <Table.Th>Updated</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.map((o) => {
-                const p = patchOf(o)
-                return (
-                  <Table.Tr key={o.id} data-testid="pricing-row">
-                    <Table.Td>{o.name ?? '—'}</Table.Td>
-                    <Table.Td>
-                      <Text size="sm">{SCOPE_LABEL[o.scope_kind] ?? o.scope_kind}</Text>
-                      <Text size="xs" c="dimmed">
-                        {[o.provider_id, o.virtual_key_id && keyName(o.virtual_key_id)]
-                          .filter(Boolean)
-                          .join(' · ')}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Group gap={4} wrap="nowrap">
-                        <Text size="sm" ff="monospace">
-                          {o.pattern}
-                        </Text>
-                        {o.match_type === 'wildcard' && (
-                          <Badge size="xs" variant="light">
-                            pattern
-                          </Badge>
-                        )}
-                      </Group>
-                    </Table.Td>
-                    <Table.Td {...NUM}>{perMillion(p.input_cost_per_token)}</Table.Td>
-                    <Table.Td {...NUM}>{perMillion(p.output_cost_per_token)}</Table.Td>
-                    <Table.Td>{formatDateTime(o.updated_at)}</Table.Td>
-                    <Table.Td>
-                      <ConfirmButton
-                        label="Delete"
-                        question={`Delete ${o.name ?? 'this override'}? New requests are billed at list price.`}
-                        onConfirm={() =>
-                          act(
-                            () => del(`/api/governance/pricing-overrides/${o.id}`),
-                            'Override deleted',
-                            reload,
-                          )
-                        }
-                      />
-                    </Table.Td>
-                  </Table.Tr>
-                )
-              })}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
+      <ListTable
+        rows={data?.pricing_overrides}
+        error={error}
+        what="pricing overrides"
+        empty={{
+          title: 'No pricing override',
+          hint: 'Costs come from the bundled price list. Add an override to bill a model at your own rate.',
+        }}
+        label="Pricing overrides"
+        minWidth={760}
+        testId="pricing-table"
+        dense
+        rowKey={(o) => o.id}
+        rowTestId={() => 'pricing-row'}
+        columns={columns(keyName)}
+        actions={(o) => (
+          <DeleteButton
+            path={`/api/governance/pricing-overrides/${o.id}`}
+            question={`Delete ${o.name ?? 'this override'}? New requests are billed at list price.`}
+            done="Override deleted"
+            reload={reload}
+          />
+        )}
+      />
       {adding && (
         <AddOverride keys={keys?.virtual_keys ?? []} onClose={() => setAdding(false)} onDone={reload} />
       )}
     </>
   )
 }
+
+const columns = (keyName: (id?: string | null) => string | null | undefined): Column<PricingOverride>[] => [
+  { header: 'Name', cell: (o) => o.name ?? '—' },
+  {
+    header: 'Applies to',
+    cell: (o) => (
+      <>
+        <Text size="sm">{SCOPE_LABEL[o.scope_kind] ?? o.scope_kind}</Text>
+        <Text size="xs" c="dimmed">
+          {[o.provider_id, o.virtual_key_id && keyName(o.virtual_key_id)].filter(Boolean).join(' · ')}
+        </Text>
+      </>
+    ),
+  },
+  {
+    header: 'Models',
+    cell: (o) => (
+      <Group gap={4} wrap="nowrap">
+        <Text size="sm" ff="monospace">
+          {o.pattern}
+        </Text>
+        {o.match_type === 'wildcard' && (
+          <Badge size="xs" variant="light">
+            pattern
+          </Badge>
+        )}
+      </Group>
+    ),
+  },
+  { header: 'Input', ta: 'right', cell: (o) => perMillion(patchOf(o).input_cost_per_token) },
+  { header: 'Output', ta: 'right', cell: (o) => perMillion(patchOf(o).output_cost_per_token) },
+  { header: 'Updated', cell: (o) => formatDateTime(o.updated_at) },
+]
 
 function AddOverride({
   keys,
@@ -255,10 +230,7 @@ function AddOverride({
           />
         </Group>
         {form.errorFor('pricing_patch') && <ErrorNote error={form.errorFor('pricing_patch')} />}
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          Add
-        </Button>
+        <SubmitFooter form={form} label="Add" />
       </Stack>
     </FormDialog>
   )

@@ -9,7 +9,6 @@ import {
   Select,
   Stack,
   Switch,
-  Table,
   Text,
   Textarea,
   TextInput,
@@ -17,20 +16,19 @@ import {
 } from '@mantine/core'
 import { IconTrash } from '@tabler/icons-react'
 import { useState } from 'react'
-import { del, errorText, post, put } from '../api'
-import {
-  act,
-  ConfirmButton,
-  Empty,
-  ErrorNote,
-  FieldError,
-  FormDialog,
-  Loading,
-  PageHeader,
-  WideTable,
-} from '../components'
+import { errorText, post } from '../api'
+import { ErrorNote, FieldError, FormDialog, PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
+import {
+  DeleteButton,
+  ListTable,
+  RowButton,
+  saveItem,
+  SubmitFooter,
+  useEditor,
+  type Column,
+} from '../list-page'
 
 interface Target {
   provider?: string | null
@@ -77,114 +75,108 @@ const targetText = (t: Target) =>
 
 /** Routing rules (Bifrost's CEL rules): list, create and edit, delete, and try a request against them. */
 export function RoutingRulesPage() {
-  const { data, error, loading, reload } = useApi<{ rules: Rule[] }>('/api/routing/rules')
+  const { data, error, reload } = useApi<{ rules: Rule[] }>('/api/routing/rules')
   const keys = useApi<{ virtual_keys: Named[] }>('/api/governance/virtual-keys').data?.virtual_keys ?? []
   const teams = useApi<{ teams: Named[] }>('/api/governance/teams').data?.teams ?? []
   const customers = useApi<{ customers: Named[] }>('/api/governance/customers').data?.customers ?? []
   const owners: Record<string, Named[]> = { virtual_key: keys, team: teams, customer: customers }
   const ownerName = (r: Rule) => owners[r.scope]?.find((o) => o.id === r.scope_id)?.name ?? r.scope_id
-  const [editing, setEditing] = useState<Rule | 'new' | undefined>()
-  const rules = [...(data?.rules ?? [])].sort((a, b) => a.priority - b.priority)
+  const editor = useEditor<Rule>()
+  const rules = data && [...data.rules].sort((a, b) => a.priority - b.priority)
   return (
     <>
       <PageHeader
         title="Routing rules"
         description="CEL expressions that send matching requests to another provider, model or key. Rules of the virtual key come first, then its team's, its customer's, then global ones; within a scope the lowest priority number first; the first match wins."
-        actions={<Button onClick={() => setEditing('new')}>Add rule</Button>}
+        actions={<Button onClick={editor.create}>Add rule</Button>}
       />
-      <ErrorNote error={error} />
-      {loading && !data && <Loading what="routing rules" />}
-      {data && rules.length === 0 && (
-        <Empty
-          title="No routing rule"
-          hint="Requests go where their model says. Add a rule to route by header, model, key or spend."
-        />
-      )}
-      {rules.length > 0 && (
-        <WideTable minWidth={900} label="Routing rules">
-          <Table verticalSpacing="xs" data-testid="rules-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Priority</Table.Th>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Scope</Table.Th>
-                <Table.Th>When</Table.Th>
-                <Table.Th>Goes to</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rules.map((r) => (
-                <Table.Tr key={r.id} data-testid="rule-row">
-                  <Table.Td>{r.priority}</Table.Td>
-                  <Table.Td>
-                    <Group gap={6}>
-                      <Text size="sm" fw={500}>
-                        {r.name}
-                      </Text>
-                      {!r.enabled && <Badge color="gray">off</Badge>}
-                      {r.chain_rule && <Badge variant="light">chains</Badge>}
-                    </Group>
-                    {r.description && (
-                      <Text size="xs" c="dimmed">
-                        {r.description}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{SCOPE_LABEL[r.scope] ?? r.scope}</Text>
-                    {r.scope_id && (
-                      <Text size="xs" c="dimmed">
-                        {ownerName(r)}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    <Code>{r.cel_expression || 'true'}</Code>
-                  </Table.Td>
-                  <Table.Td>
-                    {r.targets.map((t, i) => (
-                      <Text size="sm" key={i}>
-                        {targetText(t)}
-                        {r.targets.length > 1 && ` (${Math.round(t.weight * 100)}%)`}
-                      </Text>
-                    ))}
-                    {r.fallbacks.length > 0 && (
-                      <Text size="xs" c="dimmed">
-                        then {r.fallbacks.join(', ')}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap="xs" wrap="nowrap">
-                      <Button size="compact-sm" variant="default" onClick={() => setEditing(r)}>
-                        Edit
-                      </Button>
-                      <ConfirmButton
-                        label="Delete"
-                        question={`Delete rule ${r.name}? Requests it routed go where their model says.`}
-                        onConfirm={() => act(() => del(`/api/routing/rules/${r.id}`), 'Rule deleted', reload)}
-                      />
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
+      <ListTable
+        rows={rules}
+        error={error}
+        what="routing rules"
+        empty={{
+          title: 'No routing rule',
+          hint: 'Requests go where their model says. Add a rule to route by header, model, key or spend.',
+        }}
+        label="Routing rules"
+        minWidth={900}
+        testId="rules-table"
+        dense
+        rowKey={(r) => r.id}
+        rowTestId={() => 'rule-row'}
+        columns={columns(ownerName)}
+        actions={(r) => (
+          <>
+            <RowButton label="Edit" onClick={() => editor.edit(r)} />
+            <DeleteButton
+              path={`/api/routing/rules/${r.id}`}
+              question={`Delete rule ${r.name}? Requests it routed go where their model says.`}
+              done="Rule deleted"
+              reload={reload}
+            />
+          </>
+        )}
+      />
       <RuleTester keys={keys} />
-      {editing && (
-        <RuleForm
-          rule={editing === 'new' ? undefined : editing}
-          owners={owners}
-          onClose={() => setEditing(undefined)}
-          onDone={reload}
-        />
-      )}
+      {editor.open && <RuleForm rule={editor.item} owners={owners} onClose={editor.close} onDone={reload} />}
     </>
   )
 }
+
+const columns = (ownerName: (r: Rule) => string | null): Column<Rule>[] => [
+  { header: 'Priority', cell: (r) => r.priority },
+  {
+    header: 'Name',
+    cell: (r) => (
+      <>
+        <Group gap={6}>
+          <Text size="sm" fw={500}>
+            {r.name}
+          </Text>
+          {!r.enabled && <Badge color="gray">off</Badge>}
+          {r.chain_rule && <Badge variant="light">chains</Badge>}
+        </Group>
+        {r.description && (
+          <Text size="xs" c="dimmed">
+            {r.description}
+          </Text>
+        )}
+      </>
+    ),
+  },
+  {
+    header: 'Scope',
+    cell: (r) => (
+      <>
+        <Text size="sm">{SCOPE_LABEL[r.scope] ?? r.scope}</Text>
+        {r.scope_id && (
+          <Text size="xs" c="dimmed">
+            {ownerName(r)}
+          </Text>
+        )}
+      </>
+    ),
+  },
+  { header: 'When', cell: (r) => <Code>{r.cel_expression || 'true'}</Code> },
+  {
+    header: 'Goes to',
+    cell: (r) => (
+      <>
+        {r.targets.map((t, i) => (
+          <Text size="sm" key={i}>
+            {targetText(t)}
+            {r.targets.length > 1 && ` (${Math.round(t.weight * 100)}%)`}
+          </Text>
+        ))}
+        {r.fallbacks.length > 0 && (
+          <Text size="xs" c="dimmed">
+            then {r.fallbacks.join(', ')}
+          </Text>
+        )}
+      </>
+    ),
+  },
+]
 
 function RuleForm({
   rule,
@@ -232,8 +224,7 @@ function RuleForm({
           .map((f) => f.trim())
           .filter(Boolean),
       }
-      if (rule) await put(`/api/routing/rules/${rule.id}`, body)
-      else await post('/api/routing/rules', body)
+      await saveItem('/api/routing/rules', rule?.id, body)
       onDone()
       onClose()
     })
@@ -366,10 +357,7 @@ function RuleForm({
             onChange={(e) => setChain(e.currentTarget.checked)}
           />
         </Group>
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          {rule ? 'Save' : 'Add'}
-        </Button>
+        <SubmitFooter form={form} label={rule ? 'Save' : 'Add'} />
       </Stack>
     </FormDialog>
   )

@@ -1,19 +1,19 @@
-import { Button, Group, Pagination, Stack, Table, Text, TextInput } from '@mantine/core'
-import { useDebouncedValue } from '@mantine/hooks'
+import { Button, Stack, TextInput } from '@mantine/core'
 import { useState } from 'react'
-import { del, post, put } from '../api'
-import {
-  act,
-  ConfirmButton,
-  Empty,
-  ErrorNote,
-  FormDialog,
-  Loading,
-  PageHeader,
-  WideTable,
-} from '../components'
+import { FormDialog, PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
+import {
+  DeleteButton,
+  ListTable,
+  Pages,
+  RowButton,
+  saveItem,
+  SubmitFooter,
+  useEditor,
+  useSearch,
+  type Column,
+} from '../list-page'
 import { UserAccess } from './UserAccess'
 
 interface User {
@@ -32,102 +32,69 @@ interface UserList {
 const PAGE = 20
 
 export function UsersPage() {
-  const [search, setSearch] = useState('')
-  const [debounced] = useDebouncedValue(search, 300)
   const [page, setPage] = useState(1)
+  const { search, box } = useSearch(() => setPage(1))
   const q = new URLSearchParams({ page: String(page), limit: String(PAGE) })
-  if (debounced) q.set('search', debounced)
+  if (search) q.set('search', search)
   const { data, error, reload } = useApi<UserList>(`/api/users?${q}`)
-  const [editing, setEditing] = useState<User | 'new'>()
+  const editor = useEditor<User>()
   const [access, setAccess] = useState<User>()
-  const users = data?.users ?? []
   return (
     <>
       <PageHeader
         title="Users"
         description="People who use the gateway, by email; access profiles give them virtual keys."
-        actions={<Button onClick={() => setEditing('new')}>Create user</Button>}
+        actions={<Button onClick={editor.create}>Create user</Button>}
       />
-      <TextInput
-        placeholder="Search by name or email"
-        value={search}
-        onChange={(e) => {
-          setSearch(e.currentTarget.value)
-          setPage(1)
-        }}
-        maw={320}
-        mb="md"
-        aria-label="Search users"
+      {box('Search users', 'Search by name or email')}
+      <ListTable
+        rows={data?.users}
+        error={error}
+        what="users"
+        empty={
+          search
+            ? { title: 'No user matches', hint: 'Clear the search to see every user.' }
+            : {
+                title: 'No user yet',
+                hint: 'Create a user with their email, then give them an access profile.',
+              }
+        }
+        label="Users"
+        minWidth={560}
+        rowKey={(u) => u.id}
+        rowTestId={(u) => `user-${u.email}`}
+        columns={COLUMNS}
+        actions={(u) => (
+          <>
+            <RowButton label="Access" onClick={() => setAccess(u)} />
+            <RowButton label="Edit" onClick={() => editor.edit(u)} />
+            <DeleteButton
+              path={`/api/users/${u.id}`}
+              question={`Delete ${u.email}? The keys their access profiles issued are deleted too.`}
+              done={`${u.email} deleted`}
+              reload={reload}
+            />
+          </>
+        )}
       />
-      <ErrorNote error={error} />
-      {!data && !error && <Loading what="users" />}
-      {data && users.length === 0 && (
-        <Empty
-          title={debounced ? 'No user matches' : 'No user yet'}
-          hint={
-            debounced
-              ? 'Clear the search to see every user.'
-              : 'Create a user with their email, then give them an access profile.'
-          }
-        />
-      )}
-      {users.length > 0 && (
-        <WideTable minWidth={560} label="Users">
-          <Table verticalSpacing="sm" highlightOnHover>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Email</Table.Th>
-                <Table.Th>Role</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {users.map((u) => (
-                <Table.Tr key={u.id} data-testid={`user-${u.email}`}>
-                  <Table.Td fw={500}>{u.name}</Table.Td>
-                  <Table.Td>{u.email}</Table.Td>
-                  <Table.Td>{u.role?.name ?? '—'}</Table.Td>
-                  <Table.Td>
-                    <Group gap={4} wrap="nowrap" justify="flex-end">
-                      <Button size="compact-xs" variant="light" onClick={() => setAccess(u)}>
-                        Access
-                      </Button>
-                      <Button size="compact-xs" variant="light" onClick={() => setEditing(u)}>
-                        Edit
-                      </Button>
-                      <ConfirmButton
-                        label="Delete"
-                        question={`Delete ${u.email}? The keys their access profiles issued are deleted too.`}
-                        onConfirm={() => act(() => del(`/api/users/${u.id}`), `${u.email} deleted`, reload)}
-                      />
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
-      {(data?.total_pages ?? 0) > 1 && (
-        <Group justify="space-between" mt="md">
-          <Text size="sm" c="dimmed">
-            {data!.total} users
-          </Text>
-          <Pagination total={data!.total_pages} value={page} onChange={setPage} />
-        </Group>
-      )}
+      <Pages
+        total={data?.total ?? 0}
+        pages={data?.total_pages ?? 0}
+        page={page}
+        onChange={setPage}
+        noun="users"
+      />
       {access && <UserAccess user={access} onClose={() => setAccess(undefined)} />}
-      {editing && (
-        <UserForm
-          user={editing === 'new' ? undefined : editing}
-          onClose={() => setEditing(undefined)}
-          onSaved={reload}
-        />
-      )}
+      {editor.open && <UserForm user={editor.item} onClose={editor.close} onSaved={reload} />}
     </>
   )
 }
+
+const COLUMNS: Column<User>[] = [
+  { header: 'Name', fw: 500, cell: (u) => u.name },
+  { header: 'Email', cell: (u) => u.email },
+  { header: 'Role', cell: (u) => u.role?.name ?? '—' },
+]
 
 function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void; onSaved: () => void }) {
   const [name, setName] = useState(user?.name ?? '')
@@ -142,8 +109,7 @@ function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void
   const form = useSubmit(['name', 'email'], validate)
   const save = () =>
     form.run(async () => {
-      if (user) await put(`/api/users/${user.id}`, { name, email })
-      else await post('/api/users', { name, email })
+      await saveItem('/api/users', user?.id, { name, email })
       onSaved()
       onClose()
     })
@@ -167,10 +133,7 @@ function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void
           error={form.errorFor('email')}
           required
         />
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          {user ? 'Save' : 'Create'}
-        </Button>
+        <SubmitFooter form={form} label={user ? 'Save' : 'Create'} />
       </Stack>
     </FormDialog>
   )

@@ -8,26 +8,17 @@ import {
   MultiSelect,
   SegmentedControl,
   Stack,
-  Table,
   Text,
   TextInput,
   Title,
 } from '@mantine/core'
 import { useState } from 'react'
-import { del, post, put } from '../api'
-import {
-  act,
-  ConfirmButton,
-  Empty,
-  ErrorNote,
-  FormDialog,
-  Loading,
-  PageHeader,
-  WideTable,
-} from '../components'
+import { post, put } from '../api'
+import { act, ConfirmButton, FormDialog, PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { formatDateTime } from '../format'
 import { useApi } from '../hooks'
+import { DeleteButton, ListTable, RowButton, SubmitFooter, useEditor, type Column } from '../list-page'
 
 interface Endpoint {
   id: string
@@ -66,17 +57,16 @@ const DELIVERY_COLORS = { pending: 'blue', delivered: 'green', failed: 'red' } a
 /** Webhook endpoints (/api/webhooks) and the delivery log (/api/webhooks/deliveries), with redelivery. */
 export function WebhooksPage() {
   const endpoints = useApi<{ endpoints: Endpoint[] }>('/api/webhooks')
-  const [editing, setEditing] = useState<Endpoint | 'new'>()
+  const editor = useEditor<Endpoint>()
   /** A secret just made (create, rotate): shown this once. */
   const [secret, setSecret] = useState<{ name: string; secret: string }>()
-  const list = endpoints.data?.endpoints ?? []
-  const names = new Map(list.map((e) => [e.id, e.name]))
+  const names = new Map((endpoints.data?.endpoints ?? []).map((e) => [e.id, e.name]))
   return (
     <>
       <PageHeader
         title="Webhooks"
         description="Endpoints that receive signed events (jobs finished, budgets exhausted, keys rotated, circuits opened), and every delivery with its attempts."
-        actions={<Button onClick={() => setEditing('new')}>Add endpoint</Button>}
+        actions={<Button onClick={editor.create}>Add endpoint</Button>}
       />
       {secret && (
         <Alert
@@ -95,92 +85,47 @@ export function WebhooksPage() {
           </Code>
         </Alert>
       )}
-      <ErrorNote error={endpoints.error} />
-      {!endpoints.data && !endpoints.error && <Loading what="webhook endpoints" />}
-      {endpoints.data && list.length === 0 && (
-        <Empty
-          title="No endpoint yet"
-          hint="Add an endpoint with its URL and the events it should receive."
-        />
-      )}
-      {list.length > 0 && (
-        <WideTable minWidth={760} label="Webhook endpoints">
-          <Table verticalSpacing="sm" highlightOnHover>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>URL</Table.Th>
-                <Table.Th>Events</Table.Th>
-                <Table.Th>State</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.map((e) => (
-                <Table.Tr key={e.id} data-testid={`endpoint-${e.name}`}>
-                  <Table.Td fw={500}>{e.name}</Table.Td>
-                  <Table.Td>
-                    <Text size="sm" ff="monospace">
-                      {e.url}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap={4}>
-                      {e.events.map((ev) => (
-                        <Badge key={ev} variant="outline" size="sm">
-                          {ev}
-                        </Badge>
-                      ))}
-                    </Group>
-                  </Table.Td>
-                  <Table.Td>
-                    <Badge
-                      color={e.disabled ? 'gray' : e.consecutive_failures > 0 ? 'orange' : 'green'}
-                      variant="light"
-                    >
-                      {e.disabled
-                        ? 'disabled'
-                        : e.consecutive_failures > 0
-                          ? `failing (${e.consecutive_failures})`
-                          : 'enabled'}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap={4} wrap="nowrap" justify="flex-end">
-                      <Button size="compact-xs" variant="light" onClick={() => setEditing(e)}>
-                        Edit
-                      </Button>
-                      <ConfirmButton
-                        label="Rotate secret"
-                        color="orange"
-                        question={`Make a new signing secret for ${e.name}? The old one stops verifying at once.`}
-                        onConfirm={() =>
-                          act(async () => {
-                            const r = await post<{ secret: string }>(`/api/webhooks/${e.id}/rotate-secret`)
-                            setSecret({ name: e.name, secret: r.secret })
-                          }, `New secret for ${e.name}`)
-                        }
-                      />
-                      <ConfirmButton
-                        label="Delete"
-                        question={`Delete ${e.name}? Its pending deliveries end failed.`}
-                        onConfirm={() =>
-                          act(() => del(`/api/webhooks/${e.id}`), `${e.name} deleted`, endpoints.reload)
-                        }
-                      />
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
+      <ListTable
+        rows={endpoints.data?.endpoints}
+        error={endpoints.error}
+        what="webhook endpoints"
+        empty={{
+          title: 'No endpoint yet',
+          hint: 'Add an endpoint with its URL and the events it should receive.',
+        }}
+        label="Webhook endpoints"
+        minWidth={760}
+        rowKey={(e) => e.id}
+        rowTestId={(e) => `endpoint-${e.name}`}
+        columns={ENDPOINT_COLUMNS}
+        actions={(e) => (
+          <>
+            <RowButton label="Edit" onClick={() => editor.edit(e)} />
+            <ConfirmButton
+              label="Rotate secret"
+              color="orange"
+              question={`Make a new signing secret for ${e.name}? The old one stops verifying at once.`}
+              onConfirm={() =>
+                act(async () => {
+                  const r = await post<{ secret: string }>(`/api/webhooks/${e.id}/rotate-secret`)
+                  setSecret({ name: e.name, secret: r.secret })
+                }, `New secret for ${e.name}`)
+              }
+            />
+            <DeleteButton
+              path={`/api/webhooks/${e.id}`}
+              question={`Delete ${e.name}? Its pending deliveries end failed.`}
+              done={`${e.name} deleted`}
+              reload={endpoints.reload}
+            />
+          </>
+        )}
+      />
       <Deliveries endpointNames={names} />
-      {editing && (
+      {editor.open && (
         <EndpointForm
-          endpoint={editing === 'new' ? undefined : editing}
-          onClose={() => setEditing(undefined)}
+          endpoint={editor.item}
+          onClose={editor.close}
           onSaved={(made) => {
             if (made) setSecret(made)
             void endpoints.reload()
@@ -195,7 +140,6 @@ function Deliveries({ endpointNames }: { endpointNames: Map<string, string> }) {
   const [status, setStatus] = useState('all')
   const path = `/api/webhooks/deliveries?limit=100${status === 'all' ? '' : `&status=${status}`}`
   const { data, error, reload } = useApi<{ deliveries: Delivery[]; total: number }>(path)
-  const rows = data?.deliveries ?? []
   return (
     <>
       <Group justify="space-between" mt="xl" mb="sm">
@@ -212,78 +156,111 @@ function Deliveries({ endpointNames }: { endpointNames: Map<string, string> }) {
           </Button>
         </Group>
       </Group>
-      <ErrorNote error={error} />
-      {!data && !error && <Loading what="deliveries" />}
-      {data && rows.length === 0 && (
-        <Empty title="No delivery" hint="Deliveries appear when an event is sent." />
-      )}
-      {rows.length > 0 && (
-        <WideTable minWidth={860} label="Webhook deliveries">
-          <Table verticalSpacing="sm" highlightOnHover>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Event</Table.Th>
-                <Table.Th>To</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th ta="right">Attempts</Table.Th>
-                <Table.Th>Last answer</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rows.map((d) => (
-                <Table.Tr key={d.id} data-testid={`delivery-${d.id}`}>
-                  <Table.Td>{formatDateTime(d.created_at, true)}</Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{d.event}</Text>
-                    {d.async_job_id && (
-                      <Text size="xs" c="dimmed" ff="monospace">
-                        job {d.async_job_id}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{(d.endpoint_id && endpointNames.get(d.endpoint_id)) ?? d.url}</Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Badge color={DELIVERY_COLORS[d.status]} variant="light">
-                      {d.status}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td ta="right">{d.attempts}</Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{d.last_status_code ?? '—'}</Text>
-                    {d.last_error && (
-                      <Text size="xs" c="dimmed">
-                        {d.last_error}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    <Button
-                      size="compact-xs"
-                      variant="light"
-                      onClick={() =>
-                        act(
-                          () => post(`/api/webhooks/deliveries/${d.id}/redeliver`),
-                          'Delivery sent again',
-                          reload,
-                        )
-                      }
-                    >
-                      Redeliver
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
+      <ListTable
+        rows={data?.deliveries}
+        error={error}
+        what="deliveries"
+        empty={{ title: 'No delivery', hint: 'Deliveries appear when an event is sent.' }}
+        label="Webhook deliveries"
+        minWidth={860}
+        rowKey={(d) => d.id}
+        rowTestId={(d) => `delivery-${d.id}`}
+        columns={deliveryColumns(endpointNames)}
+        actions={(d) => (
+          <RowButton
+            label="Redeliver"
+            onClick={() =>
+              void act(
+                () => post(`/api/webhooks/deliveries/${d.id}/redeliver`),
+                'Delivery sent again',
+                reload,
+              )
+            }
+          />
+        )}
+      />
     </>
   )
 }
+
+const ENDPOINT_COLUMNS: Column<Endpoint>[] = [
+  { header: 'Name', fw: 500, cell: (e) => e.name },
+  {
+    header: 'URL',
+    cell: (e) => (
+      <Text size="sm" ff="monospace">
+        {e.url}
+      </Text>
+    ),
+  },
+  {
+    header: 'Events',
+    cell: (e) => (
+      <Group gap={4}>
+        {e.events.map((ev) => (
+          <Badge key={ev} variant="outline" size="sm">
+            {ev}
+          </Badge>
+        ))}
+      </Group>
+    ),
+  },
+  {
+    header: 'State',
+    cell: (e) => (
+      <Badge color={e.disabled ? 'gray' : e.consecutive_failures > 0 ? 'orange' : 'green'} variant="light">
+        {e.disabled
+          ? 'disabled'
+          : e.consecutive_failures > 0
+            ? `failing (${e.consecutive_failures})`
+            : 'enabled'}
+      </Badge>
+    ),
+  },
+]
+
+const deliveryColumns = (endpointNames: Map<string, string>): Column<Delivery>[] => [
+  { header: 'Created', cell: (d) => formatDateTime(d.created_at, true) },
+  {
+    header: 'Event',
+    cell: (d) => (
+      <>
+        <Text size="sm">{d.event}</Text>
+        {d.async_job_id && (
+          <Text size="xs" c="dimmed" ff="monospace">
+            job {d.async_job_id}
+          </Text>
+        )}
+      </>
+    ),
+  },
+  {
+    header: 'To',
+    cell: (d) => <Text size="sm">{(d.endpoint_id && endpointNames.get(d.endpoint_id)) ?? d.url}</Text>,
+  },
+  {
+    header: 'Status',
+    cell: (d) => (
+      <Badge color={DELIVERY_COLORS[d.status]} variant="light">
+        {d.status}
+      </Badge>
+    ),
+  },
+  { header: 'Attempts', ta: 'right', cell: (d) => d.attempts },
+  {
+    header: 'Last answer',
+    cell: (d) => (
+      <>
+        <Text size="sm">{d.last_status_code ?? '—'}</Text>
+        {d.last_error && (
+          <Text size="xs" c="dimmed">
+            {d.last_error}
+          </Text>
+        )}
+      </>
+    ),
+  },
+]
 
 function EndpointForm({
   endpoint,
@@ -359,10 +336,7 @@ function EndpointForm({
           checked={disabled}
           onChange={(e) => setDisabled(e.currentTarget.checked)}
         />
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          {endpoint ? 'Save' : 'Add'}
-        </Button>
+        <SubmitFooter form={form} label={endpoint ? 'Save' : 'Add'} />
       </Stack>
     </FormDialog>
   )

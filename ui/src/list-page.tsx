@@ -1,0 +1,240 @@
+import { Button, Group, Pagination, Table, Text, TextInput } from '@mantine/core'
+import { useDebouncedValue } from '@mantine/hooks'
+import { useState, type ReactNode } from 'react'
+import { del, post, put } from './api'
+import { act, ConfirmButton, Empty, ErrorNote, Loading, WideTable } from './components'
+import type { useSubmit } from './form'
+
+/** One column of a list: its header (empty for the actions column) and what a row shows in it. */
+export interface Column<T> {
+  header: ReactNode
+  cell: (row: T) => ReactNode
+  ta?: 'right'
+  fw?: number
+  miw?: number
+  testId?: string
+}
+
+/**
+ * The body of every list page: the error banner, the loading line, the empty state, then a table
+ * that scrolls sideways, its rows ending with their actions. `rows` undefined means not loaded yet.
+ */
+export function ListTable<T>({
+  rows,
+  error,
+  what,
+  empty,
+  label,
+  minWidth,
+  columns,
+  rowKey,
+  rowTestId,
+  actions,
+  testId,
+  headless = false,
+  dense = false,
+}: {
+  rows: T[] | undefined
+  error?: string
+  /** What is loading, in words: `Loading access profiles…`. */
+  what: string
+  empty: { title: string; hint: string }
+  /** The table's accessible name (its scrolling region's). */
+  label: string
+  minWidth: number
+  columns: Column<T>[]
+  rowKey: (row: T) => string | number
+  rowTestId: (row: T) => string
+  actions?: (row: T) => ReactNode
+  testId?: string
+  /** Without a header row (a table whose cells name themselves). */
+  headless?: boolean
+  dense?: boolean
+}) {
+  return (
+    <>
+      <ErrorNote error={error} />
+      {!rows && !error && <Loading what={what} />}
+      {rows && rows.length === 0 && <Empty title={empty.title} hint={empty.hint} />}
+      {rows && rows.length > 0 && (
+        <WideTable minWidth={minWidth} label={label}>
+          <Table verticalSpacing={dense ? 'xs' : 'sm'} highlightOnHover data-testid={testId}>
+            {!headless && (
+              <Table.Thead>
+                <Table.Tr>
+                  {columns.map((c, i) => (
+                    <Table.Th key={i} ta={c.ta}>
+                      {c.header}
+                    </Table.Th>
+                  ))}
+                  {actions && <Table.Th />}
+                </Table.Tr>
+              </Table.Thead>
+            )}
+            <Table.Tbody>
+              {rows.map((row) => (
+                <Table.Tr key={rowKey(row)} data-testid={rowTestId(row)}>
+                  {columns.map((c, i) => (
+                    <Table.Td key={i} ta={c.ta} fw={c.fw} miw={c.miw} data-testid={c.testId}>
+                      {c.cell(row)}
+                    </Table.Td>
+                  ))}
+                  {actions && (
+                    <Table.Td>
+                      <Group gap={4} wrap="nowrap" justify="flex-end">
+                        {actions(row)}
+                      </Group>
+                    </Table.Td>
+                  )}
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </WideTable>
+      )}
+    </>
+  )
+}
+
+/** A row's small button (Edit, Access, Redeliver…). */
+export function RowButton({
+  label,
+  onClick,
+  variant = 'light',
+}: {
+  label: string
+  onClick: () => void
+  variant?: 'light' | 'default'
+}) {
+  return (
+    <Button size="compact-xs" variant={variant} onClick={onClick}>
+      {label}
+    </Button>
+  )
+}
+
+/** A row's Delete (or Remove): asks once more, deletes `path`, says `done` and reloads the list. */
+export function DeleteButton({
+  path,
+  question,
+  done,
+  reload,
+  label = 'Delete',
+}: {
+  path: string
+  question: string
+  done: string
+  reload: () => unknown
+  label?: string
+}) {
+  return (
+    <ConfirmButton
+      label={label}
+      question={question}
+      onConfirm={() => void act(() => del(path), done, reload)}
+    />
+  )
+}
+
+/** A row's switch between active and inactive: PUTs what `request` says, then reloads. */
+export function ActiveToggle({
+  active,
+  what,
+  request,
+  reload,
+}: {
+  active: boolean
+  /** `Key`, `Profile`: the notification reads `Key deactivated`. */
+  what: string
+  request: () => Promise<unknown>
+  reload: () => unknown
+}) {
+  return (
+    <RowButton
+      variant="default"
+      label={active ? 'Deactivate' : 'Activate'}
+      onClick={() => void act(request, active ? `${what} deactivated` : `${what} activated`, reload)}
+    />
+  )
+}
+
+/** Which item a list's dialog edits: none (closed), a new one, or an existing one. */
+export function useEditor<T>() {
+  const [state, setState] = useState<{ item?: T }>()
+  return {
+    open: state !== undefined,
+    item: state?.item,
+    create: () => setState({}),
+    edit: (item: T) => setState({ item }),
+    close: () => setState(undefined),
+  }
+}
+
+/** Creates (POST `collection`) or replaces (PUT `collection/id`) one item. */
+export function saveItem<R = unknown>(collection: string, id: string | number | undefined, body: unknown) {
+  return id === undefined ? post<R>(collection, body) : put<R>(`${collection}/${id}`, body)
+}
+
+/** The end of a create/edit dialog: what went wrong as a whole, then its submit button. */
+export function SubmitFooter({
+  form,
+  label,
+}: {
+  form: Pick<ReturnType<typeof useSubmit>, 'summary' | 'general' | 'busy'>
+  label: string
+}) {
+  return (
+    <>
+      {form.summary && <ErrorNote error={form.summary} />}
+      <ErrorNote error={form.general} />
+      <Button type="submit" loading={form.busy}>
+        {label}
+      </Button>
+    </>
+  )
+}
+
+/** A list's search box; the value settles 300 ms after the last key so that typing does not flood the API. */
+export function useSearch(onChange?: () => void) {
+  const [search, setSearch] = useState('')
+  const [settled] = useDebouncedValue(search, 300)
+  const box = (label: string, placeholder: string) => (
+    <TextInput
+      placeholder={placeholder}
+      value={search}
+      onChange={(e) => {
+        setSearch(e.currentTarget.value)
+        onChange?.()
+      }}
+      maw={320}
+      mb="md"
+      aria-label={label}
+    />
+  )
+  return { search: settled, box }
+}
+
+/** Pages of a list, with its total (`42 users`), when there is more than one. */
+export function Pages({
+  total,
+  pages,
+  page,
+  onChange,
+  noun,
+}: {
+  total: number
+  pages: number
+  page: number
+  onChange: (page: number) => void
+  noun: string
+}) {
+  if (pages <= 1) return null
+  return (
+    <Group justify="space-between" mt="md">
+      <Text size="sm" c="dimmed">
+        {total} {noun}
+      </Text>
+      <Pagination total={pages} value={page} onChange={onChange} />
+    </Group>
+  )
+}
