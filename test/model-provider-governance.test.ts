@@ -107,6 +107,39 @@ describe('model configs and provider governance', () => {
     expect((await api('DELETE', `/api/governance/model-configs/${mc.id}`)).status).toBe(404)
   })
 
+  it('pages model configs as Bifrost does once limit, offset or search is given', async () => {
+    const ids: string[] = []
+    for (const name of ['page-a', 'page-b', 'page-c']) {
+      const r = await api('POST', '/api/governance/model-configs', { model_name: name })
+      expect(r.status, JSON.stringify(r.body)).toBe(200)
+      ids.push(r.body.model_config.id)
+    }
+    const names = (r: { body: { model_configs: { model_name: string }[] } }) =>
+      r.body.model_configs.map((m) => m.model_name)
+    const first = await api('GET', '/api/governance/model-configs?search=PAGE-&limit=2')
+    expect(first.body).toMatchObject({ count: 2, total_count: 3, limit: 2, offset: 0 })
+    expect(names(first)).toEqual(['page-a', 'page-b'])
+    const second = await api('GET', '/api/governance/model-configs?search=page-&limit=2&offset=2')
+    expect(second.body).toMatchObject({ count: 1, total_count: 3, limit: 2, offset: 2 })
+    expect(names(second)).toEqual(['page-c'])
+    // search alone pages with the default of 25; a larger limit is held to 100.
+    expect((await api('GET', '/api/governance/model-configs?search=page-')).body).toMatchObject({
+      count: 3,
+      limit: 25,
+    })
+    expect((await api('GET', '/api/governance/model-configs?limit=500')).body.limit).toBe(100)
+    // Without any of them, every config.
+    const all = await api('GET', '/api/governance/model-configs')
+    expect(all.body.limit).toBe(all.body.count)
+    expect(all.body.total_count).toBe(all.body.count)
+    for (const q of ['limit=-1', 'limit=ten', 'offset=-3']) {
+      const r = await api('GET', `/api/governance/model-configs?${q}`)
+      expect(r.status, q).toBe(400)
+      expect(r.body.error.param).toBe(q.split('=')[0])
+    }
+    for (const id of ids) await api('DELETE', `/api/governance/model-configs/${id}`)
+  })
+
   it('refuses a model once its budget is spent, with or without a virtual key, and leaves other models alone', async () => {
     const created = await api('POST', '/api/governance/model-configs', {
       model_name: 'gpt-4o-mini',

@@ -3,6 +3,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { BudgetOverrideService } from './budget-overrides.js'
 import { checkBudgets, checkRateLimitInput, conflict, invalid, notFound, ownerBudgets } from './checks.js'
+import { DEFAULT_PAGE_SIZE, type ListShape } from './lists.js'
 import type { ModelConfig, ProviderGovernance } from './model.js'
 import { applyRateLimit, patchSingleBudget, replaceBudgets } from './nested.js'
 import * as repo from './repo/index.js'
@@ -67,9 +68,18 @@ export interface ModelConfigQuery {
   search?: string
   scope?: string
   scope_id?: string
+  limit?: number
+  offset?: number
+}
+
+export interface ModelConfigList extends ListShape {
+  model_configs: ModelConfig[]
 }
 
 type Db = repo.GovernanceDb
+
+/** Bifrost caps a page of model configs at 100. */
+const MAX_MODEL_CONFIG_PAGE = 100
 
 const checkCreate = TypeCompiler.Compile(CreateModelConfigSchema)
 
@@ -114,9 +124,19 @@ export class ModelLimitsService {
 
   // ---- model configs ----
 
-  async listModelConfigs(query: ModelConfigQuery = {}): Promise<ModelConfig[]> {
+  /**
+   * As Bifrost's handler: with `limit`, `offset` or `search`, one page (limit 25 by default, at
+   * most 100; 0 means the default); with none of them, every config.
+   */
+  async listModelConfigs(query: ModelConfigQuery = {}): Promise<ModelConfigList> {
     if (query.scope !== undefined) checkScope(query.scope, 'scope')
-    return repo.readModelConfigs(this.db, await repo.listModelConfigRows(this.db, query))
+    const rows = await repo.listModelConfigRows(this.db, query)
+    const paged = query.limit !== undefined || query.offset !== undefined || query.search !== undefined
+    const limit = paged ? Math.min(query.limit || DEFAULT_PAGE_SIZE, MAX_MODEL_CONFIG_PAGE) : rows.length
+    const offset = paged ? (query.offset ?? 0) : 0
+    const page = paged ? rows.slice(offset, offset + limit) : rows
+    const model_configs = await repo.readModelConfigs(this.db, page)
+    return { model_configs, count: model_configs.length, total_count: rows.length, limit, offset }
   }
 
   async getModelConfig(id: string): Promise<ModelConfig> {

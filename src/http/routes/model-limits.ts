@@ -11,7 +11,7 @@ import {
 } from '../../governance/index.js'
 import { compileValidator } from '../validate.js'
 import { registerBudgetOverrideRoutes } from './budget-overrides.js'
-import { queryFlag, queryText } from './governance.js'
+import { queryCount, queryFlag, queryText } from './governance.js'
 
 /** Live counter figures for budgets and rate limits (governance's UsageView). */
 export interface LimitUsage {
@@ -52,19 +52,15 @@ export function registerModelLimitRoutes(
   app.get('/api/governance/model-configs', async (request) => {
     const q = request.query
     queryFlag(q, 'from_memory')
-    const configs = await modelLimits.listModelConfigs({
+    const list = await modelLimits.listModelConfigs({
       search: queryText(q, 'search'),
       scope: queryText(q, 'scope'),
       scope_id: queryText(q, 'scope_id'),
+      limit: queryCount(q, 'limit'),
+      offset: queryCount(q, 'offset'),
     })
-    await Promise.all(configs.map(live))
-    return {
-      model_configs: configs,
-      count: configs.length,
-      total_count: configs.length,
-      limit: configs.length,
-      offset: 0,
-    }
+    await Promise.all(list.model_configs.map(live))
+    return list
   })
 
   app.post('/api/governance/model-configs', async (request) => {
