@@ -1,4 +1,5 @@
 import type { CancelSignal } from './cancel.js'
+import type { BatchResultsResponse } from './schemas/files.js'
 import type {
   ChatChunk,
   ChatRequest,
@@ -139,6 +140,9 @@ export interface FilesCall {
   contentType?: string
   contentLength?: number
 }
+
+/** A finished batch's results as a provider reads them; the route adds Bifrost's `extra_fields`. */
+export type BatchResults = JsonResult<Omit<BatchResultsResponse, 'extra_fields'>>
 
 /** One piece of a downloaded file or a batch's results, relayed to the caller as it arrives. */
 export interface FileContentChunk {

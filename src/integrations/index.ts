@@ -18,20 +18,7 @@ export { detectInvokeFamily, INVOKE_EXCHANGES } from './bedrock/invoke-family.js
 export { converseToChat, modelFromPath, validateConverseBody } from './bedrock/parse.js'
 export { chatToConverse } from './bedrock/response.js'
 export { translateChatToConverseStream } from './bedrock/stream.js'
-export {
-  cohereThinkingToEffort,
-  parseCohereChat,
-  parseCohereEmbed,
-  parseCohereRerank,
-  parseCohereTokenize,
-} from './cohere/parse.js'
-export {
-  toCohereChatResponse,
-  toCohereEmbedResponse,
-  toCohereError,
-  toCohereRerankResponse,
-} from './cohere/serialize.js'
-export { CohereStreamWriter, sseFrame } from './cohere/stream.js'
+export * from './cohere/index.js'
 export { toGenAIError } from './genai/errors.js'
 export { genaiFilesBackend } from './genai/files.js'
 export type { GenAIFilesBackend } from './genai/files.js'

@@ -1,4 +1,3 @@
-import type { BatchResultItem } from '../core/schemas/files.js'
 import { isAnthropicProvider } from './anthropic/files.js'
 import {
   callBedrockAsOpenAI,
@@ -20,6 +19,7 @@ import {
 import * as openai from './openai/files.js'
 import type {
   Attempt,
+  BatchResults,
   FileContentChunk,
   FilesCall,
   JsonResult,
@@ -45,11 +45,7 @@ export function downloadFileContent(a: Attempt, fileId: string): Promise<StreamR
   return openai.downloadFileContent(a, fileId)
 }
 
-export function readBatchResults(
-  a: Attempt,
-  batchId: string,
-  maxBytes: number,
-): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
+export function readBatchResults(a: Attempt, batchId: string, maxBytes: number): Promise<BatchResults> {
   if (isAnthropicProvider(a.provider)) return readAnthropicBatchResults(a, batchId, maxBytes)
   if (isBedrockProvider(a.provider)) return refuseBedrockResults()
   if (isGeminiProvider(a.provider)) return readGeminiBatchResults(a, batchId)

@@ -3,7 +3,7 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { GatewayError } from '../core/errors.js'
 import type { Usage } from '../core/schemas/index.js'
 import { proxyDispatcher } from './proxy.js'
-import type { Attempt, JsonResult } from '../core/provider-adapter.js'
+import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../core/provider-adapter.js'
 
 /** One keep-alive pool per upstream origin, shared by every provider. */
 const agent = new Agent({
@@ -133,6 +133,46 @@ export function discard(res: UpstreamResponse): void {
 export function headerValue(headers: UpstreamResponse['headers'], name: string): string | undefined {
   const v = headers[name]
   return Array.isArray(v) ? v[0] : v
+}
+
+/** The provider's headers among `names` that the answer carries, passed back to the caller; none: undefined. */
+export function forwardedHeaders(
+  res: UpstreamResponse,
+  names: readonly string[],
+): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const h of names) {
+    const v = headerValue(res.headers, h)
+    if (v !== undefined) (out ??= {})[h] = v
+  }
+  return out
+}
+
+/**
+ * A body of bytes (a file's content, a batch's results) relayed chunk by chunk, with the `forwarded`
+ * headers and its own content type (`fallbackType` when it has none) and length.
+ */
+export function relayBytes(
+  a: Attempt,
+  res: UpstreamResponse,
+  forwarded: readonly string[],
+  fallbackType: string,
+): StreamResult<FileContentChunk> {
+  const name = a.provider.name
+  async function* chunks(): AsyncGenerator<FileContentChunk> {
+    try {
+      for await (const c of res.body) yield { bytes: c as Buffer }
+    } catch (err) {
+      throw networkError(err, name, a.signal)
+    }
+  }
+  const headers: Record<string, string> = {
+    ...forwardedHeaders(res, forwarded),
+    'content-type': headerValue(res.headers, 'content-type') ?? fallbackType,
+  }
+  const length = headerValue(res.headers, 'content-length')
+  if (length !== undefined) headers['content-length'] = length
+  return { items: chunks(), headers }
 }
 
 /** Retry-After in milliseconds: `retry-after-ms`, then seconds or an HTTP date in `retry-after`. */
@@ -271,6 +311,30 @@ export function jsonResult<T>(
       return (parsed ??= parseJsonBody<T>(providerName, text))
     },
   }
+}
+
+/** A provider's error answer as the GatewayError it means (`anthropicError`, `bedrockError` ...). */
+export type ProviderErrorOf = (
+  providerName: string,
+  status: number,
+  text: string,
+  headers: UpstreamResponse['headers'],
+) => GatewayError
+
+/**
+ * A control-plane answer (a job, a batch, a deletion): an error status through `errorOf`, else the
+ * JSON as received (an empty body stands for `{}`) with the `forwarded` headers it carries.
+ */
+export async function controlAnswer<T>(
+  a: Attempt,
+  res: UpstreamResponse,
+  errorOf: ProviderErrorOf,
+  forwarded: readonly string[],
+): Promise<JsonResult<T>> {
+  const name = a.provider.name
+  const text = await readText(res, name, a.signal)
+  if (res.statusCode >= 400) throw errorOf(name, res.statusCode, text, res.headers)
+  return jsonResult<T>(name, text.trim() ? text : '{}', forwardedHeaders(res, forwarded))
 }
 
 /** A stream request must be answered with an event stream; anything else is a retryable bad response. */

@@ -94,19 +94,7 @@ export type {
   ConverseUsage,
 } from './bedrock/types.js'
 export { cohereTokenize } from './cohere/tokenize.js'
-export type {
-  CohereChatRequest,
-  CohereChatResponse,
-  CohereContentBlock,
-  CohereEmbeddingType,
-  CohereEmbedResponse,
-  CohereErrorBody,
-  CohereFinishReason,
-  CohereMessage,
-  CohereRerankResponse,
-  CohereStreamEvent,
-  CohereUsage,
-} from './cohere/types.js'
+export type * from './cohere/types.js'
 export { callFilesApi, downloadFileContent, readBatchResults } from './files-api.js'
 export { deleteGeminiFile, getGeminiFile, listGeminiFiles, uploadGeminiFile } from './gemini/files.js'
 export type { GeminiFile, GeminiFileList, GeminiUpload } from './gemini/files.js'

@@ -1,3 +1,7 @@
+import { GatewayError } from '../core/errors.js'
+import type { Attempt } from '../core/provider-adapter.js'
+import type { ProviderConfig } from '../core/schemas/index.js'
+
 /**
  * The OpenAI-compatible providers as data: one row each. A row names the default base URL (without
  * the `/v1` part, as Bifrost's `network_config.base_url`), the path prefix its API lives under, and
@@ -88,4 +92,23 @@ export const OPENAI_COMPATIBLE: Record<string, OpenAICompatibleSpec> = {
 /** The row of a provider type; a name such as `constructor` or `__proto__` has none. */
 export function openAICompatibleSpec(type: string): OpenAICompatibleSpec | undefined {
   return Object.hasOwn(OPENAI_COMPATIBLE, type) ? OPENAI_COMPATIBLE[type] : undefined
+}
+
+/**
+ * Where an OpenAI-format attempt is sent: its key's own URL (vLLM, Ollama, SGLang keys carry one),
+ * else the provider's `network_config.base_url`, else the table's default; as configured, slashes and all.
+ */
+export function openAIBaseUrl(a: Attempt, cfg: ProviderConfig, spec: OpenAICompatibleSpec): string {
+  const k = a.key
+  const perKey =
+    (k.vllm_key_config?.url as string | undefined) ??
+    (k.ollama_key_config?.url as string | undefined) ??
+    (k.sgl_key_config?.url as string | undefined)
+  const url = perKey ?? cfg.network_config.base_url ?? spec.baseUrl
+  if (!url) {
+    throw new GatewayError('provider_not_configured', `provider ${cfg.name} needs network_config.base_url`, {
+      retryable: false,
+    })
+  }
+  return url
 }

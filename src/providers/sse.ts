@@ -97,3 +97,15 @@ export function malformedEvent(provider: string, data: string): GatewayError {
     retryable: true,
   })
 }
+
+/** An event's data as a JSON object (or array); anything else (not JSON, `null`, a number) is a malformed event. */
+export function eventJson<T extends object>(provider: string, data: string): T {
+  let v: unknown
+  try {
+    v = JSON.parse(data)
+  } catch {
+    throw malformedEvent(provider, data)
+  }
+  if (v === null || typeof v !== 'object') throw malformedEvent(provider, data)
+  return v as T
+}

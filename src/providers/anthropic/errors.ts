@@ -1,19 +1,14 @@
 import { GatewayError } from '../../core/errors.js'
 import { upstreamError, type ParsedProviderError, type UpstreamResponse } from '../http.js'
+import { parseOpenAIError } from '../openai/errors.js'
 
-/** Anthropic's error body: `{ "type": "error", "error": { "type", "message" } }`. */
+/**
+ * Anthropic's error body: `{ "type": "error", "error": { "type", "message" } }`, OpenAI's envelope
+ * without its `code` and `param` (Anthropic has none; one that appears is not passed on).
+ */
 export function parseAnthropicError(json: unknown): ParsedProviderError {
-  const err = (json as { error?: unknown } | null)?.error
-  if (err && typeof err === 'object') {
-    const e = err as Record<string, unknown>
-    return {
-      message: typeof e.message === 'string' ? e.message : undefined,
-      type: typeof e.type === 'string' ? e.type : undefined,
-    }
-  }
-  if (typeof err === 'string') return { message: err }
-  const m = (json as { message?: unknown } | null)?.message
-  return { message: typeof m === 'string' ? m : undefined }
+  const { message, type } = parseOpenAIError(json)
+  return { message, type }
 }
 
 /**

@@ -1,10 +1,10 @@
 import { GatewayError } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
 import {
-  headerValue,
+  forwardedHeaders,
   jsonResult,
-  networkError,
   readText,
+  relayBytes,
   sendUpstream,
   type UpstreamResponse,
 } from '../http.js'
@@ -66,15 +66,6 @@ function urlOf(a: Attempt, call: FilesCall): string {
   return base + call.path + (q ? `?${q}` : '')
 }
 
-function pick(res: UpstreamResponse): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined
-  for (const h of FORWARDED_HEADERS) {
-    const v = headerValue(res.headers, h)
-    if (v !== undefined) (out ??= {})[h] = v
-  }
-  return out
-}
-
 async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
   assertAnthropic(a)
   const name = a.provider.name
@@ -105,7 +96,11 @@ async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
 /** A call whose answer is one JSON object (a file, a batch, a page, a deletion), kept byte for byte. */
 export async function callAnthropicObjects<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
   const res = await send(a, call)
-  return jsonResult<T>(a.provider.name, await readText(res, a.provider.name, a.signal), pick(res))
+  return jsonResult<T>(
+    a.provider.name,
+    await readText(res, a.provider.name, a.signal),
+    forwardedHeaders(res, FORWARDED_HEADERS),
+  )
 }
 
 /** A call whose answer is bytes (a file's content, a batch's JSONL results), relayed chunk by chunk. */
@@ -114,22 +109,7 @@ export async function streamAnthropicObjects(
   call: FilesCall,
   fallbackType: string,
 ): Promise<StreamResult<FileContentChunk>> {
-  const res = await send(a, call)
-  const name = a.provider.name
-  async function* chunks(): AsyncGenerator<FileContentChunk> {
-    try {
-      for await (const c of res.body) yield { bytes: c as Buffer }
-    } catch (err) {
-      throw networkError(err, name, a.signal)
-    }
-  }
-  const headers: Record<string, string> = {
-    ...pick(res),
-    'content-type': headerValue(res.headers, 'content-type') ?? fallbackType,
-  }
-  const length = headerValue(res.headers, 'content-length')
-  if (length !== undefined) headers['content-length'] = length
-  return { items: chunks(), headers }
+  return relayBytes(a, await send(a, call), FORWARDED_HEADERS, fallbackType)
 }
 
 export const filePath = (id: string): string => `/v1/files/${pathSegment(id, 'file_id')}`

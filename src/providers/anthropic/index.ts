@@ -1,7 +1,7 @@
 import type { ChatRequest, ChatResponse, ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
 import {
   expectEventStream,
-  headerValue,
+  forwardedHeaders,
   parseJsonBody,
   readText,
   sendUpstream,
@@ -118,7 +118,7 @@ export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: Anthropic
       let body = fromAnthropicMessage(parseJsonBody<AnthropicMessage>(name, text), name)
       const tool = structuredTool(req, out)
       if (tool) body = structuredToolToText(body, tool)
-      return { body, usage: body.usage, headers: pick(res) }
+      return { body, usage: body.usage, headers: forwardedHeaders(res, FORWARDED_HEADERS) }
     },
 
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
@@ -127,7 +127,10 @@ export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: Anthropic
       expectEventStream(res, name)
       const items = translateAnthropicStream(res.body, name)
       const tool = structuredTool(req, out)
-      return { items: tool ? structuredToolStreamToText(items, tool) : items, headers: pick(res) }
+      return {
+        items: tool ? structuredToolStreamToText(items, tool) : items,
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+      }
     },
 
     // Only Anthropic's own API is known to serve count_tokens at this path.
@@ -139,7 +142,10 @@ export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: Anthropic
         for (const k of COUNT_TOKENS_FIELDS) if (full[k] !== undefined) body[k] = full[k]
         const res = await post(a, 'count_tokens', body as AnthropicRequest)
         const parsed = parseJsonBody<{ input_tokens?: number }>(name, await readText(res, name, a.signal))
-        return { body: { input_tokens: parsed.input_tokens ?? 0 }, headers: pick(res) }
+        return {
+          body: { input_tokens: parsed.input_tokens ?? 0 },
+          headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        }
       },
     }),
 
@@ -172,13 +178,4 @@ export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: Anthropic
       return out
     },
   }
-}
-
-function pick(res: UpstreamResponse): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined
-  for (const h of FORWARDED_HEADERS) {
-    const v = headerValue(res.headers, h)
-    if (v !== undefined) (out ??= {})[h] = v
-  }
-  return out
 }

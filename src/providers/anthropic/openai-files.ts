@@ -3,6 +3,7 @@ import type { BatchResultItem, FileObject } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
 import type {
   Attempt,
+  BatchResults,
   FileContentChunk,
   FilesCall,
   JsonResult,
@@ -21,16 +22,6 @@ import {
  * Anthropic's Files and Message Batches APIs, answered in Bifrost's OpenAI-like shapes. A batch is
  * created from inline `requests` (Anthropic has no batch input file), as Bifrost does.
  */
-
-/** The OpenAI-shaped call the /v1 routes make (providers/openai/files.ts `FilesCall`). */
-export interface OpenAIShapedCall {
-  method: 'GET' | 'POST' | 'DELETE'
-  path: string
-  query?: Record<string, string>
-  body?: string | AsyncIterable<Buffer>
-  contentType?: string
-  contentLength?: number
-}
 
 /** Anthropic's message batch object. */
 interface AnthropicBatch {
@@ -154,7 +145,7 @@ function batchRequests(text: string): { custom_id: string; params: Record<string
 }
 
 /** One OpenAI-shaped files or batches call, served by Anthropic's APIs. */
-export async function callAnthropicAsOpenAI<T>(a: Attempt, c: OpenAIShapedCall): Promise<JsonResult<T>> {
+export async function callAnthropicAsOpenAI<T>(a: Attempt, c: FilesCall): Promise<JsonResult<T>> {
   const file = /^\/files(?:\/([^/]+))?$/.exec(c.path)
   const batch = /^\/batches(?:\/([^/]+)(\/cancel)?)?$/.exec(c.path)
   let result: JsonResult<unknown>
@@ -249,7 +240,7 @@ export async function readAnthropicBatchResults(
   a: Attempt,
   batchId: string,
   maxBytes: number,
-): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
+): Promise<BatchResults> {
   const path = `/v1/messages/batches/${encodeURIComponent(batchId)}`
   const batch = (await call<AnthropicBatch>(a, { method: 'GET', path })).body
   if (batch.processing_status !== 'ended')

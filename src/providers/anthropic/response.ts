@@ -7,6 +7,7 @@ import type {
   ToolCall,
   Usage,
 } from '../../core/schemas/index.js'
+import { finishReasonsFrom } from '../finish-reason.js'
 import { cacheDetails } from '../cache-usage.js'
 
 /** Anthropic's usage; in a stream, `message_delta` may repeat or update any of it. */
@@ -56,10 +57,7 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   refusal: 'content_filter',
 }
 
-export function toFinishReason(stopReason: string | null | undefined): FinishReason | null {
-  if (stopReason == null) return null
-  return FINISH_REASONS[stopReason] ?? 'stop'
-}
+export const toFinishReason = finishReasonsFrom(FINISH_REASONS)
 
 /** Anthropic counts cache reads and writes apart from `input_tokens`; OpenAI's prompt_tokens holds them all. */
 export function toUsage(u: AnthropicUsage): Usage {

@@ -1,5 +1,6 @@
-import type { ChatChunk, ChatDelta, FinishReason } from '../../core/schemas/index.js'
-import { malformedEvent, parseSse, streamBroken } from '../sse.js'
+import type { ChatDelta, FinishReason } from '../../core/schemas/index.js'
+import { deltaChunk, usageChunk } from '../chat-chunk.js'
+import { eventJson, parseSse, streamBroken } from '../sse.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import {
   toFinishReason,
@@ -53,24 +54,11 @@ export async function* translateAnthropicStream(
   let reasonings = 0
   let stopped = false
 
-  const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatStreamItem => ({
-    chunk: {
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    },
-  })
+  const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatStreamItem =>
+    deltaChunk(id, created, model, delta, finish)
 
   for await (const ev of parseSse(body, provider)) {
-    let event: AnthropicStreamEvent
-    try {
-      event = JSON.parse(ev.data) as AnthropicStreamEvent
-    } catch {
-      throw malformedEvent(provider, ev.data)
-    }
-    if (event === null || typeof event !== 'object') throw malformedEvent(provider, ev.data)
+    const event = eventJson<AnthropicStreamEvent>(provider, ev.data)
     if (stopped) continue
 
     switch (event.type) {
@@ -143,16 +131,7 @@ export async function* translateAnthropicStream(
       }
       case 'message_stop': {
         stopped = true
-        const total = toUsage(usage)
-        const last: ChatChunk = {
-          id,
-          object: 'chat.completion.chunk',
-          created,
-          model,
-          choices: [],
-          usage: total,
-        }
-        yield { chunk: last, usage: total, usageOnly: true }
+        yield usageChunk(id, created, model, toUsage(usage))
         break
       }
       case 'error': {

@@ -1,7 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
-import type { BatchResultItem } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
-import type { Attempt, FilesCall, JsonResult } from '../../core/provider-adapter.js'
+import type { Attempt, BatchResults, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import { callBedrockControlPlane, jobPath } from './jobs.js'
 
 /**
@@ -199,8 +198,6 @@ export function refuseBedrockFiles(): Promise<never> {
 }
 
 /** A Bedrock batch's results are in S3. */
-export function refuseBedrockResults(): Promise<
-  JsonResult<{ batch_id: string; results: BatchResultItem[] }>
-> {
+export function refuseBedrockResults(): Promise<BatchResults> {
   return Promise.reject(refused(`${S3_ONLY}: read the batch's results from its output_s3_uri`))
 }

@@ -6,11 +6,12 @@ import type {
   ProviderConfig,
 } from '../../core/schemas/index.js'
 import {
+  discard,
+  forwardedHeaders,
   headerValue,
   parseJsonBody,
   readText,
   sendUpstream,
-  discard,
   type UpstreamResponse,
 } from '../http.js'
 import type {
@@ -72,7 +73,7 @@ export function createBedrockAdapter(cfg: ProviderConfig): ProviderAdapter {
       const res = await post(a, 'converse', toConverseRequest(req, a.model), 'application/json')
       const text = await readText(res, name, a.signal)
       const body = fromConverseResponse(parseJsonBody<ConverseResponse>(name, text), a.model, a.requestId)
-      return { body, usage: body.usage, headers: pick(res) }
+      return { body, usage: body.usage, headers: forwardedHeaders(res, FORWARDED_HEADERS) }
     },
 
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
@@ -93,7 +94,10 @@ export function createBedrockAdapter(cfg: ProviderConfig): ProviderAdapter {
           },
         )
       }
-      return { items: translateConverseStream(res.body, name, a.model, a.requestId), headers: pick(res) }
+      return {
+        items: translateConverseStream(res.body, name, a.model, a.requestId),
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+      }
     },
 
     async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
@@ -113,13 +117,4 @@ export function createBedrockAdapter(cfg: ProviderConfig): ProviderAdapter {
       return { body: out, usage: { ...out.usage, completion_tokens: 0 } }
     },
   }
-}
-
-function pick(res: UpstreamResponse): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined
-  for (const h of FORWARDED_HEADERS) {
-    const v = headerValue(res.headers, h)
-    if (v !== undefined) (out ??= {})[h] = v
-  }
-  return out
 }

@@ -1,5 +1,5 @@
 import { pathSegment } from '../../core/path-segment.js'
-import { headerValue, jsonResult, readText, sendUpstream } from '../http.js'
+import { controlAnswer, sendUpstream } from '../http.js'
 import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
 import { bedrockError } from './errors.js'
 import { bedrockSettings, type BedrockKeySettings } from './settings.js'
@@ -49,14 +49,7 @@ export async function callBedrockControlPlane<T>(
     { url: url.toString(), method: call.method, headers, body: call.body },
     name,
   )
-  const text = await readText(res, name, a.signal)
-  if (res.statusCode >= 400) throw bedrockError(name, res.statusCode, text, res.headers)
-  const requestId = headerValue(res.headers, 'x-amzn-requestid')
-  return jsonResult<T>(
-    name,
-    text.trim() ? text : '{}',
-    requestId ? { 'x-amzn-requestid': requestId } : undefined,
-  )
+  return controlAnswer<T>(a, res, bedrockError, ['x-amzn-requestid'])
 }
 
 /** A job's ARN or id as one path segment. */

@@ -6,6 +6,7 @@ import type {
   ToolCall,
   Usage,
 } from '../../core/schemas/index.js'
+import { finishReasonsFrom } from '../finish-reason.js'
 import { cacheDetails } from '../cache-usage.js'
 import { BEDROCK_REASONING_FORMAT, type ConverseResponse, type ConverseUsage } from './types.js'
 
@@ -19,10 +20,7 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   content_filtered: 'content_filter',
 }
 
-export function toFinishReason(stopReason: string | null | undefined): FinishReason | null {
-  if (stopReason == null) return null
-  return FINISH_REASONS[stopReason] ?? 'stop'
-}
+export const toFinishReason = finishReasonsFrom(FINISH_REASONS)
 
 /** Converse usage in unified terms; Bedrock's inputTokens exclude cache reads and writes, ours include them. */
 export function toUsage(u: ConverseUsage | undefined): Usage | undefined {

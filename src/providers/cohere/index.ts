@@ -13,7 +13,7 @@ import type {
 import { rerankDocument } from '../../core/schemas/index.js'
 import {
   expectEventStream,
-  headerValue,
+  forwardedHeaders,
   parseJsonBody,
   readText,
   sendUpstream,
@@ -102,13 +102,16 @@ export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
         toCohereRequest(req, a.model, false),
       )
       const unified = fromCohereResponse(body, a.model, name)
-      return { body: unified, usage: unified.usage, headers: pick(res) }
+      return { body: unified, usage: unified.usage, headers: forwardedHeaders(res, FORWARDED_HEADERS) }
     },
 
     async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
       const res = await post(a, 'chat_completion_stream', toCohereRequest(req, a.model, true))
       expectEventStream(res, name)
-      return { items: translateCohereStream(res.body, a.model, name), headers: pick(res) }
+      return {
+        items: translateCohereStream(res.body, a.model, name),
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+      }
     },
 
     async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
@@ -134,7 +137,7 @@ export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
           usage: { prompt_tokens: tokens, total_tokens: tokens },
         },
         usage,
-        headers: pick(res),
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
@@ -172,7 +175,7 @@ export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
       return {
         body: { ...(body.id && { id: body.id }), results, model: a.model, usage },
         usage,
-        headers: pick(res),
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
@@ -220,13 +223,4 @@ function floatsOf(body: CohereEmbedResponse): number[][] | undefined {
   if (Array.isArray(e)) return e
   const floats = e?.float
   return Array.isArray(floats) ? (floats as number[][]) : undefined
-}
-
-function pick(res: UpstreamResponse): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined
-  for (const h of FORWARDED_HEADERS) {
-    const v = headerValue(res.headers, h)
-    if (v !== undefined) (out ??= {})[h] = v
-  }
-  return out
 }

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import type { AssistantMessage, ChatResponse, FinishReason, Usage } from '../../core/schemas/index.js'
+import { finishReasonsFrom } from '../finish-reason.js'
 import type { CohereChatResponse, CohereUsage } from './types.js'
 
 const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
@@ -11,10 +12,7 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   TIMEOUT: 'length',
 }
 
-export function toFinishReason(reason: string | null | undefined): FinishReason | null {
-  if (reason == null) return null
-  return FINISH_REASONS[reason] ?? 'stop'
-}
+export const toFinishReason = finishReasonsFrom(FINISH_REASONS)
 
 /** Tokens the model saw and produced (as Bifrost reads them), else what was billed. */
 export function toUsage(u: CohereUsage | undefined): Usage {

@@ -1,5 +1,6 @@
-import type { ChatChunk, ChatDelta, FinishReason } from '../../core/schemas/index.js'
-import { malformedEvent, parseSse, streamBroken } from '../sse.js'
+import type { ChatDelta, FinishReason } from '../../core/schemas/index.js'
+import { deltaChunk, usageChunk } from '../chat-chunk.js'
+import { eventJson, parseSse, streamBroken } from '../sse.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { toFinishReason, toUsage } from './response.js'
 import type { CohereStreamEvent } from './types.js'
@@ -20,25 +21,12 @@ export async function* translateCohereStream(
   const toolArgs = new Map<number, boolean>()
   let ended = false
 
-  const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatStreamItem => ({
-    chunk: {
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    },
-  })
+  const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatStreamItem =>
+    deltaChunk(id, created, model, delta, finish)
 
   for await (const ev of parseSse(body, provider)) {
     if (ev.data === '[DONE]') break
-    let event: CohereStreamEvent
-    try {
-      event = JSON.parse(ev.data) as CohereStreamEvent
-    } catch {
-      throw malformedEvent(provider, ev.data)
-    }
-    if (event === null || typeof event !== 'object') throw malformedEvent(provider, ev.data)
+    const event = eventJson<CohereStreamEvent>(provider, ev.data)
     if (ended) continue
     const message = event.delta?.message
     const content = message?.content && !Array.isArray(message.content) ? message.content : undefined
@@ -94,9 +82,7 @@ export async function* translateCohereStream(
         if (event.delta?.error) throw streamBroken(provider, new Error(event.delta.error))
         ended = true
         yield chunk({}, toFinishReason(event.delta?.finish_reason) ?? 'stop')
-        const usage = toUsage(event.delta?.usage)
-        const last: ChatChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage }
-        yield { chunk: last, usage, usageOnly: true }
+        yield usageChunk(id, created, model, toUsage(event.delta?.usage))
         break
       }
     }

@@ -2,8 +2,8 @@ import { GatewayError } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
 import type { BatchResultItem } from '../../core/schemas/files.js'
 import type { ChatRequest } from '../../core/schemas/index.js'
-import { headerValue, jsonResult, parseJsonBody, readText, sendUpstream } from '../http.js'
-import type { Attempt, FilesCall, JsonResult } from '../../core/provider-adapter.js'
+import { controlAnswer, parseJsonBody, sendUpstream } from '../http.js'
+import type { Attempt, BatchResults, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import { geminiError } from './errors.js'
 import { callGeminiFiles } from './openai-files.js'
 import { toGeminiRequest } from './request.js'
@@ -54,14 +54,7 @@ async function call<T>(
     { url: hostRoot(a) + path, method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
     name,
   )
-  const text = await readText(res, name, a.signal)
-  if (res.statusCode >= 400) throw geminiError(name, res.statusCode, text, res.headers)
-  const requestId = headerValue(res.headers, 'x-goog-request-id')
-  return jsonResult<T>(
-    name,
-    text.trim() ? text : '{}',
-    requestId ? { 'x-goog-request-id': requestId } : undefined,
-  )
+  return controlAnswer<T>(a, res, geminiError, ['x-goog-request-id'])
 }
 
 /** A batch as Google answers it: an operation whose metadata is the `GenerateContentBatch`. */
@@ -260,10 +253,7 @@ export async function callGeminiAsOpenAI<T>(a: Attempt, c: FilesCall): Promise<J
  * A finished batch's inline responses as Bifrost's results (each an OpenAI chat completion, or its
  * error). A batch whose responses went to a file is read from that file by Google's download API.
  */
-export async function readGeminiBatchResults(
-  a: Attempt,
-  batchId: string,
-): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
+export async function readGeminiBatchResults(a: Attempt, batchId: string): Promise<BatchResults> {
   const op = (await call<GeminiBatchOperation>(a, 'GET', batchPath(batchId))).body
   const output = op.response ?? op.metadata?.output
   if (!op.done || !output) {

@@ -1,5 +1,5 @@
 import type { ChatChunk, ChatChunkChoice, ChatDelta, Usage } from '../../core/schemas/index.js'
-import { malformedEvent, parseSse, streamBroken } from '../sse.js'
+import { eventJson, malformedEvent, parseSse, streamBroken } from '../sse.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { isRecord } from './request.js'
 import {
@@ -45,14 +45,8 @@ export async function* translateGeminiStream(
   })
 
   for await (const ev of parseSse(body, provider)) {
-    let frame: GeminiResponse
-    try {
-      frame = JSON.parse(ev.data) as GeminiResponse
-    } catch {
-      throw malformedEvent(provider, ev.data)
-    }
-    if (frame === null || typeof frame !== 'object' || Array.isArray(frame))
-      throw malformedEvent(provider, ev.data)
+    const frame = eventJson<GeminiResponse>(provider, ev.data)
+    if (Array.isArray(frame)) throw malformedEvent(provider, ev.data)
     if (frame.error !== undefined) {
       const e = frame.error
       throw streamBroken(

@@ -4,18 +4,19 @@ import { pathSegment } from '../../core/path-segment.js'
 import type { BatchResultItem } from '../../core/schemas/files.js'
 import type { ProviderConfig } from '../../core/schemas/index.js'
 import {
-  headerValue,
+  forwardedHeaders,
   jsonResult,
-  networkError,
   parseJsonBody,
   readText,
+  relayBytes,
   sendUpstream,
   upstreamError,
 } from '../http.js'
 import type { UpstreamResponse } from '../http.js'
-import { openAICompatibleSpec, type OpenAICompatibleSpec } from '../openai-compatible.js'
+import { openAIBaseUrl, openAICompatibleSpec, type OpenAICompatibleSpec } from '../openai-compatible.js'
 import type {
   Attempt,
+  BatchResults,
   FileContentChunk,
   FilesCall,
   JsonResult,
@@ -49,22 +50,7 @@ function trimSlash(url: string): string {
 function openAICompatibleWire(cfg: ProviderConfig, spec: OpenAICompatibleSpec): FilesWire {
   return {
     url(a, path, query) {
-      const k = a.key
-      const perKey =
-        (k.vllm_key_config?.url as string | undefined) ??
-        (k.ollama_key_config?.url as string | undefined) ??
-        (k.sgl_key_config?.url as string | undefined)
-      const base = perKey ?? cfg.network_config.base_url ?? spec.baseUrl
-      if (!base) {
-        throw new GatewayError(
-          'provider_not_configured',
-          `provider ${cfg.name} needs network_config.base_url`,
-          {
-            retryable: false,
-          },
-        )
-      }
-      return withQuery(trimSlash(base) + spec.pathPrefix + path, query)
+      return withQuery(trimSlash(openAIBaseUrl(a, cfg, spec)) + spec.pathPrefix + path, query)
     },
     auth: (a): Record<string, string> => (a.secret ? { authorization: `Bearer ${a.secret}` } : {}),
   }
@@ -113,15 +99,6 @@ function wireFor(cfg: ProviderConfig): FilesWire {
   )
 }
 
-function pick(res: UpstreamResponse): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined
-  for (const h of FORWARDED_HEADERS) {
-    const v = headerValue(res.headers, h)
-    if (v !== undefined) (out ??= {})[h] = v
-  }
-  return out
-}
-
 async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
   const name = a.provider.name
   const wire = wireFor(a.provider)
@@ -145,7 +122,11 @@ async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
 /** A files or batches call whose answer is a JSON object (a file, a batch, a list, a deletion). */
 export async function callOpenAIFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
   const res = await send(a, call)
-  return jsonResult<T>(a.provider.name, await readText(res, a.provider.name, a.signal), pick(res))
+  return jsonResult<T>(
+    a.provider.name,
+    await readText(res, a.provider.name, a.signal),
+    forwardedHeaders(res, FORWARDED_HEADERS),
+  )
 }
 
 /** `GET /files/{id}/content`: the file's bytes, relayed chunk by chunk with their content type. */
@@ -155,23 +136,8 @@ export function downloadFileContent(a: Attempt, fileId: string): Promise<StreamR
 
 /** `GET {path}` of bytes (a file's, a container file's), relayed chunk by chunk with their content type. */
 export async function downloadContent(a: Attempt, path: string): Promise<StreamResult<FileContentChunk>> {
-  const res = await send(a, { method: 'GET', path })
-  const name = a.provider.name
-  async function* chunks(): AsyncGenerator<FileContentChunk> {
-    try {
-      for await (const c of res.body) yield { bytes: c as Buffer }
-    } catch (err) {
-      throw networkError(err, name, a.signal)
-    }
-  }
   // The file's own content type and length go back to the caller with its bytes.
-  const headers: Record<string, string> = {
-    ...pick(res),
-    'content-type': headerValue(res.headers, 'content-type') ?? 'application/octet-stream',
-  }
-  const length = headerValue(res.headers, 'content-length')
-  if (length !== undefined) headers['content-length'] = length
-  return { items: chunks(), headers }
+  return relayBytes(a, await send(a, { method: 'GET', path }), FORWARDED_HEADERS, 'application/octet-stream')
 }
 
 /** A downloaded file's text, refused past `maxBytes` rather than held in memory. */
@@ -211,11 +177,7 @@ function resultLines(name: string, text: string): BatchResultItem[] {
  * A finished batch's results (Bifrost's `/batches/{id}/results`): the batch's output and error files
  * read and parsed, each bounded by `maxBytes`. A batch with neither file yet is the caller's to wait for.
  */
-export async function readBatchResults(
-  a: Attempt,
-  batchId: string,
-  maxBytes: number,
-): Promise<JsonResult<{ batch_id: string; results: BatchResultItem[] }>> {
+export async function readBatchResults(a: Attempt, batchId: string, maxBytes: number): Promise<BatchResults> {
   const name = a.provider.name
   const batch = (
     await callOpenAIFilesApi<{

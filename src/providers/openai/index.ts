@@ -1,4 +1,3 @@
-import { GatewayError } from '../../core/errors.js'
 import type {
   ChatRequest,
   ChatResponse,
@@ -15,7 +14,7 @@ import type {
 } from '../../core/schemas/index.js'
 import {
   expectEventStream,
-  headerValue,
+  forwardedHeaders,
   jsonResult,
   parseJsonBody,
   readText,
@@ -23,8 +22,8 @@ import {
   upstreamError,
   type UpstreamResponse,
 } from '../http.js'
-import type { OpenAICompatibleSpec } from '../openai-compatible.js'
-import { malformedEvent, parseSse, streamBroken } from '../sse.js'
+import { openAIBaseUrl, type OpenAICompatibleSpec } from '../openai-compatible.js'
+import { eventJson, malformedEvent, parseSse, streamBroken } from '../sse.js'
 import type {
   Attempt,
   ChatStreamItem,
@@ -60,17 +59,7 @@ export function createOpenAIAdapter(
   const name = cfg.name
 
   function baseUrlFor(a: Attempt): string {
-    const k = a.key
-    const perKey =
-      (k.vllm_key_config?.url as string | undefined) ??
-      (k.ollama_key_config?.url as string | undefined) ??
-      (k.sgl_key_config?.url as string | undefined)
-    const url = perKey ?? cfg.network_config.base_url ?? spec.baseUrl
-    if (!url) {
-      throw new GatewayError('provider_not_configured', `provider ${name} needs network_config.base_url`, {
-        retryable: false,
-      })
-    }
+    const url = openAIBaseUrl(a, cfg, spec)
     return url.endsWith('/') ? url.slice(0, -1) : url
   }
 
@@ -102,7 +91,7 @@ export function createOpenAIAdapter(
 
   async function json<T>(a: Attempt, op: string, body: string): Promise<JsonResult<T>> {
     const res = await post(a, op, body)
-    return jsonResult<T>(name, await readText(res, name, a.signal), pick(res))
+    return jsonResult<T>(name, await readText(res, name, a.signal), forwardedHeaders(res, FORWARDED_HEADERS))
   }
 
   const adapter: ProviderAdapter = {
@@ -117,7 +106,7 @@ export function createOpenAIAdapter(
       expectEventStream(res, name)
       return {
         items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
-        headers: pick(res),
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
@@ -148,7 +137,7 @@ export function createOpenAIAdapter(
       expectEventStream(res, name)
       return {
         items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
-        headers: pick(res),
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
       }
     }
   }
@@ -170,11 +159,23 @@ export function createOpenAIAdapter(
     adapter.responsesStream = async (a: Attempt, req: ResponsesRequest) => {
       const res = await post(a, 'responses_stream', toResponsesBody(req, a.model, true))
       expectEventStream(res, name)
-      return { items: relayResponsesStream(res.body, name), headers: pick(res) }
+      return {
+        items: relayResponsesStream(res.body, name),
+        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+      }
     }
   }
 
-  Object.assign(adapter, openAIMediaOperations({ name, media: spec.media ?? [], url: urlFor, headers, pick }))
+  Object.assign(
+    adapter,
+    openAIMediaOperations({
+      name,
+      media: spec.media ?? [],
+      url: urlFor,
+      headers,
+      pick: (res) => forwardedHeaders(res, FORWARDED_HEADERS),
+    }),
+  )
   return adapter
 }
 
@@ -190,15 +191,6 @@ const defaultPaths: Record<string, string> = {
   image_generation: '/images/generations',
   speech: '/audio/speech',
   transcription: '/audio/transcriptions',
-}
-
-function pick(res: UpstreamResponse): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined
-  for (const h of FORWARDED_HEADERS) {
-    const v = headerValue(res.headers, h)
-    if (v !== undefined) (out ??= {})[h] = v
-  }
-  return out
 }
 
 function toResponsesBody(req: ResponsesRequest, model: string, stream: boolean): string {
@@ -228,14 +220,8 @@ async function* relayResponsesStream(
   let finished = false
   for await (const ev of parseSse(body, provider)) {
     if (ev.data === '[DONE]') continue
-    let event: ResponsesStreamEvent
-    try {
-      event = JSON.parse(ev.data) as ResponsesStreamEvent
-    } catch {
-      throw malformedEvent(provider, ev.data)
-    }
-    if (event === null || typeof event !== 'object' || Array.isArray(event))
-      throw malformedEvent(provider, ev.data)
+    let event = eventJson<ResponsesStreamEvent>(provider, ev.data)
+    if (Array.isArray(event)) throw malformedEvent(provider, ev.data)
     // An event whose data names no type is named by its SSE `event:` line; one with neither is not relayable.
     if (typeof event.type !== 'string' || !event.type) {
       if (!ev.event) continue

@@ -19,7 +19,7 @@ import {
   type UpstreamResponse,
 } from '../http.js'
 import type { MediaOperation } from '../openai-compatible.js'
-import { malformedEvent, parseSse, streamBroken } from '../sse.js'
+import { eventJson, malformedEvent, parseSse, streamBroken } from '../sse.js'
 import type {
   Attempt,
   JsonResult,
@@ -211,13 +211,8 @@ async function* relayMediaEvents(
   let finished = false
   for await (const ev of parseSse(body, provider)) {
     if (ev.data === '[DONE]') continue
-    let event: MediaStreamEvent
-    try {
-      event = JSON.parse(ev.data) as MediaStreamEvent
-    } catch {
-      throw malformedEvent(provider, ev.data)
-    }
-    if (typeof event?.type !== 'string') throw malformedEvent(provider, ev.data)
+    const event = eventJson<MediaStreamEvent>(provider, ev.data)
+    if (typeof event.type !== 'string') throw malformedEvent(provider, ev.data)
     if (event.type === 'error') {
       const message = (event as { error?: { message?: unknown } }).error?.message ?? event.message
       throw streamBroken(provider, new Error(String(message ?? 'error event')))
