@@ -85,7 +85,7 @@ async function probeTime(node: RunningHeimdall, provider: string, keyId: string)
 }
 
 async function target(node: RunningHeimdall, provider: string, keyId: string) {
-  const res = await callJson(node.url, 'GET', `/api/providers/health?provider=${provider}`)
+  const res = await callJson(node.url, 'GET', `/api/provider-health?provider=${provider}`)
   expect(res.status).toBe(200)
   return (res.body.providers[0].targets as any[]).find((t) => t.key_id === keyId)
 }
@@ -196,7 +196,7 @@ describe('provider health on one node', () => {
     const viaFallback = await chat(h, 'groq/llama-3.3-70b', {}, { fallbacks: ['openai/gpt-4o-mini'] })
     expect(viaFallback.status).toBe(200)
     expect(Object.keys(served(before))).not.toContain('sk-g')
-    const health = await callJson(h.url, 'GET', '/api/providers/health?provider=groq')
+    const health = await callJson(h.url, 'GET', '/api/provider-health?provider=groq')
     expect(health.body.providers[0]).toMatchObject({ provider: 'groq', status: 'unhealthy' })
     behaviour.delete('sk-g')
   })
@@ -309,7 +309,7 @@ describe('provider health on one node', () => {
     })
     expect(keepAlive.status).toBe(400)
     expect(keepAlive.body.error.message).toContain('stream_keepalive_seconds')
-    const missing = await callJson(h.url, 'GET', '/api/providers/health?provider=nope')
+    const missing = await callJson(h.url, 'GET', '/api/provider-health?provider=nope')
     expect(missing.status).toBe(404)
   })
 

@@ -2,6 +2,7 @@ import { MemoryChangeBus } from './memory-bus.js'
 import { MemoryCounterStore } from './memory-counters.js'
 import { RedisChangeBus } from './redis-bus.js'
 import { RedisCounterStore } from './redis-counters.js'
+import { MemorySharedRecords, RedisSharedRecords, type SharedRecords } from './shared-records.js'
 import type { ChangeBus, ClusterErrorHandler, CounterStore } from './types.js'
 
 export interface ClusterOptions {
@@ -16,6 +17,8 @@ export interface ClusterOptions {
 export interface Cluster {
   counters: CounterStore
   bus: ChangeBus
+  /** Expiring records every node can read (open circuits). */
+  records: SharedRecords
   kind: 'memory' | 'redis'
   /** Readiness of Redis (the counters' connection); undefined without Redis. */
   ping(): Promise<void> | undefined
@@ -27,26 +30,36 @@ export async function createCluster(opts: ClusterOptions = {}): Promise<Cluster>
   if (!opts.redisUrl) {
     const counters = new MemoryCounterStore()
     const bus = new MemoryChangeBus(opts.onError)
-    return { counters, bus, kind: 'memory', ping: () => undefined, close: () => closeBoth(counters, bus) }
+    const records = new MemorySharedRecords()
+    return {
+      counters,
+      bus,
+      records,
+      kind: 'memory',
+      ping: () => undefined,
+      close: () => closeAll(counters, bus, records),
+    }
   }
-  const [counters, bus] = await Promise.allSettled([
+  const [counters, bus, records] = await Promise.allSettled([
     RedisCounterStore.connect(opts.redisUrl, opts),
     RedisChangeBus.connect(opts.redisUrl, opts),
+    RedisSharedRecords.connect(opts.redisUrl, opts),
   ])
-  if (counters.status === 'rejected' || bus.status === 'rejected') {
-    if (counters.status === 'fulfilled') await counters.value.close()
-    if (bus.status === 'fulfilled') await bus.value.close()
-    throw counters.status === 'rejected' ? counters.reason : (bus as PromiseRejectedResult).reason
+  if (counters.status === 'rejected' || bus.status === 'rejected' || records.status === 'rejected') {
+    const parts = [counters, bus, records]
+    await Promise.all(parts.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)))
+    throw (parts.find((p) => p.status === 'rejected') as PromiseRejectedResult).reason
   }
   return {
     counters: counters.value,
     bus: bus.value,
+    records: records.value,
     kind: 'redis',
     ping: () => counters.value.ping(),
-    close: () => closeBoth(counters.value, bus.value),
+    close: () => closeAll(counters.value, bus.value, records.value),
   }
 }
 
-async function closeBoth(counters: CounterStore, bus: ChangeBus): Promise<void> {
-  await Promise.all([counters.close(), bus.close()])
+async function closeAll(counters: CounterStore, bus: ChangeBus, records: SharedRecords): Promise<void> {
+  await Promise.all([counters.close(), bus.close(), records.close()])
 }

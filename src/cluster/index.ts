@@ -14,6 +14,7 @@ export { MemoryCounterStore, type MemoryCounterStoreOptions } from './memory-cou
 export { RedisCounterStore, type RedisCounterStoreOptions } from './redis-counters.js'
 export { MemoryChangeBus } from './memory-bus.js'
 export { RedisChangeBus, type RedisChangeBusOptions } from './redis-bus.js'
+export { MemorySharedRecords, RedisSharedRecords, type SharedRecords } from './shared-records.js'
 export {
   DEFAULT_PREFIX,
   REDIS_COMMAND_TIMEOUT_MS,

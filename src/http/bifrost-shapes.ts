@@ -1,4 +1,5 @@
 import { isEsModulePath } from '../plugins/index.js'
+import { acceptResilience } from './bifrost-resilience.js'
 import { parseDurationMs } from '../core/config.js'
 import type { Logger } from '../observability/logger.js'
 import { isBuiltinProvider } from '../providers/index.js'
@@ -34,6 +35,10 @@ export function acceptBifrostShapes(
   }
   if (isObject(config.client)) config.client = acceptClient(config.client, warn, env)
   if (isObject(config.providers)) config.providers = acceptProviders(config.providers, warn)
+  // Bifrost's load balancer and circuit breaker policies: onto each provider's own settings.
+  const providers = isObject(config.providers) ? config.providers : undefined
+  const resilient = acceptResilience(config, providers, warn)
+  if (resilient) config.providers = resilient
   if (isObject(config.config_store))
     config.config_store = acceptStore(config.config_store, 'config_store', warn)
   if (isObject(config.logs_store)) config.logs_store = acceptLogsStore(config.logs_store, warn)
@@ -91,12 +96,10 @@ const UNREAD_SECTIONS: Record<string, string> = {
   guardrails_config: 'guardrails',
   audit_logs: 'audit logs',
   cluster_config: "Bifrost's clustering (Heimdall's is `cluster.redis_url`)",
-  load_balancer_config: 'adaptive load balancing',
   large_payload_optimization: 'large payload streaming',
   scim_config: 'SCIM / identity provider login',
   access_profiles: 'access profiles from config.json (create them through /api/access-profiles)',
   feature_flags: 'feature flags',
-  circuit_breaker_config: 'circuit breakers',
 }
 
 /** `client` fields Bifrost documents that Heimdall accepts, shows in /api/config, and does not act on. */

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify'
-import type { ChangeBus } from '../cluster/index.js'
+import type { ChangeBus, SharedRecords } from '../cluster/index.js'
 import { GatewayError } from '../core/errors.js'
 import {
   DEFAULT_ADAPTIVE,
   DEFAULT_CIRCUIT_BREAKER,
-  type CircuitTransition,
   type HealthStatus,
   type HealthTracker,
   type TargetHealthView,
@@ -13,16 +12,16 @@ import type { ProviderRegistry } from '../core/router/registry.js'
 import type { GatewayPlugin } from '../core/plugins.js'
 import type { ClientConfig, ProviderKey } from '../core/schemas/index.js'
 import type { ProviderAdapter } from '../providers/index.js'
-
-/** Circuit changes, told to every node (Redis pub/sub with several). */
-export const HEALTH_TOPIC = 'providers.health'
+import { shareHealth, type ResetRequest } from './health-sharing.js'
 
 export interface ProviderHealthDeps {
   health: HealthTracker
   registry: ProviderRegistry<ProviderAdapter>
   bus: ChangeBus
+  records: SharedRecords
   /** The live client settings (`stream_keepalive_seconds`). */
   client: ClientConfig
+  onError?: (err: Error, what: string) => void
 }
 
 export interface ProviderHealthView {
@@ -34,25 +33,23 @@ export interface ProviderHealthView {
 }
 
 /**
- * Provider health: `GET /api/providers/health`, circuit changes shared with the other nodes, and
- * SSE keep-alive comments (`client.stream_keepalive_seconds`) for the stream writers.
+ * Provider health: `GET /api/provider-health`, `POST /api/provider-health/reset`, health shared
+ * with the other nodes (`health-sharing.ts`), and SSE keep-alive comments
+ * (`client.stream_keepalive_seconds`) for the stream writers. Not under `/api/providers/`, where
+ * `health` would shadow a custom provider of that name.
  */
-export function registerProviderHealth(app: FastifyInstance, deps: ProviderHealthDeps): void {
-  const { health, registry, bus } = deps
-  health.onTransition((t) => void bus.publish(HEALTH_TOPIC, t).catch(() => undefined))
-  bus.subscribe(HEALTH_TOPIC, (m) => {
-    const msg = m as Partial<CircuitTransition>
-    if (typeof msg?.provider !== 'string' || typeof msg.keyId !== 'string' || typeof msg.model !== 'string')
-      return
-    const entry = registry.get(msg.provider)
-    if (entry) health.applyRemote(msg as CircuitTransition, entry.config)
-  })
+export async function registerProviderHealth(app: FastifyInstance, deps: ProviderHealthDeps): Promise<void> {
+  const { health, registry } = deps
+  const sharing = shareHealth(deps)
+  app.addHook('onClose', async () => sharing.stop())
+  // A node that starts after circuits opened elsewhere skips those keys from its first request.
+  await sharing.load().catch((err: unknown) => deps.onError?.(err as Error, 'loading open circuits'))
   registry.onChange((name) => {
     if (!registry.has(name)) health.forget(name)
   })
   app.decorate('sseKeepAliveMs', () => (deps.client.stream_keepalive_seconds ?? 0) * 1000)
 
-  app.get<{ Querystring: { provider?: string } }>('/api/providers/health', async (request) => {
+  app.get<{ Querystring: { provider?: string } }>('/api/provider-health', async (request) => {
     const only = request.query.provider
     if (only !== undefined && !registry.has(only)) {
       throw new GatewayError('not_found', `provider ${only} not found`, { param: 'provider' })
@@ -62,6 +59,45 @@ export function registerProviderHealth(app: FastifyInstance, deps: ProviderHealt
     )
     return { providers, count: providers.length }
   })
+
+  app.post('/api/provider-health/reset', async (request) => {
+    const req = resetRequest(request.body)
+    if (!registry.has(req.provider)) {
+      throw new GatewayError('not_found', `provider ${req.provider} not found`, { param: 'provider' })
+    }
+    const { reset, shared } = await sharing.reset(req)
+    const what = [req.provider, req.key_id && `key ${req.key_id}`, req.model && `model ${req.model}`]
+      .filter(Boolean)
+      .join(', ')
+    return {
+      message: shared
+        ? `circuits of ${what} reset on every node`
+        : `circuits of ${what} reset on this node only (the other nodes could not be told)`,
+      reset,
+      shared,
+    }
+  })
+}
+
+/** The body of a reset: `provider` required; `key_id` and `model` narrow it. */
+function resetRequest(body: unknown): ResetRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', 'the body must be a JSON object with provider', {
+      param: 'provider',
+    })
+  }
+  const b = body as Record<string, unknown>
+  for (const field of ['provider', 'key_id', 'model'] as const) {
+    const v = b[field]
+    if ((v !== undefined || field === 'provider') && (typeof v !== 'string' || v === '')) {
+      throw new GatewayError('invalid_request', `${field} must be a non-empty string`, { param: field })
+    }
+  }
+  return {
+    provider: b.provider as string,
+    ...(b.key_id !== undefined ? { key_id: b.key_id as string } : {}),
+    ...(b.model !== undefined ? { model: b.model as string } : {}),
+  }
 }
 
 /**

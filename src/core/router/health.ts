@@ -1,8 +1,8 @@
 import { GatewayError } from '../errors.js'
 import type { ProviderConfig, ProviderKey } from '../schemas/index.js'
-import { TargetHealth, type Failure } from './target-health.js'
+import { TargetHealth, type Failure, type WindowSums } from './target-health.js'
 
-export { speedRatio, TargetHealth, type Failure } from './target-health.js'
+export { speedRatio, TargetHealth, type Failure, type WindowSums } from './target-health.js'
 
 /** A provider's health settings with defaults applied. */
 export interface HealthSettings {
@@ -56,6 +56,14 @@ export function healthSettings(cfg: ProviderConfig): HealthSettings {
   }
 }
 
+/** One node's window of one target, as published to the other nodes. */
+export interface TargetWindow extends WindowSums {
+  provider: string
+  keyId: string
+  keyName: string
+  model: string
+}
+
 /** A change of a target's circuit, as told to the other nodes. */
 export interface CircuitTransition {
   provider: string
@@ -86,6 +94,8 @@ export interface TargetHealthView {
   latency_ms_avg: number | null
   latency_ms_ewma: number | null
   consecutive_failures: number
+  /** Nodes whose results the figures include (1: this node's alone). */
+  nodes: number
   weight_ratio: number
   open_until: string | null
   last_error: string | null
@@ -182,13 +192,14 @@ class ModelView implements PickView {
 
   /** Adaptive weights from the latest observations, at most once per `recomputeMs`. */
   recompute(adaptive: NonNullable<HealthSettings['adaptive']>): void {
-    let best = Infinity
     let stale = false
-    for (const t of this.byKey.values()) {
-      if (this.now - t.weighedAt >= adaptive.recomputeMs) stale = true
-      if (t.ewmaMs > 0 && t.ewmaMs < best) best = t.ewmaMs
-    }
+    for (const t of this.byKey.values()) if (this.now - t.weighedAt >= adaptive.recomputeMs) stale = true
     if (!stale) return
+    let best = Infinity
+    for (const t of this.byKey.values()) {
+      const ms = t.latency(this.now, this.entry.settings)
+      if (ms > 0 && ms < best) best = ms
+    }
     for (const t of this.byKey.values())
       t.reweigh(this.now, best, adaptive.minWeightRatio, this.entry.settings)
   }
@@ -243,11 +254,13 @@ export class HealthTracker {
     if (!entry.settings.adaptive) return undefined
     const view = this.view(config, model) as ModelView
     let best: TargetHealth | undefined
+    let bestMs = Infinity
     for (const t of view.byKey.values()) {
-      if (t.ewmaMs === 0 || !t.admits(view.now, entry.settings)) continue
-      if (!best || t.ewmaMs < best.ewmaMs) best = t
+      const ms = t.latency(view.now, entry.settings)
+      if (ms === 0 || !t.admits(view.now, entry.settings)) continue
+      if (ms < bestMs) [best, bestMs] = [t, ms]
     }
-    return best && { ewmaMs: best.ewmaMs, reliability: best.reliability }
+    return best && { ewmaMs: bestMs, reliability: best.reliability }
   }
 
   /** A target served: its latency (to the first item, for streams). */
@@ -285,6 +298,78 @@ export class HealthTracker {
     else t.close(`${msg.reason} (seen by another node)`)
     entry.version++
     this.count(entry, was, t.circuit)
+  }
+
+  /**
+   * This node's window of each target that changed since the last call, for the other nodes to
+   * merge; only of providers whose breaker or adaptive balancing is on (the others decide nothing).
+   */
+  windows(): TargetWindow[] {
+    const now = this.now()
+    const out: TargetWindow[] = []
+    for (const [provider, entry] of this.providers) {
+      if (!entry.settings.breaker && !entry.settings.adaptive) continue
+      for (const models of entry.targets.values())
+        for (const t of models.values()) {
+          const w = t.windowIfChanged(now, entry.settings)
+          if (w) out.push({ provider, keyId: t.keyId, keyName: t.keyName, model: t.model, ...w })
+        }
+    }
+    return out
+  }
+
+  /** A window another node published, to a provider configured here. */
+  mergeWindow(node: string, w: TargetWindow, config: ProviderConfig): void {
+    if (node === this.node) return
+    const entry = this.entry(config)
+    if (!entry.settings.breaker && !entry.settings.adaptive) return
+    if (w.keyId !== 'keyless' && !config.keys.some((k) => k.id === w.keyId)) return
+    const t = this.target(entry, { id: w.keyId, name: w.keyName } as ProviderKey, w.model)
+    t.mergeRemote(node, w, this.now(), entry.settings)
+  }
+
+  /** The circuits open now, as transitions: what a node re-publishes when shared state was lost. */
+  openCircuits(): CircuitTransition[] {
+    const now = this.now()
+    const out: CircuitTransition[] = []
+    for (const [provider, entry] of this.providers)
+      for (const models of entry.targets.values())
+        for (const t of models.values()) {
+          if (t.circuit !== 'open' || t.openUntil <= now) continue
+          out.push({
+            provider,
+            keyId: t.keyId,
+            keyName: t.keyName,
+            model: t.model,
+            state: 'open',
+            openUntil: t.openUntil,
+            reason: t.reason ?? '',
+            node: this.node,
+          })
+        }
+    return out
+  }
+
+  /**
+   * Closes circuits by hand (an administrator's reset): every target of the provider, or of one key,
+   * or of one model; their failures are forgotten. Returns how many circuits were not closed.
+   */
+  reset(provider: string, keyId?: string, model?: string): number {
+    const entry = this.providers.get(provider)
+    if (!entry) return 0
+    let reset = 0
+    for (const [id, models] of entry.targets) {
+      if (keyId !== undefined && id !== keyId) continue
+      for (const t of models.values()) {
+        if (model !== undefined && t.model !== model) continue
+        const was = t.circuit
+        if (was !== 'closed') reset++
+        t.close('reset by an administrator')
+        this.count(entry, was, 'closed')
+      }
+    }
+    entry.version++
+    return reset
   }
 
   /** Every tracked target of each provider, for the health API and /metrics. */

@@ -36,8 +36,15 @@ export async function registerManagementRoutes(
     store,
     onChange: (name) => cluster.bus.publish(PROVIDERS_TOPIC, { name }),
   })
-  // GET /api/providers/health, circuit changes shared with the other nodes, SSE keep-alive.
-  registerProviderHealth(app, { health: deps.gateway.health, registry, bus: cluster.bus, client })
+  // GET /api/provider-health and its reset, health shared with the other nodes, SSE keep-alive.
+  await registerProviderHealth(app, {
+    health: deps.gateway.health,
+    registry,
+    bus: cluster.bus,
+    records: cluster.records,
+    client,
+    onError: (err, what) => base.logger.warn({ err: err.message }, `provider health: ${what}`),
+  })
   registerModelRoutes(app, { registry })
   registerQuotaRoute(app, { state: governance.state, usage: governance.usage })
   registerConfigRoutes(app, {

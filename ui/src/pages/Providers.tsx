@@ -13,7 +13,7 @@ interface RecentLog {
 
 const RECENT = 20
 
-/** One (key, model) target as GET /api/providers/health shows it. */
+/** One (key, model) target as GET /api/provider-health shows it. */
 interface LiveTarget {
   key_id: string
   model: string
@@ -55,7 +55,7 @@ function healthOf(logs: RecentLog[] | undefined): { color: string; label: string
 
 export function ProvidersPage() {
   const { data, error, reload } = useApi<{ providers: Provider[] }>('/api/providers')
-  const live = useApi<{ providers: LiveHealth[] }>('/api/providers/health')
+  const live = useApi<{ providers: LiveHealth[] }>('/api/provider-health')
   const reloadLive = live.reload
   useEffect(() => {
     const timer = setInterval(() => void reloadLive(), 10_000)
@@ -84,6 +84,7 @@ export function ProvidersPage() {
             key={p.name}
             provider={p}
             live={live.data?.providers.find((h) => h.provider === p.name)}
+            onLiveChange={() => void reloadLive()}
             onNetwork={() => setEditing(p)}
             onKey={(key) => setKeyEdit({ provider: p, key })}
             onChange={refresh}
@@ -110,8 +111,12 @@ export function ProvidersPage() {
   )
 }
 
-/** The live badge, when the gateway's own view says something is wrong; its tooltip names open circuits. */
-function LiveBadge({ live }: { live: LiveHealth | undefined }) {
+/**
+ * The live badge, when the gateway's own view says something is wrong; its tooltip names open
+ * circuits, and Reset closes them on every node.
+ */
+function LiveBadge({ live, onReset }: { live: LiveHealth | undefined; onReset: () => void }) {
+  const [error, setError] = useState<string>()
   if (!live || live.status === 'unknown' || live.status === 'healthy') return null
   const open = live.targets.filter((t) => t.circuit !== 'closed')
   const seen = live.targets.reduce((n, t) => n + t.requests, 0)
@@ -122,14 +127,30 @@ function LiveBadge({ live }: { live: LiveHealth | undefined }) {
           .map((t) => `${t.model}: ${t.circuit === 'open' ? 'open' : 'probing'} (${t.reason ?? ''})`)
           .join('; ')
       : `Now: ${seen} requests in the health window, ${failed} failed`
+  const reset = async () => {
+    try {
+      await api('POST', '/api/provider-health/reset', { provider: live.provider })
+      setError(undefined)
+      onReset()
+    } catch (err) {
+      setError(errorText(err))
+    }
+  }
   return (
-    <Tooltip label={detail} multiline w={300}>
-      <Badge variant="light" color={LIVE_COLORS[live.status]} data-testid="provider-live-health">
-        {open.length > 0
-          ? `${open.length} circuit${open.length > 1 ? 's' : ''} open`
-          : `live: ${live.status}`}
-      </Badge>
-    </Tooltip>
+    <>
+      <Tooltip label={error ?? detail} multiline w={300}>
+        <Badge variant="light" color={LIVE_COLORS[live.status]} data-testid="provider-live-health">
+          {open.length > 0
+            ? `${open.length} circuit${open.length > 1 ? 's' : ''} open`
+            : `live: ${live.status}`}
+        </Badge>
+      </Tooltip>
+      {open.length > 0 && (
+        <Button size="compact-xs" variant="subtle" color="red" onClick={() => void reset()}>
+          Reset circuits
+        </Button>
+      )}
+    </>
   )
 }
 
@@ -158,12 +179,14 @@ function KeyHealth({ targets }: { targets: LiveTarget[] }) {
 function ProviderCard({
   provider,
   live,
+  onLiveChange,
   onNetwork,
   onKey,
   onChange,
 }: {
   provider: Provider
   live: LiveHealth | undefined
+  onLiveChange: () => void
   onNetwork: () => void
   onKey: (key?: ProviderKey) => void
   onChange: () => void
@@ -214,7 +237,7 @@ function ProviderCard({
           )}
         </div>
         <Group gap={4}>
-          <LiveBadge live={live} />
+          <LiveBadge live={live} onReset={onLiveChange} />
           <Tooltip label={health.detail} multiline w={260}>
             <Badge color={health.color} data-testid="provider-health">
               {health.label}
