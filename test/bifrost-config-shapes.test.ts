@@ -378,7 +378,19 @@ function bifrostConfig(openaiUrl: string) {
       },
     ],
     websocket: { max_connections_per_user: 100 },
-    circuit_breaker_config: { policies: [] },
+    // A policy for a provider config.json does not have: named as not applied.
+    circuit_breaker_config: {
+      policies: [
+        {
+          name: 'ptu',
+          primary_provider: 'azure-ptu',
+          primary_model: 'gpt-4o',
+          fallback_provider: 'openai',
+          fallback_model: 'gpt-4o',
+          condition: { signals: [{ source: 'response_header', header_name: 'x-ms-overloaded' }] },
+        },
+      ],
+    },
   }
 }
 
@@ -523,7 +535,7 @@ describe("config.json in Bifrost's shapes", () => {
       'framework',
       'vector_store',
       'websocket',
-      'circuit_breaker_config',
+      'circuit_breaker_config.policies.0.primary_provider',
       'client',
       'providers.replicate',
       'providers.bedrock_mantle',
