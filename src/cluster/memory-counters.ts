@@ -21,7 +21,8 @@ interface CounterWindow {
   used: bigint
   /** Always the sum of `holds`' amounts. */
   reserved: bigint
-  holds: Map<string, Hold>
+  /** Each reservation's hold on this window: its record points at the same object, so no member name is built or looked up. */
+  holds: Set<Hold>
   /** Earliest hold expiry, so that pruning costs nothing until a hold can have expired. */
   nextHoldExpiry: number
   /** When the window's data vanishes, as PEXPIRE does on Redis. */
@@ -31,8 +32,14 @@ interface CounterWindow {
 /** A finished reservation is remembered this long, so a retried settle does nothing (as on Redis). */
 const FINISHED_KEPT_MS = 60_000
 
+interface ReservationEntry {
+  key: string
+  hold: Hold
+  expiryMs: number
+}
+
 interface ReservationRecord {
-  entries: { key: string; member: string; expiryMs: number }[]
+  entries: ReservationEntry[]
   expiresAt: number
 }
 
@@ -79,20 +86,25 @@ export class MemoryCounterStore implements CounterStore {
       throw new GatewayError('store_unavailable', 'the counters saw this reservation released already')
     const existing = this.liveRecord(reservationId, now)
     if (existing) {
-      const reserved = existing.entries.map(
-        (e) => this.liveWindow(e.key, now)?.holds.get(e.member)?.amount ?? 0n,
+      const reserved = existing.entries.map((e) =>
+        this.liveWindow(e.key, now)?.holds.has(e.hold) ? fromUnits(e.hold.amount) : 0,
       )
-      return { ok: true, reservationId, reserved: reserved.map(fromUnits) }
+      return { ok: true, reservationId, reserved }
     }
 
-    const grants: bigint[] = []
-    const remaining: number[] = []
-    const pending = new Map<string, bigint>()
-    for (const [i, c] of checks.entries()) {
+    // Every check's window key is built once; a key named twice (rare) sees the earlier checks' grants.
+    const n = checks.length
+    const keys: string[] = new Array<string>(n)
+    const grants: bigint[] = new Array<bigint>(n)
+    const remaining: number[] = new Array<number>(n)
+    for (let i = 0; i < n; i++) {
+      const c = checks[i]
       const key = windowKey(c.counter, c.windowStart)
+      keys[i] = key
       const w = this.liveWindow(key, now)
       const used = w?.used ?? 0n
-      const reserved = (w?.reserved ?? 0n) + (pending.get(key) ?? 0n)
+      let reserved = w?.reserved ?? 0n
+      for (let j = 0; j < i; j++) if (keys[j] === key) reserved += grants[j]
       let grant = toUnits(c.amount)
       if (c.limit !== Infinity) {
         const limit = toUnits(c.limit)
@@ -104,23 +116,21 @@ export class MemoryCounterStore implements CounterStore {
       } else {
         remaining[i] = Infinity
       }
-      pending.set(key, (pending.get(key) ?? 0n) + grant)
-      grants.push(grant)
+      grants[i] = grant
     }
 
-    const record: ReservationRecord = { entries: [], expiresAt: now + opts.ttlMs + RECORD_GRACE_MS }
-    for (const [i, c] of checks.entries()) {
-      const key = windowKey(c.counter, c.windowStart)
-      const member = `${reservationId}:${i + 1}`
-      const expiryMs = windowExpiryMs(c.windowMs)
-      const w = this.touch(key, expiryMs, now)
-      const expiresAt = now + opts.ttlMs
-      w.holds.set(member, { amount: grants[i], expiresAt })
-      w.reserved += grants[i]
-      w.nextHoldExpiry = Math.min(w.nextHoldExpiry, expiresAt)
-      record.entries.push({ key, member, expiryMs })
+    const expiresAt = now + opts.ttlMs
+    const entries: ReservationEntry[] = new Array<ReservationEntry>(n)
+    for (let i = 0; i < n; i++) {
+      const expiryMs = windowExpiryMs(checks[i].windowMs)
+      const w = this.touch(keys[i], expiryMs, now)
+      const hold: Hold = { amount: grants[i], expiresAt }
+      w.holds.add(hold)
+      w.reserved += hold.amount
+      if (expiresAt < w.nextHoldExpiry) w.nextHoldExpiry = expiresAt
+      entries[i] = { key: keys[i], hold, expiryMs }
     }
-    if (record.entries.length > 0) this.records.set(reservationId, record)
+    if (n > 0) this.records.set(reservationId, { entries, expiresAt: expiresAt + RECORD_GRACE_MS })
     return { ok: true, reservationId, reserved: grants.map(fromUnits), remaining }
   }
 
@@ -186,15 +196,13 @@ export class MemoryCounterStore implements CounterStore {
     this.records.delete(reservationId)
     this.rotateFinished(now)
     this.finishedRecent.add(reservationId)
-    for (const [i, e] of record.entries.entries()) {
+    const entries = record.entries
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]
       const charge = toUnits(actual[i] ?? 0)
       const w = charge === 0n ? this.liveWindow(e.key, now) : this.touch(e.key, e.expiryMs, now)
       if (!w) continue
-      const hold = w.holds.get(e.member)
-      if (hold) {
-        w.holds.delete(e.member)
-        w.reserved -= hold.amount
-      }
+      if (w.holds.delete(e.hold)) w.reserved -= e.hold.amount
       w.used += charge
     }
   }
@@ -209,9 +217,9 @@ export class MemoryCounterStore implements CounterStore {
     }
     if (w.nextHoldExpiry <= now) {
       let next = Infinity
-      for (const [member, hold] of w.holds) {
+      for (const hold of w.holds) {
         if (hold.expiresAt <= now) {
-          w.holds.delete(member)
+          w.holds.delete(hold)
           w.reserved -= hold.amount
         } else {
           next = Math.min(next, hold.expiresAt)
@@ -226,7 +234,7 @@ export class MemoryCounterStore implements CounterStore {
   private touch(key: string, expiryMs: number, now: number): CounterWindow {
     let w = this.liveWindow(key, now)
     if (!w) {
-      w = { used: 0n, reserved: 0n, holds: new Map(), nextHoldExpiry: Infinity, expiresAt: Infinity }
+      w = { used: 0n, reserved: 0n, holds: new Set(), nextHoldExpiry: Infinity, expiresAt: Infinity }
       this.windows.set(key, w)
     }
     if (expiryMs > 0) w.expiresAt = now + expiryMs

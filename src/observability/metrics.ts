@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { BoundCounter, BoundHistogram } from './bound-series.js'
 import { registerHealthGauges } from './health-metrics.js'
 import type { GatewayContext, GatewayHook } from '../core/context.js'
 import { ERRORS, type ErrorCode } from '../core/errors.js'
@@ -228,13 +229,33 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
   if (deps.providerHealth) registerHealthGauges(registers, deps.providerHealth)
 
   function governanceLabels(ctx: GatewayContext): Record<string, string> {
-    if (extra.length === 0) return {}
     const vk = ctx.facts.virtualKey
     const labels: Record<string, string> = {}
     if (settings.virtual_key_labels === true) labels.virtual_key = vk?.id ?? 'none'
     if (settings.team_labels === true) labels.team = vk?.team_id ?? 'none'
     return labels
   }
+
+  // Each series is named by its label values joined with \u0001 (no label value holds it), so a
+  // request's increments skip prom-client's per-call label hashing (bound-series.ts).
+  const S = '\u0001'
+  const bound = {
+    requests: new BoundCounter(requests),
+    errors: new BoundCounter(errors),
+    rejections: new BoundCounter(rejections),
+    cacheHits: new BoundCounter(cacheHits),
+    attempts: new BoundCounter(attempts),
+    retries: new BoundCounter(retries),
+    fallbacks: new BoundCounter(fallbacks),
+    inputTokens: new BoundCounter(inputTokens),
+    outputTokens: new BoundCounter(outputTokens),
+    cost: new BoundCounter(cost),
+    duration: new BoundHistogram(duration, LATENCY_BUCKETS),
+    ttft: new BoundHistogram(ttft, TTFT_BUCKETS),
+    overhead: new BoundHistogram(overhead, OVERHEAD_BUCKETS),
+    upstreamLatency: new BoundHistogram(upstreamLatency, LATENCY_BUCKETS),
+  }
+  const none: Record<string, string> = {}
 
   const hook: GatewayHook = {
     name: 'metrics',
@@ -244,43 +265,61 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
       const model = folding.model(ctx.provider, ctx.model ?? ctx.modelRequested)
       const route = ctx.route ?? OTHER
       const status = statusClass(ctx)
-      const who = governanceLabels(ctx)
-      requests.inc({ provider, model, route, status_class: status, ...who })
-      duration.observe({ provider, model, route, status_class: status }, seconds(end - ctx.startNs))
-      overhead.observe({ route }, Math.max(0, seconds(end - ctx.startNs - ctx.upstreamNs)))
+      const who = extra.length === 0 ? none : governanceLabels(ctx)
+      const whoKey = extra.length === 0 ? '' : `${S}${who.virtual_key ?? ''}${S}${who.team ?? ''}`
+      const pm = `${provider}${S}${model}`
+      const pmrs = `${pm}${S}${route}${S}${status}`
+      bound.requests.inc(pmrs + whoKey, () => ({ provider, model, route, status_class: status, ...who }))
+      bound.duration.observe(
+        pmrs,
+        () => ({ provider, model, route, status_class: status }),
+        seconds(end - ctx.startNs),
+      )
+      bound.overhead.observe(
+        route,
+        () => ({ route }),
+        Math.max(0, seconds(end - ctx.startNs - ctx.upstreamNs)),
+      )
       if (ctx.error) {
         const code = ctx.error.code in ERRORS ? ctx.error.code : 'internal'
-        errors.inc({ code, provider })
-        if (GOVERNANCE_CODES.has(code)) rejections.inc({ reason: code })
+        bound.errors.inc(`${code}${S}${provider}`, () => ({ code, provider }))
+        if (GOVERNANCE_CODES.has(code)) bound.rejections.inc(code, () => ({ reason: code }))
       }
-      if (ctx.facts.cacheDebug?.cache_hit && !ctx.error)
-        cacheHits.inc({ hit_type: ctx.facts.cacheDebug.hit_type ?? 'direct' })
+      if (ctx.facts.cacheDebug?.cache_hit && !ctx.error) {
+        const hitType = ctx.facts.cacheDebug.hit_type ?? 'direct'
+        bound.cacheHits.inc(hitType, () => ({ hit_type: hitType }))
+      }
       if (ctx.firstChunkNs !== undefined)
-        ttft.observe({ provider, model }, seconds(ctx.firstChunkNs - ctx.startNs))
+        bound.ttft.observe(pm, () => ({ provider, model }), seconds(ctx.firstChunkNs - ctx.startNs))
 
       let previous: { provider: string; fallbackIndex: number } | undefined
       for (const a of ctx.attemptLog) {
         const p = folding.provider(ctx, a.provider)
         const outcome = a.error ? 'error' : 'success'
-        attempts.inc({ provider: p, outcome })
-        if (a.endNs !== undefined)
-          upstreamLatency.observe(
-            { provider: p, model: folding.model(a.provider, a.model), outcome },
+        bound.attempts.inc(`${p}${S}${outcome}`, () => ({ provider: p, outcome }))
+        if (a.endNs !== undefined) {
+          const m = folding.model(a.provider, a.model)
+          bound.upstreamLatency.observe(
+            `${p}${S}${m}${S}${outcome}`,
+            () => ({ provider: p, model: m, outcome }),
             seconds(a.endNs - a.startNs),
           )
-        if (previous && previous.fallbackIndex === a.fallbackIndex) retries.inc({ provider: p })
-        else if (a.fallbackIndex > 0) fallbacks.inc({ provider: p })
+        }
+        if (previous && previous.fallbackIndex === a.fallbackIndex)
+          bound.retries.inc(p, () => ({ provider: p }))
+        else if (a.fallbackIndex > 0) bound.fallbacks.inc(p, () => ({ provider: p }))
         previous = a
       }
 
       const usage = ctx.usage ?? ctx.result?.usage
+      const pmw = pm + whoKey
+      const pmwLabels = () => ({ provider, model, ...who })
       if (usage) {
-        if (usage.prompt_tokens > 0) inputTokens.inc({ provider, model, ...who }, usage.prompt_tokens)
-        if (usage.completion_tokens > 0)
-          outputTokens.inc({ provider, model, ...who }, usage.completion_tokens)
+        if (usage.prompt_tokens > 0) bound.inputTokens.inc(pmw, pmwLabels, usage.prompt_tokens)
+        if (usage.completion_tokens > 0) bound.outputTokens.inc(pmw, pmwLabels, usage.completion_tokens)
       }
       const priced = ctx.facts.cost
-      if (priced?.cost !== undefined && priced.cost > 0) cost.inc({ provider, model, ...who }, priced.cost)
+      if (priced?.cost !== undefined && priced.cost > 0) bound.cost.inc(pmw, pmwLabels, priced.cost)
     },
   }
 
