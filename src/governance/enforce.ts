@@ -4,6 +4,7 @@ import type { GatewayContext, GatewayHook, Target } from '../core/context.js'
 import { GatewayError, type ErrorCode } from '../core/errors.js'
 import type { GatewayEvents } from '../core/events.js'
 import { parseModel, type TargetLookup } from '../core/router/targets.js'
+import { noteRoutingEngine } from '../core/routing-engines.js'
 import { authenticateVirtualKey } from '../core/virtual-keys.js'
 import type { Usage } from '../core/schemas/index.js'
 import { planDeploymentLimits } from './deployment-limits.js'
@@ -113,7 +114,9 @@ export class GovernanceHook implements GatewayHook {
     const vk = authenticateVirtualKey(this.opts.state, ctx.headers, this.opts.enforceAuth(), this.now())
     if (!vk) return undefined
     ctx.facts.virtualKey = vk
-    return this.routeByWeight(vk, req)
+    const targets = this.routeByWeight(vk, req)
+    if (targets) noteRoutingEngine(ctx, 'governance')
+    return targets
   }
 
   async beforeTarget(ctx: GatewayContext, target: Target, req: Record<string, unknown>): Promise<void> {

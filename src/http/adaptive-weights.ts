@@ -1,6 +1,7 @@
 import type { GatewayContext, Target } from '../core/context.js'
 import type { GatewayPlugin } from '../core/plugins.js'
 import { DEFAULT_ADAPTIVE, speedRatio, type HealthTracker } from '../core/router/health.js'
+import { noteRoutingEngine } from '../core/routing-engines.js'
 import type { ProviderRegistry } from '../core/router/registry.js'
 import type { VirtualKeyRecord } from '../governance/index.js'
 import type { ProviderAdapter } from '../providers/index.js'
@@ -54,7 +55,9 @@ export class AdaptiveProviderWeights {
       beforeRequest: (ctx: GatewayContext, req: Record<string, unknown>) => {
         const vk = ctx.facts.virtualKey
         const scaled = vk && this.scale(vk, req.model)
-        return scaled ? route(scaled, req) : undefined
+        const targets = scaled ? route(scaled, req) : undefined
+        if (targets) noteRoutingEngine(ctx, 'loadbalancing')
+        return targets
       },
     }
   }

@@ -1,4 +1,5 @@
 import type { GatewayContext } from '../context.js'
+import { noteRoutingEngine } from '../routing-engines.js'
 import type { ModelEntry, ProviderConfig, ProviderKey } from '../schemas/index.js'
 import type { HealthTracker } from './health.js'
 import { selectKey } from './keys.js'
@@ -44,6 +45,7 @@ export function pickKey(
   const keys = allowed ? config.keys.filter((k) => allowed.has(k.id)) : config.keys
   const exclude = view ? view.exclude(dead) : dead
   const weightOf = view?.weightOf
+  if (weightOf && keys.length > 1) noteRoutingEngine(ctx, 'loadbalancing')
   let key: ProviderKey | undefined
   if (avoid !== undefined) key = selectKey(keys, model, new Set(exclude).add(avoid), Math.random, weightOf)
   key ??= selectKey(keys, model, exclude, Math.random, weightOf)

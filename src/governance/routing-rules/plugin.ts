@@ -2,6 +2,7 @@ import type { GatewayContext, Target } from '../../core/context.js'
 import type { GatewayPlugin } from '../../core/plugins.js'
 import { GatewayError } from '../../core/errors.js'
 import { parseModel, resolveTargets, type TargetLookup } from '../../core/router/targets.js'
+import { noteRoutingEngine } from '../../core/routing-engines.js'
 import type { ProviderKey } from '../../core/schemas/index.js'
 import type { VirtualKeyRecord } from '../model.js'
 import type { GovernanceState } from '../state.js'
@@ -78,6 +79,7 @@ export class RoutingPlugin implements GatewayPlugin {
           ? decision.fallbacks.flatMap((f) => this.ruleFallback(f, decision.model))
           : (base?.slice(1) ?? [])
       targets = [primary, ...fallbacks]
+      noteRoutingEngine(ctx, 'routing-rule')
       ctx.facts.routing = {
         rule_id: decision.rule.id,
         rule_name: decision.rule.name,

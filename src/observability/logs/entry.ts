@@ -180,6 +180,8 @@ export function buildPendingLog(
     if (ctx.fallbackIndex > 0) info.primary_provider ??= ctx.attemptLog[0]?.provider
     row.routing_info = JSON.stringify(info)
   }
+  const engines = ctx.facts.routingEngines
+  if (engines && engines.length > 0) row.routing_engine_used = engines.join(',')
   const cacheDebug = ctx.facts.cacheDebug
   if (cacheDebug) {
     row.cache_debug = JSON.stringify(cacheDebug)

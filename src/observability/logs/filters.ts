@@ -17,6 +17,8 @@ export interface LogFilters {
   cache_hit_types?: string[]
   /** Bifrost's: entries a routing rule routed, by rule id. */
   routing_rule_ids?: string[]
+  /** Bifrost's: entries one of these routing engines routed (`governance`, `routing-rule`, `loadbalancing`). */
+  routing_engine_used?: string[]
   /** Heimdall: the HTTP status answered: 200 for a success, the error's `status_code` otherwise. */
   status_codes?: number[]
   /** Milliseconds since the epoch. */
@@ -148,13 +150,7 @@ export function rowStatusCode(row: Pick<LogRow, 'status' | 'error'>): number | u
 }
 
 /** Bifrost's filters on attributes no Heimdall entry has: given a value, they match nothing. */
-const ABSENT_DIMENSIONS = [
-  'aliases',
-  'business_unit_ids',
-  'project_ids',
-  'routing_engine_used',
-  'parent_request_id',
-]
+const ABSENT_DIMENSIONS = ['aliases', 'business_unit_ids', 'project_ids', 'parent_request_id']
 /** Bifrost's filters on attributes entries have but the store does not keep: refused rather than ignored. */
 const UNSUPPORTED_FILTERS = ['user_ids', 'stop_reasons']
 
@@ -166,6 +162,7 @@ export function parseFilters(q: Query, now = Date.now()): LogFilters {
     if (values !== undefined) f[name] = values
   }
   f.status_codes = statusCodesParam(q)
+  f.routing_engine_used = listParam(q, 'routing_engine_used')
   const badHitType = f.cache_hit_types?.find((t) => t !== 'direct' && t !== 'semantic')
   if (badHitType !== undefined)
     throw new GatewayError(
@@ -239,6 +236,10 @@ export function matchesFilters(row: LogRow, f: LogFilters): boolean {
     if (list && !list.includes(String(row[column] ?? ''))) return false
   }
   if (f.status_codes && !f.status_codes.includes(rowStatusCode(row) ?? -1)) return false
+  if (f.routing_engine_used) {
+    const used = (row.routing_engine_used ?? '').split(',')
+    if (!f.routing_engine_used.some((e) => used.includes(e))) return false
+  }
   if (f.request_id !== undefined && row.id !== f.request_id) return false
   if (f.start_time !== undefined && row.ts < f.start_time) return false
   if (f.end_time !== undefined && row.ts > f.end_time) return false

@@ -55,6 +55,8 @@ export interface LogRow {
   routing_rule_id?: string | null
   /** JSON: which rule (id, name, chain) or session pin routed the request, and the primary target a fallback replaced. */
   routing_info?: string | null
+  /** Bifrost's routing engines that chose the target, comma-joined in order (`governance,routing-rule`). */
+  routing_engine_used?: string | null
 }
 
 /** A log entry in Bifrost's JSON shape (`LogEntry` of the management API). */
@@ -115,6 +117,8 @@ export interface LogEntry {
   routing_rule_id?: string
   /** Which rule routed the request (`rule_id`, `rule_name`, `rule_chain`), a session pin, the primary target a fallback replaced. */
   routing_info?: unknown
+  /** Bifrost's: the routing engines that chose the target, comma-joined (`governance`, `routing-rule`, `loadbalancing`). */
+  routing_engine_used?: string
 }
 
 function parse(text: string | null): unknown {
@@ -181,6 +185,7 @@ export function rowToEntry(row: LogRow): LogEntry {
   if (row.routing_rule_id) entry.routing_rule_id = row.routing_rule_id
   const routing = parse(row.routing_info ?? null)
   if (routing !== undefined) entry.routing_info = routing
+  if (row.routing_engine_used) entry.routing_engine_used = row.routing_engine_used
   const error = parse(row.error)
   if (error !== undefined) {
     entry.error_details = error

@@ -54,7 +54,8 @@ const COLUMNS = `
   cache_debug text,
   cache_saved double precision,
   routing_rule_id varchar(255),
-  routing_info text`
+  routing_info text,
+  routing_engine_used varchar(64)`
 
 /** The column names, in table order: what a prepared insert binds. */
 const COLUMN_NAMES = COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]) as (keyof LogRow)[]
@@ -203,6 +204,7 @@ export class LogStore {
       ['cache_saved', 'double precision'],
       ['routing_rule_id', 'varchar(255)'],
       ['routing_info', 'text'],
+      ['routing_engine_used', 'varchar(64)'],
     ]
     if (this.kind === 'postgres') {
       for (const [name, type] of added)
@@ -277,6 +279,7 @@ export class LogStore {
         else parts.push(eb(column, 'in', list))
       }
       if (f.status_codes) parts.push(eb.or(f.status_codes.map((code) => statusCodeIs(eb, code))))
+      if (f.routing_engine_used) parts.push(eb.or(f.routing_engine_used.map((e) => routingEngineIs(e))))
       if (f.request_id !== undefined) parts.push(eb('id', '=', f.request_id))
       if (f.start_time !== undefined) parts.push(eb('ts', '>=', f.start_time))
       if (f.end_time !== undefined) parts.push(eb('ts', '<=', f.end_time))
@@ -524,4 +527,10 @@ function normalise<T extends Partial<LogRow>>(row: T): T {
   for (const column of PACKED_COLUMNS)
     if (row[column] !== undefined && typeof row[column] !== 'string') row[column] = unpackText(row[column])
   return row
+}
+
+/** An entry that one of its comma-joined routing engines names `engine` (Bifrost's routing_engine_used filter). */
+function routingEngineIs(engine: string) {
+  const pattern = `%,${engine.replace(/[\\%_]/g, (c) => `\\${c}`)},%`
+  return sql<boolean>`(',' || routing_engine_used || ',') like ${pattern} escape '\\'`
 }
