@@ -1,14 +1,20 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
+import { GatewayError } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
 import { callOpenAIFilesApi, downloadContent } from '../../providers/index.js'
-import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
+import type { Attempt, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
-import { ObjectScope, viewerOf } from './file-ownership.js'
 import type { FilesDeps } from './files.js'
-import { beginRequest, failed, responseHeaders } from './inference.js'
-import { idParam, listQuery, providerOf, runObjectCall, type Serve } from './object-requests.js'
+import {
+  final,
+  idParam,
+  listQuery,
+  providerOf,
+  runObjectCall,
+  runObjectDownload,
+  type Serve,
+} from './object-requests.js'
 
 /** List filters and cursors passed upstream. */
 const LIST_PARAMS = ['limit', 'after', 'order']
@@ -18,23 +24,6 @@ function object(body: unknown): Record<string, unknown> {
     throw new GatewayError('invalid_request', 'the body must be a JSON object')
   }
   return body as Record<string, unknown>
-}
-
-/** An upload that reached the provider is not sent again: its body is spent. */
-function final(err: unknown): GatewayError {
-  const e = asGatewayError(err)
-  if (!e.retryable && !e.keyDead) return e
-  return new GatewayError(e.code, e.message, {
-    status: e.status,
-    type: e.type,
-    param: e.param,
-    isBifrostError: e.isBifrostError,
-    upstreamCode: e.upstreamCode,
-    headers: e.headers,
-    retryable: false,
-    keyDead: false,
-    cause: e,
-  })
 }
 
 /** The caller's bytes as they arrive, refused past `limit`. */
@@ -53,6 +42,42 @@ async function* bounded(body: Readable, limit: number): AsyncGenerator<Buffer> {
 }
 
 /**
+ * A container file's upload: the caller's multipart bytes as they arrive (sent once: a failure after
+ * them is final), or JSON naming an uploaded file (`input`, logged as the request).
+ */
+function containerFileUpload(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  bodyLimitBytes: number,
+): { upload: Pick<FilesCall, 'body' | 'contentType' | 'contentLength'>; input?: Record<string, unknown> } {
+  if (request.body instanceof Readable) {
+    const body = request.body
+    const declared = Number(request.headers['content-length'])
+    if (declared > bodyLimitBytes) {
+      body.resume()
+      reply.header('connection', 'close')
+      throw new GatewayError('body_too_large', 'the body is larger than the configured limit')
+    }
+    // Refused before its bytes were read (an unknown container): the rest is drained, not left hanging.
+    reply.raw.once('finish', () => {
+      if (!request.raw.readableEnded) request.raw.resume()
+    })
+    return {
+      upload: {
+        body: bounded(body, bodyLimitBytes),
+        contentType: request.headers['content-type'] ?? '',
+        contentLength: Number.isFinite(declared) && declared > 0 ? declared : undefined,
+      },
+    }
+  }
+  const { provider: _named, ...json } = object(request.body)
+  if (typeof json.file_id !== 'string' || !json.file_id) {
+    throw new GatewayError('invalid_request', 'file or file_id is required', { param: 'file_id' })
+  }
+  return { upload: { body: JSON.stringify(json), contentType: 'application/json' }, input: json }
+}
+
+/**
  * OpenAI's Containers API under `prefix` (Bifrost's `/v1/containers`, `/openai/v1/containers`), for
  * OpenAI and the OpenAI-compatible providers: containers (create, list, retrieve, delete) and their
  * files (create from an upload or a `file_id`, list, retrieve, delete, content). Each call is
@@ -60,17 +85,7 @@ async function* bounded(body: Readable, limit: number): AsyncGenerator<Buffer> {
  * belongs to the virtual key that created it, and its files with it (file-ownership.ts).
  */
 export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, prefix: string): void {
-  const { gateway } = deps
-
-  const run = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    type: RequestType,
-    provider: string,
-    serve: Serve,
-    input?: unknown,
-  ) => runObjectCall(deps, request, reply, type, provider, serve, input)
-
+  const run = runObjectCall.bind(null, deps)
   const base = `${prefix}/containers`
   const containerPath = (id: string) => `/containers/${pathSegment(id, 'container_id')}`
   const filePath = (id: string, fileId: string) =>
@@ -149,56 +164,19 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
     scope.post(`${base}/:container_id/files`, async (request, reply) => {
       const id = idParam(request, 'container_id')
       const provider = providerOf(deps.gateway, request)
+      const call = containerFileUpload(request, reply, deps.bodyLimitBytes)
       const path = `${containerPath(id)}/files`
-      if (request.body instanceof Readable) {
-        const body = request.body
-        const declared = Number(request.headers['content-length'])
-        if (declared > deps.bodyLimitBytes) {
-          body.resume()
-          reply.header('connection', 'close')
-          throw new GatewayError('body_too_large', 'the body is larger than the configured limit')
-        }
-        const contentType = request.headers['content-type'] ?? ''
-        // Refused before its bytes were read (an unknown container): the rest is drained, not left hanging.
-        reply.raw.once('finish', () => {
-          if (!request.raw.readableEnded) request.raw.resume()
-        })
-        return run(
-          request,
-          reply,
-          'container_file_create',
-          provider,
-          onContainer(id, (a) =>
-            callOpenAIFilesApi(a, {
-              method: 'POST',
-              path,
-              body: bounded(body, deps.bodyLimitBytes),
-              contentType,
-              contentLength: Number.isFinite(declared) && declared > 0 ? declared : undefined,
-            }).catch((err: unknown) => {
-              throw final(err)
-            }),
-          ),
-        )
-      }
-      const { provider: _named, ...json } = object(request.body)
-      if (typeof json.file_id !== 'string' || !json.file_id) {
-        throw new GatewayError('invalid_request', 'file or file_id is required', { param: 'file_id' })
-      }
       return run(
         request,
         reply,
         'container_file_create',
         provider,
         onContainer(id, (a) =>
-          callOpenAIFilesApi(a, {
-            method: 'POST',
-            path,
-            body: JSON.stringify(json),
-            contentType: 'application/json',
+          callOpenAIFilesApi(a, { method: 'POST', path, ...call.upload }).catch((err: unknown) => {
+            throw call.input === undefined ? final(err) : err
           }),
         ),
-        json,
+        call.input,
       )
     })
   })
@@ -241,40 +219,13 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
     )
   })
 
-  app.get(`${base}/:container_id/files/:file_id/content`, async (request, reply) => {
+  app.get(`${base}/:container_id/files/:file_id/content`, (request, reply) => {
     const id = idParam(request, 'container_id')
     const path = `${filePath(id, idParam(request, 'file_id'))}/content`
     const provider = providerOf(deps.gateway, request)
-    const admin = await deps.ownership.isAdmin(request)
-    const ctx = beginRequest(
-      request,
-      reply,
-      'container_file_content',
-      `${provider}/*`,
-      deps.allowDirectKeys(),
-    )
-    try {
-      const result = await gateway.streamOperation(
-        ctx,
-        { model: `${provider}/*` },
-        undefined,
-        async (_adapter, a) => {
-          await new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin)).assertSees(
-            'container',
-            id,
-          )
-          return downloadContent(a, path)
-        },
-      )
-      const bytes = Readable.from(
-        (async function* () {
-          for await (const item of result.items) yield item.bytes
-        })(),
-        { objectMode: false },
-      )
-      return reply.headers(responseHeaders(ctx, result.headers)).send(bytes)
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
+    return runObjectDownload(deps, request, reply, 'container_file_content', provider, async (a, scope) => {
+      await scope.assertSees('container', id)
+      return downloadContent(a, path)
+    })
   })
 }

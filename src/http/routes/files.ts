@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
+import { GatewayError, type RequestType } from '../../core/errors.js'
 import type { GatewayContext } from '../../core/context.js'
 import type { Gateway } from '../../core/gateway.js'
 import { pathSegment } from '../../core/path-segment.js'
@@ -17,13 +17,15 @@ import { spoolUpload, trailingField } from './upload-spool.js'
 import { registerContainerRoutes } from './containers.js'
 import { listLimit, scopedList, type ListPage } from './file-lists.js'
 import { ObjectScope, viewerOf, type FileOwnershipDeps } from './file-ownership.js'
-import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
+import { beginRequest, failed, sendJson } from './inference.js'
 import {
   idParam,
   listQuery,
+  final,
   providerOf,
   requestedProvider,
   runObjectCall,
+  runObjectDownload,
   text,
   type Serve,
 } from './object-requests.js'
@@ -43,25 +45,6 @@ export interface FilesDeps {
   bodyLimitBytes: number
   /** Who created each file and batch, and who may see them (file-ownership.ts). */
   ownership: FileOwnershipDeps
-}
-
-/** An upstream failure after the upload body was sent: it cannot be sent again, so no retry or other key. */
-export function final(err: unknown): GatewayError {
-  const e = asGatewayError(err)
-  if (!e.retryable && !e.keyDead) return e
-  return new GatewayError(e.code, e.message, {
-    status: e.status,
-    type: e.type,
-    param: e.param,
-    isBifrostError: e.isBifrostError,
-    upstreamCode: e.upstreamCode,
-    retryAfterMs: e.retryAfterMs,
-    headers: e.headers,
-    extra: e.extra,
-    retryable: false,
-    keyDead: false,
-    cause: e,
-  })
 }
 
 /** What an upload's form held before its file part, and the whole body to forward from there. */
@@ -187,15 +170,7 @@ function scanParts(
  */
 export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix: string): void {
   const { gateway } = deps
-
-  const run = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    type: RequestType,
-    provider: string,
-    serve: Serve,
-    input?: unknown,
-  ) => runObjectCall(deps, request, reply, type, provider, serve, input)
+  const run = runObjectCall.bind(null, deps)
 
   // No model is involved: the context names the provider, and any of its keys may serve.
   const begin = (request: FastifyRequest, reply: FastifyReply, type: RequestType, provider: string) =>
@@ -334,28 +309,14 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
     })
   })
 
-  app.get(`${prefix}/files/:file_id/content`, async (request, reply) => {
+  app.get(`${prefix}/files/:file_id/content`, (request, reply) => {
     const id = idParam(request, 'file_id')
     const path = `/files/${pathSegment(id, 'file_id')}`
     const provider = providerOf(gateway, request)
-    const admin = await deps.ownership.isAdmin(request)
-    const ctx = begin(request, reply, 'file_content', provider)
-    try {
-      const result = await gateway.streamOperation(
-        ctx,
-        { model: `${provider}/*` },
-        undefined,
-        async (_adapter, a) => {
-          await scopeOf(ctx, provider, admin).assertSees('file', id, () =>
-            callFilesApi<unknown>(a, { method: 'GET', path }),
-          )
-          return downloadFileContent(a, id)
-        },
-      )
-      return reply.headers(responseHeaders(ctx, result.headers)).send(relayBytes(result.items))
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
+    return runObjectDownload(deps, request, reply, 'file_content', provider, async (a, scope) => {
+      await scope.assertSees('file', id, () => callFilesApi<unknown>(a, { method: 'GET', path }))
+      return downloadFileContent(a, id)
+    })
   })
 
   app.post(`${prefix}/batches`, (request, reply) => {
@@ -439,14 +400,4 @@ function requireFileBatchFields(body: BatchCreateRequest): void {
   for (const field of ['input_file_id', 'endpoint', 'completion_window'] as const) {
     if (!body[field]) throw new GatewayError('invalid_request', `${field} is required`, { param: field })
   }
-}
-
-/** The downloaded chunks as a byte stream, so the reply honours back-pressure. */
-function relayBytes(items: AsyncIterable<{ bytes: Buffer }>): Readable {
-  return Readable.from(
-    (async function* () {
-      for await (const item of items) yield item.bytes
-    })(),
-    { objectMode: false },
-  )
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../../core/errors.js'
 import { VirtualMcpCreateSchema, type VirtualMcps, VirtualMcpUpdateSchema } from '../../mcp/index.js'
 import { compileValidator } from '../validate.js'
+import { MCP_LIST_QUERY } from './mcp.js'
 
 export interface VirtualMcpRouteDeps {
   virtualMcps: VirtualMcps
@@ -15,13 +16,7 @@ export const VIRTUAL_MCP_TOPIC = 'mcp_virtual'
 
 const validateCreate = compileValidator(VirtualMcpCreateSchema)
 const validateUpdate = compileValidator(VirtualMcpUpdateSchema)
-const validateListQuery = compileValidator(
-  Type.Object({
-    limit: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-    offset: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-    search: Type.Optional(Type.String()),
-  }),
-)
+const validateListQuery = compileValidator(Type.Object(MCP_LIST_QUERY))
 
 function idOf(raw: string): number {
   if (!/^[0-9]{1,9}$/.test(raw))

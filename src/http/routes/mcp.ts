@@ -39,11 +39,16 @@ function origin(request: FastifyRequest): string {
 
 const validateCreate = compileValidator(McpClientCreateSchema)
 const validateUpdate = compileValidator(McpClientUpdateSchema)
+/** The paging and search fields of Bifrost's MCP list queries (clients and Virtual MCPs). */
+export const MCP_LIST_QUERY = {
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+  offset: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+  search: Type.Optional(Type.String()),
+}
+
 const validateListQuery = compileValidator(
   Type.Object({
-    limit: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-    offset: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-    search: Type.Optional(Type.String()),
+    ...MCP_LIST_QUERY,
     server: Type.Optional(Type.String()),
     connection_type: Type.Optional(Type.String()),
     disabled: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),

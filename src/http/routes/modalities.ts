@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError } from '../../core/errors.js'
+import { GatewayError, type RequestType } from '../../core/errors.js'
 import type { GatewayContext } from '../../core/context.js'
 import type { Gateway } from '../../core/gateway.js'
 import {
@@ -57,15 +57,9 @@ export function acceptMultipart(scope: FastifyInstance): void {
 }
 
 /** The optional adapter operations these routes call, once the gateway picked provider, key and model. */
-type MediaOp =
-  | 'imageGeneration'
-  | 'imageGenerationStream'
-  | 'imageEdit'
-  | 'imageEditStream'
-  | 'imageVariation'
-  | 'speech'
-  | 'speechStream'
-  | 'transcription'
+type PlainOp = 'imageGeneration' | 'imageEdit' | 'imageVariation' | 'speech' | 'transcription'
+type StreamedOp = 'imageGenerationStream' | 'imageEditStream' | 'speechStream'
+type MediaOp = PlainOp | StreamedOp
 
 const OPERATION_NAMES: Record<MediaOp, string> = {
   imageGeneration: 'image generation',
@@ -323,19 +317,33 @@ export function registerModalityRoutes(
     }
   }
 
+  /**
+   * Begins one request and answers it with the adapter's operation, or with its streamed form
+   * (`streamed`) when the caller asked for a stream; `input` is what the logs show of a form.
+   */
+  function serve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    req: GatewayRequest,
+    plain: readonly [RequestType, PlainOp],
+    streamed: readonly [RequestType, StreamedOp] | false,
+    input?: unknown,
+  ): Promise<unknown> {
+    const [type, op] = streamed || plain
+    const ctx = begin(request, reply, type, req.model)
+    if (input !== undefined) ctx.input = input
+    // The route's validator made the request its operation takes.
+    const call = (adapter: ProviderAdapter, a: Attempt, provider: string) =>
+      (adapterOperation(adapter, op, provider) as (a: Attempt, req: GatewayRequest) => Promise<never>)(a, req)
+    return streamed ? answerStream(request, reply, ctx, req, call) : answer(request, reply, ctx, req, call)
+  }
+
   app.post(
     `${prefix}/images/generations`,
     (handlers.images = async (request, reply) => {
       const body = validateImage(request.body)
-      const stream = body.stream === true
-      const ctx = begin(request, reply, stream ? 'image_generation_stream' : 'image_generation', body.model)
-      if (stream)
-        return answerStream(request, reply, ctx, body, (adapter, a, p) =>
-          adapterOperation(adapter, 'imageGenerationStream', p)(a, body),
-        )
-      return answer(request, reply, ctx, body, (adapter, a, p) =>
-        adapterOperation(adapter, 'imageGeneration', p)(a, body),
-      )
+      const stream = body.stream === true && (['image_generation_stream', 'imageGenerationStream'] as const)
+      return serve(request, reply, body, ['image_generation', 'imageGeneration'], stream)
     }),
   )
 
@@ -343,14 +351,13 @@ export function registerModalityRoutes(
     `${prefix}/audio/speech`,
     (handlers.speech = async (request, reply) => {
       const body = validateSpeech(request.body)
-      const stream = body.stream === true || body.stream_format === 'sse'
-      const ctx = begin(request, reply, stream ? 'speech_stream' : 'speech', body.model)
-      if (stream)
-        return answerStream(request, reply, ctx, body, (adapter, a, p) =>
-          adapterOperation(adapter, 'speechStream', p)(a, body),
-        )
-      return answer(request, reply, ctx, body, (adapter, a, p) =>
-        adapterOperation(adapter, 'speech', p)(a, body),
+      const asked = body.stream === true || body.stream_format === 'sse'
+      return serve(
+        request,
+        reply,
+        body,
+        ['speech', 'speech'],
+        asked && (['speech_stream', 'speechStream'] as const),
       )
     }),
   )
@@ -358,32 +365,16 @@ export function registerModalityRoutes(
   // Audio and images arrive as multipart form data: parsed only on these routes, in their own scope.
   handlers.transcription = async (request, reply) => {
     const req = transcriptionRequest(await readForm(request, 'audio'))
-    const ctx = begin(request, reply, 'transcription', req.model)
-    ctx.input = describeForm(req.form)
-    return answer(request, reply, ctx, req, (adapter, a, p) =>
-      adapterOperation(adapter, 'transcription', p)(a, req),
-    )
+    return serve(request, reply, req, ['transcription', 'transcription'], false, describeForm(req.form))
   }
   handlers.imageEdit = async (request, reply) => {
     const req = imageEditRequest(await readForm(request, 'image'))
-    const stream = req.form.get('stream') === 'true'
-    const ctx = begin(request, reply, stream ? 'image_edit_stream' : 'image_edit', req.model)
-    ctx.input = describeForm(req.form)
-    if (stream)
-      return answerStream(request, reply, ctx, req, (adapter, a, p) =>
-        adapterOperation(adapter, 'imageEditStream', p)(a, req),
-      )
-    return answer(request, reply, ctx, req, (adapter, a, p) =>
-      adapterOperation(adapter, 'imageEdit', p)(a, req),
-    )
+    const stream = req.form.get('stream') === 'true' && (['image_edit_stream', 'imageEditStream'] as const)
+    return serve(request, reply, req, ['image_edit', 'imageEdit'], stream, describeForm(req.form))
   }
   handlers.imageVariation = async (request, reply) => {
     const req = imageVariationRequest(await readForm(request, 'image'))
-    const ctx = begin(request, reply, 'image_variation', req.model)
-    ctx.input = describeForm(req.form)
-    return answer(request, reply, ctx, req, (adapter, a, p) =>
-      adapterOperation(adapter, 'imageVariation', p)(a, req),
-    )
+    return serve(request, reply, req, ['image_variation', 'imageVariation'], false, describeForm(req.form))
   }
   app.register(async (scope) => {
     acceptMultipart(scope)

@@ -1,10 +1,12 @@
+import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError, type RequestType } from '../../core/errors.js'
+import type { GatewayContext } from '../../core/context.js'
+import { asGatewayError, GatewayError, type RequestType } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
-import type { Attempt, JsonResult } from '../../core/provider-adapter.js'
+import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../../core/provider-adapter.js'
 import { ObjectScope, viewerOf } from './file-ownership.js'
 import type { FilesDeps } from './files.js'
-import { beginRequest, failed, sendJson } from './inference.js'
+import { beginRequest, failed, responseHeaders, sendJson } from './inference.js'
 
 /** What the request fields of the provider-object routes (files, batches, containers) share. */
 
@@ -58,7 +60,18 @@ export function idParam(request: FastifyRequest, name: string): string {
 }
 
 /** One call's work once the pipeline chose a key: the provider calls, within the caller's scope. */
-export type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unknown>>
+export type Serve<T = JsonResult<unknown>> = (a: Attempt, scope: ObjectScope) => Promise<T>
+
+/** What a provider-object call needs of the routes' dependencies. */
+export type ObjectCallDeps = Pick<FilesDeps, 'gateway' | 'allowDirectKeys' | 'ownership'>
+
+/** How a failed call is answered: OpenAI's error shape unless a drop-in route answers in its own. */
+export type AnswerFailure = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: GatewayContext,
+  err: unknown,
+) => FastifyReply
 
 /**
  * Runs one JSON call on a provider's objects through the pipeline (auth, governance, key choice,
@@ -66,7 +79,7 @@ export type Serve = (a: Attempt, scope: ObjectScope) => Promise<JsonResult<unkno
  * serve. The caller's scope is read once governance has run, which knows its virtual key.
  */
 export async function runObjectCall(
-  deps: FilesDeps,
+  deps: ObjectCallDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   type: RequestType,
@@ -85,4 +98,58 @@ export async function runObjectCall(
   } catch (err) {
     return failed(request, reply, ctx, err)
   }
+}
+
+/** One byte download (a file's content, a batch's results) through the pipeline, relayed as it arrives. */
+export async function runObjectDownload(
+  deps: ObjectCallDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: RequestType,
+  provider: string,
+  serve: Serve<StreamResult<FileContentChunk>>,
+  answerFailure: AnswerFailure = failed,
+): Promise<FastifyReply> {
+  const admin = await deps.ownership.isAdmin(request)
+  const ctx = beginRequest(request, reply, type, `${provider}/*`, deps.allowDirectKeys())
+  try {
+    const result = await deps.gateway.streamOperation(
+      ctx,
+      { model: `${provider}/*` },
+      undefined,
+      (_adapter, a) => serve(a, new ObjectScope(deps.ownership.objects, provider, viewerOf(ctx, admin))),
+    )
+    return reply.headers(responseHeaders(ctx, result.headers)).send(relayBytes(result.items))
+  } catch (err) {
+    return answerFailure(request, reply, ctx, err)
+  }
+}
+
+/** The downloaded chunks as a byte stream, so the reply honours back-pressure. */
+function relayBytes(items: AsyncIterable<{ bytes: Buffer }>): Readable {
+  return Readable.from(
+    (async function* () {
+      for await (const item of items) yield item.bytes
+    })(),
+    { objectMode: false },
+  )
+}
+
+/** An upstream failure after the upload body was sent: it cannot be sent again, so no retry or other key. */
+export function final(err: unknown): GatewayError {
+  const e = asGatewayError(err)
+  if (!e.retryable && !e.keyDead) return e
+  return new GatewayError(e.code, e.message, {
+    status: e.status,
+    type: e.type,
+    param: e.param,
+    isBifrostError: e.isBifrostError,
+    upstreamCode: e.upstreamCode,
+    retryAfterMs: e.retryAfterMs,
+    headers: e.headers,
+    extra: e.extra,
+    retryable: false,
+    keyDead: false,
+    cause: e,
+  })
 }

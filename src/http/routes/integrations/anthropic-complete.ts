@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
-  anthropicToChat,
   chatToCompletion,
   completeToMessages,
   readModelPaging,
@@ -41,18 +40,9 @@ export async function complete(
   reply: FastifyReply,
 ): Promise<unknown> {
   const given = validateCompleteBody(request.body)
+  // The body keeps the prompt's `stream`, so it streams when the caller asked.
   const body = completeToMessages(given)
-  const stream = given.stream === true
-  const ctx = beginRequest(
-    request,
-    reply,
-    stream ? 'text_completion_stream' : 'text_completion',
-    body.model,
-    deps.allowDirectKeys(),
-  )
-  ctx.passthrough = false
-  const req = anthropicToChat(body, true)
-  return answerChat(deps, reply, ctx, req, undefined, stream, {
+  return answerChat(deps, request, reply, body, ['text_completion', 'text_completion_stream'], {
     json: (answer) => chatToCompletion(answer, given.model),
     preamble: 'event: ping\ndata: {"type": "ping"}\n\n',
     frames: async function* (items) {

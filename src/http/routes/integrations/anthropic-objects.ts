@@ -13,7 +13,8 @@ import {
 import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../../../core/provider-adapter.js'
 import { scopedList, type ListPage } from '../file-lists.js'
 import { ObjectScope, viewerOf } from '../file-ownership.js'
-import { abandonBody, final, readUploadHead, tooLarge } from '../files.js'
+import { abandonBody, readUploadHead, tooLarge } from '../files.js'
+import { final, runObjectDownload } from '../object-requests.js'
 import { beginRequest, responseHeaders } from '../inference.js'
 import { sendAnthropicError } from './anthropic.js'
 import type { DropInDeps } from './index.js'
@@ -120,33 +121,21 @@ export function registerAnthropicObjectRoutes(app: FastifyInstance, deps: DropIn
   }
 
   /** One byte download through the pipeline, relayed as it arrives. */
-  async function relay(
+  const relay = (
     request: FastifyRequest,
     reply: FastifyReply,
     type: RequestType,
     serve: Serve<StreamResult<FileContentChunk>>,
-  ): Promise<FastifyReply> {
-    const provider = providerOf(deps, request)
-    const admin = await deps.ownership.isAdmin(request)
-    const ctx = begin(request, reply, type, provider)
-    try {
-      const result = await gateway.streamOperation(
-        ctx,
-        { model: `${provider}/*` },
-        undefined,
-        (_adapter, a) => serve(a, scopeOf(ctx, provider, admin)),
-      )
-      const bytes = Readable.from(
-        (async function* () {
-          for await (const item of result.items) yield item.bytes
-        })(),
-        { objectMode: false },
-      )
-      return reply.headers(responseHeaders(ctx, result.headers)).send(bytes)
-    } catch (err) {
-      return sendAnthropicError(reply, asAnthropicNotFound(err), ctx)
-    }
-  }
+  ): Promise<FastifyReply> =>
+    runObjectDownload(
+      deps,
+      request,
+      reply,
+      type,
+      providerOf(deps, request),
+      serve,
+      (_request, _reply, ctx, err) => sendAnthropicError(reply, asAnthropicNotFound(err), ctx),
+    )
 
   /** A list narrowed to what the caller may see, in Anthropic's page shape. */
   const list =
@@ -211,33 +200,25 @@ export function registerAnthropicObjectRoutes(app: FastifyInstance, deps: DropIn
 
   app.get(`${prefix}/v1/messages/batches`, list('batch', '/v1/messages/batches', 'batch_list'))
 
-  app.get(`${prefix}/v1/messages/batches/:batch_id`, (request, reply) => {
-    const id = idParam(request, 'batch_id')
-    return run(
-      request,
-      reply,
-      'batch_retrieve',
-      async (a, scope) => {
-        await scope.assertSees('batch', id)
-        return callAnthropicObjects<unknown>(a, { method: 'GET', path: batchPath(id) })
-      },
-      (b) => withGatewayResultsUrl(request, b),
-    )
-  })
+  /** A call on one batch the caller may see, answered with this gateway's results_url. */
+  const onBatch =
+    (type: RequestType, method: 'GET' | 'POST', suffix: string) =>
+    (request: FastifyRequest, reply: FastifyReply) => {
+      const id = idParam(request, 'batch_id')
+      return run(
+        request,
+        reply,
+        type,
+        async (a, scope) => {
+          await scope.assertSees('batch', id)
+          return callAnthropicObjects<unknown>(a, { method, path: `${batchPath(id)}${suffix}` })
+        },
+        (b) => withGatewayResultsUrl(request, b),
+      )
+    }
 
-  app.post(`${prefix}/v1/messages/batches/:batch_id/cancel`, (request, reply) => {
-    const id = idParam(request, 'batch_id')
-    return run(
-      request,
-      reply,
-      'batch_cancel',
-      async (a, scope) => {
-        await scope.assertSees('batch', id)
-        return callAnthropicObjects<unknown>(a, { method: 'POST', path: `${batchPath(id)}/cancel` })
-      },
-      (b) => withGatewayResultsUrl(request, b),
-    )
-  })
+  app.get(`${prefix}/v1/messages/batches/:batch_id`, onBatch('batch_retrieve', 'GET', ''))
+  app.post(`${prefix}/v1/messages/batches/:batch_id/cancel`, onBatch('batch_cancel', 'POST', '/cancel'))
 
   // The JSONL results, relayed line by line as Anthropic sends them.
   app.get(`${prefix}/v1/messages/batches/:batch_id/results`, (request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../../core/context.js'
-import { asGatewayError, GatewayError } from '../../../core/errors.js'
+import { asGatewayError, GatewayError, type RequestType } from '../../../core/errors.js'
 import { setErrorHeaders } from '../../errors.js'
 import type { ChatRequest, ChatResponse } from '../../../core/schemas/index.js'
 import {
@@ -138,18 +138,8 @@ async function messages(
   reply: FastifyReply,
 ): Promise<unknown> {
   const body = validateMessagesBody(request.body)
-  const stream = body.stream === true
-  const ctx = beginRequest(
-    request,
-    reply,
-    stream ? 'chat_completion_stream' : 'chat_completion',
-    body.model,
-    deps.allowDirectKeys(),
-  )
-  ctx.passthrough = false
-  const req = anthropicToChat(body, true)
-  const effort = thinkingToEffort(body.thinking)
-  return answerChat(deps, reply, ctx, req, effort, stream, {
+  return answerChat(deps, request, reply, body, ['chat_completion', 'chat_completion_stream'], {
+    effort: thinkingToEffort(body.thinking),
     json: (answer) => chatToAnthropicMessage(answer, body.model),
     frames: async function* (items) {
       for await (const event of translateChatToAnthropicStream(items, body.model))
@@ -164,22 +154,29 @@ export interface AnthropicAnswer {
   frames(items: AsyncIterable<ChatStreamItem>): AsyncIterable<string>
   /** A frame sent before the first translated one. */
   preamble?: string
+  /** The reasoning effort a target that does not speak Anthropic gets instead of `thinking`. */
+  effort?: string
 }
 
 /**
- * A chat request from an Anthropic-format route, served by whichever provider the model names:
- * the answer as JSON, or its stream framed by `answer`; a failure after the first byte travels as
- * Anthropic's `error` event, one before it as Anthropic's error body.
+ * A request from an Anthropic-format route, served as a chat by whichever provider the model names
+ * (`types`: its request type, then its streamed one): the answer as JSON, or its stream framed by
+ * `answer`; a failure after the first byte travels as Anthropic's `error` event, one before it as
+ * Anthropic's error body.
  */
 export async function answerChat(
   deps: IntegrationDeps,
+  request: FastifyRequest,
   reply: FastifyReply,
-  ctx: GatewayContext,
-  req: ChatRequest,
-  effort: string | undefined,
-  stream: boolean,
+  body: Parameters<typeof anthropicToChat>[0],
+  types: readonly [RequestType, RequestType],
   answer: AnthropicAnswer,
 ): Promise<FastifyReply> {
+  const stream = body.stream === true
+  const ctx = beginRequest(request, reply, types[stream ? 1 : 0], body.model, deps.allowDirectKeys())
+  ctx.passthrough = false
+  const req = anthropicToChat(body, true)
+  const effort = answer.effort
   const provider = defaultProviderFor(deps, req.model, 'anthropic')
   try {
     if (!stream) {
