@@ -3,7 +3,13 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { GatewayError } from '../core/errors.js'
 import type { Usage } from '../core/schemas/index.js'
 import { proxyDispatcher } from './proxy.js'
-import type { Attempt, FileContentChunk, JsonResult, StreamResult } from '../core/provider-adapter.js'
+import type {
+  Attempt,
+  FileContentChunk,
+  FilesCall,
+  JsonResult,
+  StreamResult,
+} from '../core/provider-adapter.js'
 
 /** One keep-alive pool per upstream origin, shared by every provider. */
 const agent = new Agent({
@@ -320,6 +326,40 @@ export type ProviderErrorOf = (
   text: string,
   headers: UpstreamResponse['headers'],
 ) => GatewayError
+
+/**
+ * Sends a files, batches or containers call to `url` with `headers` (plus the call's content type
+ * and length); an error status through `errorOf`. The body may be the caller's upload, streamed.
+ */
+export async function sendFilesCall(
+  a: Attempt,
+  url: string,
+  call: FilesCall,
+  headers: Record<string, string>,
+  errorOf: ProviderErrorOf,
+): Promise<UpstreamResponse> {
+  const name = a.provider.name
+  if (call.contentType) headers['content-type'] = call.contentType
+  if (call.contentLength !== undefined) headers['content-length'] = String(call.contentLength)
+  // UpstreamCall.body says string | Buffer; undici also takes the async iterable a streamed upload is.
+  const body = call.body as string | Buffer | undefined
+  const res = await sendUpstream(a, { url, method: call.method, headers, body }, name)
+  if (res.statusCode >= 400) {
+    const text = await readText(res, name, a.signal)
+    throw errorOf(name, res.statusCode, text, res.headers)
+  }
+  return res
+}
+
+/** A 2xx JSON answer kept byte for byte, with the `forwarded` headers it carries. */
+export async function jsonAnswer<T>(
+  a: Attempt,
+  res: UpstreamResponse,
+  forwarded: readonly string[],
+): Promise<JsonResult<T>> {
+  const name = a.provider.name
+  return jsonResult<T>(name, await readText(res, name, a.signal), forwardedHeaders(res, forwarded))
+}
 
 /**
  * A control-plane answer (a job, a batch, a deletion): an error status through `errorOf`, else the

@@ -10,14 +10,8 @@ import { OPENAI_COMPATIBLE, openAICompatibleSpec } from './openai-compatible.js'
 import { createVertexAdapter } from './vertex/index.js'
 import type { ProviderAdapter } from '../core/provider-adapter.js'
 
-export type {
-  Attempt,
-  ChatStreamItem,
-  JsonResult,
-  ProviderAdapter,
-  ResponsesStreamItem,
-  StreamResult,
-} from '../core/provider-adapter.js'
+// The adapter contract lives in core; the adapter type is re-exported for the folders that build adapters from here.
+export type { ProviderAdapter } from '../core/provider-adapter.js'
 export { OPENAI_COMPATIBLE } from './openai-compatible.js'
 export { parseSse } from './sse.js'
 

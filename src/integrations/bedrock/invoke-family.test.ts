@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { ChatChunk, ChatDelta, ChatResponse } from '../../core/schemas/index.js'
+import type { ChatDelta, FinishReason, ChatResponse } from '../../core/schemas/index.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
+import { deltaChunk } from '../../providers/chat-chunk.js'
 import { INVOCATION_METRICS, StreamMeter } from './invocation-metrics.js'
 import { detectInvokeFamily, INVOKE_EXCHANGES } from './invoke-family.js'
 
@@ -37,16 +38,8 @@ describe('detectInvokeFamily', () => {
   })
 })
 
-function chunk(delta: ChatDelta, finish: string | null = null): ChatStreamItem {
-  const c: ChatChunk = {
-    id: 'chatcmpl-1',
-    object: 'chat.completion.chunk',
-    created: 0,
-    model: 'm',
-    choices: [{ index: 0, delta, finish_reason: finish }],
-  }
-  return { chunk: c }
-}
+const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatStreamItem =>
+  deltaChunk('chatcmpl-1', 0, 'm', delta, finish)
 
 const USAGE = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }
 

@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import type { ChatChunk, ChatDelta } from '../../core/schemas/index.js'
+import type { ChatDelta, FinishReason } from '../../core/schemas/index.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
+import { deltaChunk } from '../../providers/chat-chunk.js'
 import { signatureFromRoute } from '../signature-origin.js'
 import { translateChatToConverseStream, type ConverseEvent } from './stream.js'
 
-function chunk(delta: ChatDelta, finish: string | null = null): ChatStreamItem {
-  const c: ChatChunk = {
-    id: 'c1',
-    object: 'chat.completion.chunk',
-    created: 0,
-    model: 'm',
-    choices: [{ index: 0, delta, finish_reason: finish }],
-  }
-  return { chunk: c }
-}
+const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatStreamItem =>
+  deltaChunk('c1', 0, 'm', delta, finish)
 
 async function events(items: ChatStreamItem[]): Promise<ConverseEvent[]> {
   async function* gen() {

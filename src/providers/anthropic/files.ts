@@ -1,13 +1,6 @@
 import { GatewayError } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
-import {
-  forwardedHeaders,
-  jsonResult,
-  readText,
-  relayBytes,
-  sendUpstream,
-  type UpstreamResponse,
-} from '../http.js'
+import { jsonAnswer, relayBytes, sendFilesCall, type UpstreamResponse } from '../http.js'
 import type {
   Attempt,
   FileContentChunk,
@@ -68,7 +61,6 @@ function urlOf(a: Attempt, call: FilesCall): string {
 
 async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
   assertAnthropic(a)
-  const name = a.provider.name
   const headers: Record<string, string> = { 'anthropic-version': API_VERSION }
   for (const [k, v] of Object.entries(a.extraHeaders)) headers[k.toLowerCase()] = v
   if (call.path.startsWith('/v1/files')) {
@@ -78,29 +70,12 @@ async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
     headers['anthropic-beta'] = [...betas].filter(Boolean).join(',')
   }
   if (a.secret) headers['x-api-key'] = a.secret
-  if (call.contentType) headers['content-type'] = call.contentType
-  if (call.contentLength !== undefined) headers['content-length'] = String(call.contentLength)
-  // UpstreamCall.body says string | Buffer; undici also takes the async iterable a streamed upload is.
-  const res = await sendUpstream(
-    a,
-    { url: urlOf(a, call), method: call.method, headers, body: call.body as string | Buffer | undefined },
-    name,
-  )
-  if (res.statusCode >= 400) {
-    const text = await readText(res, name, a.signal)
-    throw anthropicError(name, res.statusCode, text, res.headers)
-  }
-  return res
+  return sendFilesCall(a, urlOf(a, call), call, headers, anthropicError)
 }
 
 /** A call whose answer is one JSON object (a file, a batch, a page, a deletion), kept byte for byte. */
 export async function callAnthropicObjects<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
-  const res = await send(a, call)
-  return jsonResult<T>(
-    a.provider.name,
-    await readText(res, a.provider.name, a.signal),
-    forwardedHeaders(res, FORWARDED_HEADERS),
-  )
+  return jsonAnswer<T>(a, await send(a, call), FORWARDED_HEADERS)
 }
 
 /** A call whose answer is bytes (a file's content, a batch's JSONL results), relayed chunk by chunk. */

@@ -10,6 +10,10 @@ const build = (req: Partial<ChatRequest> & Record<string, unknown>, stream = fal
     stream,
   )
 
+/** A user's question, then the given assistant turn (its role added), then what follows it. */
+const afterAssistant = (assistant: Record<string, unknown>, ...after: Record<string, unknown>[]) =>
+  [{ role: 'user', content: 'q' }, { role: 'assistant', ...assistant }, ...after] as ChatRequest['messages']
+
 describe('toAnthropicRequest', () => {
   it('sends the provider model name, the messages and a default max_tokens of 4096', () => {
     expect(build({})).toEqual({
@@ -122,10 +126,8 @@ describe('toAnthropicRequest', () => {
 
   it('turns assistant tool_calls into tool_use blocks with parsed input', () => {
     const body = build({
-      messages: [
-        { role: 'user', content: 'weather?' },
+      messages: afterAssistant(
         {
-          role: 'assistant',
           content: 'Checking.',
           tool_calls: [
             {
@@ -138,7 +140,7 @@ describe('toAnthropicRequest', () => {
         },
         { role: 'tool', tool_call_id: 'toolu_1', content: '20C' },
         { role: 'tool', tool_call_id: 'toolu_2', content: '10:00' },
-      ],
+      ),
     })
     expect(body.messages[1]).toEqual({
       role: 'assistant',
@@ -152,10 +154,8 @@ describe('toAnthropicRequest', () => {
 
   it('merges consecutive tool results and a following user message into one user turn', () => {
     const body = build({
-      messages: [
-        { role: 'user', content: 'weather?' },
+      messages: afterAssistant(
         {
-          role: 'assistant',
           content: null,
           tool_calls: [
             { id: 'a', type: 'function', function: { name: 'w', arguments: '{}' } },
@@ -165,7 +165,7 @@ describe('toAnthropicRequest', () => {
         { role: 'tool', tool_call_id: 'a', content: 'sunny' },
         { role: 'tool', tool_call_id: 'b', content: [{ type: 'text', text: 'rainy' }] },
         { role: 'user', content: 'and tomorrow?' },
-      ],
+      ),
     })
     expect(body.messages).toHaveLength(3)
     expect(body.messages[2]).toEqual({
@@ -181,15 +181,13 @@ describe('toAnthropicRequest', () => {
   it('refuses tool call arguments that are not JSON instead of sending {}', () => {
     const call = () =>
       build({
-        messages: [
-          { role: 'user', content: 'x' },
+        messages: afterAssistant(
           {
-            role: 'assistant',
             content: null,
             tool_calls: [{ id: 'a', type: 'function', function: { name: 'w', arguments: '{"city":' } }],
           },
           { role: 'tool', tool_call_id: 'a', content: 'ok' },
-        ],
+        ),
       })
     expect(call).toThrow(/not valid JSON/)
     try {
@@ -202,10 +200,8 @@ describe('toAnthropicRequest', () => {
 
   it('places signed thinking and redacted thinking before text and tool_use', () => {
     const body = build({
-      messages: [
-        { role: 'user', content: 'q' },
+      messages: afterAssistant(
         {
-          role: 'assistant',
           content: 'answer',
           tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
           reasoning: 'thoughts',
@@ -215,7 +211,7 @@ describe('toAnthropicRequest', () => {
           ],
         },
         { role: 'tool', tool_call_id: 't', content: 'r' },
-      ],
+      ),
     })
     expect(body.messages[1].content).toEqual([
       { type: 'thinking', thinking: 'thoughts', signature: 'sig1' },
@@ -227,10 +223,8 @@ describe('toAnthropicRequest', () => {
 
   it('joins streamed reasoning pieces of one index so the block keeps its signature', () => {
     const body = build({
-      messages: [
-        { role: 'user', content: 'q' },
+      messages: afterAssistant(
         {
-          role: 'assistant',
           content: 'a',
           reasoning_details: [
             { type: 'reasoning.text', index: 0, text: 'Let me ' },
@@ -239,7 +233,7 @@ describe('toAnthropicRequest', () => {
           ],
         },
         { role: 'user', content: 'again' },
-      ],
+      ),
     })
     expect(body.messages[1].content).toEqual([
       { type: 'thinking', thinking: 'Let me think.', signature: 'sig' },
@@ -249,10 +243,8 @@ describe('toAnthropicRequest', () => {
 
   it('keeps signature-only reasoning and drops unsigned reasoning text', () => {
     const body = build({
-      messages: [
-        { role: 'user', content: 'q' },
+      messages: afterAssistant(
         {
-          role: 'assistant',
           content: 'a',
           reasoning_details: [
             { type: 'reasoning.text', text: 'unsigned' },
@@ -260,7 +252,7 @@ describe('toAnthropicRequest', () => {
           ],
         },
         { role: 'user', content: 'again' },
-      ],
+      ),
     })
     expect(body.messages[1].content).toEqual([
       { type: 'thinking', thinking: '', signature: 'only-sig' },
@@ -380,16 +372,14 @@ describe('toAnthropicRequest', () => {
   it('asks no thinking for a tool turn that came back without its signed thinking, as Anthropic would refuse it', () => {
     const toolTurn = (reasoning_details?: ReasoningDetail[]): Partial<ChatRequest> => ({
       reasoning_effort: 'low',
-      messages: [
-        { role: 'user', content: 'weather?' },
+      messages: afterAssistant(
         {
-          role: 'assistant',
           content: null,
           ...(reasoning_details && { reasoning_details }),
           tool_calls: [{ id: 't1', type: 'function', function: { name: 'w', arguments: '{}' } }],
         },
         { role: 'tool', tool_call_id: 't1', content: '21C' },
-      ],
+      ),
     })
     expect(build(toolTurn()).thinking).toBeUndefined()
     const signed: ReasoningDetail[] = [{ type: 'reasoning.text', index: 0, text: 'hmm', signature: 'sig' }]

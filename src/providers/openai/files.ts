@@ -3,15 +3,7 @@ import { GatewayError } from '../../core/errors.js'
 import { pathSegment } from '../../core/path-segment.js'
 import type { BatchResultItem } from '../../core/schemas/files.js'
 import type { ProviderConfig } from '../../core/schemas/index.js'
-import {
-  forwardedHeaders,
-  jsonResult,
-  parseJsonBody,
-  readText,
-  relayBytes,
-  sendUpstream,
-  upstreamError,
-} from '../http.js'
+import { jsonAnswer, parseJsonBody, relayBytes, sendFilesCall, upstreamError } from '../http.js'
 import type { UpstreamResponse } from '../http.js'
 import { openAIBaseUrl, openAICompatibleSpec, type OpenAICompatibleSpec } from '../openai-compatible.js'
 import type {
@@ -100,33 +92,16 @@ function wireFor(cfg: ProviderConfig): FilesWire {
 }
 
 async function send(a: Attempt, call: FilesCall): Promise<UpstreamResponse> {
-  const name = a.provider.name
   const wire = wireFor(a.provider)
   const headers: Record<string, string> = { ...a.extraHeaders, ...wire.auth(a) }
-  if (call.contentType) headers['content-type'] = call.contentType
-  if (call.contentLength !== undefined) headers['content-length'] = String(call.contentLength)
-  const url = wire.url(a, call.path, call.query)
-  // UpstreamCall.body says string | Buffer; undici also takes the async iterable a streamed upload is.
-  const res = await sendUpstream(
-    a,
-    { url, method: call.method, headers, body: call.body as string | Buffer | undefined },
-    name,
+  return sendFilesCall(a, wire.url(a, call.path, call.query), call, headers, (name, status, text, h) =>
+    upstreamError(name, status, text, h, parseOpenAIError),
   )
-  if (res.statusCode >= 400) {
-    const text = await readText(res, name, a.signal)
-    throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
-  }
-  return res
 }
 
 /** A files or batches call whose answer is a JSON object (a file, a batch, a list, a deletion). */
 export async function callOpenAIFilesApi<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
-  const res = await send(a, call)
-  return jsonResult<T>(
-    a.provider.name,
-    await readText(res, a.provider.name, a.signal),
-    forwardedHeaders(res, FORWARDED_HEADERS),
-  )
+  return jsonAnswer<T>(a, await send(a, call), FORWARDED_HEADERS)
 }
 
 /** `GET /files/{id}/content`: the file's bytes, relayed chunk by chunk with their content type. */
