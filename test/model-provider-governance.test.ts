@@ -221,9 +221,16 @@ describe('model configs and provider governance', () => {
     expect((await chat('groq/llama-3.1-8b')).status).toBe(200)
   })
 
-  it("imports config.json's governance.model_configs, inline or naming the section's budgets and rate limits", async () => {
+  it("imports config.json's governance.model_configs and its providers' governance, inline or naming the section's budgets and rate limits", async () => {
     const file = await startHeimdall({
-      providers: { openai: fakeProvider(fake.url) },
+      providers: {
+        // Provider governance, as Bifrost's provider rows carry it: named by id, or inline.
+        openai: { ...fakeProvider(fake.url), budget_id: 'b-month' },
+        groq: {
+          ...fakeProvider(fake.url),
+          rate_limit: { request_max_limit: 1, request_reset_duration: '1h' },
+        },
+      },
       governance: {
         budgets: [{ id: 'b-month', max_limit: 30, reset_duration: '1M' }],
         rate_limits: [{ id: 'rl-min', request_max_limit: 60, request_reset_duration: '1m' }],
@@ -250,12 +257,33 @@ describe('model configs and provider governance', () => {
       const inline = (await callJson(file.url, 'GET', '/api/governance/model-configs/mc-inline')).body
         .model_config
       expect(inline.budgets[0].max_limit).toBe(2)
+
+      const providers = (await callJson(file.url, 'GET', '/api/governance/providers')).body
+      expect(providers.count).toBe(2)
+      const byName = new Map(providers.providers.map((p: { provider: string }) => [p.provider, p]))
+      expect(byName.get('openai')).toMatchObject({ budget: { max_limit: 30, reset_duration: '1M' } })
+      expect(byName.get('groq')).toMatchObject({ rate_limit: { request_max_limit: 1 } })
+      const groq = () =>
+        callJson(file.url, 'POST', '/v1/chat/completions', {
+          model: 'groq/llama-3.1-8b',
+          messages: [{ role: 'user', content: 'hi' }],
+        })
+      expect((await groq()).status).toBe(200)
+      const limited = await groq()
+      expect(limited.status).toBe(429)
+      expect(limited.body.error.message).toContain('provider groq')
     } finally {
       await file.close()
     }
     await expect(
       startHeimdall({ governance: { model_configs: [{ id: 'bad', model_name: 'x', budget_id: 'nope' }] } }),
-    ).rejects.toThrow(/governance\.model_configs\[0\]\.budget_ids: budget nope/)
+    ).rejects.toThrow(/governance\.model_configs\[0\]\.budget_id: budget nope/)
+    await expect(
+      startHeimdall({
+        providers: { openai: { ...fakeProvider(fake.url), rate_limit_id: 'nope' } },
+        governance: { rate_limits: [] },
+      }),
+    ).rejects.toThrow(/providers\.openai\.rate_limit_id: rate limit nope/)
   })
 
   it('keeps a rotated virtual key’s old value working for vk_rotation_cooldown, then refuses it', async () => {

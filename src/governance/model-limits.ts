@@ -3,6 +3,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { BudgetOverrideService } from './budget-overrides.js'
 import { checkBudgets, checkRateLimitInput, conflict, invalid, notFound, ownerBudgets } from './checks.js'
+import { fileLimitIndex, inlineNamedLimits, namingEntry } from './limits-file.js'
 import { DEFAULT_PAGE_SIZE, type ListShape } from './lists.js'
 import type { ModelConfig, ProviderGovernance } from './model.js'
 import { applyRateLimit, patchSingleBudget, replaceBudgets } from './nested.js'
@@ -82,6 +83,13 @@ type Db = repo.GovernanceDb
 const MAX_MODEL_CONFIG_PAGE = 100
 
 const checkCreate = TypeCompiler.Compile(CreateModelConfigSchema)
+const checkProvider = TypeCompiler.Compile(UpdateProviderGovernanceSchema)
+
+function validateProviderFileEntry(body: unknown): UpdateProviderGovernanceInput {
+  const first = checkProvider.Errors(body).First()
+  if (first) invalid(first.message, first.path.replace(/^\//, '').replace(/\//g, '.'))
+  return body as UpdateProviderGovernanceInput
+}
 
 /** A config.json entry as the API's create body (unknown members ignored, as there). */
 function validateFileEntry(body: unknown): CreateModelConfigInput {
@@ -266,62 +274,45 @@ export class ModelLimitsService {
   }
 
   /**
-   * config.json's `governance.model_configs` (Bifrost's): an entry whose id the store lacks is
-   * created with its budgets and rate limit, inline (`budgets`, `budget`, `rate_limit`) or named by
-   * id in the section's `budgets` and `rate_limits` (`budget_id`, `budget_ids`, `rate_limit_id`);
-   * one the store holds is left as the API last left it. A bad entry stops the start, naming it.
+   * config.json's `governance.model_configs` (Bifrost's), and the provider governance its
+   * `providers` carry (`providers.<name>.budget_id` / `rate_limit_id`, Bifrost's provider table
+   * columns; Heimdall also reads `budgets`, `budget` and `rate_limit` there inline). A model config
+   * whose id (a provider whose governance) the store lacks is created with its budgets and rate
+   * limit, inline or named by id in the section's `budgets` and `rate_limits`; one the store holds
+   * is left as the API last left it. A bad entry stops the start, naming it.
    */
-  async importFromFile(section: unknown): Promise<string[]> {
+  async importFromFile(section: unknown, providers?: unknown): Promise<string[]> {
     const file = (section ?? {}) as { model_configs?: unknown; budgets?: unknown; rate_limits?: unknown }
-    if (file.model_configs === undefined) return []
-    if (!Array.isArray(file.model_configs)) throw new Error('governance.model_configs must be an array')
-    const byId = (list: unknown) =>
-      new Map(
-        (Array.isArray(list) ? list : []).flatMap((e: unknown) =>
-          e && typeof e === 'object' && typeof (e as { id?: unknown }).id === 'string'
-            ? [[(e as { id: string }).id, e as Record<string, unknown>]]
-            : [],
-        ),
-      )
-    const budgets = byId(file.budgets)
-    const rateLimits = byId(file.rate_limits)
+    const index = fileLimitIndex(file)
     const created: string[] = []
-    for (const [i, entry] of (file.model_configs as Record<string, unknown>[]).entries()) {
-      const at = `governance.model_configs[${i}]`
-      try {
+    if (file.model_configs !== undefined && !Array.isArray(file.model_configs))
+      throw new Error('governance.model_configs must be an array')
+    for (const [i, entry] of ((file.model_configs ?? []) as Record<string, unknown>[]).entries()) {
+      await namingEntry(`governance.model_configs[${i}]`, async () => {
         if (!entry || typeof entry !== 'object' || typeof entry.id !== 'string' || entry.id === '')
           invalid('an entry needs an id', 'id')
-        if (await repo.findModelConfig(this.db, entry.id)) continue
-        const { id, budget_id, budget_ids, rate_limit_id, ...rest } = entry
-        const named = [budget_id, ...(Array.isArray(budget_ids) ? budget_ids : [])].filter(
-          (b): b is string => typeof b === 'string',
-        )
-        const input = validateFileEntry({
-          ...rest,
-          ...(named.length > 0 && {
-            budgets: named.map((b) => {
-              const found = budgets.get(b)
-              if (!found) invalid(`budget ${b} is not in governance.budgets`, 'budget_ids')
-              const { id: _id, ...budget } = found
-              return budget
-            }),
-          }),
-          ...(typeof rate_limit_id === 'string' && {
-            rate_limit: (() => {
-              const found = rateLimits.get(rate_limit_id)
-              if (!found)
-                invalid(`rate limit ${rate_limit_id} is not in governance.rate_limits`, 'rate_limit_id')
-              const { id: _id, ...limit } = found
-              return limit
-            })(),
-          }),
-        })
-        await this.createModelConfig(input, { id: id as string })
+        if (await repo.findModelConfig(this.db, entry.id)) return
+        const { id, ...rest } = inlineNamedLimits(entry, index)
+        await this.createModelConfig(validateFileEntry(rest), { id: id as string })
         created.push(id as string)
-      } catch (err) {
-        const param = (err as { param?: string }).param
-        throw new Error(`${at}${param ? `.${param}` : ''}: ${(err as Error).message}`, { cause: err })
-      }
+      })
+    }
+    for (const [name, entry] of Object.entries(
+      (providers ?? {}) as Record<string, Record<string, unknown>>,
+    )) {
+      await namingEntry(`providers.${name}`, async () => {
+        if (!entry || typeof entry !== 'object') return
+        const { budgets, budget, rate_limit } = inlineNamedLimits(entry, index)
+        if (budgets === undefined && budget === undefined && rate_limit === undefined) return
+        if (await repo.findProviderGovernance(this.db, name)) return
+        const input = validateProviderFileEntry({
+          ...(budgets !== undefined && { budgets }),
+          ...(budget !== undefined && { budget }),
+          ...(rate_limit !== undefined && { rate_limit }),
+        })
+        await this.updateProviderGovernance(name, input)
+        created.push(name)
+      })
     }
     return created
   }

@@ -25,6 +25,8 @@ export interface GovernanceRuntimeOptions {
   lookup: TargetLookup
   enforceAuth: () => boolean
   fileGovernance?: unknown
+  /** config.json's `providers`: their `budget_id` / `rate_limit_id` are provider governance. */
+  fileProviders?: unknown
   env?: NodeJS.ProcessEnv
   /** How long a hold counts when its request never settles it (see GovernanceHookOptions). */
   reservationTtlMs?: number
@@ -107,7 +109,7 @@ export async function createGovernanceRuntime(opts: GovernanceRuntimeOptions): P
     { env: opts.env },
   )
   const modelLimits = new ModelLimitsService(governanceDb(store.db), service)
-  await modelLimits.importFromFile(opts.fileGovernance)
+  await modelLimits.importFromFile(opts.fileGovernance, opts.fileProviders)
   await state.reload()
   if (cluster.kind === 'memory')
     await seedCounters(cluster.counters, await loadSnapshot(store.db), Date.now())

@@ -61,6 +61,7 @@ export async function startGateway(
     lookup: gateway.lookup,
     enforceAuth,
     fileGovernance: config.governance,
+    fileProviders: config.providers,
     env: base.env,
     reservationTtlMs: (config.cluster?.reservation_ttl_seconds ?? client.request_timeout_seconds + 60) * 1000,
     afterChange: orphanUnreachable,
