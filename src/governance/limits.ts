@@ -108,6 +108,14 @@ export function planBudget(b: Budget, scope: Scope, amount: number, now: number)
   }
 }
 
+const ONE_REQUEST = () => 1
+
+/** A rate limit's columns for each half. */
+const HALVES = {
+  requests: { max: 'request_max_limit', duration: 'request_reset_duration', last: 'request_last_reset' },
+  tokens: { max: 'token_max_limit', duration: 'token_reset_duration', last: 'token_last_reset' },
+} as const
+
 /** The request and token halves of a rate limit, each only when it has both a limit and a duration. */
 export function planRateLimit(
   rl: RateLimit,
@@ -116,41 +124,38 @@ export function planRateLimit(
   now: number,
 ): PlannedCheck[] {
   const out: PlannedCheck[] = []
-  if (rl.request_max_limit != null && rl.request_reset_duration) {
-    const w = windowFor(rl.request_reset_duration, false, rl.request_last_reset ?? rl.created_at, now)
-    out.push({
-      check: {
-        counter: rateLimitCounter(rl.id, 'requests'),
-        windowStart: w.start,
-        windowMs: w.end - w.start,
-        limit: rl.request_max_limit,
-        amount: 1,
-      },
-      kind: 'requests',
-      scope,
-      limitId: rl.id,
-      duration: rl.request_reset_duration,
-      windowStart: w.start,
-      windowEnd: w.end,
-    })
-  }
-  if (rl.token_max_limit != null && rl.token_reset_duration) {
-    const w = windowFor(rl.token_reset_duration, false, rl.token_last_reset ?? rl.created_at, now)
-    out.push({
-      check: {
-        counter: rateLimitCounter(rl.id, 'tokens'),
-        windowStart: w.start,
-        windowMs: w.end - w.start,
-        limit: rl.token_max_limit,
-        amount: tokens(),
-      },
-      kind: 'tokens',
-      scope,
-      limitId: rl.id,
-      duration: rl.token_reset_duration,
-      windowStart: w.start,
-      windowEnd: w.end,
-    })
-  }
+  const requests = planRateLimitHalf(rl, scope, 'requests', ONE_REQUEST, now)
+  if (requests) out.push(requests)
+  const tokenCheck = planRateLimitHalf(rl, scope, 'tokens', tokens, now)
+  if (tokenCheck) out.push(tokenCheck)
   return out
+}
+
+function planRateLimitHalf(
+  rl: RateLimit,
+  scope: Scope,
+  kind: 'requests' | 'tokens',
+  amount: () => number,
+  now: number,
+): PlannedCheck | undefined {
+  const columns = HALVES[kind]
+  const max = rl[columns.max]
+  const duration = rl[columns.duration]
+  if (max == null || !duration) return undefined
+  const w = windowFor(duration, false, rl[columns.last] ?? rl.created_at, now)
+  return {
+    check: {
+      counter: rateLimitCounter(rl.id, kind),
+      windowStart: w.start,
+      windowMs: w.end - w.start,
+      limit: max,
+      amount: amount(),
+    },
+    kind,
+    scope,
+    limitId: rl.id,
+    duration,
+    windowStart: w.start,
+    windowEnd: w.end,
+  }
 }

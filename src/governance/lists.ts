@@ -1,17 +1,11 @@
 import type { Customer, Team, VirtualKey } from './model.js'
-import type { Page } from './repo/index.js'
+import type { Page, VirtualKeyFilter } from './repo/index.js'
 
 /** The list endpoints' queries, answers and paging. */
 
-export interface VirtualKeyListQuery {
+export interface VirtualKeyListQuery extends VirtualKeyFilter {
   limit?: number
   offset?: number
-  search?: string
-  team_id?: string
-  customer_id?: string
-  user_id?: string
-  access_profile_id?: number
-  is_active?: boolean
 }
 
 export interface ListShape {

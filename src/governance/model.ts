@@ -95,9 +95,8 @@ export interface VirtualKeyMcpConfig {
   tools_to_execute: string[]
 }
 
-export interface Customer {
-  id: string
-  name: string
+/** What Bifrost's teams and customers show of their limits and origin. */
+interface OwnerLimitFields {
   budget_id?: string | null
   budget?: Budget | null
   budgets: Budget[]
@@ -105,6 +104,11 @@ export interface Customer {
   rate_limit?: RateLimit | null
   calendar_aligned?: boolean
   config_hash?: string | null
+}
+
+export interface Customer extends OwnerLimitFields {
+  id: string
+  name: string
   /** Management answers only. */
   teams?: Team[]
   virtual_keys?: VirtualKey[]
@@ -112,18 +116,11 @@ export interface Customer {
   updated_at: string
 }
 
-export interface Team {
+export interface Team extends OwnerLimitFields {
   id: string
   name: string
   customer_id?: string | null
   customer?: Customer | null
-  budget_id?: string | null
-  budget?: Budget | null
-  budgets: Budget[]
-  rate_limit_id?: string | null
-  rate_limit?: RateLimit | null
-  calendar_aligned?: boolean
-  config_hash?: string | null
   /** Management answers only; never set on a team embedded in a virtual key. */
   virtual_keys?: VirtualKey[] | null
   created_at: string

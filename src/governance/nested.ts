@@ -13,6 +13,24 @@ import type { BudgetInput, BudgetPatch, ProviderConfigInput, RateLimitInput } fr
 
 type Db = repo.GovernanceDb
 
+/** An owner's budgets (all replaced, when given: see replaceBudgets) and its rate limit (applyRateLimit). */
+export async function replaceOwnerLimits(
+  db: Db,
+  owner: LimitOwner,
+  budgets: readonly { input: BudgetInput }[] | undefined,
+  rateLimit: RateLimitInput | null | undefined,
+  now: string,
+): Promise<void> {
+  if (budgets)
+    await replaceBudgets(
+      db,
+      owner,
+      budgets.map((b) => b.input),
+      now,
+    )
+  await applyRateLimit(db, owner, rateLimit, 'rate_limit', now)
+}
+
 /**
  * Makes the owner's budgets the given ones. A stored budget with the same reset_duration is kept
  * (its usage and window too) with the new max_limit; the others are deleted, new ones created.

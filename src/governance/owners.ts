@@ -21,7 +21,7 @@ import {
   type TeamListQuery,
 } from './lists.js'
 import type { Customer, Team } from './model.js'
-import { applyRateLimit, patchSingleBudget, replaceBudgets } from './nested.js'
+import { applyRateLimit, patchSingleBudget, replaceBudgets, replaceOwnerLimits } from './nested.js'
 import * as repo from './repo/index.js'
 import type { GovernanceDb, GovernanceTables, OwnerKind, OwnerRowOf } from './repo/index.js'
 import type {
@@ -123,13 +123,7 @@ export class OwnerCrud<K extends OwnerKind> {
           conflict(`a ${noun} with id ${opts.id} already exists`, 'id')
         await assertParentsExist(trx, null, customerId)
         await repo.insertOwner(trx, kind, row)
-        await replaceBudgets(
-          trx,
-          owner,
-          budgets.map((b) => b.input),
-          now,
-        )
-        await applyRateLimit(trx, owner, input.rate_limit, 'rate_limit', now)
+        await replaceOwnerLimits(trx, owner, budgets, input.rate_limit, now)
       },
       () => ({ entity: kind, id, action: 'created' }),
     )

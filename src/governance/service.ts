@@ -19,7 +19,7 @@ import {
   storedMcpConfigs,
 } from './checks.js'
 import type { Budget, RateLimit, VirtualKey } from './model.js'
-import { applyRateLimit, replaceBudgets, replaceProviderConfigs } from './nested.js'
+import { replaceOwnerLimits, replaceProviderConfigs } from './nested.js'
 import { CUSTOMERS, OwnerCrud, TEAMS } from './owners.js'
 import * as repo from './repo/index.js'
 import type { GovernanceTables, LimitOwner, VirtualKeyRow } from './repo/index.js'
@@ -159,14 +159,7 @@ export class GovernanceService {
   ): Promise<{ virtualKey: VirtualKey }> {
     const now = this.nowIso()
     const name = checkName(input.name)
-    const teamId = blankToNull(input.team_id)
-    const customerId = blankToNull(input.customer_id)
-    if (teamId !== null && customerId !== null) {
-      invalid(
-        'a virtual key belongs to a team or to a customer, not both: send team_id or customer_id',
-        'team_id',
-      )
-    }
+    const { teamId, customerId } = keyParent(input)
     const expiresAt = blankToNull(input.expires_at)
     const expires =
       expiresAt === null ? null : parseExpiry(expiresAt, this.now(), opts.allowPastExpiry === true)
@@ -211,13 +204,7 @@ export class GovernanceService {
         await assertParentsExist(trx, teamId, customerId)
         await checkKeyIds(trx, providerConfigs)
         await repo.insertVirtualKey(trx, row)
-        await replaceBudgets(
-          trx,
-          { virtual_key_id: id },
-          budgets.map((b) => b.input),
-          now,
-        )
-        await applyRateLimit(trx, { virtual_key_id: id }, input.rate_limit, 'rate_limit', now)
+        await replaceOwnerLimits(trx, { virtual_key_id: id }, budgets, input.rate_limit, now)
         await replaceProviderConfigs(trx, id, providerConfigs, now)
       },
       () => ({ entity: 'virtual_key', id, action: 'created' }),
@@ -238,14 +225,7 @@ export class GovernanceService {
   ): Promise<VirtualKey> {
     const now = this.nowIso()
     if (input.name !== undefined) checkName(input.name)
-    const teamId = blankToNull(input.team_id)
-    const customerId = blankToNull(input.customer_id)
-    if (teamId !== null && customerId !== null) {
-      invalid(
-        'a virtual key belongs to a team or to a customer, not both: send team_id or customer_id',
-        'team_id',
-      )
-    }
+    const { teamId, customerId } = keyParent(input)
     const budgets = ownerBudgets(input)
     if (budgets) checkBudgets(budgets)
     if (input.rate_limit) checkRateLimitInput(input.rate_limit, 'rate_limit')
@@ -286,15 +266,7 @@ export class GovernanceService {
           patch.mcp_configs = JSON.stringify(buildMcpConfigs(input.mcp_configs, storedMcpConfigs(row), true))
         }
         await repo.updateVirtualKey(trx, id, patch)
-        if (budgets) {
-          await replaceBudgets(
-            trx,
-            { virtual_key_id: id },
-            budgets.map((b) => b.input),
-            now,
-          )
-        }
-        await applyRateLimit(trx, { virtual_key_id: id }, input.rate_limit, 'rate_limit', now)
+        await replaceOwnerLimits(trx, { virtual_key_id: id }, budgets, input.rate_limit, now)
         if (input.provider_configs) {
           await checkKeyIds(trx, input.provider_configs)
           await replaceProviderConfigs(trx, id, input.provider_configs, now)
@@ -408,4 +380,20 @@ export class GovernanceService {
   listRateLimits(): Promise<RateLimit[]> {
     return repo.listRateLimits(this.db)
   }
+}
+
+/** The key's team or customer ("" or null: none); a key belongs to one of them at most. */
+function keyParent(input: { team_id?: string | null; customer_id?: string | null }): {
+  teamId: string | null
+  customerId: string | null
+} {
+  const teamId = blankToNull(input.team_id)
+  const customerId = blankToNull(input.customer_id)
+  if (teamId !== null && customerId !== null) {
+    invalid(
+      'a virtual key belongs to a team or to a customer, not both: send team_id or customer_id',
+      'team_id',
+    )
+  }
+  return { teamId, customerId }
 }

@@ -154,19 +154,7 @@ function withLimits<T extends object>(
 }
 
 export function customerFromRow(row: CustomerRow, limits: LimitIndex): Customer {
-  const aligned = row.calendar_aligned === 1
-  return withLimits(
-    {
-      id: row.id,
-      name: row.name,
-      calendar_aligned: aligned,
-      config_hash: row.config_hash ?? '',
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-    },
-    limits.budgetsOf('customer_id', row.id, aligned),
-    limits.rateLimitOf('customer_id', row.id),
-  )
+  return ownerFromRow(row, 'customer_id', limits, {})
 }
 
 export function teamFromRow(
@@ -174,21 +162,33 @@ export function teamFromRow(
   limits: LimitIndex,
   customers: ReadonlyMap<string, Customer>,
 ): Team {
-  const aligned = row.calendar_aligned === 1
   const customer = row.customer_id === null ? undefined : customers.get(row.customer_id)
+  return ownerFromRow(row, 'team_id', limits, {
+    ...(row.customer_id !== null && { customer_id: row.customer_id }),
+    ...(customer && { customer }),
+  })
+}
+
+/** A team or customer with its limits; `parent` (a team's customer) stands after its name. */
+function ownerFromRow<P extends object>(
+  row: CustomerRow | TeamRow,
+  column: 'customer_id' | 'team_id',
+  limits: LimitIndex,
+  parent: P,
+) {
+  const aligned = row.calendar_aligned === 1
   return withLimits(
     {
       id: row.id,
       name: row.name,
-      ...(row.customer_id !== null && { customer_id: row.customer_id }),
-      ...(customer && { customer }),
+      ...parent,
       calendar_aligned: aligned,
       config_hash: row.config_hash ?? '',
       created_at: row.created_at,
       updated_at: row.updated_at,
     },
-    limits.budgetsOf('team_id', row.id, aligned),
-    limits.rateLimitOf('team_id', row.id),
+    limits.budgetsOf(column, row.id, aligned),
+    limits.rateLimitOf(column, row.id),
   )
 }
 
