@@ -189,6 +189,66 @@ describe('model configs and provider governance', () => {
     )
   })
 
+  it("holds a user's model limits across all of that user's virtual keys, and for that user only", async () => {
+    const user = async (email: string) =>
+      (await api('POST', '/api/governance/users', { email, name: email })).body.user
+    const profile = async (name: string) =>
+      (
+        await api('POST', '/api/governance/access-profiles', {
+          name,
+          provider_configs: [{ provider: 'openai', allowed_models: ['*'] }],
+        })
+      ).body.access_profile
+    const keyOf = async (userId: string, profileId: number) => {
+      const r = await api('POST', `/api/users/${userId}/access-profiles`, { profile_id: profileId })
+      expect(r.status, JSON.stringify(r.body)).toBe(201)
+      return r.body.virtual_key.value as string
+    }
+    const [ada, bob] = [await user('ada@example.com'), await user('bob@example.com')]
+    const [day, night] = [await profile('day'), await profile('night')]
+    const adaDay = await keyOf(ada.id, day.id)
+    const adaNight = await keyOf(ada.id, night.id)
+    const bobDay = await keyOf(bob.id, day.id)
+
+    const requests = await api('POST', '/api/governance/model-configs', {
+      model_name: 'gpt-4o-mini',
+      scope: 'user',
+      scope_id: ada.id,
+      rate_limit: { request_max_limit: 2, request_reset_duration: '1h' },
+    })
+    expect(requests.status, JSON.stringify(requests.body)).toBe(200)
+    const budget = await api('POST', '/api/governance/model-configs', {
+      model_name: 'gpt-4o',
+      scope: 'user',
+      scope_id: ada.id,
+      budgets: [{ max_limit: 1e-9, reset_duration: '1d' }],
+    })
+    expect(budget.status, JSON.stringify(budget.body)).toBe(200)
+
+    // Two requests a hour for Ada, whichever of her keys sends them.
+    expect((await chat('openai/gpt-4o-mini', adaDay)).status).toBe(200)
+    expect((await chat('openai/gpt-4o-mini', adaNight)).status).toBe(200)
+    const limited = await chat('openai/gpt-4o-mini', adaDay)
+    expect(limited.status).toBe(429)
+    expect(limited.body.type).toBe('request_limited')
+    expect(limited.body.error.message).toContain('user "ada@example.com"')
+    expect((await chat('openai/gpt-4o-mini', adaNight)).status).toBe(429)
+    // Her budget for gpt-4o is spent by one request, on either key.
+    expect((await chat('openai/gpt-4o', adaNight)).status).toBe(200)
+    const broke = await chat('openai/gpt-4o', adaDay)
+    expect(broke.status).toBe(402)
+    expect(broke.body.type).toBe('budget_exceeded')
+    // Bob, on the same profile, and callers without a key are not held by Ada's limits.
+    for (let i = 0; i < 3; i++) expect((await chat('openai/gpt-4o-mini', bobDay)).status).toBe(200)
+    expect((await chat('openai/gpt-4o', bobDay)).status).toBe(200)
+    expect((await chat('openai/gpt-4o', bobDay)).status).toBe(200)
+    expect((await chat('openai/gpt-4o-mini')).status).toBe(200)
+
+    for (const mc of [requests, budget])
+      await api('DELETE', `/api/governance/model-configs/${mc.body.model_config.id}`)
+    expect((await chat('openai/gpt-4o-mini', adaDay)).status).toBe(200)
+  })
+
   it('refuses a provider once its rate limit is reached, and lists and removes provider governance', async () => {
     expect((await api('GET', '/api/governance/providers')).body).toEqual({ providers: [], count: 0 })
     const put = await api('PUT', '/api/governance/providers/groq', {
