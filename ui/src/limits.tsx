@@ -1,5 +1,6 @@
 import { ActionIcon, Button, Group, NumberInput, Progress, Select, Stack, Text } from '@mantine/core'
 import { IconTrash } from '@tabler/icons-react'
+import { useState, type ReactNode } from 'react'
 import { FieldError } from './components'
 import { formatDateTime, formatMoney as money } from './format'
 import { numberProblem, type Problems } from './form'
@@ -309,5 +310,61 @@ export function RateLimitFields({
         />
       </Group>
     </Stack>
+  )
+}
+
+/**
+ * The budgets and rate limit a form edits, as drafts: their problems in plain words, and the
+ * bodies the governance API takes.
+ */
+export function useLimitDrafts(budgets?: Budget[], rateLimit?: RateLimit | null) {
+  const [budgetRows, setBudgets] = useState(budgetDrafts(budgets))
+  const [rate, setRate] = useState(rateLimitDraft(rateLimit))
+  return {
+    budgets: budgetRows,
+    setBudgets,
+    rate,
+    setRate,
+    problems: () => limitProblems(budgetRows, rate),
+    bodies: () => ({ budgets: budgetBodies(budgetRows), rate_limit: rateLimitBody(rate) }),
+    /** Fills the drafts from a stored owner (a dialog that loads its item after it opens). */
+    load: (b: Budget[] | undefined, r: RateLimit | null | undefined) => {
+      setBudgets(budgetDrafts(b))
+      setRate(rateLimitDraft(r))
+    },
+  }
+}
+
+/** A form's budget rows then its rate limit, each after its own heading when one is given. */
+export function LimitFields({
+  drafts,
+  errorFor,
+  budgetsHeading,
+  rateHeading,
+  budgetsError = errorFor('budgets'),
+}: {
+  drafts: ReturnType<typeof useLimitDrafts>
+  errorFor: (field: string) => string | undefined
+  budgetsHeading?: ReactNode
+  rateHeading?: ReactNode
+  budgetsError?: string
+}) {
+  return (
+    <>
+      {budgetsHeading}
+      <BudgetRows
+        value={drafts.budgets}
+        onChange={drafts.setBudgets}
+        error={budgetsError}
+        errorFor={errorFor}
+      />
+      {rateHeading}
+      <RateLimitFields
+        value={drafts.rate}
+        onChange={drafts.setRate}
+        error={errorFor('rate_limit')}
+        errorFor={errorFor}
+      />
+    </>
   )
 }

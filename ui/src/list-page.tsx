@@ -22,13 +22,16 @@ export interface Column<T> {
 export function ListTable<T>({
   rows,
   error,
-  what,
-  empty,
   label,
+  what = label.toLowerCase(),
+  empty,
   minWidth,
   columns,
-  rowKey,
+  rowKey = (row) => (row as { id: string | number }).id,
   rowTestId,
+  onEdit,
+  remove,
+  reload,
   actions,
   testId,
   headless = false,
@@ -36,21 +39,30 @@ export function ListTable<T>({
 }: {
   rows: T[] | undefined
   error?: string
-  /** What is loading, in words: `Loading access profiles…`. */
-  what: string
+  /** What is loading, in words (`Loading access profiles…`); the label in lower case unless said. */
+  what?: string
   empty: { title: string; hint: string }
   /** The table's accessible name (its scrolling region's). */
   label: string
   minWidth: number
   columns: Column<T>[]
-  rowKey: (row: T) => string | number
-  rowTestId: (row: T) => string
+  /** A row's React key; its `id` unless said otherwise. */
+  rowKey?: (row: T) => string | number
+  /** A row's test id: the same for every row, or its own. */
+  rowTestId: string | ((row: T) => string)
+  /** A row's Edit button, first of its actions. */
+  onEdit?: (row: T) => void
+  /** A row's Delete button, last of its actions: what it deletes and how it asks; `reload` follows. */
+  remove?: (row: T) => Omit<Parameters<typeof DeleteButton>[0], 'reload'> | undefined
+  reload?: () => unknown
+  /** A row's other actions, between Edit and Delete. */
   actions?: (row: T) => ReactNode
   testId?: string
   /** Without a header row (a table whose cells name themselves). */
   headless?: boolean
   dense?: boolean
 }) {
+  const withActions = Boolean(onEdit || remove || actions)
   return (
     <>
       <ErrorNote error={error} />
@@ -67,22 +79,27 @@ export function ListTable<T>({
                       {c.header}
                     </Table.Th>
                   ))}
-                  {actions && <Table.Th />}
+                  {withActions && <Table.Th />}
                 </Table.Tr>
               </Table.Thead>
             )}
             <Table.Tbody>
               {rows.map((row) => (
-                <Table.Tr key={rowKey(row)} data-testid={rowTestId(row)}>
+                <Table.Tr
+                  key={rowKey(row)}
+                  data-testid={typeof rowTestId === 'string' ? rowTestId : rowTestId(row)}
+                >
                   {columns.map((c, i) => (
                     <Table.Td key={i} ta={c.ta} fw={c.fw} miw={c.miw} data-testid={c.testId}>
                       {c.cell(row)}
                     </Table.Td>
                   ))}
-                  {actions && (
+                  {withActions && (
                     <Table.Td>
                       <Group gap={4} wrap="nowrap" justify="flex-end">
-                        {actions(row)}
+                        {onEdit && <RowButton label="Edit" onClick={() => onEdit(row)} />}
+                        {actions?.(row)}
+                        {remove && <RemoveButton what={remove(row)} reload={reload} />}
                       </Group>
                     </Table.Td>
                   )}
@@ -134,6 +151,16 @@ export function DeleteButton({
       onConfirm={() => void act(() => del(path), done, reload)}
     />
   )
+}
+
+function RemoveButton({
+  what,
+  reload = () => undefined,
+}: {
+  what: Omit<Parameters<typeof DeleteButton>[0], 'reload'> | undefined
+  reload?: () => unknown
+}) {
+  return what ? <DeleteButton {...what} reload={reload} /> : null
 }
 
 /** A row's switch between active and inactive: PUTs what `request` says, then reloads. */
@@ -191,6 +218,36 @@ export function SubmitFooter({
         {label}
       </Button>
     </>
+  )
+}
+
+/** The name of the item a dialog creates or edits. */
+export function NameField({
+  value,
+  onChange,
+  error,
+  name,
+  description,
+  required = true,
+}: {
+  value: string
+  onChange: (value: string) => void
+  error?: string
+  /** The input's form name, which tests and password managers see. */
+  name?: string
+  description?: string
+  required?: boolean
+}) {
+  return (
+    <TextInput
+      label="Name"
+      name={name}
+      description={description}
+      value={value}
+      onChange={(e) => onChange(e.currentTarget.value)}
+      error={error}
+      required={required}
+    />
   )
 }
 

@@ -4,29 +4,18 @@ import { put } from '../api'
 import { FormDialog, PageHeader } from '../components'
 import {
   ActiveToggle,
-  DeleteButton,
   ListTable,
-  RowButton,
   saveItem,
   SubmitFooter,
   useEditor,
   type Column,
+  NameField,
 } from '../list-page'
 import { formatMoney } from '../format'
 import { useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
-import {
-  budgetBodies,
-  budgetDrafts,
-  BudgetRows,
-  limitProblems,
-  rateLimitBody,
-  rateLimitDraft,
-  RateLimitFields,
-  type Budget,
-  type RateLimit,
-} from '../limits'
+import { LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
 
 interface Profile {
   id: number
@@ -53,29 +42,27 @@ export function AccessProfilesPage() {
       <ListTable
         rows={data?.access_profiles}
         error={error}
-        what="access profiles"
         empty={{
           title: 'No access profile yet',
           hint: 'Create one with the providers and budget a group of people should have, then assign it to users.',
         }}
         label="Access profiles"
         minWidth={700}
-        rowKey={(p) => p.id}
         rowTestId={(p) => `profile-${p.name}`}
         columns={COLUMNS}
+        onEdit={editor.edit}
+        remove={(p) => ({
+          path: `/api/access-profiles/${p.id}`,
+          question: `Delete ${p.name}? The keys it issued to users are deleted too.`,
+          done: `${p.name} deleted`,
+        })}
+        reload={reload}
         actions={(p) => (
           <>
-            <RowButton label="Edit" onClick={() => editor.edit(p)} />
             <ActiveToggle
               active={p.is_active}
               what="Profile"
               request={() => put(`/api/access-profiles/${p.id}/${p.is_active ? 'deactivate' : 'activate'}`)}
-              reload={reload}
-            />
-            <DeleteButton
-              path={`/api/access-profiles/${p.id}`}
-              question={`Delete ${p.name}? The keys it issued to users are deleted too.`}
-              done={`${p.name} deleted`}
               reload={reload}
             />
           </>
@@ -143,11 +130,10 @@ function ProfileForm({
       allowed_models: c.all_models_allowed ? ['*'] : c.allowed_models,
     })),
   )
-  const [budgets, setBudgets] = useState(budgetDrafts(profile?.budgets))
-  const [rate, setRate] = useState(rateLimitDraft(profile?.rate_limit))
+  const limits = useLimitDrafts(profile?.budgets, profile?.rate_limit)
   const validate = (): Problems => ({
     ...(name.trim() === '' && { name: 'The name must not be empty' }),
-    ...limitProblems(budgets, rate),
+    ...limits.problems(),
   })
   const form = useSubmit(
     ['name', 'description', 'tags', 'provider_configs', 'budgets', 'rate_limit'],
@@ -165,8 +151,7 @@ function ProfileForm({
             ? { provider_name: r.provider, all_models_allowed: true }
             : { provider_name: r.provider, all_models_allowed: false, allowed_models: r.allowed_models },
         ),
-        budgets: budgetBodies(budgets),
-        rate_limit: rateLimitBody(rate),
+        ...limits.bodies(),
       }
       await saveItem('/api/access-profiles', profile?.id, body)
       onSaved()
@@ -180,14 +165,7 @@ function ProfileForm({
       size="lg"
     >
       <Stack>
-        <TextInput
-          label="Name"
-          name="profile-name"
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-          required
-        />
+        <NameField name="profile-name" value={name} onChange={setName} error={form.errorFor('name')} />
         <TextInput
           label="Description"
           value={description}
@@ -216,18 +194,10 @@ function ProfileForm({
             )
           }
         />
-        <Divider label="Budgets and rate limit of each issued key" labelPosition="left" />
-        <BudgetRows
-          value={budgets}
-          onChange={setBudgets}
-          error={form.errorFor('budgets')}
+        <LimitFields
+          drafts={limits}
           errorFor={form.errorFor}
-        />
-        <RateLimitFields
-          value={rate}
-          onChange={setRate}
-          error={form.errorFor('rate_limit')}
-          errorFor={form.errorFor}
+          budgetsHeading={<Divider label="Budgets and rate limit of each issued key" labelPosition="left" />}
         />
         <SubmitFooter form={form} label={profile ? 'Save' : 'Create'} />
       </Stack>

@@ -69,7 +69,6 @@ export function AsyncJobsPage() {
         }}
         label="Async jobs"
         minWidth={820}
-        rowKey={(j) => j.id}
         rowTestId={(j) => `job-${j.id}`}
         columns={COLUMNS}
       />

@@ -82,13 +82,35 @@ function Stat({ title, value }: { title: string; value: string }) {
 
 function Chart({ title, children }: { title: string; children: React.ReactNode }) {
   return (
-    <Paper withBorder p="md" radius="md">
+    <Paper withBorder p="md" radius="md" data-testid={`chart-${title.split(' ')[0].toLowerCase()}`}>
       <Text fw={600} mb="sm">
         {title}
       </Text>
       {children}
     </Paper>
   )
+}
+
+/**
+ * A money axis from $0 up to `max`, ticking 1, 2 or 5 × 10ⁿ apart so that each label keeps one or
+ * two digits (`$0.00002`, not `$0.0000175`), and wide enough for its longest label.
+ */
+function moneyAxis(max: number) {
+  if (!(max > 0)) return { tickFormatter: formatMoneyShort, width: 40 }
+  const raw = max / 4
+  const magnitude = 10 ** Math.floor(Math.log10(raw))
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw * (1 - 1e-9))!
+  const ticks = Array.from({ length: Math.ceil(max / step - 1e-9) + 1 }, (_, i) =>
+    Number((i * step).toPrecision(12)),
+  )
+  const longest = Math.max(...ticks.map((t) => formatMoneyShort(t).length))
+  return {
+    tickFormatter: formatMoneyShort,
+    ticks,
+    domain: [0, ticks[ticks.length - 1]],
+    interval: 0 as const,
+    width: longest * 7 + 8,
+  }
 }
 
 /** Counts stacked per bucket (requests, tokens): a count has no fractions, so its axis ticks on integers. */
@@ -219,7 +241,7 @@ export function DashboardPage() {
             dataKey="time"
             withLegend
             valueFormatter={formatMoney}
-            yAxisProps={{ tickFormatter: formatMoneyShort, width: 72 }}
+            yAxisProps={moneyAxis(Math.max(0, ...(cost.data?.buckets ?? []).map((b) => b.total_cost)))}
             series={[{ name: 'total_cost', label: 'cost', color: 'orange.6' }]}
           />
         </Chart>

@@ -1,22 +1,11 @@
-import { Anchor, Button, Divider, Group, Select, Stack, Text, TextInput } from '@mantine/core'
+import { Anchor, Button, Divider, Group, Select, Stack, Text } from '@mantine/core'
 import { useState } from 'react'
 import { Link } from 'react-router-dom'
 import { FormDialog, PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
-import { DeleteButton, ListTable, RowButton, saveItem, SubmitFooter, useEditor } from '../list-page'
-import {
-  budgetBodies,
-  budgetDrafts,
-  BudgetRows,
-  limitProblems,
-  LimitBars,
-  rateLimitBody,
-  rateLimitDraft,
-  RateLimitFields,
-  type Budget,
-  type RateLimit,
-} from '../limits'
+import { ListTable, saveItem, SubmitFooter, useEditor, NameField } from '../list-page'
+import { LimitBars, LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
 
 interface Owner {
   id: string
@@ -68,7 +57,6 @@ export function OwnerPage({ kind }: { kind: Kind }) {
         }}
         label={title}
         minWidth={kind === 'customers' ? 820 : 700}
-        rowKey={(r) => r.id}
         rowTestId={(r) => `${singular}-${r.name}`}
         columns={[
           { header: 'Name', fw: 500, cell: (r) => r.name },
@@ -98,20 +86,16 @@ export function OwnerPage({ kind }: { kind: Kind }) {
             ),
           },
         ]}
-        actions={(r) => (
-          <>
-            <RowButton label="Edit" onClick={() => editor.edit(r)} />
-            <DeleteButton
-              path={`/api/governance/${kind}/${r.id}`}
-              question={`Delete ${r.name}? Its keys stay, without this ${singular}'s budget.`}
-              done={`${r.name} deleted`}
-              reload={() => {
-                void reload()
-                void keys.reload()
-              }}
-            />
-          </>
-        )}
+        onEdit={editor.edit}
+        remove={(r) => ({
+          path: `/api/governance/${kind}/${r.id}`,
+          question: `Delete ${r.name}? Its keys stay, without this ${singular}'s budget.`,
+          done: `${r.name} deleted`,
+        })}
+        reload={() => {
+          void reload()
+          void keys.reload()
+        }}
       />
       {editor.open && <OwnerForm kind={kind} owner={editor.item} onClose={editor.close} onSaved={reload} />}
     </>
@@ -160,20 +144,19 @@ function OwnerForm({
   const customers = useApi<{ customers: Owner[] }>(kind === 'teams' ? '/api/governance/customers' : null)
   const [name, setName] = useState(owner?.name ?? '')
   const [customer, setCustomer] = useState<string | null>(owner?.customer_id ?? null)
-  const [budgets, setBudgets] = useState(budgetDrafts(owner ? budgetsOf(owner) : []))
-  const [rate, setRate] = useState(rateLimitDraft(owner?.rate_limit))
+  const limits = useLimitDrafts(owner && budgetsOf(owner), owner?.rate_limit)
   const validate = (): Problems => ({
     ...(name.trim() === '' && { name: 'The name must not be empty' }),
-    ...limitProblems(budgets, rate),
+    ...limits.problems(),
   })
   const form = useSubmit(['name', 'customer_id', 'budgets', 'budget', 'rate_limit'], validate)
   const save = () =>
     form.run(async () => {
-      const rateLimit = rateLimitBody(rate)
+      const { budgets, rate_limit } = limits.bodies()
       const body = {
         name,
-        budgets: budgetBodies(budgets),
-        ...((rateLimit || owner?.rate_limit) && { rate_limit: rateLimit }),
+        budgets,
+        ...((rate_limit || owner?.rate_limit) && { rate_limit }),
         ...(kind === 'teams' && { customer_id: customer }),
       }
       await saveItem(`/api/governance/${kind}`, owner?.id, body)
@@ -188,14 +171,7 @@ function OwnerForm({
       size="lg"
     >
       <Stack>
-        <TextInput
-          label="Name"
-          name={`${singular}-name`}
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-          required
-        />
+        <NameField name={`${singular}-name`} value={name} onChange={setName} error={form.errorFor('name')} />
         {kind === 'teams' && (
           <Select
             label="Customer"
@@ -207,19 +183,12 @@ function OwnerForm({
             error={form.errorFor('customer_id')}
           />
         )}
-        <Divider label="Budgets" labelPosition="left" />
-        <BudgetRows
-          value={budgets}
-          onChange={setBudgets}
-          error={form.errorFor('budgets') ?? form.errorFor('budget')}
+        <LimitFields
+          drafts={limits}
           errorFor={form.errorFor}
-        />
-        <Divider label="Rate limit" labelPosition="left" />
-        <RateLimitFields
-          value={rate}
-          onChange={setRate}
-          error={form.errorFor('rate_limit')}
-          errorFor={form.errorFor}
+          budgetsError={form.errorFor('budgets') ?? form.errorFor('budget')}
+          budgetsHeading={<Divider label="Budgets" labelPosition="left" />}
+          rateHeading={<Divider label="Rate limit" labelPosition="left" />}
         />
         <SubmitFooter form={form} label={owner ? 'Save' : 'Create'} />
       </Stack>

@@ -61,8 +61,7 @@ export function McpSessions() {
         label="MCP sessions"
         minWidth={720}
         dense
-        rowKey={(s) => s.id}
-        rowTestId={() => 'mcp-session'}
+        rowTestId="mcp-session"
         columns={COLUMNS}
         actions={(s) =>
           s.kind === 'token' && (

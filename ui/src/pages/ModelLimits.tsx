@@ -13,20 +13,7 @@ import {
   useEditor,
   type Column,
 } from '../list-page'
-import {
-  budgetBodies,
-  budgetDrafts,
-  BudgetRows,
-  LimitBars,
-  limitProblems,
-  rateLimitBody,
-  rateLimitDraft,
-  RateLimitFields,
-  type Budget,
-  type BudgetDraft,
-  type RateLimit,
-  type RateLimitDraft,
-} from '../limits'
+import { LimitBars, LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
 
 interface ModelConfig {
   id: string
@@ -76,14 +63,13 @@ export function ModelLimitsPage() {
       <ListTable
         rows={configs.data?.model_configs}
         error={configs.error}
-        what="model limits"
         empty={{ title: 'No model limit', hint: 'Every model may be used as much as virtual keys allow.' }}
         label="Model limits"
         minWidth={760}
         testId="model-limits-table"
         dense
         rowKey={(mc) => mc.id}
-        rowTestId={() => 'model-limit-row'}
+        rowTestId="model-limit-row"
         columns={MODEL_COLUMNS}
         actions={(mc) => (
           <>
@@ -103,7 +89,6 @@ export function ModelLimitsPage() {
       <ListTable
         rows={governed.data?.providers}
         error={governed.error}
-        what="provider limits"
         empty={{
           title: 'No provider limit',
           hint: 'Providers are limited only by what virtual keys and models allow.',
@@ -114,20 +99,16 @@ export function ModelLimitsPage() {
         dense
         headless
         rowKey={(p) => p.provider}
-        rowTestId={() => 'provider-limit-row'}
+        rowTestId="provider-limit-row"
         columns={PROVIDER_COLUMNS}
-        actions={(p) => (
-          <>
-            <RowButton label="Edit" onClick={() => providerEditor.edit(p)} />
-            <DeleteButton
-              label="Remove"
-              path={`/api/governance/providers/${p.provider}`}
-              question={`Remove the limits of ${p.provider}?`}
-              done="Provider limits removed"
-              reload={governed.reload}
-            />
-          </>
-        )}
+        onEdit={providerEditor.edit}
+        remove={(p) => ({
+          label: 'Remove',
+          path: `/api/governance/providers/${p.provider}`,
+          question: `Remove the limits of ${p.provider}?`,
+          done: 'Provider limits removed',
+        })}
+        reload={governed.reload}
       />
       {editor.open && (
         <LimitDialog
@@ -288,6 +269,12 @@ function ProviderField({
   )
 }
 
+const Heading = ({ children }: { children: string }) => (
+  <Text size="sm" fw={500}>
+    {children}
+  </Text>
+)
+
 /** A dialog for one owner's budgets and rate limit, with the owner's own fields on top. */
 function LimitDialog({
   title,
@@ -304,22 +291,18 @@ function LimitDialog({
   rateLimit?: RateLimit
   initialHead?: Head
   head: (fields: HeadFields) => ReactNode
-  save: (
-    limits: { budgets: ReturnType<typeof budgetBodies>; rate_limit: ReturnType<typeof rateLimitBody> },
-    head: Head,
-  ) => Promise<unknown>
+  save: (limits: ReturnType<ReturnType<typeof useLimitDrafts>['bodies']>, head: Head) => Promise<unknown>
   onClose: () => void
   onDone: () => void
 }) {
   const [headValue, setHead] = useState<Head>(initialHead ?? { scope: 'global' })
-  const [budgetDraft, setBudgets] = useState<BudgetDraft[]>(budgetDrafts(budgets))
-  const [rate, setRate] = useState<RateLimitDraft>(rateLimitDraft(rateLimit))
+  const limits = useLimitDrafts(budgets, rateLimit)
   const form = useSubmit(['model_name', 'provider', 'scope_id', 'budgets', 'rate_limit'], () =>
-    limitProblems(budgetDraft, rate),
+    limits.problems(),
   )
   const submit = () =>
     form.run(async () => {
-      await save({ budgets: budgetBodies(budgetDraft), rate_limit: rateLimitBody(rate) }, headValue)
+      await save(limits.bodies(), headValue)
       onDone()
       onClose()
     })
@@ -327,23 +310,11 @@ function LimitDialog({
     <FormDialog onClose={onClose} title={title} size="lg" onSubmit={() => void submit()}>
       <Stack>
         {head({ value: headValue, onChange: setHead, errorFor: form.errorFor })}
-        <Text size="sm" fw={500}>
-          Budgets
-        </Text>
-        <BudgetRows
-          value={budgetDraft}
-          onChange={setBudgets}
-          error={form.errorFor('budgets')}
+        <LimitFields
+          drafts={limits}
           errorFor={form.errorFor}
-        />
-        <Text size="sm" fw={500}>
-          Rate limit
-        </Text>
-        <RateLimitFields
-          value={rate}
-          onChange={setRate}
-          error={form.errorFor('rate_limit')}
-          errorFor={form.errorFor}
+          budgetsHeading={<Heading>Budgets</Heading>}
+          rateHeading={<Heading>Rate limit</Heading>}
         />
         <SubmitFooter form={form} label="Save" />
       </Stack>

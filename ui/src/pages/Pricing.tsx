@@ -5,7 +5,7 @@ import { ErrorNote, FormDialog, PageHeader } from '../components'
 import { formatDateTime, formatMoney } from '../format'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { DeleteButton, ListTable, SubmitFooter, type Column } from '../list-page'
+import { ListTable, SubmitFooter, type Column } from '../list-page'
 
 interface PricingPatch {
   input_cost_per_token?: number | null
@@ -70,7 +70,6 @@ export function PricingPage() {
       <ListTable
         rows={data?.pricing_overrides}
         error={error}
-        what="pricing overrides"
         empty={{
           title: 'No pricing override',
           hint: 'Costs come from the bundled price list. Add an override to bill a model at your own rate.',
@@ -79,17 +78,14 @@ export function PricingPage() {
         minWidth={760}
         testId="pricing-table"
         dense
-        rowKey={(o) => o.id}
-        rowTestId={() => 'pricing-row'}
+        rowTestId="pricing-row"
         columns={columns(keyName)}
-        actions={(o) => (
-          <DeleteButton
-            path={`/api/governance/pricing-overrides/${o.id}`}
-            question={`Delete ${o.name ?? 'this override'}? New requests are billed at list price.`}
-            done="Override deleted"
-            reload={reload}
-          />
-        )}
+        remove={(o) => ({
+          path: `/api/governance/pricing-overrides/${o.id}`,
+          question: `Delete ${o.name ?? 'this override'}? New requests are billed at list price.`,
+          done: 'Override deleted',
+        })}
+        reload={reload}
       />
       {adding && (
         <AddOverride keys={keys?.virtual_keys ?? []} onClose={() => setAdding(false)} onDone={reload} />

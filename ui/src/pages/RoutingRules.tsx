@@ -20,15 +20,7 @@ import { errorText, post } from '../api'
 import { ErrorNote, FieldError, FormDialog, PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import {
-  DeleteButton,
-  ListTable,
-  RowButton,
-  saveItem,
-  SubmitFooter,
-  useEditor,
-  type Column,
-} from '../list-page'
+import { ListTable, saveItem, SubmitFooter, useEditor, type Column, NameField } from '../list-page'
 
 interface Target {
   provider?: string | null
@@ -93,7 +85,6 @@ export function RoutingRulesPage() {
       <ListTable
         rows={rules}
         error={error}
-        what="routing rules"
         empty={{
           title: 'No routing rule',
           hint: 'Requests go where their model says. Add a rule to route by header, model, key or spend.',
@@ -102,20 +93,15 @@ export function RoutingRulesPage() {
         minWidth={900}
         testId="rules-table"
         dense
-        rowKey={(r) => r.id}
-        rowTestId={() => 'rule-row'}
+        rowTestId="rule-row"
         columns={columns(ownerName)}
-        actions={(r) => (
-          <>
-            <RowButton label="Edit" onClick={() => editor.edit(r)} />
-            <DeleteButton
-              path={`/api/routing/rules/${r.id}`}
-              question={`Delete rule ${r.name}? Requests it routed go where their model says.`}
-              done="Rule deleted"
-              reload={reload}
-            />
-          </>
-        )}
+        onEdit={editor.edit}
+        remove={(r) => ({
+          path: `/api/routing/rules/${r.id}`,
+          question: `Delete rule ${r.name}? Requests it routed go where their model says.`,
+          done: 'Rule deleted',
+        })}
+        reload={reload}
       />
       <RuleTester keys={keys} />
       {editor.open && <RuleForm rule={editor.item} owners={owners} onClose={editor.close} onDone={reload} />}
@@ -236,12 +222,7 @@ function RuleForm({
       onSubmit={() => void submit()}
     >
       <Stack>
-        <TextInput
-          label="Name"
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-        />
+        <NameField value={name} onChange={setName} error={form.errorFor('name')} required={false} />
         <TextInput
           label="Description"
           value={description}

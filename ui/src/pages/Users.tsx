@@ -4,7 +4,6 @@ import { FormDialog, PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
 import {
-  DeleteButton,
   ListTable,
   Pages,
   RowButton,
@@ -13,6 +12,7 @@ import {
   useEditor,
   useSearch,
   type Column,
+  NameField,
 } from '../list-page'
 import { UserAccess } from './UserAccess'
 
@@ -50,7 +50,6 @@ export function UsersPage() {
       <ListTable
         rows={data?.users}
         error={error}
-        what="users"
         empty={
           search
             ? { title: 'No user matches', hint: 'Clear the search to see every user.' }
@@ -61,19 +60,18 @@ export function UsersPage() {
         }
         label="Users"
         minWidth={560}
-        rowKey={(u) => u.id}
         rowTestId={(u) => `user-${u.email}`}
         columns={COLUMNS}
+        onEdit={editor.edit}
+        remove={(u) => ({
+          path: `/api/users/${u.id}`,
+          question: `Delete ${u.email}? The keys their access profiles issued are deleted too.`,
+          done: `${u.email} deleted`,
+        })}
+        reload={reload}
         actions={(u) => (
           <>
             <RowButton label="Access" onClick={() => setAccess(u)} />
-            <RowButton label="Edit" onClick={() => editor.edit(u)} />
-            <DeleteButton
-              path={`/api/users/${u.id}`}
-              question={`Delete ${u.email}? The keys their access profiles issued are deleted too.`}
-              done={`${u.email} deleted`}
-              reload={reload}
-            />
           </>
         )}
       />
@@ -116,14 +114,7 @@ function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void
   return (
     <FormDialog onClose={onClose} onSubmit={save} title={user ? `Edit ${user.email}` : 'Create user'}>
       <Stack>
-        <TextInput
-          label="Name"
-          name="user-name"
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-          required
-        />
+        <NameField name="user-name" value={name} onChange={setName} error={form.errorFor('name')} />
         <TextInput
           label="Email"
           name="user-email"

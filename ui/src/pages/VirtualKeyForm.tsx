@@ -21,19 +21,8 @@ import { ErrorNote, FieldError, FormDialog } from '../components'
 import { numberProblem, useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
-import {
-  budgetBodies,
-  budgetDrafts,
-  BudgetRows,
-  limitProblems,
-  rateLimitBody,
-  rateLimitDraft,
-  RateLimitFields,
-  type Budget,
-  type BudgetDraft,
-  type RateLimit,
-  type RateLimitDraft,
-} from '../limits'
+import { NameField } from '../list-page'
+import { LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
 
 export interface VirtualKey {
   id: string
@@ -135,8 +124,7 @@ export function VirtualKeyForm({
   const [customer, setCustomer] = useState<string | null>(null)
   const [active, setActive] = useState(true)
   const [providers, setProviders] = useState<ProviderRow[]>()
-  const [budgets, setBudgets] = useState<BudgetDraft[]>([])
-  const [rate, setRate] = useState<RateLimitDraft>(rateLimitDraft(null))
+  const limits = useLimitDrafts()
   const [hadRate, setHadRate] = useState(false)
   const [mcpRows, setMcpRows] = useState<McpRow[]>([])
   const [resetUsage, setResetUsage] = useState(false)
@@ -160,7 +148,7 @@ export function VirtualKeyForm({
         p.expires_at = 'Enter a date and time, or leave it empty for a key that never expires'
       else if (at <= Date.now()) p.expires_at = 'The expiry must be in the future'
     }
-    return { ...p, ...limitProblems(budgets, rate) }
+    return { ...p, ...limits.problems() }
   }
   const form = useSubmit(FIELDS, validate)
   const [loadError, setLoadError] = useState<string>()
@@ -182,8 +170,7 @@ export function VirtualKeyForm({
             weight: p.weight ?? '',
           })),
         )
-        setBudgets(budgetDrafts(vk.budgets))
-        setRate(rateLimitDraft(vk.rate_limit))
+        limits.load(vk.budgets, vk.rate_limit)
         setHadRate(!!vk.rate_limit)
         setExpires(localInput(vk.expires_at))
         setStoredExpires(localInput(vk.expires_at))
@@ -198,7 +185,7 @@ export function VirtualKeyForm({
 
   const submit = () =>
     form.run(async () => {
-      const rateLimit = rateLimitBody(rate)
+      const { budgets, rate_limit: rateLimit } = limits.bodies()
       const body: Record<string, unknown> = {
         name,
         description,
@@ -211,7 +198,7 @@ export function VirtualKeyForm({
           weight: r.weight === '' ? null : Number(r.weight),
           key_ids: ['*'],
         })),
-        budgets: budgetBodies(budgets),
+        budgets,
         mcp_configs: mcpRows
           .filter((m) => m.client)
           .map((m) => ({ mcp_client_name: m.client, tools_to_execute: m.tools.length ? m.tools : ['*'] })),
@@ -251,14 +238,7 @@ export function VirtualKeyForm({
       {loaded && (
         <Stack>
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
-            <TextInput
-              label="Name"
-              name="vk-name"
-              value={name}
-              onChange={(e) => setName(e.currentTarget.value)}
-              error={form.errorFor('name')}
-              required
-            />
+            <NameField name="vk-name" value={name} onChange={setName} error={form.errorFor('name')} />
             <TextInput
               label="Description"
               value={description}
@@ -359,18 +339,10 @@ export function VirtualKeyForm({
             }
           />
 
-          <Divider label="Budgets and rate limit" labelPosition="left" />
-          <BudgetRows
-            value={budgets}
-            onChange={setBudgets}
-            error={form.errorFor('budgets')}
+          <LimitFields
+            drafts={limits}
             errorFor={form.errorFor}
-          />
-          <RateLimitFields
-            value={rate}
-            onChange={setRate}
-            error={form.errorFor('rate_limit')}
-            errorFor={form.errorFor}
+            budgetsHeading={<Divider label="Budgets and rate limit" labelPosition="left" />}
           />
           {id && (
             <Checkbox

@@ -3,7 +3,7 @@ import { useState } from 'react'
 import { post, put } from '../api'
 import { act, ConfirmButton, PageHeader } from '../components'
 import { useApi } from '../hooks'
-import { ActiveToggle, DeleteButton, ListTable, RowButton, useSearch, type Column } from '../list-page'
+import { ActiveToggle, ListTable, useSearch, type Column } from '../list-page'
 import { LimitBars } from '../limits'
 import { KeyStatus, VirtualKeyForm, type VirtualKey } from './VirtualKeyForm'
 
@@ -49,7 +49,6 @@ export function VirtualKeysPage() {
       <ListTable
         rows={data?.virtual_keys}
         error={error}
-        what="virtual keys"
         empty={
           search
             ? { title: 'No key matches', hint: 'Clear the search to see every key.' }
@@ -60,12 +59,17 @@ export function VirtualKeysPage() {
         }
         label="Virtual keys"
         minWidth={860}
-        rowKey={(k) => k.id}
         rowTestId={(k) => `vk-${k.name}`}
         columns={columns(ownerOf)}
+        onEdit={(k) => setForm({ id: k.id })}
+        remove={(k) => ({
+          path: `/api/governance/virtual-keys/${k.id}`,
+          question: `Delete ${k.name}? Requests with it are refused at once.`,
+          done: 'Key deleted',
+        })}
+        reload={reload}
         actions={(k) => (
           <>
-            <RowButton label="Edit" onClick={() => setForm({ id: k.id })} />
             <ConfirmButton
               label="Rotate"
               color="indigo"
@@ -76,12 +80,6 @@ export function VirtualKeysPage() {
               active={k.is_active}
               what="Key"
               request={() => put(`/api/governance/virtual-keys/${k.id}`, { is_active: !k.is_active })}
-              reload={reload}
-            />
-            <DeleteButton
-              path={`/api/governance/virtual-keys/${k.id}`}
-              question={`Delete ${k.name}? Requests with it are refused at once.`}
-              done="Key deleted"
               reload={reload}
             />
           </>

@@ -18,7 +18,7 @@ import { act, ConfirmButton, FormDialog, PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { formatDateTime } from '../format'
 import { useApi } from '../hooks'
-import { DeleteButton, ListTable, RowButton, SubmitFooter, useEditor, type Column } from '../list-page'
+import { ListTable, RowButton, SubmitFooter, useEditor, type Column, NameField } from '../list-page'
 
 interface Endpoint {
   id: string
@@ -88,19 +88,23 @@ export function WebhooksPage() {
       <ListTable
         rows={endpoints.data?.endpoints}
         error={endpoints.error}
-        what="webhook endpoints"
         empty={{
           title: 'No endpoint yet',
           hint: 'Add an endpoint with its URL and the events it should receive.',
         }}
         label="Webhook endpoints"
         minWidth={760}
-        rowKey={(e) => e.id}
         rowTestId={(e) => `endpoint-${e.name}`}
         columns={ENDPOINT_COLUMNS}
+        onEdit={editor.edit}
+        remove={(e) => ({
+          path: `/api/webhooks/${e.id}`,
+          question: `Delete ${e.name}? Its pending deliveries end failed.`,
+          done: `${e.name} deleted`,
+        })}
+        reload={endpoints.reload}
         actions={(e) => (
           <>
-            <RowButton label="Edit" onClick={() => editor.edit(e)} />
             <ConfirmButton
               label="Rotate secret"
               color="orange"
@@ -111,12 +115,6 @@ export function WebhooksPage() {
                   setSecret({ name: e.name, secret: r.secret })
                 }, `New secret for ${e.name}`)
               }
-            />
-            <DeleteButton
-              path={`/api/webhooks/${e.id}`}
-              question={`Delete ${e.name}? Its pending deliveries end failed.`}
-              done={`${e.name} deleted`}
-              reload={endpoints.reload}
             />
           </>
         )}
@@ -163,7 +161,6 @@ function Deliveries({ endpointNames }: { endpointNames: Map<string, string> }) {
         empty={{ title: 'No delivery', hint: 'Deliveries appear when an event is sent.' }}
         label="Webhook deliveries"
         minWidth={860}
-        rowKey={(d) => d.id}
         rowTestId={(d) => `delivery-${d.id}`}
         columns={deliveryColumns(endpointNames)}
         actions={(d) => (
@@ -303,13 +300,11 @@ function EndpointForm({
       title={endpoint ? `Edit ${endpoint.name}` : 'Add webhook endpoint'}
     >
       <Stack>
-        <TextInput
-          label="Name"
+        <NameField
           description="What a job names in its x-bf-async-webhook header"
           value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
+          onChange={setName}
           error={form.errorFor('name')}
-          required
         />
         <TextInput
           label="URL"
