@@ -313,6 +313,27 @@ describe('provider health on one node', () => {
     expect(missing.status).toBe(404)
   })
 
+  it('leaves /api/providers/{provider} to a custom provider named health', async () => {
+    const added = await callJson(h.url, 'POST', '/api/providers', {
+      provider: 'health',
+      keys: [{ id: 'hk', name: 'hk', value: 'sk-hk', models: ['*'] }],
+      network_config: { base_url: fake.url },
+      custom_provider_config: { base_provider_type: 'openai' },
+    })
+    expect(added.status).toBe(200)
+    try {
+      const read = await callJson(h.url, 'GET', '/api/providers/health')
+      expect(read.status).toBe(200)
+      expect(read.body.name).toBe('health')
+      expect((await chat(h, 'health/gpt-4o-mini')).status).toBe(200)
+      // Its health is where every provider's is.
+      const live = await callJson(h.url, 'GET', '/api/provider-health?provider=health')
+      expect(live.body.providers[0].targets[0]).toMatchObject({ key_id: 'hk', requests: 1 })
+    } finally {
+      await callJson(h.url, 'DELETE', '/api/providers/health')
+    }
+  })
+
   it('keeps the settings through the store and applies a change at once', async () => {
     const put = await callJson(h.url, 'PUT', '/api/providers/groq', {
       keys: [{ id: 'g', name: 'g', value: 'sk-g', models: ['*'] }],
