@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import type { Selectable } from 'kysely'
 import { GatewayError } from '../core/errors.js'
+import type { AccessProfileVersionsTable } from '../store/index.js'
 import type { GovernanceService } from './service.js'
 
 /** Access profiles' API shapes (Bifrost's accessprofiles.yaml), limits and the managed-key contract. */
@@ -161,16 +163,9 @@ export interface AccessProfile {
   updated_at: string
 }
 
-export interface AccessProfileVersion {
-  id: number
+/** A stored version of a profile as the API shows it: its row, naming the profile `access_profile_id`. */
+export type AccessProfileVersion = Omit<Selectable<AccessProfileVersionsTable>, 'profile_id'> & {
   access_profile_id: number
-  version: number
-  name: string
-  description: string | null
-  /** JSON of the profile at this version. */
-  snapshot: string
-  changed_by: string
-  created_at: string
 }
 
 export interface AccessProfileListQuery {

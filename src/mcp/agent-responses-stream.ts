@@ -7,14 +7,7 @@ import type {
   ResponsesResponse,
   ResponsesUsage,
 } from '../core/schemas/index.js'
-import {
-  agentDepth,
-  autoExecutableCalls,
-  costOf,
-  roundContext,
-  runCalls,
-  type McpAgentOptions,
-} from './agent.js'
+import { AgentRounds, agentDepth, type McpAgentOptions } from './agent.js'
 import { addResponsesUsage, functionCalls, ownFunctionNames, responsesFollowUp } from './agent-responses.js'
 import { MCP_AGENT_COST_FIELD, MCP_AGENT_ROUNDS_FIELD } from './agent-stream.js'
 
@@ -43,12 +36,8 @@ export async function responsesStreamWithMcpAgent(
 
   async function* items(): AsyncGenerator<ResponsesStreamItem> {
     let stream = first
-    let current = ctx
-    let conversation = req
-    let rounds = 0
+    const loop = new AgentRounds<ResponsesRequest, ResponsesUsage>(ctx, req, opts, own, addResponsesUsage)
     let sequence = 0
-    let usage: ResponsesUsage | undefined
-    let cost: number | undefined
     let responseId: string | undefined
     // Output items of earlier rounds that the caller has seen (text, reasoning; not the calls run).
     const sent: ResponsesOutputItem[] = []
@@ -68,7 +57,8 @@ export async function responsesStreamWithMcpAgent(
           responseId ??= response.id
           response.id = responseId
         }
-        if (rounds > 0 && (ev.type === 'response.created' || ev.type === 'response.in_progress')) continue
+        if (loop.rounds > 0 && (ev.type === 'response.created' || ev.type === 'response.in_progress'))
+          continue
         if (TERMINAL.has(ev.type)) {
           terminal = item
           continue
@@ -82,33 +72,24 @@ export async function responsesStreamWithMcpAgent(
       }
       const final = terminal?.event.response as ResponsesResponse | undefined
       const output = final?.output ?? []
-      usage = addResponsesUsage(usage, final?.usage)
-      const roundCost = costOf(current)
-      if (roundCost !== undefined) cost = (cost ?? 0) + roundCost
-      const anonymous = opts.anonymousTools?.() ?? []
+      loop.count(final?.usage ?? undefined)
       const calls =
-        rounds < maxDepth && final?.status === 'completed'
-          ? autoExecutableCalls(opts.source, anonymous, current, functionCalls(output), own)
-          : undefined
+        final?.status === 'completed' ? loop.callsToRun(functionCalls(output), maxDepth) : undefined
       if (!calls || !terminal || !final) {
         for (const item of held) yield numbered(item)
         if (!terminal || !final) return
         final.output = [...sent, ...output]
-        if (rounds > 0) {
-          if (usage) final.usage = usage
-          final[MCP_AGENT_ROUNDS_FIELD] = rounds
-          if (cost !== undefined) final[MCP_AGENT_COST_FIELD] = Number(cost.toFixed(8))
+        if (loop.rounds > 0) {
+          if (loop.usage) final.usage = loop.usage
+          final[MCP_AGENT_ROUNDS_FIELD] = loop.rounds
+          if (loop.cost !== undefined) final[MCP_AGENT_COST_FIELD] = Number(loop.cost.toFixed(8))
         }
         yield numbered(terminal)
         return
       }
       sent.push(...output.filter((item) => item.type !== 'function_call'))
-      const next = roundContext(ctx)
-      const results = await runCalls(opts.source, current, next, calls, opts.toolTimeoutMs?.())
-      conversation = responsesFollowUp(conversation, output, results)
-      current = next
-      rounds++
-      stream = await gateway.responsesStream(current, conversation)
+      await loop.advance(calls, (conversation, results) => responsesFollowUp(conversation, output, results))
+      stream = await gateway.responsesStream(loop.current, loop.conversation)
     }
   }
   return { items: items(), headers: first.headers }

@@ -4,13 +4,10 @@ import type { ChatStreamItem, StreamResult } from '../core/provider-adapter.js'
 import type { ChatChunk, ChatMessage, ChatRequest, ToolCall, Usage } from '../core/schemas/index.js'
 import {
   addUsage,
+  AgentRounds,
   agentDepth,
   anyAutoExecutable,
-  autoExecutableCalls,
-  costOf,
   ownToolNames,
-  roundContext,
-  runCalls,
   type McpAgentOptions,
 } from './agent.js'
 
@@ -85,11 +82,7 @@ export async function chatStreamWithMcpAgent(
 
   async function* items(): AsyncGenerator<ChatStreamItem> {
     let stream = first
-    let current = ctx
-    let conversation = req
-    let rounds = 0
-    let usage: Usage | undefined
-    let cost: number | undefined
+    const loop = new AgentRounds(ctx, req, opts, own, addUsage)
     let id: string | undefined
     for (;;) {
       const round: Round = { held: [], calls: new Map(), multi: false, content: '' }
@@ -106,25 +99,20 @@ export async function chatStreamWithMcpAgent(
         if (round.held.length > 0 || item.usage || startsHolding(chunk)) round.held.push(chunk)
         else yield { chunk }
       }
-      usage = addUsage(usage, round.usage)
-      const roundCost = costOf(current)
-      if (roundCost !== undefined) cost = (cost ?? 0) + roundCost
+      loop.count(round.usage)
       const proposed = round.multi ? undefined : [...round.calls.values()]
-      const anonymous = opts.anonymousTools?.() ?? []
-      const calls =
-        rounds < maxDepth ? autoExecutableCalls(opts.source, anonymous, current, proposed, own) : undefined
+      const calls = loop.callsToRun(proposed, maxDepth)
       if (!calls) {
-        yield* release(round.held, rounds, usage, cost)
+        yield* release(round.held, loop.rounds, loop.usage, loop.cost)
         return
       }
-      const next = roundContext(ctx)
-      const results = await runCalls(opts.source, current, next, calls, opts.toolTimeoutMs?.())
       const content = round.content === '' ? null : round.content
       const assistant: ChatMessage = { role: 'assistant', content, tool_calls: proposed }
-      conversation = { ...conversation, messages: [...conversation.messages, assistant, ...results] }
-      current = next
-      rounds++
-      stream = await gateway.chatStream(current, conversation)
+      await loop.advance(calls, (conversation, results) => ({
+        ...conversation,
+        messages: [...conversation.messages, assistant, ...results],
+      }))
+      stream = await gateway.chatStream(loop.current, loop.conversation)
     }
   }
   return { items: items(), headers: first.headers }

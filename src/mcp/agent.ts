@@ -232,6 +232,56 @@ export function anyAutoExecutable({ source }: McpAgentOptions): boolean {
   return source.listTools().some((t) => source.autoExecutes(t.name) || source.isCodeModeClient?.(t.client))
 }
 
+/**
+ * Where an agent loop stands (chat or Responses, streamed or not): the current round's context
+ * and request, how many rounds of tools ran, and every answer's usage and cost so far.
+ */
+export class AgentRounds<Req, U> {
+  current: GatewayContext
+  conversation: Req
+  rounds = 0
+  usage: U | undefined
+  cost: number | undefined
+
+  constructor(
+    private readonly first: GatewayContext,
+    req: Req,
+    private readonly opts: McpAgentOptions,
+    /** The caller's own tools, read before the first call (the injection hook adds the MCP tools). */
+    private readonly own: Set<string>,
+    private readonly addUsage: (a: U | undefined, b: U | undefined) => U | undefined,
+  ) {
+    this.current = first
+    this.conversation = req
+  }
+
+  /** Counts the current round's answer: its usage, and its cost as governance priced it. */
+  count(usage: U | undefined): void {
+    this.usage = this.addUsage(this.usage, usage)
+    const cost = costOf(this.current)
+    if (cost !== undefined) this.cost = (this.cost ?? 0) + cost
+  }
+
+  /** The answer's calls that run here, while the depth allows another round; undefined: the answer is the caller's. */
+  callsToRun(proposed: ToolCall[] | undefined, maxDepth: number): AutoCall[] | undefined {
+    if (this.rounds >= maxDepth) return undefined
+    const anonymous = this.opts.anonymousTools?.() ?? []
+    return autoExecutableCalls(this.opts.source, anonymous, this.current, proposed, this.own)
+  }
+
+  /** Runs the calls in the next round's context; `followUp` makes the next request with their results. */
+  async advance(
+    calls: AutoCall[],
+    followUp: (conversation: Req, results: ChatMessage[]) => Req,
+  ): Promise<void> {
+    const next = roundContext(this.first)
+    const results = await runCalls(this.opts.source, this.current, next, calls, this.opts.toolTimeoutMs?.())
+    this.conversation = followUp(this.conversation, results)
+    this.current = next
+    this.rounds++
+  }
+}
+
 /** What the agent loop needs to know of one API (chat completions, Responses). */
 export interface AgentFormat<Req, Res, U> {
   call(ctx: GatewayContext, req: Req): Promise<JsonResult<Res>>
@@ -263,31 +313,21 @@ export async function runMcpAgent<Req, Res, U>(
   const maxDepth = agentDepth(opts)
   if (maxDepth === 0 || !anyAutoExecutable(opts))
     return { result: await format.call(ctx, req), ctx, rounds: 0 }
+  const loop = new AgentRounds(ctx, req, opts, own, format.addUsage)
   let result = await format.call(ctx, req)
-  let usage = format.usageOf(result)
-  let cost = costOf(ctx)
-  let current = ctx
-  let conversation = req
-  let rounds = 0
-  while (rounds < maxDepth) {
-    const proposed = format.proposedCalls(result.body)
-    const calls = autoExecutableCalls(opts.source, opts.anonymousTools?.() ?? [], current, proposed, own)
+  loop.count(format.usageOf(result))
+  for (;;) {
+    const calls = loop.callsToRun(format.proposedCalls(result.body), maxDepth)
     if (!calls) break
-    const next = roundContext(ctx)
-    const results = await runCalls(opts.source, current, next, calls, opts.toolTimeoutMs?.())
-    conversation = format.followUp(conversation, result.body, results)
-    current = next
-    result = await format.call(current, conversation)
-    usage = format.addUsage(usage, format.usageOf(result))
-    const roundCost = costOf(current)
-    if (roundCost !== undefined) cost = (cost ?? 0) + roundCost
-    rounds++
+    await loop.advance(calls, (conversation, results) => format.followUp(conversation, result.body, results))
+    result = await format.call(loop.current, loop.conversation)
+    loop.count(format.usageOf(result))
   }
-  if (rounds === 0) return { result, ctx, rounds }
-  current.responseHeaders[MCP_AGENT_ROUNDS_HEADER] = String(rounds)
+  if (loop.rounds === 0) return { result, ctx, rounds: 0 }
+  loop.current.responseHeaders[MCP_AGENT_ROUNDS_HEADER] = String(loop.rounds)
   // The answer's cost is every round's, as its usage is.
-  if (cost !== undefined) current.responseHeaders[COST_HEADER] = cost.toFixed(8)
-  return { result: format.withUsage(result, usage), ctx: current, rounds }
+  if (loop.cost !== undefined) loop.current.responseHeaders[COST_HEADER] = loop.cost.toFixed(8)
+  return { result: format.withUsage(result, loop.usage), ctx: loop.current, rounds: loop.rounds }
 }
 
 /** A non-streamed chat completion in agent mode: tool results go back as `tool` messages. */

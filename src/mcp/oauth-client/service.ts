@@ -531,12 +531,15 @@ export class PerUserOAuth implements PerUserTokenSource {
   ): Promise<void> {
     const now = iso(this.now())
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .deleteFrom('mcp_oauth_tokens')
-        .where('mcp_client_id', '=', flow.mcp_client_id)
-        .where('auth_mode', '=', flow.auth_mode)
-        .where('identity_id', '=', flow.identity_id)
-        .execute()
+      // The binding's token and its open flows are replaced by the new token (one transaction).
+      for (const table of ['mcp_oauth_tokens', 'mcp_oauth_flows'] as const) {
+        await trx
+          .deleteFrom(table)
+          .where('mcp_client_id', '=', flow.mcp_client_id)
+          .where('auth_mode', '=', flow.auth_mode)
+          .where('identity_id', '=', flow.identity_id)
+          .execute()
+      }
       await trx
         .insertInto('mcp_oauth_tokens')
         .values({
@@ -555,12 +558,6 @@ export class PerUserOAuth implements PerUserTokenSource {
           created_at: now,
           updated_at: now,
         })
-        .execute()
-      await trx
-        .deleteFrom('mcp_oauth_flows')
-        .where('mcp_client_id', '=', flow.mcp_client_id)
-        .where('auth_mode', '=', flow.auth_mode)
-        .where('identity_id', '=', flow.identity_id)
         .execute()
     })
   }

@@ -6,6 +6,7 @@ import type {
   OAuthIdentityKind,
   OAuthServerFlowsTable,
   OAuthServerTables,
+  OAuthServerTokensTable,
 } from '../../store/index.js'
 import { ConsentError, OAuthError } from './errors.js'
 import {
@@ -19,6 +20,13 @@ import { checkRedirectUri } from './redirect-uris.js'
 import { isS256Challenge, randomSecret, sha256Hex, verifierMatches } from './secrets.js'
 
 export const SCOPES = ['mcp:read', 'mcp:write'] as const
+
+/** What a grant (a code, a refresh token) passes on to the tokens it is exchanged for. */
+type TokenGrant = Pick<
+  OAuthServerTokensTable,
+  'grant_id' | 'client_id' | 'resource' | 'scope' | 'identity_kind' | 'virtual_key_id' | 'user_id'
+>
+
 const FLOW_TTL_MS = 15 * 60 * 1000
 const FLOW_TOMBSTONE_MS = 60 * 60 * 1000
 const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000
@@ -468,15 +476,7 @@ export class AuthorizationServer {
     return this.issueTokens({ ...row, scope: scope ?? row.scope })
   }
 
-  private async issueTokens(grant: {
-    grant_id: string
-    client_id: string
-    resource: string | null
-    scope: string
-    identity_kind: OAuthIdentityKind
-    virtual_key_id: string | null
-    user_id: string | null
-  }): Promise<TokenResponse> {
+  private async issueTokens(grant: TokenGrant): Promise<TokenResponse> {
     const access = randomSecret('hmd_at_')
     const refresh = randomSecret('hmd_rt_')
     const now = this.now()
