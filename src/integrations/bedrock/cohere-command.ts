@@ -6,7 +6,6 @@ import {
   invalid,
   isObject,
   optionalNumber,
-  optionalStrings,
   parsedArguments,
   type ChatAnswer,
   type InvokeBody,
@@ -135,15 +134,12 @@ export function cohereCommandExchange(body: InvokeBody, model: string): InvokeEx
   messages.push(...history)
   if (message) messages.push({ role: 'user', content: message })
   messages.push(...toolTurn)
-  const request = applySampling(
-    { model, messages },
-    {
-      maxTokens: optionalNumber(body, 'max_tokens', true),
-      temperature: optionalNumber(body, 'temperature'),
-      topP: optionalNumber(body, 'p'),
-      stop: optionalStrings(body, 'stop_sequences'),
-    },
-  )
+  const request = applySampling({ model, messages }, body, {
+    maxTokens: 'max_tokens',
+    temperature: 'temperature',
+    topP: 'p',
+    stop: 'stop_sequences',
+  })
   const seed = optionalNumber(body, 'seed', true)
   if (seed !== undefined) request.seed = seed
   const frequency = optionalNumber(body, 'frequency_penalty')

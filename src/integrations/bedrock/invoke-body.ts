@@ -55,15 +55,26 @@ export function optionalStrings(body: InvokeBody, key: string): string[] | undef
   return v.length ? (v as string[]) : undefined
 }
 
-/** Copies sampling settings that are present onto the unified request. */
-export function applySampling(
-  req: ChatRequest,
-  s: { maxTokens?: number; temperature?: number; topP?: number; stop?: string[] },
-): ChatRequest {
-  if (s.maxTokens !== undefined) req.max_tokens = s.maxTokens
-  if (s.temperature !== undefined) req.temperature = s.temperature
-  if (s.topP !== undefined) req.top_p = s.topP
-  if (s.stop) req.stop = s.stop
+/** A model family's names for the sampling settings in its body; a family without one leaves it out. */
+export interface SamplingFields {
+  maxTokens?: string
+  temperature?: string
+  topP?: string
+  stop?: string
+}
+
+/** Copies the sampling settings present in `source` (each validated, in this order) onto the unified request. */
+export function applySampling(req: ChatRequest, source: InvokeBody, fields: SamplingFields): ChatRequest {
+  const maxTokens =
+    fields.maxTokens === undefined ? undefined : optionalNumber(source, fields.maxTokens, true)
+  const temperature =
+    fields.temperature === undefined ? undefined : optionalNumber(source, fields.temperature)
+  const topP = fields.topP === undefined ? undefined : optionalNumber(source, fields.topP)
+  const stop = fields.stop === undefined ? undefined : optionalStrings(source, fields.stop)
+  if (maxTokens !== undefined) req.max_tokens = maxTokens
+  if (temperature !== undefined) req.temperature = temperature
+  if (topP !== undefined) req.top_p = topP
+  if (stop) req.stop = stop
   return req
 }
 

@@ -2,7 +2,6 @@ import {
   answerOf,
   applySampling,
   chatStreamSteps,
-  optionalNumber,
   requiredText,
   type InvokeBody,
   type InvokeExchange,
@@ -20,14 +19,11 @@ function stopReason(finish: string | null): string {
  */
 export function llamaExchange(body: InvokeBody, model: string): InvokeExchange {
   const prompt = requiredText(body, 'prompt')
-  const request = applySampling(
-    { model, messages: promptToMessages(prompt) },
-    {
-      maxTokens: optionalNumber(body, 'max_gen_len', true),
-      temperature: optionalNumber(body, 'temperature'),
-      topP: optionalNumber(body, 'top_p'),
-    },
-  )
+  const request = applySampling({ model, messages: promptToMessages(prompt) }, body, {
+    maxTokens: 'max_gen_len',
+    temperature: 'temperature',
+    topP: 'top_p',
+  })
   return {
     request,
     respond(res) {

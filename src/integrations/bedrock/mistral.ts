@@ -6,12 +6,20 @@ import {
   invalid,
   isObject,
   optionalNumber,
-  optionalStrings,
   requiredText,
   type InvokeBody,
   type InvokeExchange,
+  type SamplingFields,
 } from './invoke-body.js'
 import { promptToMessages } from './prompt-template.js'
+
+/** Mistral's sampling settings, the same in its text and chat bodies. */
+const MISTRAL_SAMPLING: SamplingFields = {
+  maxTokens: 'max_tokens',
+  temperature: 'temperature',
+  topP: 'top_p',
+  stop: 'stop',
+}
 
 /** Mistral's stop reasons on Bedrock: `stop`, `length`, `tool_calls`. */
 function stopReason(finish: string | null): string {
@@ -25,12 +33,8 @@ function stopReason(finish: string | null): string {
 export function mistralTextExchange(body: InvokeBody, model: string): InvokeExchange {
   const request = applySampling(
     { model, messages: promptToMessages(requiredText(body, 'prompt')) },
-    {
-      maxTokens: optionalNumber(body, 'max_tokens', true),
-      temperature: optionalNumber(body, 'temperature'),
-      topP: optionalNumber(body, 'top_p'),
-      stop: optionalStrings(body, 'stop'),
-    },
+    body,
+    MISTRAL_SAMPLING,
   )
   optionalNumber(body, 'top_k')
   return {
@@ -131,15 +135,7 @@ function usageOut(u: Usage | undefined) {
  * Its stream chunks carry the new text in `choices[0].message.content`, not a `delta`.
  */
 export function mistralChatExchange(body: InvokeBody, model: string): InvokeExchange {
-  const request = applySampling(
-    { model, messages: chatMessages(body) },
-    {
-      maxTokens: optionalNumber(body, 'max_tokens', true),
-      temperature: optionalNumber(body, 'temperature'),
-      topP: optionalNumber(body, 'top_p'),
-      stop: optionalStrings(body, 'stop'),
-    },
-  )
+  const request = applySampling({ model, messages: chatMessages(body) }, body, MISTRAL_SAMPLING)
   const tools = toolsOf(body.tools)
   if (tools?.length) request.tools = tools
   if (body.tool_choice !== undefined) {

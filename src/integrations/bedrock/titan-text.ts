@@ -5,8 +5,6 @@ import {
   chatStreamSteps,
   invalid,
   isObject,
-  optionalNumber,
-  optionalStrings,
   requiredText,
   type InvokeBody,
   type InvokeExchange,
@@ -39,15 +37,12 @@ export function titanTextExchange(body: InvokeBody, model: string): InvokeExchan
       'Malformed input request: #/textGenerationConfig: expected an object',
       'textGenerationConfig',
     )
-  const request = applySampling(
-    { model, messages: titanMessages(inputText) },
-    {
-      maxTokens: optionalNumber(config, 'maxTokenCount', true),
-      temperature: optionalNumber(config, 'temperature'),
-      topP: optionalNumber(config, 'topP'),
-      stop: optionalStrings(config, 'stopSequences'),
-    },
-  )
+  const request = applySampling({ model, messages: titanMessages(inputText) }, config, {
+    maxTokens: 'maxTokenCount',
+    temperature: 'temperature',
+    topP: 'topP',
+    stop: 'stopSequences',
+  })
   return {
     request,
     respond(res) {
