@@ -59,6 +59,8 @@ describe.each(backends('logs-store'))('log store on $kind', (backend) => {
       expect(rows.map((r) => r.id)).toEqual(['mid', 'new'])
       expect(rows[0]).toMatchObject({ input: null, output: null, content_summary: null, total_tokens: 15 })
       expect(rows[1].input).toContain('hi')
+      // The answer of an entry whose bodies expired is not found by a content search either.
+      expect((await store.search({ content_search: 'hello' }, page)).rows.map((r) => r.id)).toEqual(['new'])
       if (backend.kind === 'postgres') {
         // The old day's partition is gone, not emptied row by row.
         const { sql } = await import('kysely')

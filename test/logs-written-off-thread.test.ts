@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { LogStore, type LogRow } from '../src/observability/logs/index.js'
+import { packText } from '../src/observability/logs/content-codec.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, startHeimdall } from './helpers/heimdall.js'
@@ -62,26 +63,36 @@ function row(id: string, n: number): LogRow {
   }
 }
 
+/** Counts the event loop's turns until stopped: none while this thread is busy with synchronous work. */
+function countTurns(): { stop(): number } {
+  let turns = 0
+  let free = true
+  const spin = () => {
+    turns++
+    if (free) setImmediate(spin)
+  }
+  setImmediate(spin)
+  return {
+    stop: () => {
+      free = false
+      return turns
+    },
+  }
+}
+
 describe('request logs in a SQLite file', () => {
   it('are written by another thread, stored deflated, and read back and searched as they were written', async () => {
     const dir = await appDir()
     const store = await LogStore.open({ type: 'sqlite' }, dir)
     const rows = Array.from({ length: 3000 }, (_, i) => row(`r${i}`, i))
     const [early, expected] = [structuredClone(rows[10]), structuredClone(rows[1234])]
-    let turns = 0
-    let free = true
-    const spin = () => {
-      turns++
-      if (free) setImmediate(spin)
-    }
-    setImmediate(spin)
+    const loop = countTurns()
     try {
       // The first rows are packed with the built-in dictionary, later ones with one trained on them.
       await store.insert(rows.slice(0, 500))
       await store.insert(rows.slice(500))
-      free = false
       // Written on this thread, the batch would finish before the event loop turned once.
-      expect(turns).toBeGreaterThan(0)
+      expect(loop.stop()).toBeGreaterThan(0)
 
       expect(await store.get('r10')).toMatchObject(early)
       expect(await store.get('r1234')).toMatchObject(expected)
@@ -95,39 +106,74 @@ describe('request logs in a SQLite file', () => {
     const raw = new Database(join(dir, 'logs.db'), { readonly: true })
     const stored = raw
       .prepare(
-        `select typeof(input) ti, typeof(output) t, length(output) n, typeof(content_summary) ts from logs where id = 'r1234'`,
+        `select typeof(input) ti, typeof(output) t, typeof(content_packed) tp, length(content_packed) n,
+           typeof(content_summary) ts, answer_text a from logs where id = 'r1234'`,
       )
-      .get() as { ti: string; t: string; n: number; ts: string }
+      .get() as { ti: string; t: string; tp: string; n: number; ts: string; a: string }
     const formats = raw
-      .prepare(`select id, hex(substr(output, 1, 1)) f from logs where id in ('r10', 'r1234') order by id`)
+      .prepare(
+        `select id, hex(substr(content_packed, 1, 1)) f from logs where id in ('r10', 'r1234') order by id`,
+      )
       .all()
     raw.close()
     expect(formats).toEqual([
       { id: 'r10', f: '01' },
       { id: 'r1234', f: '02' },
     ])
-    // A long text is kept as a deflated BLOB well under its length; a short one stays plain text.
-    expect(stored).toMatchObject({ ti: 'blob', t: 'blob', ts: 'text' })
-    expect(stored.n).toBeLessThan(expected.output!.length / 2)
+    // The request, the answer and the attempts are one deflated BLOB, well under their length;
+    // the prompts and the answer's words, which a search reads, stay plain text.
+    expect(stored).toMatchObject({ ti: 'null', t: 'null', tp: 'blob', ts: 'text' })
+    const texts = expected.input!.length + expected.output!.length + expected.attempts!.length
+    expect(stored.n).toBeLessThan(texts / 2)
+    expect(stored.a).toBe(`${rows[1234].output!.match(/"content":"([^"]+)"/)![1]}`)
   })
 
-  it('keeps entries an older version stored as plain text readable and searchable', async () => {
+  it('runs retention on the writer thread, while the gateway goes on serving', async () => {
+    const dir = await appDir()
+    const store = await LogStore.open({ type: 'sqlite' }, dir)
+    try {
+      const now = 1_700_000_000_000 + 40 * 86_400_000
+      await store.insert(Array.from({ length: 3000 }, (_, i) => row(`r${i}`, i)))
+      await store.insert([{ ...row('recent', 5), ts: now - 60_000 }])
+      const loop = countTurns()
+      await store.enforceRetention(now, 30, 7)
+      // Run on this thread, the deletes would finish before the event loop turned once.
+      expect(loop.stop()).toBeGreaterThan(0)
+      expect((await store.search({}, page)).rows.map((r) => r.id)).toEqual(['recent'])
+      expect(await store.delete(['recent', 'unknown'])).toBe(1)
+      expect((await store.search({}, page)).total).toBe(0)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('keeps entries older versions stored (each text deflated on its own, or plain) readable and searchable', async () => {
     const dir = await appDir()
     await (await LogStore.open({ type: 'sqlite' }, dir)).close()
     const old = new Database(join(dir, 'logs.db'))
-    old
-      .prepare(
-        `insert into logs (id, ts, object, provider, model, status, input, output, content_summary) values ('old', 1, 'chat_completion', 'openai', 'gpt-4o', 'success', ?, ?, 'plain prompt')`,
-      )
-      .run('{"messages":[{"role":"user","content":"plain prompt"}]}', '{"content":"an Okapi answer"}')
+    const insert = old.prepare(
+      `insert into logs (id, ts, object, provider, model, status, attempts, input, output, content_summary) values (?, ?, 'chat_completion', 'openai', 'gpt-4o', 'success', ?, ?, ?, ?)`,
+    )
+    const r = row('packed-alone', 5)
+    const summary = `${r.content_summary!} and a long enough prompt to be packed by itself, as before`
+    insert.run(r.id, r.ts, ...[r.attempts!, r.input!, r.output!, summary].map((t) => packText(t)))
+    const plain = ['{"messages":[{"role":"user","content":"plain prompt"}]}', '{"content":"an Okapi answer"}']
+    insert.run('old', 1, null, ...plain, 'plain prompt')
     old.close()
     const store = await LogStore.open({ type: 'sqlite' }, dir)
     try {
-      expect(await store.get('old')).toMatchObject({
-        input: '{"messages":[{"role":"user","content":"plain prompt"}]}',
-        output: '{"content":"an Okapi answer"}',
+      expect(await store.get('packed-alone')).toMatchObject({
+        attempts: r.attempts,
+        input: r.input,
+        output: r.output,
       })
-      expect((await store.search({ content_search: 'okapi' }, page)).rows.map((r) => r.id)).toEqual(['old'])
+      expect(await store.get('old')).toMatchObject({ input: plain[0], output: plain[1] })
+      const found = async (text: string) =>
+        (await store.search({ content_search: text }, page)).rows.map((x) => x.id)
+      expect(await found('zebra-5')).toEqual(['packed-alone'])
+      expect(await found('packed by itself')).toEqual(['packed-alone'])
+      expect(await found('okapi')).toEqual(['old'])
+      expect(await found('plain prompt')).toEqual(['old'])
     } finally {
       await store.close()
     }

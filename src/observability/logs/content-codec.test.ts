@@ -4,6 +4,7 @@ import {
   addDictionarySource,
   BUILT_IN_DICTIONARY,
   packText,
+  PACKING_LEVEL,
   trainDictionary,
   unpackText,
 } from './content-codec.js'
@@ -30,7 +31,9 @@ describe('packed log texts', () => {
         const header = dictionary.id === 0 ? 1 : 5
         // The same bytes deflateRawSync would have written: rows of either build read alike.
         expect(
-          bytes.subarray(header).equals(deflateRawSync(text, { level: 6, dictionary: dictionary.bytes })),
+          bytes
+            .subarray(header)
+            .equals(deflateRawSync(text, { level: PACKING_LEVEL, dictionary: dictionary.bytes })),
         ).toBe(true)
         expect(unpackText(bytes)).toBe(text)
       }

@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
+import { sql, type Compilable, type ExpressionBuilder, type Kysely } from 'kysely'
 import type { StoreKind } from '../../store/index.js'
 import type { Page } from './filters.js'
 import { MCP_LIST_FILTERS, type McpLogFilters, type McpToolLogRow } from './mcp-record.js'
@@ -37,6 +37,8 @@ export class McpToolLogStore {
   constructor(
     private readonly db: Kysely<LogsDb>,
     readonly kind: StoreKind,
+    /** Runs write queries in one transaction, where the log store runs its own (a SQLite file: its writer thread). */
+    private readonly write: (queries: Compilable[]) => Promise<number>,
   ) {}
 
   async createSchema(): Promise<void> {
@@ -131,8 +133,7 @@ export class McpToolLogStore {
 
   async delete(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0
-    const res = await this.db.deleteFrom('mcp_tool_logs').where('id', 'in', ids).executeTakeFirst()
-    return Number(res.numDeletedRows)
+    return this.write([this.db.deleteFrom('mcp_tool_logs').where('id', 'in', ids)])
   }
 
   async distinct(column: 'tool_name' | 'server_label'): Promise<string[]> {
@@ -142,15 +143,16 @@ export class McpToolLogStore {
 
   /** Removes entries older than `cutoff`, and the arguments and results of those older than `contentCutoff`. */
   async enforceRetention(cutoff: number, contentCutoff: number | undefined): Promise<void> {
-    await this.db.deleteFrom('mcp_tool_logs').where('ts', '<', cutoff).execute()
-    if (contentCutoff !== undefined) {
-      await this.db
-        .updateTable('mcp_tool_logs')
-        .set({ arguments: null, result: null })
-        .where('ts', '<', contentCutoff)
-        .where('arguments', 'is not', null)
-        .execute()
-    }
+    const writes: Compilable[] = [this.db.deleteFrom('mcp_tool_logs').where('ts', '<', cutoff)]
+    if (contentCutoff !== undefined)
+      writes.push(
+        this.db
+          .updateTable('mcp_tool_logs')
+          .set({ arguments: null, result: null })
+          .where('ts', '<', contentCutoff)
+          .where('arguments', 'is not', null),
+      )
+    await this.write(writes)
   }
 }
 

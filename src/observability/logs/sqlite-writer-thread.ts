@@ -3,27 +3,37 @@ import { parentPort, workerData } from 'node:worker_threads'
 import {
   BUILT_IN_DICTIONARY,
   DICTIONARY_TABLE_SQL,
-  packValues,
   trainDictionary,
   type PackingDictionary,
 } from './content-codec.js'
+import { bundleRow, packBundle, type RowPlaces } from './row-packing.js'
 
 /**
  * The thread that writes request logs to SQLite (see sqlite-writer.ts): it owns a connection of
- * its own, packs the long texts of each row and inserts a batch in one transaction, so that
- * neither the deflating nor SQLite's synchronous writes hold up the gateway's event loop.
+ * its own, packs the texts of each row and inserts a batch in one transaction, so that neither
+ * the deflating nor SQLite's synchronous writes hold up the gateway's event loop. The store's other
+ * writes (retention, deletes, new costs) run here too, in order with the inserts.
  */
 
 export interface WriterSetup {
   path: string
   /** The prepared insert of one row, its values in column order. */
   insertSql: string
-  /** Places of the columns whose texts are packed. */
-  packedAt: number[]
+  /** Where the texts packed together, the answer and the packed value are among a row's values. */
+  places: RowPlaces
+}
+
+/** A statement the store compiled, with its parameters. */
+export interface WriterStatement {
+  sql: string
+  parameters: readonly unknown[]
 }
 
 /** gateway → writer */
-export type ToWriter = { type: 'rows'; id: number; rows: unknown[][] } | { type: 'close' }
+export type ToWriter =
+  | { type: 'rows'; id: number; rows: unknown[][] }
+  | { type: 'run'; id: number; statements: WriterStatement[] }
+  | { type: 'close' }
 
 /** Rows packed with the built-in dictionary before one is trained on the database's own. */
 const TRAIN_AFTER_ROWS = 1000
@@ -31,7 +41,8 @@ const TRAIN_AFTER_ROWS = 1000
 const SAMPLED_ROWS = 8
 
 /** writer → gateway */
-export type FromWriter = { type: 'written'; id: number; error?: string } | { type: 'closed' }
+export type FromWriter =
+  { type: 'written'; id: number; error?: string; changes?: number } | { type: 'closed' }
 
 /** Long enough to outlast a retention run on the gateway's connection without failing a batch. */
 const BUSY_TIMEOUT_MS = 30_000
@@ -50,6 +61,12 @@ const statement = db.prepare(setup.insertSql)
 const insertAll = db.transaction((rows: unknown[][]) => {
   for (const row of rows) statement.run(row)
 })
+/** Maintenance statements (retention, deletes, costs) in one transaction; the rows they changed. */
+const runAll = db.transaction((statements: WriterStatement[]) => {
+  let changes = 0
+  for (const s of statements) changes += db.prepare(s.sql).run(...s.parameters).changes
+  return changes
+})
 
 db.exec(DICTIONARY_TABLE_SQL)
 const latest = db
@@ -64,8 +81,9 @@ function trainOn(rows: unknown[][]): void {
   if (rowsUntrained < TRAIN_AFTER_ROWS) return
   const samples: string[] = []
   const step = Math.max(1, Math.floor(rows.length / SAMPLED_ROWS))
+  const at = setup.places.packed
   for (let r = rows.length - 1; r >= 0; r -= step)
-    for (const i of setup.packedAt) if (typeof rows[r][i] === 'string') samples.push(rows[r][i] as string)
+    if (typeof rows[r][at] === 'string') samples.push(rows[r][at] as string)
   const trained = trainDictionary(samples)
   db.prepare('insert into log_dictionaries (id, created_at, dictionary) values (?, ?, ?)').run(
     trained.id,
@@ -84,11 +102,16 @@ port.on('message', (message: ToWriter) => {
   }
   let reply: FromWriter
   try {
-    // Packed before the transaction, so that the write lock is held for the inserts only.
-    if (dictionary === BUILT_IN_DICTIONARY) trainOn(message.rows)
-    for (const row of message.rows) packValues(row, setup.packedAt, dictionary)
-    insertAll(message.rows)
-    reply = { type: 'written', id: message.id }
+    if (message.type === 'run') {
+      reply = { type: 'written', id: message.id, changes: runAll(message.statements) }
+    } else {
+      // Packed before the transaction, so that the write lock is held for the inserts only.
+      for (const row of message.rows) bundleRow(row, setup.places)
+      if (dictionary === BUILT_IN_DICTIONARY) trainOn(message.rows)
+      for (const row of message.rows) packBundle(row, setup.places, dictionary)
+      insertAll(message.rows)
+      reply = { type: 'written', id: message.id }
+    }
   } catch (err) {
     reply = { type: 'written', id: message.id, error: (err as Error).message }
   }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import type { FromWriter, ToWriter, WriterSetup } from './sqlite-writer-thread.js'
+import type { FromWriter, ToWriter, WriterSetup, WriterStatement } from './sqlite-writer-thread.js'
 
 /**
  * Writes request-log rows to a SQLite file from a worker thread (sqlite-writer-thread.ts). The
@@ -10,7 +10,7 @@ import type { FromWriter, ToWriter, WriterSetup } from './sqlite-writer-thread.j
  */
 export class SqliteLogWriter {
   private readonly worker: Worker
-  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>()
+  private readonly pending = new Map<number, { resolve(changes: number): void; reject(err: Error): void }>()
   private nextId = 1
   private closing: Promise<void> | undefined
   /** Why the thread stopped when it was not asked to: later batches are refused with it. */
@@ -25,7 +25,7 @@ export class SqliteLogWriter {
       this.pending.delete(message.id)
       // Written batches keep the process alive until they are committed, and no longer.
       if (this.pending.size === 0) this.worker.unref()
-      if (message.error === undefined) waiting?.resolve()
+      if (message.error === undefined) waiting?.resolve(message.changes ?? 0)
       else waiting?.reject(new Error(message.error))
     })
     this.worker.on('error', (err) => this.fail(err))
@@ -40,13 +40,25 @@ export class SqliteLogWriter {
   }
 
   /** Inserts rows (values in column order); resolves when they are committed. */
-  write(rows: unknown[][]): Promise<void> {
+  async write(rows: unknown[][]): Promise<void> {
+    await this.post((id) => ({ type: 'rows', id, rows }))
+  }
+
+  /**
+   * Runs statements in one transaction, after every batch posted before; resolves with the
+   * number of rows they changed.
+   */
+  run(statements: WriterStatement[]): Promise<number> {
+    return this.post((id) => ({ type: 'run', id, statements }))
+  }
+
+  private post(message: (id: number) => ToWriter): Promise<number> {
     if (this.failure) return Promise.reject(this.failure)
     const id = this.nextId++
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
       this.worker.ref()
-      this.worker.postMessage({ type: 'rows', id, rows } satisfies ToWriter)
+      this.worker.postMessage(message(id))
     })
   }
 

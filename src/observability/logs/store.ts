@@ -1,15 +1,24 @@
 import type SqliteDatabase from 'better-sqlite3'
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely'
+import { sql, type Compilable, type ExpressionBuilder, type Kysely } from 'kysely'
 import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
-import { addDictionarySource, PACKED_COLUMNS, packValues, unpackText } from './content-codec.js'
+import { addDictionarySource, PACKED_COLUMNS, unpackText } from './content-codec.js'
 import { LIST_FILTERS, type LogFilters, type Page } from './filters.js'
 import type { McpToolLogRow } from './mcp-record.js'
 import { McpToolLogStore } from './mcp-store.js'
 import type { LogRow } from './record.js'
+import {
+  BUNDLED_COLUMNS,
+  bundleRow,
+  packBundle,
+  SQLITE_ONLY_COLUMNS,
+  unpackRow,
+  type PackedColumns,
+  type RowPlaces,
+} from './row-packing.js'
 import { SqliteLogWriter } from './sqlite-writer.js'
 
 export interface LogsDb {
-  logs: LogRow
+  logs: LogRow & PackedColumns
   mcp_tool_logs: McpToolLogRow
 }
 
@@ -157,7 +166,7 @@ export class LogStore {
     readonly location: string,
     private readonly sqlite?: SqliteDatabase.Database,
   ) {
-    this.mcp = new McpToolLogStore(db, kind)
+    this.mcp = new McpToolLogStore(db, kind, (queries) => this.write(queries))
   }
 
   static async open(spec: StoreSpec | undefined, appDir: string, onPoolError?: (err: Error) => void) {
@@ -213,7 +222,7 @@ export class LogStore {
     }
     const { rows } = await sql<{ name: string }>`select name from pragma_table_info('logs')`.execute(this.db)
     const have = new Set(rows.map((r) => r.name))
-    for (const [name, type] of added)
+    for (const [name, type] of [...added, ...SQLITE_ONLY_COLUMNS])
       if (!have.has(name)) await sql.raw(`alter table logs add column ${name} ${type}`).execute(this.db)
   }
 
@@ -232,10 +241,10 @@ export class LogStore {
   private prepareInsert(): void {
     const sqlite = this.sqlite
     if (!sqlite) return
-    const insertSql = `insert into logs (${COLUMN_NAMES.join(', ')}) values (${COLUMN_NAMES.map(() => '?').join(', ')}) on conflict (id) do nothing`
+    const insertSql = `insert into logs (${SQLITE_COLUMN_NAMES.join(', ')}) values (${SQLITE_COLUMN_NAMES.map(() => '?').join(', ')}) on conflict (id) do nothing`
     const statement = sqlite.prepare(insertSql)
     this.insertBatch = sqlite.transaction((rows: LogRow[]) => {
-      for (const row of rows) statement.run(packValues(valuesOf(row), PACKED_AT))
+      for (const row of rows) statement.run(packBundle(bundleRow(valuesOf(row), PLACES), PLACES))
     })
     // Content search reads packed texts through this (see content-codec.ts).
     sqlite.function('heimdall_text', { deterministic: true }, (value: unknown) => unpackText(value))
@@ -249,8 +258,7 @@ export class LogStore {
     }
     this.forgetDictionaries = addDictionarySource(dictionary)
     // A file can be opened by a second thread; an in-memory database cannot, and is written here.
-    if (!sqlite.memory)
-      this.writer = new SqliteLogWriter({ path: sqlite.name, insertSql, packedAt: PACKED_AT })
+    if (!sqlite.memory) this.writer = new SqliteLogWriter({ path: sqlite.name, insertSql, places: PLACES })
   }
 
   async insert(rows: LogRow[]): Promise<void> {
@@ -264,6 +272,22 @@ export class LogStore {
       .values(rows)
       .onConflict((oc) => (this.kind === 'postgres' ? oc.columns(['id', 'ts']) : oc.column('id')).doNothing())
       .execute()
+  }
+
+  /**
+   * Runs write queries in one transaction and resolves with the rows they changed: on a SQLite
+   * file on the writer thread (after the batches before them, and off the event loop), else here.
+   */
+  private async write(queries: Compilable[]): Promise<number> {
+    if (this.writer?.running)
+      return this.writer.run(
+        queries.map((q) => q.compile()).map((c) => ({ sql: c.sql, parameters: c.parameters })),
+      )
+    return this.db.transaction().execute(async (tx) => {
+      let changed = 0
+      for (const q of queries) changed += Number((await tx.executeQuery(q.compile())).numAffectedRows ?? 0)
+      return changed
+    })
   }
 
   private where(f: LogFilters) {
@@ -293,14 +317,18 @@ export class LogStore {
       if (f.cost_estimated !== undefined) parts.push(eb('cost_estimated', '=', f.cost_estimated ? 1 : 0))
       if (f.content_search !== undefined) {
         const pattern = `%${f.content_search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-        // The summary holds the prompts (and errors); a provider's answer is stored as it came, in output.
-        const [summary, output] =
-          this.kind === 'sqlite'
-            ? [sql`heimdall_text(content_summary)`, sql`heimdall_text(output)`]
-            : [sql.ref('content_summary'), sql.ref('output')]
-        parts.push(
-          sql<boolean>`(lower(${summary}) like ${pattern} escape '\\' or lower(${output}) like ${pattern} escape '\\')`,
-        )
+        // The summary holds the prompts (and errors); a provider's answer is stored as it came, in
+        // output, and on SQLite its words plain in answer_text. SQLite's like ignores ASCII case, as
+        // its lower() does; only rows of older versions, their texts packed, are inflated.
+        if (this.kind === 'sqlite')
+          parts.push(
+            sql<boolean>`(case when typeof(content_summary) = 'blob' then heimdall_text(content_summary) else content_summary end like ${pattern} escape '\\'
+              or case when typeof(output) = 'blob' then heimdall_text(output) else coalesce(answer_text, output) end like ${pattern} escape '\\')`,
+          )
+        else
+          parts.push(
+            sql<boolean>`(lower(content_summary) like ${pattern} escape '\\' or lower(output) like ${pattern} escape '\\')`,
+          )
       }
       return eb.and(parts)
     }
@@ -386,8 +414,7 @@ export class LogStore {
 
   async delete(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0
-    const res = await this.db.deleteFrom('logs').where('id', 'in', ids).executeTakeFirst()
-    return Number(res.numDeletedRows)
+    return this.write([this.db.deleteFrom('logs').where('id', 'in', ids)])
   }
 
   /** The rows an aggregate is computed from, without their content. */
@@ -449,15 +476,11 @@ export class LogStore {
   /** Writes new costs, in one transaction. */
   async setCosts(updates: { id: string; ts: number; cost: number }[]): Promise<void> {
     if (updates.length === 0) return
-    await this.db.transaction().execute(async (tx) => {
-      for (const u of updates)
-        await tx
-          .updateTable('logs')
-          .set({ cost: u.cost })
-          .where('id', '=', u.id)
-          .where('ts', '=', u.ts)
-          .execute()
-    })
+    await this.write(
+      updates.map((u) =>
+        this.db.updateTable('logs').set({ cost: u.cost }).where('id', '=', u.id).where('ts', '=', u.ts),
+      ),
+    )
   }
 
   /**
@@ -483,19 +506,28 @@ export class LogStore {
         }
       }
       for (let d = 0; d <= 2; d++) await this.ensurePartition(now + d * DAY_MS)
-    } else {
-      await this.db.deleteFrom('logs').where('ts', '<', cutoff).execute()
     }
     const contentCutoff =
       contentDays !== undefined && contentDays < retentionDays ? now - contentDays * DAY_MS : undefined
+    const writes: Compilable[] = []
+    if (this.kind !== 'postgres') writes.push(this.db.deleteFrom('logs').where('ts', '<', cutoff))
     if (contentCutoff !== undefined) {
-      await this.db
-        .updateTable('logs')
-        .set({ input: null, output: null, content_summary: null })
-        .where('ts', '<', contentCutoff)
-        .where('input', 'is not', null)
-        .execute()
+      const packed = this.kind === 'postgres' ? {} : { content_packed: null, answer_text: null }
+      writes.push(
+        this.db
+          .updateTable('logs')
+          .set({ input: null, output: null, content_summary: null, ...packed })
+          .where('ts', '<', contentCutoff)
+          .where((eb) =>
+            eb.or([
+              eb('input', 'is not', null),
+              eb('content_summary', 'is not', null),
+              ...(this.kind === 'postgres' ? [] : [eb('content_packed', 'is not', null)]),
+            ]),
+          ),
+      )
     }
+    await this.write(writes)
     await this.mcp.enforceRetention(cutoff, contentCutoff)
   }
 
@@ -511,19 +543,31 @@ export class LogStore {
   }
 }
 
-/** Places of the packed columns among the values of a row. */
-const PACKED_AT = PACKED_COLUMNS.map((c) => COLUMN_NAMES.indexOf(c))
+/** SQLite's columns: the shared ones, then the packed texts and the answer's words. */
+const SQLITE_COLUMN_NAMES = [...COLUMN_NAMES, ...SQLITE_ONLY_COLUMNS.map(([name]) => name)]
 
-/** A row's values in column order: what the prepared insert binds. */
+/** Where a SQLite row's texts go among its values. */
+const PLACES: RowPlaces = {
+  bundled: BUNDLED_COLUMNS.map((c) => COLUMN_NAMES.indexOf(c)),
+  output: COLUMN_NAMES.indexOf('output'),
+  packed: SQLITE_COLUMN_NAMES.indexOf('content_packed'),
+  answer: SQLITE_COLUMN_NAMES.indexOf('answer_text'),
+}
+
+/** A row's values in SQLite's column order (the last two left for bundleRow): what the prepared insert binds. */
 function valuesOf(row: LogRow): unknown[] {
-  const values = new Array<unknown>(COLUMN_NAMES.length)
+  const values = new Array<unknown>(SQLITE_COLUMN_NAMES.length).fill(null)
   for (let i = 0; i < COLUMN_NAMES.length; i++) values[i] = row[COLUMN_NAMES[i]] ?? null
   return values
 }
 
-/** PostgreSQL returns bigint columns as strings; SQLite returns packed texts as bytes. */
-function normalise<T extends Partial<LogRow>>(row: T): T {
+/**
+ * PostgreSQL returns bigint columns as strings; SQLite returns a row's texts packed together (or,
+ * written by an older version, each packed on its own) as bytes.
+ */
+function normalise<T extends Partial<LogRow> & PackedColumns>(row: T): T {
   if (row.ts !== undefined) row.ts = Number(row.ts)
+  unpackRow(row)
   for (const column of PACKED_COLUMNS)
     if (row[column] !== undefined && typeof row[column] !== 'string') row[column] = unpackText(row[column])
   return row
