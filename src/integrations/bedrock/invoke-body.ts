@@ -142,3 +142,24 @@ export function parsedArguments(args: string | undefined): Record<string, unknow
     return {}
   }
 }
+
+/** How a text-completion family words its answer, a text chunk and the closing chunk (finish reason, usage). */
+export interface TextFamilyWire {
+  answer(a: ChatAnswer): unknown
+  text(text: string): object
+  end(a: ChatAnswer): object
+}
+
+/** The exchange of a family that answers in text only: its own answer, then its text chunks and closing chunk. */
+export function textFamilyExchange(request: ChatRequest, wire: TextFamilyWire): InvokeExchange {
+  return {
+    request,
+    respond: (res) => wire.answer(answerOf(res)),
+    async *stream(items, meter) {
+      for await (const step of chatStreamSteps(items)) {
+        if (step.kind === 'text') yield wire.text(step.text)
+        else yield meter.closing(wire.end(step))
+      }
+    },
+  }
+}

@@ -1,7 +1,6 @@
 import {
-  answerOf,
   applySampling,
-  chatStreamSteps,
+  textFamilyExchange,
   requiredText,
   type InvokeBody,
   type InvokeExchange,
@@ -24,34 +23,24 @@ export function llamaExchange(body: InvokeBody, model: string): InvokeExchange {
     temperature: 'temperature',
     topP: 'top_p',
   })
-  return {
-    request,
-    respond(res) {
-      const a = answerOf(res)
-      return {
-        generation: a.text,
-        prompt_token_count: a.usage?.prompt_tokens ?? 0,
-        generation_token_count: a.usage?.completion_tokens ?? 0,
-        stop_reason: stopReason(a.finish),
-      }
-    },
-    async *stream(items, meter) {
-      for await (const step of chatStreamSteps(items)) {
-        if (step.kind === 'text')
-          yield {
-            generation: step.text,
-            prompt_token_count: null,
-            generation_token_count: null,
-            stop_reason: null,
-          }
-        else
-          yield meter.closing({
-            generation: '',
-            prompt_token_count: step.usage?.prompt_tokens ?? 0,
-            generation_token_count: step.usage?.completion_tokens ?? 0,
-            stop_reason: stopReason(step.finish),
-          })
-      }
-    },
-  }
+  return textFamilyExchange(request, {
+    answer: (a) => ({
+      generation: a.text,
+      prompt_token_count: a.usage?.prompt_tokens ?? 0,
+      generation_token_count: a.usage?.completion_tokens ?? 0,
+      stop_reason: stopReason(a.finish),
+    }),
+    text: (text) => ({
+      generation: text,
+      prompt_token_count: null,
+      generation_token_count: null,
+      stop_reason: null,
+    }),
+    end: (a) => ({
+      generation: '',
+      prompt_token_count: a.usage?.prompt_tokens ?? 0,
+      generation_token_count: a.usage?.completion_tokens ?? 0,
+      stop_reason: stopReason(a.finish),
+    }),
+  })
 }

@@ -3,6 +3,7 @@ import {
   answerOf,
   applySampling,
   chatStreamSteps,
+  textFamilyExchange,
   invalid,
   isObject,
   optionalNumber,
@@ -37,19 +38,11 @@ export function mistralTextExchange(body: InvokeBody, model: string): InvokeExch
     MISTRAL_SAMPLING,
   )
   optionalNumber(body, 'top_k')
-  return {
-    request,
-    respond(res) {
-      const a = answerOf(res)
-      return { outputs: [{ text: a.text, stop_reason: stopReason(a.finish) }] }
-    },
-    async *stream(items, meter) {
-      for await (const step of chatStreamSteps(items)) {
-        if (step.kind === 'text') yield { outputs: [{ text: step.text, stop_reason: null }] }
-        else yield meter.closing({ outputs: [{ text: '', stop_reason: stopReason(step.finish) }] })
-      }
-    },
-  }
+  return textFamilyExchange(request, {
+    answer: (a) => ({ outputs: [{ text: a.text, stop_reason: stopReason(a.finish) }] }),
+    text: (text) => ({ outputs: [{ text, stop_reason: null }] }),
+    end: (a) => ({ outputs: [{ text: '', stop_reason: stopReason(a.finish) }] }),
+  })
 }
 
 function contentText(content: unknown, at: string): string | null {

@@ -1,8 +1,7 @@
 import type { ChatMessage } from '../../core/schemas/index.js'
 import {
-  answerOf,
   applySampling,
-  chatStreamSteps,
+  textFamilyExchange,
   invalid,
   isObject,
   requiredText,
@@ -43,40 +42,30 @@ export function titanTextExchange(body: InvokeBody, model: string): InvokeExchan
     topP: 'topP',
     stop: 'stopSequences',
   })
-  return {
-    request,
-    respond(res) {
-      const a = answerOf(res)
-      return {
-        inputTextTokenCount: a.usage?.prompt_tokens ?? 0,
-        results: [
-          {
-            tokenCount: a.usage?.completion_tokens ?? 0,
-            outputText: a.text,
-            completionReason: completionReason(a.finish),
-          },
-        ],
-      }
-    },
-    async *stream(items, meter) {
-      for await (const step of chatStreamSteps(items)) {
-        if (step.kind === 'text')
-          yield {
-            outputText: step.text,
-            index: 0,
-            totalOutputTextTokenCount: null,
-            completionReason: null,
-            inputTextTokenCount: null,
-          }
-        else
-          yield meter.closing({
-            outputText: '',
-            index: 0,
-            totalOutputTextTokenCount: step.usage?.completion_tokens ?? 0,
-            completionReason: completionReason(step.finish),
-            inputTextTokenCount: step.usage?.prompt_tokens ?? 0,
-          })
-      }
-    },
-  }
+  return textFamilyExchange(request, {
+    answer: (a) => ({
+      inputTextTokenCount: a.usage?.prompt_tokens ?? 0,
+      results: [
+        {
+          tokenCount: a.usage?.completion_tokens ?? 0,
+          outputText: a.text,
+          completionReason: completionReason(a.finish),
+        },
+      ],
+    }),
+    text: (text) => ({
+      outputText: text,
+      index: 0,
+      totalOutputTextTokenCount: null,
+      completionReason: null,
+      inputTextTokenCount: null,
+    }),
+    end: (a) => ({
+      outputText: '',
+      index: 0,
+      totalOutputTextTokenCount: a.usage?.completion_tokens ?? 0,
+      completionReason: completionReason(a.finish),
+      inputTextTokenCount: a.usage?.prompt_tokens ?? 0,
+    }),
+  })
 }
