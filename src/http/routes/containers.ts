@@ -195,29 +195,22 @@ export function registerContainerRoutes(app: FastifyInstance, deps: FilesDeps, p
     )
   })
 
-  app.get(`${base}/:container_id/files/:file_id`, (request, reply) => {
-    const id = idParam(request, 'container_id')
-    const path = filePath(id, idParam(request, 'file_id'))
-    return run(
-      request,
-      reply,
-      'container_file_retrieve',
-      providerOf(deps.gateway, request),
-      onContainer(id, (a) => callOpenAIFilesApi(a, { method: 'GET', path })),
-    )
-  })
-
-  app.delete(`${base}/:container_id/files/:file_id`, (request, reply) => {
-    const id = idParam(request, 'container_id')
-    const path = filePath(id, idParam(request, 'file_id'))
-    return run(
-      request,
-      reply,
-      'container_file_delete',
-      providerOf(deps.gateway, request),
-      onContainer(id, (a) => callOpenAIFilesApi(a, { method: 'DELETE', path })),
-    )
-  })
+  /** `GET` or `DELETE` of one file of a container the caller may see. */
+  const containerFile =
+    (type: 'container_file_retrieve' | 'container_file_delete', method: 'GET' | 'DELETE') =>
+    (request: FastifyRequest, reply: FastifyReply) => {
+      const id = idParam(request, 'container_id')
+      const path = filePath(id, idParam(request, 'file_id'))
+      return run(
+        request,
+        reply,
+        type,
+        providerOf(deps.gateway, request),
+        onContainer(id, (a) => callOpenAIFilesApi(a, { method, path })),
+      )
+    }
+  app.get(`${base}/:container_id/files/:file_id`, containerFile('container_file_retrieve', 'GET'))
+  app.delete(`${base}/:container_id/files/:file_id`, containerFile('container_file_delete', 'DELETE'))
 
   app.get(`${base}/:container_id/files/:file_id/content`, (request, reply) => {
     const id = idParam(request, 'container_id')

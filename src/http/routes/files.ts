@@ -366,29 +366,17 @@ export function registerFileRoutes(app: FastifyInstance, deps: FilesDeps, prefix
   })
 
   // Bifrost's results of a finished batch, read from its output and error files.
-  app.get(`${prefix}/batches/:batch_id/results`, async (request, reply) => {
+  app.get(`${prefix}/batches/:batch_id/results`, (request, reply) => {
     const id = idParam(request, 'batch_id')
-    const provider = providerOf(gateway, request)
-    const admin = await deps.ownership.isAdmin(request)
-    const ctx = begin(request, reply, 'batch_results', provider)
-    try {
-      const result = await gateway.operation(
-        ctx,
-        { model: `${provider}/*` },
-        undefined,
-        async (_adapter, a) => {
-          await scopeOf(ctx, provider, admin).assertSees('batch', id)
-          return readBatchResults(a, id, deps.bodyLimitBytes)
-        },
-      )
+    return run(request, reply, 'batch_results', providerOf(gateway, request), async (a, scope) => {
+      await scope.assertSees('batch', id)
+      const result = await readBatchResults(a, id, deps.bodyLimitBytes)
       const answer: BatchResultsResponse = {
         ...result.body,
-        extra_fields: { request_type: 'batch_results', provider: ctx.provider },
+        extra_fields: { request_type: 'batch_results', provider: a.provider.name },
       }
-      return sendJson(reply, ctx, { body: answer, headers: result.headers })
-    } catch (err) {
-      return failed(request, reply, ctx, err)
-    }
+      return { body: answer, headers: result.headers }
+    })
   })
 
   // OpenAI's Containers API goes wherever its Files API is served.
