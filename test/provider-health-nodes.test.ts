@@ -6,6 +6,7 @@ import { FakeServer } from './fakes/server.js'
 import { build, startNodeWithConfig, stopNodes, type RunningCli } from './helpers/cli.js'
 import { postgresBackend } from './helpers/databases.js'
 import { deleteRedisKeys, REDIS_URL, redisPrefix } from './helpers/redis.js'
+import { killOwnRedises, startOwnRedis, type OwnRedis } from './helpers/redis-server.js'
 
 /**
  * Provider health held by `heimdall` processes sharing PostgreSQL and Redis, against a fake
@@ -164,6 +165,66 @@ describe('provider health across nodes', () => {
     expect(wrong.body.error.param).toBe('key_id')
     expect((await reset({ provider: 'nope' })).status).toBe(404)
   })
+})
+
+describe('provider health when Redis restarts empty or goes down', () => {
+  const nodes: RunningCli[] = []
+  const dirs: string[] = []
+  let redis: OwnRedis
+
+  afterAll(async () => {
+    failing = false
+    await stopNodes(nodes, dirs)
+    await killOwnRedises()
+  }, 30_000)
+
+  it('stores open circuits again for later nodes, and serves from its own view while Redis is down', async () => {
+    redis = await startOwnRedis()
+    const config = {
+      cluster: { redis_url: redis.url, prefix: 'h21:' },
+      providers: {
+        openai: {
+          keys: ['bad', 'good'].map((n) => ({ id: n, name: n, value: `sk-${n}`, models: ['*'] })),
+          network_config: { base_url: fake.url },
+          circuit_breaker: { enabled: true, failure_threshold: 2, open_seconds: 120 },
+        },
+      },
+    }
+    const start = async (label: string) => {
+      const { node, url } = await startNodeWithConfig(config, label, dirs)
+      nodes.push(node)
+      return url
+    }
+    const a = await start('redis-a')
+    failing = true
+    for (let sent = 0; (await target(a, 'bad'))?.circuit !== 'open'; sent++) {
+      expect(sent, 'node a never opened the circuit of the failing key').toBeLessThan(40)
+      await chat(a)
+    }
+    const stored = () => redis.client().hlen('h21:records:open-circuits')
+    expect(await stored()).toBe(1)
+
+    // Redis loses everything: node a stores its open circuit again once it is back.
+    await redis.restartEmpty()
+    const started = Date.now()
+    while ((await stored()) === 0) {
+      expect(Date.now() - started, 'the open circuit was not stored again').toBeLessThan(10_000)
+      await sleep(50)
+    }
+    const b = await start('redis-b')
+    const before = sentWith('sk-bad')
+    for (let i = 0; i < 10; i++) expect(await chat(b)).toBe(200)
+    expect(sentWith('sk-bad')).toBe(before)
+
+    // Redis down: both nodes go on with what they know; callers see no error.
+    await redis.down()
+    for (const url of [a, b]) {
+      for (let i = 0; i < 5; i++) expect(await chat(url)).toBe(200)
+      expect((await target(url, 'bad')).circuit).toBe('open')
+    }
+    expect(sentWith('sk-bad')).toBe(before)
+    await redis.up()
+  }, 120_000)
 })
 
 describe("Bifrost's load_balancer_config and circuit_breaker_config in config.json", () => {
