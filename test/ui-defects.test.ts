@@ -388,9 +388,22 @@ describe('web UI defects', () => {
     await dimension('Team').click()
     await desk.getByTestId('breakdown').getByText('Platform').waitFor()
     expect(await desk.getByTestId('breakdown').textContent()).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/)
-    // Cost ticks fit their axis: short labels, none clipped at the card's edge.
-    const labels = await desk.locator('.recharts-yAxis .recharts-cartesian-axis-tick-value').allTextContents()
-    expect(labels.filter((l) => l.length > 7)).toEqual([])
+    // Counts tick on whole numbers (no 0.5 request); costs are written out ($0.00001, never $1e-5)
+    // and every tick label stays inside its card.
+    const yTicks = (chart: string) =>
+      desk.getByTestId(`chart-${chart}`).locator('.recharts-yAxis .recharts-cartesian-axis-tick-value')
+    for (const chart of ['requests', 'tokens']) {
+      const labels = await yTicks(chart).allTextContents()
+      expect(labels.length).toBeGreaterThan(1)
+      expect(labels.filter((l) => !/^\d+$|^\d+(\.\d)?[KMBT]$/.test(l))).toEqual([])
+    }
+    const costLabels = await yTicks('cost').allTextContents()
+    expect(costLabels.length).toBeGreaterThan(1)
+    expect(costLabels.filter((l) => !/^\$\d+(\.\d+)?[KMBT]?$/.test(l))).toEqual([])
+    const card = (await desk.getByTestId('chart-cost').boundingBox())!
+    for (const tick of await yTicks('cost').all()) {
+      expect((await tick.boundingBox())!.x).toBeGreaterThanOrEqual(card.x)
+    }
   })
 
   it('at 390 px: the key dialog fills the screen, fields keep their width, tables hint at scrolling, toasts leave the toggle free', async () => {
