@@ -426,6 +426,22 @@ function refusal(p: PlannedCheck, used: number, now: number): GatewayError {
   )
 }
 
+const RATE_KINDS = ['requests', 'tokens'] as const
+
+/** The header names, built once: a name built per request is a new string to hash into the headers object. */
+const RATE_HEADERS = {
+  requests: {
+    limit: 'x-ratelimit-limit-requests',
+    remaining: 'x-ratelimit-remaining-requests',
+    reset: 'x-ratelimit-reset-requests',
+  },
+  tokens: {
+    limit: 'x-ratelimit-limit-tokens',
+    remaining: 'x-ratelimit-remaining-tokens',
+    reset: 'x-ratelimit-reset-tokens',
+  },
+} as const
+
 /**
  * x-ratelimit-* headers for the request and token limits that admitted the request: the one with
  * the least room left (counting this request's own hold) speaks.
@@ -436,7 +452,7 @@ function rateLimitHeaders(
   remaining: number[] | undefined,
   now: number,
 ): void {
-  for (const what of ['requests', 'tokens'] as const) {
+  for (const what of RATE_KINDS) {
     let tightest = -1
     for (let i = 0; i < planned.length; i++) {
       if (planned[i].kind !== what) continue
@@ -446,11 +462,11 @@ function rateLimitHeaders(
     }
     if (tightest === -1) continue
     const p = planned[tightest]
-    ctx.responseHeaders[`x-ratelimit-limit-${what}`] = String(p.check.limit)
+    const names = RATE_HEADERS[what]
+    ctx.responseHeaders[names.limit] = String(p.check.limit)
     const left = remaining?.[tightest]
     if (left !== undefined && Number.isFinite(left))
-      ctx.responseHeaders[`x-ratelimit-remaining-${what}`] = String(Math.max(0, Math.floor(left)))
-    ctx.responseHeaders[`x-ratelimit-reset-${what}`] =
-      `${Math.max(1, Math.ceil((p.windowEnd - now) / 1000))}s`
+      ctx.responseHeaders[names.remaining] = String(Math.max(0, Math.floor(left)))
+    ctx.responseHeaders[names.reset] = `${Math.max(1, Math.ceil((p.windowEnd - now) / 1000))}s`
   }
 }
