@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { GatewayError } from '../../core/errors.js'
 import { parseJsonBody, readText, sendUpstream, upstreamError } from '../http.js'
 import type { Attempt } from '../../core/provider-adapter.js'
+import { expiringToken, TokenCache, type CachedToken } from '../token-cache.js'
 
 /** Microsoft Entra ID's public cloud; sovereign clouds and tests set `authority_host`. */
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com'
@@ -15,35 +16,15 @@ export interface ClientCredentials {
   authorityHost: string
 }
 
-interface CachedToken {
-  token: string
-  /** Epoch milliseconds after which the token is fetched again. */
-  refreshAt: number
-}
-
-/** Refresh this long before the token expires, so that no request leaves with a token about to lapse. */
-const REFRESH_MARGIN_MS = 5 * 60_000
-
 /**
  * Access tokens from the client-credentials grant, cached per credential until shortly before
  * they expire. Concurrent requests for the same credential share one token request.
  */
 export class EntraTokenCache {
-  private readonly tokens = new Map<string, CachedToken>()
-  private readonly pending = new Map<string, Promise<CachedToken>>()
+  private readonly cache = new TokenCache()
 
   async token(a: Attempt, creds: ClientCredentials, providerName: string): Promise<string> {
-    const id = cacheKey(creds)
-    const cached = this.tokens.get(id)
-    if (cached && cached.refreshAt > Date.now()) return cached.token
-    let request = this.pending.get(id)
-    if (!request) {
-      request = fetchToken(a, creds, providerName).finally(() => this.pending.delete(id))
-      this.pending.set(id, request)
-    }
-    const fresh = await request
-    this.tokens.set(id, fresh)
-    return fresh.token
+    return this.cache.token(cacheKey(creds), () => fetchToken(a, creds, providerName))
   }
 }
 
@@ -98,7 +79,5 @@ async function fetchToken(a: Attempt, c: ClientCredentials, providerName: string
       retryable: true,
     })
   }
-  const lifetimeMs = Number(parsed.expires_in ?? 3600) * 1000
-  const margin = Math.min(REFRESH_MARGIN_MS, lifetimeMs / 2)
-  return { token: parsed.access_token, refreshAt: Date.now() + lifetimeMs - margin }
+  return expiringToken(parsed.access_token, Date.now() + Number(parsed.expires_in ?? 3600) * 1000)
 }

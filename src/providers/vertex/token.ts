@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto'
 import { GoogleAuth } from 'google-auth-library'
 import { GatewayError } from '../../core/errors.js'
+import { expiringToken, TokenCache, type CachedToken } from '../token-cache.js'
 
 /** The token endpoint google-auth-library always posts to; a credential's own `token_uri` replaces it. */
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
 const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform'
-
-/** Refresh this long before expiry, so that no request leaves with a token about to lapse. */
-const REFRESH_MARGIN_MS = 5 * 60_000
 
 /** Credential types taken from a key; others (external_account) could read files or run programs. */
 const ALLOWED_TYPES = new Set(['service_account', 'authorized_user'])
@@ -53,39 +51,24 @@ export function parseGoogleCredentials(text: string, where: string): GoogleCrede
   return c as GoogleCredentials
 }
 
-interface CachedToken {
-  token: string
-  /** Epoch milliseconds after which the token is fetched again. */
-  refreshAt: number
-}
-
 /**
  * OAuth access tokens for Google credentials, obtained with google-auth-library (JWT bearer grant for
  * service accounts) and cached per credential until shortly before they expire. Concurrent requests
  * for one credential share one token request.
  */
 export class GoogleTokenCache {
-  private readonly tokens = new Map<string, CachedToken>()
-  private readonly pending = new Map<string, Promise<CachedToken>>()
+  private readonly cache = new TokenCache()
 
   async token(credentialsJson: string, where: string, timeoutMs: number): Promise<string> {
-    const id = cacheKey(credentialsJson)
-    const cached = this.tokens.get(id)
-    if (cached && cached.refreshAt > Date.now()) return cached.token
-    let request = this.pending.get(id)
-    if (!request) {
-      const creds = parseGoogleCredentials(credentialsJson, where)
-      request = fetchToken(creds, timeoutMs).finally(() => this.pending.delete(id))
-      this.pending.set(id, request)
-    }
-    const fresh = await request
-    this.tokens.set(id, fresh)
-    return fresh.token
+    // The key is parsed (and refused with a clear 400) only when a token must be fetched.
+    return this.cache.token(cacheKey(credentialsJson), () =>
+      fetchToken(parseGoogleCredentials(credentialsJson, where), timeoutMs),
+    )
   }
 
   /** Drops a token Google refused (revoked, or the account lost access), so the next request gets a new one. */
   forget(credentialsJson: string): void {
-    this.tokens.delete(cacheKey(credentialsJson))
+    this.cache.forget(cacheKey(credentialsJson))
   }
 }
 
@@ -119,10 +102,7 @@ async function fetchToken(creds: GoogleCredentials, timeoutMs: number): Promise<
       },
     )
   }
-  const expiry = client.credentials.expiry_date ?? Date.now() + 3_600_000
-  const lifetimeMs = Math.max(0, expiry - Date.now())
-  const margin = Math.min(REFRESH_MARGIN_MS, lifetimeMs / 2)
-  return { token, refreshAt: expiry - margin }
+  return expiringToken(token, client.credentials.expiry_date ?? Date.now() + 3_600_000)
 }
 
 /** A failed token request: refused credentials are a 401 for this key, anything else a 502. */
