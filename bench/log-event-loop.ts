@@ -1,20 +1,18 @@
 // `node --import tsx bench/log-event-loop.ts`: how long writing request logs holds up the event loop.
 // In this process, the log queue and SQLite store of one or more builds (BENCH_LOG_BUILDS: dist
 // directories, comma-separated; default ./dist) are fed finished requests (the benchmark's chat
-// request and answer, bodies on) at BENCH_RATE (1,000) per second for BENCH_SECONDS (10) s each,
+// request and answer, bodies on, as bench/log-entries.ts makes them: each a little different) at BENCH_RATE (1,000) per second for BENCH_SECONDS (10) s each,
 // with the gateway's defaults (batches of up to 500, flushed every 200 ms), the builds taking turns
 // for BENCH_ROUNDS (3) rounds. Nothing else runs on the loop, so its delay (monitorEventLoopDelay,
 // 1 ms resolution) is what logging adds; CPU is this process's (every thread) per entry. The build
 // `none` is the floor: the first build's queue, entries turned into rows, a store that writes nothing
 // (what this harness and the queue cost without a database).
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { completionBody } from './fake-answers.js'
-import { requestBody } from './load.js'
+import { benchPendingLog, mainThreadCpu } from './log-entries.js'
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)))
 const BUILDS = (process.env.BENCH_LOG_BUILDS ?? join(repoRoot, 'dist')).split(',').map((d) => resolve(d))
@@ -41,58 +39,6 @@ interface LogsModule {
     stop(): void
     dropped: number
     written: number
-  }
-}
-
-/** CPU µs of this process's main thread alone (Linux: /proc/self/task/<pid>/stat, 100 Hz ticks). */
-function mainThreadCpu(): number {
-  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10_000
-}
-
-/** A finished request as the logging hook queues it (see PendingLog in src/observability/logs/entry.ts). */
-function pending(n: number) {
-  return {
-    row: {
-      id: `01a24a9b-${String(n).padStart(4, '0').slice(-4)}-7000-8000-${String(n).padStart(12, '0')}`,
-      client_request_id: null,
-      ts: Date.now(),
-      object: 'chat_completion',
-      route: '/v1/chat/completions',
-      provider: 'openai',
-      model: 'gpt-4o-mini',
-      status: 'success',
-      stream: 0,
-      fallback_index: 0,
-      number_of_retries: 0,
-      selected_key_id: '49ca88b5-8599-5d5f-8a07-7077a200c7e6',
-      selected_key_name: 'bench',
-      virtual_key_id: null,
-      virtual_key_name: null,
-      team_id: null,
-      team_name: null,
-      customer_id: null,
-      customer_name: null,
-      latency: 1.5,
-      ttft: null,
-      prompt_tokens: 9,
-      completion_tokens: 9,
-      total_tokens: 18,
-      cached_tokens: 0,
-      reasoning_tokens: 0,
-      cost: 0.00000675,
-      cost_estimated: 0,
-      error: null,
-      attempts:
-        '[{"provider":"openai","model":"gpt-4o-mini","key_id":"49ca88b5-8599-5d5f-8a07-7077a200c7e6","fallback_index":0,"latency":1}]',
-      input: null,
-      output: null,
-      content_summary: 'Say hello',
-      content_truncated: 0,
-    },
-    inputText: requestBody('non-streaming'),
-    outputText: completionBody.toString(),
-    secrets: ['sk-anything'],
   }
 }
 
@@ -125,7 +71,7 @@ async function round(dist: string) {
   await new Promise<void>((done) => {
     const tick = setInterval(() => {
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE))
-      while (sent < due) queue.push(pending(sent++))
+      while (sent < due) queue.push(benchPendingLog(sent++))
       if (sent >= total) {
         clearInterval(tick)
         done()
