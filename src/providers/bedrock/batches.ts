@@ -2,6 +2,7 @@ import { GatewayError } from '../../core/errors.js'
 import { parseJsonBody } from '../http.js'
 import type { Attempt, BatchResults, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import { callBedrockControlPlane, jobPath } from './jobs.js'
+import { listAfter } from '../list-after.js'
 
 /**
  * OpenAI's batches calls on `/v1` (`provider: bedrock`) served by Bedrock batch inference (model
@@ -125,9 +126,6 @@ async function getBatch(a: Attempt, id: string): Promise<JsonResult<Record<strin
   return { body: toBatch(job.body), headers: job.headers }
 }
 
-/** Pages of the job list read at most, looking for the job an `after` cursor names. */
-const MAX_PAGES = 20
-
 /**
  * `GET /batches`: ListModelInvocationJobs. OpenAI's cursor is the last batch seen (`after`, a job
  * ARN) where Bedrock's is a page token, so a page after a job is read from the start of the list
@@ -138,29 +136,21 @@ async function listBatches(
   query: Record<string, string> | undefined,
 ): Promise<JsonResult<Record<string, unknown>>> {
   const limit = Math.min(Number(query?.limit) > 0 ? Number(query?.limit) : 20, 1000)
-  const after = query?.after
-  let token: string | undefined
-  let headers: Record<string, string> | undefined
-  const data: Record<string, unknown>[] = []
-  let passed = after === undefined
-  let left = false
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const q: Record<string, string> = { maxResults: String(passed ? limit : 1000) }
-    if (token) q.nextToken = token
-    const res = await callBedrockControlPlane<{ invocationJobSummaries?: BedrockJob[]; nextToken?: string }>(
-      a,
-      { method: 'GET', path: '/model-invocation-jobs', query: q },
-    )
-    headers = res.headers
-    for (const job of res.body.invocationJobSummaries ?? []) {
-      if (passed && data.length < limit) data.push(toBatch(job))
-      else if (passed) left = true
-      else if (job.jobArn === after) passed = true
-    }
-    token = res.body.nextToken
-    if (!token || data.length >= limit) break
-  }
-  return { body: { object: 'list', data, has_more: left || token !== undefined }, headers }
+  return listAfter(
+    limit,
+    query?.after,
+    async (token, passed) => {
+      const q: Record<string, string> = { maxResults: String(passed ? limit : 1000) }
+      if (token) q.nextToken = token
+      const res = await callBedrockControlPlane<{
+        invocationJobSummaries?: BedrockJob[]
+        nextToken?: string
+      }>(a, { method: 'GET', path: '/model-invocation-jobs', query: q })
+      return { items: res.body.invocationJobSummaries ?? [], next: res.body.nextToken, headers: res.headers }
+    },
+    (job) => job.jobArn,
+    toBatch,
+  )
 }
 
 /** The batch id of a `/batches/{id}` path (the job's ARN, one encoded segment). */

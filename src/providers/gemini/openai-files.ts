@@ -8,6 +8,7 @@ import {
   uploadGeminiFile,
   type GeminiFile,
 } from './files.js'
+import { listAfter } from '../list-after.js'
 
 /**
  * OpenAI's files calls on `/v1` (`provider: gemini`) served by Gemini's Files API, in Bifrost's
@@ -18,9 +19,6 @@ import {
  */
 
 const STATUS: Record<string, string> = { ACTIVE: 'processed', PROCESSING: 'uploaded', FAILED: 'error' }
-
-/** Pages of the file list read at most, looking for the file an `after` cursor names. */
-const MAX_PAGES = 20
 
 function unixOf(iso: string | undefined): number | undefined {
   const t = iso ? Date.parse(iso) : NaN
@@ -69,24 +67,16 @@ async function filePart(c: FilesCall): Promise<{ bytes: Buffer; name: string; ty
 /** `GET /files`: Google's pages walked from the start when `after` (a file name) is given. */
 async function listFiles(a: Attempt, query: Record<string, string> | undefined) {
   const limit = Math.min(Number(query?.limit) > 0 ? Number(query?.limit) : 100, 100)
-  const after = query?.after
-  const data: FileObject[] = []
-  let token: string | undefined
-  let headers: Record<string, string> | undefined
-  let passed = after === undefined
-  let left = false
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await listGeminiFiles(a, { pageSize: 100, pageToken: token })
-    headers = res.headers
-    for (const f of res.body.files ?? []) {
-      if (passed && data.length < limit) data.push(toOpenAIFile(f))
-      else if (passed) left = true
-      else if (f.name === after) passed = true
-    }
-    token = res.body.nextPageToken
-    if (!token || data.length >= limit) break
-  }
-  return { body: { object: 'list', data, has_more: left || token !== undefined }, headers }
+  return listAfter(
+    limit,
+    query?.after,
+    async (token) => {
+      const res = await listGeminiFiles(a, { pageSize: 100, pageToken: token })
+      return { items: res.body.files ?? [], next: res.body.nextPageToken, headers: res.headers }
+    },
+    (f) => f.name,
+    toOpenAIFile,
+  )
 }
 
 /** One OpenAI-shaped files call (`/files`, `/files/{id}`), served by Gemini's Files API. */
