@@ -13,28 +13,26 @@
 // Prints markdown tables to paste into RESULTS.md. Loopback only, bounded by the settings above.
 import Database from 'better-sqlite3'
 import { mkdirSync, statSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
 import { LogStore, type LogRow } from '../src/observability/logs/index.js'
 import { cpuMicroseconds } from './cpu.js'
-import { CHAT_PATH, requestBody, type Mode } from './load.js'
+import { type Mode } from './load.js'
 import {
-  freePort,
-  startNode,
-  stopAllChildren,
-  stopChild,
-  waitUntilReady,
-  type RunningChild,
-} from './processes.js'
+  benchDir,
+  chatLoad,
+  median,
+  outDir,
+  repoRoot,
+  startGateway as start,
+  writeGatewayConfig,
+  type Gateway,
+} from './log-gateway.js'
+import { stopAllChildren, stopChild } from './processes.js'
 import { startFakeUpstream } from './targets.js'
 
-const benchDir = dirname(fileURLToPath(import.meta.url))
-const repoRoot = dirname(benchDir)
-const outDir = join(benchDir, 'out')
 const CLI = process.env.BENCH_HEIMDALL_CLI ?? join(repoRoot, 'dist', 'cli.js')
 const BYTES_REQUESTS = Number(process.env.BENCH_BYTES_REQUESTS ?? 10_000)
 const STEPS = (process.env.BENCH_STEPS ?? '0,250000,500000,1000000').split(',').map(Number)
@@ -44,37 +42,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const MODE: Mode = process.env.BENCH_MODE === 'streaming' ? 'streaming' : 'non-streaming'
 const DAY_MS = 86_400_000
 
-interface Gateway {
-  origin: string
-  child: RunningChild
-}
-
-async function startGateway(appDir: string): Promise<Gateway> {
-  const port = await freePort()
-  const origin = `http://127.0.0.1:${port}`
-  const child = startNode({
-    name: 'heimdall-log-growth',
-    args: [CLI, '--app-dir', appDir, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'],
-    cwd: repoRoot,
-    logDir: outDir,
-  })
-  await waitUntilReady(child, `${origin}/health`, 60_000)
-  return { origin, child }
-}
-
-async function load(origin: string, mode: Mode, opts: { seconds?: number; amount?: number }) {
-  const result = await autocannon({
-    url: origin + CHAT_PATH,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-anything' },
-    body: requestBody(mode),
-    connections: CONNECTIONS,
-    pipelining: 1,
-    ...(opts.seconds !== undefined ? { duration: opts.seconds } : { amount: opts.amount }),
-    timeout: 10,
-  })
-  return { completed: result.requests.total, failed: result.non2xx + result.errors }
-}
+const startGateway = (appDir: string) => start({ name: 'heimdall-log-growth', appDir, cli: CLI })
+const load = (origin: string, mode: Mode, opts: { seconds?: number; amount?: number }) =>
+  chatLoad(origin, mode, { ...opts, connections: CONNECTIONS })
 
 /** logs.db and its WAL, in bytes. */
 function storeBytes(appDir: string): number {
@@ -153,12 +123,6 @@ async function writerCpuPerRow(appDir: string): Promise<number> {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
 async function main() {
   mkdirSync(outDir, { recursive: true })
   const upstream = await startFakeUpstream({ repoRoot, benchDir, outDir })
@@ -166,17 +130,10 @@ async function main() {
   const lines: string[] = []
   let gw: Gateway | undefined
   try {
-    await writeFile(
-      join(appDir, 'config.json'),
-      JSON.stringify({
-        client: { enable_logging: true, disable_content_logging: false },
-        providers: {
-          openai: {
-            keys: [{ name: 'bench', value: 'sk-bench', models: ['*'], weight: 1 }],
-            network_config: { base_url: upstream.origin },
-          },
-        },
-      }),
+    await writeGatewayConfig(
+      appDir,
+      { enable_logging: true, disable_content_logging: false },
+      upstream.origin,
     )
     gw = await startGateway(appDir)
     await stopChild(gw.child)

@@ -9,27 +9,24 @@
 // BENCH_PROFILE=1 writes a CPU profile of each process to bench/out; BENCH_VARIANTS=off,bodies and
 // BENCH_MODES=streaming narrow the run.
 import { mkdirSync, readFileSync } from 'node:fs'
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
 import { cpuMicroseconds } from './cpu.js'
-import { CHAT_PATH, MODES, requestBody, type Mode } from './load.js'
+import { MODES, type Mode } from './load.js'
 import {
-  freePort,
-  startNode,
-  stopAllChildren,
-  stopChild,
-  waitUntilReady,
-  type RunningChild,
-} from './processes.js'
+  benchDir,
+  chatLoad,
+  median,
+  outDir,
+  repoRoot,
+  startGateway,
+  writeGatewayConfig,
+} from './log-gateway.js'
+import { stopAllChildren, stopChild, type RunningChild } from './processes.js'
 import { startFakeUpstream } from './targets.js'
 
-const benchDir = dirname(fileURLToPath(import.meta.url))
-const repoRoot = dirname(benchDir)
-const outDir = join(benchDir, 'out')
 const REQUESTS = Number(process.env.BENCH_LOG_REQUESTS ?? 100_000)
 const WINDOW_SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -82,56 +79,18 @@ interface Server {
   appDir: string
 }
 
-async function run(
-  origin: string,
-  mode: Mode,
-  opts: { seconds?: number; amount?: number; connections?: number },
-) {
-  const result = await autocannon({
-    url: origin + CHAT_PATH,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-anything' },
-    body: requestBody(mode),
-    connections: opts.connections ?? CONNECTIONS,
-    pipelining: 1,
-    ...(opts.seconds !== undefined ? { duration: opts.seconds } : { amount: opts.amount }),
-    timeout: 10,
-  })
-  return { completed: result.requests.total, failed: result.non2xx + result.errors }
+function run(origin: string, mode: Mode, opts: { seconds?: number; amount?: number; connections?: number }) {
+  return chatLoad(origin, mode, { ...opts, connections: opts.connections ?? CONNECTIONS })
 }
 
 async function startServer(variant: Variant, upstreamOrigin: string): Promise<Server> {
   const appDir = await mkdtemp(join(tmpdir(), 'heimdall-bench-logs-'))
-  const config = {
-    client: variant.client,
-    providers: {
-      openai: {
-        keys: [{ name: 'bench', value: 'sk-bench', models: ['*'], weight: 1 }],
-        network_config: { base_url: upstreamOrigin },
-      },
-    },
-  }
-  await writeFile(join(appDir, 'config.json'), JSON.stringify(config))
-  const port = await freePort()
-  const origin = `http://127.0.0.1:${port}`
-  const child = startNode({
+  await writeGatewayConfig(appDir, variant.client, upstreamOrigin)
+  const { origin, child } = await startGateway({
     name: `heimdall-logging-${variant.id}`,
-    args: [
-      ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', outDir] : []),
-      join(repoRoot, 'dist', 'cli.js'),
-      '--app-dir',
-      appDir,
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--log-level',
-      'warn',
-    ],
-    cwd: repoRoot,
-    logDir: outDir,
+    appDir,
+    nodeArgs: PROFILE ? ['--cpu-prof', '--cpu-prof-dir', outDir] : [],
   })
-  await waitUntilReady(child, `${origin}/health`, 60_000)
   return { variant, origin, child, appDir }
 }
 
@@ -165,12 +124,6 @@ async function windowTogether(servers: Server[], mode: Mode) {
     cpu: (cpuMicroseconds(s.child.pid) - before[i]) / runs[i].completed,
     failed: runs[i].failed,
   }))
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
 async function memory(server: Server) {
