@@ -3,6 +3,7 @@ import { parseJsonBody } from '../http.js'
 import type { Attempt, BatchResults, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import { callBedrockControlPlane, jobPath } from './jobs.js'
 import { listAfter } from '../list-after.js'
+import { serveBatchCall } from '../batch-routes.js'
 
 /**
  * OpenAI's batches calls on `/v1` (`provider: bedrock`) served by Bedrock batch inference (model
@@ -153,31 +154,15 @@ async function listBatches(
   )
 }
 
-/** The batch id of a `/batches/{id}` path (the job's ARN, one encoded segment). */
-function batchIdOf(path: string): string {
-  return decodeURIComponent(path.split('/')[2] ?? '')
-}
-
 /** The OpenAI-shaped files and batches calls of the `/v1` routes, for a Bedrock provider. */
-export async function callBedrockAsOpenAI<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
-  const { method, path } = call
-  let result: JsonResult<Record<string, unknown>>
-  if (path.startsWith('/files')) {
-    throw refused(`${S3_ONLY}: put batch input files in S3 and name them by their s3:// URI`, 'provider')
-  } else if (method === 'POST' && path === '/batches') {
-    result = await createBatch(a, typeof call.body === 'string' ? call.body : '{}')
-  } else if (method === 'GET' && path === '/batches') {
-    result = await listBatches(a, call.query)
-  } else if (method === 'GET' && /^\/batches\/[^/]+$/.test(path)) {
-    result = await getBatch(a, batchIdOf(path))
-  } else if (method === 'POST' && /^\/batches\/[^/]+\/cancel$/.test(path)) {
-    const id = batchIdOf(path)
-    await callBedrockControlPlane(a, { method: 'POST', path: jobPath(id, '/stop') })
-    result = await getBatch(a, id)
-  } else {
-    throw refused(`provider ${a.provider.name} does not serve ${method} ${path}`)
-  }
-  return result as JsonResult<T>
+export function callBedrockAsOpenAI<T>(a: Attempt, call: FilesCall): Promise<JsonResult<T>> {
+  return serveBatchCall<T>(a.provider.name, call, {
+    files: () => refuseBedrockFiles(),
+    create: (body) => createBatch(a, body),
+    list: (query) => listBatches(a, query),
+    get: (id) => getBatch(a, id),
+    cancel: (id) => callBedrockControlPlane(a, { method: 'POST', path: jobPath(id, '/stop') }),
+  })
 }
 
 /** A Bedrock batch's input and output files are S3 objects. */

@@ -8,6 +8,7 @@ import { geminiError } from './errors.js'
 import { callGeminiFiles } from './openai-files.js'
 import { toGeminiRequest } from './request.js'
 import { fromGeminiResponse, type GeminiResponse } from './response.js'
+import { serveBatchCall } from '../batch-routes.js'
 
 /**
  * OpenAI's files and batches calls on `/v1` (`provider: gemini`): files by Gemini's Files API
@@ -213,10 +214,6 @@ async function listBatches(a: Attempt, query: Record<string, string> | undefined
   }
 }
 
-function batchIdOf(path: string): string {
-  return decodeURIComponent(path.split('/')[2] ?? '')
-}
-
 /** Google gives no download of the files a caller uploaded. */
 export function refuseGeminiFiles(a: Attempt): Promise<never> {
   return Promise.reject(
@@ -228,25 +225,14 @@ export function refuseGeminiFiles(a: Attempt): Promise<never> {
 }
 
 /** The OpenAI-shaped files and batches calls of the `/v1` routes, for a Gemini provider. */
-export async function callGeminiAsOpenAI<T>(a: Attempt, c: FilesCall): Promise<JsonResult<T>> {
-  const { method, path } = c
-  let result: JsonResult<unknown>
-  if (path.startsWith('/files')) {
-    result = await callGeminiFiles(a, c)
-  } else if (method === 'POST' && path === '/batches') {
-    result = await createBatch(a, typeof c.body === 'string' ? c.body : '{}')
-  } else if (method === 'GET' && path === '/batches') {
-    result = await listBatches(a, c.query)
-  } else if (method === 'GET' && /^\/batches\/[^/]+$/.test(path)) {
-    result = await getBatch(a, batchIdOf(path))
-  } else if (method === 'POST' && /^\/batches\/[^/]+\/cancel$/.test(path)) {
-    const id = batchIdOf(path)
-    await call(a, 'POST', batchPath(id, ':cancel'))
-    result = await getBatch(a, id)
-  } else {
-    throw refused(`provider ${a.provider.name} does not serve ${method} ${path}`)
-  }
-  return result as JsonResult<T>
+export function callGeminiAsOpenAI<T>(a: Attempt, c: FilesCall): Promise<JsonResult<T>> {
+  return serveBatchCall<T>(a.provider.name, c, {
+    files: () => callGeminiFiles(a, c),
+    create: (body) => createBatch(a, body),
+    list: (query) => listBatches(a, query),
+    get: (id) => getBatch(a, id),
+    cancel: (id) => call(a, 'POST', batchPath(id, ':cancel')),
+  })
 }
 
 /**
