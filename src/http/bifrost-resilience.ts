@@ -95,6 +95,12 @@ function acceptCircuitBreakers(cb: unknown, providers: Obj | undefined, warn: Wa
         `${String(provider)} is not a provider of config.json; not applied`,
       )
     }
+    if ((providers![provider] as Obj).circuit_breaker !== undefined) {
+      return warn(
+        where,
+        `${provider} sets its own circuit_breaker, which is kept; this policy is not applied`,
+      )
+    }
     let seconds: number = DEFAULT_CIRCUIT_BREAKER.open_seconds
     try {
       const ms = parseDurationMs(policy.default_cooldown as string | undefined, seconds * 1000)
