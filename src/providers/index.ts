@@ -77,6 +77,7 @@ export {
   streamAnthropicObjects,
 } from './anthropic/files.js'
 export type { AnthropicPage } from './anthropic/files.js'
+export { ANTHROPIC_NATIVE_FIELDS } from './anthropic/request.js'
 export { encodeEvent, encodeException } from './bedrock/eventstream.js'
 export { callBedrockControlPlane, jobPath } from './bedrock/jobs.js'
 export { BEDROCK_REASONING_FORMAT } from './bedrock/types.js'

@@ -8,6 +8,7 @@ import type {
   Tool,
   ToolCall,
 } from '../../core/schemas/index.js'
+import { ANTHROPIC_NATIVE_FIELDS } from '../../providers/index.js'
 
 /** One content block of an Anthropic Messages request, as the SDK sends it. */
 export interface AnthropicInBlock {
@@ -31,12 +32,7 @@ export const ANTHROPIC_REASONING_FORMAT = 'anthropic-claude-v1'
 /** Fields copied as they are when the target speaks Anthropic itself. */
 const ANTHROPIC_ONLY = [
   'thinking',
-  'top_k',
-  'container',
-  'mcp_servers',
-  'context_management',
-  'output_config',
-  'output_format',
+  ...ANTHROPIC_NATIVE_FIELDS,
   'service_tier',
   // Automatic prompt caching: one breakpoint the API places itself.
   'cache_control',

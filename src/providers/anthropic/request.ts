@@ -48,14 +48,19 @@ export const EFFORT_BUDGETS: Readonly<Record<string, number>> = {
   high: 16384,
 }
 
-/** Anthropic-only parameters a caller may send through the unified API; they go out unchanged. */
-const NATIVE_PARAMS = [
+/** Anthropic's own request parameters, beyond thinking, service tier and caching, that Anthropic's route passes on. */
+export const ANTHROPIC_NATIVE_FIELDS = [
   'top_k',
   'container',
   'mcp_servers',
   'context_management',
   'output_config',
   'output_format',
+] as const
+
+/** Anthropic-only parameters a caller may send through the unified API; they go out unchanged. */
+const NATIVE_PARAMS = [
+  ...ANTHROPIC_NATIVE_FIELDS,
   // Automatic prompt caching (a top-level breakpoint), as Bifrost passes it.
   'cache_control',
 ] as const
