@@ -1,5 +1,7 @@
-import { ActionIcon, Code, CopyButton, Group, Text, Tooltip } from '@mantine/core'
+import { ActionIcon, Code, CopyButton, Drawer, Group, Text, Tooltip } from '@mantine/core'
 import { IconCheck, IconCopy } from '@tabler/icons-react'
+import type { ReactNode } from 'react'
+import { ErrorNote } from './components'
 
 /** A labelled value in a detail panel; with `copy`, a button copies the raw value. */
 export function Field({ label, value, copy }: { label: string; value: string; copy?: string }) {
@@ -71,5 +73,42 @@ export function JsonBox({
         </Code>
       </div>
     </div>
+  )
+}
+
+/** A log entry's side panel, open while the list's URL names an entry (`?entry=…`). */
+export function EntryDrawer({
+  id,
+  onClose,
+  title,
+  error,
+  fill = false,
+  children,
+}: {
+  id?: string
+  onClose: () => void
+  title: string
+  error?: string
+  /** The body fills the panel's height (its boxes scroll inside it). */
+  fill?: boolean
+  children: ReactNode
+}) {
+  return (
+    <Drawer
+      opened={!!id}
+      onClose={onClose}
+      position="right"
+      size="xl"
+      title={title}
+      closeButtonProps={{ 'aria-label': 'Close' }}
+      styles={
+        fill
+          ? { content: { display: 'flex', flexDirection: 'column' }, body: { minWidth: 0, flex: 1 } }
+          : undefined
+      }
+    >
+      <ErrorNote error={error} />
+      {children}
+    </Drawer>
   )
 }

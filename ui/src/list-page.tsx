@@ -1,9 +1,11 @@
-import { Button, Group, Pagination, Table, Text, TextInput } from '@mantine/core'
+import { Button, Group, Pagination, Select, Stack, Table, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
 import { useState, type ReactNode } from 'react'
 import { del, post, put } from './api'
-import { act, ConfirmButton, Empty, ErrorNote, Loading, WideTable } from './components'
+import { act, ConfirmButton, Empty, ErrorNote, FormDialog, Loading, WideTable } from './components'
 import type { useSubmit } from './form'
+import { formatNumber } from './format'
+import { PERIODS, type useUrlFilters } from './url-filters'
 
 /** One column of a list: its header (empty for the actions column) and what a row shows in it. */
 export interface Column<T> {
@@ -15,28 +17,7 @@ export interface Column<T> {
   testId?: string
 }
 
-/**
- * The body of every list page: the error banner, the loading line, the empty state, then a table
- * that scrolls sideways, its rows ending with their actions. `rows` undefined means not loaded yet.
- */
-export function ListTable<T>({
-  rows,
-  error,
-  label,
-  what = label.toLowerCase(),
-  empty,
-  minWidth,
-  columns,
-  rowKey = (row) => (row as { id: string | number }).id,
-  rowTestId,
-  onEdit,
-  remove,
-  reload,
-  actions,
-  testId,
-  headless = false,
-  dense = false,
-}: {
+export interface ListTableProps<T> {
   rows: T[] | undefined
   error?: string
   /** What is loading, in words (`Loading access profiles…`); the label in lower case unless said. */
@@ -61,7 +42,36 @@ export function ListTable<T>({
   /** Without a header row (a table whose cells name themselves). */
   headless?: boolean
   dense?: boolean
-}) {
+  /** What a click on a row opens (a log's detail). */
+  onRowClick?: (row: T) => void
+  /** Rows shown while newer ones load: dimmed. */
+  busy?: boolean
+}
+
+/**
+ * The body of every list page: the error banner, the loading line, the empty state, then a table
+ * that scrolls sideways, its rows ending with their actions. `rows` undefined means not loaded yet.
+ */
+export function ListTable<T>({
+  rows,
+  error,
+  label,
+  what = label.toLowerCase(),
+  empty,
+  minWidth,
+  columns,
+  rowKey = (row) => (row as { id: string | number }).id,
+  rowTestId,
+  onEdit,
+  remove,
+  reload,
+  actions,
+  testId,
+  headless = false,
+  dense = false,
+  onRowClick,
+  busy = false,
+}: ListTableProps<T>) {
   const withActions = Boolean(onEdit || remove || actions)
   return (
     <>
@@ -83,11 +93,13 @@ export function ListTable<T>({
                 </Table.Tr>
               </Table.Thead>
             )}
-            <Table.Tbody>
+            <Table.Tbody style={busy ? { opacity: 0.6 } : undefined}>
               {rows.map((row) => (
                 <Table.Tr
                   key={rowKey(row)}
                   data-testid={typeof rowTestId === 'string' ? rowTestId : rowTestId(row)}
+                  onClick={onRowClick && (() => onRowClick(row))}
+                  style={onRowClick && { cursor: 'pointer' }}
                 >
                   {columns.map((c, i) => (
                     <Table.Td key={i} ta={c.ta} fw={c.fw} miw={c.miw} data-testid={c.testId}>
@@ -202,6 +214,44 @@ export function saveItem<R = unknown>(collection: string, id: string | number | 
   return id === undefined ? post<R>(collection, body) : put<R>(`${collection}/${id}`, body)
 }
 
+/**
+ * A create/edit dialog: its fields, what went wrong, and its submit button. A save that succeeds
+ * tells the list (`onSaved`, which reloads it) and closes the dialog.
+ */
+export function EditDialog({
+  form,
+  save,
+  onSaved,
+  onClose,
+  submitLabel,
+  children,
+  ...dialog
+}: {
+  form: ReturnType<typeof useSubmit>
+  save: () => Promise<unknown>
+  onSaved?: () => unknown
+  onClose: () => void
+  title: string
+  size?: string
+  submitLabel: string
+  children: ReactNode
+}) {
+  const submit = () =>
+    form.run(async () => {
+      await save()
+      onSaved?.()
+      onClose()
+    })
+  return (
+    <FormDialog onClose={onClose} onSubmit={() => void submit()} {...dialog}>
+      <Stack>
+        {children}
+        <SubmitFooter form={form} label={submitLabel} />
+      </Stack>
+    </FormDialog>
+  )
+}
+
 /** The end of a create/edit dialog: what went wrong as a whole, then its submit button. */
 export function SubmitFooter({
   form,
@@ -271,27 +321,100 @@ export function useSearch(onChange?: () => void) {
   return { search: settled, box }
 }
 
-/** Pages of a list, with its total (`42 users`), when there is more than one. */
+/**
+ * Pages of a list with its total (`42 users`): shown when there is more than one page, or, with
+ * `alwaysCount`, as soon as there is anything to count.
+ */
 export function Pages({
   total,
   pages,
   page,
   onChange,
   noun,
+  alwaysCount = false,
+  testId,
 }: {
   total: number
   pages: number
   page: number
   onChange: (page: number) => void
-  noun: string
+  /** The counted thing, singular and plural: `['entry', 'entries']`. */
+  noun: [string, string]
+  alwaysCount?: boolean
+  testId?: string
 }) {
-  if (pages <= 1) return null
+  if (pages <= 1 && !(alwaysCount && total > 0)) return null
   return (
     <Group justify="space-between" mt="md">
-      <Text size="sm" c="dimmed">
-        {total} {noun}
+      <Text size="sm" c="dimmed" data-testid={testId}>
+        {formatNumber(total)} {total === 1 ? noun[0] : noun[1]}
       </Text>
-      <Pagination total={pages} value={page} onChange={onChange} />
+      {pages > 1 && <Pagination total={pages} value={page} onChange={onChange} siblings={1} />}
     </Group>
+  )
+}
+
+/**
+ * A log list (requests, MCP tool calls): a row opens its entry, and the count and pages follow,
+ * all kept in the page's URL.
+ */
+export function LogTable<T extends { id: string }>({
+  filters,
+  total,
+  perPage,
+  noun,
+  countTestId,
+  ...table
+}: Omit<ListTableProps<T>, 'onRowClick' | 'dense'> & {
+  filters: ReturnType<typeof useUrlFilters>
+  total: number
+  perPage: number
+  noun: [string, string]
+  countTestId?: string
+}) {
+  return (
+    <>
+      <ListTable {...table} dense onRowClick={(row) => filters.update('entry', row.id)} />
+      <Pages
+        total={total}
+        pages={Math.ceil(total / perPage)}
+        page={filters.page}
+        onChange={(p) => filters.update('page', String(p))}
+        noun={noun}
+        alwaysCount
+        testId={countTestId}
+      />
+    </>
+  )
+}
+
+/** A log list's time range, kept in its URL (`?period=24h`). */
+export function PeriodFilter({ filters }: { filters: ReturnType<typeof useUrlFilters> }) {
+  return (
+    <Select
+      label="Time range"
+      placeholder="All time"
+      data={PERIODS}
+      value={filters.params.get('period')}
+      onChange={(v) => filters.update('period', v)}
+      w={170}
+      clearable
+      name="period"
+    />
+  )
+}
+
+/** A log list's outcome filter, kept in its URL (`?status=error`). */
+export function StatusFilter({ filters }: { filters: ReturnType<typeof useUrlFilters> }) {
+  return (
+    <Select
+      label="Status"
+      data={['success', 'error']}
+      value={filters.params.get('status')}
+      onChange={(v) => filters.update('status', v)}
+      w={130}
+      clearable
+      name="status"
+    />
   )
 }

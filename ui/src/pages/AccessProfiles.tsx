@@ -1,12 +1,12 @@
-import { Badge, Button, Divider, Group, Stack, Switch, TagsInput, Text, TextInput } from '@mantine/core'
+import { Badge, Button, Divider, Group, Switch, TagsInput, Text, TextInput } from '@mantine/core'
 import { useState } from 'react'
 import { put } from '../api'
-import { FormDialog, PageHeader } from '../components'
+import { PageHeader } from '../components'
 import {
   ActiveToggle,
   ListTable,
   saveItem,
-  SubmitFooter,
+  EditDialog,
   useEditor,
   type Column,
   NameField,
@@ -139,68 +139,60 @@ function ProfileForm({
     ['name', 'description', 'tags', 'provider_configs', 'budgets', 'rate_limit'],
     validate,
   )
-  const save = () =>
-    form.run(async () => {
-      const body = {
-        name,
-        description,
-        is_active: active,
-        tags,
-        provider_configs: rows.map((r) =>
-          r.allowed_models.length === 0 || r.allowed_models.includes('*')
-            ? { provider_name: r.provider, all_models_allowed: true }
-            : { provider_name: r.provider, all_models_allowed: false, allowed_models: r.allowed_models },
-        ),
-        ...limits.bodies(),
-      }
-      await saveItem('/api/access-profiles', profile?.id, body)
-      onSaved()
-      onClose()
-    })
+  const save = async () => {
+    const body = {
+      name,
+      description,
+      is_active: active,
+      tags,
+      provider_configs: rows.map((r) =>
+        r.allowed_models.length === 0 || r.allowed_models.includes('*')
+          ? { provider_name: r.provider, all_models_allowed: true }
+          : { provider_name: r.provider, all_models_allowed: false, allowed_models: r.allowed_models },
+      ),
+      ...limits.bodies(),
+    }
+    await saveItem('/api/access-profiles', profile?.id, body)
+  }
   return (
-    <FormDialog
+    <EditDialog
+      form={form}
+      save={save}
+      onSaved={onSaved}
       onClose={onClose}
-      onSubmit={save}
       title={profile ? `Edit ${profile.name}` : 'Create access profile'}
       size="lg"
+      submitLabel={profile ? 'Save' : 'Create'}
     >
-      <Stack>
-        <NameField name="profile-name" value={name} onChange={setName} error={form.errorFor('name')} />
-        <TextInput
-          label="Description"
-          value={description}
-          onChange={(e) => setDescription(e.currentTarget.value)}
-        />
-        <Group grow align="flex-end">
-          <TagsInput label="Tags" value={tags} onChange={setTags} error={form.errorFor('tags')} />
-          <Switch
-            label="Active"
-            checked={active}
-            onChange={(e) => setActive(e.currentTarget.checked)}
-            mb={8}
-          />
-        </Group>
-        <Divider label="Providers and models" labelPosition="left" />
-        <ProviderRows
-          rows={rows}
-          onChange={setRows}
-          providerNames={names}
-          error={form.errorFor('provider_configs')}
-          hint={
-            names.length === 0 && (
-              <Text size="xs" c="dimmed">
-                Add a provider on the Providers page first.
-              </Text>
-            )
-          }
-        />
-        <LimitFields
-          drafts={limits}
-          errorFor={form.errorFor}
-          budgetsHeading={<Divider label="Budgets and rate limit of each issued key" labelPosition="left" />}
-        />
-        <SubmitFooter form={form} label={profile ? 'Save' : 'Create'} />
-      </Stack>
-    </FormDialog>
+      <NameField name="profile-name" value={name} onChange={setName} error={form.errorFor('name')} />
+      <TextInput
+        label="Description"
+        value={description}
+        onChange={(e) => setDescription(e.currentTarget.value)}
+      />
+      <Group grow align="flex-end">
+        <TagsInput label="Tags" value={tags} onChange={setTags} error={form.errorFor('tags')} />
+        <Switch label="Active" checked={active} onChange={(e) => setActive(e.currentTarget.checked)} mb={8} />
+      </Group>
+      <Divider label="Providers and models" labelPosition="left" />
+      <ProviderRows
+        rows={rows}
+        onChange={setRows}
+        providerNames={names}
+        error={form.errorFor('provider_configs')}
+        hint={
+          names.length === 0 && (
+            <Text size="xs" c="dimmed">
+              Add a provider on the Providers page first.
+            </Text>
+          )
+        }
+      />
+      <LimitFields
+        drafts={limits}
+        errorFor={form.errorFor}
+        budgetsHeading={<Divider label="Budgets and rate limit of each issued key" labelPosition="left" />}
+      />
+    </EditDialog>
   )
 }

@@ -77,7 +77,7 @@ export function AsyncJobsPage() {
         pages={Math.ceil((data?.total ?? 0) / PAGE)}
         page={page}
         onChange={setPage}
-        noun="jobs"
+        noun={['job', 'jobs']}
       />
     </>
   )

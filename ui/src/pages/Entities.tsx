@@ -1,10 +1,10 @@
-import { Anchor, Button, Divider, Group, Select, Stack, Text } from '@mantine/core'
+import { Anchor, Button, Divider, Group, Select, Text } from '@mantine/core'
 import { useState } from 'react'
 import { Link } from 'react-router-dom'
-import { FormDialog, PageHeader } from '../components'
+import { PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
-import { ListTable, saveItem, SubmitFooter, useEditor, NameField } from '../list-page'
+import { ListTable, saveItem, EditDialog, useEditor, NameField } from '../list-page'
 import { LimitBars, LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
 
 interface Owner {
@@ -150,48 +150,45 @@ function OwnerForm({
     ...limits.problems(),
   })
   const form = useSubmit(['name', 'customer_id', 'budgets', 'budget', 'rate_limit'], validate)
-  const save = () =>
-    form.run(async () => {
-      const { budgets, rate_limit } = limits.bodies()
-      const body = {
-        name,
-        budgets,
-        ...((rate_limit || owner?.rate_limit) && { rate_limit }),
-        ...(kind === 'teams' && { customer_id: customer }),
-      }
-      await saveItem(`/api/governance/${kind}`, owner?.id, body)
-      onSaved()
-      onClose()
-    })
+  const save = async () => {
+    const { budgets, rate_limit } = limits.bodies()
+    const body = {
+      name,
+      budgets,
+      ...((rate_limit || owner?.rate_limit) && { rate_limit }),
+      ...(kind === 'teams' && { customer_id: customer }),
+    }
+    await saveItem(`/api/governance/${kind}`, owner?.id, body)
+  }
   return (
-    <FormDialog
+    <EditDialog
+      form={form}
+      save={save}
+      onSaved={onSaved}
       onClose={onClose}
-      onSubmit={save}
       title={owner ? `Edit ${singular} ${owner.name}` : `Create ${singular}`}
       size="lg"
+      submitLabel={owner ? 'Save' : 'Create'}
     >
-      <Stack>
-        <NameField name={`${singular}-name`} value={name} onChange={setName} error={form.errorFor('name')} />
-        {kind === 'teams' && (
-          <Select
-            label="Customer"
-            placeholder="none"
-            data={(customers.data?.customers ?? []).map((c) => ({ value: c.id, label: c.name }))}
-            value={customer}
-            onChange={setCustomer}
-            clearable
-            error={form.errorFor('customer_id')}
-          />
-        )}
-        <LimitFields
-          drafts={limits}
-          errorFor={form.errorFor}
-          budgetsError={form.errorFor('budgets') ?? form.errorFor('budget')}
-          budgetsHeading={<Divider label="Budgets" labelPosition="left" />}
-          rateHeading={<Divider label="Rate limit" labelPosition="left" />}
+      <NameField name={`${singular}-name`} value={name} onChange={setName} error={form.errorFor('name')} />
+      {kind === 'teams' && (
+        <Select
+          label="Customer"
+          placeholder="none"
+          data={(customers.data?.customers ?? []).map((c) => ({ value: c.id, label: c.name }))}
+          value={customer}
+          onChange={setCustomer}
+          clearable
+          error={form.errorFor('customer_id')}
         />
-        <SubmitFooter form={form} label={owner ? 'Save' : 'Create'} />
-      </Stack>
-    </FormDialog>
+      )}
+      <LimitFields
+        drafts={limits}
+        errorFor={form.errorFor}
+        budgetsError={form.errorFor('budgets') ?? form.errorFor('budget')}
+        budgetsHeading={<Divider label="Budgets" labelPosition="left" />}
+        rateHeading={<Divider label="Rate limit" labelPosition="left" />}
+      />
+    </EditDialog>
   )
 }

@@ -1,6 +1,6 @@
-import { Drawer, Paper, SimpleGrid, Skeleton, Stack, Text, Title } from '@mantine/core'
+import { Paper, SimpleGrid, Skeleton, Stack, Text, Title } from '@mantine/core'
 import { ErrorNote } from '../components'
-import { Field, JsonBox } from '../detail'
+import { EntryDrawer, Field, JsonBox } from '../detail'
 import { formatDateTime, formatMoney, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
 
@@ -69,16 +69,7 @@ export function LogDrawer({ id, onClose }: { id?: string; onClose: () => void })
   const { data: l, error, loading } = useApi<LogEntry>(id ? `/api/logs/${encodeURIComponent(id)}` : null)
   const key = l?.virtual_key_name ?? l?.virtual_key_id
   return (
-    <Drawer
-      opened={!!id}
-      onClose={onClose}
-      position="right"
-      size="xl"
-      title="Request"
-      closeButtonProps={{ 'aria-label': 'Close' }}
-      styles={{ content: { display: 'flex', flexDirection: 'column' }, body: { minWidth: 0, flex: 1 } }}
-    >
-      <ErrorNote error={error} />
+    <EntryDrawer id={id} onClose={onClose} title="Request" error={error} fill>
       {loading && !l && <Skeleton h={160} />}
       {l && l.id === id && (
         <Stack data-testid="log-detail" style={{ minWidth: 0 }}>
@@ -138,6 +129,6 @@ export function LogDrawer({ id, onClose }: { id?: string; onClose: () => void })
           <JsonBox label="Response" value={l.response ?? null} />
         </Stack>
       )}
-    </Drawer>
+    </EntryDrawer>
   )
 }

@@ -1,10 +1,11 @@
-import { Badge, Group, MultiSelect, Pagination, Select, Switch, Table, Text, TextInput } from '@mantine/core'
+import { Badge, Group, MultiSelect, Switch, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
 import { useEffect, useState } from 'react'
-import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
+import { PageHeader } from '../components'
 import { formatDateTime, formatMoney, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
-import { PERIODS, useUrlFilters } from '../url-filters'
+import { LogTable, PeriodFilter, StatusFilter, type Column } from '../list-page'
+import { useUrlFilters } from '../url-filters'
 import { cacheHit, LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
 
 export type { LogEntry } from './LogDrawer'
@@ -63,10 +64,9 @@ const STATUS_CODES = [
 const options = (items: Named[] | undefined) =>
   (items ?? []).map((i) => ({ value: i.id, label: i.name || i.id }))
 
-const NUM = { ta: 'right' } as const
-
 export function LogsPage() {
-  const { params, update, list, page, entry: selected, query } = useUrlFilters()
+  const urlFilters = useUrlFilters()
+  const { params, update, list, page, entry: selected, query } = urlFilters
   const [search, setSearch] = useState(params.get('content_search') ?? '')
   const [debounced] = useDebouncedValue(search, 300)
   useEffect(() => {
@@ -150,25 +150,8 @@ export function LogsPage() {
           w={240}
           name="log-search"
         />
-        <Select
-          label="Time range"
-          placeholder="All time"
-          data={PERIODS}
-          value={params.get('period')}
-          onChange={(v) => update('period', v)}
-          w={170}
-          clearable
-          name="period"
-        />
-        <Select
-          label="Status"
-          data={['success', 'error']}
-          value={params.get('status')}
-          onChange={(v) => update('status', v)}
-          w={120}
-          clearable
-          name="status"
-        />
+        <PeriodFilter filters={urlFilters} />
+        <StatusFilter filters={urlFilters} />
         {multi('virtual_key_ids', 'Virtual keys', options(filterData?.virtual_keys))}
         {multi('team_ids', 'Teams', options(filterData?.teams), 170)}
         {multi('customer_ids', 'Customers', options(filterData?.customers), 170)}
@@ -211,96 +194,68 @@ export function LogsPage() {
           190,
         )}
       </Group>
-      <ErrorNote error={error} />
-      {loading && !data && <Loading what="logs" />}
-      {data && rows.length === 0 && (
-        <Empty
-          title="No log matches"
-          hint={
-            filters
-              ? 'Clear the filters, or send a request from the Playground.'
-              : 'Send a request from the Playground; it appears here.'
-          }
-        />
-      )}
-      {rows.length > 0 && (
-        <WideTable minWidth={820} label="Request logs">
-          <Table highlightOnHover verticalSpacing={6} data-testid="logs-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Time</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Provider / model</Table.Th>
-                <Table.Th>Key</Table.Th>
-                <Table.Th {...NUM}>Latency</Table.Th>
-                <Table.Th {...NUM}>Tokens</Table.Th>
-                <Table.Th {...NUM}>Cost</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody style={{ opacity: loading ? 0.6 : 1 }}>
-              {rows.map((l) => (
-                <Table.Tr
-                  key={l.id}
-                  onClick={() => update('entry', l.id)}
-                  style={{ cursor: 'pointer' }}
-                  data-testid="log-row"
-                >
-                  <Table.Td>
-                    <a
-                      href={`/logs?entry=${encodeURIComponent(l.id)}`}
-                      onClick={(e) => {
-                        // A plain click opens the panel; a modifier click opens the link in a new tab.
-                        if (e.metaKey || e.ctrlKey || e.shiftKey) e.stopPropagation()
-                        else e.preventDefault()
-                      }}
-                      style={{ color: 'inherit', textDecoration: 'none' }}
-                    >
-                      <Text size="sm">{formatDateTime(l.timestamp, true)}</Text>
-                    </a>
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap={4} wrap="nowrap">
-                      <Badge size="sm" color={l.status === 'success' ? 'teal' : 'red'}>
-                        {l.status === 'success' ? l.status : `${statusCode(l)} ${l.status}`}
-                      </Badge>
-                      {cacheHit(l) && (
-                        <Badge size="sm" variant="light" color="grape" data-testid="cache-hit">
-                          cache {cacheHit(l)}
-                        </Badge>
-                      )}
-                    </Group>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{providerModel(l)}</Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{l.virtual_key_name ?? '—'}</Text>
-                  </Table.Td>
-                  <Table.Td {...NUM}>{formatMs(l.latency)}</Table.Td>
-                  <Table.Td {...NUM}>{formatNumber(l.total_tokens)}</Table.Td>
-                  <Table.Td {...NUM}>{formatMoney(l.cost)}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
-      {total > 0 && (
-        <Group justify="space-between" mt="md">
-          <Text size="sm" c="dimmed" data-testid="logs-total">
-            {formatNumber(total)} {total === 1 ? 'entry' : 'entries'}
-          </Text>
-          {total > PAGE && (
-            <Pagination
-              total={Math.ceil(total / PAGE)}
-              value={page}
-              onChange={(p) => update('page', String(p))}
-              siblings={1}
-            />
-          )}
-        </Group>
-      )}
+      <LogTable
+        filters={urlFilters}
+        total={total}
+        perPage={PAGE}
+        noun={['entry', 'entries']}
+        countTestId="logs-total"
+        rows={data && rows}
+        error={error}
+        what="logs"
+        empty={{
+          title: 'No log matches',
+          hint: filters
+            ? 'Clear the filters, or send a request from the Playground.'
+            : 'Send a request from the Playground; it appears here.',
+        }}
+        label="Request logs"
+        minWidth={820}
+        testId="logs-table"
+        busy={loading}
+        rowTestId="log-row"
+        columns={COLUMNS}
+      />
       <LogDrawer id={selected} onClose={() => update('entry', null)} />
     </>
   )
 }
+
+const COLUMNS: Column<LogEntry>[] = [
+  {
+    header: 'Time',
+    cell: (l) => (
+      <a
+        href={`/logs?entry=${encodeURIComponent(l.id)}`}
+        onClick={(e) => {
+          // A plain click opens the panel; a modifier click opens the link in a new tab.
+          if (e.metaKey || e.ctrlKey || e.shiftKey) e.stopPropagation()
+          else e.preventDefault()
+        }}
+        style={{ color: 'inherit', textDecoration: 'none' }}
+      >
+        <Text size="sm">{formatDateTime(l.timestamp, true)}</Text>
+      </a>
+    ),
+  },
+  {
+    header: 'Status',
+    cell: (l) => (
+      <Group gap={4} wrap="nowrap">
+        <Badge size="sm" color={l.status === 'success' ? 'teal' : 'red'}>
+          {l.status === 'success' ? l.status : `${statusCode(l)} ${l.status}`}
+        </Badge>
+        {cacheHit(l) && (
+          <Badge size="sm" variant="light" color="grape" data-testid="cache-hit">
+            cache {cacheHit(l)}
+          </Badge>
+        )}
+      </Group>
+    ),
+  },
+  { header: 'Provider / model', cell: (l) => <Text size="sm">{providerModel(l)}</Text> },
+  { header: 'Key', cell: (l) => <Text size="sm">{l.virtual_key_name ?? '—'}</Text> },
+  { header: 'Latency', ta: 'right', cell: (l) => formatMs(l.latency) },
+  { header: 'Tokens', ta: 'right', cell: (l) => formatNumber(l.total_tokens) },
+  { header: 'Cost', ta: 'right', cell: (l) => formatMoney(l.cost) },
+]

@@ -1,22 +1,11 @@
-import {
-  Button,
-  Badge,
-  Drawer,
-  Group,
-  MultiSelect,
-  Pagination,
-  Select,
-  SimpleGrid,
-  Stack,
-  Table,
-  Text,
-} from '@mantine/core'
+import { Button, Badge, Group, MultiSelect, SimpleGrid, Stack } from '@mantine/core'
 import { Link } from 'react-router-dom'
-import { Empty, ErrorNote, Loading, PageHeader, WideTable } from '../components'
-import { Field, JsonBox } from '../detail'
-import { formatDateTime, formatMs, formatNumber } from '../format'
+import { ErrorNote, PageHeader } from '../components'
+import { EntryDrawer, Field, JsonBox } from '../detail'
+import { formatDateTime, formatMs } from '../format'
 import { useApi } from '../hooks'
-import { PERIODS, useUrlFilters } from '../url-filters'
+import { LogTable, PeriodFilter, StatusFilter, type Column } from '../list-page'
+import { useUrlFilters } from '../url-filters'
 
 interface McpLogEntry {
   id: string
@@ -34,11 +23,11 @@ interface McpLogEntry {
 }
 
 const PAGE = 50
-const NUM = { ta: 'right' } as const
 
 /** Every MCP tool call the gateway ran (GET /api/mcp-logs), with its arguments and result. */
 export function McpLogsPage() {
-  const { params, update, list, page, entry: selected, query } = useUrlFilters()
+  const filters = useUrlFilters()
+  const { update, list, page, entry: selected, query } = filters
   const q = query(['tool_names', 'server_labels', 'status', 'period'])
   const { data, error, loading } = useApi<{ logs: McpLogEntry[]; pagination: { total_count: number } }>(
     `/api/mcp-logs?limit=${PAGE}&offset=${(page - 1) * PAGE}&${q}`,
@@ -46,7 +35,6 @@ export function McpLogsPage() {
   const filterData = useApi<{ tool_names: string[]; server_labels: string[] }>(
     '/api/mcp-logs/filterdata',
   ).data
-  const rows = data?.logs ?? []
   const total = data?.pagination.total_count ?? 0
   return (
     <>
@@ -55,15 +43,7 @@ export function McpLogsPage() {
         description="Every MCP tool call run through the gateway, newest first."
       />
       <Group mb="md" align="flex-end" wrap="wrap" gap="sm">
-        <Select
-          label="Time range"
-          placeholder="All time"
-          data={PERIODS}
-          value={params.get('period')}
-          onChange={(v) => update('period', v)}
-          w={170}
-          clearable
-        />
+        <PeriodFilter filters={filters} />
         <MultiSelect
           label="Servers"
           data={filterData?.server_labels ?? []}
@@ -81,91 +61,52 @@ export function McpLogsPage() {
           clearable
           searchable
         />
-        <Select
-          label="Status"
-          data={['success', 'error']}
-          value={params.get('status')}
-          onChange={(v) => update('status', v)}
-          w={130}
-          clearable
-        />
+        <StatusFilter filters={filters} />
       </Group>
-      <ErrorNote error={error} />
-      {loading && !data && <Loading what="tool calls" />}
-      {data && rows.length === 0 && (
-        <Empty
-          title="No tool call"
-          hint="Tool calls made with POST /v1/mcp/tool/execute, or from an MCP server's tool dialog, appear here."
-        />
-      )}
-      {rows.length > 0 && (
-        <WideTable minWidth={720} label="MCP tool calls">
-          <Table highlightOnHover verticalSpacing={6} data-testid="mcp-logs-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Time</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Server</Table.Th>
-                <Table.Th>Tool</Table.Th>
-                <Table.Th>Key</Table.Th>
-                <Table.Th {...NUM}>Latency</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rows.map((l) => (
-                <Table.Tr
-                  key={l.id}
-                  style={{ cursor: 'pointer' }}
-                  onClick={() => update('entry', l.id)}
-                  data-testid="mcp-log-row"
-                >
-                  <Table.Td>{formatDateTime(l.timestamp, true)}</Table.Td>
-                  <Table.Td>
-                    <Badge size="sm" color={l.status === 'success' ? 'teal' : 'red'}>
-                      {l.status}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>{l.server_label}</Table.Td>
-                  <Table.Td>{l.tool_name}</Table.Td>
-                  <Table.Td>{l.virtual_key_name ?? '—'}</Table.Td>
-                  <Table.Td {...NUM}>{formatMs(l.latency)}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </WideTable>
-      )}
-      {total > 0 && (
-        <Group justify="space-between" mt="md">
-          <Text size="sm" c="dimmed">
-            {formatNumber(total)} {total === 1 ? 'call' : 'calls'}
-          </Text>
-          {total > PAGE && (
-            <Pagination
-              total={Math.ceil(total / PAGE)}
-              value={page}
-              onChange={(p) => update('page', String(p))}
-            />
-          )}
-        </Group>
-      )}
+      <LogTable
+        filters={filters}
+        total={total}
+        perPage={PAGE}
+        noun={['call', 'calls']}
+        rows={data?.logs}
+        error={error}
+        what="tool calls"
+        empty={{
+          title: 'No tool call',
+          hint: "Tool calls made with POST /v1/mcp/tool/execute, or from an MCP server's tool dialog, appear here.",
+        }}
+        label="MCP tool calls"
+        minWidth={720}
+        testId="mcp-logs-table"
+        busy={loading}
+        rowTestId="mcp-log-row"
+        columns={COLUMNS}
+      />
       <McpLogDrawer id={selected} onClose={() => update('entry', null)} />
     </>
   )
 }
 
+const COLUMNS: Column<McpLogEntry>[] = [
+  { header: 'Time', cell: (l) => formatDateTime(l.timestamp, true) },
+  {
+    header: 'Status',
+    cell: (l) => (
+      <Badge size="sm" color={l.status === 'success' ? 'teal' : 'red'}>
+        {l.status}
+      </Badge>
+    ),
+  },
+  { header: 'Server', cell: (l) => l.server_label },
+  { header: 'Tool', cell: (l) => l.tool_name },
+  { header: 'Key', cell: (l) => l.virtual_key_name ?? '—' },
+  { header: 'Latency', ta: 'right', cell: (l) => formatMs(l.latency) },
+]
+
 function McpLogDrawer({ id, onClose }: { id?: string; onClose: () => void }) {
   const { data: l, error } = useApi<McpLogEntry>(id ? `/api/mcp-logs/${encodeURIComponent(id)}` : null)
   return (
-    <Drawer
-      opened={!!id}
-      onClose={onClose}
-      position="right"
-      size="xl"
-      title="Tool call"
-      closeButtonProps={{ 'aria-label': 'Close' }}
-    >
-      <ErrorNote error={error} />
+    <EntryDrawer id={id} onClose={onClose} title="Tool call" error={error}>
       {l && l.id === id && (
         <Stack data-testid="mcp-log-detail" style={{ minWidth: 0 }}>
           <SimpleGrid cols={{ base: 2, sm: 3 }} spacing="sm">
@@ -191,6 +132,6 @@ function McpLogDrawer({ id, onClose }: { id?: string; onClose: () => void }) {
           <JsonBox label="Result" value={l.result ?? null} />
         </Stack>
       )}
-    </Drawer>
+    </EntryDrawer>
   )
 }

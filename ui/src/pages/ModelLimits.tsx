@@ -1,7 +1,7 @@
-import { Button, Group, Select, Stack, Text, TextInput, Title } from '@mantine/core'
+import { Button, Group, Select, Text, TextInput, Title } from '@mantine/core'
 import { useState, type ReactNode } from 'react'
 import { put } from '../api'
-import { FormDialog, PageHeader } from '../components'
+import { PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
 import {
@@ -9,7 +9,7 @@ import {
   ListTable,
   RowButton,
   saveItem,
-  SubmitFooter,
+  EditDialog,
   useEditor,
   type Column,
 } from '../list-page'
@@ -300,24 +300,23 @@ function LimitDialog({
   const form = useSubmit(['model_name', 'provider', 'scope_id', 'budgets', 'rate_limit'], () =>
     limits.problems(),
   )
-  const submit = () =>
-    form.run(async () => {
-      await save(limits.bodies(), headValue)
-      onDone()
-      onClose()
-    })
   return (
-    <FormDialog onClose={onClose} title={title} size="lg" onSubmit={() => void submit()}>
-      <Stack>
-        {head({ value: headValue, onChange: setHead, errorFor: form.errorFor })}
-        <LimitFields
-          drafts={limits}
-          errorFor={form.errorFor}
-          budgetsHeading={<Heading>Budgets</Heading>}
-          rateHeading={<Heading>Rate limit</Heading>}
-        />
-        <SubmitFooter form={form} label="Save" />
-      </Stack>
-    </FormDialog>
+    <EditDialog
+      form={form}
+      save={() => save(limits.bodies(), headValue)}
+      onSaved={onDone}
+      onClose={onClose}
+      title={title}
+      size="lg"
+      submitLabel="Save"
+    >
+      {head({ value: headValue, onChange: setHead, errorFor: form.errorFor })}
+      <LimitFields
+        drafts={limits}
+        errorFor={form.errorFor}
+        budgetsHeading={<Heading>Budgets</Heading>}
+        rateHeading={<Heading>Rate limit</Heading>}
+      />
+    </EditDialog>
   )
 }

@@ -1,11 +1,11 @@
-import { Badge, Button, Group, NumberInput, Select, Stack, Text, TextInput } from '@mantine/core'
+import { Badge, Button, Group, NumberInput, Select, Text, TextInput } from '@mantine/core'
 import { useState } from 'react'
 import { post } from '../api'
-import { ErrorNote, FormDialog, PageHeader } from '../components'
+import { ErrorNote, PageHeader } from '../components'
 import { formatDateTime, formatMoney } from '../format'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { ListTable, SubmitFooter, type Column } from '../list-page'
+import { ListTable, EditDialog, type Column } from '../list-page'
 
 interface PricingPatch {
   input_cost_per_token?: number | null
@@ -147,87 +147,89 @@ function AddOverride({
   const form = useSubmit(['name', 'pattern', 'provider_id', 'virtual_key_id', 'pricing_patch'])
   const needsProvider = scope.includes('provider')
   const needsKey = scope.startsWith('virtual_key')
-  const submit = () =>
-    form.run(async () => {
-      const perToken = (v: number | string) => (typeof v === 'number' ? v / MILLION : undefined)
-      await post('/api/governance/pricing-overrides', {
-        name,
-        scope_kind: scope,
-        ...(needsProvider && { provider_id: provider }),
-        ...(needsKey && { virtual_key_id: vk }),
-        match_type: pattern.includes('*') ? 'wildcard' : 'exact',
-        pattern,
-        pricing_patch: { input_cost_per_token: perToken(input), output_cost_per_token: perToken(output) },
-      })
-      onDone()
-      onClose()
+  const save = async () => {
+    const perToken = (v: number | string) => (typeof v === 'number' ? v / MILLION : undefined)
+    await post('/api/governance/pricing-overrides', {
+      name,
+      scope_kind: scope,
+      ...(needsProvider && { provider_id: provider }),
+      ...(needsKey && { virtual_key_id: vk }),
+      match_type: pattern.includes('*') ? 'wildcard' : 'exact',
+      pattern,
+      pricing_patch: { input_cost_per_token: perToken(input), output_cost_per_token: perToken(output) },
     })
+  }
   return (
-    <FormDialog onClose={onClose} title="Add pricing override" size="lg" onSubmit={() => void submit()}>
-      <Stack>
-        <TextInput
-          label="Name"
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-          name="pricing-name"
-        />
+    <EditDialog
+      form={form}
+      save={save}
+      onSaved={onDone}
+      onClose={onClose}
+      title="Add pricing override"
+      size="lg"
+      submitLabel="Add"
+    >
+      <TextInput
+        label="Name"
+        value={name}
+        onChange={(e) => setName(e.currentTarget.value)}
+        error={form.errorFor('name')}
+        name="pricing-name"
+      />
+      <Select
+        label="Applies to"
+        data={SCOPES}
+        value={scope}
+        onChange={(v) => setScope(v ?? 'global')}
+        allowDeselect={false}
+      />
+      {needsProvider && (
         <Select
-          label="Applies to"
-          data={SCOPES}
-          value={scope}
-          onChange={(v) => setScope(v ?? 'global')}
-          allowDeselect={false}
+          label="Provider"
+          data={(providers?.providers ?? []).map((p) => p.name)}
+          value={provider}
+          onChange={setProvider}
+          error={form.errorFor('provider_id')}
+          searchable
         />
-        {needsProvider && (
-          <Select
-            label="Provider"
-            data={(providers?.providers ?? []).map((p) => p.name)}
-            value={provider}
-            onChange={setProvider}
-            error={form.errorFor('provider_id')}
-            searchable
-          />
-        )}
-        {needsKey && (
-          <Select
-            label="Virtual key"
-            data={keys.map((k) => ({ value: k.id, label: k.name }))}
-            value={vk}
-            onChange={setVk}
-            error={form.errorFor('virtual_key_id')}
-            searchable
-          />
-        )}
-        <TextInput
-          label="Model"
-          description="A model name, or a pattern where * stands for anything (claude-3*)"
-          value={pattern}
-          onChange={(e) => setPattern(e.currentTarget.value)}
-          error={form.errorFor('pattern')}
-          name="pricing-pattern"
+      )}
+      {needsKey && (
+        <Select
+          label="Virtual key"
+          data={keys.map((k) => ({ value: k.id, label: k.name }))}
+          value={vk}
+          onChange={setVk}
+          error={form.errorFor('virtual_key_id')}
+          searchable
         />
-        <Group grow>
-          <NumberInput
-            label="Input, $ per 1M tokens"
-            min={0}
-            decimalScale={6}
-            value={input}
-            onChange={setInput}
-            name="pricing-input"
-          />
-          <NumberInput
-            label="Output, $ per 1M tokens"
-            min={0}
-            decimalScale={6}
-            value={output}
-            onChange={setOutput}
-            name="pricing-output"
-          />
-        </Group>
-        {form.errorFor('pricing_patch') && <ErrorNote error={form.errorFor('pricing_patch')} />}
-        <SubmitFooter form={form} label="Add" />
-      </Stack>
-    </FormDialog>
+      )}
+      <TextInput
+        label="Model"
+        description="A model name, or a pattern where * stands for anything (claude-3*)"
+        value={pattern}
+        onChange={(e) => setPattern(e.currentTarget.value)}
+        error={form.errorFor('pattern')}
+        name="pricing-pattern"
+      />
+      <Group grow>
+        <NumberInput
+          label="Input, $ per 1M tokens"
+          min={0}
+          decimalScale={6}
+          value={input}
+          onChange={setInput}
+          name="pricing-input"
+        />
+        <NumberInput
+          label="Output, $ per 1M tokens"
+          min={0}
+          decimalScale={6}
+          value={output}
+          onChange={setOutput}
+          name="pricing-output"
+        />
+      </Group>
+      {form.errorFor('pricing_patch') && <ErrorNote error={form.errorFor('pricing_patch')} />}
+    </EditDialog>
   )
 }

@@ -17,10 +17,10 @@ import {
 import { IconTrash } from '@tabler/icons-react'
 import { useState } from 'react'
 import { errorText, post } from '../api'
-import { ErrorNote, FieldError, FormDialog, PageHeader } from '../components'
+import { ErrorNote, FieldError, PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { ListTable, saveItem, SubmitFooter, useEditor, type Column, NameField } from '../list-page'
+import { ListTable, saveItem, EditDialog, useEditor, type Column, NameField } from '../list-page'
 
 interface Target {
   provider?: string | null
@@ -188,159 +188,156 @@ function RuleForm({
   const form = useSubmit(['name', 'cel_expression', 'scope', 'scope_id', 'priority', 'targets', 'fallbacks'])
   const setTarget = (i: number, patch: Partial<Target>) =>
     setTargets(targets.map((t, j) => (j === i ? { ...t, ...patch } : t)))
-  const submit = () =>
-    form.run(async () => {
-      const body = {
-        name,
-        description,
-        enabled,
-        cel_expression: cel,
-        scope,
-        scope_id: scope === 'global' ? null : scopeId,
-        priority: Number(priority),
-        chain_rule: chain,
-        targets: targets.map((t) => ({
-          provider: t.provider || null,
-          model: t.model || null,
-          key_id: t.key_id || null,
-          weight: Number(t.weight),
-        })),
-        fallbacks: fallbacks
-          .split(',')
-          .map((f) => f.trim())
-          .filter(Boolean),
-      }
-      await saveItem('/api/routing/rules', rule?.id, body)
-      onDone()
-      onClose()
-    })
+  const save = async () => {
+    const body = {
+      name,
+      description,
+      enabled,
+      cel_expression: cel,
+      scope,
+      scope_id: scope === 'global' ? null : scopeId,
+      priority: Number(priority),
+      chain_rule: chain,
+      targets: targets.map((t) => ({
+        provider: t.provider || null,
+        model: t.model || null,
+        key_id: t.key_id || null,
+        weight: Number(t.weight),
+      })),
+      fallbacks: fallbacks
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean),
+    }
+    await saveItem('/api/routing/rules', rule?.id, body)
+  }
   return (
-    <FormDialog
+    <EditDialog
+      form={form}
+      save={save}
+      onSaved={onDone}
       onClose={onClose}
       title={rule ? `Edit rule ${rule.name}` : 'Add routing rule'}
       size="xl"
-      onSubmit={() => void submit()}
+      submitLabel={rule ? 'Save' : 'Add'}
     >
-      <Stack>
-        <NameField value={name} onChange={setName} error={form.errorFor('name')} required={false} />
-        <TextInput
-          label="Description"
-          value={description}
-          onChange={(e) => setDescription(e.currentTarget.value)}
+      <NameField value={name} onChange={setName} error={form.errorFor('name')} required={false} />
+      <TextInput
+        label="Description"
+        value={description}
+        onChange={(e) => setDescription(e.currentTarget.value)}
+      />
+      <Textarea
+        label="When (CEL expression)"
+        description='Variables: model, provider, request_type, headers["x-…"], params["…"], virtual_key_name, team_name, customer_name, budget_used, tokens_used, request. Empty or true matches every request.'
+        placeholder={'headers["x-tier"] == "beta" && model.startsWith("gpt-4o")'}
+        autosize
+        minRows={2}
+        styles={{ input: { fontFamily: 'monospace' } }}
+        value={cel}
+        onChange={(e) => setCel(e.currentTarget.value)}
+        error={form.errorFor('cel_expression')}
+      />
+      <Group grow align="flex-start">
+        <Select
+          label="Scope"
+          data={SCOPES}
+          value={scope}
+          onChange={(v) => setScope(v ?? 'global')}
+          allowDeselect={false}
         />
-        <Textarea
-          label="When (CEL expression)"
-          description='Variables: model, provider, request_type, headers["x-…"], params["…"], virtual_key_name, team_name, customer_name, budget_used, tokens_used, request. Empty or true matches every request.'
-          placeholder={'headers["x-tier"] == "beta" && model.startsWith("gpt-4o")'}
-          autosize
-          minRows={2}
-          styles={{ input: { fontFamily: 'monospace' } }}
-          value={cel}
-          onChange={(e) => setCel(e.currentTarget.value)}
-          error={form.errorFor('cel_expression')}
-        />
-        <Group grow align="flex-start">
+        {scope !== 'global' && (
           <Select
-            label="Scope"
-            data={SCOPES}
-            value={scope}
-            onChange={(v) => setScope(v ?? 'global')}
-            allowDeselect={false}
+            label={SCOPE_LABEL[scope]}
+            data={(owners[scope] ?? []).map((o) => ({ value: o.id, label: o.name }))}
+            value={scopeId}
+            onChange={setScopeId}
+            searchable
+            error={form.errorFor('scope_id')}
           />
-          {scope !== 'global' && (
-            <Select
-              label={SCOPE_LABEL[scope]}
-              data={(owners[scope] ?? []).map((o) => ({ value: o.id, label: o.name }))}
-              value={scopeId}
-              onChange={setScopeId}
-              searchable
-              error={form.errorFor('scope_id')}
-            />
-          )}
-          <NumberInput
-            label="Priority"
-            description="Lower first"
-            value={priority}
-            onChange={setPriority}
-            allowDecimal={false}
-            error={form.errorFor('priority')}
-          />
-        </Group>
-        <Stack gap="xs">
-          <Text size="sm" fw={500}>
-            Targets (weights add up to 1; an empty provider or model keeps the request&apos;s)
-          </Text>
-          {targets.map((t, i) => (
-            <Group key={i} align="flex-end" wrap="nowrap" data-testid="rule-target">
-              <TextInput
-                label="Provider"
-                value={t.provider ?? ''}
-                onChange={(e) => setTarget(i, { provider: e.currentTarget.value })}
-                style={{ flex: 1 }}
-              />
-              <TextInput
-                label="Model"
-                value={t.model ?? ''}
-                onChange={(e) => setTarget(i, { model: e.currentTarget.value })}
-                style={{ flex: 1 }}
-              />
-              <TextInput
-                label="Key id"
-                placeholder="any"
-                value={t.key_id ?? ''}
-                onChange={(e) => setTarget(i, { key_id: e.currentTarget.value })}
-                style={{ flex: 1 }}
-              />
-              <NumberInput
-                label="Weight"
-                value={t.weight}
-                onChange={(v) => setTarget(i, { weight: Number(v) })}
-                decimalScale={3}
-                min={0}
-                max={1}
-                w={90}
-              />
-              <ActionIcon
-                variant="subtle"
-                color="red"
-                size="lg"
-                aria-label="Remove target"
-                disabled={targets.length === 1}
-                onClick={() => setTargets(targets.filter((_, j) => j !== i))}
-              >
-                <IconTrash size={16} />
-              </ActionIcon>
-            </Group>
-          ))}
-          <FieldError error={form.errorFor('targets')} />
-          <Group>
-            <Button
-              size="compact-sm"
-              variant="light"
-              onClick={() => setTargets([...targets, { provider: '', model: '', weight: 0 }])}
-            >
-              Add target
-            </Button>
-          </Group>
-        </Stack>
-        <TextInput
-          label="Fallbacks"
-          description="provider/model, comma-separated; tried in order when the target fails"
-          value={fallbacks}
-          onChange={(e) => setFallbacks(e.currentTarget.value)}
-          error={form.errorFor('fallbacks')}
+        )}
+        <NumberInput
+          label="Priority"
+          description="Lower first"
+          value={priority}
+          onChange={setPriority}
+          allowDecimal={false}
+          error={form.errorFor('priority')}
         />
+      </Group>
+      <Stack gap="xs">
+        <Text size="sm" fw={500}>
+          Targets (weights add up to 1; an empty provider or model keeps the request&apos;s)
+        </Text>
+        {targets.map((t, i) => (
+          <Group key={i} align="flex-end" wrap="nowrap" data-testid="rule-target">
+            <TextInput
+              label="Provider"
+              value={t.provider ?? ''}
+              onChange={(e) => setTarget(i, { provider: e.currentTarget.value })}
+              style={{ flex: 1 }}
+            />
+            <TextInput
+              label="Model"
+              value={t.model ?? ''}
+              onChange={(e) => setTarget(i, { model: e.currentTarget.value })}
+              style={{ flex: 1 }}
+            />
+            <TextInput
+              label="Key id"
+              placeholder="any"
+              value={t.key_id ?? ''}
+              onChange={(e) => setTarget(i, { key_id: e.currentTarget.value })}
+              style={{ flex: 1 }}
+            />
+            <NumberInput
+              label="Weight"
+              value={t.weight}
+              onChange={(v) => setTarget(i, { weight: Number(v) })}
+              decimalScale={3}
+              min={0}
+              max={1}
+              w={90}
+            />
+            <ActionIcon
+              variant="subtle"
+              color="red"
+              size="lg"
+              aria-label="Remove target"
+              disabled={targets.length === 1}
+              onClick={() => setTargets(targets.filter((_, j) => j !== i))}
+            >
+              <IconTrash size={16} />
+            </ActionIcon>
+          </Group>
+        ))}
+        <FieldError error={form.errorFor('targets')} />
         <Group>
-          <Switch label="Enabled" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} />
-          <Switch
-            label="Chain: evaluate the rules again on the new model"
-            checked={chain}
-            onChange={(e) => setChain(e.currentTarget.checked)}
-          />
+          <Button
+            size="compact-sm"
+            variant="light"
+            onClick={() => setTargets([...targets, { provider: '', model: '', weight: 0 }])}
+          >
+            Add target
+          </Button>
         </Group>
-        <SubmitFooter form={form} label={rule ? 'Save' : 'Add'} />
       </Stack>
-    </FormDialog>
+      <TextInput
+        label="Fallbacks"
+        description="provider/model, comma-separated; tried in order when the target fails"
+        value={fallbacks}
+        onChange={(e) => setFallbacks(e.currentTarget.value)}
+        error={form.errorFor('fallbacks')}
+      />
+      <Group>
+        <Switch label="Enabled" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} />
+        <Switch
+          label="Chain: evaluate the rules again on the new model"
+          checked={chain}
+          onChange={(e) => setChain(e.currentTarget.checked)}
+        />
+      </Group>
+    </EditDialog>
   )
 }
 

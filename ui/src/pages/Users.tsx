@@ -1,6 +1,6 @@
-import { Button, Stack, TextInput } from '@mantine/core'
+import { Button, TextInput } from '@mantine/core'
 import { useState } from 'react'
-import { FormDialog, PageHeader } from '../components'
+import { PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
 import {
@@ -8,7 +8,7 @@ import {
   Pages,
   RowButton,
   saveItem,
-  SubmitFooter,
+  EditDialog,
   useEditor,
   useSearch,
   type Column,
@@ -80,7 +80,7 @@ export function UsersPage() {
         pages={data?.total_pages ?? 0}
         page={page}
         onChange={setPage}
-        noun="users"
+        noun={['user', 'users']}
       />
       {access && <UserAccess user={access} onClose={() => setAccess(undefined)} />}
       {editor.open && <UserForm user={editor.item} onClose={editor.close} onSaved={reload} />}
@@ -105,27 +105,28 @@ function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void
       }),
   })
   const form = useSubmit(['name', 'email'], validate)
-  const save = () =>
-    form.run(async () => {
-      await saveItem('/api/users', user?.id, { name, email })
-      onSaved()
-      onClose()
-    })
+  const save = async () => {
+    await saveItem('/api/users', user?.id, { name, email })
+  }
   return (
-    <FormDialog onClose={onClose} onSubmit={save} title={user ? `Edit ${user.email}` : 'Create user'}>
-      <Stack>
-        <NameField name="user-name" value={name} onChange={setName} error={form.errorFor('name')} />
-        <TextInput
-          label="Email"
-          name="user-email"
-          type="email"
-          value={email}
-          onChange={(e) => setEmail(e.currentTarget.value)}
-          error={form.errorFor('email')}
-          required
-        />
-        <SubmitFooter form={form} label={user ? 'Save' : 'Create'} />
-      </Stack>
-    </FormDialog>
+    <EditDialog
+      form={form}
+      save={save}
+      onSaved={onSaved}
+      onClose={onClose}
+      title={user ? `Edit ${user.email}` : 'Create user'}
+      submitLabel={user ? 'Save' : 'Create'}
+    >
+      <NameField name="user-name" value={name} onChange={setName} error={form.errorFor('name')} />
+      <TextInput
+        label="Email"
+        name="user-email"
+        type="email"
+        value={email}
+        onChange={(e) => setEmail(e.currentTarget.value)}
+        error={form.errorFor('email')}
+        required
+      />
+    </EditDialog>
   )
 }

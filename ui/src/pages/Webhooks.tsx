@@ -7,18 +7,17 @@ import {
   Group,
   MultiSelect,
   SegmentedControl,
-  Stack,
   Text,
   TextInput,
   Title,
 } from '@mantine/core'
 import { useState } from 'react'
 import { post, put } from '../api'
-import { act, ConfirmButton, FormDialog, PageHeader } from '../components'
+import { act, ConfirmButton, PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { formatDateTime } from '../format'
 import { useApi } from '../hooks'
-import { ListTable, RowButton, SubmitFooter, useEditor, type Column, NameField } from '../list-page'
+import { ListTable, RowButton, EditDialog, useEditor, type Column, NameField } from '../list-page'
 
 interface Endpoint {
   id: string
@@ -281,58 +280,51 @@ function EndpointForm({
     ...(events.length === 0 && { events: 'Choose at least one event' }),
   })
   const form = useSubmit(['name', 'url', 'events', 'allow_private_network', 'disabled'], validate)
-  const save = () =>
-    form.run(async () => {
-      const body = { name, url, events, allow_private_network: privateNet, disabled }
-      if (endpoint) {
-        await put(`/api/webhooks/${endpoint.id}`, body)
-        onSaved()
-      } else {
-        const made = await post<{ secret: string }>('/api/webhooks', body)
-        onSaved({ name, secret: made.secret })
-      }
-      onClose()
-    })
+  const save = async () => {
+    const body = { name, url, events, allow_private_network: privateNet, disabled }
+    if (endpoint) {
+      await put(`/api/webhooks/${endpoint.id}`, body)
+      onSaved()
+    } else {
+      const made = await post<{ secret: string }>('/api/webhooks', body)
+      onSaved({ name, secret: made.secret })
+    }
+  }
   return (
-    <FormDialog
+    <EditDialog
+      form={form}
+      save={save}
       onClose={onClose}
-      onSubmit={save}
       title={endpoint ? `Edit ${endpoint.name}` : 'Add webhook endpoint'}
+      submitLabel={endpoint ? 'Save' : 'Add'}
     >
-      <Stack>
-        <NameField
-          description="What a job names in its x-bf-async-webhook header"
-          value={name}
-          onChange={setName}
-          error={form.errorFor('name')}
-        />
-        <TextInput
-          label="URL"
-          value={url}
-          onChange={(e) => setUrl(e.currentTarget.value)}
-          error={form.errorFor('url')}
-          required
-        />
-        <MultiSelect
-          label="Events"
-          data={EVENTS}
-          value={events}
-          onChange={setEvents}
-          error={form.errorFor('events')}
-          required
-        />
-        <Checkbox
-          label="Allow loopback and private addresses (in-cluster receivers)"
-          checked={privateNet}
-          onChange={(e) => setPrivateNet(e.currentTarget.checked)}
-        />
-        <Checkbox
-          label="Disabled"
-          checked={disabled}
-          onChange={(e) => setDisabled(e.currentTarget.checked)}
-        />
-        <SubmitFooter form={form} label={endpoint ? 'Save' : 'Add'} />
-      </Stack>
-    </FormDialog>
+      <NameField
+        description="What a job names in its x-bf-async-webhook header"
+        value={name}
+        onChange={setName}
+        error={form.errorFor('name')}
+      />
+      <TextInput
+        label="URL"
+        value={url}
+        onChange={(e) => setUrl(e.currentTarget.value)}
+        error={form.errorFor('url')}
+        required
+      />
+      <MultiSelect
+        label="Events"
+        data={EVENTS}
+        value={events}
+        onChange={setEvents}
+        error={form.errorFor('events')}
+        required
+      />
+      <Checkbox
+        label="Allow loopback and private addresses (in-cluster receivers)"
+        checked={privateNet}
+        onChange={(e) => setPrivateNet(e.currentTarget.checked)}
+      />
+      <Checkbox label="Disabled" checked={disabled} onChange={(e) => setDisabled(e.currentTarget.checked)} />
+    </EditDialog>
   )
 }
