@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startModuleWorker } from '../../core/module-worker.js'
 import {
   DEFAULT_SANDBOX_LIMITS,
   type HostToolCall,
@@ -41,17 +40,7 @@ const idle: Worker[] = []
 
 /** A new worker: the compiled worker module, or under tsx (tests, benchmarks) the TypeScript one. */
 function spawn(): Worker {
-  const here = import.meta.url
-  let worker: Worker
-  if (here.endsWith('.ts')) {
-    const require = createRequire(here)
-    const tsx = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
-    const entry = new URL('./sandbox-worker.ts', here).href
-    const boot = `import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry)}))`
-    worker = new Worker(boot, { eval: true, resourceLimits: WORKER_LIMITS })
-  } else {
-    worker = new Worker(new URL('./sandbox-worker.js', here), { resourceLimits: WORKER_LIMITS })
-  }
+  const worker = startModuleWorker(import.meta.url, './sandbox-worker', { resourceLimits: WORKER_LIMITS })
   // Idle workers do not keep the process alive.
   worker.unref()
   return worker

@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startModuleWorker } from '../../core/module-worker.js'
 import type { FromWriter, ToWriter, WriterSetup, WriterStatement } from './sqlite-writer-thread.js'
 
 /**
@@ -17,7 +16,7 @@ export class SqliteLogWriter {
   private failure: Error | undefined
 
   constructor(setup: WriterSetup) {
-    this.worker = startThread(setup)
+    this.worker = startModuleWorker(import.meta.url, './sqlite-writer-thread', { workerData: setup })
     this.worker.unref()
     this.worker.on('message', (message: FromWriter) => {
       if (message.type !== 'written') return
@@ -82,16 +81,4 @@ export class SqliteLogWriter {
     for (const waiting of this.pending.values()) waiting.reject(this.failure)
     this.pending.clear()
   }
-}
-
-/** The compiled thread module, or under tsx (tests, benchmarks) the TypeScript one. */
-function startThread(setup: WriterSetup): Worker {
-  const here = import.meta.url
-  if (!here.endsWith('.ts'))
-    return new Worker(new URL('./sqlite-writer-thread.js', here), { workerData: setup })
-  const require = createRequire(here)
-  const tsx = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
-  const entry = new URL('./sqlite-writer-thread.ts', here).href
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry)}))`
-  return new Worker(boot, { eval: true, workerData: setup })
 }
