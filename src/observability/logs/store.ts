@@ -1,6 +1,7 @@
 import type SqliteDatabase from 'better-sqlite3'
 import { sql, type Compilable, type ExpressionBuilder, type Kysely } from 'kysely'
 import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
+import { DIMENSIONS } from './aggregates.js'
 import { addDictionarySource, PACKED_COLUMNS, unpackText } from './content-codec.js'
 import { LIST_FILTERS, type LogFilters, type Page } from './filters.js'
 import type { McpToolLogRow } from './mcp-record.js'
@@ -93,12 +94,8 @@ const SQLITE_PAGE_SIZE = 16_384
 export const AGGREGATE_COLUMNS = [
   'ts',
   'status',
-  'provider',
-  'model',
-  'selected_key_id',
-  'virtual_key_id',
-  'team_id',
-  'customer_id',
+  // The dimensions the histograms break down by.
+  ...DIMENSIONS,
   'latency',
   'prompt_tokens',
   'completion_tokens',
