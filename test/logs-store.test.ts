@@ -52,12 +52,25 @@ describe.each(backends('logs-store'))('log store on $kind', (backend) => {
     const store = await LogStore.open(await backend.fresh(), await mkdtemp(join(tmpdir(), 'logs-')))
     try {
       const now = Date.now()
-      await store.insert([row('old', now - 40 * DAY), row('mid', now - 10 * DAY), row('new', now - 60_000)])
+      const attempts =
+        '[{"provider":"openai","model":"gpt-4o-mini","key_id":"k1","fallback_index":0,"latency":87}]'
+      await store.insert([
+        row('old', now - 40 * DAY),
+        row('mid', now - 10 * DAY, { attempts }),
+        row('new', now - 60_000),
+      ])
       expect((await store.search({}, page)).total).toBe(3)
       await store.enforceRetention(now, 30, 7)
       const { rows } = await store.search({}, page)
       expect(rows.map((r) => r.id)).toEqual(['mid', 'new'])
-      expect(rows[0]).toMatchObject({ input: null, output: null, content_summary: null, total_tokens: 15 })
+      // Only the bodies go: the attempt trail stays.
+      expect(rows[0]).toMatchObject({
+        input: null,
+        output: null,
+        content_summary: null,
+        total_tokens: 15,
+        attempts,
+      })
       expect(rows[1].input).toContain('hi')
       // The answer of an entry whose bodies expired is not found by a content search either.
       expect((await store.search({ content_search: 'hello' }, page)).rows.map((r) => r.id)).toEqual(['new'])

@@ -101,6 +101,21 @@ export function unpackRow<T extends PackedColumns>(row: T): T {
   return row
 }
 
+/** The SQL function (registered on each connection that writes) that content retention calls. */
+export const ATTEMPTS_ONLY_FUNCTION = 'heimdall_attempts_only'
+
+/**
+ * A packed value with only its attempt trail left: content retention drops an entry's bodies, not
+ * its attempts. Repacked with the built-in dictionary (a trail is short).
+ */
+export function keepAttemptsOnly(packed: unknown): string | Buffer | null {
+  const bundle = unpackText(packed)
+  if (bundle === null) return null
+  const texts = unbundleTexts(bundle)
+  const kept = bundleTexts(BUNDLED_COLUMNS.map((column, i) => (column === 'attempts' ? texts[i] : null)))
+  return kept === null ? null : packText(kept)
+}
+
 /**
  * A string value of a key whose values are an answer's words (message text, reasoning, tool
  * calls), found in JSON text without parsing it: in valid JSON a quote inside a string is escaped,

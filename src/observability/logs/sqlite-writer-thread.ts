@@ -1,12 +1,19 @@
 import Database from 'better-sqlite3'
 import { parentPort, workerData } from 'node:worker_threads'
 import {
+  addDictionarySource,
   BUILT_IN_DICTIONARY,
   DICTIONARY_TABLE_SQL,
   trainDictionary,
   type PackingDictionary,
 } from './content-codec.js'
-import { bundleRow, packBundle, type RowPlaces } from './row-packing.js'
+import {
+  ATTEMPTS_ONLY_FUNCTION,
+  bundleRow,
+  keepAttemptsOnly,
+  packBundle,
+  type RowPlaces,
+} from './row-packing.js'
 
 /**
  * The thread that writes request logs to SQLite (see sqlite-writer.ts): it owns a connection of
@@ -69,6 +76,10 @@ const runAll = db.transaction((statements: WriterStatement[]) => {
 })
 
 db.exec(DICTIONARY_TABLE_SQL)
+// Content retention repacks what it keeps of a row here, reading the row's trained dictionary.
+db.function(ATTEMPTS_ONLY_FUNCTION, { deterministic: true }, keepAttemptsOnly)
+const dictionaryById = db.prepare('select dictionary from log_dictionaries where id = ?')
+addDictionarySource((id) => (dictionaryById.get(id) as { dictionary: Buffer } | undefined)?.dictionary)
 const latest = db
   .prepare('select id, dictionary from log_dictionaries order by created_at desc, rowid desc limit 1')
   .get() as { id: number; dictionary: Buffer } | undefined

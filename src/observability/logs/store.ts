@@ -8,8 +8,10 @@ import type { McpToolLogRow } from './mcp-record.js'
 import { McpToolLogStore } from './mcp-store.js'
 import type { LogRow } from './record.js'
 import {
+  ATTEMPTS_ONLY_FUNCTION,
   BUNDLED_COLUMNS,
   bundleRow,
+  keepAttemptsOnly,
   packBundle,
   SQLITE_ONLY_COLUMNS,
   unpackRow,
@@ -245,6 +247,7 @@ export class LogStore {
     })
     // Content search reads packed texts through this (see content-codec.ts).
     sqlite.function('heimdall_text', { deterministic: true }, (value: unknown) => unpackText(value))
+    sqlite.function(ATTEMPTS_ONLY_FUNCTION, { deterministic: true }, keepAttemptsOnly)
     const dictionary = (id: number) => {
       try {
         const found = sqlite.prepare('select dictionary from log_dictionaries where id = ?').get(id)
@@ -509,7 +512,14 @@ export class LogStore {
     const writes: Compilable[] = []
     if (this.kind !== 'postgres') writes.push(this.db.deleteFrom('logs').where('ts', '<', cutoff))
     if (contentCutoff !== undefined) {
-      const packed = this.kind === 'postgres' ? {} : { content_packed: null, answer_text: null }
+      // SQLite: the packed value keeps the attempt trail, as PostgreSQL's attempts column does.
+      const packed =
+        this.kind === 'postgres'
+          ? {}
+          : {
+              content_packed: sql<Buffer>`${sql.raw(ATTEMPTS_ONLY_FUNCTION)}(content_packed)`,
+              answer_text: null,
+            }
       writes.push(
         this.db
           .updateTable('logs')
@@ -519,7 +529,7 @@ export class LogStore {
             eb.or([
               eb('input', 'is not', null),
               eb('content_summary', 'is not', null),
-              ...(this.kind === 'postgres' ? [] : [eb('content_packed', 'is not', null)]),
+              ...(this.kind === 'postgres' ? [] : [eb('answer_text', 'is not', null)]),
             ]),
           ),
       )
