@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { LogStore, type LogRow } from '../src/observability/logs/index.js'
-import { packText } from '../src/observability/logs/content-codec.js'
+import { packText, trainDictionary } from '../src/observability/logs/content-codec.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, startHeimdall } from './helpers/heimdall.js'
@@ -134,13 +134,17 @@ describe('request logs in a SQLite file', () => {
     try {
       const now = 1_700_000_000_000 + 40 * 86_400_000
       await store.insert(Array.from({ length: 3000 }, (_, i) => row(`r${i}`, i)))
-      await store.insert([{ ...row('recent', 5), ts: now - 60_000 }])
+      // Packed with the dictionary trained on the batch before; its bodies expire, its attempts stay.
+      const mid = { ...row('mid', 7), ts: now - 10 * 86_400_000 }
+      await store.insert([{ ...row('recent', 5), ts: now - 60_000 }, structuredClone(mid)])
       const loop = countTurns()
       await store.enforceRetention(now, 30, 7)
       // Run on this thread, the deletes would finish before the event loop turned once.
       expect(loop.stop()).toBeGreaterThan(0)
-      expect((await store.search({}, page)).rows.map((r) => r.id)).toEqual(['recent'])
-      expect(await store.delete(['recent', 'unknown'])).toBe(1)
+      const kept = (await store.search({}, page)).rows
+      expect(kept.map((r) => r.id)).toEqual(['mid', 'recent'])
+      expect(kept[0]).toMatchObject({ attempts: mid.attempts, input: null, output: null })
+      expect(await store.delete(['mid', 'recent', 'unknown'])).toBe(2)
       expect((await store.search({}, page)).total).toBe(0)
     } finally {
       await store.close()
@@ -156,21 +160,27 @@ describe('request logs in a SQLite file', () => {
     )
     const r = row('packed-alone', 5)
     const summary = `${r.content_summary!} and a long enough prompt to be packed by itself, as before`
-    insert.run(r.id, r.ts, ...[r.attempts!, r.input!, r.output!, summary].map((t) => packText(t)))
+    // Packed with a dictionary trained on the database's rows, which a search must read first.
+    const trained = trainDictionary([r.input!, r.output!])
+    old
+      .prepare('insert into log_dictionaries (id, created_at, dictionary) values (?, 1, ?)')
+      .run(trained.id, trained.bytes)
+    insert.run(r.id, r.ts, ...[r.attempts!, r.input!, r.output!, summary].map((t) => packText(t, trained)))
     const plain = ['{"messages":[{"role":"user","content":"plain prompt"}]}', '{"content":"an Okapi answer"}']
     insert.run('old', 1, null, ...plain, 'plain prompt')
     old.close()
     const store = await LogStore.open({ type: 'sqlite' }, dir)
     try {
+      const found = async (text: string) =>
+        (await store.search({ content_search: text }, page)).rows.map((x) => x.id)
+      // Searched before any read has seen the dictionary.
+      expect(await found('zebra-5')).toEqual(['packed-alone'])
       expect(await store.get('packed-alone')).toMatchObject({
         attempts: r.attempts,
         input: r.input,
         output: r.output,
       })
       expect(await store.get('old')).toMatchObject({ input: plain[0], output: plain[1] })
-      const found = async (text: string) =>
-        (await store.search({ content_search: text }, page)).rows.map((x) => x.id)
-      expect(await found('zebra-5')).toEqual(['packed-alone'])
       expect(await found('packed by itself')).toEqual(['packed-alone'])
       expect(await found('okapi')).toEqual(['old'])
       expect(await found('plain prompt')).toEqual(['old'])

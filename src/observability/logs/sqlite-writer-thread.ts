@@ -76,10 +76,15 @@ const runAll = db.transaction((statements: WriterStatement[]) => {
 })
 
 db.exec(DICTIONARY_TABLE_SQL)
-// Content retention repacks what it keeps of a row here, reading the row's trained dictionary.
+// Content retention repacks what it keeps of a row here, inside its update (when this connection
+// can run no other query): the database's dictionaries are known beforehand, as this thread adds them.
 db.function(ATTEMPTS_ONLY_FUNCTION, { deterministic: true }, keepAttemptsOnly)
-const dictionaryById = db.prepare('select dictionary from log_dictionaries where id = ?')
-addDictionarySource((id) => (dictionaryById.get(id) as { dictionary: Buffer } | undefined)?.dictionary)
+const known = new Map(
+  (
+    db.prepare('select id, dictionary from log_dictionaries').all() as { id: number; dictionary: Buffer }[]
+  ).map((d) => [d.id, d.dictionary]),
+)
+addDictionarySource((id) => known.get(id))
 const latest = db
   .prepare('select id, dictionary from log_dictionaries order by created_at desc, rowid desc limit 1')
   .get() as { id: number; dictionary: Buffer } | undefined
@@ -102,6 +107,7 @@ function trainOn(rows: unknown[][]): void {
     trained.bytes,
   )
   dictionary = trained
+  known.set(trained.id, trained.bytes)
 }
 
 port.on('message', (message: ToWriter) => {

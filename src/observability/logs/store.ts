@@ -1,4 +1,4 @@
-import type SqliteDatabase from 'better-sqlite3'
+import SqliteDatabase from 'better-sqlite3'
 import { sql, type Compilable, type ExpressionBuilder, type Kysely } from 'kysely'
 import { connectDatabase, DEFAULT_STORE_SPEC, type StoreKind, type StoreSpec } from '../../store/index.js'
 import { DIMENSIONS } from './aggregates.js'
@@ -248,15 +248,24 @@ export class LogStore {
     // Content search reads packed texts through this (see content-codec.ts).
     sqlite.function('heimdall_text', { deterministic: true }, (value: unknown) => unpackText(value))
     sqlite.function(ATTEMPTS_ONLY_FUNCTION, { deterministic: true }, keepAttemptsOnly)
+    // heimdall_text runs inside a query, when its connection is busy and can run no other: a
+    // dictionary not seen yet is read on a connection of its own (a file's; an in-memory database
+    // is written on this connection, with the built-in dictionary only).
+    let reader: SqliteDatabase.Database | undefined
     const dictionary = (id: number) => {
       try {
-        const found = sqlite.prepare('select dictionary from log_dictionaries where id = ?').get(id)
+        reader ??= sqlite.memory ? sqlite : new SqliteDatabase(sqlite.name, { readonly: true })
+        const found = reader.prepare('select dictionary from log_dictionaries where id = ?').get(id)
         return (found as { dictionary: Buffer } | undefined)?.dictionary
       } catch {
         return undefined // no such table: nothing was packed with a trained dictionary
       }
     }
-    this.forgetDictionaries = addDictionarySource(dictionary)
+    const forget = addDictionarySource(dictionary)
+    this.forgetDictionaries = () => {
+      forget()
+      if (reader !== sqlite) reader?.close()
+    }
     // A file can be opened by a second thread; an in-memory database cannot, and is written here.
     if (!sqlite.memory) this.writer = new SqliteLogWriter({ path: sqlite.name, insertSql, places: PLACES })
   }
