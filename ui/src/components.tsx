@@ -1,4 +1,5 @@
 import {
+  ActionIcon,
   Alert,
   Button,
   Center,
@@ -14,7 +15,7 @@ import {
 } from '@mantine/core'
 import { useMediaQuery } from '@mantine/hooks'
 import { notifications } from '@mantine/notifications'
-import { IconAlertCircle, IconArrowsHorizontal } from '@tabler/icons-react'
+import { IconAlertCircle, IconArrowsHorizontal, IconTrash } from '@tabler/icons-react'
 import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { errorText } from './api'
 import { useDocumentTitle } from './hooks'
@@ -218,5 +219,62 @@ export function FieldError({ error }: { error?: string }) {
     <Text size="sm" c="red" data-field-error role="alert">
       {error}
     </Text>
+  )
+}
+
+/** The bin at the end of an editable row (a budget, a provider, a target), named after what it removes. */
+export function RemoveRowButton({
+  label,
+  onClick,
+  disabled,
+  mt,
+  mb,
+}: {
+  label: string
+  onClick: () => void
+  disabled?: boolean
+  mt?: number
+  mb?: number
+}) {
+  return (
+    <ActionIcon
+      variant="subtle"
+      color="red"
+      size="lg"
+      mt={mt}
+      mb={mb}
+      aria-label={label}
+      disabled={disabled}
+      onClick={onClick}
+    >
+      <IconTrash size={16} />
+    </ActionIcon>
+  )
+}
+
+/** Under editable rows: the rows' problem, then the button that adds one, with a note beside it. */
+export function AddRowFooter({
+  error,
+  label,
+  onAdd,
+  disabled,
+  children,
+}: {
+  error?: string
+  label: string
+  onAdd: () => void
+  disabled?: boolean
+  children?: ReactNode
+}) {
+  return (
+    <>
+      <FieldError error={error} />
+      <Group>
+        <Button size="compact-sm" variant="light" disabled={disabled} onClick={onAdd}>
+          {label}
+        </Button>
+        {children}
+      </Group>
+    </>
   )
 }

@@ -38,6 +38,19 @@ export function formatMoneyShort(n: number | undefined | null): string {
   return `${sign}$${a.toLocaleString('en-US', { maximumSignificantDigits: 2 })}`
 }
 
+/**
+ * Ticks for a money axis from $0 to at least `max`, 1, 2 or 5 × 10ⁿ apart, so that each label keeps
+ * one or two digits (`$0.00002`, never `$0.0000175`): `[0, 0.00001, 0.00002, 0.00003, 0.00004]`.
+ */
+export function moneyTicks(max: number): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1]
+  const raw = max / 4
+  const magnitude = 10 ** Math.floor(Math.log10(raw))
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw * (1 - 1e-9))!
+  const count = Math.ceil(max / step - 1e-9)
+  return Array.from({ length: count + 1 }, (_, i) => Number((i * step).toPrecision(12)))
+}
+
 /** A count with thousands separators: `12,345`. */
 export function formatNumber(n: number | undefined | null): string {
   return absent(n) ? EMPTY : n.toLocaleString('en-US', { maximumFractionDigits: 2 })

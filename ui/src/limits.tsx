@@ -1,7 +1,6 @@
-import { ActionIcon, Button, Group, NumberInput, Progress, Select, Stack, Text } from '@mantine/core'
-import { IconTrash } from '@tabler/icons-react'
+import { Group, NumberInput, Progress, Select, Stack, Text } from '@mantine/core'
 import { useState, type ReactNode } from 'react'
-import { FieldError } from './components'
+import { RemoveRowButton, AddRowFooter } from './components'
 import { formatDateTime, formatMoney as money } from './format'
 import { numberProblem, type Problems } from './form'
 
@@ -229,33 +228,24 @@ export function BudgetRows({
             w={110}
             allowDeselect={false}
           />
-          <ActionIcon
-            variant="subtle"
-            color="red"
-            size="lg"
+          <RemoveRowButton
+            label="Remove budget"
             mt={26}
-            aria-label="Remove budget"
             onClick={() => onChange(value.filter((_, j) => j !== i))}
-          >
-            <IconTrash size={16} />
-          </ActionIcon>
+          />
         </Group>
       ))}
-      <FieldError error={error} />
-      <Group>
-        <Button
-          size="compact-sm"
-          variant="light"
-          onClick={() => onChange([...value, { max_limit: '', reset_duration: value.length ? '1M' : '1d' }])}
-        >
-          Add budget
-        </Button>
+      <AddRowFooter
+        error={error}
+        label="Add budget"
+        onAdd={() => onChange([...value, { max_limit: '', reset_duration: value.length ? '1M' : '1d' }])}
+      >
         {value.length === 0 && (
           <Text size="xs" c="dimmed">
             No budget: spending is not capped.
           </Text>
         )}
-      </Group>
+      </AddRowFooter>
     </Stack>
   )
 }

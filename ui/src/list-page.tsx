@@ -143,7 +143,7 @@ export function RowButton({
 }
 
 /** A row's Delete (or Remove): asks once more, deletes `path`, says `done` and reloads the list. */
-export function DeleteButton({
+function DeleteButton({
   path,
   question,
   done,
@@ -253,7 +253,7 @@ export function EditDialog({
 }
 
 /** The end of a create/edit dialog: what went wrong as a whole, then its submit button. */
-export function SubmitFooter({
+function SubmitFooter({
   form,
   label,
 }: {

@@ -1,7 +1,6 @@
-import { ActionIcon, Button, Group, NumberInput, Select, TagsInput } from '@mantine/core'
-import { IconTrash } from '@tabler/icons-react'
+import { Group, NumberInput, Select, TagsInput } from '@mantine/core'
 import type { ReactNode } from 'react'
-import { FieldError } from './components'
+import { RemoveRowButton, AddRowFooter } from './components'
 
 /** One provider a key or profile may reach, with the models it may use there. */
 export interface ProviderRow {
@@ -67,39 +66,30 @@ export function ProviderRows({
               w={90}
             />
           )}
-          <ActionIcon
-            variant="subtle"
-            color="red"
-            size="lg"
+          <RemoveRowButton
+            label={`Remove ${r.provider}`}
             mb={2}
-            aria-label={`Remove ${r.provider}`}
             onClick={() => onChange(rows.filter((_, j) => j !== i))}
-          >
-            <IconTrash size={16} />
-          </ActionIcon>
+          />
         </Group>
       ))}
-      <FieldError error={error} />
-      <Group>
-        <Button
-          size="compact-sm"
-          variant="light"
-          disabled={providerNames.length === 0}
-          onClick={() =>
-            onChange([
-              ...rows,
-              {
-                provider: providerNames.find((n) => !rows.some((r) => r.provider === n)) ?? providerNames[0],
-                allowed_models: ['*'],
-                ...(withWeight && { weight: '' }),
-              },
-            ])
-          }
-        >
-          Add provider
-        </Button>
+      <AddRowFooter
+        error={error}
+        label="Add provider"
+        disabled={providerNames.length === 0}
+        onAdd={() =>
+          onChange([
+            ...rows,
+            {
+              provider: providerNames.find((n) => !rows.some((r) => r.provider === n)) ?? providerNames[0],
+              allowed_models: ['*'],
+              ...(withWeight && { weight: '' }),
+            },
+          ])
+        }
+      >
         {hint}
-      </Group>
+      </AddRowFooter>
     </>
   )
 }

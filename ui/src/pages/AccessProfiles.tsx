@@ -58,14 +58,12 @@ export function AccessProfilesPage() {
         })}
         reload={reload}
         actions={(p) => (
-          <>
-            <ActiveToggle
-              active={p.is_active}
-              what="Profile"
-              request={() => put(`/api/access-profiles/${p.id}/${p.is_active ? 'deactivate' : 'activate'}`)}
-              reload={reload}
-            />
-          </>
+          <ActiveToggle
+            active={p.is_active}
+            what="Profile"
+            request={() => put(`/api/access-profiles/${p.id}/${p.is_active ? 'deactivate' : 'activate'}`)}
+            reload={reload}
+          />
         )}
       />
       {editor.open && <ProfileForm profile={editor.item} onClose={editor.close} onSaved={reload} />}

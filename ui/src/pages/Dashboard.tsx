@@ -7,6 +7,7 @@ import {
   formatDateTime,
   formatMoney,
   formatMoneyShort,
+  moneyTicks,
   formatMs,
   formatNumber,
   formatPercent,
@@ -91,25 +92,16 @@ function Chart({ title, children }: { title: string; children: React.ReactNode }
   )
 }
 
-/**
- * A money axis from $0 up to `max`, ticking 1, 2 or 5 × 10ⁿ apart so that each label keeps one or
- * two digits (`$0.00002`, not `$0.0000175`), and wide enough for its longest label.
- */
+/** A money axis as wide as its longest label: ticks 1, 2 or 5 × 10ⁿ apart (see `moneyTicks`). */
 function moneyAxis(max: number) {
-  if (!(max > 0)) return { tickFormatter: formatMoneyShort, width: 40 }
-  const raw = max / 4
-  const magnitude = 10 ** Math.floor(Math.log10(raw))
-  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw * (1 - 1e-9))!
-  const ticks = Array.from({ length: Math.ceil(max / step - 1e-9) + 1 }, (_, i) =>
-    Number((i * step).toPrecision(12)),
-  )
+  const ticks = moneyTicks(max)
   const longest = Math.max(...ticks.map((t) => formatMoneyShort(t).length))
   return {
     tickFormatter: formatMoneyShort,
     ticks,
     domain: [0, ticks[ticks.length - 1]],
     interval: 0 as const,
-    width: longest * 7 + 8,
+    width: longest * 8 + 8,
   }
 }
 

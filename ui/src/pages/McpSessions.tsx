@@ -2,7 +2,7 @@ import { Badge, Button, Group, Text, Title } from '@mantine/core'
 import { post } from '../api'
 import { act } from '../components'
 import { useApi } from '../hooks'
-import { DeleteButton, ListTable, RowButton, type Column } from '../list-page'
+import { ListTable, RowButton, type Column } from '../list-page'
 
 interface McpSession {
   id: string
@@ -63,32 +63,33 @@ export function McpSessions() {
         dense
         rowTestId="mcp-session"
         columns={COLUMNS}
+        remove={(s) =>
+          s.kind === 'token'
+            ? {
+                label: 'Revoke',
+                path: `/api/mcp/sessions/${s.id}`,
+                question: 'Revoke this login? The next tool call asks to log in again.',
+                done: 'Session revoked',
+              }
+            : undefined
+        }
+        reload={reload}
         actions={(s) =>
-          s.kind === 'token' && (
-            <>
-              {s.can_reauth && (
-                <RowButton
-                  label="Log in again"
-                  onClick={() =>
-                    void act(
-                      async () => {
-                        const r = await post<{ authorize_url: string }>(`/api/mcp/sessions/${s.id}/reauth`)
-                        window.open(r.authorize_url, '_blank', 'noopener')
-                      },
-                      'Login opened in a new tab',
-                      reload,
-                    )
-                  }
-                />
-              )}
-              <DeleteButton
-                label="Revoke"
-                path={`/api/mcp/sessions/${s.id}`}
-                question="Revoke this login? The next tool call asks to log in again."
-                done="Session revoked"
-                reload={reload}
-              />
-            </>
+          s.kind === 'token' &&
+          s.can_reauth && (
+            <RowButton
+              label="Log in again"
+              onClick={() =>
+                void act(
+                  async () => {
+                    const r = await post<{ authorize_url: string }>(`/api/mcp/sessions/${s.id}/reauth`)
+                    window.open(r.authorize_url, '_blank', 'noopener')
+                  },
+                  'Login opened in a new tab',
+                  reload,
+                )
+              }
+            />
           )
         }
       />

@@ -4,15 +4,7 @@ import { put } from '../api'
 import { PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import {
-  DeleteButton,
-  ListTable,
-  RowButton,
-  saveItem,
-  EditDialog,
-  useEditor,
-  type Column,
-} from '../list-page'
+import { ListTable, saveItem, EditDialog, useEditor, type Column } from '../list-page'
 import { LimitBars, LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
 
 interface ModelConfig {
@@ -68,20 +60,15 @@ export function ModelLimitsPage() {
         minWidth={760}
         testId="model-limits-table"
         dense
-        rowKey={(mc) => mc.id}
         rowTestId="model-limit-row"
         columns={MODEL_COLUMNS}
-        actions={(mc) => (
-          <>
-            <RowButton label="Edit" onClick={() => editor.edit(mc)} />
-            <DeleteButton
-              path={`/api/governance/model-configs/${mc.id}`}
-              question={`Delete the limit on ${mc.model_name}?`}
-              done="Model limit deleted"
-              reload={configs.reload}
-            />
-          </>
-        )}
+        onEdit={editor.edit}
+        remove={(mc) => ({
+          path: `/api/governance/model-configs/${mc.id}`,
+          question: `Delete the limit on ${mc.model_name}?`,
+          done: 'Model limit deleted',
+        })}
+        reload={configs.reload}
       />
       <Title order={4} mt="xl" mb="xs">
         Providers

@@ -212,22 +212,22 @@ function AddOverride({
         name="pricing-pattern"
       />
       <Group grow>
-        <NumberInput
-          label="Input, $ per 1M tokens"
-          min={0}
-          decimalScale={6}
-          value={input}
-          onChange={setInput}
-          name="pricing-input"
-        />
-        <NumberInput
-          label="Output, $ per 1M tokens"
-          min={0}
-          decimalScale={6}
-          value={output}
-          onChange={setOutput}
-          name="pricing-output"
-        />
+        {(
+          [
+            ['input', 'Input', input, setInput],
+            ['output', 'Output', output, setOutput],
+          ] as const
+        ).map(([field, label, value, set]) => (
+          <NumberInput
+            key={field}
+            label={`${label}, $ per 1M tokens`}
+            min={0}
+            decimalScale={6}
+            value={value}
+            onChange={set}
+            name={`pricing-${field}`}
+          />
+        ))}
       </Group>
       {form.errorFor('pricing_patch') && <ErrorNote error={form.errorFor('pricing_patch')} />}
     </EditDialog>

@@ -1,26 +1,22 @@
 import {
-  ActionIcon,
   Badge,
   Button,
   Code,
   Group,
   NumberInput,
-  Paper,
   Select,
   Stack,
   Switch,
   Text,
   Textarea,
   TextInput,
-  Title,
 } from '@mantine/core'
-import { IconTrash } from '@tabler/icons-react'
 import { useState } from 'react'
-import { errorText, post } from '../api'
-import { ErrorNote, FieldError, PageHeader } from '../components'
+import { PageHeader, RemoveRowButton, AddRowFooter } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
 import { ListTable, saveItem, EditDialog, useEditor, type Column, NameField } from '../list-page'
+import { RuleTester } from './RuleTester'
 
 interface Target {
   provider?: string | null
@@ -41,14 +37,6 @@ interface Rule {
   priority: number
   chain_rule: boolean
 }
-interface TestResult {
-  matched: boolean
-  rule?: { id: string; name: string }
-  chain: { id: string; name: string }[]
-  target: { provider: string; model: string; key_id: string | null } | null
-  fallbacks: string[]
-  without_rules: { provider: string; model: string } | null
-}
 interface Named {
   id: string
   name: string
@@ -61,6 +49,13 @@ const SCOPES = [
   { value: 'virtual_key', label: 'One virtual key' },
 ]
 const SCOPE_LABEL = Object.fromEntries(SCOPES.map((s) => [s.value, s.label]))
+
+/** A target's text fields: what it sets, its label, and what an empty one means. */
+const TARGET_FIELDS = [
+  ['provider', 'Provider', undefined],
+  ['model', 'Model', undefined],
+  ['key_id', 'Key id', 'any'],
+] as const
 
 const targetText = (t: Target) =>
   `${t.provider ?? '(same provider)'}/${t.model ?? '(same model)'}${t.key_id ? ` · key ${t.key_id}` : ''}`
@@ -271,25 +266,16 @@ function RuleForm({
         </Text>
         {targets.map((t, i) => (
           <Group key={i} align="flex-end" wrap="nowrap" data-testid="rule-target">
-            <TextInput
-              label="Provider"
-              value={t.provider ?? ''}
-              onChange={(e) => setTarget(i, { provider: e.currentTarget.value })}
-              style={{ flex: 1 }}
-            />
-            <TextInput
-              label="Model"
-              value={t.model ?? ''}
-              onChange={(e) => setTarget(i, { model: e.currentTarget.value })}
-              style={{ flex: 1 }}
-            />
-            <TextInput
-              label="Key id"
-              placeholder="any"
-              value={t.key_id ?? ''}
-              onChange={(e) => setTarget(i, { key_id: e.currentTarget.value })}
-              style={{ flex: 1 }}
-            />
+            {TARGET_FIELDS.map(([field, label, placeholder]) => (
+              <TextInput
+                key={field}
+                label={label}
+                placeholder={placeholder}
+                value={t[field] ?? ''}
+                onChange={(e) => setTarget(i, { [field]: e.currentTarget.value })}
+                style={{ flex: 1 }}
+              />
+            ))}
             <NumberInput
               label="Weight"
               value={t.weight}
@@ -299,28 +285,18 @@ function RuleForm({
               max={1}
               w={90}
             />
-            <ActionIcon
-              variant="subtle"
-              color="red"
-              size="lg"
-              aria-label="Remove target"
+            <RemoveRowButton
+              label="Remove target"
               disabled={targets.length === 1}
               onClick={() => setTargets(targets.filter((_, j) => j !== i))}
-            >
-              <IconTrash size={16} />
-            </ActionIcon>
+            />
           </Group>
         ))}
-        <FieldError error={form.errorFor('targets')} />
-        <Group>
-          <Button
-            size="compact-sm"
-            variant="light"
-            onClick={() => setTargets([...targets, { provider: '', model: '', weight: 0 }])}
-          >
-            Add target
-          </Button>
-        </Group>
+        <AddRowFooter
+          error={form.errorFor('targets')}
+          label="Add target"
+          onAdd={() => setTargets([...targets, { provider: '', model: '', weight: 0 }])}
+        />
       </Stack>
       <TextInput
         label="Fallbacks"
@@ -338,125 +314,5 @@ function RuleForm({
         />
       </Group>
     </EditDialog>
-  )
-}
-
-/** `Name: value` lines into headers; blank lines are skipped. */
-function headersOf(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const line of text.split('\n')) {
-    const at = line.indexOf(':')
-    if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim()
-  }
-  return out
-}
-
-/** Pastes a request and its headers, and shows which rule and target it would get; nothing is sent upstream. */
-function RuleTester({ keys }: { keys: Named[] }) {
-  const [body, setBody] = useState(
-    '{\n  "model": "openai/gpt-4o-mini",\n  "messages": [{ "role": "user", "content": "Hello" }]\n}',
-  )
-  const [headers, setHeaders] = useState('')
-  const [vk, setVk] = useState<string | null>(null)
-  const [result, setResult] = useState<TestResult>()
-  const [problem, setProblem] = useState<string>()
-  const [busy, setBusy] = useState(false)
-  const run = async () => {
-    setProblem(undefined)
-    let request: unknown
-    try {
-      request = JSON.parse(body)
-    } catch {
-      setProblem('The request is not valid JSON.')
-      return
-    }
-    setBusy(true)
-    try {
-      setResult(
-        await post<TestResult>('/api/routing/rules/test', {
-          request,
-          headers: headersOf(headers),
-          virtual_key_id: vk,
-        }),
-      )
-    } catch (err) {
-      setResult(undefined)
-      setProblem(errorText(err))
-    } finally {
-      setBusy(false)
-    }
-  }
-  return (
-    <Paper withBorder p="md" radius="md" mt="xl" data-testid="rule-tester">
-      <Title order={4} mb="xs">
-        Try a request
-      </Title>
-      <Text size="sm" c="dimmed" mb="sm">
-        Paste a request body and its headers: the rules say which of them matches and where the request goes.
-        Nothing is sent to a provider.
-      </Text>
-      <Group grow align="flex-start">
-        <Textarea
-          label="Request body (JSON)"
-          autosize
-          minRows={5}
-          styles={{ input: { fontFamily: 'monospace' } }}
-          value={body}
-          onChange={(e) => setBody(e.currentTarget.value)}
-        />
-        <Stack gap="xs">
-          <Textarea
-            label="Headers"
-            description="One per line: x-tier: beta"
-            autosize
-            minRows={3}
-            styles={{ input: { fontFamily: 'monospace' } }}
-            value={headers}
-            onChange={(e) => setHeaders(e.currentTarget.value)}
-          />
-          <Select
-            label="As virtual key"
-            placeholder="none"
-            data={keys.map((k) => ({ value: k.id, label: k.name }))}
-            value={vk}
-            onChange={setVk}
-            clearable
-            searchable
-          />
-        </Stack>
-      </Group>
-      <Button mt="sm" onClick={() => void run()} loading={busy}>
-        Test
-      </Button>
-      <ErrorNote error={problem} />
-      {result && (
-        <Paper withBorder p="sm" mt="sm" data-testid="rule-test-result">
-          {result.matched ? (
-            <Text size="sm">
-              Rule <b>{result.rule?.name}</b>
-              {result.chain.length > 1 && ` (chain: ${result.chain.map((c) => c.name).join(' → ')})`} sends it
-              to <b>{result.target ? `${result.target.provider}/${result.target.model}` : '—'}</b>
-              {result.target?.key_id && ` with key ${result.target.key_id}`}
-              {result.fallbacks.length > 0 && `, then ${result.fallbacks.join(', ')}`}.
-            </Text>
-          ) : (
-            <Text size="sm">
-              No rule matches: it goes to{' '}
-              <b>
-                {result.target
-                  ? `${result.target.provider}/${result.target.model}`
-                  : 'nowhere it can be routed'}
-              </b>
-              .
-            </Text>
-          )}
-          {result.matched && result.without_rules && (
-            <Text size="xs" c="dimmed">
-              Without rules: {result.without_rules.provider}/{result.without_rules.model}
-            </Text>
-          )}
-        </Paper>
-      )}
-    </Paper>
   )
 }

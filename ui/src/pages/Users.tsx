@@ -69,11 +69,7 @@ export function UsersPage() {
           done: `${u.email} deleted`,
         })}
         reload={reload}
-        actions={(u) => (
-          <>
-            <RowButton label="Access" onClick={() => setAccess(u)} />
-          </>
-        )}
+        actions={(u) => <RowButton label="Access" onClick={() => setAccess(u)} />}
       />
       <Pages
         total={data?.total ?? 0}

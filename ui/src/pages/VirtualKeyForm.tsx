@@ -1,5 +1,4 @@
 import {
-  ActionIcon,
   Badge,
   Button,
   Checkbox,
@@ -14,10 +13,9 @@ import {
   Text,
   TextInput,
 } from '@mantine/core'
-import { IconTrash } from '@tabler/icons-react'
 import { useEffect, useState } from 'react'
 import { get, post, put } from '../api'
-import { ErrorNote, FieldError, FormDialog } from '../components'
+import { ErrorNote, FormDialog, RemoveRowButton, AddRowFooter } from '../components'
 import { numberProblem, useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
@@ -373,36 +371,27 @@ export function VirtualKeyForm({
                 style={{ flex: '1 1 200px' }}
                 searchable
               />
-              <ActionIcon
-                variant="subtle"
-                color="red"
-                size="lg"
+              <RemoveRowButton
+                label="Remove MCP server"
                 mb={2}
-                aria-label="Remove MCP server"
                 onClick={() => setMcpRows(mcpRows.filter((_, j) => j !== i))}
-              >
-                <IconTrash size={16} />
-              </ActionIcon>
+              />
             </Group>
           ))}
-          <FieldError error={form.errorFor('mcp_configs')} />
-          <Group>
-            <Button
-              size="compact-sm"
-              variant="light"
-              disabled={(mcp.data?.clients.length ?? 0) === 0}
-              onClick={() =>
-                setMcpRows([...mcpRows, { client: mcp.data?.clients[0]?.config.name ?? '', tools: ['*'] }])
-              }
-            >
-              Allow an MCP server
-            </Button>
+          <AddRowFooter
+            error={form.errorFor('mcp_configs')}
+            label="Allow an MCP server"
+            disabled={(mcp.data?.clients.length ?? 0) === 0}
+            onAdd={() =>
+              setMcpRows([...mcpRows, { client: mcp.data?.clients[0]?.config.name ?? '', tools: ['*'] }])
+            }
+          >
             {(mcp.data?.clients.length ?? 0) === 0 && (
               <Text size="xs" c="dimmed">
                 No MCP server yet: add one on the MCP page to allow its tools.
               </Text>
             )}
-          </Group>
+          </AddRowFooter>
 
           {form.summary && <ErrorNote error={form.summary} />}
           <ErrorNote error={form.general} />

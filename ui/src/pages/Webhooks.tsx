@@ -103,19 +103,17 @@ export function WebhooksPage() {
         })}
         reload={endpoints.reload}
         actions={(e) => (
-          <>
-            <ConfirmButton
-              label="Rotate secret"
-              color="orange"
-              question={`Make a new signing secret for ${e.name}? The old one stops verifying at once.`}
-              onConfirm={() =>
-                act(async () => {
-                  const r = await post<{ secret: string }>(`/api/webhooks/${e.id}/rotate-secret`)
-                  setSecret({ name: e.name, secret: r.secret })
-                }, `New secret for ${e.name}`)
-              }
-            />
-          </>
+          <ConfirmButton
+            label="Rotate secret"
+            color="orange"
+            question={`Make a new signing secret for ${e.name}? The old one stops verifying at once.`}
+            onConfirm={() =>
+              act(async () => {
+                const r = await post<{ secret: string }>(`/api/webhooks/${e.id}/rotate-secret`)
+                setSecret({ name: e.name, secret: r.secret })
+              }, `New secret for ${e.name}`)
+            }
+          />
         )}
       />
       <Deliveries endpointNames={names} />
