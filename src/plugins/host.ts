@@ -195,14 +195,14 @@ export class PluginHost {
     this.loaded.set(entry.name, loaded)
     this.apply()
     if (old?.plugin) await cleanup(old.plugin)
-    if (persist) await this.save()
+    if (persist) await this.save({ put: entry })
     return view(loaded)
   }
 
   async remove(name: string): Promise<boolean> {
     if (!this.loaded.has(name)) return false
     await this.drop(name)
-    await this.save()
+    await this.save({ remove: name })
     return true
   }
 
@@ -217,8 +217,21 @@ export class PluginHost {
     if (old?.plugin) await cleanup(old.plugin)
   }
 
-  private async save(): Promise<void> {
-    await this.opts.store?.save([...this.loaded.values()].map((l) => l.entry))
+  /**
+   * Writes one change into the stored entries as they are in the store now, not this node's view of
+   * them: an entry another node saved that this one has not reloaded yet is kept, not overwritten.
+   */
+  private async save(change: { put: PluginEntry } | { remove: string }): Promise<void> {
+    const store = this.opts.store
+    if (!store) return
+    const base = (await store.load()) ?? [...this.loaded.values()].map((l) => l.entry)
+    const name = 'put' in change ? change.put.name : change.remove
+    const next = base.filter((e) => e.name !== name)
+    if ('put' in change) {
+      const at = base.findIndex((e) => e.name === name)
+      next.splice(at < 0 ? next.length : at, 0, change.put)
+    }
+    await store.save(next)
   }
 
   private async build(entry: PluginEntry): Promise<Loaded> {
