@@ -94,13 +94,13 @@ export function runCli(
     stdout: () => stdout,
     exited,
     async url() {
-      const deadline = Date.now() + 10_000
+      const deadline = Date.now() + 25_000
       for (;;) {
         const m = /Heimdall listening on (http:\/\/[^\s"]+)/.exec(all)
         if (m) return m[1]
         if (proc.exitCode !== null || proc.signalCode !== null)
           throw new Error(`heimdall exited before listening:\n${all}`)
-        if (Date.now() > deadline) throw new Error(`heimdall did not start within 10 s:\n${all}`)
+        if (Date.now() > deadline) throw new Error(`heimdall did not start within 25 s:\n${all}`)
         await sleep(25)
       }
     },
