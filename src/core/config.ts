@@ -65,6 +65,16 @@ export function parseDurationMs(value: number | string | undefined, fallback: nu
   return Math.round(total)
 }
 
+/** The `*_key_config` objects a provider key may carry. */
+export const KEY_CONFIG_FIELDS = [
+  'azure_key_config',
+  'vertex_key_config',
+  'bedrock_key_config',
+  'vllm_key_config',
+  'ollama_key_config',
+  'sgl_key_config',
+] as const
+
 export function normalizeKey(input: ProviderKeyInput, index: number): ProviderKey {
   const key: ProviderKey = {
     id: input.id ?? randomUUID(),
@@ -76,17 +86,7 @@ export function normalizeKey(input: ProviderKeyInput, index: number): ProviderKe
     weight: input.weight ?? 1,
     enabled: input.enabled ?? true,
   }
-  for (const field of [
-    'aliases',
-    'use_for_batch_api',
-    'azure_key_config',
-    'vertex_key_config',
-    'bedrock_key_config',
-    'vllm_key_config',
-    'ollama_key_config',
-    'sgl_key_config',
-    'description',
-  ] as const) {
+  for (const field of ['aliases', 'use_for_batch_api', ...KEY_CONFIG_FIELDS, 'description'] as const) {
     if (input[field] !== undefined) (key as unknown as Record<string, unknown>)[field] = input[field]
   }
   return key

@@ -7,6 +7,7 @@ import { stableJson } from '../store/index.js'
 import {
   BudgetInputSchema,
   McpConfigInputSchema,
+  providerConfigFields,
   RateLimitInputSchema,
   type BudgetInput,
   type RateLimitInput,
@@ -74,12 +75,7 @@ const FileTeamSchema = Type.Object({
 
 const FileProviderConfigSchema = Type.Object({
   id: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
-  provider: Type.String({ minLength: 1 }),
-  weight: Type.Optional(Nullable(Type.Number())),
-  allowed_models: Type.Optional(Type.Array(Type.String())),
-  blacklisted_models: Type.Optional(Type.Array(Type.String())),
-  key_ids: Type.Optional(Type.Array(Type.String())),
-  allow_all_keys: Type.Optional(Type.Boolean()),
+  ...providerConfigFields,
   ...limitFields,
 })
 

@@ -31,15 +31,20 @@ export const RateLimitInputSchema = Type.Object({
 })
 export type RateLimitInput = Static<typeof RateLimitInputSchema>
 
-export const ProviderConfigInputSchema = Type.Object({
-  /** On update: the config to change. Without it, the VK's config for the same provider is changed, or a new one made. */
-  id: Type.Optional(Type.Integer()),
+/** A virtual key's provider config, as the API and config.json both take it (without id and limits). */
+export const providerConfigFields = {
   provider: Type.String({ minLength: 1 }),
   weight: Type.Optional(Nullable(Type.Number())),
   allowed_models: Type.Optional(Type.Array(Type.String())),
   blacklisted_models: Type.Optional(Type.Array(Type.String())),
   key_ids: Type.Optional(Type.Array(Type.String())),
   allow_all_keys: Type.Optional(Type.Boolean()),
+}
+
+export const ProviderConfigInputSchema = Type.Object({
+  /** On update: the config to change. Without it, the VK's config for the same provider is changed, or a new one made. */
+  id: Type.Optional(Type.Integer()),
+  ...providerConfigFields,
   budgets: Type.Optional(Type.Array(BudgetInputSchema)),
   rate_limit: Type.Optional(Nullable(RateLimitInputSchema)),
 })

@@ -1,15 +1,7 @@
-import { isEnvRef } from '../core/config.js'
+import { isEnvRef, KEY_CONFIG_FIELDS } from '../core/config.js'
 import type { NetworkConfig, ProviderKey } from '../core/schemas/index.js'
 
-/** The `*_key_config` objects a key may carry. */
-export const KEY_CONFIG_FIELDS = [
-  'azure_key_config',
-  'vertex_key_config',
-  'bedrock_key_config',
-  'vllm_key_config',
-  'ollama_key_config',
-  'sgl_key_config',
-] as const
+export { KEY_CONFIG_FIELDS }
 export type KeyConfigField = (typeof KEY_CONFIG_FIELDS)[number]
 
 /** The fields of the `*_key_config` objects that hold secrets: encrypted at rest, redacted in responses. */

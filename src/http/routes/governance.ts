@@ -61,6 +61,16 @@ export function queryCount(query: unknown, name: string): number | undefined {
   return Number(text)
 }
 
+/** Bifrost's list query: `from_memory` accepted as a flag, then `limit`, `offset` and `search`. */
+export function listQuery(query: unknown): { limit?: number; offset?: number; search?: string } {
+  queryFlag(query, 'from_memory')
+  return {
+    limit: queryCount(query, 'limit'),
+    offset: queryCount(query, 'offset'),
+    search: queryText(query, 'search'),
+  }
+}
+
 export function queryFlag(query: unknown, name: string): boolean | undefined {
   const text = queryText(query, name)
   if (text === undefined) return undefined
@@ -97,12 +107,10 @@ export function registerGovernanceRoutes(
 
   app.get('/api/governance/virtual-keys', async (request) => {
     const q = request.query
-    queryFlag(q, 'from_memory')
+    const page = listQuery(q)
     const access = queryCount(q, 'access_profile_id')
     const list = await service.listVirtualKeys({
-      limit: queryCount(q, 'limit'),
-      offset: queryCount(q, 'offset'),
-      search: queryText(q, 'search'),
+      ...page,
       team_id: queryText(q, 'team_id'),
       customer_id: queryText(q, 'customer_id'),
       user_id: queryText(q, 'user_id'),
@@ -200,13 +208,7 @@ function registerOwnerRoutes<K extends OwnerKind>(
   type Params = { Params: Record<string, string> }
   app.get(`/api/governance/${path}`, async (request) => {
     const q = request.query
-    queryFlag(q, 'from_memory')
-    const list = await crud.list({
-      limit: queryCount(q, 'limit'),
-      offset: queryCount(q, 'offset'),
-      search: queryText(q, 'search'),
-      ...spec.filters(q),
-    })
+    const list = await crud.list({ ...listQuery(q), ...spec.filters(q) })
     await overlay(spec.records(list))
     return list
   })

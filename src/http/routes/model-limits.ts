@@ -11,7 +11,7 @@ import {
 } from '../../governance/index.js'
 import { compileValidator } from '../validate.js'
 import { registerBudgetOverrideRoutes } from './budget-overrides.js'
-import { queryCount, queryFlag, queryText } from './governance.js'
+import { listQuery, queryFlag, queryText } from './governance.js'
 
 /** Live counter figures for budgets and rate limits (governance's UsageView). */
 export interface LimitUsage {
@@ -51,13 +51,10 @@ export function registerModelLimitRoutes(
 
   app.get('/api/governance/model-configs', async (request) => {
     const q = request.query
-    queryFlag(q, 'from_memory')
     const list = await modelLimits.listModelConfigs({
-      search: queryText(q, 'search'),
+      ...listQuery(q),
       scope: queryText(q, 'scope'),
       scope_id: queryText(q, 'scope_id'),
-      limit: queryCount(q, 'limit'),
-      offset: queryCount(q, 'offset'),
     })
     await Promise.all(list.model_configs.map(live))
     return list
