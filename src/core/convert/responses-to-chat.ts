@@ -120,11 +120,7 @@ function inputItemsToMessages(items: Item[]): ChatMessage[] {
           },
         )
       default:
-        throw new GatewayError(
-          'unsupported_operation',
-          `input item type '${String(type)}' cannot be sent to a provider that only speaks chat completions`,
-          { param: 'input' },
-        )
+        return chatCannotTake(`input item type '${String(type)}'`)
     }
   }
   return messages
@@ -198,11 +194,7 @@ function inputPartToChat(part: unknown): ContentPart {
         param: 'input',
       })
     default:
-      throw new GatewayError(
-        'unsupported_operation',
-        `content part type '${String(part.type)}' cannot be sent to a provider that only speaks chat completions`,
-        { param: 'input' },
-      )
+      return chatCannotTake(`content part type '${String(part.type)}'`)
   }
 }
 
@@ -357,5 +349,14 @@ function textFormatToResponseFormat(format: unknown): unknown {
     {
       param: 'text.format',
     },
+  )
+}
+
+/** Refuses a part of a Responses request that a provider speaking only chat completions cannot take. */
+function chatCannotTake(what: string): never {
+  throw new GatewayError(
+    'unsupported_operation',
+    `${what} cannot be sent to a provider that only speaks chat completions`,
+    { param: 'input' },
   )
 }
