@@ -6,6 +6,8 @@
 //   COMPARE_GOVERNED=1  the governed target (virtual key with budget and rate limit) instead of plain
 //   BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50)
 //   COMPARE_PROFILE=1  run each build under --cpu-prof and print its top self-time functions
+//   COMPARE_OUT    where logs and profiles go (default bench/out/compare), so that two runs can share a checkout
+//   BENCH_NODE_ARGS extra node flags for each Heimdall process, e.g. "--trace-gc"
 // e.g. COMPARE_CLIS=/tmp/before/dist/cli.js,dist/cli.js node --import tsx bench/compare-builds.ts
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -16,7 +18,7 @@ import { startFakeUpstream, TARGETS, type BenchContext, type StartedTarget } fro
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const repoRoot = dirname(benchDir)
-const outDir = join(benchDir, 'out', 'compare')
+const outDir = process.env.COMPARE_OUT ? resolve(process.env.COMPARE_OUT) : join(benchDir, 'out', 'compare')
 
 const num = (name: string, fallback: number) => Number(process.env[name] || fallback)
 const seconds = num('BENCH_SECONDS', 5)

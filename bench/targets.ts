@@ -175,6 +175,8 @@ function heimdallTarget(name: string, governed: boolean, before = false): Target
       await writeFile(join(appDir, 'config.json'), JSON.stringify(heimdallConfig(ctx, governed), null, 2))
       const port = await freePort()
       const profile = ctx.profileHeimdall ? ['--cpu-prof', '--cpu-prof-dir', ctx.outDir] : []
+      // BENCH_NODE_ARGS: extra node flags for Heimdall's process, e.g. "--trace-gc" (its output goes to bench/out).
+      const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
       const cliArgs = [
         '--app-dir',
         appDir,
@@ -187,7 +189,7 @@ function heimdallTarget(name: string, governed: boolean, before = false): Target
       ]
       const child = startNode({
         name,
-        args: [...profile, cli, ...cliArgs],
+        args: [...nodeArgs, ...profile, cli, ...cliArgs],
         cwd: ctx.repoRoot,
         logDir: ctx.outDir,
       })
