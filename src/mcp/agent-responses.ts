@@ -1,5 +1,3 @@
-import type { GatewayContext } from '../core/context.js'
-import type { Gateway } from '../core/gateway.js'
 import type {
   ChatMessage,
   ResponsesOutputItem,
@@ -8,7 +6,7 @@ import type {
   ResponsesUsage,
   ToolCall,
 } from '../core/schemas/index.js'
-import { addCounts, runMcpAgent, type McpAgentOptions, type McpAgentOutcome } from './agent.js'
+import { addCounts, withMcpAgent } from './agent.js'
 
 /** The function names a Responses request's own tools define (flat `{type, name}` tools). */
 export function ownFunctionNames(req: ResponsesRequest): Set<string> {
@@ -69,19 +67,12 @@ export function responsesFollowUp(
  * the answer's output items and one `function_call_output` item per call are appended to the
  * input for the next round.
  */
-export function responsesWithMcpAgent(
-  gateway: Gateway,
-  ctx: GatewayContext,
-  req: ResponsesRequest,
-  opts: McpAgentOptions,
-): Promise<McpAgentOutcome<ResponsesResponse>> {
-  // Read before the first call: the injection hook adds the MCP tools to req.tools.
-  return runMcpAgent(ctx, req, ownFunctionNames(req), opts, {
-    call: (c, r) => gateway.responses(c, r),
-    usageOf: (r) => r.body.usage ?? undefined,
-    addUsage: addResponsesUsage,
-    proposedCalls: (body) => functionCalls(body.output ?? []),
-    followUp: (conv, body, results) => responsesFollowUp(conv, body.output ?? [], results),
-    withUsage: (r, usage) => ({ body: { ...r.body, ...(usage && { usage }) }, headers: r.headers }),
-  })
-}
+export const responsesWithMcpAgent = withMcpAgent<ResponsesRequest, ResponsesResponse, ResponsesUsage>({
+  call: (gateway, c, r) => gateway.responses(c, r),
+  ownNames: ownFunctionNames,
+  usageOf: (r) => r.body.usage ?? undefined,
+  addUsage: addResponsesUsage,
+  proposedCalls: (body) => functionCalls(body.output ?? []),
+  followUp: (conv, body, results) => responsesFollowUp(conv, body.output ?? [], results),
+  withUsage: (r, usage) => ({ body: { ...r.body, ...(usage && { usage }) }, headers: r.headers }),
+})

@@ -6,8 +6,8 @@ import {
   addUsage,
   AgentRounds,
   agentDepth,
-  anyAutoExecutable,
   ownToolNames,
+  type McpAgentEntry,
   type McpAgentOptions,
 } from './agent.js'
 
@@ -67,55 +67,83 @@ function startsHolding(chunk: ChatChunk): boolean {
  * how many rounds ran and what they cost. An error in a later round is thrown from the items,
  * so that the relay ends the stream with an error event.
  */
-export async function chatStreamWithMcpAgent(
-  gateway: Gateway,
-  ctx: GatewayContext,
-  req: ChatRequest,
-  opts: McpAgentOptions,
-): Promise<StreamResult<ChatStreamItem>> {
-  const maxDepth = agentDepth(opts)
-  if (maxDepth === 0 || !anyAutoExecutable(opts)) return gateway.chatStream(ctx, req)
-  // Chunks must be read to find tool calls: no byte-for-byte frames in agent mode.
-  ctx.passthrough = false
-  const own = ownToolNames(req)
-  const first = await gateway.chatStream(ctx, req)
+export const chatStreamWithMcpAgent = withMcpAgentStream<ChatRequest, ChatStreamItem>(
+  (gateway, ctx, req) => gateway.chatStream(ctx, req),
+  ownToolNames,
+  chatRounds,
+)
 
-  async function* items(): AsyncGenerator<ChatStreamItem> {
-    let stream = first
-    const loop = new AgentRounds(ctx, req, opts, own, addUsage)
-    let id: string | undefined
-    for (;;) {
-      const round: Round = { held: [], calls: new Map(), multi: false, content: '' }
-      for await (const item of stream.items) {
-        const chunk = chunkOf(item)
-        if (!Array.isArray(chunk?.choices)) {
-          yield item
-          continue
-        }
-        id ??= chunk.id
-        chunk.id = id
-        if (item.usage) round.usage = item.usage
-        collectCalls(round, chunk)
-        if (round.held.length > 0 || item.usage || startsHolding(chunk)) round.held.push(chunk)
-        else yield { chunk }
-      }
-      loop.count(round.usage)
-      const proposed = round.multi ? undefined : [...round.calls.values()]
-      const calls = loop.callsToRun(proposed, maxDepth)
-      if (!calls) {
-        yield* release(round.held, loop.rounds, loop.usage, loop.cost)
-        return
-      }
-      const content = round.content === '' ? null : round.content
-      const assistant: ChatMessage = { role: 'assistant', content, tool_calls: proposed }
-      await loop.advance(calls, (conversation, results) => ({
-        ...conversation,
-        messages: [...conversation.messages, assistant, ...results],
-      }))
-      stream = await gateway.chatStream(loop.current, loop.conversation)
-    }
+/** Where a streamed agent loop stands before its first round is read. */
+export interface AgentStreamStart<Req, Item> {
+  gateway: Gateway
+  ctx: GatewayContext
+  req: Req
+  opts: McpAgentOptions
+  /** The names of the request's own tools (read before the injection hook added the MCP tools). */
+  own: Set<string>
+  maxDepth: number
+  /** The first round's stream, open. */
+  first: StreamResult<Item>
+}
+
+/**
+ * Agent mode for one API's streams: the provider's stream as it came when no round may run here;
+ * otherwise one stream across rounds, made by `rounds` from the first round's.
+ */
+export function withMcpAgentStream<Req, Item>(
+  open: (gateway: Gateway, ctx: GatewayContext, req: Req) => Promise<StreamResult<Item>>,
+  ownNames: (req: Req) => Set<string>,
+  rounds: (start: AgentStreamStart<Req, Item>) => AsyncGenerator<Item>,
+): McpAgentEntry<Req, StreamResult<Item>> {
+  return async (gateway, ctx, req, opts) => {
+    const maxDepth = agentDepth(opts)
+    if (maxDepth === 0) return open(gateway, ctx, req)
+    // Items must be read to find tool calls: no byte-for-byte frames in agent mode.
+    ctx.passthrough = false
+    // Read before the first call: the injection hook adds the MCP tools to req.tools.
+    const own = ownNames(req)
+    const first = await open(gateway, ctx, req)
+    return { items: rounds({ gateway, ctx, req, opts, own, maxDepth, first }), headers: first.headers }
   }
-  return { items: items(), headers: first.headers }
+}
+
+async function* chatRounds(
+  start: AgentStreamStart<ChatRequest, ChatStreamItem>,
+): AsyncGenerator<ChatStreamItem> {
+  const { gateway, ctx, req, opts, own, maxDepth } = start
+  let stream = start.first
+  const loop = new AgentRounds(ctx, req, opts, own, addUsage)
+  let id: string | undefined
+  for (;;) {
+    const round: Round = { held: [], calls: new Map(), multi: false, content: '' }
+    for await (const item of stream.items) {
+      const chunk = chunkOf(item)
+      if (!Array.isArray(chunk?.choices)) {
+        yield item
+        continue
+      }
+      id ??= chunk.id
+      chunk.id = id
+      if (item.usage) round.usage = item.usage
+      collectCalls(round, chunk)
+      if (round.held.length > 0 || item.usage || startsHolding(chunk)) round.held.push(chunk)
+      else yield { chunk }
+    }
+    loop.count(round.usage)
+    const proposed = round.multi ? undefined : [...round.calls.values()]
+    const calls = loop.callsToRun(proposed, maxDepth)
+    if (!calls) {
+      yield* release(round.held, loop.rounds, loop.usage, loop.cost)
+      return
+    }
+    const content = round.content === '' ? null : round.content
+    const assistant: ChatMessage = { role: 'assistant', content, tool_calls: proposed }
+    await loop.advance(calls, (conversation, results) => ({
+      ...conversation,
+      messages: [...conversation.messages, assistant, ...results],
+    }))
+    stream = await gateway.chatStream(loop.current, loop.conversation)
+  }
 }
 
 /**

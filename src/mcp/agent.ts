@@ -219,16 +219,17 @@ export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | un
   return addCounts(a, b) as Usage
 }
 
-/** The most rounds a request may run; 0: agent mode is off. */
+/** The most rounds a request may run; 0: agent mode is off (depth 0, or no tool may run in it). */
 export function agentDepth(opts: McpAgentOptions): number {
-  return Math.max(0, opts.maxDepth?.() ?? DEFAULT_MCP_AGENT_DEPTH)
+  const depth = Math.max(0, opts.maxDepth?.() ?? DEFAULT_MCP_AGENT_DEPTH)
+  return depth > 0 && anyAutoExecutable(opts) ? depth : 0
 }
 
 /**
  * Whether any tool may run in agent mode (one a client auto-executes, or code mode's): when none
  * can, the answer is the provider's as it came (a stream's frames byte for byte, a JSON body unparsed).
  */
-export function anyAutoExecutable({ source }: McpAgentOptions): boolean {
+function anyAutoExecutable({ source }: McpAgentOptions): boolean {
   return source.listTools().some((t) => source.autoExecutes(t.name) || source.isCodeModeClient?.(t.client))
 }
 
@@ -282,9 +283,19 @@ export class AgentRounds<Req, U> {
   }
 }
 
+/** Agent mode for one API, streamed or not: what http/routes/inference.ts calls instead of the gateway. */
+export type McpAgentEntry<Req, Out> = (
+  gateway: Gateway,
+  ctx: GatewayContext,
+  req: Req,
+  opts: McpAgentOptions,
+) => Promise<Out>
+
 /** What the agent loop needs to know of one API (chat completions, Responses). */
 export interface AgentFormat<Req, Res, U> {
-  call(ctx: GatewayContext, req: Req): Promise<JsonResult<Res>>
+  call(gateway: Gateway, ctx: GatewayContext, req: Req): Promise<JsonResult<Res>>
+  /** The names of the request's own tools; read before the first call (the injection hook adds the MCP tools). */
+  ownNames(req: Req): Set<string>
   usageOf(result: JsonResult<Res>): U | undefined
   addUsage(a: U | undefined, b: U | undefined): U | undefined
   /** The answer's tool calls in chat's shape, when it is a single answer; otherwise undefined. */
@@ -296,57 +307,50 @@ export interface AgentFormat<Req, Res, U> {
 }
 
 /**
- * Agent mode for one non-streamed request (Bifrost's `tools_to_auto_execute` with
+ * Agent mode for one API's non-streamed requests (Bifrost's `tools_to_auto_execute` with
  * `mcp_agent_depth`): while the model's answer only calls MCP tools the caller may use and
  * their clients auto-execute, runs them, adds the answer and the tool results to the request
  * and asks the model again, at most the agent depth. Any other answer goes back as it is.
  * After one round or more, the answer is the last one with the rounds' usage summed, the
  * rounds counted in {@link MCP_AGENT_ROUNDS_HEADER} and every round's cost in the cost header.
  */
-export async function runMcpAgent<Req, Res, U>(
-  ctx: GatewayContext,
-  req: Req,
-  own: Set<string>,
-  opts: McpAgentOptions,
+export function withMcpAgent<Req, Res, U>(
   format: AgentFormat<Req, Res, U>,
-): Promise<McpAgentOutcome<Res>> {
-  const maxDepth = agentDepth(opts)
-  if (maxDepth === 0 || !anyAutoExecutable(opts))
-    return { result: await format.call(ctx, req), ctx, rounds: 0 }
-  const loop = new AgentRounds(ctx, req, opts, own, format.addUsage)
-  let result = await format.call(ctx, req)
-  loop.count(format.usageOf(result))
-  for (;;) {
-    const calls = loop.callsToRun(format.proposedCalls(result.body), maxDepth)
-    if (!calls) break
-    await loop.advance(calls, (conversation, results) => format.followUp(conversation, result.body, results))
-    result = await format.call(loop.current, loop.conversation)
+): McpAgentEntry<Req, McpAgentOutcome<Res>> {
+  return async (gateway, ctx, req, opts) => {
+    const maxDepth = agentDepth(opts)
+    const own = format.ownNames(req)
+    if (maxDepth === 0) return { result: await format.call(gateway, ctx, req), ctx, rounds: 0 }
+    const loop = new AgentRounds(ctx, req, opts, own, format.addUsage)
+    let result = await format.call(gateway, ctx, req)
     loop.count(format.usageOf(result))
+    for (;;) {
+      const calls = loop.callsToRun(format.proposedCalls(result.body), maxDepth)
+      if (!calls) break
+      await loop.advance(calls, (conversation, results) =>
+        format.followUp(conversation, result.body, results),
+      )
+      result = await format.call(gateway, loop.current, loop.conversation)
+      loop.count(format.usageOf(result))
+    }
+    if (loop.rounds === 0) return { result, ctx, rounds: 0 }
+    loop.current.responseHeaders[MCP_AGENT_ROUNDS_HEADER] = String(loop.rounds)
+    // The answer's cost is every round's, as its usage is.
+    if (loop.cost !== undefined) loop.current.responseHeaders[COST_HEADER] = loop.cost.toFixed(8)
+    return { result: format.withUsage(result, loop.usage), ctx: loop.current, rounds: loop.rounds }
   }
-  if (loop.rounds === 0) return { result, ctx, rounds: 0 }
-  loop.current.responseHeaders[MCP_AGENT_ROUNDS_HEADER] = String(loop.rounds)
-  // The answer's cost is every round's, as its usage is.
-  if (loop.cost !== undefined) loop.current.responseHeaders[COST_HEADER] = loop.cost.toFixed(8)
-  return { result: format.withUsage(result, loop.usage), ctx: loop.current, rounds: loop.rounds }
 }
 
 /** A non-streamed chat completion in agent mode: tool results go back as `tool` messages. */
-export function chatWithMcpAgent(
-  gateway: Gateway,
-  ctx: GatewayContext,
-  req: ChatRequest,
-  opts: McpAgentOptions,
-): Promise<McpAgentOutcome<ChatResponse>> {
-  // Read before the first call: the injection hook adds the MCP tools to req.tools.
-  return runMcpAgent(ctx, req, ownToolNames(req), opts, {
-    call: (c, r) => gateway.chat(c, r),
-    usageOf: (r) => r.usage ?? r.body.usage,
-    addUsage,
-    proposedCalls: (body) => (body.choices.length === 1 ? body.choices[0].message.tool_calls : undefined),
-    followUp: (conv, body, results) => ({
-      ...conv,
-      messages: [...conv.messages, body.choices[0].message as ChatMessage, ...results],
-    }),
-    withUsage: (r, usage) => ({ body: { ...r.body, ...(usage && { usage }) }, usage, headers: r.headers }),
-  })
-}
+export const chatWithMcpAgent = withMcpAgent<ChatRequest, ChatResponse, Usage>({
+  call: (gateway, c, r) => gateway.chat(c, r),
+  ownNames: ownToolNames,
+  usageOf: (r) => r.usage ?? r.body.usage,
+  addUsage,
+  proposedCalls: (body) => (body.choices.length === 1 ? body.choices[0].message.tool_calls : undefined),
+  followUp: (conv, body, results) => ({
+    ...conv,
+    messages: [...conv.messages, body.choices[0].message as ChatMessage, ...results],
+  }),
+  withUsage: (r, usage) => ({ body: { ...r.body, ...(usage && { usage }) }, usage, headers: r.headers }),
+})
