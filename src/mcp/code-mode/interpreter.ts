@@ -13,20 +13,17 @@ import {
  * as promise-returning methods of one global object per server.
  */
 
-export interface SandboxLimits {
+/** The limits of one run, and what they are unless mcp config sets them. */
+export const DEFAULT_SANDBOX_LIMITS = {
   /** Wall-clock limit of the whole script, tool calls included. */
-  timeoutMs: number
-  /** Heap limit of the interpreter. */
-  memoryLimitBytes: number
-  /** Longest stretch of script code between two awaited tool calls (an endless loop ends here). */
-  maxBlockingMs: number
-}
-
-export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   timeoutMs: 30_000,
+  /** Heap limit of the interpreter. */
   memoryLimitBytes: 64 * 1024 * 1024,
+  /** Longest stretch of script code between two awaited tool calls (an endless loop ends here). */
   maxBlockingMs: 1_000,
 }
+
+export type SandboxLimits = typeof DEFAULT_SANDBOX_LIMITS
 
 /** Runs one tool call for the script: resolves with a JSON-serializable value, or throws (the script sees a rejection). */
 export type HostToolCall = (

@@ -2,34 +2,26 @@ import { OAuthError } from './errors.js'
 
 /**
  * Bounds of dynamic client registration (RFC 7591), which anyone may call: how often one address
- * may register, and how large a registration may be.
+ * may register, and how large a registration may be; the defaults, unless config.json sets them.
  */
-export interface RegistrationLimits {
-  /** Registrations one client IP may attempt per window; default 20. */
-  maxPerIp: number
-  /** The window, in ms; default 10 minutes. */
-  windowMs: number
-  /** Most redirect URIs per client; default 10. */
-  maxRedirectUris: number
-  /** Longest redirect URI, in characters; default 2,000. */
-  maxRedirectUriLength: number
-  /** Longest client_name, in characters; default 200. */
-  maxClientNameLength: number
-  /** Largest registration body, in bytes; default 16 KiB. */
-  maxBodyBytes: number
-  /** A client never authorized after this long (ms) is purged; default 24 h. */
-  unusedClientTtlMs: number
-}
-
-export const DEFAULT_REGISTRATION_LIMITS: RegistrationLimits = {
+export const DEFAULT_REGISTRATION_LIMITS = {
+  /** Registrations one client IP may attempt per window. */
   maxPerIp: 20,
+  /** The window, in ms. */
   windowMs: 10 * 60 * 1000,
+  /** Most redirect URIs per client. */
   maxRedirectUris: 10,
+  /** Longest redirect URI, in characters. */
   maxRedirectUriLength: 2000,
+  /** Longest client_name, in characters. */
   maxClientNameLength: 200,
+  /** Largest registration body, in bytes. */
   maxBodyBytes: 16 * 1024,
+  /** A client never authorized after this long (ms) is purged. */
   unusedClientTtlMs: 24 * 60 * 60 * 1000,
 }
+
+export type RegistrationLimits = typeof DEFAULT_REGISTRATION_LIMITS
 
 /** `client.oauth2_server_config.registration` of config.json: the limits above, in seconds and counts. */
 export interface RegistrationLimitsConfig {
