@@ -102,6 +102,9 @@ export function rateLimitFromRow(row: RateLimitRow): RateLimit {
   }
 }
 
+/** An owner's rate limit as Bifrost shows it: `rate_limit_id` and `rate_limit`, or neither. */
+type RateLimitFields = Pick<Customer, 'rate_limit_id' | 'rate_limit'>
+
 /** Budgets and rate limits, by owner. */
 export class LimitIndex {
   private budgets = new Map<string, BudgetRow[]>()
@@ -128,6 +131,12 @@ export class LimitIndex {
     const row = this.rateLimits.get(`${kind}:${id}`)
     return row ? rateLimitFromRow(row) : undefined
   }
+
+  /** The owner's rate limit as Bifrost shows it. */
+  rateLimitFields(kind: keyof OwnerColumns, id: string | number): RateLimitFields {
+    const rateLimit = this.rateLimitOf(kind, id)
+    return rateLimit ? { rate_limit_id: rateLimit.id, rate_limit: rateLimit } : {}
+  }
 }
 
 function ownerKey(row: OwnerColumns): string {
@@ -143,13 +152,13 @@ function ownerKey(row: OwnerColumns): string {
 function withLimits<T extends object>(
   entity: T,
   budgets: Budget[],
-  rateLimit: RateLimit | undefined,
-): T & Pick<Customer, 'budgets' | 'budget_id' | 'budget' | 'rate_limit_id' | 'rate_limit'> {
+  rateLimit: RateLimitFields,
+): T & Pick<Customer, 'budgets' | 'budget_id' | 'budget'> & RateLimitFields {
   return {
     ...entity,
     ...(budgets.length > 0 && { budget_id: budgets[0].id, budget: budgets[0] }),
     budgets,
-    ...(rateLimit && { rate_limit_id: rateLimit.id, rate_limit: rateLimit }),
+    ...rateLimit,
   }
 }
 
@@ -188,7 +197,7 @@ function ownerFromRow<P extends object>(
       updated_at: row.updated_at,
     },
     limits.budgetsOf(column, row.id, aligned),
-    limits.rateLimitOf(column, row.id),
+    limits.rateLimitFields(column, row.id),
   )
 }
 
@@ -199,7 +208,6 @@ export function providerConfigFromRow(
   keys?: ReadonlyMap<string, VirtualKeyProviderKey>,
 ): VirtualKeyProviderConfig {
   const keyIds = parseJsonList(row.key_ids)
-  const rateLimit = limits.rateLimitOf('provider_config_id', row.id)
   return {
     id: row.id,
     virtual_key_id: row.virtual_key_id,
@@ -209,7 +217,7 @@ export function providerConfigFromRow(
     blacklisted_models: parseJsonList(row.blacklisted_models),
     allow_all_keys: row.allow_all_keys === 1,
     key_ids: keyIds,
-    ...(rateLimit && { rate_limit_id: rateLimit.id, rate_limit: rateLimit }),
+    ...limits.rateLimitFields('provider_config_id', row.id),
     budgets: limits.budgetsOf('provider_config_id', row.id, vkAligned),
     ...(keys && {
       keys: keyIds.flatMap((id) => {
@@ -243,7 +251,6 @@ export function virtualKeyFromRow(
   const aligned = row.calendar_aligned === 1
   const team = row.team_id === null ? undefined : teams.get(row.team_id)
   const customer = row.customer_id === null ? undefined : customers.get(row.customer_id)
-  const rateLimit = limits.rateLimitOf('virtual_key_id', row.id)
   return {
     id: row.id,
     name: row.name,
@@ -255,7 +262,7 @@ export function virtualKeyFromRow(
     mcp_configs: mcpConfigsFromRow(row),
     ...(row.team_id !== null && { team_id: row.team_id }),
     ...(row.customer_id !== null && { customer_id: row.customer_id }),
-    ...(rateLimit && { rate_limit_id: rateLimit.id, rate_limit: rateLimit }),
+    ...limits.rateLimitFields('virtual_key_id', row.id),
     calendar_aligned: aligned,
     ...(team && { team }),
     ...(customer && { customer }),
