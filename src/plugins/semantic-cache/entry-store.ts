@@ -46,19 +46,7 @@ export class EntryStore implements CacheEntries {
   }
 
   async put(e: CacheEntry): Promise<void> {
-    const row: SemanticCacheEntriesTable = {
-      id: e.id,
-      namespace: e.namespace,
-      cache_key: e.cacheKey,
-      scope: e.scope,
-      partition: e.partition,
-      provider: e.provider,
-      model: e.model,
-      response: JSON.stringify(e.response),
-      embedding: e.embedding ? JSON.stringify(e.embedding) : null,
-      created_at: e.createdAt,
-      expires_at: e.expiresAt,
-    }
+    const row = toRow(e)
     const { id: _id, ...rest } = row
     await this.db
       .insertInto('semantic_cache_entries')
@@ -131,18 +119,40 @@ export class EntryStore implements CacheEntries {
   }
 }
 
-function toEntry(r: SemanticCacheEntriesTable): CacheEntry {
+// The columns named as the entry's fields are copied; the others are renamed or JSON.
+
+function toRow({
+  cacheKey,
+  response,
+  embedding,
+  createdAt,
+  expiresAt,
+  ...same
+}: CacheEntry): SemanticCacheEntriesTable {
   return {
-    id: r.id,
-    namespace: r.namespace,
-    cacheKey: r.cache_key,
-    scope: r.scope,
-    partition: r.partition,
-    provider: r.provider,
-    model: r.model,
-    response: JSON.parse(r.response) as unknown,
-    embedding: r.embedding ? (JSON.parse(r.embedding) as number[]) : undefined,
-    createdAt: Number(r.created_at),
-    expiresAt: Number(r.expires_at),
+    ...same,
+    cache_key: cacheKey,
+    response: JSON.stringify(response),
+    embedding: embedding ? JSON.stringify(embedding) : null,
+    created_at: createdAt,
+    expires_at: expiresAt,
+  }
+}
+
+function toEntry({
+  cache_key,
+  response,
+  embedding,
+  created_at,
+  expires_at,
+  ...same
+}: SemanticCacheEntriesTable): CacheEntry {
+  return {
+    ...same,
+    cacheKey: cache_key,
+    response: JSON.parse(response) as unknown,
+    embedding: embedding ? (JSON.parse(embedding) as number[]) : undefined,
+    createdAt: Number(created_at),
+    expiresAt: Number(expires_at),
   }
 }
