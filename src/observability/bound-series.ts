@@ -79,12 +79,15 @@ export class BoundCounter {
 
 export class BoundHistogram {
   private readonly cache: SeriesCache
+  /** The buckets as prom-client's `bucketValues` keys: a fractional number key is converted to text on every access. */
+  private readonly bucketKeys: readonly string[]
 
   constructor(
     private readonly metric: Histogram<string>,
     private readonly buckets: readonly number[],
   ) {
     this.cache = new SeriesCache(metric)
+    this.bucketKeys = buckets.map(String)
   }
 
   /** Observes `value` in the series `key` names; `labels` is called only the first time. */
@@ -94,9 +97,10 @@ export class BoundHistogram {
     if (record && bucketValues && typeof record.sum === 'number' && Number.isFinite(value)) {
       record.sum += value
       record.count = (record.count ?? 0) + 1
-      for (const bound of this.buckets) {
-        if (value <= bound) {
-          bucketValues[bound] += 1
+      const buckets = this.buckets
+      for (let i = 0; i < buckets.length; i++) {
+        if (value <= buckets[i]) {
+          ;(bucketValues as Record<string, number>)[this.bucketKeys[i]] += 1
           break
         }
       }

@@ -98,6 +98,37 @@ function statusClass(ctx: GatewayContext): string {
 
 const seconds = (ns: bigint) => Number(ns) / 1e9
 
+type LabelsOf = () => Record<string, string>
+
+/** The series keys (label values joined) of a request's labels, and their label sets for a series' first use. */
+interface RequestKeys {
+  provider: string
+  model: string
+  route: string
+  status: string
+  whoKey: string
+  pm: string
+  pmrs: string
+  pmrsw: string
+  pmw: string
+  pmLabels: LabelsOf
+  pmrsLabels: LabelsOf
+  pmrswLabels: LabelsOf
+  pmwLabels: LabelsOf
+  routeLabels: LabelsOf
+}
+
+/** The same for an upstream attempt (`model` is '' when the attempt has no latency). */
+interface AttemptKeys {
+  provider: string
+  model: string
+  outcome: string
+  po: string
+  pmo: string
+  poLabels: LabelsOf
+  pmoLabels: LabelsOf
+}
+
 export interface Metrics extends ObservabilityPart {
   /** The Prometheus text that `GET /metrics` serves (src/http registers the route); absent when metrics are off. */
   scrape?(): Promise<{ contentType: string; text: string }>
@@ -257,6 +288,61 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
   }
   const none: Record<string, string> = {}
 
+  // A request's series keys, kept for the next request with the same labels (nearly always, under
+  // load): its keys are the same strings, their hashes computed once, and no label closure is made.
+  let lastRequest: RequestKeys | undefined
+  const requestKeys = (
+    provider: string,
+    model: string,
+    route: string,
+    status: string,
+    whoKey: string,
+    who: Record<string, string>,
+  ): RequestKeys => {
+    const l = lastRequest
+    if (
+      l &&
+      l.provider === provider &&
+      l.model === model &&
+      l.route === route &&
+      l.status === status &&
+      l.whoKey === whoKey
+    )
+      return l
+    const pm = `${provider}${S}${model}`
+    const pmrs = `${pm}${S}${route}${S}${status}`
+    return (lastRequest = {
+      provider,
+      model,
+      route,
+      status,
+      whoKey,
+      pm,
+      pmrs,
+      pmrsw: pmrs + whoKey,
+      pmw: pm + whoKey,
+      pmLabels: () => ({ provider, model }),
+      pmrsLabels: () => ({ provider, model, route, status_class: status }),
+      pmrswLabels: () => ({ provider, model, route, status_class: status, ...who }),
+      pmwLabels: () => ({ provider, model, ...who }),
+      routeLabels: () => ({ route }),
+    })
+  }
+  let lastAttempt: AttemptKeys | undefined
+  const attemptKeys = (provider: string, model: string, outcome: string): AttemptKeys => {
+    const l = lastAttempt
+    if (l && l.provider === provider && l.model === model && l.outcome === outcome) return l
+    return (lastAttempt = {
+      provider,
+      model,
+      outcome,
+      po: `${provider}${S}${outcome}`,
+      pmo: `${provider}${S}${model}${S}${outcome}`,
+      poLabels: () => ({ provider, outcome }),
+      pmoLabels: () => ({ provider, model, outcome }),
+    })
+  }
+
   const hook: GatewayHook = {
     name: 'metrics',
     onEnd(ctx) {
@@ -267,19 +353,10 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
       const status = statusClass(ctx)
       const who = extra.length === 0 ? none : governanceLabels(ctx)
       const whoKey = extra.length === 0 ? '' : `${S}${who.virtual_key ?? ''}${S}${who.team ?? ''}`
-      const pm = `${provider}${S}${model}`
-      const pmrs = `${pm}${S}${route}${S}${status}`
-      bound.requests.inc(pmrs + whoKey, () => ({ provider, model, route, status_class: status, ...who }))
-      bound.duration.observe(
-        pmrs,
-        () => ({ provider, model, route, status_class: status }),
-        seconds(end - ctx.startNs),
-      )
-      bound.overhead.observe(
-        route,
-        () => ({ route }),
-        Math.max(0, seconds(end - ctx.startNs - ctx.upstreamNs)),
-      )
+      const k = requestKeys(provider, model, route, status, whoKey, who)
+      bound.requests.inc(k.pmrsw, k.pmrswLabels)
+      bound.duration.observe(k.pmrs, k.pmrsLabels, seconds(end - ctx.startNs))
+      bound.overhead.observe(route, k.routeLabels, Math.max(0, seconds(end - ctx.startNs - ctx.upstreamNs)))
       if (ctx.error) {
         const code = ctx.error.code in ERRORS ? ctx.error.code : 'internal'
         bound.errors.inc(`${code}${S}${provider}`, () => ({ code, provider }))
@@ -290,21 +367,16 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
         bound.cacheHits.inc(hitType, () => ({ hit_type: hitType }))
       }
       if (ctx.firstChunkNs !== undefined)
-        bound.ttft.observe(pm, () => ({ provider, model }), seconds(ctx.firstChunkNs - ctx.startNs))
+        bound.ttft.observe(k.pm, k.pmLabels, seconds(ctx.firstChunkNs - ctx.startNs))
 
       let previous: { provider: string; fallbackIndex: number } | undefined
       for (const a of ctx.attemptLog) {
         const p = folding.provider(ctx, a.provider)
         const outcome = a.error ? 'error' : 'success'
-        bound.attempts.inc(`${p}${S}${outcome}`, () => ({ provider: p, outcome }))
-        if (a.endNs !== undefined) {
-          const m = folding.model(a.provider, a.model)
-          bound.upstreamLatency.observe(
-            `${p}${S}${m}${S}${outcome}`,
-            () => ({ provider: p, model: m, outcome }),
-            seconds(a.endNs - a.startNs),
-          )
-        }
+        const pk = attemptKeys(p, a.endNs === undefined ? '' : folding.model(a.provider, a.model), outcome)
+        bound.attempts.inc(pk.po, pk.poLabels)
+        if (a.endNs !== undefined)
+          bound.upstreamLatency.observe(pk.pmo, pk.pmoLabels, seconds(a.endNs - a.startNs))
         if (previous && previous.fallbackIndex === a.fallbackIndex)
           bound.retries.inc(p, () => ({ provider: p }))
         else if (a.fallbackIndex > 0) bound.fallbacks.inc(p, () => ({ provider: p }))
@@ -312,14 +384,12 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
       }
 
       const usage = ctx.usage ?? ctx.result?.usage
-      const pmw = pm + whoKey
-      const pmwLabels = () => ({ provider, model, ...who })
       if (usage) {
-        if (usage.prompt_tokens > 0) bound.inputTokens.inc(pmw, pmwLabels, usage.prompt_tokens)
-        if (usage.completion_tokens > 0) bound.outputTokens.inc(pmw, pmwLabels, usage.completion_tokens)
+        if (usage.prompt_tokens > 0) bound.inputTokens.inc(k.pmw, k.pmwLabels, usage.prompt_tokens)
+        if (usage.completion_tokens > 0) bound.outputTokens.inc(k.pmw, k.pmwLabels, usage.completion_tokens)
       }
       const priced = ctx.facts.cost
-      if (priced?.cost !== undefined && priced.cost > 0) bound.cost.inc(pmw, pmwLabels, priced.cost)
+      if (priced?.cost !== undefined && priced.cost > 0) bound.cost.inc(k.pmw, k.pmwLabels, priced.cost)
     },
   }
 
