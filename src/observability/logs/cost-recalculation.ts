@@ -9,13 +9,19 @@ import type { CostCursor, CostRow, LogStore } from './store.js'
 export type RecalculationStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled'
 
 /** The status of a job, as Bifrost's `/api/logs/recalculate-cost` endpoints answer it. */
-export interface RecalculationView {
-  id?: string
-  status: RecalculationStatus | 'idle'
+/** How far a job has gone: entries to do, done, given a new cost, and left as they were. */
+interface RecalculationCounts {
   total: number
   processed: number
   updated: number
   skipped: number
+}
+
+const NO_COUNTS: RecalculationCounts = { total: 0, processed: 0, updated: 0, skipped: 0 }
+
+export interface RecalculationView extends RecalculationCounts {
+  id?: string
+  status: RecalculationStatus | 'idle'
   /** Entries left to go (the older field of Bifrost's response). */
   remaining: number
   message?: string
@@ -24,13 +30,9 @@ export interface RecalculationView {
   updated_at?: string
 }
 
-interface Job {
+interface Job extends RecalculationCounts {
   id: string
   status: RecalculationStatus
-  total: number
-  processed: number
-  updated: number
-  skipped: number
   message?: string
   lastError?: string
   startedAt?: number
@@ -68,10 +70,7 @@ export class CostRecalculation {
     const job: Job = {
       id: randomUUID(),
       status: 'pending',
-      total: 0,
-      processed: 0,
-      updated: 0,
-      skipped: 0,
+      ...NO_COUNTS,
       updatedAt: now,
       cancelled: false,
     }
@@ -172,22 +171,17 @@ export class CostRecalculation {
   }
 }
 
-function view(job: Job): RecalculationView {
+function view({ message, lastError, startedAt, updatedAt, cancelled: _, ...shown }: Job): RecalculationView {
   return {
-    id: job.id,
-    status: job.status,
-    total: job.total,
-    processed: job.processed,
-    updated: job.updated,
-    skipped: job.skipped,
-    remaining: Math.max(0, job.total - job.processed),
-    ...(job.message !== undefined && { message: job.message }),
-    ...(job.lastError !== undefined && { last_error: job.lastError }),
-    ...(job.startedAt !== undefined && { started_at: new Date(job.startedAt).toISOString() }),
-    updated_at: new Date(job.updatedAt).toISOString(),
+    ...shown,
+    remaining: Math.max(0, shown.total - shown.processed),
+    ...(message !== undefined && { message }),
+    ...(lastError !== undefined && { last_error: lastError }),
+    ...(startedAt !== undefined && { started_at: new Date(startedAt).toISOString() }),
+    updated_at: new Date(updatedAt).toISOString(),
   }
 }
 
 function idle(): RecalculationView {
-  return { status: 'idle', total: 0, processed: 0, updated: 0, skipped: 0, remaining: 0 }
+  return { status: 'idle', ...NO_COUNTS, remaining: 0 }
 }
