@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react'
+import { useCallback, useEffect, useRef, useState, type ChangeEvent } from 'react'
 import { ApiError, errorText } from './api'
 
 interface Failure {
@@ -25,6 +25,18 @@ export function withoutPaths(message: string): string {
     .replace(/\b[a-z_]+_config\.(?=[a-z_]+\b)/gi, '')
     .replace(/\b[a-z_]+\[\d+\]/gi, (m) => m.replace(/\[\d+\]/, ''))
 }
+
+/** A text input's (or textarea's) value and what typing writes: `{...bindText(email, setEmail)}`. */
+export const bindText = (value: string, set: (value: string) => void) => ({
+  value,
+  onChange: (e: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) => set(e.currentTarget.value),
+})
+
+/** A switch's or checkbox's state and what a click writes: `{...bindChecked(stream, setStream)}`. */
+export const bindChecked = (checked: boolean, set: (checked: boolean) => void) => ({
+  checked,
+  onChange: (e: ChangeEvent<HTMLInputElement>) => set(e.currentTarget.checked),
+})
 
 /** Whether a text is an http(s) URL (what a base URL or endpoint must be). */
 export function isHttpUrl(value: string): boolean {
@@ -116,5 +128,16 @@ export function useSubmit(fields: string[] = [], validate?: () => Problems) {
       ? `Not saved: correct the ${count === 1 ? 'field' : `${count} fields`} marked below.`
       : undefined,
     clear: () => setFailure(undefined),
+    /** A text input bound to its state and its problem; `field` is the name the server's messages use. */
+    bindText: (field: string, value: string, set: (value: string) => void) => ({
+      ...bindText(value, set),
+      error: errorFor(field),
+    }),
+    /** The same for an input whose onChange gives its value (Select, NumberInput, TagsInput…). */
+    bind: <T>(field: string, value: T, set: (value: T) => void) => ({
+      value,
+      onChange: set,
+      error: errorFor(field),
+    }),
   }
 }

@@ -214,6 +214,13 @@ export function saveItem<R = unknown>(collection: string, id: string | number | 
   return id === undefined ? post<R>(collection, body) : put<R>(`${collection}/${id}`, body)
 }
 
+/** What a page hands the dialog that creates or edits one item: how to close it, and what follows a save. */
+export interface DialogProps {
+  onClose: () => void
+  /** Once saved (before the dialog closes): the list reloads. */
+  onSaved?: () => unknown
+}
+
 /**
  * A create/edit dialog: its fields, what went wrong, and its submit button. A save that succeeds
  * tells the list (`onSaved`, which reloads it) and closes the dialog.
@@ -226,11 +233,9 @@ export function EditDialog({
   submitLabel,
   children,
   ...dialog
-}: {
+}: DialogProps & {
   form: ReturnType<typeof useSubmit>
   save: () => Promise<unknown>
-  onSaved?: () => unknown
-  onClose: () => void
   title: string
   size?: string
   submitLabel: string

@@ -18,63 +18,53 @@ export interface CatalogEntry {
   keyless?: boolean
 }
 
+const apiKey = (name: string, label: string): CatalogEntry => ({ name, label, setup: 'api_key' })
+/** Azure, Bedrock and Vertex: each cloud's key has its own settings (setup named after it). */
+const cloud = (name: 'azure' | 'bedrock' | 'vertex', label: string, hint: string): CatalogEntry => ({
+  name,
+  label,
+  setup: name,
+  hint,
+})
+/** An engine on the user's own machines: no key, and no default endpoint unless said. */
+const selfHosted = (
+  name: string,
+  label: string,
+  { needsBaseUrl = true, hint = 'Runs without a key; needs the base URL of your server' } = {},
+): CatalogEntry => ({
+  name,
+  label: `${label} (self-hosted)`,
+  setup: 'self_hosted',
+  keyless: true,
+  needsBaseUrl,
+  hint,
+})
+
 export const PROVIDERS: CatalogEntry[] = [
-  { name: 'openai', label: 'OpenAI', setup: 'api_key' },
-  { name: 'anthropic', label: 'Anthropic', setup: 'api_key' },
-  { name: 'gemini', label: 'Google Gemini (AI Studio)', setup: 'api_key' },
-  {
-    name: 'azure',
-    label: 'Azure OpenAI',
-    setup: 'azure',
-    hint: 'Endpoint, API version and deployments; an API key or an Entra ID app',
-  },
-  {
-    name: 'bedrock',
-    label: 'AWS Bedrock',
-    setup: 'bedrock',
-    hint: 'AWS access keys and region, or a Bedrock API key',
-  },
-  {
-    name: 'vertex',
-    label: 'Google Vertex AI',
-    setup: 'vertex',
-    hint: 'A service account, project and region',
-  },
-  { name: 'cohere', label: 'Cohere', setup: 'api_key' },
-  { name: 'mistral', label: 'Mistral', setup: 'api_key' },
-  { name: 'groq', label: 'Groq', setup: 'api_key' },
-  { name: 'xai', label: 'xAI (Grok)', setup: 'api_key' },
-  { name: 'cerebras', label: 'Cerebras', setup: 'api_key' },
-  { name: 'openrouter', label: 'OpenRouter', setup: 'api_key' },
-  { name: 'perplexity', label: 'Perplexity', setup: 'api_key' },
-  { name: 'deepseek', label: 'DeepSeek', setup: 'api_key' },
-  { name: 'fireworks', label: 'Fireworks AI', setup: 'api_key' },
-  { name: 'nebius', label: 'Nebius AI Studio', setup: 'api_key' },
-  { name: 'parasail', label: 'Parasail', setup: 'api_key' },
-  { name: 'huggingface', label: 'Hugging Face', setup: 'api_key' },
-  {
-    name: 'ollama',
-    label: 'Ollama (self-hosted)',
-    setup: 'self_hosted',
-    keyless: true,
+  apiKey('openai', 'OpenAI'),
+  apiKey('anthropic', 'Anthropic'),
+  apiKey('gemini', 'Google Gemini (AI Studio)'),
+  cloud('azure', 'Azure OpenAI', 'Endpoint, API version and deployments; an API key or an Entra ID app'),
+  cloud('bedrock', 'AWS Bedrock', 'AWS access keys and region, or a Bedrock API key'),
+  cloud('vertex', 'Google Vertex AI', 'A service account, project and region'),
+  apiKey('cohere', 'Cohere'),
+  apiKey('mistral', 'Mistral'),
+  apiKey('groq', 'Groq'),
+  apiKey('xai', 'xAI (Grok)'),
+  apiKey('cerebras', 'Cerebras'),
+  apiKey('openrouter', 'OpenRouter'),
+  apiKey('perplexity', 'Perplexity'),
+  apiKey('deepseek', 'DeepSeek'),
+  apiKey('fireworks', 'Fireworks AI'),
+  apiKey('nebius', 'Nebius AI Studio'),
+  apiKey('parasail', 'Parasail'),
+  apiKey('huggingface', 'Hugging Face'),
+  selfHosted('ollama', 'Ollama', {
+    needsBaseUrl: false,
     hint: 'Runs without a key; point the base URL at your Ollama server',
-  },
-  {
-    name: 'vllm',
-    label: 'vLLM (self-hosted)',
-    setup: 'self_hosted',
-    keyless: true,
-    needsBaseUrl: true,
-    hint: 'Runs without a key; needs the base URL of your server',
-  },
-  {
-    name: 'sgl',
-    label: 'SGLang (self-hosted)',
-    setup: 'self_hosted',
-    keyless: true,
-    needsBaseUrl: true,
-    hint: 'Runs without a key; needs the base URL of your server',
-  },
+  }),
+  selfHosted('vllm', 'vLLM'),
+  selfHosted('sgl', 'SGLang'),
 ]
 
 /** The select's value for "a provider of my own" (an endpoint speaking a known provider's API). */

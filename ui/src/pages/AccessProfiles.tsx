@@ -7,12 +7,13 @@ import {
   ListTable,
   saveItem,
   EditDialog,
+  type DialogProps,
   useEditor,
   type Column,
   NameField,
 } from '../list-page'
 import { formatMoney } from '../format'
-import { useSubmit, type Problems } from '../form'
+import { bindText, bindChecked, useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
 import { LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
@@ -109,13 +110,10 @@ const COLUMNS: Column<Profile>[] = [
 
 function ProfileForm({
   profile,
-  onClose,
-  onSaved,
+  ...dialog
 }: {
   profile?: Profile
-  onClose: () => void
-  onSaved: () => void
-}) {
+} & DialogProps) {
   const providerList = useApi<{ providers: { name: string }[] }>('/api/providers')
   const names = (providerList.data?.providers ?? []).map((p) => p.name)
   const [name, setName] = useState(profile?.name ?? '')
@@ -154,23 +152,18 @@ function ProfileForm({
   }
   return (
     <EditDialog
+      {...dialog}
       form={form}
       save={save}
-      onSaved={onSaved}
-      onClose={onClose}
       title={profile ? `Edit ${profile.name}` : 'Create access profile'}
       size="lg"
       submitLabel={profile ? 'Save' : 'Create'}
     >
-      <NameField name="profile-name" value={name} onChange={setName} error={form.errorFor('name')} />
-      <TextInput
-        label="Description"
-        value={description}
-        onChange={(e) => setDescription(e.currentTarget.value)}
-      />
+      <NameField name="profile-name" {...form.bind('name', name, setName)} />
+      <TextInput label="Description" {...bindText(description, setDescription)} />
       <Group grow align="flex-end">
-        <TagsInput label="Tags" value={tags} onChange={setTags} error={form.errorFor('tags')} />
-        <Switch label="Active" checked={active} onChange={(e) => setActive(e.currentTarget.checked)} mb={8} />
+        <TagsInput label="Tags" {...form.bind('tags', tags, setTags)} />
+        <Switch label="Active" {...bindChecked(active, setActive)} mb={8} />
       </Group>
       <Divider label="Providers and models" labelPosition="left" />
       <ProviderRows

@@ -9,12 +9,14 @@ import {
   Text,
   TextInput,
   Title,
+  type NumberInputProps,
+  type TextInputProps,
 } from '@mantine/core'
 import { notifications } from '@mantine/notifications'
 import { useEffect, useState } from 'react'
 import { post, put } from '../api'
 import { ErrorNote } from '../components'
-import { useSubmit } from '../form'
+import { bindChecked, bindText, useSubmit } from '../form'
 import { useApi } from '../hooks'
 
 /** The semantic_cache plugin's entry, as /api/plugins shows it (Bifrost's fields). */
@@ -45,6 +47,19 @@ export function CacheSettings() {
   const set = (k: string, v: unknown) => setConfig((c) => ({ ...c, [k]: v === '' ? undefined : v }))
   const text = (k: string) =>
     typeof config[k] === 'string' || typeof config[k] === 'number' ? String(config[k]) : ''
+  // An input bound to one member of the plugin's config, named after it.
+  const textMember = (k: string, label: string, more: Partial<TextInputProps> = {}) => (
+    <TextInput label={label} name={k} {...bindText(text(k), (v) => set(k, v))} {...more} />
+  )
+  const numberMember = (k: string, label: string, more: Partial<NumberInputProps> = {}) => (
+    <NumberInput
+      label={label}
+      name={k}
+      value={config[k] === undefined ? '' : Number(config[k])}
+      onChange={(v) => set(k, v === '' ? undefined : Number(v))}
+      {...more}
+    />
+  )
   const flag = (k: string, label: string, byDefault: boolean) => (
     <Switch
       label={label}
@@ -78,43 +93,27 @@ export function CacheSettings() {
       <Stack gap="sm">
         <Switch
           label="Cache answers (semantic_cache)"
-          checked={enabled}
-          onChange={(e) => setEnabled(e.currentTarget.checked)}
+          {...bindChecked(enabled, setEnabled)}
           name="cache-enabled"
         />
         <Text size="xs" c="dimmed">
           A request is looked up only when it sends x-bf-cache-key, or when a default cache key is set below.
         </Text>
         <Group grow align="flex-start">
-          <TextInput
-            label="Default cache key"
-            description="Empty: only requests with x-bf-cache-key"
-            value={text('default_cache_key')}
-            onChange={(e) => set('default_cache_key', e.currentTarget.value)}
-            name="default_cache_key"
-          />
-          <TextInput
-            label="Time to live"
-            description='Seconds or "5m", "1h"'
-            placeholder="5m"
-            value={text('ttl')}
-            onChange={(e) => set('ttl', e.currentTarget.value)}
-            name="ttl"
-          />
+          {textMember('default_cache_key', 'Default cache key', {
+            description: 'Empty: only requests with x-bf-cache-key',
+          })}
+          {textMember('ttl', 'Time to live', { description: 'Seconds or "5m", "1h"', placeholder: '5m' })}
         </Group>
         <Group grow align="flex-start">
-          <NumberInput
-            label="Similarity threshold"
-            description="0 to 1; a lookup by meaning hits at or above it"
-            placeholder="0.8"
-            min={0}
-            max={1}
-            step={0.01}
-            decimalScale={3}
-            value={config.threshold === undefined ? '' : Number(config.threshold)}
-            onChange={(v) => set('threshold', v === '' ? undefined : Number(v))}
-            name="threshold"
-          />
+          {numberMember('threshold', 'Similarity threshold', {
+            description: '0 to 1; a lookup by meaning hits at or above it',
+            placeholder: '0.8',
+            min: 0,
+            max: 1,
+            step: 0.01,
+            decimalScale: 3,
+          })}
           <Select
             label="Entries kept in"
             data={[
@@ -127,26 +126,9 @@ export function CacheSettings() {
           />
         </Group>
         <Group grow align="flex-start">
-          <TextInput
-            label="Embedding provider"
-            description="Empty: exact lookups only"
-            value={text('provider')}
-            onChange={(e) => set('provider', e.currentTarget.value)}
-            name="provider"
-          />
-          <TextInput
-            label="Embedding model"
-            value={text('embedding_model')}
-            onChange={(e) => set('embedding_model', e.currentTarget.value)}
-            name="embedding_model"
-          />
-          <NumberInput
-            label="Dimension"
-            min={1}
-            value={config.dimension === undefined ? '' : Number(config.dimension)}
-            onChange={(v) => set('dimension', v === '' ? undefined : Number(v))}
-            name="dimension"
-          />
+          {textMember('provider', 'Embedding provider', { description: 'Empty: exact lookups only' })}
+          {textMember('embedding_model', 'Embedding model')}
+          {numberMember('dimension', 'Dimension', { min: 1 })}
         </Group>
         {flag('exclude_system_prompt', 'Leave the system prompt out of the match', false)}
         {flag('cache_by_model', 'Separate entries per model', true)}

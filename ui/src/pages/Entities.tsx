@@ -4,7 +4,7 @@ import { Link } from 'react-router-dom'
 import { PageHeader } from '../components'
 import { useSubmit, type Problems } from '../form'
 import { useApi } from '../hooks'
-import { ListTable, saveItem, EditDialog, useEditor, NameField } from '../list-page'
+import { ListTable, saveItem, EditDialog, type DialogProps, useEditor, NameField } from '../list-page'
 import { LimitBars, LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
 
 interface Owner {
@@ -132,14 +132,11 @@ function Links({
 function OwnerForm({
   kind,
   owner,
-  onClose,
-  onSaved,
+  ...dialog
 }: {
   kind: Kind
   owner?: Owner
-  onClose: () => void
-  onSaved: () => void
-}) {
+} & DialogProps) {
   const singular = kind === 'teams' ? 'team' : 'customer'
   const customers = useApi<{ customers: Owner[] }>(kind === 'teams' ? '/api/governance/customers' : null)
   const [name, setName] = useState(owner?.name ?? '')
@@ -162,15 +159,14 @@ function OwnerForm({
   }
   return (
     <EditDialog
+      {...dialog}
       form={form}
       save={save}
-      onSaved={onSaved}
-      onClose={onClose}
       title={owner ? `Edit ${singular} ${owner.name}` : `Create ${singular}`}
       size="lg"
       submitLabel={owner ? 'Save' : 'Create'}
     >
-      <NameField name={`${singular}-name`} value={name} onChange={setName} error={form.errorFor('name')} />
+      <NameField name={`${singular}-name`} {...form.bind('name', name, setName)} />
       {kind === 'teams' && (
         <Select
           label="Customer"

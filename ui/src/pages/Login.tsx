@@ -16,6 +16,7 @@ import { useState } from 'react'
 import { api, errorText } from '../api'
 import { ErrorNote } from '../components'
 import { CopyValue } from '../detail'
+import { bindText } from '../form'
 
 /** The admin password's least length, as the gateway checks it. */
 const MIN_PASSWORD = 12
@@ -74,8 +75,7 @@ export function LoginPage({ onLogin, setup = false }: { onLogin: () => Promise<v
               <PasswordInput
                 label="Setup token"
                 name="setup_token"
-                value={setupToken}
-                onChange={(e) => setSetupToken(e.currentTarget.value)}
+                {...bindText(setupToken, setSetupToken)}
                 required
                 autoFocus
               />
@@ -83,18 +83,11 @@ export function LoginPage({ onLogin, setup = false }: { onLogin: () => Promise<v
             <TextInput
               label="Username"
               name="username"
-              value={username}
-              onChange={(e) => setUsername(e.currentTarget.value)}
+              {...bindText(username, setUsername)}
               required
               autoFocus={!setup}
             />
-            <PasswordInput
-              label="Password"
-              name="password"
-              value={password}
-              onChange={(e) => setPassword(e.currentTarget.value)}
-              required
-            />
+            <PasswordInput label="Password" name="password" {...bindText(password, setPassword)} required />
             <Button type="submit" loading={busy} fullWidth>
               {setup ? 'Set up' : 'Sign in'}
             </Button>

@@ -7,6 +7,7 @@ import { useApi } from '../hooks'
 import { LogTable, PeriodFilter, StatusFilter, type Column } from '../list-page'
 import { useUrlFilters } from '../url-filters'
 import { cacheHit, LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
+import { bindText, bindChecked } from '../form'
 
 export type { LogEntry } from './LogDrawer'
 
@@ -137,7 +138,7 @@ export function LogsPage() {
                     : 'disconnected: turn live off and on'}
               </Badge>
             )}
-            <Switch label="Live tail" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} />
+            <Switch label="Live tail" {...bindChecked(live, setLive)} />
           </Group>
         }
       />
@@ -145,8 +146,7 @@ export function LogsPage() {
         <TextInput
           label="Search"
           placeholder="text in prompts, answers, errors"
-          value={search}
-          onChange={(e) => setSearch(e.currentTarget.value)}
+          {...bindText(search, setSearch)}
           w={240}
           name="log-search"
         />

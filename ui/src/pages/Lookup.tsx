@@ -2,6 +2,7 @@ import { Badge, Button, Code, Group, Paper, Stack, Table, Text, TextInput } from
 import { useState } from 'react'
 import { errorText, get } from '../api'
 import { ErrorNote, PageHeader } from '../components'
+import { bindText } from '../form'
 
 interface Found {
   user: { id: string; name: string; email: string; role?: { name?: string } | null }
@@ -40,8 +41,7 @@ export function LookupPage() {
             label="Email"
             type="email"
             placeholder="ada@example.com"
-            value={email}
-            onChange={(e) => setEmail(e.currentTarget.value)}
+            {...bindText(email, setEmail)}
             style={{ flex: 1 }}
             required
           />

@@ -16,9 +16,16 @@ import {
 import { useEffect, useState } from 'react'
 import { del, post } from '../api'
 import { act, ConfirmButton, Empty, ErrorNote, Loading, PageHeader } from '../components'
-import { useSubmit } from '../form'
+import { bindText, bindChecked, useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { EditServer, HeadersField, parseHeaderLines, ToolsField, type McpServerConfig } from './McpEdit'
+import {
+  EditServer,
+  HeadersField,
+  parseHeaderLines,
+  ServerNameField,
+  ToolsField,
+  type McpServerConfig,
+} from './McpEdit'
 import { McpSessions } from './McpSessions'
 import { ToolDialog, type McpToolInfo } from './McpTool'
 
@@ -190,7 +197,7 @@ function ClientCard({
         />
       </Group>
       {tool && <ToolDialog tool={tool} label={toolName(tool)} onClose={() => setTool(undefined)} />}
-      {editing && <EditServer config={c.config} onClose={() => setEditing(false)} onDone={onChange} />}
+      {editing && <EditServer config={c.config} onClose={() => setEditing(false)} onSaved={onChange} />}
     </Card>
   )
 }
@@ -241,14 +248,7 @@ function AddServer({ onClose, onDone }: { onClose: () => void; onDone: () => voi
           value={type}
           onChange={setType}
         />
-        <TextInput
-          label="Name"
-          description="Letters, digits and _"
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-          name="mcp-name"
-        />
+        <ServerNameField {...form.bind('name', name, setName)} />
         <TextInput
           label={type === 'stdio' ? 'Command' : 'URL'}
           description={type === 'stdio' ? 'Run on the gateway host; quote arguments with spaces' : undefined}
@@ -257,8 +257,7 @@ function AddServer({ onClose, onDone }: { onClose: () => void; onDone: () => voi
               ? 'npx -y @modelcontextprotocol/server-everything'
               : 'https://mcp.example.com/mcp'
           }
-          value={target}
-          onChange={(e) => setTarget(e.currentTarget.value)}
+          {...bindText(target, setTarget)}
           error={form.errorFor(type === 'stdio' ? 'stdio_config' : 'connection_string')}
           name="mcp-target"
         />
@@ -270,21 +269,12 @@ function AddServer({ onClose, onDone }: { onClose: () => void; onDone: () => voi
             onChange={setEnvs}
           />
         ) : (
-          <Switch
-            label="Each user logs in to this server (OAuth)"
-            checked={perUser}
-            onChange={(e) => setPerUser(e.currentTarget.checked)}
-          />
+          <Switch label="Each user logs in to this server (OAuth)" {...bindChecked(perUser, setPerUser)} />
         )}
         {type !== 'stdio' && !perUser && (
-          <HeadersField
-            label="Headers (optional)"
-            value={headers}
-            onChange={setHeaders}
-            error={form.errorFor('headers')}
-          />
+          <HeadersField label="Headers (optional)" {...form.bind('headers', headers, setHeaders)} />
         )}
-        <ToolsField value={tools} onChange={setTools} error={form.errorFor('tools_to_execute')} />
+        <ToolsField {...form.bind('tools_to_execute', tools, setTools)} />
         <ErrorNote error={form.general} />
         <Button onClick={submit} loading={form.busy}>
           {form.busy ? 'Connecting…' : 'Add'}

@@ -1,8 +1,8 @@
-import { Button, NumberInput, Stack, Switch, TagsInput, Textarea, TextInput } from '@mantine/core'
+import { NumberInput, Switch, TagsInput, Textarea, TextInput } from '@mantine/core'
 import { useState } from 'react'
 import { put } from '../api'
-import { ErrorNote, FormDialog } from '../components'
-import { useSubmit } from '../form'
+import { EditDialog, type DialogProps, NameField } from '../list-page'
+import { bindChecked, useSubmit } from '../form'
 
 export interface McpServerConfig {
   client_id: string
@@ -37,13 +37,10 @@ export function parseHeaderLines(text: string): Record<string, string> {
 /** Edits what may change on a server after it was added (PUT /api/mcp/client/{id}); the connection is fixed. */
 export function EditServer({
   config: c,
-  onClose,
-  onDone,
+  ...dialog
 }: {
   config: McpServerConfig
-  onClose: () => void
-  onDone: () => void
-}) {
+} & DialogProps) {
   const [name, setName] = useState(c.name)
   const [headers, setHeaders] = useState(headerLines(c.headers))
   const [tools, setTools] = useState(c.tools_to_execute)
@@ -58,78 +55,48 @@ export function EditServer({
     'tools_to_auto_execute',
     'tool_execution_timeout',
   ])
-  const submit = () =>
-    form.run(async () => {
-      await put(`/api/mcp/client/${encodeURIComponent(c.client_id)}`, {
-        name,
-        ...(c.auth_type === 'headers' || headers.trim() ? { headers: parseHeaderLines(headers) } : {}),
-        tools_to_execute: tools,
-        tools_to_auto_execute: auto,
-        tool_execution_timeout: typeof timeout === 'number' ? timeout : 0,
-        disabled,
-        allow_on_all_virtual_keys: allKeys,
-      })
-      onDone()
-      onClose()
+  const save = async () => {
+    await put(`/api/mcp/client/${encodeURIComponent(c.client_id)}`, {
+      name,
+      ...(c.auth_type === 'headers' || headers.trim() ? { headers: parseHeaderLines(headers) } : {}),
+      tools_to_execute: tools,
+      tools_to_auto_execute: auto,
+      tool_execution_timeout: typeof timeout === 'number' ? timeout : 0,
+      disabled,
+      allow_on_all_virtual_keys: allKeys,
     })
+  }
   return (
-    <FormDialog onClose={onClose} title={`Edit ${c.name}`} size="lg" onSubmit={() => void submit()}>
-      <Stack>
-        <TextInput
-          label="Name"
-          description="Letters, digits and _; renaming renames its tools (<name>-<tool>)"
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-          name="mcp-edit-name"
+    <EditDialog {...dialog} form={form} save={save} title={`Edit ${c.name}`} size="lg" submitLabel="Save">
+      <ServerNameField renaming {...form.bind('name', name, setName)} />
+      <TextInput
+        label={c.connection_type === 'stdio' ? 'Command' : 'URL'}
+        description="Fixed once added: to change it, add the server again"
+        value={
+          c.connection_string ??
+          [c.stdio_config?.command, ...(c.stdio_config?.args ?? [])].filter(Boolean).join(' ')
+        }
+        readOnly
+        variant="filled"
+      />
+      {c.connection_type !== 'stdio' && c.auth_type !== 'per_user_oauth' && (
+        <HeadersField
+          {...form.bind('headers', headers, setHeaders)}
+          description="One per line, Name: value. Secrets show masked; a masked value left as it is stays unchanged"
         />
-        <TextInput
-          label={c.connection_type === 'stdio' ? 'Command' : 'URL'}
-          description="Fixed once added: to change it, add the server again"
-          value={
-            c.connection_string ??
-            [c.stdio_config?.command, ...(c.stdio_config?.args ?? [])].filter(Boolean).join(' ')
-          }
-          readOnly
-          variant="filled"
-        />
-        {c.connection_type !== 'stdio' && c.auth_type !== 'per_user_oauth' && (
-          <HeadersField
-            value={headers}
-            onChange={setHeaders}
-            error={form.errorFor('headers')}
-            description="One per line, Name: value. Secrets show masked; a masked value left as it is stays unchanged"
-          />
-        )}
-        <ToolsField value={tools} onChange={setTools} error={form.errorFor('tools_to_execute')} />
-        <TagsInput
-          label="Tools run without asking"
-          description="Tools an agent loop may run on its own; * for all"
-          value={auto}
-          onChange={setAuto}
-          error={form.errorFor('tools_to_auto_execute')}
-        />
-        <NumberInput
-          label="Tool timeout (seconds)"
-          description="Empty: the gateway's default"
-          min={0}
-          allowDecimal={false}
-          value={timeout}
-          onChange={setTimeoutValue}
-          error={form.errorFor('tool_execution_timeout')}
-        />
-        <Switch
-          label="Every virtual key may use it"
-          checked={allKeys}
-          onChange={(e) => setAllKeys(e.currentTarget.checked)}
-        />
-        <Switch label="Disabled" checked={disabled} onChange={(e) => setDisabled(e.currentTarget.checked)} />
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          Save
-        </Button>
-      </Stack>
-    </FormDialog>
+      )}
+      <ToolsField {...form.bind('tools_to_execute', tools, setTools)} />
+      <ToolsField auto {...form.bind('tools_to_auto_execute', auto, setAuto)} />
+      <NumberInput
+        label="Tool timeout (seconds)"
+        description="Empty: the gateway's default"
+        min={0}
+        allowDecimal={false}
+        {...form.bind('tool_execution_timeout', timeout, setTimeoutValue)}
+      />
+      <Switch label="Every virtual key may use it" {...bindChecked(allKeys, setAllKeys)} />
+      <Switch label="Disabled" {...bindChecked(disabled, setDisabled)} />
+    </EditDialog>
   )
 }
 
@@ -161,23 +128,47 @@ export function HeadersField({
   )
 }
 
-/** Which of a server's tools virtual keys may call. */
+/** Which of a server's tools virtual keys may call (or, `auto`, an agent loop may run without asking). */
 export function ToolsField({
-  value,
-  onChange,
-  error,
+  auto = false,
+  ...field
 }: {
   value: string[]
   onChange: (value: string[]) => void
   error?: string
+  auto?: boolean
+}) {
+  return auto ? (
+    <TagsInput
+      label="Tools run without asking"
+      description="Tools an agent loop may run on its own; * for all"
+      {...field}
+    />
+  ) : (
+    <TagsInput label="Tools keys may call" description="* for all; empty allows none" {...field} />
+  )
+}
+
+/** A server's name, which prefixes its tools' (`<name>-<tool>`); `renaming` on an existing server. */
+export function ServerNameField({
+  renaming = false,
+  ...field
+}: {
+  value: string
+  onChange: (value: string) => void
+  error?: string
+  renaming?: boolean
 }) {
   return (
-    <TagsInput
-      label="Tools keys may call"
-      description="* for all; empty allows none"
-      value={value}
-      onChange={onChange}
-      error={error}
+    <NameField
+      name={renaming ? 'mcp-edit-name' : 'mcp-name'}
+      description={
+        renaming
+          ? 'Letters, digits and _; renaming renames its tools (<name>-<tool>)'
+          : 'Letters, digits and _'
+      }
+      {...field}
+      required={false}
     />
   )
 }

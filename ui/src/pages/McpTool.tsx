@@ -6,6 +6,7 @@ import { JsonBox } from '../detail'
 import { formatMs } from '../format'
 import { argumentsOf, initialValues, SchemaForm, type FormValues, type JsonSchema } from '../schema-form'
 import { keyHeaders, rememberSessionKey, sessionKey } from '../session-key'
+import { bindText } from '../form'
 
 export interface McpToolInfo {
   /** As keys call it: `<server>-<tool>`. */
@@ -81,8 +82,7 @@ export function ToolDialog({
               label="Virtual key"
               name="tool-vk"
               description="The call is made as this key, which must be allowed the tool"
-              value={vk}
-              onChange={(e) => setVk(e.currentTarget.value)}
+              {...bindText(vk, setVk)}
             />
             <ErrorNote error={failure} />
             <Button type="submit" loading={busy}>

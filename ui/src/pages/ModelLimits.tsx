@@ -4,24 +4,10 @@ import { put } from '../api'
 import { PageHeader } from '../components'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { ListTable, saveItem, EditDialog, useEditor, type Column } from '../list-page'
+import { ListTable, saveItem, EditDialog, type DialogProps, useEditor, type Column } from '../list-page'
+// The governance API's own shapes: model.ts holds types only, so nothing of the server reaches the bundle.
+import type { ModelConfig, ProviderGovernance } from '../../../src/governance/model.js'
 import { LimitBars, LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
-
-interface ModelConfig {
-  id: string
-  model_name: string
-  provider?: string
-  scope: 'global' | 'virtual_key' | 'user'
-  scope_id?: string | null
-  scope_name?: string | null
-  budgets: Budget[]
-  rate_limit?: RateLimit
-}
-interface ProviderGovernance {
-  provider: string
-  budgets: Budget[]
-  rate_limit?: RateLimit
-}
 
 const SCOPE_LABEL = { global: 'All traffic', virtual_key: 'One virtual key', user: 'One user' }
 
@@ -116,7 +102,7 @@ export function ModelLimitsPage() {
                 : { ...head, ...limits },
             )
           }
-          onDone={configs.reload}
+          onSaved={configs.reload}
         />
       )}
       {providerEditor.open && (
@@ -130,7 +116,7 @@ export function ModelLimitsPage() {
           save={(limits, head) =>
             put(`/api/governance/providers/${encodeURIComponent(String(head.provider ?? ''))}`, limits)
           }
-          onDone={governed.reload}
+          onSaved={governed.reload}
         />
       )}
     </>
@@ -270,8 +256,7 @@ function LimitDialog({
   initialHead,
   head,
   save,
-  onClose,
-  onDone,
+  ...dialog
 }: {
   title: string
   budgets: Budget[]
@@ -279,9 +264,7 @@ function LimitDialog({
   initialHead?: Head
   head: (fields: HeadFields) => ReactNode
   save: (limits: ReturnType<ReturnType<typeof useLimitDrafts>['bodies']>, head: Head) => Promise<unknown>
-  onClose: () => void
-  onDone: () => void
-}) {
+} & DialogProps) {
   const [headValue, setHead] = useState<Head>(initialHead ?? { scope: 'global' })
   const limits = useLimitDrafts(budgets, rateLimit)
   const form = useSubmit(['model_name', 'provider', 'scope_id', 'budgets', 'rate_limit'], () =>
@@ -289,10 +272,9 @@ function LimitDialog({
   )
   return (
     <EditDialog
+      {...dialog}
       form={form}
       save={() => save(limits.bodies(), headValue)}
-      onSaved={onDone}
-      onClose={onClose}
       title={title}
       size="lg"
       submitLabel="Save"

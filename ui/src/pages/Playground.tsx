@@ -20,13 +20,17 @@ import { ErrorNote, PageHeader } from '../components'
 import { formatMoney, formatMs, formatNumber } from '../format'
 import { keyHeaders, rememberSessionKey, sessionKey } from '../session-key'
 import { sendChat, type ChatMessage, type ChatOutcome } from './chat-stream'
+import { bindText, bindChecked } from '../form'
 
-const ROUTES = [
-  { value: '/v1/chat/completions', label: 'Heimdall /v1/chat/completions' },
-  { value: '/openai/v1/chat/completions', label: 'OpenAI drop-in /openai/v1/chat/completions' },
-  { value: '/litellm/v1/chat/completions', label: 'LiteLLM /litellm/v1/chat/completions' },
-  { value: '/langchain/v1/chat/completions', label: 'LangChain /langchain/v1/chat/completions' },
-]
+/** The chat routes a request may take, each shown with the path it posts to. */
+const ROUTES = (
+  [
+    ['Heimdall', '/v1/chat/completions'],
+    ['OpenAI drop-in', '/openai/v1/chat/completions'],
+    ['LiteLLM', '/litellm/v1/chat/completions'],
+    ['LangChain', '/langchain/v1/chat/completions'],
+  ] as const
+).map(([who, path]) => ({ value: path, label: `${who} ${path}` }))
 
 interface Turn {
   id: number
@@ -161,8 +165,7 @@ export function PlaygroundPage() {
                 label="Virtual key"
                 name="virtual-key"
                 description="Optional: the request is governed by this key. Remembered until this tab closes."
-                value={vk}
-                onChange={(e) => setVk(e.currentTarget.value)}
+                {...bindText(vk, setVk)}
               />
               <Textarea
                 label="System prompt"
@@ -170,8 +173,7 @@ export function PlaygroundPage() {
                 autosize
                 minRows={1}
                 maxRows={6}
-                value={system}
-                onChange={(e) => setSystem(e.currentTarget.value)}
+                {...bindText(system, setSystem)}
               />
               <Group grow>
                 <NumberInput
@@ -196,18 +198,13 @@ export function PlaygroundPage() {
                   onChange={setMaxTokens}
                 />
               </Group>
-              <Switch
-                label="Stream the answer"
-                checked={stream}
-                onChange={(e) => setStream(e.currentTarget.checked)}
-              />
+              <Switch label="Stream the answer" {...bindChecked(stream, setStream)} />
               <Textarea
                 label="Message"
                 name="prompt"
                 autosize
                 minRows={3}
-                value={prompt}
-                onChange={(e) => setPrompt(e.currentTarget.value)}
+                {...bindText(prompt, setPrompt)}
                 onKeyDown={(e) => {
                   if (e.key === 'Enter' && (e.metaKey || e.ctrlKey) && !busy && prompt.trim()) void send()
                 }}

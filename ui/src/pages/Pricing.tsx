@@ -5,7 +5,7 @@ import { ErrorNote, PageHeader } from '../components'
 import { formatDateTime, formatMoney } from '../format'
 import { useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { ListTable, EditDialog, type Column } from '../list-page'
+import { ListTable, EditDialog, type DialogProps, type Column } from '../list-page'
 
 interface PricingPatch {
   input_cost_per_token?: number | null
@@ -88,7 +88,7 @@ export function PricingPage() {
         reload={reload}
       />
       {adding && (
-        <AddOverride keys={keys?.virtual_keys ?? []} onClose={() => setAdding(false)} onDone={reload} />
+        <AddOverride keys={keys?.virtual_keys ?? []} onClose={() => setAdding(false)} onSaved={reload} />
       )}
     </>
   )
@@ -129,13 +129,10 @@ const columns = (keyName: (id?: string | null) => string | null | undefined): Co
 
 function AddOverride({
   keys,
-  onClose,
-  onDone,
+  ...dialog
 }: {
   keys: { id: string; name: string }[]
-  onClose: () => void
-  onDone: () => void
-}) {
+} & DialogProps) {
   const providers = useApi<{ providers: { name: string }[] }>('/api/providers').data
   const [name, setName] = useState('')
   const [scope, setScope] = useState('global')
@@ -160,22 +157,8 @@ function AddOverride({
     })
   }
   return (
-    <EditDialog
-      form={form}
-      save={save}
-      onSaved={onDone}
-      onClose={onClose}
-      title="Add pricing override"
-      size="lg"
-      submitLabel="Add"
-    >
-      <TextInput
-        label="Name"
-        value={name}
-        onChange={(e) => setName(e.currentTarget.value)}
-        error={form.errorFor('name')}
-        name="pricing-name"
-      />
+    <EditDialog {...dialog} form={form} save={save} title="Add pricing override" size="lg" submitLabel="Add">
+      <TextInput label="Name" {...form.bindText('name', name, setName)} name="pricing-name" />
       <Select
         label="Applies to"
         data={SCOPES}
@@ -187,9 +170,7 @@ function AddOverride({
         <Select
           label="Provider"
           data={(providers?.providers ?? []).map((p) => p.name)}
-          value={provider}
-          onChange={setProvider}
-          error={form.errorFor('provider_id')}
+          {...form.bind('provider_id', provider, setProvider)}
           searchable
         />
       )}
@@ -197,18 +178,14 @@ function AddOverride({
         <Select
           label="Virtual key"
           data={keys.map((k) => ({ value: k.id, label: k.name }))}
-          value={vk}
-          onChange={setVk}
-          error={form.errorFor('virtual_key_id')}
+          {...form.bind('virtual_key_id', vk, setVk)}
           searchable
         />
       )}
       <TextInput
         label="Model"
         description="A model name, or a pattern where * stands for anything (claude-3*)"
-        value={pattern}
-        onChange={(e) => setPattern(e.currentTarget.value)}
-        error={form.errorFor('pattern')}
+        {...form.bindText('pattern', pattern, setPattern)}
         name="pricing-pattern"
       />
       <Group grow>

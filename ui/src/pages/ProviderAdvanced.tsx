@@ -18,7 +18,7 @@ import { useEffect, useState, type ReactNode } from 'react'
 import { Link, useParams } from 'react-router-dom'
 import { errorText, put } from '../api'
 import { ErrorNote, Loading, PageHeader } from '../components'
-import { numberProblem, useSubmit, type Problems } from '../form'
+import { bindText, numberProblem, useSubmit, type Problems } from '../form'
 import { formatNumber } from '../format'
 import { useApi } from '../hooks'
 
@@ -254,32 +254,15 @@ function Proxy({ provider, path, onDone }: { provider: Provider; path: string; o
         />
         {needsUrl && (
           <>
-            <TextInput
-              label="URL"
-              value={url}
-              onChange={(e) => setUrl(e.currentTarget.value)}
-              error={form.errorFor('url')}
-              name="proxy-url"
-            />
+            <TextInput label="URL" {...form.bindText('url', url, setUrl)} name="proxy-url" />
             <Group grow>
-              <TextInput
-                label="Username"
-                value={username}
-                onChange={(e) => setUsername(e.currentTarget.value)}
-                name="proxy-username"
-              />
-              <PasswordInput
-                label="Password"
-                value={password}
-                onChange={(e) => setPassword(e.currentTarget.value)}
-                name="proxy-password"
-              />
+              <TextInput label="Username" {...bindText(username, setUsername)} name="proxy-username" />
+              <PasswordInput label="Password" {...bindText(password, setPassword)} name="proxy-password" />
             </Group>
             <TextInput
               label="Reached directly"
               description="Hosts that skip the proxy: comma-separated names or .suffixes"
-              value={noProxy}
-              onChange={(e) => setNoProxy(e.currentTarget.value)}
+              {...bindText(noProxy, setNoProxy)}
             />
           </>
         )}
@@ -335,9 +318,7 @@ function KeyModels({ provider, k, onDone }: { provider: string; k: ProviderKey; 
         <TagsInput
           label="Blocked models"
           description="Never sent to this key, even when its models allow them"
-          value={blocked}
-          onChange={setBlocked}
-          error={form.errorFor('blacklisted_models')}
+          {...form.bind('blacklisted_models', blocked, setBlocked)}
         />
         <Textarea
           label="Aliases"
@@ -345,9 +326,7 @@ function KeyModels({ provider, k, onDone }: { provider: string; k: ProviderKey; 
           placeholder="fast = gpt-4o-mini"
           autosize
           minRows={2}
-          value={aliases}
-          onChange={(e) => setAliases(e.currentTarget.value)}
-          error={form.errorFor('aliases')}
+          {...form.bindText('aliases', aliases, setAliases)}
           styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
         />
       </SectionForm>

@@ -1,22 +1,20 @@
 import {
-  ActionIcon,
-  Button,
   Group,
   NumberInput,
   PasswordInput,
   Select,
-  Stack,
   Switch,
   TagsInput,
   Text,
   TextInput,
+  type TextInputProps,
 } from '@mantine/core'
 import { notifications } from '@mantine/notifications'
-import { IconTrash } from '@tabler/icons-react'
 import { useState } from 'react'
 import { post, put } from '../api'
-import { ErrorNote, FieldError, FormDialog } from '../components'
-import { isHttpUrl, numberProblem, useSubmit, type Problems } from '../form'
+import { AddRowFooter, RemoveRowButton } from '../components'
+import { EditDialog, type DialogProps } from '../list-page'
+import { bindText, bindChecked, isHttpUrl, numberProblem, useSubmit, type Problems } from '../form'
 import { catalogEntry, CUSTOM, CUSTOM_BASES, PROVIDERS, type Setup } from '../provider-catalog'
 import {
   cloudBody,
@@ -97,13 +95,10 @@ const baseUrlProblem = (url: string, required: boolean): string | undefined => {
 /** Adds a provider with its first key: every built-in provider, its cloud settings, or a custom one. */
 export function AddProvider({
   existing,
-  onClose,
-  onDone,
+  ...dialog
 }: {
   existing: string[]
-  onClose: () => void
-  onDone: () => void
-}) {
+} & DialogProps) {
   const [choice, setChoice] = useState<string | null>('openai')
   const [customName, setCustomName] = useState('')
   const [baseType, setBaseType] = useState<string | null>('openai')
@@ -137,100 +132,83 @@ export function AddProvider({
     ['provider', 'value', 'keys', 'network_config', 'base_url', ...CLOUD_FIELDS],
     validate,
   )
-  const submit = () =>
-    form.run(async () => {
-      await post('/api/providers', {
-        provider: name,
-        keys: [
-          {
-            name: 'default',
-            value: key.trim(),
-            models: ['*'],
-            weight: 1,
-            ...(isCloud(setup) && cloudBody(setup, cloud)),
-          },
-        ],
-        ...(baseUrl.trim() && { network_config: { base_url: baseUrl.trim() } }),
-        ...(custom && {
-          custom_provider_config: { base_provider_type: baseType, ...(keyless && { is_key_less: true }) },
-        }),
-      })
-      notifications.show({ color: 'green', message: `Provider ${name} added` })
-      onDone()
-      onClose()
+  const save = async () => {
+    await post('/api/providers', {
+      provider: name,
+      keys: [
+        {
+          name: 'default',
+          value: key.trim(),
+          models: ['*'],
+          weight: 1,
+          ...(isCloud(setup) && cloudBody(setup, cloud)),
+        },
+      ],
+      ...(baseUrl.trim() && { network_config: { base_url: baseUrl.trim() } }),
+      ...(custom && {
+        custom_provider_config: { base_provider_type: baseType, ...(keyless && { is_key_less: true }) },
+      }),
     })
+    notifications.show({ color: 'green', message: `Provider ${name} added` })
+  }
   return (
-    <FormDialog onClose={onClose} onSubmit={submit} title="Add provider" size="lg">
-      <Stack>
-        <Select
-          label="Provider"
-          data={PROVIDER_OPTIONS}
-          value={choice}
-          onChange={(v) => {
-            setChoice(v)
-            setCloud({})
-          }}
-          searchable
-          nothingFoundMessage="No such provider: choose Custom provider for an endpoint of your own"
-          description={entry?.hint}
-          error={form.errorFor('provider')}
-          allowDeselect={false}
-        />
-        {custom && (
-          <>
-            <TextInput
-              label="Provider name"
-              description="Callers write it before the model: my-llm/model-name"
-              value={customName}
-              onChange={(e) => setCustomName(e.currentTarget.value)}
-              error={form.errorFor('provider_name')}
-              required
-            />
-            <Select
-              label="It speaks the API of"
-              data={CUSTOM_BASES}
-              value={baseType}
-              onChange={setBaseType}
-              allowDeselect={false}
-            />
-            <Switch
-              label="It runs without an API key"
-              checked={keyless}
-              onChange={(e) => setKeyless(e.currentTarget.checked)}
-            />
-          </>
-        )}
-        {/* Vertex authenticates with its service account, below. */}
-        {!noKey && setup !== 'vertex' && (
-          <KeyInput
-            label={setup === 'bedrock' ? 'Bedrock API key (optional with access keys)' : 'API key'}
-            value={key}
-            onChange={setKey}
-            error={form.errorFor('value') ?? form.errorFor('keys')}
-            required={!isCloud(setup)}
-          />
-        )}
-        {isCloud(setup) && (
-          <CloudKeyFields cloud={setup} value={cloud} onChange={setCloud} errorFor={form.errorFor} />
-        )}
-        {setup !== 'azure' && (
+    <EditDialog {...dialog} form={form} save={save} title="Add provider" size="lg" submitLabel="Add">
+      <Select
+        label="Provider"
+        data={PROVIDER_OPTIONS}
+        value={choice}
+        onChange={(v) => {
+          setChoice(v)
+          setCloud({})
+        }}
+        searchable
+        nothingFoundMessage="No such provider: choose Custom provider for an endpoint of your own"
+        description={entry?.hint}
+        error={form.errorFor('provider')}
+        allowDeselect={false}
+      />
+      {custom && (
+        <>
           <TextInput
-            label={custom || entry?.needsBaseUrl ? 'Base URL' : 'Base URL (optional)'}
-            placeholder={custom || entry?.needsBaseUrl ? 'http://localhost:8000' : "the provider's default"}
-            value={baseUrl}
-            onChange={(e) => setBaseUrl(e.currentTarget.value)}
-            name="base_url"
-            required={custom || entry?.needsBaseUrl}
-            error={form.errorFor('base_url') ?? form.errorFor('network_config')}
+            label="Provider name"
+            description="Callers write it before the model: my-llm/model-name"
+            {...form.bindText('provider_name', customName, setCustomName)}
+            required
           />
-        )}
-        {form.summary && <ErrorNote error={form.summary} />}
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          Add
-        </Button>
-      </Stack>
-    </FormDialog>
+          <Select
+            label="It speaks the API of"
+            data={CUSTOM_BASES}
+            value={baseType}
+            onChange={setBaseType}
+            allowDeselect={false}
+          />
+          <Switch label="It runs without an API key" {...bindChecked(keyless, setKeyless)} />
+        </>
+      )}
+      {/* Vertex authenticates with its service account, below. */}
+      {!noKey && setup !== 'vertex' && (
+        <KeyInput
+          label={setup === 'bedrock' ? 'Bedrock API key (optional with access keys)' : 'API key'}
+          value={key}
+          onChange={setKey}
+          error={form.errorFor('value') ?? form.errorFor('keys')}
+          required={!isCloud(setup)}
+        />
+      )}
+      {isCloud(setup) && (
+        <CloudKeyFields cloud={setup} value={cloud} onChange={setCloud} errorFor={form.errorFor} />
+      )}
+      {setup !== 'azure' && (
+        <TextInput
+          label={custom || entry?.needsBaseUrl ? 'Base URL' : 'Base URL (optional)'}
+          placeholder={custom || entry?.needsBaseUrl ? 'http://localhost:8000' : "the provider's default"}
+          {...bindText(baseUrl, setBaseUrl)}
+          name="base_url"
+          required={custom || entry?.needsBaseUrl}
+          error={form.errorFor('base_url') ?? form.errorFor('network_config')}
+        />
+      )}
+    </EditDialog>
   )
 }
 
@@ -258,13 +236,10 @@ const duration = (v: string) => (v === '' ? undefined : /^\d+$/.test(v) ? Number
 
 export function NetworkEditor({
   provider,
-  onClose,
-  onDone,
+  ...dialog
 }: {
   provider: Provider
-  onClose: () => void
-  onDone: () => void
-}) {
+} & DialogProps) {
   const n = provider.network_config ?? {}
   const [baseUrl, setBaseUrl] = useState(n.base_url ?? '')
   const [timeout, setTimeoutS] = useState<number | string>(n.default_request_timeout_in_seconds ?? 30)
@@ -272,6 +247,8 @@ export function NetworkEditor({
   const [backoffInitial, setBackoffInitial] = useState(String(n.retry_backoff_initial ?? ''))
   const [backoffMax, setBackoffMax] = useState(String(n.retry_backoff_max ?? ''))
   const [headers, setHeaders] = useState(Object.entries(n.extra_headers ?? {}))
+  const setHeader = (i: number, header: [string, string]) =>
+    setHeaders(headers.map((h, j) => (j === i ? header : h)))
   const validate = (): Problems => {
     const p: Problems = {}
     const url = baseUrl.trim() === '' ? undefined : baseUrlProblem(baseUrl, false)
@@ -302,125 +279,100 @@ export function NetworkEditor({
     ],
     validate,
   )
-  const err = (f: string) => form.errorFor(`network_config.${f}`)
-  const save = () =>
-    form.run(async () => {
-      const extra = Object.fromEntries(
-        headers.filter(([k]) => k.trim() !== '').map(([k, v]) => [k.trim(), v]),
-      )
-      // PUT replaces the provider: the rest of its settings go back as they are (keys have their own routes).
-      const { name: _name, keys: _keys, ...rest } = provider
-      await put(`/api/providers/${provider.name}`, {
-        ...rest,
-        network_config: {
-          ...n,
-          base_url: baseUrl || undefined,
-          default_request_timeout_in_seconds: timeout === '' ? undefined : Number(timeout),
-          max_retries: retries === '' ? undefined : Number(retries),
-          retry_backoff_initial: duration(backoffInitial),
-          retry_backoff_max: duration(backoffMax),
-          extra_headers: Object.keys(extra).length ? extra : undefined,
-        },
-      })
-      notifications.show({ color: 'green', message: `Network settings of ${provider.name} saved` })
-      onDone()
-      onClose()
+  const save = async () => {
+    const extra = Object.fromEntries(headers.filter(([k]) => k.trim() !== '').map(([k, v]) => [k.trim(), v]))
+    // PUT replaces the provider: the rest of its settings go back as they are (keys have their own routes).
+    const { name: _name, keys: _keys, ...rest } = provider
+    await put(`/api/providers/${provider.name}`, {
+      ...rest,
+      network_config: {
+        ...n,
+        base_url: baseUrl || undefined,
+        default_request_timeout_in_seconds: timeout === '' ? undefined : Number(timeout),
+        max_retries: retries === '' ? undefined : Number(retries),
+        retry_backoff_initial: duration(backoffInitial),
+        retry_backoff_max: duration(backoffMax),
+        extra_headers: Object.keys(extra).length ? extra : undefined,
+      },
     })
+    notifications.show({ color: 'green', message: `Network settings of ${provider.name} saved` })
+  }
   return (
-    <FormDialog onClose={onClose} onSubmit={save} title={`Network settings: ${provider.name}`} size="lg">
-      <Stack>
-        <TextInput
-          label="Base URL"
-          placeholder="the provider's default"
-          value={baseUrl}
-          onChange={(e) => setBaseUrl(e.currentTarget.value)}
-          error={err('base_url')}
+    <EditDialog
+      {...dialog}
+      form={form}
+      save={save}
+      title={`Network settings: ${provider.name}`}
+      size="lg"
+      submitLabel="Save"
+    >
+      <TextInput
+        label="Base URL"
+        placeholder="the provider's default"
+        {...form.bindText('network_config.base_url', baseUrl, setBaseUrl)}
+      />
+      <Group grow align="flex-start">
+        <NumberInput
+          label="Timeout (seconds)"
+          {...form.bind('network_config.default_request_timeout_in_seconds', timeout, setTimeoutS)}
+          clampBehavior="none"
         />
-        <Group grow align="flex-start">
-          <NumberInput
-            label="Timeout (seconds)"
-            value={timeout}
-            onChange={setTimeoutS}
-            clampBehavior="none"
-            error={err('default_request_timeout_in_seconds')}
+        <NumberInput
+          label="Max retries"
+          {...form.bind('network_config.max_retries', retries, setRetries)}
+          clampBehavior="none"
+        />
+      </Group>
+      <Group grow align="flex-start">
+        <RetryWaitField
+          label="First retry after"
+          {...form.bindText('network_config.retry_backoff_initial', backoffInitial, setBackoffInitial)}
+        />
+        <RetryWaitField
+          label="Longest wait between retries"
+          {...form.bindText('network_config.retry_backoff_max', backoffMax, setBackoffMax)}
+        />
+      </Group>
+      <Text size="sm" fw={500}>
+        Extra headers sent upstream
+      </Text>
+      {headers.map(([k, v], i) => (
+        <Group key={i} wrap="nowrap" align="flex-end">
+          <TextInput
+            aria-label="Header name"
+            placeholder="X-Header"
+            {...bindText(k, (name) => setHeader(i, [name, v]))}
+            style={{ flex: 1 }}
           />
-          <NumberInput
-            label="Max retries"
-            value={retries}
-            onChange={setRetries}
-            clampBehavior="none"
-            error={err('max_retries')}
+          <TextInput
+            aria-label="Header value"
+            placeholder="value"
+            {...bindText(v, (value) => setHeader(i, [k, value]))}
+            style={{ flex: 1 }}
+          />
+          <RemoveRowButton
+            label="Remove header"
+            onClick={() => setHeaders(headers.filter((_, j) => j !== i))}
           />
         </Group>
-        <Group grow align="flex-start">
-          <TextInput
-            label="First retry after"
-            description="milliseconds, or 500ms / 2s"
-            value={backoffInitial}
-            onChange={(e) => setBackoffInitial(e.currentTarget.value)}
-            error={err('retry_backoff_initial')}
-          />
-          <TextInput
-            label="Longest wait between retries"
-            description="milliseconds, or 500ms / 2s"
-            value={backoffMax}
-            onChange={(e) => setBackoffMax(e.currentTarget.value)}
-            error={err('retry_backoff_max')}
-          />
-        </Group>
-        <Text size="sm" fw={500}>
-          Extra headers sent upstream
-        </Text>
-        {headers.map(([k, v], i) => (
-          <Group key={i} wrap="nowrap" align="flex-end">
-            <TextInput
-              aria-label="Header name"
-              placeholder="X-Header"
-              value={k}
-              onChange={(e) => {
-                const name = e.currentTarget.value
-                setHeaders(headers.map((h, j) => (j === i ? [name, h[1]] : h)))
-              }}
-              style={{ flex: 1 }}
-            />
-            <TextInput
-              aria-label="Header value"
-              placeholder="value"
-              value={v}
-              onChange={(e) => {
-                const value = e.currentTarget.value
-                setHeaders(headers.map((h, j) => (j === i ? [h[0], value] : h)))
-              }}
-              style={{ flex: 1 }}
-            />
-            <ActionIcon
-              variant="subtle"
-              color="red"
-              size="lg"
-              aria-label="Remove header"
-              onClick={() => setHeaders(headers.filter((_, j) => j !== i))}
-            >
-              <IconTrash size={16} />
-            </ActionIcon>
-          </Group>
-        ))}
-        <FieldError error={err('extra_headers')} />
-        <Button
-          size="compact-sm"
-          variant="light"
-          w="fit-content"
-          onClick={() => setHeaders([...headers, ['', '']])}
-        >
-          Add header
-        </Button>
-        {form.summary && <ErrorNote error={form.summary} />}
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          Save
-        </Button>
-      </Stack>
-    </FormDialog>
+      ))}
+      <AddRowFooter
+        error={form.errorFor('network_config.extra_headers')}
+        label="Add header"
+        onAdd={() => setHeaders([...headers, ['', '']])}
+      />
+    </EditDialog>
   )
+}
+
+/** A wait between retries: milliseconds, or a duration with its unit. */
+function RetryWaitField(field: {
+  label: string
+  value: string
+  onChange: TextInputProps['onChange']
+  error?: string
+}) {
+  return <TextInput description="milliseconds, or 500ms / 2s" {...field} />
 }
 
 /** How a configured provider's keys are set up: its own, or for a custom one its base type's. */
@@ -436,14 +388,11 @@ export function setupOf(provider: Provider): Setup {
 export function KeyEditor({
   provider,
   current,
-  onClose,
-  onDone,
+  ...dialog
 }: {
   provider: Provider
   current?: ProviderKey
-  onClose: () => void
-  onDone: () => void
-}) {
+} & DialogProps) {
   const setup = setupOf(provider)
   const [name, setName] = useState(current?.name ?? '')
   const [value, setValue] = useState(current?.value ?? '')
@@ -464,81 +413,52 @@ export function KeyEditor({
     return p
   }
   const form = useSubmit(['name', 'value', 'models', 'weight', ...CLOUD_FIELDS], validate)
-  const save = () =>
-    form.run(async () => {
-      const body = {
-        name: name.trim(),
-        value: value.trim(),
-        models,
-        weight: weight === '' ? undefined : Number(weight),
-        enabled,
-        ...(isCloud(setup) && cloudBody(setup, cloud)),
-      }
-      if (current) await put(`/api/providers/${provider.name}/keys/${current.id}`, body)
-      else await post(`/api/providers/${provider.name}/keys`, body)
-      notifications.show({ color: 'green', message: current ? 'Key saved' : 'Key added' })
-      onDone()
-      onClose()
-    })
+  const save = async () => {
+    const body = {
+      name: name.trim(),
+      value: value.trim(),
+      models,
+      weight: weight === '' ? undefined : Number(weight),
+      enabled,
+      ...(isCloud(setup) && cloudBody(setup, cloud)),
+    }
+    if (current) await put(`/api/providers/${provider.name}/keys/${current.id}`, body)
+    else await post(`/api/providers/${provider.name}/keys`, body)
+    notifications.show({ color: 'green', message: current ? 'Key saved' : 'Key added' })
+  }
   return (
-    <FormDialog
-      onClose={onClose}
-      onSubmit={save}
+    <EditDialog
+      {...dialog}
+      form={form}
+      save={save}
       size={isCloud(setup) ? 'lg' : 'md'}
       title={current ? `Edit key ${current.name ?? current.id}` : `Add a key to ${provider.name}`}
+      submitLabel={current ? 'Save key' : 'Add key'}
     >
-      <Stack>
-        <TextInput
-          label="Key name"
-          value={name}
-          onChange={(e) => setName(e.currentTarget.value)}
-          error={form.errorFor('name')}
-          required
+      <TextInput label="Key name" {...form.bindText('name', name, setName)} required />
+      {setup !== 'vertex' && (
+        <KeyInput
+          label={setup === 'bedrock' ? 'Bedrock API key (optional with access keys)' : 'Key value'}
+          description={current ? `${KEY_HINT}. Leave the masked value to keep the stored secret.` : KEY_HINT}
+          {...form.bind('value', value, setValue)}
+          required={!isCloud(setup) && !keyless}
         />
-        {setup !== 'vertex' && (
-          <KeyInput
-            label={setup === 'bedrock' ? 'Bedrock API key (optional with access keys)' : 'Key value'}
-            description={
-              current ? `${KEY_HINT}. Leave the masked value to keep the stored secret.` : KEY_HINT
-            }
-            value={value}
-            onChange={setValue}
-            error={form.errorFor('value')}
-            required={!isCloud(setup) && !keyless}
-          />
-        )}
-        {isCloud(setup) && (
-          <CloudKeyFields cloud={setup} value={cloud} onChange={setCloud} errorFor={form.errorFor} />
-        )}
-        <TagsInput
-          label="Models"
-          placeholder="* for all"
-          value={models}
-          onChange={setModels}
-          error={form.errorFor('models')}
+      )}
+      {isCloud(setup) && (
+        <CloudKeyFields cloud={setup} value={cloud} onChange={setCloud} errorFor={form.errorFor} />
+      )}
+      <TagsInput label="Models" placeholder="* for all" {...form.bind('models', models, setModels)} />
+      <Group grow align="flex-end">
+        <NumberInput
+          label="Weight"
+          value={weight}
+          onChange={setWeight}
+          min={0}
+          clampBehavior="none"
+          error={form.errorFor('weight')}
         />
-        <Group grow align="flex-end">
-          <NumberInput
-            label="Weight"
-            value={weight}
-            onChange={setWeight}
-            min={0}
-            clampBehavior="none"
-            error={form.errorFor('weight')}
-          />
-          <Switch
-            label="Enabled"
-            checked={enabled}
-            onChange={(e) => setEnabled(e.currentTarget.checked)}
-            mb={8}
-          />
-        </Group>
-        {form.summary && <ErrorNote error={form.summary} />}
-        <ErrorNote error={form.general} />
-        <Button type="submit" loading={form.busy}>
-          {current ? 'Save key' : 'Add key'}
-        </Button>
-      </Stack>
-    </FormDialog>
+        <Switch label="Enabled" {...bindChecked(enabled, setEnabled)} mb={8} />
+      </Group>
+    </EditDialog>
   )
 }

@@ -95,16 +95,18 @@ export function ProvidersPage() {
         <AddProvider
           existing={providers.map((p) => p.name)}
           onClose={() => setAdding(false)}
-          onDone={refresh}
+          onSaved={refresh}
         />
       )}
-      {editing && <NetworkEditor provider={editing} onClose={() => setEditing(undefined)} onDone={refresh} />}
+      {editing && (
+        <NetworkEditor provider={editing} onClose={() => setEditing(undefined)} onSaved={refresh} />
+      )}
       {keyEdit && (
         <KeyEditor
           provider={keyEdit.provider}
           current={keyEdit.key}
           onClose={() => setKeyEdit(undefined)}
-          onDone={refresh}
+          onSaved={refresh}
         />
       )}
     </>

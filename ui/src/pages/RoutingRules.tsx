@@ -13,9 +13,17 @@ import {
 } from '@mantine/core'
 import { useState } from 'react'
 import { PageHeader, RemoveRowButton, AddRowFooter } from '../components'
-import { useSubmit } from '../form'
+import { bindText, bindChecked, useSubmit } from '../form'
 import { useApi } from '../hooks'
-import { ListTable, saveItem, EditDialog, useEditor, type Column, NameField } from '../list-page'
+import {
+  ListTable,
+  saveItem,
+  EditDialog,
+  type DialogProps,
+  useEditor,
+  type Column,
+  NameField,
+} from '../list-page'
 import { RuleTester } from './RuleTester'
 
 interface Target {
@@ -99,7 +107,7 @@ export function RoutingRulesPage() {
         reload={reload}
       />
       <RuleTester keys={keys} />
-      {editor.open && <RuleForm rule={editor.item} owners={owners} onClose={editor.close} onDone={reload} />}
+      {editor.open && <RuleForm rule={editor.item} owners={owners} onClose={editor.close} onSaved={reload} />}
     </>
   )
 }
@@ -162,14 +170,11 @@ const columns = (ownerName: (r: Rule) => string | null): Column<Rule>[] => [
 function RuleForm({
   rule,
   owners,
-  onClose,
-  onDone,
+  ...dialog
 }: {
   rule?: Rule
   owners: Record<string, Named[]>
-  onClose: () => void
-  onDone: () => void
-}) {
+} & DialogProps) {
   const [name, setName] = useState(rule?.name ?? '')
   const [description, setDescription] = useState(rule?.description ?? '')
   const [enabled, setEnabled] = useState(rule?.enabled ?? true)
@@ -208,20 +213,15 @@ function RuleForm({
   }
   return (
     <EditDialog
+      {...dialog}
       form={form}
       save={save}
-      onSaved={onDone}
-      onClose={onClose}
       title={rule ? `Edit rule ${rule.name}` : 'Add routing rule'}
       size="xl"
       submitLabel={rule ? 'Save' : 'Add'}
     >
-      <NameField value={name} onChange={setName} error={form.errorFor('name')} required={false} />
-      <TextInput
-        label="Description"
-        value={description}
-        onChange={(e) => setDescription(e.currentTarget.value)}
-      />
+      <NameField {...form.bind('name', name, setName)} required={false} />
+      <TextInput label="Description" {...bindText(description, setDescription)} />
       <Textarea
         label="When (CEL expression)"
         description='Variables: model, provider, request_type, headers["x-…"], params["…"], virtual_key_name, team_name, customer_name, budget_used, tokens_used, request. Empty or true matches every request.'
@@ -229,9 +229,7 @@ function RuleForm({
         autosize
         minRows={2}
         styles={{ input: { fontFamily: 'monospace' } }}
-        value={cel}
-        onChange={(e) => setCel(e.currentTarget.value)}
-        error={form.errorFor('cel_expression')}
+        {...form.bindText('cel_expression', cel, setCel)}
       />
       <Group grow align="flex-start">
         <Select
@@ -301,17 +299,11 @@ function RuleForm({
       <TextInput
         label="Fallbacks"
         description="provider/model, comma-separated; tried in order when the target fails"
-        value={fallbacks}
-        onChange={(e) => setFallbacks(e.currentTarget.value)}
-        error={form.errorFor('fallbacks')}
+        {...form.bindText('fallbacks', fallbacks, setFallbacks)}
       />
       <Group>
-        <Switch label="Enabled" checked={enabled} onChange={(e) => setEnabled(e.currentTarget.checked)} />
-        <Switch
-          label="Chain: evaluate the rules again on the new model"
-          checked={chain}
-          onChange={(e) => setChain(e.currentTarget.checked)}
-        />
+        <Switch label="Enabled" {...bindChecked(enabled, setEnabled)} />
+        <Switch label="Chain: evaluate the rules again on the new model" {...bindChecked(chain, setChain)} />
       </Group>
     </EditDialog>
   )

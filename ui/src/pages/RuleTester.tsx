@@ -2,6 +2,7 @@ import { Button, Group, Paper, Select, Stack, Text, Textarea, Title } from '@man
 import { useState } from 'react'
 import { errorText, post } from '../api'
 import { ErrorNote } from '../components'
+import { bindText } from '../form'
 
 interface TestResult {
   matched: boolean
@@ -72,8 +73,7 @@ export function RuleTester({ keys }: { keys: { id: string; name: string }[] }) {
           autosize
           minRows={5}
           styles={{ input: { fontFamily: 'monospace' } }}
-          value={body}
-          onChange={(e) => setBody(e.currentTarget.value)}
+          {...bindText(body, setBody)}
         />
         <Stack gap="xs">
           <Textarea
@@ -82,8 +82,7 @@ export function RuleTester({ keys }: { keys: { id: string; name: string }[] }) {
             autosize
             minRows={3}
             styles={{ input: { fontFamily: 'monospace' } }}
-            value={headers}
-            onChange={(e) => setHeaders(e.currentTarget.value)}
+            {...bindText(headers, setHeaders)}
           />
           <Select
             label="As virtual key"

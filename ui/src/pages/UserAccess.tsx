@@ -82,9 +82,7 @@ export function UserAccess({ user, onClose }: { user: { id: string; email: strin
               value: String(p.id),
               label: p.is_active ? p.name : `${p.name} (inactive)`,
             }))}
-            value={choice}
-            onChange={setChoice}
-            error={form.errorFor('profile_id')}
+            {...form.bind('profile_id', choice, setChoice)}
             style={{ flex: 1 }}
           />
           <Button onClick={give} disabled={!choice} loading={form.busy}>

@@ -9,6 +9,7 @@ import {
   RowButton,
   saveItem,
   EditDialog,
+  type DialogProps,
   useEditor,
   useSearch,
   type Column,
@@ -90,7 +91,7 @@ const COLUMNS: Column<User>[] = [
   { header: 'Role', cell: (u) => u.role?.name ?? '—' },
 ]
 
-function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void; onSaved: () => void }) {
+function UserForm({ user, ...dialog }: { user?: User } & DialogProps) {
   const [name, setName] = useState(user?.name ?? '')
   const [email, setEmail] = useState(user?.email ?? '')
   const validate = (): Problems => ({
@@ -106,21 +107,18 @@ function UserForm({ user, onClose, onSaved }: { user?: User; onClose: () => void
   }
   return (
     <EditDialog
+      {...dialog}
       form={form}
       save={save}
-      onSaved={onSaved}
-      onClose={onClose}
       title={user ? `Edit ${user.email}` : 'Create user'}
       submitLabel={user ? 'Save' : 'Create'}
     >
-      <NameField name="user-name" value={name} onChange={setName} error={form.errorFor('name')} />
+      <NameField name="user-name" {...form.bind('name', name, setName)} />
       <TextInput
         label="Email"
         name="user-email"
         type="email"
-        value={email}
-        onChange={(e) => setEmail(e.currentTarget.value)}
-        error={form.errorFor('email')}
+        {...form.bindText('email', email, setEmail)}
         required
       />
     </EditDialog>

@@ -16,7 +16,7 @@ import {
 import { useEffect, useState } from 'react'
 import { get, post, put } from '../api'
 import { ErrorNote, FormDialog, RemoveRowButton, AddRowFooter } from '../components'
-import { numberProblem, useSubmit, type Problems } from '../form'
+import { bindText, bindChecked, numberProblem, useSubmit, type Problems } from '../form'
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
 import { NameField } from '../list-page'
@@ -236,12 +236,8 @@ export function VirtualKeyForm({
       {loaded && (
         <Stack>
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
-            <NameField name="vk-name" value={name} onChange={setName} error={form.errorFor('name')} />
-            <TextInput
-              label="Description"
-              value={description}
-              onChange={(e) => setDescription(e.currentTarget.value)}
-            />
+            <NameField name="vk-name" {...form.bind('name', name, setName)} />
+            <TextInput label="Description" {...bindText(description, setDescription)} />
           </SimpleGrid>
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
             <Select
@@ -292,26 +288,19 @@ export function VirtualKeyForm({
               label="Expires"
               description="Empty: the key never expires"
               name="vk-expires"
-              value={expires}
-              onChange={(e) => setExpires(e.currentTarget.value)}
-              error={form.errorFor('expires_at')}
+              {...form.bindText('expires_at', expires, setExpires)}
             />
             <Switch
               mt={{ base: 0, sm: 'xl' }}
               label="Log request and response content"
               description="Off: this key's logs keep times, tokens and cost only"
               name="vk-log-content"
-              checked={logContent}
-              onChange={(e) => setLogContent(e.currentTarget.checked)}
+              {...bindChecked(logContent, setLogContent)}
               error={form.errorFor('disable_content_logging')}
             />
           </SimpleGrid>
           {id && (
-            <Switch
-              label="Active: requests with this key are accepted"
-              checked={active}
-              onChange={(e) => setActive(e.currentTarget.checked)}
-            />
+            <Switch label="Active: requests with this key are accepted" {...bindChecked(active, setActive)} />
           )}
 
           <Divider label="Providers and models" labelPosition="left" />
@@ -345,8 +334,7 @@ export function VirtualKeyForm({
           {id && (
             <Checkbox
               label="Reset the usage of this key's budgets now"
-              checked={resetUsage}
-              onChange={(e) => setResetUsage(e.currentTarget.checked)}
+              {...bindChecked(resetUsage, setResetUsage)}
             />
           )}
 

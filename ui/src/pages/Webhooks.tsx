@@ -14,7 +14,7 @@ import {
 import { useState } from 'react'
 import { post, put } from '../api'
 import { act, ConfirmButton, PageHeader } from '../components'
-import { useSubmit, type Problems } from '../form'
+import { bindChecked, useSubmit, type Problems } from '../form'
 import { formatDateTime } from '../format'
 import { useApi } from '../hooks'
 import { ListTable, RowButton, EditDialog, useEditor, type Column, NameField } from '../list-page'
@@ -298,31 +298,15 @@ function EndpointForm({
     >
       <NameField
         description="What a job names in its x-bf-async-webhook header"
-        value={name}
-        onChange={setName}
-        error={form.errorFor('name')}
+        {...form.bind('name', name, setName)}
       />
-      <TextInput
-        label="URL"
-        value={url}
-        onChange={(e) => setUrl(e.currentTarget.value)}
-        error={form.errorFor('url')}
-        required
-      />
-      <MultiSelect
-        label="Events"
-        data={EVENTS}
-        value={events}
-        onChange={setEvents}
-        error={form.errorFor('events')}
-        required
-      />
+      <TextInput label="URL" {...form.bindText('url', url, setUrl)} required />
+      <MultiSelect label="Events" data={EVENTS} {...form.bind('events', events, setEvents)} required />
       <Checkbox
         label="Allow loopback and private addresses (in-cluster receivers)"
-        checked={privateNet}
-        onChange={(e) => setPrivateNet(e.currentTarget.checked)}
+        {...bindChecked(privateNet, setPrivateNet)}
       />
-      <Checkbox label="Disabled" checked={disabled} onChange={(e) => setDisabled(e.currentTarget.checked)} />
+      <Checkbox label="Disabled" {...bindChecked(disabled, setDisabled)} />
     </EditDialog>
   )
 }
