@@ -11,6 +11,7 @@ export type {
 } from './types.js'
 export { createCluster, type Cluster, type ClusterOptions } from './create-cluster.js'
 export { MemoryCounterStore, type MemoryCounterStoreOptions } from './memory-counters.js'
+export { newReservationId } from './reservation-ids.js'
 export { RedisCounterStore, type RedisCounterStoreOptions } from './redis-counters.js'
 export { MemoryChangeBus } from './memory-bus.js'
 export { RedisChangeBus, type RedisChangeBusOptions } from './redis-bus.js'

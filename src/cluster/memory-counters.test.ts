@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryCounterStore } from './memory-counters.js'
+import { newReservationId, ownSequence } from './reservation-ids.js'
 
 const check = { counter: 'rl:test:req', windowStart: 0, windowMs: 3_600_000, limit: 10, amount: 1 }
 
@@ -26,6 +27,35 @@ describe('MemoryCounterStore: finished reservation ids', () => {
       // Two generations later the id is gone: reserving it again holds anew.
       now += 120_000
       expect((await store.reserve([check], { ttlMs: 60_000, reservationId: 'done-1' })).ok).toBe(true)
+      expect(await store.read(check.counter, 0)).toEqual({ used: 1, reserved: 1 })
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('remembers ids newReservationId made as well as any other, each apart', async () => {
+    let now = 1_000_000
+    const store = new MemoryCounterStore({ now: () => now })
+    try {
+      const first = newReservationId()
+      const second = newReservationId()
+      expect(second).not.toBe(first)
+      expect((await store.reserve([check], { ttlMs: 60_000, reservationId: first })).ok).toBe(true)
+      await store.settle(first, [1])
+      await store.settle(first, [1])
+      await expect(store.reserve([check], { ttlMs: 60_000, reservationId: first })).rejects.toMatchObject({
+        code: 'store_unavailable',
+      })
+      // Its neighbour, and an id written like it with a leading zero, are other reservations.
+      const lookalike = first.replace(/\.(\d+)$/, '.0$1')
+      expect(ownSequence(lookalike)).toBe(-1)
+      for (const id of [second, lookalike]) {
+        expect((await store.reserve([check], { ttlMs: 60_000, reservationId: id })).ok).toBe(true)
+        await store.release(id)
+      }
+      expect(await store.read(check.counter, 0)).toEqual({ used: 1, reserved: 0 })
+      now += 121_000
+      expect((await store.reserve([check], { ttlMs: 60_000, reservationId: first })).ok).toBe(true)
       expect(await store.read(check.counter, 0)).toEqual({ used: 1, reserved: 1 })
     } finally {
       await store.close()

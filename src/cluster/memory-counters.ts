@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { GatewayError } from '../core/errors.js'
 import {
   RECORD_GRACE_MS,
@@ -10,6 +9,7 @@ import {
   toUnits,
   windowExpiryMs,
 } from './amounts.js'
+import { newReservationId, ownSequence } from './reservation-ids.js'
 import type { CounterStore, CounterUsage, LimitCheck, ReserveOptions, ReserveResult } from './types.js'
 
 interface Hold {
@@ -43,6 +43,31 @@ interface ReservationRecord {
   expiresAt: number
 }
 
+/**
+ * One generation of finished ids: this process's own (newReservationId) as their sequence numbers,
+ * held inside the set's table without an object per id, and any other id as its string.
+ */
+class FinishedIds {
+  private readonly own = new Set<number>()
+  private readonly others = new Set<string>()
+
+  add(id: string): void {
+    const seq = ownSequence(id)
+    if (seq >= 0) this.own.add(seq)
+    else this.others.add(id)
+  }
+
+  has(id: string): boolean {
+    const seq = ownSequence(id)
+    return seq >= 0 ? this.own.has(seq) : this.others.has(id)
+  }
+
+  clear(): void {
+    this.own.clear()
+    this.others.clear()
+  }
+}
+
 export interface MemoryCounterStoreOptions {
   now?: () => number
   /** How often expired windows and reservation records are swept away. */
@@ -62,8 +87,8 @@ export class MemoryCounterStore implements CounterStore {
    * a second, forgetting a generation at once costs nothing where expiring ids one by one would
    * hold a map of every id of the last minute and sweep it.
    */
-  private finishedRecent = new Set<string>()
-  private finishedBefore = new Set<string>()
+  private finishedRecent = new FinishedIds()
+  private finishedBefore = new FinishedIds()
   private generationStart: number
   /** Ids finished without a record (it expired while the request ran), until when: rare, kept longer. */
   private readonly finishedLate = new Map<string, number>()
@@ -80,7 +105,7 @@ export class MemoryCounterStore implements CounterStore {
   async reserve(checks: readonly LimitCheck[], opts: ReserveOptions): Promise<ReserveResult> {
     checks.forEach(checkLimitCheck)
     checkTtl(opts.ttlMs)
-    const reservationId = opts.reservationId ?? randomUUID()
+    const reservationId = opts.reservationId ?? newReservationId()
     const now = this.now()
     if (this.isFinished(reservationId, now))
       throw new GatewayError('store_unavailable', 'the counters saw this reservation released already')
@@ -265,8 +290,8 @@ export class MemoryCounterStore implements CounterStore {
     const age = now - this.generationStart
     if (age < FINISHED_KEPT_MS) return
     // Every id of the current generation was added FINISHED_KEPT_MS ago or more when the age is twice that.
-    this.finishedBefore = age >= 2 * FINISHED_KEPT_MS ? new Set() : this.finishedRecent
-    this.finishedRecent = new Set()
+    this.finishedBefore = age >= 2 * FINISHED_KEPT_MS ? new FinishedIds() : this.finishedRecent
+    this.finishedRecent = new FinishedIds()
     this.generationStart = now
   }
 

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto'
-import type { CounterStore } from '../cluster/index.js'
+import { newReservationId, type CounterStore } from '../cluster/index.js'
 import type { GatewayContext, GatewayHook, Target } from '../core/context.js'
 import { GatewayError, type ErrorCode } from '../core/errors.js'
 import type { GatewayEvents } from '../core/events.js'
@@ -139,7 +138,7 @@ export class GovernanceHook implements GatewayHook {
     if (planned.length === 0) return
     // The id is ours before Redis answers: a reserve that timed out is released all the same, and
     // one that lands late finds itself released.
-    const reservationId = randomUUID()
+    const reservationId = newReservationId()
     let result
     try {
       result = await this.opts.counters.reserve(
