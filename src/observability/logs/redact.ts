@@ -45,11 +45,14 @@ function redactedJsonWithoutSecretFields(json: string, secrets: readonly string[
   // exact values are looked for as JSON writes them.
   json = json.replace(SECRET_VALUES, '[REDACTED]')
   for (const s of secrets) {
-    const escaped = JSON.stringify(s).slice(1, -1)
+    const escaped = ESCAPED_IN_JSON.test(s) ? JSON.stringify(s).slice(1, -1) : s
     if (json.includes(escaped)) json = json.split(escaped).join('[REDACTED]')
   }
   return json
 }
+
+/** What JSON.stringify writes differently inside a string: most credentials have none (no need to stringify them). */
+const ESCAPED_IN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/
 
 function redactedJsonByWalk(value: unknown, secrets: readonly string[]): string | null {
   try {
