@@ -6,7 +6,6 @@ import type {
   TextCompletionChoice,
   TextCompletionRequest,
   TextCompletionResponse,
-  Usage,
 } from '../schemas/index.js'
 import type { ChatStreamItem } from '../provider-adapter.js'
 import { readChunk } from './stream-chunk.js'
@@ -93,15 +92,11 @@ export function chatResponseToTextCompletion(res: ChatResponse): TextCompletionR
   return out
 }
 
-/** One streamed text completion chunk; it travels in ChatStreamItem.chunk with a cast. */
-export interface TextCompletionChunk {
-  id: string
-  object: 'text_completion'
-  created: number
-  model: string
-  choices: TextCompletionChoice[]
-  usage?: Usage | null
-}
+/** A streamed text completion chunk: a response's named fields (it travels in ChatStreamItem.chunk, cast). */
+export type TextCompletionChunk = Pick<
+  TextCompletionResponse,
+  'id' | 'object' | 'created' | 'model' | 'choices' | 'usage'
+>
 
 /**
  * Turns a chat stream into text completion chunks, one for one. Chunks that carry nothing a text
