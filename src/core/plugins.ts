@@ -209,7 +209,8 @@ export async function runPreHooks(
     progress.ran = i + 1
     if (p.beforeRequest) {
       try {
-        const r = await p.beforeRequest(ctx, request)
+        let r = p.beforeRequest(ctx, request)
+        if (isThenable(r)) r = await r
         if (r) routed = r
       } catch (err) {
         isolate(ctx, p, 'beforeRequest', err)
@@ -218,7 +219,8 @@ export async function runPreHooks(
     if (!p.preHook) continue
     let result: void | PreHookResult
     try {
-      result = await withDeadline(p.preHook(ctx, request), p, 'preHook')
+      const pending = withDeadline(p.preHook(ctx, request), p, 'preHook')
+      result = isThenable(pending) ? await pending : pending
     } catch (err) {
       isolate(ctx, p, 'preHook', err)
       continue
@@ -244,7 +246,8 @@ export async function runPostHooks(
     const p = plugins[i]
     if (!p.postHook) continue
     try {
-      const r = await withDeadline(p.postHook(ctx, outcome), p, 'postHook')
+      const pending = withDeadline(p.postHook(ctx, outcome), p, 'postHook')
+      const r = isThenable(pending) ? await pending : pending
       if (!r) continue
       if (r.response !== undefined) outcome = { response: r.response }
       else if (r.error !== undefined) outcome = { error: pluginError(p.name, r.error) }
@@ -272,7 +275,8 @@ export function streamRewriter(
     let current = item
     for (const p of rewriters) {
       try {
-        const r = await withDeadline(p.onStreamChunk!(ctx, current), p, 'onStreamChunk')
+        const pending = withDeadline(p.onStreamChunk!(ctx, current), p, 'onStreamChunk')
+        const r = isThenable(pending) ? await pending : pending
         if (r === null) return null
         if (r) current = r
       } catch (err) {
@@ -288,7 +292,8 @@ export async function runEnd(ctx: GatewayContext, plugins: readonly GatewayPlugi
   for (const p of plugins) {
     if (!p.onEnd) continue
     try {
-      await p.onEnd(ctx)
+      const pending = p.onEnd(ctx)
+      if (isThenable(pending)) await pending
     } catch {
       // ignored: the answer has left
     }
@@ -328,6 +333,14 @@ export function pluginError(name: string, e: PluginErrorInit | GatewayError): Ga
     retryable: false,
     extra: { plugin: name },
   })
+}
+
+/**
+ * Whether a hook's answer must be awaited: most built-in hooks answer synchronously, and awaiting
+ * a plain value still costs a turn of the microtask queue per hook per request.
+ */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 }
 
 function withDeadline<T>(value: T | Promise<T>, p: GatewayPlugin, stage: PluginStage): T | Promise<T> {

@@ -60,11 +60,24 @@ export class RoutingPlugin implements GatewayPlugin {
 
   constructor(private readonly opts: RoutingPluginOptions) {}
 
-  async beforeRequest(ctx: GatewayContext, req: Record<string, unknown>): Promise<Target[] | undefined> {
+  /** Synchronous when there is nothing to route (no rules, no session): no promise made per request. */
+  beforeRequest(
+    ctx: GatewayContext,
+    req: Record<string, unknown>,
+  ): Target[] | undefined | Promise<Target[] | undefined> {
     const model = req.model
     if (typeof model !== 'string' || model === '') return undefined
     const sessionId = header(ctx, 'x-bf-session-id')
     if (this.opts.engine.size === 0 && !sessionId) return undefined
+    return this.route(ctx, req, model, sessionId)
+  }
+
+  private async route(
+    ctx: GatewayContext,
+    req: Record<string, unknown>,
+    model: string,
+    sessionId: string | undefined,
+  ): Promise<Target[] | undefined> {
     const vk = ctx.facts.virtualKey
     const base = this.baseTargets(vk, req)
     let targets: Omit<Target, 'index'>[] | undefined
@@ -142,7 +155,7 @@ export class RoutingPlugin implements GatewayPlugin {
     ctx.allowedKeyIds = new Set([pin.keyId])
   }
 
-  async onEnd(ctx: GatewayContext): Promise<void> {
+  onEnd(ctx: GatewayContext): Promise<void> | undefined {
     const sessionId = ctx.facts.routing?.session_id
     if (!sessionId || ctx.error) return
     const served = ctx.attemptLog.findLast((a) => a.error === undefined && a.endNs !== undefined)
@@ -150,7 +163,7 @@ export class RoutingPlugin implements GatewayPlugin {
     const keyId = served.keyId === 'keyless' || served.keyId === 'direct' ? null : served.keyId
     const ttl = Number(header(ctx, 'x-bf-session-ttl'))
     const ttlSeconds = Number.isFinite(ttl) && ttl > 0 ? ttl : DEFAULT_SESSION_TTL_SECONDS
-    await this.opts.sessions
+    return this.opts.sessions
       .set(
         sessionId,
         { provider: served.provider, model: ctx.model, keyId, requested: ctx.modelRequested },
