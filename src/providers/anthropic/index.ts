@@ -1,19 +1,6 @@
-import type { ChatRequest, ChatResponse, ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
-import {
-  expectEventStream,
-  forwardedHeaders,
-  parseJsonBody,
-  readText,
-  sendUpstream,
-  type UpstreamResponse,
-} from '../http.js'
-import type {
-  Attempt,
-  ChatStreamItem,
-  JsonResult,
-  ProviderAdapter,
-  StreamResult,
-} from '../../core/provider-adapter.js'
+import type { ChatRequest, ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
+import * as http from '../http.js'
+import type { Attempt, ProviderAdapter } from '../../core/provider-adapter.js'
 import { anthropicError } from './errors.js'
 import { toAnthropicRequest, type AnthropicRequest } from './request.js'
 import { fromAnthropicMessage, type AnthropicMessage } from './response.js'
@@ -94,15 +81,15 @@ export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: Anthropic
     return h
   }
 
-  async function post(a: Attempt, op: string, req: AnthropicRequest): Promise<UpstreamResponse> {
+  async function post(a: Attempt, op: string, req: AnthropicRequest): Promise<http.UpstreamResponse> {
     const body = endpoint ? endpoint.body(a, req) : req
-    const res = await sendUpstream(
+    const res = await http.sendUpstream(
       a,
       { url: url(a, op), headers: headers(a, true), body: JSON.stringify(body) },
       name,
     )
     if (res.statusCode >= 400) {
-      const text = await readText(res, name, a.signal)
+      const text = await http.readText(res, name, a.signal)
       throw anthropicError(name, res.statusCode, text, res.headers)
     }
     return res
@@ -111,57 +98,60 @@ export function createAnthropicAdapter(cfg: ProviderConfig, endpoint?: Anthropic
   return {
     format: 'anthropic',
 
-    async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+    async chat(a, req) {
       const out = toAnthropicRequest(req, a.model, false, opts)
       const res = await post(a, 'chat_completion', out)
-      const text = await readText(res, name, a.signal)
-      let body = fromAnthropicMessage(parseJsonBody<AnthropicMessage>(name, text), name)
+      const text = await http.readText(res, name, a.signal)
+      let body = fromAnthropicMessage(http.parseJsonBody<AnthropicMessage>(name, text), name)
       const tool = structuredTool(req, out)
       if (tool) body = structuredToolToText(body, tool)
-      return { body, usage: body.usage, headers: forwardedHeaders(res, FORWARDED_HEADERS) }
+      return { body, usage: body.usage, headers: http.forwardedHeaders(res, FORWARDED_HEADERS) }
     },
 
-    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+    async chatStream(a, req) {
       const out = toAnthropicRequest(req, a.model, true, opts)
       const res = await post(a, 'chat_completion_stream', out)
-      expectEventStream(res, name)
+      http.expectEventStream(res, name)
       const items = translateAnthropicStream(res.body, name)
       const tool = structuredTool(req, out)
       return {
         items: tool ? structuredToolStreamToText(items, tool) : items,
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
     // Only Anthropic's own API is known to serve count_tokens at this path.
     ...(!endpoint && {
-      async countTokens(a: Attempt, req: ChatRequest): Promise<JsonResult<{ input_tokens: number }>> {
+      async countTokens(a, req) {
         // count_tokens takes the prompt's fields only; generation settings would be rejected.
         const full = toAnthropicRequest(req, a.model, false) as Record<string, unknown>
         const body: Record<string, unknown> = {}
         for (const k of COUNT_TOKENS_FIELDS) if (full[k] !== undefined) body[k] = full[k]
         const res = await post(a, 'count_tokens', body as AnthropicRequest)
-        const parsed = parseJsonBody<{ input_tokens?: number }>(name, await readText(res, name, a.signal))
+        const parsed = http.parseJsonBody<{ input_tokens?: number }>(
+          name,
+          await http.readText(res, name, a.signal),
+        )
         return {
           body: { input_tokens: parsed.input_tokens ?? 0 },
-          headers: forwardedHeaders(res, FORWARDED_HEADERS),
+          headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
         }
       },
     }),
 
-    async listModels(a: Attempt): Promise<ModelEntry[]> {
+    async listModels(a) {
       const out: ModelEntry[] = []
       let after: string | undefined
       for (let page = 0; page < MAX_MODEL_PAGES; page++) {
         const query = `?limit=1000${after ? `&after_id=${encodeURIComponent(after)}` : ''}`
-        const res = await sendUpstream(
+        const res = await http.sendUpstream(
           a,
           { url: url(a, 'list_models') + query, method: 'GET', headers: headers(a, false) },
           name,
         )
-        const text = await readText(res, name, a.signal)
+        const text = await http.readText(res, name, a.signal)
         if (res.statusCode >= 400) throw anthropicError(name, res.statusCode, text, res.headers)
-        const parsed = parseJsonBody<AnthropicModelPage>(name, text)
+        const parsed = http.parseJsonBody<AnthropicModelPage>(name, text)
         for (const m of parsed.data ?? []) {
           const created = m.created_at ? Math.floor(Date.parse(m.created_at) / 1000) : 0
           out.push({

@@ -1,26 +1,6 @@
-import type {
-  ChatRequest,
-  ChatResponse,
-  EmbeddingRequest,
-  EmbeddingResponse,
-  ProviderConfig,
-} from '../../core/schemas/index.js'
-import {
-  discard,
-  forwardedHeaders,
-  headerValue,
-  parseJsonBody,
-  readText,
-  sendUpstream,
-  type UpstreamResponse,
-} from '../http.js'
-import type {
-  Attempt,
-  ChatStreamItem,
-  JsonResult,
-  ProviderAdapter,
-  StreamResult,
-} from '../../core/provider-adapter.js'
+import type { ProviderConfig } from '../../core/schemas/index.js'
+import * as http from '../http.js'
+import type { Attempt, ProviderAdapter } from '../../core/provider-adapter.js'
 import { GatewayError } from '../../core/errors.js'
 import { planBedrockEmbeddings } from './embeddings.js'
 import { bedrockError } from './errors.js'
@@ -46,7 +26,7 @@ const FORWARDED_HEADERS = ['x-amzn-requestid']
 export function createBedrockAdapter(cfg: ProviderConfig): ProviderAdapter {
   const name = cfg.name
 
-  async function post(a: Attempt, op: string, body: unknown, accept: string): Promise<UpstreamResponse> {
+  async function post(a: Attempt, op: string, body: unknown, accept: string): Promise<http.UpstreamResponse> {
     const s = bedrockSettings(a, cfg)
     const base = (cfg.network_config.base_url ?? `https://bedrock-runtime.${s.region}.amazonaws.com`).replace(
       /\/+$/,
@@ -59,9 +39,9 @@ export function createBedrockAdapter(cfg: ProviderConfig): ProviderAdapter {
     for (const [k, v] of Object.entries(a.extraHeaders))
       if (!k.toLowerCase().startsWith('x-amz-')) baseHeaders[k.toLowerCase()] = v
     const headers = await signedHeaders(s, url, text, baseHeaders)
-    const res = await sendUpstream(a, { url: url.toString(), headers, body: text }, name)
+    const res = await http.sendUpstream(a, { url: url.toString(), headers, body: text }, name)
     if (res.statusCode >= 400) {
-      throw bedrockError(name, res.statusCode, await readText(res, name, a.signal), res.headers)
+      throw bedrockError(name, res.statusCode, await http.readText(res, name, a.signal), res.headers)
     }
     return res
   }
@@ -69,23 +49,27 @@ export function createBedrockAdapter(cfg: ProviderConfig): ProviderAdapter {
   return {
     format: 'bedrock',
 
-    async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+    async chat(a, req) {
       const res = await post(a, 'converse', toConverseRequest(req, a.model), 'application/json')
-      const text = await readText(res, name, a.signal)
-      const body = fromConverseResponse(parseJsonBody<ConverseResponse>(name, text), a.model, a.requestId)
-      return { body, usage: body.usage, headers: forwardedHeaders(res, FORWARDED_HEADERS) }
+      const text = await http.readText(res, name, a.signal)
+      const body = fromConverseResponse(
+        http.parseJsonBody<ConverseResponse>(name, text),
+        a.model,
+        a.requestId,
+      )
+      return { body, usage: body.usage, headers: http.forwardedHeaders(res, FORWARDED_HEADERS) }
     },
 
-    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+    async chatStream(a, req) {
       const res = await post(
         a,
         'converse-stream',
         toConverseRequest(req, a.model),
         'application/vnd.amazon.eventstream',
       )
-      const ct = headerValue(res.headers, 'content-type') ?? ''
+      const ct = http.headerValue(res.headers, 'content-type') ?? ''
       if (!ct.includes('eventstream')) {
-        discard(res)
+        http.discard(res)
         throw new GatewayError(
           'upstream_bad_response',
           `${name} answered a stream request with ${ct || 'no content type'}`,
@@ -96,17 +80,17 @@ export function createBedrockAdapter(cfg: ProviderConfig): ProviderAdapter {
       }
       return {
         items: translateConverseStream(res.body, name, a.model, a.requestId),
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
-    async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
+    async embeddings(a, req) {
       const s = bedrockSettings(a, cfg)
       const plan = planBedrockEmbeddings(req, s.deployments[a.model] ?? a.model)
       const answers: unknown[] = []
       for (const body of plan.bodies) {
         const res = await post(a, 'invoke', body, 'application/json')
-        answers.push(parseJsonBody(name, await readText(res, name, a.signal)))
+        answers.push(http.parseJsonBody(name, await http.readText(res, name, a.signal)))
       }
       const out = plan.merge(answers, a.model)
       if (req.encoding_format === 'base64') {

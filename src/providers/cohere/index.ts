@@ -1,31 +1,8 @@
 import { GatewayError } from '../../core/errors.js'
-import type {
-  ChatRequest,
-  ChatResponse,
-  EmbeddingRequest,
-  EmbeddingResponse,
-  ModelEntry,
-  ProviderConfig,
-  RerankRequest,
-  RerankResponse,
-  RerankResult,
-} from '../../core/schemas/index.js'
+import type { EmbeddingRequest, ProviderConfig, RerankResult } from '../../core/schemas/index.js'
 import { rerankDocument } from '../../core/schemas/index.js'
-import {
-  expectEventStream,
-  forwardedHeaders,
-  parseJsonBody,
-  readText,
-  sendUpstream,
-  type UpstreamResponse,
-} from '../http.js'
-import type {
-  Attempt,
-  ChatStreamItem,
-  JsonResult,
-  ProviderAdapter,
-  StreamResult,
-} from '../../core/provider-adapter.js'
+import * as http from '../http.js'
+import type { Attempt, ProviderAdapter } from '../../core/provider-adapter.js'
 import { cohereError } from './errors.js'
 import { toCohereRequest } from './request.js'
 import { fromCohereResponse } from './response.js'
@@ -71,14 +48,14 @@ export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
     return h
   }
 
-  async function post(a: Attempt, op: string, body: unknown): Promise<UpstreamResponse> {
-    const res = await sendUpstream(
+  async function post(a: Attempt, op: string, body: unknown): Promise<http.UpstreamResponse> {
+    const res = await http.sendUpstream(
       a,
       { url: url(op), headers: headers(a, true), body: JSON.stringify(body) },
       name,
     )
     if (res.statusCode >= 400) {
-      throw cohereError(name, res.statusCode, await readText(res, name, a.signal), res.headers)
+      throw cohereError(name, res.statusCode, await http.readText(res, name, a.signal), res.headers)
     }
     return res
   }
@@ -87,34 +64,34 @@ export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
     a: Attempt,
     op: string,
     body: unknown,
-  ): Promise<{ body: T; res: UpstreamResponse }> {
+  ): Promise<{ body: T; res: http.UpstreamResponse }> {
     const res = await post(a, op, body)
-    return { body: parseJsonBody<T>(name, await readText(res, name, a.signal)), res }
+    return { body: http.parseJsonBody<T>(name, await http.readText(res, name, a.signal)), res }
   }
 
   return {
     format: 'cohere',
 
-    async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+    async chat(a, req) {
       const { body, res } = await postJson<CohereChatResponse>(
         a,
         'chat_completion',
         toCohereRequest(req, a.model, false),
       )
       const unified = fromCohereResponse(body, a.model, name)
-      return { body: unified, usage: unified.usage, headers: forwardedHeaders(res, FORWARDED_HEADERS) }
+      return { body: unified, usage: unified.usage, headers: http.forwardedHeaders(res, FORWARDED_HEADERS) }
     },
 
-    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+    async chatStream(a, req) {
       const res = await post(a, 'chat_completion_stream', toCohereRequest(req, a.model, true))
-      expectEventStream(res, name)
+      http.expectEventStream(res, name)
       return {
         items: translateCohereStream(res.body, a.model, name),
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
-    async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
+    async embeddings(a, req) {
       const { body, res } = await postJson<CohereEmbedResponse>(a, 'embedding', toCohereEmbed(req, a.model))
       const vectors = floatsOf(body)
       if (!vectors) {
@@ -137,11 +114,11 @@ export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
           usage: { prompt_tokens: tokens, total_tokens: tokens },
         },
         usage,
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
-    async rerank(a: Attempt, req: RerankRequest): Promise<JsonResult<RerankResponse>> {
+    async rerank(a, req) {
       const documents = req.documents.map(rerankDocument)
       const upstream: CohereRerankRequest = {
         model: a.model,
@@ -175,19 +152,19 @@ export function createCohereAdapter(cfg: ProviderConfig): ProviderAdapter {
       return {
         body: { ...(body.id && { id: body.id }), results, model: a.model, usage },
         usage,
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
-    async listModels(a: Attempt): Promise<ModelEntry[]> {
-      const res = await sendUpstream(
+    async listModels(a) {
+      const res = await http.sendUpstream(
         a,
         { url: url('list_models') + '?page_size=1000', method: 'GET', headers: headers(a, false) },
         name,
       )
-      const text = await readText(res, name, a.signal)
+      const text = await http.readText(res, name, a.signal)
       if (res.statusCode >= 400) throw cohereError(name, res.statusCode, text, res.headers)
-      const parsed = parseJsonBody<{ models?: { name: string }[] }>(name, text)
+      const parsed = http.parseJsonBody<{ models?: { name: string }[] }>(name, text)
       return (parsed.models ?? []).map((m) => ({
         id: `${name}/${m.name}`,
         object: 'model',

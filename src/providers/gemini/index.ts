@@ -1,20 +1,7 @@
 import { pathSegment } from '../../core/path-segment.js'
-import type {
-  ChatRequest,
-  ChatResponse,
-  EmbeddingRequest,
-  EmbeddingResponse,
-  ModelEntry,
-  ProviderConfig,
-} from '../../core/schemas/index.js'
-import { expectEventStream, parseJsonBody, readText, sendUpstream, type UpstreamResponse } from '../http.js'
-import type {
-  Attempt,
-  ChatStreamItem,
-  JsonResult,
-  ProviderAdapter,
-  StreamResult,
-} from '../../core/provider-adapter.js'
+import type { ModelEntry, ProviderConfig } from '../../core/schemas/index.js'
+import * as http from '../http.js'
+import type { Attempt, ProviderAdapter } from '../../core/provider-adapter.js'
 import { fromGeminiEmbedResponse, toGeminiEmbedCall } from './embeddings.js'
 import { geminiError } from './errors.js'
 import { geminiMediaOperations } from './media.js'
@@ -77,13 +64,17 @@ export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoi
     return h
   }
 
-  async function post(a: Attempt, method: string, body: unknown, query = ''): Promise<UpstreamResponse> {
+  async function post(a: Attempt, method: string, body: unknown, query = ''): Promise<http.UpstreamResponse> {
     const url = endpoint
       ? endpoint.url(a, method, query)
       : `${apiRoot()}/${modelPath(a.model)}:${method}${query}`
-    const res = await sendUpstream(a, { url, headers: headers(a, true), body: JSON.stringify(body) }, name)
+    const res = await http.sendUpstream(
+      a,
+      { url, headers: headers(a, true), body: JSON.stringify(body) },
+      name,
+    )
     if (res.statusCode >= 400) {
-      const text = await readText(res, name, a.signal)
+      const text = await http.readText(res, name, a.signal)
       throw geminiError(name, res.statusCode, text, res.headers)
     }
     return res
@@ -91,25 +82,25 @@ export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoi
 
   async function postJson<T>(a: Attempt, method: string, body: unknown): Promise<T> {
     const res = await post(a, method, body)
-    return parseJsonBody<T>(name, await readText(res, name, a.signal))
+    return http.parseJsonBody<T>(name, await http.readText(res, name, a.signal))
   }
 
   const adapter: ProviderAdapter = {
     format: 'gemini',
 
-    async chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+    async chat(a, req) {
       const res = await postJson<GeminiResponse>(a, 'generateContent', toGeminiRequest(req))
       const body = fromGeminiResponse(res, a.model, name)
       return { body, usage: body.usage }
     },
 
-    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+    async chatStream(a, req) {
       const res = await post(a, 'streamGenerateContent', toGeminiRequest(req), '?alt=sse')
-      expectEventStream(res, name)
+      http.expectEventStream(res, name)
       return { items: translateGeminiStream(res.body, name, a.model) }
     },
 
-    async embeddings(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
+    async embeddings(a, req) {
       const call = toGeminiEmbedCall(req, modelName(a.model))
       const res = await postJson<unknown>(a, call.method, call.body)
       const body = fromGeminiEmbedResponse(res, call, req, a.model, name)
@@ -119,26 +110,26 @@ export function createGeminiAdapter(cfg: ProviderConfig, endpoint?: GeminiEndpoi
     ...geminiMediaOperations(name, postJson),
 
     ...(!endpoint && {
-      async countTokens(a: Attempt, req: ChatRequest): Promise<JsonResult<{ input_tokens: number }>> {
+      async countTokens(a, req) {
         const generateContentRequest = { model: modelName(a.model), ...toGeminiRequest(req) }
         const res = await postJson<{ totalTokens?: number }>(a, 'countTokens', { generateContentRequest })
         return { body: { input_tokens: res.totalTokens ?? 0 } }
       },
     }),
 
-    async listModels(a: Attempt): Promise<ModelEntry[]> {
+    async listModels(a) {
       const out: ModelEntry[] = []
       let pageToken: string | undefined
       for (let page = 0; page < MAX_MODEL_PAGES; page++) {
         const query = `?pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`
-        const res = await sendUpstream(
+        const res = await http.sendUpstream(
           a,
           { url: `${apiRoot()}/models${query}`, method: 'GET', headers: headers(a, false) },
           name,
         )
-        const text = await readText(res, name, a.signal)
+        const text = await http.readText(res, name, a.signal)
         if (res.statusCode >= 400) throw geminiError(name, res.statusCode, text, res.headers)
-        const parsed = parseJsonBody<{ models?: GeminiModel[]; nextPageToken?: string }>(name, text)
+        const parsed = http.parseJsonBody<{ models?: GeminiModel[]; nextPageToken?: string }>(name, text)
         for (const m of parsed.models ?? []) {
           if (!m.name) continue
           const entry: ModelEntry = {

@@ -1,13 +1,8 @@
 import { GatewayError } from '../../core/errors.js'
-import type {
-  EmbeddingRequest,
-  EmbeddingResponse,
-  ModelEntry,
-  ProviderConfig,
-} from '../../core/schemas/index.js'
+import type { EmbeddingRequest, EmbeddingResponse, ProviderConfig } from '../../core/schemas/index.js'
 import { createAnthropicAdapter } from '../anthropic/index.js'
 import { createGeminiAdapter, geminiError } from '../gemini/index.js'
-import { parseJsonBody, readText, sendUpstream } from '../http.js'
+import * as http from '../http.js'
 import type { Attempt, JsonResult, ProviderAdapter } from '../../core/provider-adapter.js'
 import { fromVertexEmbedResponse, toVertexEmbedRequest } from './embeddings.js'
 import { checkVertexKeys, vertexSettings, type VertexKeySettings } from './settings.js'
@@ -142,7 +137,7 @@ export function createVertexAdapter(cfg: ProviderConfig): ProviderAdapter {
       }),
 
     // The models a key names (deployments, then its allow-list) are the ones it serves.
-    listModels(a): Promise<ModelEntry[]> {
+    listModels(a) {
       const ids = new Set([
         ...Object.keys(a.key.vertex_key_config?.deployments ?? {}),
         ...a.key.models.filter((m) => m !== '*'),
@@ -155,7 +150,7 @@ export function createVertexAdapter(cfg: ProviderConfig): ProviderAdapter {
 
   async function embed(a: Attempt, req: EmbeddingRequest): Promise<JsonResult<EmbeddingResponse>> {
     const call = toVertexEmbedRequest(req)
-    const res = await sendUpstream(
+    const res = await http.sendUpstream(
       a,
       {
         url: `${modelUrl(targetOf(a))}:predict`,
@@ -164,9 +159,15 @@ export function createVertexAdapter(cfg: ProviderConfig): ProviderAdapter {
       },
       name,
     )
-    const text = await readText(res, name, a.signal)
+    const text = await http.readText(res, name, a.signal)
     if (res.statusCode >= 400) throw geminiError(name, res.statusCode, text, res.headers)
-    const body = fromVertexEmbedResponse(parseJsonBody<unknown>(name, text), call.inputs, req, a.model, name)
+    const body = fromVertexEmbedResponse(
+      http.parseJsonBody<unknown>(name, text),
+      call.inputs,
+      req,
+      a.model,
+      name,
+    )
     return { body, usage: { ...body.usage, completion_tokens: 0 } }
   }
 }
