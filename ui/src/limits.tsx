@@ -3,28 +3,31 @@ import { useState, type ReactNode } from 'react'
 import { RemoveRowButton, AddRowFooter } from './components'
 import { formatDateTime, formatMoney as money } from './format'
 import { numberProblem, type Problems } from './form'
+import type {
+  Budget as GovernanceBudget,
+  RateLimit as GovernanceRateLimit,
+} from '../../src/governance/model.js'
 
-/** A budget as the governance API shows it, with its live usage. */
-export interface Budget {
-  id?: string
-  max_limit: number
-  current_usage?: number
-  reset_duration: string
-  last_reset?: string
-  /** Heimdall: when the current window ends. */
-  reset_at?: string
-}
+/**
+ * A budget as the governance API shows it, with its live usage; an access profile's has only its
+ * limit and period. Field names and types come from the server's type-only governance/model.ts.
+ */
+export type Budget = Pick<GovernanceBudget, 'max_limit' | 'reset_duration'> &
+  Partial<Pick<GovernanceBudget, 'id' | 'current_usage' | 'last_reset' | 'reset_at'>>
 
-export interface RateLimit {
-  request_max_limit?: number | null
-  request_reset_duration?: string | null
-  request_current_usage?: number
-  request_reset_at?: string
-  token_max_limit?: number | null
-  token_reset_duration?: string | null
-  token_current_usage?: number
-  token_reset_at?: string
-}
+export type RateLimit = Partial<
+  Pick<
+    GovernanceRateLimit,
+    | 'request_max_limit'
+    | 'request_reset_duration'
+    | 'request_current_usage'
+    | 'request_reset_at'
+    | 'token_max_limit'
+    | 'token_reset_duration'
+    | 'token_current_usage'
+    | 'token_reset_at'
+  >
+>
 
 /** A budget row of a form: empty strings until the user types. */
 export interface BudgetDraft {

@@ -20,30 +20,11 @@ import { bindText, bindChecked, numberProblem, useSubmit, type Problems } from '
 import { ProviderRows, type ProviderRow } from '../provider-rows'
 import { useApi } from '../hooks'
 import { NameField } from '../list-page'
-import { LimitFields, useLimitDrafts, type Budget, type RateLimit } from '../limits'
+import type { VirtualKey } from '../../../src/governance/model.js'
+import { LimitFields, useLimitDrafts } from '../limits'
 
-export interface VirtualKey {
-  id: string
-  name: string
-  value: string
-  description?: string
-  is_active: boolean
-  team_id?: string | null
-  customer_id?: string | null
-  team?: { name: string } | null
-  customer?: { name: string } | null
-  /** Keys an access profile issued: the user they were issued to, and the profile. */
-  user_id?: string
-  access_profile_id?: number
-  budgets?: Budget[]
-  rate_limit?: RateLimit | null
-  provider_configs?: { id: number; provider: string; allowed_models?: string[]; weight?: number | null }[]
-  mcp_configs?: { mcp_client_name: string; tools_to_execute?: string[] }[]
-  /** RFC 3339; after it the key is refused. */
-  expires_at?: string | null
-  /** Logs of this key keep no request or response content. */
-  disable_content_logging?: boolean
-}
+// The governance API's own shape (model.ts holds types only: nothing of the server reaches the bundle).
+export type { VirtualKey }
 
 /** A key's state in the list: active or not, expired or when it expires, and whether its content is logged. */
 export function KeyStatus({ vk }: { vk: VirtualKey }) {
