@@ -1,14 +1,7 @@
 import { GatewayError } from '../../core/errors.js'
 import type { BatchResultItem, FileObject } from '../../core/schemas/files.js'
 import { parseJsonBody } from '../http.js'
-import type {
-  Attempt,
-  BatchResults,
-  FileContentChunk,
-  FilesCall,
-  JsonResult,
-  StreamResult,
-} from '../../core/provider-adapter.js'
+import type { Attempt, BatchResults, FilesCall, JsonResult } from '../../core/provider-adapter.js'
 import {
   callAnthropicObjects,
   fromFilePart,
@@ -121,10 +114,6 @@ function invalid(message: string, param?: string): GatewayError {
   return new GatewayError('invalid_request', message, { param, retryable: false })
 }
 
-async function call<T>(a: Attempt, c: FilesCall): Promise<JsonResult<T>> {
-  return callAnthropicObjects<T>(a, c)
-}
-
 /** The body of `POST /v1/batches` for Anthropic: its inline requests as Anthropic's. */
 function batchRequests(text: string): { custom_id: string; params: Record<string, unknown> }[] {
   const body = JSON.parse(text) as { input_file_id?: unknown; requests?: unknown }
@@ -153,7 +142,7 @@ export async function callAnthropicAsOpenAI<T>(a: Attempt, c: FilesCall): Promis
     const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(c.contentType ?? '')
     if (!boundary || typeof c.body === 'string' || !c.body)
       throw invalid('send the file as multipart/form-data')
-    const created = await call<AnthropicFile>(a, {
+    const created = await callAnthropicObjects<AnthropicFile>(a, {
       method: 'POST',
       path: '/v1/files',
       body: fromFilePart(c.body, boundary[1] ?? boundary[2]),
@@ -161,14 +150,14 @@ export async function callAnthropicAsOpenAI<T>(a: Attempt, c: FilesCall): Promis
     })
     result = { body: toOpenAIFile(created.body), headers: created.headers }
   } else if (file && !file[1]) {
-    const page = await call<AnthropicPage<AnthropicFile>>(a, {
+    const page = await callAnthropicObjects<AnthropicPage<AnthropicFile>>(a, {
       method: 'GET',
       path: '/v1/files',
       query: pageQuery(c.query),
     })
     result = { body: listOf(page.body, toOpenAIFile), headers: page.headers }
   } else if (file && c.method === 'DELETE') {
-    const gone = await call<{ id: string; type?: string }>(a, {
+    const gone = await callAnthropicObjects<{ id: string; type?: string }>(a, {
       method: 'DELETE',
       path: `/v1/files/${file[1]}`,
     })
@@ -177,11 +166,11 @@ export async function callAnthropicAsOpenAI<T>(a: Attempt, c: FilesCall): Promis
       headers: gone.headers,
     }
   } else if (file) {
-    const meta = await call<AnthropicFile>(a, { method: 'GET', path: `/v1/files/${file[1]}` })
+    const meta = await callAnthropicObjects<AnthropicFile>(a, { method: 'GET', path: `/v1/files/${file[1]}` })
     result = { body: toOpenAIFile(meta.body), headers: meta.headers }
   } else if (batch && !batch[1] && c.method === 'POST') {
     const requests = batchRequests(typeof c.body === 'string' ? c.body : '{}')
-    const created = await call<AnthropicBatch>(a, {
+    const created = await callAnthropicObjects<AnthropicBatch>(a, {
       method: 'POST',
       path: '/v1/messages/batches',
       body: JSON.stringify({ requests }),
@@ -189,7 +178,7 @@ export async function callAnthropicAsOpenAI<T>(a: Attempt, c: FilesCall): Promis
     })
     result = { body: toOpenAIBatch(created.body), headers: created.headers }
   } else if (batch && !batch[1]) {
-    const page = await call<AnthropicPage<AnthropicBatch>>(a, {
+    const page = await callAnthropicObjects<AnthropicPage<AnthropicBatch>>(a, {
       method: 'GET',
       path: '/v1/messages/batches',
       query: pageQuery(c.query),
@@ -197,7 +186,7 @@ export async function callAnthropicAsOpenAI<T>(a: Attempt, c: FilesCall): Promis
     result = { body: listOf(page.body, toOpenAIBatch), headers: page.headers }
   } else if (batch) {
     const path = `/v1/messages/batches/${batch[1]}${batch[2] ?? ''}`
-    const one = await call<AnthropicBatch>(a, { method: batch[2] ? 'POST' : 'GET', path })
+    const one = await callAnthropicObjects<AnthropicBatch>(a, { method: batch[2] ? 'POST' : 'GET', path })
     result = { body: toOpenAIBatch(one.body), headers: one.headers }
   } else {
     throw new GatewayError('route_not_found', `${c.method} ${c.path} is not served for Anthropic`)
@@ -206,7 +195,7 @@ export async function callAnthropicAsOpenAI<T>(a: Attempt, c: FilesCall): Promis
 }
 
 /** `GET /v1/files/{id}/content` for Anthropic (only files its tools made are downloadable there). */
-export function downloadAnthropicFile(a: Attempt, fileId: string): Promise<StreamResult<FileContentChunk>> {
+export function downloadAnthropicFile(a: Attempt, fileId: string) {
   return streamAnthropicObjects(
     a,
     { method: 'GET', path: `/v1/files/${encodeURIComponent(fileId)}/content` },
@@ -242,7 +231,7 @@ export async function readAnthropicBatchResults(
   maxBytes: number,
 ): Promise<BatchResults> {
   const path = `/v1/messages/batches/${encodeURIComponent(batchId)}`
-  const batch = (await call<AnthropicBatch>(a, { method: 'GET', path })).body
+  const batch = (await callAnthropicObjects<AnthropicBatch>(a, { method: 'GET', path })).body
   if (batch.processing_status !== 'ended')
     throw invalid(`batch ${batchId} has no results yet (status ${batch.processing_status})`, 'batch_id')
   const { items } = await streamAnthropicObjects(
