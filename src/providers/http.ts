@@ -1,4 +1,4 @@
-import type { CancelSignal } from '../core/cancel.js'
+import { onAbort, type CancelSignal } from '../core/cancel.js'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { GatewayError } from '../core/errors.js'
 import type { Usage } from '../core/schemas/index.js'
@@ -48,6 +48,119 @@ export async function sendUpstream(
   } catch (err) {
     throw networkError(err, providerName, a.signal)
   }
+}
+
+/** A whole upstream answer: its status, headers and body text. */
+export interface UpstreamText {
+  statusCode: number
+  headers: UpstreamResponse['headers']
+  text: string
+}
+
+/**
+ * Sends one upstream request and reads its whole answer as text: `sendUpstream` then `readText`,
+ * without the Readable stream, async resource and promises undici's `request()` makes for each
+ * response (a few µs of CPU per call, measured against the fake upstream). For non-streamed calls.
+ */
+export function fetchUpstreamText(
+  a: Attempt,
+  call: UpstreamCall,
+  providerName: string,
+): Promise<UpstreamText> {
+  return new Promise<UpstreamText>((resolve, reject) => {
+    const answer = new TextAnswer(resolve, reject, providerName, a.signal)
+    if (a.signal.aborted) return answer.onError(new Error('aborted before it was sent'))
+    ;(proxyDispatcher(a.provider.proxy_config, call.url) ?? agent).dispatch(
+      {
+        origin: originOf(call.url),
+        path: pathOf(call.url),
+        method: call.method ?? 'POST',
+        headers: call.headers,
+        body: call.body,
+        headersTimeout: a.timeoutMs,
+        bodyTimeout: a.idleTimeoutMs,
+      },
+      answer,
+    )
+  })
+}
+
+/** undici's handler for `fetchUpstreamText`: collects the body's bytes; the attempt's signal aborts it. */
+class TextAnswer implements Dispatcher.DispatchHandler {
+  private statusCode = 0
+  private headers: UpstreamResponse['headers'] = {}
+  private readonly chunks: Buffer[] = []
+  private stopListening: (() => void) | undefined = undefined
+  private settled = false
+
+  constructor(
+    private readonly resolve: (answer: UpstreamText) => void,
+    private readonly reject: (err: GatewayError) => void,
+    private readonly providerName: string,
+    private readonly signal: CancelSignal,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    const signal = this.signal
+    const cancel = () => abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+    if (signal.aborted) return cancel()
+    this.stopListening = onAbort(signal, cancel)
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    // 1xx (informational) answers precede the real one.
+    if (statusCode < 200) return true
+    this.statusCode = statusCode
+    this.headers = parseRawHeaders(rawHeaders)
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk)
+    return true
+  }
+
+  onComplete(): void {
+    const chunks = this.chunks
+    const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    // As undici's body.text(): UTF-8, a leading byte order mark dropped.
+    const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+    this.settle()
+    this.resolve({
+      statusCode: this.statusCode,
+      headers: this.headers,
+      text: bytes.toString('utf8', bom ? 3 : 0),
+    })
+  }
+
+  onError(err: Error): void {
+    if (this.settle()) this.reject(networkError(err, this.providerName, this.signal))
+  }
+
+  /** Stops listening to the signal; false when the answer was already settled. */
+  private settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    this.stopListening?.()
+    return true
+  }
+}
+
+/** Response headers as undici's `request()` gives them: lower-case names, repeated ones in an array. */
+function parseRawHeaders(raw: Buffer[]): UpstreamResponse['headers'] {
+  const out: UpstreamResponse['headers'] = {}
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1').toLowerCase()
+    const value = raw[i + 1].toString('latin1')
+    const seen = Object.hasOwn(out, name) ? out[name] : undefined
+    if (seen === undefined) {
+      if (name === '__proto__')
+        Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+      else out[name] = value
+    } else if (Array.isArray(seen)) seen.push(value)
+    else out[name] = [seen, value]
+  }
+  return out
 }
 
 export function networkError(err: unknown, providerName: string, signal?: CancelSignal): GatewayError {
@@ -143,7 +256,7 @@ export function headerValue(headers: UpstreamResponse['headers'], name: string):
 
 /** The provider's headers among `names` that the answer carries, passed back to the caller; none: undefined. */
 export function forwardedHeaders(
-  res: UpstreamResponse,
+  res: Pick<UpstreamResponse, 'headers'>,
   names: readonly string[],
 ): Record<string, string> | undefined {
   let out: Record<string, string> | undefined

@@ -14,6 +14,7 @@ import type {
 } from '../../core/schemas/index.js'
 import {
   expectEventStream,
+  fetchUpstreamText,
   forwardedHeaders,
   jsonResult,
   parseJsonBody,
@@ -90,8 +91,10 @@ export function createOpenAIAdapter(
   }
 
   async function json<T>(a: Attempt, op: string, body: string): Promise<JsonResult<T>> {
-    const res = await post(a, op, body)
-    return jsonResult<T>(name, await readText(res, name, a.signal), forwardedHeaders(res, FORWARDED_HEADERS))
+    const res = await fetchUpstreamText(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
+    if (res.statusCode >= 400)
+      throw upstreamError(name, res.statusCode, res.text, res.headers, parseOpenAIError)
+    return jsonResult<T>(name, res.text, forwardedHeaders(res, FORWARDED_HEADERS))
   }
 
   const adapter: ProviderAdapter = {
