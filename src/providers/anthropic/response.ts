@@ -1,13 +1,7 @@
 import { GatewayError } from '../../core/errors.js'
-import type {
-  AssistantMessage,
-  ChatResponse,
-  FinishReason,
-  ReasoningDetail,
-  ToolCall,
-  Usage,
-} from '../../core/schemas/index.js'
+import type { ChatResponse, ReasoningDetail, ToolCall, Usage } from '../../core/schemas/index.js'
 import { finishReasonsFrom } from '../finish-reason.js'
+import { assistantMessage } from '../assistant-message.js'
 import { cacheDetails } from '../cache-usage.js'
 
 /** Anthropic's usage; in a stream, `message_delta` may repeat or update any of it. */
@@ -47,7 +41,7 @@ export interface AnthropicMessage {
   [k: string]: unknown
 }
 
-const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
+export const toFinishReason = finishReasonsFrom({
   end_turn: 'stop',
   stop_sequence: 'stop',
   pause_turn: 'stop',
@@ -55,9 +49,7 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   model_context_window_exceeded: 'length',
   tool_use: 'tool_calls',
   refusal: 'content_filter',
-}
-
-export const toFinishReason = finishReasonsFrom(FINISH_REASONS)
+})
 
 /** Anthropic counts cache reads and writes apart from `input_tokens`; OpenAI's prompt_tokens holds them all. */
 export function toUsage(u: AnthropicUsage): Usage {
@@ -111,10 +103,7 @@ export function fromAnthropicMessage(msg: AnthropicMessage, provider: string): C
       // Server tools (web search, code execution, MCP) run at Anthropic; their blocks are not the caller's calls.
     }
   }
-  const message: AssistantMessage = { role: 'assistant', content: text }
-  if (toolCalls.length) message.tool_calls = toolCalls
-  if (reasoning !== undefined) message.reasoning = reasoning
-  if (details.length) message.reasoning_details = details
+  const message = assistantMessage(text, { toolCalls, reasoning, details })
   return {
     id: msg.id,
     object: 'chat.completion',

@@ -1,16 +1,10 @@
-import type {
-  AssistantMessage,
-  ChatResponse,
-  FinishReason,
-  ReasoningDetail,
-  ToolCall,
-  Usage,
-} from '../../core/schemas/index.js'
+import type { ChatResponse, ReasoningDetail, ToolCall, Usage } from '../../core/schemas/index.js'
 import { finishReasonsFrom } from '../finish-reason.js'
+import { assistantMessage } from '../assistant-message.js'
 import { cacheDetails } from '../cache-usage.js'
 import { BEDROCK_REASONING_FORMAT, type ConverseResponse, type ConverseUsage } from './types.js'
 
-const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
+export const toFinishReason = finishReasonsFrom({
   end_turn: 'stop',
   stop_sequence: 'stop',
   max_tokens: 'length',
@@ -18,9 +12,7 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   tool_use: 'tool_calls',
   guardrail_intervened: 'content_filter',
   content_filtered: 'content_filter',
-}
-
-export const toFinishReason = finishReasonsFrom(FINISH_REASONS)
+})
 
 /** Converse usage in unified terms; Bedrock's inputTokens exclude cache reads and writes, ours include them. */
 export function toUsage(u: ConverseUsage | undefined): Usage | undefined {
@@ -73,10 +65,8 @@ export function fromConverseResponse(res: ConverseResponse, model: string, reque
       })
     }
   }
-  const message: AssistantMessage = { role: 'assistant', content: text || (toolCalls.length ? null : '') }
-  if (toolCalls.length) message.tool_calls = toolCalls
-  if (reasoning) message.reasoning = reasoning
-  if (details.length) message.reasoning_details = details
+  const content = text || (toolCalls.length ? null : '')
+  const message = assistantMessage(content, { toolCalls, reasoning: reasoning || undefined, details })
   const usage = toUsage(res.usage)
   return {
     id: `bedrock-${requestId}`,

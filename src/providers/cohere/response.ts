@@ -1,18 +1,16 @@
 import { GatewayError } from '../../core/errors.js'
-import type { AssistantMessage, ChatResponse, FinishReason, Usage } from '../../core/schemas/index.js'
+import type { AssistantMessage, ChatResponse, Usage } from '../../core/schemas/index.js'
 import { finishReasonsFrom } from '../finish-reason.js'
 import type { CohereChatResponse, CohereUsage } from './types.js'
 
-const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
+export const toFinishReason = finishReasonsFrom({
   COMPLETE: 'stop',
   STOP_SEQUENCE: 'stop',
   MAX_TOKENS: 'length',
   TOOL_CALL: 'tool_calls',
   ERROR: 'stop',
   TIMEOUT: 'length',
-}
-
-export const toFinishReason = finishReasonsFrom(FINISH_REASONS)
+})
 
 /** Tokens the model saw and produced (as Bifrost reads them), else what was billed. */
 export function toUsage(u: CohereUsage | undefined): Usage {
