@@ -14,6 +14,7 @@ import type { ProviderAdapter } from '../core/provider-adapter.js'
 export type { ProviderAdapter } from '../core/provider-adapter.js'
 export { OPENAI_COMPATIBLE } from './openai-compatible.js'
 export { parseSse } from './sse.js'
+export { assistantMessage, type AnswerParts } from './assistant-message.js'
 
 /** Providers with their own wire format, beyond the OpenAI-compatible table. */
 const NATIVE: Record<string, (cfg: ProviderConfig) => ProviderAdapter> = {

@@ -1,14 +1,7 @@
 import { GatewayError } from '../../core/errors.js'
 import { signatureFromRoute } from '../signature-origin.js'
-import type {
-  ChatMessage,
-  ChatRequest,
-  ContentPart,
-  ReasoningDetail,
-  Tool,
-  ToolCall,
-} from '../../core/schemas/index.js'
-import { ANTHROPIC_NATIVE_FIELDS } from '../../providers/index.js'
+import type { ChatMessage, ChatRequest, ContentPart, Tool } from '../../core/schemas/index.js'
+import { ANTHROPIC_NATIVE_FIELDS, type AnswerParts } from '../../providers/index.js'
 
 /** One content block of an Anthropic Messages request, as the SDK sends it. */
 export interface AnthropicInBlock {
@@ -77,7 +70,7 @@ export function anthropicToChat(body: AnthropicMessagesBody, anthropicNative: bo
   const system = systemParts(body.system)
   if (system) messages.push({ role: 'system', content: system })
   body.messages.forEach((m, i) => {
-    if (m.role === 'assistant') messages.push(assistantMessage(m.content, i))
+    if (m.role === 'assistant') messages.push(fromAnthropicAssistant(m.content, i))
     else messages.push(...userMessages(m.content, i))
   })
 
@@ -216,11 +209,10 @@ function userMessages(content: string | AnthropicInBlock[], i: number): ChatMess
   return out
 }
 
-function assistantMessage(content: string | AnthropicInBlock[], i: number): ChatMessage {
+function fromAnthropicAssistant(content: string | AnthropicInBlock[], i: number): ChatMessage {
   if (typeof content === 'string') return { role: 'assistant', content }
   const parts: ContentPart[] = []
-  const details: ReasoningDetail[] = []
-  const calls: ToolCall[] = []
+  const answer: AnswerParts = { toolCalls: [], details: [] }
   content.forEach((b, j) => {
     if (b.type === 'text') parts.push(textPart(b))
     else if (b.type === 'thinking') {
@@ -228,24 +220,24 @@ function assistantMessage(content: string | AnthropicInBlock[], i: number): Chat
         typeof b.signature === 'string' && b.signature
           ? signatureFromRoute(b.signature, ANTHROPIC_REASONING_FORMAT)
           : undefined
-      details.push({
+      answer.details.push({
         type: 'reasoning.text',
-        index: details.length,
+        index: answer.details.length,
         text: String(b.thinking ?? ''),
         ...(signed && { signature: signed.signature }),
         format: signed?.format ?? ANTHROPIC_REASONING_FORMAT,
       })
     } else if (b.type === 'redacted_thinking')
-      details.push({
+      answer.details.push({
         type: 'reasoning.encrypted',
-        index: details.length,
+        index: answer.details.length,
         data: String(b.data ?? ''),
         format: ANTHROPIC_REASONING_FORMAT,
       })
     else if (b.type === 'tool_use') {
       if (typeof b.id !== 'string' || typeof b.name !== 'string')
         throw invalid(`messages.${i}.content.${j}: tool_use needs id and name`, `messages.${i}.content.${j}`)
-      calls.push({
+      answer.toolCalls.push({
         id: b.id,
         type: 'function',
         function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) },
@@ -258,12 +250,12 @@ function assistantMessage(content: string | AnthropicInBlock[], i: number): Chat
     role: 'assistant',
     content: plain ? parts.map((p) => p.text).join('') || null : parts,
   }
-  if (details.length) {
-    msg.reasoning_details = details
-    const text = details.map((d) => d.text ?? '').join('')
+  if (answer.details.length) {
+    msg.reasoning_details = answer.details
+    const text = answer.details.map((d) => d.text ?? '').join('')
     if (text) msg.reasoning = text
   }
-  if (calls.length) msg.tool_calls = calls
+  if (answer.toolCalls.length) msg.tool_calls = answer.toolCalls
   return msg
 }
 

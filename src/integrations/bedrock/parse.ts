@@ -1,14 +1,9 @@
 import { GatewayError } from '../../core/errors.js'
-import type {
-  ChatMessage,
-  ChatRequest,
-  ContentPart,
-  ReasoningDetail,
-  Tool,
-  ToolCall,
-} from '../../core/schemas/index.js'
+import type { ChatMessage, ChatRequest, ContentPart, Tool } from '../../core/schemas/index.js'
 import {
+  assistantMessage,
   BEDROCK_REASONING_FORMAT,
+  type AnswerParts,
   type ConverseContentBlock,
   type ConverseRequest,
 } from '../../providers/index.js'
@@ -87,14 +82,13 @@ function userMessages(content: ConverseContentBlock[]): ChatMessage[] {
   return out
 }
 
-function assistantMessage(content: ConverseContentBlock[]): ChatMessage {
+function fromConverseAssistant(content: ConverseContentBlock[]): ChatMessage {
   let text = ''
-  const calls: ToolCall[] = []
-  const details: ReasoningDetail[] = []
+  const answer: AnswerParts = { toolCalls: [], details: [] }
   for (const b of content) {
     if (b.text !== undefined) text += b.text
     else if (b.toolUse)
-      calls.push({
+      answer.toolCalls.push({
         id: b.toolUse.toolUseId,
         type: 'function',
         function: { name: b.toolUse.name, arguments: JSON.stringify(b.toolUse.input ?? {}) },
@@ -102,25 +96,22 @@ function assistantMessage(content: ConverseContentBlock[]): ChatMessage {
     else if (b.reasoningContent?.reasoningText) {
       const r = b.reasoningContent.reasoningText
       const signed = r.signature ? signatureFromRoute(r.signature, BEDROCK_REASONING_FORMAT) : undefined
-      details.push({
+      answer.details.push({
         type: 'reasoning.text',
-        index: details.length,
+        index: answer.details.length,
         text: r.text,
         ...(signed && { signature: signed.signature }),
         format: signed?.format ?? BEDROCK_REASONING_FORMAT,
       })
     } else if (b.reasoningContent?.redactedContent)
-      details.push({
+      answer.details.push({
         type: 'reasoning.encrypted',
-        index: details.length,
+        index: answer.details.length,
         data: b.reasoningContent.redactedContent,
         format: BEDROCK_REASONING_FORMAT,
       })
   }
-  const m: ChatMessage = { role: 'assistant', content: text || null }
-  if (calls.length) m.tool_calls = calls
-  if (details.length) m.reasoning_details = details
-  return m
+  return assistantMessage(text || null, answer)
 }
 
 /**
@@ -136,7 +127,7 @@ export function converseToChat(body: ConverseRequest, model: string): ChatReques
   }
   if (system.length) messages.push({ role: 'system', content: system })
   for (const m of body.messages) {
-    if (m.role === 'assistant') messages.push(assistantMessage(m.content))
+    if (m.role === 'assistant') messages.push(fromConverseAssistant(m.content))
     else messages.push(...userMessages(m.content))
   }
   const req: ChatRequest = { model, messages }
