@@ -1,6 +1,6 @@
-import { Button, Group, Pagination, Select, Stack, Table, Text, TextInput } from '@mantine/core'
+import { Button, Group, MultiSelect, Pagination, Select, Stack, Table, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
-import { useState, type ReactNode } from 'react'
+import { useState, type ComponentType, type ReactNode } from 'react'
 import { del, post, put } from './api'
 import { act, ConfirmButton, Empty, ErrorNote, FormDialog, Loading, WideTable } from './components'
 import type { useSubmit } from './form'
@@ -310,6 +310,9 @@ export function NameField({
 export function useSearch(onChange?: () => void) {
   const [search, setSearch] = useState('')
   const [settled] = useDebouncedValue(search, 300)
+  /** The list's empty state: `none` when there is nothing at all, else a hint to clear the search. */
+  const empty = (noun: string, none: { title: string; hint: string }) =>
+    settled ? { title: `No ${noun} matches`, hint: `Clear the search to see every ${noun}.` } : none
   const box = (label: string, placeholder: string) => (
     <TextInput
       placeholder={placeholder}
@@ -323,7 +326,7 @@ export function useSearch(onChange?: () => void) {
       aria-label={label}
     />
   )
-  return { search: settled, box }
+  return { search: settled, box, empty }
 }
 
 /**
@@ -369,6 +372,7 @@ export function LogTable<T extends { id: string }>({
   perPage,
   noun,
   countTestId,
+  drawer: Drawer,
   ...table
 }: Omit<ListTableProps<T>, 'onRowClick' | 'dense'> & {
   filters: ReturnType<typeof useUrlFilters>
@@ -376,6 +380,8 @@ export function LogTable<T extends { id: string }>({
   perPage: number
   noun: [string, string]
   countTestId?: string
+  /** The side panel of the entry the URL names (`?entry=`). */
+  drawer: ComponentType<{ id?: string; onClose: () => void }>
 }) {
   return (
     <>
@@ -389,7 +395,38 @@ export function LogTable<T extends { id: string }>({
         alwaysCount
         testId={countTestId}
       />
+      <Drawer id={filters.entry} onClose={() => filters.update('entry', null)} />
     </>
+  )
+}
+
+/** A log list's filter of several values, kept in its URL as a comma-separated list (`?models=a,b`). */
+export function UrlMultiSelect({
+  filters,
+  name,
+  label,
+  data,
+  w = 200,
+  searchable = true,
+}: {
+  filters: ReturnType<typeof useUrlFilters>
+  name: string
+  label: string
+  data: (string | { value: string; label: string })[]
+  w?: number
+  searchable?: boolean
+}) {
+  return (
+    <MultiSelect
+      label={label}
+      data={data}
+      value={filters.list(name)}
+      onChange={(v) => filters.update(name, v.join(','))}
+      w={w}
+      clearable
+      searchable={searchable}
+      name={name}
+    />
   )
 }
 

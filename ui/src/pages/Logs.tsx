@@ -1,10 +1,10 @@
-import { Badge, Group, MultiSelect, Switch, Text, TextInput } from '@mantine/core'
+import { Badge, Group, Switch, Text, TextInput } from '@mantine/core'
 import { useDebouncedValue } from '@mantine/hooks'
 import { useEffect, useState } from 'react'
 import { PageHeader } from '../components'
 import { formatDateTime, formatMoney, formatMs, formatNumber } from '../format'
 import { useApi } from '../hooks'
-import { LogTable, PeriodFilter, StatusFilter, type Column } from '../list-page'
+import { LogTable, PeriodFilter, StatusFilter, UrlMultiSelect, type Column } from '../list-page'
 import { useUrlFilters } from '../url-filters'
 import { cacheHit, LogDrawer, providerModel, statusCode, type LogEntry } from './LogDrawer'
 import { bindText, bindChecked } from '../form'
@@ -67,7 +67,7 @@ const options = (items: Named[] | undefined) =>
 
 export function LogsPage() {
   const urlFilters = useUrlFilters()
-  const { params, update, list, page, entry: selected, query } = urlFilters
+  const { params, update, list, page, query } = urlFilters
   const [search, setSearch] = useState(params.get('content_search') ?? '')
   const [debounced] = useDebouncedValue(search, 300)
   useEffect(() => {
@@ -107,16 +107,7 @@ export function LogsPage() {
     : (data?.logs ?? [])
   const total = data?.pagination.total_count ?? 0
   const multi = (name: ListFilter, label: string, data: { value: string; label: string }[], w = 200) => (
-    <MultiSelect
-      label={label}
-      data={data}
-      value={list(name)}
-      onChange={(v) => update(name, v.join(','))}
-      w={w}
-      clearable
-      searchable
-      name={name}
-    />
+    <UrlMultiSelect filters={urlFilters} name={name} label={label} data={data} w={w} />
   )
   return (
     <>
@@ -215,8 +206,8 @@ export function LogsPage() {
         busy={loading}
         rowTestId="log-row"
         columns={COLUMNS}
+        drawer={LogDrawer}
       />
-      <LogDrawer id={selected} onClose={() => update('entry', null)} />
     </>
   )
 }

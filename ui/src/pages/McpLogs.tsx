@@ -1,10 +1,10 @@
-import { Button, Badge, Group, MultiSelect, SimpleGrid, Stack } from '@mantine/core'
+import { Button, Badge, Group, SimpleGrid, Stack } from '@mantine/core'
 import { Link } from 'react-router-dom'
 import { ErrorNote, PageHeader } from '../components'
 import { EntryDrawer, Field, JsonBox } from '../detail'
 import { formatDateTime, formatMs } from '../format'
 import { useApi } from '../hooks'
-import { LogTable, PeriodFilter, StatusFilter, type Column } from '../list-page'
+import { LogTable, PeriodFilter, StatusFilter, UrlMultiSelect, type Column } from '../list-page'
 import { useUrlFilters } from '../url-filters'
 
 interface McpLogEntry {
@@ -27,7 +27,7 @@ const PAGE = 50
 /** Every MCP tool call the gateway ran (GET /api/mcp-logs), with its arguments and result. */
 export function McpLogsPage() {
   const filters = useUrlFilters()
-  const { update, list, page, entry: selected, query } = filters
+  const { page, query } = filters
   const q = query(['tool_names', 'server_labels', 'status', 'period'])
   const { data, error, loading } = useApi<{ logs: McpLogEntry[]; pagination: { total_count: number } }>(
     `/api/mcp-logs?limit=${PAGE}&offset=${(page - 1) * PAGE}&${q}`,
@@ -44,22 +44,19 @@ export function McpLogsPage() {
       />
       <Group mb="md" align="flex-end" wrap="wrap" gap="sm">
         <PeriodFilter filters={filters} />
-        <MultiSelect
+        <UrlMultiSelect
+          filters={filters}
+          name="server_labels"
           label="Servers"
           data={filterData?.server_labels ?? []}
-          value={list('server_labels')}
-          onChange={(v) => update('server_labels', v.join(','))}
-          w={200}
-          clearable
+          searchable={false}
         />
-        <MultiSelect
+        <UrlMultiSelect
+          filters={filters}
+          name="tool_names"
           label="Tools"
           data={filterData?.tool_names ?? []}
-          value={list('tool_names')}
-          onChange={(v) => update('tool_names', v.join(','))}
           w={220}
-          clearable
-          searchable
         />
         <StatusFilter filters={filters} />
       </Group>
@@ -81,8 +78,8 @@ export function McpLogsPage() {
         busy={loading}
         rowTestId="mcp-log-row"
         columns={COLUMNS}
+        drawer={McpLogDrawer}
       />
-      <McpLogDrawer id={selected} onClose={() => update('entry', null)} />
     </>
   )
 }

@@ -110,24 +110,30 @@ function Section({ title, children }: { title: string; children: ReactNode }) {
   )
 }
 
-/** A section's form: Enter submits it; a saved change is confirmed in place. */
+/** A section's form: Enter submits it (`save`, then `onSaved`); a saved change is confirmed in place. */
 function SectionForm({
   form,
-  onSubmit,
+  save,
+  onSaved,
   children,
-  saved,
 }: {
   form: ReturnType<typeof useSubmit>
-  onSubmit: () => void
+  save: () => Promise<unknown>
+  onSaved: () => void
   children: ReactNode
-  saved: boolean
 }) {
+  const [saved, setSaved] = useState(false)
   return (
     <form
       noValidate
       onSubmit={(e) => {
         e.preventDefault()
-        onSubmit()
+        void form.run(async () => {
+          setSaved(false)
+          await save()
+          setSaved(true)
+          onSaved()
+        })
       }}
     >
       <Stack gap="sm">
@@ -155,7 +161,6 @@ function Concurrency({ provider, path, onDone }: { provider: Provider; path: str
   const [buffer, setBuffer] = useState<number | string>(
     provider.concurrency_and_buffer_size?.buffer_size ?? '',
   )
-  const [saved, setSaved] = useState(false)
   const form = useSubmit(['concurrency_and_buffer_size'], () => {
     const p: Record<string, string> = {}
     const c = numberProblem(concurrency, { min: 1, whole: true, what: 'Concurrency' })
@@ -165,21 +170,16 @@ function Concurrency({ provider, path, onDone }: { provider: Provider; path: str
     return p
   })
   const save = () =>
-    form.run(async () => {
-      setSaved(false)
-      await put(path, {
-        ...withoutKeys(provider),
-        concurrency_and_buffer_size: {
-          ...(concurrency !== '' && { concurrency: Number(concurrency) }),
-          ...(buffer !== '' && { buffer_size: Number(buffer) }),
-        },
-      })
-      setSaved(true)
-      onDone()
+    put(path, {
+      ...withoutKeys(provider),
+      concurrency_and_buffer_size: {
+        ...(concurrency !== '' && { concurrency: Number(concurrency) }),
+        ...(buffer !== '' && { buffer_size: Number(buffer) }),
+      },
     })
   return (
     <Section title="Concurrency and queue">
-      <SectionForm form={form} onSubmit={save} saved={saved}>
+      <SectionForm form={form} save={save} onSaved={onDone}>
         <NumberInput
           label="Concurrent requests"
           description="Requests sent to this provider at once"
@@ -212,7 +212,6 @@ function Proxy({ provider, path, onDone }: { provider: Provider; path: string; o
   const [username, setUsername] = useState(p.username ?? '')
   const [password, setPassword] = useState(p.password ?? '')
   const [noProxy, setNoProxy] = useState(p.no_proxy ?? '')
-  const [saved, setSaved] = useState(false)
   const needsUrl = type === 'http' || type === 'socks5'
   const form = useSubmit(['proxy_config'], (): Problems => {
     if (!needsUrl) return {}
@@ -225,26 +224,21 @@ function Proxy({ provider, path, onDone }: { provider: Provider; path: string; o
     }
   })
   const save = () =>
-    form.run(async () => {
-      setSaved(false)
-      await put(path, {
-        ...withoutKeys(provider),
-        proxy_config: needsUrl
-          ? {
-              type,
-              url,
-              ...(username && { username }),
-              ...(password && { password }),
-              ...(noProxy && { no_proxy: noProxy }),
-            }
-          : { type },
-      })
-      setSaved(true)
-      onDone()
+    put(path, {
+      ...withoutKeys(provider),
+      proxy_config: needsUrl
+        ? {
+            type,
+            url,
+            ...(username && { username }),
+            ...(password && { password }),
+            ...(noProxy && { no_proxy: noProxy }),
+          }
+        : { type },
     })
   return (
     <Section title="Proxy">
-      <SectionForm form={form} onSubmit={save} saved={saved}>
+      <SectionForm form={form} save={save} onSaved={onDone}>
         <Select
           label="Proxy"
           data={PROXY_TYPES}
@@ -280,7 +274,6 @@ const aliasLines = (aliases: ProviderKey['aliases']) =>
 function KeyModels({ provider, k, onDone }: { provider: string; k: ProviderKey; onDone: () => void }) {
   const [blocked, setBlocked] = useState(k.blacklisted_models ?? [])
   const [aliases, setAliases] = useState(aliasLines(k.aliases))
-  const [saved, setSaved] = useState(false)
   const parsed = () => {
     const out: Record<string, string> = {}
     const bad: string[] = []
@@ -299,22 +292,17 @@ function KeyModels({ provider, k, onDone }: { provider: string; k: ProviderKey; 
     return bad.length ? { aliases: `Write each alias as name = model (not: ${bad[0]})` } : {}
   })
   const save = () =>
-    form.run(async () => {
-      setSaved(false)
-      await put(`/api/providers/${encodeURIComponent(provider)}/keys/${encodeURIComponent(k.id)}`, {
-        ...k,
-        blacklisted_models: blocked,
-        aliases: parsed().out,
-      })
-      setSaved(true)
-      onDone()
+    put(`/api/providers/${encodeURIComponent(provider)}/keys/${encodeURIComponent(k.id)}`, {
+      ...k,
+      blacklisted_models: blocked,
+      aliases: parsed().out,
     })
   return (
     <Section title={`Key ${k.name || k.id}`}>
       <Text size="xs" c="dimmed" mb="xs">
         Serves: {k.models.length ? k.models.join(', ') : 'every model'}
       </Text>
-      <SectionForm form={form} onSubmit={save} saved={saved}>
+      <SectionForm form={form} save={save} onSaved={onDone}>
         <TagsInput
           label="Blocked models"
           description="Never sent to this key, even when its models allow them"

@@ -34,7 +34,7 @@ const PAGE = 20
 
 export function UsersPage() {
   const [page, setPage] = useState(1)
-  const { search, box } = useSearch(() => setPage(1))
+  const { search, box, empty } = useSearch(() => setPage(1))
   const q = new URLSearchParams({ page: String(page), limit: String(PAGE) })
   if (search) q.set('search', search)
   const { data, error, reload } = useApi<UserList>(`/api/users?${q}`)
@@ -51,14 +51,10 @@ export function UsersPage() {
       <ListTable
         rows={data?.users}
         error={error}
-        empty={
-          search
-            ? { title: 'No user matches', hint: 'Clear the search to see every user.' }
-            : {
-                title: 'No user yet',
-                hint: 'Create a user with their email, then give them an access profile.',
-              }
-        }
+        empty={empty('user', {
+          title: 'No user yet',
+          hint: 'Create a user with their email, then give them an access profile.',
+        })}
         label="Users"
         minWidth={560}
         rowTestId={(u) => `user-${u.email}`}

@@ -197,6 +197,34 @@ export function VirtualKeyForm({
       onClose()
     })
 
+  // A key belongs to one team or one customer: choosing one clears the other, and says so.
+  const owners = {
+    team: { label: 'Team', list: teams.data?.teams ?? [], value: team, set: setTeam },
+    customer: { label: 'Customer', list: customers.data?.customers ?? [], value: customer, set: setCustomer },
+  }
+  const ownerSelect = (kind: keyof typeof owners) => {
+    const mine = owners[kind]
+    const otherKind = kind === 'team' ? 'customer' : 'team'
+    const other = owners[otherKind]
+    return (
+      <Select
+        label={mine.label}
+        placeholder="none"
+        data={mine.list.map((o) => ({ value: o.id, label: o.name }))}
+        value={mine.value}
+        onChange={(v) => {
+          mine.set(v)
+          const had = other.list.find((o) => o.id === other.value)
+          setReplaced(v && had ? `${otherKind} ${had.name}` : undefined)
+          if (v) other.set(null)
+        }}
+        clearable
+        name={`vk-${kind}`}
+        error={form.errorFor(`${kind}_id`)}
+      />
+    )
+  }
+
   // Permissions name tools without the `<server>-` prefix the gateway shows them with.
   const toolsOf = (client: string) => [
     '*',
@@ -221,36 +249,8 @@ export function VirtualKeyForm({
             <TextInput label="Description" {...bindText(description, setDescription)} />
           </SimpleGrid>
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
-            <Select
-              label="Team"
-              placeholder="none"
-              data={(teams.data?.teams ?? []).map((t) => ({ value: t.id, label: t.name }))}
-              value={team}
-              onChange={(v) => {
-                setTeam(v)
-                const had = customers.data?.customers.find((c) => c.id === customer)
-                setReplaced(v && had ? `customer ${had.name}` : undefined)
-                if (v) setCustomer(null)
-              }}
-              clearable
-              name="vk-team"
-              error={form.errorFor('team_id')}
-            />
-            <Select
-              label="Customer"
-              placeholder="none"
-              data={(customers.data?.customers ?? []).map((c) => ({ value: c.id, label: c.name }))}
-              value={customer}
-              onChange={(v) => {
-                setCustomer(v)
-                const had = teams.data?.teams.find((t) => t.id === team)
-                setReplaced(v && had ? `team ${had.name}` : undefined)
-                if (v) setTeam(null)
-              }}
-              clearable
-              name="vk-customer"
-              error={form.errorFor('customer_id')}
-            />
+            {ownerSelect('team')}
+            {ownerSelect('customer')}
           </SimpleGrid>
           <Text
             size="xs"

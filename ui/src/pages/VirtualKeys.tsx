@@ -8,7 +8,7 @@ import { LimitBars } from '../limits'
 import { KeyStatus, VirtualKeyForm, type VirtualKey } from './VirtualKeyForm'
 
 export function VirtualKeysPage() {
-  const { search, box } = useSearch()
+  const { search, box, empty } = useSearch()
   const { data, error, reload } = useApi<{ virtual_keys: VirtualKey[] }>(
     `/api/governance/virtual-keys${search ? `?search=${encodeURIComponent(search)}` : ''}`,
   )
@@ -49,14 +49,10 @@ export function VirtualKeysPage() {
       <ListTable
         rows={data?.virtual_keys}
         error={error}
-        empty={
-          search
-            ? { title: 'No key matches', hint: 'Clear the search to see every key.' }
-            : {
-                title: 'No virtual key yet',
-                hint: 'Create one, then send it as the Authorization bearer or x-bf-vk header.',
-              }
-        }
+        empty={empty('key', {
+          title: 'No virtual key yet',
+          hint: 'Create one, then send it as the Authorization bearer or x-bf-vk header.',
+        })}
         label="Virtual keys"
         minWidth={860}
         rowTestId={(k) => `vk-${k.name}`}
