@@ -1,27 +1,15 @@
 import { accumulateResponse } from 'openai/lib/responses/ResponseAccumulator'
 import type { Response as OpenAIResponse, ResponseStreamEvent } from 'openai/resources/responses/responses'
 import { describe, expect, it } from 'vitest'
-import type {
-  ChatChunk,
-  ChatDelta,
-  ChatResponse,
-  ResponsesRequest,
-  ResponsesResponse,
-  Usage,
-} from '../schemas/index.js'
+import type { ChatChunk, ChatDelta, ResponsesRequest, ResponsesResponse, Usage } from '../schemas/index.js'
 import type { ChatStreamItem, ResponsesStreamItem } from '../provider-adapter.js'
 import { chatResponseToResponses } from './chat-to-responses.js'
 import { chatStreamToResponses } from './chat-stream-to-responses.js'
+import { chatCompletion, usageOf } from '../../../test/helpers/chat-completion.js'
 
 const req: ResponsesRequest = { model: 'groq/llama', input: 'hi' }
 
-const usage: Usage = {
-  prompt_tokens: 50,
-  completion_tokens: 12,
-  total_tokens: 62,
-  prompt_tokens_details: { cached_tokens: 32 },
-  completion_tokens_details: { reasoning_tokens: 4 },
-}
+const usage = usageOf(50, 12, { cached: 32, reasoning: 4 })
 
 function chunk(delta: ChatDelta, finish: string | null = null): ChatChunk {
   return {
@@ -144,14 +132,7 @@ describe('chatStreamToResponses', () => {
   it('ends with the same response object the non-streamed conversion gives', async () => {
     const items = await collect(relayed(textStream))
     const streamed = items[items.length - 1].event.response
-    const plain: ChatResponse = {
-      id: 'chatcmpl-7',
-      object: 'chat.completion',
-      created: 1700000000,
-      model: 'llama-3.3',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello' }, finish_reason: 'stop' }],
-      usage,
-    }
+    const plain = chatCompletion({ content: 'Hello' }, { id: 'chatcmpl-7', model: 'llama-3.3', usage })
     expect(streamed).toEqual(chatResponseToResponses(plain, req))
   })
 
@@ -169,25 +150,15 @@ describe('chatStreamToResponses', () => {
         chunk({}, 'tool_calls'),
       ]),
     )
-    const plain: ChatResponse = {
-      id: 'chatcmpl-7',
-      object: 'chat.completion',
-      created: 1700000000,
-      model: 'llama-3.3',
-      choices: [
-        {
-          index: 0,
-          message: {
-            role: 'assistant',
-            content: 'Partly.',
-            refusal: 'Not that part.',
-            reasoning: 'Plan',
-            tool_calls: [{ id: 'call_x', type: 'function', function: { name: 'f', arguments: '{}' } }],
-          },
-          finish_reason: 'tool_calls',
-        },
-      ],
-    }
+    const plain = chatCompletion(
+      {
+        content: 'Partly.',
+        refusal: 'Not that part.',
+        reasoning: 'Plan',
+        tool_calls: [{ id: 'call_x', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      },
+      { id: 'chatcmpl-7', model: 'llama-3.3', finish_reason: 'tool_calls' },
+    )
     const streamed = items[items.length - 1].event.response as ResponsesResponse
     expect(streamed.output).toEqual(chatResponseToResponses(plain, req).output)
     expect(items.map((i) => i.event.type)).toContain('response.refusal.delta')

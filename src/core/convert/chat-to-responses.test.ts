@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import type { AssistantMessage, ChatResponse, ResponsesRequest, Usage } from '../schemas/index.js'
 import { chatResponseToResponses } from './chat-to-responses.js'
+import { chatCompletion, usageOf } from '../../../test/helpers/chat-completion.js'
 
 function chatResponse(message: Partial<AssistantMessage>, finish = 'stop', usage?: Usage): ChatResponse {
-  return {
-    id: 'chatcmpl-1',
-    object: 'chat.completion',
-    created: 1700000000,
-    model: 'claude-sonnet-4',
-    choices: [{ index: 0, message: { role: 'assistant', content: null, ...message }, finish_reason: finish }],
-    ...(usage && { usage }),
-  }
+  return chatCompletion(message, { model: 'claude-sonnet-4', finish_reason: finish, usage })
 }
 
 const req: ResponsesRequest = { model: 'anthropic/claude-sonnet-4', input: 'hi' }
@@ -119,31 +113,16 @@ describe('chatResponseToResponses', () => {
     expect(res.output[0].status).toBe('incomplete')
   })
 
-  it('maps usage with cached and reasoning tokens', () => {
-    const usage: Usage = {
-      prompt_tokens: 120,
-      completion_tokens: 40,
-      total_tokens: 160,
-      prompt_tokens_details: { cached_tokens: 100 },
-      completion_tokens_details: { reasoning_tokens: 25 },
-    }
+  it.each([
+    ['with cached and reasoning tokens', usageOf(120, 40, { cached: 100, reasoning: 25 }), 100, 25],
+    ['with zero details when the provider reports none, as OpenAI always does', usageOf(3, 2), 0, 0],
+  ])('maps usage %s', (_, usage, cached, reasoning) => {
     expect(chatResponseToResponses(chatResponse({ content: 'x' }, 'stop', usage), req).usage).toEqual({
-      input_tokens: 120,
-      input_tokens_details: { cached_tokens: 100 },
-      output_tokens: 40,
-      output_tokens_details: { reasoning_tokens: 25 },
-      total_tokens: 160,
-    })
-  })
-
-  it('fills zero details when the provider reports none, as OpenAI always does', () => {
-    const usage: Usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }
-    expect(chatResponseToResponses(chatResponse({ content: 'x' }, 'stop', usage), req).usage).toEqual({
-      input_tokens: 3,
-      input_tokens_details: { cached_tokens: 0 },
-      output_tokens: 2,
-      output_tokens_details: { reasoning_tokens: 0 },
-      total_tokens: 5,
+      input_tokens: usage.prompt_tokens,
+      input_tokens_details: { cached_tokens: cached },
+      output_tokens: usage.completion_tokens,
+      output_tokens_details: { reasoning_tokens: reasoning },
+      total_tokens: usage.total_tokens,
     })
   })
 

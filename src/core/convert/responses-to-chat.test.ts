@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { GatewayError } from '../errors.js'
 import type { ResponsesRequest } from '../schemas/index.js'
 import { responsesRequestToChat } from './responses-to-chat.js'
-
-function errorOf(fn: () => unknown): GatewayError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof GatewayError) return err
-    throw err
-  }
-  throw new Error('expected a GatewayError')
-}
+import { thrownGatewayError } from '../../../test/helpers/gateway-error.js'
 
 describe('responsesRequestToChat', () => {
   it('puts instructions first as a system message and a string input as one user message', () => {
@@ -205,7 +195,7 @@ describe('responsesRequestToChat', () => {
         },
       },
     ])
-    const err = errorOf(() =>
+    const err = thrownGatewayError(() =>
       responsesRequestToChat({ model: 'm', input: 'hi', tools: [{ type: 'web_search' }] }),
     )
     expect(err.code).toBe('unsupported_operation')
@@ -225,7 +215,7 @@ describe('responsesRequestToChat', () => {
       function: { name: 'f' },
     })
     expect(
-      errorOf(() =>
+      thrownGatewayError(() =>
         responsesRequestToChat({ model: 'm', input: 'x', tool_choice: { type: 'web_search_preview' } }),
       ).param,
     ).toBe('tool_choice')
@@ -284,19 +274,20 @@ describe('responsesRequestToChat', () => {
   })
 
   it('refuses previous_response_id and item references, which need stored responses', () => {
-    const err = errorOf(() =>
+    const err = thrownGatewayError(() =>
       responsesRequestToChat({ model: 'm', input: 'x', previous_response_id: 'resp_1' }),
     )
     expect(err.code).toBe('unsupported_operation')
     expect(err.param).toBe('previous_response_id')
     expect(err.message).toBe('previous_response_id needs a provider with stored responses')
     expect(
-      errorOf(() => responsesRequestToChat({ model: 'm', input: [{ type: 'item_reference', id: 'msg_1' }] }))
-        .code,
+      thrownGatewayError(() =>
+        responsesRequestToChat({ model: 'm', input: [{ type: 'item_reference', id: 'msg_1' }] }),
+      ).code,
     ).toBe('unsupported_operation')
   })
 
   it('refuses a request with no input at all', () => {
-    expect(errorOf(() => responsesRequestToChat({ model: 'm' })).code).toBe('invalid_request')
+    expect(thrownGatewayError(() => responsesRequestToChat({ model: 'm' })).code).toBe('invalid_request')
   })
 })

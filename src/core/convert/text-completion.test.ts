@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { GatewayError } from '../errors.js'
 import type { ChatChunk, ChatResponse, TextCompletionRequest, Usage } from '../schemas/index.js'
 import type { ChatStreamItem } from '../provider-adapter.js'
 import {
@@ -7,24 +6,13 @@ import {
   chatStreamToTextCompletion,
   textCompletionToChat,
 } from './text-completion.js'
-
-function errorOf(fn: () => unknown): GatewayError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof GatewayError) return err
-    throw err
-  }
-  throw new Error('expected a GatewayError')
-}
+import { thrownGatewayError } from '../../../test/helpers/gateway-error.js'
 
 const usage: Usage = { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 }
 
 describe('textCompletionToChat', () => {
   it('turns the prompt into one user message and copies the shared parameters', () => {
-    const req: TextCompletionRequest & Record<string, unknown> = {
-      model: 'claude',
-      prompt: 'Once upon a time',
+    const shared = {
       max_tokens: 20,
       temperature: 0.5,
       top_p: 0.8,
@@ -34,20 +22,17 @@ describe('textCompletionToChat', () => {
       n: 2,
       seed: 7,
       fallbacks: ['openai/gpt-4o-mini'],
+    }
+    const req: TextCompletionRequest & Record<string, unknown> = {
+      model: 'claude',
+      prompt: 'Once upon a time',
+      ...shared,
       best_of: 3,
     }
     expect(textCompletionToChat(req)).toEqual({
       model: 'claude',
       messages: [{ role: 'user', content: 'Once upon a time' }],
-      max_tokens: 20,
-      temperature: 0.5,
-      top_p: 0.8,
-      stop: ['\n'],
-      stream: true,
-      stream_options: { include_usage: true },
-      n: 2,
-      seed: 7,
-      fallbacks: ['openai/gpt-4o-mini'],
+      ...shared,
     })
   })
 
@@ -58,14 +43,15 @@ describe('textCompletionToChat', () => {
   })
 
   it('refuses a batch of prompts, token-id prompts and suffix, which chat cannot serve', () => {
-    const batch = errorOf(() => textCompletionToChat({ model: 'm', prompt: ['a', 'b'] }))
+    const batch = thrownGatewayError(() => textCompletionToChat({ model: 'm', prompt: ['a', 'b'] }))
     expect(batch.code).toBe('unsupported_operation')
     expect(batch.param).toBe('prompt')
-    expect(errorOf(() => textCompletionToChat({ model: 'm', prompt: [1, 2, 3] })).code).toBe(
+    expect(thrownGatewayError(() => textCompletionToChat({ model: 'm', prompt: [1, 2, 3] })).code).toBe(
       'unsupported_operation',
     )
     expect(
-      errorOf(() => textCompletionToChat({ model: 'm', prompt: 'def f(', suffix: 'return x' })).param,
+      thrownGatewayError(() => textCompletionToChat({ model: 'm', prompt: 'def f(', suffix: 'return x' }))
+        .param,
     ).toBe('suffix')
   })
 })

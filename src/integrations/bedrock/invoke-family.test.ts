@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import type { ChatDelta, FinishReason, ChatResponse } from '../../core/schemas/index.js'
+import type { ChatDelta, FinishReason } from '../../core/schemas/index.js'
 import type { ChatStreamItem } from '../../core/provider-adapter.js'
 import { deltaChunk } from '../../providers/chat-chunk.js'
 import { INVOCATION_METRICS, StreamMeter } from './invocation-metrics.js'
 import { detectInvokeFamily, INVOKE_EXCHANGES } from './invoke-family.js'
+import { chatCompletion } from '../../../test/helpers/chat-completion.js'
 
 describe('detectInvokeFamily', () => {
   const LLAMA = 'us.meta.llama3-1-8b-instruct-v1:0'
@@ -116,14 +117,7 @@ describe('native stream chunks', () => {
 })
 
 describe('native answers', () => {
-  const res: ChatResponse = {
-    id: 'chatcmpl-9',
-    object: 'chat.completion',
-    created: 0,
-    model: 'gpt-4o',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Paris.' }, finish_reason: 'stop' }],
-    usage: USAGE,
-  }
+  const res = chatCompletion({ content: 'Paris.' }, { id: 'chatcmpl-9', created: 0, usage: USAGE })
 
   it('maps sampling settings in and the answer out for each family', () => {
     const llama = INVOKE_EXCHANGES.llama({ prompt: 'hi', max_gen_len: 64, temperature: 0.2, top_p: 0.9 }, 'm')

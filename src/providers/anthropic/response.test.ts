@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../../core/errors.js'
 import { fromAnthropicMessage, toFinishReason, toUsage, type AnthropicMessage } from './response.js'
+import { chatCompletion } from '../../../test/helpers/chat-completion.js'
 
 const message = (over: Partial<AnthropicMessage>): AnthropicMessage => ({
   id: 'msg_1',
@@ -25,13 +26,14 @@ describe('fromAnthropicMessage', () => {
       }),
       'anthropic',
     )
-    expect(res).toMatchObject({
-      id: 'msg_1',
-      object: 'chat.completion',
-      model: 'claude-sonnet-4-5-20250929',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello, world' }, finish_reason: 'stop' }],
-    })
-    expect(Math.abs(res.created - Date.now() / 1000)).toBeLessThan(5)
+    const created = res.created
+    expect(res).toMatchObject(
+      chatCompletion(
+        { content: 'Hello, world' },
+        { id: 'msg_1', created, model: 'claude-sonnet-4-5-20250929' },
+      ),
+    )
+    expect(Math.abs(created - Date.now() / 1000)).toBeLessThan(5)
   })
 
   it('gives null content when there is no text block', () => {

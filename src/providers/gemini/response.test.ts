@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { GEMINI_REASONING_FORMAT } from './request.js'
 import { fromGeminiResponse, toFinishReason, toUsage, type GeminiResponse } from './response.js'
+import { chatCompletion, usageOf } from '../../../test/helpers/chat-completion.js'
 
 const answer = (
   parts: any[],
@@ -21,13 +22,8 @@ describe('fromGeminiResponse', () => {
       'gemini-2.5-flash',
       'gemini',
     )
-    expect(res).toMatchObject({
-      id: 'resp-1',
-      object: 'chat.completion',
-      model: 'gemini-2.5-flash',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello, world' }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
-    })
+    const fields = { id: 'resp-1', created: res.created, model: 'gemini-2.5-flash', usage: usageOf(10, 5) }
+    expect(res).toMatchObject(chatCompletion({ content: 'Hello, world' }, fields))
   })
 
   it('turns function calls into tool calls with distinct ids, full arguments and the signature', () => {
