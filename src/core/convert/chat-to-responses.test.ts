@@ -50,34 +50,25 @@ describe('chatResponseToResponses', () => {
 
   it('echoes the request settings back', () => {
     const tools = [{ type: 'function', name: 'f', parameters: { type: 'object' } }]
+    const echoed = {
+      instructions: 'be nice',
+      tools,
+      tool_choice: 'required',
+      temperature: 0.3,
+      top_p: 0.5,
+      parallel_tool_calls: false,
+      max_output_tokens: 100,
+      metadata: { a: '1' },
+      text: { format: { type: 'json_object' } },
+      user: 'u',
+    }
     const res = chatResponseToResponses(chatResponse({ content: 'ok' }), {
       model: 'm',
       input: 'x',
-      instructions: 'be nice',
-      tools,
-      tool_choice: 'required',
-      temperature: 0.3,
-      top_p: 0.5,
-      parallel_tool_calls: false,
-      max_output_tokens: 100,
-      metadata: { a: '1' },
+      ...echoed,
       reasoning: { effort: 'low' },
-      text: { format: { type: 'json_object' } },
-      user: 'u',
     })
-    expect(res).toMatchObject({
-      instructions: 'be nice',
-      tools,
-      tool_choice: 'required',
-      temperature: 0.3,
-      top_p: 0.5,
-      parallel_tool_calls: false,
-      max_output_tokens: 100,
-      metadata: { a: '1' },
-      reasoning: { effort: 'low', summary: null },
-      text: { format: { type: 'json_object' } },
-      user: 'u',
-    })
+    expect(res).toMatchObject({ ...echoed, reasoning: { effort: 'low', summary: null } })
   })
 
   it('emits one function_call item per tool call, after any text', () => {
