@@ -11,26 +11,11 @@ import { GatewayError } from '../src/core/errors.js'
 import { HealthTracker } from '../src/core/router/health.js'
 import { pickKey } from '../src/core/router/pick-key.js'
 import type { ProviderConfig } from '../src/core/schemas/index.js'
+import { keysWithIds, openaiProviderOf } from '../test/helpers/provider-keys.js'
 
-const keys = ['k1', 'k2', 'k3', 'k4'].map((id) => ({
-  id,
-  name: id,
-  value: `sk-${id}`,
-  models: ['*'],
-  blacklisted_models: [],
-  weight: 1,
-  enabled: true,
-}))
+const keys = keysWithIds(['k1', 'k2', 'k3', 'k4'])
 
-function provider(extra: Partial<ProviderConfig>): ProviderConfig {
-  return {
-    name: 'openai',
-    keys,
-    network_config: {},
-    concurrency_and_buffer_size: { concurrency: 1000, buffer_size: 5000 },
-    ...extra,
-  }
-}
+const provider = (extra: Partial<ProviderConfig>) => openaiProviderOf(keys, extra)
 
 const ctx = { facts: {} } as GatewayContext
 const dead = new Set<string>()

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeAnthropic } from './fakes/anthropic.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { adminVirtualKey, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * Anthropic's Message Batches and Files APIs under `/anthropic`, with the official Anthropic SDK,
@@ -19,18 +19,7 @@ let gw: RunningHeimdall
 let keyA: Anthropic
 let keyB: Anthropic
 
-async function virtualKey(name: string): Promise<string> {
-  const res = await fetch(`${gw.url}/api/governance/virtual-keys`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: ADMIN },
-    body: JSON.stringify({
-      name,
-      provider_configs: [{ provider: 'anthropic', allowed_models: ['*'], key_ids: ['*'] }],
-    }),
-  })
-  expect(res.status).toBe(200)
-  return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
-}
+const virtualKey = (name: string) => adminVirtualKey(gw.url, name, 'anthropic', ADMIN)
 
 async function refusal(call: Promise<unknown>): Promise<InstanceType<typeof Anthropic.APIError>> {
   const outcome = await call.then(

@@ -1,7 +1,7 @@
 import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeBedrockJobs, type FakeBedrockJobs } from './fakes/bedrock-jobs.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { fakeBedrockProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 const UPSTREAM = { accessKeyId: 'AKIAUPSTREAM', secretAccessKey: 'upstream-secret' }
 const BEDROCK = { query: { provider: 'bedrock' } }
@@ -25,19 +25,7 @@ describe('/v1/batches with provider bedrock: Bedrock batch inference (model invo
     fake = await startFakeBedrockJobs([UPSTREAM])
     gw = await startHeimdall({
       providers: {
-        bedrock: fakeProvider(fake.url, {}, [
-          {
-            name: 'aws',
-            value: '',
-            models: ['*'],
-            weight: 1,
-            bedrock_key_config: {
-              access_key: UPSTREAM.accessKeyId,
-              secret_key: UPSTREAM.secretAccessKey,
-              region: 'us-west-2',
-            },
-          },
-        ]),
+        bedrock: fakeBedrockProvider(fake.url, UPSTREAM, 'us-west-2'),
       },
     })
     client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-unused', maxRetries: 0 })

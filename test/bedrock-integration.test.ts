@@ -16,7 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeBedrock } from './fakes/bedrock.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * `/bedrock/...` for @aws-sdk/client-bedrock-runtime pointed at the gateway: Converse,
@@ -54,20 +54,7 @@ beforeAll(async () => {
   openai = await startFakeOpenAI()
   gw = await startHeimdall({
     providers: {
-      bedrock: fakeProvider(bedrock.url, {}, [
-        {
-          name: 'aws',
-          value: '',
-          models: ['*'],
-          weight: 1,
-          bedrock_key_config: {
-            access_key: CREDS.accessKeyId,
-            secret_key: CREDS.secretAccessKey,
-            session_token: CREDS.sessionToken,
-            region: 'us-east-1',
-          },
-        },
-      ]),
+      bedrock: fakeBedrockProvider(bedrock.url, CREDS),
       openai: fakeProvider(openai.url),
     },
   })

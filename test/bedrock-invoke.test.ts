@@ -10,7 +10,7 @@ import { startFakeAnthropic } from './fakes/anthropic.js'
 import { startFakeBedrock } from './fakes/bedrock.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * InvokeModel and InvokeModelWithResponseStream through `/bedrock` with each model family's native
@@ -38,19 +38,7 @@ beforeAll(async () => {
   ])
   gw = await startHeimdall({
     providers: {
-      bedrock: fakeProvider(bedrock.url, {}, [
-        {
-          name: 'aws',
-          value: '',
-          models: ['*'],
-          weight: 1,
-          bedrock_key_config: {
-            access_key: CREDS.accessKeyId,
-            secret_key: CREDS.secretAccessKey,
-            region: 'us-east-1',
-          },
-        },
-      ]),
+      bedrock: fakeBedrockProvider(bedrock.url, CREDS),
       openai: fakeProvider(openai.url),
       anthropic: fakeProvider(anthropic.url),
     },

@@ -3,7 +3,12 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeBedrockJobs, type FakeBedrockJobs } from './fakes/bedrock-jobs.js'
 import type { ConfigFile } from '../src/core/schemas/index.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import {
+  adminVirtualKey,
+  fakeBedrockProvider,
+  startHeimdall,
+  type RunningHeimdall,
+} from './helpers/heimdall.js'
 
 /**
  * Bedrock batch inference through `/bedrock`: a caller signing its requests with SigV4 as the AWS
@@ -23,21 +28,7 @@ const JOB = {
 }
 
 /** The Bedrock provider on the fake control plane, with the gateway's own AWS key in us-west-2. */
-const bedrockProvider = () =>
-  fakeProvider(fake.url, {}, [
-    {
-      name: 'aws',
-      value: '',
-      models: ['*'],
-      weight: 1,
-      bedrock_key_config: {
-        access_key: UPSTREAM.accessKeyId,
-        secret_key: UPSTREAM.secretAccessKey,
-        session_token: UPSTREAM.sessionToken,
-        region: 'us-west-2',
-      },
-    },
-  ])
+const bedrockProvider = () => fakeBedrockProvider(fake.url, UPSTREAM, 'us-west-2')
 
 let fake: FakeBedrockJobs
 let gw: RunningHeimdall
@@ -155,18 +146,7 @@ describe('model invocation jobs belong to the virtual key that created them', ()
   const ADMIN = `Basic ${Buffer.from('admin:bedrock-jobs-password').toString('base64')}`
   let governed: RunningHeimdall
 
-  async function virtualKey(name: string): Promise<string> {
-    const res = await fetch(`${governed.url}/api/governance/virtual-keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: ADMIN },
-      body: JSON.stringify({
-        name,
-        provider_configs: [{ provider: 'bedrock', allowed_models: ['*'], key_ids: ['*'] }],
-      }),
-    })
-    expect(res.status).toBe(200)
-    return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
-  }
+  const virtualKey = (name: string) => adminVirtualKey(governed.url, name, 'bedrock', ADMIN)
 
   beforeAll(async () => {
     governed = await startHeimdall({

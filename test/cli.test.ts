@@ -1,6 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import { FakeServer, SseWriter } from './fakes/server.js'
 import { alive, build, children, runCli, type Exit, type RunningCli } from './helpers/cli.js'
+import { freePort } from './helpers/free-port.js'
 
 /**
  * The built `heimdall` command as an operator runs it: flags and environment, config.json in the
@@ -27,14 +28,6 @@ async function exitWithin(child: RunningCli, ms: number): Promise<Exit> {
 async function stop(child: RunningCli, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   child.proc.kill(signal)
   expect(await exitWithin(child, 5000)).toEqual({ code: 0, signal: null })
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((done) => server.close(() => done()))
-  return port
 }
 
 /** Whether a new TCP connection to the port is refused. */

@@ -2,7 +2,7 @@ import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeContainers, type FakeContainers } from './fakes/openai-containers.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { adminVirtualKey, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 const ADMIN = `Basic ${Buffer.from('admin:containers-test-password').toString('base64')}`
 
@@ -27,18 +27,7 @@ describe('Containers API through the gateway', () => {
   let keyA: OpenAI
   let keyB: OpenAI
 
-  async function virtualKey(name: string): Promise<string> {
-    const res = await fetch(`${gw.url}/api/governance/virtual-keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: ADMIN },
-      body: JSON.stringify({
-        name,
-        provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
-      }),
-    })
-    expect(res.status).toBe(200)
-    return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
-  }
+  const virtualKey = (name: string) => adminVirtualKey(gw.url, name, 'openai', ADMIN)
 
   beforeAll(async () => {
     fake = await startFakeContainers()

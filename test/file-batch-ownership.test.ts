@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeOpenAIFiles, type FakeOpenAIFiles } from './fakes/openai-files.js'
 import { postgresBackend } from './helpers/databases.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { adminVirtualKey, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 const ADMIN = `Basic ${Buffer.from('admin:owner-test-password').toString('base64')}`
 
@@ -57,18 +57,7 @@ describe.each(STORES)(
     let keyless: OpenAI
     let admin: OpenAI
 
-    async function virtualKey(name: string): Promise<string> {
-      const res = await fetch(`${gw.url}/api/governance/virtual-keys`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: ADMIN },
-        body: JSON.stringify({
-          name,
-          provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
-        }),
-      })
-      expect(res.status).toBe(200)
-      return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
-    }
+    const virtualKey = (name: string) => adminVirtualKey(gw.url, name, 'openai', ADMIN)
 
     const upload = async (client: OpenAI, name: string, content = batchInput()) =>
       client.files.create({ file: await toFile(Buffer.from(content), name), purpose: 'batch' })

@@ -6,7 +6,7 @@ import { startFakeGemini } from './fakes/gemini.js'
 import { startFakeOpenAIFiles, type FakeOpenAIFiles } from './fakes/openai-files.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { adminVirtualKey, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * `/genai/v1beta/models` and Gemini's Files API under `/genai`, with the official `@google/genai`
@@ -179,18 +179,7 @@ describe('Gemini files belong to the virtual key that uploaded them', () => {
   const ADMIN = `Basic ${Buffer.from('admin:genai-files-password').toString('base64')}`
   let guarded: RunningHeimdall
 
-  async function virtualKey(name: string): Promise<string> {
-    const res = await fetch(`${guarded.url}/api/governance/virtual-keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: ADMIN },
-      body: JSON.stringify({
-        name,
-        provider_configs: [{ provider: 'gemini', allowed_models: ['*'], key_ids: ['*'] }],
-      }),
-    })
-    expect(res.status).toBe(200)
-    return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
-  }
+  const virtualKey = (name: string) => adminVirtualKey(guarded.url, name, 'gemini', ADMIN)
   const client = (apiKey: string) =>
     new GoogleGenAI({
       apiKey,

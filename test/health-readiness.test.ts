@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { DATABASE_URL, postgresBackend } from './helpers/databases.js'
 import { startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
-import { freePort } from './helpers/redis-server.js'
+import { freePort } from './helpers/free-port.js'
 
 /**
  * Readiness (/health, /health/ready) follows every store the node needs, within a second of a store

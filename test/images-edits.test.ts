@@ -5,7 +5,13 @@ import type { ConfigFile } from '../src/core/schemas/index.js'
 import { fakeSpeech, startFakeAzure, startFakeOpenAIWithMedia, type FakeAzure } from './fakes/azure.js'
 import type { FakeServer } from './fakes/server.js'
 import { sqliteBackend } from './helpers/databases.js'
-import { fakeProvider, readSse, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import {
+  createVirtualKey,
+  fakeProvider,
+  readSse,
+  type RunningHeimdall,
+  startHeimdall,
+} from './helpers/heimdall.js'
 
 /**
  * Image edits and variations (multipart uploads), and streamed image generation, image edits and
@@ -383,16 +389,11 @@ describe('image edits under a virtual key', () => {
   })
 
   it('refuses a model the key does not allow, and counts edits against the key’s request limit', async () => {
-    const res = await fetch(`${gw.url}/api/governance/virtual-keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'painter',
-        rate_limit: { request_max_limit: 2, request_reset_duration: '1h' },
-        provider_configs: [{ provider: 'openai', allowed_models: ['gpt-image-1'], key_ids: ['*'] }],
-      }),
+    const { value: vk } = await createVirtualKey(gw.url, {
+      name: 'painter',
+      rate_limit: { request_max_limit: 2, request_reset_duration: '1h' },
+      provider_configs: [{ provider: 'openai', allowed_models: ['gpt-image-1'], key_ids: ['*'] }],
     })
-    const vk = ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
     const c = new OpenAI({ baseURL: `${gw.url}/openai`, apiKey: vk, maxRetries: 0 })
     const anonymous = await new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-x', maxRetries: 0 }).images
       .edit({ model: 'openai/gpt-image-1', image: await png(PICTURE, 'a.png'), prompt: 'x' })

@@ -2,7 +2,7 @@ import OpenAI, { AzureOpenAI, toFile } from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeAzure, startFakeOpenAIWithMedia, type FakeAzure } from './fakes/azure.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { createVirtualKey, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /**
  * The official AzureOpenAI client pointed at Heimdall: its deployment paths
@@ -165,15 +165,10 @@ describe('AzureOpenAI client with a virtual key', () => {
   })
 
   it('accepts the virtual key in the api-key header the client sends', async () => {
-    const res = await fetch(`${gw.url}/api/governance/virtual-keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'azure-sdk',
-        provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
-      }),
+    const { value: vk } = await createVirtualKey(gw.url, {
+      name: 'azure-sdk',
+      provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
     })
-    const vk = ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
     const make = (apiKey: string) =>
       new AzureOpenAI({ endpoint: gw.url, apiKey, apiVersion: '2024-10-21', maxRetries: 0 })
     const refused = await make('not-a-vk')

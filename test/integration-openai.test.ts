@@ -2,7 +2,7 @@ import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fakeSpeech, startFakeOpenAIWithMedia } from './fakes/azure.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { createVirtualKey, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /**
  * The OpenAI drop-in routes (`/openai/...` and `/openai/v1/...`) with the official OpenAI SDK,
@@ -217,16 +217,7 @@ describe('virtual keys on /openai', () => {
     await fake?.close()
   })
 
-  async function createKey(body: Record<string, unknown>): Promise<string> {
-    const res = await fetch(`${gw.url}/api/governance/virtual-keys`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `vk-${Math.random().toString(36).slice(2)}`, ...body }),
-    })
-    const json = (await res.json()) as { virtual_key: { value: string } }
-    expect(res.status).toBe(200)
-    return json.virtual_key.value
-  }
+  const createKey = async (body: Record<string, unknown>) => (await createVirtualKey(gw.url, body)).value
 
   it('refuses a call without a virtual key, serves one with it, and never forwards it', async () => {
     const anonymous = new OpenAI({ baseURL: `${gw.url}/openai`, apiKey: 'sk-not-a-vk', maxRetries: 0 })

@@ -3,8 +3,8 @@ import OpenAI from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { everythingClient, waitForTool } from './helpers/mcp.js'
 
 /**
  * Agent mode end to end, with server-everything over stdio whose `echo` is auto-executed: the
@@ -20,14 +20,7 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
   let onceResponsesKey: string
   let loggedKey: { id: string; value: string }
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const api = (method: string, path: string, body?: unknown) => callJson(gw.url, method, path, body)
 
   const ask = (vk: string, prompt: string) =>
     new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: vk, maxRetries: 0 }).chat.completions
@@ -57,19 +50,10 @@ describe('MCP agent mode for chat completions and the Responses API', () => {
     gw = await startHeimdall({
       providers: { openai: fakeProvider(fake.url) },
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-            tools_to_auto_execute: ['echo'],
-          },
-        ],
+        client_configs: [everythingClient({ tools_to_auto_execute: ['echo'] })],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     const provider_configs = [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }]
     const key = async (name: string, tools: string[], extra: Record<string, unknown> = {}) =>
       (

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { everythingClient } from './helpers/mcp.js'
 
 /**
  * A caller without a virtual key gets only the MCP tools an operator opened to it — none by
@@ -14,12 +14,7 @@ import { EVERYTHING } from './helpers/mcp.js'
  * `allow_anonymous` (MCP client API) open them; a key refused a tool cannot get it by dropping the key.
  */
 
-const EVERYTHING_CLIENT = {
-  name: 'everything',
-  connection_type: 'stdio',
-  stdio_config: { command: process.execPath, args: [EVERYTHING] },
-  tools_to_execute: ['*'],
-}
+const EVERYTHING_CLIENT = everythingClient()
 
 async function waitForTool(gw: RunningHeimdall, name: string, present = true): Promise<void> {
   for (let i = 0; i < 200; i++) {

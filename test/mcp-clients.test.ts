@@ -14,6 +14,7 @@ import {
 } from '../src/mcp/index.js'
 import { openConfigStore, type ConfigStore } from '../src/store/index.js'
 import { sqliteBackend, tempDir } from './helpers/databases.js'
+import { freePort } from './helpers/free-port.js'
 
 /**
  * MCP clients against the real server-everything, over stdio and streamable HTTP, driven through
@@ -77,15 +78,6 @@ const stdioClient = (name: string, extra: Record<string, unknown> = {}) => ({
   tools_to_execute: ['*'],
   ...extra,
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (typeof address !== 'object' || address === null) throw new Error('no port')
-  return address.port
-}
 
 /** server-everything over streamable HTTP, on the given port or a free one. */
 async function startEverythingHttp(port?: number): Promise<{ url: string; child: ChildProcess }> {

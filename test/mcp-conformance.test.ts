@@ -1,10 +1,9 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { everythingClient, waitForTool } from './helpers/mcp.js'
 import { killRunningChildren, type NodeRun, ROOT, runNode } from './helpers/node-child.js'
 
 /** Pinned to 0.1.13: 0.1.14+ import fs.globSync, which Node 20 lacks (see EXTERNAL-TESTS.md §1). */
@@ -52,19 +51,11 @@ describe('MCP conformance suite against /mcp', () => {
   beforeAll(async () => {
     gw = await startHeimdall({
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [everythingClient()],
         anonymous_tools: ['*'],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     outDir = await mkdtemp(join(tmpdir(), 'heimdall-conformance-'))
     run = await runNode(
       CONFORMANCE,

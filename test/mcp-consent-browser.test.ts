@@ -1,20 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type HeadlessChromium, launchChromium, SCREENSHOTS } from './helpers/chromium.js'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
-
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url')
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') }
-}
+import { everythingClient, pkce, waitForTool } from './helpers/mcp.js'
 
 /**
  * The consent pages in a real headless Chromium: authorize → virtual key form → MCPs page → Allow →
@@ -57,18 +50,10 @@ describe('MCP OAuth consent in a real browser', () => {
 
     gw = await startHeimdall({
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [everythingClient()],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     const keyRes = await fetch(url('/api/governance/virtual-keys'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

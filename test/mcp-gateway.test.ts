@@ -1,12 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { everythingClient, waitForTool } from './helpers/mcp.js'
 
 /**
  * The whole gateway with a real MCP server (server-everything over stdio) configured in
@@ -19,32 +18,17 @@ describe('MCP through the gateway', () => {
   let twoTools: string
   let noTools: string
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const api = (method: string, path: string, body?: unknown) => callJson(gw.url, method, path, body)
 
   beforeAll(async () => {
     fake = await startFakeOpenAI()
     gw = await startHeimdall({
       providers: { openai: fakeProvider(fake.url) },
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [everythingClient()],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     const provider_configs = [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }]
     twoTools = (
       await api('POST', '/api/governance/virtual-keys', {

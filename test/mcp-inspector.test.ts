@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { everythingClient, waitForTool } from './helpers/mcp.js'
 import { killRunningChildren, type NodeRun, runNode } from './helpers/node-child.js'
 
 /** Pinned to 1.0.3: the last line with `--header` that runs on Node 20 (see EXTERNAL-TESTS.md §2). */
@@ -39,18 +38,10 @@ describe('MCP Inspector CLI against /mcp', () => {
     gw = await startHeimdall({
       client: { enforce_auth_on_inference: true },
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [everythingClient()],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     const res = await fetch(`${gw.url}/api/governance/virtual-keys`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { completeLogin, type OAuthMcpServer, startOAuthMcpServer } from './fakes/oauth-mcp-server.js'
 import { type HeadlessChromium, launchChromium, SCREENSHOTS } from './helpers/chromium.js'
 import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { perUserOAuthClient } from './helpers/mcp.js'
 
 /** The MCP SDK's OAuth client provider, as a desktop MCP client keeps it: in memory, the browser opened on demand. */
 class BrowserOAuthProvider implements OAuthClientProvider {
@@ -102,15 +103,7 @@ describe('a keyless MCP client through the consent page and an upstream login, i
     gw = await startHeimdall(
       {
         mcp: {
-          client_configs: [
-            {
-              name: 'oidc',
-              connection_type: 'http',
-              connection_string: upstream.mcpUrl,
-              auth_type: 'per_user_oauth',
-              tools_to_execute: ['*'],
-            },
-          ],
+          client_configs: [perUserOAuthClient('oidc', upstream.mcpUrl)],
         },
       },
       { appDir },

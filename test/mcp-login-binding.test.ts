@@ -6,6 +6,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { completeLogin, type OAuthMcpServer, startOAuthMcpServer } from './fakes/oauth-mcp-server.js'
 import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { perUserOAuthClient } from './helpers/mcp.js'
 
 /**
  * A login link of a per_user_oauth MCP client completes only for the virtual key it was issued to
@@ -43,15 +44,7 @@ describe('upstream login links bound to the identity they were issued to', () =>
     gw = await startHeimdall(
       {
         mcp: {
-          client_configs: [
-            {
-              name: 'oidc',
-              connection_type: 'http',
-              connection_string: upstream.mcpUrl,
-              auth_type: 'per_user_oauth',
-              tools_to_execute: ['*'],
-            },
-          ],
+          client_configs: [perUserOAuthClient('oidc', upstream.mcpUrl)],
         },
       },
       { appDir },

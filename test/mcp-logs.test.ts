@@ -6,8 +6,8 @@ import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { backends } from './helpers/databases.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { everythingClient, waitForTool } from './helpers/mcp.js'
 
 /**
  * MCP tool logs (Bifrost's /api/mcp-logs): every tool execution, whether agent mode ran it for an
@@ -32,29 +32,13 @@ describe.each(backends('mcp-logs'))('MCP tool logs on $kind', (backend) => {
         flush_interval_ms: 10,
       } as unknown as ConfigFile['logs_store'],
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-            tools_to_auto_execute: ['echo'],
-          },
-        ],
+        client_configs: [everythingClient({ tools_to_auto_execute: ['echo'] })],
       },
     })
     running.push(gw)
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
 
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${gw.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return { status: res.status, body: (await res.json()) as any }
-    }
+    const api = (method: string, path: string, body?: unknown) => callJson(gw.url, method, path, body)
     const key = async (name: string, tools: string[], extra: Record<string, unknown> = {}) => {
       const res = await api('POST', '/api/governance/virtual-keys', {
         name,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { completeLogin, type OAuthMcpServer, startOAuthMcpServer } from './fakes/oauth-mcp-server.js'
 import { bifrostResponse, schemaErrors } from './helpers/bifrost-openapi.js'
 import { callJson, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { perUserOAuthClient } from './helpers/mcp.js'
 
 /**
  * Bifrost's names of the MCP OAuth routes: GET /api/mcp/oauth/{id} (the status of an MCP client's
@@ -24,15 +25,7 @@ beforeAll(async () => {
   upstream = await startOAuthMcpServer()
   gw = await startHeimdall({
     mcp: {
-      client_configs: [
-        {
-          name: 'oidc',
-          connection_type: 'http',
-          connection_string: upstream.mcpUrl,
-          auth_type: 'per_user_oauth',
-          tools_to_execute: ['*'],
-        },
-      ],
+      client_configs: [perUserOAuthClient('oidc', upstream.mcpUrl)],
     },
   })
 }, 60_000)

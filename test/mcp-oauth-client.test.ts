@@ -1,7 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
-import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -13,6 +9,7 @@ import { McpClientManager, SqlMcpClientRepo } from '../src/mcp/index.js'
 import { PerUserOAuth, type McpSessionRow } from '../src/mcp/oauth-client/index.js'
 import { type ConfigStore, type McpOAuthCredentialsTables, openConfigStore } from '../src/store/index.js'
 import { sqliteBackend, tempDir } from './helpers/databases.js'
+import { perUserOAuthClient, startExampleOAuthServer } from './helpers/mcp.js'
 
 /**
  * Heimdall as the per-user OAuth client of an upstream MCP server: the MCP SDK's own example server
@@ -21,18 +18,6 @@ import { sqliteBackend, tempDir } from './helpers/databases.js'
  * through Heimdall's login link and callback.
  */
 
-const require = createRequire(import.meta.url)
-// The package's `exports` maps package.json to dist/cjs/package.json.
-const EXAMPLE = join(
-  require.resolve('@modelcontextprotocol/sdk/package.json'),
-  '..',
-  '..',
-  'esm',
-  'examples',
-  'server',
-  'simpleStreamableHttp.js',
-)
-
 const sqlite = sqliteBackend('mcp-oauth-client')
 const cleanups: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -40,34 +25,13 @@ afterEach(async () => {
 })
 afterAll(() => sqlite.teardown())
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
+/** The example OAuth MCP server, killed after the test; answers its /mcp URL. */
 async function startUpstream(): Promise<string> {
-  const [port, authPort] = [await freePort(), await freePort()]
-  const child: ChildProcess = spawn(process.execPath, [EXAMPLE, '--oauth', '--oauth-strict'], {
-    env: { ...process.env, MCP_PORT: String(port), MCP_AUTH_PORT: String(authPort) },
-    stdio: 'ignore',
-  })
+  const { url, child } = await startExampleOAuthServer()
   cleanups.push(() => {
     child.kill('SIGKILL')
   })
-  const url = `http://localhost:${port}/mcp`
-  for (let i = 0; i < 100; i++) {
-    const answer = await fetch(url, { method: 'POST' }).catch(() => undefined)
-    if (answer) return url
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error('the example OAuth MCP server did not start')
+  return url
 }
 
 type RefreshMode = 'pass' | 'invalid_grant' | 'network'
@@ -217,13 +181,7 @@ describe('per-user OAuth to an upstream MCP server', () => {
   it('logs a key in through the upstream, stores its token sealed, and keeps other identities out', async () => {
     const url = await startUpstream()
     const h = await harness()
-    await h.manager.add({
-      name: 'secure',
-      connection_type: 'http',
-      connection_string: url,
-      auth_type: 'per_user_oauth',
-      tools_to_execute: ['*'],
-    })
+    await h.manager.add(perUserOAuthClient('secure', url))
     expect(h.manager.status(h.manager.list()[0]?.config.client_id ?? '').state).toBe('disconnected')
     const clientId = h.manager.list()[0]?.config.client_id ?? ''
 
@@ -332,13 +290,7 @@ describe('per-user OAuth to an upstream MCP server', () => {
   it('refreshes before expiry: a network failure keeps the credential, a refused refresh needs a new login', async () => {
     const url = await startUpstream()
     const h = await harness()
-    await h.manager.add({
-      name: 'secure',
-      connection_type: 'http',
-      connection_string: url,
-      auth_type: 'per_user_oauth',
-      tools_to_execute: ['*'],
-    })
+    await h.manager.add(perUserOAuthClient('secure', url))
     const asked = await authRequired(h.manager.callTool('secure-greet', {}, { identity: 'session:s1' }))
     const backS = await loginRedirect(h.base, asked.login_url, { 'x-bf-mcp-session-id': 's1' })
     expect((await finishLogin(backS)).status).toBe(200)

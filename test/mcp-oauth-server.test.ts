@@ -1,18 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OAuthServerTables } from '../src/store/index.js'
 import { type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { everythingClient, pkce, waitForTool } from './helpers/mcp.js'
 
 const REDIRECT = 'http://127.0.0.1:54321/callback'
-
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url')
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') }
-}
 
 /**
  * Heimdall as the OAuth 2.1 authorization server of /mcp, driven over HTTP as a browser and an MCP
@@ -81,18 +74,10 @@ describe('MCP OAuth authorization server', () => {
   beforeAll(async () => {
     gw = await startHeimdall({
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [everythingClient()],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     const createKey = async (body: unknown) =>
       (
         (await (
@@ -259,8 +244,7 @@ describe('MCP OAuth authorization server', () => {
       })
     expect((await setOpen(true)).status).toBe(200)
     try {
-      for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-        await sleep(50)
+      await waitForTool(gw, 'everything-echo')
       const open = await mcp()
       expect(open.status).toBe(200)
       const names = ((await open.json()) as any).result.tools.map((t: { name: string }) => t.name)
@@ -268,8 +252,7 @@ describe('MCP OAuth authorization server', () => {
       expect(names).toContain('everything-get-sum')
     } finally {
       expect((await setOpen(false)).status).toBe(200)
-      for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-        await sleep(50)
+      await waitForTool(gw, 'everything-echo')
     }
   }, 30_000)
 

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { completeLogin, type OAuthMcpServer, startOAuthMcpServer } from './fakes/oauth-mcp-server.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { perUserOAuthClient } from './helpers/mcp.js'
 
 /**
  * The gateway's per_user_oauth MCP client against a test MCP server of our own, protected by a real
@@ -27,18 +28,8 @@ describe('per_user_oauth MCP client against an oidc-provider protected MCP serve
   let keyA: { id: string; value: string }
   let keyB: { id: string; value: string }
 
-  const api = async (method: string, path: string, body?: unknown, bearer?: string) => {
-    const headers: Record<string, string> = {}
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any }
-  }
+  const api = (method: string, path: string, body?: unknown, bearer?: string) =>
+    callJson(gw.url, method, path, body, bearer)
   const client = async (name: string) =>
     (await api('GET', '/api/mcp/clients')).body.clients.find((c: any) => c.config.name === name)
   const whoami = (vk: string) =>
@@ -77,15 +68,7 @@ describe('per_user_oauth MCP client against an oidc-provider protected MCP serve
       {
         providers: { openai: fakeProvider(fake.url) },
         mcp: {
-          client_configs: [
-            {
-              name: 'oidc',
-              connection_type: 'http',
-              connection_string: upstream.mcpUrl,
-              auth_type: 'per_user_oauth',
-              tools_to_execute: ['*'],
-            },
-          ],
+          client_configs: [perUserOAuthClient('oidc', upstream.mcpUrl)],
         },
       },
       { appDir },

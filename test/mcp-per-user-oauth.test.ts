@@ -1,8 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createRequire } from 'node:module'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -10,8 +8,8 @@ import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { everythingClient, perUserOAuthClient, startExampleOAuthServer, waitForTool } from './helpers/mcp.js'
 
 /**
  * The whole gateway with a per_user_oauth MCP client (the MCP SDK's example server in
@@ -19,46 +17,6 @@ import { EVERYTHING } from './helpers/mcp.js'
  * an admin verifies the OAuth client, after which its tools are known to every key's access checks
  * and injection, while each key still calls them with its own upstream login.
  */
-
-const require = createRequire(import.meta.url)
-// The package's `exports` maps package.json to dist/cjs/package.json.
-const OAUTH_EXAMPLE = join(
-  require.resolve('@modelcontextprotocol/sdk/package.json'),
-  '..',
-  '..',
-  'esm',
-  'examples',
-  'server',
-  'simpleStreamableHttp.js',
-)
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function startUpstream(): Promise<{ url: string; child: ChildProcess }> {
-  const [port, authPort] = [await freePort(), await freePort()]
-  const child = spawn(process.execPath, [OAUTH_EXAMPLE, '--oauth', '--oauth-strict'], {
-    env: { ...process.env, MCP_PORT: String(port), MCP_AUTH_PORT: String(authPort) },
-    stdio: 'ignore',
-  })
-  const url = `http://localhost:${port}/mcp`
-  for (let i = 0; i < 100; i++) {
-    const answer = await fetch(url, { method: 'POST' }).catch(() => undefined)
-    if (answer) return { url, child }
-    await sleep(100)
-  }
-  child.kill('SIGKILL')
-  throw new Error('the example OAuth MCP server did not start')
-}
 
 /** Approves at the (auto-approving) upstream authorization URL and follows its redirect back to Heimdall. */
 /** The upstream approves at once; the redirect back to Heimdall carries `cookie` (the login's browser binding). */
@@ -79,18 +37,8 @@ describe('per_user_oauth MCP client through the gateway', () => {
   let appDir: string
   let config: Parameters<typeof startHeimdall>[0]
 
-  const api = async (method: string, path: string, body?: unknown, bearer?: string) => {
-    const headers: Record<string, string> = {}
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any }
-  }
+  const api = (method: string, path: string, body?: unknown, bearer?: string) =>
+    callJson(gw.url, method, path, body, bearer)
   const client = async (name: string) =>
     (await api('GET', '/api/mcp/clients')).body.clients.find((c: any) => c.config.name === name)
   const execute = (vk: string, name: string, args: unknown) =>
@@ -102,33 +50,18 @@ describe('per_user_oauth MCP client through the gateway', () => {
     )
 
   beforeAll(async () => {
-    const started = await startUpstream()
+    const started = await startExampleOAuthServer()
     upstream = started.child
     fake = await startFakeOpenAI()
     appDir = await mkdtemp(join(tmpdir(), 'heimdall-per-user-oauth-'))
     config = {
       providers: { openai: fakeProvider(fake.url) },
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-          },
-          {
-            name: 'secure',
-            connection_type: 'http',
-            connection_string: started.url,
-            auth_type: 'per_user_oauth',
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [everythingClient(), perUserOAuthClient('secure', started.url)],
       },
     }
     gw = await startHeimdall(config, { appDir })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     const provider_configs = [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }]
     const a = await api('POST', '/api/governance/virtual-keys', {
       name: 'key-a',

@@ -13,6 +13,7 @@ import OpenAI from 'openai'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { waitForTool } from './helpers/mcp.js'
 import { postToolsList, REPORT_TOOL, type RunningUpstream, startUpstream } from './helpers/mcp-upstream.js'
 
 /**
@@ -51,8 +52,7 @@ describe('MCP protocol depth on /mcp', () => {
         ],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'up-report'); i++)
-      await sleep(25)
+    await waitForTool(gw, 'up-report', 25)
     const key = async (name: string, tools: string[]) =>
       (
         await callJson(gw.url, 'POST', '/api/governance/virtual-keys', {
@@ -241,8 +241,7 @@ describe('notifications from a stateful upstream through /mcp', () => {
         anonymous_tools: ['live/*'],
       },
     })
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'live-report'); i++)
-      await sleep(25)
+    await waitForTool(gw, 'live-report', 25)
     client = new Client({ name: 'live-test', version: '1.0.0' })
     await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`)))
     await sleep(200) // the SDK opens the GET stream after initialize

@@ -3,21 +3,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { computeCost } from '../src/governance/pricing/index.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import { callJson, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /** Pricing overrides through the API, the model list a virtual key sees, and callers' own provider keys. */
 describe('pricing overrides, model lists and direct keys', () => {
   let fake: FakeServer
   let gw: RunningHeimdall
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const api = (method: string, path: string, body?: unknown) => callJson(gw.url, method, path, body)
 
   const newKey = async (extra: Record<string, unknown> = {}) =>
     (

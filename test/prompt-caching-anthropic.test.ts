@@ -1,18 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk'
-import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
 import { startFakeAnthropic } from './fakes/anthropic.js'
 import { startFakeBedrock } from './fakes/bedrock.js'
 import type { FakeServer } from './fakes/server.js'
-import { startFakeGoogleCloud, type FakeGoogleCloud } from './fakes/vertex.js'
-import {
-  fakeBedrockProvider,
-  LoggedCosts,
-  PER_MILLION as M,
-  quickLogStore,
-} from './helpers/cached-requests.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import type { FakeGoogleCloud } from './fakes/vertex.js'
+import { LoggedCosts, PER_MILLION as M, quickLogStore } from './helpers/cached-requests.js'
+import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { fakeVertexProvider, startFakeVertexCloud } from './helpers/vertex.js'
 
 /**
  * Anthropic's prompt caching through the official Anthropic SDK on `/anthropic`: cache_control
@@ -27,10 +22,6 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
 const CLAUDE = 'claude-sonnet-4-5-20250929'
 const BEDROCK_CLAUDE = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0'
 const CREDS = { accessKeyId: 'AKIAUPSTREAM', secretAccessKey: 'upstream-secret' }
-const PROJECT = 'heimdall-test'
-const REGION = 'us-east5'
-const CLIENT_EMAIL = 'heimdall@heimdall-test.iam.gserviceaccount.com'
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
 
 /** Hand-computed cost of a claude-sonnet-4-5 answer from its Anthropic usage. */
 function sonnetCost(u: Anthropic.Usage): number {
@@ -56,36 +47,13 @@ beforeAll(async () => {
   ;[anthropic, bedrock, cloud] = await Promise.all([
     startFakeAnthropic(),
     startFakeBedrock([CREDS]),
-    startFakeGoogleCloud({
-      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      clientEmail: CLIENT_EMAIL,
-      project: PROJECT,
-      region: REGION,
-    }),
+    startFakeVertexCloud(),
   ])
-  const serviceAccount = JSON.stringify({
-    type: 'service_account',
-    project_id: PROJECT,
-    private_key_id: 'k1',
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    client_email: CLIENT_EMAIL,
-    token_uri: `${cloud.oauth.url}/token`,
-  })
   gw = await startHeimdall({
     providers: {
       anthropic: fakeProvider(anthropic.url),
       bedrock: fakeBedrockProvider(bedrock.url, CREDS),
-      vertex: {
-        keys: [
-          {
-            name: 'sa',
-            models: ['*'],
-            weight: 1,
-            vertex_key_config: { project_id: PROJECT, region: REGION, auth_credentials: serviceAccount },
-          },
-        ],
-        network_config: { base_url: cloud.vertex.url },
-      },
+      vertex: fakeVertexProvider(cloud),
     },
     logs_store: await quickLogStore('prompt-caching-anthropic'),
   } as unknown as ConfigFile)

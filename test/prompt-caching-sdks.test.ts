@@ -20,13 +20,8 @@ import { startFakeBedrock } from './fakes/bedrock.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import {
-  fakeBedrockProvider,
-  LoggedCosts,
-  PER_MILLION as M,
-  quickLogStore,
-} from './helpers/cached-requests.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { LoggedCosts, PER_MILLION as M, quickLogStore } from './helpers/cached-requests.js'
+import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * Prompt caching through the OpenAI, Google GenAI and Bedrock Runtime SDKs: OpenAI's

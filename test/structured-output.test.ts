@@ -9,7 +9,7 @@ import { startFakeBedrock } from './fakes/bedrock.js'
 import { startFakeCohere } from './fakes/cohere.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import type { FakeServer } from './fakes/server.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
 
 /**
  * Structured output asked for in one wire format is applied by a provider of another: OpenAI's
@@ -49,19 +49,7 @@ beforeAll(async () => {
       anthropic: fakeProvider(anthropic.url),
       gemini: fakeProvider(gemini.url),
       cohere: fakeProvider(cohere.url, {}, [{ name: 'main', value: 'co-good', models: ['*'], weight: 1 }]),
-      bedrock: fakeProvider(bedrock.url, {}, [
-        {
-          name: 'aws',
-          value: '',
-          models: ['*'],
-          weight: 1,
-          bedrock_key_config: {
-            access_key: CREDS.accessKeyId,
-            secret_key: CREDS.secretAccessKey,
-            region: 'us-west-2',
-          },
-        },
-      ]),
+      bedrock: fakeBedrockProvider(bedrock.url, CREDS, 'us-west-2'),
     },
   })
   client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-unused', maxRetries: 0 })

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { freePort } from './helpers/redis-server.js'
+import { freePort } from './helpers/free-port.js'
 
 /**
  * `npm test` without Redis or PostgreSQL stops at once with one line per missing service (the

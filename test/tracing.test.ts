@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, readSse, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { everythingClient, waitForTool } from './helpers/mcp.js'
 
 /** An attribute value as OTLP/JSON encodes it. */
 interface AnyValue {
@@ -111,15 +111,7 @@ describe('OpenTelemetry traces', () => {
           },
         ],
         mcp: {
-          client_configs: [
-            {
-              name: 'everything',
-              connection_type: 'stdio',
-              stdio_config: { command: process.execPath, args: [EVERYTHING] },
-              tools_to_execute: ['*'],
-              tools_to_auto_execute: ['echo'],
-            },
-          ],
+          client_configs: [everythingClient({ tools_to_auto_execute: ['echo'] })],
         },
       },
       {
@@ -285,8 +277,7 @@ describe('OpenTelemetry traces', () => {
   })
 
   it('traces an agent round’s MCP tool call between the two model calls', async () => {
-    for (let i = 0; i < 200 && !gw.heimdall.mcp.listTools().some((t) => t.name === 'everything-echo'); i++)
-      await sleep(50)
+    await waitForTool(gw, 'everything-echo')
     const created = await fetch(`${gw.url}/api/governance/virtual-keys`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
-import { EVERYTHING } from './helpers/mcp.js'
+import { everythingClient } from './helpers/mcp.js'
 
 const running: RunningHeimdall[] = []
 afterAll(async () => {
@@ -134,14 +134,7 @@ describe('shutdown with upgraded sockets open', () => {
     const gw = await startHeimdall({
       logs_store: { type: 'sqlite' },
       mcp: {
-        client_configs: [
-          {
-            name: 'everything',
-            connection_type: 'stdio',
-            stdio_config: { command: process.execPath, args: [EVERYTHING] },
-            tools_to_execute: ['*'],
-          },
-        ],
+        client_configs: [everythingClient()],
       },
     })
     const id = gw.heimdall.mcp.list()[0].config.client_id

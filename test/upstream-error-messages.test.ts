@@ -1,8 +1,8 @@
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { freePort } from './helpers/free-port.js'
 
 /**
  * What a caller reads when the gateway cannot reach a provider: which provider and why, never the
@@ -12,15 +12,6 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
 let closedPort: number
 let openai: FakeServer
 let gw: RunningHeimdall
-
-/** A loopback port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 beforeAll(async () => {
   closedPort = await freePort()

@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeAnthropic } from './fakes/anthropic.js'
@@ -8,8 +7,9 @@ import { startFakeCohere } from './fakes/cohere.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
-import { startFakeGoogleCloud, type FakeGoogleCloud } from './fakes/vertex.js'
-import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import type { FakeGoogleCloud } from './fakes/vertex.js'
+import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { fakeVertexProvider, startFakeVertexCloud, VERTEX } from './helpers/vertex.js'
 
 /**
  * A model, deployment or file id chosen by the caller never chooses the path or the query the
@@ -20,10 +20,6 @@ import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/hei
 const EVIL = 'x/../../evil?q=1#f'
 const EVIL_SEGMENT = 'x%2F..%2F..%2Fevil%3Fq%3D1%23f'
 const CREDS = { accessKeyId: 'AKIAFAKE', secretAccessKey: 'fake-secret', sessionToken: 'fake-session' }
-const PROJECT = 'heimdall-test'
-const REGION = 'us-east5'
-const CLIENT_EMAIL = 'heimdall@heimdall-test.iam.gserviceaccount.com'
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
 
 let openai: FakeServer
 let anthropic: FakeServer
@@ -45,40 +41,14 @@ beforeAll(async () => {
     startFakeBedrock([CREDS]),
   ])
   azure = await startFakeAzure({ apiKey: 'azure-secret', deployments: { 'gpt4o-prod': 'gpt-4o' } })
-  cloud = await startFakeGoogleCloud({
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    clientEmail: CLIENT_EMAIL,
-    project: PROJECT,
-    region: REGION,
-  })
-  const serviceAccount = JSON.stringify({
-    type: 'service_account',
-    project_id: PROJECT,
-    private_key_id: 'k1',
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    client_email: CLIENT_EMAIL,
-    token_uri: `${cloud.oauth.url}/token`,
-  })
+  cloud = await startFakeVertexCloud()
   gw = await startHeimdall({
     providers: {
       openai: fakeProvider(openai.url, noRetry),
       anthropic: fakeProvider(anthropic.url, noRetry),
       cohere: fakeProvider(cohere.url, noRetry),
       gemini: fakeProvider(gemini.url, noRetry),
-      bedrock: fakeProvider(bedrock.url, noRetry, [
-        {
-          name: 'aws',
-          value: '',
-          models: ['*'],
-          weight: 1,
-          bedrock_key_config: {
-            access_key: CREDS.accessKeyId,
-            secret_key: CREDS.secretAccessKey,
-            session_token: CREDS.sessionToken,
-            region: 'us-west-2',
-          },
-        },
-      ]),
+      bedrock: fakeBedrockProvider(bedrock.url, CREDS, 'us-west-2', noRetry),
       azure: fakeProvider(azure.url, noRetry, [
         {
           name: 'az',
@@ -88,14 +58,7 @@ beforeAll(async () => {
           azure_key_config: { endpoint: azure.url },
         },
       ]),
-      vertex: fakeProvider(cloud.vertex.url, noRetry, [
-        {
-          name: 'sa',
-          models: ['*'],
-          weight: 1,
-          vertex_key_config: { project_id: PROJECT, region: REGION, auth_credentials: serviceAccount },
-        },
-      ]),
+      vertex: fakeVertexProvider(cloud, noRetry),
     },
   } as never)
 })
@@ -180,7 +143,7 @@ describe('a model name that goes in the upstream path is one encoded segment', (
   it('vertex: publishers/google/models/{model} carries the whole name', async () => {
     await chat(`vertex/gemini-${EVIL}`)
     expect(paths(cloud.vertex)).toEqual([
-      `/v1/projects/${PROJECT}/locations/${REGION}/publishers/google/models/gemini-${EVIL_SEGMENT}:generateContent`,
+      `/v1/projects/${VERTEX.project}/locations/${VERTEX.region}/publishers/google/models/gemini-${EVIL_SEGMENT}:generateContent`,
     ])
   })
 

@@ -1,18 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FakeBedrockCredentials } from '../fakes/bedrock.js'
 import { backends } from './databases.js'
-import { fakeProvider, type RunningHeimdall } from './heimdall.js'
+import type { RunningHeimdall } from './heimdall.js'
 
 /** Dollars per token, for prices written per million tokens. */
 export const PER_MILLION = 1e-6
-
-/** A Bedrock provider whose one key signs with `creds`, pointed at a fake Bedrock. */
-export function fakeBedrockProvider(url: string, creds: FakeBedrockCredentials): Record<string, unknown> {
-  const config = { access_key: creds.accessKeyId, secret_key: creds.secretAccessKey, region: 'us-east-1' }
-  return fakeProvider(url, {}, [
-    { name: 'aws', value: '', models: ['*'], weight: 1, bedrock_key_config: config },
-  ])
-}
 
 /** A fresh SQLite log store written every 10 ms, so that a test reads a request's entry at once. */
 export async function quickLogStore(label: string): Promise<Record<string, unknown>> {

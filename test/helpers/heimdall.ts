@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import type { ConfigFile } from '../../src/core/schemas/index.js'
 import { createHeimdall, type Heimdall } from '../../src/http/app.js'
+import type { FakeBedrockCredentials } from '../fakes/bedrock.js'
 
 export interface RunningHeimdall {
   url: string
@@ -72,6 +73,25 @@ export async function createVirtualKey(
   return { id: r.body.virtual_key.id, value: r.body.virtual_key.value }
 }
 
+/** The value of a new virtual key named `name` for any model and key of `provider`, made with the admin's `authorization`. */
+export async function adminVirtualKey(
+  baseUrl: string,
+  name: string,
+  provider: string,
+  authorization: string,
+): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/governance/virtual-keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization },
+    body: JSON.stringify({
+      name,
+      provider_configs: [{ provider, allowed_models: ['*'], key_ids: ['*'] }],
+    }),
+  })
+  if (res.status !== 200) throw new Error(`virtual key not created: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as { virtual_key: { value: string } }).virtual_key.value
+}
+
 /** A provider entry pointing at a fake. */
 export function fakeProvider(
   baseUrl: string,
@@ -88,6 +108,24 @@ export function fakeProvider(
       ...(extra.network_config as object),
     },
   }
+}
+
+/** A Bedrock provider whose one key signs with `creds` (session token included, if any) in `region`, pointed at a fake. */
+export function fakeBedrockProvider(
+  url: string,
+  creds: FakeBedrockCredentials,
+  region = 'us-east-1',
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const config = {
+    access_key: creds.accessKeyId,
+    secret_key: creds.secretAccessKey,
+    ...(creds.sessionToken !== undefined && { session_token: creds.sessionToken }),
+    region,
+  }
+  return fakeProvider(url, extra, [
+    { name: 'aws', value: '', models: ['*'], weight: 1, bedrock_key_config: config },
+  ])
 }
 
 /** Reads an SSE response body into its data frames. */

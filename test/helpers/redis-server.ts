@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import net from 'node:net'
 import { Redis } from 'ioredis'
+import { freePort } from './free-port.js'
 
 /**
  * A redis-server of a test's own, on a free loopback port, with no persistence: the test can stop
@@ -23,17 +23,6 @@ export interface OwnRedis {
 }
 
 const running = new Set<ChildProcess>()
-
-export async function freePort(): Promise<number> {
-  return await new Promise((done, fail) => {
-    const srv = net.createServer()
-    srv.once('error', fail)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => done(port))
-    })
-  })
-}
 
 function spawnRedis(port: number): Promise<ChildProcess> {
   const child = spawn(

@@ -1,30 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../errors.js'
 import type { ProviderConfig } from '../schemas/index.js'
+import { keysWithIds, openaiProviderOf } from '../../../test/helpers/provider-keys.js'
 import { HealthTracker } from './health.js'
 
 /** Two nodes' trackers exchanging their windows by hand, as the change bus does every 300 ms. */
 
-const keys = ['a', 'b'].map((id) => ({
-  id,
-  name: id,
-  value: `sk-${id}`,
-  models: ['*'],
-  blacklisted_models: [],
-  weight: 1,
-  enabled: true,
-}))
+const keys = keysWithIds(['a', 'b'])
 const fail500 = new GatewayError('upstream_error', 'injected', { status: 500 })
 
-function provider(extra: Partial<ProviderConfig>): ProviderConfig {
-  return {
-    name: 'openai',
-    keys,
-    network_config: {},
-    concurrency_and_buffer_size: { concurrency: 1, buffer_size: 1 },
-    ...extra,
-  }
-}
+const provider = (extra: Partial<ProviderConfig>) => openaiProviderOf(keys, extra)
 
 function exchange(from: HealthTracker, to: HealthTracker, cfg: ProviderConfig): void {
   for (const w of from.windows()) to.mergeWindow(from.node, w, cfg)
