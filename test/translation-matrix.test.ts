@@ -5,6 +5,7 @@ import { startFakeGemini } from './fakes/gemini.js'
 import { fakeVector, startFakeOpenAI } from './fakes/openai.js'
 import type { Fault, FakeServer } from './fakes/server.js'
 import { fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
+import type { Reasoning, ReasoningDetail } from './helpers/matrix/openai.js'
 
 /**
  * The same OpenAI SDK calls through /v1 against three wire formats: OpenAI passes through,
@@ -77,19 +78,6 @@ const TOOL_ARGUMENTS = [
   { city: 'Tokyo', unit: 'celsius' },
 ]
 
-/** OpenRouter-style reasoning, which the SDK does not type. */
-interface ReasoningDetail {
-  type: string
-  index?: number
-  text?: string
-  signature?: string
-  data?: string
-  format?: string
-}
-interface Reasoning {
-  reasoning?: string | null
-  reasoning_details?: ReasoningDetail[]
-}
 type ReasoningMessage = OpenAI.ChatCompletionMessage & Reasoning
 type ReasoningDelta = OpenAI.ChatCompletionChunk.Choice.Delta & Reasoning
 
