@@ -20,8 +20,9 @@ import {
   parseJsonBody,
   readText,
   sendUpstream,
+  streamUpstream,
   upstreamError,
-  type UpstreamResponse,
+  type UpstreamStream,
 } from '../http.js'
 import { openAIBaseUrl, type OpenAICompatibleSpec } from '../openai-compatible.js'
 import { eventJson, malformedEvent, parseSse, streamBroken } from '../sse.js'
@@ -81,12 +82,11 @@ export function createOpenAIAdapter(
     return wire ? wire.url(a, pathFor(op), op) : baseUrlFor(a) + pathFor(op)
   }
 
-  async function post(a: Attempt, op: string, body: string): Promise<UpstreamResponse> {
-    const res = await sendUpstream(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
-    if (res.statusCode >= 400) {
-      const text = await readText(res, name, a.signal)
-      throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
-    }
+  /** A streamed operation's answer, its body not read yet. */
+  async function post(a: Attempt, op: string, body: string): Promise<UpstreamStream> {
+    const res = await streamUpstream(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
+    if (res.statusCode >= 400)
+      throw upstreamError(name, res.statusCode, await res.text(), res.headers, parseOpenAIError)
     return res
   }
 
