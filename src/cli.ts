@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
+// A 32 MB young generation (V8's default is 16): half as many scavenges under load, less CPU per
+// request. V8 reads the flag only at start (v8.setFlagsFromString comes too late), so it is given
+// here and in `npm start`; `node dist/cli.js` runs without it (see the README's "Running it").
 import { parseArgs } from 'node:util'
 import { createHeimdall } from './http/index.js'
 
