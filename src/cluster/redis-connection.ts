@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { GatewayError } from '../core/errors.js'
 import type { ClusterErrorHandler } from './types.js'
@@ -76,6 +77,27 @@ export function redisCommandError(err: unknown, what: string): GatewayError {
   return new GatewayError('store_unavailable', `Redis is unavailable (${what}: ${message})`, { cause: err })
 }
 
+/** The sockets corked until the end of this turn of the event loop. */
+const corked = new WeakSet<Socket>()
+
+/**
+ * Lets the commands sent on `redis` in this turn of the event loop (every request admitted or
+ * finished in one poll of the sockets) leave in one write: on loopback a write costs the sender
+ * Redis's receiving too, tens of µs, more than the command. The socket is corked until the check
+ * phase that follows, which runs before the loop waits for I/O again, so no command waits for
+ * anything but the requests handled beside it.
+ */
+export function sendTogether(redis: Redis): void {
+  const stream = redis.stream as Socket | undefined
+  if (!stream || corked.has(stream) || redis.status !== 'ready') return
+  corked.add(stream)
+  stream.cork()
+  setImmediate(() => {
+    corked.delete(stream)
+    stream.uncork()
+  })
+}
+
 /** A Lua script run by its SHA, loaded on first use and again after a Redis restart. */
 export class LuaScript {
   private readonly sha: string
@@ -85,6 +107,7 @@ export class LuaScript {
   }
 
   async run(redis: Redis, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    sendTogether(redis)
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (err) {
