@@ -7,6 +7,7 @@
 // command (not those a Lua script runs) placed by its time before the answer's first byte (the hot
 // path), while the answer is sent, or after it; the nodes' idle rate (epoch checks) is taken off.
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -16,6 +17,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Pool } from 'undici'
+import { CHARGE_LUA, READ_LUA, RESERVE_LUA, SEED_LUA, SETTLE_LUA } from '../src/cluster/counter-scripts.js'
 import { startOwnRedis, type OwnRedis } from '../test/helpers/redis-server.js'
 import {
   CHAT_PATH,
@@ -98,8 +100,28 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-export async function startCluster(ctx: BenchContext): Promise<RunningCluster> {
-  const database = `bench_${process.pid}`
+/**
+ * Node flags for node `index`: BENCH_NODE_ARGS for every node (e.g. "--trace-gc"), and with
+ * BENCH_PROFILE=1 a CPU profile of node 1 alone, written to bench/out/<name>-1.cpuprofile.
+ */
+function nodeArgs(ctx: BenchContext, name: string, index: number): string[] {
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  if (!ctx.profileHeimdall || index !== 0) return extra
+  const profile = ['--cpu-prof', '--cpu-prof-dir', ctx.outDir, '--cpu-prof-name', `${name}-1.cpuprofile`]
+  return [...extra, ...profile]
+}
+
+export interface ClusterOptions {
+  /** Names the nodes' logs and profiles (`<name>-1` ...); defaults to CLUSTER_TARGET. */
+  name?: string
+  /** The build's dist/cli.js; defaults to heimdallCli(ctx). */
+  cli?: string
+}
+
+export async function startCluster(ctx: BenchContext, opts: ClusterOptions = {}): Promise<RunningCluster> {
+  const name = opts.name ?? CLUSTER_TARGET
+  const cli = opts.cli ?? heimdallCli(ctx)
+  const database = `bench_${process.pid}_${name.replace(/\W/g, '_')}`
   const children: RunningChild[] = []
   const dirs: string[] = []
   let redis: OwnRedis | undefined
@@ -131,8 +153,8 @@ export async function startCluster(ctx: BenchContext): Promise<RunningCluster> {
       const port = await freePort()
       const args = ['--app-dir', appDir, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']
       const child = startNode({
-        name: `${CLUSTER_TARGET}-${i + 1}`,
-        args: [heimdallCli(ctx), ...args],
+        name: `${name}-${i + 1}`,
+        args: [...nodeArgs(ctx, name, i), cli, ...args],
         cwd: ctx.repoRoot,
         logDir: ctx.outDir,
       })
@@ -188,6 +210,24 @@ interface MonitoredCommand {
   name: string
 }
 
+/** The counters' scripts by SHA1, so that an EVALSHA is named after what it does. */
+const SCRIPTS = new Map(
+  Object.entries({
+    reserve: RESERVE_LUA,
+    settle: SETTLE_LUA,
+    read: READ_LUA,
+    charge: CHARGE_LUA,
+    seed: SEED_LUA,
+  }).map(([name, lua]) => [createHash('sha1').update(lua).digest('hex'), name]),
+)
+
+/** `evalsha reserve` rather than `evalsha`: a reserve is waited for, a settle is not (GovernanceHook.onEnd). */
+function commandName(command: string, firstArg: string | undefined): string {
+  const name = command.toLowerCase()
+  const script = name === 'evalsha' && firstArg ? SCRIPTS.get(firstArg) : undefined
+  return script ? `${name} ${script}` : name
+}
+
 /**
  * Every command a client of this Redis sends while `during` runs (commands run by Lua scripts left
  * out). A raw connection: MONITOR's replies are lines like `+1733.5 [0 127.0.0.1:5050] "EVALSHA" ...`.
@@ -209,9 +249,9 @@ async function monitorCommands(
     buffered = lines.pop() ?? ''
     for (const line of lines) {
       if (line === '+OK') started()
-      const match = /^\+(\d+\.\d+) \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line)
+      const match = /^\+(\d+\.\d+) \[\d+ ([^\]]+)\] "([^"]+)"(?: "([^"]+)")?/.exec(line)
       if (match && match[2] !== 'lua')
-        seen.push({ atMs: Number(match[1]) * 1000 - clockOffsetMs, name: match[3].toLowerCase() })
+        seen.push({ atMs: Number(match[1]) * 1000 - clockOffsetMs, name: commandName(match[3], match[4]) })
     }
   })
   socket.on('error', () => {})
