@@ -140,16 +140,44 @@ export async function saturate(
   }
 }
 
+/** Mean, median and 99th percentile of some durations, in ms. */
+export interface Spread {
+  count: number
+  meanMs: number
+  p50Ms: number
+  p99Ms: number
+}
+
 export interface FixedRateResult extends Failures, Measured {
   sent: number
+  meanMs: number
   p50Ms: number
   p99Ms: number
   cpuMicrosPerRequest: number
+  /** Heimdall's `x-heimdall-overhead-ms` on the answers, for a target that sends it. */
+  overheadHeader?: Spread
 }
+
+/** The header in which Heimdall says how long it spent on a request itself. */
+export const OVERHEAD_HEADER = 'x-heimdall-overhead-ms'
 
 function percentile(sorted: number[], fraction: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]
+}
+
+function mean(values: number[]): number {
+  return values.length === 0 ? NaN : values.reduce((sum, v) => sum + v, 0) / values.length
+}
+
+function spreadOf(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b)
+  return {
+    count: sorted.length,
+    meanMs: mean(sorted),
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+  }
 }
 
 /**
@@ -171,6 +199,7 @@ export async function holdFixedRate(
   const headers = requestHeaders(target)
   const body = requestBody(mode)
   const latencies: number[] = []
+  const overheads: number[] = []
   const failures: Failures = { errors: 0, timeouts: 0, non2xx: 0, statusCodes: {} }
   const inFlight = new Set<Promise<void>>()
 
@@ -181,8 +210,11 @@ export async function holdFixedRate(
       await res.body.arrayBuffer()
       const code = String(res.statusCode)
       failures.statusCodes[code] = (failures.statusCodes[code] ?? 0) + 1
-      if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - startedAt)
-      else failures.non2xx++
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        latencies.push(performance.now() - startedAt)
+        const overhead = res.headers[OVERHEAD_HEADER]
+        if (typeof overhead === 'string') overheads.push(Number(overhead))
+      } else failures.non2xx++
     } catch (err) {
       if ((err as { code?: string }).code?.includes('TIMEOUT')) failures.timeouts++
       else failures.errors++
@@ -211,13 +243,15 @@ export async function holdFixedRate(
   const cpu = closeWindow()
   await pool.close()
 
-  latencies.sort((a, b) => a - b)
+  const { meanMs, p50Ms, p99Ms } = spreadOf(latencies)
   return {
     ...failures,
     sent,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
+    meanMs,
+    p50Ms,
+    p99Ms,
     cpuMicrosPerRequest: sent > 0 ? cpu.spentBy(target.cpuPid) / sent : NaN,
     otherCores: cpu.otherCores,
+    overheadHeader: overheads.length > 0 ? spreadOf(overheads) : undefined,
   }
 }

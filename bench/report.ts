@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism, release } from 'node:os'
 import type { ChartRow } from './chart.js'
 import type { ClusterResult } from './cluster.js'
-import { MODES, type FixedRateResult, type Mode, type SaturationResult } from './load.js'
+import { MODES, type FixedRateResult, type Mode, type SaturationResult, type Spread } from './load.js'
 
 export interface Settings {
   seconds: number
@@ -26,6 +26,8 @@ export interface Measurement {
   fixedRate?: FixedRateResult
   /** Heimdall's event-loop delay p99 over the fixed-rate window (prom-client's monitorEventLoopDelay). */
   eventLoopP99Ms?: number
+  /** What heimdall_overhead_seconds on /metrics gained over the fixed-rate window. */
+  overheadHistogram?: Spread
   /** Anything that makes the figures suspect: failed requests, an answer that was not passed through. */
   problems: string[]
 }
@@ -260,6 +262,47 @@ function baselineShapedTable(run: RunSummary): string {
   )
 }
 
+function spread(s: Spread | undefined): string {
+  return s ? `${fixed(s.meanMs, 3)} / ${fixed(s.p50Ms, 3)} / ${fixed(s.p99Ms, 3)}` : '—'
+}
+
+/**
+ * Per Heimdall target and mode, at the fixed rate: what it says it added (the header on each answer,
+ * the /metrics histogram) beside what the client saw it add over `direct`.
+ */
+function renderOverheadAccuracy(run: RunSummary): string[] {
+  const lines = run.measurements
+    .filter((m) => m.fixedRate?.overheadHeader || m.overheadHistogram)
+    .map((m) => {
+      const f = m.fixedRate as FixedRateResult
+      const direct = find(run.measurements, 'direct', m.mode)?.fixedRate
+      const added: Spread | undefined = direct && {
+        count: f.sent,
+        meanMs: f.meanMs - direct.meanMs,
+        p50Ms: f.p50Ms - direct.p50Ms,
+        p99Ms: f.p99Ms - direct.p99Ms,
+      }
+      return (
+        `- ${m.target} ${m.mode}: x-heimdall-overhead-ms ${spread(f.overheadHeader)}; ` +
+        `heimdall_overhead_seconds ${spread(m.overheadHistogram)}; added vs direct ${spread(added)}`
+      )
+    })
+  if (lines.length === 0) return []
+  return [
+    `## Heimdall's own overhead as it reports it, at ${thousands(run.settings.rate)} req/s`,
+    '',
+    'Mean / p50 / p99 in ms over the fixed-rate window: the `x-heimdall-overhead-ms` header of every',
+    'answer, `heimdall_overhead_seconds` (what the histogram gained over the window; p50 and p99',
+    "interpolated within its buckets, as Prometheus's histogram_quantile does) and the latency the",
+    'client saw added over `direct`. The added latency also holds what Heimdall cannot time itself: the',
+    "extra loopback hop (the floor's added latency), time in socket buffers before Heimdall reads the",
+    'request (event-loop delay) and, for a stream, every chunk relayed after the header was sent.',
+    '',
+    ...lines,
+    '',
+  ]
+}
+
 /** Three nodes on PostgreSQL and Redis: each node's CPU per request, and Redis commands per request. */
 function renderCluster(run: RunSummary): string[] {
   if (!run.cluster || run.cluster.length === 0) return []
@@ -274,6 +317,8 @@ function renderCluster(run: RunSummary): string[] {
     'those run inside Lua scripts left out) while the same 200 requests were sent one after the other,',
     "each placed by its time: before the answer's first byte (on the request's path), while the answer",
     "was sent, or after it; the nodes' idle rate (epoch checks) measured over a quiet second and taken off.",
+    'An EVALSHA is named after its script: the answer waits for `reserve`; `settle` is sent as the answer',
+    'is (before its first byte reaches the client) and not waited for.',
     '',
   ]
   const rows: string[][] = []
@@ -406,6 +451,7 @@ export function renderReport(run: RunSummary): string {
     ...(problems.length > 0 ? ['Flagged (!):', '', ...problems, ''] : []),
     ...(skipped.length > 0 ? [...skipped, ''] : []),
     ...(profiles.length > 0 ? [...profiles, ''] : []),
+    ...renderOverheadAccuracy(run),
     '## How to read it',
     '',
     '- req/s: autocannon, closed loop, pipelining 1. Client, proxy and fake upstream share the same cores,',

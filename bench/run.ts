@@ -26,6 +26,7 @@ import {
   type LoadTarget,
   type Mode,
   type SaturationResult,
+  type Spread,
 } from './load.js'
 import { renderChart } from './chart.js'
 import {
@@ -111,15 +112,78 @@ async function checkAndWarm(
   return true
 }
 
-/** Heimdall's event-loop delay p99 (prom-client resets its histogram at every scrape), in ms. */
-async function eventLoopP99Ms(target: LoadTarget): Promise<number | undefined> {
+/** Heimdall's /metrics, or undefined for a target without it. */
+async function scrapeMetrics(target: LoadTarget): Promise<string | undefined> {
   if (!target.metricsUrl) return undefined
   try {
-    const text = await (await fetch(target.metricsUrl, { signal: AbortSignal.timeout(5000) })).text()
-    const value = /^nodejs_eventloop_lag_p99_seconds\s+([0-9.eE+-]+)$/m.exec(text)?.[1]
-    return value === undefined ? undefined : Number(value) * 1000
+    return await (await fetch(target.metricsUrl, { signal: AbortSignal.timeout(5000) })).text()
   } catch {
     return undefined
+  }
+}
+
+/** The event-loop delay p99 (prom-client resets its histogram at every scrape), in ms. */
+function eventLoopP99Ms(metrics: string | undefined): number | undefined {
+  const value = metrics && /^nodejs_eventloop_lag_p99_seconds\s+([0-9.eE+-]+)$/m.exec(metrics)?.[1]
+  return value ? Number(value) * 1000 : undefined
+}
+
+/** heimdall_overhead_seconds, every route summed: cumulative count per bucket bound, sum, count. */
+interface OverheadHistogram {
+  buckets: Map<number, number>
+  sum: number
+  count: number
+}
+
+function overheadHistogram(metrics: string | undefined): OverheadHistogram | undefined {
+  if (!metrics) return undefined
+  const h: OverheadHistogram = { buckets: new Map(), sum: 0, count: 0 }
+  const line = /^heimdall_overhead_seconds_(bucket|sum|count)(?:\{([^}]*)\})?\s+([0-9.eE+-]+)$/gm
+  for (const [, kind, labels, value] of metrics.matchAll(line)) {
+    if (kind === 'sum') h.sum += Number(value)
+    else if (kind === 'count') h.count += Number(value)
+    else {
+      const le = /le="([^"]+)"/.exec(labels ?? '')?.[1]
+      const bound = le === '+Inf' ? Infinity : Number(le)
+      h.buckets.set(bound, (h.buckets.get(bound) ?? 0) + Number(value))
+    }
+  }
+  return h.count > 0 || h.buckets.size > 0 ? h : undefined
+}
+
+/** As Prometheus's histogram_quantile: linear within the bucket the quantile falls in, in ms. */
+function histogramQuantileMs(bounds: [number, number][], count: number, q: number): number {
+  const rank = q * count
+  let lower = 0
+  let below = 0
+  for (const [bound, cumulative] of bounds) {
+    if (cumulative >= rank) {
+      if (bound === Infinity) return lower * 1000
+      const inBucket = cumulative - below
+      return (lower + ((bound - lower) * (rank - below)) / (inBucket || 1)) * 1000
+    }
+    lower = bound
+    below = cumulative
+  }
+  return NaN
+}
+
+/** What the histogram gained between two scrapes. */
+function overheadSpread(
+  before: OverheadHistogram | undefined,
+  after: OverheadHistogram | undefined,
+): Spread | undefined {
+  if (!after) return undefined
+  const count = after.count - (before?.count ?? 0)
+  if (count <= 0) return undefined
+  const bounds: [number, number][] = [...after.buckets]
+    .map(([bound, n]): [number, number] => [bound, n - (before?.buckets.get(bound) ?? 0)])
+    .sort((a, b) => a[0] - b[0])
+  return {
+    count,
+    meanMs: ((after.sum - (before?.sum ?? 0)) / count) * 1000,
+    p50Ms: histogramQuantileMs(bounds, count, 0.5),
+    p99Ms: histogramQuantileMs(bounds, count, 0.99),
   }
 }
 
@@ -134,9 +198,12 @@ async function measureFixedRate(
   const atRate = { rate: settings.rate, connections: settings.connections }
   // The client's own request path must be warm too, or its JIT shows up in the first target's p99.
   await holdFixedRate(target, mode, { ...atRate, seconds: settings.warmupSeconds })
-  await eventLoopP99Ms(target) // a scrape resets the histogram: what follows is this window's
+  // A scrape resets the event loop's histogram: what follows is this window's.
+  const before = await scrapeMetrics(target)
   m.fixedRate = await holdFixedRate(target, mode, { ...atRate, seconds: settings.seconds })
-  m.eventLoopP99Ms = await eventLoopP99Ms(target)
+  const after = await scrapeMetrics(target)
+  m.eventLoopP99Ms = eventLoopP99Ms(after)
+  m.overheadHistogram = overheadSpread(overheadHistogram(before), overheadHistogram(after))
   m.problems.push(...flagFailures('at fixed rate', m.fixedRate))
 }
 
