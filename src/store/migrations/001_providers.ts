@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely'
+import { configRowStamps } from './shared-ddl.js'
 
 /** Providers, their keys (one row each, in order) and a small key-value table for settings. */
 export const providersMigration: Migration = {
@@ -13,9 +14,7 @@ export const providersMigration: Migration = {
       .addColumn('send_back_raw_request', 'integer')
       .addColumn('send_back_raw_response', 'integer')
       .addColumn('store_raw_request_response', 'integer')
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
 
     await db.schema

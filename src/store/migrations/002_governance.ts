@@ -1,4 +1,5 @@
-import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely'
+import { type Kysely, type Migration } from 'kysely'
+import { configRowStamps, serialIds } from './shared-ddl.js'
 
 /**
  * Governance: customers, teams, virtual keys with their provider configs, and the budgets and rate
@@ -7,20 +8,14 @@ import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migrat
  */
 export const governanceMigration: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
-    // Integer ids that the database hands out: `serial` on PostgreSQL, rowid aliases on SQLite.
-    const postgres = db.getExecutor().adapter instanceof PostgresAdapter
-    const serialType = postgres ? 'serial' : 'integer'
-    const serial = (c: ColumnDefinitionBuilder) =>
-      postgres ? c.primaryKey() : c.primaryKey().autoIncrement()
+    const { serialType, serial } = serialIds(db)
 
     await db.schema
       .createTable('gov_customers')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('calendar_aligned', 'integer', (c) => c.notNull())
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
 
     await db.schema
@@ -29,9 +24,7 @@ export const governanceMigration: Migration = {
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('customer_id', 'text', (c) => c.references('gov_customers.id').onDelete('set null'))
       .addColumn('calendar_aligned', 'integer', (c) => c.notNull())
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
     await db.schema.createIndex('gov_teams_customer_idx').on('gov_teams').column('customer_id').execute()
 
@@ -51,9 +44,7 @@ export const governanceMigration: Migration = {
       .addColumn('access_profile_id', 'integer')
       .addColumn('created_by_user_id', 'text')
       .addColumn('mcp_configs', 'text', (c) => c.notNull())
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
     for (const column of ['team_id', 'customer_id', 'user_id', 'access_profile_id']) {
       await db.schema
@@ -97,9 +88,7 @@ export const governanceMigration: Migration = {
       .addColumn('calendar_aligned', 'integer', (c) => c.notNull())
       .addColumn('last_reset', 'text', (c) => c.notNull())
       .addColumn('current_usage', 'double precision', (c) => c.notNull())
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
 
     // Counts are double precision too: exact up to 2^53, and a JS number on both dialects (bigint is not).
@@ -112,9 +101,7 @@ export const governanceMigration: Migration = {
       .addColumn('request_reset_duration', 'text')
       .addColumn('request_current_usage', 'double precision', (c) => c.notNull())
       .addColumn('request_last_reset', 'text', (c) => c.notNull())
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
 
     for (const table of ['gov_budgets', 'gov_rate_limits']) {

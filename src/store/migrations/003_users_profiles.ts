@@ -1,4 +1,5 @@
-import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely'
+import { type Kysely, type Migration } from 'kysely'
+import { serialIds } from './shared-ddl.js'
 
 /**
  * Users, access profiles (templates, their tags and version snapshots, and their assignment to
@@ -6,11 +7,7 @@ import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type Migrat
  */
 export const usersProfilesMigration: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
-    // Integer ids that the database hands out: `serial` on PostgreSQL, rowid aliases on SQLite.
-    const postgres = db.getExecutor().adapter instanceof PostgresAdapter
-    const serialType = postgres ? 'serial' : 'integer'
-    const serial = (c: ColumnDefinitionBuilder) =>
-      postgres ? c.primaryKey() : c.primaryKey().autoIncrement()
+    const { serialType, serial } = serialIds(db)
 
     await db.schema
       .createTable('gov_users')

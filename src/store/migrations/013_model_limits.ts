@@ -1,4 +1,5 @@
 import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely'
+import { configRowStamps } from './shared-ddl.js'
 import { CONFIG_VERSION_TABLE } from './009_config_version.js'
 
 /**
@@ -18,9 +19,7 @@ export const modelLimitsMigration: Migration = {
       .addColumn('scope', 'text', (c) => c.notNull())
       .addColumn('scope_id', 'text')
       .addColumn('calendar_aligned', 'integer', (c) => c.notNull())
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
     await db.schema
       .createIndex('gov_model_configs_scope_idx')
@@ -32,9 +31,7 @@ export const modelLimitsMigration: Migration = {
       .createTable('gov_provider_governance')
       .addColumn('provider', 'text', (c) => c.primaryKey())
       .addColumn('calendar_aligned', 'integer', (c) => c.notNull())
-      .addColumn('config_hash', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .$call(configRowStamps)
       .execute()
 
     for (const table of ['gov_budgets', 'gov_rate_limits']) {
