@@ -54,9 +54,7 @@ export interface LogRouteSources {
 interface LogsStoreSettings {
   /** Most entries waiting to be written (default 10,000); beyond, entries are dropped and counted. */
   max_queue_size?: number
-  /** Most entries written in one statement (request logs: default 100; MCP tool logs: 500). */
   batch_size?: number
-  /** How long an entry may wait for its batch to fill (request logs: default 25 ms; MCP tool logs: 200). */
   flush_interval_ms?: number
   /** Days the request and response bodies are kept, when shorter than `client.log_retention_days`. */
   content_retention_days?: number
@@ -101,12 +99,10 @@ export async function createLogging(deps: ObservabilityDeps): Promise<Logging> {
   }
 
   let lastWarn = 0
-  // Small batches, written soon: an entry waiting 200 ms for a batch of 500 outlived a young-generation
-  // collection or two under load and was copied, then promoted to old space (GC per request ~40 % lower).
   const queue = new LogQueue({
     maxSize: settings.max_queue_size ?? 10_000,
-    batchSize: settings.batch_size ?? 100,
-    flushIntervalMs: settings.flush_interval_ms ?? 25,
+    batchSize: settings.batch_size ?? 500,
+    flushIntervalMs: settings.flush_interval_ms ?? 200,
     write: async (rows) => {
       if (!store) return
       await store.insert(rows)
