@@ -41,6 +41,15 @@ function unmarked<T>(v: T): T {
   return rest as T
 }
 
+/** Whether a message, one of its content parts or one of its tool calls has a cache breakpoint. */
+function carriesCacheControl(m: Marked): boolean {
+  return (
+    marked(m) ||
+    (Array.isArray(m.content) && m.content.some(marked)) ||
+    (Array.isArray(m.tool_calls) && m.tool_calls.some(marked))
+  )
+}
+
 /**
  * Anthropic's cache breakpoints (top-level, on messages, content parts, tool calls and tools) removed, as
  * Bifrost does for OpenAI-format providers: they mean nothing there and some reject them. The
@@ -49,7 +58,8 @@ function unmarked<T>(v: T): T {
 function dropCacheControl(body: Record<string, unknown>): void {
   delete body.cache_control
   const { messages, tools } = body
-  if (Array.isArray(messages)) {
+  // Most requests carry no breakpoint: their messages array is kept, not copied.
+  if (Array.isArray(messages) && messages.some(carriesCacheControl)) {
     body.messages = messages.map((m: Marked) => {
       const content = Array.isArray(m.content) && m.content.some(marked) ? m.content.map(unmarked) : m.content
       const calls =
