@@ -5,6 +5,7 @@ import type { ConfigFile } from '../src/core/schemas/index.js'
 import { fakeSpeech, startFakeAzure, startFakeOpenAIWithMedia, type FakeAzure } from './fakes/azure.js'
 import type { FakeServer } from './fakes/server.js'
 import { sqliteBackend } from './helpers/databases.js'
+import { gatewayRequiringKeys } from './helpers/gateway-requiring-keys.js'
 import {
   createVirtualKey,
   fakeProvider,
@@ -373,29 +374,20 @@ describe('image edits and variations through OpenAI', () => {
 })
 
 describe('image edits under a virtual key', () => {
-  let fake: { server: FakeServer; close(): Promise<void> }
-  let gw: RunningHeimdall
-
-  beforeAll(async () => {
-    fake = await startFakeOpenAIWithMedia()
-    gw = await startHeimdall({
-      client: { enforce_auth_on_inference: true },
-      providers: { openai: fakeProvider(fake.server.url) },
-    })
-  })
-  afterAll(async () => {
-    await gw?.close()
-    await fake?.close()
-  })
+  const keyed = gatewayRequiringKeys()
 
   it('refuses a model the key does not allow, and counts edits against the key’s request limit', async () => {
-    const { value: vk } = await createVirtualKey(gw.url, {
+    const { value: vk } = await createVirtualKey(keyed.gw.url, {
       name: 'painter',
       rate_limit: { request_max_limit: 2, request_reset_duration: '1h' },
       provider_configs: [{ provider: 'openai', allowed_models: ['gpt-image-1'], key_ids: ['*'] }],
     })
-    const c = new OpenAI({ baseURL: `${gw.url}/openai`, apiKey: vk, maxRetries: 0 })
-    const anonymous = await new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-x', maxRetries: 0 }).images
+    const c = new OpenAI({ baseURL: `${keyed.gw.url}/openai`, apiKey: vk, maxRetries: 0 })
+    const anonymous = await new OpenAI({
+      baseURL: `${keyed.gw.url}/v1`,
+      apiKey: 'sk-x',
+      maxRetries: 0,
+    }).images
       .edit({ model: 'openai/gpt-image-1', image: await png(PICTURE, 'a.png'), prompt: 'x' })
       .catch((e: unknown) => e)
     expect(anonymous).toBeInstanceOf(OpenAI.AuthenticationError)
@@ -409,8 +401,8 @@ describe('image edits under a virtual key', () => {
     await edit()
     const limited = await edit().catch((e: unknown) => e)
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError)
-    expect(fake.server.requests).toHaveLength(2)
-    expect(fake.server.requests.every((r) => r.headers.authorization === 'Bearer sk-test')).toBe(true)
+    expect(keyed.fake.server.requests).toHaveLength(2)
+    expect(keyed.fake.server.requests.every((r) => r.headers.authorization === 'Bearer sk-test')).toBe(true)
   })
 })
 

@@ -2,6 +2,7 @@ import OpenAI, { AzureOpenAI, toFile } from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeAzure, startFakeOpenAIWithMedia, type FakeAzure } from './fakes/azure.js'
 import type { FakeServer } from './fakes/server.js'
+import { gatewayRequiringKeys } from './helpers/gateway-requiring-keys.js'
 import { createVirtualKey, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -149,28 +150,15 @@ describe('AzureOpenAI client through /openai', () => {
 })
 
 describe('AzureOpenAI client with a virtual key', () => {
-  let openai: { server: FakeServer; close(): Promise<void> }
-  let gw: RunningHeimdall
-
-  beforeAll(async () => {
-    openai = await startFakeOpenAIWithMedia()
-    gw = await startHeimdall({
-      client: { enforce_auth_on_inference: true },
-      providers: { openai: fakeProvider(openai.server.url) },
-    })
-  })
-  afterAll(async () => {
-    await gw?.close()
-    await openai?.close()
-  })
+  const keyed = gatewayRequiringKeys()
 
   it('accepts the virtual key in the api-key header the client sends', async () => {
-    const { value: vk } = await createVirtualKey(gw.url, {
+    const { value: vk } = await createVirtualKey(keyed.gw.url, {
       name: 'azure-sdk',
       provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
     })
     const make = (apiKey: string) =>
-      new AzureOpenAI({ endpoint: gw.url, apiKey, apiVersion: '2024-10-21', maxRetries: 0 })
+      new AzureOpenAI({ endpoint: keyed.gw.url, apiKey, apiVersion: '2024-10-21', maxRetries: 0 })
     const refused = await make('not-a-vk')
       .chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
       .catch((e: unknown) => e)
@@ -180,6 +168,6 @@ describe('AzureOpenAI client with a virtual key', () => {
       messages: [{ role: 'user', content: 'with vk' }],
     })
     expect(ok.choices[0].message.content).toBe('Echo: with vk')
-    expect(openai.server.requests[0].headers['api-key']).toBeUndefined()
+    expect(keyed.fake.server.requests[0].headers['api-key']).toBeUndefined()
   })
 })

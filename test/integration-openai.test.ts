@@ -2,6 +2,7 @@ import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fakeSpeech, startFakeOpenAIWithMedia } from './fakes/azure.js'
 import type { FakeServer } from './fakes/server.js'
+import { gatewayRequiringKeys } from './helpers/gateway-requiring-keys.js'
 import { createVirtualKey, fakeProvider, type RunningHeimdall, startHeimdall } from './helpers/heimdall.js'
 
 /**
@@ -202,25 +203,13 @@ describe('OpenAI SDK through /openai', () => {
 })
 
 describe('virtual keys on /openai', () => {
-  let fake: { server: FakeServer; close(): Promise<void> }
-  let gw: RunningHeimdall
+  const keyed = gatewayRequiringKeys()
 
-  beforeAll(async () => {
-    fake = await startFakeOpenAIWithMedia()
-    gw = await startHeimdall({
-      client: { enforce_auth_on_inference: true },
-      providers: { openai: fakeProvider(fake.server.url) },
-    })
-  })
-  afterAll(async () => {
-    await gw?.close()
-    await fake?.close()
-  })
-
-  const createKey = async (body: Record<string, unknown>) => (await createVirtualKey(gw.url, body)).value
+  const createKey = async (body: Record<string, unknown>) =>
+    (await createVirtualKey(keyed.gw.url, body)).value
 
   it('refuses a call without a virtual key, serves one with it, and never forwards it', async () => {
-    const anonymous = new OpenAI({ baseURL: `${gw.url}/openai`, apiKey: 'sk-not-a-vk', maxRetries: 0 })
+    const anonymous = new OpenAI({ baseURL: `${keyed.gw.url}/openai`, apiKey: 'sk-not-a-vk', maxRetries: 0 })
     const refused = await anonymous.chat.completions
       .create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
       .catch((e: unknown) => e)
@@ -228,7 +217,7 @@ describe('virtual keys on /openai', () => {
     const vk = await createKey({
       provider_configs: [{ provider: 'openai', allowed_models: ['gpt-4o-mini', 'tts-1'], key_ids: ['*'] }],
     })
-    const c = new OpenAI({ baseURL: `${gw.url}/openai`, apiKey: vk, maxRetries: 0 })
+    const c = new OpenAI({ baseURL: `${keyed.gw.url}/openai`, apiKey: vk, maxRetries: 0 })
     const ok = await c.chat.completions.create({
       model: 'openai/gpt-4o-mini',
       messages: [{ role: 'user', content: 'with a key' }],
@@ -236,7 +225,7 @@ describe('virtual keys on /openai', () => {
     expect(ok.choices[0].message.content).toBe('Echo: with a key')
     const audio = await c.audio.speech.create({ model: 'openai/tts-1', voice: 'alloy', input: 'ok' })
     expect((await audio.arrayBuffer()).byteLength).toBeGreaterThan(0)
-    expect(fake.server.requests.every((r) => r.headers.authorization === 'Bearer sk-test')).toBe(true)
+    expect(keyed.fake.server.requests.every((r) => r.headers.authorization === 'Bearer sk-test')).toBe(true)
     // A model the key does not allow is refused, on the media routes too.
     const blocked = await c.images
       .generate({ model: 'openai/dall-e-3', prompt: 'x' })
@@ -250,7 +239,7 @@ describe('virtual keys on /openai', () => {
       rate_limit: { request_max_limit: 2, request_reset_duration: '1h' },
       provider_configs: [{ provider: 'openai', allowed_models: ['*'], key_ids: ['*'] }],
     })
-    const c = new OpenAI({ baseURL: `${gw.url}/openai/v1`, apiKey: vk, maxRetries: 0 })
+    const c = new OpenAI({ baseURL: `${keyed.gw.url}/openai/v1`, apiKey: vk, maxRetries: 0 })
     await c.images.generate({ model: 'openai/dall-e-3', prompt: 'one' })
     await c.audio.transcriptions.create({
       model: 'openai/whisper-1',
