@@ -1,5 +1,9 @@
-import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely'
-import { CONFIG_VERSION_TABLE } from './009_config_version.js'
+import type { Kysely, Migration } from 'kysely'
+import { bumpConfigVersionOnChange } from './shared-ddl.js'
+
+// The PostgreSQL trigger as this migration shipped it (its SQL must not change).
+const POSTGRES_TRIGGER = `create constraint trigger heimdall_bump_config_version after insert or delete or update on routing_rules
+            deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`
 
 /**
  * Routing rules (CEL expressions choosing a provider, model and key). Every node holds them in
@@ -20,23 +24,7 @@ export const routingRulesMigration: Migration = {
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .execute()
-    if (db.getExecutor().adapter instanceof PostgresAdapter) {
-      await sql
-        .raw(
-          `create constraint trigger heimdall_bump_config_version after insert or delete or update on routing_rules
-            deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`,
-        )
-        .execute(db)
-    } else {
-      const bump = `update ${CONFIG_VERSION_TABLE} set version = version + 1 where id = 1;`
-      for (const op of ['insert', 'update', 'delete']) {
-        await sql
-          .raw(
-            `create trigger heimdall_bump_config_version_routing_rules_${op} after ${op} on routing_rules begin ${bump} end`,
-          )
-          .execute(db)
-      }
-    }
+    await bumpConfigVersionOnChange(db, 'routing_rules', POSTGRES_TRIGGER)
   },
 
   async down(db: Kysely<unknown>): Promise<void> {

@@ -1,6 +1,10 @@
-import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely'
-import { configRowStamps } from './shared-ddl.js'
-import { CONFIG_VERSION_TABLE } from './009_config_version.js'
+import type { Kysely, Migration } from 'kysely'
+import { bumpConfigVersionOnChange, configRowStamps } from './shared-ddl.js'
+
+// The PostgreSQL trigger as this migration shipped it (its SQL must not change).
+const postgresTrigger = (table: string) =>
+  `create constraint trigger heimdall_bump_config_version after insert or delete or update on ${table}
+              deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`
 
 /**
  * Budgets and rate limits per model (Bifrost's model configs: global, per virtual key, per user)
@@ -52,23 +56,7 @@ export const modelLimitsMigration: Migration = {
       .execute()
 
     for (const table of ['gov_model_configs', 'gov_provider_governance']) {
-      if (db.getExecutor().adapter instanceof PostgresAdapter) {
-        await sql
-          .raw(
-            `create constraint trigger heimdall_bump_config_version after insert or delete or update on ${table}
-              deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`,
-          )
-          .execute(db)
-      } else {
-        const bump = `update ${CONFIG_VERSION_TABLE} set version = version + 1 where id = 1;`
-        for (const op of ['insert', 'update', 'delete']) {
-          await sql
-            .raw(
-              `create trigger heimdall_bump_config_version_${table}_${op} after ${op} on ${table} begin ${bump} end`,
-            )
-            .execute(db)
-        }
-      }
+      await bumpConfigVersionOnChange(db, table, postgresTrigger(table))
     }
   },
 

@@ -1,4 +1,11 @@
-import { PostgresAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely } from 'kysely'
+import {
+  PostgresAdapter,
+  sql,
+  type ColumnDefinitionBuilder,
+  type CreateTableBuilder,
+  type Kysely,
+} from 'kysely'
+import { CONFIG_VERSION_TABLE } from './009_config_version.js'
 
 // DDL that several migrations write. Shipped migrations run it: a change here changes their SQL, so
 // never edit a helper; add another.
@@ -18,4 +25,28 @@ export function configRowStamps<TB extends string, C extends string>(t: CreateTa
     .addColumn('config_hash', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
+}
+
+/**
+ * Triggers that bump the config version (009_config_version) on every change to `table`: on
+ * PostgreSQL the deferred constraint trigger that `postgres` creates (each migration's own text, as
+ * it shipped), on SQLite one trigger per operation.
+ */
+export async function bumpConfigVersionOnChange(
+  db: Kysely<unknown>,
+  table: string,
+  postgres: string,
+): Promise<void> {
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    await sql.raw(postgres).execute(db)
+    return
+  }
+  const bump = `update ${CONFIG_VERSION_TABLE} set version = version + 1 where id = 1;`
+  for (const op of ['insert', 'update', 'delete']) {
+    await sql
+      .raw(
+        `create trigger heimdall_bump_config_version_${table}_${op} after ${op} on ${table} begin ${bump} end`,
+      )
+      .execute(db)
+  }
 }
