@@ -60,17 +60,25 @@ export function lookupPrice(provider: string, model: string): ModelPrice | undef
 export function findPrice(provider: string, model: string): PriceMatch | undefined {
   // The table is fixed at build time, so a (provider, model) always finds the same entry: looked up
   // once, then remembered (a gateway sees few distinct models; the memo is bounded all the same).
-  const key = `${provider}\u0000${model}`
-  const known = found.get(key)
-  if (known !== undefined || found.has(key)) return known
+  // By provider, then model: no key string is built (and hashed) per call.
+  let byModel = found.get(provider)
+  const known = byModel?.get(model)
+  if (known !== undefined || byModel?.has(model)) return known
   const match = searchPrice(provider, model)
-  if (found.size >= MAX_REMEMBERED) found.clear()
-  found.set(key, match)
+  if (remembered >= MAX_REMEMBERED) {
+    found.clear()
+    remembered = 0
+    byModel = undefined
+  }
+  if (!byModel) found.set(provider, (byModel = new Map()))
+  byModel.set(model, match)
+  remembered++
   return match
 }
 
 const MAX_REMEMBERED = 4096
-const found = new Map<string, PriceMatch | undefined>()
+const found = new Map<string, Map<string, PriceMatch | undefined>>()
+let remembered = 0
 
 function searchPrice(provider: string, model: string): PriceMatch | undefined {
   const p = provider.trim().toLowerCase()
