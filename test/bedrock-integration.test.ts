@@ -17,6 +17,7 @@ import { startFakeBedrock } from './fakes/bedrock.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { bedrockCaller } from './helpers/bedrock-caller.js'
 
 /**
  * `/bedrock/...` for @aws-sdk/client-bedrock-runtime pointed at the gateway: Converse,
@@ -36,18 +37,7 @@ let openai: FakeServer
 let gw: RunningHeimdall
 let client: BedrockRuntimeClient
 
-function sdk(extra: Record<string, unknown> = {}): BedrockRuntimeClient {
-  return new BedrockRuntimeClient({
-    region: 'us-east-1',
-    endpoint: `${gw.url}/bedrock`,
-    // The caller's own AWS credentials sign the request; the gateway does not check them.
-    credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
-    maxAttempts: 1,
-    // The client speaks HTTP/2 by default; the gateway serves HTTP/1.1.
-    requestHandler: new NodeHttpHandler(),
-    ...extra,
-  })
-}
+const sdk = (extra: Record<string, unknown> = {}) => bedrockCaller(`${gw.url}/bedrock`, extra)
 
 beforeAll(async () => {
   bedrock = await startFakeBedrock([CREDS])
@@ -338,13 +328,7 @@ describe('virtual keys on /bedrock', () => {
   afterAll(async () => governed?.close())
 
   it('refuses a call without a virtual key and serves one sent as x-bf-vk or as a Bedrock API key', async () => {
-    const anonymous = new BedrockRuntimeClient({
-      region: 'us-east-1',
-      endpoint: `${governed.url}/bedrock`,
-      credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
-      maxAttempts: 1,
-      requestHandler: new NodeHttpHandler(),
-    })
+    const anonymous = bedrockCaller(`${governed.url}/bedrock`)
     const ask = new ConverseCommand({
       modelId: 'openai/gpt-4o-mini',
       messages: [{ role: 'user', content: [{ text: 'hi' }] }],

@@ -4,13 +4,13 @@ import {
   InvokeModelWithResponseStreamCommand,
   ValidationException,
 } from '@aws-sdk/client-bedrock-runtime'
-import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startFakeAnthropic } from './fakes/anthropic.js'
 import { startFakeBedrock } from './fakes/bedrock.js'
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { bedrockCaller } from './helpers/bedrock-caller.js'
 
 /**
  * InvokeModel and InvokeModelWithResponseStream through `/bedrock` with each model family's native
@@ -43,14 +43,7 @@ beforeAll(async () => {
       anthropic: fakeProvider(anthropic.url),
     },
   })
-  client = new BedrockRuntimeClient({
-    region: 'us-east-1',
-    endpoint: `${gw.url}/bedrock`,
-    credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
-    maxAttempts: 1,
-    // The client speaks HTTP/2 by default; the gateway serves HTTP/1.1.
-    requestHandler: new NodeHttpHandler(),
-  })
+  client = bedrockCaller(`${gw.url}/bedrock`)
 })
 afterAll(async () => {
   client?.destroy()

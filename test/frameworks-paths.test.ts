@@ -1,7 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk'
-import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime'
+import { ConverseCommand } from '@aws-sdk/client-bedrock-runtime'
 import { GoogleGenAI } from '@google/genai'
-import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { CohereClientV2 } from 'cohere-ai'
 import Fastify, { type RouteOptions } from 'fastify'
 import OpenAI from 'openai'
@@ -13,6 +12,7 @@ import { DROP_INS, registerIntegrationRoutes } from '../src/http/routes/integrat
 import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { bedrockCaller } from './helpers/bedrock-caller.js'
 
 /**
  * `/litellm`, `/langchain` and `/pydanticai` serve every drop-in integration both ways Bifrost
@@ -139,13 +139,7 @@ describe('framework prefixes with the official SDKs', () => {
       })
 
       it(`${framework}, ${form} form: Bedrock Converse`, async () => {
-        const client = new BedrockRuntimeClient({
-          region: 'us-east-1',
-          endpoint: base('bedrock'),
-          credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
-          maxAttempts: 1,
-          requestHandler: new NodeHttpHandler(),
-        })
+        const client = bedrockCaller(base('bedrock'))
         try {
           await reachesProvider(async () => {
             const out = await client.send(

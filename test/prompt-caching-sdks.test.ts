@@ -11,7 +11,6 @@ import {
   type GenerateContentParameters,
   type GenerateContentResponseUsageMetadata,
 } from '@google/genai'
-import { NodeHttpHandler } from '@smithy/node-http-handler'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ConfigFile } from '../src/core/schemas/index.js'
@@ -22,6 +21,7 @@ import { startFakeOpenAI } from './fakes/openai.js'
 import type { FakeServer } from './fakes/server.js'
 import { LoggedCosts, PER_MILLION as M, quickLogStore } from './helpers/cached-requests.js'
 import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { bedrockCaller } from './helpers/bedrock-caller.js'
 
 /**
  * Prompt caching through the OpenAI, Google GenAI and Bedrock Runtime SDKs: OpenAI's
@@ -70,13 +70,7 @@ beforeAll(async () => {
     apiKey: 'g-unused',
     httpOptions: { baseUrl: `${gw.url}/genai`, retryOptions: { attempts: 1 } },
   })
-  br = new BedrockRuntimeClient({
-    region: 'us-east-1',
-    endpoint: `${gw.url}/bedrock`,
-    credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler(),
-  })
+  br = bedrockCaller(`${gw.url}/bedrock`)
 })
 afterAll(async () => {
   br?.destroy()

@@ -1,6 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk'
-import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime'
-import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { ConverseCommand } from '@aws-sdk/client-bedrock-runtime'
 import { GoogleGenAI, Type } from '@google/genai'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -10,6 +9,7 @@ import { startFakeCohere } from './fakes/cohere.js'
 import { startFakeGemini } from './fakes/gemini.js'
 import type { FakeServer } from './fakes/server.js'
 import { fakeBedrockProvider, fakeProvider, startHeimdall, type RunningHeimdall } from './helpers/heimdall.js'
+import { bedrockCaller } from './helpers/bedrock-caller.js'
 
 /**
  * Structured output asked for in one wire format is applied by a provider of another: OpenAI's
@@ -237,13 +237,7 @@ describe('Drop-in structured output in, another provider out', () => {
   })
 
   it('Bedrock Converse outputConfig.textFormat reaches Anthropic as output_config.format', async () => {
-    const sdk = new BedrockRuntimeClient({
-      region: 'us-east-1',
-      endpoint: `${gw.url}/bedrock`,
-      credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
-      maxAttempts: 1,
-      requestHandler: new NodeHttpHandler(),
-    })
+    const sdk = bedrockCaller(`${gw.url}/bedrock`)
     const res = await sdk.send(
       new ConverseCommand({
         modelId: CLAUDE,

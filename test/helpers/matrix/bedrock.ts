@@ -1,13 +1,12 @@
 import {
-  BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
   type ContentBlock,
   type Message as BedrockMessage,
   type ConverseStreamOutput,
 } from '@aws-sdk/client-bedrock-runtime'
-import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { parse, QUESTION, RESULTS, TOOL_NAMES, TOOL_SCHEMA, type Neutral, type Route } from './route.js'
+import { bedrockCaller } from '../bedrock-caller.js'
 
 /** Folds a ConverseStream into the content blocks, stop reason and usage Converse would return. */
 async function foldConverseStream(events: AsyncIterable<ConverseStreamOutput>) {
@@ -59,13 +58,7 @@ export function bedrockRoute(gateway: () => string): Route {
     signs: true,
     signsCalls: false,
     async converse(model, stream) {
-      const client = new BedrockRuntimeClient({
-        region: 'us-east-1',
-        endpoint: `${gateway()}/bedrock`,
-        credentials: { accessKeyId: 'AKIACALLER', secretAccessKey: 'caller-secret' },
-        maxAttempts: 1,
-        requestHandler: new NodeHttpHandler(),
-      })
+      const client = bedrockCaller(`${gateway()}/bedrock`)
       const toolConfig = {
         tools: TOOL_NAMES.map((name) => ({
           toolSpec: { name, inputSchema: { json: TOOL_SCHEMA as never } },
