@@ -176,7 +176,11 @@ function heimdallTarget(name: string, governed: boolean, before = false): Target
       const port = await freePort()
       const profile = ctx.profileHeimdall ? ['--cpu-prof', '--cpu-prof-dir', ctx.outDir] : []
       // BENCH_NODE_ARGS: extra node flags for Heimdall's process, e.g. "--trace-gc" (its output goes to bench/out).
-      const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+      // Heimdall runs as `npm start` and the `heimdall` command start it: with a 32 MB young generation.
+      const nodeArgs = [
+        '--max-semi-space-size=32',
+        ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      ]
       const cliArgs = [
         '--app-dir',
         appDir,
