@@ -32,6 +32,8 @@ import { freePort, startNode, stopChild, waitUntilReady, type RunningChild } fro
 import { BENCH_VIRTUAL_KEY, heimdallCli, heimdallConfig, type BenchContext } from './targets.js'
 
 export const CLUSTER_TARGET = 'heimdall-cluster'
+/** The same three nodes on BENCH_BEFORE_CLI's build, when named in BENCH_TARGETS. */
+export const CLUSTER_BEFORE_TARGET = 'heimdall-cluster-before'
 const NODES = 3
 
 /** The PostgreSQL server to create the run's database on; its own database is only used to do so. */
@@ -58,6 +60,8 @@ export interface RedisTrace {
 }
 
 export interface ClusterResult {
+  /** CLUSTER_TARGET or CLUSTER_BEFORE_TARGET. */
+  target: string
   mode: Mode
   rounds: ClusterRound[]
   redis?: RedisTrace
@@ -71,7 +75,10 @@ export interface RunningCluster {
 }
 
 /** Why the cluster cannot run here, or undefined. */
-export async function clusterUnavailableBecause(ctx: BenchContext): Promise<string | undefined> {
+export async function clusterUnavailableBecause(
+  ctx: BenchContext,
+  cli = heimdallCli(ctx),
+): Promise<string | undefined> {
   try {
     execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
   } catch {
@@ -85,9 +92,7 @@ export async function clusterUnavailableBecause(ctx: BenchContext): Promise<stri
   } finally {
     await client.end().catch(() => {})
   }
-  return existsSync(heimdallCli(ctx))
-    ? undefined
-    : `${heimdallCli(ctx)} not found; run \`npm run build\` first`
+  return existsSync(cli) ? undefined : `${cli} not found; run \`npm run build\` first`
 }
 
 async function adminQuery(sql: string): Promise<void> {

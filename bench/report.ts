@@ -307,7 +307,7 @@ function renderOverheadAccuracy(run: RunSummary): string[] {
 function renderCluster(run: RunSummary): string[] {
   if (!run.cluster || run.cluster.length === 0) return []
   const lines = [
-    '## Three nodes on PostgreSQL and Redis (`heimdall-cluster`)',
+    '## Three nodes on PostgreSQL and Redis (`heimdall-cluster`, `heimdall-cluster-before`)',
     '',
     "Three Heimdall processes on one PostgreSQL database and one Redis of the run's own, every request",
     "with the governed target's virtual key (budget and rate limit reserved and settled in Redis),",
@@ -317,6 +317,7 @@ function renderCluster(run: RunSummary): string[] {
     'those run inside Lua scripts left out) while the same 200 requests were sent one after the other,',
     "each placed by its time: before the answer's first byte (on the request's path), while the answer",
     "was sent, or after it; the nodes' idle rate (epoch checks) measured over a quiet second and taken off.",
+    "`heimdall-cluster-before`: the same three nodes on BENCH_BEFORE_CLI's build, in the same rotation.",
     'An EVALSHA is named after its script: the answer waits for `reserve`; `settle` is sent as the answer',
     'is (before its first byte reaches the client) and not waited for.',
     '',
@@ -348,6 +349,7 @@ function renderCluster(run: RunSummary): string[] {
         : `${total.toFixed(2)} (${entries.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')})`
     }
     rows.push([
+      result.target,
       result.mode,
       fixed(totalRps, 0),
       nodeCpu.map((c) => fixed(c, 0)).join(' / '),
@@ -357,12 +359,13 @@ function renderCluster(run: RunSummary): string[] {
       result.redis ? trace(result.redis.afterAnswer) : '—',
       String(failures),
     ])
-    lines.push(...result.problems.map((p) => `- ${result.mode}: ${p}`))
+    lines.push(...result.problems.map((p) => `- ${result.target} ${result.mode}: ${p}`))
   }
   return [
     ...lines,
     markdownTable(
       [
+        'target',
         'mode',
         'req/s, all nodes',
         'CPU µs/req, node 1 / 2 / 3',

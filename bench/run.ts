@@ -9,8 +9,8 @@
 //   BENCH_RATE (1000 req/s for latency), BENCH_CONNECTIONS (50),
 //   BENCH_TARGETS (e.g. "floor,heimdall,heimdall-governed"; direct always runs; all by default:
 //     floor, heimdall, heimdall-governed, heimdall-before, heimdall-governed-before, portkey,
-//     heimdall-cluster), BENCH_HEIMDALL_CLI (dist/cli.js), BENCH_BEFORE_CLI (an older build's
-//     dist/cli.js, measured as the -before targets), BENCH_DATABASE_URL or DATABASE_URL (the
+//     heimdall-cluster, heimdall-cluster-before), BENCH_HEIMDALL_CLI (dist/cli.js), BENCH_BEFORE_CLI
+//     (an older build's dist/cli.js, measured as the -before targets), BENCH_DATABASE_URL or DATABASE_URL (the
 //     PostgreSQL server heimdall-cluster creates its database on), BENCH_RESULTS (bench/RESULTS.md;
 //     the SVG goes beside it), BENCH_PROFILE=1 or --cpu-prof (profile Heimdall into bench/out).
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -31,6 +31,7 @@ import {
 import { renderChart } from './chart.js'
 import {
   checkAndWarmCluster,
+  CLUSTER_BEFORE_TARGET,
   CLUSTER_TARGET,
   clusterUnavailableBecause,
   saturateCluster,
@@ -49,7 +50,7 @@ import {
   type RunSummary,
   type Settings,
 } from './report.js'
-import { startFakeUpstream, TARGETS, type BenchContext, type StartedTarget } from './targets.js'
+import { heimdallCli, startFakeUpstream, TARGETS, type BenchContext, type StartedTarget } from './targets.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const repoRoot = dirname(benchDir)
@@ -216,14 +217,14 @@ function medianRound(rounds: SaturationResult[]): SaturationResult | undefined {
 /** The targets running, so that an interrupted run still stops them and removes their files. */
 const running: StartedTarget[] = []
 
-let runningCluster: RunningCluster | undefined
+/** The clusters running (heimdall-cluster, heimdall-cluster-before), by target name. */
+const runningClusters: { name: string; cluster: RunningCluster }[] = []
 
 async function shutdown(): Promise<void> {
-  const cluster = runningCluster
-  runningCluster = undefined
+  const clusters = runningClusters.splice(0)
   await Promise.all([
     ...running.splice(0).map((t) => t.stop().catch(() => {})),
-    cluster?.stop().catch(() => {}),
+    ...clusters.map(({ cluster }) => cluster.stop().catch(() => {})),
   ])
   await stopAllChildren()
 }
@@ -252,15 +253,21 @@ async function main(): Promise<void> {
   const selected = TARGETS.filter(
     (t) => !settings.targets || t.name === 'direct' || settings.targets.includes(t.name),
   )
-  const clusterSelected = !settings.targets || settings.targets.includes(CLUSTER_TARGET)
-  const known = [...TARGETS.map((t) => t.name), CLUSTER_TARGET]
+  // The older build's cluster only when asked for by name: three more nodes double the cluster's time.
+  const clustersSelected = [CLUSTER_TARGET, CLUSTER_BEFORE_TARGET].filter((name) =>
+    name === CLUSTER_TARGET
+      ? !settings.targets || settings.targets.includes(name)
+      : settings.targets?.includes(name),
+  )
+  const known = [...TARGETS.map((t) => t.name), CLUSTER_TARGET, CLUSTER_BEFORE_TARGET]
   const unknown = settings.targets?.filter((t) => !known.includes(t)) ?? []
   if (unknown.length > 0)
     throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`)
   // Bounded no matter what hangs: every phase's nominal length, plus generous start-up and stop time.
   const perMode =
     (settings.rounds + 2) * settings.seconds + 2 * settings.warmupSeconds + 5 * settings.rounds + 15
-  const budgetMs = ((selected.length + (clusterSelected ? 3 : 0)) * (MODES.length * perMode + 30) + 60) * 1000
+  const budgetMs =
+    ((selected.length + 3 * clustersSelected.length) * (MODES.length * perMode + 30) + 60) * 1000
   setTimeout(() => {
     log(`bench: exceeded its ${Math.round(budgetMs / 1000)} s budget, stopping`)
     void shutdown().finally(() => process.exit(1))
@@ -295,21 +302,24 @@ async function main(): Promise<void> {
       skipped.push({ target: definition.name, reason: `did not start: ${oneLine}` })
     }
   }
-  if (clusterSelected) {
-    const reason = await clusterUnavailableBecause(ctx)
+  for (const name of clustersSelected) {
+    const cli = name === CLUSTER_BEFORE_TARGET ? process.env.BENCH_BEFORE_CLI || undefined : heimdallCli(ctx)
+    const reason = cli
+      ? await clusterUnavailableBecause(ctx, cli)
+      : 'BENCH_BEFORE_CLI is not set (the dist/cli.js of an older build to compare with)'
     if (reason) {
-      log(`bench: ${CLUSTER_TARGET} skipped, ${reason}`)
-      skipped.push({ target: CLUSTER_TARGET, reason })
-    } else {
-      log(`bench: starting ${CLUSTER_TARGET} (3 nodes, PostgreSQL, Redis)`)
-      try {
-        runningCluster = await startCluster(ctx)
-      } catch (err) {
-        const message = (err as Error).message
-        log(`bench: ${CLUSTER_TARGET} did not start: ${message}`)
-        const oneLine = message.replace(/\s*\n\s*/g, ' | ').slice(0, 400)
-        skipped.push({ target: CLUSTER_TARGET, reason: `did not start: ${oneLine}` })
-      }
+      log(`bench: ${name} skipped, ${reason}`)
+      skipped.push({ target: name, reason })
+      continue
+    }
+    log(`bench: starting ${name} (3 nodes, PostgreSQL, Redis)`)
+    try {
+      runningClusters.push({ name, cluster: await startCluster(ctx, { name, cli }) })
+    } catch (err) {
+      const message = (err as Error).message
+      log(`bench: ${name} did not start: ${message}`)
+      const oneLine = message.replace(/\s*\n\s*/g, ' | ').slice(0, 400)
+      skipped.push({ target: name, reason: `did not start: ${oneLine}` })
     }
   }
   const clusterResults: ClusterResult[] = []
@@ -331,16 +341,17 @@ async function main(): Promise<void> {
         },
       }),
     )
-    const cluster = runningCluster
-    if (cluster) {
-      const result: ClusterResult = { mode, rounds: [], problems: [] }
+    const clustersThisMode: { cluster: RunningCluster; result: ClusterResult }[] = []
+    for (const { name, cluster } of runningClusters) {
+      const result: ClusterResult = { target: name, mode, rounds: [], problems: [] }
       clusterResults.push(result)
+      clustersThisMode.push({ cluster, result })
       result.problems.push(
         ...(await checkAndWarmCluster(cluster, mode, { ...saturation, seconds: settings.warmupSeconds })),
       )
       if (result.problems.length === 0)
         steps.push({
-          name: CLUSTER_TARGET,
+          name,
           run: async (round) => {
             const r = await saturateCluster(cluster, mode, saturation)
             result.rounds.push(r)
@@ -358,17 +369,16 @@ async function main(): Promise<void> {
         await step.run(round)
       }
     }
-    const clusterResult = clusterResults.find((c) => c.mode === mode)
-    if (cluster && clusterResult && clusterResult.problems.length === 0) {
-      log(`  ${CLUSTER_TARGET} ${mode}: counting Redis round trips per request (MONITOR)`)
-      clusterResult.redis = await traceRedisRoundTrips(cluster, mode)
+    for (const { cluster, result } of clustersThisMode) {
+      if (result.problems.length > 0) continue
+      log(`  ${result.target} ${mode}: counting Redis round trips per request (MONITOR)`)
+      result.redis = await traceRedisRoundTrips(cluster, mode)
     }
     for (const { m } of measured) m.saturation = medianRound(m.rounds ?? [])
     for (const { target, m } of measured) await measureFixedRate(target, mode, settings, m)
   }
   await Promise.all(running.splice(0).map((t) => t.stop()))
-  await runningCluster?.stop()
-  runningCluster = undefined
+  for (const { cluster } of runningClusters.splice(0)) await cluster.stop()
   await stopChild(upstream.child)
 
   const profiles = listProfiles().filter((p) => !profilesBefore.has(p))
