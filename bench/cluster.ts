@@ -106,11 +106,15 @@ async function adminQuery(sql: string): Promise<void> {
 }
 
 /**
- * Node flags for node `index`: BENCH_NODE_ARGS for every node (e.g. "--trace-gc"), and with
+ * Node flags for node `index`: a 32 MB young generation and BENCH_NODE_ARGS for every node, and with
  * BENCH_PROFILE=1 a CPU profile of node 1 alone, written to bench/out/<name>-1.cpuprofile.
  */
 function nodeArgs(ctx: BenchContext, name: string, index: number): string[] {
-  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  // As bench/targets.ts's Heimdall targets, and as `npm start` and the `heimdall` command start it.
+  const extra = [
+    '--max-semi-space-size=32',
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ]
   if (!ctx.profileHeimdall || index !== 0) return extra
   const profile = ['--cpu-prof', '--cpu-prof-dir', ctx.outDir, '--cpu-prof-name', `${name}-1.cpuprofile`]
   return [...extra, ...profile]
