@@ -1,38 +1,22 @@
 import type {
-  ChatRequest,
   ChatResponse,
-  EmbeddingRequest,
   EmbeddingResponse,
   ModelEntry,
   ProviderConfig,
   ResponsesRequest,
   ResponsesResponse,
   ResponsesStreamEvent,
-  TextCompletionRequest,
   TextCompletionResponse,
   Usage,
 } from '../../core/schemas/index.js'
-import {
-  expectEventStream,
-  fetchUpstreamText,
-  forwardedHeaders,
-  jsonResult,
-  parseJsonBody,
-  readText,
-  sendUpstream,
-  streamUpstream,
-  upstreamError,
-  type UpstreamStream,
-} from '../http.js'
+import * as http from '../http.js'
 import { openAIBaseUrl, type OpenAICompatibleSpec } from '../openai-compatible.js'
 import { eventJson, malformedEvent, parseSse, streamBroken } from '../sse.js'
 import type {
   Attempt,
-  ChatStreamItem,
   JsonResult,
   ProviderAdapter,
   ResponsesStreamItem,
-  StreamResult,
 } from '../../core/provider-adapter.js'
 import { parseOpenAIError } from './errors.js'
 import { openAIMediaOperations } from './media.js'
@@ -83,70 +67,70 @@ export function createOpenAIAdapter(
   }
 
   /** A streamed operation's answer, its body not read yet. */
-  async function post(a: Attempt, op: string, body: string): Promise<UpstreamStream> {
-    const res = await streamUpstream(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
+  async function post(a: Attempt, op: string, body: string): Promise<http.UpstreamStream> {
+    const res = await http.streamUpstream(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
     if (res.statusCode >= 400)
-      throw upstreamError(name, res.statusCode, await res.text(), res.headers, parseOpenAIError)
+      throw http.upstreamError(name, res.statusCode, await res.text(), res.headers, parseOpenAIError)
     return res
   }
 
   async function json<T>(a: Attempt, op: string, body: string): Promise<JsonResult<T>> {
-    const res = await fetchUpstreamText(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
+    const res = await http.fetchUpstreamText(a, { url: urlFor(a, op), headers: headers(a, true), body }, name)
     if (res.statusCode >= 400)
-      throw upstreamError(name, res.statusCode, res.text, res.headers, parseOpenAIError)
-    return jsonResult<T>(name, res.text, forwardedHeaders(res, FORWARDED_HEADERS))
+      throw http.upstreamError(name, res.statusCode, res.text, res.headers, parseOpenAIError)
+    return http.jsonResult<T>(name, res.text, http.forwardedHeaders(res, FORWARDED_HEADERS))
   }
 
   const adapter: ProviderAdapter = {
     format: 'openai',
 
-    chat(a: Attempt, req: ChatRequest): Promise<JsonResult<ChatResponse>> {
+    chat(a, req) {
       return json<ChatResponse>(a, 'chat_completion', toOpenAIBody(req, a.model, spec, false))
     },
 
-    async chatStream(a: Attempt, req: ChatRequest): Promise<StreamResult<ChatStreamItem>> {
+    async chatStream(a, req) {
       const res = await post(a, 'chat_completion_stream', toOpenAIBody(req, a.model, spec, true))
-      expectEventStream(res, name)
+      http.expectEventStream(res, name)
       return {
         items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     },
 
-    async listModels(a: Attempt): Promise<ModelEntry[]> {
-      const res = await sendUpstream(
+    async listModels(a) {
+      const res = await http.sendUpstream(
         a,
         { url: urlFor(a, 'list_models'), method: 'GET', headers: headers(a, false) },
         name,
       )
-      const text = await readText(res, name, a.signal)
+      const text = await http.readText(res, name, a.signal)
       if (res.statusCode >= 400)
-        throw upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
-      const parsed = parseJsonBody<{ data?: ModelEntry[] }>(name, text)
+        throw http.upstreamError(name, res.statusCode, text, res.headers, parseOpenAIError)
+      const parsed = http.parseJsonBody<{ data?: ModelEntry[] }>(name, text)
       return (parsed.data ?? []).map((m) => ({ ...m, id: `${name}/${m.id}` }))
     },
   }
 
   if (spec.embeddings) {
-    adapter.embeddings = (a: Attempt, req: EmbeddingRequest) =>
+    adapter.embeddings = (a, req) =>
       json<EmbeddingResponse>(a, 'embedding', toOpenAIBody(req, a.model, spec, false))
   }
 
   if (spec.textCompletions) {
-    adapter.textCompletion = (a: Attempt, req: TextCompletionRequest) =>
+    adapter.textCompletion = (a, req) =>
       json<TextCompletionResponse>(a, 'text_completion', toOpenAIBody(req, a.model, spec, false))
-    adapter.textCompletionStream = async (a: Attempt, req: TextCompletionRequest) => {
+    adapter.textCompletionStream = async (a, req) => {
       const res = await post(a, 'text_completion_stream', toOpenAIBody(req, a.model, spec, true))
-      expectEventStream(res, name)
+      http.expectEventStream(res, name)
       return {
         items: (a.passthrough ? relayOpenAIFrames : relayOpenAIStream)(res.body, name),
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     }
   }
 
   if (spec.responses) {
-    adapter.responses = async (a: Attempt, req: ResponsesRequest) => {
+    adapter.responses = async (a, req) => {
       const result = await json<ResponsesResponse>(a, 'responses', toResponsesBody(req, a.model, false))
       // The Responses API names its usage fields its own way.
       const usage = responsesUsageToUsage(result.usage as ResponsesResponse['usage'])
@@ -159,12 +143,12 @@ export function createOpenAIAdapter(
         },
       }
     }
-    adapter.responsesStream = async (a: Attempt, req: ResponsesRequest) => {
+    adapter.responsesStream = async (a, req) => {
       const res = await post(a, 'responses_stream', toResponsesBody(req, a.model, true))
-      expectEventStream(res, name)
+      http.expectEventStream(res, name)
       return {
         items: relayResponsesStream(res.body, name),
-        headers: forwardedHeaders(res, FORWARDED_HEADERS),
+        headers: http.forwardedHeaders(res, FORWARDED_HEADERS),
       }
     }
   }
@@ -176,7 +160,7 @@ export function createOpenAIAdapter(
       media: spec.media ?? [],
       url: urlFor,
       headers,
-      pick: (res) => forwardedHeaders(res, FORWARDED_HEADERS),
+      pick: (res) => http.forwardedHeaders(res, FORWARDED_HEADERS),
     }),
   )
   return adapter
