@@ -22,7 +22,8 @@ export interface UnwrittenUsage {
  * and counters that lost their data (Redis restarted empty) can never lower the stored figure.
  */
 export class UsagePersistence {
-  private pending = new Map<string, Entry>()
+  /** What is waiting to be written, by counter, then window start (no key string built per charge). */
+  private pending = new Map<string, Map<number, Entry>>()
   private timer: NodeJS.Timeout | undefined
   private flushing: Promise<boolean> | undefined
   private inFlight: Entry[] = []
@@ -48,7 +49,7 @@ export class UsagePersistence {
   /** Resolves false when the store could not take the batch (kept for the next try). */
   flush(): Promise<boolean> {
     if (this.flushing) return this.flushing
-    const batch = [...this.pending.values()]
+    const batch = this.pendingEntries()
     this.pending.clear()
     if (batch.length === 0) return Promise.resolve(true)
     this.inFlight = batch
@@ -83,7 +84,7 @@ export class UsagePersistence {
   unwrittenSince(since: number): UnwrittenUsage[] {
     const sums = new Map<string, UnwrittenUsage>()
     const entries = [
-      ...this.pending.values(),
+      ...this.pendingEntries(),
       ...this.inFlight,
       ...this.written.filter((w) => w.at >= since).flatMap((w) => w.batch),
     ]
@@ -103,10 +104,17 @@ export class UsagePersistence {
 
   private add(p: PlannedCheck, amount: number): void {
     if (!amount) return
-    const key = `${p.check.counter}@${p.windowStart}`
-    const entry = this.pending.get(key)
+    let windows = this.pending.get(p.check.counter)
+    if (!windows) this.pending.set(p.check.counter, (windows = new Map()))
+    const entry = windows.get(p.windowStart)
     if (entry) entry.amount += amount
-    else this.pending.set(key, { p, amount })
+    else windows.set(p.windowStart, { p, amount })
+  }
+
+  private pendingEntries(): Entry[] {
+    const out: Entry[] = []
+    for (const windows of this.pending.values()) for (const entry of windows.values()) out.push(entry)
+    return out
   }
 }
 
