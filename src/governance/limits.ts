@@ -40,13 +40,25 @@ export function windowFor(
   anchorIso: string | undefined,
   now: number,
 ): LimitWindow {
-  // Every request asks for the same few windows: each is computed once and reused until it ends.
-  const key = `${duration}|${calendarAligned ? 1 : 0}|${anchorIso ?? ''}`
-  const last = windows.get(key)
+  // Every request asks for the same few windows: each is computed once and reused until it ends,
+  // found by anchor, then duration (no key string built and hashed per check).
+  let byDuration = windows.get(anchorIso ?? '')
+  const pair = byDuration?.get(duration)
+  const last = pair?.[calendarAligned ? 1 : 0]
   if (last !== undefined && now >= last.start && now < last.end) return last
   const w = computeWindow(duration, calendarAligned, anchorIso, now)
-  if (windows.size >= MAX_WINDOWS) windows.clear()
-  windows.set(key, w)
+  if (windowCount >= MAX_WINDOWS) {
+    windows.clear()
+    windowCount = 0
+    byDuration = undefined
+  }
+  if (!byDuration) windows.set(anchorIso ?? '', (byDuration = new Map()))
+  let slots = byDuration.get(duration)
+  if (!slots) {
+    byDuration.set(duration, (slots = [undefined, undefined]))
+    windowCount++
+  }
+  slots[calendarAligned ? 1 : 0] = w
   return w
 }
 
@@ -57,7 +69,9 @@ interface LimitWindow {
 }
 
 const MAX_WINDOWS = 10_000
-const windows = new Map<string, LimitWindow>()
+/** By anchor, then duration: the window of each alignment (not aligned, aligned). */
+const windows = new Map<string, Map<string, [LimitWindow | undefined, LimitWindow | undefined]>>()
+let windowCount = 0
 
 export function computeWindow(
   duration: string,
