@@ -6,17 +6,9 @@ import {
   ImageGenerationRequestSchema,
   SpeechRequestSchema,
   type ImageFormRequest,
-  type MediaStreamEvent,
   type TranscriptionRequest,
-  type Usage,
 } from '../../core/schemas/index.js'
-import type {
-  Attempt,
-  JsonResult,
-  PayloadResult,
-  ProviderAdapter,
-  StreamResult,
-} from '../../core/provider-adapter.js'
+import type { Attempt, JsonResult, PayloadResult, ProviderAdapter } from '../../core/provider-adapter.js'
 import { carriesExtraFields, StreamExtraFields } from '../extra-fields.js'
 import { relaySse } from '../sse.js'
 import { compileValidator } from '../validate.js'
@@ -101,8 +93,8 @@ function sendResult(
   return sendJson(reply, ctx, result)
 }
 
-/** A streamed image or speech answer: OpenAI's events, each with its JSON text as the provider sent it. */
-type MediaEvents = StreamResult<{ event: MediaStreamEvent; data: string; usage?: Usage }>
+/** A streamed image or speech answer as the adapters give it (OpenAI's events, each with its JSON text). */
+type MediaEvents = Awaited<ReturnType<NonNullable<ProviderAdapter[StreamedOp]>>>
 
 /**
  * Relays a streamed image or speech answer as OpenAI's server-sent events, event by event; an
