@@ -1,10 +1,6 @@
 import type { Kysely, Migration } from 'kysely'
 import { bumpConfigVersionOnChange } from './shared-ddl.js'
 
-// The PostgreSQL trigger as this migration shipped it (its SQL must not change).
-const POSTGRES_TRIGGER = `create constraint trigger heimdall_bump_config_version after insert or delete or update on routing_rules
-            deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`
-
 /**
  * Routing rules (CEL expressions choosing a provider, model and key). Every node holds them in
  * memory, so a change bumps the config version as the governance tables do (009_config_version).
@@ -31,3 +27,7 @@ export const routingRulesMigration: Migration = {
     await db.schema.dropTable('routing_rules').execute()
   },
 }
+
+// The PostgreSQL trigger as this migration shipped it (its SQL must not change).
+const POSTGRES_TRIGGER = `create constraint trigger heimdall_bump_config_version after insert or delete or update on routing_rules
+            deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`

@@ -1,11 +1,6 @@
 import type { Kysely, Migration } from 'kysely'
 import { bumpConfigVersionOnChange, configRowStamps } from './shared-ddl.js'
 
-// The PostgreSQL trigger as this migration shipped it (its SQL must not change).
-const postgresTrigger = (table: string) =>
-  `create constraint trigger heimdall_bump_config_version after insert or delete or update on ${table}
-              deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`
-
 /**
  * Budgets and rate limits per model (Bifrost's model configs: global, per virtual key, per user)
  * and per provider (provider governance), and the grace period of a rotated virtual key's old
@@ -75,3 +70,8 @@ export const modelLimitsMigration: Migration = {
     await db.schema.dropTable('gov_model_configs').execute()
   },
 }
+
+// The PostgreSQL trigger as this migration shipped it (its SQL must not change).
+const postgresTrigger = (table: string) =>
+  `create constraint trigger heimdall_bump_config_version after insert or delete or update on ${table}
+              deferrable initially deferred for each row execute procedure heimdall_bump_config_version()`
