@@ -27,6 +27,8 @@ export interface GatewayContext {
   attempts: number
   /** Nanoseconds spent waiting on providers (sending, waiting, reading); the rest is our overhead. */
   upstreamNs: bigint
+  /** Nanoseconds a stream waited for a slow client to read (back-pressure): not our overhead either. */
+  clientWaitNs: bigint
   /** Time from the first upstream byte sent to the response headers of the serving attempt. */
   upstreamLatencyMs?: number
   usage?: Usage
@@ -95,6 +97,7 @@ export function createContext(init: {
     fallbackIndex: 0,
     attempts: 0,
     upstreamNs: 0n,
+    clientWaitNs: 0n,
     ended: false,
     state: new Map(),
     facts: {},
@@ -114,3 +117,12 @@ export interface Target {
 
 /** The extension points of the pipeline: every hook is a plugin (see plugins.ts). */
 export type GatewayHook = GatewayPlugin
+
+/** The gateway's own time from arrival to `now`: less the waits on providers and on a slow client. */
+export function overheadNs(
+  ctx: Pick<GatewayContext, 'startNs' | 'upstreamNs' | 'clientWaitNs'>,
+  now = process.hrtime.bigint(),
+): bigint {
+  const own = now - ctx.startNs - ctx.upstreamNs - ctx.clientWaitNs
+  return own > 0n ? own : 0n
+}

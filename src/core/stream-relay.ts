@@ -30,13 +30,15 @@ export function relayStream<T extends { usage?: Usage }>(
   finish: () => Promise<void>,
 ): StreamResult<T> {
   const { result, first, it } = opened
-  const streamStart = process.hrtime.bigint()
   const rewrite = streamRewriter(ctx, plugins.streamRewriters)
   const observers: ((item: unknown) => void)[] = []
   for (const plugin of plugins.list) {
     const observe = plugin.observeStream?.(ctx)
     if (observe) observers.push(observe)
   }
+  // Only the waits for the next upstream item count as upstream time: the work on each item, and
+  // the client's writes, are ours (a slow client's back-pressure is counted apart, by relaySse).
+  let waitedFrom = 0n
   async function* relay(): AsyncGenerator<T> {
     let finished = false
     // For unparsed OpenAI-format chunks: the size of a chunk with no content (the first one,
@@ -51,14 +53,18 @@ export function relayStream<T extends { usage?: Usage }>(
         if (rewrite) {
           const out = await rewrite(streamChunkOf(item))
           if (out === null) {
+            waitedFrom = process.hrtime.bigint()
             step = await it.next()
+            ctx.upstreamNs += process.hrtime.bigint() - waitedFrom
             continue
           }
           item = out as T
         }
         for (const observe of observers) observe(item)
         yield item
+        waitedFrom = process.hrtime.bigint()
         step = await it.next()
+        ctx.upstreamNs += process.hrtime.bigint() - waitedFrom
       }
       finished = true
     } catch (err) {
@@ -73,7 +79,6 @@ export function relayStream<T extends { usage?: Usage }>(
         })
       }
       if (!finished) await it.return?.()
-      ctx.upstreamNs += process.hrtime.bigint() - streamStart
       ctx.ended = true
       await finish()
     }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import { asGatewayError, type GatewayError } from '../core/errors.js'
+import type { GatewayContext } from '../core/context.js'
 
 /**
  * Writes a server-sent-event response straight to the socket, event by event, waiting when the
@@ -125,19 +126,26 @@ export interface SseRelay<T> {
  */
 export async function relaySse<T>(
   reply: FastifyReply,
+  ctx: Pick<GatewayContext, 'clientWaitNs'>,
   headers: Record<string, string>,
   items: AsyncIterable<T>,
   relay: SseRelay<T>,
 ): Promise<void> {
   const out = new SseWriter(reply, headers)
+  // A slow client's back-pressure is its own time, not the gateway's overhead.
+  const drain = async (): Promise<void> => {
+    const t0 = process.hrtime.bigint()
+    await out.drain()
+    ctx.clientWaitNs += process.hrtime.bigint() - t0
+  }
   try {
-    if (relay.opening !== undefined && !out.write(relay.opening)) await out.drain()
+    if (relay.opening !== undefined && !out.write(relay.opening)) await drain()
     for await (const item of items) {
       const frames = relay.frames(item)
       if (frames === undefined) continue
       if (typeof frames === 'string' || Buffer.isBuffer(frames)) {
-        if (!out.write(frames)) await out.drain()
-      } else for (const frame of frames) if (!out.write(frame)) await out.drain()
+        if (!out.write(frames)) await drain()
+      } else for (const frame of frames) if (!out.write(frame)) await drain()
       if (out.isClosed) break
     }
     out.end(relay.closing?.())

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { BoundCounter, BoundHistogram } from './bound-series.js'
 import { registerHealthGauges } from './health-metrics.js'
-import type { GatewayContext, GatewayHook } from '../core/context.js'
+import { overheadNs, type GatewayContext, type GatewayHook } from '../core/context.js'
 import { ERRORS, type ErrorCode } from '../core/errors.js'
 import type { Pricing } from '../core/pricing.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
@@ -356,7 +356,7 @@ export function createMetrics(deps: ObservabilityDeps, sources: { logQueue: () =
       const k = requestKeys(provider, model, route, status, whoKey, who)
       bound.requests.inc(k.pmrsw, k.pmrswLabels)
       bound.duration.observe(k.pmrs, k.pmrsLabels, seconds(end - ctx.startNs))
-      bound.overhead.observe(route, k.routeLabels, Math.max(0, seconds(end - ctx.startNs - ctx.upstreamNs)))
+      bound.overhead.observe(route, k.routeLabels, seconds(overheadNs(ctx, end)))
       if (ctx.error) {
         const code = ctx.error.code in ERRORS ? ctx.error.code : 'internal'
         bound.errors.inc(`${code}${S}${provider}`, () => ({ code, provider }))

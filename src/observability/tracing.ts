@@ -16,7 +16,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { resolveSecret } from '../core/config.js'
-import type { AttemptRecord, GatewayContext, GatewayHook } from '../core/context.js'
+import { overheadNs, type AttemptRecord, type GatewayContext, type GatewayHook } from '../core/context.js'
 import type { RequestType } from '../core/errors.js'
 import type { StandaloneToolCall, ToolCallRecord } from '../core/tool-calls.js'
 import type { ObservabilityDeps, ObservabilityPart } from './index.js'
@@ -237,7 +237,7 @@ function requestAttributes(ctx: GatewayContext, op: string): Attributes {
     'heimdall.stream': ctx.stream,
     'heimdall.attempts': ctx.attempts,
     'heimdall.fallback_index': ctx.fallbackIndex,
-    'heimdall.overhead_ms': Number(process.hrtime.bigint() - ctx.startNs - ctx.upstreamNs) / 1e6,
+    'heimdall.overhead_ms': Number(overheadNs(ctx)) / 1e6,
   }
   if (providerName) {
     a['gen_ai.provider.name'] = providerName

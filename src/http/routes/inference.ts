@@ -1,7 +1,7 @@
 import { Cancellation } from '../../core/cancel.js'
 import { timeOrderedId } from '../../core/time-ordered-id.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { createContext, type GatewayContext } from '../../core/context.js'
+import { createContext, overheadNs, type GatewayContext } from '../../core/context.js'
 import type { RequestType } from '../../core/errors.js'
 import { toErrorBody } from '../../core/errors.js'
 import type { Gateway } from '../../core/gateway.js'
@@ -111,10 +111,9 @@ export function responseHeaders(
   return h
 }
 
-/** The gateway's own time so far (arrival to now, less the time spent waiting on providers), in ms. */
+/** The gateway's own time so far (arrival to now, less the waits on providers and the client), in ms. */
 export function overheadMs(ctx: GatewayContext): string {
-  const overheadNs = process.hrtime.bigint() - ctx.startNs - ctx.upstreamNs
-  return (Number(overheadNs) / 1e6).toFixed(3)
+  return (Number(overheadNs(ctx)) / 1e6).toFixed(3)
 }
 
 /** Sends a request's error with what the gateway learnt of it (provider, model, request type). */
@@ -164,7 +163,7 @@ export async function relayChatStream(
   includeUsage: boolean,
 ): Promise<void> {
   const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
-  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+  await relaySse(reply, ctx, responseHeaders(ctx, result.headers), result.items, {
     frames(item) {
       const data = chatFrame(item, includeUsage)
       if (data === undefined) return undefined
@@ -186,7 +185,7 @@ async function relayResponsesStream(
   const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
   // The error event needs the next sequence number: the SDKs' schemas require one.
   let sequence = 0
-  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+  await relaySse(reply, ctx, responseHeaders(ctx, result.headers), result.items, {
     frames(item) {
       const n = item.event.sequence_number
       sequence = (typeof n === 'number' ? n : sequence) + 1

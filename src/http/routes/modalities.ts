@@ -106,7 +106,7 @@ async function relayMediaStream(
   result: MediaEvents,
 ): Promise<void> {
   const extra = carriesExtraFields(ctx) ? new StreamExtraFields(ctx) : undefined
-  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+  await relaySse(reply, ctx, responseHeaders(ctx, result.headers), result.items, {
     frames(item) {
       const data = extra ? extra.chunk(item.data, item.usage !== undefined) : item.data
       return `event: ${item.event.type}\ndata: ${data}\n\n`

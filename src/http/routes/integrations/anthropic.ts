@@ -191,7 +191,7 @@ export async function answerChat(
     const result = await deps.gateway.streamOperation(ctx, req, provider, (adapter, a) =>
       adapter.chatStream({ ...a, passthrough: false }, forTarget(req, adapter, effort, a.model)),
     )
-    await relaySse(reply, responseHeaders(ctx, result.headers), answer.frames(result.items), {
+    await relaySse(reply, ctx, responseHeaders(ctx, result.headers), answer.frames(result.items), {
       opening: answer.preamble,
       frames: (frame) => frame,
       // After the first byte the status is sent: the failure travels as Anthropic's `error` event.

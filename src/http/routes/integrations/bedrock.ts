@@ -53,7 +53,7 @@ async function relayEventStream(
   events: AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const headers = { ...responseHeaders(ctx, result.headers), 'content-type': EVENT_STREAM }
-  await relaySse(reply, headers, events, {
+  await relaySse(reply, ctx, headers, events, {
     frames: (message) => Buffer.from(message),
     failure(err) {
       const e = toBedrockError(err)

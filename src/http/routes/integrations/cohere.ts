@@ -174,7 +174,7 @@ async function relay(
   result: StreamResult<ChatStreamItem>,
 ): Promise<void> {
   const writer = new CohereStreamWriter(ctx.requestId)
-  await relaySse(reply, responseHeaders(ctx, result.headers), result.items, {
+  await relaySse(reply, ctx, responseHeaders(ctx, result.headers), result.items, {
     frames: (item) => writer.push(item).map(sseFrame),
     closing: () => writer.end().map(sseFrame).join(''),
     failure: (e) => sseFrame(writer.fail(e.message)),

@@ -140,6 +140,7 @@ async function generate(
     )
     await relaySse(
       reply,
+      ctx,
       responseHeaders(ctx, result.headers),
       translateChatToGenAIStream(result.items, model),
       {
