@@ -24,11 +24,29 @@ export interface PlannedCheck {
 }
 
 export function budgetCounter(id: string): string {
-  return `budget:${id}`
+  return counterName(budgetCounters, 'budget:', id, '')
 }
 
 export function rateLimitCounter(id: string, kind: 'requests' | 'tokens'): string {
-  return `rl:${id}:${kind === 'requests' ? 'req' : 'tok'}`
+  return kind === 'requests'
+    ? counterName(requestCounters, 'rl:', id, ':req')
+    : counterName(tokenCounters, 'rl:', id, ':tok')
+}
+
+// A limit's counter is named once: each request then hands the counters and the usage persistence
+// the same string, whose hash is kept, instead of a new string to hash for every check.
+const budgetCounters = new Map<string, string>()
+const requestCounters = new Map<string, string>()
+const tokenCounters = new Map<string, string>()
+
+function counterName(names: Map<string, string>, prefix: string, id: string, suffix: string): string {
+  let name = names.get(id)
+  if (name === undefined) {
+    if (names.size >= MAX_WINDOWS) names.clear()
+    name = `${prefix}${id}${suffix}`
+    names.set(id, name)
+  }
+  return name
 }
 
 const SUB_DAY = new Set(['s', 'm', 'h'])
