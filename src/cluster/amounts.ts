@@ -44,10 +44,27 @@ function invalid(message: string): GatewayError {
   return new GatewayError('internal', `cluster counters: ${message}`)
 }
 
+/** Whether an amount is a finite number within bounds (negative only where allowed). */
+function validAmount(value: number, allowNegative: boolean): boolean {
+  return (
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (allowNegative || value >= 0) &&
+    Math.abs(value) <= MAX_AMOUNT
+  )
+}
+
 export function checkAmount(name: string, value: number, allowNegative = false): void {
+  if (validAmount(value, allowNegative)) return
   if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`${name} must be a finite number`)
   if (!allowNegative && value < 0) throw invalid(`${name} must not be negative`)
-  if (Math.abs(value) > MAX_AMOUNT) throw invalid(`${name} must not exceed ${MAX_AMOUNT}`)
+  throw invalid(`${name} must not exceed ${MAX_AMOUNT}`)
+}
+
+/** A settle's actual amounts; an argument's name is only written out for the error. */
+export function checkActuals(actual: readonly number[]): void {
+  for (let i = 0; i < actual.length; i++)
+    if (!validAmount(actual[i], false)) checkAmount(`actual[${i}]`, actual[i])
 }
 
 export function checkWindow(counter: string, windowStart: number, windowMs = 0): void {
@@ -62,7 +79,7 @@ export function checkLimitCheck(c: LimitCheck, i: number): void {
   if (typeof c.limit !== 'number' || Number.isNaN(c.limit) || c.limit === -Infinity) {
     throw invalid(`limit of check ${i} must be a finite number or Infinity`)
   }
-  checkAmount(`amount of check ${i}`, c.amount)
+  if (!validAmount(c.amount, false)) checkAmount(`amount of check ${i}`, c.amount)
 }
 
 export function checkTtl(ttlMs: number): void {

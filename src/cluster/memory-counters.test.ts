@@ -62,3 +62,23 @@ describe('MemoryCounterStore: finished reservation ids', () => {
     }
   })
 })
+
+describe('MemoryCounterStore: amounts are checked', () => {
+  it('refuses a settle or reserve whose amount is not a finite, non-negative number, naming it', async () => {
+    const store = new MemoryCounterStore()
+    try {
+      const r = await store.reserve([check, { ...check, counter: 'rl:test:tok' }], { ttlMs: 60_000 })
+      expect(r.ok).toBe(true)
+      const id = r.ok ? r.reservationId : ''
+      await expect(store.settle(id, [1, Number.NaN])).rejects.toThrow('actual[1] must be a finite number')
+      await expect(store.settle(id, [-1, 1])).rejects.toThrow('actual[0] must not be negative')
+      await expect(store.reserve([check, { ...check, amount: 1e300 }], { ttlMs: 60_000 })).rejects.toThrow(
+        'amount of check 1 must not exceed',
+      )
+      await store.settle(id, [1, 2])
+      expect(await store.read('rl:test:tok', 0)).toEqual({ used: 2, reserved: 0 })
+    } finally {
+      await store.close()
+    }
+  })
+})

@@ -1,6 +1,7 @@
 import { GatewayError } from '../core/errors.js'
 import {
   RECORD_GRACE_MS,
+  checkActuals,
   checkAmount,
   checkLimitCheck,
   checkTtl,
@@ -164,7 +165,7 @@ export class MemoryCounterStore implements CounterStore {
     actual: readonly number[],
     checks?: readonly LimitCheck[],
   ): Promise<void> {
-    actual.forEach((a, i) => checkAmount(`actual[${i}]`, a))
+    checkActuals(actual)
     this.finish(reservationId, actual, checks)
   }
 

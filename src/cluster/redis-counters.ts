@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import { GatewayError } from '../core/errors.js'
 import {
   RECORD_GRACE_MS,
+  checkActuals,
   checkAmount,
   checkLimitCheck,
   checkTtl,
@@ -151,7 +152,7 @@ export class RedisCounterStore implements CounterStore {
     actual: readonly number[],
     checks?: readonly LimitCheck[],
   ): Promise<void> {
-    actual.forEach((a, i) => checkAmount(`actual[${i}]`, a))
+    checkActuals(actual)
     const keys = this.finishKeys(reservationId)
     const args = [
       reservationId,
