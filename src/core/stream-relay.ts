@@ -29,7 +29,10 @@ export function relayStream<T extends { usage?: Usage }>(
   opened: OpenedStream<T>,
   finish: () => Promise<void>,
 ): StreamResult<T> {
-  const { result, first, it } = opened
+  const { result, it } = opened
+  // Handed over once, then dropped: this closure outlives the request until a full GC, and the
+  // first item would pin the whole upstream read its text slices (~7 KB promoted per stream).
+  let first: IteratorResult<T> | undefined = opened.first
   const rewrite = streamRewriter(ctx, plugins.streamRewriters)
   const observers: ((item: unknown) => void)[] = []
   for (const plugin of plugins.list) {
@@ -45,7 +48,8 @@ export function relayStream<T extends { usage?: Usage }>(
     // which only names the role), so that the rest of each chunk counts as content.
     const envelope = { bytes: -1 }
     try {
-      let step = first
+      let step = first!
+      first = undefined
       while (!step.done) {
         let item = step.value
         if (item.usage) ctx.usage = item.usage
