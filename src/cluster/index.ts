@@ -1,14 +1,5 @@
-export type {
-  ChangeBus,
-  ChangeHandler,
-  ClusterErrorHandler,
-  CounterSeed,
-  CounterStore,
-  CounterUsage,
-  LimitCheck,
-  ReserveOptions,
-  ReserveResult,
-} from './types.js'
+// The counter and bus contracts: every type of types.ts.
+export type * from './types.js'
 export { createCluster, type Cluster, type ClusterOptions } from './create-cluster.js'
 export { MemoryCounterStore, type MemoryCounterStoreOptions } from './memory-counters.js'
 export { newReservationId } from './reservation-ids.js'

@@ -1,17 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../core/errors.js'
-import {
-  RECORD_GRACE_MS,
-  checkActuals,
-  checkAmount,
-  checkLimitCheck,
-  checkTtl,
-  checkWindow,
-  fromUnits,
-  toUnits,
-  windowExpiryMs,
-} from './amounts.js'
+import * as amounts from './amounts.js'
 import { CHARGE_LUA, READ_LUA, RESERVE_LUA, SEED_LUA, SETTLE_LUA } from './counter-scripts.js'
 import { DEFAULT_PREFIX, LuaScript, connectRedis, redisCommandError } from './redis-connection.js'
 import type {
@@ -97,23 +87,23 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async reserve(checks: readonly LimitCheck[], opts: ReserveOptions): Promise<ReserveResult> {
-    checks.forEach(checkLimitCheck)
-    checkTtl(opts.ttlMs)
+    checks.forEach(amounts.checkLimitCheck)
+    amounts.checkTtl(opts.ttlMs)
     const reservationId = opts.reservationId ?? randomUUID()
     if (checks.length === 0) return { ok: true, reservationId, reserved: [] }
     const keys = [this.recordKey(reservationId), this.releasedKey(reservationId), this.epochKey()]
     const args = [
       reservationId,
       String(Math.ceil(opts.ttlMs)),
-      String(Math.ceil(opts.ttlMs + RECORD_GRACE_MS)),
+      String(Math.ceil(opts.ttlMs + amounts.RECORD_GRACE_MS)),
       this.epoch,
     ]
     for (const c of checks) {
       keys.push(this.hashKey(c.counter, c.windowStart), this.holdsKey(c.counter, c.windowStart))
       args.push(
-        c.limit === Infinity ? '' : toUnits(c.limit).toString(),
-        toUnits(c.amount).toString(),
-        String(windowExpiryMs(c.windowMs)),
+        c.limit === Infinity ? '' : amounts.toUnits(c.limit).toString(),
+        amounts.toUnits(c.amount).toString(),
+        String(amounts.windowExpiryMs(c.windowMs)),
       )
     }
     const reply = await this.runInEpoch(reserveScript, keys, args, 3, 'the reservation')
@@ -128,12 +118,12 @@ export class RedisCounterStore implements CounterStore {
       const n = checks.length
       const remaining =
         reply.length > n + 1
-          ? reply.slice(n + 1).map((s) => (s === '' ? Infinity : fromUnits(BigInt(s))))
+          ? reply.slice(n + 1).map((s) => (s === '' ? Infinity : amounts.fromUnits(BigInt(s))))
           : undefined
       return {
         ok: true,
         reservationId,
-        reserved: reply.slice(1, n + 1).map((s) => fromUnits(BigInt(s))),
+        reserved: reply.slice(1, n + 1).map((s) => amounts.fromUnits(BigInt(s))),
         remaining,
       }
     }
@@ -141,8 +131,8 @@ export class RedisCounterStore implements CounterStore {
     return {
       ok: false,
       index,
-      used: fromUnits(BigInt(reply[2])),
-      reserved: fromUnits(BigInt(reply[3])),
+      used: amounts.fromUnits(BigInt(reply[2])),
+      reserved: amounts.fromUnits(BigInt(reply[3])),
       limit: checks[index].limit,
     }
   }
@@ -152,23 +142,23 @@ export class RedisCounterStore implements CounterStore {
     actual: readonly number[],
     checks?: readonly LimitCheck[],
   ): Promise<void> {
-    checkActuals(actual)
+    amounts.checkActuals(actual)
     const keys = this.finishKeys(reservationId)
     const args = [
       reservationId,
-      String(RECORD_GRACE_MS),
+      String(amounts.RECORD_GRACE_MS),
       this.epoch,
-      ...actual.map((a) => toUnits(a).toString()),
+      ...actual.map((a) => amounts.toUnits(a).toString()),
     ]
     if (checks && checks.length === actual.length) {
       checks.forEach((c) => keys.push(this.hashKey(c.counter, c.windowStart)))
-      checks.forEach((c) => args.push(String(windowExpiryMs(c.windowMs))))
+      checks.forEach((c) => args.push(String(amounts.windowExpiryMs(c.windowMs))))
     }
     await this.finish(reservationId, keys, args, 'the settlement')
   }
 
   async release(reservationId: string): Promise<void> {
-    const args = [reservationId, String(RECORD_GRACE_MS), '']
+    const args = [reservationId, String(amounts.RECORD_GRACE_MS), '']
     await this.finish(reservationId, this.finishKeys(reservationId), args, 'the release')
   }
 
@@ -185,24 +175,27 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async read(counter: string, windowStart: number): Promise<CounterUsage> {
-    checkWindow(counter, windowStart)
+    amounts.checkWindow(counter, windowStart)
     const keys = [this.hashKey(counter, windowStart), this.holdsKey(counter, windowStart)]
     const reply = (await this.run(readScript, keys, [], 'the read')) as [string, string]
     const reserved = BigInt(reply[1])
-    return { used: fromUnits(BigInt(reply[0])), reserved: fromUnits(reserved > 0n ? reserved : 0n) }
+    return {
+      used: amounts.fromUnits(BigInt(reply[0])),
+      reserved: amounts.fromUnits(reserved > 0n ? reserved : 0n),
+    }
   }
 
   async add(counter: string, windowStart: number, windowMs: number, amount: number): Promise<void> {
-    checkWindow(counter, windowStart, windowMs)
-    checkAmount('amount', amount, true)
-    const args = ['add', toUnits(amount).toString(), String(windowExpiryMs(windowMs))]
+    amounts.checkWindow(counter, windowStart, windowMs)
+    amounts.checkAmount('amount', amount, true)
+    const args = ['add', amounts.toUnits(amount).toString(), String(amounts.windowExpiryMs(windowMs))]
     await this.run(chargeScript, [this.hashKey(counter, windowStart)], args, 'the charge')
   }
 
   async reset(counter: string, windowStart: number, windowMs: number, used = 0): Promise<void> {
-    checkWindow(counter, windowStart, windowMs)
-    checkAmount('used', used, true)
-    const args = ['set', toUnits(used).toString(), String(windowExpiryMs(windowMs))]
+    amounts.checkWindow(counter, windowStart, windowMs)
+    amounts.checkAmount('used', used, true)
+    const args = ['set', amounts.toUnits(used).toString(), String(amounts.windowExpiryMs(windowMs))]
     await this.run(chargeScript, [this.hashKey(counter, windowStart)], args, 'the reset')
   }
 
@@ -242,7 +235,7 @@ export class RedisCounterStore implements CounterStore {
 
   private retryLater(reservationId: string, keys: string[], args: string[]): void {
     if (this.unfinished.size >= MAX_FINISH_RETRIES && !this.unfinished.has(reservationId)) return
-    this.unfinished.set(reservationId, { keys, args, until: Date.now() + RECORD_GRACE_MS })
+    this.unfinished.set(reservationId, { keys, args, until: Date.now() + amounts.RECORD_GRACE_MS })
     if (this.retryTimer) return
     this.retryTimer = setInterval(() => void this.retryUnfinished(), FINISH_RETRY_MS)
     this.retryTimer.unref()
@@ -351,7 +344,7 @@ export class RedisCounterStore implements CounterStore {
         const args: string[] = [epoch]
         for (const s of seeds) {
           keys.push(this.hashKey(s.counter, s.windowStart))
-          args.push(toUnits(s.used).toString(), String(windowExpiryMs(s.windowMs)))
+          args.push(amounts.toUnits(s.used).toString(), String(amounts.windowExpiryMs(s.windowMs)))
         }
         const seeded = await this.run(seedScript, keys, args, 'the seeding of the counters')
         if (seeded === 1) this.sawEpoch(epoch)
