@@ -66,26 +66,18 @@ async function* relay<T extends { usage?: Usage }>(box: { held?: RelayInputs<T> 
   const envelope = { bytes: -1 }
   // Only the waits for the next upstream item count as upstream time: the work on each item, and
   // the client's writes, are ours (a slow client's back-pressure is counted apart, by relaySse).
-  let waitedFrom = 0n
   try {
     let step = first
     while (!step.done) {
-      let item = step.value
+      const item = step.value
       if (item.usage) ctx.usage = item.usage
       else ctx.streamedChars += contentChars(item, envelope)
-      if (rewrite) {
-        const out = await rewrite(streamChunkOf(item))
-        if (out === null) {
-          waitedFrom = process.hrtime.bigint()
-          step = await it.next()
-          ctx.upstreamNs += process.hrtime.bigint() - waitedFrom
-          continue
-        }
-        item = out as T
+      const out = rewrite ? ((await rewrite(streamChunkOf(item))) as T | null) : item
+      if (out !== null) {
+        for (const observe of observers) observe(out)
+        yield out
       }
-      for (const observe of observers) observe(item)
-      yield item
-      waitedFrom = process.hrtime.bigint()
+      const waitedFrom = process.hrtime.bigint()
       step = await it.next()
       ctx.upstreamNs += process.hrtime.bigint() - waitedFrom
     }
